@@ -1,0 +1,103 @@
+#include "config.h"
+
+#include "common/buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tl_buf_init(struct tl_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void tl_buf_fini(struct tl_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	tl_buf_init(b);
+}
+
+int tl_buf_reserve(struct tl_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return -ENOMEM;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int tl_buf_append(struct tl_buf *b, const void *p, size_t n)
+{
+	int rc = tl_buf_reserve(b, n);
+
+	if (rc < 0)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int tl_buf_puts(struct tl_buf *b, const char *s)
+{
+	return tl_buf_append(b, s, strlen(s));
+}
+
+int tl_buf_putc(struct tl_buf *b, char c)
+{
+	int rc = tl_buf_reserve(b, 1);
+
+	if (rc < 0)
+		return rc;
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n, rc;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return -EINVAL;
+	rc = tl_buf_reserve(b, (size_t)n);
+	if (rc < 0)
+		return rc;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int tl_buf_printf(struct tl_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = tl_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * buf.h — a growable byte buffer.
+ *
+ * Invariants: data is NULL only while cap is 0; when data is not NULL there is
+ * always room for a terminating NUL at data[len], which every append writes,
+ * so data can be used as a C string when the content holds no NUL.
+ */
+#ifndef TL_COMMON_BUF_H
+#define TL_COMMON_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct tl_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Initializes an empty buffer; allocates nothing. */
+void tl_buf_init(struct tl_buf *b);
+/* Releases the memory; the buffer is empty and reusable afterwards. NULL is accepted. */
+void tl_buf_fini(struct tl_buf *b);
+/* Makes room for extra more bytes (plus the NUL). Returns 0 or -ENOMEM. */
+int tl_buf_reserve(struct tl_buf *b, size_t extra);
+/* Appends n bytes. Returns 0 or -ENOMEM. */
+int tl_buf_append(struct tl_buf *b, const void *p, size_t n);
+/* Appends a NUL-terminated string. Returns 0 or -ENOMEM. */
+int tl_buf_puts(struct tl_buf *b, const char *s);
+/* Appends one byte. Returns 0 or -ENOMEM. */
+int tl_buf_putc(struct tl_buf *b, char c);
+/* Appends printf-formatted text. Returns 0, -ENOMEM or -EINVAL. */
+int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Empties the buffer, keeping its memory. */
+static inline void tl_buf_reset(struct tl_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * signature.h — ceilometer message signatures (reference §2).
+ *
+ * A signature is HMAC-SHA256, keyed with telemetry_secret, over the
+ * concatenated text of every (name, value) pair that ceilometer's
+ * recursive_keypairs() yields for the message: keys sorted per level, nested
+ * dicts joined with ':', lists as their Python repr, the top-level
+ * "message_signature" pair skipped. The text of a value depends on the Python
+ * that signed it, so there are variants; a message is accepted when any
+ * variant that can differ for it matches.
+ *
+ * Thread safety: a signer is immutable after creation and may be shared by
+ * any number of threads. Scratch buffers belong to one thread.
+ */
+#ifndef TL_COMMON_SIGNATURE_H
+#define TL_COMMON_SIGNATURE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+enum tl_sig_variant {
+	TL_SIG_PY3 = 0,   /* Python 3, ceilometer < 19: floats repr, lists ['a'] */
+	TL_SIG_PY2,       /* Python 2 (Liberty/Mitaka agents): floats 12 digits, lists ['a'] with \x escapes */
+	TL_SIG_PY3_BYTES, /* Python 3, ceilometer >= 19: floats repr, list strings as b'a' */
+	TL_SIG_NVARIANTS
+};
+
+/* Length of a hex digest, without NUL. */
+#define TL_SIG_HEX_LEN 64
+
+struct tl_signer;
+
+/*
+ * Creates a signer for secret (len bytes, UTF-8, not NUL-terminated needed).
+ * An empty secret gives a signer that computes "" and accepts every message,
+ * as ceilometer does. Returns 0 and *out, or -ENOMEM / -EIO (libcrypto failure).
+ */
+int tl_signer_create(const char *secret, size_t len, struct tl_signer **out);
+/* Frees the signer; NULL is accepted. The secret is wiped from memory. */
+void tl_signer_destroy(struct tl_signer *s);
+/* True when the secret is not empty, i.e. signatures are checked. */
+bool tl_signer_enabled(const struct tl_signer *s);
+
+/*
+ * Computes the signature of msg (a JSON object) in the given variant into
+ * out_hex (TL_SIG_HEX_LEN + 1 bytes, NUL-terminated, lowercase). With an
+ * empty secret writes "". scratch is a caller-owned buffer reused between
+ * calls (one per thread). Returns 0, -EINVAL (msg not an object) or -ENOMEM.
+ */
+int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
+                         struct tl_buf *scratch, char *out_hex);
+
+/*
+ * Verifies msg["message_signature"] in constant time against each variant
+ * whose text can differ for this message (a message with no float and no
+ * list is hashed once). Returns true when the secret is empty or a variant
+ * matches; *out_variant (may be NULL) tells which. A missing or non-string
+ * signature never matches (unless the secret is empty).
+ */
+bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
+                         enum tl_sig_variant *out_variant);
+
+#endif
