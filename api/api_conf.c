@@ -1,1 +1,166 @@
+/* api_conf.c — the "api" schema. */
 #include "config.h"
+
+#include "api/api_conf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tl_api_conf_check(void *p, const struct tl_conf_check *c)
+{
+	struct tl_api_conf *a = p;
+	struct tl_api_keystone_conf *k = &a->keystone;
+	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
+	const struct tl_conf_check kc = {ks, ks ? ks : c->at, "api.keystone", c->errs};
+	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
+	const char *const values[] = {k->auth_url, k->username, k->password, k->project_name};
+	int rc = 0;
+	size_t i;
+
+	if (a->default_limit > a->max_limit) {
+		tl_conf_error(c->errs, tl_conf_check_at(c, "default_limit"),
+		              "api.default_limit (%" PRId64 ") must not exceed api.max_limit (%" PRId64
+		              ")",
+		              a->default_limit, a->max_limit);
+		rc = -EINVAL;
+	}
+	if (a->auth == TL_API_AUTH_KEYSTONE) {
+		for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+			if (values[i] && *values[i])
+				continue;
+			tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
+			              "api.keystone.%s: required when api.auth is keystone", needed[i]);
+			rc = -EINVAL;
+		}
+	}
+	if (rc == 0 && k->auth_url && !k->www_authenticate_uri) {
+		k->www_authenticate_uri = strdup(k->auth_url);
+		if (!k->www_authenticate_uri)
+			return -ENOMEM;
+	}
+	return rc;
+}
+
+static const struct tl_conf_enum auth_values[] = {
+	{"none", TL_API_AUTH_NONE},
+	{"keystone", TL_API_AUTH_KEYSTONE},
+	{"trusted-headers", TL_API_AUTH_TRUSTED_HEADERS},
+	{NULL, 0},
+};
+
+#define K(field) offsetof(struct tl_api_keystone_conf, field)
+
+static const struct tl_conf_item keystone_items[] = {
+	{.key = "auth_url",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = K(auth_url),
+	 .help = "Keystone v3 endpoint, e.g. http://keystone:5000/v3"},
+	{.key = "www_authenticate_uri",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = K(www_authenticate_uri),
+	 .help = "Keystone URL announced to clients on 401; null: auth_url"},
+	{.key = "username",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = K(username),
+	 .help = "service user that validates tokens"},
+	{.key = "password",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
+	 .def = "null",
+	 .offset = K(password),
+	 .help = "its password"},
+	{.key = "project_name",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = K(project_name),
+	 .help = "its project"},
+	{.key = "user_domain_name",
+	 .type = TL_CONF_STRING,
+	 .def = "Default",
+	 .offset = K(user_domain_name),
+	 .help = "domain of the user"},
+	{.key = "project_domain_name",
+	 .type = TL_CONF_STRING,
+	 .def = "Default",
+	 .offset = K(project_domain_name),
+	 .help = "domain of the project"},
+	{.key = "region_name",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = K(region_name),
+	 .help = "region in the catalog; null: any"},
+	{.key = "cache_time",
+	 .type = TL_CONF_INT,
+	 .def = "300",
+	 .min = 0,
+	 .max = 86400,
+	 .offset = K(cache_time),
+	 .help = "seconds a validated token is cached; 0 disables the cache"},
+	{.key = "timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "5",
+	 .dmin = 0.1,
+	 .dmax = 300,
+	 .offset = K(timeout),
+	 .help = "seconds per request to Keystone"},
+	{0},
+};
+
+#define A(field) offsetof(struct tl_api_conf, field)
+
+const struct tl_conf_item tl_api_conf_items[] = {
+	{.key = "enabled",
+	 .type = TL_CONF_BOOL,
+	 .def = "true",
+	 .offset = A(enabled),
+	 .help = "run the query API role in this tallyd"},
+	{.key = "listen",
+	 .type = TL_CONF_STRING,
+	 .def = "0.0.0.0",
+	 .offset = A(listen),
+	 .help = "address to listen on (IPv4 or IPv6)"},
+	{.key = "port",
+	 .type = TL_CONF_INT,
+	 .def = "8777",
+	 .min = 1,
+	 .max = 65535,
+	 .offset = A(port),
+	 .help = "TCP port"},
+	{.key = "auth",
+	 .type = TL_CONF_ENUM,
+	 .def = "none",
+	 .values = auth_values,
+	 .offset = A(auth),
+	 .help = "none | keystone | trusted-headers"},
+	{.key = "default_limit",
+	 .type = TL_CONF_INT,
+	 .def = "100",
+	 .min = 1,
+	 .max = 1000000,
+	 .offset = A(default_limit),
+	 .help = "results returned when a query sets no limit (ceilometer default_api_return_limit)"},
+	{.key = "max_limit",
+	 .type = TL_CONF_INT,
+	 .def = "10000",
+	 .min = 1,
+	 .max = 1000000,
+	 .offset = A(max_limit),
+	 .help = "largest limit a query may ask for"},
+	{.key = "keystone",
+	 .type = TL_CONF_SECTION,
+	 .section = keystone_items,
+	 .offset = A(keystone),
+	 .help = "used when auth is keystone"},
+	{0},
+};

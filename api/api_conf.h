@@ -1,1 +1,53 @@
-/* placeholder */
+/*
+ * api_conf.h — the "api" section: the query API role of tallyd (ceilometer-api
+ * v2 on port 8777).
+ *
+ * After a successful check: default_limit <= max_limit, and when auth is
+ * keystone, keystone.auth_url, username, password and project_name are set
+ * and www_authenticate_uri defaults to auth_url.
+ */
+#ifndef TL_API_API_CONF_H
+#define TL_API_API_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+
+/* How API requests are authenticated. */
+enum tl_api_auth {
+	TL_API_AUTH_NONE = 0,            /* every request is admin (tests, trusted networks) */
+	TL_API_AUTH_KEYSTONE = 1,        /* X-Auth-Token validated against Keystone */
+	TL_API_AUTH_TRUSTED_HEADERS = 2, /* X-Roles, X-User-Id, X-Project-Id set by a proxy */
+};
+
+/* Keystone credentials of the API's service user, used to validate tokens. */
+struct tl_api_keystone_conf {
+	char *auth_url;             /* Keystone v3, e.g. http://keystone:5000/v3 */
+	char *www_authenticate_uri; /* sent in WWW-Authenticate; defaults to auth_url */
+	char *username;
+	char *password; /* secret */
+	char *project_name;
+	char *user_domain_name;
+	char *project_domain_name;
+	char *region_name;  /* may stay NULL */
+	int64_t cache_time; /* seconds a validated token is cached; 0 disables */
+	double timeout;     /* seconds per request to Keystone */
+};
+
+struct tl_api_conf {
+	bool enabled;
+	char *listen; /* address to bind */
+	int64_t port;
+	int auth; /* enum tl_api_auth */
+	int64_t default_limit; /* results when a query gives no limit */
+	int64_t max_limit;     /* largest limit a query may ask for */
+	struct tl_api_keystone_conf keystone;
+};
+
+/* The schema of struct tl_api_conf, mounted as "api" by the top level. */
+extern const struct tl_conf_item tl_api_conf_items[];
+/* The check of the section (cross-checks above). Returns 0, -EINVAL or -ENOMEM. */
+int tl_api_conf_check(void *conf, const struct tl_conf_check *c);
+
+#endif

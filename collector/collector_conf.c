@@ -1,1 +1,281 @@
+/* collector_conf.c — the "collector" and "control" schemas. */
 #include "config.h"
+
+#include "collector/collector_conf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+static int check_amqp_urls(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	const struct tl_conf_node *at;
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const char *u = l->v[i];
+
+		if ((strncmp(u, "amqp://", 7) == 0 && u[7]) || (strncmp(u, "amqps://", 8) == 0 && u[8]))
+			continue;
+		/* The URL may hold a password: point at it, never quote it. */
+		at = c->node && c->node->type == TL_CONF_NODE_SEQ && i < c->node->n_children
+		             ? c->node->children[i]
+		             : c->at;
+		tl_conf_error(c->errs, at, "%s[%zu]: expected an amqp:// or amqps:// URL", c->path, i);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_collector_conf *cc = p;
+	const struct tl_conf_node *amqp = tl_conf_map_get(c->node, "amqp");
+	const struct tl_conf_check ac = {amqp, amqp ? amqp : c->at, "collector.amqp", c->errs};
+
+	if (cc->amqp.batch_size > cc->amqp.prefetch) {
+		tl_conf_error(c->errs, tl_conf_check_at(&ac, "batch_size"),
+		              "collector.amqp.batch_size (%" PRId64
+		              ") must not exceed collector.amqp.prefetch (%" PRId64
+		              "): a batch waits for deliveries the broker will not send",
+		              cc->amqp.batch_size, cc->amqp.prefetch);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+#define AM(field) offsetof(struct tl_amqp_conf, field)
+
+static const struct tl_conf_item amqp_items[] = {
+	{.key = "urls",
+	 .type = TL_CONF_STRLIST,
+	 .flags = TL_CONF_SECRET,
+	 .def = "[\"amqp://guest:guest@127.0.0.1:5672/\"]",
+	 .min = 1,
+	 .max = 16,
+	 .offset = AM(urls),
+	 .check = check_amqp_urls,
+	 .help = "broker URLs, amqp:// or amqps://; several = failover"},
+	{.key = "exchange",
+	 .type = TL_CONF_STRING,
+	 .def = "ceilometer",
+	 .offset = AM(exchange),
+	 .help = "topic exchange the agents publish to"},
+	{.key = "metering_queue",
+	 .type = TL_CONF_STRING,
+	 .def = "metering.sample",
+	 .offset = AM(metering_queue),
+	 .help = "queue and routing key of samples"},
+	{.key = "event_queue",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "event.sample",
+	 .offset = AM(event_queue),
+	 .help = "queue and routing key of events; null: events are not consumed"},
+	{.key = "rpc_queue",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = AM(rpc_queue),
+	 .help = "RPC queue of record_metering_data casts (old agents: \"metering\"); null: off"},
+	{.key = "durable",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = AM(durable),
+	 .help = "declare durable queues and exchange (oslo amqp_durable_queues)"},
+	{.key = "auto_delete",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = AM(auto_delete),
+	 .help = "declare auto-delete queues and exchange (oslo amqp_auto_delete)"},
+	{.key = "ha_queues",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = AM(ha_queues),
+	 .help = "declare queues with x-ha-policy: all (oslo rabbit_ha_queues)"},
+	{.key = "workers",
+	 .type = TL_CONF_INT,
+	 .def = "2",
+	 .min = 1,
+	 .max = 64,
+	 .offset = AM(workers),
+	 .help = "consumer threads, each with its own connection"},
+	{.key = "prefetch",
+	 .type = TL_CONF_INT,
+	 .def = "500",
+	 .min = 1,
+	 .max = 65535,
+	 .offset = AM(prefetch),
+	 .help = "unacknowledged deliveries per worker"},
+	{.key = "batch_size",
+	 .type = TL_CONF_INT,
+	 .def = "100",
+	 .min = 1,
+	 .max = 65535,
+	 .offset = AM(batch_size),
+	 .help = "deliveries per buffer transaction (group commit); at most prefetch"},
+	{.key = "batch_timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "0.1",
+	 .dmin = 0.001,
+	 .dmax = 60,
+	 .offset = AM(batch_timeout),
+	 .help = "seconds a partial batch waits before it is committed"},
+	{.key = "heartbeat",
+	 .type = TL_CONF_INT,
+	 .def = "60",
+	 .min = 0,
+	 .max = 3600,
+	 .offset = AM(heartbeat),
+	 .help = "AMQP heartbeat in seconds; 0 disables"},
+	{.key = "credentials_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = AM(credentials_file),
+	 .help = "file holding user:password for the URLs; null: credentials are in the URLs"},
+	{0},
+};
+
+#define U(field) offsetof(struct tl_udp_conf, field)
+
+static const struct tl_conf_item udp_items[] = {
+	{.key = "address",
+	 .type = TL_CONF_STRING,
+	 .def = "0.0.0.0",
+	 .offset = U(address),
+	 .help = "address to listen on, IPv4 or IPv6; \"\" turns UDP off"},
+	{.key = "port",
+	 .type = TL_CONF_INT,
+	 .def = "4952",
+	 .min = 1,
+	 .max = 65535,
+	 .offset = U(port),
+	 .help = "UDP port"},
+	{.key = "max_datagram",
+	 .type = TL_CONF_INT,
+	 .def = "65535",
+	 .min = 512,
+	 .max = 65535,
+	 .offset = U(max_datagram),
+	 .help = "bytes; larger datagrams are counted and dropped"},
+	{0},
+};
+
+static const struct tl_conf_enum sync_values[] = {
+	{"commit", TL_BUFFER_SYNC_COMMIT},
+	{"none", TL_BUFFER_SYNC_NONE},
+	{NULL, 0},
+};
+
+#define B(field) offsetof(struct tl_buffer_conf, field)
+
+static const struct tl_conf_item buffer_items[] = {
+	{.key = "path",
+	 .type = TL_CONF_STRING,
+	 .def = "/var/lib/tally/buffer",
+	 .offset = B(path),
+	 .help = "directory of the LMDB write-ahead buffer"},
+	{.key = "max_size",
+	 .type = TL_CONF_SIZE,
+	 .def = "1GiB",
+	 .min = 1 << 20,
+	 .max = 1LL << 40,
+	 .offset = B(max_size),
+	 .help = "size limit; when full, inputs stop consuming (back-pressure)"},
+	{.key = "sync",
+	 .type = TL_CONF_ENUM,
+	 .def = "commit",
+	 .values = sync_values,
+	 .offset = B(sync),
+	 .help = "commit: fsync every commit | none: the OS writes back (a crash may lose data)"},
+	{0},
+};
+
+#define L(field) offsetof(struct tl_limits_conf, field)
+
+static const struct tl_conf_item limits_items[] = {
+	{.key = "max_message_size",
+	 .type = TL_CONF_SIZE,
+	 .def = "1MiB",
+	 .min = 1024,
+	 .max = 256LL << 20,
+	 .offset = L(max_message_size),
+	 .help = "largest message body accepted; larger ones are dead-lettered"},
+	{.key = "max_json_depth",
+	 .type = TL_CONF_INT,
+	 .def = "64",
+	 .min = 2,
+	 .max = 1024,
+	 .offset = L(max_json_depth),
+	 .help = "deepest nesting of JSON or msgpack values"},
+	{.key = "max_items",
+	 .type = TL_CONF_INT,
+	 .def = "10000",
+	 .min = 1,
+	 .max = 1000000,
+	 .offset = L(max_items),
+	 .help = "most samples or events in one message"},
+	{0},
+};
+
+#define C(field) offsetof(struct tl_collector_conf, field)
+
+const struct tl_conf_item tl_collector_conf_items[] = {
+	{.key = "enabled",
+	 .type = TL_CONF_BOOL,
+	 .def = "true",
+	 .offset = C(enabled),
+	 .help = "run the collector role in this tallyd"},
+	{.key = "amqp",
+	 .type = TL_CONF_SECTION,
+	 .section = amqp_items,
+	 .offset = C(amqp),
+	 .help = "AMQP input"},
+	{.key = "udp",
+	 .type = TL_CONF_SECTION,
+	 .section = udp_items,
+	 .offset = C(udp),
+	 .help = "UDP input (msgpack)"},
+	{.key = "buffer",
+	 .type = TL_CONF_SECTION,
+	 .section = buffer_items,
+	 .offset = C(buffer),
+	 .help = "write-ahead buffer"},
+	{.key = "dispatchers",
+	 .type = TL_CONF_LIST,
+	 .def = "[{name: db, type: database}]",
+	 .min = 1,
+	 .max = 64,
+	 .list = &tl_dispatcher_conf_list,
+	 .offset = C(dispatchers),
+	 .count_offset = C(n_dispatchers),
+	 .help = "where samples and events go"},
+	{.key = "limits",
+	 .type = TL_CONF_SECTION,
+	 .section = limits_items,
+	 .offset = C(limits),
+	 .help = "decoding limits"},
+	{0},
+};
+
+#define CT(field) offsetof(struct tl_control_conf, field)
+
+const struct tl_conf_item tl_control_conf_items[] = {
+	{.key = "listen",
+	 .type = TL_CONF_STRING,
+	 .def = "127.0.0.1",
+	 .offset = CT(listen),
+	 .help = "address of the control API; \"\" turns it off"},
+	{.key = "port",
+	 .type = TL_CONF_INT,
+	 .def = "8778",
+	 .min = 1,
+	 .max = 65535,
+	 .offset = CT(port),
+	 .help = "TCP port"},
+	{0},
+};

@@ -1,1 +1,88 @@
-/* placeholder */
+/*
+ * collector_conf.h — the "collector" section (inputs, buffer, dispatchers,
+ * decoding limits) and the "control" section (the control API of the
+ * collector role), with ceilometer-collector's option meanings.
+ *
+ * After a successful check: amqp.urls has 1 to 16 amqp:// or amqps:// URLs;
+ * amqp.batch_size <= amqp.prefetch; dispatchers has 1 to 64 elements with
+ * unique names.
+ */
+#ifndef TL_COLLECTOR_COLLECTOR_CONF_H
+#define TL_COLLECTOR_COLLECTOR_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/conf.h"
+#include "dispatchers/dispatcher_conf.h"
+
+/* AMQP input (RabbitMQ, as oslo.messaging's rabbit driver declares it). */
+struct tl_amqp_conf {
+	struct tl_conf_strlist urls; /* secret; several = failover, tried in order */
+	char *exchange;              /* topic exchange the agents publish to */
+	char *metering_queue;        /* queue and routing key of samples */
+	char *event_queue;           /* queue and routing key of events; NULL: not consumed */
+	char *rpc_queue;             /* record_metering_data casts of old agents; NULL: not consumed */
+	bool durable;                /* oslo amqp_durable_queues */
+	bool auto_delete;            /* oslo amqp_auto_delete */
+	bool ha_queues;              /* oslo rabbit_ha_queues: x-ha-policy: all */
+	int64_t workers;             /* consumer threads, one connection each */
+	int64_t prefetch;            /* unacknowledged deliveries per worker (basic.qos) */
+	int64_t batch_size;          /* deliveries per buffer transaction, at most prefetch */
+	double batch_timeout;        /* seconds a partial batch waits before it is committed */
+	int64_t heartbeat;           /* seconds; 0 disables AMQP heartbeats */
+	char *credentials_file;      /* "user:password" replacing the URLs' credentials; NULL: none */
+};
+
+/* UDP input: one msgpack sample per datagram. */
+struct tl_udp_conf {
+	char *address; /* "" turns the input off; IPv4 or IPv6 */
+	int64_t port;
+	int64_t max_datagram; /* bytes; larger datagrams are counted and dropped */
+};
+
+/* When the buffer makes a commit durable. */
+enum tl_buffer_sync {
+	TL_BUFFER_SYNC_COMMIT = 0, /* fsync at every commit: an acknowledged sample survives a crash */
+	TL_BUFFER_SYNC_NONE = 1,   /* the OS writes back: faster, a machine crash may lose samples */
+};
+
+/* The LMDB write-ahead buffer. */
+struct tl_buffer_conf {
+	char *path;        /* directory of the LMDB environment */
+	uint64_t max_size; /* bytes; the inputs stop consuming when it is full */
+	int sync;          /* enum tl_buffer_sync */
+};
+
+/* Decoding limits, applied to every input before anything is allocated for a message. */
+struct tl_limits_conf {
+	uint64_t max_message_size; /* bytes of one message (AMQP body, HTTP body) */
+	int64_t max_json_depth;    /* nesting of JSON and msgpack values */
+	int64_t max_items;         /* samples or events in one message */
+};
+
+struct tl_collector_conf {
+	bool enabled;
+	struct tl_amqp_conf amqp;
+	struct tl_udp_conf udp;
+	struct tl_buffer_conf buffer;
+	struct tl_dispatcher_conf *dispatchers; /* n_dispatchers elements */
+	size_t n_dispatchers;
+	struct tl_limits_conf limits;
+};
+
+/* The control API (tallyctl talks to it). */
+struct tl_control_conf {
+	char *listen; /* "" turns it off */
+	int64_t port;
+};
+
+/* The schema of struct tl_collector_conf, mounted as "collector" by the top level. */
+extern const struct tl_conf_item tl_collector_conf_items[];
+/* The check of the collector section (cross-checks above). Returns 0 or -EINVAL. */
+int tl_collector_conf_check(void *conf, const struct tl_conf_check *c);
+/* The schema of struct tl_control_conf, mounted as "control" by the top level. */
+extern const struct tl_conf_item tl_control_conf_items[];
+
+#endif

@@ -1,1 +1,1723 @@
+/*
+ * conf.c — YAML loading into a tree with file:line, and the schema engine.
+ *
+ * The loader uses libyaml's event API with an explicit stack, so nesting depth
+ * is bounded by TL_CONF_MAX_DEPTH and never by the C stack. The schema engine
+ * recurses over the schema, whose depth is fixed in the code.
+ */
 #include "config.h"
+
+#include "common/conf.h"
+
+#include "common/buf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+/* Longest path in messages ("collector.dispatchers[3].file_path" and such). */
+#define PATH_SIZE 256
+/* Longest value quoted in a message, in bytes. */
+#define QUOTE_MAX 48
+
+/* ================================================================ errors */
+
+void tl_conf_errors_init(struct tl_conf_errors *errs)
+{
+	memset(errs, 0, sizeof(*errs));
+}
+
+void tl_conf_errors_fini(struct tl_conf_errors *errs)
+{
+	size_t i;
+
+	if (!errs)
+		return;
+	for (i = 0; i < errs->n; i++) {
+		free(errs->e[i].file);
+		free(errs->e[i].msg);
+	}
+	tl_conf_errors_init(errs);
+}
+
+static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line, const char *fmt,
+                        va_list ap)
+{
+	struct tl_conf_error *e;
+	struct tl_buf b;
+	int rc = 0;
+
+	errs->total++;
+	if (errs->n >= TL_CONF_MAX_ERRORS)
+		return;
+	tl_buf_init(&b);
+	if (file && line > 0)
+		rc = tl_buf_printf(&b, "%s:%d: ", file, line);
+	else if (file)
+		rc = tl_buf_printf(&b, "%s: ", file);
+	if (rc == 0)
+		rc = tl_buf_vprintf(&b, fmt, ap);
+	if (rc != 0 || !b.data) {
+		/* Counted in total; printing says that some errors are not shown. */
+		tl_buf_fini(&b);
+		return;
+	}
+	e = &errs->e[errs->n];
+	e->file = file ? strdup(file) : NULL;
+	if (file && !e->file) {
+		tl_buf_fini(&b);
+		return;
+	}
+	e->line = line;
+	e->msg = b.data;
+	errs->n++;
+}
+
+void tl_conf_errorf(struct tl_conf_errors *errs, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errors_vadd(errs, file, line, fmt, ap);
+	va_end(ap);
+}
+
+void tl_conf_error(struct tl_conf_errors *errs, const struct tl_conf_node *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errors_vadd(errs, at ? at->file : NULL, tl_conf_node_line(at), fmt, ap);
+	va_end(ap);
+}
+
+static int error_cmp(const struct tl_conf_error *a, const struct tl_conf_error *b)
+{
+	int c;
+
+	if (!a->file || !b->file)
+		c = (a->file != NULL) - (b->file != NULL);
+	else
+		c = strcmp(a->file, b->file);
+	if (c)
+		return c;
+	return (a->line > b->line) - (a->line < b->line);
+}
+
+void tl_conf_errors_print(const struct tl_conf_errors *errs, FILE *f)
+{
+	size_t order[TL_CONF_MAX_ERRORS];
+	size_t i, j, k;
+
+	/* A stable insertion sort: the order of discovery is kept among equals. */
+	for (i = 0; i < errs->n; i++) {
+		k = i;
+		for (j = i; j > 0 && error_cmp(&errs->e[order[j - 1]], &errs->e[k]) > 0; j--)
+			order[j] = order[j - 1];
+		order[j] = k;
+	}
+	for (i = 0; i < errs->n; i++)
+		fprintf(f, "%s\n", errs->e[order[i]].msg);
+	if (errs->total > errs->n)
+		fprintf(f, "... and %zu more error%s\n", errs->total - errs->n,
+		        errs->total - errs->n == 1 ? "" : "s");
+}
+
+/* ================================================================ tree */
+
+int tl_conf_node_line(const struct tl_conf_node *n)
+{
+	if (!n)
+		return 0;
+	return n->key ? n->key_line : n->line;
+}
+
+const char *tl_conf_node_kind(const struct tl_conf_node *n)
+{
+	if (!n)
+		return "nothing";
+	switch (n->type) {
+	case TL_CONF_NODE_NULL:
+		return "null";
+	case TL_CONF_NODE_MAP:
+		return "a map";
+	case TL_CONF_NODE_SEQ:
+		return "a list";
+	case TL_CONF_NODE_SCALAR:
+		break;
+	}
+	return "a scalar";
+}
+
+const struct tl_conf_node *tl_conf_map_get(const struct tl_conf_node *map, const char *key)
+{
+	size_t i;
+
+	if (!map || map->type != TL_CONF_NODE_MAP)
+		return NULL;
+	for (i = 0; i < map->n_children; i++)
+		if (strcmp(map->children[i]->key, key) == 0)
+			return map->children[i];
+	return NULL;
+}
+
+static void node_free(struct tl_conf_node *n)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	for (i = 0; i < n->n_children; i++)
+		node_free(n->children[i]);
+	free(n->children);
+	free(n->key);
+	free(n->value);
+	free(n);
+}
+
+void tl_conf_doc_fini(struct tl_conf_doc *doc)
+{
+	if (!doc)
+		return;
+	node_free(doc->root);
+	free(doc->file);
+	doc->root = NULL;
+	doc->file = NULL;
+}
+
+/* ================================================================ loader */
+
+struct frame {
+	struct tl_conf_node *node;
+	size_t cap;     /* allocated entries of node->children */
+	char *key;      /* in a map: the key waiting for its value */
+	int key_line;
+};
+
+struct loader {
+	const char *file; /* the document's copy */
+	struct tl_conf_errors *errs;
+	struct tl_conf_node *root;
+	struct frame stack[TL_CONF_MAX_DEPTH];
+	int depth;
+	size_t nodes;
+	int documents;
+	int rc;     /* first error: -EINVAL or -ENOMEM */
+	bool fatal; /* the parse cannot go on (limits, memory): stop */
+};
+
+static void load_fail(struct loader *l, int rc)
+{
+	if (l->rc == 0 || rc == -ENOMEM)
+		l->rc = rc;
+}
+
+static void load_error(struct loader *l, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void load_error(struct loader *l, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errors_vadd(l->errs, l->file, line, fmt, ap);
+	va_end(ap);
+	load_fail(l, -EINVAL);
+}
+
+static void load_nomem(struct loader *l, int line)
+{
+	load_error(l, line, "out of memory");
+	l->rc = -ENOMEM;
+	l->fatal = true;
+}
+
+static struct tl_conf_node *node_new(struct loader *l, enum tl_conf_node_type type, int line)
+{
+	struct tl_conf_node *n;
+
+	if (l->nodes >= TL_CONF_MAX_NODES) {
+		load_error(l, line, "more than %d nodes", TL_CONF_MAX_NODES);
+		l->fatal = true;
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		load_nomem(l, line);
+		return NULL;
+	}
+	l->nodes++;
+	n->type = type;
+	n->file = l->file;
+	n->line = line;
+	return n;
+}
+
+/*
+ * Hands n (owned) to the innermost open container, or makes it the root.
+ * Returns 0, or -1 when n was freed instead.
+ */
+static int attach(struct loader *l, struct tl_conf_node *n)
+{
+	struct frame *f;
+	struct tl_conf_node **v;
+	size_t cap;
+
+	if (l->depth == 0) {
+		if (l->root) {
+			node_free(n);
+			return -1;
+		}
+		l->root = n;
+		return 0;
+	}
+	f = &l->stack[l->depth - 1];
+	if (f->node->n_children == f->cap) {
+		cap = f->cap ? 2 * f->cap : 4;
+		v = realloc(f->node->children, cap * sizeof(*v));
+		if (!v) {
+			load_nomem(l, n->line);
+			node_free(n);
+			return -1;
+		}
+		f->node->children = v;
+		f->cap = cap;
+	}
+	if (f->node->type == TL_CONF_NODE_MAP) {
+		n->key = f->key;
+		n->key_line = f->key_line;
+		f->key = NULL;
+	}
+	f->node->children[f->node->n_children++] = n;
+	return 0;
+}
+
+/* True when the innermost container is a map waiting for a key. */
+static bool expecting_key(const struct loader *l)
+{
+	const struct frame *f;
+
+	if (l->depth == 0)
+		return false;
+	f = &l->stack[l->depth - 1];
+	return f->node->type == TL_CONF_NODE_MAP && f->key == NULL;
+}
+
+static bool is_null_text(const char *s, size_t len)
+{
+	return len == 0 || (len == 1 && s[0] == '~') ||
+	       (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) ||
+	                     !memcmp(s, "NULL", 4)));
+}
+
+static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
+                        const yaml_char_t *tag)
+{
+	if (anchor)
+		load_error(l, line, "anchors and aliases are not supported (anchor '%s')",
+		           (const char *)anchor);
+	if (tag)
+		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
+}
+
+static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
+{
+	const char *text = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+	struct frame *f;
+	struct tl_conf_node *n;
+	size_t i;
+
+	check_props(l, line, ev->data.scalar.anchor, ev->data.scalar.tag);
+	if (expecting_key(l)) {
+		f = &l->stack[l->depth - 1];
+		if (memchr(text, '\0', len)) {
+			load_error(l, line, "a key contains a NUL byte");
+			text = "";
+			len = 0;
+		}
+		for (i = 0; i < f->node->n_children; i++) {
+			if (strcmp(f->node->children[i]->key, text) == 0) {
+				load_error(l, line, "duplicate key '%s' (first at line %d)", text,
+				           f->node->children[i]->key_line);
+				break;
+			}
+		}
+		f->key = strndup(text, len);
+		f->key_line = line;
+		if (!f->key)
+			load_nomem(l, line);
+		return;
+	}
+	n = node_new(l, plain && is_null_text(text, len) ? TL_CONF_NODE_NULL : TL_CONF_NODE_SCALAR,
+	             line);
+	if (!n)
+		return;
+	n->value = malloc(len + 1);
+	if (!n->value) {
+		node_free(n);
+		load_nomem(l, line);
+		return;
+	}
+	memcpy(n->value, text, len);
+	n->value[len] = '\0';
+	n->len = len;
+	n->quoted = !plain;
+	attach(l, n);
+}
+
+static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_char_t *anchor,
+                     const yaml_char_t *tag, int line)
+{
+	struct tl_conf_node *n;
+	struct frame *f;
+
+	check_props(l, line, anchor, tag);
+	if (l->depth >= TL_CONF_MAX_DEPTH) {
+		load_error(l, line, "nesting deeper than %d levels", TL_CONF_MAX_DEPTH);
+		l->fatal = true;
+		return;
+	}
+	n = node_new(l, type, line);
+	if (!n)
+		return;
+	if (attach(l, n) != 0)
+		return;
+	f = &l->stack[l->depth++];
+	memset(f, 0, sizeof(*f));
+	f->node = n;
+}
+
+static void on_end(struct loader *l)
+{
+	struct frame *f;
+
+	if (l->depth == 0)
+		return;
+	f = &l->stack[--l->depth];
+	/* A key without its value is left only when the parse stopped early. */
+	free(f->key);
+	f->key = NULL;
+}
+
+/*
+ * Parses text with libyaml. Fatal problems (syntax, depth, node count, more
+ * documents) stop the parse; others (duplicate keys, anchors, tags) are
+ * collected and the parse goes on so that more of them are reported.
+ */
+static void load_parse(struct loader *l, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool done = false;
+	int line;
+
+	if (!yaml_parser_initialize(&parser)) {
+		load_nomem(l, 0);
+		return;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			if (parser.error == YAML_MEMORY_ERROR) {
+				load_nomem(l, 0);
+			} else if (parser.error == YAML_READER_ERROR) {
+				load_error(l, 0, "%s at byte %zu",
+				           parser.problem ? parser.problem : "cannot read",
+				           parser.problem_offset);
+			} else {
+				load_error(l, (int)parser.problem_mark.line + 1, "YAML syntax error: %s%s%s",
+				           parser.problem ? parser.problem : "unknown problem",
+				           parser.context ? " " : "", parser.context ? parser.context : "");
+			}
+			break;
+		}
+		line = (int)ev.start_mark.line + 1;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++l->documents > 1) {
+				load_error(l, line, "only one YAML document is allowed");
+				done = true;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			load_error(l, line, "anchors and aliases are not supported (alias '%s')",
+			           (const char *)ev.data.alias.anchor);
+			if (expecting_key(l)) {
+				/* Keep the structure: the alias stands for a key nobody will match. */
+				struct frame *f = &l->stack[l->depth - 1];
+
+				f->key = strdup("*");
+				f->key_line = line;
+				if (!f->key)
+					load_nomem(l, line);
+			} else {
+				struct tl_conf_node *n = node_new(l, TL_CONF_NODE_NULL, line);
+
+				if (n && !(n->value = strdup("")))
+					load_nomem(l, line);
+				if (n)
+					attach(l, n);
+			}
+			break;
+		case YAML_SCALAR_EVENT:
+			on_scalar(l, &ev, line);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (expecting_key(l)) {
+				load_error(l, line, "keys must be scalars");
+				done = true;
+				break;
+			}
+			if (ev.type == YAML_SEQUENCE_START_EVENT)
+				on_start(l, TL_CONF_NODE_SEQ, ev.data.sequence_start.anchor,
+				         ev.data.sequence_start.tag, line);
+			else
+				on_start(l, TL_CONF_NODE_MAP, ev.data.mapping_start.anchor,
+				         ev.data.mapping_start.tag, line);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			on_end(l);
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		/* Limits and memory are fatal: the stack no longer matches the events. */
+		if (l->fatal)
+			done = true;
+	}
+	while (l->depth > 0)
+		on_end(l);
+	yaml_parser_delete(&parser);
+}
+
+int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
+                        struct tl_conf_errors *errs)
+{
+	struct loader l;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&l, 0, sizeof(l));
+	out->file = strdup(name);
+	if (!out->file) {
+		tl_conf_errorf(errs, name, 0, "out of memory");
+		return -ENOMEM;
+	}
+	if (len > TL_CONF_MAX_FILE_SIZE) {
+		tl_conf_errorf(errs, name, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
+		rc = -EFBIG;
+		goto out;
+	}
+	l.file = out->file;
+	l.errs = errs;
+	load_parse(&l, text, len);
+	rc = l.rc;
+	if (rc == 0 && !l.root) {
+		/* An empty file or a file of comments: a null document. */
+		l.root = node_new(&l, TL_CONF_NODE_NULL, 1);
+		if (l.root && !(l.root->value = strdup("")))
+			load_nomem(&l, 1);
+		rc = l.rc;
+	}
+	out->root = l.root;
+out:
+	if (rc != 0)
+		tl_conf_doc_fini(out);
+	return rc;
+}
+
+int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_errors *errs)
+{
+	char *text = NULL;
+	size_t len = 0;
+	ssize_t r;
+	int fd, rc;
+
+	memset(out, 0, sizeof(*out));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		tl_conf_errorf(errs, path, 0, "cannot read: %s", strerror(-rc));
+		return rc;
+	}
+	/* One byte more than allowed tells a file that is too large. */
+	text = malloc(TL_CONF_MAX_FILE_SIZE + 1);
+	if (!text) {
+		rc = -ENOMEM;
+		tl_conf_errorf(errs, path, 0, "out of memory");
+		goto out;
+	}
+	while (len < TL_CONF_MAX_FILE_SIZE + 1) {
+		r = read(fd, text + len, TL_CONF_MAX_FILE_SIZE + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			tl_conf_errorf(errs, path, 0, "cannot read: %s", strerror(-rc));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > TL_CONF_MAX_FILE_SIZE) {
+		rc = -EFBIG;
+		tl_conf_errorf(errs, path, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
+		goto out;
+	}
+	rc = tl_conf_load_string(path, text, len, out, errs);
+out:
+	free(text);
+	close(fd);
+	return rc;
+}
+
+/* ================================================================ parsers */
+
+int tl_conf_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int tl_conf_parse_int(const char *s, int64_t *out)
+{
+	const char *p = s;
+	char *end;
+	long long v;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!is_digit(*p))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int tl_conf_parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {
+		{"", 1},
+		{"b", 1},
+		{"k", 1ULL << 10},
+		{"kib", 1ULL << 10},
+		{"kb", 1000ULL},
+		{"m", 1ULL << 20},
+		{"mib", 1ULL << 20},
+		{"mb", 1000000ULL},
+		{"g", 1ULL << 30},
+		{"gib", 1ULL << 30},
+		{"gb", 1000000000ULL},
+		{"t", 1ULL << 40},
+		{"tib", 1ULL << 40},
+		{"tb", 1000000000000ULL},
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!is_digit(*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (*end == ' ' && end[1] != '\0')
+		end++;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].unit) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].mult)
+			return -ERANGE;
+		*out = v * units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int tl_conf_parse_double(const char *s, double *out)
+{
+	const char *p;
+	char *end;
+	double v;
+
+	/* strtod() also takes "inf", "nan" and hexadecimal; a config value should not. */
+	if (!*s)
+		return -EINVAL;
+	for (p = s; *p; p++)
+		if (!is_digit(*p) && !strchr("+-.eE", *p))
+			return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end != '\0' || end == s)
+		return -EINVAL;
+	if (!isfinite(v) || (errno == ERANGE && v != 0.0))
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* ================================================================ engine */
+
+struct ctx {
+	struct tl_conf_errors *errs;
+	int rc; /* 0, -EINVAL or -ENOMEM */
+};
+
+static void fail(struct ctx *c, int rc)
+{
+	if (c->rc == 0 || rc == -ENOMEM)
+		c->rc = rc;
+}
+
+static void verr(struct ctx *c, const struct tl_conf_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Reports at a node and marks the run failed. */
+static void verr(struct ctx *c, const struct tl_conf_node *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errors_vadd(c->errs, at ? at->file : NULL, tl_conf_node_line(at), fmt, ap);
+	va_end(ap);
+	fail(c, -EINVAL);
+}
+
+static void nomem(struct ctx *c, const struct tl_conf_node *at)
+{
+	verr(c, at, "out of memory");
+	c->rc = -ENOMEM;
+}
+
+/* "path.key", or "key" at the top level. */
+static void path_join(char *dst, const char *path, const char *key)
+{
+	if (!path || !*path)
+		snprintf(dst, PATH_SIZE, "%s", key);
+	else
+		snprintf(dst, PATH_SIZE, "%s.%s", path, key);
+}
+
+/*
+ * Describes a value for a message: a scalar quoted (shortened, control bytes
+ * shown as '?'), or its kind. Secrets are never quoted.
+ */
+static const char *describe(const struct tl_conf_node *n, unsigned flags, char *buf, size_t size)
+{
+	size_t i, o = 0;
+
+	if (!n || n->type != TL_CONF_NODE_SCALAR)
+		return tl_conf_node_kind(n);
+	if (flags & TL_CONF_SECRET)
+		return "a value that is not shown (secret)";
+	buf[o++] = '\'';
+	for (i = 0; i < n->len && o + 5 < size; i++) {
+		unsigned char ch = (unsigned char)n->value[i];
+
+		if (i == QUOTE_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		buf[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Writes a byte count with the largest binary unit that divides it. */
+static void format_size(uint64_t v, char *buf, size_t size)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	int u = -1;
+
+	while (u < 3 && v != 0 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%" PRIu64, v);
+	else
+		snprintf(buf, size, "%" PRIu64 "%s", v, units[u]);
+}
+
+/* Double to the shortest text that reads back as the same value. */
+static void format_double(double v, char *buf, size_t size)
+{
+	int prec;
+
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+	snprintf(buf, size, "%.17g", v);
+}
+
+static bool has_bounds(const struct tl_conf_item *it)
+{
+	return it->min != 0 || it->max != 0;
+}
+
+/* Edit distance, for "did you mean"; keys longer than 63 bytes never match. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[64], prev, tmp;
+
+	if (la > 63 || lb > 63)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+static const struct tl_conf_item *find_item(const struct tl_conf_item *items, const char *key)
+{
+	for (; items && items->key; items++)
+		if (strcmp(items->key, key) == 0)
+			return items;
+	return NULL;
+}
+
+static void suggest(const struct tl_conf_item *items, const char *key, const char **best,
+                    size_t *best_d)
+{
+	size_t d;
+
+	for (; items && items->key; items++) {
+		d = edit_distance(key, items->key);
+		if (d < *best_d) {
+			*best_d = d;
+			*best = items->key;
+		}
+	}
+}
+
+/*
+ * Reports the keys of map that are neither in a nor in b nor equal to
+ * extra_key, with a suggestion when a known key is close.
+ */
+static void check_unknown(struct ctx *c, const struct tl_conf_node *map, const char *path,
+                          const struct tl_conf_item *a, const struct tl_conf_item *b,
+                          const char *extra_key)
+{
+	const struct tl_conf_node *n;
+	const char *best;
+	size_t i, best_d;
+	char where[PATH_SIZE + 8];
+
+	if (!map || map->type != TL_CONF_NODE_MAP)
+		return;
+	if (path && *path)
+		snprintf(where, sizeof(where), "in %s", path);
+	else
+		snprintf(where, sizeof(where), "at the top level");
+	for (i = 0; i < map->n_children; i++) {
+		n = map->children[i];
+		if (find_item(a, n->key) || find_item(b, n->key) ||
+		    (extra_key && strcmp(extra_key, n->key) == 0))
+			continue;
+		best = NULL;
+		best_d = SIZE_MAX;
+		suggest(a, n->key, &best, &best_d);
+		suggest(b, n->key, &best, &best_d);
+		if (best && best_d <= 2 && best_d < strlen(n->key))
+			verr(c, n, "unknown key '%s' %s (did you mean '%s'?)", n->key, where, best);
+		else
+			verr(c, n, "unknown key '%s' %s", n->key, where);
+	}
+}
+
+static void apply_items(struct ctx *c, const struct tl_conf_item *items,
+                        const struct tl_conf_node *map, const struct tl_conf_node *at,
+                        const char *path, void *base);
+
+/* A scalar that a typed value needs; reports and returns NULL otherwise. */
+static const char *need_scalar(struct ctx *c, const struct tl_conf_item *it,
+                               const struct tl_conf_node *n, const char *path, const char *what)
+{
+	char q[QUOTE_MAX + 8];
+
+	if (n->type == TL_CONF_NODE_SCALAR)
+		return n->value;
+	verr(c, n, "%s: expected %s, got %s", path, what, describe(n, it->flags, q, sizeof(q)));
+	return NULL;
+}
+
+static void check_int_bounds(struct ctx *c, const struct tl_conf_item *it,
+                             const struct tl_conf_node *n, const char *path, int64_t v)
+{
+	if (!has_bounds(it))
+		return;
+	if (v < it->min)
+		verr(c, n, "%s: %" PRId64 " is below the minimum %" PRId64, path, v, it->min);
+	else if (v > it->max)
+		verr(c, n, "%s: %" PRId64 " is above the maximum %" PRId64, path, v, it->max);
+}
+
+static void apply_enum(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
+                       const char *path, int *field)
+{
+	const struct tl_conf_enum *e;
+	char q[QUOTE_MAX + 8];
+	struct tl_buf names;
+	const char *s;
+
+	s = need_scalar(c, it, n, path, "a name");
+	if (!s)
+		return;
+	for (e = it->values; e && e->name; e++) {
+		if (strcasecmp(e->name, s) == 0) {
+			*field = e->value;
+			return;
+		}
+	}
+	/* Aliases (a later name with the value of an earlier one) are accepted, not listed. */
+	tl_buf_init(&names);
+	for (e = it->values; e && e->name; e++) {
+		const struct tl_conf_enum *f;
+
+		for (f = it->values; f != e && f->value != e->value; f++)
+			;
+		if (f == e && tl_buf_printf(&names, "%s%s", e == it->values ? "" : ", ", e->name))
+			break;
+	}
+	verr(c, n, "%s: expected one of %s; got %s", path, names.data ? names.data : "?",
+	     describe(n, it->flags, q, sizeof(q)));
+	tl_buf_fini(&names);
+}
+
+/* Copies a string scalar, refusing embedded NUL bytes. */
+static char *dup_string(struct ctx *c, const struct tl_conf_node *n, const char *path)
+{
+	char *s;
+
+	if (memchr(n->value, '\0', n->len)) {
+		verr(c, n, "%s: contains a NUL byte", path);
+		return NULL;
+	}
+	s = strdup(n->value);
+	if (!s)
+		nomem(c, n);
+	return s;
+}
+
+static void apply_strlist(struct ctx *c, const struct tl_conf_item *it,
+                          const struct tl_conf_node *n, const char *path,
+                          struct tl_conf_strlist *field)
+{
+	const struct tl_conf_node *const *items;
+	const struct tl_conf_node *one = n;
+	char q[QUOTE_MAX + 8];
+	size_t count, i;
+
+	if (n->type == TL_CONF_NODE_SCALAR) {
+		items = &one;
+		count = 1;
+	} else if (n->type == TL_CONF_NODE_SEQ) {
+		items = (const struct tl_conf_node *const *)n->children;
+		count = n->n_children;
+	} else {
+		verr(c, n, "%s: expected a list of strings, got %s", path,
+		     describe(n, it->flags, q, sizeof(q)));
+		return;
+	}
+	if (has_bounds(it) && (int64_t)count < it->min) {
+		verr(c, n, "%s: needs at least %" PRId64 " item%s, got %zu", path, it->min,
+		     it->min == 1 ? "" : "s", count);
+		return;
+	}
+	if ((has_bounds(it) && (int64_t)count > it->max) || count > TL_CONF_MAX_LIST) {
+		verr(c, n, "%s: allows at most %" PRId64 " items, got %zu", path,
+		     has_bounds(it) ? it->max : (int64_t)TL_CONF_MAX_LIST, count);
+		return;
+	}
+	field->v = calloc(count + 1, sizeof(char *));
+	if (!field->v) {
+		nomem(c, n);
+		return;
+	}
+	for (i = 0; i < count; i++) {
+		if (items[i]->type != TL_CONF_NODE_SCALAR) {
+			verr(c, items[i], "%s[%zu]: expected a string, got %s", path, i,
+			     describe(items[i], it->flags, q, sizeof(q)));
+			continue;
+		}
+		field->v[field->n] = dup_string(c, items[i], path);
+		if (field->v[field->n])
+			field->n++;
+	}
+}
+
+static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
+                       const char *path, void *base)
+{
+	const struct tl_conf_list *spec = it->list;
+	const struct tl_conf_variant *v;
+	const struct tl_conf_node *el, *tn;
+	const struct tl_conf_item *ci;
+	char ep[PATH_SIZE], q[QUOTE_MAX + 8];
+	size_t count, i, j, errs_before;
+	struct tl_buf names;
+	char *arr, *elem;
+	int vi;
+
+	if (n->type != TL_CONF_NODE_SEQ) {
+		verr(c, n, "%s: expected a list of maps, got %s", path,
+		     describe(n, it->flags, q, sizeof(q)));
+		return;
+	}
+	count = n->n_children;
+	if (has_bounds(it) && (int64_t)count < it->min) {
+		verr(c, n, "%s: needs at least %" PRId64 " item%s, got %zu", path, it->min,
+		     it->min == 1 ? "" : "s", count);
+		return;
+	}
+	if ((has_bounds(it) && (int64_t)count > it->max) || count > TL_CONF_MAX_LIST) {
+		verr(c, n, "%s: allows at most %" PRId64 " items, got %zu", path,
+		     has_bounds(it) ? it->max : (int64_t)TL_CONF_MAX_LIST, count);
+		return;
+	}
+	if (count == 0)
+		return;
+	arr = calloc(count, spec->elem_size);
+	if (!arr) {
+		nomem(c, n);
+		return;
+	}
+	/* Count and array are stored together so that tl_conf_free() sees every element. */
+	memcpy((char *)base + it->offset, &arr, sizeof(arr));
+	memcpy((char *)base + it->count_offset, &count, sizeof(count));
+
+	tl_buf_init(&names);
+	for (v = spec->variants; spec->type_key && v && v->name; v++)
+		if (tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name) != 0)
+			break;
+
+	for (i = 0; i < count; i++) {
+		el = n->children[i];
+		elem = arr + i * spec->elem_size;
+		snprintf(ep, sizeof(ep), "%s[%zu]", path, i);
+		if (el->type != TL_CONF_NODE_MAP) {
+			verr(c, el, "%s: expected a map, got %s", ep, describe(el, 0, q, sizeof(q)));
+			continue;
+		}
+		v = NULL;
+		vi = -1;
+		if (spec->type_key) {
+			tn = tl_conf_map_get(el, spec->type_key);
+			if (!tn) {
+				verr(c, el, "%s: missing required key '%s' (one of %s)", ep,
+				     spec->type_key, names.data ? names.data : "?");
+			} else if (tn->type != TL_CONF_NODE_SCALAR) {
+				verr(c, tn, "%s.%s: expected one of %s; got %s", ep, spec->type_key,
+				     names.data ? names.data : "?", describe(tn, 0, q, sizeof(q)));
+			} else {
+				for (vi = 0; spec->variants[vi].name; vi++)
+					if (strcmp(spec->variants[vi].name, tn->value) == 0)
+						break;
+				if (spec->variants[vi].name) {
+					v = &spec->variants[vi];
+				} else {
+					verr(c, tn, "%s.%s: unknown type %s (expected one of %s)", ep,
+					     spec->type_key, describe(tn, 0, q, sizeof(q)),
+					     names.data ? names.data : "?");
+				}
+			}
+			/*
+			 * Without a known type, keys of the other types cannot be told
+			 * from mistakes: report only what the type key says.
+			 */
+			if (v)
+				check_unknown(c, el, ep, spec->items, v->items, spec->type_key);
+		} else {
+			check_unknown(c, el, ep, spec->items, NULL, NULL);
+		}
+		apply_items(c, spec->items, el, el, ep, elem);
+		if (!v)
+			continue;
+		memcpy(elem + spec->type_offset, &vi, sizeof(vi));
+		if (v->size == 0)
+			continue;
+		{
+			void *conf = calloc(1, v->size);
+			struct tl_conf_check chk = {el, el, ep, c->errs};
+
+			if (!conf) {
+				nomem(c, el);
+				continue;
+			}
+			memcpy(elem + spec->conf_offset, &conf, sizeof(conf));
+			errs_before = c->errs->total;
+			apply_items(c, v->items, el, el, ep, conf);
+			if (v->check && c->errs->total == errs_before) {
+				int rc = v->check(conf, &chk);
+
+				if (rc)
+					fail(c, rc);
+			}
+		}
+	}
+	tl_buf_fini(&names);
+
+	/* Unique keys: compared once all elements are known, reported at the later one. */
+	for (ci = spec->items; ci->key; ci++) {
+		if (!(ci->flags & TL_CONF_UNIQUE) || ci->type != TL_CONF_STRING)
+			continue;
+		for (j = 1; j < count; j++) {
+			char *sj, *si;
+
+			memcpy(&sj, arr + j * spec->elem_size + ci->offset, sizeof(sj));
+			if (!sj)
+				continue;
+			for (i = 0; i < j; i++) {
+				memcpy(&si, arr + i * spec->elem_size + ci->offset, sizeof(si));
+				if (si && strcmp(si, sj) == 0)
+					break;
+			}
+			if (i == j)
+				continue;
+			tn = tl_conf_map_get(n->children[j], ci->key);
+			el = tl_conf_map_get(n->children[i], ci->key);
+			verr(c, tn ? tn : n->children[j], "%s[%zu].%s: duplicate %s '%s' (first at line %d)",
+			     path, j, ci->key, ci->key, sj,
+			     tl_conf_node_line(el ? el : n->children[i]));
+		}
+	}
+}
+
+/* Stores the value n (written or default) of item it into base. */
+static void apply_value(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
+                        const char *path, void *base)
+{
+	void *field = (char *)base + it->offset;
+	char q[QUOTE_MAX + 8], b1[32], b2[32];
+	const char *s;
+	int64_t iv;
+	uint64_t uv;
+	double dv;
+	bool bv;
+	int rc;
+
+	switch (it->type) {
+	case TL_CONF_BOOL:
+		s = need_scalar(c, it, n, path, "a boolean");
+		if (!s)
+			return;
+		if (tl_conf_parse_bool(s, &bv) != 0) {
+			verr(c, n, "%s: expected a boolean, got %s", path,
+			     describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		memcpy(field, &bv, sizeof(bv));
+		return;
+	case TL_CONF_INT:
+		s = need_scalar(c, it, n, path, "an integer");
+		if (!s)
+			return;
+		rc = tl_conf_parse_int(s, &iv);
+		if (rc == -ERANGE) {
+			verr(c, n, "%s: %s is out of range", path, describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		if (rc != 0) {
+			verr(c, n, "%s: expected an integer, got %s", path,
+			     describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		check_int_bounds(c, it, n, path, iv);
+		memcpy(field, &iv, sizeof(iv));
+		return;
+	case TL_CONF_SIZE:
+		s = need_scalar(c, it, n, path, "a size");
+		if (!s)
+			return;
+		rc = tl_conf_parse_size(s, &uv);
+		if (rc == -ERANGE) {
+			verr(c, n, "%s: %s is out of range", path, describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		if (rc != 0) {
+			verr(c, n, "%s: expected a size (bytes, or with a unit: 64KiB, 10MB, 1G), got %s",
+			     path, describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		if (has_bounds(it) && uv < (uint64_t)it->min) {
+			format_size((uint64_t)it->min, b1, sizeof(b1));
+			verr(c, n, "%s: %" PRIu64 " bytes is below the minimum %s", path, uv, b1);
+			return;
+		}
+		if (has_bounds(it) && uv > (uint64_t)it->max) {
+			format_size(uv, b2, sizeof(b2));
+			format_size((uint64_t)it->max, b1, sizeof(b1));
+			verr(c, n, "%s: %s is above the maximum %s", path, b2, b1);
+			return;
+		}
+		memcpy(field, &uv, sizeof(uv));
+		return;
+	case TL_CONF_DOUBLE:
+		s = need_scalar(c, it, n, path, "a number");
+		if (!s)
+			return;
+		rc = tl_conf_parse_double(s, &dv);
+		if (rc != 0) {
+			verr(c, n, "%s: expected a number, got %s", path,
+			     describe(n, it->flags, q, sizeof(q)));
+			return;
+		}
+		if ((it->dmin != 0 || it->dmax != 0) && dv < it->dmin) {
+			format_double(it->dmin, b1, sizeof(b1));
+			verr(c, n, "%s: %s is below the minimum %s", path, s, b1);
+			return;
+		}
+		if ((it->dmin != 0 || it->dmax != 0) && dv > it->dmax) {
+			format_double(it->dmax, b1, sizeof(b1));
+			verr(c, n, "%s: %s is above the maximum %s", path, s, b1);
+			return;
+		}
+		memcpy(field, &dv, sizeof(dv));
+		return;
+	case TL_CONF_STRING: {
+		char *str;
+
+		if (n->type == TL_CONF_NODE_NULL && (it->flags & TL_CONF_NULLABLE))
+			return;
+		if (n->type == TL_CONF_NODE_NULL) {
+			verr(c, n, "%s: expected a string, got null (write \"\" for an empty string)",
+			     path);
+			return;
+		}
+		if (!need_scalar(c, it, n, path, "a string"))
+			return;
+		str = dup_string(c, n, path);
+		memcpy(field, &str, sizeof(str));
+		return;
+	}
+	case TL_CONF_ENUM:
+		apply_enum(c, it, n, path, field);
+		return;
+	case TL_CONF_STRLIST:
+		apply_strlist(c, it, n, path, field);
+		return;
+	case TL_CONF_SECTION:
+		if (n->type == TL_CONF_NODE_NULL) {
+			/* "api:" with every key commented out means all defaults. */
+			apply_items(c, it->section, NULL, n, path, field);
+			return;
+		}
+		if (n->type != TL_CONF_NODE_MAP) {
+			verr(c, n, "%s: expected a map, got %s", path, describe(n, 0, q, sizeof(q)));
+			return;
+		}
+		check_unknown(c, n, path, it->section, NULL, NULL);
+		apply_items(c, it->section, n, n, path, field);
+		return;
+	case TL_CONF_LIST:
+		apply_list(c, it, n, path, base);
+		return;
+	case TL_CONF_END:
+		break;
+	}
+}
+
+/* Applies one item of the map (NULL: absent map), with its default and its check. */
+static void apply_item(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *map,
+                       const struct tl_conf_node *at, const char *path, void *base)
+{
+	const struct tl_conf_node *n = tl_conf_map_get(map, it->key);
+	struct tl_conf_check chk;
+	size_t errs_before = c->errs->total;
+	char p[PATH_SIZE], name[PATH_SIZE + 16];
+	struct tl_conf_doc def;
+	int rc;
+
+	path_join(p, path, it->key);
+	chk.node = n;
+	chk.at = n ? n : at;
+	chk.path = p;
+	chk.errs = c->errs;
+	if (n) {
+		apply_value(c, it, n, p, base);
+	} else if (it->flags & TL_CONF_REQUIRED) {
+		if (path && *path)
+			verr(c, at, "%s: missing required key '%s'", path, it->key);
+		else
+			verr(c, at, "missing required key '%s'", it->key);
+		return;
+	} else if (it->type == TL_CONF_SECTION) {
+		apply_items(c, it->section, NULL, at, p, (char *)base + it->offset);
+	} else if (it->def) {
+		/* Defaults go through the same parser as the file; a bad one is a bug in the schema. */
+		snprintf(name, sizeof(name), "(default of %s)", p);
+		rc = tl_conf_load_string(name, it->def, strlen(it->def), &def, c->errs);
+		if (rc != 0) {
+			fail(c, rc);
+			return;
+		}
+		apply_value(c, it, def.root, p, base);
+		tl_conf_doc_fini(&def);
+	}
+	if (it->check && c->errs->total == errs_before && c->rc != -ENOMEM) {
+		rc = it->check((char *)base + it->offset, &chk);
+		if (rc)
+			fail(c, rc);
+	}
+}
+
+static void apply_items(struct ctx *c, const struct tl_conf_item *items,
+                        const struct tl_conf_node *map, const struct tl_conf_node *at,
+                        const char *path, void *base)
+{
+	if (map && map->type != TL_CONF_NODE_MAP)
+		map = NULL;
+	for (; items && items->key; items++)
+		apply_item(c, items, map, map ? map : at, path, base);
+}
+
+const struct tl_conf_node *tl_conf_check_at(const struct tl_conf_check *c, const char *key)
+{
+	const struct tl_conf_node *n = tl_conf_map_get(c->node, key);
+
+	return n ? n : c->at;
+}
+
+int tl_conf_apply(const struct tl_conf_item *items, const struct tl_conf_node *map,
+                  const struct tl_conf_node *at, const char *path, void *obj,
+                  struct tl_conf_errors *errs)
+{
+	struct ctx c = {errs, 0};
+	char q[QUOTE_MAX + 8];
+
+	if (!path)
+		path = "";
+	if (map && map->type != TL_CONF_NODE_MAP && map->type != TL_CONF_NODE_NULL) {
+		if (*path)
+			verr(&c, map, "%s: expected a map, got %s", path, describe(map, 0, q, sizeof(q)));
+		else
+			verr(&c, map, "expected a map at the top level, got %s",
+			     describe(map, 0, q, sizeof(q)));
+		return c.rc;
+	}
+	if (!at)
+		at = map;
+	check_unknown(&c, map, path, items, NULL, NULL);
+	apply_items(&c, items, map, at, path, obj);
+	return c.rc;
+}
+
+/* ================================================================ free */
+
+void tl_conf_free(const struct tl_conf_item *items, void *obj)
+{
+	const struct tl_conf_item *it;
+	char *field;
+
+	if (!obj)
+		return;
+	for (it = items; it && it->key; it++) {
+		field = (char *)obj + it->offset;
+		switch (it->type) {
+		case TL_CONF_STRING: {
+			char *s;
+
+			memcpy(&s, field, sizeof(s));
+			free(s);
+			s = NULL;
+			memcpy(field, &s, sizeof(s));
+			break;
+		}
+		case TL_CONF_STRLIST: {
+			struct tl_conf_strlist *l = (struct tl_conf_strlist *)(void *)field;
+			size_t i;
+
+			for (i = 0; i < l->n; i++)
+				free(l->v[i]);
+			free(l->v);
+			l->v = NULL;
+			l->n = 0;
+			break;
+		}
+		case TL_CONF_SECTION:
+			tl_conf_free(it->section, field);
+			break;
+		case TL_CONF_LIST: {
+			const struct tl_conf_list *spec = it->list;
+			char *arr, *elem;
+			size_t n, i;
+			void *conf;
+			int vi;
+
+			memcpy(&arr, field, sizeof(arr));
+			memcpy(&n, (char *)obj + it->count_offset, sizeof(n));
+			for (i = 0; arr && i < n; i++) {
+				elem = arr + i * spec->elem_size;
+				tl_conf_free(spec->items, elem);
+				if (!spec->type_key)
+					continue;
+				memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
+				memcpy(&vi, elem + spec->type_offset, sizeof(vi));
+				if (conf)
+					tl_conf_free(spec->variants[vi].items, conf);
+				free(conf);
+			}
+			free(arr);
+			arr = NULL;
+			n = 0;
+			memcpy(field, &arr, sizeof(arr));
+			memcpy((char *)obj + it->count_offset, &n, sizeof(n));
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* ================================================================ dump */
+
+static int dump_string(struct tl_buf *out, const char *s)
+{
+	int rc = tl_buf_putc(out, '"');
+
+	for (; rc == 0 && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			rc = tl_buf_printf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			rc = tl_buf_printf(out, "\\x%02x", ch);
+		else
+			rc = tl_buf_putc(out, (char)ch);
+	}
+	return rc ? rc : tl_buf_putc(out, '"');
+}
+
+static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
+                      struct tl_buf *out);
+
+static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, int indent,
+                     struct tl_buf *out)
+{
+	const struct tl_conf_list *spec = it->list;
+	const char *arr, *elem;
+	struct tl_buf tmp;
+	void *conf;
+	size_t n, i;
+	int rc = 0, vi;
+
+	memcpy(&arr, (const char *)obj + it->offset, sizeof(arr));
+	memcpy(&n, (const char *)obj + it->count_offset, sizeof(n));
+	if (n == 0)
+		return tl_buf_puts(out, " []\n");
+	rc = tl_buf_putc(out, '\n');
+	tl_buf_init(&tmp);
+	for (i = 0; rc == 0 && i < n; i++) {
+		elem = arr + i * spec->elem_size;
+		tl_buf_reset(&tmp);
+		rc = dump_items(spec->items, elem, show, indent + 2, &tmp);
+		if (rc == 0 && spec->type_key) {
+			memcpy(&vi, elem + spec->type_offset, sizeof(vi));
+			memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
+			rc = tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 2, "", spec->type_key,
+			                   spec->variants[vi].name);
+			if (rc == 0 && conf)
+				rc = dump_items(spec->variants[vi].items, conf, show, indent + 2, &tmp);
+		}
+		/* The first line of the element goes after "- ", in place of its indentation. */
+		if (rc == 0 && tmp.len > (size_t)indent + 2)
+			rc = tl_buf_printf(out, "%*s- %s", indent, "", tmp.data + indent + 2);
+	}
+	tl_buf_fini(&tmp);
+	return rc;
+}
+
+static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
+                      struct tl_buf *out)
+{
+	const struct tl_conf_item *it;
+	const struct tl_conf_enum *e;
+	const char *field;
+	char num[40];
+	int rc = 0;
+
+	for (it = items; rc == 0 && it && it->key; it++) {
+		field = (const char *)obj + it->offset;
+		rc = tl_buf_printf(out, "%*s%s:", indent, "", it->key);
+		if (rc)
+			break;
+		switch (it->type) {
+		case TL_CONF_BOOL: {
+			bool b;
+
+			memcpy(&b, field, sizeof(b));
+			rc = tl_buf_puts(out, b ? " true\n" : " false\n");
+			break;
+		}
+		case TL_CONF_INT: {
+			int64_t v;
+
+			memcpy(&v, field, sizeof(v));
+			rc = tl_buf_printf(out, " %" PRId64 "\n", v);
+			break;
+		}
+		case TL_CONF_SIZE: {
+			uint64_t v;
+
+			memcpy(&v, field, sizeof(v));
+			rc = tl_buf_printf(out, " %" PRIu64 "\n", v);
+			break;
+		}
+		case TL_CONF_DOUBLE: {
+			double v;
+
+			memcpy(&v, field, sizeof(v));
+			format_double(v, num, sizeof(num));
+			rc = tl_buf_printf(out, " %s\n", num);
+			break;
+		}
+		case TL_CONF_STRING: {
+			const char *s;
+
+			memcpy(&s, field, sizeof(s));
+			if (!s)
+				rc = tl_buf_puts(out, " null\n");
+			else if ((it->flags & TL_CONF_SECRET) && !show)
+				rc = tl_buf_puts(out, " \"<secret>\"\n");
+			else if ((rc = tl_buf_putc(out, ' ')) == 0 && (rc = dump_string(out, s)) == 0)
+				rc = tl_buf_putc(out, '\n');
+			break;
+		}
+		case TL_CONF_ENUM: {
+			int v;
+
+			memcpy(&v, field, sizeof(v));
+			for (e = it->values; e && e->name && e->value != v; e++)
+				;
+			if (e && e->name)
+				rc = tl_buf_printf(out, " %s\n", e->name);
+			else
+				rc = tl_buf_printf(out, " %d\n", v);
+			break;
+		}
+		case TL_CONF_STRLIST: {
+			const struct tl_conf_strlist *l = (const struct tl_conf_strlist *)(const void *)field;
+			size_t i;
+
+			rc = tl_buf_puts(out, " [");
+			for (i = 0; rc == 0 && i < l->n; i++) {
+				if (i)
+					rc = tl_buf_puts(out, ", ");
+				if (rc == 0)
+					rc = (it->flags & TL_CONF_SECRET) && !show
+					             ? tl_buf_puts(out, "\"<secret>\"")
+					             : dump_string(out, l->v[i]);
+			}
+			if (rc == 0)
+				rc = tl_buf_puts(out, "]\n");
+			break;
+		}
+		case TL_CONF_SECTION:
+			if (!it->section || !it->section->key) {
+				rc = tl_buf_puts(out, " {}\n");
+				break;
+			}
+			rc = tl_buf_putc(out, '\n');
+			if (rc == 0)
+				rc = dump_items(it->section, field, show, indent + 2, out);
+			break;
+		case TL_CONF_LIST:
+			rc = dump_list(it, obj, show, indent, out);
+			break;
+		case TL_CONF_END:
+			break;
+		}
+	}
+	return rc;
+}
+
+int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_secrets,
+                 struct tl_buf *out)
+{
+	return dump_items(items, obj, show_secrets, 0, out);
+}
+
+/* ================================================================ schema check */
+
+static size_t field_size(const struct tl_conf_item *it)
+{
+	switch (it->type) {
+	case TL_CONF_BOOL:
+		return sizeof(bool);
+	case TL_CONF_INT:
+		return sizeof(int64_t);
+	case TL_CONF_SIZE:
+		return sizeof(uint64_t);
+	case TL_CONF_DOUBLE:
+		return sizeof(double);
+	case TL_CONF_STRING:
+		return sizeof(char *);
+	case TL_CONF_ENUM:
+		return sizeof(int);
+	case TL_CONF_STRLIST:
+		return sizeof(struct tl_conf_strlist);
+	case TL_CONF_LIST:
+		return sizeof(void *);
+	default:
+		return 0;
+	}
+}
+
+static void validate_items(struct ctx *c, const struct tl_conf_item *items, const char *path,
+                           const struct tl_conf_node *at);
+
+static void validate_item(struct ctx *c, const struct tl_conf_item *it, const char *path,
+                          const struct tl_conf_node *at)
+{
+	const struct tl_conf_variant *v, *w;
+	size_t end, cend;
+	char p[PATH_SIZE];
+	void *scratch;
+
+	path_join(p, path, it->key);
+	if (it->type <= TL_CONF_END || it->type > TL_CONF_LIST)
+		verr(c, at, "%s: bad type %d", p, (int)it->type);
+	if ((it->flags & TL_CONF_NULLABLE) && it->type != TL_CONF_STRING)
+		verr(c, at, "%s: only strings can be nullable", p);
+	if ((it->flags & TL_CONF_SECRET) && it->type != TL_CONF_STRING &&
+	    it->type != TL_CONF_STRLIST)
+		verr(c, at, "%s: only strings and string lists can be secret", p);
+	if ((it->flags & TL_CONF_UNIQUE) && it->type != TL_CONF_STRING)
+		verr(c, at, "%s: only strings can be unique", p);
+	if ((it->flags & TL_CONF_REQUIRED) && it->def)
+		verr(c, at, "%s: a required key has no use for a default", p);
+	if (it->type == TL_CONF_ENUM && (!it->values || !it->values->name))
+		verr(c, at, "%s: an enum needs values", p);
+	if (it->type == TL_CONF_SECTION) {
+		if (!it->section)
+			verr(c, at, "%s: a section needs items", p);
+		if (it->def)
+			verr(c, at, "%s: a section has no default of its own", p);
+		validate_items(c, it->section, p, at);
+	}
+	if (it->type == TL_CONF_LIST) {
+		if (!it->list || !it->list->items || !it->list->elem_size) {
+			verr(c, at, "%s: a list needs a struct tl_conf_list", p);
+			return;
+		}
+		validate_items(c, it->list->items, p, at);
+		if (it->list->type_key) {
+			if (find_item(it->list->items, it->list->type_key))
+				verr(c, at, "%s: the type key is also a common key", p);
+			for (v = it->list->variants; v && v->name; v++) {
+				for (w = it->list->variants; w != v; w++)
+					if (strcmp(w->name, v->name) == 0)
+						verr(c, at, "%s: type '%s' twice", p, v->name);
+				if (v->size == 0 && v->items && v->items->key)
+					verr(c, at, "%s: type '%s' has keys but no size", p, v->name);
+				validate_items(c, v->items, p, at);
+			}
+		}
+	}
+	if (!it->def)
+		return;
+	/* Apply the default alone into scratch memory, through the same code as a file. */
+	end = it->offset + field_size(it);
+	cend = it->count_offset + sizeof(size_t);
+	scratch = calloc(1, end > cend ? end : cend);
+	if (!scratch) {
+		nomem(c, at);
+		return;
+	}
+	apply_item(c, it, NULL, at, path, scratch);
+	{
+		/* tl_conf_free() walks an array; a one-item copy is enough. */
+		struct tl_conf_item one[2];
+
+		memset(one, 0, sizeof(one));
+		one[0] = *it;
+		tl_conf_free(one, scratch);
+	}
+	free(scratch);
+}
+
+static void validate_items(struct ctx *c, const struct tl_conf_item *items, const char *path,
+                           const struct tl_conf_node *at)
+{
+	const struct tl_conf_item *it, *jt;
+
+	for (it = items; it && it->key; it++) {
+		for (jt = items; jt != it; jt++)
+			if (strcmp(jt->key, it->key) == 0)
+				verr(c, at, "%s%s%s: key defined twice", path, *path ? "." : "", it->key);
+		validate_item(c, it, path, at);
+	}
+}
+
+int tl_conf_schema_validate(const struct tl_conf_item *items, struct tl_conf_errors *errs)
+{
+	struct tl_conf_node at = {.type = TL_CONF_NODE_NULL, .file = "(schema)", .line = 0};
+	struct ctx c = {errs, 0};
+
+	validate_items(&c, items, "", &at);
+	return c.rc;
+}

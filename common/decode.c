@@ -1,1 +1,1033 @@
 #include "config.h"
+
+#include "common/decode.h"
+
+#include <errno.h>
+#include <math.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/pyfmt.h"
+#include "common/time.h"
+#include "common/utf8.h"
+
+static const char *const err_names[TL_DECODE_NERRORS] = {
+	[TL_DECODE_OK] = "ok",
+	[TL_DECODE_TOO_LARGE] = "too_large",
+	[TL_DECODE_TOO_DEEP] = "too_deep",
+	[TL_DECODE_TOO_MANY_ITEMS] = "too_many_items",
+	[TL_DECODE_EMPTY] = "empty",
+	[TL_DECODE_TRUNCATED] = "truncated",
+	[TL_DECODE_SYNTAX] = "syntax",
+	[TL_DECODE_NOT_UTF8] = "not_utf8",
+	[TL_DECODE_BAD_ENVELOPE] = "bad_envelope",
+	[TL_DECODE_UNKNOWN_FORMAT] = "unknown_format",
+	[TL_DECODE_MISSING_FIELD] = "missing_field",
+	[TL_DECODE_WRONG_TYPE] = "wrong_type",
+	[TL_DECODE_FIELD_TOO_LONG] = "field_too_long",
+	[TL_DECODE_BAD_COUNTER_TYPE] = "bad_counter_type",
+	[TL_DECODE_BAD_TIMESTAMP] = "bad_timestamp",
+	[TL_DECODE_BAD_VALUE] = "bad_value",
+	[TL_DECODE_BAD_TRAIT] = "bad_trait",
+	[TL_DECODE_BAD_SIGNATURE] = "bad_signature",
+};
+
+const char *tl_decode_err_name(enum tl_decode_err e)
+{
+	if ((unsigned)e >= TL_DECODE_NERRORS)
+		return "unknown";
+	return err_names[e];
+}
+
+/*
+ * Why an item or a message failed, before it becomes a reject. Kept on the
+ * stack so that the happy path allocates nothing for errors.
+ */
+struct why {
+	enum tl_decode_err code;
+	char msg[192];
+};
+
+static int fail(struct why *w, enum tl_decode_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct why *w, enum tl_decode_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	w->code = code;
+	va_start(ap, fmt);
+	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The type of a JSON value with its article, for messages: "an object", "null". */
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a float";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+/* Grows *arr (of elem-sized entries) so that it holds need entries. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if (ncap < need)
+		ncap = need;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+void tl_decoded_init(struct tl_decoded *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void tl_decoded_reset(struct tl_decoded *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_samples; i++)
+		tl_sample_fini(&d->samples[i]);
+	for (i = 0; i < d->n_events; i++)
+		tl_event_fini(&d->events[i]);
+	for (i = 0; i < d->n_rejects; i++) {
+		free(d->rejects[i].reason);
+		free(d->rejects[i].raw);
+	}
+	d->n_samples = d->n_events = d->n_rejects = 0;
+	d->form = TL_FORM_NONE;
+	d->enveloped = false;
+}
+
+void tl_decoded_fini(struct tl_decoded *d)
+{
+	if (!d)
+		return;
+	tl_decoded_reset(d);
+	free(d->samples);
+	free(d->events);
+	free(d->rejects);
+	tl_decoded_init(d);
+}
+
+int tl_decoder_init(struct tl_decoder *d, const struct tl_decode_limits *limits,
+                    const struct tl_signer *signer)
+{
+	static const struct tl_decode_limits defaults = TL_DECODE_LIMITS_DEFAULT;
+
+	d->limits = limits ? *limits : defaults;
+	if (d->limits.max_depth < 2)
+		d->limits.max_depth = 2;
+	d->signer = signer;
+	tl_buf_init(&d->scratch);
+	return 0;
+}
+
+void tl_decoder_fini(struct tl_decoder *d)
+{
+	if (!d)
+		return;
+	tl_buf_fini(&d->scratch);
+}
+
+/* Records a reject; item (may be NULL) is serialized for the dead-letter store. */
+static int add_reject(struct tl_decoded *out, const struct why *w, size_t index, json_t *item)
+{
+	struct tl_reject *r;
+
+	if (grow((void **)&out->rejects, &out->cap_rejects, out->n_rejects + 1,
+	         sizeof(*out->rejects)) < 0)
+		return -ENOMEM;
+	r = &out->rejects[out->n_rejects];
+	r->code = w->code;
+	r->index = index;
+	r->raw = NULL;
+	r->raw_len = 0;
+	r->reason = strdup(w->msg);
+	if (!r->reason)
+		return -ENOMEM;
+	if (item) {
+		r->raw = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!r->raw) {
+			free(r->reason);
+			return -ENOMEM;
+		}
+		r->raw_len = strlen(r->raw);
+	}
+	out->n_rejects++;
+	return 0;
+}
+
+/* ---- JSON parsing with limits ------------------------------------------ */
+
+/*
+ * Checks the nesting depth of a JSON text before jansson builds a tree of it,
+ * so that a deep body costs one linear scan and no allocation.
+ */
+static bool json_depth_ok(const char *s, size_t len, unsigned max_depth)
+{
+	unsigned depth = 0;
+	size_t i = 0;
+
+	while (i < len) {
+		char c = s[i++];
+
+		if (c == '"') {
+			/* Skip the string; only '"' and '\\' matter inside it. */
+			while (i < len) {
+				const char *q = memchr(s + i, '"', len - i);
+				const char *bs;
+
+				if (!q)
+					return true; /* unterminated: jansson will say so */
+				bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
+				if (!bs) {
+					i = (size_t)(q - s) + 1;
+					break;
+				}
+				i = (size_t)(bs - s) + 2;
+			}
+		} else if (c == '[' || c == '{') {
+			if (++depth > max_depth)
+				return false;
+		} else if (c == ']' || c == '}') {
+			if (depth)
+				depth--;
+		}
+	}
+	return true;
+}
+
+static json_t *parse_json(const struct tl_decoder *d, const char *s, size_t len, unsigned depth_left,
+                          const char *what, struct why *w)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (len == 0) {
+		fail(w, TL_DECODE_EMPTY, "%s is empty", what);
+		return NULL;
+	}
+	if (len > d->limits.max_message_size) {
+		fail(w, TL_DECODE_TOO_LARGE, "%s is %zu bytes, above max_message_size %zu", what, len,
+		     d->limits.max_message_size);
+		return NULL;
+	}
+	if (!json_depth_ok(s, len, depth_left)) {
+		fail(w, TL_DECODE_TOO_DEEP, "%s nests deeper than max_json_depth %u", what,
+		     d->limits.max_depth);
+		return NULL;
+	}
+	v = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+	if (v)
+		return v;
+	switch (json_error_code(&jerr)) {
+	case json_error_premature_end_of_input:
+		fail(w, TL_DECODE_TRUNCATED, "%s: truncated JSON: %s", what, jerr.text);
+		break;
+	case json_error_invalid_utf8:
+		fail(w, TL_DECODE_NOT_UTF8, "%s: invalid UTF-8 at byte %d: %s", what, jerr.position,
+		     jerr.text);
+		break;
+	case json_error_null_character:
+	case json_error_null_byte_in_key:
+		fail(w, TL_DECODE_BAD_VALUE, "%s: NUL character in a string at byte %d", what,
+		     jerr.position);
+		break;
+	case json_error_numeric_overflow:
+		fail(w, TL_DECODE_BAD_VALUE, "%s: number out of range at byte %d", what,
+		     jerr.position);
+		break;
+	case json_error_out_of_memory:
+		fail(w, TL_DECODE_TOO_LARGE, "%s: out of memory while parsing", what);
+		break;
+	default:
+		fail(w, TL_DECODE_SYNTAX, "%s: invalid JSON at line %d column %d: %s", what,
+		     jerr.line, jerr.column, jerr.text);
+		break;
+	}
+	return NULL;
+}
+
+/* ---- field helpers ------------------------------------------------------ */
+
+enum presence { OPTIONAL, REQUIRED };
+
+/*
+ * Reads a string field. Absent or null gives *out = NULL, which is an error
+ * only for REQUIRED fields. Strings from JSON and msgpack are already valid
+ * UTF-8 without NUL (both parsers enforce it), so only the length is checked.
+ */
+static int get_string(json_t *obj, const char *key, enum presence p, size_t max_len,
+                      const char **out, struct why *w)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v)) {
+		if (p == REQUIRED)
+			return fail(w, TL_DECODE_MISSING_FIELD, "%s: required field missing", key);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected a string, got %s", key,
+		            json_type_name(v));
+	if (json_string_length(v) > max_len)
+		return fail(w, TL_DECODE_FIELD_TOO_LONG, "%s: %zu bytes, above the limit of %zu", key,
+		            json_string_length(v), max_len);
+	if (p == REQUIRED && json_string_length(v) == 0)
+		return fail(w, TL_DECODE_MISSING_FIELD, "%s: must not be empty", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_timestamp(json_t *obj, const char *key, int64_t *out, struct why *w)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return fail(w, TL_DECODE_MISSING_FIELD, "%s: required field missing", key);
+	if (!json_is_string(v))
+		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected an ISO-8601 string, got %s", key,
+		            json_type_name(v));
+	if (tl_time_parse(json_string_value(v), json_string_length(v), out) < 0)
+		return fail(w, TL_DECODE_BAD_TIMESTAMP, "%s: '%.64s' is not a valid ISO-8601 time",
+		            key, json_string_value(v));
+	return 0;
+}
+
+/* Python's float(text): optional blanks, then a whole finite number. */
+static bool parse_float_text(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	if (*s == '\0')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno == ERANGE || !isfinite(v))
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Python's int(text): optional blanks, sign, decimal digits. */
+static bool parse_int_text(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	if (!((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9')))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	if (*end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* ---- samples ------------------------------------------------------------ */
+
+static int decode_sample(struct tl_decoder *d, json_t *item, struct tl_sample *s, struct why *w)
+{
+	const char *ctype;
+	json_t *v;
+
+	memset(s, 0, sizeof(*s));
+	if (get_string(item, "counter_name", REQUIRED, TL_SAMPLE_MAX_NAME, &s->counter_name, w) ||
+	    get_string(item, "counter_type", REQUIRED, 32, &ctype, w) ||
+	    get_string(item, "counter_unit", REQUIRED, TL_SAMPLE_MAX_NAME, &s->counter_unit, w) ||
+	    get_string(item, "resource_id", REQUIRED, TL_SAMPLE_MAX_NAME, &s->resource_id, w) ||
+	    get_string(item, "message_id", REQUIRED, TL_SAMPLE_MAX_MESSAGE_ID, &s->message_id, w) ||
+	    get_string(item, "source", OPTIONAL, TL_SAMPLE_MAX_NAME, &s->source, w) ||
+	    get_string(item, "user_id", OPTIONAL, TL_SAMPLE_MAX_NAME, &s->user_id, w) ||
+	    get_string(item, "project_id", OPTIONAL, TL_SAMPLE_MAX_NAME, &s->project_id, w) ||
+	    get_string(item, "message_signature", OPTIONAL, 128, &s->message_signature, w) ||
+	    get_timestamp(item, "timestamp", &s->timestamp, w))
+		return -1;
+	if (!s->message_signature)
+		s->message_signature = "";
+	if (tl_counter_type_parse(ctype, &s->counter_type) < 0)
+		return fail(w, TL_DECODE_BAD_COUNTER_TYPE,
+		            "counter_type: '%.32s' is not gauge, delta or cumulative", ctype);
+
+	v = json_object_get(item, "counter_volume");
+	if (!v || json_is_null(v))
+		return fail(w, TL_DECODE_MISSING_FIELD, "counter_volume: required field missing");
+	if (json_is_integer(v)) {
+		s->volume_is_int = true;
+		s->volume_int = json_integer_value(v);
+		s->volume = (double)s->volume_int;
+	} else if (json_is_real(v)) {
+		s->volume = json_real_value(v);
+	} else if (json_is_string(v)) {
+		/* The API and its client send volumes as text ("12.5"). */
+		if (!parse_float_text(json_string_value(v), &s->volume))
+			return fail(w, TL_DECODE_BAD_VALUE, "counter_volume: '%.32s' is not a number",
+			            json_string_value(v));
+	} else {
+		return fail(w, TL_DECODE_WRONG_TYPE, "counter_volume: expected a number, got %s",
+		            json_type_name(v));
+	}
+
+	v = json_object_get(item, "resource_metadata");
+	if (v && !json_is_null(v)) {
+		if (!json_is_object(v))
+			return fail(w, TL_DECODE_WRONG_TYPE,
+			            "resource_metadata: expected an object, got %s", json_type_name(v));
+		s->resource_metadata = v;
+	}
+
+	v = json_object_get(item, "monotonic_time");
+	if (v && !json_is_null(v)) {
+		if (!json_is_number(v))
+			return fail(w, TL_DECODE_WRONG_TYPE, "monotonic_time: expected a number, got %s",
+			            json_type_name(v));
+		s->has_monotonic_time = true;
+		s->monotonic_time = json_number_value(v);
+	}
+
+	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+		return fail(w, TL_DECODE_BAD_SIGNATURE,
+		            "message_signature does not match (sample %s, meter %s)", s->message_id,
+		            s->counter_name);
+	s->obj = json_incref(item);
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+/* The text Python's str() gives a JSON value that is not a string. */
+static char *python_text(json_t *v)
+{
+	char buf[TL_PYFMT_FLOAT_SIZE];
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return strdup(buf);
+	case JSON_REAL:
+		tl_pyfmt_float_py3(json_real_value(v), buf);
+		return strdup(buf);
+	case JSON_TRUE:
+		return strdup("True");
+	case JSON_FALSE:
+		return strdup("False");
+	case JSON_NULL:
+		return strdup("None");
+	default:
+		/* Lists and dicts: their JSON, close to Python's repr and readable. */
+		return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+}
+
+static int convert_trait(json_t *value, struct tl_trait *t, struct why *w)
+{
+	switch (t->type) {
+	case TL_TRAIT_INT:
+		if (json_is_integer(value)) {
+			t->i = json_integer_value(value);
+		} else if (json_is_real(value)) {
+			double f = json_real_value(value);
+
+			if (!(f > -9.2e18 && f < 9.2e18))
+				return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: %g is out of range",
+				            t->name, f);
+			t->i = (int64_t)f;
+		} else if (json_is_boolean(value)) {
+			t->i = json_is_true(value);
+		} else if (!json_is_string(value) || !parse_int_text(json_string_value(value), &t->i)) {
+			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: integer expected, got %s",
+			            t->name, json_type_name(value));
+		}
+		return 0;
+	case TL_TRAIT_FLOAT:
+		if (json_is_number(value)) {
+			t->f = json_number_value(value);
+		} else if (json_is_boolean(value)) {
+			t->f = json_is_true(value);
+		} else if (!json_is_string(value) ||
+		           !parse_float_text(json_string_value(value), &t->f)) {
+			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: float expected, got %s", t->name,
+			            json_type_name(value));
+		}
+		return 0;
+	case TL_TRAIT_DATETIME:
+		if (!json_is_string(value) ||
+		    tl_time_parse(json_string_value(value), json_string_length(value), &t->dt) < 0)
+			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: ISO-8601 datetime expected",
+			            t->name);
+		return 0;
+	case TL_TRAIT_NONE:
+	case TL_TRAIT_TEXT:
+		if (json_is_string(value)) {
+			t->text = json_string_value(value);
+			t->text_len = json_string_length(value);
+		} else {
+			t->owned_text = python_text(value);
+			if (!t->owned_text)
+				return fail(w, TL_DECODE_TOO_LARGE, "trait %s: out of memory", t->name);
+			t->text = t->owned_text;
+			t->text_len = strlen(t->owned_text);
+		}
+		t->text_len = tl_utf8_prefix(t->text, t->text_len, TL_TRAIT_MAX_TEXT_CHARS);
+		return 0;
+	}
+	return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: unknown dtype", t->name);
+}
+
+static int decode_traits(struct tl_decoder *d, json_t *traits, struct tl_event *e, struct why *w)
+{
+	size_t i, n;
+
+	if (!traits || json_is_null(traits))
+		return 0;
+	if (!json_is_array(traits))
+		return fail(w, TL_DECODE_WRONG_TYPE, "traits: expected a list, got %s",
+		            json_type_name(traits));
+	n = json_array_size(traits);
+	if (n > d->limits.max_items)
+		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "traits: %zu traits, above max_items %zu", n,
+		            d->limits.max_items);
+	if (n == 0)
+		return 0;
+	e->traits = calloc(n, sizeof(*e->traits));
+	if (!e->traits)
+		return fail(w, TL_DECODE_TOO_LARGE, "traits: out of memory");
+	for (i = 0; i < n; i++) {
+		json_t *tr = json_array_get(traits, i);
+		struct tl_trait *t = &e->traits[i];
+		json_t *name, *dtype;
+
+		e->n_traits = i + 1;
+		if (!json_is_array(tr) || json_array_size(tr) != 3)
+			return fail(w, TL_DECODE_BAD_TRAIT,
+			            "traits[%zu]: expected [name, dtype, value], got %s", i,
+			            json_type_name(tr));
+		name = json_array_get(tr, 0);
+		dtype = json_array_get(tr, 1);
+		if (!json_is_string(name) || json_string_length(name) == 0 ||
+		    json_string_length(name) > TL_TRAIT_MAX_NAME)
+			return fail(w, TL_DECODE_BAD_TRAIT,
+			            "traits[%zu]: name must be a string of 1 to %d bytes", i,
+			            TL_TRAIT_MAX_NAME);
+		t->name = json_string_value(name);
+		if (!json_is_integer(dtype) || json_integer_value(dtype) < TL_TRAIT_NONE ||
+		    json_integer_value(dtype) > TL_TRAIT_DATETIME)
+			return fail(w, TL_DECODE_BAD_TRAIT,
+			            "trait %s: dtype must be an integer from 0 to 4", t->name);
+		t->type = (enum tl_trait_type)json_integer_value(dtype);
+		if (convert_trait(json_array_get(tr, 2), t, w) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int decode_event(struct tl_decoder *d, json_t *item, struct tl_event *e, struct why *w)
+{
+	json_t *v;
+
+	memset(e, 0, sizeof(*e));
+	if (get_string(item, "message_id", REQUIRED, TL_EVENT_MAX_MESSAGE_ID, &e->message_id, w) ||
+	    get_string(item, "event_type", REQUIRED, TL_EVENT_MAX_TYPE, &e->event_type, w) ||
+	    get_string(item, "message_signature", OPTIONAL, 128, &e->message_signature, w) ||
+	    get_timestamp(item, "generated", &e->generated, w))
+		return -1;
+	if (!e->message_signature)
+		e->message_signature = "";
+	v = json_object_get(item, "raw");
+	if (v && !json_is_null(v)) {
+		if (!json_is_object(v))
+			return fail(w, TL_DECODE_WRONG_TYPE, "raw: expected an object, got %s",
+			            json_type_name(v));
+		e->raw = v;
+	}
+	if (decode_traits(d, json_object_get(item, "traits"), e, w) < 0)
+		return -1;
+	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+		return fail(w, TL_DECODE_BAD_SIGNATURE,
+		            "message_signature does not match (event %s, type %s)", e->message_id,
+		            e->event_type);
+	e->obj = json_incref(item);
+	return 0;
+}
+
+/* ---- items and forms ---------------------------------------------------- */
+
+static int decode_item(struct tl_decoder *d, json_t *item, size_t index, struct tl_decoded *out)
+{
+	struct why w;
+	int rc;
+
+	if (!json_is_object(item)) {
+		fail(&w, TL_DECODE_WRONG_TYPE, "item %zu: expected an object, got %s", index,
+		     json_type_name(item));
+		return add_reject(out, &w, index, item);
+	}
+	if (json_object_get(item, "counter_name")) {
+		if (grow((void **)&out->samples, &out->cap_samples, out->n_samples + 1,
+		         sizeof(*out->samples)) < 0)
+			return -ENOMEM;
+		rc = decode_sample(d, item, &out->samples[out->n_samples], &w);
+		if (rc == 0) {
+			out->n_samples++;
+			return 0;
+		}
+		return add_reject(out, &w, index, item);
+	}
+	if (json_object_get(item, "event_type")) {
+		struct tl_event *e;
+
+		if (grow((void **)&out->events, &out->cap_events, out->n_events + 1,
+		         sizeof(*out->events)) < 0)
+			return -ENOMEM;
+		e = &out->events[out->n_events];
+		rc = decode_event(d, item, e, &w);
+		if (rc == 0) {
+			out->n_events++;
+			return 0;
+		}
+		tl_event_fini(e);
+		return add_reject(out, &w, index, item);
+	}
+	fail(&w, TL_DECODE_UNKNOWN_FORMAT,
+	     "item %zu: neither a sample (no counter_name) nor an event (no event_type)", index);
+	return add_reject(out, &w, index, item);
+}
+
+static int decode_items(struct tl_decoder *d, json_t *list, struct tl_decoded *out, struct why *w)
+{
+	size_t i, n = json_array_size(list);
+	int rc;
+
+	if (n > d->limits.max_items)
+		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "%zu items in one message, above max_items %zu",
+		            n, d->limits.max_items);
+	for (i = 0; i < n; i++) {
+		rc = decode_item(d, json_array_get(list, i), i, out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Dispatches on the shape of an (unwrapped) message. Returns 0, -1 (w set) or -ENOMEM. */
+static int decode_message(struct tl_decoder *d, json_t *msg, struct tl_decoded *out, struct why *w)
+{
+	json_t *v, *args, *data;
+
+	if (json_is_array(msg)) {
+		out->form = TL_FORM_LIST;
+		return decode_items(d, msg, out, w);
+	}
+	if (!json_is_object(msg))
+		return fail(w, TL_DECODE_UNKNOWN_FORMAT, "message is %s, not an object or a list",
+		            json_type_name(msg));
+
+	if ((v = json_object_get(msg, "method")) != NULL) {
+		/* An RPC cast from an Icehouse..Liberty rpc:// publisher. */
+		if (!json_is_string(v) || strcmp(json_string_value(v), "record_metering_data") != 0)
+			return fail(w, TL_DECODE_UNKNOWN_FORMAT,
+			            "RPC method is not record_metering_data");
+		args = json_object_get(msg, "args");
+		data = json_is_object(args) ? json_object_get(args, "data") : NULL;
+		out->form = TL_FORM_RPC;
+		if (json_is_array(data))
+			return decode_items(d, data, out, w);
+		if (json_is_object(data))
+			return decode_item(d, data, 0, out);
+		return fail(w, TL_DECODE_BAD_ENVELOPE,
+		            "record_metering_data without args.data list");
+	}
+
+	if ((v = json_object_get(msg, "payload")) != NULL) {
+		if (json_is_array(v)) {
+			out->form = TL_FORM_NOTIFICATION;
+			return decode_items(d, v, out, w);
+		}
+		data = json_is_object(v) ? json_object_get(v, "samples") : NULL;
+		if (json_is_array(data)) {
+			/* telemetry.polling / telemetry.api: {"samples": [...]} */
+			out->form = TL_FORM_POLLING;
+			return decode_items(d, data, out, w);
+		}
+		return fail(w, TL_DECODE_UNKNOWN_FORMAT,
+		            "notification payload is %s, neither a list nor {\"samples\": [...]}",
+		            json_type_name(v));
+	}
+
+	if (json_object_get(msg, "counter_name") || json_object_get(msg, "event_type")) {
+		out->form = TL_FORM_SINGLE;
+		return decode_item(d, msg, 0, out);
+	}
+	return fail(w, TL_DECODE_UNKNOWN_FORMAT,
+	            "no payload, method, counter_name or event_type: not a ceilometer message");
+}
+
+/* Ends a whole-message failure: one reject, the matching errno. */
+static int reject_message(struct tl_decoded *out, const struct why *w)
+{
+	size_t i;
+
+	/* Items decoded before the failure do not survive a whole-message reject. */
+	for (i = 0; i < out->n_samples; i++)
+		tl_sample_fini(&out->samples[i]);
+	for (i = 0; i < out->n_events; i++)
+		tl_event_fini(&out->events[i]);
+	out->n_samples = out->n_events = 0;
+	if (add_reject(out, w, 0, NULL) < 0)
+		return -ENOMEM;
+	return w->code == TL_DECODE_TOO_LARGE ? -EMSGSIZE : -EBADMSG;
+}
+
+int tl_decode_json(struct tl_decoder *d, const void *body, size_t len, struct tl_decoded *out)
+{
+	json_t *root, *ver, *inner_text, *inner = NULL;
+	struct why w;
+	int rc;
+
+	tl_decoded_reset(out);
+	root = parse_json(d, body, len, d->limits.max_depth, "message", &w);
+	if (!root)
+		return reject_message(out, &w);
+
+	ver = json_is_object(root) ? json_object_get(root, "oslo.version") : NULL;
+	inner_text = json_is_object(root) ? json_object_get(root, "oslo.message") : NULL;
+	if (ver && inner_text) {
+		/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
+		if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
+			fail(&w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
+			     json_is_string(ver) ? "'" : "(",
+			     json_is_string(ver) ? json_string_value(ver) : json_type_name(ver),
+			     json_is_string(ver) ? "'" : ")");
+			rc = -1;
+			goto out;
+		}
+		if (!json_is_string(inner_text)) {
+			fail(&w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
+			     json_type_name(inner_text));
+			rc = -1;
+			goto out;
+		}
+		/* The envelope itself is one level deep. */
+		inner = parse_json(d, json_string_value(inner_text), json_string_length(inner_text),
+		                   d->limits.max_depth - 1, "oslo.message", &w);
+		if (!inner) {
+			rc = -1;
+			goto out;
+		}
+		out->enveloped = true;
+		rc = decode_message(d, inner, out, &w);
+	} else {
+		rc = decode_message(d, root, out, &w);
+	}
+out:
+	json_decref(inner);
+	json_decref(root);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return reject_message(out, &w);
+	return 0;
+}
+
+/* ---- msgpack ------------------------------------------------------------ */
+
+static uint64_t be_read(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * Walks a msgpack body without building anything and checks that every
+ * declared length fits in the bytes that remain, that nesting stays within
+ * max_depth and that no extension type is used. msgpack-c allocates a
+ * container's slots as soon as it reads the header, so a 5-byte datagram
+ * claiming 2^32 elements would otherwise cost gigabytes.
+ */
+static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth, struct why *w)
+{
+	/* remaining[k] = objects still expected at depth k. */
+	uint64_t remaining[130];
+	unsigned depth = 0;
+	size_t i = 0;
+
+	if (max_depth > 128)
+		max_depth = 128;
+	remaining[0] = 1;
+	while (depth > 0 || remaining[0] > 0) {
+		uint64_t count = 0, skip = 0;
+		unsigned mult = 0; /* 1 for arrays, 2 for maps */
+		unsigned char c;
+
+		if (remaining[depth] == 0) {
+			depth--;
+			continue;
+		}
+		remaining[depth]--;
+		if (i >= len)
+			return fail(w, TL_DECODE_TRUNCATED, "msgpack: truncated at byte %zu", i);
+		c = p[i++];
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+			skip = 0;
+		} else if (c >= 0x80 && c <= 0x8f) {
+			count = c & 0x0f;
+			mult = 2;
+		} else if (c >= 0x90 && c <= 0x9f) {
+			count = c & 0x0f;
+			mult = 1;
+		} else if (c >= 0xa0 && c <= 0xbf) {
+			skip = c & 0x1f;
+		} else {
+			static const unsigned char hdr[] = {
+				/* c4..c6 bin */ 1, 2, 4,
+				/* c7..c9 ext */ 0, 0, 0,
+				/* ca, cb float */ 0, 0,
+				/* cc..cf uint */ 0, 0, 0, 0,
+				/* d0..d3 int */ 0, 0, 0, 0,
+				/* d4..d8 fixext */ 0, 0, 0, 0, 0,
+				/* d9..db str */ 1, 2, 4,
+				/* dc, dd array */ 2, 4,
+				/* de, df map */ 2, 4,
+			};
+			static const unsigned char fixed[] = {
+				0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8,
+			};
+			unsigned h;
+
+			if (c == 0xc1)
+				return fail(w, TL_DECODE_SYNTAX, "msgpack: reserved byte 0xc1 at %zu",
+				            i - 1);
+			if ((c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8))
+				return fail(w, TL_DECODE_UNKNOWN_FORMAT,
+				            "msgpack: extension types are not accepted (byte %zu)",
+				            i - 1);
+			if (c >= 0xca && c <= 0xd3) {
+				skip = fixed[c - 0xc4];
+			} else {
+				h = hdr[c - 0xc4];
+				if (len - i < h)
+					return fail(w, TL_DECODE_TRUNCATED,
+					            "msgpack: truncated at byte %zu", i);
+				count = be_read(p + i, h);
+				i += h;
+				if (c >= 0xdc && c <= 0xdd)
+					mult = 1;
+				else if (c >= 0xde)
+					mult = 2;
+				else
+					skip = count;
+			}
+		}
+		if (mult) {
+			/* Every element takes at least one byte. */
+			if (count > (len - i) / mult)
+				return fail(w, TL_DECODE_TRUNCATED,
+				            "msgpack: container of %llu elements at byte %zu exceeds the "
+				            "data",
+				            (unsigned long long)count, i);
+			if (count) {
+				if (depth + 1 > max_depth)
+					return fail(w, TL_DECODE_TOO_DEEP,
+					            "msgpack: nests deeper than max_json_depth %u",
+					            max_depth);
+				remaining[++depth] = count * mult;
+			}
+		} else if (skip) {
+			if (skip > len - i)
+				return fail(w, TL_DECODE_TRUNCATED, "msgpack: truncated at byte %zu",
+				            i);
+			i += skip;
+		}
+	}
+	if (i != len)
+		return fail(w, TL_DECODE_SYNTAX, "msgpack: %zu bytes of trailing data", len - i);
+	return 0;
+}
+
+/* A msgpack str, raw or bin: text only if it is UTF-8 without NUL. */
+static json_t *mpack_string(const char *p, uint32_t n, struct why *w)
+{
+	if (!tl_utf8_valid(p, n)) {
+		fail(w, TL_DECODE_NOT_UTF8, "msgpack: a string is not valid UTF-8");
+		return NULL;
+	}
+	if (memchr(p, '\0', n)) {
+		fail(w, TL_DECODE_BAD_VALUE, "msgpack: NUL character in a string");
+		return NULL;
+	}
+	return json_stringn_nocheck(p, n);
+}
+
+static json_t *mpack_to_json(const msgpack_object *o, struct why *w)
+{
+	json_t *v = NULL;
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return json_null();
+	case MSGPACK_OBJECT_BOOLEAN:
+		return json_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX) {
+			fail(w, TL_DECODE_BAD_VALUE, "msgpack: integer above 2^63-1");
+			return NULL;
+		}
+		return json_integer((json_int_t)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return json_integer(o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64)) {
+			fail(w, TL_DECODE_BAD_VALUE, "msgpack: NaN or infinite number");
+			return NULL;
+		}
+		return json_real(o->via.f64);
+	case MSGPACK_OBJECT_STR:
+		return mpack_string(o->via.str.ptr, o->via.str.size, w);
+	case MSGPACK_OBJECT_BIN:
+		return mpack_string(o->via.bin.ptr, o->via.bin.size, w);
+	case MSGPACK_OBJECT_ARRAY:
+		v = json_array();
+		for (i = 0; v && i < o->via.array.size; i++) {
+			json_t *e = mpack_to_json(&o->via.array.ptr[i], w);
+
+			if (!e || json_array_append_new(v, e) < 0) {
+				json_decref(v);
+				return NULL;
+			}
+		}
+		return v;
+	case MSGPACK_OBJECT_MAP:
+		v = json_object();
+		for (i = 0; v && i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+			const char *kp;
+			uint32_t kn;
+			json_t *e;
+
+			if (k->type == MSGPACK_OBJECT_STR) {
+				kp = k->via.str.ptr;
+				kn = k->via.str.size;
+			} else if (k->type == MSGPACK_OBJECT_BIN) {
+				kp = k->via.bin.ptr;
+				kn = k->via.bin.size;
+			} else {
+				fail(w, TL_DECODE_WRONG_TYPE, "msgpack: a map key is not a string");
+				json_decref(v);
+				return NULL;
+			}
+			if (!tl_utf8_valid(kp, kn) || memchr(kp, '\0', kn)) {
+				fail(w, TL_DECODE_NOT_UTF8,
+				     "msgpack: a map key is not UTF-8 text without NUL");
+				json_decref(v);
+				return NULL;
+			}
+			e = mpack_to_json(&o->via.map.ptr[i].val, w);
+			if (!e || json_object_setn_new_nocheck(v, kp, kn, e) < 0) {
+				json_decref(v);
+				return NULL;
+			}
+		}
+		return v;
+	default:
+		break;
+	}
+	fail(w, TL_DECODE_UNKNOWN_FORMAT, "msgpack: unsupported type %d", (int)o->type);
+	return NULL;
+}
+
+int tl_decode_msgpack(struct tl_decoder *d, const void *data, size_t len, struct tl_decoded *out)
+{
+	msgpack_unpacked res;
+	json_t *obj = NULL;
+	struct why w;
+	size_t off = 0;
+	int rc = -1;
+
+	tl_decoded_reset(out);
+	msgpack_unpacked_init(&res);
+	if (len == 0) {
+		fail(&w, TL_DECODE_EMPTY, "datagram is empty");
+		goto out;
+	}
+	if (len > d->limits.max_message_size) {
+		fail(&w, TL_DECODE_TOO_LARGE, "datagram is %zu bytes, above max_message_size %zu",
+		     len, d->limits.max_message_size);
+		goto out;
+	}
+	if (mpack_prescan(data, len, d->limits.max_depth, &w) < 0)
+		goto out;
+	if (msgpack_unpack_next(&res, data, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+		fail(&w, TL_DECODE_SYNTAX, "msgpack: cannot decode");
+		goto out;
+	}
+	if (res.data.type != MSGPACK_OBJECT_MAP) {
+		fail(&w, TL_DECODE_UNKNOWN_FORMAT, "msgpack: expected a sample map, got type %d",
+		     (int)res.data.type);
+		goto out;
+	}
+	obj = mpack_to_json(&res.data, &w);
+	if (!obj)
+		goto out;
+	out->form = TL_FORM_SINGLE;
+	rc = decode_item(d, obj, 0, out);
+out:
+	json_decref(obj);
+	msgpack_unpacked_destroy(&res);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return reject_message(out, &w);
+	return 0;
+}

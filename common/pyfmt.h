@@ -8,6 +8,7 @@
 #ifndef TL_COMMON_PYFMT_H
 #define TL_COMMON_PYFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Enough for any double in either form, with the NUL. */
@@ -27,5 +28,13 @@ size_t tl_pyfmt_float_py2(double v, char *buf);
  * Same buffer contract as tl_pyfmt_float_py2().
  */
 size_t tl_pyfmt_float_py3(double v, char *buf);
+
+/*
+ * As tl_pyfmt_float_py3(), and when out_py2_same is not NULL, sets it to whether
+ * tl_pyfmt_float_py2() would write the same text, at no extra formatting cost
+ * for normal values (the signature verifier uses this to skip the Python 2
+ * variant).
+ */
+size_t tl_pyfmt_float_py3_ex(double v, char *buf, bool *out_py2_same);
 
 #endif

@@ -31,6 +31,13 @@ enum tl_sig_variant {
 /* Length of a hex digest, without NUL. */
 #define TL_SIG_HEX_LEN 64
 
+/*
+ * Deepest nesting of dicts and lists that is signed. Ceilometer's messages
+ * nest a few levels; a deeper message is refused (compute returns -EINVAL,
+ * verify false) so that the walk's recursion stays small on any thread stack.
+ */
+#define TL_SIG_MAX_DEPTH 64
+
 struct tl_signer;
 
 /*
@@ -48,7 +55,8 @@ bool tl_signer_enabled(const struct tl_signer *s);
  * Computes the signature of msg (a JSON object) in the given variant into
  * out_hex (TL_SIG_HEX_LEN + 1 bytes, NUL-terminated, lowercase). With an
  * empty secret writes "". scratch is a caller-owned buffer reused between
- * calls (one per thread). Returns 0, -EINVAL (msg not an object) or -ENOMEM.
+ * calls (one per thread). Returns 0, -EINVAL (msg not an object, v out of range,
+ * or nesting deeper than TL_SIG_MAX_DEPTH), -ENOMEM or -EIO (libcrypto failure).
  */
 int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
                          struct tl_buf *scratch, char *out_hex);
@@ -58,7 +66,8 @@ int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_s
  * whose text can differ for this message (a message with no float and no
  * list is hashed once). Returns true when the secret is empty or a variant
  * matches; *out_variant (may be NULL) tells which. A missing or non-string
- * signature never matches (unless the secret is empty).
+ * signature, or one that is not 64 lowercase hex digits, never matches (unless
+ * the secret is empty).
  */
 bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
                          enum tl_sig_variant *out_variant);
