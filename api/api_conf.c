@@ -22,9 +22,9 @@ int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 
 	if (a->default_limit > a->max_limit) {
 		tl_conf_error(c->errs, tl_conf_check_at(c, "default_limit"),
-		              "api.default_limit (%" PRId64 ") must not exceed api.max_limit (%" PRId64
-		              ")",
-		              a->default_limit, a->max_limit);
+			      "api.default_limit (%" PRId64
+			      ") must not exceed api.max_limit (%" PRId64 ")",
+			      a->default_limit, a->max_limit);
 		rc = -EINVAL;
 	}
 	if (a->auth == TL_API_AUTH_KEYSTONE) {
@@ -32,7 +32,8 @@ int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 			if (values[i] && *values[i])
 				continue;
 			tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
-			              "api.keystone.%s: required when api.auth is keystone", needed[i]);
+				      "api.keystone.%s: required when api.auth is keystone",
+				      needed[i]);
 			rc = -EINVAL;
 		}
 	}
@@ -149,7 +150,8 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .min = 1,
 	 .max = 1000000,
 	 .offset = A(default_limit),
-	 .help = "results returned when a query sets no limit (ceilometer default_api_return_limit)"},
+	 .help = "results returned when a query sets no limit (ceilometer "
+		 "default_api_return_limit)"},
 	{.key = "max_limit",
 	 .type = TL_CONF_INT,
 	 .def = "10000",

@@ -16,14 +16,14 @@
 
 /* How API requests are authenticated. */
 enum tl_api_auth {
-	TL_API_AUTH_NONE = 0,            /* every request is admin (tests, trusted networks) */
-	TL_API_AUTH_KEYSTONE = 1,        /* X-Auth-Token validated against Keystone */
+	TL_API_AUTH_NONE = 0,		 /* every request is admin (tests, trusted networks) */
+	TL_API_AUTH_KEYSTONE = 1,	 /* X-Auth-Token validated against Keystone */
 	TL_API_AUTH_TRUSTED_HEADERS = 2, /* X-Roles, X-User-Id, X-Project-Id set by a proxy */
 };
 
 /* Keystone credentials of the API's service user, used to validate tokens. */
 struct tl_api_keystone_conf {
-	char *auth_url;             /* Keystone v3, e.g. http://keystone:5000/v3 */
+	char *auth_url;		    /* Keystone v3, e.g. http://keystone:5000/v3 */
 	char *www_authenticate_uri; /* sent in WWW-Authenticate; defaults to auth_url */
 	char *username;
 	char *password; /* secret */
@@ -32,14 +32,14 @@ struct tl_api_keystone_conf {
 	char *project_domain_name;
 	char *region_name;  /* may stay NULL */
 	int64_t cache_time; /* seconds a validated token is cached; 0 disables */
-	double timeout;     /* seconds per request to Keystone */
+	double timeout;	    /* seconds per request to Keystone */
 };
 
 struct tl_api_conf {
 	bool enabled;
 	char *listen; /* address to bind */
 	int64_t port;
-	int auth; /* enum tl_api_auth */
+	int auth;	       /* enum tl_api_auth */
 	int64_t default_limit; /* results when a query gives no limit */
 	int64_t max_limit;     /* largest limit a query may ask for */
 	struct tl_api_keystone_conf keystone;

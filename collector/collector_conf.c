@@ -18,13 +18,15 @@ static int check_amqp_urls(void *p, const struct tl_conf_check *c)
 	for (i = 0; i < l->n; i++) {
 		const char *u = l->v[i];
 
-		if ((strncmp(u, "amqp://", 7) == 0 && u[7]) || (strncmp(u, "amqps://", 8) == 0 && u[8]))
+		if ((strncmp(u, "amqp://", 7) == 0 && u[7]) ||
+		    (strncmp(u, "amqps://", 8) == 0 && u[8]))
 			continue;
 		/* The URL may hold a password: point at it, never quote it. */
 		at = c->node && c->node->type == TL_CONF_NODE_SEQ && i < c->node->n_children
-		             ? c->node->children[i]
-		             : c->at;
-		tl_conf_error(c->errs, at, "%s[%zu]: expected an amqp:// or amqps:// URL", c->path, i);
+			     ? c->node->children[i]
+			     : c->at;
+		tl_conf_error(c->errs, at, "%s[%zu]: expected an amqp:// or amqps:// URL", c->path,
+			      i);
 		rc = -EINVAL;
 	}
 	return rc;
@@ -38,10 +40,10 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 
 	if (cc->amqp.batch_size > cc->amqp.prefetch) {
 		tl_conf_error(c->errs, tl_conf_check_at(&ac, "batch_size"),
-		              "collector.amqp.batch_size (%" PRId64
-		              ") must not exceed collector.amqp.prefetch (%" PRId64
-		              "): a batch waits for deliveries the broker will not send",
-		              cc->amqp.batch_size, cc->amqp.prefetch);
+			      "collector.amqp.batch_size (%" PRId64
+			      ") must not exceed collector.amqp.prefetch (%" PRId64
+			      "): a batch waits for deliveries the broker will not send",
+			      cc->amqp.batch_size, cc->amqp.prefetch);
 		return -EINVAL;
 	}
 	return 0;

@@ -20,19 +20,19 @@
 /* AMQP input (RabbitMQ, as oslo.messaging's rabbit driver declares it). */
 struct tl_amqp_conf {
 	struct tl_conf_strlist urls; /* secret; several = failover, tried in order */
-	char *exchange;              /* topic exchange the agents publish to */
-	char *metering_queue;        /* queue and routing key of samples */
-	char *event_queue;           /* queue and routing key of events; NULL: not consumed */
-	char *rpc_queue;             /* record_metering_data casts of old agents; NULL: not consumed */
-	bool durable;                /* oslo amqp_durable_queues */
-	bool auto_delete;            /* oslo amqp_auto_delete */
-	bool ha_queues;              /* oslo rabbit_ha_queues: x-ha-policy: all */
-	int64_t workers;             /* consumer threads, one connection each */
-	int64_t prefetch;            /* unacknowledged deliveries per worker (basic.qos) */
-	int64_t batch_size;          /* deliveries per buffer transaction, at most prefetch */
-	double batch_timeout;        /* seconds a partial batch waits before it is committed */
-	int64_t heartbeat;           /* seconds; 0 disables AMQP heartbeats */
-	char *credentials_file;      /* "user:password" replacing the URLs' credentials; NULL: none */
+	char *exchange;		     /* topic exchange the agents publish to */
+	char *metering_queue;	     /* queue and routing key of samples */
+	char *event_queue;	     /* queue and routing key of events; NULL: not consumed */
+	char *rpc_queue;	/* record_metering_data casts of old agents; NULL: not consumed */
+	bool durable;		/* oslo amqp_durable_queues */
+	bool auto_delete;	/* oslo amqp_auto_delete */
+	bool ha_queues;		/* oslo rabbit_ha_queues: x-ha-policy: all */
+	int64_t workers;	/* consumer threads, one connection each */
+	int64_t prefetch;	/* unacknowledged deliveries per worker (basic.qos) */
+	int64_t batch_size;	/* deliveries per buffer transaction, at most prefetch */
+	double batch_timeout;	/* seconds a partial batch waits before it is committed */
+	int64_t heartbeat;	/* seconds; 0 disables AMQP heartbeats */
+	char *credentials_file; /* "user:password" replacing the URLs' credentials; NULL: none */
 };
 
 /* UDP input: one msgpack sample per datagram. */
@@ -44,22 +44,23 @@ struct tl_udp_conf {
 
 /* When the buffer makes a commit durable. */
 enum tl_buffer_sync {
-	TL_BUFFER_SYNC_COMMIT = 0, /* fsync at every commit: an acknowledged sample survives a crash */
-	TL_BUFFER_SYNC_NONE = 1,   /* the OS writes back: faster, a machine crash may lose samples */
+	TL_BUFFER_SYNC_COMMIT =
+		0, /* fsync at every commit: an acknowledged sample survives a crash */
+	TL_BUFFER_SYNC_NONE = 1, /* the OS writes back: faster, a machine crash may lose samples */
 };
 
 /* The LMDB write-ahead buffer. */
 struct tl_buffer_conf {
-	char *path;        /* directory of the LMDB environment */
+	char *path;	   /* directory of the LMDB environment */
 	uint64_t max_size; /* bytes; the inputs stop consuming when it is full */
-	int sync;          /* enum tl_buffer_sync */
+	int sync;	   /* enum tl_buffer_sync */
 };
 
 /* Decoding limits, applied to every input before anything is allocated for a message. */
 struct tl_limits_conf {
 	uint64_t max_message_size; /* bytes of one message (AMQP body, HTTP body) */
-	int64_t max_json_depth;    /* nesting of JSON and msgpack values */
-	int64_t max_items;         /* samples or events in one message */
+	int64_t max_json_depth;	   /* nesting of JSON and msgpack values */
+	int64_t max_items;	   /* samples or events in one message */
 };
 
 struct tl_collector_conf {

@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 static const struct tl_conf_enum level_values[] = {
-	{"error", TL_LOG_ERR},     {"err", TL_LOG_ERR},   {"warning", TL_LOG_WARNING},
-	{"warn", TL_LOG_WARNING},  {"notice", TL_LOG_NOTICE}, {"info", TL_LOG_INFO},
-	{"debug", TL_LOG_DEBUG},   {NULL, 0},
+	{"error", TL_LOG_ERR},	     {"err", TL_LOG_ERR},
+	{"warning", TL_LOG_WARNING}, {"warn", TL_LOG_WARNING},
+	{"notice", TL_LOG_NOTICE},   {"info", TL_LOG_INFO},
+	{"debug", TL_LOG_DEBUG},     {NULL, 0},
 };
 
 static const struct tl_conf_enum target_values[] = {
@@ -50,14 +51,14 @@ const struct tl_conf_item tl_tally_conf_items[] = {
 	 .def = "\"change this for valid signing\"",
 	 .offset = T(telemetry_secret),
 	 .help = "HMAC key of sample and event signatures (ceilometer [publisher] "
-	         "telemetry_secret); \"\" turns checks off"},
+		 "telemetry_secret); \"\" turns checks off"},
 	{.key = "telemetry_secret_file",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_NULLABLE,
 	 .def = "null",
 	 .offset = T(telemetry_secret_file),
 	 .help = "file holding the secret instead (trailing newline removed); excludes "
-	         "telemetry_secret"},
+		 "telemetry_secret"},
 	{.key = "collector",
 	 .type = TL_CONF_SECTION,
 	 .section = tl_collector_conf_items,
@@ -95,7 +96,7 @@ const struct tl_conf_item tl_tally_conf_items[] = {
  * quoted in a message.
  */
 static int read_secret_file(const char *path, const struct tl_conf_node *at, char **out,
-                            struct tl_conf_errors *errs)
+			    struct tl_conf_errors *errs)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -106,7 +107,7 @@ static int read_secret_file(const char *path, const struct tl_conf_node *at, cha
 	if (fd < 0) {
 		rc = -errno;
 		tl_conf_error(errs, at, "telemetry_secret_file: cannot read '%s': %s", path,
-		              strerror(-rc));
+			      strerror(-rc));
 		return rc;
 	}
 	buf = malloc(TL_TALLY_SECRET_FILE_MAX + 1);
@@ -122,7 +123,7 @@ static int read_secret_file(const char *path, const struct tl_conf_node *at, cha
 		if (r < 0) {
 			rc = -errno;
 			tl_conf_error(errs, at, "telemetry_secret_file: cannot read '%s': %s", path,
-			              strerror(-rc));
+				      strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
@@ -132,7 +133,7 @@ static int read_secret_file(const char *path, const struct tl_conf_node *at, cha
 	if (len > TL_TALLY_SECRET_FILE_MAX) {
 		rc = -EFBIG;
 		tl_conf_error(errs, at, "telemetry_secret_file: '%s' is larger than %d bytes", path,
-		              TL_TALLY_SECRET_FILE_MAX);
+			      TL_TALLY_SECRET_FILE_MAX);
 		goto out;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
@@ -164,15 +165,15 @@ static int check_exclusive(const struct tl_conf_node *root, struct tl_conf_error
 	if (!sec || !file || file->type == TL_CONF_NODE_NULL)
 		return 0;
 	tl_conf_error(errs, file,
-	              "telemetry_secret and telemetry_secret_file are mutually exclusive "
-	              "(telemetry_secret is at line %d)",
-	              tl_conf_node_line(sec));
+		      "telemetry_secret and telemetry_secret_file are mutually exclusive "
+		      "(telemetry_secret is at line %d)",
+		      tl_conf_node_line(sec));
 	return -EINVAL;
 }
 
 /* The rules that span sections, and the secret file; on a valid schema only. */
 static int check_top(const struct tl_conf_node *root, struct tl_tally_conf *c,
-                     struct tl_conf_errors *errs)
+		     struct tl_conf_errors *errs)
 {
 	const struct tl_conf_node *at;
 	char *secret = NULL;
@@ -182,13 +183,13 @@ static int check_top(const struct tl_conf_node *root, struct tl_tally_conf *c,
 		if (!at)
 			at = tl_conf_map_get(tl_conf_map_get(root, "api"), "enabled");
 		tl_conf_error(errs, at ? at : root,
-		              "nothing to run: collector.enabled and api.enabled are both false");
+			      "nothing to run: collector.enabled and api.enabled are both false");
 		return -EINVAL;
 	}
 	if (!c->telemetry_secret_file)
 		return 0;
 	if (read_secret_file(c->telemetry_secret_file,
-	                     tl_conf_map_get(root, "telemetry_secret_file"), &secret, errs) != 0)
+			     tl_conf_map_get(root, "telemetry_secret_file"), &secret, errs) != 0)
 		return -EINVAL;
 	free(c->telemetry_secret);
 	c->telemetry_secret = secret;
@@ -206,7 +207,7 @@ void tl_tally_conf_fini(struct tl_tally_conf *c)
 }
 
 int tl_tally_conf_apply(const struct tl_conf_doc *doc, struct tl_tally_conf *out,
-                        struct tl_conf_errors *errs)
+			struct tl_conf_errors *errs)
 {
 	int rc, rc2;
 
@@ -223,7 +224,7 @@ int tl_tally_conf_apply(const struct tl_conf_doc *doc, struct tl_tally_conf *out
 }
 
 int tl_tally_conf_load_file(const char *path, struct tl_tally_conf *out,
-                            struct tl_conf_errors *errs)
+			    struct tl_conf_errors *errs)
 {
 	struct tl_conf_doc doc;
 	int rc;
@@ -238,7 +239,7 @@ int tl_tally_conf_load_file(const char *path, struct tl_tally_conf *out,
 }
 
 int tl_tally_conf_load_string(const char *name, const char *text, size_t len,
-                              struct tl_tally_conf *out, struct tl_conf_errors *errs)
+			      struct tl_tally_conf *out, struct tl_conf_errors *errs)
 {
 	struct tl_conf_doc doc;
 	int rc;

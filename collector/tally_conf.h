@@ -28,7 +28,7 @@ struct tl_log_conf {
 };
 
 struct tl_tally_conf {
-	char *telemetry_secret;      /* secret */
+	char *telemetry_secret;	     /* secret */
 	char *telemetry_secret_file; /* NULL unless set */
 	struct tl_collector_conf collector;
 	struct tl_storage_conf storage;
@@ -48,13 +48,13 @@ extern const struct tl_conf_item tl_tally_conf_items[];
  * it with tl_tally_conf_fini().
  */
 int tl_tally_conf_apply(const struct tl_conf_doc *doc, struct tl_tally_conf *out,
-                        struct tl_conf_errors *errs);
+			struct tl_conf_errors *errs);
 /* Loads path and applies it. Returns as tl_conf_load_file() or tl_tally_conf_apply(). */
 int tl_tally_conf_load_file(const char *path, struct tl_tally_conf *out,
-                            struct tl_conf_errors *errs);
+			    struct tl_conf_errors *errs);
 /* Loads len bytes of YAML text (name in messages) and applies it. */
 int tl_tally_conf_load_string(const char *name, const char *text, size_t len,
-                              struct tl_tally_conf *out, struct tl_conf_errors *errs);
+			      struct tl_tally_conf *out, struct tl_conf_errors *errs);
 /* Frees everything in c and zeroes it. NULL is accepted. */
 void tl_tally_conf_fini(struct tl_tally_conf *c);
 

@@ -1,3 +1,259 @@
+/*
+ * tallyctl — administration of Tally.
+ *
+ * Commands available today: decode. The buffer, dead-letter, dbsync and
+ * control-API commands arrive with the collector and storage.
+ */
 #include "config.h"
-int main(void);
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/tally_conf.h"
+#include "common/buf.h"
+#include "common/decode.h"
+
+#define DEFAULT_SECRET "change this for valid signing"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: tallyctl [-c FILE] COMMAND [ARGS]\n"
+	        "\n"
+	        "Administration of Tally.\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE   configuration file (for decode: the secret and the\n"
+	        "                      decoding limits; default: ceilometer's default secret\n"
+	        "                      and the default limits)\n"
+	        "  -h, --help          this help\n"
+	        "  -V, --version       the version\n"
+	        "\n"
+	        "Commands:\n"
+	        "  decode [--msgpack] [--no-verify] [FILE...]\n"
+	        "      Decode each FILE (standard input without FILE) as one message body, as\n"
+	        "      tallyd would: an AMQP or HTTP JSON body, or with --msgpack a UDP\n"
+	        "      datagram. Signatures are verified unless --no-verify. Prints one JSON\n"
+	        "      object per input: file, form, samples, events, rejects. Exit status 0\n"
+	        "      when nothing was rejected, 1 when something was, 2 on usage errors.\n"
+	        "\n"
+	        "Not available yet: buffer, deadletter, dbsync, status, flush, dispatcher\n"
+	        "(they come with the collector and storage).\n");
+}
+
+/* Reads a whole file (or stdin for "-") up to max bytes. */
+static int read_input(const char *path, size_t max, struct tl_buf *out)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	tl_buf_reset(out);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		/* One byte over the limit is enough for the decoder to refuse it by size. */
+		if (out->len + n > max + 1)
+			n = max + 1 - out->len;
+		if ((rc = tl_buf_append(out, chunk, n)) < 0 || out->len > max)
+			break;
+	}
+	if (ferror(f))
+		rc = -EIO;
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static const char *form_name(enum tl_msg_form f)
+{
+	switch (f) {
+	case TL_FORM_NOTIFICATION:
+		return "notification";
+	case TL_FORM_POLLING:
+		return "polling";
+	case TL_FORM_RPC:
+		return "rpc";
+	case TL_FORM_LIST:
+		return "list";
+	case TL_FORM_SINGLE:
+		return "single";
+	case TL_FORM_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* Prints one input's result as a JSON object. */
+static int print_result(const char *name, const struct tl_decoded *res, struct tl_buf *out)
+{
+	size_t i;
+	int rc = 0;
+
+	tl_buf_reset(out);
+	rc |= tl_buf_puts(out, "{\"file\":");
+	rc |= tl_json_write_string(name, strlen(name), out);
+	rc |= tl_buf_printf(out, ",\"form\":\"%s\",\"enveloped\":%s,\"samples\":[",
+	                    form_name(res->form), res->enveloped ? "true" : "false");
+	for (i = 0; i < res->n_samples; i++) {
+		rc |= i ? tl_buf_putc(out, ',') : 0;
+		rc |= tl_sample_write_json(&res->samples[i], out);
+	}
+	rc |= tl_buf_puts(out, "],\"events\":[");
+	for (i = 0; i < res->n_events; i++) {
+		rc |= i ? tl_buf_putc(out, ',') : 0;
+		rc |= tl_event_write_json(&res->events[i], out);
+	}
+	rc |= tl_buf_puts(out, "],\"rejects\":[");
+	for (i = 0; i < res->n_rejects; i++) {
+		const struct tl_reject *r = &res->rejects[i];
+
+		rc |= tl_buf_printf(out, "%s{\"index\":%zu,\"error\":\"%s\",\"reason\":", i ? "," : "",
+		                    r->index, tl_decode_err_name(r->code));
+		rc |= tl_json_write_string(r->reason, strlen(r->reason), out);
+		rc |= tl_buf_putc(out, '}');
+	}
+	rc |= tl_buf_puts(out, "]}\n");
+	if (rc < 0)
+		return -ENOMEM;
+	fwrite(out->data, 1, out->len, stdout);
+	return 0;
+}
+
+static int cmd_decode(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"msgpack", no_argument, NULL, 'm'},
+		{"no-verify", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tl_decode_limits limits = TL_DECODE_LIMITS_DEFAULT;
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	struct tl_signer *signer = NULL;
+	struct tl_decoder dec;
+	struct tl_decoded res;
+	struct tl_buf input, out;
+	const char *secret = DEFAULT_SECRET;
+	bool msgpack = false, verify = true;
+	int opt, i, status = 0, nfiles;
+	static char stdin_name[] = "-";
+	char *stdin_only[] = {stdin_name};
+	char **files;
+
+	memset(&conf, 0, sizeof(conf));
+	tl_conf_errors_init(&errs);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			msgpack = true;
+			break;
+		case 'n':
+			verify = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config) {
+		if (tl_tally_conf_load_file(config, &conf, &errs) < 0) {
+			tl_conf_errors_print(&errs, stderr);
+			tl_conf_errors_fini(&errs);
+			return 1;
+		}
+		secret = conf.telemetry_secret ? conf.telemetry_secret : "";
+		limits.max_message_size = conf.collector.limits.max_message_size;
+		limits.max_depth = (unsigned)conf.collector.limits.max_json_depth;
+		limits.max_items = (size_t)conf.collector.limits.max_items;
+	}
+	if (tl_signer_create(verify ? secret : "", verify ? strlen(secret) : 0, &signer) < 0) {
+		fprintf(stderr, "tallyctl: cannot set up signature verification\n");
+		tl_tally_conf_fini(&conf);
+		return 1;
+	}
+	tl_decoder_init(&dec, &limits, signer);
+	tl_decoded_init(&res);
+	tl_buf_init(&input);
+	tl_buf_init(&out);
+
+	nfiles = argc - optind;
+	files = nfiles ? argv + optind : stdin_only;
+	if (!nfiles)
+		nfiles = 1;
+	for (i = 0; i < nfiles; i++) {
+		int rc = read_input(files[i], limits.max_message_size, &input);
+
+		if (rc < 0) {
+			fprintf(stderr, "tallyctl: %s: %s\n", files[i], strerror(-rc));
+			status = 1;
+			continue;
+		}
+		rc = msgpack ? tl_decode_msgpack(&dec, input.data ? input.data : "", input.len, &res)
+		             : tl_decode_json(&dec, input.data ? input.data : "", input.len, &res);
+		if (rc == -ENOMEM || print_result(files[i], &res, &out) < 0) {
+			fprintf(stderr, "tallyctl: out of memory\n");
+			status = 1;
+			break;
+		}
+		if (res.n_rejects)
+			status = 1;
+	}
+	tl_buf_fini(&input);
+	tl_buf_fini(&out);
+	tl_decoded_fini(&res);
+	tl_decoder_fini(&dec);
+	tl_signer_destroy(signer);
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	int opt;
+
+	/* "+": stop at the command, whose options are its own. */
+	while ((opt = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("tallyctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "decode") == 0)
+		return cmd_decode(config, argc - optind, argv + optind);
+	fprintf(stderr, "tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
+	        argv[optind]);
+	return 2;
+}

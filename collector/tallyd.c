@@ -29,35 +29,36 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: tallyd [-c FILE] [--check-config]\n"
-	        "       tallyd -h | --help\n"
-	        "       tallyd -V | --version\n"
-	        "\n"
-	        "Tally daemon: a Ceilometer-compatible telemetry collector (role 'collector':\n"
-	        "AMQP and UDP inputs, write-ahead buffer, dispatchers, control API) and query\n"
-	        "API (role 'api', ceilometer v2), configured by one YAML file.\n"
-	        "\n"
-	        "Options:\n"
-	        "  -c, --config FILE  configuration file (default: " TALLYD_DEFAULT_CONFIG ")\n"
-	        "      --check-config load and validate the configuration, report every problem\n"
-	        "                     on stderr as FILE:LINE: message, print\n"
-	        "                     \"FILE: configuration OK\" on stdout when it is valid, and exit\n"
-	        "  -h, --help         show this help and exit\n"
-	        "  -V, --version      show the version and exit\n"
-	        "\n"
-	        "State of this version (" PACKAGE_VERSION "): only --check-config is implemented.\n"
-	        "The collector role (collector.enabled) and the query API role (api.enabled) are\n"
-	        "not implemented yet. Started without --check-config, tallyd validates its\n"
-	        "configuration, logs an error saying that the enabled roles are not implemented,\n"
-	        "and exits with status 2; it does not run in the background or consume anything.\n"
-	        "\n"
-	        "Exit status:\n"
-	        "  0  the configuration is valid (--check-config), or --help / --version\n"
-	        "  1  the configuration is invalid, missing or unreadable, or bad usage\n"
-	        "  2  the configuration is valid but its roles are not implemented yet\n"
-	        "\n"
-	        "The sample configuration, with every key, its default and a comment, is\n"
-	        "etc/tally.yaml in the source tree (installed as $sysconfdir/tally/tally.yaml).\n");
+		"Usage: tallyd [-c FILE] [--check-config]\n"
+		"       tallyd -h | --help\n"
+		"       tallyd -V | --version\n"
+		"\n"
+		"Tally daemon: a Ceilometer-compatible telemetry collector (role 'collector':\n"
+		"AMQP and UDP inputs, write-ahead buffer, dispatchers, control API) and query\n"
+		"API (role 'api', ceilometer v2), configured by one YAML file.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE  configuration file (default: " TALLYD_DEFAULT_CONFIG ")\n"
+		"      --check-config load and validate the configuration, report every problem\n"
+		"                     on stderr as FILE:LINE: message, print\n"
+		"                     \"FILE: configuration OK\" on stdout when it is valid, and "
+		"exit\n"
+		"  -h, --help         show this help and exit\n"
+		"  -V, --version      show the version and exit\n"
+		"\n"
+		"State of this version (" PACKAGE_VERSION "): only --check-config is implemented.\n"
+		"The collector role (collector.enabled) and the query API role (api.enabled) are\n"
+		"not implemented yet. Started without --check-config, tallyd validates its\n"
+		"configuration, logs an error saying that the enabled roles are not implemented,\n"
+		"and exits with status 2; it does not run in the background or consume anything.\n"
+		"\n"
+		"Exit status:\n"
+		"  0  the configuration is valid (--check-config), or --help / --version\n"
+		"  1  the configuration is invalid, missing or unreadable, or bad usage\n"
+		"  2  the configuration is valid but its roles are not implemented yet\n"
+		"\n"
+		"The sample configuration, with every key, its default and a comment, is\n"
+		"etc/tally.yaml in the source tree (installed as $sysconfdir/tally/tally.yaml).\n");
 }
 
 int main(int argc, char **argv)
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
 		/* A file that cannot be read has said so already. */
 		if (rc == -EINVAL)
 			fprintf(stderr, "tallyd: %s: configuration not valid (%zu error%s)\n", path,
-			        errs.total, errs.total == 1 ? "" : "s");
+				errs.total, errs.total == 1 ? "" : "s");
 		tl_conf_errors_fini(&errs);
 		return EXIT_CONFIG;
 	}

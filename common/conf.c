@@ -50,7 +50,10 @@ void tl_conf_errors_fini(struct tl_conf_errors *errs)
 }
 
 static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line, const char *fmt,
-                        va_list ap)
+			va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line, const char *fmt,
+			va_list ap)
 {
 	struct tl_conf_error *e;
 	struct tl_buf b;
@@ -129,7 +132,7 @@ void tl_conf_errors_print(const struct tl_conf_errors *errs, FILE *f)
 		fprintf(f, "%s\n", errs->e[order[i]].msg);
 	if (errs->total > errs->n)
 		fprintf(f, "... and %zu more error%s\n", errs->total - errs->n,
-		        errs->total - errs->n == 1 ? "" : "s");
+			errs->total - errs->n == 1 ? "" : "s");
 }
 
 /* ================================================================ tree */
@@ -198,8 +201,8 @@ void tl_conf_doc_fini(struct tl_conf_doc *doc)
 
 struct frame {
 	struct tl_conf_node *node;
-	size_t cap;     /* allocated entries of node->children */
-	char *key;      /* in a map: the key waiting for its value */
+	size_t cap; /* allocated entries of node->children */
+	char *key;  /* in a map: the key waiting for its value */
 	int key_line;
 };
 
@@ -211,7 +214,7 @@ struct loader {
 	int depth;
 	size_t nodes;
 	int documents;
-	int rc;     /* first error: -EINVAL or -ENOMEM */
+	int rc;	    /* first error: -EINVAL or -ENOMEM */
 	bool fatal; /* the parse cannot go on (limits, memory): stop */
 };
 
@@ -315,16 +318,16 @@ static bool expecting_key(const struct loader *l)
 static bool is_null_text(const char *s, size_t len)
 {
 	return len == 0 || (len == 1 && s[0] == '~') ||
-	       (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) ||
-	                     !memcmp(s, "NULL", 4)));
+	       (len == 4 &&
+		(!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
 }
 
 static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
-                        const yaml_char_t *tag)
+			const yaml_char_t *tag)
 {
 	if (anchor)
 		load_error(l, line, "anchors and aliases are not supported (anchor '%s')",
-		           (const char *)anchor);
+			   (const char *)anchor);
 	if (tag)
 		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
 }
@@ -349,7 +352,7 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 		for (i = 0; i < f->node->n_children; i++) {
 			if (strcmp(f->node->children[i]->key, text) == 0) {
 				load_error(l, line, "duplicate key '%s' (first at line %d)", text,
-				           f->node->children[i]->key_line);
+					   f->node->children[i]->key_line);
 				break;
 			}
 		}
@@ -360,7 +363,7 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 		return;
 	}
 	n = node_new(l, plain && is_null_text(text, len) ? TL_CONF_NODE_NULL : TL_CONF_NODE_SCALAR,
-	             line);
+		     line);
 	if (!n)
 		return;
 	n->value = malloc(len + 1);
@@ -377,7 +380,7 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 }
 
 static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_char_t *anchor,
-                     const yaml_char_t *tag, int line)
+		     const yaml_char_t *tag, int line)
 {
 	struct tl_conf_node *n;
 	struct frame *f;
@@ -433,12 +436,14 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 				load_nomem(l, 0);
 			} else if (parser.error == YAML_READER_ERROR) {
 				load_error(l, 0, "%s at byte %zu",
-				           parser.problem ? parser.problem : "cannot read",
-				           parser.problem_offset);
+					   parser.problem ? parser.problem : "cannot read",
+					   parser.problem_offset);
 			} else {
-				load_error(l, (int)parser.problem_mark.line + 1, "YAML syntax error: %s%s%s",
-				           parser.problem ? parser.problem : "unknown problem",
-				           parser.context ? " " : "", parser.context ? parser.context : "");
+				load_error(l, (int)parser.problem_mark.line + 1,
+					   "YAML syntax error: %s%s%s",
+					   parser.problem ? parser.problem : "unknown problem",
+					   parser.context ? " " : "",
+					   parser.context ? parser.context : "");
 			}
 			break;
 		}
@@ -455,9 +460,10 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 			break;
 		case YAML_ALIAS_EVENT:
 			load_error(l, line, "anchors and aliases are not supported (alias '%s')",
-			           (const char *)ev.data.alias.anchor);
+				   (const char *)ev.data.alias.anchor);
 			if (expecting_key(l)) {
-				/* Keep the structure: the alias stands for a key nobody will match. */
+				/* Keep the structure: the alias stands for a key nobody will match.
+				 */
 				struct frame *f = &l->stack[l->depth - 1];
 
 				f->key = strdup("*");
@@ -485,10 +491,10 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 			}
 			if (ev.type == YAML_SEQUENCE_START_EVENT)
 				on_start(l, TL_CONF_NODE_SEQ, ev.data.sequence_start.anchor,
-				         ev.data.sequence_start.tag, line);
+					 ev.data.sequence_start.tag, line);
 			else
 				on_start(l, TL_CONF_NODE_MAP, ev.data.mapping_start.anchor,
-				         ev.data.mapping_start.tag, line);
+					 ev.data.mapping_start.tag, line);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -508,7 +514,7 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 }
 
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
-                        struct tl_conf_errors *errs)
+			struct tl_conf_errors *errs)
 {
 	struct loader l;
 	int rc = 0;
@@ -787,10 +793,15 @@ static void format_size(uint64_t v, char *buf, size_t size)
 		snprintf(buf, size, "%" PRIu64 "%s", v, units[u]);
 }
 
-/* Double to the shortest text that reads back as the same value. */
+/* Double to the shortest text that reads back as the same value; whole numbers without exponent. */
 static void format_double(double v, char *buf, size_t size)
 {
 	int prec;
+
+	if (v == (double)(int64_t)v && v > -1e15 && v < 1e15) {
+		snprintf(buf, size, "%" PRId64, (int64_t)v);
+		return;
+	}
 
 	for (prec = 1; prec < 17; prec++) {
 		snprintf(buf, size, "%.*g", prec, v);
@@ -840,7 +851,7 @@ static const struct tl_conf_item *find_item(const struct tl_conf_item *items, co
 }
 
 static void suggest(const struct tl_conf_item *items, const char *key, const char **best,
-                    size_t *best_d)
+		    size_t *best_d)
 {
 	size_t d;
 
@@ -858,8 +869,8 @@ static void suggest(const struct tl_conf_item *items, const char *key, const cha
  * extra_key, with a suggestion when a known key is close.
  */
 static void check_unknown(struct ctx *c, const struct tl_conf_node *map, const char *path,
-                          const struct tl_conf_item *a, const struct tl_conf_item *b,
-                          const char *extra_key)
+			  const struct tl_conf_item *a, const struct tl_conf_item *b,
+			  const char *extra_key)
 {
 	const struct tl_conf_node *n;
 	const char *best;
@@ -889,12 +900,12 @@ static void check_unknown(struct ctx *c, const struct tl_conf_node *map, const c
 }
 
 static void apply_items(struct ctx *c, const struct tl_conf_item *items,
-                        const struct tl_conf_node *map, const struct tl_conf_node *at,
-                        const char *path, void *base);
+			const struct tl_conf_node *map, const struct tl_conf_node *at,
+			const char *path, void *base);
 
 /* A scalar that a typed value needs; reports and returns NULL otherwise. */
 static const char *need_scalar(struct ctx *c, const struct tl_conf_item *it,
-                               const struct tl_conf_node *n, const char *path, const char *what)
+			       const struct tl_conf_node *n, const char *path, const char *what)
 {
 	char q[QUOTE_MAX + 8];
 
@@ -905,7 +916,7 @@ static const char *need_scalar(struct ctx *c, const struct tl_conf_item *it,
 }
 
 static void check_int_bounds(struct ctx *c, const struct tl_conf_item *it,
-                             const struct tl_conf_node *n, const char *path, int64_t v)
+			     const struct tl_conf_node *n, const char *path, int64_t v)
 {
 	if (!has_bounds(it))
 		return;
@@ -916,7 +927,7 @@ static void check_int_bounds(struct ctx *c, const struct tl_conf_item *it,
 }
 
 static void apply_enum(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
-                       const char *path, int *field)
+		       const char *path, int *field)
 {
 	const struct tl_conf_enum *e;
 	char q[QUOTE_MAX + 8];
@@ -963,8 +974,8 @@ static char *dup_string(struct ctx *c, const struct tl_conf_node *n, const char 
 }
 
 static void apply_strlist(struct ctx *c, const struct tl_conf_item *it,
-                          const struct tl_conf_node *n, const char *path,
-                          struct tl_conf_strlist *field)
+			  const struct tl_conf_node *n, const char *path,
+			  struct tl_conf_strlist *field)
 {
 	const struct tl_conf_node *const *items;
 	const struct tl_conf_node *one = n;
@@ -1010,7 +1021,7 @@ static void apply_strlist(struct ctx *c, const struct tl_conf_item *it,
 }
 
 static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
-                       const char *path, void *base)
+		       const char *path, void *base)
 {
 	const struct tl_conf_list *spec = it->list;
 	const struct tl_conf_variant *v;
@@ -1059,7 +1070,8 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 		elem = arr + i * spec->elem_size;
 		snprintf(ep, sizeof(ep), "%s[%zu]", path, i);
 		if (el->type != TL_CONF_NODE_MAP) {
-			verr(c, el, "%s: expected a map, got %s", ep, describe(el, 0, q, sizeof(q)));
+			verr(c, el, "%s: expected a map, got %s", ep,
+			     describe(el, 0, q, sizeof(q)));
 			continue;
 		}
 		v = NULL;
@@ -1079,8 +1091,8 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 				if (spec->variants[vi].name) {
 					v = &spec->variants[vi];
 				} else {
-					verr(c, tn, "%s.%s: unknown type %s (expected one of %s)", ep,
-					     spec->type_key, describe(tn, 0, q, sizeof(q)),
+					verr(c, tn, "%s.%s: unknown type %s (expected one of %s)",
+					     ep, spec->type_key, describe(tn, 0, q, sizeof(q)),
 					     names.data ? names.data : "?");
 				}
 			}
@@ -1139,16 +1151,16 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 				continue;
 			tn = tl_conf_map_get(n->children[j], ci->key);
 			el = tl_conf_map_get(n->children[i], ci->key);
-			verr(c, tn ? tn : n->children[j], "%s[%zu].%s: duplicate %s '%s' (first at line %d)",
-			     path, j, ci->key, ci->key, sj,
-			     tl_conf_node_line(el ? el : n->children[i]));
+			verr(c, tn ? tn : n->children[j],
+			     "%s[%zu].%s: duplicate %s '%s' (first at line %d)", path, j, ci->key,
+			     ci->key, sj, tl_conf_node_line(el ? el : n->children[i]));
 		}
 	}
 }
 
 /* Stores the value n (written or default) of item it into base. */
 static void apply_value(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *n,
-                        const char *path, void *base)
+			const char *path, void *base)
 {
 	void *field = (char *)base + it->offset;
 	char q[QUOTE_MAX + 8], b1[32], b2[32];
@@ -1177,7 +1189,8 @@ static void apply_value(struct ctx *c, const struct tl_conf_item *it, const stru
 			return;
 		rc = tl_conf_parse_int(s, &iv);
 		if (rc == -ERANGE) {
-			verr(c, n, "%s: %s is out of range", path, describe(n, it->flags, q, sizeof(q)));
+			verr(c, n, "%s: %s is out of range", path,
+			     describe(n, it->flags, q, sizeof(q)));
 			return;
 		}
 		if (rc != 0) {
@@ -1194,11 +1207,13 @@ static void apply_value(struct ctx *c, const struct tl_conf_item *it, const stru
 			return;
 		rc = tl_conf_parse_size(s, &uv);
 		if (rc == -ERANGE) {
-			verr(c, n, "%s: %s is out of range", path, describe(n, it->flags, q, sizeof(q)));
+			verr(c, n, "%s: %s is out of range", path,
+			     describe(n, it->flags, q, sizeof(q)));
 			return;
 		}
 		if (rc != 0) {
-			verr(c, n, "%s: expected a size (bytes, or with a unit: 64KiB, 10MB, 1G), got %s",
+			verr(c, n,
+			     "%s: expected a size (bytes, or with a unit: 64KiB, 10MB, 1G), got %s",
 			     path, describe(n, it->flags, q, sizeof(q)));
 			return;
 		}
@@ -1243,7 +1258,8 @@ static void apply_value(struct ctx *c, const struct tl_conf_item *it, const stru
 		if (n->type == TL_CONF_NODE_NULL && (it->flags & TL_CONF_NULLABLE))
 			return;
 		if (n->type == TL_CONF_NODE_NULL) {
-			verr(c, n, "%s: expected a string, got null (write \"\" for an empty string)",
+			verr(c, n,
+			     "%s: expected a string, got null (write \"\" for an empty string)",
 			     path);
 			return;
 		}
@@ -1266,7 +1282,8 @@ static void apply_value(struct ctx *c, const struct tl_conf_item *it, const stru
 			return;
 		}
 		if (n->type != TL_CONF_NODE_MAP) {
-			verr(c, n, "%s: expected a map, got %s", path, describe(n, 0, q, sizeof(q)));
+			verr(c, n, "%s: expected a map, got %s", path,
+			     describe(n, 0, q, sizeof(q)));
 			return;
 		}
 		check_unknown(c, n, path, it->section, NULL, NULL);
@@ -1282,7 +1299,7 @@ static void apply_value(struct ctx *c, const struct tl_conf_item *it, const stru
 
 /* Applies one item of the map (NULL: absent map), with its default and its check. */
 static void apply_item(struct ctx *c, const struct tl_conf_item *it, const struct tl_conf_node *map,
-                       const struct tl_conf_node *at, const char *path, void *base)
+		       const struct tl_conf_node *at, const char *path, void *base)
 {
 	const struct tl_conf_node *n = tl_conf_map_get(map, it->key);
 	struct tl_conf_check chk;
@@ -1307,7 +1324,8 @@ static void apply_item(struct ctx *c, const struct tl_conf_item *it, const struc
 	} else if (it->type == TL_CONF_SECTION) {
 		apply_items(c, it->section, NULL, at, p, (char *)base + it->offset);
 	} else if (it->def) {
-		/* Defaults go through the same parser as the file; a bad one is a bug in the schema. */
+		/* Defaults go through the same parser as the file; a bad one is a bug in the
+		 * schema. */
 		snprintf(name, sizeof(name), "(default of %s)", p);
 		rc = tl_conf_load_string(name, it->def, strlen(it->def), &def, c->errs);
 		if (rc != 0) {
@@ -1325,8 +1343,8 @@ static void apply_item(struct ctx *c, const struct tl_conf_item *it, const struc
 }
 
 static void apply_items(struct ctx *c, const struct tl_conf_item *items,
-                        const struct tl_conf_node *map, const struct tl_conf_node *at,
-                        const char *path, void *base)
+			const struct tl_conf_node *map, const struct tl_conf_node *at,
+			const char *path, void *base)
 {
 	if (map && map->type != TL_CONF_NODE_MAP)
 		map = NULL;
@@ -1342,8 +1360,8 @@ const struct tl_conf_node *tl_conf_check_at(const struct tl_conf_check *c, const
 }
 
 int tl_conf_apply(const struct tl_conf_item *items, const struct tl_conf_node *map,
-                  const struct tl_conf_node *at, const char *path, void *obj,
-                  struct tl_conf_errors *errs)
+		  const struct tl_conf_node *at, const char *path, void *obj,
+		  struct tl_conf_errors *errs)
 {
 	struct ctx c = {errs, 0};
 	char q[QUOTE_MAX + 8];
@@ -1352,7 +1370,8 @@ int tl_conf_apply(const struct tl_conf_item *items, const struct tl_conf_node *m
 		path = "";
 	if (map && map->type != TL_CONF_NODE_MAP && map->type != TL_CONF_NODE_NULL) {
 		if (*path)
-			verr(&c, map, "%s: expected a map, got %s", path, describe(map, 0, q, sizeof(q)));
+			verr(&c, map, "%s: expected a map, got %s", path,
+			     describe(map, 0, q, sizeof(q)));
 		else
 			verr(&c, map, "expected a map at the top level, got %s",
 			     describe(map, 0, q, sizeof(q)));
@@ -1453,10 +1472,10 @@ static int dump_string(struct tl_buf *out, const char *s)
 }
 
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
-                      struct tl_buf *out);
+		      struct tl_buf *out);
 
 static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, int indent,
-                     struct tl_buf *out)
+		     struct tl_buf *out)
 {
 	const struct tl_conf_list *spec = it->list;
 	const char *arr, *elem;
@@ -1474,25 +1493,26 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 	for (i = 0; rc == 0 && i < n; i++) {
 		elem = arr + i * spec->elem_size;
 		tl_buf_reset(&tmp);
-		rc = dump_items(spec->items, elem, show, indent + 2, &tmp);
+		rc = dump_items(spec->items, elem, show, indent + 4, &tmp);
 		if (rc == 0 && spec->type_key) {
 			memcpy(&vi, elem + spec->type_offset, sizeof(vi));
 			memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
-			rc = tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 2, "", spec->type_key,
-			                   spec->variants[vi].name);
+			rc = tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
+					   spec->variants[vi].name);
 			if (rc == 0 && conf)
-				rc = dump_items(spec->variants[vi].items, conf, show, indent + 2, &tmp);
+				rc = dump_items(spec->variants[vi].items, conf, show, indent + 4,
+						&tmp);
 		}
 		/* The first line of the element goes after "- ", in place of its indentation. */
-		if (rc == 0 && tmp.len > (size_t)indent + 2)
-			rc = tl_buf_printf(out, "%*s- %s", indent, "", tmp.data + indent + 2);
+		if (rc == 0 && tmp.len > (size_t)indent + 4)
+			rc = tl_buf_printf(out, "%*s- %s", indent + 2, "", tmp.data + indent + 4);
 	}
 	tl_buf_fini(&tmp);
 	return rc;
 }
 
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
-                      struct tl_buf *out)
+		      struct tl_buf *out)
 {
 	const struct tl_conf_item *it;
 	const struct tl_conf_enum *e;
@@ -1543,7 +1563,8 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 				rc = tl_buf_puts(out, " null\n");
 			else if ((it->flags & TL_CONF_SECRET) && !show)
 				rc = tl_buf_puts(out, " \"<secret>\"\n");
-			else if ((rc = tl_buf_putc(out, ' ')) == 0 && (rc = dump_string(out, s)) == 0)
+			else if ((rc = tl_buf_putc(out, ' ')) == 0 &&
+				 (rc = dump_string(out, s)) == 0)
 				rc = tl_buf_putc(out, '\n');
 			break;
 		}
@@ -1560,7 +1581,8 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 			break;
 		}
 		case TL_CONF_STRLIST: {
-			const struct tl_conf_strlist *l = (const struct tl_conf_strlist *)(const void *)field;
+			const struct tl_conf_strlist *l =
+				(const struct tl_conf_strlist *)(const void *)field;
 			size_t i;
 
 			rc = tl_buf_puts(out, " [");
@@ -1569,8 +1591,8 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 					rc = tl_buf_puts(out, ", ");
 				if (rc == 0)
 					rc = (it->flags & TL_CONF_SECRET) && !show
-					             ? tl_buf_puts(out, "\"<secret>\"")
-					             : dump_string(out, l->v[i]);
+						     ? tl_buf_puts(out, "\"<secret>\"")
+						     : dump_string(out, l->v[i]);
 			}
 			if (rc == 0)
 				rc = tl_buf_puts(out, "]\n");
@@ -1596,7 +1618,7 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 }
 
 int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_secrets,
-                 struct tl_buf *out)
+		 struct tl_buf *out)
 {
 	return dump_items(items, obj, show_secrets, 0, out);
 }
@@ -1628,10 +1650,10 @@ static size_t field_size(const struct tl_conf_item *it)
 }
 
 static void validate_items(struct ctx *c, const struct tl_conf_item *items, const char *path,
-                           const struct tl_conf_node *at);
+			   const struct tl_conf_node *at);
 
 static void validate_item(struct ctx *c, const struct tl_conf_item *it, const char *path,
-                          const struct tl_conf_node *at)
+			  const struct tl_conf_node *at)
 {
 	const struct tl_conf_variant *v, *w;
 	size_t end, cend;
@@ -1673,7 +1695,8 @@ static void validate_item(struct ctx *c, const struct tl_conf_item *it, const ch
 					if (strcmp(w->name, v->name) == 0)
 						verr(c, at, "%s: type '%s' twice", p, v->name);
 				if (v->size == 0 && v->items && v->items->key)
-					verr(c, at, "%s: type '%s' has keys but no size", p, v->name);
+					verr(c, at, "%s: type '%s' has keys but no size", p,
+					     v->name);
 				validate_items(c, v->items, p, at);
 			}
 		}
@@ -1701,14 +1724,15 @@ static void validate_item(struct ctx *c, const struct tl_conf_item *it, const ch
 }
 
 static void validate_items(struct ctx *c, const struct tl_conf_item *items, const char *path,
-                           const struct tl_conf_node *at)
+			   const struct tl_conf_node *at)
 {
 	const struct tl_conf_item *it, *jt;
 
 	for (it = items; it && it->key; it++) {
 		for (jt = items; jt != it; jt++)
 			if (strcmp(jt->key, it->key) == 0)
-				verr(c, at, "%s%s%s: key defined twice", path, *path ? "." : "", it->key);
+				verr(c, at, "%s%s%s: key defined twice", path, *path ? "." : "",
+				     it->key);
 		validate_item(c, it, path, at);
 	}
 }

@@ -73,13 +73,13 @@ enum tl_conf_node_type {
  */
 struct tl_conf_node {
 	enum tl_conf_node_type type;
-	const char *file; /* shared by the document, valid while it lives */
-	int line;         /* 1-based line where the value starts */
-	char *key;        /* the key when this node is a map value, else NULL */
-	int key_line;     /* line of the key */
-	char *value;      /* scalar text (also set for NULL nodes: "~", "") */
-	size_t len;       /* bytes in value */
-	bool quoted;      /* the scalar was quoted or a block scalar */
+	const char *file;		/* shared by the document, valid while it lives */
+	int line;			/* 1-based line where the value starts */
+	char *key;			/* the key when this node is a map value, else NULL */
+	int key_line;			/* line of the key */
+	char *value;			/* scalar text (also set for NULL nodes: "~", "") */
+	size_t len;			/* bytes in value */
+	bool quoted;			/* the scalar was quoted or a block scalar */
 	struct tl_conf_node **children; /* map entries or sequence items */
 	size_t n_children;
 };
@@ -136,7 +136,7 @@ void tl_conf_errors_print(const struct tl_conf_errors *errs, FILE *f);
 int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_errors *errs);
 /* As tl_conf_load_file() for len bytes of text; name is used as the file in messages. */
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
-                        struct tl_conf_errors *errs);
+			struct tl_conf_errors *errs);
 /* Frees the tree. NULL and an empty document are accepted. */
 void tl_conf_doc_fini(struct tl_conf_doc *doc);
 
@@ -151,23 +151,23 @@ const char *tl_conf_node_kind(const struct tl_conf_node *n);
 
 enum tl_conf_type {
 	TL_CONF_END = 0, /* terminates an item array (key NULL too) */
-	TL_CONF_BOOL,    /* bool */
-	TL_CONF_INT,     /* int64_t; min/max */
-	TL_CONF_SIZE,    /* uint64_t bytes, with units; min/max */
-	TL_CONF_DOUBLE,  /* double; dmin/dmax */
-	TL_CONF_STRING,  /* char *, owned; NULL when nullable and null */
-	TL_CONF_ENUM,    /* int: the value of the matching struct tl_conf_enum */
+	TL_CONF_BOOL,	 /* bool */
+	TL_CONF_INT,	 /* int64_t; min/max */
+	TL_CONF_SIZE,	 /* uint64_t bytes, with units; min/max */
+	TL_CONF_DOUBLE,	 /* double; dmin/dmax */
+	TL_CONF_STRING,	 /* char *, owned; NULL when nullable and null */
+	TL_CONF_ENUM,	 /* int: the value of the matching struct tl_conf_enum */
 	TL_CONF_STRLIST, /* struct tl_conf_strlist; min/max bound the count */
 	TL_CONF_SECTION, /* a map checked against .section, into the struct embedded at offset */
-	TL_CONF_LIST,    /* a sequence of maps per .list: element array at offset, size_t count at
-	                    count_offset; min/max bound the count */
+	TL_CONF_LIST,	 /* a sequence of maps per .list: element array at offset, size_t count at
+			    count_offset; min/max bound the count */
 };
 
 /* Item flags. */
 #define TL_CONF_REQUIRED 0x01u /* absence is an error (the default is not used) */
 #define TL_CONF_NULLABLE 0x02u /* STRING only: null is accepted and stored as NULL */
-#define TL_CONF_SECRET   0x04u /* STRING, STRLIST: never quoted in messages, masked by dump */
-#define TL_CONF_UNIQUE   0x08u /* STRING in the common items of a LIST: distinct across elements */
+#define TL_CONF_SECRET	 0x04u /* STRING, STRLIST: never quoted in messages, masked by dump */
+#define TL_CONF_UNIQUE	 0x08u /* STRING in the common items of a LIST: distinct across elements */
 
 /* A name of an enum item and the int it stores. Arrays end with name NULL. */
 struct tl_conf_enum {
@@ -217,21 +217,22 @@ const struct tl_conf_node *tl_conf_check_at(const struct tl_conf_check *c, const
  * the list's conf_offset. Arrays end with name NULL.
  */
 struct tl_conf_variant {
-	const char *name;                 /* value of the type key */
-	const struct tl_conf_item *items; /* keys of this type; offsets into its struct; may be NULL */
-	size_t size;                      /* size of its struct; 0 allocates nothing */
-	tl_conf_check_fn check;           /* optional, on the variant struct */
+	const char *name; /* value of the type key */
+	const struct tl_conf_item
+		*items;		/* keys of this type; offsets into its struct; may be NULL */
+	size_t size;		/* size of its struct; 0 allocates nothing */
+	tl_conf_check_fn check; /* optional, on the variant struct */
 	const char *help;
 };
 
 /* A list of maps. Without a type key, every element has the common items only. */
 struct tl_conf_list {
-	size_t elem_size;                       /* size of one element */
-	const struct tl_conf_item *items;       /* common keys; offsets into the element */
-	const char *type_key;                   /* e.g. "type"; NULL for a plain list of maps */
+	size_t elem_size;			/* size of one element */
+	const struct tl_conf_item *items;	/* common keys; offsets into the element */
+	const char *type_key;			/* e.g. "type"; NULL for a plain list of maps */
 	const struct tl_conf_variant *variants; /* with type_key */
-	size_t type_offset;                     /* int in the element: index of the variant */
-	size_t conf_offset;                     /* void * in the element: the variant's struct */
+	size_t type_offset;			/* int in the element: index of the variant */
+	size_t conf_offset;			/* void * in the element: the variant's struct */
 };
 
 /*
@@ -249,12 +250,12 @@ struct tl_conf_item {
 	size_t offset;
 	int64_t min, max;
 	double dmin, dmax;
-	const struct tl_conf_enum *values;   /* ENUM */
-	const struct tl_conf_item *section;  /* SECTION */
-	const struct tl_conf_list *list;     /* LIST */
-	size_t count_offset;                 /* LIST: size_t element count */
-	tl_conf_check_fn check;              /* optional */
-	const char *help;                    /* one line, for the sample file and dump comments */
+	const struct tl_conf_enum *values;  /* ENUM */
+	const struct tl_conf_item *section; /* SECTION */
+	const struct tl_conf_list *list;    /* LIST */
+	size_t count_offset;		    /* LIST: size_t element count */
+	tl_conf_check_fn check;		    /* optional */
+	const char *help;		    /* one line, for the sample file and dump comments */
 };
 
 /*
@@ -268,8 +269,8 @@ struct tl_conf_item {
  * is not.
  */
 int tl_conf_apply(const struct tl_conf_item *items, const struct tl_conf_node *map,
-                  const struct tl_conf_node *at, const char *path, void *obj,
-                  struct tl_conf_errors *errs);
+		  const struct tl_conf_node *at, const char *path, void *obj,
+		  struct tl_conf_errors *errs);
 
 /* Frees what tl_conf_apply() stored in obj and zeroes those fields. NULL obj is accepted. */
 void tl_conf_free(const struct tl_conf_item *items, void *obj);
@@ -280,7 +281,7 @@ void tl_conf_free(const struct tl_conf_item *items, void *obj);
  * written in bytes, enums by their first name. Returns 0 or -ENOMEM.
  */
 int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_secrets,
-                 struct tl_buf *out);
+		 struct tl_buf *out);
 
 /*
  * Checks that a schema is well formed: defaults parse and satisfy their own

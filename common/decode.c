@@ -65,29 +65,6 @@ static int fail(struct why *w, enum tl_decode_err code, const char *fmt, ...)
 	return -1;
 }
 
-/* The type of a JSON value with its article, for messages: "an object", "null". */
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a float";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
-}
-
 /* Grows *arr (of elem-sized entries) so that it holds need entries. */
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -116,8 +93,7 @@ void tl_decoded_reset(struct tl_decoded *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->n_samples; i++)
-		tl_sample_fini(&d->samples[i]);
+	/* Samples own nothing: their fields point into text and the documents. */
 	for (i = 0; i < d->n_events; i++)
 		tl_event_fini(&d->events[i]);
 	for (i = 0; i < d->n_rejects; i++) {
@@ -127,6 +103,9 @@ void tl_decoded_reset(struct tl_decoded *d)
 	d->n_samples = d->n_events = d->n_rejects = 0;
 	d->form = TL_FORM_NONE;
 	d->enveloped = false;
+	tl_buf_reset(&d->text);
+	tl_json_doc_reset(&d->outer);
+	tl_json_doc_reset(&d->inner);
 }
 
 void tl_decoded_fini(struct tl_decoded *d)
@@ -137,6 +116,10 @@ void tl_decoded_fini(struct tl_decoded *d)
 	free(d->samples);
 	free(d->events);
 	free(d->rejects);
+	tl_buf_fini(&d->text);
+	tl_buf_fini(&d->raw);
+	tl_json_doc_fini(&d->outer);
+	tl_json_doc_fini(&d->inner);
 	tl_decoded_init(d);
 }
 
@@ -161,7 +144,8 @@ void tl_decoder_fini(struct tl_decoder *d)
 }
 
 /* Records a reject; item (may be NULL) is serialized for the dead-letter store. */
-static int add_reject(struct tl_decoded *out, const struct why *w, size_t index, json_t *item)
+static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
+                      const struct tl_json *item)
 {
 	struct tl_reject *r;
 
@@ -177,12 +161,12 @@ static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
 	if (!r->reason)
 		return -ENOMEM;
 	if (item) {
-		r->raw = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!r->raw) {
+		tl_buf_reset(&out->raw);
+		if (tl_json_write(item, &out->raw) < 0 || !(r->raw = strdup(out->raw.data))) {
 			free(r->reason);
 			return -ENOMEM;
 		}
-		r->raw_len = strlen(r->raw);
+		r->raw_len = out->raw.len;
 	}
 	out->n_rejects++;
 	return 0;
@@ -190,49 +174,13 @@ static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
 
 /* ---- JSON parsing with limits ------------------------------------------ */
 
-/*
- * Checks the nesting depth of a JSON text before jansson builds a tree of it,
- * so that a deep body costs one linear scan and no allocation.
- */
-static bool json_depth_ok(const char *s, size_t len, unsigned max_depth)
+/* Parses text[0..len) (owned by out, modified in place) into doc. */
+static const struct tl_json *parse_json(const struct tl_decoder *d, struct tl_json_doc *doc,
+                                        char *text, size_t len, unsigned max_depth,
+                                        const char *what, struct why *w)
 {
-	unsigned depth = 0;
-	size_t i = 0;
-
-	while (i < len) {
-		char c = s[i++];
-
-		if (c == '"') {
-			/* Skip the string; only '"' and '\\' matter inside it. */
-			while (i < len) {
-				const char *q = memchr(s + i, '"', len - i);
-				const char *bs;
-
-				if (!q)
-					return true; /* unterminated: jansson will say so */
-				bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
-				if (!bs) {
-					i = (size_t)(q - s) + 1;
-					break;
-				}
-				i = (size_t)(bs - s) + 2;
-			}
-		} else if (c == '[' || c == '{') {
-			if (++depth > max_depth)
-				return false;
-		} else if (c == ']' || c == '}') {
-			if (depth)
-				depth--;
-		}
-	}
-	return true;
-}
-
-static json_t *parse_json(const struct tl_decoder *d, const char *s, size_t len, unsigned depth_left,
-                          const char *what, struct why *w)
-{
-	json_error_t jerr;
-	json_t *v;
+	struct tl_json_error jerr;
+	int rc;
 
 	if (len == 0) {
 		fail(w, TL_DECODE_EMPTY, "%s is empty", what);
@@ -243,37 +191,35 @@ static json_t *parse_json(const struct tl_decoder *d, const char *s, size_t len,
 		     d->limits.max_message_size);
 		return NULL;
 	}
-	if (!json_depth_ok(s, len, depth_left)) {
+	rc = tl_json_parse(doc, text, len, max_depth, &jerr);
+	if (rc == 0)
+		return doc->root;
+	switch (jerr.code) {
+	case TL_JSON_E_TRUNCATED:
+		fail(w, TL_DECODE_TRUNCATED, "%s: truncated JSON: %s at byte %zu", what, jerr.text,
+		     jerr.offset);
+		break;
+	case TL_JSON_E_UTF8:
+		fail(w, TL_DECODE_NOT_UTF8, "%s: %s in a string at byte %zu", what, jerr.text,
+		     jerr.offset);
+		break;
+	case TL_JSON_E_NUL:
+		fail(w, TL_DECODE_BAD_VALUE, "%s: NUL character in a string at byte %zu", what,
+		     jerr.offset);
+		break;
+	case TL_JSON_E_RANGE:
+		fail(w, TL_DECODE_BAD_VALUE, "%s: %s at byte %zu", what, jerr.text, jerr.offset);
+		break;
+	case TL_JSON_E_DEPTH:
 		fail(w, TL_DECODE_TOO_DEEP, "%s nests deeper than max_json_depth %u", what,
 		     d->limits.max_depth);
-		return NULL;
-	}
-	v = json_loadb(s, len, JSON_DECODE_ANY, &jerr);
-	if (v)
-		return v;
-	switch (json_error_code(&jerr)) {
-	case json_error_premature_end_of_input:
-		fail(w, TL_DECODE_TRUNCATED, "%s: truncated JSON: %s", what, jerr.text);
 		break;
-	case json_error_invalid_utf8:
-		fail(w, TL_DECODE_NOT_UTF8, "%s: invalid UTF-8 at byte %d: %s", what, jerr.position,
-		     jerr.text);
-		break;
-	case json_error_null_character:
-	case json_error_null_byte_in_key:
-		fail(w, TL_DECODE_BAD_VALUE, "%s: NUL character in a string at byte %d", what,
-		     jerr.position);
-		break;
-	case json_error_numeric_overflow:
-		fail(w, TL_DECODE_BAD_VALUE, "%s: number out of range at byte %d", what,
-		     jerr.position);
-		break;
-	case json_error_out_of_memory:
+	case TL_JSON_E_NOMEM:
 		fail(w, TL_DECODE_TOO_LARGE, "%s: out of memory while parsing", what);
 		break;
 	default:
-		fail(w, TL_DECODE_SYNTAX, "%s: invalid JSON at line %d column %d: %s", what,
-		     jerr.line, jerr.column, jerr.text);
+		fail(w, TL_DECODE_SYNTAX, "%s: invalid JSON at byte %zu: %s", what, jerr.offset,
+		     jerr.text);
 		break;
 	}
 	return NULL;
@@ -288,41 +234,41 @@ enum presence { OPTIONAL, REQUIRED };
  * only for REQUIRED fields. Strings from JSON and msgpack are already valid
  * UTF-8 without NUL (both parsers enforce it), so only the length is checked.
  */
-static int get_string(json_t *obj, const char *key, enum presence p, size_t max_len,
+static int get_string(const struct tl_json *obj, const char *key, enum presence p, size_t max_len,
                       const char **out, struct why *w)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct tl_json *v = tl_json_get(obj, key);
 
 	*out = NULL;
-	if (!v || json_is_null(v)) {
+	if (!v || (v->type == TL_JSON_NULL)) {
 		if (p == REQUIRED)
 			return fail(w, TL_DECODE_MISSING_FIELD, "%s: required field missing", key);
 		return 0;
 	}
-	if (!json_is_string(v))
+	if (!(v->type == TL_JSON_STRING))
 		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected a string, got %s", key,
-		            json_type_name(v));
-	if (json_string_length(v) > max_len)
+		            tl_json_type_name(v));
+	if (v->len > max_len)
 		return fail(w, TL_DECODE_FIELD_TOO_LONG, "%s: %zu bytes, above the limit of %zu", key,
-		            json_string_length(v), max_len);
-	if (p == REQUIRED && json_string_length(v) == 0)
+		            (size_t)v->len, max_len);
+	if (p == REQUIRED && v->len == 0)
 		return fail(w, TL_DECODE_MISSING_FIELD, "%s: must not be empty", key);
-	*out = json_string_value(v);
+	*out = v->u.s;
 	return 0;
 }
 
-static int get_timestamp(json_t *obj, const char *key, int64_t *out, struct why *w)
+static int get_timestamp(const struct tl_json *obj, const char *key, int64_t *out, struct why *w)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct tl_json *v = tl_json_get(obj, key);
 
-	if (!v || json_is_null(v))
+	if (!v || (v->type == TL_JSON_NULL))
 		return fail(w, TL_DECODE_MISSING_FIELD, "%s: required field missing", key);
-	if (!json_is_string(v))
+	if (!(v->type == TL_JSON_STRING))
 		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected an ISO-8601 string, got %s", key,
-		            json_type_name(v));
-	if (tl_time_parse(json_string_value(v), json_string_length(v), out) < 0)
+		            tl_json_type_name(v));
+	if (tl_time_parse(v->u.s, v->len, out) < 0)
 		return fail(w, TL_DECODE_BAD_TIMESTAMP, "%s: '%.64s' is not a valid ISO-8601 time",
-		            key, json_string_value(v));
+		            key, v->u.s);
 	return 0;
 }
 
@@ -372,10 +318,10 @@ static bool parse_int_text(const char *s, int64_t *out)
 
 /* ---- samples ------------------------------------------------------------ */
 
-static int decode_sample(struct tl_decoder *d, json_t *item, struct tl_sample *s, struct why *w)
+static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struct tl_sample *s, struct why *w)
 {
 	const char *ctype;
-	json_t *v;
+	const struct tl_json *v;
 
 	memset(s, 0, sizeof(*s));
 	if (get_string(item, "counter_name", REQUIRED, TL_SAMPLE_MAX_NAME, &s->counter_name, w) ||
@@ -395,118 +341,124 @@ static int decode_sample(struct tl_decoder *d, json_t *item, struct tl_sample *s
 		return fail(w, TL_DECODE_BAD_COUNTER_TYPE,
 		            "counter_type: '%.32s' is not gauge, delta or cumulative", ctype);
 
-	v = json_object_get(item, "counter_volume");
-	if (!v || json_is_null(v))
+	v = tl_json_get(item, "counter_volume");
+	if (!v || (v->type == TL_JSON_NULL))
 		return fail(w, TL_DECODE_MISSING_FIELD, "counter_volume: required field missing");
-	if (json_is_integer(v)) {
+	if ((v->type == TL_JSON_INT)) {
 		s->volume_is_int = true;
-		s->volume_int = json_integer_value(v);
+		s->volume_int = v->u.i;
 		s->volume = (double)s->volume_int;
-	} else if (json_is_real(v)) {
-		s->volume = json_real_value(v);
-	} else if (json_is_string(v)) {
+	} else if ((v->type == TL_JSON_REAL)) {
+		s->volume = v->u.d;
+	} else if ((v->type == TL_JSON_STRING)) {
 		/* The API and its client send volumes as text ("12.5"). */
-		if (!parse_float_text(json_string_value(v), &s->volume))
+		if (!parse_float_text(v->u.s, &s->volume))
 			return fail(w, TL_DECODE_BAD_VALUE, "counter_volume: '%.32s' is not a number",
-			            json_string_value(v));
+			            v->u.s);
 	} else {
 		return fail(w, TL_DECODE_WRONG_TYPE, "counter_volume: expected a number, got %s",
-		            json_type_name(v));
+		            tl_json_type_name(v));
 	}
 
-	v = json_object_get(item, "resource_metadata");
-	if (v && !json_is_null(v)) {
-		if (!json_is_object(v))
+	v = tl_json_get(item, "resource_metadata");
+	if (v && !(v->type == TL_JSON_NULL)) {
+		if (!(v->type == TL_JSON_OBJECT))
 			return fail(w, TL_DECODE_WRONG_TYPE,
-			            "resource_metadata: expected an object, got %s", json_type_name(v));
+			            "resource_metadata: expected an object, got %s", tl_json_type_name(v));
 		s->resource_metadata = v;
 	}
 
-	v = json_object_get(item, "monotonic_time");
-	if (v && !json_is_null(v)) {
-		if (!json_is_number(v))
+	v = tl_json_get(item, "monotonic_time");
+	if (v && !(v->type == TL_JSON_NULL)) {
+		if (!tl_json_is_number(v))
 			return fail(w, TL_DECODE_WRONG_TYPE, "monotonic_time: expected a number, got %s",
-			            json_type_name(v));
+			            tl_json_type_name(v));
 		s->has_monotonic_time = true;
-		s->monotonic_time = json_number_value(v);
+		s->monotonic_time = tl_json_number(v);
 	}
 
-	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 		            "message_signature does not match (sample %s, meter %s)", s->message_id,
 		            s->counter_name);
-	s->obj = json_incref(item);
+	s->obj = item;
 	return 0;
 }
 
 /* ---- events ------------------------------------------------------------- */
 
 /* The text Python's str() gives a JSON value that is not a string. */
-static char *python_text(json_t *v)
+static char *python_text(const struct tl_json *v)
 {
 	char buf[TL_PYFMT_FLOAT_SIZE];
+	struct tl_buf b;
 
-	switch (json_typeof(v)) {
-	case JSON_INTEGER:
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	switch ((enum tl_json_type)v->type) {
+	case TL_JSON_INT:
+		snprintf(buf, sizeof(buf), "%lld", (long long)v->u.i);
 		return strdup(buf);
-	case JSON_REAL:
-		tl_pyfmt_float_py3(json_real_value(v), buf);
+	case TL_JSON_REAL:
+		tl_pyfmt_float_py3(v->u.d, buf);
 		return strdup(buf);
-	case JSON_TRUE:
+	case TL_JSON_TRUE:
 		return strdup("True");
-	case JSON_FALSE:
+	case TL_JSON_FALSE:
 		return strdup("False");
-	case JSON_NULL:
+	case TL_JSON_NULL:
 		return strdup("None");
 	default:
 		/* Lists and dicts: their JSON, close to Python's repr and readable. */
-		return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		tl_buf_init(&b);
+		if (tl_json_write(v, &b) < 0 || !b.data) {
+			tl_buf_fini(&b);
+			return NULL;
+		}
+		return b.data;
 	}
 }
 
-static int convert_trait(json_t *value, struct tl_trait *t, struct why *w)
+static int convert_trait(const struct tl_json *value, struct tl_trait *t, struct why *w)
 {
 	switch (t->type) {
 	case TL_TRAIT_INT:
-		if (json_is_integer(value)) {
-			t->i = json_integer_value(value);
-		} else if (json_is_real(value)) {
-			double f = json_real_value(value);
+		if ((value->type == TL_JSON_INT)) {
+			t->i = value->u.i;
+		} else if ((value->type == TL_JSON_REAL)) {
+			double f = value->u.d;
 
 			if (!(f > -9.2e18 && f < 9.2e18))
 				return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: %g is out of range",
 				            t->name, f);
 			t->i = (int64_t)f;
-		} else if (json_is_boolean(value)) {
-			t->i = json_is_true(value);
-		} else if (!json_is_string(value) || !parse_int_text(json_string_value(value), &t->i)) {
+		} else if ((value->type == TL_JSON_TRUE || value->type == TL_JSON_FALSE)) {
+			t->i = (value->type == TL_JSON_TRUE);
+		} else if (!(value->type == TL_JSON_STRING) || !parse_int_text(value->u.s, &t->i)) {
 			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: integer expected, got %s",
-			            t->name, json_type_name(value));
+			            t->name, tl_json_type_name(value));
 		}
 		return 0;
 	case TL_TRAIT_FLOAT:
-		if (json_is_number(value)) {
-			t->f = json_number_value(value);
-		} else if (json_is_boolean(value)) {
-			t->f = json_is_true(value);
-		} else if (!json_is_string(value) ||
-		           !parse_float_text(json_string_value(value), &t->f)) {
+		if (tl_json_is_number(value)) {
+			t->f = tl_json_number(value);
+		} else if ((value->type == TL_JSON_TRUE || value->type == TL_JSON_FALSE)) {
+			t->f = (value->type == TL_JSON_TRUE);
+		} else if (!(value->type == TL_JSON_STRING) ||
+		           !parse_float_text(value->u.s, &t->f)) {
 			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: float expected, got %s", t->name,
-			            json_type_name(value));
+			            tl_json_type_name(value));
 		}
 		return 0;
 	case TL_TRAIT_DATETIME:
-		if (!json_is_string(value) ||
-		    tl_time_parse(json_string_value(value), json_string_length(value), &t->dt) < 0)
+		if (!(value->type == TL_JSON_STRING) ||
+		    tl_time_parse(value->u.s, value->len, &t->dt) < 0)
 			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: ISO-8601 datetime expected",
 			            t->name);
 		return 0;
 	case TL_TRAIT_NONE:
 	case TL_TRAIT_TEXT:
-		if (json_is_string(value)) {
-			t->text = json_string_value(value);
-			t->text_len = json_string_length(value);
+		if ((value->type == TL_JSON_STRING)) {
+			t->text = value->u.s;
+			t->text_len = value->len;
 		} else {
 			t->owned_text = python_text(value);
 			if (!t->owned_text)
@@ -520,16 +472,16 @@ static int convert_trait(json_t *value, struct tl_trait *t, struct why *w)
 	return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: unknown dtype", t->name);
 }
 
-static int decode_traits(struct tl_decoder *d, json_t *traits, struct tl_event *e, struct why *w)
+static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, struct tl_event *e, struct why *w)
 {
 	size_t i, n;
 
-	if (!traits || json_is_null(traits))
+	if (!traits || (traits->type == TL_JSON_NULL))
 		return 0;
-	if (!json_is_array(traits))
+	if (!(traits->type == TL_JSON_ARRAY))
 		return fail(w, TL_DECODE_WRONG_TYPE, "traits: expected a list, got %s",
-		            json_type_name(traits));
-	n = json_array_size(traits);
+		            tl_json_type_name(traits));
+	n = traits->len;
 	if (n > d->limits.max_items)
 		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "traits: %zu traits, above max_items %zu", n,
 		            d->limits.max_items);
@@ -539,37 +491,37 @@ static int decode_traits(struct tl_decoder *d, json_t *traits, struct tl_event *
 	if (!e->traits)
 		return fail(w, TL_DECODE_TOO_LARGE, "traits: out of memory");
 	for (i = 0; i < n; i++) {
-		json_t *tr = json_array_get(traits, i);
+		const struct tl_json *tr = (&traits->u.items[i]);
 		struct tl_trait *t = &e->traits[i];
-		json_t *name, *dtype;
+		const struct tl_json *name, *dtype;
 
 		e->n_traits = i + 1;
-		if (!json_is_array(tr) || json_array_size(tr) != 3)
+		if (!(tr->type == TL_JSON_ARRAY) || tr->len != 3)
 			return fail(w, TL_DECODE_BAD_TRAIT,
 			            "traits[%zu]: expected [name, dtype, value], got %s", i,
-			            json_type_name(tr));
-		name = json_array_get(tr, 0);
-		dtype = json_array_get(tr, 1);
-		if (!json_is_string(name) || json_string_length(name) == 0 ||
-		    json_string_length(name) > TL_TRAIT_MAX_NAME)
+			            tl_json_type_name(tr));
+		name = (&tr->u.items[0]);
+		dtype = (&tr->u.items[1]);
+		if (!(name->type == TL_JSON_STRING) || name->len == 0 ||
+		    name->len > TL_TRAIT_MAX_NAME)
 			return fail(w, TL_DECODE_BAD_TRAIT,
 			            "traits[%zu]: name must be a string of 1 to %d bytes", i,
 			            TL_TRAIT_MAX_NAME);
-		t->name = json_string_value(name);
-		if (!json_is_integer(dtype) || json_integer_value(dtype) < TL_TRAIT_NONE ||
-		    json_integer_value(dtype) > TL_TRAIT_DATETIME)
+		t->name = name->u.s;
+		if (!(dtype->type == TL_JSON_INT) || dtype->u.i < TL_TRAIT_NONE ||
+		    dtype->u.i > TL_TRAIT_DATETIME)
 			return fail(w, TL_DECODE_BAD_TRAIT,
 			            "trait %s: dtype must be an integer from 0 to 4", t->name);
-		t->type = (enum tl_trait_type)json_integer_value(dtype);
-		if (convert_trait(json_array_get(tr, 2), t, w) < 0)
+		t->type = (enum tl_trait_type)dtype->u.i;
+		if (convert_trait((&tr->u.items[2]), t, w) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int decode_event(struct tl_decoder *d, json_t *item, struct tl_event *e, struct why *w)
+static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct tl_event *e, struct why *w)
 {
-	json_t *v;
+	const struct tl_json *v;
 
 	memset(e, 0, sizeof(*e));
 	if (get_string(item, "message_id", REQUIRED, TL_EVENT_MAX_MESSAGE_ID, &e->message_id, w) ||
@@ -579,36 +531,36 @@ static int decode_event(struct tl_decoder *d, json_t *item, struct tl_event *e, 
 		return -1;
 	if (!e->message_signature)
 		e->message_signature = "";
-	v = json_object_get(item, "raw");
-	if (v && !json_is_null(v)) {
-		if (!json_is_object(v))
+	v = tl_json_get(item, "raw");
+	if (v && !(v->type == TL_JSON_NULL)) {
+		if (!(v->type == TL_JSON_OBJECT))
 			return fail(w, TL_DECODE_WRONG_TYPE, "raw: expected an object, got %s",
-			            json_type_name(v));
+			            tl_json_type_name(v));
 		e->raw = v;
 	}
-	if (decode_traits(d, json_object_get(item, "traits"), e, w) < 0)
+	if (decode_traits(d, tl_json_get(item, "traits"), e, w) < 0)
 		return -1;
-	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 		            "message_signature does not match (event %s, type %s)", e->message_id,
 		            e->event_type);
-	e->obj = json_incref(item);
+	e->obj = item;
 	return 0;
 }
 
 /* ---- items and forms ---------------------------------------------------- */
 
-static int decode_item(struct tl_decoder *d, json_t *item, size_t index, struct tl_decoded *out)
+static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t index, struct tl_decoded *out)
 {
 	struct why w;
 	int rc;
 
-	if (!json_is_object(item)) {
+	if (!(item && item->type == TL_JSON_OBJECT)) {
 		fail(&w, TL_DECODE_WRONG_TYPE, "item %zu: expected an object, got %s", index,
-		     json_type_name(item));
+		     tl_json_type_name(item));
 		return add_reject(out, &w, index, item);
 	}
-	if (json_object_get(item, "counter_name")) {
+	if (tl_json_get(item, "counter_name")) {
 		if (grow((void **)&out->samples, &out->cap_samples, out->n_samples + 1,
 		         sizeof(*out->samples)) < 0)
 			return -ENOMEM;
@@ -619,7 +571,7 @@ static int decode_item(struct tl_decoder *d, json_t *item, size_t index, struct 
 		}
 		return add_reject(out, &w, index, item);
 	}
-	if (json_object_get(item, "event_type")) {
+	if (tl_json_get(item, "event_type")) {
 		struct tl_event *e;
 
 		if (grow((void **)&out->events, &out->cap_events, out->n_events + 1,
@@ -639,16 +591,16 @@ static int decode_item(struct tl_decoder *d, json_t *item, size_t index, struct 
 	return add_reject(out, &w, index, item);
 }
 
-static int decode_items(struct tl_decoder *d, json_t *list, struct tl_decoded *out, struct why *w)
+static int decode_items(struct tl_decoder *d, const struct tl_json *list, struct tl_decoded *out, struct why *w)
 {
-	size_t i, n = json_array_size(list);
+	size_t i, n = list->len;
 	int rc;
 
 	if (n > d->limits.max_items)
 		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "%zu items in one message, above max_items %zu",
 		            n, d->limits.max_items);
 	for (i = 0; i < n; i++) {
-		rc = decode_item(d, json_array_get(list, i), i, out);
+		rc = decode_item(d, (&list->u.items[i]), i, out);
 		if (rc < 0)
 			return rc;
 	}
@@ -656,51 +608,51 @@ static int decode_items(struct tl_decoder *d, json_t *list, struct tl_decoded *o
 }
 
 /* Dispatches on the shape of an (unwrapped) message. Returns 0, -1 (w set) or -ENOMEM. */
-static int decode_message(struct tl_decoder *d, json_t *msg, struct tl_decoded *out, struct why *w)
+static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struct tl_decoded *out, struct why *w)
 {
-	json_t *v, *args, *data;
+	const struct tl_json *v, *args, *data;
 
-	if (json_is_array(msg)) {
+	if ((msg && msg->type == TL_JSON_ARRAY)) {
 		out->form = TL_FORM_LIST;
 		return decode_items(d, msg, out, w);
 	}
-	if (!json_is_object(msg))
+	if (!(msg && msg->type == TL_JSON_OBJECT))
 		return fail(w, TL_DECODE_UNKNOWN_FORMAT, "message is %s, not an object or a list",
-		            json_type_name(msg));
+		            tl_json_type_name(msg));
 
-	if ((v = json_object_get(msg, "method")) != NULL) {
+	if ((v = tl_json_get(msg, "method")) != NULL) {
 		/* An RPC cast from an Icehouse..Liberty rpc:// publisher. */
-		if (!json_is_string(v) || strcmp(json_string_value(v), "record_metering_data") != 0)
+		if (!(v && v->type == TL_JSON_STRING) || strcmp(v->u.s, "record_metering_data") != 0)
 			return fail(w, TL_DECODE_UNKNOWN_FORMAT,
 			            "RPC method is not record_metering_data");
-		args = json_object_get(msg, "args");
-		data = json_is_object(args) ? json_object_get(args, "data") : NULL;
+		args = tl_json_get(msg, "args");
+		data = (args && args->type == TL_JSON_OBJECT) ? tl_json_get(args, "data") : NULL;
 		out->form = TL_FORM_RPC;
-		if (json_is_array(data))
+		if ((data && data->type == TL_JSON_ARRAY))
 			return decode_items(d, data, out, w);
-		if (json_is_object(data))
+		if ((data && data->type == TL_JSON_OBJECT))
 			return decode_item(d, data, 0, out);
 		return fail(w, TL_DECODE_BAD_ENVELOPE,
 		            "record_metering_data without args.data list");
 	}
 
-	if ((v = json_object_get(msg, "payload")) != NULL) {
-		if (json_is_array(v)) {
+	if ((v = tl_json_get(msg, "payload")) != NULL) {
+		if ((v && v->type == TL_JSON_ARRAY)) {
 			out->form = TL_FORM_NOTIFICATION;
 			return decode_items(d, v, out, w);
 		}
-		data = json_is_object(v) ? json_object_get(v, "samples") : NULL;
-		if (json_is_array(data)) {
+		data = (v && v->type == TL_JSON_OBJECT) ? tl_json_get(v, "samples") : NULL;
+		if ((data && data->type == TL_JSON_ARRAY)) {
 			/* telemetry.polling / telemetry.api: {"samples": [...]} */
 			out->form = TL_FORM_POLLING;
 			return decode_items(d, data, out, w);
 		}
 		return fail(w, TL_DECODE_UNKNOWN_FORMAT,
 		            "notification payload is %s, neither a list nor {\"samples\": [...]}",
-		            json_type_name(v));
+		            tl_json_type_name(v));
 	}
 
-	if (json_object_get(msg, "counter_name") || json_object_get(msg, "event_type")) {
+	if (tl_json_get(msg, "counter_name") || tl_json_get(msg, "event_type")) {
 		out->form = TL_FORM_SINGLE;
 		return decode_item(d, msg, 0, out);
 	}
@@ -714,8 +666,6 @@ static int reject_message(struct tl_decoded *out, const struct why *w)
 	size_t i;
 
 	/* Items decoded before the failure do not survive a whole-message reject. */
-	for (i = 0; i < out->n_samples; i++)
-		tl_sample_fini(&out->samples[i]);
 	for (i = 0; i < out->n_events; i++)
 		tl_event_fini(&out->events[i]);
 	out->n_samples = out->n_events = 0;
@@ -726,48 +676,53 @@ static int reject_message(struct tl_decoded *out, const struct why *w)
 
 int tl_decode_json(struct tl_decoder *d, const void *body, size_t len, struct tl_decoded *out)
 {
-	json_t *root, *ver, *inner_text, *inner = NULL;
+	const struct tl_json *root, *ver, *inner_text, *inner;
 	struct why w;
 	int rc;
 
 	tl_decoded_reset(out);
-	root = parse_json(d, body, len, d->limits.max_depth, "message", &w);
+	if (len > d->limits.max_message_size) {
+		fail(&w, TL_DECODE_TOO_LARGE, "message is %zu bytes, above max_message_size %zu",
+		     len, d->limits.max_message_size);
+		return reject_message(out, &w);
+	}
+	/* The parser works in place, and items point into the text: keep a copy. */
+	if (tl_buf_append(&out->text, body, len) < 0)
+		return -ENOMEM;
+	root = parse_json(d, &out->outer, out->text.data, len, d->limits.max_depth, "message", &w);
 	if (!root)
 		return reject_message(out, &w);
 
-	ver = json_is_object(root) ? json_object_get(root, "oslo.version") : NULL;
-	inner_text = json_is_object(root) ? json_object_get(root, "oslo.message") : NULL;
-	if (ver && inner_text) {
-		/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
-		if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
-			fail(&w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
-			     json_is_string(ver) ? "'" : "(",
-			     json_is_string(ver) ? json_string_value(ver) : json_type_name(ver),
-			     json_is_string(ver) ? "'" : ")");
-			rc = -1;
-			goto out;
-		}
-		if (!json_is_string(inner_text)) {
-			fail(&w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
-			     json_type_name(inner_text));
-			rc = -1;
-			goto out;
-		}
-		/* The envelope itself is one level deep. */
-		inner = parse_json(d, json_string_value(inner_text), json_string_length(inner_text),
-		                   d->limits.max_depth - 1, "oslo.message", &w);
-		if (!inner) {
-			rc = -1;
-			goto out;
-		}
-		out->enveloped = true;
-		rc = decode_message(d, inner, out, &w);
-	} else {
+	ver = tl_json_get(root, "oslo.version");
+	inner_text = tl_json_get(root, "oslo.message");
+	if (!ver || !inner_text) {
 		rc = decode_message(d, root, out, &w);
+		goto out;
 	}
+	/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
+	if (ver->type != TL_JSON_STRING || strcmp(ver->u.s, "2.0") != 0) {
+		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
+		          ver->type == TL_JSON_STRING ? "'" : "(",
+		          ver->type == TL_JSON_STRING ? ver->u.s : tl_json_type_name(ver),
+		          ver->type == TL_JSON_STRING ? "'" : ")");
+		goto out;
+	}
+	if (inner_text->type != TL_JSON_STRING) {
+		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
+		          tl_json_type_name(inner_text));
+		goto out;
+	}
+	/* The string was unescaped in place; parse it in place too. The
+	 * envelope itself is one level deep. */
+	inner = parse_json(d, &out->inner, (char *)inner_text->u.s, inner_text->len,
+	                   d->limits.max_depth - 1, "oslo.message", &w);
+	if (!inner) {
+		rc = -1;
+		goto out;
+	}
+	out->enveloped = true;
+	rc = decode_message(d, inner, out, &w);
 out:
-	json_decref(inner);
-	json_decref(root);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0)
@@ -894,103 +849,120 @@ static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth,
 	return 0;
 }
 
-/* A msgpack str, raw or bin: text only if it is UTF-8 without NUL. */
-static json_t *mpack_string(const char *p, uint32_t n, struct why *w)
+/* A msgpack str, raw or bin: text only if it is UTF-8 without NUL. Copied, NUL-terminated. */
+static int mpack_string(struct tl_json_doc *doc, const char *p, uint32_t n, const char **out,
+                        struct why *w)
 {
-	if (!tl_utf8_valid(p, n)) {
-		fail(w, TL_DECODE_NOT_UTF8, "msgpack: a string is not valid UTF-8");
-		return NULL;
-	}
-	if (memchr(p, '\0', n)) {
-		fail(w, TL_DECODE_BAD_VALUE, "msgpack: NUL character in a string");
-		return NULL;
-	}
-	return json_stringn_nocheck(p, n);
+	char *copy;
+
+	if (!tl_utf8_valid(p, n))
+		return fail(w, TL_DECODE_NOT_UTF8, "msgpack: a string is not valid UTF-8");
+	if (memchr(p, '\0', n))
+		return fail(w, TL_DECODE_BAD_VALUE, "msgpack: NUL character in a string");
+	copy = tl_json_doc_alloc(doc, (size_t)n + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	*out = copy;
+	return 0;
 }
 
-static json_t *mpack_to_json(const msgpack_object *o, struct why *w)
+/* Converts a msgpack object into a JSON value built in doc's arena. */
+static int mpack_to_json(struct tl_json_doc *doc, const msgpack_object *o, struct tl_json *v,
+                         struct why *w)
 {
-	json_t *v = NULL;
 	uint32_t i;
+	int rc;
 
+	memset(v, 0, sizeof(*v));
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
-		return json_null();
+		v->type = TL_JSON_NULL;
+		return 0;
 	case MSGPACK_OBJECT_BOOLEAN:
-		return json_boolean(o->via.boolean);
+		v->type = o->via.boolean ? TL_JSON_TRUE : TL_JSON_FALSE;
+		return 0;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX) {
-			fail(w, TL_DECODE_BAD_VALUE, "msgpack: integer above 2^63-1");
-			return NULL;
-		}
-		return json_integer((json_int_t)o->via.u64);
+		if (o->via.u64 > INT64_MAX)
+			return fail(w, TL_DECODE_BAD_VALUE, "msgpack: integer above 2^63-1");
+		v->type = TL_JSON_INT;
+		v->u.i = (int64_t)o->via.u64;
+		return 0;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return json_integer(o->via.i64);
+		v->type = TL_JSON_INT;
+		v->u.i = o->via.i64;
+		return 0;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
-		if (!isfinite(o->via.f64)) {
-			fail(w, TL_DECODE_BAD_VALUE, "msgpack: NaN or infinite number");
-			return NULL;
-		}
-		return json_real(o->via.f64);
+		if (!isfinite(o->via.f64))
+			return fail(w, TL_DECODE_BAD_VALUE, "msgpack: NaN or infinite number");
+		v->type = TL_JSON_REAL;
+		v->u.d = o->via.f64;
+		return 0;
 	case MSGPACK_OBJECT_STR:
-		return mpack_string(o->via.str.ptr, o->via.str.size, w);
+		v->type = TL_JSON_STRING;
+		v->len = o->via.str.size;
+		return mpack_string(doc, o->via.str.ptr, o->via.str.size, &v->u.s, w);
 	case MSGPACK_OBJECT_BIN:
-		return mpack_string(o->via.bin.ptr, o->via.bin.size, w);
-	case MSGPACK_OBJECT_ARRAY:
-		v = json_array();
-		for (i = 0; v && i < o->via.array.size; i++) {
-			json_t *e = mpack_to_json(&o->via.array.ptr[i], w);
+		v->type = TL_JSON_STRING;
+		v->len = o->via.bin.size;
+		return mpack_string(doc, o->via.bin.ptr, o->via.bin.size, &v->u.s, w);
+	case MSGPACK_OBJECT_ARRAY: {
+		struct tl_json *items = NULL;
 
-			if (!e || json_array_append_new(v, e) < 0) {
-				json_decref(v);
-				return NULL;
-			}
+		if (o->via.array.size) {
+			items = tl_json_doc_alloc(doc, o->via.array.size * sizeof(*items));
+			if (!items)
+				return -ENOMEM;
 		}
-		return v;
-	case MSGPACK_OBJECT_MAP:
-		v = json_object();
-		for (i = 0; v && i < o->via.map.size; i++) {
+		for (i = 0; i < o->via.array.size; i++)
+			if ((rc = mpack_to_json(doc, &o->via.array.ptr[i], &items[i], w)) != 0)
+				return rc;
+		v->type = TL_JSON_ARRAY;
+		v->len = o->via.array.size;
+		v->u.items = items;
+		return 0;
+	}
+	case MSGPACK_OBJECT_MAP: {
+		struct tl_json_member *members = NULL;
+
+		if (o->via.map.size) {
+			members = tl_json_doc_alloc(doc, o->via.map.size * sizeof(*members));
+			if (!members)
+				return -ENOMEM;
+		}
+		for (i = 0; i < o->via.map.size; i++) {
 			const msgpack_object *k = &o->via.map.ptr[i].key;
-			const char *kp;
-			uint32_t kn;
-			json_t *e;
+			struct tl_json_member *m = &members[i];
 
-			if (k->type == MSGPACK_OBJECT_STR) {
-				kp = k->via.str.ptr;
-				kn = k->via.str.size;
-			} else if (k->type == MSGPACK_OBJECT_BIN) {
-				kp = k->via.bin.ptr;
-				kn = k->via.bin.size;
-			} else {
-				fail(w, TL_DECODE_WRONG_TYPE, "msgpack: a map key is not a string");
-				json_decref(v);
-				return NULL;
-			}
-			if (!tl_utf8_valid(kp, kn) || memchr(kp, '\0', kn)) {
-				fail(w, TL_DECODE_NOT_UTF8,
-				     "msgpack: a map key is not UTF-8 text without NUL");
-				json_decref(v);
-				return NULL;
-			}
-			e = mpack_to_json(&o->via.map.ptr[i].val, w);
-			if (!e || json_object_setn_new_nocheck(v, kp, kn, e) < 0) {
-				json_decref(v);
-				return NULL;
-			}
+			if (k->type == MSGPACK_OBJECT_STR)
+				rc = mpack_string(doc, k->via.str.ptr, k->via.str.size, &m->key, w);
+			else if (k->type == MSGPACK_OBJECT_BIN)
+				rc = mpack_string(doc, k->via.bin.ptr, k->via.bin.size, &m->key, w);
+			else
+				rc = fail(w, TL_DECODE_WRONG_TYPE, "msgpack: a map key is not a string");
+			if (rc != 0)
+				return rc;
+			m->klen = (uint32_t)strlen(m->key);
+			if ((rc = mpack_to_json(doc, &o->via.map.ptr[i].val, &m->val, w)) != 0)
+				return rc;
 		}
-		return v;
+		v->type = TL_JSON_OBJECT;
+		v->len = o->via.map.size;
+		v->u.members = members;
+		return 0;
+	}
 	default:
 		break;
 	}
-	fail(w, TL_DECODE_UNKNOWN_FORMAT, "msgpack: unsupported type %d", (int)o->type);
-	return NULL;
+	return fail(w, TL_DECODE_UNKNOWN_FORMAT, "msgpack: unsupported type %d", (int)o->type);
 }
 
 int tl_decode_msgpack(struct tl_decoder *d, const void *data, size_t len, struct tl_decoded *out)
 {
 	msgpack_unpacked res;
-	json_t *obj = NULL;
+	struct tl_json *obj;
 	struct why w;
 	size_t off = 0;
 	int rc = -1;
@@ -1017,13 +989,17 @@ int tl_decode_msgpack(struct tl_decoder *d, const void *data, size_t len, struct
 		     (int)res.data.type);
 		goto out;
 	}
-	obj = mpack_to_json(&res.data, &w);
-	if (!obj)
+	obj = tl_json_doc_alloc(&out->inner, sizeof(*obj));
+	if (!obj) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = mpack_to_json(&out->inner, &res.data, obj, &w);
+	if (rc != 0)
 		goto out;
 	out->form = TL_FORM_SINGLE;
 	rc = decode_item(d, obj, 0, out);
 out:
-	json_decref(obj);
 	msgpack_unpacked_destroy(&res);
 	if (rc == -ENOMEM)
 		return rc;

@@ -35,6 +35,7 @@
 
 #include "common/buf.h"
 #include "common/event.h"
+#include "common/json.h"
 #include "common/sample.h"
 #include "common/signature.h"
 
@@ -93,8 +94,11 @@ enum tl_msg_form {
 };
 
 /*
- * What one message decoded to. Reuse one struct across messages with
- * tl_decoded_reset(), which keeps the arrays' memory.
+ * What one message decoded to. The samples and events point into memory the
+ * struct owns (a copy of the body, the parsed documents), so they are valid
+ * until the next decode into it, tl_decoded_reset() or tl_decoded_fini().
+ * Reuse one struct across messages: resetting keeps all the memory, so a
+ * steady stream of messages allocates nothing.
  */
 struct tl_decoded {
 	enum tl_msg_form form;
@@ -105,10 +109,14 @@ struct tl_decoded {
 	size_t n_events, cap_events;
 	struct tl_reject *rejects;
 	size_t n_rejects, cap_rejects;
+	/* Private: the body's copy, parsed in place, and the documents. */
+	struct tl_buf text;
+	struct tl_json_doc outer, inner;
+	struct tl_buf raw;
 };
 
 void tl_decoded_init(struct tl_decoded *d);
-/* Releases the items and rejects, keeps the arrays. */
+/* Releases the items and rejects, keeps the memory. */
 void tl_decoded_reset(struct tl_decoded *d);
 /* Releases everything. NULL is accepted. */
 void tl_decoded_fini(struct tl_decoded *d);

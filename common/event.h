@@ -1,8 +1,9 @@
 /*
  * event.h — a ceilometer event (reference §1.4), traits typed.
  *
- * As with samples, an event is a view of the JSON object it came from, which
- * it holds one reference to. Trait values are converted as ceilometer's
+ * As with samples, an event is a view of the JSON object it came from, valid
+ * until the decoder's result is reset or freed; only the trait array (and the
+ * text of traits whose value was not a string) is the event's own. Trait values are converted as ceilometer's
  * Trait.convert_value does: integers and floats from numbers or numeric text,
  * datetimes parsed and normalized to UTC, everything else the Python text of
  * the value cut to 255 characters.
@@ -10,9 +11,11 @@
 #ifndef TL_COMMON_EVENT_H
 #define TL_COMMON_EVENT_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/buf.h"
+#include "common/json.h"
 
 /* ceilometer's dtype numbers. */
 enum tl_trait_type {
@@ -42,12 +45,12 @@ struct tl_trait {
 };
 
 struct tl_event {
-	json_t *obj; /* the event dict as received (one reference, owned) */
+	const struct tl_json *obj; /* the event dict as received */
 	const char *message_id;
 	const char *event_type;
 	const char *message_signature; /* "" when absent */
 	int64_t generated;             /* µs UTC */
-	json_t *raw;                   /* borrowed; an object, NULL when absent or null */
+	const struct tl_json *raw;     /* an object inside obj; NULL when absent or null */
 	struct tl_trait *traits;       /* owned array */
 	size_t n_traits;
 };
@@ -56,13 +59,14 @@ struct tl_event {
 const char *tl_trait_type_name(enum tl_trait_type t);
 
 /*
- * The event as ceilometer serializes it: message_id, event_type, generated
- * (normalized UTC), traits as [name, dtype, value] with converted values
- * (datetimes as ISO text), raw. Returns a new reference or NULL.
+ * Appends the event to b as compact JSON, as ceilometer serializes it:
+ * message_id, event_type, generated (normalized UTC), traits as
+ * [name, dtype, value] with converted values (datetimes as ISO text), raw
+ * ({} when absent), message_signature. Returns 0 or -ENOMEM.
  */
-json_t *tl_event_to_json(const struct tl_event *e);
+int tl_event_write_json(const struct tl_event *e, struct tl_buf *b);
 
-/* Frees the traits and releases the JSON; the struct is zeroed. NULL is accepted. */
+/* Frees the traits; the struct is zeroed. NULL is accepted. */
 void tl_event_fini(struct tl_event *e);
 
 #endif

@@ -24,15 +24,15 @@
 
 /* First repeat of a complaint after 10 s, then doubling up to a day. */
 #define COMPLAIN_FIRST_US (10LL * 1000000LL)
-#define COMPLAIN_MAX_US   (86400LL * 1000000LL)
+#define COMPLAIN_MAX_US	  (86400LL * 1000000LL)
 
 _Atomic int tl_log_level_ = TL_LOG_INFO;
 static _Atomic int log_target = TL_LOG_STDERR;
 static char log_ident[64] = "tally";
 
 static const char *const level_names[] = {
-	[TL_LOG_ERR] = "error",   [TL_LOG_WARNING] = "warning", [TL_LOG_NOTICE] = "notice",
-	[TL_LOG_INFO] = "info",   [TL_LOG_DEBUG] = "debug",
+	[TL_LOG_ERR] = "error", [TL_LOG_WARNING] = "warning", [TL_LOG_NOTICE] = "notice",
+	[TL_LOG_INFO] = "info", [TL_LOG_DEBUG] = "debug",
 };
 
 int tl_log_setup(int level, enum tl_log_target target, const char *ident)
@@ -58,8 +58,8 @@ int tl_log_level_parse(const char *name)
 		const char *name;
 		int level;
 	} names[] = {
-		{"err", TL_LOG_ERR},       {"error", TL_LOG_ERR},   {"warning", TL_LOG_WARNING},
-		{"warn", TL_LOG_WARNING},  {"notice", TL_LOG_NOTICE}, {"info", TL_LOG_INFO},
+		{"err", TL_LOG_ERR},	  {"error", TL_LOG_ERR},     {"warning", TL_LOG_WARNING},
+		{"warn", TL_LOG_WARNING}, {"notice", TL_LOG_NOTICE}, {"info", TL_LOG_INFO},
 		{"debug", TL_LOG_DEBUG},
 	};
 	size_t i;
@@ -137,9 +137,9 @@ void tl_log_vwrite(int level, const char *component, const char *fmt, va_list ap
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s ",
-		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		             tm.tm_sec, ts.tv_nsec / 1000000, log_ident, (long)getpid(),
-		             level_names[level]);
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000, log_ident, (long)getpid(),
+			     level_names[level]);
 		off = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0;
 	}
 	if (component && *component) {
@@ -180,13 +180,12 @@ void tl_log_write(int level, const char *component, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void complain_vlog(int level, const char *component, uint64_t suppressed,
-                          const char *note, const char *fmt, va_list ap)
-	__attribute__((format(printf, 5, 0)));
+static void complain_vlog(int level, const char *component, uint64_t suppressed, const char *note,
+			  const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* Logs fmt followed by "(N <note>)" when repeats were suppressed. */
-static void complain_vlog(int level, const char *component, uint64_t suppressed,
-                          const char *note, const char *fmt, va_list ap)
+static void complain_vlog(int level, const char *component, uint64_t suppressed, const char *note,
+			  const char *fmt, va_list ap)
 {
 	char msg[TL_LOG_LINE_MAX];
 
@@ -227,8 +226,8 @@ void tl_complain(struct tl_complain *c, int level, const char *component, const 
 	va_end(ap);
 }
 
-void tl_complain_release(struct tl_complain *c, int level, const char *component,
-                         const char *fmt, ...)
+void tl_complain_release(struct tl_complain *c, int level, const char *component, const char *fmt,
+			 ...)
 {
 	uint64_t suppressed = c->suppressed;
 	va_list ap;
@@ -241,8 +240,7 @@ void tl_complain_release(struct tl_complain *c, int level, const char *component
 	if (!tl_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	complain_vlog(level, component, suppressed, "failures not logged before recovery", fmt,
-	              ap);
+	complain_vlog(level, component, suppressed, "failures not logged before recovery", fmt, ap);
 	va_end(ap);
 }
 
@@ -256,8 +254,8 @@ bool tl_ratelimit_allow(struct tl_ratelimit *r, uint64_t *out_suppressed)
 	 * One thread wins the compare-and-swap for each interval; the others count
 	 * themselves as suppressed and are reported by the next winner.
 	 */
-	if (now < next || !atomic_compare_exchange_strong(&r->next_us, &next,
-	                                                  now + r->interval_us)) {
+	if (now < next ||
+	    !atomic_compare_exchange_strong(&r->next_us, &next, now + r->interval_us)) {
 		atomic_fetch_add_explicit(&r->suppressed, 1, memory_order_relaxed);
 		return false;
 	}

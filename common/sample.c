@@ -2,10 +2,11 @@
 
 #include "common/sample.h"
 
-#include "common/time.h"
-
 #include <errno.h>
 #include <string.h>
+
+#include "common/pyfmt.h"
+#include "common/time.h"
 
 static const char *const counter_type_names[] = {"gauge", "delta", "cumulative"};
 
@@ -29,52 +30,50 @@ int tl_counter_type_parse(const char *s, enum tl_counter_type *out)
 	return -EINVAL;
 }
 
-void tl_sample_fini(struct tl_sample *s)
+/* Appends ,"key":"value" or ,"key":null. */
+static int put_field(struct tl_buf *b, const char *key, const char *value)
 {
-	if (!s)
-		return;
-	json_decref(s->obj);
-	memset(s, 0, sizeof(*s));
+	int rc;
+
+	if ((rc = tl_buf_printf(b, ",\"%s\":", key)) < 0)
+		return rc;
+	if (!value)
+		return tl_buf_append(b, "null", 4);
+	return tl_json_write_string(value, strlen(value), b);
 }
 
-static json_t *string_or_null(const char *s)
+int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b)
 {
-	return s ? json_string_nocheck(s) : json_null();
-}
-
-json_t *tl_sample_to_json(const struct tl_sample *s)
-{
-	char ts[TL_TIME_ISO_SIZE];
-	json_t *o;
+	char ts[TL_TIME_ISO_SIZE], num[TL_PYFMT_FLOAT_SIZE];
+	int rc;
 
 	if (tl_time_format(s->timestamp, ts, sizeof(ts)) == 0)
-		return NULL;
-	o = json_object();
-	if (!o)
-		return NULL;
-	/* The _new setters take the reference even on failure; one check at the end suffices. */
-	if (json_object_set_new_nocheck(o, "source", string_or_null(s->source)) ||
-	    json_object_set_new_nocheck(o, "counter_name", json_string_nocheck(s->counter_name)) ||
-	    json_object_set_new_nocheck(o, "counter_type",
-	                                json_string_nocheck(tl_counter_type_name(s->counter_type))) ||
-	    json_object_set_new_nocheck(o, "counter_unit", json_string_nocheck(s->counter_unit)) ||
-	    json_object_set_new_nocheck(o, "counter_volume",
-	                                s->volume_is_int ? json_integer(s->volume_int)
-	                                                 : json_real(s->volume)) ||
-	    json_object_set_new_nocheck(o, "user_id", string_or_null(s->user_id)) ||
-	    json_object_set_new_nocheck(o, "project_id", string_or_null(s->project_id)) ||
-	    json_object_set_new_nocheck(o, "resource_id", json_string_nocheck(s->resource_id)) ||
-	    json_object_set_new_nocheck(o, "timestamp", json_string_nocheck(ts)) ||
-	    json_object_set_new_nocheck(o, "resource_metadata",
-	                                s->resource_metadata ? json_incref(s->resource_metadata)
-	                                                     : json_object()) ||
-	    json_object_set_new_nocheck(o, "message_id", json_string_nocheck(s->message_id)) ||
-	    json_object_set_new_nocheck(o, "message_signature",
-	                                json_string_nocheck(s->message_signature)) ||
-	    (s->has_monotonic_time &&
-	     json_object_set_new_nocheck(o, "monotonic_time", json_real(s->monotonic_time)))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+		return -EINVAL;
+	if ((rc = tl_buf_append(b, "{\"source\":", 10)) < 0 ||
+	    (rc = s->source ? tl_json_write_string(s->source, strlen(s->source), b)
+	                    : tl_buf_append(b, "null", 4)) < 0 ||
+	    (rc = put_field(b, "counter_name", s->counter_name)) < 0 ||
+	    (rc = put_field(b, "counter_type", tl_counter_type_name(s->counter_type))) < 0 ||
+	    (rc = put_field(b, "counter_unit", s->counter_unit)) < 0)
+		return rc;
+	if (s->volume_is_int)
+		rc = tl_buf_printf(b, ",\"counter_volume\":%lld", (long long)s->volume_int);
+	else
+		rc = tl_buf_printf(b, ",\"counter_volume\":%.*s",
+		                   (int)tl_pyfmt_float_py3(s->volume, num), num);
+	if (rc < 0 || (rc = put_field(b, "user_id", s->user_id)) < 0 ||
+	    (rc = put_field(b, "project_id", s->project_id)) < 0 ||
+	    (rc = put_field(b, "resource_id", s->resource_id)) < 0 ||
+	    (rc = put_field(b, "timestamp", ts)) < 0 ||
+	    (rc = tl_buf_puts(b, ",\"resource_metadata\":")) < 0 ||
+	    (rc = s->resource_metadata ? tl_json_write(s->resource_metadata, b)
+	                               : tl_buf_append(b, "{}", 2)) < 0 ||
+	    (rc = put_field(b, "message_id", s->message_id)) < 0 ||
+	    (rc = put_field(b, "message_signature", s->message_signature)) < 0)
+		return rc;
+	if (s->has_monotonic_time &&
+	    (rc = tl_buf_printf(b, ",\"monotonic_time\":%.*s",
+	                        (int)tl_pyfmt_float_py3(s->monotonic_time, num), num)) < 0)
+		return rc;
+	return tl_buf_putc(b, '}');
 }

@@ -2,8 +2,8 @@
  * sample.h — a ceilometer sample ("meter message", reference §1.3).
  *
  * A decoded sample is a typed view of the JSON object it came from: the
- * string fields point into that object, which the sample holds one reference
- * to, so they stay valid exactly as long as the sample. Every field has been
+ * string fields point into the decoder's result (struct tl_decoded) and stay
+ * valid until that result is reset or freed. Every field has been
  * checked by the decoder: required ones are present, strings are valid UTF-8
  * with no NUL and within their length caps, the timestamp is in range and
  * normalized to UTC microseconds.
@@ -11,10 +11,12 @@
 #ifndef TL_COMMON_SAMPLE_H
 #define TL_COMMON_SAMPLE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/buf.h"
+#include "common/json.h"
 
 enum tl_counter_type {
 	TL_COUNTER_GAUGE = 0,
@@ -27,7 +29,7 @@ enum tl_counter_type {
 #define TL_SAMPLE_MAX_MESSAGE_ID 128 /* message_id */
 
 struct tl_sample {
-	json_t *obj; /* the sample dict as received (one reference, owned) */
+	const struct tl_json *obj; /* the sample dict as received */
 
 	const char *counter_name;
 	const char *counter_unit;
@@ -37,7 +39,7 @@ struct tl_sample {
 	const char *user_id;           /* NULL when absent or null */
 	const char *project_id;        /* NULL when absent or null */
 	const char *message_signature; /* "" when absent */
-	json_t *resource_metadata;     /* borrowed from obj; NULL when absent or null */
+	const struct tl_json *resource_metadata; /* an object inside obj; NULL when absent or null */
 
 	enum tl_counter_type counter_type;
 	bool volume_is_int;   /* the volume was a JSON integer: volume_int is exact */
@@ -54,14 +56,12 @@ const char *tl_counter_type_name(enum tl_counter_type t);
 int tl_counter_type_parse(const char *s, enum tl_counter_type *out);
 
 /*
- * The sample as a ceilometer meter message with normalized values: the
- * timestamp as "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC), the volume as the JSON
- * number it came as, absent optional fields as null. Returns a new reference
- * (the caller decrefs) or NULL on allocation failure.
+ * Appends the sample to b as one compact JSON meter message with ceilometer's
+ * field names and normalized values: the timestamp as
+ * "YYYY-MM-DDTHH:MM:SS.ffffff" (UTC), the volume as the number it came as,
+ * absent optional fields as null, monotonic_time only when present.
+ * Returns 0 or -ENOMEM.
  */
-json_t *tl_sample_to_json(const struct tl_sample *s);
-
-/* Releases the reference to the JSON object; the struct is zeroed. NULL is accepted. */
-void tl_sample_fini(struct tl_sample *s);
+int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b);
 
 #endif

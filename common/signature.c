@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/json.h"
 #include "common/pyfmt.h"
 
 /*
@@ -24,14 +25,18 @@
  * (EVP_MD_CTX_copy_ex). Measured on OpenSSL 3.0 with a 600-byte text this
  * costs about 0.5-0.6 µs, against 0.8 µs for EVP_MAC_CTX_dup() of a keyed
  * EVP_MAC context.
+ *
+ * The walk reads either representation of a message: jansson's json_t (tools,
+ * tests) or common/json.h's struct tl_json (the ingest path). Nodes travel as
+ * const void * and a few accessors below look at the walk's flag to read them.
  */
 
 /* Keys sorted on the stack per level before falling back to the heap. */
 #define TL_SIG_STACK_KEYS 32
 /* Levels sorted by insertion sort; larger ones by qsort. */
 #define TL_SIG_INSERTION_MAX 16
-#define TL_SIG_BLOCK 64
-#define TL_SIG_MD_LEN 32
+#define TL_SIG_BLOCK	     64
+#define TL_SIG_MD_LEN	     32
 
 struct tl_signer {
 	bool enabled;
@@ -50,39 +55,131 @@ struct tl_sig_path {
 struct tl_sig_entry {
 	const char *key;
 	size_t len;
-	json_t *val;
+	const void *val;
+	size_t idx; /* position in the object, to keep the last of repeated keys */
 };
 
 struct tl_sig_walk {
 	struct tl_buf *b;
 	enum tl_sig_variant v;
+	bool tlj; /* nodes are struct tl_json, else json_t */
 	int depth;
 	/* What tl_signature_verify() learns from the first (PY3) walk. */
 	bool float_differs; /* a float value whose Python 2 str() differs */
-	bool list_py2;      /* a list whose Python 2 repr can differ */
-	bool list_str;      /* a list holding a string or a dict: b'' differs */
+	bool list_py2;	    /* a list whose Python 2 repr can differ */
+	bool list_str;	    /* a list holding a string or a dict: b'' differs */
 };
 
-/* ---- Key access and sorting ---------------------------------------------- */
+/* ---- Node access ----------------------------------------------------------- */
 
-static size_t tl_sig_iter_key_len(void *it)
+enum tl_sig_kind {
+	TL_SIG_K_NULL,
+	TL_SIG_K_FALSE,
+	TL_SIG_K_TRUE,
+	TL_SIG_K_INT,
+	TL_SIG_K_REAL,
+	TL_SIG_K_STRING,
+	TL_SIG_K_ARRAY,
+	TL_SIG_K_OBJECT,
+};
+
+static enum tl_sig_kind tl_sig_kind(const struct tl_sig_walk *w, const void *n)
 {
-#if JANSSON_VERSION_HEX >= 0x020e00
-	return json_object_iter_key_len(it);
-#else
-	return strlen(json_object_iter_key(it));
-#endif
+	if (w->tlj) {
+		switch (((const struct tl_json *)n)->type) {
+		case TL_JSON_FALSE:
+			return TL_SIG_K_FALSE;
+		case TL_JSON_TRUE:
+			return TL_SIG_K_TRUE;
+		case TL_JSON_INT:
+			return TL_SIG_K_INT;
+		case TL_JSON_REAL:
+			return TL_SIG_K_REAL;
+		case TL_JSON_STRING:
+			return TL_SIG_K_STRING;
+		case TL_JSON_ARRAY:
+			return TL_SIG_K_ARRAY;
+		case TL_JSON_OBJECT:
+			return TL_SIG_K_OBJECT;
+		default:
+			return TL_SIG_K_NULL;
+		}
+	}
+	switch (json_typeof((const json_t *)n)) {
+	case JSON_FALSE:
+		return TL_SIG_K_FALSE;
+	case JSON_TRUE:
+		return TL_SIG_K_TRUE;
+	case JSON_INTEGER:
+		return TL_SIG_K_INT;
+	case JSON_REAL:
+		return TL_SIG_K_REAL;
+	case JSON_STRING:
+		return TL_SIG_K_STRING;
+	case JSON_ARRAY:
+		return TL_SIG_K_ARRAY;
+	case JSON_OBJECT:
+		return TL_SIG_K_OBJECT;
+	default:
+		return TL_SIG_K_NULL;
+	}
 }
 
-/* Python compares str by code point, which is UTF-8 byte order. */
+static const char *tl_sig_string(const struct tl_sig_walk *w, const void *n, size_t *len)
+{
+	if (w->tlj) {
+		*len = ((const struct tl_json *)n)->len;
+		return ((const struct tl_json *)n)->u.s;
+	}
+	*len = json_string_length((const json_t *)n);
+	return json_string_value((const json_t *)n);
+}
+
+static int64_t tl_sig_int(const struct tl_sig_walk *w, const void *n)
+{
+	return w->tlj ? ((const struct tl_json *)n)->u.i : json_integer_value((const json_t *)n);
+}
+
+static double tl_sig_real(const struct tl_sig_walk *w, const void *n)
+{
+	return w->tlj ? ((const struct tl_json *)n)->u.d : json_real_value((const json_t *)n);
+}
+
+static size_t tl_sig_array_size(const struct tl_sig_walk *w, const void *n)
+{
+	return w->tlj ? ((const struct tl_json *)n)->len : json_array_size((const json_t *)n);
+}
+
+static const void *tl_sig_array_get(const struct tl_sig_walk *w, const void *n, size_t i)
+{
+	if (w->tlj)
+		return &((const struct tl_json *)n)->u.items[i];
+	return json_array_get((const json_t *)n, i);
+}
+
+/* ---- Key sorting ------------------------------------------------------------ */
+
+/*
+ * Python compares str by code point, which is UTF-8 byte order. Keys are
+ * short and usually differ early, so a byte loop beats a call to memcmp().
+ * Equal keys (repeated in a struct tl_json object) stay in document order.
+ */
+static inline int tl_sig_keycmp(const struct tl_sig_entry *a, const struct tl_sig_entry *b)
+{
+	const unsigned char *x = (const unsigned char *)a->key, *y = (const unsigned char *)b->key;
+	size_t i, n = a->len < b->len ? a->len : b->len;
+
+	for (i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return x[i] < y[i] ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
 static int tl_sig_entry_cmp(const void *pa, const void *pb)
 {
-	const struct tl_sig_entry *a = pa, *b = pb;
-	int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
-
-	if (c)
-		return c;
-	return a->len < b->len ? -1 : a->len > b->len;
+	return tl_sig_keycmp(pa, pb);
 }
 
 static void tl_sig_sort(struct tl_sig_entry *e, size_t n)
@@ -96,49 +193,90 @@ static void tl_sig_sort(struct tl_sig_entry *e, size_t n)
 	}
 	for (i = 1; i < n; i++) {
 		t = e[i];
-		for (j = i; j > 0 && tl_sig_entry_cmp(&e[j - 1], &t) > 0; j--)
+		for (j = i; j > 0 && tl_sig_keycmp(&e[j - 1], &t) > 0; j--)
 			e[j] = e[j - 1];
 		e[j] = t;
 	}
 }
 
 /*
- * Fills *out with the n members of obj, sorted; *out is stack when it fits,
+ * Fills *out with the members of obj sorted by key, a repeated key once with
+ * its last value (Python's json builds a dict); *out is stack when it fits,
  * else allocated (the caller frees it when it differs from stack).
  */
-static int tl_sig_members(const json_t *obj, struct tl_sig_entry *stack, struct tl_sig_entry **out,
-			  size_t *out_n)
+static int tl_sig_members(const struct tl_sig_walk *w, const void *obj, struct tl_sig_entry *stack,
+			  struct tl_sig_entry **out, size_t *out_n)
 {
-	/* jansson's iteration API takes a non-const object; it does not modify it. */
-	json_t *o = (json_t *)obj;
-	size_t n = json_object_size(o), i = 0;
 	struct tl_sig_entry *e = stack;
-	void *it;
+	size_t n, i = 0, j;
 
-	if (n > TL_SIG_STACK_KEYS) {
-		e = malloc(n * sizeof(*e));
-		if (!e)
+	if (w->tlj) {
+		const struct tl_json *o = obj;
+
+		n = o->len;
+		if (n > TL_SIG_STACK_KEYS && !(e = malloc(n * sizeof(*e))))
 			return -ENOMEM;
-	}
-	for (it = json_object_iter(o); it && i < n; it = json_object_iter_next(o, it), i++) {
-		e[i].key = json_object_iter_key(it);
-		e[i].len = tl_sig_iter_key_len(it);
-		e[i].val = json_object_iter_value(it);
+		for (i = 0; i < n; i++) {
+			e[i].key = o->u.members[i].key;
+			e[i].len = o->u.members[i].klen;
+			e[i].val = &o->u.members[i].val;
+			e[i].idx = i;
+		}
+	} else {
+		/* jansson's iteration API takes a non-const object; it does not modify it. */
+		json_t *o = (json_t *)obj;
+		void *it;
+
+		n = json_object_size(o);
+		if (n > TL_SIG_STACK_KEYS && !(e = malloc(n * sizeof(*e))))
+			return -ENOMEM;
+		for (it = json_object_iter(o); it && i < n;
+		     it = json_object_iter_next(o, it), i++) {
+			e[i].key = json_object_iter_key(it);
+#if JANSSON_VERSION_HEX >= 0x020e00
+			e[i].len = json_object_iter_key_len(it);
+#else
+			e[i].len = strlen(e[i].key);
+#endif
+			e[i].val = json_object_iter_value(it);
+			e[i].idx = i;
+		}
 	}
 	tl_sig_sort(e, i);
+	/* Keep the last of each run of equal keys. */
+	for (n = i, i = 0, j = 0; i < n; i++) {
+		if (i + 1 < n && e[i].len == e[i + 1].len &&
+		    !memcmp(e[i].key, e[i + 1].key, e[i].len))
+			continue;
+		e[j++] = e[i];
+	}
 	*out = e;
-	*out_n = i;
+	*out_n = j;
 	return 0;
 }
 
 /* ---- Text pieces ---------------------------------------------------------- */
 
-static int tl_sig_put(struct tl_sig_walk *w, const char *s, size_t n)
+/*
+ * Appends n bytes. The walk leaves out the NUL that tl_buf_append() writes
+ * after every piece; tl_sig_compute() restores it once the text is complete.
+ */
+static inline int tl_sig_put(struct tl_sig_walk *w, const char *s, size_t n)
 {
-	return tl_buf_append(w->b, s, n);
+	struct tl_buf *b = w->b;
+
+	if (b->cap - b->len <= n) {
+		int rc = tl_buf_reserve(b, n);
+
+		if (rc < 0)
+			return rc;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	return 0;
 }
 
-static int tl_sig_put_int(struct tl_sig_walk *w, json_int_t v)
+static int tl_sig_put_int(struct tl_sig_walk *w, int64_t v)
 {
 	char tmp[24], *p = tmp + sizeof(tmp);
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -160,12 +298,12 @@ static int tl_sig_put_int(struct tl_sig_walk *w, json_int_t v)
  * write raw because that set changes with every Unicode version anyway.
  */
 static const uint32_t tl_sig_nonprintable[][2] = {
-	{0x80, 0xa0},       {0xad, 0xad},       {0x600, 0x605},     {0x61c, 0x61c},
-	{0x6dd, 0x6dd},     {0x70f, 0x70f},     {0x890, 0x891},     {0x8e2, 0x8e2},
-	{0x1680, 0x1680},   {0x180e, 0x180e},   {0x2000, 0x200f},   {0x2028, 0x202f},
-	{0x205f, 0x2064},   {0x2066, 0x206f},   {0x3000, 0x3000},   {0xd800, 0xf8ff},
-	{0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
-	{0x13430, 0x13438}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0001, 0xe0001},
+	{0x80, 0xa0},	    {0xad, 0xad},	{0x600, 0x605},	      {0x61c, 0x61c},
+	{0x6dd, 0x6dd},	    {0x70f, 0x70f},	{0x890, 0x891},	      {0x8e2, 0x8e2},
+	{0x1680, 0x1680},   {0x180e, 0x180e},	{0x2000, 0x200f},     {0x2028, 0x202f},
+	{0x205f, 0x2064},   {0x2066, 0x206f},	{0x3000, 0x3000},     {0xd800, 0xf8ff},
+	{0xfeff, 0xfeff},   {0xfff9, 0xfffb},	{0x110bd, 0x110bd},   {0x110cd, 0x110cd},
+	{0x13430, 0x13438}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a},   {0xe0001, 0xe0001},
 	{0xe0020, 0xe007f}, {0xf0000, 0xffffd}, {0x100000, 0x10fffd},
 };
 
@@ -378,7 +516,8 @@ static int tl_sig_py2_order(struct tl_sig_entry *e, size_t n)
 			grown[j] = SIZE_MAX;
 		for (j = 0; j < size; j++)
 			if (table[j] != SIZE_MAX)
-				grown[tl_sig_py2_slot(grown, newsize - 1, hash[table[j]])] = table[j];
+				grown[tl_sig_py2_slot(grown, newsize - 1, hash[table[j]])] =
+					table[j];
 		free(table);
 		table = grown;
 		grown = NULL;
@@ -398,16 +537,16 @@ out:
 
 /* ---- Python repr of lists -------------------------------------------------- */
 
-static int tl_sig_repr(struct tl_sig_walk *w, const json_t *j);
+static int tl_sig_repr(struct tl_sig_walk *w, const void *j);
 
 /* repr() of a dict inside a list, after decode_unicode() (keys sorted). */
-static int tl_sig_repr_dict(struct tl_sig_walk *w, const json_t *obj)
+static int tl_sig_repr_dict(struct tl_sig_walk *w, const void *obj)
 {
 	struct tl_sig_entry stack[TL_SIG_STACK_KEYS], *e = NULL;
 	size_t n = 0, i;
 	int rc;
 
-	rc = tl_sig_members(obj, stack, &e, &n);
+	rc = tl_sig_members(w, obj, stack, &e, &n);
 	if (rc < 0)
 		return rc;
 	if (n > 0)
@@ -441,48 +580,50 @@ out:
 }
 
 /* repr() of an element of a list (floats always in shortest form). */
-static int tl_sig_repr(struct tl_sig_walk *w, const json_t *j)
+static int tl_sig_repr(struct tl_sig_walk *w, const void *j)
 {
 	char f[TL_PYFMT_FLOAT_SIZE];
+	const char *str;
 	size_t i, n;
 	int rc = 0;
 
-	switch (json_typeof(j)) {
-	case JSON_STRING:
+	switch (tl_sig_kind(w, j)) {
+	case TL_SIG_K_STRING:
 		w->list_str = true;
-		if (tl_sig_has_nonascii(json_string_value(j), json_string_length(j)))
+		str = tl_sig_string(w, j, &n);
+		if (tl_sig_has_nonascii(str, n))
 			w->list_py2 = true;
-		return tl_sig_repr_str(w, json_string_value(j), json_string_length(j));
-	case JSON_INTEGER:
-		return tl_sig_put_int(w, json_integer_value(j));
-	case JSON_REAL:
-		n = tl_pyfmt_float_py3(json_real_value(j), f);
+		return tl_sig_repr_str(w, str, n);
+	case TL_SIG_K_INT:
+		return tl_sig_put_int(w, tl_sig_int(w, j));
+	case TL_SIG_K_REAL:
+		n = tl_pyfmt_float_py3(tl_sig_real(w, j), f);
 		return tl_sig_put(w, f, n);
-	case JSON_TRUE:
+	case TL_SIG_K_TRUE:
 		return tl_sig_put(w, "True", 4);
-	case JSON_FALSE:
+	case TL_SIG_K_FALSE:
 		return tl_sig_put(w, "False", 5);
-	case JSON_NULL:
+	case TL_SIG_K_NULL:
 		return tl_sig_put(w, "None", 4);
-	case JSON_ARRAY:
-	case JSON_OBJECT:
+	case TL_SIG_K_ARRAY:
+	case TL_SIG_K_OBJECT:
 		break;
 	}
 	if (++w->depth > TL_SIG_MAX_DEPTH) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (json_is_object(j)) {
+	if (tl_sig_kind(w, j) == TL_SIG_K_OBJECT) {
 		rc = tl_sig_repr_dict(w, j);
 		goto out;
 	}
-	n = json_array_size(j);
+	n = tl_sig_array_size(w, j);
 	rc = tl_sig_put(w, "[", 1);
 	for (i = 0; i < n && rc == 0; i++) {
 		if (i)
 			rc = tl_sig_put(w, ", ", 2);
 		if (rc == 0)
-			rc = tl_sig_repr(w, json_array_get(j, i));
+			rc = tl_sig_repr(w, tl_sig_array_get(w, j, i));
 	}
 	if (rc == 0)
 		rc = tl_sig_put(w, "]", 1);
@@ -508,20 +649,22 @@ static int tl_sig_put_path(struct tl_sig_walk *w, const struct tl_sig_path *p)
 }
 
 /* str(value) for a value that is not a dict. */
-static int tl_sig_value(struct tl_sig_walk *w, const json_t *j)
+static int tl_sig_value(struct tl_sig_walk *w, const void *j)
 {
 	char f[TL_PYFMT_FLOAT_SIZE];
+	const char *str;
 	bool same;
 	size_t n;
 
-	switch (json_typeof(j)) {
-	case JSON_STRING:
-		return tl_sig_put(w, json_string_value(j), json_string_length(j));
-	case JSON_REAL:
+	switch (tl_sig_kind(w, j)) {
+	case TL_SIG_K_STRING:
+		str = tl_sig_string(w, j, &n);
+		return tl_sig_put(w, str, n);
+	case TL_SIG_K_REAL:
 		if (w->v == TL_SIG_PY2) {
-			n = tl_pyfmt_float_py2(json_real_value(j), f);
+			n = tl_pyfmt_float_py2(tl_sig_real(w, j), f);
 		} else {
-			n = tl_pyfmt_float_py3_ex(json_real_value(j), f, &same);
+			n = tl_pyfmt_float_py3_ex(tl_sig_real(w, j), f, &same);
 			if (!same)
 				w->float_differs = true;
 		}
@@ -532,7 +675,7 @@ static int tl_sig_value(struct tl_sig_walk *w, const json_t *j)
 	}
 }
 
-static int tl_sig_walk_object(struct tl_sig_walk *w, const json_t *obj,
+static int tl_sig_walk_object(struct tl_sig_walk *w, const void *obj,
 			      const struct tl_sig_path *path)
 {
 	struct tl_sig_entry stack[TL_SIG_STACK_KEYS], *e = NULL;
@@ -544,11 +687,11 @@ static int tl_sig_walk_object(struct tl_sig_walk *w, const json_t *obj,
 		w->depth--;
 		return -EINVAL;
 	}
-	rc = tl_sig_members(obj, stack, &e, &n);
+	rc = tl_sig_members(w, obj, stack, &e, &n);
 	if (rc < 0)
 		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
-		if (json_is_object(e[i].val)) {
+		if (tl_sig_kind(w, e[i].val) == TL_SIG_K_OBJECT) {
 			sub.up = path;
 			sub.key = e[i].key;
 			sub.len = e[i].len;
@@ -597,22 +740,27 @@ static int tl_sig_hmac(const struct tl_signer *s, const void *text, size_t len, 
 	out_hex[2 * mdlen] = '\0';
 	rc = 0;
 out:
-	OPENSSL_cleanse(md, sizeof(md));
 	EVP_MD_CTX_free(c);
 	return rc;
 }
 
 /* Builds the text of msg for variant v and signs it; fills the walk's flags. */
-static int tl_sig_compute(const struct tl_signer *s, const json_t *msg, struct tl_sig_walk *w,
+static int tl_sig_compute(const struct tl_signer *s, const void *msg, struct tl_sig_walk *w,
 			  char *out_hex)
 {
 	int rc;
 
 	tl_buf_reset(w->b);
-	rc = tl_sig_walk_object(w, msg, NULL);
-	if (rc < 0)
+	/* Room for a typical sample's text at once. */
+	rc = tl_buf_reserve(w->b, 1024);
+	if (rc == 0)
+		rc = tl_sig_walk_object(w, msg, NULL);
+	if (rc < 0) {
+		tl_buf_reset(w->b);
 		return rc;
-	return tl_sig_hmac(s, w->b->data ? w->b->data : "", w->b->len, out_hex);
+	}
+	w->b->data[w->b->len] = '\0';
+	return tl_sig_hmac(s, w->b->data, w->b->len, out_hex);
 }
 
 /* ---- Public API ----------------------------------------------------------- */
@@ -687,12 +835,13 @@ bool tl_signer_enabled(const struct tl_signer *s)
 	return s->enabled;
 }
 
-int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
-			 struct tl_buf *scratch, char *out_hex)
+/* tl_signature_compute() for either representation; msg is known to be an object. */
+static int tl_sig_compute_any(const struct tl_signer *s, const void *msg, bool tlj,
+			      enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex)
 {
-	struct tl_sig_walk w = {.b = scratch, .v = v};
+	struct tl_sig_walk w = {.b = scratch, .v = v, .tlj = tlj};
 
-	if (!json_is_object(msg) || (unsigned)v >= TL_SIG_NVARIANTS)
+	if ((unsigned)v >= TL_SIG_NVARIANTS)
 		return -EINVAL;
 	if (!s->enabled) {
 		out_hex[0] = '\0';
@@ -701,27 +850,20 @@ int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_s
 	return tl_sig_compute(s, msg, &w, out_hex);
 }
 
-bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
-			 enum tl_sig_variant *out_variant)
+/*
+ * tl_signature_verify() for either representation; msg is known to be an
+ * object and sig is its message_signature, 64 bytes long.
+ */
+static bool tl_sig_verify_any(const struct tl_signer *s, const void *msg, bool tlj, const char *sig,
+			      struct tl_buf *scratch, enum tl_sig_variant *out_variant)
 {
-	struct tl_sig_walk w = {.b = scratch, .v = TL_SIG_PY3};
+	struct tl_sig_walk w = {.b = scratch, .v = TL_SIG_PY3, .tlj = tlj};
 	char hex[TL_SIG_HEX_LEN + 1];
-	const json_t *sig;
 	bool try_py2, try_bytes;
 
-	if (!s->enabled) {
-		if (out_variant)
-			*out_variant = TL_SIG_PY3;
-		return true;
-	}
-	if (!json_is_object(msg))
-		return false;
-	sig = json_object_get(msg, "message_signature");
-	if (!json_is_string(sig) || json_string_length(sig) != TL_SIG_HEX_LEN)
-		return false;
 	if (tl_sig_compute(s, msg, &w, hex) < 0)
 		return false;
-	if (!CRYPTO_memcmp(hex, json_string_value(sig), TL_SIG_HEX_LEN))
+	if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
 		goto match;
 	/*
 	 * Other variants only when their text can differ: Python 2 when a float
@@ -734,14 +876,14 @@ bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl
 		w.v = TL_SIG_PY2;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
-		if (!CRYPTO_memcmp(hex, json_string_value(sig), TL_SIG_HEX_LEN))
+		if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
 			goto match;
 	}
 	if (try_bytes) {
 		w.v = TL_SIG_PY3_BYTES;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
-		if (!CRYPTO_memcmp(hex, json_string_value(sig), TL_SIG_HEX_LEN))
+		if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
 			goto match;
 	}
 	return false;
@@ -749,4 +891,61 @@ match:
 	if (out_variant)
 		*out_variant = w.v;
 	return true;
+}
+
+int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
+			 struct tl_buf *scratch, char *out_hex)
+{
+	if (!json_is_object(msg))
+		return -EINVAL;
+	return tl_sig_compute_any(s, msg, false, v, scratch, out_hex);
+}
+
+bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
+			 enum tl_sig_variant *out_variant)
+{
+	const json_t *sig;
+
+	if (!s->enabled) {
+		if (out_variant)
+			*out_variant = TL_SIG_PY3;
+		return true;
+	}
+	if (!json_is_object(msg))
+		return false;
+	sig = json_object_get(msg, "message_signature");
+	if (!json_is_string(sig) || json_string_length(sig) != TL_SIG_HEX_LEN)
+		return false;
+	return tl_sig_verify_any(s, msg, false, json_string_value(sig), scratch, out_variant);
+}
+
+int tl_signature_compute_value(const struct tl_signer *s, const struct tl_json *msg,
+			       enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex)
+{
+	if (msg->type != TL_JSON_OBJECT)
+		return -EINVAL;
+	return tl_sig_compute_any(s, msg, true, v, scratch, out_hex);
+}
+
+bool tl_signature_verify_value(const struct tl_signer *s, const struct tl_json *msg,
+			       struct tl_buf *scratch, enum tl_sig_variant *out_variant)
+{
+	const struct tl_json *sig = NULL;
+	uint32_t i;
+
+	if (!s->enabled) {
+		if (out_variant)
+			*out_variant = TL_SIG_PY3;
+		return true;
+	}
+	if (msg->type != TL_JSON_OBJECT)
+		return false;
+	/* The last of repeated keys, as Python's json keeps. */
+	for (i = 0; i < msg->len; i++)
+		if (msg->u.members[i].klen == 17 &&
+		    !memcmp(msg->u.members[i].key, "message_signature", 17))
+			sig = &msg->u.members[i].val;
+	if (!sig || sig->type != TL_JSON_STRING || sig->len != TL_SIG_HEX_LEN)
+		return false;
+	return tl_sig_verify_any(s, msg, true, sig->u.s, scratch, out_variant);
 }

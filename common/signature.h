@@ -22,9 +22,9 @@
 #include "common/buf.h"
 
 enum tl_sig_variant {
-	TL_SIG_PY3 = 0,   /* Python 3, ceilometer < 19: floats repr, lists ['a'] */
-	TL_SIG_PY2,       /* Python 2 (Liberty/Mitaka agents): floats 12 digits, lists ['a'] with \x escapes */
-	TL_SIG_PY3_BYTES, /* Python 3, ceilometer >= 19: floats repr, list strings as b'a' */
+	TL_SIG_PY3 = 0,	  /* Python 3, ceilometer 5.0-7.x: floats repr, lists ['a'] */
+	TL_SIG_PY2,	  /* Python 2 (Liberty/Mitaka): floats 12 digits, lists ['\xc3\xa9'] */
+	TL_SIG_PY3_BYTES, /* Python 3, ceilometer >= 8.0 (Debian's 19.0): lists [b'a'] */
 	TL_SIG_NVARIANTS
 };
 
@@ -59,7 +59,7 @@ bool tl_signer_enabled(const struct tl_signer *s);
  * or nesting deeper than TL_SIG_MAX_DEPTH), -ENOMEM or -EIO (libcrypto failure).
  */
 int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
-                         struct tl_buf *scratch, char *out_hex);
+			 struct tl_buf *scratch, char *out_hex);
 
 /*
  * Verifies msg["message_signature"] in constant time against each variant
@@ -70,6 +70,19 @@ int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_s
  * the secret is empty).
  */
 bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
-                         enum tl_sig_variant *out_variant);
+			 enum tl_sig_variant *out_variant);
+
+struct tl_json;
+
+/*
+ * tl_signature_compute() and tl_signature_verify() for a message parsed by
+ * common/json.h (the ingest path) rather than jansson; same contracts. A key
+ * repeated in an object counts once, with its last value, as in the dict that
+ * Python's json builds.
+ */
+int tl_signature_compute_value(const struct tl_signer *s, const struct tl_json *msg,
+			       enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex);
+bool tl_signature_verify_value(const struct tl_signer *s, const struct tl_json *msg,
+			       struct tl_buf *scratch, enum tl_sig_variant *out_variant);
 
 #endif

@@ -15,13 +15,13 @@ static int check_name(void *p, const struct tl_conf_check *c)
 	const char *s = *(char **)p;
 	size_t n = strlen(s);
 
-	if (n == 0 || n > TL_DISPATCHER_NAME_MAX || strspn(s,
-	                                                   "abcdefghijklmnopqrstuvwxyz"
-	                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                                                   "0123456789_.-") != n) {
+	if (n == 0 || n > TL_DISPATCHER_NAME_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.-") != n) {
 		tl_conf_error(c->errs, c->at,
-		              "%s: a name is 1 to %d letters, digits, '_', '.' or '-', got '%.*s'",
-		              c->path, TL_DISPATCHER_NAME_MAX, 64, s);
+			      "%s: a name is 1 to %d letters, digits, '_', '.' or '-', got '%.*s'",
+			      c->path, TL_DISPATCHER_NAME_MAX, 64, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -50,14 +50,14 @@ static int check_meters(void *p, const struct tl_conf_check *c)
 	}
 	if (included && excluded) {
 		tl_conf_error(c->errs, c->at,
-		              "%s: both included and excluded meters (use \"*\" with \"!name\" "
-		              "exclusions, or names only)",
-		              c->path);
+			      "%s: both included and excluded meters (use \"*\" with \"!name\" "
+			      "exclusions, or names only)",
+			      c->path);
 		return -EINVAL;
 	}
 	if (included && wildcard) {
-		tl_conf_error(c->errs, c->at, "%s: included meters together with the wildcard \"*\"",
-		              c->path);
+		tl_conf_error(c->errs, c->at,
+			      "%s: included meters together with the wildcard \"*\"", c->path);
 		return -EINVAL;
 	}
 	return 0;
@@ -92,7 +92,8 @@ static int check_gnocchi(void *p, const struct tl_conf_check *c)
 	const struct tl_dispatcher_gnocchi_conf *g = p;
 	const struct tl_dispatcher_keystone_conf *k = &g->keystone;
 	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
-	const struct tl_conf_check kc = {ks, ks ? ks : tl_conf_check_at(c, "auth"), c->path, c->errs};
+	const struct tl_conf_check kc = {ks, ks ? ks : tl_conf_check_at(c, "auth"), c->path,
+					 c->errs};
 	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
 	const char *const values[] = {k->auth_url, k->username, k->password, k->project_name};
 	int rc = 0;
@@ -104,7 +105,7 @@ static int check_gnocchi(void *p, const struct tl_conf_check *c)
 		if (values[i] && *values[i])
 			continue;
 		tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
-		              "%s.keystone.%s: required when auth is keystone", c->path, needed[i]);
+			      "%s.keystone.%s: required when auth is keystone", c->path, needed[i]);
 		rc = -EINVAL;
 	}
 	return rc;
@@ -293,21 +294,21 @@ static const struct tl_conf_item gnocchi_items[] = {
 
 const struct tl_conf_variant tl_dispatcher_conf_types[] = {
 	[TL_DISPATCHER_DATABASE] = {.name = "database",
-	                            .help = "stores into storage.connection / event_connection"},
+				    .help = "stores into storage.connection / event_connection"},
 	[TL_DISPATCHER_FILE] = {.name = "file",
-	                        .items = file_items,
-	                        .size = sizeof(struct tl_dispatcher_file_conf),
-	                        .help = "writes JSON lines to a file"},
+				.items = file_items,
+				.size = sizeof(struct tl_dispatcher_file_conf),
+				.help = "writes JSON lines to a file"},
 	[TL_DISPATCHER_HTTP] = {.name = "http",
-	                        .items = http_items,
-	                        .size = sizeof(struct tl_dispatcher_http_conf),
-	                        .check = check_http,
-	                        .help = "posts JSON to a URL"},
+				.items = http_items,
+				.size = sizeof(struct tl_dispatcher_http_conf),
+				.check = check_http,
+				.help = "posts JSON to a URL"},
 	[TL_DISPATCHER_GNOCCHI] = {.name = "gnocchi",
-	                           .items = gnocchi_items,
-	                           .size = sizeof(struct tl_dispatcher_gnocchi_conf),
-	                           .check = check_gnocchi,
-	                           .help = "sends measures to Gnocchi"},
+				   .items = gnocchi_items,
+				   .size = sizeof(struct tl_dispatcher_gnocchi_conf),
+				   .check = check_gnocchi,
+				   .help = "sends measures to Gnocchi"},
 	{0},
 };
 

@@ -55,11 +55,11 @@ struct tl_dispatcher_file_conf {
 
 /* type http: POST samples and events as JSON. */
 struct tl_dispatcher_http_conf {
-	char *target;       /* URL for samples */
+	char *target;	    /* URL for samples */
 	char *event_target; /* URL for events; defaults to target */
-	double timeout;     /* seconds per request */
+	double timeout;	    /* seconds per request */
 	bool verify_ssl;
-	char *ca_file; /* CA bundle for verify_ssl; NULL: the system's */
+	char *ca_file;	 /* CA bundle for verify_ssl; NULL: the system's */
 	bool batch_mode; /* one JSON array per batch instead of one POST per sample */
 };
 
@@ -83,7 +83,7 @@ struct tl_dispatcher_keystone_conf {
 /* type gnocchi. */
 struct tl_dispatcher_gnocchi_conf {
 	char *url;
-	int auth; /* enum tl_gnocchi_auth */
+	int auth;   /* enum tl_gnocchi_auth */
 	char *user; /* basic auth user */
 	char *filter_project;
 	bool filter_service_activity;

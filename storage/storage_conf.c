@@ -85,7 +85,7 @@ const struct tl_conf_item tl_storage_conf_items[] = {
 	 .offset = S(connection),
 	 .check = check_url,
 	 .help = "samples (and events unless event_connection): sqlite:///path, postgresql://, "
-	         "mongodb://"},
+		 "mongodb://"},
 	{.key = "event_connection",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_SECRET | TL_CONF_NULLABLE,

@@ -16,14 +16,14 @@
 
 /* The backends, chosen by the URL scheme. */
 enum tl_storage_backend {
-	TL_STORAGE_SQLITE = 0,     /* sqlite:///path (the path after "sqlite://") */
+	TL_STORAGE_SQLITE = 0,	   /* sqlite:///path (the path after "sqlite://") */
 	TL_STORAGE_POSTGRESQL = 1, /* postgresql://... or postgres://... */
-	TL_STORAGE_MONGODB = 2,    /* mongodb://... */
+	TL_STORAGE_MONGODB = 2,	   /* mongodb://... */
 };
 
 struct tl_storage_conf {
-	char *connection;              /* secret: may hold a password */
-	char *event_connection;        /* secret; the same as connection unless set */
+	char *connection;	       /* secret: may hold a password */
+	char *event_connection;	       /* secret; the same as connection unless set */
 	int64_t metering_time_to_live; /* seconds; <= 0 keeps samples forever */
 	int64_t event_time_to_live;    /* seconds; <= 0 keeps events forever */
 };

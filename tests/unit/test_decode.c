@@ -146,9 +146,7 @@ static void test_envelope_notification(void **state)
 	/* Later keys win, as in Python's json. */
 	assert_false(res.samples[1].volume_is_int);
 	assert_true(res.samples[1].volume == 2.5);
-	assert_string_equal(json_string_value(json_object_get(res.samples[1].resource_metadata,
-	                                                      "host")),
-	                    "h1");
+	assert_string_equal(tl_json_get(res.samples[1].resource_metadata, "host")->u.s, "h1");
 	free(inner);
 	free(body);
 }
@@ -447,7 +445,7 @@ static const struct bad_case bad_cases[] = {
 	{"empty body", "", 0, false, true, TL_DECODE_EMPTY, "empty"},
 	{"truncated JSON", "{\"oslo.version\": \"2.0\", \"oslo.mess", 0, false, true,
 	 TL_DECODE_TRUNCATED, "truncated"},
-	{"not JSON", "{oops}", 0, false, true, TL_DECODE_SYNTAX, "invalid JSON at line 1"},
+	{"not JSON", "{oops}", 0, false, true, TL_DECODE_SYNTAX, "invalid JSON at byte 1: expected a string key"},
 	{"trailing garbage", "{} x", 0, false, true, TL_DECODE_SYNTAX, "invalid JSON"},
 	{"non-UTF-8 byte in a string", "{\"counter_name\": \"\xff\"}", 0, false, true,
 	 TL_DECODE_NOT_UTF8, "UTF-8"},

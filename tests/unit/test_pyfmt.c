@@ -204,7 +204,8 @@ static void test_integral(void **state)
 {
 	char b3[TL_PYFMT_FLOAT_SIZE], b2[TL_PYFMT_FLOAT_SIZE], want[40];
 	static const double vals[] = {
-		1.0, 2.0, 10.0, 512.0, 65536.0, 1e10, 99999999999.0, -99999999999.0,
+		1.0,	      2.0,  10.0,	   512.0,
+		65536.0,      1e10, 99999999999.0, -99999999999.0,
 		4294967296.0, -7.0, 12345678901.0, 1e9 + 1,
 	};
 	size_t i;
@@ -221,7 +222,7 @@ static void test_integral(void **state)
 	tl_pyfmt_float_py2(1e11, b2);
 	assert_string_equal(b2, "1e+11");
 	tl_pyfmt_float_py2(100000000001.0, b2);
-	assert_string_equal(b2, "100000000001.0");
+	assert_string_equal(b2, "1.00000000001e+11");
 	tl_pyfmt_float_py3(100000000001.0, b3);
 	assert_string_equal(b3, "100000000001.0");
 	tl_pyfmt_float_py2(1000000000001.0, b2);
@@ -245,10 +246,8 @@ static void test_longest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_py3),
-		cmocka_unit_test(test_py2),
-		cmocka_unit_test(test_py2_same),
-		cmocka_unit_test(test_integral),
+		cmocka_unit_test(test_py3),	 cmocka_unit_test(test_py2),
+		cmocka_unit_test(test_py2_same), cmocka_unit_test(test_integral),
 		cmocka_unit_test(test_longest),
 	};
 

@@ -14,10 +14,12 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "common/json.h"
 #include "common/signature.h"
 
 #define SECRET "change this for valid signing"
@@ -30,80 +32,80 @@ struct vector {
 
 static const struct vector vectors[] = {
 	{"main",
-		"{\"source\":\"openstack\",\"counter_name\":\"cpu_util\",\"counter_type\":\"gauge\""
-		",\"counter_unit\":\"%\",\"counter_volume\":12.345678901234567,\"user_id\":"
-		"\"u1\",\"project_id\":\"p1\",\"resource_id\":\"r1\",\"timestamp\":\"2016-03-01T12:"
-		"00:00.123456\",\"resource_metadata\":{\"host\":\"h1\",\"flavor\":{\"id\":\"1\","
-		"\"ram\":512},\"tags\":[\"a\",\"b\"],\"none\":null,\"flag\":true},\"message_id\":"
-		"\"5460acce-4fd6-480d-ab18-9735ec7b1996\"}",
+	 "{\"source\":\"openstack\",\"counter_name\":\"cpu_util\",\"counter_type\":\"gauge\""
+	 ",\"counter_unit\":\"%\",\"counter_volume\":12.345678901234567,\"user_id\":"
+	 "\"u1\",\"project_id\":\"p1\",\"resource_id\":\"r1\",\"timestamp\":\"2016-03-01T12:"
+	 "00:00.123456\",\"resource_metadata\":{\"host\":\"h1\",\"flavor\":{\"id\":\"1\","
+	 "\"ram\":512},\"tags\":[\"a\",\"b\"],\"none\":null,\"flag\":true},\"message_id\":"
+	 "\"5460acce-4fd6-480d-ab18-9735ec7b1996\"}",
 	 {"03925c1f9d4c6b16f49e053bd0eb996c67f8d2b1f5431ec5a7a6ff91a043dede",
 	  "85e127e45e19fdb8b244a08fcb513fe6d2ed5d6ec0d066ba6b1bd2309519c274",
 	  "54f8825dbd169360d213599dafbe215873e84d05d08ea3499b8ce0c4099f0296"}},
 	{"nonascii",
-		"{\"counter_name\":\"x\",\"counter_volume\":0.5,\"resource_metadata\":{\"name\":"
-		"\"caf\\u00e9\",\"tags\":[\"caf\\u00e9\",\"na\\u00efve 'q'\",\"tab\\there\","
-		"\"\\u00a0nbsp\",\"\\u200bzw\",\"\\u65e5\\u672c\",\"back\\\\slash\\\"dq\",\"\\u007f"
-		"\\u0001\\n\\r\",\"\\u00ad\\u0085\",\"it's\",\"\\ud83d\\ude00\",\"\\udb40\\udc41\\u"
-		"feff\\u2028\"]}}",
+	 "{\"counter_name\":\"x\",\"counter_volume\":0.5,\"resource_metadata\":{\"name\":"
+	 "\"caf\\u00e9\",\"tags\":[\"caf\\u00e9\",\"na\\u00efve 'q'\",\"tab\\there\","
+	 "\"\\u00a0nbsp\",\"\\u200bzw\",\"\\u65e5\\u672c\",\"back\\\\slash\\\"dq\",\"\\u007f"
+	 "\\u0001\\n\\r\",\"\\u00ad\\u0085\",\"it's\",\"\\ud83d\\ude00\",\"\\udb40\\udc41\\u"
+	 "feff\\u2028\"]}}",
 	 {"a1af1a54eb8f83fd81314e55cf4aba0b22239af30b7746b008de6a286a843d75",
 	  "0d722f064c256a4886b85f526c91544da839dd49ea82dd99a6b99635865f6046",
 	  "70979b2f35c16e656151da08c72683e4b2463c740ca327e6fc9bcbbcf1630567"}},
 	{"dictlist",
-		"{\"counter_name\":\"port\",\"counter_volume\":1,\"resource_metadata\":{\"fixed_ips"
-		"\":[{\"subnet_id\":\"s1\",\"ip_address\":\"10.0.0.3\"}],\"l\":[{\"a\":1,\"b\":"
-		"2,\"c\":3}],\"big\":[{\"a\":0,\"b\":1,\"c\":2,\"d\":3,\"e\":4,\"f\":5,\"name\":"
-		"\"x\",\"zone\":null}],\"x\":[[1,2.5,null,true,false,-3],{},[]],\"f\":[0.1,"
-		"1e+16,1e-05,12.345678901234567]}}",
+	 "{\"counter_name\":\"port\",\"counter_volume\":1,\"resource_metadata\":{\"fixed_ips"
+	 "\":[{\"subnet_id\":\"s1\",\"ip_address\":\"10.0.0.3\"}],\"l\":[{\"a\":1,\"b\":"
+	 "2,\"c\":3}],\"big\":[{\"a\":0,\"b\":1,\"c\":2,\"d\":3,\"e\":4,\"f\":5,\"name\":"
+	 "\"x\",\"zone\":null}],\"x\":[[1,2.5,null,true,false,-3],{},[]],\"f\":[0.1,"
+	 "1e+16,1e-05,12.345678901234567]}}",
 	 {"4e224804c426776c4751b84a5e696856cb7f38cb003b8b355763279b9fc971e2",
 	  "85408904b4a8ca4c04940e17393621c67d1fffd717a5ef5fbc4e62e0c7096bdb",
 	  "536fdba172d4fe71ea39da48a31a140db5a44299ab6011b4baaf0be1aecc7504"}},
 	{"nested",
-		"{\"a\":{\"b\":{\"c\":{\"d\":1}},\"e\":{}},\"a:b\":\"x\",\"z\":{\"y\":1.25,"
-		"\"x\":{\"w\":[]}},\"empty\":{},\"ab\":1,\"a\\u00e9\":3,\"Z\":5,\"counter_volume\":"
-		"123456789012.5}",
+	 "{\"a\":{\"b\":{\"c\":{\"d\":1}},\"e\":{}},\"a:b\":\"x\",\"z\":{\"y\":1.25,"
+	 "\"x\":{\"w\":[]}},\"empty\":{},\"ab\":1,\"a\\u00e9\":3,\"Z\":5,\"counter_volume\":"
+	 "123456789012.5}",
 	 {"72578125051ae1b65e05df8218f0115a17e24848d7bb283e261b1908817a1650",
 	  "eacb26303911a2ead4e5240d80c04803e19a1e31ecee0dc979bb19774c41cef3",
 	  "72578125051ae1b65e05df8218f0115a17e24848d7bb283e261b1908817a1650"}},
 	{"wide",
-		"{\"k00\":0,\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":"
-		"7,\"k08\":8,\"k09\":9,\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":"
-		"14,\"k15\":15,\"k16\":16,\"k17\":17,\"k18\":18,\"k19\":19,\"k20\":20,\"k21\":"
-		"21,\"k22\":22,\"k23\":23,\"k24\":24,\"k25\":25,\"k26\":26,\"k27\":27,\"k28\":"
-		"28,\"k29\":29,\"k30\":30,\"k31\":31,\"k32\":32,\"k33\":33,\"k34\":34,\"k35\":"
-		"35,\"k36\":36,\"k37\":37,\"k38\":38,\"k39\":39,\"meta\":{\"m39\":\"v0\",\"m38\":"
-		"\"v1\",\"m37\":\"v2\",\"m36\":\"v3\",\"m35\":\"v4\",\"m34\":\"v5\",\"m33\":"
-		"\"v6\",\"m32\":\"v7\",\"m31\":\"v8\",\"m30\":\"v9\",\"m29\":\"v10\",\"m28\":"
-		"\"v11\",\"m27\":\"v12\",\"m26\":\"v13\",\"m25\":\"v14\",\"m24\":\"v15\",\"m23\":"
-		"\"v16\",\"m22\":\"v17\",\"m21\":\"v18\",\"m20\":\"v19\",\"lst\":[{\"key0\":"
-		"0,\"key1\":1,\"key2\":2,\"key3\":3,\"key4\":4,\"key5\":5,\"key6\":6,\"key7\":"
-		"7,\"key8\":8,\"key9\":9,\"key10\":10,\"key11\":11,\"key12\":12,\"key13\":13,"
-		"\"key14\":14,\"key15\":15,\"key16\":16,\"key17\":17,\"key18\":18,\"key19\":"
-		"19,\"key20\":20,\"key21\":21,\"key22\":22,\"key23\":23,\"key24\":24,\"key25\":"
-		"25,\"key26\":26,\"key27\":27,\"key28\":28,\"key29\":29,\"key30\":30,\"key31\":"
-		"31,\"key32\":32,\"key33\":33,\"key34\":34,\"key35\":35,\"key36\":36,\"key37\":"
-		"37,\"key38\":38,\"key39\":39}]}}",
+	 "{\"k00\":0,\"k01\":1,\"k02\":2,\"k03\":3,\"k04\":4,\"k05\":5,\"k06\":6,\"k07\":"
+	 "7,\"k08\":8,\"k09\":9,\"k10\":10,\"k11\":11,\"k12\":12,\"k13\":13,\"k14\":"
+	 "14,\"k15\":15,\"k16\":16,\"k17\":17,\"k18\":18,\"k19\":19,\"k20\":20,\"k21\":"
+	 "21,\"k22\":22,\"k23\":23,\"k24\":24,\"k25\":25,\"k26\":26,\"k27\":27,\"k28\":"
+	 "28,\"k29\":29,\"k30\":30,\"k31\":31,\"k32\":32,\"k33\":33,\"k34\":34,\"k35\":"
+	 "35,\"k36\":36,\"k37\":37,\"k38\":38,\"k39\":39,\"meta\":{\"m39\":\"v0\",\"m38\":"
+	 "\"v1\",\"m37\":\"v2\",\"m36\":\"v3\",\"m35\":\"v4\",\"m34\":\"v5\",\"m33\":"
+	 "\"v6\",\"m32\":\"v7\",\"m31\":\"v8\",\"m30\":\"v9\",\"m29\":\"v10\",\"m28\":"
+	 "\"v11\",\"m27\":\"v12\",\"m26\":\"v13\",\"m25\":\"v14\",\"m24\":\"v15\",\"m23\":"
+	 "\"v16\",\"m22\":\"v17\",\"m21\":\"v18\",\"m20\":\"v19\",\"lst\":[{\"key0\":"
+	 "0,\"key1\":1,\"key2\":2,\"key3\":3,\"key4\":4,\"key5\":5,\"key6\":6,\"key7\":"
+	 "7,\"key8\":8,\"key9\":9,\"key10\":10,\"key11\":11,\"key12\":12,\"key13\":13,"
+	 "\"key14\":14,\"key15\":15,\"key16\":16,\"key17\":17,\"key18\":18,\"key19\":"
+	 "19,\"key20\":20,\"key21\":21,\"key22\":22,\"key23\":23,\"key24\":24,\"key25\":"
+	 "25,\"key26\":26,\"key27\":27,\"key28\":28,\"key29\":29,\"key30\":30,\"key31\":"
+	 "31,\"key32\":32,\"key33\":33,\"key34\":34,\"key35\":35,\"key36\":36,\"key37\":"
+	 "37,\"key38\":38,\"key39\":39}]}}",
 	 {"cfcecd76ed38b8662cafbab1cc67a983b9284d3136f4f648a1978f1171a4afd5",
 	  "acc3f4e8981e2772c7cdbf0b30b2cf5737e55392c1f1575b75a101c6fa57a666",
 	  "78d86d879f1ded53af4dd1efc444cdb1653f7deaa573f2e7d368290f22229069"}},
 	{"event",
-		"{\"message_id\":\"9f0b4a1e-0000-4000-8000-000000000001\",\"event_type\":\"compute."
-		"instance.create.end\",\"generated\":\"2016-03-01T12:00:00.123456\",\"traits\":"
-		"[[\"service\",1,\"compute.host1\"],[\"memory_mb\",2,512],[\"launched_at\","
-		"4,\"2016-03-01T11:59:00\"],[\"ratio\",3,0.5]],\"raw\":{}}",
+	 "{\"message_id\":\"9f0b4a1e-0000-4000-8000-000000000001\",\"event_type\":\"compute."
+	 "instance.create.end\",\"generated\":\"2016-03-01T12:00:00.123456\",\"traits\":"
+	 "[[\"service\",1,\"compute.host1\"],[\"memory_mb\",2,512],[\"launched_at\","
+	 "4,\"2016-03-01T11:59:00\"],[\"ratio\",3,0.5]],\"raw\":{}}",
 	 {"2bfb2277c2fdbfb8afb1ef2e0b50274908423d439fa47ec5ccc69619abdd9fc6",
 	  "2bfb2277c2fdbfb8afb1ef2e0b50274908423d439fa47ec5ccc69619abdd9fc6",
 	  "aba52618d0f937e20b6312c33a81144f124dcdac74bb0fc827e4343da1089d30"}},
 	{"nolist",
-		"{\"source\":\"openstack\",\"counter_name\":\"cpu_util\",\"counter_type\":\"gauge\""
-		",\"counter_unit\":\"%\",\"counter_volume\":1.5,\"user_id\":\"u1\",\"project_id\":"
-		"\"p1\",\"resource_id\":\"r1\",\"timestamp\":\"2016-03-01T12:00:00.123456\","
-		"\"resource_metadata\":{\"host\":\"h1\",\"flavor\":{\"id\":\"1\",\"ram\":512}},"
-		"\"message_id\":\"5460acce-4fd6-480d-ab18-9735ec7b1996\"}",
+	 "{\"source\":\"openstack\",\"counter_name\":\"cpu_util\",\"counter_type\":\"gauge\""
+	 ",\"counter_unit\":\"%\",\"counter_volume\":1.5,\"user_id\":\"u1\",\"project_id\":"
+	 "\"p1\",\"resource_id\":\"r1\",\"timestamp\":\"2016-03-01T12:00:00.123456\","
+	 "\"resource_metadata\":{\"host\":\"h1\",\"flavor\":{\"id\":\"1\",\"ram\":512}},"
+	 "\"message_id\":\"5460acce-4fd6-480d-ab18-9735ec7b1996\"}",
 	 {"4d28d31b9d8c5f1495edea9b64ecf5177727d0408c832e5e8160867e0d4a4faa",
 	  "4d28d31b9d8c5f1495edea9b64ecf5177727d0408c832e5e8160867e0d4a4faa",
 	  "4d28d31b9d8c5f1495edea9b64ecf5177727d0408c832e5e8160867e0d4a4faa"}},
 	{"sigdict",
-		"{\"message_signature\":{\"k\":\"v\"},\"a\":1}",
+	 "{\"message_signature\":{\"k\":\"v\"},\"a\":1}",
 	 {"50083057d4619d37c42590b5d6b7581b1073592f7725179e489bc0eb71d00546",
 	  "50083057d4619d37c42590b5d6b7581b1073592f7725179e489bc0eb71d00546",
 	  "50083057d4619d37c42590b5d6b7581b1073592f7725179e489bc0eb71d00546"}},
@@ -295,7 +297,7 @@ static void test_tampered(void **state)
 
 	(void)state;
 	msg = signed_main();
-	json_object_set_new(msg, "counter_volume", json_real(12.345678901234568));
+	json_object_set_new(msg, "counter_volume", json_real(12.34567890123457));
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
 	json_decref(msg);
 
@@ -373,9 +375,11 @@ static void test_long_secret(void **state)
 	assert_int_equal(tl_signer_create(secret, strlen(secret), &s), 0);
 	msg = load(find("main")->json);
 	assert_int_equal(tl_signature_compute(s, msg, TL_SIG_PY3, &scratch, hex), 0);
-	assert_string_equal(hex, "c55457c91ed80bd2e77b167db4163704e4ef6832c3fe7ec8839c8e3b261bac0d");
+	assert_string_equal(hex,
+			    "c55457c91ed80bd2e77b167db4163704e4ef6832c3fe7ec8839c8e3b261bac0d");
 	assert_int_equal(tl_signature_compute(s, msg, TL_SIG_PY3_BYTES, &scratch, hex), 0);
-	assert_string_equal(hex, "b44232d803b9076e800ca5ae880370ca0e3839b564b2d5e1e02726a28e8f812d");
+	assert_string_equal(hex,
+			    "b44232d803b9076e800ca5ae880370ca0e3839b564b2d5e1e02726a28e8f812d");
 	json_decref(msg);
 	tl_signer_destroy(s);
 }
@@ -395,8 +399,7 @@ static void test_depth(void **state)
 		deep = inner;
 	}
 	assert_int_equal(tl_signature_compute(signer, deep, TL_SIG_PY3, &scratch, hex), -EINVAL);
-	json_object_set_new(deep, "message_signature",
-			    json_string(find("main")->hex[TL_SIG_PY3]));
+	json_object_set_new(deep, "message_signature", json_string(find("main")->hex[TL_SIG_PY3]));
 	assert_false(tl_signature_verify(signer, deep, &scratch, NULL));
 	json_decref(deep);
 
@@ -431,8 +434,9 @@ static void test_text(void **state)
 	json_t *msg;
 
 	(void)state;
-	msg = load("{\"b\":{\"y\":[\"it's\",\"\\\"\",\"a'\\\"b\",\"\\u00e9\"],\"x\":-0.0},\"a\":null,"
-		   "\"message_signature\":\"zz\",\"c\":{},\"d\":[1e22,-7,{\"k\":[]}],\"e\":false}");
+	msg = load(
+		"{\"b\":{\"y\":[\"it's\",\"\\\"\",\"a'\\\"b\",\"\\u00e9\"],\"x\":-0.0},\"a\":null,"
+		"\"message_signature\":\"zz\",\"c\":{},\"d\":[1e22,-7,{\"k\":[]}],\"e\":false}");
 	assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY3, &scratch, hex), 0);
 	assert_string_equal(scratch.data, "aNoneb:x-0.0b:y[\"it's\", '\"', 'a\\'\"b', '\xc3\xa9']"
 					  "d[1e+22, -7, {'k': []}]eFalse");
@@ -444,6 +448,111 @@ static void test_text(void **state)
 			    "aNoneb:x-0.0b:y[b\"it's\", b'\"', b'a\\'\"b', b'\\xc3\\xa9']"
 			    "d[1e+22, -7, {b'k': []}]eFalse");
 	json_decref(msg);
+}
+
+/* Parses text with common/json.h into doc (text is copied into *copy, which the values use). */
+static const struct tl_json *load_value(struct tl_json_doc *doc, const char *text, char **copy)
+{
+	struct tl_json_error err;
+
+	*copy = strdup(text);
+	assert_non_null(*copy);
+	if (tl_json_parse(doc, *copy, strlen(*copy), TL_JSON_MAX_DEPTH, &err) != 0)
+		fail_msg("tl_json_parse: %s", err.text);
+	return doc->root;
+}
+
+/* The struct tl_json entry points give the same results as the jansson ones. */
+static void test_value_vectors(void **state)
+{
+	char hex[TL_SIG_HEX_LEN + 1], *copy, *text;
+	const struct tl_json *msg;
+	struct tl_json_doc doc;
+	enum tl_sig_variant got;
+	size_t i;
+	int v, first;
+
+	(void)state;
+	tl_json_doc_init(&doc);
+	for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		msg = load_value(&doc, vectors[i].json, &copy);
+		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
+			assert_int_equal(tl_signature_compute_value(signer, msg,
+								    (enum tl_sig_variant)v,
+								    &scratch, hex),
+					 0);
+			if (strcmp(hex, vectors[i].hex[v]))
+				fail_msg("%s variant %d: %s, expected %s", vectors[i].name, v, hex,
+					 vectors[i].hex[v]);
+		}
+		/* Unsigned: no message_signature. */
+		assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
+		free(copy);
+		if (!strcmp(vectors[i].name, "sigdict"))
+			continue;
+		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
+			size_t len = strlen(vectors[i].json);
+
+			/* Append the signature: "...}" -> "...,"message_signature":"hex"}". */
+			text = malloc(len + TL_SIG_HEX_LEN + 32);
+			assert_non_null(text);
+			memcpy(text, vectors[i].json, len - 1);
+			sprintf(text + len - 1, ",\"message_signature\":\"%s\"}",
+				vectors[i].hex[v]);
+			msg = load_value(&doc, text, &copy);
+			for (first = 0; strcmp(vectors[i].hex[first], vectors[i].hex[v]); first++)
+				;
+			got = TL_SIG_NVARIANTS;
+			assert_true(tl_signature_verify_value(signer, msg, &scratch, &got));
+			assert_int_equal(got, first);
+			free(copy);
+			free(text);
+		}
+	}
+	tl_json_doc_fini(&doc);
+}
+
+/*
+ * A key repeated in a struct tl_json object counts once with its last value,
+ * as in Python's dict; message_signature too.
+ */
+static void test_value_repeated_keys(void **state)
+{
+	char a[TL_SIG_HEX_LEN + 1], b[TL_SIG_HEX_LEN + 1], text[256], *copy;
+	const struct tl_json *msg;
+	struct tl_json_doc doc;
+	json_t *j;
+
+	(void)state;
+	tl_json_doc_init(&doc);
+	j = load("{\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5}");
+	assert_int_equal(tl_signature_compute(signer, j, TL_SIG_PY2, &scratch, a), 0);
+	json_decref(j);
+	msg = load_value(&doc,
+			 "{\"z\":1.5,\"x\":1,\"m\":{\"k\":[{\"q\":1,\"q\":2}],\"k\":0},\"x\":2,"
+			 "\"m\":{\"k\":[{\"q\":1,\"q\":2}]}}",
+			 &copy);
+	assert_int_equal(tl_signature_compute_value(signer, msg, TL_SIG_PY2, &scratch, b), 0);
+	assert_string_equal(a, b);
+	free(copy);
+
+	snprintf(text, sizeof(text),
+		 "{\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5,\"message_signature\":\"%s\"}", a);
+	msg = load_value(&doc, text, &copy);
+	assert_true(tl_signature_verify_value(signer, msg, &scratch, NULL));
+	free(copy);
+	snprintf(text, sizeof(text),
+		 "{\"message_signature\":\"%s\",\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5,"
+		 "\"message_signature\":1}",
+		 a);
+	msg = load_value(&doc, text, &copy);
+	assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
+	free(copy);
+	msg = load_value(&doc, "[1]", &copy);
+	assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
+	assert_int_equal(tl_signature_compute_value(signer, msg, TL_SIG_PY3, &scratch, b), -EINVAL);
+	free(copy);
+	tl_json_doc_fini(&doc);
 }
 
 int main(void)
@@ -458,6 +567,8 @@ int main(void)
 		cmocka_unit_test(test_long_secret),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_value_vectors),
+		cmocka_unit_test(test_value_repeated_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

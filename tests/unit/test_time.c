@@ -112,7 +112,8 @@ static void test_valid(void **state)
 		if (tl_time_parse(c->text, strlen(c->text), &us) != 0)
 			fail_msg("rejected %s", c->text);
 		if (us != c->us)
-			fail_msg("%s: %lld, expected %lld", c->text, (long long)us, (long long)c->us);
+			fail_msg("%s: %lld, expected %lld", c->text, (long long)us,
+				 (long long)c->us);
 		assert_int_equal(tl_time_format(us, buf, sizeof(buf)), strlen(c->formatted));
 		assert_string_equal(buf, c->formatted);
 		/* The formatted text parses back to the same instant. */
