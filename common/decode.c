@@ -857,12 +857,14 @@ static int mpack_string(struct tl_json_doc *doc, const char *p, uint32_t n, cons
 
 	if (!tl_utf8_valid(p, n))
 		return fail(w, TL_DECODE_NOT_UTF8, "msgpack: a string is not valid UTF-8");
-	if (memchr(p, '\0', n))
+	/* msgpack-c gives a NULL pointer for an empty string: no memchr/memcpy then. */
+	if (n && memchr(p, '\0', n))
 		return fail(w, TL_DECODE_BAD_VALUE, "msgpack: NUL character in a string");
 	copy = tl_json_doc_alloc(doc, (size_t)n + 1);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, p, n);
+	if (n)
+		memcpy(copy, p, n);
 	copy[n] = '\0';
 	*out = copy;
 	return 0;

@@ -568,6 +568,9 @@ static const struct bad_case bad_cases[] = {
 	 TL_DECODE_BAD_VALUE, "NaN"},
 	{"msgpack uint64 above int64", BIN("\x81\xa1k\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), true,
 	 true, TL_DECODE_BAD_VALUE, "above 2^63-1"},
+	/* Regression (found by the fuzzer): msgpack-c hands out NULL for "". */
+	{"msgpack empty strings", BIN("\x81\xa0\xa0"), true, false, TL_DECODE_UNKNOWN_FORMAT,
+	 "neither a sample"},
 	{"msgpack map without sample fields", BIN("\x81\xa1k\x01"), true, false,
 	 TL_DECODE_UNKNOWN_FORMAT, "neither a sample"},
 };
