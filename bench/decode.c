@@ -31,17 +31,21 @@
 #include "common/time.h"
 
 #define SAMPLES_PER_MESSAGE 50
-#define SECRET "change this for valid signing"
+#define SECRET		    "change this for valid signing"
 
 static const char *const meters[][3] = {
-	{"cpu", "cumulative", "ns"},           {"cpu_util", "gauge", "%"},
-	{"memory.usage", "gauge", "MB"},       {"disk.read.bytes", "cumulative", "B"},
-	{"disk.write.bytes", "cumulative", "B"}, {"network.incoming.bytes", "cumulative", "B"},
-	{"vcpus", "gauge", "vcpu"},            {"disk.root.size", "gauge", "GB"},
+	{"cpu", "cumulative", "ns"},
+	{"cpu_util", "gauge", "%"},
+	{"memory.usage", "gauge", "MB"},
+	{"disk.read.bytes", "cumulative", "B"},
+	{"disk.write.bytes", "cumulative", "B"},
+	{"network.incoming.bytes", "cumulative", "B"},
+	{"vcpus", "gauge", "vcpu"},
+	{"disk.root.size", "gauge", "GB"},
 };
 
 static json_t *make_sample(const struct tl_signer *signer, struct tl_buf *scratch, unsigned m,
-                           unsigned i)
+			   unsigned i)
 {
 	char id[64], rid[64], sig[TL_SIG_HEX_LEN + 1], ts[TL_TIME_ISO_SIZE];
 	const char *const *mt = meters[i % (sizeof(meters) / sizeof(meters[0]))];
@@ -84,11 +88,11 @@ static char **make_messages(const struct tl_signer *signer, unsigned n, size_t *
 		for (i = 0; i < SAMPLES_PER_MESSAGE; i++)
 			json_array_append_new(payload, make_sample(signer, &scratch, m, i));
 		note = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "message_id",
-		                 "9f0b4a1e-0000-4000-8000-000000000001", "publisher_id",
-		                 "telemetry.publisher.compute-17", "event_type", "metering",
-		                 "priority", "SAMPLE", "payload", payload, "timestamp",
-		                 "2016-03-01 12:00:00.123456", "_unique_id",
-		                 "0c3a1b7e2f8d4e5f9a6b7c8d9e0f1a2b");
+				 "9f0b4a1e-0000-4000-8000-000000000001", "publisher_id",
+				 "telemetry.publisher.compute-17", "event_type", "metering",
+				 "priority", "SAMPLE", "payload", payload, "timestamp",
+				 "2016-03-01 12:00:00.123456", "_unique_id",
+				 "0c3a1b7e2f8d4e5f9a6b7c8d9e0f1a2b");
 		inner = json_dumps(note, JSON_COMPACT);
 		env = json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", inner);
 		bodies[m] = json_dumps(env, JSON_COMPACT);
@@ -145,7 +149,8 @@ static double run_jansson(char **bodies, unsigned n, double seconds)
 	do {
 		json_t *env = json_loads(bodies[m], 0, NULL);
 		json_t *msg = json_object_get(env, "oslo.message");
-		json_t *inner = json_loadb(json_string_value(msg), json_string_length(msg), 0, NULL);
+		json_t *inner =
+			json_loadb(json_string_value(msg), json_string_length(msg), 0, NULL);
 
 		samples += json_array_size(json_object_get(inner, "payload"));
 		json_decref(inner);
@@ -167,7 +172,7 @@ static double run_decode(struct tl_decoder *dec, char **bodies, unsigned n, doub
 	do {
 		if (tl_decode_json(dec, bodies[m], strlen(bodies[m]), &out) < 0 || out.n_rejects) {
 			fprintf(stderr, "bench/decode: message %u rejected: %s\n", m,
-			        out.n_rejects ? out.rejects[0].reason : "?");
+				out.n_rejects ? out.rejects[0].reason : "?");
 			exit(1);
 		}
 		samples += out.n_samples;
@@ -216,7 +221,8 @@ int main(int argc, char **argv)
 	tl_decoder_init(&dec, NULL, signer);
 	tl_decoder_init(&dec_nosig, NULL, nosig);
 
-	printf("bench/decode: %u messages x %d samples, %.0f bytes/message, %.1f s per run, 1 core\n",
+	printf("bench/decode: %u messages x %d samples, %.0f bytes/message, %.1f s per run, 1 "
+	       "core\n",
 	       n, SAMPLES_PER_MESSAGE, (double)bytes / n, seconds);
 	/* Warm up caches and the allocator, then measure floor and Tally back to back. */
 	run_decode(&dec, bodies, n, 0.3);
@@ -226,13 +232,17 @@ int main(int argc, char **argv)
 	jansson_rate = run_jansson(bodies, n, seconds);
 
 	printf("floor: copy + parse envelope and inner message: %10.0f samples/s\n", floor_rate);
-	printf("decode + verify (tl_decode_json, secret set):   %10.0f samples/s  (%.2f of the floor)\n",
+	printf("decode + verify (tl_decode_json, secret set):   %10.0f samples/s  (%.2f of the "
+	       "floor)\n",
 	       rate, rate / floor_rate);
-	printf("decode only (empty secret):                     %10.0f samples/s  (%.2f of the floor)\n",
+	printf("decode only (empty secret):                     %10.0f samples/s  (%.2f of the "
+	       "floor)\n",
 	       rate_nosig, rate_nosig / floor_rate);
-	printf("reference: jansson parse of the same messages:  %10.0f samples/s  (%.2f of the floor)\n",
+	printf("reference: jansson parse of the same messages:  %10.0f samples/s  (%.2f of the "
+	       "floor)\n",
 	       jansson_rate, jansson_rate / floor_rate);
-	printf("target: 200000 samples/s decode + verify: %s\n", rate >= 200000 ? "met" : "NOT met");
+	printf("target: 200000 samples/s decode + verify: %s\n",
+	       rate >= 200000 ? "met" : "NOT met");
 
 	for (i = 0; i < n; i++)
 		free(bodies[i]);

@@ -21,28 +21,27 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: tallyctl [-c FILE] COMMAND [ARGS]\n"
-	        "\n"
-	        "Administration of Tally.\n"
-	        "\n"
-	        "Options:\n"
-	        "  -c, --config FILE   configuration file (for decode: the secret and the\n"
-	        "                      decoding limits; default: ceilometer's default secret\n"
-	        "                      and the default limits)\n"
-	        "  -h, --help          this help\n"
-	        "  -V, --version       the version\n"
-	        "\n"
-	        "Commands:\n"
-	        "  decode [--msgpack] [--no-verify] [FILE...]\n"
-	        "      Decode each FILE (standard input without FILE) as one message body, as\n"
-	        "      tallyd would: an AMQP or HTTP JSON body, or with --msgpack a UDP\n"
-	        "      datagram. Signatures are verified unless --no-verify. Prints one JSON\n"
-	        "      object per input: file, form, samples, events, rejects. Exit status 0\n"
-	        "      when nothing was rejected, 1 when something was, 2 on usage errors.\n"
-	        "\n"
-	        "Not available yet: buffer, deadletter, dbsync, status, flush, dispatcher\n"
-	        "(they come with the collector and storage).\n");
+	fprintf(f, "Usage: tallyctl [-c FILE] COMMAND [ARGS]\n"
+		   "\n"
+		   "Administration of Tally.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -c, --config FILE   configuration file (for decode: the secret and the\n"
+		   "                      decoding limits; default: ceilometer's default secret\n"
+		   "                      and the default limits)\n"
+		   "  -h, --help          this help\n"
+		   "  -V, --version       the version\n"
+		   "\n"
+		   "Commands:\n"
+		   "  decode [--msgpack] [--no-verify] [FILE...]\n"
+		   "      Decode each FILE (standard input without FILE) as one message body, as\n"
+		   "      tallyd would: an AMQP or HTTP JSON body, or with --msgpack a UDP\n"
+		   "      datagram. Signatures are verified unless --no-verify. Prints one JSON\n"
+		   "      object per input: file, form, samples, events, rejects. Exit status 0\n"
+		   "      when nothing was rejected, 1 when something was, 2 on usage errors.\n"
+		   "\n"
+		   "Not available yet: buffer, deadletter, dbsync, status, flush, dispatcher\n"
+		   "(they come with the collector and storage).\n");
 }
 
 /* Reads a whole file (or stdin for "-") up to max bytes. */
@@ -99,7 +98,7 @@ static int print_result(const char *name, const struct tl_decoded *res, struct t
 	rc |= tl_buf_puts(out, "{\"file\":");
 	rc |= tl_json_write_string(name, strlen(name), out);
 	rc |= tl_buf_printf(out, ",\"form\":\"%s\",\"enveloped\":%s,\"samples\":[",
-	                    form_name(res->form), res->enveloped ? "true" : "false");
+			    form_name(res->form), res->enveloped ? "true" : "false");
 	for (i = 0; i < res->n_samples; i++) {
 		rc |= i ? tl_buf_putc(out, ',') : 0;
 		rc |= tl_sample_write_json(&res->samples[i], out);
@@ -113,8 +112,9 @@ static int print_result(const char *name, const struct tl_decoded *res, struct t
 	for (i = 0; i < res->n_rejects; i++) {
 		const struct tl_reject *r = &res->rejects[i];
 
-		rc |= tl_buf_printf(out, "%s{\"index\":%zu,\"error\":\"%s\",\"reason\":", i ? "," : "",
-		                    r->index, tl_decode_err_name(r->code));
+		rc |= tl_buf_printf(out,
+				    "%s{\"index\":%zu,\"error\":\"%s\",\"reason\":", i ? "," : "",
+				    r->index, tl_decode_err_name(r->code));
 		rc |= tl_json_write_string(r->reason, strlen(r->reason), out);
 		rc |= tl_buf_putc(out, '}');
 	}
@@ -199,8 +199,9 @@ static int cmd_decode(const char *config, int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		rc = msgpack ? tl_decode_msgpack(&dec, input.data ? input.data : "", input.len, &res)
-		             : tl_decode_json(&dec, input.data ? input.data : "", input.len, &res);
+		rc = msgpack ? tl_decode_msgpack(&dec, input.data ? input.data : "", input.len,
+						 &res)
+			     : tl_decode_json(&dec, input.data ? input.data : "", input.len, &res);
 		if (rc == -ENOMEM || print_result(files[i], &res, &out) < 0) {
 			fprintf(stderr, "tallyctl: out of memory\n");
 			status = 1;
@@ -253,7 +254,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "decode") == 0)
 		return cmd_decode(config, argc - optind, argv + optind);
-	fprintf(stderr, "tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
-	        argv[optind]);
+	fprintf(stderr,
+		"tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
+		argv[optind]);
 	return 2;
 }

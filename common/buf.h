@@ -31,7 +31,8 @@ int tl_buf_puts(struct tl_buf *b, const char *s);
 int tl_buf_putc(struct tl_buf *b, char c);
 /* Appends printf-formatted text. Returns 0, -ENOMEM or -EINVAL. */
 int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Empties the buffer, keeping its memory. */
 static inline void tl_buf_reset(struct tl_buf *b)
 {

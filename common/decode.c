@@ -124,7 +124,7 @@ void tl_decoded_fini(struct tl_decoded *d)
 }
 
 int tl_decoder_init(struct tl_decoder *d, const struct tl_decode_limits *limits,
-                    const struct tl_signer *signer)
+		    const struct tl_signer *signer)
 {
 	static const struct tl_decode_limits defaults = TL_DECODE_LIMITS_DEFAULT;
 
@@ -145,12 +145,12 @@ void tl_decoder_fini(struct tl_decoder *d)
 
 /* Records a reject; item (may be NULL) is serialized for the dead-letter store. */
 static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
-                      const struct tl_json *item)
+		      const struct tl_json *item)
 {
 	struct tl_reject *r;
 
 	if (grow((void **)&out->rejects, &out->cap_rejects, out->n_rejects + 1,
-	         sizeof(*out->rejects)) < 0)
+		 sizeof(*out->rejects)) < 0)
 		return -ENOMEM;
 	r = &out->rejects[out->n_rejects];
 	r->code = w->code;
@@ -176,8 +176,8 @@ static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
 
 /* Parses text[0..len) (owned by out, modified in place) into doc. */
 static const struct tl_json *parse_json(const struct tl_decoder *d, struct tl_json_doc *doc,
-                                        char *text, size_t len, unsigned max_depth,
-                                        const char *what, struct why *w)
+					char *text, size_t len, unsigned max_depth,
+					const char *what, struct why *w)
 {
 	struct tl_json_error jerr;
 	int rc;
@@ -187,8 +187,8 @@ static const struct tl_json *parse_json(const struct tl_decoder *d, struct tl_js
 		return NULL;
 	}
 	if (len > d->limits.max_message_size) {
-		fail(w, TL_DECODE_TOO_LARGE, "%s is %zu bytes, above max_message_size %zu", what, len,
-		     d->limits.max_message_size);
+		fail(w, TL_DECODE_TOO_LARGE, "%s is %zu bytes, above max_message_size %zu", what,
+		     len, d->limits.max_message_size);
 		return NULL;
 	}
 	rc = tl_json_parse(doc, text, len, max_depth, &jerr);
@@ -235,7 +235,7 @@ enum presence { OPTIONAL, REQUIRED };
  * UTF-8 without NUL (both parsers enforce it), so only the length is checked.
  */
 static int get_string(const struct tl_json *obj, const char *key, enum presence p, size_t max_len,
-                      const char **out, struct why *w)
+		      const char **out, struct why *w)
 {
 	const struct tl_json *v = tl_json_get(obj, key);
 
@@ -247,10 +247,10 @@ static int get_string(const struct tl_json *obj, const char *key, enum presence 
 	}
 	if (!(v->type == TL_JSON_STRING))
 		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected a string, got %s", key,
-		            tl_json_type_name(v));
+			    tl_json_type_name(v));
 	if (v->len > max_len)
-		return fail(w, TL_DECODE_FIELD_TOO_LONG, "%s: %zu bytes, above the limit of %zu", key,
-		            (size_t)v->len, max_len);
+		return fail(w, TL_DECODE_FIELD_TOO_LONG, "%s: %zu bytes, above the limit of %zu",
+			    key, (size_t)v->len, max_len);
 	if (p == REQUIRED && v->len == 0)
 		return fail(w, TL_DECODE_MISSING_FIELD, "%s: must not be empty", key);
 	*out = v->u.s;
@@ -265,10 +265,10 @@ static int get_timestamp(const struct tl_json *obj, const char *key, int64_t *ou
 		return fail(w, TL_DECODE_MISSING_FIELD, "%s: required field missing", key);
 	if (!(v->type == TL_JSON_STRING))
 		return fail(w, TL_DECODE_WRONG_TYPE, "%s: expected an ISO-8601 string, got %s", key,
-		            tl_json_type_name(v));
+			    tl_json_type_name(v));
 	if (tl_time_parse(v->u.s, v->len, out) < 0)
 		return fail(w, TL_DECODE_BAD_TIMESTAMP, "%s: '%.64s' is not a valid ISO-8601 time",
-		            key, v->u.s);
+			    key, v->u.s);
 	return 0;
 }
 
@@ -318,7 +318,8 @@ static bool parse_int_text(const char *s, int64_t *out)
 
 /* ---- samples ------------------------------------------------------------ */
 
-static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struct tl_sample *s, struct why *w)
+static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struct tl_sample *s,
+			 struct why *w)
 {
 	const char *ctype;
 	const struct tl_json *v;
@@ -339,7 +340,7 @@ static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struc
 		s->message_signature = "";
 	if (tl_counter_type_parse(ctype, &s->counter_type) < 0)
 		return fail(w, TL_DECODE_BAD_COUNTER_TYPE,
-		            "counter_type: '%.32s' is not gauge, delta or cumulative", ctype);
+			    "counter_type: '%.32s' is not gauge, delta or cumulative", ctype);
 
 	v = tl_json_get(item, "counter_volume");
 	if (!v || (v->type == TL_JSON_NULL))
@@ -353,34 +354,36 @@ static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struc
 	} else if ((v->type == TL_JSON_STRING)) {
 		/* The API and its client send volumes as text ("12.5"). */
 		if (!parse_float_text(v->u.s, &s->volume))
-			return fail(w, TL_DECODE_BAD_VALUE, "counter_volume: '%.32s' is not a number",
-			            v->u.s);
+			return fail(w, TL_DECODE_BAD_VALUE,
+				    "counter_volume: '%.32s' is not a number", v->u.s);
 	} else {
 		return fail(w, TL_DECODE_WRONG_TYPE, "counter_volume: expected a number, got %s",
-		            tl_json_type_name(v));
+			    tl_json_type_name(v));
 	}
 
 	v = tl_json_get(item, "resource_metadata");
 	if (v && !(v->type == TL_JSON_NULL)) {
 		if (!(v->type == TL_JSON_OBJECT))
 			return fail(w, TL_DECODE_WRONG_TYPE,
-			            "resource_metadata: expected an object, got %s", tl_json_type_name(v));
+				    "resource_metadata: expected an object, got %s",
+				    tl_json_type_name(v));
 		s->resource_metadata = v;
 	}
 
 	v = tl_json_get(item, "monotonic_time");
 	if (v && !(v->type == TL_JSON_NULL)) {
 		if (!tl_json_is_number(v))
-			return fail(w, TL_DECODE_WRONG_TYPE, "monotonic_time: expected a number, got %s",
-			            tl_json_type_name(v));
+			return fail(w, TL_DECODE_WRONG_TYPE,
+				    "monotonic_time: expected a number, got %s",
+				    tl_json_type_name(v));
 		s->has_monotonic_time = true;
 		s->monotonic_time = tl_json_number(v);
 	}
 
 	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
-		            "message_signature does not match (sample %s, meter %s)", s->message_id,
-		            s->counter_name);
+			    "message_signature does not match (sample %s, meter %s)", s->message_id,
+			    s->counter_name);
 	s->obj = item;
 	return 0;
 }
@@ -428,13 +431,13 @@ static int convert_trait(const struct tl_json *value, struct tl_trait *t, struct
 
 			if (!(f > -9.2e18 && f < 9.2e18))
 				return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: %g is out of range",
-				            t->name, f);
+					    t->name, f);
 			t->i = (int64_t)f;
 		} else if ((value->type == TL_JSON_TRUE || value->type == TL_JSON_FALSE)) {
 			t->i = (value->type == TL_JSON_TRUE);
 		} else if (!(value->type == TL_JSON_STRING) || !parse_int_text(value->u.s, &t->i)) {
 			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: integer expected, got %s",
-			            t->name, tl_json_type_name(value));
+				    t->name, tl_json_type_name(value));
 		}
 		return 0;
 	case TL_TRAIT_FLOAT:
@@ -443,16 +446,16 @@ static int convert_trait(const struct tl_json *value, struct tl_trait *t, struct
 		} else if ((value->type == TL_JSON_TRUE || value->type == TL_JSON_FALSE)) {
 			t->f = (value->type == TL_JSON_TRUE);
 		} else if (!(value->type == TL_JSON_STRING) ||
-		           !parse_float_text(value->u.s, &t->f)) {
-			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: float expected, got %s", t->name,
-			            tl_json_type_name(value));
+			   !parse_float_text(value->u.s, &t->f)) {
+			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: float expected, got %s",
+				    t->name, tl_json_type_name(value));
 		}
 		return 0;
 	case TL_TRAIT_DATETIME:
 		if (!(value->type == TL_JSON_STRING) ||
 		    tl_time_parse(value->u.s, value->len, &t->dt) < 0)
 			return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: ISO-8601 datetime expected",
-			            t->name);
+				    t->name);
 		return 0;
 	case TL_TRAIT_NONE:
 	case TL_TRAIT_TEXT:
@@ -462,7 +465,8 @@ static int convert_trait(const struct tl_json *value, struct tl_trait *t, struct
 		} else {
 			t->owned_text = python_text(value);
 			if (!t->owned_text)
-				return fail(w, TL_DECODE_TOO_LARGE, "trait %s: out of memory", t->name);
+				return fail(w, TL_DECODE_TOO_LARGE, "trait %s: out of memory",
+					    t->name);
 			t->text = t->owned_text;
 			t->text_len = strlen(t->owned_text);
 		}
@@ -472,7 +476,8 @@ static int convert_trait(const struct tl_json *value, struct tl_trait *t, struct
 	return fail(w, TL_DECODE_BAD_TRAIT, "trait %s: unknown dtype", t->name);
 }
 
-static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, struct tl_event *e, struct why *w)
+static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, struct tl_event *e,
+			 struct why *w)
 {
 	size_t i, n;
 
@@ -480,11 +485,11 @@ static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, str
 		return 0;
 	if (!(traits->type == TL_JSON_ARRAY))
 		return fail(w, TL_DECODE_WRONG_TYPE, "traits: expected a list, got %s",
-		            tl_json_type_name(traits));
+			    tl_json_type_name(traits));
 	n = traits->len;
 	if (n > d->limits.max_items)
-		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "traits: %zu traits, above max_items %zu", n,
-		            d->limits.max_items);
+		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "traits: %zu traits, above max_items %zu",
+			    n, d->limits.max_items);
 	if (n == 0)
 		return 0;
 	e->traits = calloc(n, sizeof(*e->traits));
@@ -498,20 +503,20 @@ static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, str
 		e->n_traits = i + 1;
 		if (!(tr->type == TL_JSON_ARRAY) || tr->len != 3)
 			return fail(w, TL_DECODE_BAD_TRAIT,
-			            "traits[%zu]: expected [name, dtype, value], got %s", i,
-			            tl_json_type_name(tr));
+				    "traits[%zu]: expected [name, dtype, value], got %s", i,
+				    tl_json_type_name(tr));
 		name = (&tr->u.items[0]);
 		dtype = (&tr->u.items[1]);
 		if (!(name->type == TL_JSON_STRING) || name->len == 0 ||
 		    name->len > TL_TRAIT_MAX_NAME)
 			return fail(w, TL_DECODE_BAD_TRAIT,
-			            "traits[%zu]: name must be a string of 1 to %d bytes", i,
-			            TL_TRAIT_MAX_NAME);
+				    "traits[%zu]: name must be a string of 1 to %d bytes", i,
+				    TL_TRAIT_MAX_NAME);
 		t->name = name->u.s;
 		if (!(dtype->type == TL_JSON_INT) || dtype->u.i < TL_TRAIT_NONE ||
 		    dtype->u.i > TL_TRAIT_DATETIME)
 			return fail(w, TL_DECODE_BAD_TRAIT,
-			            "trait %s: dtype must be an integer from 0 to 4", t->name);
+				    "trait %s: dtype must be an integer from 0 to 4", t->name);
 		t->type = (enum tl_trait_type)dtype->u.i;
 		if (convert_trait((&tr->u.items[2]), t, w) < 0)
 			return -1;
@@ -519,7 +524,8 @@ static int decode_traits(struct tl_decoder *d, const struct tl_json *traits, str
 	return 0;
 }
 
-static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct tl_event *e, struct why *w)
+static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct tl_event *e,
+			struct why *w)
 {
 	const struct tl_json *v;
 
@@ -535,22 +541,23 @@ static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct
 	if (v && !(v->type == TL_JSON_NULL)) {
 		if (!(v->type == TL_JSON_OBJECT))
 			return fail(w, TL_DECODE_WRONG_TYPE, "raw: expected an object, got %s",
-			            tl_json_type_name(v));
+				    tl_json_type_name(v));
 		e->raw = v;
 	}
 	if (decode_traits(d, tl_json_get(item, "traits"), e, w) < 0)
 		return -1;
 	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
-		            "message_signature does not match (event %s, type %s)", e->message_id,
-		            e->event_type);
+			    "message_signature does not match (event %s, type %s)", e->message_id,
+			    e->event_type);
 	e->obj = item;
 	return 0;
 }
 
 /* ---- items and forms ---------------------------------------------------- */
 
-static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t index, struct tl_decoded *out)
+static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t index,
+		       struct tl_decoded *out)
 {
 	struct why w;
 	int rc;
@@ -562,7 +569,7 @@ static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t 
 	}
 	if (tl_json_get(item, "counter_name")) {
 		if (grow((void **)&out->samples, &out->cap_samples, out->n_samples + 1,
-		         sizeof(*out->samples)) < 0)
+			 sizeof(*out->samples)) < 0)
 			return -ENOMEM;
 		rc = decode_sample(d, item, &out->samples[out->n_samples], &w);
 		if (rc == 0) {
@@ -575,7 +582,7 @@ static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t 
 		struct tl_event *e;
 
 		if (grow((void **)&out->events, &out->cap_events, out->n_events + 1,
-		         sizeof(*out->events)) < 0)
+			 sizeof(*out->events)) < 0)
 			return -ENOMEM;
 		e = &out->events[out->n_events];
 		rc = decode_event(d, item, e, &w);
@@ -591,14 +598,16 @@ static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t 
 	return add_reject(out, &w, index, item);
 }
 
-static int decode_items(struct tl_decoder *d, const struct tl_json *list, struct tl_decoded *out, struct why *w)
+static int decode_items(struct tl_decoder *d, const struct tl_json *list, struct tl_decoded *out,
+			struct why *w)
 {
 	size_t i, n = list->len;
 	int rc;
 
 	if (n > d->limits.max_items)
-		return fail(w, TL_DECODE_TOO_MANY_ITEMS, "%zu items in one message, above max_items %zu",
-		            n, d->limits.max_items);
+		return fail(w, TL_DECODE_TOO_MANY_ITEMS,
+			    "%zu items in one message, above max_items %zu", n,
+			    d->limits.max_items);
 	for (i = 0; i < n; i++) {
 		rc = decode_item(d, (&list->u.items[i]), i, out);
 		if (rc < 0)
@@ -608,7 +617,8 @@ static int decode_items(struct tl_decoder *d, const struct tl_json *list, struct
 }
 
 /* Dispatches on the shape of an (unwrapped) message. Returns 0, -1 (w set) or -ENOMEM. */
-static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struct tl_decoded *out, struct why *w)
+static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struct tl_decoded *out,
+			  struct why *w)
 {
 	const struct tl_json *v, *args, *data;
 
@@ -618,13 +628,14 @@ static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struc
 	}
 	if (!(msg && msg->type == TL_JSON_OBJECT))
 		return fail(w, TL_DECODE_UNKNOWN_FORMAT, "message is %s, not an object or a list",
-		            tl_json_type_name(msg));
+			    tl_json_type_name(msg));
 
 	if ((v = tl_json_get(msg, "method")) != NULL) {
 		/* An RPC cast from an Icehouse..Liberty rpc:// publisher. */
-		if (!(v && v->type == TL_JSON_STRING) || strcmp(v->u.s, "record_metering_data") != 0)
+		if (!(v && v->type == TL_JSON_STRING) ||
+		    strcmp(v->u.s, "record_metering_data") != 0)
 			return fail(w, TL_DECODE_UNKNOWN_FORMAT,
-			            "RPC method is not record_metering_data");
+				    "RPC method is not record_metering_data");
 		args = tl_json_get(msg, "args");
 		data = (args && args->type == TL_JSON_OBJECT) ? tl_json_get(args, "data") : NULL;
 		out->form = TL_FORM_RPC;
@@ -633,7 +644,7 @@ static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struc
 		if ((data && data->type == TL_JSON_OBJECT))
 			return decode_item(d, data, 0, out);
 		return fail(w, TL_DECODE_BAD_ENVELOPE,
-		            "record_metering_data without args.data list");
+			    "record_metering_data without args.data list");
 	}
 
 	if ((v = tl_json_get(msg, "payload")) != NULL) {
@@ -648,8 +659,8 @@ static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struc
 			return decode_items(d, data, out, w);
 		}
 		return fail(w, TL_DECODE_UNKNOWN_FORMAT,
-		            "notification payload is %s, neither a list nor {\"samples\": [...]}",
-		            tl_json_type_name(v));
+			    "notification payload is %s, neither a list nor {\"samples\": [...]}",
+			    tl_json_type_name(v));
 	}
 
 	if (tl_json_get(msg, "counter_name") || tl_json_get(msg, "event_type")) {
@@ -657,7 +668,7 @@ static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struc
 		return decode_item(d, msg, 0, out);
 	}
 	return fail(w, TL_DECODE_UNKNOWN_FORMAT,
-	            "no payload, method, counter_name or event_type: not a ceilometer message");
+		    "no payload, method, counter_name or event_type: not a ceilometer message");
 }
 
 /* Ends a whole-message failure: one reject, the matching errno. */
@@ -702,20 +713,20 @@ int tl_decode_json(struct tl_decoder *d, const void *body, size_t len, struct tl
 	/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
 	if (ver->type != TL_JSON_STRING || strcmp(ver->u.s, "2.0") != 0) {
 		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
-		          ver->type == TL_JSON_STRING ? "'" : "(",
-		          ver->type == TL_JSON_STRING ? ver->u.s : tl_json_type_name(ver),
-		          ver->type == TL_JSON_STRING ? "'" : ")");
+			  ver->type == TL_JSON_STRING ? "'" : "(",
+			  ver->type == TL_JSON_STRING ? ver->u.s : tl_json_type_name(ver),
+			  ver->type == TL_JSON_STRING ? "'" : ")");
 		goto out;
 	}
 	if (inner_text->type != TL_JSON_STRING) {
 		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
-		          tl_json_type_name(inner_text));
+			  tl_json_type_name(inner_text));
 		goto out;
 	}
 	/* The string was unescaped in place; parse it in place too. The
 	 * envelope itself is one level deep. */
 	inner = parse_json(d, &out->inner, (char *)inner_text->u.s, inner_text->len,
-	                   d->limits.max_depth - 1, "oslo.message", &w);
+			   d->limits.max_depth - 1, "oslo.message", &w);
 	if (!inner) {
 		rc = -1;
 		goto out;
@@ -784,15 +795,15 @@ static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth,
 			skip = c & 0x1f;
 		} else {
 			static const unsigned char hdr[] = {
-				/* c4..c6 bin */ 1, 2, 4,
-				/* c7..c9 ext */ 0, 0, 0,
-				/* ca, cb float */ 0, 0,
-				/* cc..cf uint */ 0, 0, 0, 0,
-				/* d0..d3 int */ 0, 0, 0, 0,
+				/* c4..c6 bin */ 1,    2, 4,
+				/* c7..c9 ext */ 0,    0, 0,
+				/* ca, cb float */ 0,  0,
+				/* cc..cf uint */ 0,   0, 0, 0,
+				/* d0..d3 int */ 0,    0, 0, 0,
 				/* d4..d8 fixext */ 0, 0, 0, 0, 0,
-				/* d9..db str */ 1, 2, 4,
-				/* dc, dd array */ 2, 4,
-				/* de, df map */ 2, 4,
+				/* d9..db str */ 1,    2, 4,
+				/* dc, dd array */ 2,  4,
+				/* de, df map */ 2,    4,
 			};
 			static const unsigned char fixed[] = {
 				0, 0, 0, 0, 0, 0, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8,
@@ -800,19 +811,19 @@ static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth,
 			unsigned h;
 
 			if (c == 0xc1)
-				return fail(w, TL_DECODE_SYNTAX, "msgpack: reserved byte 0xc1 at %zu",
-				            i - 1);
+				return fail(w, TL_DECODE_SYNTAX,
+					    "msgpack: reserved byte 0xc1 at %zu", i - 1);
 			if ((c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8))
 				return fail(w, TL_DECODE_UNKNOWN_FORMAT,
-				            "msgpack: extension types are not accepted (byte %zu)",
-				            i - 1);
+					    "msgpack: extension types are not accepted (byte %zu)",
+					    i - 1);
 			if (c >= 0xca && c <= 0xd3) {
 				skip = fixed[c - 0xc4];
 			} else {
 				h = hdr[c - 0xc4];
 				if (len - i < h)
 					return fail(w, TL_DECODE_TRUNCATED,
-					            "msgpack: truncated at byte %zu", i);
+						    "msgpack: truncated at byte %zu", i);
 				count = be_read(p + i, h);
 				i += h;
 				if (c >= 0xdc && c <= 0xdd)
@@ -827,20 +838,21 @@ static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth,
 			/* Every element takes at least one byte. */
 			if (count > (len - i) / mult)
 				return fail(w, TL_DECODE_TRUNCATED,
-				            "msgpack: container of %llu elements at byte %zu exceeds the "
-				            "data",
-				            (unsigned long long)count, i);
+					    "msgpack: container of %llu elements at byte %zu "
+					    "exceeds the "
+					    "data",
+					    (unsigned long long)count, i);
 			if (count) {
 				if (depth + 1 > max_depth)
 					return fail(w, TL_DECODE_TOO_DEEP,
-					            "msgpack: nests deeper than max_json_depth %u",
-					            max_depth);
+						    "msgpack: nests deeper than max_json_depth %u",
+						    max_depth);
 				remaining[++depth] = count * mult;
 			}
 		} else if (skip) {
 			if (skip > len - i)
-				return fail(w, TL_DECODE_TRUNCATED, "msgpack: truncated at byte %zu",
-				            i);
+				return fail(w, TL_DECODE_TRUNCATED,
+					    "msgpack: truncated at byte %zu", i);
 			i += skip;
 		}
 	}
@@ -851,7 +863,7 @@ static int mpack_prescan(const unsigned char *p, size_t len, unsigned max_depth,
 
 /* A msgpack str, raw or bin: text only if it is UTF-8 without NUL. Copied, NUL-terminated. */
 static int mpack_string(struct tl_json_doc *doc, const char *p, uint32_t n, const char **out,
-                        struct why *w)
+			struct why *w)
 {
 	char *copy;
 
@@ -872,7 +884,7 @@ static int mpack_string(struct tl_json_doc *doc, const char *p, uint32_t n, cons
 
 /* Converts a msgpack object into a JSON value built in doc's arena. */
 static int mpack_to_json(struct tl_json_doc *doc, const msgpack_object *o, struct tl_json *v,
-                         struct why *w)
+			 struct why *w)
 {
 	uint32_t i;
 	int rc;
@@ -943,7 +955,8 @@ static int mpack_to_json(struct tl_json_doc *doc, const msgpack_object *o, struc
 			else if (k->type == MSGPACK_OBJECT_BIN)
 				rc = mpack_string(doc, k->via.bin.ptr, k->via.bin.size, &m->key, w);
 			else
-				rc = fail(w, TL_DECODE_WRONG_TYPE, "msgpack: a map key is not a string");
+				rc = fail(w, TL_DECODE_WRONG_TYPE,
+					  "msgpack: a map key is not a string");
 			if (rc != 0)
 				return rc;
 			m->klen = (uint32_t)strlen(m->key);

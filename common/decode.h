@@ -42,21 +42,21 @@
 /* Why a message or an item was rejected. Stable: used as counter names. */
 enum tl_decode_err {
 	TL_DECODE_OK = 0,
-	TL_DECODE_TOO_LARGE,      /* body above max_message_size */
-	TL_DECODE_TOO_DEEP,       /* nesting above max_depth */
+	TL_DECODE_TOO_LARGE,	  /* body above max_message_size */
+	TL_DECODE_TOO_DEEP,	  /* nesting above max_depth */
 	TL_DECODE_TOO_MANY_ITEMS, /* more items (or traits) than max_items */
-	TL_DECODE_EMPTY,          /* empty body */
-	TL_DECODE_TRUNCATED,      /* JSON or msgpack ends early */
-	TL_DECODE_SYNTAX,         /* not JSON / not msgpack, or trailing data */
-	TL_DECODE_NOT_UTF8,       /* a string is not valid UTF-8 */
-	TL_DECODE_BAD_ENVELOPE,   /* oslo envelope with a wrong version or message */
+	TL_DECODE_EMPTY,	  /* empty body */
+	TL_DECODE_TRUNCATED,	  /* JSON or msgpack ends early */
+	TL_DECODE_SYNTAX,	  /* not JSON / not msgpack, or trailing data */
+	TL_DECODE_NOT_UTF8,	  /* a string is not valid UTF-8 */
+	TL_DECODE_BAD_ENVELOPE,	  /* oslo envelope with a wrong version or message */
 	TL_DECODE_UNKNOWN_FORMAT, /* valid JSON, but no form ceilometer sends */
 	TL_DECODE_MISSING_FIELD,  /* a required field is absent */
-	TL_DECODE_WRONG_TYPE,     /* a field has the wrong JSON type */
+	TL_DECODE_WRONG_TYPE,	  /* a field has the wrong JSON type */
 	TL_DECODE_FIELD_TOO_LONG, /* a string field above its cap */
 	TL_DECODE_BAD_COUNTER_TYPE,
 	TL_DECODE_BAD_TIMESTAMP,
-	TL_DECODE_BAD_VALUE,      /* a number out of range, NaN, a NUL in a string */
+	TL_DECODE_BAD_VALUE, /* a number out of range, NaN, a NUL in a string */
 	TL_DECODE_BAD_TRAIT,
 	TL_DECODE_BAD_SIGNATURE,
 	TL_DECODE_NERRORS
@@ -67,19 +67,23 @@ const char *tl_decode_err_name(enum tl_decode_err e);
 
 struct tl_decode_limits {
 	size_t max_message_size; /* bytes of a body (and of an inner oslo.message) */
-	unsigned max_depth;      /* nesting of arrays and objects, the envelope included */
-	size_t max_items;        /* samples or events per message, traits per event */
+	unsigned max_depth;	 /* nesting of arrays and objects, the envelope included */
+	size_t max_items;	 /* samples or events per message, traits per event */
 };
 
 /* The defaults: 1 MiB, 64, 10000. */
-#define TL_DECODE_LIMITS_DEFAULT {1024 * 1024, 64, 10000}
+#define TL_DECODE_LIMITS_DEFAULT       \
+	{                              \
+		1024 * 1024, 64, 10000 \
+	}
 
 /* One rejected item, or the whole message. */
 struct tl_reject {
 	enum tl_decode_err code;
-	size_t index;   /* position of the item in its message's list (0 for a whole message) */
-	char *reason;   /* owned, e.g. "counter_volume: expected a number, got string" */
-	char *raw;      /* owned compact JSON of the item; NULL for a whole message (the caller has the body) */
+	size_t index; /* position of the item in its message's list (0 for a whole message) */
+	char *reason; /* owned, e.g. "counter_volume: expected a number, got string" */
+	char *raw; /* owned compact JSON of the item; NULL for a whole message (the caller has the
+		      body) */
 	size_t raw_len;
 };
 
@@ -88,9 +92,9 @@ enum tl_msg_form {
 	TL_FORM_NONE = 0,
 	TL_FORM_NOTIFICATION, /* payload list */
 	TL_FORM_POLLING,      /* payload {"samples": [...]} (telemetry.polling, telemetry.api) */
-	TL_FORM_RPC,          /* record_metering_data cast */
-	TL_FORM_LIST,         /* a bare list of items */
-	TL_FORM_SINGLE,       /* a bare sample or event dict (UDP, HTTP) */
+	TL_FORM_RPC,	      /* record_metering_data cast */
+	TL_FORM_LIST,	      /* a bare list of items */
+	TL_FORM_SINGLE,	      /* a bare sample or event dict (UDP, HTTP) */
 };
 
 /*
@@ -102,7 +106,7 @@ enum tl_msg_form {
  */
 struct tl_decoded {
 	enum tl_msg_form form;
-	bool enveloped;            /* came in an oslo 2.0 envelope */
+	bool enveloped;		   /* came in an oslo 2.0 envelope */
 	struct tl_sample *samples; /* n_samples valid entries */
 	size_t n_samples, cap_samples;
 	struct tl_event *events;
@@ -132,7 +136,7 @@ struct tl_decoder {
  * no verification) must outlive the decoder. Returns 0.
  */
 int tl_decoder_init(struct tl_decoder *d, const struct tl_decode_limits *limits,
-                    const struct tl_signer *signer);
+		    const struct tl_signer *signer);
 void tl_decoder_fini(struct tl_decoder *d);
 
 /*

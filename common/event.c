@@ -84,7 +84,8 @@ int tl_event_write_json(const struct tl_event *e, struct tl_buf *b)
 	    (rc = tl_buf_printf(b, ",\"generated\":\"%s\",\"traits\":[", ts)) < 0)
 		return rc;
 	for (i = 0; i < e->n_traits; i++)
-		if ((i && (rc = tl_buf_putc(b, ',')) < 0) || (rc = write_trait(&e->traits[i], b)) < 0)
+		if ((i && (rc = tl_buf_putc(b, ',')) < 0) ||
+		    (rc = write_trait(&e->traits[i], b)) < 0)
 			return rc;
 	if ((rc = tl_buf_puts(b, "],\"raw\":")) < 0 ||
 	    (rc = e->raw ? tl_json_write(e->raw, b) : tl_buf_append(b, "{}", 2)) < 0 ||

@@ -3,8 +3,8 @@
  *
  * As with samples, an event is a view of the JSON object it came from, valid
  * until the decoder's result is reset or freed; only the trait array (and the
- * text of traits whose value was not a string) is the event's own. Trait values are converted as ceilometer's
- * Trait.convert_value does: integers and floats from numbers or numeric text,
+ * text of traits whose value was not a string) is the event's own. Trait values are converted as
+ * ceilometer's Trait.convert_value does: integers and floats from numbers or numeric text,
  * datetimes parsed and normalized to UTC, everything else the Python text of
  * the value cut to 255 characters.
  */
@@ -27,8 +27,8 @@ enum tl_trait_type {
 };
 
 #define TL_EVENT_MAX_MESSAGE_ID 128
-#define TL_EVENT_MAX_TYPE 255
-#define TL_TRAIT_MAX_NAME 255
+#define TL_EVENT_MAX_TYPE	255
+#define TL_TRAIT_MAX_NAME	255
 #define TL_TRAIT_MAX_TEXT_CHARS 255 /* ceilometer crops text traits to 255 characters */
 
 struct tl_trait {
@@ -39,9 +39,9 @@ struct tl_trait {
 	const char *text;
 	size_t text_len;
 	char *owned_text; /* non-NULL when the text had to be produced */
-	int64_t i;        /* INT */
-	double f;         /* FLOAT */
-	int64_t dt;       /* DATETIME, µs UTC */
+	int64_t i;	  /* INT */
+	double f;	  /* FLOAT */
+	int64_t dt;	  /* DATETIME, µs UTC */
 };
 
 struct tl_event {
@@ -49,7 +49,7 @@ struct tl_event {
 	const char *message_id;
 	const char *event_type;
 	const char *message_signature; /* "" when absent */
-	int64_t generated;             /* µs UTC */
+	int64_t generated;	       /* µs UTC */
 	const struct tl_json *raw;     /* an object inside obj; NULL when absent or null */
 	struct tl_trait *traits;       /* owned array */
 	size_t n_traits;

@@ -51,7 +51,7 @@ int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b)
 		return -EINVAL;
 	if ((rc = tl_buf_append(b, "{\"source\":", 10)) < 0 ||
 	    (rc = s->source ? tl_json_write_string(s->source, strlen(s->source), b)
-	                    : tl_buf_append(b, "null", 4)) < 0 ||
+			    : tl_buf_append(b, "null", 4)) < 0 ||
 	    (rc = put_field(b, "counter_name", s->counter_name)) < 0 ||
 	    (rc = put_field(b, "counter_type", tl_counter_type_name(s->counter_type))) < 0 ||
 	    (rc = put_field(b, "counter_unit", s->counter_unit)) < 0)
@@ -60,20 +60,20 @@ int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b)
 		rc = tl_buf_printf(b, ",\"counter_volume\":%lld", (long long)s->volume_int);
 	else
 		rc = tl_buf_printf(b, ",\"counter_volume\":%.*s",
-		                   (int)tl_pyfmt_float_py3(s->volume, num), num);
+				   (int)tl_pyfmt_float_py3(s->volume, num), num);
 	if (rc < 0 || (rc = put_field(b, "user_id", s->user_id)) < 0 ||
 	    (rc = put_field(b, "project_id", s->project_id)) < 0 ||
 	    (rc = put_field(b, "resource_id", s->resource_id)) < 0 ||
 	    (rc = put_field(b, "timestamp", ts)) < 0 ||
 	    (rc = tl_buf_puts(b, ",\"resource_metadata\":")) < 0 ||
 	    (rc = s->resource_metadata ? tl_json_write(s->resource_metadata, b)
-	                               : tl_buf_append(b, "{}", 2)) < 0 ||
+				       : tl_buf_append(b, "{}", 2)) < 0 ||
 	    (rc = put_field(b, "message_id", s->message_id)) < 0 ||
 	    (rc = put_field(b, "message_signature", s->message_signature)) < 0)
 		return rc;
 	if (s->has_monotonic_time &&
 	    (rc = tl_buf_printf(b, ",\"monotonic_time\":%.*s",
-	                        (int)tl_pyfmt_float_py3(s->monotonic_time, num), num)) < 0)
+				(int)tl_pyfmt_float_py3(s->monotonic_time, num), num)) < 0)
 		return rc;
 	return tl_buf_putc(b, '}');
 }

@@ -25,7 +25,8 @@ enum tl_counter_type {
 };
 
 /* Longest accepted string fields, in bytes (the SQL schema's VARCHAR sizes). */
-#define TL_SAMPLE_MAX_NAME 255       /* counter_name, counter_unit, resource_id, user_id, project_id, source */
+#define TL_SAMPLE_MAX_NAME \
+	255 /* counter_name, counter_unit, resource_id, user_id, project_id, source */
 #define TL_SAMPLE_MAX_MESSAGE_ID 128 /* message_id */
 
 struct tl_sample {
@@ -35,17 +36,18 @@ struct tl_sample {
 	const char *counter_unit;
 	const char *resource_id;
 	const char *message_id;
-	const char *source;            /* NULL when absent or null */
-	const char *user_id;           /* NULL when absent or null */
-	const char *project_id;        /* NULL when absent or null */
+	const char *source;	       /* NULL when absent or null */
+	const char *user_id;	       /* NULL when absent or null */
+	const char *project_id;	       /* NULL when absent or null */
 	const char *message_signature; /* "" when absent */
-	const struct tl_json *resource_metadata; /* an object inside obj; NULL when absent or null */
+	const struct tl_json
+		*resource_metadata; /* an object inside obj; NULL when absent or null */
 
 	enum tl_counter_type counter_type;
-	bool volume_is_int;   /* the volume was a JSON integer: volume_int is exact */
-	int64_t volume_int;   /* valid when volume_is_int */
-	double volume;        /* always set */
-	int64_t timestamp;    /* µs since the epoch, UTC */
+	bool volume_is_int; /* the volume was a JSON integer: volume_int is exact */
+	int64_t volume_int; /* valid when volume_is_int */
+	double volume;	    /* always set */
+	int64_t timestamp;  /* µs since the epoch, UTC */
 	bool has_monotonic_time;
 	double monotonic_time; /* ceilometer >= 9: seconds of a monotonic clock */
 };

@@ -38,7 +38,8 @@ bool tl_utf8_valid(const char *str, size_t len)
 				lo = 0xa0; /* overlong */
 			else if (c == 0xed)
 				hi = 0x9f; /* surrogates */
-			if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xc0) != 0x80)
+			if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi ||
+			    (s[i + 2] & 0xc0) != 0x80)
 				return false;
 			i += 3;
 		} else if (c >= 0xf0 && c <= 0xf4) {

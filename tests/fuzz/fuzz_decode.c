@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Every item that came out must be internally consistent. */
 	for (i = 0; i < out.n_samples; i++)
 		if (!out.samples[i].counter_name || !out.samples[i].resource_id ||
-		    out.samples[i].timestamp < TL_TIME_MIN_US || out.samples[i].timestamp > TL_TIME_MAX_US)
+		    out.samples[i].timestamp < TL_TIME_MIN_US ||
+		    out.samples[i].timestamp > TL_TIME_MAX_US)
 			abort();
 	for (i = 0; i < out.n_rejects; i++)
 		if (!out.rejects[i].reason)

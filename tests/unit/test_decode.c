@@ -42,13 +42,13 @@ static const char signed_sample_utf8[] =
 	"\"f3c18944fa1fc7baade6f14f0ccf2850b42a40fc8946add05d5ba95e175c2668\"}";
 
 /* A minimal valid sample with a placeholder where a test splices a change. */
-#define SAMPLE(extra)                                                                              \
-	"{\"counter_name\":\"cpu\",\"counter_type\":\"gauge\",\"counter_unit\":\"ns\","           \
-	"\"counter_volume\":1,\"resource_id\":\"r1\",\"message_id\":\"m1\","                       \
+#define SAMPLE(extra)                                                                   \
+	"{\"counter_name\":\"cpu\",\"counter_type\":\"gauge\",\"counter_unit\":\"ns\"," \
+	"\"counter_volume\":1,\"resource_id\":\"r1\",\"message_id\":\"m1\","            \
 	"\"timestamp\":\"2016-03-01T12:00:00\"" extra "}"
 
-#define EVENT(traits, extra)                                                                       \
-	"{\"message_id\":\"e1\",\"event_type\":\"compute.instance.create.end\","                   \
+#define EVENT(traits, extra)                                                     \
+	"{\"message_id\":\"e1\",\"event_type\":\"compute.instance.create.end\"," \
 	"\"generated\":\"2016-03-01T12:00:00.123456\",\"traits\":" traits extra "}"
 
 static struct tl_decoder dec;
@@ -112,10 +112,10 @@ static char *notification(const char *payload)
 	char *inner = NULL;
 
 	assert_true(asprintf(&inner,
-	                     "{\"message_id\":\"n1\",\"publisher_id\":\"telemetry.publisher.h1\","
-	                     "\"event_type\":\"metering\",\"priority\":\"SAMPLE\",\"payload\":%s,"
-	                     "\"timestamp\":\"2016-03-01 12:00:00.123456\",\"_unique_id\":\"u\"}",
-	                     payload) > 0);
+			     "{\"message_id\":\"n1\",\"publisher_id\":\"telemetry.publisher.h1\","
+			     "\"event_type\":\"metering\",\"priority\":\"SAMPLE\",\"payload\":%s,"
+			     "\"timestamp\":\"2016-03-01 12:00:00.123456\",\"_unique_id\":\"u\"}",
+			     payload) > 0);
 	return inner;
 }
 
@@ -174,8 +174,8 @@ static void test_bare_v1_and_lists(void **state)
 static void test_rpc_cast(void **state)
 {
 	char *body = envelope("{\"method\":\"record_metering_data\",\"version\":\"1.0\","
-	                      "\"args\":{\"data\":[" SAMPLE("") "]},\"_unique_id\":\"x\","
-	                      "\"_context_user\":null}");
+			      "\"args\":{\"data\":[" SAMPLE("") "]},\"_unique_id\":\"x\","
+								"\"_context_user\":null}");
 
 	(void)state;
 	assert_int_equal(decode_str(body), 0);
@@ -186,8 +186,9 @@ static void test_rpc_cast(void **state)
 
 static void test_polling_payload(void **state)
 {
-	char *inner = notification("{\"samples\":[" SAMPLE(
-		",\"counter_type\":\"cumulative\",\"timestamp\":\"2016-03-01T12:00:00+01:00\"") "]}");
+	char *inner = notification(
+		"{\"samples\":[" SAMPLE(",\"counter_type\":\"cumulative\",\"timestamp\":\"2016-03-"
+					"01T12:00:00+01:00\"") "]}");
 	char *body = envelope(inner);
 
 	(void)state;
@@ -222,12 +223,12 @@ static void test_event_traits(void **state)
 		memcpy(longtext + 2 * i, "\xc3\xa9", 2);
 	longtext[600] = '\0';
 	snprintf(body, sizeof(body),
-	         EVENT("[[\"service\",1,\"compute.host1\"],[\"memory_mb\",2,512],"
-	               "[\"launched_at\",4,\"2016-03-01T11:59:00\"],[\"ratio\",3,0.5],"
-	               "[\"n\",2,\"42\"],[\"f\",3,\"1.5\"],[\"none\",0,null],[\"t\",1,true],"
-	               "[\"long\",1,\"%s\"]]",
-	               ",\"raw\":{}"),
-	         longtext);
+		 EVENT("[[\"service\",1,\"compute.host1\"],[\"memory_mb\",2,512],"
+		       "[\"launched_at\",4,\"2016-03-01T11:59:00\"],[\"ratio\",3,0.5],"
+		       "[\"n\",2,\"42\"],[\"f\",3,\"1.5\"],[\"none\",0,null],[\"t\",1,true],"
+		       "[\"long\",1,\"%s\"]]",
+		       ",\"raw\":{}"),
+		 longtext);
 	assert_int_equal(decode_str(body), 0);
 	assert_int_equal(res.n_events, 1);
 	assert_int_equal(res.n_rejects, 0);
@@ -250,8 +251,8 @@ static void test_event_traits(void **state)
 
 static void test_partial_message(void **state)
 {
-	char *inner = notification("[" SAMPLE("") ",42," SAMPLE(",\"counter_type\":\"x\"") "," SAMPLE(
-		"") "]");
+	char *inner = notification(
+		"[" SAMPLE("") ",42," SAMPLE(",\"counter_type\":\"x\"") "," SAMPLE("") "]");
 
 	(void)state;
 	assert_int_equal(decode_str(inner), 0);
@@ -277,7 +278,7 @@ static void test_signed_sample_verified(void **state)
 
 	/* In a notification, inside an envelope. */
 	assert_true(asprintf(&inner, "{\"payload\":[%s,%s],\"priority\":\"SAMPLE\"}", signed_sample,
-	                     signed_sample_utf8) > 0);
+			     signed_sample_utf8) > 0);
 	body = envelope(inner);
 	assert_int_equal(decode_str(body), 0);
 	assert_int_equal(res.n_samples, 2);
@@ -340,15 +341,15 @@ static void pack_json(msgpack_packer *pk, json_t *v, enum str_mode m)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		msgpack_pack_map(pk, json_object_size(v));
-		json_object_foreach (v, key, e) {
+		json_object_foreach(v, key, e)
+		{
 			pack_string(pk, key, strlen(key), m == AS_BIN ? AS_STR : m);
 			pack_json(pk, e, m);
 		}
 		break;
 	case JSON_ARRAY:
 		msgpack_pack_array(pk, json_array_size(v));
-		json_array_foreach (v, i, e)
-			pack_json(pk, e, m);
+		json_array_foreach(v, i, e) pack_json(pk, e, m);
 		break;
 	case JSON_STRING:
 		pack_string(pk, json_string_value(v), json_string_length(v), m);
@@ -413,7 +414,8 @@ static void test_msgpack_float32(void **state)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, json_object_size(obj));
-	json_object_foreach (obj, key, e) {
+	json_object_foreach(obj, key, e)
+	{
 		pack_string(&pk, key, strlen(key), AS_STR);
 		if (strcmp(key, "counter_volume") == 0)
 			msgpack_pack_float(&pk, 0.5f);
@@ -432,9 +434,9 @@ static void test_msgpack_float32(void **state)
 struct bad_case {
 	const char *name;
 	const char *body;
-	size_t len;     /* 0: strlen(body) */
-	bool msgpack;   /* decode with tl_decode_msgpack */
-	bool whole;     /* the whole message is rejected (error return) */
+	size_t len;   /* 0: strlen(body) */
+	bool msgpack; /* decode with tl_decode_msgpack */
+	bool whole;   /* the whole message is rejected (error return) */
 	enum tl_decode_err code;
 	const char *reason; /* a fragment the reason must contain */
 };
@@ -445,7 +447,8 @@ static const struct bad_case bad_cases[] = {
 	{"empty body", "", 0, false, true, TL_DECODE_EMPTY, "empty"},
 	{"truncated JSON", "{\"oslo.version\": \"2.0\", \"oslo.mess", 0, false, true,
 	 TL_DECODE_TRUNCATED, "truncated"},
-	{"not JSON", "{oops}", 0, false, true, TL_DECODE_SYNTAX, "invalid JSON at byte 1: expected a string key"},
+	{"not JSON", "{oops}", 0, false, true, TL_DECODE_SYNTAX,
+	 "invalid JSON at byte 1: expected a string key"},
 	{"trailing garbage", "{} x", 0, false, true, TL_DECODE_SYNTAX, "invalid JSON"},
 	{"non-UTF-8 byte in a string", "{\"counter_name\": \"\xff\"}", 0, false, true,
 	 TL_DECODE_NOT_UTF8, "UTF-8"},
@@ -461,8 +464,9 @@ static const struct bad_case bad_cases[] = {
 	 TL_DECODE_BAD_ENVELOPE, "(an integer)"},
 	{"oslo.message not a string", "{\"oslo.version\":\"2.0\",\"oslo.message\":{}}", 0, false,
 	 true, TL_DECODE_BAD_ENVELOPE, "oslo.message is an object"},
-	{"oslo.message truncated", "{\"oslo.version\":\"2.0\",\"oslo.message\":\"{\\\"payload\\\":[\"}",
-	 0, false, true, TL_DECODE_TRUNCATED, "oslo.message: truncated"},
+	{"oslo.message truncated",
+	 "{\"oslo.version\":\"2.0\",\"oslo.message\":\"{\\\"payload\\\":[\"}", 0, false, true,
+	 TL_DECODE_TRUNCATED, "oslo.message: truncated"},
 	{"oslo.message empty", "{\"oslo.version\":\"2.0\",\"oslo.message\":\"\"}", 0, false, true,
 	 TL_DECODE_EMPTY, "oslo.message is empty"},
 	{"a bare number", "42", 0, false, true, TL_DECODE_UNKNOWN_FORMAT, "message is an integer"},
@@ -476,8 +480,8 @@ static const struct bad_case bad_cases[] = {
 	 TL_DECODE_UNKNOWN_FORMAT, "record_metering_data"},
 	{"RPC without data", "{\"method\":\"record_metering_data\",\"args\":{}}", 0, false, true,
 	 TL_DECODE_BAD_ENVELOPE, "args.data"},
-	{"too many items", "[" SAMPLE("") "," SAMPLE("") "," SAMPLE("") "," SAMPLE("") "]", 0, false,
-	 true, TL_DECODE_TOO_MANY_ITEMS, "4 items in one message, above max_items 3"},
+	{"too many items", "[" SAMPLE("") "," SAMPLE("") "," SAMPLE("") "," SAMPLE("") "]", 0,
+	 false, true, TL_DECODE_TOO_MANY_ITEMS, "4 items in one message, above max_items 3"},
 	{"item not an object", "{\"payload\":[[1]]}", 0, false, false, TL_DECODE_WRONG_TYPE,
 	 "item 0: expected an object, got an array"},
 	{"item neither sample nor event", "{\"payload\":[{\"volume\":1}]}", 0, false, false,
@@ -524,9 +528,8 @@ static const struct bad_case bad_cases[] = {
 	 "user_id: expected a string, got an array"},
 	{"monotonic_time text", SAMPLE(",\"monotonic_time\":\"1\""), 0, false, false,
 	 TL_DECODE_WRONG_TYPE, "monotonic_time: expected a number, got a string"},
-	{"event without generated",
-	 "{\"message_id\":\"e1\",\"event_type\":\"x\",\"traits\":[]}", 0, false, false,
-	 TL_DECODE_MISSING_FIELD, "generated: required field missing"},
+	{"event without generated", "{\"message_id\":\"e1\",\"event_type\":\"x\",\"traits\":[]}", 0,
+	 false, false, TL_DECODE_MISSING_FIELD, "generated: required field missing"},
 	{"event traits not a list", EVENT("{}", ""), 0, false, false, TL_DECODE_WRONG_TYPE,
 	 "traits: expected a list, got an object"},
 	{"trait with two elements", EVENT("[[\"a\",1]]", ""), 0, false, false, TL_DECODE_BAD_TRAIT,
@@ -545,14 +548,18 @@ static const struct bad_case bad_cases[] = {
 	 "raw: expected an object, got a string"},
 	/* msgpack datagrams */
 	{"empty datagram", "", 0, true, true, TL_DECODE_EMPTY, "datagram is empty"},
-	{"truncated msgpack map", BIN("\x82\xa1" "a\x01\xa1"), true, true, TL_DECODE_TRUNCATED,
-	 "truncated"},
+	{"truncated msgpack map",
+	 BIN("\x82\xa1"
+	     "a\x01\xa1"),
+	 true, true, TL_DECODE_TRUNCATED, "truncated"},
 	{"msgpack array of 2^32-1 elements", BIN("\xdd\xff\xff\xff\xff\x01"), true, true,
 	 TL_DECODE_TRUNCATED, "container of 4294967295 elements"},
-	{"msgpack str32 longer than the datagram", BIN("\x81\xa1k\xdb\x7f\xff\xff\xff" "abc"), true, true,
-	 TL_DECODE_TRUNCATED, "truncated"},
-	{"msgpack extension type", BIN("\x81\xa1k\xd4\x01\x02"), true, true, TL_DECODE_UNKNOWN_FORMAT,
-	 "extension types"},
+	{"msgpack str32 longer than the datagram",
+	 BIN("\x81\xa1k\xdb\x7f\xff\xff\xff"
+	     "abc"),
+	 true, true, TL_DECODE_TRUNCATED, "truncated"},
+	{"msgpack extension type", BIN("\x81\xa1k\xd4\x01\x02"), true, true,
+	 TL_DECODE_UNKNOWN_FORMAT, "extension types"},
 	{"msgpack reserved byte", BIN("\x81\xa1k\xc1"), true, true, TL_DECODE_SYNTAX, "0xc1"},
 	{"msgpack trailing bytes", BIN("\x80\x00"), true, true, TL_DECODE_SYNTAX,
 	 "1 bytes of trailing data"},
@@ -562,8 +569,11 @@ static const struct bad_case bad_cases[] = {
 	 "map key is not a string"},
 	{"msgpack non-UTF-8 string", BIN("\x81\xa1k\xa2\xc3\x28"), true, true, TL_DECODE_NOT_UTF8,
 	 "not valid UTF-8"},
-	{"msgpack NUL in a string", BIN("\x81\xa1k\xa3" "a\x00" "b"), true, true, TL_DECODE_BAD_VALUE,
-	 "NUL"},
+	{"msgpack NUL in a string",
+	 BIN("\x81\xa1k\xa3"
+	     "a\x00"
+	     "b"),
+	 true, true, TL_DECODE_BAD_VALUE, "NUL"},
 	{"msgpack NaN", BIN("\x81\xa1k\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"), true, true,
 	 TL_DECODE_BAD_VALUE, "NaN"},
 	{"msgpack uint64 above int64", BIN("\x81\xa1k\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), true,
@@ -591,10 +601,11 @@ static void test_bad_inputs(void **state)
 		else
 			set_limits(1 << 20, 64, 10000);
 		rc = c->msgpack ? tl_decode_msgpack(&dec, c->body, len, &res)
-		                : tl_decode_json(&dec, c->body, len, &res);
+				: tl_decode_json(&dec, c->body, len, &res);
 		print_message("case %zu: %s -> rc %d, %zu rejects, %s: %s\n", i, c->name, rc,
-		              res.n_rejects, res.n_rejects ? tl_decode_err_name(res.rejects[0].code) : "-",
-		              res.n_rejects ? res.rejects[0].reason : "-");
+			      res.n_rejects,
+			      res.n_rejects ? tl_decode_err_name(res.rejects[0].code) : "-",
+			      res.n_rejects ? res.rejects[0].reason : "-");
 		assert_int_equal(rc, c->whole ? -EBADMSG : 0);
 		assert_int_equal(res.n_samples, 0);
 		assert_int_equal(res.n_events, 0);
@@ -617,7 +628,6 @@ static void test_too_large(void **state)
 	assert_int_equal(res.rejects[0].code, TL_DECODE_TOO_LARGE);
 }
 
-
 static char *repeat(const char *open, size_t n, const char *close)
 {
 	size_t lo = strlen(open), lc = strlen(close), i;
@@ -634,7 +644,8 @@ static char *repeat(const char *open, size_t n, const char *close)
 
 static void test_too_deep(void **state)
 {
-	char *ok = repeat("[", 64, "]"), *deep = repeat("[", 65, "]"), *huge = repeat("{\"a\":", 100000, "}");
+	char *ok = repeat("[", 64, "]"), *deep = repeat("[", 65, "]"),
+	     *huge = repeat("{\"a\":", 100000, "}");
 	char *inner = repeat("[", 64, "]"), *body = envelope(inner);
 
 	(void)state;
@@ -643,7 +654,8 @@ static void test_too_deep(void **state)
 	assert_int_equal(res.rejects[0].code, TL_DECODE_WRONG_TYPE);
 	assert_int_equal(decode_str(deep), -EBADMSG);
 	assert_int_equal(res.rejects[0].code, TL_DECODE_TOO_DEEP);
-	assert_non_null(strstr(res.rejects[0].reason, "message nests deeper than max_json_depth 64"));
+	assert_non_null(
+		strstr(res.rejects[0].reason, "message nests deeper than max_json_depth 64"));
 	assert_int_equal(decode_str(huge), -EBADMSG);
 	assert_int_equal(res.rejects[0].code, TL_DECODE_TOO_DEEP);
 	/* The envelope counts as one level. */
@@ -668,7 +680,8 @@ static void test_field_too_long(void **state)
 	assert_int_equal(decode_str(body), 0);
 	assert_int_equal(res.n_rejects, 1);
 	assert_int_equal(res.rejects[0].code, TL_DECODE_FIELD_TOO_LONG);
-	assert_non_null(strstr(res.rejects[0].reason, "resource_id: 256 bytes, above the limit of 255"));
+	assert_non_null(
+		strstr(res.rejects[0].reason, "resource_id: 256 bytes, above the limit of 255"));
 	id[255] = '\0';
 	snprintf(body, sizeof(body), SAMPLE(",\"resource_id\":\"%s\""), id);
 	assert_int_equal(decode_str(body), 0);
@@ -680,7 +693,7 @@ static void test_too_many_traits(void **state)
 	(void)state;
 	set_limits(1 << 20, 64, 2);
 	assert_int_equal(decode_str(EVENT("[[\"a\",1,\"x\"],[\"b\",1,\"x\"],[\"c\",1,\"x\"]]", "")),
-	                 0);
+			 0);
 	assert_int_equal(res.n_rejects, 1);
 	assert_int_equal(res.rejects[0].code, TL_DECODE_TOO_MANY_ITEMS);
 }
