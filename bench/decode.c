@@ -44,11 +44,16 @@ static const char *const meters[][3] = {
 	{"disk.root.size", "gauge", "GB"},
 };
 
-static json_t *make_sample(const struct tl_signer *signer, struct tl_buf *scratch, unsigned m,
-			   unsigned i)
+/*
+ * One signed sample, built with jansson. It is signed as the decoder will read
+ * it: serialized, then parsed by common/json.h into doc.
+ */
+static json_t *make_sample(const struct tl_signer *signer, struct tl_json_doc *doc,
+			   struct tl_buf *scratch, unsigned m, unsigned i)
 {
-	char id[64], rid[64], sig[TL_SIG_HEX_LEN + 1], ts[TL_TIME_ISO_SIZE];
+	char id[64], rid[64], sig[TL_SIG_HEX_LEN + 1], ts[TL_TIME_ISO_SIZE], *text;
 	const char *const *mt = meters[i % (sizeof(meters) / sizeof(meters[0]))];
+	struct tl_json_error err;
 	json_t *s;
 
 	snprintf(id, sizeof(id), "%08x-4fd6-11e6-ab18-%012x", m, i);
@@ -66,8 +71,11 @@ static json_t *make_sample(const struct tl_signer *signer, struct tl_buf *scratc
 		"b4f5e3a1-6f4e-4d2b-9c2c-1b9b7d2f3a10", "status", "active", "state", "running",
 		"availability_zone", "nova", "instance_host", "compute-17", "memory_mb", 2048,
 		"flavor", "id", "2", "name", "m1.small", "vcpus", 1, "ram", 2048, "disk", 20);
-	if (!s || tl_signature_compute(signer, s, TL_SIG_PY3, scratch, sig) < 0)
+	text = s ? json_dumps(s, JSON_COMPACT) : NULL;
+	if (!text || tl_json_parse(doc, text, strlen(text), TL_JSON_MAX_DEPTH, &err) < 0 ||
+	    tl_signature_compute(signer, doc->root, TL_SIG_PY3, scratch, sig) < 0)
 		exit(1);
+	free(text);
 	json_object_set_new(s, "message_signature", json_string(sig));
 	return s;
 }
@@ -76,9 +84,11 @@ static json_t *make_sample(const struct tl_signer *signer, struct tl_buf *scratc
 static char **make_messages(const struct tl_signer *signer, unsigned n, size_t *out_bytes)
 {
 	char **bodies = calloc(n, sizeof(*bodies));
+	struct tl_json_doc doc;
 	struct tl_buf scratch;
 	unsigned m, i;
 
+	tl_json_doc_init(&doc);
 	tl_buf_init(&scratch);
 	*out_bytes = 0;
 	for (m = 0; m < n; m++) {
@@ -86,7 +96,7 @@ static char **make_messages(const struct tl_signer *signer, unsigned n, size_t *
 		char *inner;
 
 		for (i = 0; i < SAMPLES_PER_MESSAGE; i++)
-			json_array_append_new(payload, make_sample(signer, &scratch, m, i));
+			json_array_append_new(payload, make_sample(signer, &doc, &scratch, m, i));
 		note = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "message_id",
 				 "9f0b4a1e-0000-4000-8000-000000000001", "publisher_id",
 				 "telemetry.publisher.compute-17", "event_type", "metering",
@@ -102,6 +112,7 @@ static char **make_messages(const struct tl_signer *signer, unsigned n, size_t *
 		json_decref(env);
 	}
 	tl_buf_fini(&scratch);
+	tl_json_doc_fini(&doc);
 	return bodies;
 }
 

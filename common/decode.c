@@ -380,7 +380,7 @@ static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struc
 		s->monotonic_time = tl_json_number(v);
 	}
 
-	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 			    "message_signature does not match (sample %s, meter %s)", s->message_id,
 			    s->counter_name);
@@ -546,7 +546,7 @@ static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct
 	}
 	if (decode_traits(d, tl_json_get(item, "traits"), e, w) < 0)
 		return -1;
-	if (d->signer && !tl_signature_verify_value(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 			    "message_signature does not match (event %s, type %s)", e->message_id,
 			    e->event_type);

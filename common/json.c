@@ -2,6 +2,7 @@
 
 #include "common/json.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdalign.h>
@@ -26,6 +27,10 @@ static void *arena_alloc(struct tl_json_doc *doc, size_t n)
 	struct tl_json_chunk *c;
 	size_t size;
 
+	/* Rounding up, or the chunk header, would wrap around for such sizes
+	 * and hand out a few bytes for an impossible request. */
+	if (n > SIZE_MAX / 2)
+		return NULL;
 	n = (n + 15) & ~(size_t)15;
 	while (doc->cur) {
 		if (doc->cur->size - doc->used >= n) {
@@ -209,6 +214,24 @@ static const unsigned char str_special[256] = {
 };
 
 /*
+ * Whether s[0..end), shorter than six bytes, could be the start of a \uXXXX
+ * escape: the text ends there, so what would follow is not known yet.
+ */
+static bool is_u_escape_prefix(const char *s, const char *end)
+{
+	const char *q;
+
+	for (q = s; q < end; q++) {
+		size_t i = (size_t)(q - s);
+		int c = (unsigned char)*q;
+
+		if ((i == 0 && c != '\\') || (i == 1 && c != 'u') || (i >= 2 && !isxdigit(c)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Parses the string whose opening quote is at ps->p. Decodes it in place,
  * NUL-terminates it and returns its start and length.
  */
@@ -274,6 +297,13 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 					return perr(ps, TL_JSON_E_SYNTAX, r, "invalid \\u escape");
 				r += 6;
 				if (cp >= 0xd800 && cp <= 0xdbff) {
+					/* The text ends inside the low half's escape: cut,
+					 * like a text that ends inside the high half's. */
+					if (end - r < 6 && is_u_escape_prefix(r, end)) {
+						ps->p = end;
+						return perr(ps, TL_JSON_E_TRUNCATED, r - 6,
+						            "unterminated \\u escape");
+					}
 					if (end - r < 6 || r[0] != '\\' || r[1] != 'u' ||
 					    hex4(r + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
 						return perr(ps, TL_JSON_E_UTF8, r - 6,
@@ -333,7 +363,8 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static int parse_number(struct parser *ps, struct tl_json *v)
+/* nested: the number is inside an array or object, so it cannot end the text. */
+static int parse_number(struct parser *ps, struct tl_json *v, bool nested)
 {
 	char *s = ps->p, *q = s, *end = ps->end;
 	uint64_t mant = 0;
@@ -393,6 +424,8 @@ static int parse_number(struct parser *ps, struct tl_json *v)
 		while (q < end && *q >= '0' && *q <= '9') {
 			if (e < 100000)
 				e = e * 10 + (*q - '0');
+			else
+				exact = false; /* e is clamped: keep it off the fast path */
 			q++;
 		}
 		exp = esign * e;
@@ -400,6 +433,11 @@ static int parse_number(struct parser *ps, struct tl_json *v)
 	v->num = s;
 	v->len = (uint32_t)(q - s);
 	ps->p = q;
+	/* A number inside a container that runs to the end of the text was
+	 * cut, maybe within its digits ("1234" of "12345.0"): say so rather
+	 * than judge a value that may be incomplete (out of range, say). */
+	if (nested && q == end)
+		return perr(ps, TL_JSON_E_TRUNCATED, q, "premature end of input");
 
 	if (!is_real) {
 		if (!exact || mant > (uint64_t)INT64_MAX + (neg ? 1 : 0))
@@ -636,7 +674,7 @@ static int parse_value(struct parser *ps, struct tl_json *v, unsigned depth)
 		return parse_literal(ps, v, "null", 4, TL_JSON_NULL);
 	default:
 		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
-			return parse_number(ps, v);
+			return parse_number(ps, v, depth > 0);
 		return perr(ps, TL_JSON_E_SYNTAX, ps->p, "invalid token");
 	}
 }

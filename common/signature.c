@@ -25,10 +25,6 @@
  * (EVP_MD_CTX_copy_ex). Measured on OpenSSL 3.0 with a 600-byte text this
  * costs about 0.5-0.6 µs, against 0.8 µs for EVP_MAC_CTX_dup() of a keyed
  * EVP_MAC context.
- *
- * The walk reads either representation of a message: jansson's json_t (tools,
- * tests) or common/json.h's struct tl_json (the ingest path). Nodes travel as
- * const void * and a few accessors below look at the walk's flag to read them.
  */
 
 /* Keys sorted on the stack per level before falling back to the heap. */
@@ -55,14 +51,13 @@ struct tl_sig_path {
 struct tl_sig_entry {
 	const char *key;
 	size_t len;
-	const void *val;
+	const struct tl_json *val;
 	size_t idx; /* position in the object, to keep the last of repeated keys */
 };
 
 struct tl_sig_walk {
 	struct tl_buf *b;
 	enum tl_sig_variant v;
-	bool tlj; /* nodes are struct tl_json, else json_t */
 	int depth;
 	/* What tl_signature_verify() learns from the first (PY3) walk. */
 	bool float_differs; /* a float value whose Python 2 str() differs */
@@ -70,99 +65,12 @@ struct tl_sig_walk {
 	bool list_str;	    /* a list holding a string or a dict: b'' differs */
 };
 
-/* ---- Node access ----------------------------------------------------------- */
-
-enum tl_sig_kind {
-	TL_SIG_K_NULL,
-	TL_SIG_K_FALSE,
-	TL_SIG_K_TRUE,
-	TL_SIG_K_INT,
-	TL_SIG_K_REAL,
-	TL_SIG_K_STRING,
-	TL_SIG_K_ARRAY,
-	TL_SIG_K_OBJECT,
-};
-
-static enum tl_sig_kind tl_sig_kind(const struct tl_sig_walk *w, const void *n)
-{
-	if (w->tlj) {
-		switch (((const struct tl_json *)n)->type) {
-		case TL_JSON_FALSE:
-			return TL_SIG_K_FALSE;
-		case TL_JSON_TRUE:
-			return TL_SIG_K_TRUE;
-		case TL_JSON_INT:
-			return TL_SIG_K_INT;
-		case TL_JSON_REAL:
-			return TL_SIG_K_REAL;
-		case TL_JSON_STRING:
-			return TL_SIG_K_STRING;
-		case TL_JSON_ARRAY:
-			return TL_SIG_K_ARRAY;
-		case TL_JSON_OBJECT:
-			return TL_SIG_K_OBJECT;
-		default:
-			return TL_SIG_K_NULL;
-		}
-	}
-	switch (json_typeof((const json_t *)n)) {
-	case JSON_FALSE:
-		return TL_SIG_K_FALSE;
-	case JSON_TRUE:
-		return TL_SIG_K_TRUE;
-	case JSON_INTEGER:
-		return TL_SIG_K_INT;
-	case JSON_REAL:
-		return TL_SIG_K_REAL;
-	case JSON_STRING:
-		return TL_SIG_K_STRING;
-	case JSON_ARRAY:
-		return TL_SIG_K_ARRAY;
-	case JSON_OBJECT:
-		return TL_SIG_K_OBJECT;
-	default:
-		return TL_SIG_K_NULL;
-	}
-}
-
-static const char *tl_sig_string(const struct tl_sig_walk *w, const void *n, size_t *len)
-{
-	if (w->tlj) {
-		*len = ((const struct tl_json *)n)->len;
-		return ((const struct tl_json *)n)->u.s;
-	}
-	*len = json_string_length((const json_t *)n);
-	return json_string_value((const json_t *)n);
-}
-
-static int64_t tl_sig_int(const struct tl_sig_walk *w, const void *n)
-{
-	return w->tlj ? ((const struct tl_json *)n)->u.i : json_integer_value((const json_t *)n);
-}
-
-static double tl_sig_real(const struct tl_sig_walk *w, const void *n)
-{
-	return w->tlj ? ((const struct tl_json *)n)->u.d : json_real_value((const json_t *)n);
-}
-
-static size_t tl_sig_array_size(const struct tl_sig_walk *w, const void *n)
-{
-	return w->tlj ? ((const struct tl_json *)n)->len : json_array_size((const json_t *)n);
-}
-
-static const void *tl_sig_array_get(const struct tl_sig_walk *w, const void *n, size_t i)
-{
-	if (w->tlj)
-		return &((const struct tl_json *)n)->u.items[i];
-	return json_array_get((const json_t *)n, i);
-}
-
 /* ---- Key sorting ------------------------------------------------------------ */
 
 /*
  * Python compares str by code point, which is UTF-8 byte order. Keys are
  * short and usually differ early, so a byte loop beats a call to memcmp().
- * Equal keys (repeated in a struct tl_json object) stay in document order.
+ * Equal keys (repeated in an object) stay in document order.
  */
 static inline int tl_sig_keycmp(const struct tl_sig_entry *a, const struct tl_sig_entry *b)
 {
@@ -204,47 +112,23 @@ static void tl_sig_sort(struct tl_sig_entry *e, size_t n)
  * its last value (Python's json builds a dict); *out is stack when it fits,
  * else allocated (the caller frees it when it differs from stack).
  */
-static int tl_sig_members(const struct tl_sig_walk *w, const void *obj, struct tl_sig_entry *stack,
+static int tl_sig_members(const struct tl_json *obj, struct tl_sig_entry *stack,
 			  struct tl_sig_entry **out, size_t *out_n)
 {
 	struct tl_sig_entry *e = stack;
-	size_t n, i = 0, j;
+	size_t n = obj->len, i, j;
 
-	if (w->tlj) {
-		const struct tl_json *o = obj;
-
-		n = o->len;
-		if (n > TL_SIG_STACK_KEYS && !(e = malloc(n * sizeof(*e))))
-			return -ENOMEM;
-		for (i = 0; i < n; i++) {
-			e[i].key = o->u.members[i].key;
-			e[i].len = o->u.members[i].klen;
-			e[i].val = &o->u.members[i].val;
-			e[i].idx = i;
-		}
-	} else {
-		/* jansson's iteration API takes a non-const object; it does not modify it. */
-		json_t *o = (json_t *)obj;
-		void *it;
-
-		n = json_object_size(o);
-		if (n > TL_SIG_STACK_KEYS && !(e = malloc(n * sizeof(*e))))
-			return -ENOMEM;
-		for (it = json_object_iter(o); it && i < n;
-		     it = json_object_iter_next(o, it), i++) {
-			e[i].key = json_object_iter_key(it);
-#if JANSSON_VERSION_HEX >= 0x020e00
-			e[i].len = json_object_iter_key_len(it);
-#else
-			e[i].len = strlen(e[i].key);
-#endif
-			e[i].val = json_object_iter_value(it);
-			e[i].idx = i;
-		}
+	if (n > TL_SIG_STACK_KEYS && !(e = malloc(n * sizeof(*e))))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		e[i].key = obj->u.members[i].key;
+		e[i].len = obj->u.members[i].klen;
+		e[i].val = &obj->u.members[i].val;
+		e[i].idx = i;
 	}
-	tl_sig_sort(e, i);
+	tl_sig_sort(e, n);
 	/* Keep the last of each run of equal keys. */
-	for (n = i, i = 0, j = 0; i < n; i++) {
+	for (i = 0, j = 0; i < n; i++) {
 		if (i + 1 < n && e[i].len == e[i + 1].len &&
 		    !memcmp(e[i].key, e[i + 1].key, e[i].len))
 			continue;
@@ -326,9 +210,9 @@ static bool tl_sig_printable(uint32_t cp)
 
 /*
  * Decodes one UTF-8 sequence at s (n > 0 bytes left); returns its length and
- * sets *cp. jansson only holds valid UTF-8; an invalid byte (possible only in
- * strings built with json_string_nocheck) is returned as a code point of its
- * own, which can never match a real signature anyway.
+ * sets *cp. Messages hold valid UTF-8 (common/json.c and the msgpack decoder
+ * check it); an invalid byte is returned as a code point of its own, which can
+ * never match a real signature anyway.
  */
 static size_t tl_sig_utf8(const unsigned char *s, size_t n, uint32_t *cp)
 {
@@ -537,16 +421,16 @@ out:
 
 /* ---- Python repr of lists -------------------------------------------------- */
 
-static int tl_sig_repr(struct tl_sig_walk *w, const void *j);
+static int tl_sig_repr(struct tl_sig_walk *w, const struct tl_json *j);
 
 /* repr() of a dict inside a list, after decode_unicode() (keys sorted). */
-static int tl_sig_repr_dict(struct tl_sig_walk *w, const void *obj)
+static int tl_sig_repr_dict(struct tl_sig_walk *w, const struct tl_json *obj)
 {
 	struct tl_sig_entry stack[TL_SIG_STACK_KEYS], *e = NULL;
 	size_t n = 0, i;
 	int rc;
 
-	rc = tl_sig_members(w, obj, stack, &e, &n);
+	rc = tl_sig_members(obj, stack, &e, &n);
 	if (rc < 0)
 		return rc;
 	if (n > 0)
@@ -580,50 +464,49 @@ out:
 }
 
 /* repr() of an element of a list (floats always in shortest form). */
-static int tl_sig_repr(struct tl_sig_walk *w, const void *j)
+static int tl_sig_repr(struct tl_sig_walk *w, const struct tl_json *j)
 {
 	char f[TL_PYFMT_FLOAT_SIZE];
-	const char *str;
-	size_t i, n;
+	uint32_t i;
+	size_t n;
 	int rc = 0;
 
-	switch (tl_sig_kind(w, j)) {
-	case TL_SIG_K_STRING:
+	switch (j->type) {
+	case TL_JSON_STRING:
 		w->list_str = true;
-		str = tl_sig_string(w, j, &n);
-		if (tl_sig_has_nonascii(str, n))
+		if (tl_sig_has_nonascii(j->u.s, j->len))
 			w->list_py2 = true;
-		return tl_sig_repr_str(w, str, n);
-	case TL_SIG_K_INT:
-		return tl_sig_put_int(w, tl_sig_int(w, j));
-	case TL_SIG_K_REAL:
-		n = tl_pyfmt_float_py3(tl_sig_real(w, j), f);
+		return tl_sig_repr_str(w, j->u.s, j->len);
+	case TL_JSON_INT:
+		return tl_sig_put_int(w, j->u.i);
+	case TL_JSON_REAL:
+		n = tl_pyfmt_float_py3(j->u.d, f);
 		return tl_sig_put(w, f, n);
-	case TL_SIG_K_TRUE:
+	case TL_JSON_TRUE:
 		return tl_sig_put(w, "True", 4);
-	case TL_SIG_K_FALSE:
+	case TL_JSON_FALSE:
 		return tl_sig_put(w, "False", 5);
-	case TL_SIG_K_NULL:
-		return tl_sig_put(w, "None", 4);
-	case TL_SIG_K_ARRAY:
-	case TL_SIG_K_OBJECT:
+	case TL_JSON_ARRAY:
+	case TL_JSON_OBJECT:
 		break;
+	case TL_JSON_NULL:
+	default:
+		return tl_sig_put(w, "None", 4);
 	}
 	if (++w->depth > TL_SIG_MAX_DEPTH) {
 		rc = -EINVAL;
 		goto out;
 	}
-	if (tl_sig_kind(w, j) == TL_SIG_K_OBJECT) {
+	if (j->type == TL_JSON_OBJECT) {
 		rc = tl_sig_repr_dict(w, j);
 		goto out;
 	}
-	n = tl_sig_array_size(w, j);
 	rc = tl_sig_put(w, "[", 1);
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < j->len && rc == 0; i++) {
 		if (i)
 			rc = tl_sig_put(w, ", ", 2);
 		if (rc == 0)
-			rc = tl_sig_repr(w, tl_sig_array_get(w, j, i));
+			rc = tl_sig_repr(w, &j->u.items[i]);
 	}
 	if (rc == 0)
 		rc = tl_sig_put(w, "]", 1);
@@ -649,22 +532,20 @@ static int tl_sig_put_path(struct tl_sig_walk *w, const struct tl_sig_path *p)
 }
 
 /* str(value) for a value that is not a dict. */
-static int tl_sig_value(struct tl_sig_walk *w, const void *j)
+static int tl_sig_value(struct tl_sig_walk *w, const struct tl_json *j)
 {
 	char f[TL_PYFMT_FLOAT_SIZE];
-	const char *str;
 	bool same;
 	size_t n;
 
-	switch (tl_sig_kind(w, j)) {
-	case TL_SIG_K_STRING:
-		str = tl_sig_string(w, j, &n);
-		return tl_sig_put(w, str, n);
-	case TL_SIG_K_REAL:
+	switch (j->type) {
+	case TL_JSON_STRING:
+		return tl_sig_put(w, j->u.s, j->len);
+	case TL_JSON_REAL:
 		if (w->v == TL_SIG_PY2) {
-			n = tl_pyfmt_float_py2(tl_sig_real(w, j), f);
+			n = tl_pyfmt_float_py2(j->u.d, f);
 		} else {
-			n = tl_pyfmt_float_py3_ex(tl_sig_real(w, j), f, &same);
+			n = tl_pyfmt_float_py3_ex(j->u.d, f, &same);
 			if (!same)
 				w->float_differs = true;
 		}
@@ -675,7 +556,7 @@ static int tl_sig_value(struct tl_sig_walk *w, const void *j)
 	}
 }
 
-static int tl_sig_walk_object(struct tl_sig_walk *w, const void *obj,
+static int tl_sig_walk_object(struct tl_sig_walk *w, const struct tl_json *obj,
 			      const struct tl_sig_path *path)
 {
 	struct tl_sig_entry stack[TL_SIG_STACK_KEYS], *e = NULL;
@@ -687,11 +568,11 @@ static int tl_sig_walk_object(struct tl_sig_walk *w, const void *obj,
 		w->depth--;
 		return -EINVAL;
 	}
-	rc = tl_sig_members(w, obj, stack, &e, &n);
+	rc = tl_sig_members(obj, stack, &e, &n);
 	if (rc < 0)
 		goto out;
 	for (i = 0; i < n && rc == 0; i++) {
-		if (tl_sig_kind(w, e[i].val) == TL_SIG_K_OBJECT) {
+		if (e[i].val->type == TL_JSON_OBJECT) {
 			sub.up = path;
 			sub.key = e[i].key;
 			sub.len = e[i].len;
@@ -745,8 +626,8 @@ out:
 }
 
 /* Builds the text of msg for variant v and signs it; fills the walk's flags. */
-static int tl_sig_compute(const struct tl_signer *s, const void *msg, struct tl_sig_walk *w,
-			  char *out_hex)
+static int tl_sig_compute(const struct tl_signer *s, const struct tl_json *msg,
+			  struct tl_sig_walk *w, char *out_hex)
 {
 	int rc;
 
@@ -835,13 +716,12 @@ bool tl_signer_enabled(const struct tl_signer *s)
 	return s->enabled;
 }
 
-/* tl_signature_compute() for either representation; msg is known to be an object. */
-static int tl_sig_compute_any(const struct tl_signer *s, const void *msg, bool tlj,
-			      enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex)
+int tl_signature_compute(const struct tl_signer *s, const struct tl_json *msg,
+			 enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex)
 {
-	struct tl_sig_walk w = {.b = scratch, .v = v, .tlj = tlj};
+	struct tl_sig_walk w = {.b = scratch, .v = v};
 
-	if ((unsigned)v >= TL_SIG_NVARIANTS)
+	if (msg->type != TL_JSON_OBJECT || (unsigned)v >= TL_SIG_NVARIANTS)
 		return -EINVAL;
 	if (!s->enabled) {
 		out_hex[0] = '\0';
@@ -850,20 +730,26 @@ static int tl_sig_compute_any(const struct tl_signer *s, const void *msg, bool t
 	return tl_sig_compute(s, msg, &w, out_hex);
 }
 
-/*
- * tl_signature_verify() for either representation; msg is known to be an
- * object and sig is its message_signature, 64 bytes long.
- */
-static bool tl_sig_verify_any(const struct tl_signer *s, const void *msg, bool tlj, const char *sig,
-			      struct tl_buf *scratch, enum tl_sig_variant *out_variant)
+bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
+			 struct tl_buf *scratch, enum tl_sig_variant *out_variant)
 {
-	struct tl_sig_walk w = {.b = scratch, .v = TL_SIG_PY3, .tlj = tlj};
+	struct tl_sig_walk w = {.b = scratch, .v = TL_SIG_PY3};
 	char hex[TL_SIG_HEX_LEN + 1];
+	const struct tl_json *sig;
 	bool try_py2, try_bytes;
 
+	if (!s->enabled) {
+		if (out_variant)
+			*out_variant = TL_SIG_PY3;
+		return true;
+	}
+	/* NULL when msg is not an object; the last of repeated keys, as Python's json keeps. */
+	sig = tl_json_get(msg, "message_signature");
+	if (!sig || sig->type != TL_JSON_STRING || sig->len != TL_SIG_HEX_LEN)
+		return false;
 	if (tl_sig_compute(s, msg, &w, hex) < 0)
 		return false;
-	if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
+	if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
 		goto match;
 	/*
 	 * Other variants only when their text can differ: Python 2 when a float
@@ -876,14 +762,14 @@ static bool tl_sig_verify_any(const struct tl_signer *s, const void *msg, bool t
 		w.v = TL_SIG_PY2;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
-		if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
+		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
 			goto match;
 	}
 	if (try_bytes) {
 		w.v = TL_SIG_PY3_BYTES;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
-		if (!CRYPTO_memcmp(hex, sig, TL_SIG_HEX_LEN))
+		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
 			goto match;
 	}
 	return false;
@@ -891,61 +777,4 @@ match:
 	if (out_variant)
 		*out_variant = w.v;
 	return true;
-}
-
-int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
-			 struct tl_buf *scratch, char *out_hex)
-{
-	if (!json_is_object(msg))
-		return -EINVAL;
-	return tl_sig_compute_any(s, msg, false, v, scratch, out_hex);
-}
-
-bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
-			 enum tl_sig_variant *out_variant)
-{
-	const json_t *sig;
-
-	if (!s->enabled) {
-		if (out_variant)
-			*out_variant = TL_SIG_PY3;
-		return true;
-	}
-	if (!json_is_object(msg))
-		return false;
-	sig = json_object_get(msg, "message_signature");
-	if (!json_is_string(sig) || json_string_length(sig) != TL_SIG_HEX_LEN)
-		return false;
-	return tl_sig_verify_any(s, msg, false, json_string_value(sig), scratch, out_variant);
-}
-
-int tl_signature_compute_value(const struct tl_signer *s, const struct tl_json *msg,
-			       enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex)
-{
-	if (msg->type != TL_JSON_OBJECT)
-		return -EINVAL;
-	return tl_sig_compute_any(s, msg, true, v, scratch, out_hex);
-}
-
-bool tl_signature_verify_value(const struct tl_signer *s, const struct tl_json *msg,
-			       struct tl_buf *scratch, enum tl_sig_variant *out_variant)
-{
-	const struct tl_json *sig = NULL;
-	uint32_t i;
-
-	if (!s->enabled) {
-		if (out_variant)
-			*out_variant = TL_SIG_PY3;
-		return true;
-	}
-	if (msg->type != TL_JSON_OBJECT)
-		return false;
-	/* The last of repeated keys, as Python's json keeps. */
-	for (i = 0; i < msg->len; i++)
-		if (msg->u.members[i].klen == 17 &&
-		    !memcmp(msg->u.members[i].key, "message_signature", 17))
-			sig = &msg->u.members[i].val;
-	if (!sig || sig->type != TL_JSON_STRING || sig->len != TL_SIG_HEX_LEN)
-		return false;
-	return tl_sig_verify_any(s, msg, true, sig->u.s, scratch, out_variant);
 }

@@ -15,11 +15,12 @@
 #ifndef TL_COMMON_SIGNATURE_H
 #define TL_COMMON_SIGNATURE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "common/buf.h"
+
+struct tl_json;
 
 enum tl_sig_variant {
 	TL_SIG_PY3 = 0,	  /* Python 3, ceilometer 5.0-7.x: floats repr, lists ['a'] */
@@ -52,37 +53,27 @@ void tl_signer_destroy(struct tl_signer *s);
 bool tl_signer_enabled(const struct tl_signer *s);
 
 /*
- * Computes the signature of msg (a JSON object) in the given variant into
- * out_hex (TL_SIG_HEX_LEN + 1 bytes, NUL-terminated, lowercase). With an
- * empty secret writes "". scratch is a caller-owned buffer reused between
- * calls (one per thread). Returns 0, -EINVAL (msg not an object, v out of range,
- * or nesting deeper than TL_SIG_MAX_DEPTH), -ENOMEM or -EIO (libcrypto failure).
+ * Computes the signature of msg (a JSON object parsed or built with
+ * common/json.h) in the given variant into out_hex (TL_SIG_HEX_LEN + 1 bytes,
+ * NUL-terminated, lowercase). With an empty secret writes "". A key repeated
+ * in an object counts once, with its last value, as in the dict that Python's
+ * json builds. scratch is a caller-owned buffer reused between calls (one per
+ * thread). Returns 0, -EINVAL (msg not an object, v out of range, or nesting
+ * deeper than TL_SIG_MAX_DEPTH), -ENOMEM or -EIO (libcrypto failure).
  */
-int tl_signature_compute(const struct tl_signer *s, const json_t *msg, enum tl_sig_variant v,
-			 struct tl_buf *scratch, char *out_hex);
+int tl_signature_compute(const struct tl_signer *s, const struct tl_json *msg,
+			 enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex);
 
 /*
- * Verifies msg["message_signature"] in constant time against each variant
- * whose text can differ for this message (a message with no float and no
- * list is hashed once). Returns true when the secret is empty or a variant
- * matches; *out_variant (may be NULL) tells which. A missing or non-string
- * signature, or one that is not 64 lowercase hex digits, never matches (unless
- * the secret is empty).
+ * Verifies msg["message_signature"] (the last one when repeated) in constant
+ * time against each variant whose text can differ for this message (a message
+ * with no float and no list is hashed once). Returns true when the secret is
+ * empty or a variant matches; *out_variant (may be NULL) tells which. A
+ * missing or non-string signature, or one that is not 64 lowercase hex
+ * digits, never matches (unless the secret is empty); neither does a msg that
+ * is not an object.
  */
-bool tl_signature_verify(const struct tl_signer *s, const json_t *msg, struct tl_buf *scratch,
-			 enum tl_sig_variant *out_variant);
-
-struct tl_json;
-
-/*
- * tl_signature_compute() and tl_signature_verify() for a message parsed by
- * common/json.h (the ingest path) rather than jansson; same contracts. A key
- * repeated in an object counts once, with its last value, as in the dict that
- * Python's json builds.
- */
-int tl_signature_compute_value(const struct tl_signer *s, const struct tl_json *msg,
-			       enum tl_sig_variant v, struct tl_buf *scratch, char *out_hex);
-bool tl_signature_verify_value(const struct tl_signer *s, const struct tl_json *msg,
-			       struct tl_buf *scratch, enum tl_sig_variant *out_variant);
+bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
+			 struct tl_buf *scratch, enum tl_sig_variant *out_variant);
 
 #endif

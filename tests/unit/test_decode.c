@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "common/decode.h"

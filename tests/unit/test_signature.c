@@ -129,14 +129,69 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *load(const char *text)
-{
-	json_error_t err;
-	json_t *j = json_loads(text, 0, &err);
+/*
+ * A message parsed by common/json.h. The parser works in situ, so text is a
+ * modifiable copy of the JSON that the values point into.
+ */
+struct parsed {
+	struct tl_json_doc doc;
+	char *text;
+};
 
-	if (!j)
-		fail_msg("bad JSON in test: %s", err.text);
-	return j;
+static const struct tl_json *load(struct parsed *p, const char *json)
+{
+	struct tl_json_error err;
+
+	tl_json_doc_init(&p->doc);
+	p->text = strdup(json);
+	assert_non_null(p->text);
+	if (tl_json_parse(&p->doc, p->text, strlen(p->text), TL_JSON_MAX_DEPTH, &err) != 0)
+		fail_msg("bad JSON in test at %zu: %s", err.offset, err.text);
+	return p->doc.root;
+}
+
+static void unload(struct parsed *p)
+{
+	tl_json_doc_fini(&p->doc);
+	free(p->text);
+}
+
+/* Loads json (a non-empty object) with "message_signature":sig (JSON text) as its last member. */
+static const struct tl_json *load_signed(struct parsed *p, const char *json, const char *sig)
+{
+	size_t len = strlen(json);
+	const struct tl_json *msg;
+	char *text;
+
+	assert_true(len > 2 && json[len - 1] == '}');
+	assert_true(asprintf(&text, "%.*s,\"message_signature\":%s}", (int)(len - 1), json, sig) >
+		    0);
+	msg = load(p, text);
+	free(text);
+	return msg;
+}
+
+/* load_signed() with the string sig (no character that needs escaping). */
+static const struct tl_json *load_signed_str(struct parsed *p, const char *json, const char *sig)
+{
+	const struct tl_json *msg;
+	char *quoted;
+
+	assert_true(asprintf(&quoted, "\"%s\"", sig) > 0);
+	msg = load_signed(p, json, quoted);
+	free(quoted);
+	return msg;
+}
+
+/* A copy of text with the first from replaced by to; the caller frees it. */
+static char *replace(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	char *out;
+
+	assert_non_null(at);
+	assert_true(asprintf(&out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from)) > 0);
+	return out;
 }
 
 static const struct vector *find(const char *name)
@@ -153,13 +208,14 @@ static const struct vector *find(const char *name)
 static void test_compute(void **state)
 {
 	char hex[TL_SIG_HEX_LEN + 1];
+	const struct tl_json *msg;
+	struct parsed p;
 	size_t i;
 	int v;
 
 	(void)state;
 	for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
-		json_t *msg = load(vectors[i].json);
-
+		msg = load(&p, vectors[i].json);
 		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
 			assert_int_equal(tl_signature_compute(signer, msg, (enum tl_sig_variant)v,
 							      &scratch, hex),
@@ -168,7 +224,9 @@ static void test_compute(void **state)
 				fail_msg("%s variant %d: %s, expected %s", vectors[i].name, v, hex,
 					 vectors[i].hex[v]);
 		}
-		json_decref(msg);
+		/* Unsigned: no message_signature. */
+		assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+		unload(&p);
 	}
 }
 
@@ -196,7 +254,10 @@ static void test_reference_vectors(void **state)
 /* Each variant's signature verifies, and the first matching variant is reported. */
 static void test_verify_each_variant(void **state)
 {
+	char hex[TL_SIG_HEX_LEN + 1];
+	const struct tl_json *msg;
 	enum tl_sig_variant got;
+	struct parsed p;
 	size_t i;
 	int v, first;
 
@@ -205,137 +266,138 @@ static void test_verify_each_variant(void **state)
 		if (!strcmp(vectors[i].name, "sigdict"))
 			continue;
 		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
-			json_t *msg = load(vectors[i].json);
-
+			msg = load_signed_str(&p, vectors[i].json, vectors[i].hex[v]);
 			/* The verifier tries PY3, then PY2, then PY3_BYTES. */
 			for (first = 0; strcmp(vectors[i].hex[first], vectors[i].hex[v]); first++)
 				;
-			json_object_set_new(msg, "message_signature",
-					    json_string(vectors[i].hex[v]));
 			got = TL_SIG_NVARIANTS;
 			if (!tl_signature_verify(signer, msg, &scratch, &got))
 				fail_msg("%s variant %d does not verify", vectors[i].name, v);
 			assert_int_equal(got, first);
 			assert_true(tl_signature_verify(signer, msg, &scratch, NULL));
 			/* The signature itself is not part of what is signed. */
-			{
-				char hex[TL_SIG_HEX_LEN + 1];
-
-				assert_int_equal(tl_signature_compute(signer, msg,
-								      (enum tl_sig_variant)v,
-								      &scratch, hex),
-						 0);
-				assert_string_equal(hex, vectors[i].hex[v]);
-			}
-			json_decref(msg);
+			assert_int_equal(tl_signature_compute(signer, msg, (enum tl_sig_variant)v,
+							      &scratch, hex),
+					 0);
+			assert_string_equal(hex, vectors[i].hex[v]);
+			unload(&p);
 		}
 	}
 }
 
-static json_t *signed_main(void)
+static const struct tl_json *load_signed_main(struct parsed *p, const char *json)
 {
-	json_t *msg = load(find("main")->json);
-
-	json_object_set_new(msg, "message_signature", json_string(find("main")->hex[TL_SIG_PY3]));
-	return msg;
+	return load_signed_str(p, json, find("main")->hex[TL_SIG_PY3]);
 }
 
 static void test_bad_signatures(void **state)
 {
-	const char *good = find("main")->hex[TL_SIG_PY3];
-	char buf[TL_SIG_HEX_LEN + 8];
-	json_t *msg;
+	const char *main_json = find("main")->json, *good = find("main")->hex[TL_SIG_PY3];
+	char buf[TL_SIG_HEX_LEN + 16];
+	const struct tl_json *msg;
+	struct parsed p;
 	size_t i;
 
 	(void)state;
-	msg = signed_main();
+	msg = load_signed_main(&p, main_json);
 	assert_true(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 
-	json_object_del(msg, "message_signature");
+	msg = load(&p, main_json);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 
-	/* Short, long, trailing space. */
-	json_object_set_new(msg, "message_signature", json_stringn(good, TL_SIG_HEX_LEN - 1));
+	/* Short, long, trailing space, empty. */
+	snprintf(buf, sizeof(buf), "%.*s", TL_SIG_HEX_LEN - 1, good);
+	msg = load_signed_str(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 	snprintf(buf, sizeof(buf), "%s0", good);
-	json_object_set_new(msg, "message_signature", json_string(buf));
+	msg = load_signed_str(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 	snprintf(buf, sizeof(buf), "%s ", good);
-	json_object_set_new(msg, "message_signature", json_string(buf));
+	msg = load_signed_str(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_object_set_new(msg, "message_signature", json_string(""));
+	unload(&p);
+	msg = load_signed_str(&p, main_json, "");
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 
 	/* Uppercase hex: Python compares bytes, so this fails there too. */
 	for (i = 0; i < TL_SIG_HEX_LEN; i++)
 		buf[i] = (char)(good[i] >= 'a' ? good[i] - 'a' + 'A' : good[i]);
 	buf[TL_SIG_HEX_LEN] = '\0';
-	json_object_set_new(msg, "message_signature", json_string(buf));
+	msg = load_signed_str(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 
 	/* Not a string. */
-	json_object_set_new(msg, "message_signature", json_integer(1));
+	msg = load_signed(&p, main_json, "1");
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_object_set_new(msg, "message_signature", json_null());
+	unload(&p);
+	msg = load_signed(&p, main_json, "null");
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_object_set_new(msg, "message_signature", json_pack("[s]", good));
+	unload(&p);
+	snprintf(buf, sizeof(buf), "[\"%s\"]", good);
+	msg = load_signed(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_object_set_new(msg, "message_signature", json_pack("{ss}", "a", good));
+	unload(&p);
+	snprintf(buf, sizeof(buf), "{\"a\":\"%s\"}", good);
+	msg = load_signed(&p, main_json, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_decref(msg);
+	unload(&p);
 
 	/* Not an object. */
-	msg = json_pack("[s]", good);
+	snprintf(buf, sizeof(buf), "[\"%s\"]", good);
+	msg = load(&p, buf);
 	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
 	assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY3, &scratch, buf), -EINVAL);
-	json_decref(msg);
+	unload(&p);
+}
+
+/* main, changed in one place, keeps main's signature and fails. */
+static void check_tampered(const char *from, const char *to)
+{
+	char *text = replace(find("main")->json, from, to);
+	struct parsed p;
+
+	assert_false(tl_signature_verify(signer, load_signed_main(&p, text), &scratch, NULL));
+	unload(&p);
+	free(text);
 }
 
 static void test_tampered(void **state)
 {
-	json_t *msg, *md;
+	char a[TL_SIG_HEX_LEN + 1], b[TL_SIG_HEX_LEN + 1];
+	struct parsed p, q;
 
 	(void)state;
-	msg = signed_main();
-	json_object_set_new(msg, "counter_volume", json_real(12.34567890123457));
-	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_decref(msg);
-
-	msg = signed_main();
-	md = json_object_get(msg, "resource_metadata");
-	json_object_set_new(json_object_get(md, "flavor"), "ram", json_integer(513));
-	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_decref(msg);
-
-	msg = signed_main();
-	md = json_object_get(msg, "resource_metadata");
-	json_array_append_new(json_object_get(md, "tags"), json_string("c"));
-	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
-	json_decref(msg);
+	check_tampered("\"counter_volume\":12.345678901234567",
+		       "\"counter_volume\":12.34567890123457");
+	check_tampered("\"ram\":512", "\"ram\":513");
+	check_tampered("\"tags\":[\"a\",\"b\"]", "\"tags\":[\"a\",\"b\",\"c\"]");
 
 	/* An integer where a float was: "12" is not "12.0". */
-	msg = load("{\"v\": 12.0}");
-	md = load("{\"v\": 12}");
-	{
-		char a[TL_SIG_HEX_LEN + 1], b[TL_SIG_HEX_LEN + 1];
-
-		assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY3, &scratch, a), 0);
-		assert_int_equal(tl_signature_compute(signer, md, TL_SIG_PY3, &scratch, b), 0);
-		assert_string_not_equal(a, b);
-	}
-	json_decref(md);
-	json_decref(msg);
+	assert_int_equal(
+		tl_signature_compute(signer, load(&p, "{\"v\": 12.0}"), TL_SIG_PY3, &scratch, a),
+		0);
+	assert_int_equal(
+		tl_signature_compute(signer, load(&q, "{\"v\": 12}"), TL_SIG_PY3, &scratch, b), 0);
+	assert_string_not_equal(a, b);
+	unload(&q);
+	unload(&p);
 
 	/* Another secret. */
 	{
 		struct tl_signer *other;
 		static const char s2[] = "change this for valid signinG";
 
-		msg = signed_main();
 		assert_int_equal(tl_signer_create(s2, strlen(s2), &other), 0);
-		assert_false(tl_signature_verify(other, msg, &scratch, NULL));
+		assert_false(tl_signature_verify(other, load_signed_main(&p, find("main")->json),
+						 &scratch, NULL));
 		tl_signer_destroy(other);
-		json_decref(msg);
+		unload(&p);
 	}
 }
 
@@ -344,20 +406,22 @@ static void test_empty_secret(void **state)
 	struct tl_signer *s;
 	char hex[TL_SIG_HEX_LEN + 1] = "x";
 	enum tl_sig_variant got = TL_SIG_NVARIANTS;
-	json_t *msg;
+	const struct tl_json *msg;
+	struct parsed p;
 
 	(void)state;
 	assert_int_equal(tl_signer_create("", 0, &s), 0);
 	assert_false(tl_signer_enabled(s));
 	assert_true(tl_signer_enabled(signer));
-	msg = load(find("main")->json);
+	msg = load(&p, find("main")->json);
 	assert_int_equal(tl_signature_compute(s, msg, TL_SIG_PY3, &scratch, hex), 0);
 	assert_string_equal(hex, "");
 	assert_true(tl_signature_verify(s, msg, &scratch, &got));
 	assert_int_equal(got, TL_SIG_PY3);
-	json_object_set_new(msg, "message_signature", json_string("garbage"));
+	unload(&p);
+	msg = load_signed_str(&p, find("main")->json, "garbage");
 	assert_true(tl_signature_verify(s, msg, &scratch, NULL));
-	json_decref(msg);
+	unload(&p);
 	tl_signer_destroy(s);
 	tl_signer_destroy(NULL);
 }
@@ -368,73 +432,90 @@ static void test_long_secret(void **state)
 	static const char secret[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 				     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9";
 	char hex[TL_SIG_HEX_LEN + 1];
+	const struct tl_json *msg;
 	struct tl_signer *s;
-	json_t *msg;
+	struct parsed p;
 
 	(void)state;
 	assert_int_equal(tl_signer_create(secret, strlen(secret), &s), 0);
-	msg = load(find("main")->json);
+	msg = load(&p, find("main")->json);
 	assert_int_equal(tl_signature_compute(s, msg, TL_SIG_PY3, &scratch, hex), 0);
 	assert_string_equal(hex,
 			    "c55457c91ed80bd2e77b167db4163704e4ef6832c3fe7ec8839c8e3b261bac0d");
 	assert_int_equal(tl_signature_compute(s, msg, TL_SIG_PY3_BYTES, &scratch, hex), 0);
 	assert_string_equal(hex,
 			    "b44232d803b9076e800ca5ae880370ca0e3839b564b2d5e1e02726a28e8f812d");
-	json_decref(msg);
+	unload(&p);
 	tl_signer_destroy(s);
+}
+
+/* Writes head, then open n times, core, close n times, then tail into out. */
+static void nest(char *out, size_t cap, const char *head, const char *open, int n, const char *core,
+		 const char *close, const char *tail)
+{
+	size_t len = 0;
+	int i, k;
+
+	k = snprintf(out, cap, "%s", head);
+	assert_true(k >= 0 && (size_t)k < cap);
+	len = (size_t)k;
+	for (i = 0; i < n; i++) {
+		k = snprintf(out + len, cap - len, "%s", open);
+		assert_true(k >= 0 && (size_t)k < cap - len);
+		len += (size_t)k;
+	}
+	k = snprintf(out + len, cap - len, "%s", core);
+	assert_true(k >= 0 && (size_t)k < cap - len);
+	len += (size_t)k;
+	for (i = 0; i < n; i++) {
+		k = snprintf(out + len, cap - len, "%s", close);
+		assert_true(k >= 0 && (size_t)k < cap - len);
+		len += (size_t)k;
+	}
+	k = snprintf(out + len, cap - len, "%s", tail);
+	assert_true(k >= 0 && (size_t)k < cap - len);
 }
 
 /* Nesting past TL_SIG_MAX_DEPTH is refused, not recursed into. */
 static void test_depth(void **state)
 {
-	char hex[TL_SIG_HEX_LEN + 1];
-	json_t *deep, *inner;
-	int i;
+	char hex[TL_SIG_HEX_LEN + 1], text[2048];
+	struct parsed p;
 
 	(void)state;
-	deep = json_object();
-	for (i = 0; i < TL_SIG_MAX_DEPTH + 1; i++) {
-		inner = json_object();
-		json_object_set_new(inner, "k", deep);
-		deep = inner;
-	}
-	assert_int_equal(tl_signature_compute(signer, deep, TL_SIG_PY3, &scratch, hex), -EINVAL);
-	json_object_set_new(deep, "message_signature", json_string(find("main")->hex[TL_SIG_PY3]));
-	assert_false(tl_signature_verify(signer, deep, &scratch, NULL));
-	json_decref(deep);
+	/* TL_SIG_MAX_DEPTH + 2 objects. */
+	nest(text, sizeof(text), "", "{\"k\":", TL_SIG_MAX_DEPTH + 1, "{}", "}", "");
+	assert_int_equal(tl_signature_compute(signer, load(&p, text), TL_SIG_PY3, &scratch, hex),
+			 -EINVAL);
+	unload(&p);
+	nest(text, sizeof(text), "", "{\"k\":", TL_SIG_MAX_DEPTH + 1, "{}", "}", "");
+	assert_false(tl_signature_verify(
+		signer, load_signed_str(&p, text, find("main")->hex[TL_SIG_PY3]), &scratch, NULL));
+	unload(&p);
 
-	deep = json_array();
-	for (i = 0; i < TL_SIG_MAX_DEPTH + 1; i++) {
-		inner = json_array();
-		json_array_append_new(inner, deep);
-		deep = inner;
-	}
-	inner = json_object();
-	json_object_set_new(inner, "l", deep);
-	assert_int_equal(tl_signature_compute(signer, inner, TL_SIG_PY3, &scratch, hex), -EINVAL);
-	json_decref(inner);
+	/* TL_SIG_MAX_DEPTH + 2 lists in an object. */
+	nest(text, sizeof(text), "{\"l\":", "[", TL_SIG_MAX_DEPTH + 1, "[]", "]", "}");
+	assert_int_equal(tl_signature_compute(signer, load(&p, text), TL_SIG_PY3, &scratch, hex),
+			 -EINVAL);
+	unload(&p);
 
 	/* Within the limit it works. */
-	deep = json_array();
-	for (i = 0; i < 10; i++) {
-		inner = json_array();
-		json_array_append_new(inner, deep);
-		deep = inner;
-	}
-	inner = json_object();
-	json_object_set_new(inner, "l", deep);
-	assert_int_equal(tl_signature_compute(signer, inner, TL_SIG_PY3, &scratch, hex), 0);
-	json_decref(inner);
+	nest(text, sizeof(text), "{\"l\":", "[", 10, "[]", "]", "}");
+	assert_int_equal(tl_signature_compute(signer, load(&p, text), TL_SIG_PY3, &scratch, hex),
+			 0);
+	unload(&p);
 }
 
 /* The scratch buffer holds the last text: check a few exact forms. */
 static void test_text(void **state)
 {
 	char hex[TL_SIG_HEX_LEN + 1];
-	json_t *msg;
+	const struct tl_json *msg;
+	struct parsed p;
 
 	(void)state;
 	msg = load(
+		&p,
 		"{\"b\":{\"y\":[\"it's\",\"\\\"\",\"a'\\\"b\",\"\\u00e9\"],\"x\":-0.0},\"a\":null,"
 		"\"message_signature\":\"zz\",\"c\":{},\"d\":[1e22,-7,{\"k\":[]}],\"e\":false}");
 	assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY3, &scratch, hex), 0);
@@ -447,112 +528,48 @@ static void test_text(void **state)
 	assert_string_equal(scratch.data,
 			    "aNoneb:x-0.0b:y[b\"it's\", b'\"', b'a\\'\"b', b'\\xc3\\xa9']"
 			    "d[1e+22, -7, {b'k': []}]eFalse");
-	json_decref(msg);
-}
-
-/* Parses text with common/json.h into doc (text is copied into *copy, which the values use). */
-static const struct tl_json *load_value(struct tl_json_doc *doc, const char *text, char **copy)
-{
-	struct tl_json_error err;
-
-	*copy = strdup(text);
-	assert_non_null(*copy);
-	if (tl_json_parse(doc, *copy, strlen(*copy), TL_JSON_MAX_DEPTH, &err) != 0)
-		fail_msg("tl_json_parse: %s", err.text);
-	return doc->root;
-}
-
-/* The struct tl_json entry points give the same results as the jansson ones. */
-static void test_value_vectors(void **state)
-{
-	char hex[TL_SIG_HEX_LEN + 1], *copy, *text;
-	const struct tl_json *msg;
-	struct tl_json_doc doc;
-	enum tl_sig_variant got;
-	size_t i;
-	int v, first;
-
-	(void)state;
-	tl_json_doc_init(&doc);
-	for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
-		msg = load_value(&doc, vectors[i].json, &copy);
-		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
-			assert_int_equal(tl_signature_compute_value(signer, msg,
-								    (enum tl_sig_variant)v,
-								    &scratch, hex),
-					 0);
-			if (strcmp(hex, vectors[i].hex[v]))
-				fail_msg("%s variant %d: %s, expected %s", vectors[i].name, v, hex,
-					 vectors[i].hex[v]);
-		}
-		/* Unsigned: no message_signature. */
-		assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
-		free(copy);
-		if (!strcmp(vectors[i].name, "sigdict"))
-			continue;
-		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
-			size_t len = strlen(vectors[i].json);
-
-			/* Append the signature: "...}" -> "...,"message_signature":"hex"}". */
-			text = malloc(len + TL_SIG_HEX_LEN + 32);
-			assert_non_null(text);
-			memcpy(text, vectors[i].json, len - 1);
-			sprintf(text + len - 1, ",\"message_signature\":\"%s\"}",
-				vectors[i].hex[v]);
-			msg = load_value(&doc, text, &copy);
-			for (first = 0; strcmp(vectors[i].hex[first], vectors[i].hex[v]); first++)
-				;
-			got = TL_SIG_NVARIANTS;
-			assert_true(tl_signature_verify_value(signer, msg, &scratch, &got));
-			assert_int_equal(got, first);
-			free(copy);
-			free(text);
-		}
-	}
-	tl_json_doc_fini(&doc);
+	unload(&p);
 }
 
 /*
- * A key repeated in a struct tl_json object counts once with its last value,
- * as in Python's dict; message_signature too.
+ * A key repeated in an object counts once with its last value, as in
+ * Python's dict; message_signature too.
  */
-static void test_value_repeated_keys(void **state)
+static void test_repeated_keys(void **state)
 {
-	char a[TL_SIG_HEX_LEN + 1], b[TL_SIG_HEX_LEN + 1], text[256], *copy;
+	char a[TL_SIG_HEX_LEN + 1], b[TL_SIG_HEX_LEN + 1], text[256];
 	const struct tl_json *msg;
-	struct tl_json_doc doc;
-	json_t *j;
+	struct parsed p;
 
 	(void)state;
-	tl_json_doc_init(&doc);
-	j = load("{\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5}");
-	assert_int_equal(tl_signature_compute(signer, j, TL_SIG_PY2, &scratch, a), 0);
-	json_decref(j);
-	msg = load_value(&doc,
-			 "{\"z\":1.5,\"x\":1,\"m\":{\"k\":[{\"q\":1,\"q\":2}],\"k\":0},\"x\":2,"
-			 "\"m\":{\"k\":[{\"q\":1,\"q\":2}]}}",
-			 &copy);
-	assert_int_equal(tl_signature_compute_value(signer, msg, TL_SIG_PY2, &scratch, b), 0);
+	msg = load(&p, "{\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5}");
+	assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY2, &scratch, a), 0);
+	unload(&p);
+	msg = load(&p, "{\"z\":1.5,\"x\":1,\"m\":{\"k\":[{\"q\":1,\"q\":2}],\"k\":0},\"x\":2,"
+		       "\"m\":{\"k\":[{\"q\":1,\"q\":2}]}}");
+	assert_int_equal(tl_signature_compute(signer, msg, TL_SIG_PY2, &scratch, b), 0);
 	assert_string_equal(a, b);
-	free(copy);
+	unload(&p);
 
 	snprintf(text, sizeof(text),
 		 "{\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5,\"message_signature\":\"%s\"}", a);
-	msg = load_value(&doc, text, &copy);
-	assert_true(tl_signature_verify_value(signer, msg, &scratch, NULL));
-	free(copy);
+	msg = load(&p, text);
+	assert_true(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 	snprintf(text, sizeof(text),
 		 "{\"message_signature\":\"%s\",\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5,"
 		 "\"message_signature\":1}",
 		 a);
-	msg = load_value(&doc, text, &copy);
-	assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
-	free(copy);
-	msg = load_value(&doc, "[1]", &copy);
-	assert_false(tl_signature_verify_value(signer, msg, &scratch, NULL));
-	assert_int_equal(tl_signature_compute_value(signer, msg, TL_SIG_PY3, &scratch, b), -EINVAL);
-	free(copy);
-	tl_json_doc_fini(&doc);
+	msg = load(&p, text);
+	assert_false(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
+	snprintf(text, sizeof(text),
+		 "{\"message_signature\":1,\"x\":2,\"m\":{\"k\":[{\"q\":2}]},\"z\":1.5,"
+		 "\"message_signature\":\"%s\"}",
+		 a);
+	msg = load(&p, text);
+	assert_true(tl_signature_verify(signer, msg, &scratch, NULL));
+	unload(&p);
 }
 
 int main(void)
@@ -567,8 +584,7 @@ int main(void)
 		cmocka_unit_test(test_long_secret),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_text),
-		cmocka_unit_test(test_value_vectors),
-		cmocka_unit_test(test_value_repeated_keys),
+		cmocka_unit_test(test_repeated_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
