@@ -1,0 +1,1982 @@
+/*
+ * buffer.c — the LMDB write-ahead buffer. The invariants, formats and thread
+ * rules are in buffer.h; this file says why it does things the way it does.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/buffer.h"
+#include "common/log.h"
+#include "common/time.h"
+
+#define COMPONENT "buffer"
+
+/* Deletions per write transaction in trim and purge: bounds the dirty pages. */
+#define TRIM_CHUNK 10000
+/* Reader slots of the lock file: dispatchers, stats, dumps, tallyctl. */
+#define MAX_READERS 256
+/* Map beyond 2 * max_size, for commits when the records are at the limit. */
+#define MAP_HEADROOM (64ull << 20)
+/* Corrupted records remembered by one read; the scan stops there. */
+#define BAD_MAX 1024
+/* LMDB's FREE_DBI, which mdb_stat() accepts (as mdb_stat -f does). */
+#define FREE_DBI 0
+
+#define SYNC_NONE TL_BUFFER_SYNC_NONE
+
+struct tl_buffer {
+	MDB_env *env;
+	MDB_dbi main_dbi, records, cursors, dead, meta;
+	char *path;
+	uint64_t max_size;
+	uint64_t dl_quota;
+	unsigned psize;
+	int sync;
+	bool read_only;
+	bool env_open; /* mdb_env_open() succeeded */
+	int lock_fd;
+
+	/*
+	 * The next record sequence and dead-letter id. They are read and
+	 * changed only inside write transactions, which LMDB serializes with a
+	 * mutex, and set just before the commit: a commit that fails leaves a
+	 * gap, which readers step over, and never a reused number.
+	 */
+	_Atomic uint64_t next_seq;
+	_Atomic uint64_t dl_next;
+
+	_Atomic uint64_t used_bytes; /* after this process's last commit */
+	atomic_bool full;	     /* the last append was refused for room */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	uint64_t committed_next;	/* mu: after the last committed append */
+	uint64_t wake_gen;		/* mu: tl_buffer_wakeup() calls */
+	struct tl_buffer_reader **regs; /* mu: open readers */
+	size_t n_regs, cap_regs;
+
+	struct {
+		_Atomic uint64_t appended, commits, rejected_full, corrupt, deadlettered, evicted,
+			trimmed;
+	} c;
+	struct tl_ratelimit corrupt_rl;
+	struct tl_ratelimit evict_rl;
+};
+
+struct bad_rec {
+	uint64_t seq;
+	const char *why;
+	MDB_val raw; /* in the reader's snapshot, stable while it lives */
+};
+
+struct tl_buffer_reader {
+	struct tl_buffer *b;
+	char name[TL_BUFFER_NAME_MAX + 1];
+	size_t name_len;
+	MDB_txn *txn; /* read-only, reset between batches (keeps its slot) */
+	bool live;    /* txn holds a snapshot */
+	uint64_t next;
+	struct tl_buffer_batch batch;
+	struct tl_buffer_rec *recs;
+	size_t cap;
+	struct bad_rec *bad;
+	size_t n_bad, cap_bad;
+};
+
+/* ---- bytes ---- */
+
+static void put_be16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint16_t get_be16(const unsigned char *p)
+{
+	return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
+}
+
+/* ---- CRC-32C ---- */
+
+static uint32_t crc_tab[8][256];
+static uint32_t (*crc_impl)(uint32_t crc, const unsigned char *p, size_t n);
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+/* Slicing-by-8 on the inverted CRC; byte loads keep it endian-neutral. */
+static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t n)
+{
+	while (n && ((uintptr_t)p & 7)) {
+		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+		n--;
+	}
+	while (n >= 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+			      (uint32_t)p[7] << 24;
+
+		crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+		      crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^
+		      crc_tab[2][(hi >> 8) & 0xff] ^ crc_tab[1][(hi >> 16) & 0xff] ^
+		      crc_tab[0][hi >> 24];
+		p += 8;
+		n -= 8;
+	}
+	while (n--)
+		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The SSE4.2 crc32 instruction computes exactly CRC-32C, 8 bytes at a time. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+							 size_t n)
+{
+	uint64_t c = crc;
+
+	while (n && ((uintptr_t)p & 7)) {
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+		n--;
+	}
+	while (n >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		c = __builtin_ia32_crc32di(c, w);
+		p += 8;
+		n -= 8;
+	}
+	while (n--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return (uint32_t)c;
+}
+#endif
+
+static void crc_init(void)
+{
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (j = 0; j < 8; j++)
+			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_tab[0][i] = c;
+	}
+	for (i = 0; i < 256; i++)
+		for (j = 1; j < 8; j++)
+			crc_tab[j][i] =
+				(crc_tab[j - 1][i] >> 8) ^ crc_tab[0][crc_tab[j - 1][i] & 0xff];
+	crc_impl = crc_sw;
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2")) {
+		/* Trust the instruction only if it agrees with the table on odd sizes. */
+		unsigned char probe[77];
+
+		for (i = 0; i < sizeof(probe); i++)
+			probe[i] = (unsigned char)(i * 37 + 11);
+		if (crc_hw(~0u, probe + 1, 76) == crc_sw(~0u, probe + 1, 76))
+			crc_impl = crc_hw;
+	}
+#endif
+}
+
+uint32_t tl_buffer_crc32c(uint32_t crc, const void *data, size_t n)
+{
+	pthread_once(&crc_once, crc_init);
+	return ~crc_impl(~crc, data, n);
+}
+
+/* ---- LMDB errors, converted once here ---- */
+
+static int mdb_errno(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_TXN_FULL:
+	case MDB_BAD_VALSIZE:
+		return -E2BIG;
+	case MDB_READERS_FULL:
+	case MDB_MAP_RESIZED:
+		return -EAGAIN;
+	case MDB_INVALID:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_DBI:
+		return -EINVAL;
+	case MDB_VERSION_MISMATCH:
+		return -ENOTSUP;
+	default:
+		/* LMDB passes system errors through as positive errno values. */
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+static int lmdb_fail(const struct tl_buffer *b, const char *what, int rc)
+{
+	tl_logc(TL_LOG_ERR, COMPONENT, "%s: %s: %s", b->path, what, mdb_strerror(rc));
+	return mdb_errno(rc);
+}
+
+/* ---- formats ---- */
+
+static MDB_val key8(unsigned char *kb, uint64_t v)
+{
+	MDB_val k = {8, kb};
+
+	put_be64(kb, v);
+	return k;
+}
+
+static MDB_val key_str(const char *s, size_t len)
+{
+	MDB_val k = {len, (void *)(uintptr_t)s};
+
+	return k;
+}
+
+/* Writes header and payload of r into dst (TL_BUFFER_REC_HEADER + r->len bytes). */
+static void rec_encode(unsigned char *dst, const struct tl_buffer_rec *r, int64_t now)
+{
+	uint32_t crc;
+
+	dst[0] = TL_BUFFER_REC_VERSION;
+	dst[1] = r->kind;
+	put_be16(dst + 2, r->flags);
+	put_be32(dst + 4, (uint32_t)r->len);
+	put_be64(dst + 8, (uint64_t)now);
+	if (r->len)
+		memcpy(dst + TL_BUFFER_REC_HEADER, r->data, r->len);
+	crc = tl_buffer_crc32c(0, dst, 16);
+	crc = tl_buffer_crc32c(crc, dst + TL_BUFFER_REC_HEADER, r->len);
+	put_be32(dst + 16, crc);
+}
+
+/* Decodes a stored record; returns NULL, or why it is not valid. */
+static const char *rec_decode(const MDB_val *k, const MDB_val *v, struct tl_buffer_rec *out)
+{
+	const unsigned char *p = v->mv_data;
+	uint32_t len, crc;
+
+	memset(out, 0, sizeof(*out));
+	if (k->mv_size != 8)
+		return "bad key";
+	out->seq = get_be64(k->mv_data);
+	if (v->mv_size < TL_BUFFER_REC_HEADER)
+		return "truncated record";
+	if (p[0] != TL_BUFFER_REC_VERSION)
+		return "unknown record version";
+	len = get_be32(p + 4);
+	if (len != v->mv_size - TL_BUFFER_REC_HEADER)
+		return "length mismatch";
+	crc = tl_buffer_crc32c(0, p, 16);
+	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_REC_HEADER, len);
+	if (crc != get_be32(p + 16))
+		return "checksum mismatch";
+	if (p[1] < TL_BUFFER_KIND_SAMPLE || p[1] > TL_BUFFER_KIND_RAW)
+		return "unknown record kind";
+	out->kind = p[1];
+	out->flags = get_be16(p + 2);
+	out->time_us = (int64_t)get_be64(p + 8);
+	out->data = p + TL_BUFFER_REC_HEADER;
+	out->len = len;
+	return NULL;
+}
+
+/* Decodes a stored dead letter; returns NULL, or why it is not valid. */
+static const char *dead_decode(const MDB_val *k, const MDB_val *v, struct tl_buffer_dead *out)
+{
+	const unsigned char *p = v->mv_data;
+	size_t plen, rlen, slen;
+	uint32_t crc;
+
+	memset(out, 0, sizeof(*out));
+	out->data = v->mv_data;
+	out->len = v->mv_size;
+	if (k->mv_size != 8)
+		return "bad key";
+	out->id = get_be64(k->mv_data);
+	if (v->mv_size < TL_BUFFER_DEAD_HEADER)
+		return "truncated dead letter";
+	if (p[0] != TL_BUFFER_REC_VERSION)
+		return "unknown dead-letter version";
+	plen = get_be32(p + 4);
+	rlen = get_be16(p + 24);
+	slen = get_be16(p + 26);
+	if (TL_BUFFER_DEAD_HEADER + rlen + slen + plen != v->mv_size)
+		return "length mismatch";
+	crc = tl_buffer_crc32c(0, p, 28);
+	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_DEAD_HEADER, v->mv_size - TL_BUFFER_DEAD_HEADER);
+	if (crc != get_be32(p + 28))
+		return "checksum mismatch";
+	out->kind = p[1];
+	out->flags = get_be16(p + 2);
+	out->time_us = (int64_t)get_be64(p + 8);
+	out->source_seq = get_be64(p + 16);
+	out->reason = (const char *)p + TL_BUFFER_DEAD_HEADER;
+	out->reason_len = rlen;
+	out->source = out->reason + rlen;
+	out->source_len = slen;
+	out->data = out->source + slen;
+	out->len = plen;
+	return NULL;
+}
+
+/* ---- helpers inside transactions (they return LMDB codes) ---- */
+
+/* Pages reachable from txn's snapshot, times the page size. O(1) per database. */
+static int used_bytes(const struct tl_buffer *b, MDB_txn *txn, uint64_t *out)
+{
+	const MDB_dbi dbis[] = {FREE_DBI, b->main_dbi, b->records, b->cursors, b->dead, b->meta};
+	uint64_t pages = 2; /* LMDB's two meta pages */
+	MDB_stat st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+		rc = mdb_stat(txn, dbis[i], &st);
+		if (rc)
+			return rc;
+		pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+	}
+	*out = pages * b->psize;
+	return 0;
+}
+
+static int meta_put_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t v)
+{
+	unsigned char vb[8];
+	MDB_val k = key_str(key, strlen(key)), d = {8, vb};
+
+	put_be64(vb, v);
+	return mdb_put(txn, b->meta, &k, &d, 0);
+}
+
+/* *out = meta[key] as u64, or 0 when absent or malformed. */
+static int meta_get_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t *out)
+{
+	MDB_val k = key_str(key, strlen(key)), d;
+	int rc = mdb_get(txn, b->meta, &k, &d);
+
+	*out = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (d.mv_size == 8)
+		*out = get_be64(d.mv_data);
+	return 0;
+}
+
+/*
+ * Persists the next record sequence. Every transaction that deletes records
+ * calls it first, so that a store emptied by trim (or by removing a corrupted
+ * last record) never hands out a number again after a restart.
+ */
+static int save_next_seq(const struct tl_buffer *b, MDB_txn *txn)
+{
+	return meta_put_u64(b, txn, "next_seq", atomic_load(&b->next_seq));
+}
+
+/* max(last key of dbi + 1, meta[key], 1) */
+static int compute_next(const struct tl_buffer *b, MDB_txn *txn, MDB_dbi dbi, const char *key,
+			uint64_t *out)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t next = 1, stored;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == 0 && k.mv_size == 8)
+		next = get_be64(k.mv_data) + 1;
+	else if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	rc = meta_get_u64(b, txn, key, &stored);
+	if (rc)
+		return rc;
+	*out = stored > next ? stored : next;
+	return 0;
+}
+
+/* The first record's sequence and append time, or (next_seq, 0) when empty. */
+static int oldest_record(const struct tl_buffer *b, MDB_txn *txn, uint64_t *out_seq,
+			 int64_t *out_time)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	*out_seq = atomic_load(&b->next_seq);
+	if (out_time)
+		*out_time = 0;
+	rc = mdb_cursor_open(txn, b->records, &cur);
+	if (rc)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (k.mv_size == 8)
+		*out_seq = get_be64(k.mv_data);
+	if (out_time && v.mv_size >= TL_BUFFER_REC_HEADER)
+		*out_time = (int64_t)get_be64((const unsigned char *)v.mv_data + 8);
+	return 0;
+}
+
+/* Appends one dead letter at dl_next (MDB_APPEND, written in place). */
+static int dead_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t flags,
+		    uint64_t source_seq, const char *reason, const char *source, const void *data,
+		    size_t len, int64_t now)
+{
+	size_t rlen = strnlen(reason, TL_BUFFER_REASON_MAX);
+	size_t slen = strnlen(source, TL_BUFFER_NAME_MAX);
+	uint64_t id = atomic_load(&b->dl_next);
+	unsigned char kb[8], *p;
+	MDB_val k = key8(kb, id), v = {TL_BUFFER_DEAD_HEADER + rlen + slen + len, NULL};
+	uint32_t crc;
+	int rc;
+
+	rc = mdb_put(txn, b->dead, &k, &v, MDB_APPEND | MDB_RESERVE);
+	if (rc)
+		return rc;
+	p = v.mv_data;
+	p[0] = TL_BUFFER_REC_VERSION;
+	p[1] = kind;
+	put_be16(p + 2, flags);
+	put_be32(p + 4, (uint32_t)len);
+	put_be64(p + 8, (uint64_t)now);
+	put_be64(p + 16, source_seq);
+	put_be16(p + 24, (uint16_t)rlen);
+	put_be16(p + 26, (uint16_t)slen);
+	memcpy(p + TL_BUFFER_DEAD_HEADER, reason, rlen);
+	memcpy(p + TL_BUFFER_DEAD_HEADER + rlen, source, slen);
+	if (len)
+		memcpy(p + TL_BUFFER_DEAD_HEADER + rlen + slen, data, len);
+	crc = tl_buffer_crc32c(0, p, 28);
+	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_DEAD_HEADER, v.mv_size - TL_BUFFER_DEAD_HEADER);
+	put_be32(p + 28, crc);
+	atomic_store(&b->dl_next, id + 1);
+	return 0;
+}
+
+/*
+ * Keeps the dead letters within their quota by deleting the oldest ones, but
+ * never those added by this transaction (first_new and above): the newest
+ * dead letters are the ones an operator is looking for.
+ */
+static int dead_evict(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new, uint64_t *out_n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_stat st;
+	MDB_val k, v;
+	int rc;
+
+	*out_n = 0;
+	rc = mdb_cursor_open(txn, b->dead, &cur);
+	if (rc)
+		return rc;
+	for (;;) {
+		rc = mdb_stat(txn, b->dead, &st);
+		if (rc)
+			break;
+		if ((st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * b->psize <=
+		    b->dl_quota)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (k.mv_size == 8 && get_be64(k.mv_data) >= first_new)
+			break;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		(*out_n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Finishes a transaction that added dead letters from first_new: quota, dl_next. */
+static int dead_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new, uint64_t *out_evicted)
+{
+	int rc = dead_evict(b, txn, first_new, out_evicted);
+
+	if (rc)
+		return rc;
+	return meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
+}
+
+static void log_evicted(struct tl_buffer *b, uint64_t n)
+{
+	uint64_t supp = 0;
+
+	if (n == 0)
+		return;
+	atomic_fetch_add(&b->c.evicted, n);
+	if (tl_ratelimit_allow(&b->evict_rl, &supp))
+		tl_logc(TL_LOG_WARNING, COMPONENT,
+			"%s: the dead letters exceed their quota of %" PRIu64
+			" bytes: evicted the %" PRIu64 " oldest (%" PRIu64
+			" similar lines skipped)",
+			b->path, b->dl_quota, n, supp);
+}
+
+static int cursor_put(const struct tl_buffer *b, MDB_txn *txn, const char *name, size_t len,
+		      uint64_t next)
+{
+	unsigned char vb[8];
+	MDB_val k = key_str(name, len), v = {8, vb};
+
+	put_be64(vb, next);
+	return mdb_put(txn, b->cursors, &k, &v, 0);
+}
+
+/* A read-only transaction for one call; follows a map grown by the writer. */
+static int begin_read(struct tl_buffer *b, MDB_txn **out)
+{
+	int rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, out);
+
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map (a tallyd restarted with a larger max_size). */
+		rc = mdb_env_set_mapsize(b->env, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, out);
+	}
+	return rc;
+}
+
+static void notify_committed(struct tl_buffer *b, uint64_t next)
+{
+	pthread_mutex_lock(&b->mu);
+	if (next > b->committed_next)
+		b->committed_next = next;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* ---- open and close ---- */
+
+static int take_lock(struct tl_buffer *b)
+{
+	char lp[4096];
+	int n = snprintf(lp, sizeof(lp), "%s/tally.lock", b->path);
+
+	if (n < 0 || (size_t)n >= sizeof(lp))
+		return -ENAMETOOLONG;
+	b->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (b->lock_fd < 0) {
+		int e = errno;
+
+		tl_logc(TL_LOG_ERR, COMPONENT, "%s: %s", lp, strerror(e));
+		return -e;
+	}
+	if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK) {
+			tl_logc(TL_LOG_ERR, COMPONENT,
+				"%s: in use by another process (is another tallyd running with "
+				"this buffer.path?)",
+				b->path);
+			return -EBUSY;
+		}
+		tl_logc(TL_LOG_ERR, COMPONENT, "%s: flock: %s", lp, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* Opens the databases; creates the store when the environment is empty. */
+static int setup(struct tl_buffer *b)
+{
+	unsigned dbflags = b->read_only ? 0 : MDB_CREATE;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	MDB_stat st;
+	uint64_t next, used = 0;
+	int rc = 0, mrc;
+
+	mrc = b->read_only ? begin_read(b, &txn) : mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "begin", mrc);
+		goto out;
+	}
+	mrc = mdb_dbi_open(txn, NULL, 0, &b->main_dbi);
+	if (mrc) {
+		rc = lmdb_fail(b, "open the main database", mrc);
+		goto out;
+	}
+	mrc = mdb_dbi_open(txn, "meta", 0, &b->meta);
+	if (mrc == MDB_NOTFOUND) {
+		mrc = mdb_stat(txn, b->main_dbi, &st);
+		if (mrc) {
+			rc = lmdb_fail(b, "stat", mrc);
+			goto out;
+		}
+		if (st.ms_entries > 0) {
+			tl_logc(TL_LOG_ERR, COMPONENT,
+				"%s: an LMDB environment that is not a Tally buffer; choose "
+				"another "
+				"buffer.path",
+				b->path);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (b->read_only) {
+			tl_logc(TL_LOG_ERR, COMPONENT, "%s: no buffer here yet (tallyd never ran)",
+				b->path);
+			rc = -ENOENT;
+			goto out;
+		}
+		mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &b->meta);
+		if (mrc == 0) {
+			unsigned char fb[4];
+			MDB_val fk = key_str("format", 6), fv = {4, fb};
+
+			put_be32(fb, TL_BUFFER_FORMAT);
+			mrc = mdb_put(txn, b->meta, &fk, &fv, 0);
+		}
+		if (mrc) {
+			rc = lmdb_fail(b, "create the store", mrc);
+			goto out;
+		}
+		tl_logc(TL_LOG_NOTICE, COMPONENT, "%s: created a new buffer (format %d)", b->path,
+			TL_BUFFER_FORMAT);
+	} else if (mrc == MDB_INCOMPATIBLE) {
+		tl_logc(TL_LOG_ERR, COMPONENT, "%s: not a Tally buffer; choose another buffer.path",
+			b->path);
+		rc = -EINVAL;
+		goto out;
+	} else if (mrc) {
+		rc = lmdb_fail(b, "open the meta database", mrc);
+		goto out;
+	} else {
+		k = key_str("format", 6);
+		mrc = mdb_get(txn, b->meta, &k, &v);
+		if (mrc || v.mv_size != 4) {
+			tl_logc(TL_LOG_ERR, COMPONENT,
+				"%s: the store has no valid format version: not a Tally buffer",
+				b->path);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (get_be32(v.mv_data) != TL_BUFFER_FORMAT) {
+			tl_logc(TL_LOG_ERR, COMPONENT,
+				"%s: store format %" PRIu32
+				" is not the format %d this tally reads; drain it with the tally "
+				"that wrote it, or move it aside",
+				b->path, get_be32(v.mv_data), TL_BUFFER_FORMAT);
+			rc = -ENOTSUP;
+			goto out;
+		}
+	}
+	if ((mrc = mdb_dbi_open(txn, "records", dbflags, &b->records)) ||
+	    (mrc = mdb_dbi_open(txn, "cursors", dbflags, &b->cursors)) ||
+	    (mrc = mdb_dbi_open(txn, "deadletter", dbflags, &b->dead))) {
+		if (mrc == MDB_NOTFOUND) {
+			tl_logc(TL_LOG_ERR, COMPONENT, "%s: damaged store (a database is missing)",
+				b->path);
+			rc = -EINVAL;
+		} else {
+			rc = lmdb_fail(b, "open the databases", mrc);
+		}
+		goto out;
+	}
+
+	/* Numbers continue past every record, dead letter and cursor stored. */
+	mrc = compute_next(b, txn, b->records, "next_seq", &next);
+	if (mrc == 0) {
+		atomic_store(&b->next_seq, next);
+		mrc = compute_next(b, txn, b->dead, "dl_next", &next);
+	}
+	if (mrc == 0) {
+		atomic_store(&b->dl_next, next);
+		mrc = mdb_cursor_open(txn, b->cursors, &cur);
+	}
+	if (mrc == 0)
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (mrc == 0) {
+		if (v.mv_size == 8 && get_be64(v.mv_data) > atomic_load(&b->next_seq))
+			atomic_store(&b->next_seq, get_be64(v.mv_data));
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (mrc == MDB_NOTFOUND)
+		mrc = 0;
+	if (cur) {
+		mdb_cursor_close(cur);
+		cur = NULL;
+	}
+	if (mrc == 0)
+		mrc = used_bytes(b, txn, &used);
+	if (mrc) {
+		rc = lmdb_fail(b, "read the store", mrc);
+		goto out;
+	}
+	atomic_store(&b->used_bytes, used);
+	b->committed_next = atomic_load(&b->next_seq);
+
+	/* Committing (a read-only transaction too) keeps the database handles. */
+	mrc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (mrc)
+		rc = lmdb_fail(b, "commit", mrc);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
+{
+	struct tl_buffer *b = NULL;
+	pthread_condattr_t ca;
+	unsigned flags = MDB_NOTLS;
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat sb;
+	int rc = 0, mrc, dead;
+
+	*out = NULL;
+	if (!opts || !opts->path || !*opts->path)
+		return -EINVAL;
+	if (!opts->read_only && (opts->max_size < TL_BUFFER_MIN_SIZE ||
+				 opts->max_size > ((uint64_t)SIZE_MAX - MAP_HEADROOM) / 4 ||
+				 (opts->sync != TL_BUFFER_SYNC_COMMIT && opts->sync != SYNC_NONE)))
+		return -EINVAL;
+	pthread_once(&crc_once, crc_init);
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->lock_fd = -1;
+	b->read_only = opts->read_only;
+	b->sync = opts->read_only ? TL_BUFFER_SYNC_COMMIT : opts->sync;
+	b->max_size = opts->read_only ? 0 : opts->max_size;
+	b->dl_quota = b->max_size / 8;
+	b->corrupt_rl.interval_us = 10 * 1000000LL; /* calloc zeroed the rest */
+	b->evict_rl.interval_us = 60 * 1000000LL;
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	b->path = strdup(opts->path);
+	if (!b->path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	if (b->read_only) {
+		if (stat(b->path, &sb) < 0) {
+			rc = -errno;
+			tl_logc(TL_LOG_ERR, COMPONENT, "%s: %s", b->path, strerror(-rc));
+			goto out;
+		}
+		flags |= MDB_RDONLY;
+	} else {
+		if (mkdir(b->path, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			tl_logc(TL_LOG_ERR, COMPONENT, "%s: mkdir: %s", b->path, strerror(-rc));
+			goto out;
+		}
+		rc = take_lock(b);
+		if (rc)
+			goto out;
+		if (b->sync == SYNC_NONE)
+			flags |= MDB_NOSYNC;
+	}
+
+	mrc = mdb_env_create(&b->env);
+	if (mrc) {
+		rc = lmdb_fail(b, "mdb_env_create", mrc);
+		goto out;
+	}
+	mrc = mdb_env_set_maxdbs(b->env, 4);
+	if (mrc == 0)
+		mrc = mdb_env_set_maxreaders(b->env, MAX_READERS);
+	if (mrc == 0 && !b->read_only)
+		mrc = mdb_env_set_mapsize(b->env, (size_t)(2 * b->max_size + MAP_HEADROOM));
+	if (mrc) {
+		rc = lmdb_fail(b, "configure the environment", mrc);
+		goto out;
+	}
+	mrc = mdb_env_open(b->env, b->path, flags, 0600);
+	if (mrc) {
+		if (mrc == ENOENT && b->read_only) {
+			tl_logc(TL_LOG_ERR, COMPONENT, "%s: no buffer here (tallyd never ran?)",
+				b->path);
+			rc = -ENOENT;
+		} else {
+			rc = lmdb_fail(b, "mdb_env_open", mrc);
+		}
+		goto out;
+	}
+	b->env_open = true;
+	mrc = mdb_env_stat(b->env, &st);
+	if (mrc == 0)
+		mrc = mdb_env_info(b->env, &info);
+	if (mrc) {
+		rc = lmdb_fail(b, "mdb_env_info", mrc);
+		goto out;
+	}
+	b->psize = st.ms_psize;
+	if (!b->read_only) {
+		/* Slots of readers that died (kill -9) would pin pages forever. */
+		mdb_reader_check(b->env, &dead);
+	}
+	rc = setup(b);
+	if (rc)
+		goto out;
+	if (!b->read_only)
+		tl_logc(TL_LOG_INFO, COMPONENT,
+			"%s: open, next sequence %" PRIu64 ", %" PRIu64 " of %" PRIu64
+			" bytes used, sync %s",
+			b->path, atomic_load(&b->next_seq), atomic_load(&b->used_bytes),
+			b->max_size, b->sync == SYNC_NONE ? "none" : "commit");
+	*out = b;
+	b = NULL;
+out:
+	tl_buffer_close(b);
+	return rc;
+}
+
+void tl_buffer_close(struct tl_buffer *b)
+{
+	if (!b)
+		return;
+	/* Readers hold transactions of this environment and pointers to b. */
+	assert(b->n_regs == 0);
+	if (b->env) {
+		if (b->env_open && !b->read_only && b->sync == SYNC_NONE)
+			mdb_env_sync(b->env, 1);
+		mdb_env_close(b->env);
+	}
+	if (b->lock_fd >= 0)
+		close(b->lock_fd); /* releases the flock */
+	free(b->regs);
+	free(b->path);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+/* ---- append ---- */
+
+static void note_full(struct tl_buffer *b, uint64_t used, bool map)
+{
+	atomic_fetch_add(&b->c.rejected_full, 1);
+	if (atomic_exchange(&b->full, true))
+		return;
+	if (map)
+		tl_logc(TL_LOG_WARNING, COMPONENT,
+			"%s: the LMDB map is full (old snapshots pin freed pages?): inputs pause",
+			b->path);
+	else
+		tl_logc(TL_LOG_WARNING, COMPONENT,
+			"%s: full, %" PRIu64 " of %" PRIu64
+			" bytes: inputs pause until the dispatchers catch up",
+			b->path, used, b->max_size);
+}
+
+int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+		     uint64_t *out_first_seq)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	unsigned char kb[8];
+	uint64_t first = 0, total = 0, used = 0;
+	int64_t now;
+	size_t i;
+	int rc = 0, mrc;
+
+	if (out_first_seq)
+		*out_first_seq = 0;
+	if (b->read_only)
+		return -EROFS;
+	if (n == 0)
+		return 0;
+	if (!recs)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (recs[i].kind < TL_BUFFER_KIND_SAMPLE || recs[i].kind > TL_BUFFER_KIND_RAW ||
+		    (!recs[i].data && recs[i].len))
+			return -EINVAL;
+		if (recs[i].len > TL_BUFFER_REC_MAX)
+			return -EMSGSIZE;
+		total += TL_BUFFER_REC_HEADER + 8 + recs[i].len;
+	}
+	/* A batch that could never fit must not wait for room forever. */
+	if (total > b->max_size / 4)
+		return -EMSGSIZE;
+	/* While full, refuse without taking the writer lock from the dispatchers. */
+	if (atomic_load(&b->full) && atomic_load(&b->used_bytes) + total > b->max_size) {
+		atomic_fetch_add(&b->c.rejected_full, 1);
+		return -ENOSPC;
+	}
+
+	now = tl_time_now();
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "append: begin", mrc);
+		goto out;
+	}
+	mrc = mdb_cursor_open(txn, b->records, &cur);
+	if (mrc) {
+		rc = lmdb_fail(b, "append: cursor", mrc);
+		goto out;
+	}
+	first = atomic_load(&b->next_seq);
+	for (i = 0; i < n; i++) {
+		MDB_val k = key8(kb, first + i);
+		MDB_val v = {TL_BUFFER_REC_HEADER + recs[i].len, NULL};
+
+		/* MDB_RESERVE: the record is built in the page, one copy. */
+		mrc = mdb_cursor_put(cur, &k, &v, MDB_APPEND | MDB_RESERVE);
+		if (mrc == MDB_MAP_FULL) {
+			note_full(b, 0, true);
+			rc = -ENOSPC;
+			goto out;
+		}
+		if (mrc) {
+			rc = lmdb_fail(b, "append: put", mrc);
+			goto out;
+		}
+		rec_encode(v.mv_data, &recs[i], now);
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	mrc = used_bytes(b, txn, &used);
+	if (mrc) {
+		rc = lmdb_fail(b, "append: stat", mrc);
+		goto out;
+	}
+	if (used > b->max_size) {
+		note_full(b, used, false);
+		rc = -ENOSPC;
+		goto out;
+	}
+	atomic_store(&b->next_seq, first + n);
+	mrc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (mrc == MDB_MAP_FULL) {
+		note_full(b, 0, true);
+		rc = -ENOSPC;
+		goto out;
+	}
+	if (mrc) {
+		rc = lmdb_fail(b, "append: commit", mrc);
+		goto out;
+	}
+	atomic_store(&b->used_bytes, used);
+	atomic_fetch_add(&b->c.appended, n);
+	atomic_fetch_add(&b->c.commits, 1);
+	if (atomic_load(&b->full) && atomic_exchange(&b->full, false))
+		tl_logc(TL_LOG_NOTICE, COMPONENT,
+			"%s: room again (%" PRIu64 " bytes used): inputs resume", b->path, used);
+	notify_committed(b, first + n);
+	if (out_first_seq)
+		*out_first_seq = first;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ---- readers ---- */
+
+static bool registered(struct tl_buffer *b, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < b->n_regs; i++)
+		if (b->regs[i]->name_len == len && memcmp(b->regs[i]->name, name, len) == 0)
+			return true;
+	return false;
+}
+
+static void unregister(struct tl_buffer_reader *r)
+{
+	struct tl_buffer *b = r->b;
+	size_t i;
+
+	pthread_mutex_lock(&b->mu);
+	for (i = 0; i < b->n_regs; i++) {
+		if (b->regs[i] == r) {
+			b->regs[i] = b->regs[--b->n_regs];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffer_reader **out)
+{
+	struct tl_buffer_reader *r = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint64_t pos, oldest;
+	size_t len;
+	bool created = false, regd = false;
+	int rc = 0, mrc;
+
+	*out = NULL;
+	if (b->read_only)
+		return -EROFS;
+	len = name ? strnlen(name, TL_BUFFER_NAME_MAX + 1) : 0;
+	if (len == 0 || len > TL_BUFFER_NAME_MAX)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->b = b;
+	memcpy(r->name, name, len);
+	r->name_len = len;
+
+	/* Register first: two threads opening the same name cannot both win. */
+	pthread_mutex_lock(&b->mu);
+	if (registered(b, name, len)) {
+		rc = -EEXIST;
+	} else if (b->n_regs == b->cap_regs) {
+		size_t cap = b->cap_regs ? 2 * b->cap_regs : 8;
+		struct tl_buffer_reader **regs = realloc(b->regs, cap * sizeof(*regs));
+
+		if (regs) {
+			b->regs = regs;
+			b->cap_regs = cap;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	if (rc == 0) {
+		b->regs[b->n_regs++] = r;
+		regd = true;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (rc)
+		goto out;
+
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "reader: begin", mrc);
+		goto out;
+	}
+	k = key_str(r->name, len);
+	mrc = mdb_get(txn, b->cursors, &k, &v);
+	if (mrc == MDB_NOTFOUND) {
+		/* A new cursor starts at the end (buffer.h "Sequences"). */
+		pos = atomic_load(&b->next_seq);
+		created = true;
+	} else if (mrc) {
+		rc = lmdb_fail(b, "reader: get cursor", mrc);
+		goto out;
+	} else if (v.mv_size != 8) {
+		tl_logc(TL_LOG_ERR, COMPONENT,
+			"%s: cursor '%s' is damaged; it restarts at the oldest record", b->path,
+			r->name);
+		pos = 0;
+	} else {
+		pos = get_be64(v.mv_data);
+	}
+	mrc = oldest_record(b, txn, &oldest, NULL);
+	if (mrc) {
+		rc = lmdb_fail(b, "reader: oldest record", mrc);
+		goto out;
+	}
+	if (!created && pos < oldest) {
+		tl_logc(TL_LOG_NOTICE, COMPONENT,
+			"%s: cursor '%s' was at %" PRIu64 ", the oldest record is %" PRIu64
+			": what lies between was trimmed or removed while it was not registered",
+			b->path, r->name, pos, oldest);
+		pos = oldest;
+		created = true;
+	}
+	if (created) {
+		mrc = cursor_put(b, txn, r->name, len, pos);
+		if (mrc == 0)
+			mrc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+		txn = NULL;
+		if (mrc) {
+			rc = lmdb_fail(b, "reader: create cursor", mrc);
+			goto out;
+		}
+	}
+	r->next = pos;
+	*out = r;
+	r = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (r) {
+		if (regd)
+			unregister(r);
+		free(r);
+	}
+	return rc;
+}
+
+void tl_buffer_reader_close(struct tl_buffer_reader *r)
+{
+	if (!r)
+		return;
+	if (r->txn)
+		mdb_txn_abort(r->txn);
+	unregister(r);
+	free(r->recs);
+	free(r->bad);
+	free(r);
+}
+
+uint64_t tl_buffer_reader_next(const struct tl_buffer_reader *r)
+{
+	return r->next;
+}
+
+void tl_buffer_release(struct tl_buffer_reader *r)
+{
+	if (!r)
+		return;
+	if (r->live) {
+		mdb_txn_reset(r->txn);
+		r->live = false;
+	}
+	r->batch.n = 0;
+	r->batch.recs = NULL;
+}
+
+static int reader_snapshot(struct tl_buffer_reader *r)
+{
+	int mrc;
+
+	if (r->txn) {
+		mrc = mdb_txn_renew(r->txn);
+		if (mrc) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+		}
+	} else {
+		mrc = mdb_txn_begin(r->b->env, NULL, MDB_RDONLY, &r->txn);
+		if (mrc)
+			r->txn = NULL;
+	}
+	if (mrc)
+		return lmdb_fail(r->b, "read: begin", mrc);
+	r->live = true;
+	return 0;
+}
+
+static int push_bad(struct tl_buffer_reader *r, uint64_t seq, const char *why, const MDB_val *raw)
+{
+	if (r->n_bad == r->cap_bad) {
+		size_t cap = r->cap_bad ? 2 * r->cap_bad : 8;
+		struct bad_rec *bad = realloc(r->bad, cap * sizeof(*bad));
+
+		if (!bad)
+			return -ENOMEM;
+		r->bad = bad;
+		r->cap_bad = cap;
+	}
+	r->bad[r->n_bad].seq = seq;
+	r->bad[r->n_bad].why = why;
+	r->bad[r->n_bad].raw = *raw;
+	r->n_bad++;
+	return 0;
+}
+
+/*
+ * Moves the corrupted records the last read met to the dead letters and
+ * deletes them, in one write transaction; a record another reader moved
+ * first is no longer there and is skipped, so each is moved once. When the
+ * read found nothing valid, the cursor moves past them in the same
+ * transaction (advance_to != 0), so that the caller is never stuck on them.
+ * The bytes come from the reader's snapshot, which stays valid meanwhile.
+ */
+static int move_bad(struct tl_buffer_reader *r, uint64_t advance_to)
+{
+	struct tl_buffer *b = r->b;
+	MDB_txn *txn = NULL;
+	unsigned char kb[8];
+	uint64_t first_new, moved = 0, evicted = 0, supp;
+	int64_t now = tl_time_now();
+	size_t i;
+	int rc = 0, mrc;
+
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "dead-letter corrupted records: begin", mrc);
+		goto out;
+	}
+	first_new = atomic_load(&b->dl_next);
+	mrc = save_next_seq(b, txn);
+	for (i = 0; mrc == 0 && i < r->n_bad; i++) {
+		MDB_val k = key8(kb, r->bad[i].seq), v;
+
+		mrc = mdb_get(txn, b->records, &k, &v);
+		if (mrc == MDB_NOTFOUND) {
+			mrc = 0;
+			r->bad[i].why = NULL; /* moved by someone else */
+			continue;
+		}
+		if (mrc == 0)
+			mrc = dead_put(b, txn, TL_BUFFER_KIND_RAW, 0, r->bad[i].seq, r->bad[i].why,
+				       COMPONENT, r->bad[i].raw.mv_data, r->bad[i].raw.mv_size,
+				       now);
+		if (mrc == 0)
+			mrc = mdb_del(txn, b->records, &k, NULL);
+		moved++;
+	}
+	if (mrc == 0 && moved)
+		mrc = dead_finish(b, txn, first_new, &evicted);
+	if (mrc == 0 && advance_to >= r->next)
+		mrc = cursor_put(b, txn, r->name, r->name_len, advance_to + 1);
+	if (mrc) {
+		rc = lmdb_fail(b, "dead-letter corrupted records", mrc);
+		goto out;
+	}
+	mrc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (mrc) {
+		rc = lmdb_fail(b, "dead-letter corrupted records: commit", mrc);
+		goto out;
+	}
+	if (advance_to >= r->next)
+		r->next = advance_to + 1;
+	atomic_fetch_add(&b->c.corrupt, moved);
+	atomic_fetch_add(&b->c.deadlettered, moved);
+	log_evicted(b, evicted);
+	for (i = 0; i < r->n_bad; i++) {
+		if (r->bad[i].why && tl_ratelimit_allow(&b->corrupt_rl, &supp))
+			tl_logc(TL_LOG_WARNING, COMPONENT,
+				"%s: record %" PRIu64 ": %s; moved to the dead letters (%" PRIu64
+				" similar lines skipped)",
+				b->path, r->bad[i].seq, r->bad[i].why, supp);
+	}
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int tl_buffer_read(struct tl_buffer_reader *r, size_t max_records, size_t max_bytes,
+		   const struct tl_buffer_batch **out_batch)
+{
+	struct tl_buffer *b = r->b;
+	MDB_cursor *cur = NULL;
+	unsigned char kb[8];
+	MDB_val k, v;
+	struct tl_buffer_rec rec;
+	const char *why;
+	size_t n = 0, bytes = 0;
+	uint64_t last = r->next - 1;
+	int rc = 0, mrc;
+
+	*out_batch = NULL;
+	tl_buffer_release(r);
+	r->n_bad = 0;
+	if (max_records == 0)
+		return -EINVAL;
+	rc = reader_snapshot(r);
+	if (rc)
+		return rc;
+	mrc = mdb_cursor_open(r->txn, b->records, &cur);
+	if (mrc) {
+		rc = lmdb_fail(b, "read: cursor", mrc);
+		goto out;
+	}
+	k = key8(kb, r->next);
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (mrc == 0 && n < max_records && r->n_bad < BAD_MAX) {
+		why = rec_decode(&k, &v, &rec);
+		if (why) {
+			/* A key of the wrong size cannot be addressed by sequence: skip it. */
+			if (k.mv_size != 8) {
+				uint64_t supp = 0;
+
+				if (tl_ratelimit_allow(&b->corrupt_rl, &supp))
+					tl_logc(TL_LOG_WARNING, COMPONENT,
+						"%s: skipped a record key of %zu bytes (%" PRIu64
+						" similar lines skipped)",
+						b->path, k.mv_size, supp);
+			} else {
+				rc = push_bad(r, rec.seq, why, &v);
+				if (rc)
+					goto out;
+				last = rec.seq;
+			}
+		} else {
+			if (n > 0 && bytes + rec.len > max_bytes)
+				break;
+			if (n == r->cap) {
+				size_t cap = r->cap ? 2 * r->cap : 64;
+				struct tl_buffer_rec *recs;
+
+				if (cap > max_records)
+					cap = max_records;
+				recs = realloc(r->recs, cap * sizeof(*recs));
+				if (!recs) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				r->recs = recs;
+				r->cap = cap;
+			}
+			r->recs[n++] = rec;
+			bytes += rec.len;
+			last = rec.seq;
+		}
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (mrc && mrc != MDB_NOTFOUND) {
+		rc = lmdb_fail(b, "read", mrc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (r->n_bad) {
+		rc = move_bad(r, n == 0 ? last : 0);
+		if (rc)
+			goto out;
+	}
+	r->batch.recs = r->recs;
+	r->batch.n = n;
+	r->batch.bytes = bytes;
+	r->batch.last_seq = last;
+	r->batch.skipped = r->n_bad;
+	*out_batch = &r->batch;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	/* An empty batch or a failure pins no snapshot. */
+	if (rc || n == 0) {
+		size_t skipped = r->n_bad;
+
+		tl_buffer_release(r);
+		if (rc == 0) {
+			r->batch.recs = r->recs;
+			r->batch.skipped = skipped;
+		}
+	}
+	return rc;
+}
+
+int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms)
+{
+	struct tl_buffer *b = r->b;
+	struct timespec ts;
+	uint64_t gen;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->mu);
+	gen = b->wake_gen;
+	while (b->committed_next <= r->next && b->wake_gen == gen) {
+		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	if (b->committed_next > r->next)
+		rc = 0;
+	else
+		rc = b->wake_gen != gen ? -EINTR : -ETIMEDOUT;
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+void tl_buffer_wakeup(struct tl_buffer *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->wake_gen++;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->mu);
+}
+
+int tl_buffer_advance(struct tl_buffer_reader *r, uint64_t up_to_seq)
+{
+	struct tl_buffer *b = r->b;
+	MDB_txn *txn = NULL;
+	int mrc;
+
+	if (up_to_seq < r->next)
+		return 0;
+	if (up_to_seq >= atomic_load(&b->next_seq))
+		return -EINVAL;
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc)
+		return lmdb_fail(b, "advance: begin", mrc);
+	mrc = cursor_put(b, txn, r->name, r->name_len, up_to_seq + 1);
+	if (mrc) {
+		mdb_txn_abort(txn);
+		return lmdb_fail(b, "advance", mrc);
+	}
+	mrc = mdb_txn_commit(txn);
+	if (mrc)
+		return lmdb_fail(b, "advance: commit", mrc);
+	r->next = up_to_seq + 1;
+	return 0;
+}
+
+/* The dead letters of recs, a quota check and (advance) a cursor, in one txn. */
+static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
+		    const struct tl_buffer_rec *recs, size_t n, struct tl_buffer_reader *advance,
+		    uint64_t up_to_seq)
+{
+	MDB_txn *txn = NULL;
+	uint64_t first_new, evicted = 0;
+	int64_t now = tl_time_now();
+	size_t i;
+	int rc = 0, mrc;
+
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "dead letter: begin", mrc);
+		goto out;
+	}
+	first_new = atomic_load(&b->dl_next);
+	for (i = 0; mrc == 0 && i < n; i++)
+		mrc = dead_put(b, txn, recs[i].kind, recs[i].flags, recs[i].seq, reason, source,
+			       recs[i].data, recs[i].len, now);
+	if (mrc == 0 && n)
+		mrc = dead_finish(b, txn, first_new, &evicted);
+	if (mrc == 0 && advance)
+		mrc = cursor_put(b, txn, advance->name, advance->name_len, up_to_seq + 1);
+	if (mrc) {
+		rc = lmdb_fail(b, "dead letter", mrc);
+		goto out;
+	}
+	mrc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (mrc) {
+		rc = lmdb_fail(b, "dead letter: commit", mrc);
+		goto out;
+	}
+	if (advance)
+		advance->next = up_to_seq + 1;
+	atomic_fetch_add(&b->c.deadlettered, n);
+	log_evicted(b, evicted);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+static int check_dead_args(const struct tl_buffer_rec *recs, size_t n, const char *reason)
+{
+	size_t i;
+
+	if (!reason || (n && !recs))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (!recs[i].data && recs[i].len)
+			return -EINVAL;
+		if (recs[i].len > TL_BUFFER_REC_MAX)
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
+int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
+		   const char *reason, uint64_t up_to_seq)
+{
+	int rc = check_dead_args(recs, n, reason);
+
+	if (rc)
+		return rc;
+	if (up_to_seq >= atomic_load(&r->b->next_seq))
+		return -EINVAL;
+	return dead_txn(r->b, r->name, reason, recs, n, up_to_seq >= r->next ? r : NULL, up_to_seq);
+}
+
+int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
+			     const struct tl_buffer_rec *recs, size_t n)
+{
+	int rc;
+
+	if (b->read_only)
+		return -EROFS;
+	rc = check_dead_args(recs, n, reason);
+	if (rc || !source)
+		return rc ? rc : -EINVAL;
+	if (n == 0)
+		return 0;
+	return dead_txn(b, source, reason, recs, n, NULL, 0);
+}
+
+/* ---- trim, flush, cursors ---- */
+
+int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
+{
+	char(*names)[TL_BUFFER_NAME_MAX + 1] = NULL;
+	size_t *lens = NULL, n_names = 0, i;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t deleted = 0, min, count, used;
+	int rc = 0, mrc, dead = 0;
+
+	if (out_deleted)
+		*out_deleted = 0;
+	if (b->read_only)
+		return -EROFS;
+	mdb_reader_check(b->env, &dead);
+	if (dead > 0)
+		tl_logc(TL_LOG_NOTICE, COMPONENT, "%s: cleared %d reader slots of dead processes",
+			b->path, dead);
+
+	pthread_mutex_lock(&b->mu);
+	if (b->n_regs) {
+		names = malloc(b->n_regs * sizeof(*names));
+		lens = malloc(b->n_regs * sizeof(*lens));
+		if (names && lens) {
+			for (i = 0; i < b->n_regs; i++) {
+				memcpy(names[i], b->regs[i]->name, b->regs[i]->name_len);
+				lens[i] = b->regs[i]->name_len;
+			}
+			n_names = b->n_regs;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (rc || n_names == 0)
+		goto out;
+
+	/* Chunks bound the dirty pages of one transaction (MDB_TXN_FULL). */
+	for (;;) {
+		mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+		if (mrc) {
+			rc = lmdb_fail(b, "trim: begin", mrc);
+			goto out;
+		}
+		min = UINT64_MAX;
+		for (i = 0; i < n_names; i++) {
+			k = key_str(names[i], lens[i]);
+			mrc = mdb_get(txn, b->cursors, &k, &v);
+			if (mrc == MDB_NOTFOUND)
+				continue; /* being created: it starts at the end */
+			if (mrc) {
+				rc = lmdb_fail(b, "trim: get cursor", mrc);
+				goto out;
+			}
+			if (v.mv_size == 8 && get_be64(v.mv_data) < min)
+				min = get_be64(v.mv_data);
+		}
+		count = 0;
+		/* No stored cursor among the registered ones: keep everything. */
+		mrc = min == UINT64_MAX ? MDB_NOTFOUND : save_next_seq(b, txn);
+		if (mrc == 0)
+			mrc = mdb_cursor_open(txn, b->records, &cur);
+		while (mrc == 0 && count < TRIM_CHUNK) {
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+			if (mrc || k.mv_size != 8 || get_be64(k.mv_data) >= min)
+				break;
+			mrc = mdb_cursor_del(cur, 0);
+			count++;
+		}
+		if (cur) {
+			mdb_cursor_close(cur);
+			cur = NULL;
+		}
+		if (mrc == MDB_NOTFOUND)
+			mrc = 0;
+		if (mrc == 0)
+			mrc = used_bytes(b, txn, &used);
+		if (mrc) {
+			rc = lmdb_fail(b, "trim", mrc);
+			goto out;
+		}
+		if (count == 0)
+			break;
+		mrc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (mrc) {
+			rc = lmdb_fail(b, "trim: commit", mrc);
+			goto out;
+		}
+		atomic_store(&b->used_bytes, used);
+		deleted += count;
+		if (count < TRIM_CHUNK)
+			break;
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	atomic_fetch_add(&b->c.trimmed, deleted);
+	if (out_deleted)
+		*out_deleted = deleted;
+	free(names);
+	free(lens);
+	return rc;
+}
+
+int tl_buffer_flush(struct tl_buffer *b)
+{
+	int mrc;
+
+	if (b->read_only)
+		return 0;
+	mrc = mdb_env_sync(b->env, 1);
+	return mrc ? lmdb_fail(b, "sync", mrc) : 0;
+}
+
+int tl_buffer_cursor_remove(struct tl_buffer *b, const char *name)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k;
+	size_t len;
+	bool busy;
+	int mrc;
+
+	if (b->read_only)
+		return -EROFS;
+	len = name ? strnlen(name, TL_BUFFER_NAME_MAX + 1) : 0;
+	if (len == 0 || len > TL_BUFFER_NAME_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&b->mu);
+	busy = registered(b, name, len);
+	pthread_mutex_unlock(&b->mu);
+	if (busy)
+		return -EBUSY;
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc)
+		return lmdb_fail(b, "remove cursor: begin", mrc);
+	k = key_str(name, len);
+	mrc = mdb_del(txn, b->cursors, &k, NULL);
+	if (mrc) {
+		mdb_txn_abort(txn);
+		return mrc == MDB_NOTFOUND ? -ENOENT : lmdb_fail(b, "remove cursor", mrc);
+	}
+	mrc = mdb_txn_commit(txn);
+	return mrc ? lmdb_fail(b, "remove cursor: commit", mrc) : 0;
+}
+
+/* ---- inspection ---- */
+
+int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_val k, v;
+	uint64_t stored;
+	size_t i = 0;
+	int rc = 0, mrc;
+
+	memset(out, 0, sizeof(*out));
+	mrc = begin_read(b, &txn);
+	if (mrc) {
+		rc = lmdb_fail(b, "stats: begin", mrc);
+		goto out;
+	}
+	out->max_size = b->max_size;
+	if ((mrc = mdb_env_info(b->env, &info)) || (mrc = mdb_stat(txn, b->records, &st)))
+		goto fail;
+	out->map_size = info.me_mapsize;
+	out->file_bytes = ((uint64_t)info.me_last_pgno + 1) * b->psize;
+	out->readers = info.me_numreaders;
+	out->records = st.ms_entries;
+	if ((mrc = used_bytes(b, txn, &out->used_bytes)) || (mrc = mdb_stat(txn, b->dead, &st)))
+		goto fail;
+	out->deadletters = st.ms_entries;
+	out->deadletter_bytes =
+		(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * (uint64_t)b->psize;
+
+	/* From the snapshot, not from this process: tallyctl sees the same. */
+	if ((mrc = compute_next(b, txn, b->records, "next_seq", &out->next_seq)) ||
+	    (mrc = mdb_cursor_open(txn, b->records, &cur)))
+		goto fail;
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (mrc == 0 && k.mv_size == 8) {
+		out->oldest_seq = get_be64(k.mv_data);
+		if (v.mv_size >= TL_BUFFER_REC_HEADER)
+			out->oldest_time_us =
+				(int64_t)get_be64((const unsigned char *)v.mv_data + 8);
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		if (mrc == 0 && k.mv_size == 8)
+			out->newest_seq = get_be64(k.mv_data);
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if (mrc && mrc != MDB_NOTFOUND)
+		goto fail;
+
+	if ((mrc = mdb_stat(txn, b->cursors, &st)))
+		goto fail;
+	if (st.ms_entries) {
+		out->cursors = calloc(st.ms_entries, sizeof(*out->cursors));
+		if (!out->cursors) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	if ((mrc = mdb_cursor_open(txn, b->cursors, &cur)))
+		goto fail;
+	pthread_mutex_lock(&b->mu);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0 && i < st.ms_entries;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct tl_buffer_cursor_stat *c = &out->cursors[i++];
+		size_t len = k.mv_size < TL_BUFFER_NAME_MAX ? k.mv_size : TL_BUFFER_NAME_MAX;
+
+		memcpy(c->name, k.mv_data, len);
+		c->name[len] = '\0';
+		stored = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+		c->next_seq = stored;
+		c->lag = out->next_seq > stored ? out->next_seq - stored : 0;
+		c->registered = registered(b, c->name, len);
+	}
+	pthread_mutex_unlock(&b->mu);
+	out->n_cursors = i;
+	if (mrc && mrc != MDB_NOTFOUND)
+		goto fail;
+
+	out->counters.appended = atomic_load(&b->c.appended);
+	out->counters.commits = atomic_load(&b->c.commits);
+	out->counters.rejected_full = atomic_load(&b->c.rejected_full);
+	out->counters.corrupt = atomic_load(&b->c.corrupt);
+	out->counters.deadlettered = atomic_load(&b->c.deadlettered);
+	out->counters.evicted = atomic_load(&b->c.evicted);
+	out->counters.trimmed = atomic_load(&b->c.trimmed);
+	goto out;
+fail:
+	rc = lmdb_fail(b, "stats", mrc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+void tl_buffer_stats_fini(struct tl_buffer_stats *s)
+{
+	if (!s)
+		return;
+	free(s->cursors);
+	s->cursors = NULL;
+	s->n_cursors = 0;
+}
+
+/* Walks dbi from key from, calling visit for at most max entries. */
+static int walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
+		int (*visit)(const MDB_val *k, const MDB_val *v, void *arg), void *arg,
+		uint64_t *out_next)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	unsigned char kb[8];
+	MDB_val k, v;
+	size_t i = 0;
+	int rc = 0, mrc;
+
+	if (out_next)
+		*out_next = 0;
+	mrc = begin_read(b, &txn);
+	if (mrc == 0)
+		mrc = mdb_cursor_open(txn, dbi, &cur);
+	if (mrc) {
+		rc = lmdb_fail(b, "dump: begin", mrc);
+		goto out;
+	}
+	k = key8(kb, from);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t seq = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+
+		if (i == max) {
+			if (out_next)
+				*out_next = seq;
+			break;
+		}
+		i++;
+		if (visit(&k, &v, arg)) {
+			if (out_next)
+				*out_next = seq + 1;
+			rc = -ECANCELED;
+			break;
+		}
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		rc = lmdb_fail(b, "dump", mrc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+struct dump_arg {
+	tl_buffer_dump_cb rec_cb;
+	tl_buffer_dead_cb dead_cb;
+	void *ctx;
+};
+
+static int visit_rec(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct dump_arg *a = arg;
+	struct tl_buffer_rec rec;
+	const char *why = rec_decode(k, v, &rec);
+
+	if (why) {
+		rec.data = v->mv_data;
+		rec.len = v->mv_size;
+	}
+	return a->rec_cb(&rec, why, a->ctx);
+}
+
+static int visit_dead(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct dump_arg *a = arg;
+	struct tl_buffer_dead d;
+
+	d.bad = dead_decode(k, v, &d);
+	return a->dead_cb(&d, a->ctx);
+}
+
+int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer_dump_cb cb,
+		   void *ctx, uint64_t *out_next)
+{
+	struct dump_arg a = {cb, NULL, ctx};
+
+	if (!cb)
+		return -EINVAL;
+	return walk(b, b->records, from_seq, max, visit_rec, &a, out_next);
+}
+
+int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
+			      tl_buffer_dead_cb cb, void *ctx, uint64_t *out_next)
+{
+	struct dump_arg a = {NULL, cb, ctx};
+
+	if (!cb)
+		return -EINVAL;
+	return walk(b, b->dead, from_id, max, visit_dead, &a, out_next);
+}
+
+int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t deleted = 0, count;
+	int rc = 0, mrc;
+
+	if (out_deleted)
+		*out_deleted = 0;
+	if (b->read_only)
+		return -EROFS;
+	for (;;) {
+		mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+		if (mrc) {
+			rc = lmdb_fail(b, "purge: begin", mrc);
+			goto out;
+		}
+		count = 0;
+		/* Ids are not reused after the store was emptied. */
+		mrc = meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
+		if (mrc == 0)
+			mrc = mdb_cursor_open(txn, b->dead, &cur);
+		while (mrc == 0 && count < TRIM_CHUNK) {
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+			if (mrc || (k.mv_size == 8 && get_be64(k.mv_data) > up_to_id))
+				break;
+			mrc = mdb_cursor_del(cur, 0);
+			count++;
+		}
+		if (cur) {
+			mdb_cursor_close(cur);
+			cur = NULL;
+		}
+		if (mrc == MDB_NOTFOUND)
+			mrc = 0;
+		if (mrc) {
+			rc = lmdb_fail(b, "purge", mrc);
+			goto out;
+		}
+		if (count == 0)
+			break;
+		mrc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (mrc) {
+			rc = lmdb_fail(b, "purge: commit", mrc);
+			goto out;
+		}
+		deleted += count;
+		if (count < TRIM_CHUNK)
+			break;
+	}
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (out_deleted)
+		*out_deleted = deleted;
+	return rc;
+}

@@ -1,0 +1,379 @@
+/*
+ * buffer.h — the durable write-ahead buffer between the inputs and the
+ * dispatchers (DESIGN.md "Data flow"), on LMDB.
+ *
+ * Store layout. One LMDB environment in a directory (config buffer.path),
+ * created with mode 0700 when missing, holding four named databases:
+ *   records     key: 8-byte big-endian sequence number; value: a record
+ *   cursors     key: dispatcher name; value: 8-byte BE next sequence to deliver
+ *   deadletter  key: 8-byte BE dead-letter number; value: a dead letter
+ *   meta        "format" (4-byte BE store format, TL_BUFFER_FORMAT),
+ *               "next_seq" and "dl_next" (8-byte BE, so that numbers are
+ *               never reused after every record was trimmed)
+ * A directory whose store has another format is refused with -ENOTSUP and a
+ * log line naming both versions; an LMDB environment that is not a Tally
+ * buffer is refused with -EINVAL. The writer also holds flock(2) on
+ * "tally.lock" in the directory, so a second writer (a second tallyd on the
+ * same path) is refused with -EBUSY before LMDB is touched.
+ *
+ * Record (all integers big-endian; TL_BUFFER_REC_HEADER = 20 bytes):
+ *   0 u8 version (1) | 1 u8 kind | 2 u16 flags | 4 u32 payload length
+ *   8 i64 append time, µs | 16 u32 CRC-32C of bytes 0..15 and the payload
+ *   20 payload (opaque bytes from the caller, e.g. a sample as compact JSON)
+ * The checksum covers the header too, so a flipped kind or length is caught.
+ * A record whose key, version, length or checksum is wrong is never returned
+ * by tl_buffer_read(): it is counted, logged (rate-limited), copied to the
+ * dead-letter store with its raw bytes and deleted from the records, once,
+ * whichever reader met it first.
+ *
+ * Dead letter (TL_BUFFER_DEAD_HEADER = 32 bytes, then reason, source, payload):
+ *   0 u8 version (1) | 1 u8 kind | 2 u16 flags | 4 u32 payload length
+ *   8 i64 time dead-lettered, µs | 16 u64 source sequence (0: none)
+ *   24 u16 reason length | 26 u16 source length | 28 u32 CRC-32C of the rest
+ *
+ * Sequences. Records are numbered from 1, in commit order, without reuse;
+ * numbers may have gaps (a failed commit, a corrupted record removed). A
+ * cursor holds the next sequence its dispatcher has to deliver. A new
+ * cursor starts at the END (the next sequence to be appended): a dispatcher
+ * receives what is appended after it was first registered, never an
+ * arbitrary slice of older history. Therefore tallyd opens every reader
+ * before it starts the inputs. A cursor that fell below the oldest record
+ * while it was not registered (its records were trimmed) resumes at the
+ * oldest record, with a warning. Cursors persist across restarts: a restart
+ * replays from each cursor.
+ *
+ * Size limit. "Used" is the pages reachable from the current snapshot (all
+ * databases and the free list), times the page size, read in O(1) with
+ * mdb_stat(). tl_buffer_append() refuses a batch with -ENOSPC when the
+ * store would use more than max_size after it; nothing of the batch is
+ * written (back-pressure: the inputs stop acknowledging, the broker keeps the
+ * messages). Dead letters are exempt from that check, so that a dispatcher
+ * can always DROP and advance when the buffer is full, but they have their
+ * own quota, max_size / 8: beyond it the oldest dead letters are evicted
+ * (counted, logged). The LMDB map is 2 * max_size + 64 MiB: the headroom
+ * lets cursor updates, trims and dead letters commit when the records are at
+ * the limit, and absorbs the pages that cannot be reused yet because a
+ * reader still holds an older snapshot. The file is sparse up to the map:
+ * it normally stays near max_size (+1/8), and grows beyond only while a
+ * snapshot pins freed pages. -ENOSPC also comes back if the map itself is
+ * full.
+ *
+ * Sync policy. TL_BUFFER_SYNC_COMMIT (default): LMDB's full sync, two
+ * fdatasyncs per commit; a committed batch survives a power loss. Group
+ * commit (many records per tl_buffer_append()) is what makes this fast.
+ * TL_BUFFER_SYNC_NONE: MDB_NOSYNC; a commit is in the page cache only. It
+ * survives a crash of tallyd (kill -9) but a kernel crash or power loss can
+ * undo the last commits — and acknowledged samples with them — until the
+ * next tl_buffer_flush(), which the owner calls periodically (tallyd: every
+ * second from the trimmer thread); with a filesystem that keeps write order
+ * LMDB's integrity holds, only durability is lost.
+ *
+ * Threads. LMDB serializes write transactions; every function here uses at
+ * most one short write transaction and never nests them. The environment is
+ * opened with MDB_NOTLS: a read snapshot belongs to a reader object (or to
+ * one call), not to a thread, so a thread holding a batch may call any other
+ * function of this module.
+ *  - tl_buffer_open(), tl_buffer_close(): one thread, with nothing else in
+ *    flight; close every reader before tl_buffer_close().
+ *  - tl_buffer_append(), tl_buffer_deadletter_add(): any thread, concurrently
+ *    (the input workers).
+ *  - A reader and everything that takes one (read, release, wait, advance,
+ *    drop, reader_close): one thread at a time per reader (its dispatcher's
+ *    thread); distinct readers run in parallel.
+ *  - tl_buffer_trim(), tl_buffer_flush(), tl_buffer_stats(), tl_buffer_dump(),
+ *    tl_buffer_deadletter_list(), tl_buffer_deadletter_purge(),
+ *    tl_buffer_cursor_remove(), tl_buffer_wakeup(): any thread.
+ *  - A batch pins its snapshot: pages freed after it was read are not reused
+ *    until it is released. Release a batch (or read the next) promptly, and
+ *    before sleeping in a retry backoff. Dump and list callbacks hold a
+ *    snapshot too: do not block in them; page with from_seq and max.
+ *
+ * Other processes. tallyctl opens the same directory with read_only set
+ * (MDB_RDONLY) while tallyd runs and sees every committed record; a
+ * read-only handle offers stats, dump and the dead-letter list, and every
+ * other call returns -EROFS. Counters in the stats are those of the calling
+ * process (zero in tallyctl).
+ *
+ * Errors are negative errno values; LMDB's errors are converted here and
+ * logged with mdb_strerror() and the path (component "buffer").
+ */
+#ifndef TL_COLLECTOR_BUFFER_H
+#define TL_COLLECTOR_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/collector_conf.h" /* enum tl_buffer_sync */
+
+/* Store format written to meta "format"; others are refused. */
+#define TL_BUFFER_FORMAT 1
+/* Record and dead-letter header format versions. */
+#define TL_BUFFER_REC_VERSION 1
+#define TL_BUFFER_REC_HEADER  20
+#define TL_BUFFER_DEAD_HEADER 32
+/* Largest payload of one record, bytes. */
+#define TL_BUFFER_REC_MAX (256u << 20)
+/* Longest cursor (dispatcher) name and dead-letter source, bytes. */
+#define TL_BUFFER_NAME_MAX 128
+/* Longest dead-letter reason kept, bytes; longer ones are truncated. */
+#define TL_BUFFER_REASON_MAX 1024
+/* Smallest max_size accepted. */
+#define TL_BUFFER_MIN_SIZE (256u << 10)
+
+/* What a record holds. */
+enum tl_buffer_kind {
+	TL_BUFFER_KIND_SAMPLE = 1,
+	TL_BUFFER_KIND_EVENT = 2,
+	TL_BUFFER_KIND_RAW = 3, /* a body that could not be decoded (dead letters) */
+};
+
+/* Options of tl_buffer_open(). */
+struct tl_buffer_opts {
+	const char *path;  /* directory of the environment */
+	uint64_t max_size; /* bytes, >= TL_BUFFER_MIN_SIZE; ignored when read_only */
+	int sync;	   /* enum tl_buffer_sync; ignored when read_only */
+	bool read_only;	   /* MDB_RDONLY, for tallyctl while tallyd runs */
+};
+
+/*
+ * One record. For tl_buffer_append() the caller fills kind, flags, data and
+ * len (seq and time_us are ignored). Records returned by the buffer point
+ * into LMDB's map (no copy); the lifetime is stated where they are returned.
+ */
+struct tl_buffer_rec {
+	uint64_t seq;	  /* sequence number */
+	int64_t time_us;  /* when it was appended (µs time) */
+	uint8_t kind;	  /* enum tl_buffer_kind */
+	uint16_t flags;	  /* the caller's bits, stored and returned as they are */
+	const void *data; /* payload; NULL only when len is 0 */
+	size_t len;	  /* payload bytes, at most TL_BUFFER_REC_MAX */
+};
+
+/* What tl_buffer_read() returns; owned by the reader. */
+struct tl_buffer_batch {
+	const struct tl_buffer_rec *recs; /* n records in sequence order */
+	size_t n;
+	size_t bytes;	   /* sum of the payload lengths */
+	uint64_t last_seq; /* last sequence examined (corrupted ones included): advance to it */
+	size_t skipped;	   /* corrupted records met and dead-lettered by this read */
+};
+
+/* One dead letter, for tl_buffer_deadletter_list(). Points into the map. */
+struct tl_buffer_dead {
+	uint64_t id;	     /* key in the dead-letter store */
+	uint64_t source_seq; /* sequence in the records it came from; 0: none */
+	int64_t time_us;     /* when it was dead-lettered */
+	uint8_t kind;	     /* enum tl_buffer_kind (RAW for corrupted records) */
+	uint16_t flags;
+	const char *reason; /* not NUL-terminated */
+	size_t reason_len;
+	const char *source; /* "input:amqp", a dispatcher name, "buffer"; not NUL-terminated */
+	size_t source_len;
+	const void *data;
+	size_t len;
+	const char *bad; /* NULL, or why this entry fails its own check (data: raw bytes) */
+};
+
+/* A cursor as seen by tl_buffer_stats(). */
+struct tl_buffer_cursor_stat {
+	char name[TL_BUFFER_NAME_MAX + 1];
+	uint64_t next_seq; /* next sequence to deliver */
+	uint64_t lag;	   /* sequence numbers appended and not yet delivered */
+	bool registered;   /* a reader of this handle has it open (false in tallyctl) */
+};
+
+/* Counters of this process since tl_buffer_open(). */
+struct tl_buffer_counters {
+	uint64_t appended;	/* records committed by tl_buffer_append() */
+	uint64_t commits;	/* successful tl_buffer_append() transactions */
+	uint64_t rejected_full; /* tl_buffer_append() calls refused with -ENOSPC */
+	uint64_t corrupt;	/* corrupted records met by readers */
+	uint64_t deadlettered;	/* dead letters written */
+	uint64_t evicted;	/* dead letters evicted by the quota */
+	uint64_t trimmed;	/* records deleted by tl_buffer_trim() */
+};
+
+/* What tl_buffer_stats() fills; release with tl_buffer_stats_fini(). */
+struct tl_buffer_stats {
+	uint64_t records;	/* records held */
+	uint64_t used_bytes;	/* pages in use times the page size (what max_size limits) */
+	uint64_t max_size;	/* the limit (0 in a read-only handle) */
+	uint64_t map_size;	/* LMDB map size */
+	uint64_t file_bytes;	/* high-water mark of the data file */
+	uint64_t oldest_seq;	/* 0 when empty */
+	uint64_t newest_seq;	/* 0 when empty */
+	int64_t oldest_time_us; /* append time of the oldest record; 0 when empty */
+	uint64_t next_seq;	/* the sequence the next append gets */
+	uint64_t deadletters;	/* entries in the dead-letter store */
+	uint64_t deadletter_bytes;
+	unsigned readers; /* LMDB reader slots in use (all processes) */
+	struct tl_buffer_counters counters;
+	struct tl_buffer_cursor_stat *cursors; /* every stored cursor, by name */
+	size_t n_cursors;
+};
+
+struct tl_buffer;
+struct tl_buffer_reader;
+
+/*
+ * Opens (creating when missing, unless read_only) the buffer at opts->path.
+ * Returns 0 and *out, or -EINVAL (bad options, not a Tally buffer), -ENOTSUP
+ * (unknown store format), -EBUSY (another writer), -ENOENT (read_only and no
+ * store), -ENOMEM, or the converted LMDB / system error. Logs the reason.
+ */
+int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out);
+
+/*
+ * Closes the buffer (after a final sync under TL_BUFFER_SYNC_NONE). Every
+ * reader must be closed before. NULL is accepted.
+ */
+void tl_buffer_close(struct tl_buffer *b);
+
+/*
+ * Appends n records in ONE write transaction (group commit) with MDB_APPEND,
+ * durable per the sync policy when this returns 0; *out_first_seq (may be
+ * NULL) gets the sequence of recs[0], the others follow (0 when n is 0).
+ * All or nothing. Returns 0, -EINVAL (bad kind, NULL data), -EMSGSIZE (a
+ * payload over TL_BUFFER_REC_MAX, or the batch over a quarter of max_size:
+ * it could never fit), -ENOSPC (full: retry after the dispatchers advance),
+ * -EROFS, or a converted LMDB error. Any thread.
+ */
+int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+		     uint64_t *out_first_seq);
+
+/*
+ * Opens the reader of cursor name (1 to TL_BUFFER_NAME_MAX bytes), creating
+ * the cursor at the end when it does not exist, and registers it: only
+ * registered cursors hold records back from tl_buffer_trim(). Returns 0 and
+ * *out, -EEXIST (already open in this handle), -EINVAL, -EROFS, -ENOMEM or a
+ * converted LMDB error. Release with tl_buffer_reader_close().
+ */
+int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffer_reader **out);
+
+/* Unregisters and frees a reader (its cursor stays stored). NULL is accepted. */
+void tl_buffer_reader_close(struct tl_buffer_reader *r);
+
+/* The reader's cursor: the next sequence it has to deliver. */
+uint64_t tl_buffer_reader_next(const struct tl_buffer_reader *r);
+
+/*
+ * Reads from the reader's cursor up to max_records records (> 0) and about
+ * max_bytes payload bytes (a first record larger than max_bytes is still
+ * returned alone). Without copying: *out_batch and the records' data point
+ * into the reader's snapshot and stay valid until tl_buffer_release(), the
+ * next tl_buffer_read() or tl_buffer_reader_close() on this reader. Reading
+ * again without advancing returns the same records (RETRY). n == 0 means
+ * nothing is pending. Corrupted records are skipped and dead-lettered (see
+ * the top); when nothing else was found the cursor moves past them. Returns
+ * 0, -EINVAL, -ENOMEM or a converted LMDB error.
+ */
+int tl_buffer_read(struct tl_buffer_reader *r, size_t max_records, size_t max_bytes,
+		   const struct tl_buffer_batch **out_batch);
+
+/* Ends the reader's snapshot (the batch becomes invalid). Cheap; idempotent. */
+void tl_buffer_release(struct tl_buffer_reader *r);
+
+/*
+ * Waits until records beyond the reader's cursor are committed, at most
+ * timeout_ms. Returns 0 (something to read), -ETIMEDOUT, or -EINTR after
+ * tl_buffer_wakeup().
+ */
+int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms);
+
+/* Wakes every tl_buffer_wait() of this handle with -EINTR (shutdown). */
+void tl_buffer_wakeup(struct tl_buffer *b);
+
+/*
+ * Records that every record with a sequence <= up_to_seq was delivered: the
+ * cursor becomes up_to_seq + 1, in one write transaction. A value below the
+ * cursor changes nothing. Returns 0, -EINVAL (beyond the last appended
+ * sequence) or a converted LMDB error. The current batch stays valid.
+ */
+int tl_buffer_advance(struct tl_buffer_reader *r, uint64_t up_to_seq);
+
+/*
+ * A dispatcher's DROP: copies recs[0..n) (usually from the current batch) to
+ * the dead-letter store with reason and the cursor's name as source, and
+ * advances the cursor to up_to_seq, in one write transaction. Not subject to
+ * max_size (only to the dead-letter quota), so it works when the buffer is
+ * full. Returns 0, -EINVAL or a converted LMDB error.
+ */
+int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
+		   const char *reason, uint64_t up_to_seq);
+
+/*
+ * Adds n dead letters (e.g. raw bodies that could not be decoded, kind RAW;
+ * recs[i].seq is stored as the source sequence, 0 for none) with source
+ * ("input:amqp") and reason, in one write transaction. Not subject to
+ * max_size, only to the dead-letter quota. Returns 0, -EINVAL, -EMSGSIZE,
+ * -EROFS or a converted LMDB error. Any thread.
+ */
+int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
+			     const struct tl_buffer_rec *recs, size_t n);
+
+/*
+ * Deletes the records below the slowest registered cursor (nothing when no
+ * reader is registered), in transactions of at most 10,000 deletions, and
+ * clears reader slots left by dead processes. *out_deleted (may be NULL)
+ * gets the count. Returns 0, -EROFS or a converted LMDB error. Any thread.
+ */
+int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted);
+
+/* Forces commits to disk (mdb_env_sync); call periodically under TL_BUFFER_SYNC_NONE. */
+int tl_buffer_flush(struct tl_buffer *b);
+
+/*
+ * Deletes the stored cursor name (a dispatcher removed from the config).
+ * Returns 0, -ENOENT, -EBUSY (a reader has it open), -EROFS or an LMDB error.
+ */
+int tl_buffer_cursor_remove(struct tl_buffer *b, const char *name);
+
+/*
+ * Fills *out from one snapshot. Returns 0, -ENOMEM or a converted LMDB
+ * error; release with tl_buffer_stats_fini() in both cases. Any thread,
+ * read-only handles too.
+ */
+int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out);
+
+/* Frees what tl_buffer_stats() allocated. NULL is accepted. */
+void tl_buffer_stats_fini(struct tl_buffer_stats *s);
+
+/*
+ * Called by tl_buffer_dump() for each record. bad is NULL for a good record;
+ * otherwise it says what is wrong and rec->data/len are the raw stored bytes.
+ * The pointers are valid during the call only. Return 0 to continue, anything
+ * else to stop.
+ */
+typedef int (*tl_buffer_dump_cb)(const struct tl_buffer_rec *rec, const char *bad, void *ctx);
+
+/*
+ * Calls cb for at most max records with sequence >= from_seq, in order, from
+ * one snapshot. *out_next (may be NULL) gets the sequence to continue from,
+ * 0 at the end. Returns 0, a converted LMDB error, or -ECANCELED when cb
+ * stopped. Any thread, read-only handles too.
+ */
+int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer_dump_cb cb,
+		   void *ctx, uint64_t *out_next);
+
+/* As tl_buffer_dump_cb, for dead letters. */
+typedef int (*tl_buffer_dead_cb)(const struct tl_buffer_dead *d, void *ctx);
+
+/* As tl_buffer_dump(), over the dead-letter store from id from_id. */
+int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
+			      tl_buffer_dead_cb cb, void *ctx, uint64_t *out_next);
+
+/*
+ * Deletes the dead letters with id <= up_to_id (UINT64_MAX: all).
+ * *out_deleted may be NULL. Returns 0, -EROFS or a converted LMDB error.
+ */
+int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted);
+
+/*
+ * CRC-32C (Castagnoli, reflected, as iSCSI and ext4) of n bytes, continuing
+ * from crc (0 to start): crc32c(crc32c(0, a), b) == crc32c(0, a || b).
+ * SSE4.2 when the CPU has it, slicing-by-8 otherwise.
+ */
+uint32_t tl_buffer_crc32c(uint32_t crc, const void *data, size_t n);
+
+#endif
