@@ -1,8 +1,10 @@
 /*
  * tallyctl — administration of Tally.
  *
- * Commands available today: decode. The buffer, dead-letter, dbsync and
- * control-API commands arrive with the collector and storage.
+ * Commands available today: decode, buffer stats|dump, deadletter list. The
+ * buffer commands open tallyd's LMDB buffer read-only, so they work while
+ * tallyd runs. dbsync and the control-API commands arrive with the storage
+ * and control issues.
  */
 #include "config.h"
 
@@ -13,9 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/buffer.h"
 #include "collector/tally_conf.h"
 #include "common/buf.h"
 #include "common/decode.h"
+#include "common/time.h"
+#include "common/utf8.h"
 
 #define DEFAULT_SECRET "change this for valid signing"
 
@@ -220,6 +225,191 @@ static int cmd_decode(const char *config, int argc, char **argv)
 	return status;
 }
 
+static const char *kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case TL_BUFFER_KIND_SAMPLE:
+		return "sample";
+	case TL_BUFFER_KIND_EVENT:
+		return "event";
+	case TL_BUFFER_KIND_RAW:
+		return "raw";
+	}
+	return "unknown";
+}
+
+static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *arg)
+{
+	struct tl_buf *out = arg;
+	int rc = 0;
+
+	tl_buf_reset(out);
+	rc |= tl_buf_printf(out, "{\"seq\":%llu,\"time_us\":%lld,\"kind\":\"%s\",",
+	                    (unsigned long long)rec->seq, (long long)rec->time_us,
+	                    kind_name(rec->kind));
+	if (bad) {
+		rc |= tl_buf_puts(out, "\"bad\":");
+		rc |= tl_json_write_string(bad, strlen(bad), out);
+		rc |= tl_buf_printf(out, ",\"bytes\":%zu}\n", rec->len);
+	} else {
+		/* Records are the normalized JSON the inputs wrote. */
+		rc |= tl_buf_puts(out, "\"payload\":");
+		rc |= tl_buf_append(out, rec->data, rec->len);
+		rc |= tl_buf_puts(out, "}\n");
+	}
+	if (rc < 0)
+		return -ENOMEM;
+	fwrite(out->data, 1, out->len, stdout);
+	return 0;
+}
+
+static int dump_dead(const struct tl_buffer_dead *d, void *arg)
+{
+	struct tl_buf *out = arg;
+	int rc = 0;
+
+	tl_buf_reset(out);
+	rc |= tl_buf_printf(out, "{\"id\":%llu,\"time_us\":%lld,\"kind\":\"%s\",\"source\":",
+	                    (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
+	rc |= tl_json_write_string(d->source, d->source_len, out);
+	rc |= tl_buf_puts(out, ",\"reason\":");
+	rc |= tl_json_write_string(d->reason, d->reason_len, out);
+	if (d->source_seq)
+		rc |= tl_buf_printf(out, ",\"source_seq\":%llu", (unsigned long long)d->source_seq);
+	/* The payload is whatever was refused: show it as text when it is
+	 * UTF-8, else as its size. */
+	if (tl_utf8_valid(d->data, d->len) && !memchr(d->data, 0, d->len)) {
+		rc |= tl_buf_puts(out, ",\"payload\":");
+		rc |= tl_json_write_string(d->data, d->len, out);
+	} else {
+		rc |= tl_buf_printf(out, ",\"binary_bytes\":%zu", d->len);
+	}
+	if (d->bad) {
+		rc |= tl_buf_puts(out, ",\"bad\":");
+		rc |= tl_json_write_string(d->bad, strlen(d->bad), out);
+	}
+	rc |= tl_buf_puts(out, "}\n");
+	if (rc < 0)
+		return -ENOMEM;
+	fwrite(out->data, 1, out->len, stdout);
+	return 0;
+}
+
+/* tallyctl buffer stats|dump, tallyctl deadletter list. */
+static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"path", required_argument, NULL, 'p'},
+		{"from", required_argument, NULL, 'f'},
+		{"max", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tl_buffer_opts bopts = {.read_only = true};
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	struct tl_buffer *b = NULL;
+	const char *path = NULL, *what;
+	uint64_t from = 0, next = 0;
+	size_t max = SIZE_MAX;
+	struct tl_buf out;
+	int opt, rc, status = 0;
+
+	memset(&conf, 0, sizeof(conf));
+	tl_conf_errors_init(&errs);
+	tl_buf_init(&out);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	what = argv[1];
+	if (dead ? strcmp(what, "list") != 0
+	         : (strcmp(what, "stats") != 0 && strcmp(what, "dump") != 0)) {
+		fprintf(stderr, "tallyctl: unknown %s command '%s'\n", dead ? "deadletter" : "buffer",
+		        what);
+		return 2;
+	}
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			path = optarg;
+			break;
+		case 'f':
+			from = strtoull(optarg, NULL, 10);
+			break;
+		case 'm':
+			max = (size_t)strtoull(optarg, NULL, 10);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path) {
+		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf, &errs) <
+		    0) {
+			tl_conf_errors_print(&errs, stderr);
+			tl_conf_errors_fini(&errs);
+			return 1;
+		}
+		path = conf.collector.buffer.path;
+	}
+	bopts.path = path;
+	rc = tl_buffer_open(&bopts, &b);
+	if (rc < 0) {
+		fprintf(stderr, "tallyctl: cannot open the buffer at %s: %s\n", path, strerror(-rc));
+		status = 1;
+		goto out;
+	}
+	if (dead) {
+		rc = tl_buffer_deadletter_list(b, from, max, dump_dead, &out, &next);
+	} else if (strcmp(what, "dump") == 0) {
+		rc = tl_buffer_dump(b, from, max, dump_record, &out, &next);
+	} else {
+		struct tl_buffer_stats st;
+		size_t i;
+
+		rc = tl_buffer_stats(b, &st);
+		if (rc == 0) {
+			printf("{\"path\":");
+			tl_buf_reset(&out);
+			tl_json_write_string(path, strlen(path), &out);
+			printf("%s,\"records\":%llu,\"used_bytes\":%llu,\"map_size\":%llu,"
+			       "\"file_bytes\":%llu,\"oldest_seq\":%llu,\"newest_seq\":%llu,"
+			       "\"oldest_age_s\":%.3f,\"next_seq\":%llu,\"deadletters\":%llu,"
+			       "\"deadletter_bytes\":%llu,\"readers\":%u,\"cursors\":[",
+			       out.data, (unsigned long long)st.records,
+			       (unsigned long long)st.used_bytes, (unsigned long long)st.map_size,
+			       (unsigned long long)st.file_bytes, (unsigned long long)st.oldest_seq,
+			       (unsigned long long)st.newest_seq,
+			       st.oldest_time_us ? (double)(tl_time_now() - st.oldest_time_us) / 1e6
+			                         : 0.0,
+			       (unsigned long long)st.next_seq, (unsigned long long)st.deadletters,
+			       (unsigned long long)st.deadletter_bytes, st.readers);
+			for (i = 0; i < st.n_cursors; i++) {
+				tl_buf_reset(&out);
+				tl_json_write_string(st.cursors[i].name, strlen(st.cursors[i].name),
+				                     &out);
+				printf("%s{\"name\":%s,\"next_seq\":%llu,\"lag\":%llu}", i ? "," : "",
+				       out.data, (unsigned long long)st.cursors[i].next_seq,
+				       (unsigned long long)st.cursors[i].lag);
+			}
+			printf("]}\n");
+			tl_buffer_stats_fini(&st);
+		}
+	}
+	if (rc < 0 && rc != -ECANCELED) {
+		fprintf(stderr, "tallyctl: reading the buffer at %s: %s\n", path, strerror(-rc));
+		status = 1;
+	}
+out:
+	tl_buffer_close(b);
+	tl_buf_fini(&out);
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -254,6 +444,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "decode") == 0)
 		return cmd_decode(config, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "buffer") == 0)
+		return cmd_buffer(config, false, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "deadletter") == 0)
+		return cmd_buffer(config, true, argc - optind, argv + optind);
 	fprintf(stderr,
 		"tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
 		argv[optind]);

@@ -1,18 +1,23 @@
 /*
  * tallyd — the Tally daemon: the collector role and the query API role.
  *
- * This version loads and validates the configuration (--check-config); the
- * roles themselves are not implemented yet, and tallyd says so and exits with
- * status 2 rather than pretend to run.
+ * This version runs the collector role (collector/collector.h) in the
+ * foreground until SIGTERM or SIGINT; SIGHUP makes the dispatchers reopen
+ * their files. The query API role is not implemented yet: tallyd says so,
+ * and exits with status 2 when it is the only role enabled.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "collector/collector.h"
 #include "collector/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -24,6 +29,7 @@ enum {
 	EXIT_OK = 0,
 	EXIT_CONFIG = 1,
 	EXIT_NOT_IMPLEMENTED = 2,
+	EXIT_START = 3,
 };
 
 static void usage(FILE *f)
@@ -46,19 +52,85 @@ static void usage(FILE *f)
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
-		"State of this version (" PACKAGE_VERSION "): only --check-config is implemented.\n"
-		"The collector role (collector.enabled) and the query API role (api.enabled) are\n"
-		"not implemented yet. Started without --check-config, tallyd validates its\n"
-		"configuration, logs an error saying that the enabled roles are not implemented,\n"
-		"and exits with status 2; it does not run in the background or consume anything.\n"
+		"tallyd runs in the foreground (use systemd or another supervisor) and logs\n"
+		"where log.target says. Signals: SIGTERM or SIGINT stop it (the inputs stop\n"
+		"consuming, the batches in flight are finished, what was not dispatched stays\n"
+		"in the buffer for the next start); SIGHUP makes the dispatchers reopen their\n"
+		"files (logrotate).\n"
+		"\n"
+		"State of this version (" PACKAGE_VERSION "): the collector role runs; the query\n"
+		"API role (api.enabled) is not implemented yet and is skipped with a warning.\n"
 		"\n"
 		"Exit status:\n"
-		"  0  the configuration is valid (--check-config), or --help / --version\n"
+		"  0  stopped by a signal, or a valid configuration (--check-config), or\n"
+		"     --help / --version\n"
 		"  1  the configuration is invalid, missing or unreadable, or bad usage\n"
-		"  2  the configuration is valid but its roles are not implemented yet\n"
+		"  2  no implemented role is enabled (collector.enabled is false)\n"
+		"  3  the collector could not start (the buffer cannot be opened, a dispatcher\n"
+		"     type is not available in this version, the UDP address cannot be bound)\n"
 		"\n"
 		"The sample configuration, with every key, its default and a comment, is\n"
 		"etc/tally.yaml in the source tree (installed as $sysconfdir/tally/tally.yaml).\n");
+}
+
+/* Runs the enabled roles until a stop signal. Returns the exit status. */
+static int run(const struct tl_tally_conf *conf, const char *path)
+{
+	struct tl_collector *collector = NULL;
+	struct tl_signer *signer = NULL;
+	const char *secret = conf->telemetry_secret ? conf->telemetry_secret : "";
+	sigset_t set;
+	int sig, rc;
+
+	if (!conf->collector.enabled) {
+		tl_log(TL_LOG_ERR,
+		       "cannot start: the query API role (api.enabled) is not implemented yet in "
+		       "tally %s and the collector role is disabled (configuration %s)",
+		       PACKAGE_VERSION, path);
+		return EXIT_NOT_IMPLEMENTED;
+	}
+	if (conf->api.enabled)
+		tl_log(TL_LOG_WARNING,
+		       "the query API role (api.enabled) is not implemented yet in tally %s: "
+		       "running the collector role only",
+		       PACKAGE_VERSION);
+	if (!*secret)
+		tl_log(TL_LOG_WARNING, "telemetry_secret is empty: signatures are not checked");
+	if (tl_signer_create(secret, strlen(secret), &signer) < 0) {
+		tl_log(TL_LOG_ERR, "cannot set up signature verification");
+		return EXIT_START;
+	}
+	/* Signals go to this thread only (sigwait below): block them before
+	 * any other thread exists, so that every thread inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = tl_collector_start(conf, signer, &collector);
+	if (rc < 0) {
+		tl_log(TL_LOG_ERR, "cannot start the collector: %s", strerror(-rc));
+		tl_signer_destroy(signer);
+		return EXIT_START;
+	}
+	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s)", PACKAGE_VERSION, path);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			tl_log(TL_LOG_INFO, "SIGHUP: reopening the dispatchers' files");
+			tl_collector_reopen(collector);
+			continue;
+		}
+		tl_log(TL_LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		break;
+	}
+	tl_collector_stop(collector);
+	tl_signer_destroy(signer);
+	tl_log(TL_LOG_NOTICE, "stopped");
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -121,14 +193,7 @@ int main(int argc, char **argv)
 
 	/* The configuration is valid: from here on, messages go where it says. */
 	tl_log_setup(conf.log.level, (enum tl_log_target)conf.log.target, "tallyd");
-	tl_log(TL_LOG_ERR,
-	       "cannot start: %s%s%s %s not implemented yet in tally %s; only --check-config is "
-	       "available (configuration %s is valid)",
-	       conf.collector.enabled ? "the collector role (collector.enabled)" : "",
-	       conf.collector.enabled && conf.api.enabled ? " and " : "",
-	       conf.api.enabled ? "the query API role (api.enabled)" : "",
-	       conf.collector.enabled && conf.api.enabled ? "are" : "is", PACKAGE_VERSION, path);
-	rc = EXIT_NOT_IMPLEMENTED;
+	rc = run(&conf, path);
 out:
 	tl_tally_conf_fini(&conf);
 	return rc;

@@ -1,0 +1,585 @@
+#include "config.h"
+
+#include "collector/amqp.h"
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/time.h"
+
+static char default_vhost[] = "/";
+
+#define COMPONENT "input:amqp"
+/* Bytes of an oversized body kept in its dead letter. */
+#define OVERSIZED_PREFIX 4096
+/* Reconnect backoff: first wait and cap, in ms. */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+/* How long a stopping worker keeps trying to commit its staged batch. */
+#define STOP_COMMIT_MS 5000
+#define CHANNEL 1
+#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* One broker address, parsed once. */
+struct endpoint {
+	char *text; /* storage for the fields below (amqp_parse_url writes into it) */
+	struct amqp_connection_info info;
+	char *display; /* "amqp://host:port/vhost", never the password */
+};
+
+struct tl_amqp_input;
+
+struct worker {
+	struct tl_amqp_input *in;
+	unsigned id;
+	pthread_t thread;
+	bool started;
+	amqp_connection_state_t conn;
+	struct tl_ingest ingest;
+	struct tl_buf body;
+	struct tl_complain down;
+	size_t next_endpoint;
+	char component[32];
+};
+
+struct tl_amqp_input {
+	const struct tl_amqp_conf *conf;
+	size_t max_message;
+	struct endpoint *eps;
+	size_t n_eps;
+	char *user, *password; /* from credentials_file, or NULL */
+	struct tl_ingest_stats stats;
+	_Atomic bool stop;
+	struct worker *workers;
+	size_t n_workers;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static const char *reply_text(amqp_rpc_reply_t r, char *buf, size_t size)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return "ok";
+	case AMQP_RESPONSE_NONE:
+		return "missing RPC reply";
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		return amqp_error_string2(r.library_error);
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *m = r.reply.decoded;
+
+			snprintf(buf, size, "server closed the connection: %u %.*s", m->reply_code,
+			         (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+			return buf;
+		}
+		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *m = r.reply.decoded;
+
+			snprintf(buf, size, "server closed the channel: %u %.*s", m->reply_code,
+			         (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+			return buf;
+		}
+		snprintf(buf, size, "server error, method 0x%08x", r.reply.id);
+		return buf;
+	}
+	return "unknown reply";
+}
+
+static bool stopping(const struct worker *w)
+{
+	return atomic_load_explicit(&w->in->stop, memory_order_relaxed);
+}
+
+/* Sleeps up to ms, waking early when the input stops. */
+static void nap(const struct worker *w, int ms)
+{
+	while (ms > 0 && !stopping(w)) {
+		int step = ms < 100 ? ms : 100;
+
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+/* Reads "user:password" (one line) from path. */
+static int read_credentials(const char *path, char **user, char **password)
+{
+	char line[1024], *colon, *end;
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+
+	if (!f) {
+		tl_logc(TL_LOG_ERR, COMPONENT, "credentials_file %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	if (!fgets(line, sizeof(line), f) || !(colon = strchr(line, ':'))) {
+		tl_logc(TL_LOG_ERR, COMPONENT, "credentials_file %s: expected one line user:password",
+		        path);
+		rc = -EINVAL;
+		goto out;
+	}
+	end = line + strcspn(line, "\r\n");
+	*end = '\0';
+	*colon = '\0';
+	*user = strdup(line);
+	*password = strdup(colon + 1);
+	if (!*user || !*password)
+		rc = -ENOMEM;
+out:
+	fclose(f);
+	return rc;
+}
+
+static int parse_endpoint(const char *url, struct endpoint *ep)
+{
+	char display[512];
+
+	ep->text = strdup(url);
+	if (!ep->text)
+		return -ENOMEM;
+	amqp_default_connection_info(&ep->info);
+	if (amqp_parse_url(ep->text, &ep->info) != AMQP_STATUS_OK) {
+		/* Never print the URL itself: it may hold a password. */
+		tl_logc(TL_LOG_ERR, COMPONENT, "collector.amqp.urls: an entry is not a valid amqp URL");
+		return -EINVAL;
+	}
+	/* "amqp://host:5672/" names the default vhost "/" for oslo.messaging
+	 * (kombu), while librabbitmq reads an empty name. */
+	if (!ep->info.vhost || !*ep->info.vhost)
+		ep->info.vhost = default_vhost;
+	snprintf(display, sizeof(display), "%s://%s:%d/%s", ep->info.ssl ? "amqps" : "amqp",
+	         ep->info.host, ep->info.port,
+	         strcmp(ep->info.vhost, "/") == 0 ? "" : ep->info.vhost);
+	ep->display = strdup(display);
+	return ep->display ? 0 : -ENOMEM;
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+static void disconnect(struct worker *w)
+{
+	if (!w->conn)
+		return;
+	/* Best effort: the broker redelivers what was not acknowledged. */
+	amqp_connection_close(w->conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(w->conn);
+	w->conn = NULL;
+}
+
+static int check_reply(struct worker *w, const char *what, const struct endpoint *ep)
+{
+	amqp_rpc_reply_t r = amqp_get_rpc_reply(w->conn);
+	char buf[256];
+
+	if (r.reply_type == AMQP_RESPONSE_NORMAL)
+		return 0;
+	tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: %s failed: %s", ep->display, what,
+	            reply_text(r, buf, sizeof(buf)));
+	return -EIO;
+}
+
+static int declare_queue(struct worker *w, const struct endpoint *ep, const char *queue)
+{
+	const struct tl_amqp_conf *c = w->in->conf;
+	amqp_table_entry_t ha = {
+		.key = amqp_cstring_bytes("x-ha-policy"),
+		.value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes("all")}},
+	};
+	amqp_table_t args = {.num_entries = c->ha_queues ? 1 : 0, .entries = &ha};
+
+	amqp_queue_declare(w->conn, CHANNEL, amqp_cstring_bytes(queue), 0, c->durable, 0,
+	                   c->auto_delete, args);
+	if (check_reply(w, "queue.declare", ep) < 0)
+		return -EIO;
+	/* oslo binds each topic queue with its own name as the routing key. */
+	amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(c->exchange),
+	                amqp_cstring_bytes(queue), amqp_empty_table);
+	if (check_reply(w, "queue.bind", ep) < 0)
+		return -EIO;
+	amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
+	                   amqp_empty_table);
+	return check_reply(w, "basic.consume", ep);
+}
+
+static int connect_endpoint(struct worker *w, const struct endpoint *ep)
+{
+	const struct tl_amqp_conf *c = w->in->conf;
+	struct timeval tv = {.tv_sec = 10};
+	amqp_socket_t *sock;
+	amqp_rpc_reply_t r;
+	char buf[256];
+	int status;
+
+	w->conn = amqp_new_connection();
+	if (!w->conn)
+		return -ENOMEM;
+	if (ep->info.ssl) {
+		sock = amqp_ssl_socket_new(w->conn);
+		if (sock && access(CA_BUNDLE, R_OK) == 0)
+			amqp_ssl_socket_set_cacert(sock, CA_BUNDLE);
+	} else {
+		sock = amqp_tcp_socket_new(w->conn);
+	}
+	if (!sock) {
+		disconnect(w);
+		return -ENOMEM;
+	}
+	status = amqp_socket_open_noblock(sock, ep->info.host, ep->info.port, &tv);
+	if (status != AMQP_STATUS_OK) {
+		tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: cannot connect: %s",
+		            ep->display, amqp_error_string2(status));
+		disconnect(w);
+		return -EIO;
+	}
+	r = amqp_login(w->conn, ep->info.vhost, 0, 131072, (int)c->heartbeat,
+	               AMQP_SASL_METHOD_PLAIN, w->in->user ? w->in->user : ep->info.user,
+	               w->in->password ? w->in->password : ep->info.password);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: login failed: %s",
+		            ep->display, reply_text(r, buf, sizeof(buf)));
+		disconnect(w);
+		return -EIO;
+	}
+	amqp_channel_open(w->conn, CHANNEL);
+	if (check_reply(w, "channel.open", ep) < 0)
+		goto fail;
+	amqp_exchange_declare(w->conn, CHANNEL, amqp_cstring_bytes(c->exchange),
+	                      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
+	                      amqp_empty_table);
+	if (check_reply(w, "exchange.declare", ep) < 0)
+		goto fail;
+	amqp_basic_qos(w->conn, CHANNEL, 0, (uint16_t)c->prefetch, 0);
+	if (check_reply(w, "basic.qos", ep) < 0)
+		goto fail;
+	if (declare_queue(w, ep, c->metering_queue) < 0 ||
+	    (c->event_queue && *c->event_queue && declare_queue(w, ep, c->event_queue) < 0) ||
+	    (c->rpc_queue && *c->rpc_queue && declare_queue(w, ep, c->rpc_queue) < 0))
+		goto fail;
+	tl_complain_release(&w->down, TL_LOG_NOTICE, w->component, "%s: connected again",
+	                    ep->display);
+	tl_logc(TL_LOG_INFO, w->component, "consuming from %s", ep->display);
+	return 0;
+fail:
+	disconnect(w);
+	return -EIO;
+}
+
+/* Tries the endpoints in order from the last good one, with backoff, until one works or stop. */
+static int connect_any(struct worker *w, int *backoff_ms)
+{
+	struct tl_amqp_input *in = w->in;
+
+	while (!stopping(w)) {
+		size_t i;
+
+		for (i = 0; i < in->n_eps && !stopping(w); i++) {
+			size_t k = (w->next_endpoint + i) % in->n_eps;
+
+			if (connect_endpoint(w, &in->eps[k]) == 0) {
+				w->next_endpoint = k;
+				*backoff_ms = BACKOFF_MIN_MS;
+				return 0;
+			}
+		}
+		nap(w, *backoff_ms);
+		*backoff_ms = *backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff_ms * 2;
+	}
+	return -ECANCELED;
+}
+
+/* ---- consuming ---------------------------------------------------------- */
+
+/*
+ * Waits for the next frame for at most ms. Returns 0 with a frame,
+ * -ETIMEDOUT, or -EIO when the connection is lost.
+ */
+static int next_frame(struct worker *w, amqp_frame_t *f, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	int status = amqp_simple_wait_frame_noblock(w->conn, f, &tv);
+
+	if (status == AMQP_STATUS_OK)
+		return 0;
+	if (status == AMQP_STATUS_TIMEOUT)
+		return -ETIMEDOUT;
+	tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: connection lost: %s",
+	            w->in->eps[w->next_endpoint].display, amqp_error_string2(status));
+	return -EIO;
+}
+
+/*
+ * Reads the header and body frames of a delivery into w->body, keeping at
+ * most max bytes (the rest is skipped). Returns 0 or -EIO.
+ */
+static int read_content(struct worker *w, uint64_t *out_size)
+{
+	size_t max = w->in->max_message, limit;
+	uint64_t size, got = 0;
+	amqp_frame_t f;
+
+	if (next_frame(w, &f, 30000) < 0 || f.frame_type != AMQP_FRAME_HEADER)
+		return -EIO;
+	size = f.payload.properties.body_size;
+	*out_size = size;
+	/* An oversized body is skipped but for its first bytes. */
+	limit = size > max ? OVERSIZED_PREFIX : max;
+	tl_buf_reset(&w->body);
+	while (got < size) {
+		size_t n, keep;
+
+		if (next_frame(w, &f, 30000) < 0 || f.frame_type != AMQP_FRAME_BODY)
+			return -EIO;
+		n = f.payload.body_fragment.len;
+		keep = w->body.len < limit ? limit - w->body.len : 0;
+		if (keep > n)
+			keep = n;
+		if (keep && tl_buf_append(&w->body, f.payload.body_fragment.bytes, keep) < 0)
+			return -EIO;
+		got += n;
+	}
+	return 0;
+}
+
+/*
+ * Commits the staged batch and acknowledges it. Retries while the buffer is
+ * full (back-pressure) until deadline (mono µs; 0: as long as not stopping).
+ * Returns 0, -EAGAIN (still full: keep staging), or -EIO (connection lost).
+ */
+static int commit_and_ack(struct worker *w, uint64_t last_tag)
+{
+	int rc = tl_ingest_commit(&w->ingest);
+
+	if (rc == -ENOSPC)
+		return -EAGAIN;
+	if (rc < 0) {
+		tl_complain(&w->down, TL_LOG_ERR, w->component,
+		            "buffer commit failed: %s; the batch stays unacknowledged",
+		            strerror(-rc));
+		return -EAGAIN;
+	}
+	if (last_tag && amqp_basic_ack(w->conn, CHANNEL, last_tag, 1) != AMQP_STATUS_OK) {
+		/* The broker will redeliver: the buffer holds them already (at
+		 * least once; storage is idempotent on message_id). */
+		tl_logc(TL_LOG_WARNING, w->component, "basic.ack failed; the broker will redeliver");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Consumes on an open connection until it is lost or the input stops. */
+static int consume(struct worker *w)
+{
+	const struct tl_amqp_conf *c = w->in->conf;
+	int64_t first_us = 0, timeout_us = (int64_t)(c->batch_timeout * 1e6);
+	size_t staged = 0;
+	uint64_t last_tag = 0;
+	amqp_frame_t f;
+	int rc;
+
+	while (!stopping(w)) {
+		int wait_ms = 200;
+		int64_t now = tl_time_mono();
+
+		/* Commit when the batch is full, or old enough, or the buffer
+		 * refused it earlier (retry). */
+		if (staged && (staged >= (size_t)c->batch_size || now - first_us >= timeout_us)) {
+			rc = commit_and_ack(w, last_tag);
+			if (rc == -EIO)
+				return rc;
+			if (rc == 0) {
+				staged = 0;
+				last_tag = 0;
+			} else {
+				wait_ms = 50; /* full: keep reading frames (heartbeats), retry soon */
+			}
+		}
+		if (staged && staged < (size_t)c->batch_size) {
+			int64_t left_ms = (first_us + timeout_us - now) / 1000;
+
+			wait_ms = left_ms < 1 ? 1 : (left_ms < wait_ms ? (int)left_ms : wait_ms);
+		}
+		amqp_maybe_release_buffers(w->conn);
+		rc = next_frame(w, &f, wait_ms);
+		if (rc == -ETIMEDOUT)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (f.frame_type != AMQP_FRAME_METHOD)
+			continue;
+		if (f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+			amqp_basic_deliver_t *d = f.payload.method.decoded;
+			uint64_t tag = d->delivery_tag, size;
+
+			if (read_content(w, &size) < 0) {
+				tl_complain(&w->down, TL_LOG_ERR, w->component,
+				            "connection lost while reading a message");
+				return -EIO;
+			}
+			if (size > w->in->max_message)
+				rc = tl_ingest_add_oversized(&w->ingest, w->body.data, w->body.len, size,
+				                             w->in->max_message);
+			else
+				rc = tl_ingest_add(&w->ingest, w->body.data ? w->body.data : "",
+				                   w->body.len, false);
+			if (rc < 0) {
+				tl_logc(TL_LOG_ERR, w->component, "out of memory staging a message");
+				return -EIO;
+			}
+			if (!staged)
+				first_us = tl_time_mono();
+			staged++;
+			last_tag = tag;
+			continue;
+		}
+		if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
+		    f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
+		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+			tl_complain(&w->down, TL_LOG_ERR, w->component,
+			            "the broker closed the consumer (method 0x%08x)",
+			            f.payload.method.id);
+			return -EIO;
+		}
+	}
+	/* Stopping: commit what is staged, within a bounded time. */
+	if (staged) {
+		int64_t deadline = tl_time_mono() + STOP_COMMIT_MS * 1000LL;
+
+		while ((rc = commit_and_ack(w, last_tag)) == -EAGAIN && tl_time_mono() < deadline)
+			usleep(50000);
+		if (rc != 0)
+			tl_logc(TL_LOG_WARNING, w->component,
+			        "stopped with %zu deliveries not committed; the broker will redeliver them",
+			        staged);
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int backoff = BACKOFF_MIN_MS;
+
+	while (!stopping(w)) {
+		if (connect_any(w, &backoff) < 0)
+			break;
+		consume(w);
+		/* Deliveries staged on a lost connection were not acknowledged:
+		 * the broker redelivers them, so committing them too would only
+		 * store them twice. */
+		tl_ingest_discard(&w->ingest);
+		disconnect(w);
+		if (!stopping(w))
+			nap(w, backoff);
+	}
+	disconnect(w);
+	return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void free_input(struct tl_amqp_input *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->n_eps; i++) {
+		free(in->eps[i].text);
+		free(in->eps[i].display);
+	}
+	free(in->eps);
+	for (i = 0; i < in->n_workers; i++) {
+		tl_ingest_fini(&in->workers[i].ingest);
+		tl_buf_fini(&in->workers[i].body);
+	}
+	free(in->workers);
+	if (in->password)
+		memset(in->password, 0, strlen(in->password));
+	free(in->user);
+	free(in->password);
+	free(in);
+}
+
+int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
+                        struct tl_buffer *buffer, const struct tl_signer *signer,
+                        struct tl_amqp_input **out)
+{
+	struct tl_ingest_opts iopts = {
+		.buffer = buffer,
+		.signer = signer,
+		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
+		           (size_t)limits->max_items},
+		.source = COMPONENT,
+	};
+	struct tl_amqp_input *in = calloc(1, sizeof(*in));
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!in)
+		return -ENOMEM;
+	in->conf = conf;
+	in->max_message = limits->max_message_size;
+	in->eps = calloc(conf->urls.n, sizeof(*in->eps));
+	in->workers = calloc((size_t)conf->workers, sizeof(*in->workers));
+	if (!in->eps || !in->workers)
+		goto fail;
+	for (i = 0; i < conf->urls.n; i++) {
+		in->n_eps = i + 1;
+		if ((rc = parse_endpoint(conf->urls.v[i], &in->eps[i])) < 0)
+			goto fail;
+	}
+	if (conf->credentials_file &&
+	    (rc = read_credentials(conf->credentials_file, &in->user, &in->password)) < 0)
+		goto fail;
+	iopts.stats = &in->stats;
+	in->n_workers = (size_t)conf->workers;
+	for (i = 0; i < in->n_workers; i++) {
+		struct worker *w = &in->workers[i];
+
+		w->in = in;
+		w->id = (unsigned)i;
+		snprintf(w->component, sizeof(w->component), COMPONENT "/%zu", i);
+		tl_buf_init(&w->body);
+		tl_ingest_init(&w->ingest, &iopts);
+	}
+	for (i = 0; i < in->n_workers; i++) {
+		if (pthread_create(&in->workers[i].thread, NULL, worker_main, &in->workers[i]) != 0) {
+			rc = -EAGAIN;
+			*out = in;
+			tl_amqp_input_stop(in);
+			return rc;
+		}
+		in->workers[i].started = true;
+	}
+	*out = in;
+	return 0;
+fail:
+	free_input(in);
+	return rc;
+}
+
+void tl_amqp_input_stop(struct tl_amqp_input *in)
+{
+	size_t i;
+
+	if (!in)
+		return;
+	atomic_store(&in->stop, true);
+	for (i = 0; i < in->n_workers; i++)
+		if (in->workers[i].started)
+			pthread_join(in->workers[i].thread, NULL);
+	free_input(in);
+}
+
+const struct tl_ingest_stats *tl_amqp_input_stats(const struct tl_amqp_input *in)
+{
+	return &in->stats;
+}

@@ -1,0 +1,59 @@
+/*
+ * amqp.h — the AMQP input: consumer threads that take what ceilometer agents
+ * publish on RabbitMQ (reference §1.1) and hand it to the buffer.
+ *
+ * Each worker owns one connection (librabbitmq connections belong to one
+ * thread). It declares the exchange and the queues exactly as oslo.messaging
+ * does (topic exchange, same durable / auto_delete flags, x-ha-policy when
+ * ha_queues is set) so that queues the agents already declared are accepted,
+ * sets basic.qos to prefetch, and consumes with manual acknowledgement.
+ *
+ * Deliveries are read frame by frame: a body larger than
+ * limits.max_message_size is never held in memory (its first bytes are kept
+ * for the dead letter, the rest is skipped). Deliveries are staged in a
+ * struct tl_ingest and committed in one buffer transaction when batch_size
+ * deliveries are staged or batch_timeout has passed since the first one;
+ * only then are they acknowledged, with one multiple ack. When the buffer is
+ * full the worker keeps its staged batch and retries; the broker stops
+ * sending once prefetch deliveries are unacknowledged: back-pressure, nothing
+ * dropped. A broker that is down or goes away is retried with backoff through
+ * the URL list (failover), logged when it starts, while it lasts (doubling
+ * intervals) and when it recovers; it is never fatal. Unacknowledged
+ * deliveries of a lost connection are redelivered by the broker: at least
+ * once.
+ */
+#ifndef TL_COLLECTOR_AMQP_H
+#define TL_COLLECTOR_AMQP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "collector/buffer.h"
+#include "collector/collector_conf.h"
+#include "collector/ingest.h"
+#include "common/signature.h"
+
+struct tl_amqp_input;
+
+/*
+ * Starts conf->workers consumer threads. conf, buffer and signer are borrowed
+ * and must outlive the input. Returns 0 and *out, -EINVAL (a bad URL or an
+ * unreadable credentials_file: logged) or -ENOMEM. Never fails because the
+ * broker is down.
+ */
+int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
+                        struct tl_buffer *buffer, const struct tl_signer *signer,
+                        struct tl_amqp_input **out);
+
+/*
+ * Stops consuming: each worker stops reading deliveries, commits and
+ * acknowledges the batch it has staged (within a bounded time; what cannot be
+ * committed stays unacknowledged and the broker redelivers it), closes its
+ * connection and exits. Joins the threads and frees. NULL is accepted.
+ */
+void tl_amqp_input_stop(struct tl_amqp_input *in);
+
+/* The input's counters (summed over its workers). */
+const struct tl_ingest_stats *tl_amqp_input_stats(const struct tl_amqp_input *in);
+
+#endif

@@ -1,0 +1,358 @@
+#include "config.h"
+
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/amqp.h"
+#include "collector/buffer.h"
+#include "collector/udp.h"
+#include "common/decode.h"
+#include "common/log.h"
+#include "common/time.h"
+#include "dispatchers/dispatcher.h"
+
+/* A dispatcher's batch: records and payload bytes read at once. */
+#define BATCH_RECORDS 1000
+#define BATCH_BYTES (4u << 20)
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 60000
+#define HOUSEKEEPING_MS 1000
+
+struct dthread {
+	struct tl_collector *c;
+	struct tl_dispatcher *d;
+	struct tl_buffer_reader *r;
+	pthread_t thread;
+	bool started;
+	_Atomic bool reopen;
+	struct tl_decoder dec;
+	struct tl_decoded res;
+	struct tl_buf list; /* the batch's records as one JSON list */
+	struct tl_buf why;
+	const struct tl_sample **sp;
+	const struct tl_event **ep;
+	size_t cap_sp, cap_ep;
+	struct tl_complain failing;
+};
+
+struct tl_collector {
+	const struct tl_tally_conf *conf;
+	struct tl_buffer *buffer;
+	struct dthread *dts;
+	size_t n_dts;
+	struct tl_amqp_input *amqp;
+	struct tl_udp_input *udp;
+	pthread_t housekeeper;
+	bool housekeeper_started;
+	_Atomic bool stop_dispatch;
+	_Atomic bool stop_housekeeping;
+};
+
+static void nap(_Atomic bool *stop, int ms)
+{
+	while (ms > 0 && !atomic_load(stop)) {
+		int step = ms < 100 ? ms : 100;
+
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	p = realloc(*arr, need * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = need;
+	return 0;
+}
+
+/*
+ * Turns the records of a batch back into samples and events: their payloads
+ * are the normalized JSON the inputs wrote, decoded again as one JSON list
+ * (signatures were checked on the way in). Items that do not decode any more
+ * are dead-lettered on their own. Returns 0 or a negative errno.
+ */
+static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
+                      struct tl_dispatch_batch *out)
+{
+	size_t i;
+	int rc;
+
+	tl_buf_reset(&t->list);
+	rc = tl_buf_putc(&t->list, '[');
+	for (i = 0; rc == 0 && i < batch->n; i++) {
+		if (i)
+			rc = tl_buf_putc(&t->list, ',');
+		if (rc == 0)
+			rc = tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
+	}
+	if (rc == 0)
+		rc = tl_buf_putc(&t->list, ']');
+	if (rc < 0)
+		return rc;
+	rc = tl_decode_json(&t->dec, t->list.data, t->list.len, &t->res);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		/* Cannot happen for records this version wrote; keep them anyway. */
+		return tl_buffer_drop(t->r, batch->recs, batch->n, t->res.rejects[0].reason,
+		                      batch->last_seq) < 0
+		               ? -EIO
+		               : -EBADMSG;
+	}
+	for (i = 0; i < t->res.n_rejects; i++) {
+		const struct tl_reject *rj = &t->res.rejects[i];
+
+		tl_logc(TL_LOG_ERR, t->d->prefix, "record %llu no longer decodes: %s",
+		        (unsigned long long)batch->recs[rj->index].seq, rj->reason);
+		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rj->reason,
+		                         &batch->recs[rj->index], 1);
+	}
+	if (grow((void **)&t->sp, &t->cap_sp, t->res.n_samples, sizeof(*t->sp)) < 0 ||
+	    grow((void **)&t->ep, &t->cap_ep, t->res.n_events, sizeof(*t->ep)) < 0)
+		return -ENOMEM;
+	for (i = 0; i < t->res.n_samples; i++)
+		t->sp[i] = &t->res.samples[i];
+	for (i = 0; i < t->res.n_events; i++)
+		t->ep[i] = &t->res.events[i];
+	out->samples = t->sp;
+	out->n_samples = t->res.n_samples;
+	out->events = t->ep;
+	out->n_events = t->res.n_events;
+	return 0;
+}
+
+static void *dispatch_main(void *arg)
+{
+	struct dthread *t = arg;
+	struct tl_collector *c = t->c;
+	int backoff = RETRY_MIN_MS;
+
+	while (!atomic_load(&c->stop_dispatch)) {
+		const struct tl_buffer_batch *batch;
+		struct tl_dispatch_batch b;
+		enum tl_dispatch_status st;
+		int rc;
+
+		if (atomic_exchange(&t->reopen, false))
+			tl_dispatcher_reopen(t->d);
+		rc = tl_buffer_read(t->r, BATCH_RECORDS, BATCH_BYTES, &batch);
+		if (rc < 0) {
+			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix, "cannot read the buffer: %s",
+			            strerror(-rc));
+			nap(&c->stop_dispatch, RETRY_MIN_MS);
+			continue;
+		}
+		if (batch->n == 0) {
+			tl_buffer_release(t->r);
+			tl_buffer_wait(t->r, 500);
+			continue;
+		}
+		rc = load_batch(t, batch, &b);
+		if (rc == -EBADMSG)
+			continue;
+		if (rc < 0) {
+			tl_buffer_release(t->r);
+			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix, "cannot load a batch: %s",
+			            strerror(-rc));
+			nap(&c->stop_dispatch, backoff);
+			continue;
+		}
+		tl_buf_reset(&t->why);
+		st = tl_dispatcher_dispatch(t->d, &b, &t->why);
+		switch (st) {
+		case TL_DISPATCH_OK:
+			rc = tl_buffer_advance(t->r, batch->last_seq);
+			if (rc < 0)
+				tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
+				            "cannot advance the cursor: %s (the batch will be sent again)",
+				            strerror(-rc));
+			else
+				tl_complain_release(&t->failing, TL_LOG_NOTICE, t->d->prefix,
+				                    "dispatching again");
+			backoff = RETRY_MIN_MS;
+			break;
+		case TL_DISPATCH_RETRY:
+			/* Release before sleeping: a held snapshot pins pages. */
+			tl_buffer_release(t->r);
+			tl_complain(&t->failing, TL_LOG_WARNING, t->d->prefix,
+			            "destination failing, retrying in %d ms: %s", backoff,
+			            t->why.len ? t->why.data : "no reason given");
+			nap(&c->stop_dispatch, backoff);
+			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+			break;
+		case TL_DISPATCH_DROP:
+			tl_logc(TL_LOG_ERR, t->d->prefix,
+			        "batch of %zu records refused, moved to the dead-letter store: %s",
+			        batch->n, t->why.len ? t->why.data : "no reason given");
+			rc = tl_buffer_drop(t->r, batch->recs, batch->n,
+			                    t->why.len ? t->why.data : "dropped by the dispatcher",
+			                    batch->last_seq);
+			if (rc < 0)
+				tl_logc(TL_LOG_ERR, t->d->prefix, "cannot dead-letter the batch: %s",
+				        strerror(-rc));
+			break;
+		}
+	}
+	tl_buffer_release(t->r);
+	tl_dispatcher_flush(t->d);
+	return NULL;
+}
+
+static void *housekeeping_main(void *arg)
+{
+	struct tl_collector *c = arg;
+	struct tl_complain failing = TL_COMPLAIN_INIT;
+
+	while (!atomic_load(&c->stop_housekeeping)) {
+		int rc = tl_buffer_trim(c->buffer, NULL);
+
+		if (rc == 0 && c->conf->collector.buffer.sync == TL_BUFFER_SYNC_NONE)
+			rc = tl_buffer_flush(c->buffer);
+		if (rc < 0)
+			tl_complain(&failing, TL_LOG_ERR, "buffer", "housekeeping failed: %s",
+			            strerror(-rc));
+		else
+			tl_complain_release(&failing, TL_LOG_NOTICE, "buffer", "housekeeping works again");
+		nap(&c->stop_housekeeping, HOUSEKEEPING_MS);
+	}
+	return NULL;
+}
+
+static void free_dthread(struct dthread *t)
+{
+	tl_buffer_reader_close(t->r);
+	tl_dispatcher_destroy(t->d);
+	tl_decoder_fini(&t->dec);
+	tl_decoded_fini(&t->res);
+	tl_buf_fini(&t->list);
+	tl_buf_fini(&t->why);
+	free(t->sp);
+	free(t->ep);
+}
+
+void tl_collector_stop(struct tl_collector *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	/* Inputs first: they commit what they hold; then the dispatchers. */
+	tl_amqp_input_stop(c->amqp);
+	tl_udp_input_stop(c->udp);
+	atomic_store(&c->stop_dispatch, true);
+	if (c->buffer)
+		tl_buffer_wakeup(c->buffer);
+	for (i = 0; i < c->n_dts; i++)
+		if (c->dts[i].started)
+			pthread_join(c->dts[i].thread, NULL);
+	atomic_store(&c->stop_housekeeping, true);
+	if (c->housekeeper_started)
+		pthread_join(c->housekeeper, NULL);
+	for (i = 0; i < c->n_dts; i++)
+		free_dthread(&c->dts[i]);
+	free(c->dts);
+	tl_buffer_close(c->buffer);
+	free(c);
+}
+
+void tl_collector_reopen(struct tl_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_dts; i++)
+		atomic_store(&c->dts[i].reopen, true);
+}
+
+int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
+                       struct tl_collector **out)
+{
+	const struct tl_collector_conf *cc = &conf->collector;
+	struct tl_buffer_opts bopts = {
+		.path = cc->buffer.path,
+		.max_size = cc->buffer.max_size,
+		.sync = cc->buffer.sync,
+	};
+	struct tl_decode_limits limits = {
+		/* A batch is at most BATCH_BYTES plus one record over it. */
+		.max_message_size = BATCH_BYTES + cc->limits.max_message_size * 4 + 1024,
+		.max_depth = (unsigned)cc->limits.max_json_depth + 1,
+		.max_items = BATCH_RECORDS,
+	};
+	struct tl_collector *c = calloc(1, sizeof(*c));
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!c)
+		return -ENOMEM;
+	c->conf = conf;
+	c->dts = calloc(cc->n_dispatchers, sizeof(*c->dts));
+	if (!c->dts)
+		goto fail;
+	/* Dispatchers first: a type this build lacks is a configuration
+	 * problem, reported before anything is created on disk. */
+	for (i = 0; i < cc->n_dispatchers; i++) {
+		struct dthread *t = &c->dts[i];
+
+		c->n_dts = i + 1;
+		t->c = c;
+		tl_decoder_init(&t->dec, &limits, NULL);
+		tl_decoded_init(&t->res);
+		tl_buf_init(&t->list);
+		tl_buf_init(&t->why);
+		rc = tl_dispatcher_create(&cc->dispatchers[i], &t->d);
+		if (rc < 0) {
+			tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s",
+			       cc->dispatchers[i].name, tl_dispatcher_type_name(cc->dispatchers[i].type),
+			       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
+			goto fail;
+		}
+	}
+	rc = tl_buffer_open(&bopts, &c->buffer);
+	if (rc < 0)
+		goto fail;
+	/* Every reader before any input: a new cursor starts at the end. */
+	for (i = 0; i < c->n_dts; i++) {
+		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
+		if (rc < 0)
+			goto fail;
+	}
+	for (i = 0; i < c->n_dts; i++) {
+		if (pthread_create(&c->dts[i].thread, NULL, dispatch_main, &c->dts[i]) != 0) {
+			rc = -EAGAIN;
+			goto fail;
+		}
+		c->dts[i].started = true;
+	}
+	if (pthread_create(&c->housekeeper, NULL, housekeeping_main, c) != 0) {
+		rc = -EAGAIN;
+		goto fail;
+	}
+	c->housekeeper_started = true;
+	rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->amqp);
+	if (rc < 0)
+		goto fail;
+	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, &c->udp);
+	if (rc < 0)
+		goto fail;
+	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",
+	       c->n_dts, (long long)cc->amqp.workers,
+	       cc->udp.address && *cc->udp.address ? "on" : "off");
+	*out = c;
+	return 0;
+fail:
+	tl_collector_stop(c);
+	return rc;
+}

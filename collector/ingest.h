@@ -1,0 +1,120 @@
+/*
+ * ingest.h — from raw message bodies to committed buffer records, for one
+ * input thread (an AMQP worker, the UDP listener).
+ *
+ * An input stages each message it receives with tl_ingest_add(): the body is
+ * decoded and its signature checked (common/decode.h), every accepted sample
+ * and event becomes a record (its normalized JSON, common/sample.h), and
+ * everything that was refused -- a whole message or single items -- becomes
+ * a dead letter with its reason. tl_ingest_commit() then writes the dead
+ * letters and appends all staged records in ONE buffer transaction (group
+ * commit). Only after it returned 0 may the input acknowledge the messages
+ * to their sender. -ENOSPC means the buffer is full: nothing was appended,
+ * the staging is kept, and the input retries later without acknowledging
+ * (back-pressure, nothing dropped).
+ *
+ * Refused input is counted per reason and logged at most once per interval
+ * with the number not logged (a flood of garbage cannot flood the log).
+ *
+ * Threads: a struct tl_ingest belongs to one thread. Its counters are atomics
+ * that any thread may read.
+ */
+#ifndef TL_COLLECTOR_INGEST_H
+#define TL_COLLECTOR_INGEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/buffer.h"
+#include "common/buf.h"
+#include "common/decode.h"
+#include "common/log.h"
+
+/* Counters of one input (summed over its threads by the caller). */
+struct tl_ingest_stats {
+	_Atomic uint64_t messages;  /* bodies received */
+	_Atomic uint64_t samples;   /* samples committed */
+	_Atomic uint64_t events;    /* events committed */
+	_Atomic uint64_t rejected;  /* messages and items dead-lettered */
+	_Atomic uint64_t by_reason[TL_DECODE_NERRORS];
+	_Atomic uint64_t commits;   /* successful commits */
+	_Atomic uint64_t full;      /* commits refused because the buffer was full */
+};
+
+struct tl_ingest_opts {
+	struct tl_buffer *buffer;       /* borrowed */
+	const struct tl_signer *signer; /* borrowed; NULL or empty secret: no check */
+	struct tl_decode_limits limits;
+	const char *source;             /* "input:amqp", "input:udp"; borrowed, static */
+	struct tl_ingest_stats *stats;  /* borrowed, shared by the input's threads */
+};
+
+/* A staged record: where its payload sits in the staging buffer. */
+struct tl_ingest_slot {
+	size_t off, len;
+	uint8_t kind; /* enum tl_buffer_kind */
+};
+
+/* A staged dead letter. */
+struct tl_ingest_dead {
+	size_t off, len;    /* payload in the dead staging buffer */
+	size_t reason_off;  /* NUL-terminated reason in the same buffer */
+	uint8_t kind;
+};
+
+struct tl_ingest {
+	struct tl_buffer *buffer;
+	const char *source;
+	struct tl_ingest_stats *stats;
+	struct tl_decoder dec;
+	struct tl_decoded res;
+	struct tl_buf payload; /* record payloads, back to back */
+	struct tl_ingest_slot *slots;
+	size_t n_slots, cap_slots;
+	size_t n_samples, n_events; /* staged */
+	struct tl_buf dead_payload;
+	struct tl_ingest_dead *dead;
+	size_t n_dead, cap_dead;
+	struct tl_buffer_rec *recs; /* built at commit */
+	size_t cap_recs;
+	struct tl_ratelimit rl;
+};
+
+/* Prepares an ingest for one thread. Returns 0 or -ENOMEM. */
+int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts);
+/* Releases it (staged records are lost: call after a successful commit). NULL is accepted. */
+void tl_ingest_fini(struct tl_ingest *in);
+
+/*
+ * Decodes a message (JSON, or msgpack for UDP) and stages its records and
+ * dead letters. Bad input is never an error here. Returns 0 or -ENOMEM.
+ */
+int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack);
+
+/*
+ * Stages a dead letter for a message too large to be read whole: prefix holds
+ * its first bytes (kept for diagnosis), total its announced size.
+ */
+int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t prefix_len,
+                            uint64_t total, size_t limit);
+
+/* Forgets everything staged (its messages will be redelivered). */
+void tl_ingest_discard(struct tl_ingest *in);
+
+/* Staged records and dead letters. */
+static inline size_t tl_ingest_pending(const struct tl_ingest *in)
+{
+	return in->n_slots + in->n_dead;
+}
+
+/*
+ * Commits the staging: dead letters first, then the records in one append.
+ * Returns 0 (staging emptied), -ENOSPC (buffer full; records kept, retry
+ * later; dead letters already written are not written twice), or another
+ * negative errno from the buffer (staging kept).
+ */
+int tl_ingest_commit(struct tl_ingest *in);
+
+#endif

@@ -1,0 +1,180 @@
+#include "config.h"
+
+#include "collector/udp.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/time.h"
+
+#define COMPONENT "input:udp"
+#define GROUP_DATAGRAMS 500
+#define GROUP_US 50000
+#define OVERSIZED_PREFIX 4096
+#define STOP_COMMIT_MS 5000
+
+struct tl_udp_input {
+	int fd;
+	size_t max_datagram;
+	pthread_t thread;
+	_Atomic bool stop;
+	struct tl_ingest ingest;
+	struct tl_ingest_stats stats;
+	unsigned char *dgram;
+};
+
+static void *udp_main(void *arg)
+{
+	struct tl_udp_input *in = arg;
+	struct tl_complain failing = TL_COMPLAIN_INIT;
+	size_t staged = 0;
+	int64_t first_us = 0;
+	bool full = false;
+
+	while (!atomic_load(&in->stop)) {
+		struct pollfd p = {.fd = in->fd, .events = POLLIN};
+		int64_t now = tl_time_mono();
+		int timeout = 100;
+
+		if (staged && (full || staged >= GROUP_DATAGRAMS || now - first_us >= GROUP_US)) {
+			int rc = tl_ingest_commit(&in->ingest);
+
+			full = rc == -ENOSPC;
+			if (rc == 0) {
+				staged = 0;
+				tl_complain_release(&failing, TL_LOG_NOTICE, COMPONENT, "buffer accepts again");
+			} else {
+				tl_complain(&failing, TL_LOG_WARNING, COMPONENT,
+				            "buffer %s: holding %zu datagrams, not reading more",
+				            full ? "full" : strerror(-rc), staged);
+				usleep(50000);
+				continue;
+			}
+		}
+		if (staged)
+			timeout = (int)((first_us + GROUP_US - now) / 1000) + 1;
+		if (poll(&p, 1, timeout) <= 0)
+			continue;
+		for (;;) {
+			/* One byte more than the limit tells an oversized datagram apart. */
+			ssize_t n = recv(in->fd, in->dgram, in->max_datagram + 1, MSG_DONTWAIT | MSG_TRUNC);
+			int rc;
+
+			if (n < 0)
+				break;
+			if ((size_t)n > in->max_datagram)
+				rc = tl_ingest_add_oversized(&in->ingest, in->dgram, OVERSIZED_PREFIX,
+				                             (uint64_t)n, in->max_datagram);
+			else
+				rc = tl_ingest_add(&in->ingest, in->dgram, (size_t)n, true);
+			if (rc < 0)
+				break;
+			if (!staged)
+				first_us = tl_time_mono();
+			if (++staged >= GROUP_DATAGRAMS)
+				break;
+		}
+	}
+	if (staged) {
+		int64_t deadline = tl_time_mono() + STOP_COMMIT_MS * 1000LL;
+
+		while (tl_ingest_commit(&in->ingest) == -ENOSPC && tl_time_mono() < deadline)
+			usleep(50000);
+	}
+	return NULL;
+}
+
+int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,
+                       struct tl_buffer *buffer, const struct tl_signer *signer,
+                       struct tl_udp_input **out)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct tl_ingest_opts iopts = {
+		.buffer = buffer,
+		.signer = signer,
+		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
+		           (size_t)limits->max_items},
+		.source = COMPONENT,
+	};
+	struct addrinfo *ai = NULL;
+	struct tl_udp_input *in;
+	char port[16];
+	int rc, one = 1;
+
+	*out = NULL;
+	if (!conf->address || !*conf->address)
+		return 0;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->fd = -1;
+	in->max_datagram = (size_t)conf->max_datagram;
+	in->dgram = malloc(in->max_datagram + 1 > OVERSIZED_PREFIX ? in->max_datagram + 1
+	                                                           : OVERSIZED_PREFIX);
+	if (!in->dgram) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	snprintf(port, sizeof(port), "%lld", (long long)conf->port);
+	rc = getaddrinfo(conf->address, port, &hints, &ai);
+	if (rc != 0) {
+		tl_logc(TL_LOG_ERR, COMPONENT, "collector.udp.address %s: %s", conf->address,
+		        gai_strerror(rc));
+		rc = -EINVAL;
+		goto fail;
+	}
+	in->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+	if (in->fd < 0 || setsockopt(in->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(in->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		rc = -errno;
+		tl_logc(TL_LOG_ERR, COMPONENT, "cannot listen on [%s]:%s: %s", conf->address, port,
+		        strerror(errno));
+		goto fail;
+	}
+	freeaddrinfo(ai);
+	ai = NULL;
+	iopts.stats = &in->stats;
+	tl_ingest_init(&in->ingest, &iopts);
+	if (pthread_create(&in->thread, NULL, udp_main, in) != 0) {
+		tl_ingest_fini(&in->ingest);
+		rc = -EAGAIN;
+		goto fail;
+	}
+	tl_logc(TL_LOG_INFO, COMPONENT, "listening on [%s]:%s", conf->address, port);
+	*out = in;
+	return 0;
+fail:
+	if (ai)
+		freeaddrinfo(ai);
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in->dgram);
+	free(in);
+	return rc;
+}
+
+void tl_udp_input_stop(struct tl_udp_input *in)
+{
+	if (!in)
+		return;
+	atomic_store(&in->stop, true);
+	pthread_join(in->thread, NULL);
+	tl_ingest_fini(&in->ingest);
+	close(in->fd);
+	free(in->dgram);
+	free(in);
+}
+
+const struct tl_ingest_stats *tl_udp_input_stats(const struct tl_udp_input *in)
+{
+	return &in->stats;
+}
