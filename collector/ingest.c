@@ -161,13 +161,13 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
                             uint64_t total, size_t limit)
 {
 	struct tl_reject r = {.code = TL_DECODE_TOO_LARGE};
-	char reason[160];
+	char reason[192];
 	int rc;
 
 	if (in->stats)
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
 	snprintf(reason, sizeof(reason),
-	         "message is %llu bytes, above max_message_size %zu (first %zu bytes kept)",
+	         "too_large: message is %llu bytes, above max_message_size %zu (first %zu bytes kept)",
 	         (unsigned long long)total, limit, prefix_len);
 	r.reason = reason;
 	rc = stage_dead(in, TL_BUFFER_KIND_RAW, prefix, prefix_len, reason);

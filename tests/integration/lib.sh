@@ -1,0 +1,99 @@
+# tests/integration/lib.sh — shared by the collector tests (sourced).
+# Needs top_srcdir and top_builddir (make check exports them).
+: "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
+PY=${PYTHON3_DEBIAN:-/usr/bin/python3}
+TALLYD=$top_builddir/tallyd
+TALLYCTL=$top_builddir/tallyctl
+RABBIT="sh $top_srcdir/scripts/rabbitmq"
+tpid=
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tally-it.XXXXXX") || exit 99
+lib_cleanup() {
+	[ -n "$tpid" ] && kill -9 "$tpid" 2>/dev/null
+	$RABBIT stop "$work/rmq" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap lib_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$work"/tallyd*.log; do
+		[ -f "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }
+	done
+	exit 1
+}
+
+# Skips (77) when RabbitMQ or the Python peers are missing.
+need_peers() {
+	"$PY" -c 'import ceilometer.publisher.utils, oslo_messaging, msgpack, kombu' 2>/dev/null ||
+		{ echo "SKIP: python3-ceilometer, oslo.messaging, msgpack or kombu missing"; exit 77; }
+	out=$($RABBIT start "$work/rmq" 2>"$work/rabbit.err")
+	rc=$?
+	[ $rc -eq 77 ] && { echo "SKIP: no RabbitMQ server"; exit 77; }
+	[ $rc -eq 0 ] || { cat "$work/rabbit.err"; echo "FAIL: cannot start RabbitMQ"; exit 1; }
+	eval "$out"
+}
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# write_conf SECRET UDP_PORT: the test configuration, file dispatcher "out".
+write_conf() {
+	cat >"$work/tally.yaml" <<CONF
+telemetry_secret: "$1"
+collector:
+  amqp: {urls: ["$TALLY_AMQP_URL"], workers: 2, batch_size: 100, batch_timeout: 0.05}
+  udp: {address: "127.0.0.1", port: $2}
+  buffer: {path: "$work/buffer", max_size: 512MiB}
+  dispatchers: [{name: out, type: file, file_path: "$work/out.log"}]
+api: {enabled: false}
+log: {level: info}
+CONF
+}
+
+# start_tallyd N: starts tallyd, its log in tallyd-N.log.
+start_tallyd() {
+	"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-$1.log" &
+	tpid=$!
+	# Bounded wait for the consumers to be up.
+	i=0
+	until grep -q "consuming from" "$work/tallyd-$1.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 200 ] || fail "tallyd did not start consuming"
+		kill -0 "$tpid" 2>/dev/null || fail "tallyd exited at start"
+		sleep 0.05
+	done
+}
+
+# dispatched: the records the "out" dispatcher has delivered so far.
+dispatched() {
+	n=$("$TALLYCTL" buffer stats --path "$work/buffer" 2>/dev/null |
+		sed -n 's/.*"name":"out","next_seq":\([0-9]*\).*/\1/p')
+	echo $((${n:-1} - 1))
+}
+
+# wait_lines N SECONDS: until out.log has at least N lines.
+wait_lines() {
+	i=0
+	while [ "$(wc -l <"$work/out.log" 2>/dev/null || echo 0)" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -le $(($2 * 20)) ] || fail "only $(wc -l <"$work/out.log" 2>/dev/null) of $1 lines after $2 s"
+		sleep 0.05
+	done
+}
+
+# stop_tallyd: SIGTERM, bounded wait, exit status must be 0.
+stop_tallyd() {
+	kill -TERM "$tpid"
+	i=0
+	while kill -0 "$tpid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 400 ] || fail "tallyd did not stop within 20 s of SIGTERM"
+		sleep 0.05
+	done
+	wait "$tpid"
+	rc=$?
+	tpid=
+	[ $rc -eq 0 ] || fail "tallyd exited with status $rc after SIGTERM"
+}
