@@ -20,6 +20,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-rmq.XXXXXX") || exit 99
 started=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	[ -n "$started" ] && sh "$RABBITMQ" stop "$work/rmq"
 	rm -rf "$work"
