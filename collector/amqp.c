@@ -468,6 +468,10 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	int backoff = BACKOFF_MIN_MS;
+	char name[16];
+
+	snprintf(name, sizeof(name), "tl-amqp-%u", w->id);
+	pthread_setname_np(pthread_self(), name);
 
 	while (!stopping(w)) {
 		if (connect_any(w, &backoff) < 0)

@@ -139,6 +139,10 @@ static void *dispatch_main(void *arg)
 	struct dthread *t = arg;
 	struct tl_collector *c = t->c;
 	int backoff = RETRY_MIN_MS;
+	char name[16];
+
+	snprintf(name, sizeof(name), "tl-d-%.10s", t->d->conf->name);
+	pthread_setname_np(pthread_self(), name);
 
 	while (!atomic_load(&c->stop_dispatch)) {
 		const struct tl_buffer_batch *batch;
@@ -216,6 +220,7 @@ static void *housekeeping_main(void *arg)
 	struct tl_collector *c = arg;
 	struct tl_complain failing = TL_COMPLAIN_INIT;
 
+	pthread_setname_np(pthread_self(), "tl-housekeeping");
 	while (!atomic_load(&c->stop_housekeeping)) {
 		int rc = tl_buffer_trim(c->buffer, NULL);
 

@@ -39,6 +39,8 @@ static void *udp_main(void *arg)
 	int64_t first_us = 0;
 	bool full = false;
 
+	pthread_setname_np(pthread_self(), "tl-udp");
+
 	while (!atomic_load(&in->stop)) {
 		struct pollfd p = {.fd = in->fd, .events = POLLIN};
 		int64_t now = tl_time_mono();
