@@ -79,6 +79,34 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 }
 
 /*
+ * Lets each sample and event carry the JSON it was stored as, so that
+ * dispatchers that write JSON copy it rather than format it again. Items
+ * come out of the list in record order; rejected ones have no item.
+ */
+static void attach_json(struct dthread *t, const struct tl_buffer_batch *batch)
+{
+	size_t i, r = 0, si = 0, ei = 0;
+
+	for (i = 0; i < batch->n; i++) {
+		const struct tl_buffer_rec *rec = &batch->recs[i];
+
+		if (r < t->res.n_rejects && t->res.rejects[r].index == i) {
+			r++;
+			continue;
+		}
+		if (rec->kind == TL_BUFFER_KIND_SAMPLE && si < t->res.n_samples) {
+			t->res.samples[si].json = rec->data;
+			t->res.samples[si++].json_len = rec->len;
+		} else if (rec->kind == TL_BUFFER_KIND_EVENT && ei < t->res.n_events) {
+			t->res.events[ei].json = rec->data;
+			t->res.events[ei++].json_len = rec->len;
+		} else {
+			return; /* kinds and items disagree: let them be formatted */
+		}
+	}
+}
+
+/*
  * Turns the records of a batch back into samples and events: their payloads
  * are the normalized JSON the inputs wrote, decoded again as one JSON list
  * (signatures were checked on the way in). Items that do not decode any more
@@ -127,6 +155,7 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 		t->sp[i] = &t->res.samples[i];
 	for (i = 0; i < t->res.n_events; i++)
 		t->ep[i] = &t->res.events[i];
+	attach_json(t, batch);
 	out->samples = t->sp;
 	out->n_samples = t->res.n_samples;
 	out->events = t->ep;

@@ -75,6 +75,8 @@ int tl_event_write_json(const struct tl_event *e, struct tl_buf *b)
 	size_t i;
 	int rc;
 
+	if (e->json)
+		return tl_buf_append(b, e->json, e->json_len);
 	if (tl_time_format(e->generated, ts, sizeof(ts)) == 0)
 		return -EINVAL;
 	if ((rc = tl_buf_puts(b, "{\"message_id\":")) < 0 ||

@@ -53,6 +53,9 @@ struct tl_event {
 	const struct tl_json *raw;     /* an object inside obj; NULL when absent or null */
 	struct tl_trait *traits;       /* owned array */
 	size_t n_traits;
+	/* As struct tl_sample's json: the stored normalized JSON, or NULL. */
+	const char *json;
+	size_t json_len;
 };
 
 /* "none", "string", "integer", "float", "datetime" (the API's names). */

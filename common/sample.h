@@ -50,6 +50,11 @@ struct tl_sample {
 	int64_t timestamp;  /* µs since the epoch, UTC */
 	bool has_monotonic_time;
 	double monotonic_time; /* ceilometer >= 9: seconds of a monotonic clock */
+	/* The normalized JSON this sample was stored as in the buffer, when it
+	 * was read back from there (NULL otherwise): tl_sample_write_json()
+	 * copies it instead of formatting again. Borrowed, like the rest. */
+	const char *json;
+	size_t json_len;
 };
 
 /* "gauge", "delta", "cumulative". */
