@@ -46,7 +46,7 @@ static amqp_connection_state_t connect_url(const char *url_in)
 		exit(1);
 	}
 	r = amqp_login(conn, info.vhost, 0, 131072, 0, AMQP_SASL_METHOD_PLAIN, info.user,
-	               info.password);
+		       info.password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		fprintf(stderr, "amqp_tool: login failed\n");
 		exit(1);
@@ -107,12 +107,12 @@ static int publish(int argc, char **argv)
 	}
 	conn = connect_url(argv[2]);
 	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("topic"), 0,
-	                      0, 0, 0, amqp_empty_table);
+			      0, 0, 0, amqp_empty_table);
 	check(conn, "exchange.declare");
 	amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), 0, 0, 0, 0, amqp_empty_table);
 	check(conn, "queue.declare");
 	amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-	                amqp_cstring_bytes(queue), amqp_empty_table);
+			amqp_cstring_bytes(queue), amqp_empty_table);
 	check(conn, "queue.bind");
 	start = tl_time_mono();
 	for (i = 0; i < count; i++) {
@@ -124,7 +124,7 @@ static int publish(int argc, char **argv)
 		amqp_bytes_t body = {.len = len[i % nlines], .bytes = all.data + off[i % nlines]};
 
 		if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange),
-		                       amqp_cstring_bytes(queue), 0, 0, &props, body) != 0) {
+				       amqp_cstring_bytes(queue), 0, 0, &props, body) != 0) {
 			fprintf(stderr, "amqp_tool: publish failed\n");
 			return 1;
 		}
@@ -159,7 +159,7 @@ static int drain(int argc, char **argv)
 	amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
 	check(conn, "basic.qos");
 	amqp_basic_consume(conn, 1, amqp_cstring_bytes(argv[3]), amqp_empty_bytes, 0, 0, 0,
-	                   amqp_empty_table);
+			   amqp_empty_table);
 	check(conn, "basic.consume");
 	while (got < count) {
 		amqp_envelope_t env;
@@ -197,6 +197,6 @@ int main(int argc, char **argv)
 		rc = drain(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: amqp_tool publish URL EXCHANGE QUEUE FILE N\n"
-		                "       amqp_tool drain URL QUEUE N [PREFETCH]\n");
+				"       amqp_tool drain URL QUEUE N [PREFETCH]\n");
 	return rc;
 }

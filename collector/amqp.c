@@ -26,8 +26,8 @@ static char default_vhost[] = "/";
 #define BACKOFF_MAX_MS 30000
 /* How long a stopping worker keeps trying to commit its staged batch. */
 #define STOP_COMMIT_MS 5000
-#define CHANNEL 1
-#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define CHANNEL	       1
+#define CA_BUNDLE      "/etc/ssl/certs/ca-certificates.crt"
 
 /* One broker address, parsed once. */
 struct endpoint {
@@ -79,14 +79,14 @@ static const char *reply_text(amqp_rpc_reply_t r, char *buf, size_t size)
 			amqp_connection_close_t *m = r.reply.decoded;
 
 			snprintf(buf, size, "server closed the connection: %u %.*s", m->reply_code,
-			         (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+				 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
 			return buf;
 		}
 		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			amqp_channel_close_t *m = r.reply.decoded;
 
 			snprintf(buf, size, "server closed the channel: %u %.*s", m->reply_code,
-			         (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+				 (int)m->reply_text.len, (const char *)m->reply_text.bytes);
 			return buf;
 		}
 		snprintf(buf, size, "server error, method 0x%08x", r.reply.id);
@@ -123,8 +123,8 @@ static int read_credentials(const char *path, char **user, char **password)
 		return -EINVAL;
 	}
 	if (!fgets(line, sizeof(line), f) || !(colon = strchr(line, ':'))) {
-		tl_logc(TL_LOG_ERR, COMPONENT, "credentials_file %s: expected one line user:password",
-		        path);
+		tl_logc(TL_LOG_ERR, COMPONENT,
+			"credentials_file %s: expected one line user:password", path);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -150,7 +150,8 @@ static int parse_endpoint(const char *url, struct endpoint *ep)
 	amqp_default_connection_info(&ep->info);
 	if (amqp_parse_url(ep->text, &ep->info) != AMQP_STATUS_OK) {
 		/* Never print the URL itself: it may hold a password. */
-		tl_logc(TL_LOG_ERR, COMPONENT, "collector.amqp.urls: an entry is not a valid amqp URL");
+		tl_logc(TL_LOG_ERR, COMPONENT,
+			"collector.amqp.urls: an entry is not a valid amqp URL");
 		return -EINVAL;
 	}
 	/* "amqp://host:5672/" names the default vhost "/" for oslo.messaging
@@ -158,8 +159,8 @@ static int parse_endpoint(const char *url, struct endpoint *ep)
 	if (!ep->info.vhost || !*ep->info.vhost)
 		ep->info.vhost = default_vhost;
 	snprintf(display, sizeof(display), "%s://%s:%d/%s", ep->info.ssl ? "amqps" : "amqp",
-	         ep->info.host, ep->info.port,
-	         strcmp(ep->info.vhost, "/") == 0 ? "" : ep->info.vhost);
+		 ep->info.host, ep->info.port,
+		 strcmp(ep->info.vhost, "/") == 0 ? "" : ep->info.vhost);
 	ep->display = strdup(display);
 	return ep->display ? 0 : -ENOMEM;
 }
@@ -184,7 +185,7 @@ static int check_reply(struct worker *w, const char *what, const struct endpoint
 	if (r.reply_type == AMQP_RESPONSE_NORMAL)
 		return 0;
 	tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: %s failed: %s", ep->display, what,
-	            reply_text(r, buf, sizeof(buf)));
+		    reply_text(r, buf, sizeof(buf)));
 	return -EIO;
 }
 
@@ -193,21 +194,23 @@ static int declare_queue(struct worker *w, const struct endpoint *ep, const char
 	const struct tl_amqp_conf *c = w->in->conf;
 	amqp_table_entry_t ha = {
 		.key = amqp_cstring_bytes("x-ha-policy"),
-		.value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes("all")}},
+		.value = {.kind = AMQP_FIELD_KIND_UTF8,
+			  .value = {.bytes = amqp_cstring_bytes("all")}},
 	};
 	amqp_table_t args = {.num_entries = c->ha_queues ? 1 : 0, .entries = &ha};
 
 	amqp_queue_declare(w->conn, CHANNEL, amqp_cstring_bytes(queue), 0, c->durable, 0,
-	                   c->auto_delete, args);
+			   c->auto_delete, args);
 	if (check_reply(w, "queue.declare", ep) < 0)
 		return -EIO;
 	/* oslo binds each topic queue with its own name as the routing key. */
-	amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(c->exchange),
-	                amqp_cstring_bytes(queue), amqp_empty_table);
+	amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(queue),
+			amqp_cstring_bytes(c->exchange), amqp_cstring_bytes(queue),
+			amqp_empty_table);
 	if (check_reply(w, "queue.bind", ep) < 0)
 		return -EIO;
 	amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
-	                   amqp_empty_table);
+			   amqp_empty_table);
 	return check_reply(w, "basic.consume", ep);
 }
 
@@ -237,16 +240,16 @@ static int connect_endpoint(struct worker *w, const struct endpoint *ep)
 	status = amqp_socket_open_noblock(sock, ep->info.host, ep->info.port, &tv);
 	if (status != AMQP_STATUS_OK) {
 		tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: cannot connect: %s",
-		            ep->display, amqp_error_string2(status));
+			    ep->display, amqp_error_string2(status));
 		disconnect(w);
 		return -EIO;
 	}
 	r = amqp_login(w->conn, ep->info.vhost, 0, 131072, (int)c->heartbeat,
-	               AMQP_SASL_METHOD_PLAIN, w->in->user ? w->in->user : ep->info.user,
-	               w->in->password ? w->in->password : ep->info.password);
+		       AMQP_SASL_METHOD_PLAIN, w->in->user ? w->in->user : ep->info.user,
+		       w->in->password ? w->in->password : ep->info.password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
-		tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: login failed: %s",
-		            ep->display, reply_text(r, buf, sizeof(buf)));
+		tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: login failed: %s", ep->display,
+			    reply_text(r, buf, sizeof(buf)));
 		disconnect(w);
 		return -EIO;
 	}
@@ -254,8 +257,8 @@ static int connect_endpoint(struct worker *w, const struct endpoint *ep)
 	if (check_reply(w, "channel.open", ep) < 0)
 		goto fail;
 	amqp_exchange_declare(w->conn, CHANNEL, amqp_cstring_bytes(c->exchange),
-	                      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
-	                      amqp_empty_table);
+			      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
+			      amqp_empty_table);
 	if (check_reply(w, "exchange.declare", ep) < 0)
 		goto fail;
 	amqp_basic_qos(w->conn, CHANNEL, 0, (uint16_t)c->prefetch, 0);
@@ -266,7 +269,7 @@ static int connect_endpoint(struct worker *w, const struct endpoint *ep)
 	    (c->rpc_queue && *c->rpc_queue && declare_queue(w, ep, c->rpc_queue) < 0))
 		goto fail;
 	tl_complain_release(&w->down, TL_LOG_NOTICE, w->component, "%s: connected again",
-	                    ep->display);
+			    ep->display);
 	tl_logc(TL_LOG_INFO, w->component, "consuming from %s", ep->display);
 	return 0;
 fail:
@@ -313,7 +316,7 @@ static int next_frame(struct worker *w, amqp_frame_t *f, int ms)
 	if (status == AMQP_STATUS_TIMEOUT)
 		return -ETIMEDOUT;
 	tl_complain(&w->down, TL_LOG_ERR, w->component, "%s: connection lost: %s",
-	            w->in->eps[w->next_endpoint].display, amqp_error_string2(status));
+		    w->in->eps[w->next_endpoint].display, amqp_error_string2(status));
 	return -EIO;
 }
 
@@ -363,14 +366,15 @@ static int commit_and_ack(struct worker *w, uint64_t last_tag)
 		return -EAGAIN;
 	if (rc < 0) {
 		tl_complain(&w->down, TL_LOG_ERR, w->component,
-		            "buffer commit failed: %s; the batch stays unacknowledged",
-		            strerror(-rc));
+			    "buffer commit failed: %s; the batch stays unacknowledged",
+			    strerror(-rc));
 		return -EAGAIN;
 	}
 	if (last_tag && amqp_basic_ack(w->conn, CHANNEL, last_tag, 1) != AMQP_STATUS_OK) {
 		/* The broker will redeliver: the buffer holds them already (at
 		 * least once; storage is idempotent on message_id). */
-		tl_logc(TL_LOG_WARNING, w->component, "basic.ack failed; the broker will redeliver");
+		tl_logc(TL_LOG_WARNING, w->component,
+			"basic.ack failed; the broker will redeliver");
 		return -EIO;
 	}
 	return 0;
@@ -400,7 +404,8 @@ static int consume(struct worker *w)
 				staged = 0;
 				last_tag = 0;
 			} else {
-				wait_ms = 50; /* full: keep reading frames (heartbeats), retry soon */
+				wait_ms =
+					50; /* full: keep reading frames (heartbeats), retry soon */
 			}
 		}
 		if (staged && staged < (size_t)c->batch_size) {
@@ -422,17 +427,18 @@ static int consume(struct worker *w)
 
 			if (read_content(w, &size) < 0) {
 				tl_complain(&w->down, TL_LOG_ERR, w->component,
-				            "connection lost while reading a message");
+					    "connection lost while reading a message");
 				return -EIO;
 			}
 			if (size > w->in->max_message)
-				rc = tl_ingest_add_oversized(&w->ingest, w->body.data, w->body.len, size,
-				                             w->in->max_message);
+				rc = tl_ingest_add_oversized(&w->ingest, w->body.data, w->body.len,
+							     size, w->in->max_message);
 			else
 				rc = tl_ingest_add(&w->ingest, w->body.data ? w->body.data : "",
-				                   w->body.len, false);
+						   w->body.len, false);
 			if (rc < 0) {
-				tl_logc(TL_LOG_ERR, w->component, "out of memory staging a message");
+				tl_logc(TL_LOG_ERR, w->component,
+					"out of memory staging a message");
 				return -EIO;
 			}
 			if (!staged)
@@ -445,8 +451,8 @@ static int consume(struct worker *w)
 		    f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD ||
 		    f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
 			tl_complain(&w->down, TL_LOG_ERR, w->component,
-			            "the broker closed the consumer (method 0x%08x)",
-			            f.payload.method.id);
+				    "the broker closed the consumer (method 0x%08x)",
+				    f.payload.method.id);
 			return -EIO;
 		}
 	}
@@ -458,8 +464,9 @@ static int consume(struct worker *w)
 			usleep(50000);
 		if (rc != 0)
 			tl_logc(TL_LOG_WARNING, w->component,
-			        "stopped with %zu deliveries not committed; the broker will redeliver them",
-			        staged);
+				"stopped with %zu deliveries not committed; the broker will "
+				"redeliver them",
+				staged);
 	}
 	return 0;
 }
@@ -513,14 +520,14 @@ static void free_input(struct tl_amqp_input *in)
 }
 
 int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
-                        struct tl_buffer *buffer, const struct tl_signer *signer,
-                        struct tl_amqp_input **out)
+			struct tl_buffer *buffer, const struct tl_signer *signer,
+			struct tl_amqp_input **out)
 {
 	struct tl_ingest_opts iopts = {
 		.buffer = buffer,
 		.signer = signer,
 		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
-		           (size_t)limits->max_items},
+			   (size_t)limits->max_items},
 		.source = COMPONENT,
 	};
 	struct tl_amqp_input *in = calloc(1, sizeof(*in));
@@ -555,7 +562,8 @@ int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_
 		tl_ingest_init(&w->ingest, &iopts);
 	}
 	for (i = 0; i < in->n_workers; i++) {
-		if (pthread_create(&in->workers[i].thread, NULL, worker_main, &in->workers[i]) != 0) {
+		if (pthread_create(&in->workers[i].thread, NULL, worker_main, &in->workers[i]) !=
+		    0) {
 			rc = -EAGAIN;
 			*out = in;
 			tl_amqp_input_stop(in);

@@ -18,10 +18,10 @@
 #include "dispatchers/dispatcher.h"
 
 /* A dispatcher's batch: records and payload bytes read at once. */
-#define BATCH_RECORDS 1000
-#define BATCH_BYTES (4u << 20)
-#define RETRY_MIN_MS 1000
-#define RETRY_MAX_MS 60000
+#define BATCH_RECORDS	1000
+#define BATCH_BYTES	(4u << 20)
+#define RETRY_MIN_MS	1000
+#define RETRY_MAX_MS	60000
 #define HOUSEKEEPING_MS 1000
 
 struct dthread {
@@ -64,20 +64,6 @@ static void nap(_Atomic bool *stop, int ms)
 	}
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	p = realloc(*arr, need * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = need;
-	return 0;
-}
-
 /*
  * Lets each sample and event carry the JSON it was stored as, so that
  * dispatchers that write JSON copy it rather than format it again. Items
@@ -113,7 +99,7 @@ static void attach_json(struct dthread *t, const struct tl_buffer_batch *batch)
  * are dead-lettered on their own. Returns 0 or a negative errno.
  */
 static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
-                      struct tl_dispatch_batch *out)
+		      struct tl_dispatch_batch *out)
 {
 	size_t i;
 	int rc;
@@ -136,20 +122,20 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 	if (rc < 0) {
 		/* Cannot happen for records this version wrote; keep them anyway. */
 		return tl_buffer_drop(t->r, batch->recs, batch->n, t->res.rejects[0].reason,
-		                      batch->last_seq) < 0
-		               ? -EIO
-		               : -EBADMSG;
+				      batch->last_seq) < 0
+			       ? -EIO
+			       : -EBADMSG;
 	}
 	for (i = 0; i < t->res.n_rejects; i++) {
 		const struct tl_reject *rj = &t->res.rejects[i];
 
 		tl_logc(TL_LOG_ERR, t->d->prefix, "record %llu no longer decodes: %s",
-		        (unsigned long long)batch->recs[rj->index].seq, rj->reason);
+			(unsigned long long)batch->recs[rj->index].seq, rj->reason);
 		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rj->reason,
-		                         &batch->recs[rj->index], 1);
+					 &batch->recs[rj->index], 1);
 	}
-	if (grow((void **)&t->sp, &t->cap_sp, t->res.n_samples, sizeof(*t->sp)) < 0 ||
-	    grow((void **)&t->ep, &t->cap_ep, t->res.n_events, sizeof(*t->ep)) < 0)
+	if (tl_array_grow((void **)&t->sp, &t->cap_sp, t->res.n_samples, sizeof(*t->sp)) < 0 ||
+	    tl_array_grow((void **)&t->ep, &t->cap_ep, t->res.n_events, sizeof(*t->ep)) < 0)
 		return -ENOMEM;
 	for (i = 0; i < t->res.n_samples; i++)
 		t->sp[i] = &t->res.samples[i];
@@ -183,8 +169,8 @@ static void *dispatch_main(void *arg)
 			tl_dispatcher_reopen(t->d);
 		rc = tl_buffer_read(t->r, BATCH_RECORDS, BATCH_BYTES, &batch);
 		if (rc < 0) {
-			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix, "cannot read the buffer: %s",
-			            strerror(-rc));
+			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
+				    "cannot read the buffer: %s", strerror(-rc));
 			nap(&c->stop_dispatch, RETRY_MIN_MS);
 			continue;
 		}
@@ -198,8 +184,8 @@ static void *dispatch_main(void *arg)
 			continue;
 		if (rc < 0) {
 			tl_buffer_release(t->r);
-			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix, "cannot load a batch: %s",
-			            strerror(-rc));
+			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
+				    "cannot load a batch: %s", strerror(-rc));
 			nap(&c->stop_dispatch, backoff);
 			continue;
 		}
@@ -210,32 +196,33 @@ static void *dispatch_main(void *arg)
 			rc = tl_buffer_advance(t->r, batch->last_seq);
 			if (rc < 0)
 				tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
-				            "cannot advance the cursor: %s (the batch will be sent again)",
-				            strerror(-rc));
+					    "cannot advance the cursor: %s (the batch will be sent "
+					    "again)",
+					    strerror(-rc));
 			else
 				tl_complain_release(&t->failing, TL_LOG_NOTICE, t->d->prefix,
-				                    "dispatching again");
+						    "dispatching again");
 			backoff = RETRY_MIN_MS;
 			break;
 		case TL_DISPATCH_RETRY:
 			/* Release before sleeping: a held snapshot pins pages. */
 			tl_buffer_release(t->r);
 			tl_complain(&t->failing, TL_LOG_WARNING, t->d->prefix,
-			            "destination failing, retrying in %d ms: %s", backoff,
-			            t->why.len ? t->why.data : "no reason given");
+				    "destination failing, retrying in %d ms: %s", backoff,
+				    t->why.len ? t->why.data : "no reason given");
 			nap(&c->stop_dispatch, backoff);
 			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 			break;
 		case TL_DISPATCH_DROP:
 			tl_logc(TL_LOG_ERR, t->d->prefix,
-			        "batch of %zu records refused, moved to the dead-letter store: %s",
-			        batch->n, t->why.len ? t->why.data : "no reason given");
+				"batch of %zu records refused, moved to the dead-letter store: %s",
+				batch->n, t->why.len ? t->why.data : "no reason given");
 			rc = tl_buffer_drop(t->r, batch->recs, batch->n,
-			                    t->why.len ? t->why.data : "dropped by the dispatcher",
-			                    batch->last_seq);
+					    t->why.len ? t->why.data : "dropped by the dispatcher",
+					    batch->last_seq);
 			if (rc < 0)
-				tl_logc(TL_LOG_ERR, t->d->prefix, "cannot dead-letter the batch: %s",
-				        strerror(-rc));
+				tl_logc(TL_LOG_ERR, t->d->prefix,
+					"cannot dead-letter the batch: %s", strerror(-rc));
 			break;
 		}
 	}
@@ -257,9 +244,10 @@ static void *housekeeping_main(void *arg)
 			rc = tl_buffer_flush(c->buffer);
 		if (rc < 0)
 			tl_complain(&failing, TL_LOG_ERR, "buffer", "housekeeping failed: %s",
-			            strerror(-rc));
+				    strerror(-rc));
 		else
-			tl_complain_release(&failing, TL_LOG_NOTICE, "buffer", "housekeeping works again");
+			tl_complain_release(&failing, TL_LOG_NOTICE, "buffer",
+					    "housekeeping works again");
 		nap(&c->stop_housekeeping, HOUSEKEEPING_MS);
 	}
 	return NULL;
@@ -311,7 +299,7 @@ void tl_collector_reopen(struct tl_collector *c)
 }
 
 int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
-                       struct tl_collector **out)
+		       struct tl_collector **out)
 {
 	const struct tl_collector_conf *cc = &conf->collector;
 	struct tl_buffer_opts bopts = {
@@ -349,7 +337,8 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 		rc = tl_dispatcher_create(&cc->dispatchers[i], &t->d);
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s",
-			       cc->dispatchers[i].name, tl_dispatcher_type_name(cc->dispatchers[i].type),
+			       cc->dispatchers[i].name,
+			       tl_dispatcher_type_name(cc->dispatchers[i].type),
 			       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
 			goto fail;
 		}

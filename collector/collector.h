@@ -30,7 +30,7 @@ struct tl_collector;
  * input setting). A broker or destination that is down is not an error.
  */
 int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
-                       struct tl_collector **out);
+		       struct tl_collector **out);
 
 /* Asks dispatchers to reopen their files (SIGHUP). Async-signal-unsafe: call from a thread. */
 void tl_collector_reopen(struct tl_collector *c);

@@ -12,24 +12,6 @@
 /* Bytes of a refused body kept in its dead letter. */
 #define DEAD_BODY_MAX (64 * 1024)
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	if (ncap < need)
-		ncap = need;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 {
 	memset(in, 0, sizeof(*in));
@@ -62,7 +44,8 @@ static int stage_record(struct tl_ingest *in, uint8_t kind, size_t off)
 {
 	struct tl_ingest_slot *s;
 
-	if (grow((void **)&in->slots, &in->cap_slots, in->n_slots + 1, sizeof(*in->slots)) < 0)
+	if (tl_array_grow((void **)&in->slots, &in->cap_slots, in->n_slots + 1,
+			  sizeof(*in->slots)) < 0)
 		return -ENOMEM;
 	s = &in->slots[in->n_slots++];
 	s->off = off;
@@ -73,14 +56,15 @@ static int stage_record(struct tl_ingest *in, uint8_t kind, size_t off)
 
 /* Stages a dead letter: data (the item's JSON or the body, capped) and reason. */
 static int stage_dead(struct tl_ingest *in, uint8_t kind, const void *data, size_t len,
-                      const char *reason)
+		      const char *reason)
 {
 	struct tl_ingest_dead *d;
 	size_t off = in->dead_payload.len;
 
 	if (len > DEAD_BODY_MAX)
 		len = DEAD_BODY_MAX;
-	if (grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) < 0 ||
+	if (tl_array_grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) <
+		    0 ||
 	    tl_buf_append(&in->dead_payload, data, len) < 0 ||
 	    tl_buf_append(&in->dead_payload, reason, strlen(reason) + 1) < 0) {
 		in->dead_payload.len = off;
@@ -104,8 +88,9 @@ static void count_reject(struct tl_ingest *in, const struct tl_reject *r)
 	}
 	if (tl_ratelimit_allow(&in->rl, &suppressed))
 		tl_logc(TL_LOG_WARNING, in->source,
-		        "refused %s: %s (dead-lettered; %llu more refusals not logged)",
-		        r->raw ? "an item" : "a message", r->reason, (unsigned long long)suppressed);
+			"refused %s: %s (dead-lettered; %llu more refusals not logged)",
+			r->raw ? "an item" : "a message", r->reason,
+			(unsigned long long)suppressed);
 }
 
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
@@ -117,7 +102,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	if (in->stats)
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
 	rc = msgpack ? tl_decode_msgpack(&in->dec, body, len, res)
-	             : tl_decode_json(&in->dec, body, len, res);
+		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
 	for (i = 0; i < res->n_samples; i++) {
@@ -158,7 +143,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 }
 
 int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t prefix_len,
-                            uint64_t total, size_t limit)
+			    uint64_t total, size_t limit)
 {
 	struct tl_reject r = {.code = TL_DECODE_TOO_LARGE};
 	char reason[192];
@@ -167,8 +152,9 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
 	if (in->stats)
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
 	snprintf(reason, sizeof(reason),
-	         "too_large: message is %llu bytes, above max_message_size %zu (first %zu bytes kept)",
-	         (unsigned long long)total, limit, prefix_len);
+		 "too_large: message is %llu bytes, above max_message_size %zu (first %zu bytes "
+		 "kept)",
+		 (unsigned long long)total, limit, prefix_len);
 	r.reason = reason;
 	rc = stage_dead(in, TL_BUFFER_KIND_RAW, prefix, prefix_len, reason);
 	if (rc == 0)
@@ -199,7 +185,7 @@ int tl_ingest_commit(struct tl_ingest *in)
 		};
 
 		rc = tl_buffer_deadletter_add(in->buffer, in->source,
-		                              in->dead_payload.data + d->reason_off, &rec, 1);
+					      in->dead_payload.data + d->reason_off, &rec, 1);
 		if (rc < 0) {
 			/* Keep the ones not written yet. */
 			memmove(in->dead, in->dead + i, (in->n_dead - i) * sizeof(*in->dead));
@@ -211,7 +197,8 @@ int tl_ingest_commit(struct tl_ingest *in)
 	tl_buf_reset(&in->dead_payload);
 
 	if (in->n_slots) {
-		if (grow((void **)&in->recs, &in->cap_recs, in->n_slots, sizeof(*in->recs)) < 0)
+		if (tl_array_grow((void **)&in->recs, &in->cap_recs, in->n_slots,
+				  sizeof(*in->recs)) < 0)
 			return -ENOMEM;
 		for (i = 0; i < in->n_slots; i++) {
 			in->recs[i] = (struct tl_buffer_rec){
@@ -223,7 +210,8 @@ int tl_ingest_commit(struct tl_ingest *in)
 		rc = tl_buffer_append(in->buffer, in->recs, in->n_slots, NULL);
 		if (rc < 0) {
 			if (rc == -ENOSPC && in->stats)
-				atomic_fetch_add_explicit(&in->stats->full, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&in->stats->full, 1,
+							  memory_order_relaxed);
 			return rc;
 		}
 	}

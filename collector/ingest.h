@@ -34,21 +34,21 @@
 
 /* Counters of one input (summed over its threads by the caller). */
 struct tl_ingest_stats {
-	_Atomic uint64_t messages;  /* bodies received */
-	_Atomic uint64_t samples;   /* samples committed */
-	_Atomic uint64_t events;    /* events committed */
-	_Atomic uint64_t rejected;  /* messages and items dead-lettered */
+	_Atomic uint64_t messages; /* bodies received */
+	_Atomic uint64_t samples;  /* samples committed */
+	_Atomic uint64_t events;   /* events committed */
+	_Atomic uint64_t rejected; /* messages and items dead-lettered */
 	_Atomic uint64_t by_reason[TL_DECODE_NERRORS];
-	_Atomic uint64_t commits;   /* successful commits */
-	_Atomic uint64_t full;      /* commits refused because the buffer was full */
+	_Atomic uint64_t commits; /* successful commits */
+	_Atomic uint64_t full;	  /* commits refused because the buffer was full */
 };
 
 struct tl_ingest_opts {
-	struct tl_buffer *buffer;       /* borrowed */
+	struct tl_buffer *buffer;	/* borrowed */
 	const struct tl_signer *signer; /* borrowed; NULL or empty secret: no check */
 	struct tl_decode_limits limits;
-	const char *source;             /* "input:amqp", "input:udp"; borrowed, static */
-	struct tl_ingest_stats *stats;  /* borrowed, shared by the input's threads */
+	const char *source;	       /* "input:amqp", "input:udp"; borrowed, static */
+	struct tl_ingest_stats *stats; /* borrowed, shared by the input's threads */
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -59,8 +59,8 @@ struct tl_ingest_slot {
 
 /* A staged dead letter. */
 struct tl_ingest_dead {
-	size_t off, len;    /* payload in the dead staging buffer */
-	size_t reason_off;  /* NUL-terminated reason in the same buffer */
+	size_t off, len;   /* payload in the dead staging buffer */
+	size_t reason_off; /* NUL-terminated reason in the same buffer */
 	uint8_t kind;
 };
 
@@ -98,7 +98,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
  * its first bytes (kept for diagnosis), total its announced size.
  */
 int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t prefix_len,
-                            uint64_t total, size_t limit);
+			    uint64_t total, size_t limit);
 
 /* Forgets everything staged (its messages will be redelivered). */
 void tl_ingest_discard(struct tl_ingest *in);

@@ -245,8 +245,8 @@ static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *a
 
 	tl_buf_reset(out);
 	rc |= tl_buf_printf(out, "{\"seq\":%llu,\"time_us\":%lld,\"kind\":\"%s\",",
-	                    (unsigned long long)rec->seq, (long long)rec->time_us,
-	                    kind_name(rec->kind));
+			    (unsigned long long)rec->seq, (long long)rec->time_us,
+			    kind_name(rec->kind));
 	if (bad) {
 		rc |= tl_buf_puts(out, "\"bad\":");
 		rc |= tl_json_write_string(bad, strlen(bad), out);
@@ -270,7 +270,7 @@ static int dump_dead(const struct tl_buffer_dead *d, void *arg)
 
 	tl_buf_reset(out);
 	rc |= tl_buf_printf(out, "{\"id\":%llu,\"time_us\":%lld,\"kind\":\"%s\",\"source\":",
-	                    (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
+			    (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
 	rc |= tl_json_write_string(d->source, d->source_len, out);
 	rc |= tl_buf_puts(out, ",\"reason\":");
 	rc |= tl_json_write_string(d->reason, d->reason_len, out);
@@ -323,9 +323,9 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 	}
 	what = argv[1];
 	if (dead ? strcmp(what, "list") != 0
-	         : (strcmp(what, "stats") != 0 && strcmp(what, "dump") != 0)) {
-		fprintf(stderr, "tallyctl: unknown %s command '%s'\n", dead ? "deadletter" : "buffer",
-		        what);
+		 : (strcmp(what, "stats") != 0 && strcmp(what, "dump") != 0)) {
+		fprintf(stderr, "tallyctl: unknown %s command '%s'\n",
+			dead ? "deadletter" : "buffer", what);
 		return 2;
 	}
 	optind = 2;
@@ -346,8 +346,8 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 		}
 	}
 	if (!path) {
-		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf, &errs) <
-		    0) {
+		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
+					    &errs) < 0) {
 			tl_conf_errors_print(&errs, stderr);
 			tl_conf_errors_fini(&errs);
 			return 1;
@@ -357,7 +357,8 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 	bopts.path = path;
 	rc = tl_buffer_open(&bopts, &b);
 	if (rc < 0) {
-		fprintf(stderr, "tallyctl: cannot open the buffer at %s: %s\n", path, strerror(-rc));
+		fprintf(stderr, "tallyctl: cannot open the buffer at %s: %s\n", path,
+			strerror(-rc));
 		status = 1;
 		goto out;
 	}
@@ -383,15 +384,16 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 			       (unsigned long long)st.file_bytes, (unsigned long long)st.oldest_seq,
 			       (unsigned long long)st.newest_seq,
 			       st.oldest_time_us ? (double)(tl_time_now() - st.oldest_time_us) / 1e6
-			                         : 0.0,
+						 : 0.0,
 			       (unsigned long long)st.next_seq, (unsigned long long)st.deadletters,
 			       (unsigned long long)st.deadletter_bytes, st.readers);
 			for (i = 0; i < st.n_cursors; i++) {
 				tl_buf_reset(&out);
 				tl_json_write_string(st.cursors[i].name, strlen(st.cursors[i].name),
-				                     &out);
-				printf("%s{\"name\":%s,\"next_seq\":%llu,\"lag\":%llu}", i ? "," : "",
-				       out.data, (unsigned long long)st.cursors[i].next_seq,
+						     &out);
+				printf("%s{\"name\":%s,\"next_seq\":%llu,\"lag\":%llu}",
+				       i ? "," : "", out.data,
+				       (unsigned long long)st.cursors[i].next_seq,
 				       (unsigned long long)st.cursors[i].lag);
 			}
 			printf("]}\n");

@@ -15,11 +15,11 @@
 #include "common/log.h"
 #include "common/time.h"
 
-#define COMPONENT "input:udp"
-#define GROUP_DATAGRAMS 500
-#define GROUP_US 50000
+#define COMPONENT	 "input:udp"
+#define GROUP_DATAGRAMS	 500
+#define GROUP_US	 50000
 #define OVERSIZED_PREFIX 4096
-#define STOP_COMMIT_MS 5000
+#define STOP_COMMIT_MS	 5000
 
 struct tl_udp_input {
 	int fd;
@@ -52,11 +52,12 @@ static void *udp_main(void *arg)
 			full = rc == -ENOSPC;
 			if (rc == 0) {
 				staged = 0;
-				tl_complain_release(&failing, TL_LOG_NOTICE, COMPONENT, "buffer accepts again");
+				tl_complain_release(&failing, TL_LOG_NOTICE, COMPONENT,
+						    "buffer accepts again");
 			} else {
 				tl_complain(&failing, TL_LOG_WARNING, COMPONENT,
-				            "buffer %s: holding %zu datagrams, not reading more",
-				            full ? "full" : strerror(-rc), staged);
+					    "buffer %s: holding %zu datagrams, not reading more",
+					    full ? "full" : strerror(-rc), staged);
 				usleep(50000);
 				continue;
 			}
@@ -67,14 +68,16 @@ static void *udp_main(void *arg)
 			continue;
 		for (;;) {
 			/* One byte more than the limit tells an oversized datagram apart. */
-			ssize_t n = recv(in->fd, in->dgram, in->max_datagram + 1, MSG_DONTWAIT | MSG_TRUNC);
+			ssize_t n = recv(in->fd, in->dgram, in->max_datagram + 1,
+					 MSG_DONTWAIT | MSG_TRUNC);
 			int rc;
 
 			if (n < 0)
 				break;
 			if ((size_t)n > in->max_datagram)
-				rc = tl_ingest_add_oversized(&in->ingest, in->dgram, OVERSIZED_PREFIX,
-				                             (uint64_t)n, in->max_datagram);
+				rc = tl_ingest_add_oversized(&in->ingest, in->dgram,
+							     OVERSIZED_PREFIX, (uint64_t)n,
+							     in->max_datagram);
 			else
 				rc = tl_ingest_add(&in->ingest, in->dgram, (size_t)n, true);
 			if (rc < 0)
@@ -95,16 +98,17 @@ static void *udp_main(void *arg)
 }
 
 int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,
-                       struct tl_buffer *buffer, const struct tl_signer *signer,
-                       struct tl_udp_input **out)
+		       struct tl_buffer *buffer, const struct tl_signer *signer,
+		       struct tl_udp_input **out)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_DGRAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct tl_ingest_opts iopts = {
 		.buffer = buffer,
 		.signer = signer,
 		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
-		           (size_t)limits->max_items},
+			   (size_t)limits->max_items},
 		.source = COMPONENT,
 	};
 	struct addrinfo *ai = NULL;
@@ -121,7 +125,7 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 	in->fd = -1;
 	in->max_datagram = (size_t)conf->max_datagram;
 	in->dgram = malloc(in->max_datagram + 1 > OVERSIZED_PREFIX ? in->max_datagram + 1
-	                                                           : OVERSIZED_PREFIX);
+								   : OVERSIZED_PREFIX);
 	if (!in->dgram) {
 		rc = -ENOMEM;
 		goto fail;
@@ -130,7 +134,7 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 	rc = getaddrinfo(conf->address, port, &hints, &ai);
 	if (rc != 0) {
 		tl_logc(TL_LOG_ERR, COMPONENT, "collector.udp.address %s: %s", conf->address,
-		        gai_strerror(rc));
+			gai_strerror(rc));
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -139,7 +143,7 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 	    bind(in->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		rc = -errno;
 		tl_logc(TL_LOG_ERR, COMPONENT, "cannot listen on [%s]:%s: %s", conf->address, port,
-		        strerror(errno));
+			strerror(errno));
 		goto fail;
 	}
 	freeaddrinfo(ai);

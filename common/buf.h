@@ -33,6 +33,13 @@ int tl_buf_putc(struct tl_buf *b, char c);
 int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/*
+ * Grows the array *arr of elem-byte entries, whose capacity is *cap entries,
+ * so that it holds at least need entries (doubling, from 16). Returns 0 or
+ * -ENOMEM (the array is unchanged then).
+ */
+int tl_array_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
 /* Empties the buffer, keeping its memory. */
 static inline void tl_buf_reset(struct tl_buf *b)
 {

@@ -65,25 +65,6 @@ static int fail(struct why *w, enum tl_decode_err code, const char *fmt, ...)
 	return -1;
 }
 
-/* Grows *arr (of elem-sized entries) so that it holds need entries. */
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	if (ncap < need)
-		ncap = need;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 void tl_decoded_init(struct tl_decoded *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -149,8 +130,8 @@ static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
 {
 	struct tl_reject *r;
 
-	if (grow((void **)&out->rejects, &out->cap_rejects, out->n_rejects + 1,
-		 sizeof(*out->rejects)) < 0)
+	if (tl_array_grow((void **)&out->rejects, &out->cap_rejects, out->n_rejects + 1,
+			  sizeof(*out->rejects)) < 0)
 		return -ENOMEM;
 	r = &out->rejects[out->n_rejects];
 	r->code = w->code;
@@ -568,8 +549,8 @@ static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t 
 		return add_reject(out, &w, index, item);
 	}
 	if (tl_json_get(item, "counter_name")) {
-		if (grow((void **)&out->samples, &out->cap_samples, out->n_samples + 1,
-			 sizeof(*out->samples)) < 0)
+		if (tl_array_grow((void **)&out->samples, &out->cap_samples, out->n_samples + 1,
+				  sizeof(*out->samples)) < 0)
 			return -ENOMEM;
 		rc = decode_sample(d, item, &out->samples[out->n_samples], &w);
 		if (rc == 0) {
@@ -581,8 +562,8 @@ static int decode_item(struct tl_decoder *d, const struct tl_json *item, size_t 
 	if (tl_json_get(item, "event_type")) {
 		struct tl_event *e;
 
-		if (grow((void **)&out->events, &out->cap_events, out->n_events + 1,
-			 sizeof(*out->events)) < 0)
+		if (tl_array_grow((void **)&out->events, &out->cap_events, out->n_events + 1,
+				  sizeof(*out->events)) < 0)
 			return -ENOMEM;
 		e = &out->events[out->n_events];
 		rc = decode_event(d, item, e, &w);

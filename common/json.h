@@ -50,10 +50,10 @@ struct tl_json {
 	 * INT and REAL: bytes of the number's text in the document. */
 	uint32_t len;
 	union {
-		int64_t i;                      /* INT */
-		double d;                       /* REAL */
-		const char *s;                  /* STRING, NUL-terminated */
-		const struct tl_json *items;    /* ARRAY */
+		int64_t i;			      /* INT */
+		double d;			      /* REAL */
+		const char *s;			      /* STRING, NUL-terminated */
+		const struct tl_json *items;	      /* ARRAY */
 		const struct tl_json_member *members; /* OBJECT, in document order */
 	} u;
 	const char *num; /* INT and REAL: the number as written (not NUL-terminated) */
@@ -70,8 +70,8 @@ enum tl_json_err {
 	TL_JSON_OK = 0,
 	TL_JSON_E_TRUNCATED, /* the text ends inside a value */
 	TL_JSON_E_SYNTAX,    /* anything else that is not JSON, trailing data included */
-	TL_JSON_E_UTF8,      /* a string is not valid UTF-8 */
-	TL_JSON_E_NUL,       /* \u0000 in a string */
+	TL_JSON_E_UTF8,	     /* a string is not valid UTF-8 */
+	TL_JSON_E_NUL,	     /* \u0000 in a string */
 	TL_JSON_E_RANGE,     /* an integer outside int64, a real that overflows */
 	TL_JSON_E_DEPTH,     /* nesting above the limit */
 	TL_JSON_E_NOMEM,
@@ -79,8 +79,8 @@ enum tl_json_err {
 
 struct tl_json_error {
 	enum tl_json_err code;
-	size_t offset;   /* byte offset in the text where it was found */
-	char text[80];   /* what was wrong, e.g. "expected ':' after an object key" */
+	size_t offset; /* byte offset in the text where it was found */
+	char text[80]; /* what was wrong, e.g. "expected ':' after an object key" */
 };
 
 struct tl_json_chunk;
@@ -90,7 +90,7 @@ struct tl_json_doc {
 	const struct tl_json *root;
 	struct tl_json_chunk *chunks; /* the arena: a list of chunks, reused by every parse */
 	struct tl_json_chunk *cur;    /* the chunk being filled */
-	size_t used;                  /* bytes used in cur */
+	size_t used;		      /* bytes used in cur */
 	/* Parser scratch, kept between parses: the children of open containers. */
 	struct tl_json *vstack;
 	size_t vcap;
@@ -114,7 +114,7 @@ void tl_json_doc_fini(struct tl_json_doc *doc);
  * invalid. Returns 0 and sets doc->root, or -EBADMSG / -ENOMEM with *err set.
  */
 int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
-                  struct tl_json_error *err);
+		  struct tl_json_error *err);
 
 /*
  * Allocates n bytes (16-byte aligned) in the document's arena, valid as long
@@ -127,7 +127,8 @@ void *tl_json_doc_alloc(struct tl_json_doc *doc, size_t n);
  */
 void tl_json_doc_reset(struct tl_json_doc *doc);
 
-/* The value of key in obj (the last one when repeated), or NULL (also when obj is not an object). */
+/* The value of key in obj (the last one when repeated), or NULL (also when obj is not an object).
+ */
 const struct tl_json *tl_json_get(const struct tl_json *obj, const char *key);
 
 static inline bool tl_json_is_number(const struct tl_json *v)

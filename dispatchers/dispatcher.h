@@ -64,7 +64,7 @@ struct tl_dispatcher_ops {
 	int (*init)(const struct tl_dispatcher_conf *conf, void **out_ctx);
 	/* Never gets an empty batch; why is never NULL here (the wrapper supplies one). */
 	enum tl_dispatch_status (*dispatch)(void *ctx, const struct tl_dispatch_batch *batch,
-	                                    struct tl_buf *why);
+					    struct tl_buf *why);
 	/* Optional: make what was accepted durable at the destination. */
 	int (*flush)(void *ctx);
 	/* Optional: reopen files or connections (SIGHUP, for logrotate). */
@@ -83,12 +83,12 @@ struct tl_meter_filter {
 
 /* Counters of one instance, read by other threads (status, control API). */
 struct tl_dispatcher_stats {
-	_Atomic uint64_t batches;    /* dispatch() calls */
-	_Atomic uint64_t samples;    /* samples accepted (OK) */
-	_Atomic uint64_t events;     /* events accepted (OK) */
-	_Atomic uint64_t filtered;   /* samples and events the filters kept out */
-	_Atomic uint64_t retries;    /* RETRY answers */
-	_Atomic uint64_t dropped;    /* records in batches answered DROP */
+	_Atomic uint64_t batches;     /* dispatch() calls */
+	_Atomic uint64_t samples;     /* samples accepted (OK) */
+	_Atomic uint64_t events;      /* events accepted (OK) */
+	_Atomic uint64_t filtered;    /* samples and events the filters kept out */
+	_Atomic uint64_t retries;     /* RETRY answers */
+	_Atomic uint64_t dropped;     /* records in batches answered DROP */
 	_Atomic uint64_t dispatch_us; /* time spent in dispatch() */
 };
 
@@ -122,7 +122,7 @@ int tl_dispatcher_create(const struct tl_dispatcher_conf *conf, struct tl_dispat
  * tests. conf->type is not looked at. Returns 0, -EINVAL or what init returned.
  */
 int tl_dispatcher_create_ops(const struct tl_dispatcher_ops *ops,
-                             const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out);
+			     const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out);
 /* Calls fini and frees; NULL is accepted. */
 void tl_dispatcher_destroy(struct tl_dispatcher *d);
 
@@ -131,8 +131,8 @@ void tl_dispatcher_destroy(struct tl_dispatcher *d);
  * what is left. An empty result is OK without a call. Counts and logs.
  */
 enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
-                                               const struct tl_dispatch_batch *batch,
-                                               struct tl_buf *why);
+					       const struct tl_dispatch_batch *batch,
+					       struct tl_buf *why);
 /* Optional entries: 0 when the type has none. */
 int tl_dispatcher_flush(struct tl_dispatcher *d);
 int tl_dispatcher_reopen(struct tl_dispatcher *d);
