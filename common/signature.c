@@ -758,15 +758,17 @@ bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
 	 */
 	try_py2 = w.float_differs || w.list_py2;
 	try_bytes = w.list_str;
-	if (try_py2) {
-		w.v = TL_SIG_PY2;
+	/* b'' lists first: ceilometer >= 8 on Python 3 is what agents run now;
+	 * Python 2 agents (Liberty, Mitaka) are the rarer case. */
+	if (try_bytes) {
+		w.v = TL_SIG_PY3_BYTES;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
 		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
 			goto match;
 	}
-	if (try_bytes) {
-		w.v = TL_SIG_PY3_BYTES;
+	if (try_py2) {
+		w.v = TL_SIG_PY2;
 		if (tl_sig_compute(s, msg, &w, hex) < 0)
 			return false;
 		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
