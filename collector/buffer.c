@@ -6,6 +6,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
@@ -1660,6 +1663,9 @@ int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 		}
 		atomic_store(&b->used_bytes, used);
 		deleted += count;
+		/* Deleting read every leaf page it emptied: let them go from the
+		 * resident set now rather than after the whole trim. */
+		tl_buffer_unmap_idle(b);
 		if (count < TRIM_CHUNK)
 			break;
 	}
@@ -1684,6 +1690,56 @@ int tl_buffer_flush(struct tl_buffer *b)
 		return 0;
 	mrc = mdb_env_sync(b->env, 1);
 	return mrc ? lmdb_fail(b, "sync", mrc) : 0;
+}
+
+/*
+ * Finds where LMDB mapped the data file, from /proc/self/maps: LMDB's API does
+ * not give the address (mdb_env_info's me_mapaddr is the one recorded in the
+ * meta page, set only with MDB_FIXEDMAP).
+ */
+static int find_map(const struct tl_buffer *b, uintptr_t *start, uintptr_t *end)
+{
+	char want[PATH_MAX], line[PATH_MAX + 128];
+	FILE *f;
+	int rc = -ENOENT;
+
+	if (!realpath(b->path, want) || strlen(want) + sizeof("/data.mdb") > sizeof(want))
+		return -ENOENT;
+	strcat(want, "/data.mdb");
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *path = strchr(line, '/');
+		unsigned long lo, hi;
+
+		if (!path)
+			continue;
+		path[strcspn(path, "\n")] = '\0';
+		if (strcmp(path, want) != 0 || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		*start = lo;
+		*end = hi;
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+int tl_buffer_unmap_idle(struct tl_buffer *b)
+{
+	uintptr_t start, end;
+	int rc = find_map(b, &start, &end);
+
+	if (rc < 0)
+		return rc;
+	/* LMDB maps the file shared and read-only (no MDB_WRITEMAP): dropping
+	 * our page-table entries is safe while readers use the map, they fault
+	 * the pages back in from the page cache. */
+	if (madvise((void *)start, end - start, MADV_DONTNEED) < 0)
+		return -errno;
+	return 0;
 }
 
 int tl_buffer_cursor_remove(struct tl_buffer *b, const char *name)

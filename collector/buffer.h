@@ -324,6 +324,16 @@ int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted);
 int tl_buffer_flush(struct tl_buffer *b);
 
 /*
+ * Drops this process's page-table entries for the map (madvise
+ * MADV_DONTNEED). The data stays in the page cache and is faulted back in
+ * when read, so nothing changes but the resident set size: without it, every
+ * page the dispatchers ever read stays counted in tallyd's RSS. Cheap; tallyd
+ * calls it every second from the housekeeping thread. Any thread. Returns 0 or
+ * a negative errno.
+ */
+int tl_buffer_unmap_idle(struct tl_buffer *b);
+
+/*
  * Deletes the stored cursor name (a dispatcher removed from the config).
  * Returns 0, -ENOENT, -EBUSY (a reader has it open), -EROFS or an LMDB error.
  */

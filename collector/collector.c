@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "collector/amqp.h"
@@ -149,6 +151,35 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 	return 0;
 }
 
+/*
+ * Drops the pages of a delivered batch from tallyd's page tables (the data
+ * stays in the page cache): without this every record a dispatcher read
+ * would stay counted in the resident set until the next housekeeping pass.
+ */
+static void forget_pages(const struct tl_buffer_batch *batch)
+{
+	static long page;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	size_t i;
+
+	if (!page)
+		page = sysconf(_SC_PAGESIZE);
+	for (i = 0; i < batch->n; i++) {
+		uintptr_t a = (uintptr_t)batch->recs[i].data;
+
+		if (!a)
+			continue;
+		lo = a < lo ? a : lo;
+		hi = a + batch->recs[i].len > hi ? a + batch->recs[i].len : hi;
+	}
+	if (hi <= lo || page <= 0)
+		return;
+	lo &= ~((uintptr_t)page - 1);
+	hi = (hi + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	/* A span that is not one mapping (never expected) fails harmlessly. */
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static void *dispatch_main(void *arg)
 {
 	struct dthread *t = arg;
@@ -202,6 +233,7 @@ static void *dispatch_main(void *arg)
 			else
 				tl_complain_release(&t->failing, TL_LOG_NOTICE, t->d->prefix,
 						    "dispatching again");
+			forget_pages(batch);
 			backoff = RETRY_MIN_MS;
 			break;
 		case TL_DISPATCH_RETRY:
@@ -242,6 +274,8 @@ static void *housekeeping_main(void *arg)
 
 		if (rc == 0 && c->conf->collector.buffer.sync == TL_BUFFER_SYNC_NONE)
 			rc = tl_buffer_flush(c->buffer);
+		if (rc == 0)
+			rc = tl_buffer_unmap_idle(c->buffer);
 		if (rc < 0)
 			tl_complain(&failing, TL_LOG_ERR, "buffer", "housekeeping failed: %s",
 				    strerror(-rc));
