@@ -164,7 +164,7 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
 
 void tl_ingest_discard(struct tl_ingest *in)
 {
-	in->n_slots = in->n_samples = in->n_events = in->n_dead = 0;
+	in->n_slots = in->n_samples = in->n_events = in->n_dead = in->done_slots = 0;
 	tl_buf_reset(&in->payload);
 	tl_buf_reset(&in->dead_payload);
 }
@@ -196,23 +196,59 @@ int tl_ingest_commit(struct tl_ingest *in)
 	in->n_dead = 0;
 	tl_buf_reset(&in->dead_payload);
 
-	if (in->n_slots) {
-		if (tl_array_grow((void **)&in->recs, &in->cap_recs, in->n_slots,
-				  sizeof(*in->recs)) < 0)
+	if (in->n_slots > in->done_slots) {
+		size_t n = in->n_slots, chunk;
+
+		if (tl_array_grow((void **)&in->recs, &in->cap_recs, n, sizeof(*in->recs)) < 0)
 			return -ENOMEM;
-		for (i = 0; i < in->n_slots; i++) {
+		for (i = 0; i < n; i++) {
 			in->recs[i] = (struct tl_buffer_rec){
 				.kind = in->slots[i].kind,
 				.data = in->payload.data + in->slots[i].off,
 				.len = in->slots[i].len,
 			};
 		}
-		rc = tl_buffer_append(in->buffer, in->recs, in->n_slots, NULL);
-		if (rc < 0) {
-			if (rc == -ENOSPC && in->stats)
-				atomic_fetch_add_explicit(&in->stats->full, 1,
-							  memory_order_relaxed);
-			return rc;
+		/*
+		 * One transaction for the whole staging when it fits; a staging
+		 * larger than the buffer takes in one transaction (-EMSGSIZE:
+		 * over a quarter of max_size) goes in halves, and so on. What
+		 * is committed stays committed (done_slots) if a later part
+		 * finds the buffer full: a retry goes on from there.
+		 */
+		chunk = n - in->done_slots;
+		while (in->done_slots < n) {
+			if (chunk > n - in->done_slots)
+				chunk = n - in->done_slots;
+			rc = tl_buffer_append(in->buffer, in->recs + in->done_slots, chunk, NULL);
+			if (rc == -EMSGSIZE && chunk > 1) {
+				chunk /= 2;
+				continue;
+			}
+			if (rc == -EMSGSIZE) {
+				/* One record the buffer can never hold: keep it as a dead letter.
+				 */
+				const struct tl_buffer_rec *r = &in->recs[in->done_slots];
+				struct tl_buffer_rec dl = {.kind = TL_BUFFER_KIND_RAW,
+							   .data = r->data,
+							   .len = r->len > 65536 ? 65536 : r->len};
+
+				rc = tl_buffer_deadletter_add(
+					in->buffer, in->source,
+					"too_large: a record larger than a quarter "
+					"of buffer.max_size",
+					&dl, 1);
+				if (rc < 0)
+					return rc;
+				in->done_slots++;
+				continue;
+			}
+			if (rc < 0) {
+				if (rc == -ENOSPC && in->stats)
+					atomic_fetch_add_explicit(&in->stats->full, 1,
+								  memory_order_relaxed);
+				return rc;
+			}
+			in->done_slots += chunk;
 		}
 	}
 	if (in->stats) {
@@ -220,7 +256,7 @@ int tl_ingest_commit(struct tl_ingest *in)
 		atomic_fetch_add_explicit(&in->stats->events, in->n_events, memory_order_relaxed);
 		atomic_fetch_add_explicit(&in->stats->commits, 1, memory_order_relaxed);
 	}
-	in->n_slots = in->n_samples = in->n_events = 0;
+	in->n_slots = in->n_samples = in->n_events = in->done_slots = 0;
 	tl_buf_reset(&in->payload);
 	return 0;
 }

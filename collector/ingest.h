@@ -73,6 +73,7 @@ struct tl_ingest {
 	struct tl_buf payload; /* record payloads, back to back */
 	struct tl_ingest_slot *slots;
 	size_t n_slots, cap_slots;
+	size_t done_slots; /* slots already appended by a commit that then found the buffer full */
 	size_t n_samples, n_events; /* staged */
 	struct tl_buf dead_payload;
 	struct tl_ingest_dead *dead;
@@ -110,10 +111,11 @@ static inline size_t tl_ingest_pending(const struct tl_ingest *in)
 }
 
 /*
- * Commits the staging: dead letters first, then the records in one append.
- * Returns 0 (staging emptied), -ENOSPC (buffer full; records kept, retry
- * later; dead letters already written are not written twice), or another
- * negative errno from the buffer (staging kept).
+ * Commits the staging: dead letters first, then the records in one append
+ * (in parts when the staging is larger than one buffer transaction may be).
+ * Returns 0 (staging emptied), -ENOSPC (buffer full; what was not appended is
+ * kept and a retry continues from there; nothing is written twice), or
+ * another negative errno from the buffer (staging kept).
  */
 int tl_ingest_commit(struct tl_ingest *in);
 

@@ -24,7 +24,7 @@ ppid=$!
 for k in $(seq 1 $CRASHES); do
 	# Let records flow, then kill in the middle of whatever tallyd is doing.
 	sleep 2.5
-	before=$(wc -l <"$work/out.log" 2>/dev/null || echo 0)
+	before=$(wc -l 2>/dev/null <"$work/out.log" || echo 0)
 	kill -9 "$tpid"
 	wait "$tpid" 2>/dev/null
 	echo "crash $k: SIGKILL with $before lines written"

@@ -76,9 +76,9 @@ dispatched() {
 # wait_lines N SECONDS: until out.log has at least N lines.
 wait_lines() {
 	i=0
-	while [ "$(wc -l <"$work/out.log" 2>/dev/null || echo 0)" -lt "$1" ]; do
+	while [ "$(wc -l 2>/dev/null <"$work/out.log" || echo 0)" -lt "$1" ]; do
 		i=$((i + 1))
-		[ $i -le $(($2 * 20)) ] || fail "only $(wc -l <"$work/out.log" 2>/dev/null) of $1 lines after $2 s"
+		[ $i -le $(($2 * 20)) ] || fail "only $(wc -l 2>/dev/null <"$work/out.log") of $1 lines after $2 s"
 		sleep 0.05
 	done
 }
