@@ -113,6 +113,7 @@ int tl_decoder_init(struct tl_decoder *d, const struct tl_decode_limits *limits,
 	if (d->limits.max_depth < 2)
 		d->limits.max_depth = 2;
 	d->signer = signer;
+	d->sig_hint = TL_SIG_PY3;
 	tl_buf_init(&d->scratch);
 	return 0;
 }
@@ -297,6 +298,17 @@ static bool parse_int_text(const char *s, int64_t *out)
 	return true;
 }
 
+/* Checks an item's signature, trying first the variant that matched last. */
+static bool verify(struct tl_decoder *d, const struct tl_json *item)
+{
+	enum tl_sig_variant v;
+
+	if (!tl_signature_verify_from(d->signer, item, &d->scratch, d->sig_hint, &v))
+		return false;
+	d->sig_hint = v;
+	return true;
+}
+
 /* ---- samples ------------------------------------------------------------ */
 
 static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struct tl_sample *s,
@@ -361,7 +373,7 @@ static int decode_sample(struct tl_decoder *d, const struct tl_json *item, struc
 		s->monotonic_time = tl_json_number(v);
 	}
 
-	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !verify(d, item))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 			    "message_signature does not match (sample %s, meter %s)", s->message_id,
 			    s->counter_name);
@@ -527,7 +539,7 @@ static int decode_event(struct tl_decoder *d, const struct tl_json *item, struct
 	}
 	if (decode_traits(d, tl_json_get(item, "traits"), e, w) < 0)
 		return -1;
-	if (d->signer && !tl_signature_verify(d->signer, item, &d->scratch, NULL))
+	if (d->signer && !verify(d, item))
 		return fail(w, TL_DECODE_BAD_SIGNATURE,
 			    "message_signature does not match (event %s, type %s)", e->message_id,
 			    e->event_type);

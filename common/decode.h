@@ -129,6 +129,7 @@ struct tl_decoder {
 	struct tl_decode_limits limits;
 	const struct tl_signer *signer; /* borrowed; NULL = do not verify */
 	struct tl_buf scratch;
+	enum tl_sig_variant sig_hint; /* the variant that matched last */
 };
 
 /*

@@ -733,10 +733,27 @@ int tl_signature_compute(const struct tl_signer *s, const struct tl_json *msg,
 bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
 			 struct tl_buf *scratch, enum tl_sig_variant *out_variant)
 {
-	struct tl_sig_walk w = {.b = scratch, .v = TL_SIG_PY3};
+	return tl_signature_verify_from(s, msg, scratch, TL_SIG_PY3, out_variant);
+}
+
+/* Hashes msg in variant v and compares; false also on failure. */
+static bool tl_sig_try(const struct tl_signer *s, const struct tl_json *msg,
+		       struct tl_sig_walk *w, enum tl_sig_variant v, const struct tl_json *sig)
+{
 	char hex[TL_SIG_HEX_LEN + 1];
+
+	w->v = v;
+	if (tl_sig_compute(s, msg, w, hex) < 0)
+		return false;
+	return !CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN);
+}
+
+bool tl_signature_verify_from(const struct tl_signer *s, const struct tl_json *msg,
+			      struct tl_buf *scratch, enum tl_sig_variant first,
+			      enum tl_sig_variant *out_variant)
+{
+	struct tl_sig_walk w = {.b = scratch};
 	const struct tl_json *sig;
-	bool try_py2, try_bytes;
 
 	if (!s->enabled) {
 		if (out_variant)
@@ -747,33 +764,24 @@ bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
 	sig = tl_json_get(msg, "message_signature");
 	if (!sig || sig->type != TL_JSON_STRING || sig->len != TL_SIG_HEX_LEN)
 		return false;
-	if (tl_sig_compute(s, msg, &w, hex) < 0)
-		return false;
-	if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
+	/* The first walk must be a Python 3 one: only those note whether a
+	 * float prints differently under Python 2 (the list flags are noted by
+	 * every walk). */
+	if (first != TL_SIG_PY3_BYTES)
+		first = TL_SIG_PY3;
+	if (tl_sig_try(s, msg, &w, first, sig))
 		goto match;
 	/*
-	 * Other variants only when their text can differ: Python 2 when a float
-	 * prints differently or a list holds non-ASCII text or a dict (whose
-	 * Python 2 repr follows hash order); b'' lists when a list holds a string.
+	 * Other variants only when their text can differ: the other Python 3
+	 * form when a list holds a string or a dict; Python 2 when a float prints
+	 * differently or a list holds non-ASCII text or a dict (whose Python 2
+	 * repr follows hash order). Python 3 forms first: agents run them now.
 	 */
-	try_py2 = w.float_differs || w.list_py2;
-	try_bytes = w.list_str;
-	/* b'' lists first: ceilometer >= 8 on Python 3 is what agents run now;
-	 * Python 2 agents (Liberty, Mitaka) are the rarer case. */
-	if (try_bytes) {
-		w.v = TL_SIG_PY3_BYTES;
-		if (tl_sig_compute(s, msg, &w, hex) < 0)
-			return false;
-		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
-			goto match;
-	}
-	if (try_py2) {
-		w.v = TL_SIG_PY2;
-		if (tl_sig_compute(s, msg, &w, hex) < 0)
-			return false;
-		if (!CRYPTO_memcmp(hex, sig->u.s, TL_SIG_HEX_LEN))
-			goto match;
-	}
+	if (w.list_str &&
+	    tl_sig_try(s, msg, &w, first == TL_SIG_PY3 ? TL_SIG_PY3_BYTES : TL_SIG_PY3, sig))
+		goto match;
+	if ((w.float_differs || w.list_py2) && tl_sig_try(s, msg, &w, TL_SIG_PY2, sig))
+		goto match;
 	return false;
 match:
 	if (out_variant)

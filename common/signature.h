@@ -76,4 +76,14 @@ int tl_signature_compute(const struct tl_signer *s, const struct tl_json *msg,
 bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
 			 struct tl_buf *scratch, enum tl_sig_variant *out_variant);
 
+/*
+ * As tl_signature_verify(), trying variant first before the others (PY2 is
+ * never tried first: use PY3). A decoder passes the variant that matched
+ * its previous message, so that a stream of one kind of agent is hashed
+ * once per message.
+ */
+bool tl_signature_verify_from(const struct tl_signer *s, const struct tl_json *msg,
+			      struct tl_buf *scratch, enum tl_sig_variant first,
+			      enum tl_sig_variant *out_variant);
+
 #endif

@@ -267,13 +267,28 @@ static void test_verify_each_variant(void **state)
 			continue;
 		for (v = 0; v < TL_SIG_NVARIANTS; v++) {
 			msg = load_signed_str(&p, vectors[i].json, vectors[i].hex[v]);
-			/* The verifier tries PY3, then PY2, then PY3_BYTES. */
-			for (first = 0; strcmp(vectors[i].hex[first], vectors[i].hex[v]); first++)
+			/* The verifier tries PY3, then PY3_BYTES, then PY2... */
+			static const int order[] = {TL_SIG_PY3, TL_SIG_PY3_BYTES, TL_SIG_PY2};
+			/* ... or, told to start there, PY3_BYTES, PY3, PY2. */
+			static const int order_b[] = {TL_SIG_PY3_BYTES, TL_SIG_PY3, TL_SIG_PY2};
+
+			for (first = 0; strcmp(vectors[i].hex[order[first]], vectors[i].hex[v]);
+			     first++)
 				;
 			got = TL_SIG_NVARIANTS;
 			if (!tl_signature_verify(signer, msg, &scratch, &got))
 				fail_msg("%s variant %d does not verify", vectors[i].name, v);
-			assert_int_equal(got, first);
+			assert_int_equal(got, order[first]);
+			for (first = 0; strcmp(vectors[i].hex[order_b[first]], vectors[i].hex[v]);
+			     first++)
+				;
+			got = TL_SIG_NVARIANTS;
+			if (!tl_signature_verify_from(signer, msg, &scratch, TL_SIG_PY3_BYTES, &got))
+				fail_msg("%s variant %d does not verify from PY3_BYTES",
+					 vectors[i].name, v);
+			assert_int_equal(got, order_b[first]);
+			/* PY2 is never tried first: it is taken as PY3. */
+			assert_true(tl_signature_verify_from(signer, msg, &scratch, TL_SIG_PY2, NULL));
 			assert_true(tl_signature_verify(signer, msg, &scratch, NULL));
 			/* The signature itself is not part of what is signed. */
 			assert_int_equal(tl_signature_compute(signer, msg, (enum tl_sig_variant)v,
