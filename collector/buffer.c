@@ -1572,12 +1572,42 @@ int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char
 
 /* ---- trim, flush, cursors ---- */
 
+/*
+ * Deletes, in txn, the first entries of dbi whose 8-byte big-endian key is
+ * below limit (UINT64_MAX: every 8-byte key), at most TRIM_CHUNK of them, so
+ * that one transaction's dirty pages stay bounded. A key of another size
+ * stops the deletion when stop_at_odd, else it is deleted too. *out_count
+ * gets the number deleted. Returns 0 or an LMDB error.
+ */
+static int delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_odd,
+			uint64_t *out_count)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t count = 0;
+	int mrc = mdb_cursor_open(txn, dbi, &cur);
+
+	while (mrc == 0 && count < TRIM_CHUNK) {
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (mrc)
+			break;
+		if (k.mv_size == 8 ? (limit != UINT64_MAX && get_be64(k.mv_data) >= limit)
+				   : stop_at_odd)
+			break;
+		mrc = mdb_cursor_del(cur, 0);
+		count++;
+	}
+	if (cur)
+		mdb_cursor_close(cur);
+	*out_count = count;
+	return mrc == MDB_NOTFOUND ? 0 : mrc;
+}
+
 int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 {
 	char(*names)[TL_BUFFER_NAME_MAX + 1] = NULL;
 	size_t *lens = NULL, n_names = 0, i;
 	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	uint64_t deleted = 0, min, count, used;
 	int rc = 0, mrc, dead = 0;
@@ -1633,18 +1663,7 @@ int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 		/* No stored cursor among the registered ones: keep everything. */
 		mrc = min == UINT64_MAX ? MDB_NOTFOUND : save_next_seq(b, txn);
 		if (mrc == 0)
-			mrc = mdb_cursor_open(txn, b->records, &cur);
-		while (mrc == 0 && count < TRIM_CHUNK) {
-			mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-			if (mrc || k.mv_size != 8 || get_be64(k.mv_data) >= min)
-				break;
-			mrc = mdb_cursor_del(cur, 0);
-			count++;
-		}
-		if (cur) {
-			mdb_cursor_close(cur);
-			cur = NULL;
-		}
+			mrc = delete_front(txn, b->records, min, true, &count);
 		if (mrc == MDB_NOTFOUND)
 			mrc = 0;
 		if (mrc == 0)
@@ -1670,8 +1689,6 @@ int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 			break;
 	}
 out:
-	if (cur)
-		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
 	atomic_fetch_add(&b->c.trimmed, deleted);
@@ -1980,8 +1997,6 @@ int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
 int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted)
 {
 	MDB_txn *txn = NULL;
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
 	uint64_t deleted = 0, count;
 	int rc = 0, mrc;
 
@@ -1999,20 +2014,9 @@ int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t 
 		/* Ids are not reused after the store was emptied. */
 		mrc = meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
 		if (mrc == 0)
-			mrc = mdb_cursor_open(txn, b->dead, &cur);
-		while (mrc == 0 && count < TRIM_CHUNK) {
-			mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-			if (mrc || (k.mv_size == 8 && get_be64(k.mv_data) > up_to_id))
-				break;
-			mrc = mdb_cursor_del(cur, 0);
-			count++;
-		}
-		if (cur) {
-			mdb_cursor_close(cur);
-			cur = NULL;
-		}
-		if (mrc == MDB_NOTFOUND)
-			mrc = 0;
+			mrc = delete_front(txn, b->dead,
+					   up_to_id == UINT64_MAX ? UINT64_MAX : up_to_id + 1,
+					   false, &count);
 		if (mrc) {
 			rc = lmdb_fail(b, "purge", mrc);
 			goto out;
