@@ -52,6 +52,7 @@ Exits 77 when oslo.messaging or ceilometer cannot be imported (tests skip).
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import random
@@ -83,16 +84,14 @@ DRIVER = 'messagingv2'
 
 GARBAGE_KINDS = ('garbage', 'envelope', 'signature', 'oversized')
 
-METERS = [
-    ('cpu', ceilo_sample.TYPE_CUMULATIVE, 'ns'),
-    ('cpu_util', ceilo_sample.TYPE_GAUGE, '%'),
-    ('memory.usage', ceilo_sample.TYPE_GAUGE, 'MB'),
-    ('disk.read.bytes', ceilo_sample.TYPE_CUMULATIVE, 'B'),
-    ('network.incoming.bytes.rate', ceilo_sample.TYPE_GAUGE, 'B/s'),
-    ('image.download', ceilo_sample.TYPE_DELTA, 'B'),
-    ('instance', ceilo_sample.TYPE_GAUGE, 'instance'),
-    ('storage.objects.outgoing.bytes', ceilo_sample.TYPE_DELTA, 'B'),
-]
+# The meters of the test data generator, so that both tools describe the same agents.
+_spec = importlib.util.spec_from_file_location(
+    'gen_ceilometer_messages',
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data',
+                 'gen_ceilometer_messages.py'))
+_gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_gen)
+METERS = _gen.METERS
 NAMES = ['vm-1', 'café-server', 'web "front"', "db's", '日本語', 'tab\there']
 BASE_TIME = datetime.datetime(2016, 3, 1, 12, 0, 0)
 
