@@ -52,6 +52,9 @@ struct tl_buffer {
 	bool read_only;
 	bool env_open; /* mdb_env_open() succeeded */
 	int lock_fd;
+	/* Where LMDB mapped the data file (found once at open; 0 when unknown):
+	 * tl_buffer_unmap_idle() drops this range from the resident set. */
+	uintptr_t map_lo, map_hi;
 
 	/*
 	 * The next record sequence and dead-letter id. They are read and
@@ -785,6 +788,8 @@ out:
 	return rc;
 }
 
+static int find_map(const struct tl_buffer *b, uintptr_t *start, uintptr_t *end);
+
 int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 {
 	struct tl_buffer *b = NULL;
@@ -871,6 +876,9 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 		goto out;
 	}
 	b->env_open = true;
+	if (find_map(b, &b->map_lo, &b->map_hi) < 0)
+		tl_logc(TL_LOG_NOTICE, COMPONENT,
+			"%s: the map is not in /proc/self/maps; its pages stay resident", b->path);
 	mrc = mdb_env_stat(b->env, &st);
 	if (mrc == 0)
 		mrc = mdb_env_info(b->env, &info);
@@ -1746,15 +1754,12 @@ static int find_map(const struct tl_buffer *b, uintptr_t *start, uintptr_t *end)
 
 int tl_buffer_unmap_idle(struct tl_buffer *b)
 {
-	uintptr_t start, end;
-	int rc = find_map(b, &start, &end);
-
-	if (rc < 0)
-		return rc;
+	if (!b->map_lo)
+		return 0;
 	/* LMDB maps the file shared and read-only (no MDB_WRITEMAP): dropping
 	 * our page-table entries is safe while readers use the map, they fault
 	 * the pages back in from the page cache. */
-	if (madvise((void *)start, end - start, MADV_DONTNEED) < 0)
+	if (madvise((void *)b->map_lo, b->map_hi - b->map_lo, MADV_DONTNEED) < 0)
 		return -errno;
 	return 0;
 }
