@@ -1,0 +1,257 @@
+/*
+ * storage.c — the registry of built-in drivers, opening by URL scheme, and the
+ * wrappers everything outside storage/ calls drivers through.
+ */
+#include "config.h"
+
+#include "storage/storage.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct tl_storage_driver tl_storage_postgresql;
+extern const struct tl_storage_driver tl_storage_sqlite;
+
+const struct tl_storage_driver *const tl_storage_registry[] = {
+	&tl_storage_postgresql,
+	&tl_storage_sqlite,
+	NULL,
+};
+
+void tl_storage_options_init(struct tl_storage_options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->partition_seconds = 86400;
+	opt->partitions_ahead = 3;
+	opt->timeout_ms = 0;
+}
+
+int tl_storage_open(const char *url, const struct tl_storage_options *opt,
+		    struct tl_storage **out, struct tl_buf *why)
+{
+	struct tl_storage_options defaults;
+	enum tl_storage_backend backend;
+	const char *reason;
+	struct tl_storage *s;
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if (tl_storage_url_backend(url, &backend, &reason) < 0) {
+		if (why)
+			tl_buf_printf(why, "bad storage URL: %s", reason);
+		return -EINVAL;
+	}
+	for (i = 0; tl_storage_registry[i]; i++)
+		if (tl_storage_registry[i]->backend == backend)
+			break;
+	if (!tl_storage_registry[i]) {
+		if (why)
+			tl_buf_puts(why, "this build has no driver for that URL scheme");
+		return -ENOTSUP;
+	}
+	if (!opt) {
+		tl_storage_options_init(&defaults);
+		opt = &defaults;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->driver = tl_storage_registry[i];
+	snprintf(s->prefix, sizeof(s->prefix), "storage:%s", s->driver->name);
+	r = s->driver->open(url, opt, &s->ctx, why);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+void tl_storage_close(struct tl_storage *s)
+{
+	if (!s)
+		return;
+	s->driver->close(s->ctx);
+	free(s);
+}
+
+int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why)
+{
+	struct tl_schema_state st;
+	int r = tl_storage_schema(s, &st, why);
+
+	if (r < 0)
+		return r;
+	if (st.current == 0) {
+		if (why)
+			tl_buf_printf(why,
+				      "the database has no Tally schema: run `tallyctl dbsync` "
+				      "to create it (schema version %d)",
+				      st.required);
+		return -EPROTO;
+	}
+	if (st.current < st.required) {
+		if (why)
+			tl_buf_printf(why,
+				      "the database schema is version %d, this build needs %d: "
+				      "run `tallyctl dbsync` to upgrade it",
+				      st.current, st.required);
+		return -EPROTO;
+	}
+	if (st.current > st.latest) {
+		if (why)
+			tl_buf_printf(why,
+				      "the database schema is version %d, newer than this build "
+				      "knows (%d): upgrade Tally",
+				      st.current, st.latest);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The same truth values for every SQL driver (reference §6.4). */
+static const struct tl_storage_capability sql_capabilities[] = {
+	{"events:query:simple", true},
+	{"meters:query:simple", true},
+	{"meters:query:metadata", true},
+	{"meters:query:complex", false},
+	{"resources:query:simple", true},
+	{"resources:query:metadata", true},
+	{"resources:query:complex", false},
+	{"samples:query:simple", true},
+	{"samples:query:metadata", true},
+	{"samples:query:complex", true},
+	{"statistics:groupby", true},
+	{"statistics:query:simple", true},
+	{"statistics:query:metadata", true},
+	{"statistics:query:complex", false},
+	{"statistics:aggregation:standard", true},
+	{"statistics:aggregation:selectable:max", true},
+	{"statistics:aggregation:selectable:min", true},
+	{"statistics:aggregation:selectable:sum", true},
+	{"statistics:aggregation:selectable:avg", true},
+	{"statistics:aggregation:selectable:count", true},
+	{"statistics:aggregation:selectable:stddev", true},
+	{"statistics:aggregation:selectable:cardinality", true},
+	{NULL, false},
+};
+
+const struct tl_storage_capability *tl_storage_capabilities(const struct tl_storage *s)
+{
+	(void)s;
+	return sql_capabilities;
+}
+
+int tl_storage_cursor_next(struct tl_storage_cursor *c, void *row, struct tl_buf *why)
+{
+	return c->ops->next(c, row, why);
+}
+
+void tl_storage_cursor_close(struct tl_storage_cursor *c)
+{
+	if (c)
+		c->ops->close(c);
+}
+
+/* A call through the table, -ENOTSUP when the driver has no such entry. */
+#define CALL(s, op, ...) ((s)->driver->op ? (s)->driver->op((s)->ctx, __VA_ARGS__) : -ENOTSUP)
+
+int tl_storage_schema(struct tl_storage *s, struct tl_schema_state *out, struct tl_buf *why)
+{
+	return CALL(s, schema, out, why);
+}
+
+int tl_storage_dbsync(struct tl_storage *s, struct tl_buf *report, struct tl_buf *why)
+{
+	return CALL(s, dbsync, report, why);
+}
+
+int tl_storage_record_samples(struct tl_storage *s, const struct tl_sample *const *v, size_t n,
+			      struct tl_store_report *rep)
+{
+	return CALL(s, record_samples, v, n, rep);
+}
+
+int tl_storage_record_events(struct tl_storage *s, const struct tl_event *const *v, size_t n,
+			     struct tl_store_report *rep)
+{
+	return CALL(s, record_events, v, n, rep);
+}
+
+int tl_storage_query_samples(struct tl_storage *s, const struct tl_sample_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, query_samples, q, out, why);
+}
+
+int tl_storage_query_complex(struct tl_storage *s, const struct tl_complex_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, query_complex, q, out, why);
+}
+
+int tl_storage_query_meters(struct tl_storage *s, const struct tl_meter_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, query_meters, q, out, why);
+}
+
+int tl_storage_query_resources(struct tl_storage *s, const struct tl_resource_query *q,
+			       struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, query_resources, q, out, why);
+}
+
+int tl_storage_statistics(struct tl_storage *s, const struct tl_stats_query *q,
+			  struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, statistics, q, out, why);
+}
+
+int tl_storage_query_events(struct tl_storage *s, const struct tl_event_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, query_events, q, out, why);
+}
+
+int tl_storage_event_types(struct tl_storage *s, struct tl_storage_cursor **out,
+			   struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, event_types, out, why);
+}
+
+int tl_storage_trait_types(struct tl_storage *s, const char *event_type,
+			   struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, trait_types, event_type, out, why);
+}
+
+int tl_storage_traits(struct tl_storage *s, const char *event_type, const char *trait_name,
+		      struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	*out = NULL;
+	return CALL(s, traits, event_type, trait_name, out, why);
+}
+
+int tl_storage_expire_samples(struct tl_storage *s, int64_t before, bool samples_only,
+			      struct tl_expire_report *rep, struct tl_buf *why)
+{
+	return CALL(s, expire_samples, before, samples_only, rep, why);
+}
+
+int tl_storage_expire_events(struct tl_storage *s, int64_t before, struct tl_expire_report *rep,
+			     struct tl_buf *why)
+{
+	return CALL(s, expire_events, before, rep, why);
+}

@@ -1,0 +1,518 @@
+/*
+ * storage.h — the storage driver interface (DESIGN.md "The two interfaces").
+ *
+ * A driver is a const table of functions (struct tl_storage_driver); a
+ * connection (struct tl_storage) holds the table and the driver's private
+ * context. Everything outside storage/ calls drivers only through the
+ * tl_storage_* wrappers at the end of this file, which pick the driver by the
+ * URL scheme, time calls, log with the "[storage:BACKEND]" prefix and supply
+ * -ENOTSUP for what a driver lacks.
+ *
+ * Invariants and conventions:
+ *  - A connection belongs to one thread (a libpq connection, an SQLite
+ *    handle). Open one per thread. Cursors belong to their connection: close
+ *    a cursor before the next call on the same connection.
+ *  - Times are int64 microseconds since the epoch, UTC, everywhere.
+ *  - Error returns, the same for every driver:
+ *      -EAGAIN     transient: the server is down or went away, a
+ *                  serialization failure, a deadlock, a lock timeout. Nothing
+ *                  was committed that a retry would store twice (writes are
+ *                  idempotent on message_id anyway). The caller retries later.
+ *      -EPROTO     the schema is missing or older than this build needs
+ *                  (run `tallyctl dbsync`), or newer than it knows.
+ *      -EINVAL     a query this driver cannot express with these values
+ *                  (the message in why says what).
+ *      -ENOTSUP    a capability the driver does not have (the API's 501).
+ *      -ENOMEM, -EIO  the rest.
+ *    why (a tl_buf, may be NULL) receives a one-line reason with no secret in
+ *    it (never a password from the URL).
+ *  - Every value that reaches SQL is a bound parameter. Identifiers that are
+ *    built (partition names) come from numbers only.
+ *  - Reads stream: a cursor holds a server-side cursor or a stepping
+ *    statement, never the whole result; memory does not grow with the
+ *    number of rows.
+ *
+ * The logical schema (the same names in every SQL backend; DDL in
+ * schema/<backend>/NNN_*.sql) is described in schema/README.md.
+ */
+#ifndef TL_STORAGE_STORAGE_H
+#define TL_STORAGE_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/event.h"
+#include "common/sample.h"
+#include "storage/storage_conf.h"
+
+/* ------------------------------------------------------------------ values */
+
+enum tl_value_type {
+	TL_VALUE_NULL = 0,
+	TL_VALUE_STRING,
+	TL_VALUE_INT,
+	TL_VALUE_FLOAT,
+	TL_VALUE_BOOL,
+	TL_VALUE_TIME, /* t: µs UTC */
+};
+
+/* A typed value of a query (borrowed strings). */
+struct tl_value {
+	enum tl_value_type type;
+	const char *s; /* STRING: NUL-terminated UTF-8 */
+	int64_t i;     /* INT */
+	double f;      /* FLOAT */
+	bool b;	       /* BOOL */
+	int64_t t;     /* TIME */
+};
+
+/* ------------------------------------------------------------------ filters */
+
+/*
+ * An equality on a sample's own resource metadata: key is the dotted path
+ * below resource_metadata ("a.b" for {"a": {"b": v}}; the API strips the
+ * "metadata." / "resource_metadata." prefix). The value matches the stored
+ * JSON value of the same kind: INT and FLOAT compare as numbers (512 matches
+ * 512.0), STRING as text, BOOL as a JSON boolean.
+ */
+struct tl_meta_match {
+	const char *key;
+	struct tl_value value;
+};
+
+/*
+ * The simple filter of samples, meters, resources and statistics (reference
+ * §6.3). NULL strings match anything. A user_id or project_id of "None"
+ * matches a NULL column, as ceilometer 6.0's SQL driver did.
+ */
+struct tl_sample_filter {
+	const char *meter; /* counter_name */
+	const char *user_id;
+	const char *project_id;
+	const char *resource_id;
+	const char *source;
+	const char *message_id;
+	bool has_start;
+	bool start_inclusive; /* timestamp >= start, else > start */
+	int64_t start;
+	bool has_end;
+	bool end_inclusive; /* timestamp <= end, else < end */
+	int64_t end;
+	const struct tl_meta_match *meta; /* ANDed */
+	size_t n_meta;
+};
+
+/* ------------------------------------------------------------- complex query */
+
+/* Fields of the complex query (reference §6.6), aliases already resolved. */
+enum tl_qfield {
+	TL_QF_SOURCE = 0,
+	TL_QF_COUNTER_NAME,
+	TL_QF_COUNTER_TYPE,
+	TL_QF_COUNTER_UNIT,
+	TL_QF_COUNTER_VOLUME,
+	TL_QF_USER_ID,
+	TL_QF_PROJECT_ID,
+	TL_QF_RESOURCE_ID,
+	TL_QF_TIMESTAMP,
+	TL_QF_RECORDED_AT,
+	TL_QF_MESSAGE_ID,
+	TL_QF_MESSAGE_SIGNATURE, /* not stored: -ENOTSUP */
+	TL_QF_METADATA,		 /* resource_metadata.<meta_key> */
+};
+
+enum tl_qop {
+	TL_QOP_EQ = 0,
+	TL_QOP_NE,
+	TL_QOP_LT,
+	TL_QOP_LE,
+	TL_QOP_GT,
+	TL_QOP_GE,
+	TL_QOP_REGEX, /* "=~": POSIX extended regular expression, PostgreSQL's "~" */
+};
+
+enum tl_qnode_kind {
+	TL_QNODE_AND = 0, /* children, n >= 1 */
+	TL_QNODE_OR,	  /* children, n >= 1 */
+	TL_QNODE_NOT,	  /* children[0] */
+	TL_QNODE_CMP,	  /* field op value */
+	TL_QNODE_IN,	  /* field IN values[0..n_values) */
+};
+
+struct tl_qnode {
+	enum tl_qnode_kind kind;
+	enum tl_qfield field; /* CMP, IN */
+	const char *meta_key; /* field == TL_QF_METADATA: dotted path */
+	enum tl_qop op;	      /* CMP */
+	struct tl_value value;	  /* CMP; TIME for timestamp and recorded_at */
+	const struct tl_value *values; /* IN */
+	size_t n_values;
+	const struct tl_qnode *const *children; /* AND, OR, NOT */
+	size_t n_children;
+};
+
+struct tl_qorder {
+	enum tl_qfield field;
+	const char *meta_key; /* field == TL_QF_METADATA */
+	bool desc;
+};
+
+/* ------------------------------------------------------------- read queries */
+
+/* GET /v2/samples, /v2/meters/{name}: newest first (timestamp desc, then a
+ * stable tie-break). limit 0 = no limit. */
+struct tl_sample_query {
+	struct tl_sample_filter filter;
+	size_t limit;
+};
+
+/* POST /v2/query/samples. filter NULL = everything; n_order 0 = timestamp desc. */
+struct tl_complex_query {
+	const struct tl_qnode *filter;
+	const struct tl_qorder *order;
+	size_t n_order;
+	/* An extra conjunct for non-admin callers (project_id = scope), or NULL. */
+	const char *project_scope;
+	size_t limit;
+};
+
+/* GET /v2/meters: one row per (meter, resource), from the latest sample of
+ * that pair; filter applies to that latest row (timestamps are not accepted
+ * here: has_start/has_end must be false). unique: one row per meter
+ * (name, type, unit) with resource_id, project_id, user_id, source NULL. */
+struct tl_meter_query {
+	struct tl_sample_filter filter;
+	bool unique;
+	size_t limit;
+};
+
+/* GET /v2/resources: user, project, source, metadata from the latest
+ * matching sample of each resource; first/last = min/max matching sample
+ * timestamp. Order: last_sample_timestamp desc. */
+struct tl_resource_query {
+	struct tl_sample_filter filter;
+	size_t limit;
+};
+
+/* Statistics aggregates (bit set). 0 means the standard set AVG|SUM|MIN|MAX|COUNT. */
+#define TL_AGG_AVG	     (1u << 0)
+#define TL_AGG_SUM	     (1u << 1)
+#define TL_AGG_MIN	     (1u << 2)
+#define TL_AGG_MAX	     (1u << 3)
+#define TL_AGG_COUNT	     (1u << 4)
+#define TL_AGG_STDDEV	     (1u << 5) /* population standard deviation */
+#define TL_AGG_CARD_RESOURCE (1u << 6) /* count(distinct resource_id) */
+#define TL_AGG_CARD_USER     (1u << 7)
+#define TL_AGG_CARD_PROJECT  (1u << 8)
+#define TL_AGG_STANDARD	     (TL_AGG_AVG | TL_AGG_SUM | TL_AGG_MIN | TL_AGG_MAX | TL_AGG_COUNT)
+
+/* Statistics group-by columns (bit set). */
+#define TL_GROUPBY_USER		 (1u << 0)
+#define TL_GROUPBY_PROJECT	 (1u << 1)
+#define TL_GROUPBY_RESOURCE	 (1u << 2)
+#define TL_GROUPBY_SOURCE	 (1u << 3)
+#define TL_GROUPBY_INSTANCE_TYPE (1u << 4) /* resource_metadata.instance_type */
+
+/*
+ * GET /v2/meters/{name}/statistics (reference §6.5). filter.meter is set.
+ * period 0: one row per (unit, group). period > 0: windows
+ * [origin + k*period, origin + (k+1)*period) where origin is filter.start
+ * when has_start, else the earliest matching timestamp; empty windows are
+ * omitted. Rows come ordered by period_start, then group.
+ */
+struct tl_stats_query {
+	struct tl_sample_filter filter;
+	int64_t period; /* seconds, >= 0 */
+	unsigned groupby;
+	unsigned aggregates;
+};
+
+/* GET /v2/events (reference §6.7). */
+struct tl_trait_filter {
+	const char *name;
+	enum tl_qop op;	       /* EQ NE LT LE GT GE */
+	struct tl_value value; /* STRING, INT, FLOAT or TIME */
+};
+
+struct tl_event_query {
+	const char *event_type;
+	const char *message_id;
+	bool has_start; /* generated >= start */
+	int64_t start;
+	bool has_end; /* generated <= end */
+	int64_t end;
+	const struct tl_trait_filter *traits; /* ANDed */
+	size_t n_traits;
+	/* Scoping (reference §6.1), at most one of the two:
+	 * admin_project: events with no project_id trait or one equal to it;
+	 * the pair user/project: project_id and user_id traits equal to them. */
+	const char *admin_project;
+	const char *scope_user;
+	const char *scope_project;
+	size_t limit; /* ordered by generated ascending, then message_id */
+};
+
+/* ---------------------------------------------------------------- rows */
+
+/* Strings of rows are owned by the cursor and valid until its next call. */
+
+struct tl_stored_sample {
+	const char *message_id;
+	const char *counter_name;
+	enum tl_counter_type counter_type;
+	const char *counter_unit;
+	const char *resource_id;
+	const char *user_id;	/* NULL for SQL NULL */
+	const char *project_id; /* NULL for SQL NULL */
+	const char *source;	/* NULL for SQL NULL */
+	double volume;
+	int64_t timestamp;
+	int64_t recorded_at;
+	const char *metadata; /* the sample's resource_metadata as JSON text ("{}" when none) */
+	size_t metadata_len;
+};
+
+struct tl_stored_meter {
+	const char *name;
+	enum tl_counter_type type;
+	const char *unit;
+	const char *resource_id; /* NULL with unique */
+	const char *project_id;
+	const char *user_id;
+	const char *source;
+};
+
+struct tl_stored_resource {
+	const char *resource_id;
+	const char *project_id;
+	const char *user_id;
+	const char *source;
+	int64_t first_sample_timestamp;
+	int64_t last_sample_timestamp;
+	const char *metadata; /* JSON text */
+	size_t metadata_len;
+	const char *const *meters; /* names of the resource's meters, sorted, distinct */
+	size_t n_meters;
+};
+
+struct tl_stored_stats {
+	const char *unit;
+	/* Group values, NULL when not grouped by that column or when NULL. */
+	const char *user_id;
+	const char *project_id;
+	const char *resource_id;
+	const char *source;
+	const char *instance_type;
+	unsigned groupby; /* which of the above are grouped columns */
+	int64_t count;
+	double min, max, avg, sum, stddev;
+	int64_t card_resource, card_user, card_project;
+	int64_t period_start; /* window start, or min timestamp when period 0 */
+	int64_t period_end;   /* window end, or max timestamp when period 0 */
+	int64_t duration_start; /* min sample timestamp in the row */
+	int64_t duration_end;	/* max sample timestamp in the row */
+};
+
+struct tl_stored_trait {
+	const char *name;
+	enum tl_trait_type type;
+	const char *text; /* TEXT (and the text form of every type) */
+	int64_t i;
+	double f;
+	int64_t dt;
+};
+
+struct tl_stored_event {
+	const char *message_id;
+	const char *event_type;
+	int64_t generated;
+	const char *raw; /* JSON text, "{}" when none */
+	size_t raw_len;
+	const struct tl_stored_trait *traits; /* ordered by name */
+	size_t n_traits;
+};
+
+/* A cursor: rows of one type, pulled one at a time. */
+struct tl_storage_cursor;
+
+struct tl_storage_cursor_ops {
+	/* Fills *row (the type the query promised). Returns 1 (a row), 0 (the
+	 * end) or a negative error. */
+	int (*next)(struct tl_storage_cursor *c, void *row, struct tl_buf *why);
+	void (*close)(struct tl_storage_cursor *c);
+};
+
+struct tl_storage_cursor {
+	const struct tl_storage_cursor_ops *ops;
+};
+
+/* ------------------------------------------------------------------ writes */
+
+/*
+ * What a write reports back. The caller zeroes refused[0..n) (one flag per
+ * record of the batch) before the call.
+ */
+struct tl_store_report {
+	uint8_t *refused;  /* set to 1 for a record the database refused */
+	size_t n_refused;  /* how many flags were set */
+	size_t stored;	   /* new rows */
+	size_t duplicates; /* records already stored (same message_id) */
+	struct tl_buf *why; /* the reason for the first refused record, or NULL */
+};
+
+/* Expiry results. */
+struct tl_expire_report {
+	uint64_t samples;   /* rows removed */
+	uint64_t resources; /* resources left without samples and removed */
+	uint64_t meters;
+	uint64_t events;
+	uint64_t partitions; /* whole partitions dropped (PostgreSQL) */
+};
+
+/* Schema state, from tl_storage_schema(). */
+struct tl_schema_state {
+	int current;  /* 0 when there is no schema at all */
+	int required; /* what this build writes and reads */
+	int latest;   /* the highest migration this build has */
+};
+
+/* ------------------------------------------------------------------ driver */
+
+struct tl_storage_options {
+	/* PostgreSQL: partition width of the sample table, in seconds (86400)
+	 * and how many partitions ahead of now are created (3). */
+	int64_t partition_seconds;
+	unsigned partitions_ahead;
+	/* Connect and statement timeout in milliseconds (0: the driver's default). */
+	unsigned timeout_ms;
+};
+
+struct tl_storage_driver {
+	const char *name; /* "postgresql", "sqlite" */
+	enum tl_storage_backend backend;
+	/*
+	 * Connects. A server that is down is -EAGAIN (the caller retries), a URL
+	 * that cannot work is -EINVAL. Does not check the schema.
+	 */
+	int (*open)(const char *url, const struct tl_storage_options *opt, void **out_ctx,
+		    struct tl_buf *why);
+	int (*schema)(void *ctx, struct tl_schema_state *out, struct tl_buf *why);
+	/* Creates or upgrades the schema; appends one line per step taken to report. */
+	int (*dbsync)(void *ctx, struct tl_buf *report, struct tl_buf *why);
+	/* Writes samples in one transaction (or per-record fallback); idempotent. */
+	int (*record_samples)(void *ctx, const struct tl_sample *const *s, size_t n,
+			      struct tl_store_report *rep);
+	int (*record_events)(void *ctx, const struct tl_event *const *e, size_t n,
+			     struct tl_store_report *rep);
+	/* Queries: a cursor of the row type named. */
+	int (*query_samples)(void *ctx, const struct tl_sample_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_sample */
+	int (*query_complex)(void *ctx, const struct tl_complex_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_sample */
+	int (*query_meters)(void *ctx, const struct tl_meter_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_meter */
+	int (*query_resources)(void *ctx, const struct tl_resource_query *q,
+			       struct tl_storage_cursor **out,
+			       struct tl_buf *why); /* tl_stored_resource */
+	int (*statistics)(void *ctx, const struct tl_stats_query *q,
+			  struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_stats */
+	int (*query_events)(void *ctx, const struct tl_event_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_event */
+	/* Rows: const char * (sorted). */
+	int (*event_types)(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why);
+	/* Rows: struct tl_stored_trait with name and type only (distinct, sorted). */
+	int (*trait_types)(void *ctx, const char *event_type, struct tl_storage_cursor **out,
+			   struct tl_buf *why);
+	/* Rows: struct tl_stored_trait, every value of that trait in that event type. */
+	int (*traits)(void *ctx, const char *event_type, const char *trait_name,
+		      struct tl_storage_cursor **out, struct tl_buf *why);
+	/* Removes samples (resp. events) with timestamp (generated) < before. */
+	int (*expire_samples)(void *ctx, int64_t before, bool samples_only,
+			      struct tl_expire_report *rep, struct tl_buf *why);
+	int (*expire_events)(void *ctx, int64_t before, struct tl_expire_report *rep,
+			     struct tl_buf *why);
+	void (*close)(void *ctx);
+};
+
+/* A connection. */
+struct tl_storage {
+	const struct tl_storage_driver *driver;
+	void *ctx;
+	char prefix[32]; /* "storage:postgresql", the log component */
+};
+
+/* The built-in drivers, ended by NULL. */
+extern const struct tl_storage_driver *const tl_storage_registry[];
+
+/*
+ * Opens a connection to url (secret: never logged). Returns 0, -EINVAL (bad
+ * URL; why says why), -ENOTSUP (the backend is not built in), -EAGAIN (the
+ * server is down) or another negative error.
+ */
+int tl_storage_open(const char *url, const struct tl_storage_options *opt,
+		    struct tl_storage **out, struct tl_buf *why);
+/* Closes; NULL is accepted. */
+void tl_storage_close(struct tl_storage *s);
+
+/* The options' defaults. */
+void tl_storage_options_init(struct tl_storage_options *opt);
+
+/*
+ * 0 when the schema is the one this build needs; -EPROTO with why naming
+ * `tallyctl dbsync` when it is missing or older, or naming the versions when
+ * it is newer than this build knows.
+ */
+int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why);
+
+/*
+ * The ceilometer capability keys (reference §6.4) and their values for this
+ * driver, ended by a NULL key.
+ */
+struct tl_storage_capability {
+	const char *key; /* "samples:query:complex" */
+	bool value;
+};
+const struct tl_storage_capability *tl_storage_capabilities(const struct tl_storage *s);
+
+/* Cursor helpers: next and close through the ops; close accepts NULL. */
+int tl_storage_cursor_next(struct tl_storage_cursor *c, void *row, struct tl_buf *why);
+void tl_storage_cursor_close(struct tl_storage_cursor *c);
+
+/*
+ * The driver's operations through the connection. Same contracts as the
+ * driver table; a driver without the operation answers -ENOTSUP. They do
+ * not log: the caller, which knows whether a failure repeats, does (with
+ * s->prefix as the component).
+ */
+int tl_storage_schema(struct tl_storage *s, struct tl_schema_state *out, struct tl_buf *why);
+int tl_storage_dbsync(struct tl_storage *s, struct tl_buf *report, struct tl_buf *why);
+int tl_storage_record_samples(struct tl_storage *s, const struct tl_sample *const *v, size_t n,
+			      struct tl_store_report *rep);
+int tl_storage_record_events(struct tl_storage *s, const struct tl_event *const *v, size_t n,
+			     struct tl_store_report *rep);
+int tl_storage_query_samples(struct tl_storage *s, const struct tl_sample_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_query_complex(struct tl_storage *s, const struct tl_complex_query *q,
+			     struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_query_meters(struct tl_storage *s, const struct tl_meter_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_query_resources(struct tl_storage *s, const struct tl_resource_query *q,
+			       struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_statistics(struct tl_storage *s, const struct tl_stats_query *q,
+			  struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_query_events(struct tl_storage *s, const struct tl_event_query *q,
+			    struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_event_types(struct tl_storage *s, struct tl_storage_cursor **out,
+			   struct tl_buf *why);
+int tl_storage_trait_types(struct tl_storage *s, const char *event_type,
+			   struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_traits(struct tl_storage *s, const char *event_type, const char *trait_name,
+		      struct tl_storage_cursor **out, struct tl_buf *why);
+int tl_storage_expire_samples(struct tl_storage *s, int64_t before, bool samples_only,
+			      struct tl_expire_report *rep, struct tl_buf *why);
+int tl_storage_expire_events(struct tl_storage *s, int64_t before, struct tl_expire_report *rep,
+			     struct tl_buf *why);
+
+#endif
