@@ -23,7 +23,7 @@ void tl_buf_fini(struct tl_buf *b)
 	tl_buf_init(b);
 }
 
-int tl_buf_reserve(struct tl_buf *b, size_t extra)
+int tl_buf_grow(struct tl_buf *b, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -44,34 +44,8 @@ int tl_buf_reserve(struct tl_buf *b, size_t extra)
 	return 0;
 }
 
-int tl_buf_append(struct tl_buf *b, const void *p, size_t n)
-{
-	int rc = tl_buf_reserve(b, n);
 
-	if (rc < 0)
-		return rc;
-	if (n)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
 
-int tl_buf_puts(struct tl_buf *b, const char *s)
-{
-	return tl_buf_append(b, s, strlen(s));
-}
-
-int tl_buf_putc(struct tl_buf *b, char c)
-{
-	int rc = tl_buf_reserve(b, 1);
-
-	if (rc < 0)
-		return rc;
-	b->data[b->len++] = c;
-	b->data[b->len] = '\0';
-	return 0;
-}
 
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 {

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/pyfmt.h"
 
@@ -213,6 +216,57 @@ static const unsigned char str_special[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/* The first byte of [p, end) that str_special marks, or end. */
+static inline char *scan_plain(char *p, const char *end)
+{
+#ifdef __SSE2__
+	/* 16 bytes at a time: a signed "less than 0x20" catches both the
+	 * control characters and every byte >= 0x80. */
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+		      space = _mm_set1_epi8(0x20);
+
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+						      _mm_cmpeq_epi8(x, bslash)),
+					 _mm_cmplt_epi8(x, space));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits)
+			return p + __builtin_ctz(bits);
+		p += 16;
+	}
+#endif
+	while (p < end && !str_special[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/* The first byte of [p, end) that JSON output must escape ('"', '\\', control), or end. */
+static inline const char *scan_unescaped(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+		      ctl = _mm_set1_epi8(0x1f);
+
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		/* x <= 0x1f unsigned exactly when max(x, 0x1f) == 0x1f. */
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
+						      _mm_cmpeq_epi8(x, bslash)),
+					 _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits)
+			return p + __builtin_ctz(bits);
+		p += 16;
+	}
+#endif
+	while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+		p++;
+	return p;
+}
+
 /*
  * Whether s[0..end), shorter than six bytes, could be the start of a \uXXXX
  * escape: the text ends there, so what would follow is not known yet.
@@ -241,8 +295,7 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 	char *s = r;
 
 	/* Fast path: no escape, nothing to copy. */
-	while (r < end && !str_special[(unsigned char)*r])
-		r++;
+	r = scan_plain(r, end);
 	w = r;
 	for (;;) {
 		unsigned char c;
@@ -340,10 +393,8 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 		}
 		/* Copy the next run of plain bytes in one go. */
 		{
-			char *q = r;
+			char *q = scan_plain(r, end);
 
-			while (q < end && !str_special[(unsigned char)*q])
-				q++;
 			if (w != r)
 				memmove(w, r, (size_t)(q - r));
 			w += q - r;
@@ -762,12 +813,14 @@ int tl_json_write_string(const char *s, size_t len, struct tl_buf *b)
 		return rc;
 	b->data[b->len++] = '"';
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 		char esc[7];
 		size_t n = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+		i = (size_t)(scan_unescaped(s + i, s + len) - s);
+		if (i == len)
+			break;
+		c = (unsigned char)s[i];
 		/* Flush the plain run before this byte. */
 		if ((rc = tl_buf_append(b, s + run, i - run)) < 0)
 			return rc;
