@@ -40,6 +40,11 @@ struct dthread {
 	const struct tl_sample **sp;
 	const struct tl_event **ep;
 	size_t cap_sp, cap_ep;
+	/* The buffer record of each item of res (index into the batch), when mapped. */
+	size_t *s_rec, *e_rec;
+	size_t cap_s_rec, cap_e_rec;
+	bool mapped;
+	struct tl_dispatch_refusals refusals;
 	struct tl_complain failing;
 };
 
@@ -75,6 +80,13 @@ static void attach_json(struct dthread *t, const struct tl_buffer_batch *batch)
 {
 	size_t i, r = 0, si = 0, ei = 0;
 
+	t->mapped = false;
+	if (tl_array_grow((void **)&t->s_rec, &t->cap_s_rec, t->res.n_samples + 1,
+			  sizeof(*t->s_rec)) < 0 ||
+	    tl_array_grow((void **)&t->e_rec, &t->cap_e_rec, t->res.n_events + 1,
+			  sizeof(*t->e_rec)) < 0)
+		return;
+
 	for (i = 0; i < batch->n; i++) {
 		const struct tl_buffer_rec *rec = &batch->recs[i];
 
@@ -83,15 +95,60 @@ static void attach_json(struct dthread *t, const struct tl_buffer_batch *batch)
 			continue;
 		}
 		if (rec->kind == TL_BUFFER_KIND_SAMPLE && si < t->res.n_samples) {
+			t->s_rec[si] = i;
 			t->res.samples[si].json = rec->data;
 			t->res.samples[si++].json_len = rec->len;
 		} else if (rec->kind == TL_BUFFER_KIND_EVENT && ei < t->res.n_events) {
+			t->e_rec[ei] = i;
 			t->res.events[ei].json = rec->data;
 			t->res.events[ei++].json_len = rec->len;
 		} else {
 			return; /* kinds and items disagree: let them be formatted */
 		}
 	}
+	t->mapped = si == t->res.n_samples && ei == t->res.n_events;
+}
+
+/*
+ * Moves the records a dispatcher refused inside a batch it otherwise took
+ * to the dead-letter store. Returns 0 or a negative errno (then nothing was
+ * moved and the caller must not advance).
+ */
+static int deadletter_refused(struct dthread *t, const struct tl_buffer_batch *batch)
+{
+	const struct tl_dispatch_refusals *rf = &t->refusals;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rf->n; i++) {
+		const struct tl_dispatch_refusal *x = &rf->v[i];
+		size_t item, rec;
+
+		if (!t->mapped) {
+			/* Cannot tell which record it was: keep the whole batch there. */
+			return tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, x->reason,
+							batch->recs, batch->n);
+		}
+		if (x->sample) {
+			item = (size_t)(x->sample - t->res.samples);
+			if (item >= t->res.n_samples)
+				continue;
+			rec = t->s_rec[item];
+		} else {
+			item = (size_t)(x->event - t->res.events);
+			if (item >= t->res.n_events)
+				continue;
+			rec = t->e_rec[item];
+		}
+		tl_logc(TL_LOG_ERR, t->d->prefix,
+			"record %llu refused by the destination, moved to the dead-letter store: %s",
+			(unsigned long long)batch->recs[rec].seq, x->reason);
+		rc = tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, x->reason,
+					      &batch->recs[rec], 1);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /*
@@ -221,7 +278,20 @@ static void *dispatch_main(void *arg)
 			continue;
 		}
 		tl_buf_reset(&t->why);
+		b.refusals = &t->refusals;
 		st = tl_dispatcher_dispatch(t->d, &b, &t->why);
+		if (st == TL_DISPATCH_OK && t->refusals.n) {
+			rc = deadletter_refused(t, batch);
+			if (rc < 0) {
+				/* Not moved: send the batch again rather than lose them. */
+				tl_buffer_release(t->r);
+				tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
+					    "cannot dead-letter refused records: %s",
+					    strerror(-rc));
+				nap(&c->stop_dispatch, backoff);
+				continue;
+			}
+		}
 		switch (st) {
 		case TL_DISPATCH_OK:
 			rc = tl_buffer_advance(t->r, batch->last_seq);
@@ -297,6 +367,9 @@ static void free_dthread(struct dthread *t)
 	tl_buf_fini(&t->why);
 	free(t->sp);
 	free(t->ep);
+	free(t->s_rec);
+	free(t->e_rec);
+	free(t->refusals.v);
 }
 
 void tl_collector_stop(struct tl_collector *c)

@@ -171,6 +171,34 @@ static int check_exclusive(const struct tl_conf_node *root, struct tl_conf_error
 	return -EINVAL;
 }
 
+/* Database dispatchers without URLs of their own use the storage section's. */
+static int fill_database_dispatchers(struct tl_tally_conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->collector.n_dispatchers; i++) {
+		struct tl_dispatcher_conf *d = &c->collector.dispatchers[i];
+		struct tl_dispatcher_database_conf *db = d->conf;
+
+		if (d->type != TL_DISPATCHER_DATABASE || !db)
+			continue;
+		/* Its own connection without an event_connection: events go there too. */
+		if (!db->event_connection) {
+			const char *ev = db->connection ? db->connection
+							: c->storage.event_connection;
+
+			if (ev && !(db->event_connection = strdup(ev)))
+				return -ENOMEM;
+		}
+		if (!db->connection && c->storage.connection &&
+		    !(db->connection = strdup(c->storage.connection)))
+			return -ENOMEM;
+		db->partition_seconds = c->storage.partition_seconds;
+		db->partitions_ahead = c->storage.partitions_ahead;
+	}
+	return 0;
+}
+
 /* The rules that span sections, and the secret file; on a valid schema only. */
 static int check_top(const struct tl_conf_node *root, struct tl_tally_conf *c,
 		     struct tl_conf_errors *errs)
@@ -186,6 +214,8 @@ static int check_top(const struct tl_conf_node *root, struct tl_tally_conf *c,
 			      "nothing to run: collector.enabled and api.enabled are both false");
 		return -EINVAL;
 	}
+	if (fill_database_dispatchers(c) < 0)
+		return -ENOMEM;
 	if (!c->telemetry_secret_file)
 		return 0;
 	if (read_secret_file(c->telemetry_secret_file,

@@ -13,12 +13,14 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "dispatchers/database/database.h"
 #include "dispatchers/file/file.h"
 
 /* ---------------------------------------------------------------- registry */
 
-/* database, http and gnocchi come with later versions; configure will pick them. */
+/* http and gnocchi come with later versions. */
 const struct tl_dispatcher_ops *const tl_dispatcher_registry[] = {
+	&tl_dispatcher_database_ops,
 	&tl_dispatcher_file_ops,
 	NULL,
 };
@@ -369,6 +371,9 @@ enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
 		fb.events = batch->events;
 		fb.n_events = batch->n_events;
 	}
+	fb.refusals = batch->refusals;
+	if (fb.refusals)
+		fb.refusals->n = 0;
 	/* Counted when the batch is done with (OK or DROP), not on each retry. */
 	kept_out = (uint64_t)(batch->n_samples - fb.n_samples) + (batch->n_events - fb.n_events);
 	if (fb.n_samples == 0 && fb.n_events == 0) {
@@ -382,18 +387,32 @@ enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
 	atomic_fetch_add(&d->stats.batches, 1);
 
 	switch (st) {
-	case TL_DISPATCH_OK:
-		atomic_fetch_add(&d->stats.samples, fb.n_samples);
-		atomic_fetch_add(&d->stats.events, fb.n_events);
+	case TL_DISPATCH_OK: {
+		size_t rs = 0, re = 0, i;
+
+		for (i = 0; fb.refusals && i < fb.refusals->n; i++) {
+			if (fb.refusals->v[i].sample)
+				rs++;
+			else
+				re++;
+		}
+		atomic_fetch_add(&d->stats.samples, fb.n_samples - (rs < fb.n_samples ? rs : fb.n_samples));
+		atomic_fetch_add(&d->stats.events, fb.n_events - (re < fb.n_events ? re : fb.n_events));
+		atomic_fetch_add(&d->stats.dropped, (uint64_t)(rs + re));
 		atomic_fetch_add(&d->stats.filtered, kept_out);
 		break;
+	}
 	case TL_DISPATCH_RETRY:
+		if (fb.refusals)
+			fb.refusals->n = 0;
 		/* The caller logs repeated failures with backoff (tl_complain). */
 		atomic_fetch_add(&d->stats.retries, 1);
 		set_why(w, "no reason given");
 		tl_logc(TL_LOG_DEBUG, d->prefix, "retry: %s", w->data ? w->data : "?");
 		break;
 	case TL_DISPATCH_DROP:
+		if (fb.refusals)
+			fb.refusals->n = 0;
 		atomic_fetch_add(&d->stats.dropped, (uint64_t)fb.n_samples + fb.n_events);
 		atomic_fetch_add(&d->stats.filtered, kept_out);
 		set_why(w, "no reason given");
@@ -405,6 +424,8 @@ enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
 		tl_logc(TL_LOG_ERR, d->prefix, "dispatch answered an unknown status %d", (int)st);
 		tl_buf_reset(w);
 		set_why(w, "the dispatcher answered an unknown status");
+		if (fb.refusals)
+			fb.refusals->n = 0;
 		atomic_fetch_add(&d->stats.retries, 1);
 		st = TL_DISPATCH_RETRY;
 		break;
@@ -437,4 +458,21 @@ int tl_dispatcher_reopen(struct tl_dispatcher *d)
 	else
 		tl_logc(TL_LOG_INFO, d->prefix, "reopened");
 	return rc;
+}
+
+int tl_dispatch_refuse(const struct tl_dispatch_batch *b, const struct tl_sample *sample,
+		       const struct tl_event *event, const char *reason)
+{
+	struct tl_dispatch_refusals *r = b->refusals;
+	struct tl_dispatch_refusal *x;
+
+	if (!r)
+		return -ENOTSUP;
+	if (tl_array_grow((void **)&r->v, &r->cap, r->n + 1, sizeof(*r->v)) < 0)
+		return -ENOMEM;
+	x = &r->v[r->n++];
+	x->sample = sample;
+	x->event = sample ? NULL : event;
+	snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "refused by the destination");
+	return 0;
 }

@@ -45,13 +45,41 @@ enum tl_dispatch_status {
 	TL_DISPATCH_DROP = 2,
 };
 
+/* One record of a batch that the destination refused on its own (see below). */
+struct tl_dispatch_refusal {
+	const struct tl_sample *sample; /* one of the two is set: a pointer of the batch */
+	const struct tl_event *event;
+	char reason[200];
+};
+
+/* The records refused within a batch answered OK; filled through tl_dispatch_refuse(). */
+struct tl_dispatch_refusals {
+	struct tl_dispatch_refusal *v;
+	size_t n, cap;
+};
+
 /* What one call of dispatch() carries. */
 struct tl_dispatch_batch {
 	const struct tl_sample *const *samples;
 	size_t n_samples;
 	const struct tl_event *const *events;
 	size_t n_events;
+	/*
+	 * Where a dispatcher that answers OK names single records the
+	 * destination refused while it took the rest (a database constraint):
+	 * the caller moves those records to the dead-letter store and advances.
+	 * NULL when the caller cannot take refusals: then refuse the batch
+	 * (DROP) instead. Records listed under RETRY or DROP are ignored.
+	 */
+	struct tl_dispatch_refusals *refusals;
 };
+
+/*
+ * Names one sample (or event) of b as refused, with a reason (truncated to
+ * fit). Returns 0, -ENOTSUP (b->refusals is NULL) or -ENOMEM.
+ */
+int tl_dispatch_refuse(const struct tl_dispatch_batch *b, const struct tl_sample *sample,
+		       const struct tl_event *event, const char *reason);
 
 struct tl_dispatcher_ops {
 	const char *type; /* "file", as in the configuration */
@@ -88,7 +116,7 @@ struct tl_dispatcher_stats {
 	_Atomic uint64_t events;      /* events accepted (OK) */
 	_Atomic uint64_t filtered;    /* samples and events the filters kept out */
 	_Atomic uint64_t retries;     /* RETRY answers */
-	_Atomic uint64_t dropped;     /* records in batches answered DROP */
+	_Atomic uint64_t dropped;     /* records in batches answered DROP, and refused records */
 	_Atomic uint64_t dispatch_us; /* time spent in dispatch() */
 };
 

@@ -3,6 +3,8 @@
 
 #include "dispatchers/dispatcher_conf.h"
 
+#include "storage/storage_conf.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -114,6 +116,38 @@ static int check_gnocchi(void *p, const struct tl_conf_check *c)
 /* ---------------------------------------------------------------- file */
 
 #define F(field) offsetof(struct tl_dispatcher_file_conf, field)
+
+#define DB(field) offsetof(struct tl_dispatcher_database_conf, field)
+
+static int check_db_url(void *p, const struct tl_conf_check *c)
+{
+	const char *url = *(char **)p, *why;
+	enum tl_storage_backend b;
+
+	if (!url || tl_storage_url_backend(url, &b, &why) == 0)
+		return 0;
+	/* The URL may hold a password: say what is wrong, never what it is. */
+	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);
+	return -EINVAL;
+}
+
+static const struct tl_conf_item database_items[] = {
+	{.key = "connection",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
+	 .def = "null",
+	 .offset = DB(connection),
+	 .check = check_db_url,
+	 .help = "storage URL for samples; null: storage.connection"},
+	{.key = "event_connection",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
+	 .def = "null",
+	 .offset = DB(event_connection),
+	 .check = check_db_url,
+	 .help = "storage URL for events; null: storage.event_connection"},
+	{0},
+};
 
 static const struct tl_conf_item file_items[] = {
 	{.key = "file_path",
@@ -294,6 +328,8 @@ static const struct tl_conf_item gnocchi_items[] = {
 
 const struct tl_conf_variant tl_dispatcher_conf_types[] = {
 	[TL_DISPATCHER_DATABASE] = {.name = "database",
+				    .items = database_items,
+				    .size = sizeof(struct tl_dispatcher_database_conf),
 				    .help = "stores into storage.connection / event_connection"},
 	[TL_DISPATCHER_FILE] = {.name = "file",
 				.items = file_items,

@@ -5,7 +5,7 @@
  * depends on its type and is checked against that type's schema (the table
  * tl_dispatcher_conf_types, one entry per enum tl_dispatcher_type, in that
  * order). The engine allocates the type's struct and stores it in conf:
- *   database -> NULL (no keys of its own: it uses storage.connection)
+ *   database -> struct tl_dispatcher_database_conf
  *   file     -> struct tl_dispatcher_file_conf
  *   http     -> struct tl_dispatcher_http_conf
  *   gnocchi  -> struct tl_dispatcher_gnocchi_conf
@@ -44,6 +44,18 @@ struct tl_dispatcher_conf {
 	struct tl_conf_strlist meters;
 	bool events; /* whether events go to this dispatcher */
 	void *conf;  /* the type's struct, see above */
+};
+
+/* type database: a storage driver. */
+struct tl_dispatcher_database_conf {
+	/* secret; null in the file means storage.connection, which the
+	 * top-level check copies here (never null after a successful load). */
+	char *connection;
+	/* secret; null means storage.event_connection (filled in the same way). */
+	char *event_connection;
+	/* PostgreSQL partitioning, copied from the storage section. */
+	int64_t partition_seconds;
+	int64_t partitions_ahead;
 };
 
 /* type file: one JSON object per line, rotated like Python's RotatingFileHandler. */

@@ -63,6 +63,17 @@ static int check_url(void *p, const struct tl_conf_check *c)
 	return -EINVAL;
 }
 
+static int check_partition(void *p, const struct tl_conf_check *c)
+{
+	int64_t v = *(int64_t *)p;
+
+	if (v % 3600 == 0)
+		return 0;
+	tl_conf_error(c->errs, c->at, "%s: must be a multiple of 3600 (whole hours), not %lld",
+		      c->path, (long long)v);
+	return -EINVAL;
+}
+
 int tl_storage_conf_check(void *p, const struct tl_conf_check *c)
 {
 	struct tl_storage_conf *s = p;
@@ -103,5 +114,20 @@ const struct tl_conf_item tl_storage_conf_items[] = {
 	 .def = "-1",
 	 .offset = S(event_time_to_live),
 	 .help = "seconds events are kept (tally-expirer); <= 0 keeps them forever"},
+	{.key = "partition_seconds",
+	 .type = TL_CONF_INT,
+	 .def = "86400",
+	 .min = 3600,
+	 .max = 31 * 86400,
+	 .offset = S(partition_seconds),
+	 .check = check_partition,
+	 .help = "PostgreSQL: seconds of samples per partition, a multiple of 3600 (daily)"},
+	{.key = "partitions_ahead",
+	 .type = TL_CONF_INT,
+	 .def = "3",
+	 .min = 1,
+	 .max = 366,
+	 .offset = S(partitions_ahead),
+	 .help = "PostgreSQL: partitions created ahead of the current time"},
 	{0},
 };

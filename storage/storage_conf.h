@@ -26,6 +26,8 @@ struct tl_storage_conf {
 	char *event_connection;	       /* secret; the same as connection unless set */
 	int64_t metering_time_to_live; /* seconds; <= 0 keeps samples forever */
 	int64_t event_time_to_live;    /* seconds; <= 0 keeps events forever */
+	int64_t partition_seconds;     /* PostgreSQL: width of a sample partition (86400) */
+	int64_t partitions_ahead;      /* PostgreSQL: partitions created ahead of now (3) */
 };
 
 /* The schema of struct tl_storage_conf, mounted as "storage" by the top level. */

@@ -1028,7 +1028,16 @@ static void test_tally_defaults(void **state)
 	assert_int_equal(d->meters.n, 1);
 	assert_string_equal(d->meters.v[0], "*");
 	assert_true(d->events);
-	assert_null(d->conf);
+	{
+		const struct tl_dispatcher_database_conf *db = d->conf;
+
+		/* The database dispatcher takes its URLs from the storage section. */
+		assert_non_null(db);
+		assert_string_equal(db->connection, "sqlite:///var/lib/tally/tally.db");
+		assert_string_equal(db->event_connection, "sqlite:///var/lib/tally/tally.db");
+		assert_int_equal(db->partition_seconds, 86400);
+		assert_int_equal(db->partitions_ahead, 3);
+	}
 	assert_int_equal(c.collector.limits.max_message_size, 1048576);
 	assert_int_equal(c.collector.limits.max_json_depth, 64);
 	assert_int_equal(c.collector.limits.max_items, 10000);

@@ -197,7 +197,7 @@ static char *equal_samples(size_t from, size_t n)
 static enum tl_dispatch_status send(struct inst *in, const struct records *r, size_t s_off,
 				    size_t n_s, size_t e_off, size_t n_e, struct tl_buf *why)
 {
-	struct tl_dispatch_batch b = {r->sp + s_off, n_s, r->ep + e_off, n_e};
+	struct tl_dispatch_batch b = {r->sp + s_off, n_s, r->ep + e_off, n_e, NULL};
 
 	return tl_dispatcher_dispatch(in->d, &b, why);
 }
