@@ -21,6 +21,7 @@
 #include "common/decode.h"
 #include "common/time.h"
 #include "common/utf8.h"
+#include "storage/storage.h"
 
 #define DEFAULT_SECRET "change this for valid signing"
 
@@ -45,8 +46,21 @@ static void usage(FILE *f)
 		   "      object per input: file, form, samples, events, rejects. Exit status 0\n"
 		   "      when nothing was rejected, 1 when something was, 2 on usage errors.\n"
 		   "\n"
-		   "Not available yet: buffer, deadletter, dbsync, status, flush, dispatcher\n"
-		   "(they come with the collector and storage).\n");
+		   "  buffer stats|dump [--path DIR] [--from SEQ] [--max N]\n"
+		   "      Read the write-ahead buffer (collector.buffer.path, or DIR), also while\n"
+		   "      tallyd runs: stats prints one JSON object (records, sizes, cursors and\n"
+		   "      their lag); dump prints the records from SEQ on, one JSON per line.\n"
+		   "  deadletter list [--path DIR] [--from SEQ] [--max N]\n"
+		   "      Print the dead-letter store: what was refused, by whom and why.\n"
+		   "  dbsync [--connection URL]\n"
+		   "      Create the database schema, or upgrade it to this version's, on\n"
+		   "      storage.connection, storage.event_connection and the connections of\n"
+		   "      database dispatchers (or on URL alone), and say what was done. Safe to\n"
+		   "      run twice, and at once. Exit status 0 when every database is ready,\n"
+		   "      1 otherwise.\n"
+		   "\n"
+		   "Not available yet: status, flush, dispatcher (they come with the control\n"
+		   "API).\n");
 }
 
 /* Reads a whole file (or stdin for "-") up to max bytes. */
@@ -412,6 +426,105 @@ out:
 	return status;
 }
 
+/* Adds url to the set of distinct URLs (borrowed) when it is not there yet. */
+static void add_url(const char **urls, size_t *n, size_t max, const char *url)
+{
+	size_t i;
+
+	if (!url)
+		return;
+	for (i = 0; i < *n; i++)
+		if (strcmp(urls[i], url) == 0)
+			return;
+	if (*n < max)
+		urls[(*n)++] = url;
+}
+
+static int cmd_dbsync(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"connection", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tl_storage_options sopt;
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	const char *urls[2 + 2 * 64];
+	const char *only = NULL;
+	size_t n = 0, i;
+	int opt, status = 0;
+
+	memset(&conf, 0, sizeof(conf));
+	tl_conf_errors_init(&errs);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			only = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tallyctl: dbsync: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	tl_storage_options_init(&sopt);
+	if (only) {
+		urls[n++] = only;
+	} else {
+		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
+					    &errs) < 0) {
+			tl_conf_errors_print(&errs, stderr);
+			tl_conf_errors_fini(&errs);
+			return 1;
+		}
+		sopt.partition_seconds = conf.storage.partition_seconds;
+		sopt.partitions_ahead = (unsigned)conf.storage.partitions_ahead;
+		add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), conf.storage.connection);
+		add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), conf.storage.event_connection);
+		for (i = 0; i < conf.collector.n_dispatchers; i++) {
+			const struct tl_dispatcher_conf *d = &conf.collector.dispatchers[i];
+			const struct tl_dispatcher_database_conf *db = d->conf;
+
+			if (d->type != TL_DISPATCHER_DATABASE || !db)
+				continue;
+			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->connection);
+			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->event_connection);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct tl_storage *s = NULL;
+		struct tl_buf report, why;
+		int rc;
+
+		tl_buf_init(&report);
+		tl_buf_init(&why);
+		rc = tl_storage_open(urls[i], &sopt, &s, &why);
+		if (rc == 0)
+			rc = tl_storage_dbsync(s, &report, &why);
+		/* The URL may hold a password: name the database by its place in the list. */
+		if (report.len)
+			printf("%s", report.data);
+		if (rc < 0) {
+			fprintf(stderr, "tallyctl: dbsync of database %zu (%s): %s\n", i + 1,
+				s ? s->driver->name : "storage",
+				why.len ? why.data : strerror(-rc));
+			status = 1;
+		} else {
+			printf("database %zu (%s): ready\n", i + 1, s->driver->name);
+		}
+		tl_storage_close(s);
+		tl_buf_fini(&report);
+		tl_buf_fini(&why);
+	}
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -450,6 +563,8 @@ int main(int argc, char **argv)
 		return cmd_buffer(config, false, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "deadletter") == 0)
 		return cmd_buffer(config, true, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "dbsync") == 0)
+		return cmd_dbsync(config, argc - optind, argv + optind);
 	fprintf(stderr,
 		"tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
 		argv[optind]);

@@ -21,6 +21,7 @@
 #include "collector/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "storage/storage.h"
 
 #define TALLYD_DEFAULT_CONFIG "/etc/tally/tally.yaml"
 
@@ -67,10 +68,66 @@ static void usage(FILE *f)
 		"  1  the configuration is invalid, missing or unreadable, or bad usage\n"
 		"  2  no implemented role is enabled (collector.enabled is false)\n"
 		"  3  the collector could not start (the buffer cannot be opened, a dispatcher\n"
-		"     type is not available in this version, the UDP address cannot be bound)\n"
+		"     type is not available in this version, the UDP address cannot be bound,\n"
+		"     a database's schema is missing or older than this version needs: run\n"
+		"     tallyctl dbsync). A database that is down at start is not an error:\n"
+		"     the database dispatcher retries and the buffer keeps the samples.\n"
 		"\n"
 		"The sample configuration, with every key, its default and a comment, is\n"
 		"etc/tally.yaml in the source tree (installed as $sysconfdir/tally/tally.yaml).\n");
+}
+
+/*
+ * Checks the schema of every database the database dispatchers write to:
+ * a schema that is missing or older than this build needs stops start-up
+ * (status 3, the message names `tallyctl dbsync`); a database that cannot be
+ * reached is only a warning, since the dispatcher retries and the buffer
+ * keeps the data meanwhile. Returns 0 or -EPROTO.
+ */
+static int check_databases(const struct tl_tally_conf *conf)
+{
+	struct tl_storage_options sopt;
+	size_t i, j;
+	int status = 0;
+
+	tl_storage_options_init(&sopt);
+	sopt.timeout_ms = 5000;
+	for (i = 0; i < conf->collector.n_dispatchers; i++) {
+		const struct tl_dispatcher_conf *d = &conf->collector.dispatchers[i];
+		const struct tl_dispatcher_database_conf *db = d->conf;
+		const char *urls[2];
+
+		if (d->type != TL_DISPATCHER_DATABASE || !db)
+			continue;
+		urls[0] = db->connection;
+		urls[1] = db->event_connection && strcmp(db->event_connection, db->connection) != 0
+				  ? db->event_connection
+				  : NULL;
+		for (j = 0; j < 2 && urls[j]; j++) {
+			struct tl_storage *s = NULL;
+			struct tl_buf why;
+			int rc;
+
+			tl_buf_init(&why);
+			rc = tl_storage_open(urls[j], &sopt, &s, &why);
+			if (rc == 0)
+				rc = tl_storage_check_schema(s, &why);
+			if (rc == -EPROTO) {
+				tl_log(TL_LOG_ERR, "dispatcher %s: %s", d->name,
+				       why.len ? why.data : "the database schema does not fit");
+				status = -EPROTO;
+			} else if (rc < 0) {
+				tl_log(TL_LOG_WARNING,
+				       "dispatcher %s: the %s database is not available now (%s): "
+				       "samples wait in the buffer until it is",
+				       d->name, j ? "event" : "sample",
+				       why.len ? why.data : strerror(-rc));
+			}
+			tl_storage_close(s);
+			tl_buf_fini(&why);
+		}
+	}
+	return status;
 }
 
 /* Runs the enabled roles until a stop signal. Returns the exit status. */
@@ -94,6 +151,8 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 		       "the query API role (api.enabled) is not implemented yet in tally %s: "
 		       "running the collector role only",
 		       PACKAGE_VERSION);
+	if (check_databases(conf) < 0)
+		return EXIT_START;
 	if (!*secret)
 		tl_log(TL_LOG_WARNING, "telemetry_secret is empty: signatures are not checked");
 	if (tl_signer_create(secret, strlen(secret), &signer) < 0) {
