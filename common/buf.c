@@ -47,6 +47,21 @@ int tl_buf_grow(struct tl_buf *b, size_t extra)
 
 
 
+int tl_buf_put_i64(struct tl_buf *b, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	/* In unsigned arithmetic, so that INT64_MIN needs no special case. */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return tl_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

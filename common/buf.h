@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct tl_buf {
@@ -65,6 +66,8 @@ static inline int tl_buf_putc(struct tl_buf *b, char c)
 	b->data[b->len] = '\0';
 	return 0;
 }
+/* Appends v in decimal ("-12"), without printf. Returns 0 or -ENOMEM. */
+int tl_buf_put_i64(struct tl_buf *b, int64_t v);
 /* Appends printf-formatted text. Returns 0, -ENOMEM or -EINVAL. */
 int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)

@@ -877,7 +877,7 @@ int tl_json_write(const struct tl_json *v, struct tl_buf *b)
 	case TL_JSON_TRUE:
 		return tl_buf_append(b, "true", 4);
 	case TL_JSON_INT:
-		return tl_buf_printf(b, "%lld", (long long)v->u.i);
+		return tl_buf_put_i64(b, v->u.i);
 	case TL_JSON_REAL:
 		return tl_buf_append(b, num, tl_pyfmt_float_py3(v->u.d, num));
 	case TL_JSON_STRING:

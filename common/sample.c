@@ -60,11 +60,10 @@ int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b)
 	    (rc = FIELD(b, "counter_type", tl_counter_type_name(s->counter_type))) < 0 ||
 	    (rc = FIELD(b, "counter_unit", s->counter_unit)) < 0)
 		return rc;
-	if (s->volume_is_int)
-		rc = tl_buf_printf(b, ",\"counter_volume\":%lld", (long long)s->volume_int);
-	else
-		rc = tl_buf_printf(b, ",\"counter_volume\":%.*s",
-				   (int)tl_pyfmt_float_py3(s->volume, num), num);
+	rc = tl_buf_puts(b, ",\"counter_volume\":");
+	if (rc == 0)
+		rc = s->volume_is_int ? tl_buf_put_i64(b, s->volume_int)
+				      : tl_buf_append(b, num, tl_pyfmt_float_py3(s->volume, num));
 	if (rc < 0 || (rc = FIELD(b, "user_id", s->user_id)) < 0 ||
 	    (rc = FIELD(b, "project_id", s->project_id)) < 0 ||
 	    (rc = FIELD(b, "resource_id", s->resource_id)) < 0 ||

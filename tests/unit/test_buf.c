@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -30,6 +31,24 @@ static void test_append_and_nul(void **state)
 	tl_buf_fini(NULL);
 }
 
+static void test_put_i64(void **state)
+{
+	static const int64_t v[] = {0, 7, -7, 10, 1234567890123LL, INT64_MAX, INT64_MIN, -1};
+	char want[32];
+	struct tl_buf b;
+	size_t i;
+
+	(void)state;
+	tl_buf_init(&b);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		tl_buf_reset(&b);
+		assert_int_equal(tl_buf_put_i64(&b, v[i]), 0);
+		snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+		assert_string_equal(b.data, want);
+	}
+	tl_buf_fini(&b);
+}
+
 static void test_growth(void **state)
 {
 	struct tl_buf b;
@@ -51,6 +70,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_and_nul),
+		cmocka_unit_test(test_put_i64),
 		cmocka_unit_test(test_growth),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
