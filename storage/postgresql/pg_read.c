@@ -1,0 +1,538 @@
+/*
+ * pg_read.c — the read side of the PostgreSQL driver: the statements of
+ * storage/sql/sqlbuild run in a server-side cursor (BEGIN READ ONLY,
+ * DECLARE ... NO SCROLL CURSOR, FETCH in pages of PAGE_ROWS), so memory
+ * holds one page whatever the number of rows. Closing the cursor rolls the
+ * read-only transaction back, which also closes the server-side cursor.
+ *
+ * One cursor per connection at a time (storage.h), hence one fixed cursor
+ * name. Strings of a row point into the current page (or, for events and
+ * resources, into buffers of the cursor) and stay valid until the next call.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/postgresql/pg_internal.h"
+#include "storage/sql/sqlbuild.h"
+
+#define PAGE_ROWS  500
+#define FETCH_SQL  "FETCH 500 FROM tally_cur"
+#define MAX_TRAITS 100000 /* per event: more is not an event ceilometer sends */
+
+enum kind {
+	K_SAMPLE,
+	K_METER,
+	K_RESOURCE,
+	K_STATS,
+	K_EVENT,
+	K_EVENT_TYPE,
+	K_TRAIT_TYPE,
+	K_TRAIT,
+};
+
+struct pg_cursor {
+	struct tl_storage_cursor base;
+	struct pg_ctx *c;
+	enum kind kind;
+	unsigned groupby; /* statistics */
+	PGresult *page;
+	int row, nrows;
+	bool done;
+	/* Resources: the meters column, copied and parsed. */
+	struct tl_buf json;
+	struct tl_json_doc doc;
+	const char **names;
+	size_t names_cap;
+	/* Events: the current event, copied. */
+	struct tl_buf arena;
+	struct tl_stored_trait *traits;
+	size_t traits_cap;
+	char text[TL_SQL_TRAIT_TEXT_SIZE];
+};
+
+static const char *val(const struct pg_cursor *k, int col)
+{
+	return PQgetisnull(k->page, k->row, col) ? NULL : PQgetvalue(k->page, k->row, col);
+}
+
+static int64_t ival(const struct pg_cursor *k, int col)
+{
+	const char *s = val(k, col);
+
+	return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static double fval(const struct pg_cursor *k, int col)
+{
+	const char *s = val(k, col);
+
+	return s ? strtod(s, NULL) : 0.0;
+}
+
+/* Makes k->row a valid row: fetches the next page when needed. 1, 0 (end) or < 0. */
+static int have_row(struct pg_cursor *k, struct tl_buf *why)
+{
+	int r;
+
+	if (k->row < k->nrows)
+		return 1;
+	if (k->done)
+		return 0;
+	PQclear(k->page);
+	k->page = NULL;
+	k->row = k->nrows = 0;
+	r = pg_exec(k->c, FETCH_SQL, 0, NULL, &k->page, "reading rows", why);
+	if (r < 0) {
+		k->done = true;
+		return r;
+	}
+	k->nrows = PQntuples(k->page);
+	if (k->nrows == 0)
+		return 0;
+	/* A short page is the last: no FETCH needed after it. */
+	k->done = k->nrows < PAGE_ROWS;
+	return 1;
+}
+
+static int next_sample(struct pg_cursor *k, struct tl_stored_sample *o)
+{
+	const char *md = val(k, 11);
+
+	o->message_id = val(k, 0);
+	o->counter_name = val(k, 1);
+	o->counter_type = (enum tl_counter_type)ival(k, 2);
+	o->counter_unit = val(k, 3);
+	o->resource_id = val(k, 4);
+	o->user_id = val(k, 5);
+	o->project_id = val(k, 6);
+	o->source = val(k, 7);
+	o->volume = fval(k, 8);
+	o->timestamp = ival(k, 9);
+	o->recorded_at = ival(k, 10);
+	o->metadata = md ? md : "{}";
+	o->metadata_len = strlen(o->metadata);
+	k->row++;
+	return 1;
+}
+
+static int next_meter(struct pg_cursor *k, struct tl_stored_meter *o)
+{
+	o->name = val(k, 0);
+	o->type = (enum tl_counter_type)ival(k, 1);
+	o->unit = val(k, 2);
+	o->resource_id = val(k, 3);
+	o->project_id = val(k, 4);
+	o->user_id = val(k, 5);
+	o->source = val(k, 6);
+	k->row++;
+	return 1;
+}
+
+static int next_resource(struct pg_cursor *k, struct tl_stored_resource *o, struct tl_buf *why)
+{
+	const char *md = val(k, 6), *meters = val(k, 7);
+	size_t n = 0;
+	int r;
+
+	tl_buf_reset(&k->json);
+	if (tl_buf_puts(&k->json, meters ? meters : "[]") < 0)
+		return -ENOMEM;
+	r = tl_sql_json_strings(k->json.data, k->json.len, &k->doc, &k->names, &k->names_cap, &n);
+	if (r < 0) {
+		if (why) {
+			tl_buf_reset(why);
+			tl_buf_puts(why, "reading resources: bad meters column");
+		}
+		return r == -ENOMEM ? r : -EIO;
+	}
+	o->resource_id = val(k, 0);
+	o->project_id = val(k, 1);
+	o->user_id = val(k, 2);
+	o->source = val(k, 3);
+	o->first_sample_timestamp = ival(k, 4);
+	o->last_sample_timestamp = ival(k, 5);
+	o->metadata = md ? md : "{}";
+	o->metadata_len = strlen(o->metadata);
+	o->meters = k->names;
+	o->n_meters = n;
+	k->row++;
+	return 1;
+}
+
+static int next_stats(struct pg_cursor *k, struct tl_stored_stats *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->unit = val(k, 0);
+	o->user_id = val(k, 1);
+	o->project_id = val(k, 2);
+	o->resource_id = val(k, 3);
+	o->source = val(k, 4);
+	o->instance_type = val(k, 5);
+	o->groupby = k->groupby;
+	o->count = ival(k, 6);
+	o->min = fval(k, 7);
+	o->max = fval(k, 8);
+	o->avg = fval(k, 9);
+	o->sum = fval(k, 10);
+	o->stddev = fval(k, 11);
+	o->card_resource = ival(k, 12);
+	o->card_user = ival(k, 13);
+	o->card_project = ival(k, 14);
+	o->period_start = ival(k, 15);
+	o->period_end = ival(k, 16);
+	o->duration_start = ival(k, 17);
+	o->duration_end = ival(k, 18);
+	k->row++;
+	return 1;
+}
+
+/* Copies s (not NULL) into the arena; returns its offset or -1. */
+static long long keep(struct pg_cursor *k, const char *s)
+{
+	size_t off = k->arena.len;
+
+	if (tl_buf_append(&k->arena, s, strlen(s) + 1) < 0)
+		return -1;
+	return (long long)off;
+}
+
+/* Fills a trait from columns base.. (name, type, t_text, t_int, t_float, t_datetime);
+ * strings as arena offsets (cast to pointers later) when copy, else pointers. */
+static int fill_trait(struct pg_cursor *k, int base, struct tl_stored_trait *t, bool copy)
+{
+	const char *name = val(k, base), *text = val(k, base + 2);
+
+	t->type = (enum tl_trait_type)ival(k, base + 1);
+	t->i = ival(k, base + 3);
+	t->f = fval(k, base + 4);
+	t->dt = ival(k, base + 5);
+	if (t->type != TL_TRAIT_TEXT && t->type != TL_TRAIT_NONE) {
+		tl_sql_trait_text(t->type, t->i, t->f, t->dt, k->text);
+		text = k->text;
+	}
+	if (!text)
+		text = "";
+	if (!copy) {
+		t->name = name;
+		t->text = text;
+		return 0;
+	}
+	{
+		long long a = keep(k, name ? name : ""), b = keep(k, text);
+
+		if (a < 0 || b < 0)
+			return -ENOMEM;
+		t->name = (const char *)(uintptr_t)a;
+		t->text = (const char *)(uintptr_t)b;
+	}
+	return 0;
+}
+
+static int next_event(struct pg_cursor *k, struct tl_stored_event *o, struct tl_buf *why)
+{
+	long long mid, etype, raw;
+	int64_t id, generated;
+	size_t n = 0, i;
+	int r;
+
+	tl_buf_reset(&k->arena);
+	id = ival(k, 0);
+	generated = ival(k, 3);
+	mid = keep(k, val(k, 1) ? val(k, 1) : "");
+	etype = keep(k, val(k, 2) ? val(k, 2) : "");
+	raw = keep(k, val(k, 4) ? val(k, 4) : "{}");
+	if (mid < 0 || etype < 0 || raw < 0)
+		return -ENOMEM;
+	for (;;) {
+		if (val(k, 5)) {
+			void *arr = k->traits;
+
+			if (n >= MAX_TRAITS) {
+				if (why) {
+					tl_buf_reset(why);
+					tl_buf_puts(why, "reading events: too many traits");
+				}
+				return -EIO;
+			}
+			if (tl_array_grow(&arr, &k->traits_cap, n + 1, sizeof(*k->traits)) < 0)
+				return -ENOMEM;
+			k->traits = arr;
+			if (fill_trait(k, 5, &k->traits[n], true) < 0)
+				return -ENOMEM;
+			n++;
+		}
+		k->row++;
+		r = have_row(k, why);
+		if (r < 0)
+			return r;
+		if (r == 0 || ival(k, 0) != id)
+			break;
+	}
+	/* The arena is complete: turn offsets into pointers. */
+	for (i = 0; i < n; i++) {
+		k->traits[i].name = k->arena.data + (uintptr_t)k->traits[i].name;
+		k->traits[i].text = k->arena.data + (uintptr_t)k->traits[i].text;
+	}
+	o->message_id = k->arena.data + mid;
+	o->event_type = k->arena.data + etype;
+	o->generated = generated;
+	o->raw = k->arena.data + raw;
+	o->raw_len = strlen(o->raw);
+	o->traits = k->traits;
+	o->n_traits = n;
+	return 1;
+}
+
+static int cursor_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct pg_cursor *k = (struct pg_cursor *)base;
+	int r = have_row(k, why);
+
+	if (r <= 0)
+		return r;
+	switch (k->kind) {
+	case K_SAMPLE:
+		return next_sample(k, row);
+	case K_METER:
+		return next_meter(k, row);
+	case K_RESOURCE:
+		return next_resource(k, row, why);
+	case K_STATS:
+		return next_stats(k, row);
+	case K_EVENT:
+		return next_event(k, row, why);
+	case K_EVENT_TYPE:
+		*(const char **)row = val(k, 0);
+		k->row++;
+		return 1;
+	case K_TRAIT_TYPE: {
+		struct tl_stored_trait *t = row;
+
+		memset(t, 0, sizeof(*t));
+		t->name = val(k, 0);
+		t->type = (enum tl_trait_type)ival(k, 1);
+		k->row++;
+		return 1;
+	}
+	case K_TRAIT:
+		memset(row, 0, sizeof(struct tl_stored_trait));
+		fill_trait(k, 0, row, false);
+		k->row++;
+		return 1;
+	}
+	return -EINVAL;
+}
+
+static void cursor_close(struct tl_storage_cursor *base)
+{
+	struct pg_cursor *k = (struct pg_cursor *)base;
+
+	if (!k)
+		return;
+	PQclear(k->page);
+	/* Ends the read-only transaction and its cursor. */
+	pg_rollback(k->c);
+	tl_buf_fini(&k->json);
+	tl_json_doc_fini(&k->doc);
+	free(k->names);
+	tl_buf_fini(&k->arena);
+	free(k->traits);
+	free(k);
+}
+
+static const struct tl_storage_cursor_ops cursor_ops = {
+	.next = cursor_next,
+	.close = cursor_close,
+};
+
+/* Declares the cursor for st and returns it; st is consumed (finied). */
+static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind, unsigned groupby,
+		       struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	struct pg_cursor *k = NULL;
+	struct tl_buf text, sql;
+	size_t *offs = NULL, i;
+	const char **vals = NULL;
+	int r;
+
+	*out = NULL;
+	tl_buf_init(&text);
+	tl_buf_init(&sql);
+	r = pg_ensure(c, why);
+	if (r < 0)
+		goto out;
+	offs = calloc(st->n_params + 1, sizeof(*offs));
+	vals = calloc(st->n_params + 1, sizeof(*vals));
+	k = calloc(1, sizeof(*k));
+	if (!offs || !vals || !k) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Text forms of the parameters: offsets first, pointers once the buffer is final. */
+	for (i = 0; i < st->n_params; i++) {
+		const struct tl_value *v = &st->params[i];
+
+		offs[i] = text.len;
+		switch (v->type) {
+		case TL_VALUE_NULL:
+			offs[i] = SIZE_MAX;
+			continue;
+		case TL_VALUE_STRING:
+			r = tl_buf_puts(&text, v->s ? v->s : "");
+			break;
+		case TL_VALUE_INT:
+			r = tl_buf_printf(&text, "%" PRId64, v->i);
+			break;
+		case TL_VALUE_TIME:
+			r = tl_buf_printf(&text, "%" PRId64, v->t);
+			break;
+		case TL_VALUE_FLOAT:
+			r = tl_pg_format_double(&text, v->f);
+			break;
+		case TL_VALUE_BOOL:
+			r = tl_buf_puts(&text, v->b ? "true" : "false");
+			break;
+		}
+		if (r < 0 || tl_buf_putc(&text, '\0') < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	for (i = 0; i < st->n_params; i++)
+		vals[i] = offs[i] == SIZE_MAX ? NULL : text.data + offs[i];
+	if (tl_buf_puts(&sql, "DECLARE tally_cur NO SCROLL CURSOR FOR ") < 0 ||
+	    tl_buf_append(&sql, st->sql.data, st->sql.len) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = pg_exec(c, "BEGIN READ ONLY", 0, NULL, NULL, "starting a query", why);
+	if (r < 0)
+		goto out;
+	r = pg_exec(c, sql.data, (int)st->n_params, vals, NULL, "running a query", why);
+	if (r < 0) {
+		pg_rollback(c);
+		goto out;
+	}
+	k->base.ops = &cursor_ops;
+	k->c = c;
+	k->kind = kind;
+	k->groupby = groupby;
+	tl_json_doc_init(&k->doc);
+	*out = &k->base;
+	k = NULL;
+out:
+	free(k);
+	free(offs);
+	free(vals);
+	tl_buf_fini(&text);
+	tl_buf_fini(&sql);
+	tl_sql_stmt_fini(st);
+	return r;
+}
+
+/* Opens the cursor of a statement built with result built (< 0: the builder refused). */
+static int build_open(struct pg_ctx *c, struct tl_sql_stmt *st, int built, enum kind kind,
+		      unsigned groupby, struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	if (built < 0) {
+		tl_sql_stmt_fini(st);
+		*out = NULL;
+		return built;
+	}
+	return open_cursor(c, st, kind, groupby, out, why);
+}
+
+int pg_query_samples(void *ctx, const struct tl_sample_query *q, struct tl_storage_cursor **out,
+		     struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_samples(&tl_sql_postgresql, q, &st, why), K_SAMPLE, 0,
+			  out, why);
+}
+
+int pg_query_complex(void *ctx, const struct tl_complex_query *q, struct tl_storage_cursor **out,
+		     struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_complex(&tl_sql_postgresql, q, &st, why), K_SAMPLE, 0,
+			  out, why);
+}
+
+int pg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_meters(&tl_sql_postgresql, q, &st, why), K_METER, 0, out,
+			  why);
+}
+
+int pg_query_resources(void *ctx, const struct tl_resource_query *q, struct tl_storage_cursor **out,
+		       struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_resources(&tl_sql_postgresql, q, &st, why), K_RESOURCE,
+			  0, out, why);
+}
+
+int pg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_cursor **out,
+		  struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_statistics(&tl_sql_postgresql, q, &st, why), K_STATS,
+			  q->groupby, out, why);
+}
+
+int pg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_events(&tl_sql_postgresql, q, &st, why), K_EVENT, 0, out,
+			  why);
+}
+
+int pg_event_types(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_event_types(&tl_sql_postgresql, &st, why), K_EVENT_TYPE,
+			  0, out, why);
+}
+
+int pg_trait_types(void *ctx, const char *event_type, struct tl_storage_cursor **out,
+		   struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st, tl_sql_trait_types(&tl_sql_postgresql, event_type, &st, why),
+			  K_TRAIT_TYPE, 0, out, why);
+}
+
+int pg_traits(void *ctx, const char *event_type, const char *trait_name,
+	      struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	struct tl_sql_stmt st;
+
+	tl_sql_stmt_init(&st);
+	return build_open(ctx, &st,
+			  tl_sql_traits(&tl_sql_postgresql, event_type, trait_name, &st, why),
+			  K_TRAIT, 0, out, why);
+}
