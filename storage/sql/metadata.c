@@ -6,11 +6,13 @@
 #include "storage/sql/metadata.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 
 /* Byte order of two keys; a key is a prefix of its extensions. */
 static int key_cmp(const struct tl_json_member *a, const struct tl_json_member *b)
@@ -109,13 +111,33 @@ int tl_sql_metadata_canonical(const struct tl_json *doc, struct tl_buf *out)
 	return write_object(doc, out);
 }
 
+/*
+ * SHA-256, looked up once: OpenSSL 3's EVP_sha256() is only a name that
+ * EVP_Digest() fetches from the providers on every call (a lock and a hash
+ * table lookup per sample), while an explicitly fetched EVP_MD is used as is.
+ * The fetched method is kept for the life of the process (its only reference
+ * is this pointer); the fallback is the legacy constant.
+ */
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	sha256_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+#endif
+	if (!sha256_md)
+		sha256_md = EVP_sha256();
+}
+
 int tl_sql_metadata_hash(const char *text, size_t len, uint8_t out[TL_SQL_METADATA_HASH_LEN])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (!EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen < TL_SQL_METADATA_HASH_LEN)
+	if (pthread_once(&sha256_once, sha256_fetch) != 0)
+		return -EIO;
+	if (!EVP_Digest(text, len, md, &mdlen, sha256_md, NULL) || mdlen < TL_SQL_METADATA_HASH_LEN)
 		return -EIO;
 	memcpy(out, md, TL_SQL_METADATA_HASH_LEN);
 	return 0;

@@ -15,7 +15,8 @@
  *
  * Hash: the first 16 bytes of SHA-256 of the canonical text (OpenSSL EVP).
  *
- * Pure functions: no I/O, no global state, thread-safe.
+ * Pure functions: no I/O, thread-safe; the only global state is the SHA-256
+ * method, fetched from OpenSSL once (pthread_once) on the first hash.
  */
 #ifndef TL_STORAGE_SQL_METADATA_H
 #define TL_STORAGE_SQL_METADATA_H

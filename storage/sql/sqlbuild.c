@@ -833,13 +833,18 @@ int tl_sql_meters(const struct tl_sql_dialect *d, const struct tl_meter_query *q
 			"rm.source");
 	put(&b, " FROM resource_meter rm JOIN meter m ON m.id = rm.meter_id"
 		" JOIN resource r ON r.id = rm.resource_ref");
-	if (q->filter.n_meta)
-		/* The metadata of the pair's latest sample, found by the
-		 * (resource_ref, timestamp) index. */
+	if (q->filter.n_meta) {
+		/* The metadata of the pair's latest sample (newest first as the
+		 * samples query), found by walking an index of `sample` backwards.
+		 * rm.last_timestamp is the time of a sample of the pair still
+		 * stored, a lower bound of the latest one's (schema/README.md), not
+		 * that time: it only bounds the walk (and prunes partitions). */
 		put(&b, " LEFT JOIN metadata md ON md.id = (SELECT ls.metadata_id FROM sample ls"
 			" WHERE ls.resource_ref = rm.resource_ref AND ls.meter_id = rm.meter_id"
-			" AND ls.timestamp = rm.last_timestamp"
-			" ORDER BY ls.message_id DESC LIMIT 1)");
+			" AND ls.timestamp >= rm.last_timestamp ORDER BY ls.timestamp DESC, ");
+		order_text(&b, "ls.message_id");
+		put(&b, " DESC LIMIT 1)");
+	}
 	sample_filter(&b, &q->filter, FK_PAIR, &first);
 	if (q->unique) {
 		put(&b, ") x ORDER BY ");
@@ -926,37 +931,84 @@ int tl_sql_resources(const struct tl_sql_dialect *d, const struct tl_resource_qu
 
 /* ------------------------------------------------------------ statistics */
 
+/*
+ * The group-by columns: the expression grouped in `sample` (its name in the
+ * grouped subquery g is the alias) and the column shown, ordered by and
+ * counted: a resource is grouped by its ref and named after grouping.
+ */
 static const struct {
 	unsigned bit;
-	const char *col;
+	const char *alias; /* in g */
+	const char *out;   /* in the result, after the join of resource */
 } group_cols[] = {
-	{TL_GROUPBY_USER, "user_id"},
-	{TL_GROUPBY_PROJECT, "project_id"},
-	{TL_GROUPBY_RESOURCE, "resource_id"},
-	{TL_GROUPBY_SOURCE, "source"},
-	{TL_GROUPBY_INSTANCE_TYPE, "instance_type"},
+	{TL_GROUPBY_USER, "user_id", "g.user_id"},
+	{TL_GROUPBY_PROJECT, "project_id", "g.project_id"},
+	{TL_GROUPBY_RESOURCE, "resource_ref", "r.resource_id"},
+	{TL_GROUPBY_SOURCE, "source", "g.source"},
+	{TL_GROUPBY_INSTANCE_TYPE, "instance_type", "g.instance_type"},
 };
 
 #define N_GROUP_COLS (sizeof(group_cols) / sizeof(group_cols[0]))
 
-/* An aggregate column when asked for, a typed NULL otherwise. */
-static void agg(struct bld *b, unsigned aggs, unsigned bit, const char *expr, const char *type)
+/* The expression of group column i on sample s (and metadata md). */
+static void group_expr(struct bld *b, size_t i)
 {
-	put(b, ", ");
-	if (aggs & bit)
-		put(b, expr);
+	if (group_cols[i].bit == TL_GROUPBY_INSTANCE_TYPE)
+		put2(b, "(md.doc ->> 'instance_type')", "json_extract(md.doc, '$.instance_type')");
 	else
-		putf(b, "CAST(NULL AS %s)", type);
+		putf(b, "s.%s", group_cols[i].alias);
 }
 
+/* The aggregates: bit, expression on sample s, alias in g, type of the NULL. */
+static const struct {
+	unsigned bit;
+	const char *expr, *alias, *type;
+} agg_cols[] = {
+	{TL_AGG_MIN, "min(s.volume)", "vmin", "DOUBLE PRECISION"},
+	{TL_AGG_MAX, "max(s.volume)", "vmax", "DOUBLE PRECISION"},
+	{TL_AGG_AVG, "avg(s.volume)", "vavg", "DOUBLE PRECISION"},
+	{TL_AGG_SUM, "sum(s.volume)", "vsum", "DOUBLE PRECISION"},
+	{TL_AGG_STDDEV, "stddev_pop(s.volume)", "vstddev", "DOUBLE PRECISION"},
+	{TL_AGG_CARD_RESOURCE, "count(DISTINCT s.resource_ref)", "card_resource", "BIGINT"},
+	{TL_AGG_CARD_USER, "count(DISTINCT s.user_id)", "card_user", "BIGINT"},
+	{TL_AGG_CARD_PROJECT, "count(DISTINCT s.project_id)", "card_project", "BIGINT"},
+};
+
+/* The window origin: the filter start, or the earliest match from CTE o. */
+static void stats_origin(struct bld *b, const struct tl_stats_query *q, bool as_us)
+{
+	if (!q->filter.has_start)
+		put(b, "(SELECT t0 FROM o)");
+	else if (as_us)
+		p_us(b, q->filter.start);
+	else
+		p_time(b, q->filter.start);
+}
+
+/*
+ * One pass over the matching samples of `sample`, found by the (meter_id,
+ * timestamp) index: grouped there by window, unit and the group columns
+ * (the resource by its ref), with times still in the column's type; the
+ * names (resource) and the time conversions come after grouping, on a row
+ * per group. The origin, when it is not the filter start, is the earliest
+ * match of each meter's index walk (CTE o, evaluated once).
+ *
+ * The window is exact at its edges on both backends: integer µs division on
+ * SQLite (ts >= origin, so truncation is the floor), date_bin() on
+ * PostgreSQL (integer arithmetic on the timestamps), so a sample exactly on
+ * a boundary opens the later window.
+ */
 int tl_sql_statistics(const struct tl_sql_dialect *d, const struct tl_stats_query *q,
 		      struct tl_sql_stmt *st, struct tl_buf *why)
 {
 	unsigned aggs = q->aggregates ? q->aggregates : TL_AGG_STANDARD;
+	struct tl_sample_filter rest = q->filter;
+	bool need_md = q->filter.n_meta || (q->groupby & TL_GROUPBY_INSTANCE_TYPE);
 	struct bld b;
-	bool first = true;
+	bool first;
 	int64_t period_us = 0;
 	size_t i;
+	int key;
 
 	bld_start(&b, d, st, why);
 	if (!q->filter.meter) {
@@ -968,74 +1020,110 @@ int tl_sql_statistics(const struct tl_sql_dialect *d, const struct tl_stats_quer
 		return bld_end(&b);
 	}
 	period_us = q->period * 1000000;
-	/* f: the matching samples with the columns a group can use, times in µs. */
-	put(&b, "WITH f AS (SELECT m.unit AS unit, s.user_id AS user_id, s.project_id AS "
-		"project_id, r.resource_id AS resource_id, s.source AS source, ");
-	if (q->groupby & TL_GROUPBY_INSTANCE_TYPE)
-		put2(&b, "(md.doc ->> 'instance_type')", "json_extract(md.doc, '$.instance_type')");
-	else
-		put(&b, "CAST(NULL AS TEXT)");
-	put(&b, " AS instance_type, s.volume AS v, ");
-	t_col(&b, "s.timestamp");
-	put(&b, " AS ts FROM sample s JOIN meter m ON m.id = s.meter_id"
-		" JOIN resource r ON r.id = s.resource_ref"
-		" LEFT JOIN metadata md ON md.id = s.metadata_id");
-	sample_filter(&b, &q->filter, FK_SAMPLE, &first);
-	/* g: each sample with its window k (0 without a period) and the origin o.
-	 * ts >= origin always, so the integer division is the floor. */
-	put(&b, "), g AS (SELECT f.*, ");
-	if (period_us > 0) {
-		if (q->filter.has_start) {
-			put(&b, "(f.ts - ");
-			p_us(&b, q->filter.start);
-			put(&b, ") / ");
-			p_int(&b, period_us);
-			put(&b, " AS k, ");
-			p_us(&b, q->filter.start);
-			put(&b, " AS o");
-		} else {
-			put(&b, "(f.ts - (SELECT min(ts) FROM f)) / ");
-			p_int(&b, period_us);
-			put(&b, " AS k, (SELECT min(ts) FROM f) AS o");
-		}
-	} else {
-		put(&b, "0 AS k, 0 AS o");
+	/* The meter is matched by name on the meter joined (or walked) below. */
+	rest.meter = NULL;
+	if (period_us > 0 && !q->filter.has_start) {
+		put(&b, "WITH o AS (SELECT min((SELECT s.timestamp FROM sample s");
+		if (q->filter.n_meta)
+			put(&b, " LEFT JOIN metadata md ON md.id = s.metadata_id");
+		put(&b, " WHERE s.meter_id = om.id");
+		first = false;
+		sample_filter(&b, &rest, FK_SAMPLE, &first);
+		put(&b, " ORDER BY s.timestamp LIMIT 1)) AS t0 FROM meter om WHERE om.name = ");
+		p_text(&b, q->filter.meter);
+		put(&b, ") ");
 	}
-	put(&b, " FROM f) SELECT unit");
+	put(&b, "SELECT g.unit");
 	for (i = 0; i < N_GROUP_COLS; i++) {
 		if (q->groupby & group_cols[i].bit)
-			putf(&b, ", %s", group_cols[i].col);
+			putf(&b, ", %s", group_cols[i].out);
 		else
 			put(&b, ", CAST(NULL AS TEXT)");
 	}
-	put(&b, ", count(*)");
-	agg(&b, aggs, TL_AGG_MIN, "min(v)", "DOUBLE PRECISION");
-	agg(&b, aggs, TL_AGG_MAX, "max(v)", "DOUBLE PRECISION");
-	agg(&b, aggs, TL_AGG_AVG, "avg(v)", "DOUBLE PRECISION");
-	agg(&b, aggs, TL_AGG_SUM, "sum(v)", "DOUBLE PRECISION");
-	agg(&b, aggs, TL_AGG_STDDEV, "stddev_pop(v)", "DOUBLE PRECISION");
-	agg(&b, aggs, TL_AGG_CARD_RESOURCE, "count(DISTINCT resource_id)", "BIGINT");
-	agg(&b, aggs, TL_AGG_CARD_USER, "count(DISTINCT user_id)", "BIGINT");
-	agg(&b, aggs, TL_AGG_CARD_PROJECT, "count(DISTINCT project_id)", "BIGINT");
-	if (period_us > 0) {
-		put(&b, ", min(o) + k * ");
-		p_int(&b, period_us);
-		put(&b, ", min(o) + (k + 1) * ");
+	put(&b, ", g.n");
+	for (i = 0; i < sizeof(agg_cols) / sizeof(agg_cols[0]); i++) {
+		if (aggs & agg_cols[i].bit)
+			putf(&b, ", g.%s", agg_cols[i].alias);
+		else
+			putf(&b, ", CAST(NULL AS %s)", agg_cols[i].type);
+	}
+	put(&b, ", ");
+	if (period_us == 0) {
+		t_col(&b, "g.tmin");
+		put(&b, ", ");
+		t_col(&b, "g.tmax");
+	} else if (b.pg) {
+		/* g.k is the window start. */
+		t_col(&b, "g.k");
+		put(&b, ", ");
+		t_col(&b, "g.k");
+		put(&b, " + ");
 		p_int(&b, period_us);
 	} else {
-		put(&b, ", min(ts), max(ts)");
+		stats_origin(&b, q, true);
+		put(&b, " + g.k * ");
+		p_int(&b, period_us);
+		put(&b, ", ");
+		stats_origin(&b, q, true);
+		put(&b, " + (g.k + 1) * ");
+		p_int(&b, period_us);
 	}
-	put(&b, ", min(ts), max(ts) FROM g GROUP BY k, unit");
-	for (i = 0; i < N_GROUP_COLS; i++)
-		if (q->groupby & group_cols[i].bit)
-			putf(&b, ", %s", group_cols[i].col);
-	put(&b, " ORDER BY k, ");
-	order_text(&b, "unit");
+	put(&b, ", ");
+	t_col(&b, "g.tmin");
+	put(&b, ", ");
+	t_col(&b, "g.tmax");
+
+	/* g: the groups, keyed by the first columns (window, unit, groups). */
+	put(&b, " FROM (SELECT ");
+	if (period_us == 0) {
+		put(&b, "0");
+	} else if (b.pg) {
+		put(&b, "date_bin(");
+		p_int(&b, q->period);
+		put(&b, " * interval '1 second', s.timestamp, ");
+		stats_origin(&b, q, false);
+		put(&b, ")");
+	} else {
+		put(&b, "(s.timestamp - ");
+		stats_origin(&b, q, true);
+		put(&b, ") / ");
+		p_int(&b, period_us);
+	}
+	put(&b, " AS k, m.unit AS unit");
+	key = 2;
 	for (i = 0; i < N_GROUP_COLS; i++) {
 		if (!(q->groupby & group_cols[i].bit))
 			continue;
 		put(&b, ", ");
-		order_text(&b, group_cols[i].col);
+		group_expr(&b, i);
+		putf(&b, " AS %s", group_cols[i].alias);
+		key++;
+	}
+	put(&b, ", count(*) AS n");
+	for (i = 0; i < sizeof(agg_cols) / sizeof(agg_cols[0]); i++)
+		if (aggs & agg_cols[i].bit)
+			putf(&b, ", %s AS %s", agg_cols[i].expr, agg_cols[i].alias);
+	put(&b, ", min(s.timestamp) AS tmin, max(s.timestamp) AS tmax"
+		" FROM sample s JOIN meter m ON m.id = s.meter_id");
+	if (need_md)
+		put(&b, " LEFT JOIN metadata md ON md.id = s.metadata_id");
+	put(&b, " WHERE m.name = ");
+	p_text(&b, q->filter.meter);
+	first = false;
+	sample_filter(&b, &rest, FK_SAMPLE, &first);
+	put(&b, " GROUP BY 1");
+	for (i = 2; i <= (size_t)key; i++)
+		putf(&b, ", %zu", i);
+	put(&b, ") g");
+	if (q->groupby & TL_GROUPBY_RESOURCE)
+		put(&b, " JOIN resource r ON r.id = g.resource_ref");
+	put(&b, " ORDER BY g.k, ");
+	order_text(&b, "g.unit");
+	for (i = 0; i < N_GROUP_COLS; i++) {
+		if (!(q->groupby & group_cols[i].bit))
+			continue;
+		put(&b, ", ");
+		order_text(&b, group_cols[i].out);
 		put(&b, " NULLS FIRST");
 	}
 	return bld_end(&b);

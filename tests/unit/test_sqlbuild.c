@@ -290,7 +290,12 @@ static void test_meters_resources_sql(void **state)
 	mq.filter.n_meta = 1;
 	assert_int_equal(tl_sql_meters(&tl_sql_sqlite, &mq, &st, &why), 0);
 	has("FROM resource_meter rm");
-	has("ls.timestamp = rm.last_timestamp");
+	/* The pair's latest sample, found in `sample`: rm.last_timestamp is only
+	 * a lower bound of its time. */
+	has("(SELECT ls.metadata_id FROM sample ls WHERE ls.resource_ref = rm.resource_ref AND "
+	    "ls.meter_id = rm.meter_id AND ls.timestamp >= rm.last_timestamp "
+	    "ORDER BY ls.timestamp DESC, ls.message_id DESC LIMIT 1)");
+	hasnt("ls.timestamp = rm.last_timestamp");
 	hasnt("FROM sample s ");
 	mq.unique = true;
 	assert_int_equal(tl_sql_meters(&tl_sql_postgresql, &mq, &st, &why), 0);
@@ -328,21 +333,49 @@ static void test_statistics_sql(void **state)
 	q.groupby = TL_GROUPBY_USER | TL_GROUPBY_INSTANCE_TYPE;
 	q.aggregates = TL_AGG_STDDEV | TL_AGG_CARD_USER;
 	assert_int_equal(tl_sql_statistics(&tl_sql_sqlite, &q, &st, &why), 0);
-	has("(f.ts - (SELECT min(ts) FROM f)) / ?2 AS k");
-	has("json_extract(md.doc, '$.instance_type')");
-	has("stddev_pop(v)");
-	has("count(DISTINCT user_id)");
+	/* The origin: each meter's first match, walking its index. */
+	has("WITH o AS (SELECT min((SELECT s.timestamp FROM sample s WHERE s.meter_id = om.id "
+	    "ORDER BY s.timestamp LIMIT 1)) AS t0 FROM meter om WHERE om.name = ?1)");
+	/* Grouped on sample (the window in integer µs), converted after. */
+	has("FROM (SELECT (s.timestamp - (SELECT t0 FROM o)) / ?4 AS k, m.unit AS unit, "
+	    "s.user_id AS user_id, json_extract(md.doc, '$.instance_type') AS instance_type, "
+	    "count(*) AS n, stddev_pop(s.volume) AS vstddev, count(DISTINCT s.user_id) AS "
+	    "card_user, min(s.timestamp) AS tmin, max(s.timestamp) AS tmax FROM sample s JOIN "
+	    "meter m ON m.id = s.meter_id LEFT JOIN metadata md ON md.id = s.metadata_id WHERE "
+	    "m.name = ?5 GROUP BY 1, 2, 3, 4) g");
+	has("(SELECT t0 FROM o) + g.k * ?2, (SELECT t0 FROM o) + (g.k + 1) * ?3");
 	has("CAST(NULL AS DOUBLE PRECISION)");
-	has("GROUP BY k, unit, user_id, instance_type");
-	has("ORDER BY k, unit, user_id NULLS FIRST, instance_type NULLS FIRST");
+	has("ORDER BY g.k, g.unit, g.user_id NULLS FIRST, g.instance_type NULLS FIRST");
+	hasnt("JOIN resource");
 	assert_int_equal(st.params[1].i, 60000000);
+	/* Grouped by resource: by its ref, named after grouping; no metadata join. */
+	q.groupby = TL_GROUPBY_RESOURCE;
+	q.aggregates = TL_AGG_CARD_RESOURCE;
+	assert_int_equal(tl_sql_statistics(&tl_sql_sqlite, &q, &st, &why), 0);
+	has("s.resource_ref AS resource_ref");
+	has("count(DISTINCT s.resource_ref) AS card_resource");
+	has(") g JOIN resource r ON r.id = g.resource_ref ORDER BY g.k, g.unit, r.resource_id "
+	    "NULLS FIRST");
+	hasnt("metadata");
 	q.filter.has_start = true;
 	q.filter.start = 5;
+	q.groupby = TL_GROUPBY_USER | TL_GROUPBY_INSTANCE_TYPE;
 	assert_int_equal(tl_sql_statistics(&tl_sql_postgresql, &q, &st, &why), 0);
-	has("(f.ts - $");
-	has("::int8) / $");
+	/* From the start: no CTE; the window by date_bin, exact at the edges. */
+	hasnt("WITH o");
+	has("date_bin($");
+	has("::int8 * interval '1 second', s.timestamp, ('epoch'::timestamp + $");
 	has("(md.doc ->> 'instance_type')");
-	has("unit COLLATE \"C\"");
+	has("g.unit COLLATE \"C\"");
+	/* Times converted on the groups only. */
+	has("round(extract(epoch from g.k) * 1000000)::int8, "
+	    "round(extract(epoch from g.k) * 1000000)::int8 + $");
+	hasnt("extract(epoch from s.");
+	/* Without a period: no window, period = duration. */
+	q.period = 0;
+	assert_int_equal(tl_sql_statistics(&tl_sql_postgresql, &q, &st, &why), 0);
+	has("SELECT 0 AS k");
+	hasnt("date_bin");
 	q.period = INT64_MAX / 1000;
 	assert_int_equal(tl_sql_statistics(&tl_sql_postgresql, &q, &st, &why), -EINVAL);
 	q.period = -1;

@@ -1174,6 +1174,100 @@ static void test_statistics(void **state)
 	tl_buf_fini(&why);
 }
 
+/*
+ * Windows at µs precision: an origin with a fraction of a second, a sample
+ * exactly on a window edge (it opens the later window) and one a µs before
+ * it, two units under one meter name, an origin that comes from the filtered
+ * samples only. Its own meter, 2021-02-10.
+ */
+static const struct smp set_w[] = {
+	{"w.vol", "gauge", "B", "w-r1", "w-u1", "w-p1", "w-src", "1", "2021-02-10T00:00:00.250000",
+	 "w1", "{\"k\":\"a\"}"},
+	{"w.vol", "gauge", "B", "w-r2", "w-u1", "w-p2", "w-src", "2", "2021-02-10T00:01:00.250000",
+	 "w2", "{\"k\":\"b\"}"},
+	{"w.vol", "gauge", "B", "w-r1", "w-u2", "w-p1", "w-src", "4", "2021-02-10T00:01:00.249999",
+	 "w3", "{\"k\":\"a\"}"},
+	{"w.vol", "gauge", "KB", "w-r1", "w-u1", "w-p1", "w-src", "8", "2021-02-10T00:00:30", "w4",
+	 "{\"k\":\"b\"}"},
+	{"w.vol", "gauge", "B", "w-r2", "w-u2", "w-p2", "w-src", "16", "2021-02-10T00:02:00.250000",
+	 "w5", "{\"k\":\"b\"}"},
+};
+
+/*
+ * Rows as "unit/group:count:sum[:c<card_resource>]:pstart-pend:dstart-dend",
+ * times in µs after 2021-02-10, space-separated.
+ */
+static void expect_wstats(const struct tl_stats_query *q, const char *exp)
+{
+	struct tl_storage_cursor *c = NULL;
+	struct tl_stored_stats x;
+	struct tl_buf why, got;
+	int64_t base = T("2021-02-10T00:00:00");
+	const char *g;
+	int r;
+
+	tl_buf_init(&why);
+	tl_buf_init(&got);
+	tl_buf_puts(&got, "");
+	check_ok(tl_storage_statistics(S, q, &c, &why), &why, "statistics");
+	while ((r = tl_storage_cursor_next(c, &x, &why)) == 1) {
+		g = x.groupby & TL_GROUPBY_USER	      ? x.user_id
+		    : x.groupby & TL_GROUPBY_RESOURCE ? x.resource_id
+						      : "all";
+		tl_buf_printf(&got, "%s%s/%s:%" PRId64 ":%g", got.len ? " " : "", x.unit,
+			      g ? g : "null", x.count, x.sum);
+		if (q->aggregates & TL_AGG_CARD_RESOURCE)
+			tl_buf_printf(&got, ":c%" PRId64, x.card_resource);
+		tl_buf_printf(&got, ":%" PRId64 "-%" PRId64 ":%" PRId64 "-%" PRId64,
+			      x.period_start - base, x.period_end - base, x.duration_start - base,
+			      x.duration_end - base);
+	}
+	check_ok(r, &why, "next");
+	tl_storage_cursor_close(c);
+	assert_string_equal(got.data, exp);
+	tl_buf_fini(&why);
+	tl_buf_fini(&got);
+}
+
+static void test_statistics_windows(void **state)
+{
+	struct tl_meta_match kb = {"k", {.type = TL_VALUE_STRING, .s = "b"}};
+	struct tl_stats_query q = {0};
+
+	(void)state;
+	put_samples(set_w, 5, 5, 0);
+	q.filter.meter = "w.vol";
+	q.period = 60;
+	q.groupby = TL_GROUPBY_RESOURCE;
+	expect_wstats(&q, "B/w-r1:2:5:250000-60250000:250000-60249999"
+			  " KB/w-r1:1:8:250000-60250000:30000000-30000000"
+			  " B/w-r2:1:2:60250000-120250000:60250000-60250000"
+			  " B/w-r2:1:16:120250000-180250000:120250000-120250000");
+	/* The origin is the earliest sample that matches the metadata filter. */
+	q.groupby = 0;
+	q.filter.meta = &kb;
+	q.filter.n_meta = 1;
+	expect_wstats(&q, "B/all:1:2:30000000-90000000:60250000-60250000"
+			  " KB/all:1:8:30000000-90000000:30000000-30000000"
+			  " B/all:1:16:90000000-150000000:120250000-120250000");
+	q.filter.n_meta = 0;
+	/* An exclusive start is still the origin. */
+	q.filter.has_start = true;
+	q.filter.start = T("2021-02-10T00:00:00.250000");
+	expect_wstats(&q, "B/all:1:4:250000-60250000:60249999-60249999"
+			  " KB/all:1:8:250000-60250000:30000000-30000000"
+			  " B/all:1:2:60250000-120250000:60250000-60250000"
+			  " B/all:1:16:120250000-180250000:120250000-120250000");
+	q.filter.has_start = false;
+	/* Cardinalities per unit and user, without a period. */
+	q.period = 0;
+	q.groupby = TL_GROUPBY_USER;
+	q.aggregates = TL_AGG_SUM | TL_AGG_CARD_RESOURCE;
+	expect_wstats(&q, "B/w-u1:2:3:c2:250000-60250000:250000-60250000"
+			  " B/w-u2:2:20:c2:60249999-120250000:60249999-120250000"
+			  " KB/w-u1:1:8:c1:30000000-30000000:30000000-30000000");
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 static const char set_e[] =
@@ -1475,8 +1569,8 @@ int main(void)
 		cmocka_unit_test(test_two_writers),	 cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_metadata_filters), cmocka_unit_test(test_complex),
 		cmocka_unit_test(test_meters),		 cmocka_unit_test(test_resources),
-		cmocka_unit_test(test_statistics),	 cmocka_unit_test(test_events),
-		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_statistics),	 cmocka_unit_test(test_statistics_windows),
+		cmocka_unit_test(test_events),		 cmocka_unit_test(test_expiry),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
