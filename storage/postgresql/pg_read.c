@@ -1,9 +1,20 @@
 /*
- * pg_read.c — the read side of the PostgreSQL driver: the statements of
- * storage/sql/sqlbuild run in a server-side cursor (BEGIN READ ONLY,
- * DECLARE ... NO SCROLL CURSOR, FETCH in pages of PAGE_ROWS), so memory
- * holds one page whatever the number of rows. Closing the cursor rolls the
- * read-only transaction back, which also closes the server-side cursor.
+ * pg_read.c — the read side of the PostgreSQL driver. The statements of
+ * storage/sql/sqlbuild run one of two ways:
+ *  - a query whose LIMIT bounds its rows to one page (limit <= PAGE_ROWS:
+ *    GET /v2/samples?limit=100, the usual API call) runs as one
+ *    PQexecParams, with no transaction and no cursor: one round trip, and
+ *    the whole result is that one page;
+ *  - any other (no limit, a larger one, events whose limit counts events,
+ *    not rows) runs in a server-side cursor (BEGIN READ ONLY, DECLARE ...
+ *    NO SCROLL CURSOR, FETCH in pages of PAGE_ROWS), so memory holds one
+ *    page whatever the number of rows. Closing the cursor rolls the
+ *    read-only transaction back, which also closes the server-side cursor.
+ * Either way memory holds at most PAGE_ROWS rows. The cursor stays the
+ * general path, rather than libpq's single-row mode, because each FETCH is
+ * a statement of its own under statement_timeout: a consumer that reads a
+ * long result slowly is not cut off, and closing early is a ROLLBACK, not a
+ * cancel request (a new connection to the server) and a drain.
  *
  * One cursor per connection at a time (storage.h), hence one fixed cursor
  * name. Strings of a row point into the current page (or, for events and
@@ -43,6 +54,7 @@ struct pg_cursor {
 	PGresult *page;
 	int row, nrows;
 	bool done;
+	bool in_txn; /* a server-side cursor in a read-only transaction */
 	/* Resources: the meters column, copied and parsed. */
 	struct tl_buf json;
 	struct tl_json_doc doc;
@@ -336,7 +348,8 @@ static void cursor_close(struct tl_storage_cursor *base)
 		return;
 	PQclear(k->page);
 	/* Ends the read-only transaction and its cursor. */
-	pg_rollback(k->c);
+	if (k->in_txn)
+		pg_rollback(k->c);
 	tl_buf_fini(&k->json);
 	tl_json_doc_fini(&k->doc);
 	free(k->names);
@@ -350,9 +363,13 @@ static const struct tl_storage_cursor_ops cursor_ops = {
 	.close = cursor_close,
 };
 
-/* Declares the cursor for st and returns it; st is consumed (finied). */
+/*
+ * Runs st and returns its cursor; st is consumed (finied). max_rows is the
+ * most rows the statement can return (its LIMIT), 0 when unbounded: within
+ * one page, the statement runs at once; otherwise in a server-side cursor.
+ */
 static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind, unsigned groupby,
-		       struct tl_storage_cursor **out, struct tl_buf *why)
+		       size_t max_rows, struct tl_storage_cursor **out, struct tl_buf *why)
 {
 	struct pg_cursor *k = NULL;
 	struct tl_buf text, sql;
@@ -405,6 +422,16 @@ static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind,
 	}
 	for (i = 0; i < st->n_params; i++)
 		vals[i] = offs[i] == SIZE_MAX ? NULL : text.data + offs[i];
+	if (max_rows > 0 && max_rows <= PAGE_ROWS) {
+		/* The whole result is one page: no transaction, no cursor. */
+		r = pg_exec(c, st->sql.data, (int)st->n_params, vals, &k->page, "running a query",
+			    why);
+		if (r < 0)
+			goto out;
+		k->nrows = PQntuples(k->page);
+		k->done = true;
+		goto opened;
+	}
 	if (tl_buf_puts(&sql, "DECLARE tally_cur NO SCROLL CURSOR FOR ") < 0 ||
 	    tl_buf_append(&sql, st->sql.data, st->sql.len) < 0) {
 		r = -ENOMEM;
@@ -418,6 +445,8 @@ static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind,
 		pg_rollback(c);
 		goto out;
 	}
+	k->in_txn = true;
+opened:
 	k->base.ops = &cursor_ops;
 	k->c = c;
 	k->kind = kind;
@@ -435,16 +464,18 @@ out:
 	return r;
 }
 
-/* Opens the cursor of a statement built with result built (< 0: the builder refused). */
+/* Opens the cursor of a statement built with result built (< 0: the builder
+ * refused); max_rows as open_cursor(). */
 static int build_open(struct pg_ctx *c, struct tl_sql_stmt *st, int built, enum kind kind,
-		      unsigned groupby, struct tl_storage_cursor **out, struct tl_buf *why)
+		      unsigned groupby, size_t max_rows, struct tl_storage_cursor **out,
+		      struct tl_buf *why)
 {
 	if (built < 0) {
 		tl_sql_stmt_fini(st);
 		*out = NULL;
 		return built;
 	}
-	return open_cursor(c, st, kind, groupby, out, why);
+	return open_cursor(c, st, kind, groupby, max_rows, out, why);
 }
 
 int pg_query_samples(void *ctx, const struct tl_sample_query *q, struct tl_storage_cursor **out,
@@ -454,7 +485,7 @@ int pg_query_samples(void *ctx, const struct tl_sample_query *q, struct tl_stora
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_samples(&tl_sql_postgresql, q, &st, why), K_SAMPLE, 0,
-			  out, why);
+			  q->limit, out, why);
 }
 
 int pg_query_complex(void *ctx, const struct tl_complex_query *q, struct tl_storage_cursor **out,
@@ -464,7 +495,7 @@ int pg_query_complex(void *ctx, const struct tl_complex_query *q, struct tl_stor
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_complex(&tl_sql_postgresql, q, &st, why), K_SAMPLE, 0,
-			  out, why);
+			  q->limit, out, why);
 }
 
 int pg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage_cursor **out,
@@ -473,8 +504,8 @@ int pg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage
 	struct tl_sql_stmt st;
 
 	tl_sql_stmt_init(&st);
-	return build_open(ctx, &st, tl_sql_meters(&tl_sql_postgresql, q, &st, why), K_METER, 0, out,
-			  why);
+	return build_open(ctx, &st, tl_sql_meters(&tl_sql_postgresql, q, &st, why), K_METER, 0,
+			  q->limit, out, why);
 }
 
 int pg_query_resources(void *ctx, const struct tl_resource_query *q, struct tl_storage_cursor **out,
@@ -484,7 +515,7 @@ int pg_query_resources(void *ctx, const struct tl_resource_query *q, struct tl_s
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_resources(&tl_sql_postgresql, q, &st, why), K_RESOURCE,
-			  0, out, why);
+			  0, q->limit, out, why);
 }
 
 int pg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_cursor **out,
@@ -494,7 +525,7 @@ int pg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_c
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_statistics(&tl_sql_postgresql, q, &st, why), K_STATS,
-			  q->groupby, out, why);
+			  q->groupby, 0, out, why);
 }
 
 int pg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage_cursor **out,
@@ -503,8 +534,9 @@ int pg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage
 	struct tl_sql_stmt st;
 
 	tl_sql_stmt_init(&st);
-	return build_open(ctx, &st, tl_sql_events(&tl_sql_postgresql, q, &st, why), K_EVENT, 0, out,
-			  why);
+	/* The limit counts events, each of several rows: always the cursor. */
+	return build_open(ctx, &st, tl_sql_events(&tl_sql_postgresql, q, &st, why), K_EVENT, 0, 0,
+			  out, why);
 }
 
 int pg_event_types(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why)
@@ -513,7 +545,7 @@ int pg_event_types(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_event_types(&tl_sql_postgresql, &st, why), K_EVENT_TYPE,
-			  0, out, why);
+			  0, 0, out, why);
 }
 
 int pg_trait_types(void *ctx, const char *event_type, struct tl_storage_cursor **out,
@@ -523,7 +555,7 @@ int pg_trait_types(void *ctx, const char *event_type, struct tl_storage_cursor *
 
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st, tl_sql_trait_types(&tl_sql_postgresql, event_type, &st, why),
-			  K_TRAIT_TYPE, 0, out, why);
+			  K_TRAIT_TYPE, 0, 0, out, why);
 }
 
 int pg_traits(void *ctx, const char *event_type, const char *trait_name,
@@ -534,5 +566,5 @@ int pg_traits(void *ctx, const char *event_type, const char *trait_name,
 	tl_sql_stmt_init(&st);
 	return build_open(ctx, &st,
 			  tl_sql_traits(&tl_sql_postgresql, event_type, trait_name, &st, why),
-			  K_TRAIT, 0, out, why);
+			  K_TRAIT, 0, 0, out, why);
 }

@@ -681,6 +681,44 @@ static int cmd_reads(void)
 		r = tl_storage_event_types(s, &cur, &why);
 		CHECK(r == 0 && drain(cur, &name, NULL) == 2, "after an early close: %d", r);
 	}
+	/* The same with a limit that fits one page (one statement, no server-side
+	 * cursor, pg_read.c), then a cursor closed early, then a write and a read
+	 * that sees it: neither way leaves a transaction or a result behind. */
+	{
+		struct tl_sample_query q = {0};
+		long long before;
+
+		q.limit = 2;
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && tl_storage_cursor_next(cur, &smp, &why) == 1, "first row (limit)");
+		tl_storage_cursor_close(cur);
+		r = tl_storage_event_types(s, &cur, &why);
+		CHECK(r == 0 && drain(cur, &name, NULL) == 2, "after an early close (limit): %d",
+		      r);
+		q.limit = 1;
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && drain(cur, &smp, check_sample) == 1, "limit 1: %d", r);
+		/* The page boundary: 500 rows fit one statement, 501 take the cursor. */
+		q.limit = 500;
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && drain(cur, &smp, NULL) == (total < 500 ? total : 500), "limit 500");
+		q.limit = 501;
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && drain(cur, &smp, NULL) == (total < 501 ? total : 501), "limit 501");
+		q.limit = 0;
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && tl_storage_cursor_next(cur, &smp, &why) == 1, "first row (cursor)");
+		tl_storage_cursor_close(cur);
+		before = sql_int("SELECT count(*) FROM sample");
+		pool_init(1);
+		put_one(s, "read-then-write", "r1", "cpu", tl_time_now(), "u1");
+		pool_fini();
+		CHECK(sql_int("SELECT count(*) FROM sample") == before + 1, "write after reads");
+		q.limit = 1;
+		q.filter.message_id = "read-then-write";
+		r = tl_storage_query_samples(s, &q, &cur, &why);
+		CHECK(r == 0 && drain(cur, &smp, check_sample) == 1, "read after write: %d", r);
+	}
 	printf("reads: ok (%ld samples)\n", total);
 	tl_storage_close(s);
 	tl_buf_fini(&why);
