@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"  3  the collector could not start (the buffer cannot be opened, a dispatcher\n"
 		"     type is not available in this version, the UDP address cannot be bound,\n"
 		"     a database's schema is missing or older than this version needs: run\n"
-		"     tallyctl dbsync). A database that is down at start is not an error:\n"
+		"     tallyctl dbsync; or its URL has no driver in this version). A database\n"
+		"     that is down at start is not an error:\n"
 		"     the database dispatcher retries and the buffer keeps the samples.\n"
 		"\n"
 		"The sample configuration, with every key, its default and a comment, is\n"
@@ -80,8 +81,9 @@ static void usage(FILE *f)
 /*
  * Checks the schema of every database the database dispatchers write to:
  * a schema that is missing or older than this build needs stops start-up
- * (status 3, the message names `tallyctl dbsync`); a database that cannot be
- * reached is only a warning, since the dispatcher retries and the buffer
+ * (status 3, the message names `tallyctl dbsync`), and so does a URL whose
+ * backend this build has no driver for; a database that cannot be reached is
+ * only a warning, since the dispatcher retries and the buffer
  * keeps the data meanwhile. Returns 0 or -EPROTO.
  */
 static int check_databases(const struct tl_tally_conf *conf)
@@ -112,9 +114,11 @@ static int check_databases(const struct tl_tally_conf *conf)
 			rc = tl_storage_open(urls[j], &sopt, &s, &why);
 			if (rc == 0)
 				rc = tl_storage_check_schema(s, &why);
-			if (rc == -EPROTO) {
+			if (rc == -EPROTO || rc == -ENOTSUP || rc == -EINVAL) {
+				/* Waiting would not help: no schema, no driver for the
+				 * scheme (mongodb:// in this version), a URL that cannot work. */
 				tl_log(TL_LOG_ERR, "dispatcher %s: %s", d->name,
-				       why.len ? why.data : "the database schema does not fit");
+				       why.len ? why.data : "the database cannot be used");
 				status = -EPROTO;
 			} else if (rc < 0) {
 				tl_log(TL_LOG_WARNING,

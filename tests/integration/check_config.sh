@@ -137,12 +137,12 @@ run extra-argument
 expect_status 1 "extra argument"
 expect_in err "unexpected argument 'extra-argument'" "extra argument"
 
-# Without --check-config: the sample's buffer folder does not exist here:
+# Without --check-config: the sample's folders (database, buffer) do not exist here:
 # status 3, with the folder named.
 run -c "$top_srcdir/etc/tally.yaml"
 expect_status 3 "no --check-config"
 expect_in err "the query API role (api.enabled) is not implemented yet" "no --check-config"
-expect_in err "/var/lib/tally/buffer" "no --check-config"
+expect_in err "/var/lib/tally" "no --check-config"
 printf 'collector: {enabled: false}\n' >"$work/api_only.yaml"
 run -c "$work/api_only.yaml"
 expect_status 2 "api only"
