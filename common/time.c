@@ -15,7 +15,7 @@
 #define US_PER_DAY (86400LL * US_PER_SEC)
 
 /* Days from 1970-01-01 to y-m-d. */
-static int64_t tl_days_from_civil(int64_t y, int m, int d)
+int64_t tl_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -28,7 +28,7 @@ static int64_t tl_days_from_civil(int64_t y, int m, int d)
 }
 
 /* The date of a day count from 1970-01-01. */
-static void tl_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void tl_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 

@@ -51,4 +51,9 @@ int64_t tl_time_now(void);
 /* A monotonic clock in µs, for intervals. */
 int64_t tl_time_mono(void);
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
+int64_t tl_days_from_civil(int64_t y, int m, int d);
+/* The date of a day count from 1970-01-01 (the inverse of tl_days_from_civil()). */
+void tl_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif

@@ -11,36 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/time.h"
+
 #define US_PER_S   1000000LL
 #define US_PER_DAY (86400LL * US_PER_S)
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
 
 /* 0001-01-01 and the last µs of year 99999 (PostgreSQL goes to 294276;
  * Tally's times stop at 9999, partition bounds just after). */
@@ -108,33 +82,34 @@ void tl_pg_partition_range(int64_t ts, int64_t width_s, int64_t *out_lo, int64_t
 int tl_pg_partition_name(int64_t lo, bool daily, char *buf, size_t size)
 {
 	int64_t days, y;
-	unsigned m, d, h;
+	int m, d;
+	unsigned h;
 	int n;
 
 	if (lo < PG_MIN_US || lo > PG_MAX_US)
 		return -EINVAL;
 	days = tl_pg_floor_div(lo, US_PER_DAY);
 	h = (unsigned)((lo - days * US_PER_DAY) / (3600 * US_PER_S));
-	civil_from_days(days, &y, &m, &d);
+	tl_civil_from_days(days, &y, &m, &d);
 	if (daily && h == 0)
-		n = snprintf(buf, size, "sample_p%04lld%02u%02u", (long long)y, m, d);
+		n = snprintf(buf, size, "sample_p%04lld%02d%02d", (long long)y, m, d);
 	else
-		n = snprintf(buf, size, "sample_p%04lld%02u%02u%02u", (long long)y, m, d, h);
+		n = snprintf(buf, size, "sample_p%04lld%02d%02d%02u", (long long)y, m, d, h);
 	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
 }
 
 size_t tl_pg_format_time(int64_t us, char *buf, size_t size)
 {
 	int64_t days, rem, y;
-	unsigned m, d;
+	int m, d;
 	int n;
 
 	if (size < 40 || us < PG_MIN_US || us > PG_MAX_US)
 		return 0;
 	days = tl_pg_floor_div(us, US_PER_DAY);
 	rem = us - days * US_PER_DAY;
-	civil_from_days(days, &y, &m, &d);
-	n = snprintf(buf, size, "%04lld-%02u-%02u %02u:%02u:%02u", (long long)y, m, d,
+	tl_civil_from_days(days, &y, &m, &d);
+	n = snprintf(buf, size, "%04lld-%02d-%02d %02u:%02u:%02u", (long long)y, m, d,
 		     (unsigned)(rem / (3600 * US_PER_S)), (unsigned)(rem / (60 * US_PER_S) % 60),
 		     (unsigned)(rem / US_PER_S % 60));
 	if (n <= 0 || (size_t)n >= size)
@@ -198,7 +173,7 @@ int tl_pg_parse_time(const char *s, int64_t *out_us)
 		return -EINVAL;
 	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return -EINVAL;
-	v = days_from_civil(y, (unsigned)mo, (unsigned)d) * US_PER_DAY +
+	v = tl_days_from_civil(y, (int)mo, (int)d) * US_PER_DAY +
 	    ((h * 60 + mi) * 60 + sec) * US_PER_S + frac;
 	if (v > PG_MAX_US)
 		return -EINVAL;
