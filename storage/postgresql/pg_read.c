@@ -101,7 +101,8 @@ static int have_row(struct pg_cursor *k, struct tl_buf *why)
 	r = pg_exec(k->c, FETCH_SQL, 0, NULL, &k->page, "reading rows", why);
 	if (r < 0) {
 		k->done = true;
-		return r;
+		/* A data exception in a read comes from the query's own values. */
+		return r == -EBADMSG ? -EINVAL : r;
 	}
 	k->nrows = PQntuples(k->page);
 	if (k->nrows == 0)
@@ -455,6 +456,10 @@ opened:
 	*out = &k->base;
 	k = NULL;
 out:
+	/* A data exception (22xxx: an invalid regular expression, a value out of
+	 * range) while opening a read is the query's fault: the API's 400. */
+	if (r == -EBADMSG)
+		r = -EINVAL;
 	free(k);
 	free(offs);
 	free(vals);

@@ -860,12 +860,7 @@ static void test_complex(void **state)
 	r = tl_storage_query_complex(S, &bad, &c, &why);
 	if (r == 0)
 		r = tl_storage_cursor_next(c, &row, &why);
-	/* TODO: -EINVAL on every backend once PostgreSQL's driver maps SQLSTATE
-	 * 2201B (invalid_regular_expression) to it. */
-	if (strncmp(url, "sqlite:", 7) == 0)
-		assert_int_equal(r, -EINVAL);
-	else
-		assert_true(r < 0 && r != -EAGAIN);
+	assert_int_equal(r, -EINVAL);
 	tl_storage_cursor_close(c);
 	c = NULL;
 	bad.filter = &sig;
