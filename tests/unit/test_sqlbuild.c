@@ -178,6 +178,14 @@ static void test_samples_sql(void **state)
 	has("md.doc::text");
 	has("(md.doc #> $3::text[])");
 	has("ORDER BY s.timestamp DESC, s.message_id COLLATE \"C\" DESC LIMIT $7::int8");
+	/* With a limit, PostgreSQL picks the page from `sample` alone (with the
+	 * metadata a filter needs), then joins that page only. */
+	has("FROM (SELECT s.message_id, s.meter_id, s.resource_ref, s.user_id, s.project_id, "
+	    "s.source, s.volume, s.timestamp, s.recorded_at, s.metadata_id FROM sample s "
+	    "LEFT JOIN metadata md ON md.id = s.metadata_id WHERE ");
+	has("LIMIT $7::int8) s JOIN meter m ON m.id = s.meter_id JOIN resource r ON "
+	    "r.id = s.resource_ref ORDER BY s.timestamp DESC, s.message_id COLLATE \"C\" DESC");
+	has("(SELECT md.doc::text FROM metadata md WHERE md.id = s.metadata_id)");
 	assert_int_equal(st.n_params, 7);
 	assert_int_equal(st.params[0].type, TL_VALUE_STRING);
 	assert_ptr_equal(st.params[0].s, evil);
@@ -200,7 +208,14 @@ static void test_samples_sql(void **state)
 	has("json_type(md.doc, ?3) IN ('integer', 'real') AND json_extract(md.doc, ?3) = ?4");
 	has("LIMIT ?5");
 	hasnt("$");
+	hasnt("FROM (SELECT");
 	assert_string_equal(st.params[2].s, "$.\"flavor\".\"ram\"");
+	/* Without a limit, PostgreSQL keeps the flat join too. */
+	q.limit = 0;
+	assert_int_equal(tl_sql_samples(&tl_sql_postgresql, &q, &st, &why), 0);
+	has("FROM sample s JOIN meter m ON m.id = s.meter_id");
+	hasnt("LIMIT");
+	q.limit = 100;
 
 	/* Empty key parts are refused. */
 	m[0].key = "a..b";
