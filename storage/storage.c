@@ -145,6 +145,19 @@ const struct tl_storage_capability *tl_storage_capabilities(const struct tl_stor
 	return sql_capabilities;
 }
 
+void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason,
+			    size_t len)
+{
+	if (!rep->refused || rep->refused[i])
+		return;
+	rep->refused[i] = 1;
+	if (++rep->n_refused == 1 && rep->why) {
+		/* Whatever an earlier attempt of the batch left there is not the reason. */
+		tl_buf_reset(rep->why);
+		tl_buf_append(rep->why, reason ? reason : "", reason ? len : 0);
+	}
+}
+
 int tl_storage_cursor_next(struct tl_storage_cursor *c, void *row, struct tl_buf *why)
 {
 	return c->ops->next(c, row, why);

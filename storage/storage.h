@@ -362,6 +362,13 @@ struct tl_store_report {
 	struct tl_buf *why; /* the reason for the first refused record, or NULL */
 };
 
+/*
+ * For drivers: flags record i as refused (counted once) and keeps the reason
+ * (reason[0..len)) of the first refused record in rep->why.
+ */
+void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason,
+			    size_t len);
+
 /* Expiry results. */
 struct tl_expire_report {
 	uint64_t samples;   /* rows removed */

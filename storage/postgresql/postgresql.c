@@ -1731,14 +1731,7 @@ static int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t
 			drop_caches(c);
 			if (r < 0)
 				break;
-			if (rep->refused && !rep->refused[i]) {
-				rep->refused[i] = 1;
-				rep->n_refused++;
-			}
-			if (rep->why && rep->n_refused == 1) {
-				tl_buf_reset(rep->why);
-				tl_buf_append(rep->why, tmp.data ? tmp.data : "", tmp.len);
-			}
+			tl_store_report_refuse(rep, i, tmp.data, tmp.len);
 			continue;
 		}
 		if (r < 0) {
@@ -2001,14 +1994,7 @@ static int pg_record_events(void *ctx, const struct tl_event *const *e, size_t n
 			drop_caches(c);
 			if (r < 0)
 				break;
-			if (rep->refused && !rep->refused[i]) {
-				rep->refused[i] = 1;
-				rep->n_refused++;
-			}
-			if (rep->why && rep->n_refused == 1) {
-				tl_buf_reset(rep->why);
-				tl_buf_append(rep->why, tmp.data ? tmp.data : "", tmp.len);
-			}
+			tl_store_report_refuse(rep, i, tmp.data, tmp.len);
 			continue;
 		}
 		if (r < 0) {

@@ -1013,12 +1013,7 @@ static int write_batch(struct sq *c, const void *const *recs, size_t n, write_fn
 				break;
 			/* Ids cached inside the savepoint are gone with it. */
 			caches_clear(c);
-			if (rep->refused && !rep->refused[i]) {
-				rep->refused[i] = 1;
-				rep->n_refused++;
-			}
-			if (rep->why && rep->why->len == 0)
-				tl_buf_printf(rep->why, "record %zu refused: %s", i, why->data);
+			tl_store_report_refuse(rep, i, why->data, why->len);
 			continue;
 		}
 		if (r < 0)
