@@ -136,6 +136,69 @@ static bool rotating(const struct file_ctx *f)
 	return f->max_bytes > 0 && f->backup_count > 0;
 }
 
+/* How far back from the end a partial line is looked for. */
+#define PARTIAL_SCAN_MAX (16u << 20)
+
+/*
+ * A tallyd killed in the middle of a write(2) may have left the end of a line
+ * unwritten; the records of that batch come again (the cursor did not move),
+ * so the partial line is cut off, back to the last '\n'. When no '\n' is
+ * found within PARTIAL_SCAN_MAX bytes, the next batch starts with one instead.
+ */
+static void cut_partial_line(struct file_ctx *f)
+{
+	char chunk[4096];
+	uint64_t end = f->size, pos = f->size, keep = 0;
+	bool found = false;
+	int rfd;
+
+	if (!f->regular || f->size == 0)
+		return;
+	rfd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (rfd < 0) {
+		f->need_newline = true;
+		return;
+	}
+	while (pos > 0 && end - pos < PARTIAL_SCAN_MAX) {
+		size_t n = pos < sizeof(chunk) ? (size_t)pos : sizeof(chunk);
+		size_t i;
+
+		if (pread(rfd, chunk, n, (off_t)(pos - n)) != (ssize_t)n)
+			break;
+		for (i = n; i > 0 && chunk[i - 1] != '\n'; i--)
+			;
+		if (i > 0) {
+			keep = pos - n + i;
+			found = true;
+			break;
+		}
+		pos -= n;
+	}
+	/* No '\n' at all: the whole file is the partial line. */
+	if (!found && pos == 0)
+		found = true;
+	/* Only a line of ours (a JSON object) is cut: anything else is ended. */
+	if (found && keep < end &&
+	    (pread(rfd, chunk, 1, (off_t)keep) != 1 || chunk[0] != '{'))
+		found = false;
+	close(rfd);
+	if (!found) {
+		f->need_newline = true;
+		return;
+	}
+	if (keep == end)
+		return;
+	if (ftruncate(f->fd, (off_t)keep) == 0) {
+		tl_logc(TL_LOG_WARNING, f->prefix,
+			"%s ended with a partial line of %llu bytes (an interrupted write): cut off, "
+			"its records are written again",
+			f->path, (unsigned long long)(end - keep));
+		f->size = keep;
+	} else {
+		f->need_newline = true;
+	}
+}
+
 static int open_file(struct file_ctx *f, struct tl_buf *why)
 {
 	struct stat st;
@@ -158,6 +221,7 @@ static int open_file(struct file_ctx *f, struct tl_buf *why)
 	}
 	f->regular = S_ISREG(st.st_mode);
 	f->size = f->regular ? (uint64_t)st.st_size : 0;
+	cut_partial_line(f);
 	return 0;
 }
 

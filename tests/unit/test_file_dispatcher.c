@@ -415,6 +415,42 @@ static void test_appends_with_cloexec(void **state)
 	free(s);
 }
 
+/* A tallyd killed inside a write(2) left half a line: the next start cuts it
+ * off (its records come again); a tail that is not one of our lines is ended. */
+static void test_partial_line_after_crash(void **state)
+{
+	struct records r;
+	struct inst in;
+	char *s = equal_samples(0, 2), *text;
+	size_t len;
+
+	(void)state;
+	records_decode(&r, s, NULL);
+	write_file(path, "{\"message_id\":\"done\"}\n{\"source\":\"PARTIAL");
+	inst_open(&in, path, 0, 0);
+	assert_int_equal(send(&in, &r, 0, 2, 0, 0, NULL), TL_DISPATCH_OK);
+	inst_close(&in);
+	text = read_all(path, &len);
+	assert_non_null(text);
+	assert_memory_equal(text, "{\"message_id\":\"done\"}\n{\"source\"", 31);
+	assert_int_equal(count_lines(path), 3);
+	assert_null(strstr(text, "PARTIAL"));
+	free(text);
+
+	/* Not ours: kept, and ended before the next line. */
+	write_file(path, "operator's note without newline");
+	inst_open(&in, path, 0, 0);
+	assert_int_equal(send(&in, &r, 0, 1, 0, 0, NULL), TL_DISPATCH_OK);
+	inst_close(&in);
+	text = read_all(path, &len);
+	assert_non_null(text);
+	assert_memory_equal(text, "operator's note without newline\n{", 33);
+	assert_int_equal(count_lines(path), 2);
+	free(text);
+	records_free(&r);
+	free(s);
+}
+
 /* ---------------------------------------------------------------- rotation: pure part */
 
 static void test_rotation_decision(void **state)
@@ -1061,6 +1097,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lines_field_by_field, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_appends_with_cloexec, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_line_after_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_decision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_renames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_sequence, setup, teardown),
