@@ -1712,7 +1712,9 @@ static int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t
 		goto out;
 
 	/* A record was refused: again, one record per savepoint (each through
-	 * the staging table, which tells a duplicate from a refusal). */
+	 * the staging table, which tells a duplicate from a refusal). What the
+	 * failed attempt counted was rolled back with it. */
+	inserted = 0;
 	b.stage = true;
 	r = begin_batch(c, LOCK_SAMPLES, why);
 	if (r < 0)
