@@ -39,9 +39,17 @@ struct tl_api_conf {
 	bool enabled;
 	char *listen; /* address to bind */
 	int64_t port;
-	int auth;	       /* enum tl_api_auth */
-	int64_t default_limit; /* results when a query gives no limit */
-	int64_t max_limit;     /* largest limit a query may ask for */
+	int auth;		  /* enum tl_api_auth */
+	int64_t default_limit;	  /* results when a query gives no limit */
+	int64_t max_limit;	  /* largest limit a query may ask for */
+	int64_t workers;	  /* request threads, each with its own database connection */
+	uint64_t max_body_size;	  /* largest request body accepted (413 beyond) */
+	uint64_t max_header_size; /* request line and headers (414/431 beyond) */
+	double statement_timeout; /* seconds a database statement may run (503 beyond) */
+	struct tl_conf_strlist admin_roles; /* roles that see every project */
+	char *public_url;    /* base of the links in answers; NULL: from the Host header */
+	char *sample_source; /* source of posted samples: "<project>:<sample_source>" */
+	bool access_log;     /* one log line per request */
 	struct tl_api_keystone_conf keystone;
 };
 

@@ -29,10 +29,16 @@
  *
  * Usage: bench/store_bench [--samples N] [--runs N] [--meter NAME]
  *                          [--pg URL [--pg-bare URL]] [--sqlite DIR]
+ *        bench/store_bench --load-only --pg URL [--samples N]
  * --pg is an empty database for the driver (dbsync is run on it), --pg-bare
  * one for the plain table (default: the same database); --sqlite a directory
  * where driver.db and bare.db are created (removed first). bench/store (the
  * shell script) starts a private PostgreSQL and passes all three.
+ * --load-only writes the data set through the database dispatcher into the
+ * --pg database only (no floor table, no reads), runs VACUUM (ANALYZE) on it,
+ * prints the rows and the size, and exits: bench/api loads its data set so.
+ * It prints "resource_id=ID" (a resource of the data set) and
+ * "last_poll=ISO" (the start of the newest poll's minute) for the caller.
  */
 #include "config.h"
 
@@ -1039,10 +1045,12 @@ struct opts {
 	unsigned runs;
 	const char *meter;
 	const char *pg, *pg_bare, *sqlite_dir;
+	bool load_only; /* the driver's database only: no floor, no reads */
 };
 
 struct sides {
 	bool pg, sq;
+	bool pg_floor; /* also write the plain table (not with --load-only) */
 	struct driver_side pg_drv, sq_drv;
 	struct pg_bare pg_bare;
 	struct sq_bare sq_bare;
@@ -1088,7 +1096,7 @@ static int run_writes(const struct opts *o, const struct gen *g, struct sides *w
 		/* Driver and floor alternate who goes first. */
 		if (w->pg && driver_first && (rc = driver_write(&w->pg_drv, ptrs, n, &why)) < 0)
 			goto out;
-		if (w->pg && (rc = pg_bare_write(&w->pg_bare, ptrs, n)) < 0)
+		if (w->pg_floor && (rc = pg_bare_write(&w->pg_bare, ptrs, n)) < 0)
 			goto out;
 		if (w->pg && !driver_first && (rc = driver_write(&w->pg_drv, ptrs, n, &why)) < 0)
 			goto out;
@@ -1233,28 +1241,64 @@ out:
 	return rc;
 }
 
+/* --load-only: rows, size, VACUUM (ANALYZE), and what bench/api needs to know. */
+static int load_report(const struct opts *o, const struct gen *g, struct sides *w)
+{
+	char rows[32], size[32], last[TL_TIME_ISO_SIZE];
+	PGconn *c = w->pg_bare.conn; /* the driver's database */
+	int64_t t0;
+	int rc;
+
+	if (w->pg_drv.refused)
+		printf("  (%" PRIu64 " samples refused by the driver)\n", w->pg_drv.refused);
+	printf("  written through the database dispatcher: %.0f samples/s (%.1f s)\n",
+	       (double)o->samples / ((double)w->pg_drv.us / 1e6), (double)w->pg_drv.us / 1e6);
+	t0 = tl_time_mono();
+	if ((rc = pg_run(c, "VACUUM (ANALYZE)")) < 0 ||
+	    (rc = pg_scalar(c, "SELECT count(*) FROM sample", rows, sizeof(rows))) < 0 ||
+	    (rc = pg_scalar(c,
+			    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN "
+			    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+			    "AND c.relkind IN ('r', 'm')",
+			    size, sizeof(size))) < 0)
+		return rc;
+	tl_time_format(g->first_us + (int64_t)(g->rounds - 1) * POLL_US, last, sizeof(last));
+	printf("  rows stored: %s; size with indexes: %.0f MB (%.0f B/sample); VACUUM (ANALYZE) "
+	       "%.1f s\n",
+	       rows, atof(size) / 1048576, atof(size) / (double)o->samples,
+	       (double)(tl_time_mono() - t0) / 1e6);
+	printf("resource_id=%s\nlast_poll=%s\n", g->resource[0], last);
+	return 0;
+}
+
 static void usage(FILE *f, const char *me)
 {
 	fprintf(f,
 		"usage: %s [--samples N] [--runs N] [--meter NAME] [--pg URL [--pg-bare URL]] "
-		"[--sqlite DIR]\n",
-		me);
+		"[--sqlite DIR]\n"
+		"       %s --load-only --pg URL [--samples N]\n",
+		me, me);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"samples", required_argument, NULL, 'n'}, {"runs", required_argument, NULL, 'r'},
-		{"meter", required_argument, NULL, 'm'},   {"pg", required_argument, NULL, 'p'},
-		{"pg-bare", required_argument, NULL, 'b'}, {"sqlite", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
+		{"samples", required_argument, NULL, 'n'},
+		{"runs", required_argument, NULL, 'r'},
+		{"meter", required_argument, NULL, 'm'},
+		{"pg", required_argument, NULL, 'p'},
+		{"pg-bare", required_argument, NULL, 'b'},
+		{"sqlite", required_argument, NULL, 's'},
+		{"load-only", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
 	o->samples = 10000000;
 	o->runs = 5;
 	o->meter = "cpu_util";
-	while ((c = getopt_long(argc, argv, "n:r:m:p:b:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:m:p:b:s:Lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o->samples = strtoull(optarg, NULL, 10);
@@ -1274,6 +1318,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's':
 			o->sqlite_dir = optarg;
 			break;
+		case 'L':
+			o->load_only = true;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			exit(0);
@@ -1282,7 +1329,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc || o->samples == 0 || o->runs == 0 || (!o->pg && !o->sqlite_dir)) {
+	if (optind < argc || o->samples == 0 || o->runs == 0 || (!o->pg && !o->sqlite_dir) ||
+	    (o->load_only && (!o->pg || o->pg_bare || o->sqlite_dir))) {
 		usage(stderr, argv[0]);
 		return -EINVAL;
 	}
@@ -1317,8 +1365,9 @@ static int print_header(const struct opts *o, const struct gen *g, struct sides 
 		printf("PostgreSQL %s, one server for both sides: fsync=%s synchronous_commit=%s "
 		       "full_page_writes=%s shared_buffers=%s work_mem=%s; %s\n",
 		       ver, fsync, sc, fpw, sb, wm,
-		       strcmp(o->pg, o->pg_bare) ? "driver and floor in two databases"
-						 : "the floor's table in the driver's database");
+		       o->load_only		   ? "loading the driver's database only"
+		       : strcmp(o->pg, o->pg_bare) ? "driver and floor in two databases"
+						   : "the floor's table in the driver's database");
 	}
 	if (w->sq)
 		printf("SQLite %s; floor: journal_mode=WAL synchronous=NORMAL (what the driver "
@@ -1347,9 +1396,16 @@ int main(int argc, char **argv)
 	gen_init(g, o.samples);
 	w->pg = o.pg != NULL;
 	w->sq = o.sqlite_dir != NULL;
-	if (w->pg && ((rc = pg_bare_open(&w->pg_bare, o.pg_bare)) < 0 ||
-		      (rc = driver_open(&w->pg_drv, o.pg)) < 0))
+	w->pg_floor = w->pg && !o.load_only;
+	if (o.load_only) {
+		/* No floor table: its connection only reads settings and sizes. */
+		if ((rc = pg_connect(o.pg, &w->pg_bare.conn)) < 0 ||
+		    (rc = driver_open(&w->pg_drv, o.pg)) < 0)
+			goto out;
+	} else if (w->pg && ((rc = pg_bare_open(&w->pg_bare, o.pg_bare)) < 0 ||
+			     (rc = driver_open(&w->pg_drv, o.pg)) < 0)) {
 		goto out;
+	}
 	if (w->sq) {
 		static char url[4200];
 		char *dir = realpath(o.sqlite_dir, NULL);
@@ -1377,6 +1433,11 @@ int main(int argc, char **argv)
 		driver_close(&w->pg_drv);
 	if (w->sq)
 		driver_close(&w->sq_drv);
+	if (o.load_only) {
+		printf("PostgreSQL:\n");
+		rc = load_report(&o, g, w);
+		goto out;
+	}
 	if (w->pg) {
 		printf("PostgreSQL:\n");
 		if ((rc = pg_report(&o, w)) < 0)

@@ -141,7 +141,8 @@ static int deadletter_refused(struct dthread *t, const struct tl_buffer_batch *b
 			rec = t->e_rec[item];
 		}
 		tl_logc(TL_LOG_ERR, t->d->prefix,
-			"record %llu refused by the destination, moved to the dead-letter store: %s",
+			"record %llu refused by the destination, moved to the dead-letter store: "
+			"%s",
 			(unsigned long long)batch->recs[rec].seq, x->reason);
 		rc = tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, x->reason,
 					      &batch->recs[rec], 1);
@@ -484,5 +485,45 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 	return 0;
 fail:
 	tl_collector_stop(c);
+	return rc;
+}
+
+int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v, size_t n,
+			struct tl_buf *why)
+{
+	struct tl_buffer_rec *recs = NULL;
+	struct tl_buf payload;
+	size_t *offs = NULL, i;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	tl_buf_init(&payload);
+	recs = calloc(n, sizeof(*recs));
+	offs = calloc(n + 1, sizeof(*offs));
+	if (!recs || !offs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* The records of an agent's samples: their normalized JSON (common/sample.h). */
+	for (i = 0; i < n && rc == 0; i++) {
+		offs[i] = payload.len;
+		rc = tl_sample_write_json(v[i], &payload);
+	}
+	if (rc < 0)
+		goto out;
+	offs[n] = payload.len;
+	for (i = 0; i < n; i++) {
+		recs[i].kind = TL_BUFFER_KIND_SAMPLE;
+		recs[i].data = payload.data + offs[i];
+		recs[i].len = offs[i + 1] - offs[i];
+	}
+	rc = tl_buffer_append(c->buffer, recs, n, NULL);
+	if (rc < 0 && rc != -ENOSPC && why)
+		tl_buf_printf(why, "the write-ahead buffer refused the samples: %s", strerror(-rc));
+out:
+	free(recs);
+	free(offs);
+	tl_buf_fini(&payload);
 	return rc;
 }

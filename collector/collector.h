@@ -19,6 +19,8 @@
 #define TL_COLLECTOR_COLLECTOR_H
 
 #include "collector/tally_conf.h"
+#include "common/buf.h"
+#include "common/sample.h"
 #include "common/signature.h"
 
 struct tl_collector;
@@ -34,6 +36,15 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 
 /* Asks dispatchers to reopen their files (SIGHUP). Async-signal-unsafe: call from a thread. */
 void tl_collector_reopen(struct tl_collector *c);
+
+/*
+ * Appends samples (the API's POST /v2/meters) to the write-ahead buffer in
+ * one transaction, as an input would: every dispatcher gets them. Any
+ * thread. Returns 0 once they are durable, -ENOSPC when the buffer is full,
+ * or another negative error with a reason in why.
+ */
+int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v, size_t n,
+			struct tl_buf *why);
 
 /* Stops as described above, joins every thread and frees. NULL is accepted. */
 void tl_collector_stop(struct tl_collector *c);

@@ -1,10 +1,10 @@
 /*
  * tallyd — the Tally daemon: the collector role and the query API role.
  *
- * This version runs the collector role (collector/collector.h) in the
- * foreground until SIGTERM or SIGINT; SIGHUP makes the dispatchers reopen
- * their files. The query API role is not implemented yet: tallyd says so,
- * and exits with status 2 when it is the only role enabled.
+ * It runs the enabled roles, the collector (collector/collector.h) and the
+ * query API (api/api.h), in the foreground until SIGTERM or SIGINT; SIGHUP
+ * makes the dispatchers reopen their files. When both run, samples posted
+ * to the API go through the collector's write-ahead buffer.
  */
 #include "config.h"
 
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "collector/collector.h"
 #include "collector/tally_conf.h"
 #include "common/conf.h"
@@ -29,7 +30,6 @@
 enum {
 	EXIT_OK = 0,
 	EXIT_CONFIG = 1,
-	EXIT_NOT_IMPLEMENTED = 2,
 	EXIT_START = 3,
 };
 
@@ -59,15 +59,18 @@ static void usage(FILE *f)
 		"in the buffer for the next start); SIGHUP makes the dispatchers reopen their\n"
 		"files (logrotate).\n"
 		"\n"
-		"State of this version (" PACKAGE_VERSION "): the collector role runs; the query\n"
-		"API role (api.enabled) is not implemented yet and is skipped with a warning.\n"
+		"Roles: collector (collector.enabled) and the query API, ceilometer's REST API\n"
+		"v2 on api.listen:api.port (api.enabled). Both are on by default; either may\n"
+		"be turned off so that they scale apart. With both, samples posted to\n"
+		"POST /v2/meters/NAME go through the collector's buffer to every dispatcher.\n"
 		"\n"
 		"Exit status:\n"
 		"  0  stopped by a signal, or a valid configuration (--check-config), or\n"
 		"     --help / --version\n"
-		"  1  the configuration is invalid, missing or unreadable, or bad usage\n"
-		"  2  no implemented role is enabled (collector.enabled is false)\n"
-		"  3  the collector could not start (the buffer cannot be opened, a dispatcher\n"
+		"  1  the configuration is invalid, missing or unreadable (no role enabled\n"
+		"     included), or bad usage\n"
+		"  3  a role could not start (the API's address cannot be bound; the buffer\n"
+		"     cannot be opened, a dispatcher\n"
 		"     type is not available in this version, the UDP address cannot be bound,\n"
 		"     a database's schema is missing or older than this version needs: run\n"
 		"     tallyctl dbsync; or its URL has no driver in this version). A database\n"
@@ -134,28 +137,31 @@ static int check_databases(const struct tl_tally_conf *conf)
 	return status;
 }
 
+static int api_submit(void *cls, const struct tl_sample *const *v, size_t n, struct tl_buf *why)
+{
+	return tl_collector_submit(cls, v, n, why);
+}
+
 /* Runs the enabled roles until a stop signal. Returns the exit status. */
 static int run(const struct tl_tally_conf *conf, const char *path)
 {
 	struct tl_collector *collector = NULL;
+	struct tl_api *api = NULL;
 	struct tl_signer *signer = NULL;
+	struct tl_api_sink sink;
+	struct tl_api_opts aopts;
 	const char *secret = conf->telemetry_secret ? conf->telemetry_secret : "";
 	sigset_t set;
-	int sig, rc;
+	int sig, rc, status = EXIT_OK;
 
-	if (!conf->collector.enabled) {
+	if (!conf->collector.enabled && !conf->api.enabled) {
 		tl_log(TL_LOG_ERR,
-		       "cannot start: the query API role (api.enabled) is not implemented yet in "
-		       "tally %s and the collector role is disabled (configuration %s)",
-		       PACKAGE_VERSION, path);
-		return EXIT_NOT_IMPLEMENTED;
+		       "cannot start: no role is enabled (collector.enabled and api.enabled are "
+		       "both false in %s)",
+		       path);
+		return EXIT_CONFIG; /* the configuration check refuses this first */
 	}
-	if (conf->api.enabled)
-		tl_log(TL_LOG_WARNING,
-		       "the query API role (api.enabled) is not implemented yet in tally %s: "
-		       "running the collector role only",
-		       PACKAGE_VERSION);
-	if (check_databases(conf) < 0)
+	if (conf->collector.enabled && check_databases(conf) < 0)
 		return EXIT_START;
 	if (!*secret)
 		tl_log(TL_LOG_WARNING, "telemetry_secret is empty: signatures are not checked");
@@ -172,28 +178,49 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = tl_collector_start(conf, signer, &collector);
-	if (rc < 0) {
-		tl_log(TL_LOG_ERR, "cannot start the collector: %s", strerror(-rc));
-		tl_signer_destroy(signer);
-		return EXIT_START;
+	if (conf->collector.enabled) {
+		rc = tl_collector_start(conf, signer, &collector);
+		if (rc < 0) {
+			tl_log(TL_LOG_ERR, "cannot start the collector: %s", strerror(-rc));
+			status = EXIT_START;
+			goto out;
+		}
 	}
-	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s)", PACKAGE_VERSION, path);
+	if (conf->api.enabled) {
+		sink.submit = api_submit;
+		sink.cls = collector;
+		aopts.conf = &conf->api;
+		aopts.storage = &conf->storage;
+		aopts.signer = signer;
+		aopts.sink = collector ? &sink : NULL;
+		rc = tl_api_start(&aopts, &api);
+		if (rc < 0) {
+			tl_log(TL_LOG_ERR, "cannot start the query API: %s", strerror(-rc));
+			status = EXIT_START;
+			goto out;
+		}
+	}
+	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s; roles:%s%s)", PACKAGE_VERSION,
+	       path, collector ? " collector" : "", api ? " api" : "");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
 			tl_log(TL_LOG_INFO, "SIGHUP: reopening the dispatchers' files");
-			tl_collector_reopen(collector);
+			if (collector)
+				tl_collector_reopen(collector);
 			continue;
 		}
 		tl_log(TL_LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	}
+out:
+	/* The API first: a request in flight may still post into the collector's buffer. */
+	tl_api_stop(api);
 	tl_collector_stop(collector);
 	tl_signer_destroy(signer);
 	tl_log(TL_LOG_NOTICE, "stopped");
-	return EXIT_OK;
+	return status;
 }
 
 int main(int argc, char **argv)

@@ -737,8 +737,8 @@ bool tl_signature_verify(const struct tl_signer *s, const struct tl_json *msg,
 }
 
 /* Hashes msg in variant v and compares; false also on failure. */
-static bool tl_sig_try(const struct tl_signer *s, const struct tl_json *msg,
-		       struct tl_sig_walk *w, enum tl_sig_variant v, const struct tl_json *sig)
+static bool tl_sig_try(const struct tl_signer *s, const struct tl_json *msg, struct tl_sig_walk *w,
+		       enum tl_sig_variant v, const struct tl_json *sig)
 {
 	char hex[TL_SIG_HEX_LEN + 1];
 
@@ -787,4 +787,17 @@ match:
 	if (out_variant)
 		*out_variant = w.v;
 	return true;
+}
+
+int tl_py_repr(const struct tl_json *v, enum tl_sig_variant variant, struct tl_buf *b)
+{
+	struct tl_sig_walk w = {.b = b, .v = variant};
+	int rc = tl_sig_repr(&w, v);
+
+	/* tl_sig_put() leaves the NUL out; keep the buffer a C string. */
+	if (rc == 0)
+		rc = tl_buf_reserve(b, 1);
+	if (rc == 0)
+		b->data[b->len] = '\0';
+	return rc;
 }

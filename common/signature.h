@@ -86,4 +86,12 @@ bool tl_signature_verify_from(const struct tl_signer *s, const struct tl_json *m
 			      struct tl_buf *scratch, enum tl_sig_variant first,
 			      enum tl_sig_variant *out_variant);
 
+/*
+ * Appends to b the Python repr() of v as ceilometer's flatten_metadata and
+ * signatures see a list element (after decode_unicode): strings quoted as
+ * Python quotes them, True/False/None, floats in shortest form, dict keys
+ * sorted. Returns 0, -EINVAL (nesting deeper than TL_SIG_MAX_DEPTH) or -ENOMEM.
+ */
+int tl_py_repr(const struct tl_json *v, enum tl_sig_variant variant, struct tl_buf *b);
+
 #endif

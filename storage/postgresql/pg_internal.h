@@ -56,8 +56,20 @@ struct pg_rmcache {
 };
 
 /* The connection context (the driver's void *ctx). */
+/* A read statement prepared on the connection (pg_read.c). */
+#define PG_READ_STMTS 32
+struct pg_read_stmt {
+	uint64_t hash;
+	char *sql;     /* NULL: a free slot */
+	uint64_t used; /* LRU tick */
+	unsigned gen;  /* the connection it was prepared on (pg_ctx.conn_gen) */
+};
+
 struct pg_ctx {
 	PGconn *conn;
+	unsigned conn_gen; /* counts connections made: prepared statements die with one */
+	struct pg_read_stmt reads[PG_READ_STMTS];
+	uint64_t read_tick;
 	char *url; /* normalized; secret */
 	struct tl_storage_options opt;
 	bool broken;	   /* the connection failed: reset before the next call */
@@ -75,6 +87,9 @@ struct pg_ctx {
 /* Makes sure the connection is up: reconnects after a failure. Returns 0 or
  * -EAGAIN with why set. */
 int pg_ensure(struct pg_ctx *c, struct tl_buf *why);
+
+/* Frees the read statements' texts (pg_read.c); for close. */
+void pg_read_stmts_fini(struct pg_ctx *c);
 
 /*
  * Converts a failed result (res may be NULL; it is cleared) into a negative

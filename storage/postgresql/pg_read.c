@@ -67,6 +67,93 @@ struct pg_cursor {
 	char text[TL_SQL_TRAIT_TEXT_SIZE];
 };
 
+/*
+ * Single-page reads run as prepared statements, kept per connection in an
+ * LRU of PG_READ_STMTS keyed by their SQL text (the API repeats a few
+ * shapes: newest-100 samples, meters, a resource's statistics). Planning
+ * the newest-100 list over the partitions cost about as much as running it
+ * (bench/api): preparing spares it. The limit is a literal in that text
+ * (sqlbuild), so each limit has its own statement and plan.
+ */
+static uint64_t sql_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+void pg_read_stmts_fini(struct pg_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < PG_READ_STMTS; i++) {
+		free(c->reads[i].sql);
+		c->reads[i].sql = NULL;
+	}
+}
+
+static int exec_read(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
+		     PGresult **out, struct tl_buf *why)
+{
+	uint64_t h = sql_hash(sql);
+	struct pg_read_stmt *e = NULL, *lru = NULL;
+	uint64_t best = UINT64_MAX;
+	char name[24];
+	PGresult *res;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < PG_READ_STMTS; i++) {
+		struct pg_read_stmt *x = &c->reads[i];
+		/* Free slots and those of an older connection cost nothing to take. */
+		uint64_t score = x->sql && x->gen == c->conn_gen ? x->used : 0;
+
+		if (score && x->hash == h && strcmp(x->sql, sql) == 0) {
+			e = x;
+			break;
+		}
+		if (score < best) {
+			best = score;
+			lru = x;
+		}
+	}
+	if (!e) {
+		e = lru;
+		snprintf(name, sizeof(name), "tally_r%zu", (size_t)(e - c->reads));
+		if (e->sql && e->gen == c->conn_gen) {
+			char dealloc[48];
+
+			snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", name);
+			PQclear(PQexec(c->conn, dealloc));
+		}
+		free(e->sql);
+		e->sql = NULL;
+		res = PQprepare(c->conn, name, sql, n, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return pg_fail(c, res, "preparing a query", why);
+		PQclear(res);
+		e->sql = strdup(sql);
+		if (!e->sql) {
+			/* The server holds it under that name; forget the slot's
+			 * reuse by making the next prepare deallocate nothing. */
+			PQclear(PQexec(c->conn, "DEALLOCATE ALL"));
+			c->conn_gen++;
+			return -ENOMEM;
+		}
+		e->hash = h;
+		e->gen = c->conn_gen;
+	}
+	e->used = ++c->read_tick;
+	snprintf(name, sizeof(name), "tally_r%zu", (size_t)(e - c->reads));
+	res = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(c, res, "running a query", why);
+	*out = res;
+	return 0;
+}
+
 static const char *val(const struct pg_cursor *k, int col)
 {
 	return PQgetisnull(k->page, k->row, col) ? NULL : PQgetvalue(k->page, k->row, col);
@@ -425,8 +512,7 @@ static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind,
 		vals[i] = offs[i] == SIZE_MAX ? NULL : text.data + offs[i];
 	if (max_rows > 0 && max_rows <= PAGE_ROWS) {
 		/* The whole result is one page: no transaction, no cursor. */
-		r = pg_exec(c, st->sql.data, (int)st->n_params, vals, &k->page, "running a query",
-			    why);
+		r = exec_read(c, st->sql.data, (int)st->n_params, vals, &k->page, why);
 		if (r < 0)
 			goto out;
 		k->nrows = PQntuples(k->page);

@@ -430,6 +430,7 @@ static int pg_connect(struct pg_ctx *c, struct tl_buf *why)
 	}
 	c->broken = false;
 	c->prepared = 0;
+	c->conn_gen++;
 	return session_setup(c, why);
 }
 
@@ -627,6 +628,7 @@ static void pg_close(void *ctx)
 	idmap_fini(&c->metadata);
 	idmap_fini(&c->etypes);
 	rmcache_fini(&c->rms);
+	pg_read_stmts_fini(c);
 	tl_buf_fini(&c->scratch);
 	free(c);
 }

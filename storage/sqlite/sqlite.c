@@ -331,7 +331,19 @@ struct sq {
 	struct re_cache re;
 	struct tl_buf key, canon, raw;
 	struct tl_sql_stmt q;
+	/* Reads: a cursor may run until deadline (mono µs; 0 = none), then
+	 * SQLite interrupts it (the progress handler below). */
+	unsigned timeout_ms;
+	int64_t deadline;
 };
+
+/* SQLite calls this every few thousand VM steps; non-zero interrupts the statement. */
+static int sq_progress(void *p)
+{
+	const struct sq *c = p;
+
+	return c->deadline && tl_time_mono() > c->deadline;
+}
 
 static void caches_clear(struct sq *c)
 {
@@ -351,6 +363,8 @@ static int sq_err(struct sq *c, int rc, const char *what, struct tl_buf *why)
 	switch (prim) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
+		return -EAGAIN;
+	case SQLITE_INTERRUPT: /* the read ran past its timeout */
 		return -EAGAIN;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
@@ -521,6 +535,8 @@ static int open_sqlite(const char *url, const struct tl_storage_options *opt, vo
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, opt && opt->timeout_ms ? (int)opt->timeout_ms : 5000);
+	c->timeout_ms = opt ? opt->timeout_ms : 0;
+	sqlite3_progress_handler(c->db, 4096, sq_progress, c);
 	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=NORMAL");
 	r = exec_sql(c, "PRAGMA journal_mode=WAL", why);
 	if (r == 0)
@@ -1338,6 +1354,7 @@ static void cursor_close(struct tl_storage_cursor *base)
 {
 	struct sq_cursor *k = (struct sq_cursor *)base;
 
+	k->c->deadline = 0;
 	sqlite3_finalize(k->s);
 	tl_buf_fini(&k->text);
 	tl_json_doc_fini(&k->doc);
@@ -1405,6 +1422,8 @@ static int open_cursor(struct sq *c, enum row_kind kind, struct tl_storage_curso
 		}
 	}
 	tl_sql_stmt_reset(&c->q);
+	if (c->timeout_ms)
+		c->deadline = tl_time_mono() + (int64_t)c->timeout_ms * 1000;
 	*out = &k->base;
 	return 0;
 fail:
