@@ -12,7 +12,7 @@
 int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 {
 	struct tl_api_conf *a = p;
-	struct tl_api_keystone_conf *k = &a->keystone;
+	struct tl_keystone_conf *k = &a->keystone;
 	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
 	const struct tl_conf_check kc = {ks, ks ? ks : c->at, "api.keystone", c->errs};
 	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
@@ -50,72 +50,6 @@ static const struct tl_conf_enum auth_values[] = {
 	{"keystone", TL_API_AUTH_KEYSTONE},
 	{"trusted-headers", TL_API_AUTH_TRUSTED_HEADERS},
 	{NULL, 0},
-};
-
-#define K(field) offsetof(struct tl_api_keystone_conf, field)
-
-static const struct tl_conf_item keystone_items[] = {
-	{.key = "auth_url",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(auth_url),
-	 .help = "Keystone v3 endpoint, e.g. http://keystone:5000/v3"},
-	{.key = "www_authenticate_uri",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(www_authenticate_uri),
-	 .help = "Keystone URL announced to clients on 401; null: auth_url"},
-	{.key = "username",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(username),
-	 .help = "service user that validates tokens"},
-	{.key = "password",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
-	 .def = "null",
-	 .offset = K(password),
-	 .help = "its password"},
-	{.key = "project_name",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(project_name),
-	 .help = "its project"},
-	{.key = "user_domain_name",
-	 .type = TL_CONF_STRING,
-	 .def = "Default",
-	 .offset = K(user_domain_name),
-	 .help = "domain of the user"},
-	{.key = "project_domain_name",
-	 .type = TL_CONF_STRING,
-	 .def = "Default",
-	 .offset = K(project_domain_name),
-	 .help = "domain of the project"},
-	{.key = "region_name",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(region_name),
-	 .help = "region in the catalog; null: any"},
-	{.key = "cache_time",
-	 .type = TL_CONF_INT,
-	 .def = "300",
-	 .min = 0,
-	 .max = 86400,
-	 .offset = K(cache_time),
-	 .help = "seconds a validated token is cached; 0 disables the cache"},
-	{.key = "timeout",
-	 .type = TL_CONF_DOUBLE,
-	 .def = "5",
-	 .dmin = 0.1,
-	 .dmax = 300,
-	 .offset = K(timeout),
-	 .help = "seconds per request to Keystone"},
-	{0},
 };
 
 #define A(field) offsetof(struct tl_api_conf, field)
@@ -213,7 +147,7 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .help = "log one line per request at level info"},
 	{.key = "keystone",
 	 .type = TL_CONF_SECTION,
-	 .section = keystone_items,
+	 .section = tl_keystone_conf_items,
 	 .offset = A(keystone),
 	 .help = "used when auth is keystone"},
 	{0},

@@ -13,26 +13,13 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/keystone.h"
 
 /* How API requests are authenticated. */
 enum tl_api_auth {
 	TL_API_AUTH_NONE = 0,		 /* every request is admin (tests, trusted networks) */
 	TL_API_AUTH_KEYSTONE = 1,	 /* X-Auth-Token validated against Keystone */
 	TL_API_AUTH_TRUSTED_HEADERS = 2, /* X-Roles, X-User-Id, X-Project-Id set by a proxy */
-};
-
-/* Keystone credentials of the API's service user, used to validate tokens. */
-struct tl_api_keystone_conf {
-	char *auth_url;		    /* Keystone v3, e.g. http://keystone:5000/v3 */
-	char *www_authenticate_uri; /* sent in WWW-Authenticate; defaults to auth_url */
-	char *username;
-	char *password; /* secret */
-	char *project_name;
-	char *user_domain_name;
-	char *project_domain_name;
-	char *region_name;  /* may stay NULL */
-	int64_t cache_time; /* seconds a validated token is cached; 0 disables */
-	double timeout;	    /* seconds per request to Keystone */
 };
 
 struct tl_api_conf {
@@ -50,7 +37,7 @@ struct tl_api_conf {
 	char *public_url;    /* base of the links in answers; NULL: from the Host header */
 	char *sample_source; /* source of posted samples: "<project>:<sample_source>" */
 	bool access_log;     /* one log line per request */
-	struct tl_api_keystone_conf keystone;
+	struct tl_keystone_conf keystone; /* common/keystone.h */
 };
 
 /* The schema of struct tl_api_conf, mounted as "api" by the top level. */

@@ -18,10 +18,7 @@
 #include <string.h>
 
 #include "api/internal.h"
-#if __has_include("common/keystone.h")
 #include "common/keystone.h"
-#define TL_HAVE_KEYSTONE 1
-#endif
 #include "common/log.h"
 
 #define COMPONENT "api"
@@ -104,12 +101,6 @@ static int from_headers(struct tl_api_req *r, bool trusted)
 	return 0;
 }
 
-#ifndef TL_HAVE_KEYSTONE
-static int from_keystone(struct tl_api_req *r)
-{
-	return tl_api_error(r, 503, "Keystone authentication is not built in yet") + 1;
-}
-#else
 static int from_keystone(struct tl_api_req *r)
 {
 	struct tl_api_identity *w = &r->who;
@@ -142,7 +133,6 @@ static int from_keystone(struct tl_api_req *r)
 		w->admin = tl_identity_has_role(&id, r->api->conf->admin_roles.v[i]);
 	return 0;
 }
-#endif
 
 int tl_api_authenticate(struct tl_api_req *r)
 {

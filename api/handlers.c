@@ -260,7 +260,10 @@ static int one_row(struct tl_api_req *r, int rc, struct tl_storage_cursor *c, vo
 	rc = tl_storage_cursor_next(c, row, &r->t->why);
 	if (rc == 1) {
 		tl_buf_reset(&r->out);
-		rc = put(r, row, cls);
+		if (put(r, row, cls) < 0) {
+			tl_storage_cursor_close(c);
+			return tl_api_error(r, 500, "out of memory");
+		}
 		r->status = 200;
 	}
 	tl_storage_cursor_close(c);

@@ -27,10 +27,7 @@
 #include <sys/socket.h>
 
 #include "api/internal.h"
-#if __has_include("common/keystone.h")
 #include "common/keystone.h"
-#define TL_HAVE_KEYSTONE 1
-#endif
 #include "common/log.h"
 #include "common/time.h"
 
@@ -626,12 +623,7 @@ int tl_api_start(const struct tl_api_opts *o, struct tl_api **out)
 	if (rc < 0)
 		goto fail;
 	if (o->conf->auth == TL_API_AUTH_KEYSTONE) {
-#ifndef TL_HAVE_KEYSTONE
-		tl_logc(TL_LOG_ERR, COMPONENT, "api.auth keystone is not built in yet");
-		rc = -ENOTSUP;
-#else
 		rc = tl_keystone_create(&o->conf->keystone, 10000, &api->keystone);
-#endif
 		if (rc < 0) {
 			tl_logc(TL_LOG_ERR, COMPONENT, "cannot set up the Keystone client: %s",
 				strerror(-rc));
@@ -672,9 +664,7 @@ int tl_api_start(const struct tl_api_opts *o, struct tl_api **out)
 	*out = api;
 	return 0;
 fail:
-#ifdef TL_HAVE_KEYSTONE
 	tl_keystone_destroy(api->keystone);
-#endif
 	free(api);
 	return rc;
 }
@@ -685,9 +675,7 @@ void tl_api_stop(struct tl_api *a)
 		return;
 	if (a->daemon)
 		MHD_stop_daemon(a->daemon);
-#ifdef TL_HAVE_KEYSTONE
 	tl_keystone_destroy(a->keystone);
-#endif
 	free(a);
 }
 
