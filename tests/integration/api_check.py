@@ -499,6 +499,28 @@ class Checker:
         self.error('POST', '/v2/query/samples', 400, 'not valid JSON', exact=False,
                    raw=b'{"filter":', ctype='application/json')
         self.error('GET', '/v2/nothing', 404, 'The resource could not be found.')
+        # Caps: a body over api.max_body_size (1 MiB) is refused before it is read; a URL
+        # over api.max_header_size (64 KiB) is refused by the HTTP layer.
+        # (Announced, not sent: a client still sending when the answer comes gets EPIPE.)
+        import socket
+        port = int(a.base.rsplit(':', 1)[1])
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as sk:
+            sk.sendall(b'POST /v2/query/samples HTTP/1.1\r\nHost: x\r\nX-Roles: admin\r\n'
+                       b'Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n')
+            answer = b''
+            while b'}}' not in answer:
+                chunk = sk.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        self.ok('a body announced over 1 MiB -> 413 before it is sent',
+                answer.startswith(b'HTTP/1.1 413') and b'larger than 1048576 bytes' in answer,
+                '413 ...', answer[:300])
+        st, _, _ = a.call('GET', '/v2/samples?q.field=' + 'x' * 70000)
+        self.ok('a 70 KB URL -> 414', st == 414, 414, st)
+        st, _, got = a.call('GET', '/v2/samples' + qs(limit=10 ** 12))
+        self.ok('a huge limit is clamped, not refused', st == 200 and len(got) == len(
+            self.samples), (200, len(self.samples)), (st, got if st != 200 else len(got)))
         self.error('GET', '/v2/alarms', 410, 'Aodh', exact=False)
 
         # POST /v2/meters/NAME (§7) and its checks.
