@@ -92,7 +92,7 @@ static int check_http(void *p, const struct tl_conf_check *c)
 static int check_gnocchi(void *p, const struct tl_conf_check *c)
 {
 	const struct tl_dispatcher_gnocchi_conf *g = p;
-	const struct tl_dispatcher_keystone_conf *k = &g->keystone;
+	const struct tl_keystone_conf *k = &g->keystone;
 	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
 	const struct tl_conf_check kc = {ks, ks ? ks : tl_conf_check_at(c, "auth"), c->path,
 					 c->errs};
@@ -222,52 +222,6 @@ static const struct tl_conf_enum gnocchi_auth_values[] = {
 	{NULL, 0},
 };
 
-#define K(field) offsetof(struct tl_dispatcher_keystone_conf, field)
-
-static const struct tl_conf_item keystone_items[] = {
-	{.key = "auth_url",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(auth_url),
-	 .help = "Keystone v3 endpoint"},
-	{.key = "username",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(username),
-	 .help = "user"},
-	{.key = "password",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
-	 .def = "null",
-	 .offset = K(password),
-	 .help = "its password"},
-	{.key = "project_name",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(project_name),
-	 .help = "its project"},
-	{.key = "user_domain_name",
-	 .type = TL_CONF_STRING,
-	 .def = "Default",
-	 .offset = K(user_domain_name),
-	 .help = "domain of the user"},
-	{.key = "project_domain_name",
-	 .type = TL_CONF_STRING,
-	 .def = "Default",
-	 .offset = K(project_domain_name),
-	 .help = "domain of the project"},
-	{.key = "region_name",
-	 .type = TL_CONF_STRING,
-	 .flags = TL_CONF_NULLABLE,
-	 .def = "null",
-	 .offset = K(region_name),
-	 .help = "region in the catalog; null: any"},
-	{0},
-};
-
 #define G(field) offsetof(struct tl_dispatcher_gnocchi_conf, field)
 
 static const struct tl_conf_item gnocchi_items[] = {
@@ -318,7 +272,7 @@ static const struct tl_conf_item gnocchi_items[] = {
 	 .help = "seconds per request"},
 	{.key = "keystone",
 	 .type = TL_CONF_SECTION,
-	 .section = keystone_items,
+	 .section = tl_keystone_conf_items,
 	 .offset = G(keystone),
 	 .help = "used when auth is keystone"},
 	{0},

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/conf.h"
+#include "common/keystone.h"
 
 /* Longest dispatcher name. */
 #define TL_DISPATCHER_NAME_MAX 64
@@ -81,17 +82,6 @@ enum tl_gnocchi_auth {
 	TL_GNOCCHI_AUTH_KEYSTONE = 1, /* X-Auth-Token from Keystone */
 };
 
-/* Keystone credentials the gnocchi dispatcher gets its tokens with. */
-struct tl_dispatcher_keystone_conf {
-	char *auth_url;
-	char *username;
-	char *password; /* secret */
-	char *project_name;
-	char *user_domain_name;
-	char *project_domain_name;
-	char *region_name;
-};
-
 /* type gnocchi. */
 struct tl_dispatcher_gnocchi_conf {
 	char *url;
@@ -102,7 +92,7 @@ struct tl_dispatcher_gnocchi_conf {
 	char *archive_policy; /* NULL: Gnocchi's archive policy rules decide */
 	char *resources_definition_file;
 	double timeout;
-	struct tl_dispatcher_keystone_conf keystone;
+	struct tl_keystone_conf keystone; /* common/keystone.h */
 };
 
 /* The types, indexed by enum tl_dispatcher_type, ended by a NULL name. */
