@@ -9,14 +9,13 @@
  * (tl_sql_samples, tl_sql_meters, tl_sql_statistics) in the PostgreSQL
  * dialect, from the query struct the API fills for the request, and run the
  * way storage/postgresql/pg_read.c runs it:
- *  - a statement whose LIMIT fits one page (<= 500 rows: the newest-100
- *    sample list, the meter list with its default limit 100) is one
- *    PQexecParams (PQexec when it has no parameter), text results, no
- *    transaction;
- *  - any other (statistics, which has no limit) runs in a server-side
- *    cursor: BEGIN READ ONLY, DECLARE tally_cur NO SCROLL CURSOR FOR ...,
- *    FETCH 500 until a short page, ROLLBACK (the driver's cursor_close) —
- *    four round trips for a one-row answer.
+ *  - a statement whose result fits one page (a LIMIT <= 500: the newest-100
+ *    sample list, the meter list with its default limit 100; statistics
+ *    without groupby and period: one row per unit) is a prepared statement,
+ *    text results, no transaction;
+ *  - any other runs in a server-side cursor: BEGIN READ ONLY, DECLARE
+ *    tally_cur NO SCROLL CURSOR FOR ..., FETCH 500 until a short page,
+ *    ROLLBACK (the driver's cursor_close).
  * Parameters are sent as text, converted as the driver converts them. Every
  * row of the answer is read (each value's length is summed, as a stand-in
  * for the driver's conversions, which cost far less than a round trip).
@@ -185,7 +184,9 @@ static int plan_build(const struct opts *o, struct plan *p)
 		r = tl_sql_meters(&tl_sql_postgresql, &p->mq, &p->st, &why);
 		break;
 	default:
-		/* pg_statistics() opens its cursor with max_rows 0: always a cursor. */
+		/* pg_statistics(): without groupby and period (as here) one
+		 * statement, like a page; otherwise a cursor. */
+		max_rows = 1;
 		p->tq.filter.meter = o->meter;
 		p->tq.filter.resource_id = o->resource;
 		if (o->has_start) {

@@ -615,8 +615,11 @@ int pg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_c
 	struct tl_sql_stmt st;
 
 	tl_sql_stmt_init(&st);
+	/* Without groupby and period there is one row per unit of the meter: a
+	 * handful, so one statement (one round trip) rather than the cursor's
+	 * four (BEGIN, DECLARE, FETCH, ROLLBACK). */
 	return build_open(ctx, &st, tl_sql_statistics(&tl_sql_postgresql, q, &st, why), K_STATS,
-			  q->groupby, 0, out, why);
+			  q->groupby, !q->groupby && !q->period ? 1 : 0, out, why);
 }
 
 int pg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage_cursor **out,
