@@ -15,13 +15,15 @@
 #include "common/time.h"
 #include "dispatchers/database/database.h"
 #include "dispatchers/file/file.h"
+#include "dispatchers/http/http.h"
 
 /* ---------------------------------------------------------------- registry */
 
-/* http and gnocchi come with later versions. */
+/* gnocchi comes with a later version. */
 const struct tl_dispatcher_ops *const tl_dispatcher_registry[] = {
 	&tl_dispatcher_database_ops,
 	&tl_dispatcher_file_ops,
+	&tl_dispatcher_http_ops,
 	NULL,
 };
 
@@ -396,8 +398,10 @@ enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
 			else
 				re++;
 		}
-		atomic_fetch_add(&d->stats.samples, fb.n_samples - (rs < fb.n_samples ? rs : fb.n_samples));
-		atomic_fetch_add(&d->stats.events, fb.n_events - (re < fb.n_events ? re : fb.n_events));
+		atomic_fetch_add(&d->stats.samples,
+				 fb.n_samples - (rs < fb.n_samples ? rs : fb.n_samples));
+		atomic_fetch_add(&d->stats.events,
+				 fb.n_events - (re < fb.n_events ? re : fb.n_events));
 		atomic_fetch_add(&d->stats.dropped, (uint64_t)(rs + re));
 		atomic_fetch_add(&d->stats.filtered, kept_out);
 		break;
@@ -473,6 +477,7 @@ int tl_dispatch_refuse(const struct tl_dispatch_batch *b, const struct tl_sample
 	x = &r->v[r->n++];
 	x->sample = sample;
 	x->event = sample ? NULL : event;
-	snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "refused by the destination");
+	snprintf(x->reason, sizeof(x->reason), "%s",
+		 reason ? reason : "refused by the destination");
 	return 0;
 }

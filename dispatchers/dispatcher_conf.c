@@ -77,6 +77,26 @@ static int check_http_url(void *p, const struct tl_conf_check *c)
 	return -EINVAL;
 }
 
+/* Each header is "Name: value" with a token name and no line break. */
+static int check_http_headers(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const char *h = l->v[i];
+		size_t name = strcspn(h, ":");
+
+		if (name == 0 || h[name] != ':' || strpbrk(h, "\r\n") || strcspn(h, " \t") < name) {
+			tl_conf_error(c->errs, c->at,
+				      "%s: header %zu must be \"Name: value\" on one line", c->path,
+				      i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int check_http(void *p, const struct tl_conf_check *c)
 {
 	struct tl_dispatcher_http_conf *h = p;
@@ -211,6 +231,27 @@ static const struct tl_conf_item http_items[] = {
 	 .def = "false",
 	 .offset = H(batch_mode),
 	 .help = "post one JSON array per batch instead of one request per sample"},
+	{.key = "cert_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(cert_file),
+	 .help = "client certificate (PEM) for TLS; null: none"},
+	{.key = "key_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(key_file),
+	 .help = "its private key; null: in cert_file"},
+	{.key = "headers",
+	 .type = TL_CONF_STRLIST,
+	 .flags = TL_CONF_SECRET,
+	 .def = "[]",
+	 .min = 0,
+	 .max = 32,
+	 .offset = H(headers),
+	 .check = check_http_headers,
+	 .help = "extra request headers, \"Name: value\" (an auth token, for instance)"},
 	{0},
 };
 

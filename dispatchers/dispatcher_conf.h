@@ -74,6 +74,9 @@ struct tl_dispatcher_http_conf {
 	bool verify_ssl;
 	char *ca_file;	 /* CA bundle for verify_ssl; NULL: the system's */
 	bool batch_mode; /* one JSON array per batch instead of one POST per sample */
+	char *cert_file; /* client certificate (PEM); NULL: none */
+	char *key_file;	 /* its key; NULL: in cert_file */
+	struct tl_conf_strlist headers; /* secret: extra "Name: value" headers (an auth token) */
 };
 
 /* How the gnocchi dispatcher authenticates. */

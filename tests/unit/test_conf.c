@@ -1213,6 +1213,10 @@ static void test_tally_dispatcher_errors(void **state)
 		"collector:\n  dispatchers:\n    - {name: x, type: http, target: /x}\n",
 		"t.yaml:3: collector.dispatchers[0].target: expected an http:// or https:// "
 		"URL");
+	expect_tally_error("collector:\n  dispatchers:\n    - {name: x, type: http, target: "
+			   "http://h/x,\n       headers: [\"Token abc\"]}\n",
+			   "t.yaml:4: collector.dispatchers[0].headers: header 1 must be \"Name: "
+			   "value\" on one line");
 	expect_tally_error("collector:\n  dispatchers:\n    - {name: \"a/b\", type: database}\n",
 			   "t.yaml:3: collector.dispatchers[0].name: a name is 1 to 64 letters");
 	expect_tally_error("collector:\n  dispatchers: []\n",

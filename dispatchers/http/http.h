@@ -1,0 +1,36 @@
+/*
+ * http.h — the http dispatcher (reference §4.3): samples and events posted as
+ * JSON to `target` and `event_target`, one request per sample (ceilometer
+ * 5.0/6.0) or one JSON array per batch (`batch_mode`, ceilometer 8.0).
+ * Events are JSON too; the original's form-encoded events (a 6.0 bug) are
+ * not reproduced.
+ *
+ * Outcomes: a connection failure, a timeout, 5xx, 408 and 429 are RETRY (the
+ * batch comes back after the backoff); any other 4xx is the destination
+ * refusing the data: in batch mode the batch is DROPped into the dead-letter
+ * store, in per-record mode that record alone is refused (dead-lettered) and
+ * the others go on. The status and the start of the answer's body are
+ * logged. Delivery is at least once: a RETRY after some per-record posts
+ * succeeded posts them again (a receiver keys on message_id).
+ *
+ * Threads: one curl handle per instance (its dispatch thread), so that
+ * connections are reused from batch to batch.
+ */
+#ifndef TL_DISPATCHERS_HTTP_HTTP_H
+#define TL_DISPATCHERS_HTTP_HTTP_H
+
+#include "common/buf.h"
+#include "common/event.h"
+#include "common/sample.h"
+#include "dispatchers/dispatcher.h"
+
+extern const struct tl_dispatcher_ops tl_dispatcher_http_ops;
+
+/* The pure part: the JSON bodies. Each returns 0 or -ENOMEM. */
+int tl_http_body_samples(const struct tl_sample *const *v, size_t n, struct tl_buf *out);
+int tl_http_body_events(const struct tl_event *const *v, size_t n, struct tl_buf *out);
+
+/* What a status means: OK (2xx), RETRY (5xx, 408, 429, other 1xx/3xx) or DROP (other 4xx). */
+enum tl_dispatch_status tl_http_status_outcome(long status);
+
+#endif
