@@ -184,7 +184,8 @@ static void test_registry(void **state)
 	assert_string_equal(tl_dispatcher_find("file")->type, "file");
 	assert_non_null(tl_dispatcher_find("database"));
 	assert_string_equal(tl_dispatcher_find("database")->type, "database");
-	assert_null(tl_dispatcher_find("http"));
+	assert_non_null(tl_dispatcher_find("http"));
+	assert_string_equal(tl_dispatcher_find("http")->type, "http");
 	assert_null(tl_dispatcher_find("gnocchi"));
 	assert_null(tl_dispatcher_find("FILE"));
 	assert_null(tl_dispatcher_find(""));
@@ -197,12 +198,12 @@ static void test_registry(void **state)
 		assert_non_null(o->dispatch);
 		assert_ptr_equal(tl_dispatcher_find(o->type), o);
 	}
-	assert_int_equal(i, 2);
+	assert_int_equal(i, 3);
 }
 
 static void test_unavailable_types(void **state)
 {
-	static const int types[] = {TL_DISPATCHER_HTTP, TL_DISPATCHER_GNOCCHI, 42};
+	static const int types[] = {TL_DISPATCHER_GNOCCHI, 42};
 	static struct tl_dispatcher dummy;
 	struct tl_dispatcher_conf conf;
 	struct tl_dispatcher *d;
