@@ -339,12 +339,74 @@ int tl_keystone_service_token(struct tl_keystone *k, char *out, size_t size, str
 /* Forgets the service token when it is still the one that was refused. */
 static void drop_service_token(struct tl_keystone *k, const char *refused)
 {
+	tl_keystone_forget_service_token(k, refused);
+}
+
+void tl_keystone_forget_service_token(struct tl_keystone *k, const char *refused)
+{
 	pthread_mutex_lock(&k->mu);
 	if (strcmp(k->service_token, refused) == 0) {
 		k->service_expires = 0;
 		memset(k->service_token, 0, sizeof(k->service_token));
 	}
 	pthread_mutex_unlock(&k->mu);
+}
+
+int tl_keystone_project_id(struct tl_keystone *k, const char *name, char *out, size_t size,
+			   struct tl_buf *why)
+{
+	char token[SERVICE_TOKEN_MAX], hdr[SERVICE_TOKEN_MAX + 32], path[512];
+	const char *headers[] = {hdr, NULL};
+	struct reply rep;
+	struct tl_json_doc doc;
+	struct tl_json_error jerr;
+	const struct tl_json *list, *id;
+	char *esc;
+	long st;
+	int rc;
+
+	rc = tl_keystone_service_token(k, token, sizeof(token), why);
+	if (rc < 0)
+		return rc;
+	esc = curl_easy_escape(NULL, name, 0);
+	if (!esc)
+		return -ENOMEM;
+	snprintf(hdr, sizeof(hdr), "X-Auth-Token: %s", token);
+	snprintf(path, sizeof(path), "/projects?name=%s", esc);
+	curl_free(esc);
+	memset(&rep, 0, sizeof(rep));
+	tl_buf_init(&rep.body);
+	tl_json_doc_init(&doc);
+	st = request(k, "GET", path, headers, NULL, &rep, why);
+	if (st < 0) {
+		rc = (int)st;
+	} else if (st == 401 || st == 403) {
+		if (why)
+			tl_buf_printf(why, "Keystone refused to list projects: HTTP %ld", st);
+		rc = -EACCES;
+	} else if (st != 200) {
+		if (why)
+			tl_buf_printf(why, "Keystone answered HTTP %ld to a project lookup", st);
+		rc = -EAGAIN;
+	} else if (tl_json_parse(&doc, rep.body.data, rep.body.len, 32, &jerr) < 0 ||
+		   !(list = tl_json_get(doc.root, "projects")) || list->type != TL_JSON_ARRAY) {
+		if (why)
+			tl_buf_puts(why, "Keystone's project list is not what v3 sends");
+		rc = -EAGAIN;
+	} else if (!list->len) {
+		rc = -ENOENT;
+	} else if (!(id = tl_json_get(&list->u.items[0], "id")) || id->type != TL_JSON_STRING ||
+		   id->len >= size) {
+		rc = -EAGAIN;
+	} else {
+		memcpy(out, id->u.s, id->len + 1);
+		rc = 0;
+	}
+	memset(token, 0, sizeof(token));
+	memset(hdr, 0, sizeof(hdr));
+	tl_buf_fini(&rep.body);
+	tl_json_doc_fini(&doc);
+	return rc;
 }
 
 /* ---- the cache ------------------------------------------------------------- */

@@ -79,6 +79,21 @@ void tl_keystone_destroy(struct tl_keystone *k);
 int tl_keystone_service_token(struct tl_keystone *k, char *out, size_t size, struct tl_buf *why);
 
 /*
+ * Forgets the service token if it is still `refused` (a peer answered 401 to
+ * it): the next tl_keystone_service_token() logs in again.
+ */
+void tl_keystone_forget_service_token(struct tl_keystone *k, const char *refused);
+
+/*
+ * The id of the project called name (GET /v3/projects?name=, with the
+ * service's token; the service user needs the right to list projects).
+ * Returns 0, -ENOENT (no such project), -EACCES (not allowed), -EAGAIN
+ * (Keystone cannot answer now) or -ENOMEM; why says why.
+ */
+int tl_keystone_project_id(struct tl_keystone *k, const char *name, char *out, size_t size,
+			   struct tl_buf *why);
+
+/*
  * Validates a user's token (GET /v3/auth/tokens?nocatalog with the
  * service's token). Returns 0 with *out filled, -EACCES when the token is
  * not valid (unknown, malformed, expired, revoked), or -EAGAIN when

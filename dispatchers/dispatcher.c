@@ -15,15 +15,16 @@
 #include "common/time.h"
 #include "dispatchers/database/database.h"
 #include "dispatchers/file/file.h"
+#include "dispatchers/gnocchi/gnocchi.h"
 #include "dispatchers/http/http.h"
 
 /* ---------------------------------------------------------------- registry */
 
-/* gnocchi comes with a later version. */
 const struct tl_dispatcher_ops *const tl_dispatcher_registry[] = {
 	&tl_dispatcher_database_ops,
 	&tl_dispatcher_file_ops,
 	&tl_dispatcher_http_ops,
+	&tl_dispatcher_gnocchi_ops,
 	NULL,
 };
 

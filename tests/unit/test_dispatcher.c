@@ -186,7 +186,8 @@ static void test_registry(void **state)
 	assert_string_equal(tl_dispatcher_find("database")->type, "database");
 	assert_non_null(tl_dispatcher_find("http"));
 	assert_string_equal(tl_dispatcher_find("http")->type, "http");
-	assert_null(tl_dispatcher_find("gnocchi"));
+	assert_non_null(tl_dispatcher_find("gnocchi"));
+	assert_string_equal(tl_dispatcher_find("gnocchi")->type, "gnocchi");
 	assert_null(tl_dispatcher_find("FILE"));
 	assert_null(tl_dispatcher_find(""));
 	assert_null(tl_dispatcher_find(NULL));

@@ -1,0 +1,47 @@
+/*
+ * strmap.h — a map from strings to 64-bit values: open addressing with
+ * linear probing over FNV-1a hashes. Keys are copied. There is no removal:
+ * a bounded map is emptied with tl_strmap_clear() when it reaches its cap
+ * (the caches of the gnocchi dispatcher forget everything at once rather
+ * than keep a recency list; what they hold is cheap to learn again).
+ *
+ * Threads: none; one owner.
+ */
+#ifndef TL_COMMON_STRMAP_H
+#define TL_COMMON_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tl_strmap_slot {
+	char *key; /* NULL: empty */
+	uint64_t hash;
+	uint64_t value;
+};
+
+struct tl_strmap {
+	struct tl_strmap_slot *slots;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
+};
+
+/* Zero-fill or call this before use; allocates nothing. */
+void tl_strmap_init(struct tl_strmap *m);
+/* Frees keys and slots. NULL is accepted. */
+void tl_strmap_fini(struct tl_strmap *m);
+/* Forgets every key; keeps the slots. */
+void tl_strmap_clear(struct tl_strmap *m);
+
+/* The 64-bit FNV-1a hash of s[0..len). */
+uint64_t tl_strmap_hash(const void *s, size_t len, uint64_t seed);
+
+/* The value of key, in *out_value; 0, or -ENOENT. */
+int tl_strmap_get(const struct tl_strmap *m, const char *key, uint64_t *out_value);
+/*
+ * The value slot of key, added with value 0 when absent (*out_added tells;
+ * may be NULL). The pointer is valid until the next put or clear.
+ * Returns NULL when memory runs out.
+ */
+uint64_t *tl_strmap_put(struct tl_strmap *m, const char *key, int *out_added);
+
+#endif
