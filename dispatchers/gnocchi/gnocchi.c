@@ -49,8 +49,10 @@ struct gn_ctx {
 	struct tl_gn_policy_window *win;
 	size_t n_win, win_cap;
 	struct tl_strmap unhandled; /* meters logged as not handled */
-	/* Counters, logged. */
+	/* Counters, logged: totals of batches answered OK, and of the batch in hand
+	 * (a batch answered RETRY comes back and is counted again). */
 	uint64_t n_unhandled, n_ignored, n_service, n_late, n_created, n_updated;
+	uint64_t b_unhandled, b_ignored, b_service, b_late;
 	struct tl_ratelimit late_log;
 	struct tl_complain down;
 };
@@ -143,6 +145,17 @@ static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
 		curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method);
 	}
 	cc = curl_easy_perform(x->h);
+	if (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING) {
+		/* A kept-alive connection the server had closed (Gnocchi under
+		 * uwsgi's http-socket closes each one): once more on a new one.
+		 * Every request here may be repeated (measures of the same
+		 * timestamp are stored once, a create answers 409). */
+		tl_buf_reset(&x->answer);
+		x->err[0] = '\0';
+		curl_easy_setopt(x->h, CURLOPT_FRESH_CONNECT, 1L);
+		cc = curl_easy_perform(x->h);
+		curl_easy_setopt(x->h, CURLOPT_FRESH_CONNECT, 0L);
+	}
 	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hl);
 	if (cc != CURLE_OK) {
@@ -308,6 +321,7 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 	size_t i;
 
 	tl_gn_batch_reset(&x->batch);
+	x->b_unhandled = x->b_ignored = x->b_service = x->b_late = 0;
 	for (i = 0; i < b->n_samples; i++) {
 		const struct tl_sample *s = b->samples[i];
 		const struct tl_gn_metric *m = NULL;
@@ -316,13 +330,13 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 		uint64_t newest;
 
 		if (is_service(x, s, def)) {
-			x->n_service++;
+			x->b_service++;
 			continue;
 		}
 		if (!def) {
 			int added = 0;
 
-			x->n_unhandled++;
+			x->b_unhandled++;
 			if (x->unhandled.n >= LOGGED_MAX)
 				tl_strmap_clear(&x->unhandled);
 			if (tl_strmap_put(&x->unhandled, s->counter_name, &added) && added)
@@ -331,11 +345,11 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 					"in %s names it (its samples are not sent; %" PRIu64
 					" such samples so far)",
 					s->counter_name, x->conf->resources_definition_file,
-					x->n_unhandled);
+					x->n_unhandled + x->b_unhandled);
 			continue;
 		}
 		if (def->ignore) {
-			x->n_ignored++;
+			x->b_ignored++;
 			continue;
 		}
 		if (window_of(x, m->archive_policy, &w, why) == GN_RETRY)
@@ -357,11 +371,11 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 					 "late: %s is before the back window of archive policy %s "
 					 "(newest sent %s): Gnocchi would drop it",
 					 ts, m->archive_policy, nts);
-				x->n_late++;
+				x->b_late++;
 				if (tl_ratelimit_allow(&x->late_log, &suppressed))
 					tl_logc(TL_LOG_WARNING, x->prefix,
 						"%s %s: %s (%" PRIu64 " late samples so far)",
-						rid, s->counter_name, reason, x->n_late);
+						rid, s->counter_name, reason, x->n_late + x->b_late);
 				/* Without a dead-letter store it is still counted and logged. */
 				(void)tl_dispatch_refuse(b, s, NULL, reason);
 				continue;
@@ -386,6 +400,34 @@ static void refuse_resource(struct gn_ctx *x, const struct tl_dispatch_batch *b,
 	res->skip = true;
 	for (i = res->first; i < res->first + res->n; i++)
 		(void)tl_dispatch_refuse(b, x->batch.items[i].s, NULL, why);
+}
+
+/* The hash that stands for resource r's attributes as this batch gives them; 0 if none. */
+static uint64_t attrs_hash(struct gn_ctx *x, size_t r)
+{
+	const struct tl_gn_res *res = &x->batch.res[r];
+	int n = 0;
+
+	tl_buf_reset(&x->scratch);
+	if (!res->def->n_attrs || tl_gn_body_attributes(&x->batch, r, &x->scratch, &n) < 0 || !n)
+		return 0;
+	return tl_strmap_hash(x->scratch.data, x->scratch.len,
+			      tl_strmap_hash(res->def->resource_type,
+					     strlen(res->def->resource_type), 0)) | 1;
+}
+
+/* Notes that Gnocchi has resource r's attributes as this batch gives them. */
+static void remember_attrs(struct gn_ctx *x, size_t r)
+{
+	uint64_t h = attrs_hash(x, r), *slot;
+
+	if (!h)
+		return;
+	if (x->attrs.n >= MEMORY_MAX)
+		tl_strmap_clear(&x->attrs);
+	slot = tl_strmap_put(&x->attrs, x->batch.res[r].id, NULL);
+	if (slot)
+		*slot = h;
 }
 
 struct unknown {
@@ -426,8 +468,10 @@ static void create_one(const char *id, void *cls)
 	tl_buf_reset(&x->why2);
 	o = call(x, "POST", path, "application/json", &x->body, &x->why2);
 	if (o == GN_OK || x->status == 409) {
-		if (o == GN_OK)
+		if (o == GN_OK) {
 			x->n_created++;
+			remember_attrs(x, (size_t)r);
+		}
 		tl_logc(TL_LOG_DEBUG, x->prefix, "resource %s (%s) %s", x->batch.res[r].id,
 			x->batch.res[r].def->resource_type,
 			o == GN_OK ? "created" : "already existed");
@@ -523,18 +567,16 @@ static void update_attributes(struct gn_ctx *x)
 		struct tl_gn_res *res = &x->batch.res[r];
 		char path[1024];
 		char *et, *ei;
-		uint64_t h, old, *slot;
+		uint64_t h, old;
 		int n;
 
 		if (res->skip || !res->n || !res->def->n_attrs)
 			continue;
-		tl_buf_reset(&x->body);
-		if (tl_gn_body_attributes(&x->batch, r, &x->body, &n) < 0 || n == 0)
+		h = attrs_hash(x, r);
+		if (!h || (tl_strmap_get(&x->attrs, res->id, &old) == 0 && old == h))
 			continue;
-		h = tl_strmap_hash(x->body.data, x->body.len,
-				   tl_strmap_hash(res->def->resource_type,
-						  strlen(res->def->resource_type), 0));
-		if (tl_strmap_get(&x->attrs, res->id, &old) == 0 && old == h)
+		tl_buf_reset(&x->body);
+		if (tl_gn_body_attributes(&x->batch, r, &x->body, &n) < 0)
 			continue;
 		et = curl_easy_escape(x->h, res->def->resource_type, 0);
 		ei = curl_easy_escape(x->h, res->id, 0);
@@ -544,21 +586,15 @@ static void update_attributes(struct gn_ctx *x)
 			snprintf(path, sizeof(path), "/v1/resource/%s/%s", et, ei);
 			tl_buf_reset(&x->why2);
 			o = call(x, "PATCH", path, "application/json", &x->body, &x->why2);
-			if (o == GN_OK) {
+			if (o == GN_OK)
 				x->n_updated++;
-			} else {
+			else
 				tl_logc(o == GN_RETRY ? TL_LOG_INFO : TL_LOG_WARNING, x->prefix,
 					"resource %s: attributes not updated: %s", res->id,
 					x->why2.data ? x->why2.data : "");
-			}
-			/* Retried with its next samples unless refused for good. */
-			if (o != GN_RETRY) {
-				if (x->attrs.n >= MEMORY_MAX)
-					tl_strmap_clear(&x->attrs);
-				slot = tl_strmap_put(&x->attrs, res->id, NULL);
-				if (slot)
-					*slot = h;
-			}
+			/* Tried again with its next samples, unless refused for good. */
+			if (o != GN_RETRY)
+				remember_attrs(x, r);
 		}
 		curl_free(et);
 		curl_free(ei);
@@ -608,13 +644,18 @@ static enum tl_dispatch_status gn_dispatch(void *ctx, const struct tl_dispatch_b
 		return TL_DISPATCH_RETRY;
 	}
 	if (!x->batch.n_items)
-		return TL_DISPATCH_OK;
+		goto ok;
 	o = send_range(x, b, 0, x->batch.n_res, why);
 	if (o == GN_RETRY)
 		goto retry;
 	tl_complain_release(&x->down, TL_LOG_NOTICE, x->prefix, "Gnocchi takes measures again");
 	remember_newest(x);
 	update_attributes(x);
+ok:
+	x->n_unhandled += x->b_unhandled;
+	x->n_ignored += x->b_ignored;
+	x->n_service += x->b_service;
+	x->n_late += x->b_late;
 	tl_buf_reset(why);
 	return TL_DISPATCH_OK;
 retry:
