@@ -45,6 +45,7 @@ cat >"$work/tally.yaml" <<CONF
 telemetry_secret: "$SECRET"
 collector:
   amqp: {urls: ["$TALLY_AMQP_URL"], workers: 1, batch_size: 100, batch_timeout: 0.05}
+  udp: {address: ""}
   buffer: {path: "$work/buffer", max_size: 256MiB}
   dispatchers:
     - name: gn
