@@ -260,6 +260,7 @@ static const struct tl_conf_item http_items[] = {
 static const struct tl_conf_enum gnocchi_auth_values[] = {
 	{"basic", TL_GNOCCHI_AUTH_BASIC},
 	{"keystone", TL_GNOCCHI_AUTH_KEYSTONE},
+	{"none", TL_GNOCCHI_AUTH_NONE},
 	{NULL, 0},
 };
 
@@ -277,7 +278,7 @@ static const struct tl_conf_item gnocchi_items[] = {
 	 .def = "basic",
 	 .values = gnocchi_auth_values,
 	 .offset = G(auth),
-	 .help = "basic | keystone"},
+	 .help = "basic | keystone | none (a proxy in front of Gnocchi authenticates)"},
 	{.key = "user",
 	 .type = TL_CONF_STRING,
 	 .def = "admin",
@@ -298,7 +299,7 @@ static const struct tl_conf_item gnocchi_items[] = {
 	 .flags = TL_CONF_NULLABLE,
 	 .def = "null",
 	 .offset = G(archive_policy),
-	 .help = "archive policy of new metrics; null: Gnocchi's rules decide"},
+	 .help = "archive policy of new metrics, over the definitions file's; null: the file's"},
 	{.key = "resources_definition_file",
 	 .type = TL_CONF_STRING,
 	 .def = "/etc/tally/gnocchi_resources.yaml",

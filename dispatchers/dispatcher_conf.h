@@ -83,6 +83,7 @@ struct tl_dispatcher_http_conf {
 enum tl_gnocchi_auth {
 	TL_GNOCCHI_AUTH_BASIC = 0,    /* "Authorization: Basic user:" (Gnocchi's default mode) */
 	TL_GNOCCHI_AUTH_KEYSTONE = 1, /* X-Auth-Token from Keystone */
+	TL_GNOCCHI_AUTH_NONE = 2,     /* no credentials (a proxy authenticates: remoteuser mode) */
 };
 
 /* type gnocchi. */
@@ -92,7 +93,7 @@ struct tl_dispatcher_gnocchi_conf {
 	char *user; /* basic auth user */
 	char *filter_project;
 	bool filter_service_activity;
-	char *archive_policy; /* NULL: Gnocchi's archive policy rules decide */
+	char *archive_policy; /* overrides the definitions file; NULL: the file decides */
 	char *resources_definition_file;
 	double timeout;
 	struct tl_keystone_conf keystone; /* common/keystone.h */

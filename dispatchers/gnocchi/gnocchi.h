@@ -30,9 +30,10 @@
  *    again with the next sample of the resource.
  * Archive policies of the definition file are created once (409 is fine).
  *
- * Auth: basic ("Authorization: Basic <user>:", Gnocchi's default mode) or
+ * Auth: basic ("Authorization: Basic <user>:", Gnocchi's default mode),
  * keystone (X-Auth-Token, the service's token from common/keystone, renewed
- * before it expires and after a 401).
+ * before it expires and after a 401), or none (a proxy in front of Gnocchi
+ * authenticates; Gnocchi's remoteuser mode).
  *
  * Threads: one instance, one thread (the dispatcher contract); one curl
  * handle per instance, so connections are reused when Gnocchi allows it.
