@@ -54,15 +54,7 @@ api: {enabled: false}
 control: {listen: ""}
 log: {level: info}
 CONF
-"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-1.log" &
-tpid=$!
-i=0
-until grep -q 'collector started' "$work/tallyd-1.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "tallyd did not start"
-	kill -0 $tpid 2>/dev/null || fail "tallyd exited"
-	sleep 0.1
-done
+start_tallyd_nobroker 1
 
 "$PY" - "$udp" "$TALLY_GNOCCHI_URL" "$TALLY_KS_URL" "$(cat "$work/ks/admin.pw")" <<'PY' ||
 import datetime, socket, sys, time, uuid
