@@ -260,11 +260,34 @@ int tl_storage_traits(struct tl_storage *s, const char *event_type, const char *
 int tl_storage_expire_samples(struct tl_storage *s, int64_t before, bool samples_only,
 			      struct tl_expire_report *rep, struct tl_buf *why)
 {
-	return CALL(s, expire_samples, before, samples_only, rep, why);
+	struct tl_expire_opts o = {.samples_only = samples_only};
+
+	return CALL(s, expire_samples, before, &o, rep, why);
 }
 
 int tl_storage_expire_events(struct tl_storage *s, int64_t before, struct tl_expire_report *rep,
 			     struct tl_buf *why)
 {
-	return CALL(s, expire_events, before, rep, why);
+	struct tl_expire_opts o = {0};
+
+	return CALL(s, expire_events, before, &o, rep, why);
+}
+
+int tl_storage_expire_samples_opts(struct tl_storage *s, int64_t before,
+				   const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+				   struct tl_buf *why)
+{
+	return CALL(s, expire_samples, before, opts, rep, why);
+}
+
+int tl_storage_expire_events_opts(struct tl_storage *s, int64_t before,
+				  const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+				  struct tl_buf *why)
+{
+	return CALL(s, expire_events, before, opts, rep, why);
+}
+
+int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why)
+{
+	return CALL(s, expire_lock, wait, why);
 }

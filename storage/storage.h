@@ -369,13 +369,32 @@ struct tl_store_report {
 void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason,
 			    size_t len);
 
-/* Expiry results. */
+/* Expiry results (with dry_run: what would go). */
 struct tl_expire_report {
 	uint64_t samples;   /* rows removed */
 	uint64_t resources; /* resources left without samples and removed */
 	uint64_t meters;
 	uint64_t events;
 	uint64_t partitions; /* whole partitions dropped (PostgreSQL) */
+	uint64_t batches;    /* deleting transactions committed */
+	/* For progress: what the run expects to remove (0: not known yet). */
+	uint64_t samples_total;
+	uint64_t partitions_total;
+	uint64_t events_total;
+	const char *step; /* what it is doing now: "partitions", "samples", "orphans", "events", "space" */
+};
+
+/* How an expiry runs. Zero-fill for the defaults. */
+struct tl_expire_opts {
+	uint64_t batch_rows; /* rows per deleting transaction; 0: 10,000 */
+	bool dry_run;	     /* count what would go, change nothing */
+	bool samples_only;   /* samples only: meters, resources and metadata stay */
+	/* Called after each transaction with the totals so far; may be NULL. */
+	void (*progress)(void *cls, const struct tl_expire_report *rep);
+	void *cls;
+	/* When it becomes true (a signal), the run stops after the transaction
+	 * in hand and returns -EINTR; what was committed stays consistent. */
+	const volatile int *stop;
 };
 
 /* Schema state, from tl_storage_schema(). */
@@ -435,11 +454,21 @@ struct tl_storage_driver {
 	/* Rows: struct tl_stored_trait, every value of that trait in that event type. */
 	int (*traits)(void *ctx, const char *event_type, const char *trait_name,
 		      struct tl_storage_cursor **out, struct tl_buf *why);
-	/* Removes samples (resp. events) with timestamp (generated) < before. */
-	int (*expire_samples)(void *ctx, int64_t before, bool samples_only,
+	/*
+	 * Removes samples (resp. events) with timestamp (generated) < before,
+	 * in transactions of at most opts->batch_rows rows, then what they
+	 * leave without samples (events). Adds to *rep.
+	 */
+	int (*expire_samples)(void *ctx, int64_t before, const struct tl_expire_opts *opts,
 			      struct tl_expire_report *rep, struct tl_buf *why);
-	int (*expire_events)(void *ctx, int64_t before, struct tl_expire_report *rep,
-			     struct tl_buf *why);
+	int (*expire_events)(void *ctx, int64_t before, const struct tl_expire_opts *opts,
+			     struct tl_expire_report *rep, struct tl_buf *why);
+	/*
+	 * Takes the store's expirer lock for the life of the connection, so
+	 * that two expirers never run at once: waits for it when wait, else
+	 * returns -EBUSY at once when another holds it.
+	 */
+	int (*expire_lock)(void *ctx, bool wait, struct tl_buf *why);
 	void (*close)(void *ctx);
 };
 
@@ -517,9 +546,18 @@ int tl_storage_trait_types(struct tl_storage *s, const char *event_type,
 			   struct tl_storage_cursor **out, struct tl_buf *why);
 int tl_storage_traits(struct tl_storage *s, const char *event_type, const char *trait_name,
 		      struct tl_storage_cursor **out, struct tl_buf *why);
+/* Expiry with the default options (batches of 10,000, no progress). */
 int tl_storage_expire_samples(struct tl_storage *s, int64_t before, bool samples_only,
 			      struct tl_expire_report *rep, struct tl_buf *why);
 int tl_storage_expire_events(struct tl_storage *s, int64_t before, struct tl_expire_report *rep,
 			     struct tl_buf *why);
+/* Expiry with options (tally-expirer); see struct tl_storage_driver. */
+int tl_storage_expire_samples_opts(struct tl_storage *s, int64_t before,
+				   const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+				   struct tl_buf *why);
+int tl_storage_expire_events_opts(struct tl_storage *s, int64_t before,
+				  const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+				  struct tl_buf *why);
+int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why);
 
 #endif

@@ -10,6 +10,7 @@
 #ifndef TL_STORAGE_STORAGE_CONF_H
 #define TL_STORAGE_STORAGE_CONF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/conf.h"
@@ -26,6 +27,7 @@ struct tl_storage_conf {
 	char *event_connection;	       /* secret; the same as connection unless set */
 	int64_t metering_time_to_live; /* seconds; <= 0 keeps samples forever */
 	int64_t event_time_to_live;    /* seconds; <= 0 keeps events forever */
+	bool expire_samples_only;      /* tally-expirer leaves resources, meters, metadata */
 	int64_t partition_seconds;     /* PostgreSQL: width of a sample partition (86400) */
 	int64_t partitions_ahead;      /* PostgreSQL: partitions created ahead of now (3) */
 };

@@ -62,6 +62,7 @@
 #define LOCK_SCHEMA  0x544c590001LL
 #define LOCK_SAMPLES 0x544c590002LL
 #define LOCK_EVENTS  0x544c590003LL
+#define LOCK_EXPIRER 0x544c590004LL /* session-level: one tally-expirer at a time */
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 /* Entries per id cache before it is emptied and refilled. */
@@ -2032,9 +2033,79 @@ out:
 
 /* ---------------------------------------------------------------- expiry */
 
-/* Drops the partitions entirely below before, counting their rows. */
-static int drop_partitions(struct pg_ctx *c, int64_t before, struct tl_expire_report *rep,
-			   struct tl_buf *why)
+/*
+ * Expiry never holds a lock for long: whole partitions are dropped one per
+ * transaction (with a lock timeout), the partition that straddles the
+ * cut-off is emptied in transactions of batch_rows rows, and what the
+ * samples leave behind (resources, their meter pairs, meters, metadata) is
+ * removed in key ranges of batch_rows, each its own transaction; only those
+ * that delete rows writers may have cached take the writers' lock
+ * exclusively (and bump the cache epoch). An interrupted run leaves every
+ * committed step consistent; the next run finds what is left: each step
+ * selects by what is still true of the data, not by what this run did.
+ */
+
+#define EXPIRE_BATCH 10000
+
+static bool expire_stopped(const struct tl_expire_opts *o)
+{
+	return o->stop && *o->stop;
+}
+
+static void expire_progress(const struct tl_expire_opts *o, struct tl_expire_report *rep,
+			    const char *step)
+{
+	rep->step = step;
+	if (o->progress)
+		o->progress(o->cls, rep);
+}
+
+/* The first column of the first row as an integer (count(*)), after running sql. */
+static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
+		     uint64_t *out, const char *what, struct tl_buf *why)
+{
+	PGresult *res;
+	int r = pg_exec(c, sql, n, vals, &res, what, why);
+
+	if (r < 0)
+		return r;
+	*out = PQntuples(res) && !PQgetisnull(res, 0, 0) ? (uint64_t)get_i64(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * sql in its own transaction, holding the writers' lock (key) exclusively
+ * when key is not 0 and bumping the cache epoch when rows went; *out gets
+ * the first column of its first row (a count). lock_timeout keeps a writer
+ * that holds the lock long from stalling the expirer for ever: -EAGAIN.
+ */
+static int expire_txn(struct pg_ctx *c, long long key, const char *sql, int n,
+		      const char *const *vals, uint64_t *out, const char *what, struct tl_buf *why)
+{
+	char lock[80];
+	int r;
+
+	*out = 0;
+	r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, what, why);
+	if (r == 0 && key) {
+		snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", key);
+		r = pg_exec(c, lock, 0, NULL, NULL, what, why);
+	}
+	if (r == 0)
+		r = query_u64(c, sql, n, vals, out, what, why);
+	if (r == 0 && key && *out)
+		r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL, what, why);
+	if (r == 0)
+		r = pg_exec(c, "COMMIT", 0, NULL, NULL, what, why);
+	if (r < 0)
+		pg_rollback(c);
+	return r;
+}
+
+/* The partitions entirely below before, oldest first. */
+static int list_old_partitions(struct pg_ctx *c, const char *tb, PGresult **out,
+			       struct tl_buf *why)
 {
 	static const char list_sql[] =
 		"SELECT k.relname::text FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid"
@@ -2042,61 +2113,267 @@ static int drop_partitions(struct pg_ctx *c, int64_t before, struct tl_expire_re
 		" 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m"
 		" WHERE i.inhparent = to_regclass('sample') AND m[2]::timestamp <= $1::timestamp"
 		" ORDER BY m[1]::timestamp";
-	char tb[48], sql[128];
 	const char *params[1] = {tb};
-	PGresult *list = NULL, *res;
-	int r, i;
 
-	if (!tl_pg_format_time(before, tb, sizeof(tb)))
-		return -EINVAL;
-	r = pg_exec(c, list_sql, 1, params, &list, "listing partitions", why);
-	if (r < 0)
-		return r;
-	for (i = 0; i < PQntuples(list); i++) {
+	return pg_exec(c, list_sql, 1, params, out, "listing partitions", why);
+}
+
+/* Only names that need no quoting go into SQL text (ours always do). */
+static bool plain_name(const char *name)
+{
+	return strlen(name) < 64 &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+}
+
+/* Drops the partitions entirely below before, one transaction each, counting their rows. */
+static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_expire_opts *o,
+			   struct tl_expire_report *rep, struct tl_buf *why)
+{
+	char sql[128];
+	int r = 0, i;
+
+	for (i = 0; i < PQntuples(list) && r == 0; i++) {
 		const char *name = PQgetvalue(list, i, 0);
-		uint64_t rows;
+		uint64_t rows = 0;
 
-		/* Only names that need no quoting go into SQL text (ours always do). */
-		if (strlen(name) >= 64 ||
-		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+		if (!plain_name(name))
 			continue;
+		if (expire_stopped(o))
+			return -EINTR;
 		r = pg_exec(c, "BEGIN; " DDL_LOCK_TIMEOUT "; SET LOCAL statement_timeout = 0", 0,
 			    NULL, NULL, "expiring partitions", why);
 		if (r < 0)
-			goto out;
+			break;
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", name);
-		r = pg_exec(c, sql, 0, NULL, &res, "expiring partitions", why);
-		if (r < 0)
-			goto out;
-		rows = (uint64_t)get_i64(res, 0, 0);
-		PQclear(res);
+		r = query_u64(c, sql, 0, NULL, &rows, "expiring partitions", why);
 		snprintf(sql, sizeof(sql), "DROP TABLE %s", name);
-		r = pg_exec(c, sql, 0, NULL, NULL, "dropping a partition", why);
+		if (r == 0)
+			r = pg_exec(c, sql, 0, NULL, NULL, "dropping a partition", why);
 		if (r == 0)
 			r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL,
 				    "expiring partitions", why);
 		if (r == 0)
 			r = pg_exec(c, "COMMIT", 0, NULL, NULL, "expiring partitions", why);
-		if (r < 0)
-			goto out;
+		if (r < 0) {
+			pg_rollback(c);
+			break;
+		}
 		rep->partitions++;
 		rep->samples += rows;
+		rep->batches++;
+		expire_progress(o, rep, "partitions");
 	}
-out:
-	if (r < 0)
-		pg_rollback(c);
-	PQclear(list);
 	c->parts_loaded = false;
 	return r;
 }
 
-static int pg_expire_samples(void *ctx, int64_t before, bool samples_only,
+/* Counts what an expiry would remove (dry run), or only the totals for progress. */
+static int expire_count(struct pg_ctx *c, const char *const *params, PGresult *parts,
+			const struct tl_expire_opts *o, struct tl_expire_report *rep,
+			struct tl_buf *why)
+{
+	uint64_t n = 0;
+	int r;
+
+	r = query_u64(c, "SELECT count(*) FROM sample WHERE \"timestamp\" < $1::timestamp", 1,
+		      params, &rep->samples_total, "counting samples", why);
+	rep->partitions_total = (uint64_t)PQntuples(parts);
+	if (r < 0 || !o->dry_run)
+		return r;
+	rep->samples += rep->samples_total;
+	rep->partitions += rep->partitions_total;
+	if (o->samples_only)
+		return 0;
+	r = query_u64(c,
+		      "SELECT count(*) FROM resource r WHERE NOT EXISTS (SELECT 1 FROM sample s"
+		      " WHERE s.resource_ref = r.id AND s.\"timestamp\" >= $1::timestamp)",
+		      1, params, &n, "counting resources", why);
+	rep->resources += n;
+	if (r == 0)
+		r = query_u64(c,
+			      "SELECT count(*) FROM meter m WHERE NOT EXISTS (SELECT 1 FROM sample s"
+			      " WHERE s.meter_id = m.id AND s.\"timestamp\" >= $1::timestamp)",
+			      1, params, &n, "counting meters", why);
+	rep->meters += r == 0 ? n : 0;
+	return r;
+}
+
+/* The straddling partition (and sample_default): batches of the oldest rows. */
+static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t batch,
+		       const struct tl_expire_opts *o, struct tl_expire_report *rep,
+		       struct tl_buf *why)
+{
+	uint64_t n;
+	int r;
+
+	do {
+		if (expire_stopped(o))
+			return -EINTR;
+		r = expire_txn(c, 0,
+			       "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
+			       " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
+			       " WHERE s.message_id = k.message_id AND s.\"timestamp\" = k.\"timestamp\""
+			       " RETURNING 1) SELECT count(*) FROM d",
+			       2, params, &n, "expiring samples", why);
+		if (r < 0)
+			return r;
+		rep->samples += n;
+		rep->batches++;
+		expire_progress(o, rep, "samples");
+	} while (n >= batch);
+	return 0;
+}
+
+/*
+ * Repeats a keyed step: sql takes $1 before, $2 batch, $3 the last key done
+ * and returns (rows changed, last key of the range, keys in the range); it
+ * goes on until a range comes back short.
+ */
+static int expire_ranges(struct pg_ctx *c, long long key, const char *sql, const char *tb,
+			 const char *nb, uint64_t batch, uint64_t *counter,
+			 const struct tl_expire_opts *o, struct tl_expire_report *rep,
+			 const char *what, struct tl_buf *why)
+{
+	char last[32] = "-1";
+	const char *params[3] = {tb, nb, last};
+	char lock[80];
+	PGresult *res;
+	int r;
+
+	for (;;) {
+		uint64_t changed, keys;
+
+		if (expire_stopped(o))
+			return -EINTR;
+		r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, what, why);
+		if (r == 0 && key) {
+			snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", key);
+			r = pg_exec(c, lock, 0, NULL, NULL, what, why);
+		}
+		if (r == 0)
+			r = pg_exec(c, sql, 3, params, &res, what, why);
+		if (r < 0) {
+			pg_rollback(c);
+			return r;
+		}
+		changed = (uint64_t)get_i64(res, 0, 0);
+		keys = (uint64_t)get_i64(res, 0, 2);
+		if (!PQgetisnull(res, 0, 1))
+			snprintf(last, sizeof(last), "%s", PQgetvalue(res, 0, 1));
+		PQclear(res);
+		if (changed && key)
+			r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL, what,
+				    why);
+		if (r == 0)
+			r = pg_exec(c, "COMMIT", 0, NULL, NULL, what, why);
+		if (r < 0) {
+			pg_rollback(c);
+			return r;
+		}
+		if (counter)
+			*counter += changed;
+		rep->batches++;
+		expire_progress(o, rep, "orphans");
+		if (keys < batch)
+			return 0;
+	}
+}
+
+/* What the expired samples leave behind. */
+static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint64_t batch,
+			  const struct tl_expire_opts *o, struct tl_expire_report *rep,
+			  struct tl_buf *why)
+{
+	const char *params[2] = {tb, nb};
+	uint64_t n;
+	int r;
+
+	/* Resources whose last sample is gone (resource.last_sample_timestamp is
+	 * exact: every batch raises it), with their meter pairs. */
+	do {
+		if (expire_stopped(o))
+			return -EINTR;
+		r = expire_txn(c, LOCK_SAMPLES,
+			       "WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
+			       " WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
+			       " RETURNING id), m AS (DELETE FROM resource_meter x USING r"
+			       " WHERE x.resource_ref = r.id) SELECT count(*) FROM r",
+			       2, params, &n, "expiring resources", why);
+		if (r < 0)
+			return r;
+		rep->resources += n;
+		rep->batches++;
+		expire_progress(o, rep, "orphans");
+	} while (n >= batch);
+	/* Meter pairs of living resources: resource_meter.last_timestamp is a
+	 * lower bound of the pair's latest sample, so only pairs below the
+	 * cut-off can have lost theirs. A pair with none left goes; the others
+	 * are set again from their latest sample, so that a row's time is
+	 * always that of a sample still there. Keyed by resource_ref. */
+	r = expire_ranges(c, LOCK_SAMPLES,
+			  "WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
+			  " WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
+			  " ORDER BY resource_ref LIMIT $2::bigint),"
+			  " d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
+			  " k.resource_ref AND rm.last_timestamp < $1::timestamp AND NOT EXISTS"
+			  " (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
+			  " AND s.meter_id = rm.meter_id) RETURNING 1),"
+			  " u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
+			  " source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
+			  " FROM sample s WHERE s.resource_ref = rm.resource_ref"
+			  " AND s.meter_id = rm.meter_id"
+			  " ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
+			  " FROM k WHERE rm.resource_ref = k.resource_ref"
+			  " AND rm.last_timestamp < $1::timestamp AND EXISTS (SELECT 1 FROM sample s"
+			  " WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
+			  " RETURNING 1)"
+			  " SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
+			  " (SELECT count(*) FROM k)",
+			  tb, nb, batch, NULL, o, rep, "expiring resource_meter", why);
+	/* First sample times of living resources whose first sample went. */
+	if (r == 0)
+		r = expire_ranges(c, 0,
+				  "WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
+				  " $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
+				  " u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
+				  "(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
+				  " r.id), r.first_sample_timestamp) FROM k WHERE r.id = k.id"
+				  " RETURNING 1)"
+				  " SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
+				  " (SELECT count(*) FROM k)",
+				  tb, nb, batch, NULL, o, rep, "expiring resources", why);
+	/* Meters no pair names: a small table, one statement. */
+	if (r == 0)
+		r = expire_txn(c, LOCK_SAMPLES,
+			       "WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
+			       " resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
+			       " SELECT count(*) FROM d",
+			       0, NULL, &n, "expiring meters", why);
+	if (r < 0)
+		return r;
+	rep->meters += n;
+	rep->batches++;
+	/* Metadata documents nothing points to, by ranges of their ids (both
+	 * references are indexed: migration 002). */
+	return expire_ranges(c, LOCK_SAMPLES,
+			     "WITH k AS (SELECT id FROM metadata WHERE id > $3::bigint AND"
+			     " $1::timestamp IS NOT NULL ORDER BY id LIMIT $2::bigint),"
+			     " d AS (DELETE FROM metadata md USING k WHERE md.id = k.id AND NOT EXISTS"
+			     " (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND NOT EXISTS"
+			     " (SELECT 1 FROM sample s WHERE s.metadata_id = md.id) RETURNING 1)"
+			     " SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM k),"
+			     " (SELECT count(*) FROM k)",
+			     tb, nb, batch, NULL, o, rep, "expiring metadata", why);
+}
+
+static int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
 			     struct tl_expire_report *rep, struct tl_buf *why)
 {
 	struct pg_ctx *c = ctx;
-	char lock[80], tb[48];
-	const char *params[1] = {tb};
-	PGresult *res;
+	uint64_t batch = o->batch_rows ? o->batch_rows : EXPIRE_BATCH;
+	char tb[48], nb[24];
+	const char *params[2] = {tb, nb};
+	PGresult *parts = NULL;
 	int r;
 
 	if (!tl_pg_format_time(before, tb, sizeof(tb))) {
@@ -2104,87 +2381,25 @@ static int pg_expire_samples(void *ctx, int64_t before, bool samples_only,
 			tl_buf_puts(why, "expiry time out of range");
 		return -EINVAL;
 	}
+	snprintf(nb, sizeof(nb), "%llu", (unsigned long long)batch);
 	r = pg_ensure(c, why);
 	if (r < 0)
 		return r;
-	r = drop_partitions(c, before, rep, why);
-	if (r < 0)
-		return r;
-	/* The edge partition and sample_default (pruning skips the others). */
 	r = pg_exec(c, "SET statement_timeout = 0", 0, NULL, NULL, "expiring samples", why);
-	if (r < 0)
-		return r;
-	r = pg_exec(c, "DELETE FROM sample WHERE \"timestamp\" < $1::timestamp", 1, params, &res,
-		    "expiring samples", why);
-	if (r < 0)
+	if (r == 0)
+		r = list_old_partitions(c, tb, &parts, why);
+	if (r == 0)
+		r = expire_count(c, params, parts, o, rep, why);
+	if (r < 0 || o->dry_run)
 		goto out;
-	rep->samples += cmd_tuples(res);
-	PQclear(res);
-	if (samples_only)
-		goto out;
-
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_SAMPLES);
-	r = pg_exec(c, "BEGIN", 0, NULL, NULL, "expiring samples", why);
+	expire_progress(o, rep, "partitions");
+	r = drop_partitions(c, parts, o, rep, why);
 	if (r == 0)
-		r = pg_exec(c, lock, 0, NULL, NULL, "expiring samples: waiting for writers", why);
-	/* resource.last_sample_timestamp is exact (every batch raises it). */
-	if (r == 0)
-		r = pg_exec(c, "DELETE FROM resource WHERE last_sample_timestamp < $1::timestamp",
-			    1, params, &res, "expiring resources", why);
-	if (r < 0)
-		goto out;
-	rep->resources += cmd_tuples(res);
-	PQclear(res);
-	/* resource_meter.last_timestamp is only a lower bound of the pair's
-	 * latest sample (the writer skips unchanged rows): a pair goes when it
-	 * has no sample left, each looked up by the (resource_ref, timestamp)
-	 * index of every partition. */
-	r = pg_exec(c,
-		    "DELETE FROM resource_meter rm WHERE NOT EXISTS (SELECT 1 FROM sample s"
-		    " WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)",
-		    0, NULL, NULL, "expiring resource_meter", why);
-	/* A row set by a sample just deleted (the pair has later ones) is set
-	 * again from the pair's latest sample, so that the row's time is always
-	 * that of a sample still there, carrying the latest values. */
-	if (r == 0)
-		r = pg_exec(c,
-			    "UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
-			    " source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
-			    " FROM sample s WHERE s.resource_ref = rm.resource_ref"
-			    " AND s.meter_id = rm.meter_id"
-			    " ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
-			    " WHERE rm.last_timestamp < $1::timestamp",
-			    1, params, NULL, "expiring resource_meter", why);
-	if (r == 0)
-		r = pg_exec(c,
-			    "UPDATE resource r SET first_sample_timestamp = coalesce((SELECT "
-			    "min(s.\"timestamp\")"
-			    " FROM sample s WHERE s.resource_ref = r.id), r.first_sample_timestamp)"
-			    " WHERE first_sample_timestamp < $1::timestamp",
-			    1, params, NULL, "expiring resources", why);
-	if (r == 0)
-		r = pg_exec(c,
-			    "DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM resource_meter rm"
-			    " WHERE rm.meter_id = m.id)",
-			    0, NULL, &res, "expiring meters", why);
-	if (r < 0)
-		goto out;
-	rep->meters += cmd_tuples(res);
-	PQclear(res);
-	/* No index on sample.metadata_id: one anti-join over what is left. */
-	r = pg_exec(c,
-		    "DELETE FROM metadata md WHERE NOT EXISTS (SELECT 1 FROM resource r"
-		    " WHERE r.metadata_id = md.id) AND NOT EXISTS (SELECT 1 FROM sample s"
-		    " WHERE s.metadata_id = md.id)",
-		    0, NULL, NULL, "expiring metadata", why);
-	if (r == 0)
-		r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL,
-			    "expiring samples", why);
-	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "expiring samples", why);
+		r = expire_edge(c, params, batch, o, rep, why);
+	if (r == 0 && !o->samples_only)
+		r = expire_orphans(c, tb, nb, batch, o, rep, why);
 out:
-	if (r < 0)
-		pg_rollback(c);
+	PQclear(parts);
 	if (!c->broken) {
 		char sql[64];
 
@@ -2194,13 +2409,13 @@ out:
 	return r;
 }
 
-static int pg_expire_events(void *ctx, int64_t before, struct tl_expire_report *rep,
-			    struct tl_buf *why)
+static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_opts *o,
+			    struct tl_expire_report *rep, struct tl_buf *why)
 {
 	struct pg_ctx *c = ctx;
-	char lock[80], tb[48];
-	const char *params[1] = {tb};
-	PGresult *res;
+	uint64_t batch = o->batch_rows ? o->batch_rows : EXPIRE_BATCH, n;
+	char tb[48], nb[24];
+	const char *params[2] = {tb, nb};
 	int r;
 
 	if (!tl_pg_format_time(before, tb, sizeof(tb))) {
@@ -2208,38 +2423,63 @@ static int pg_expire_events(void *ctx, int64_t before, struct tl_expire_report *
 			tl_buf_puts(why, "expiry time out of range");
 		return -EINVAL;
 	}
+	snprintf(nb, sizeof(nb), "%llu", (unsigned long long)batch);
 	r = pg_ensure(c, why);
 	if (r < 0)
 		return r;
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_EVENTS);
-	r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, "expiring events",
-		    why);
-	if (r == 0)
-		r = pg_exec(c, lock, 0, NULL, NULL, "expiring events: waiting for writers", why);
-	if (r == 0)
-		r = pg_exec(c,
-			    "DELETE FROM trait t USING event e WHERE t.event_id = e.id"
-			    " AND e.generated < $1::timestamp",
-			    1, params, NULL, "expiring traits", why);
-	if (r == 0)
-		r = pg_exec(c, "DELETE FROM event WHERE generated < $1::timestamp", 1, params, &res,
-			    "expiring events", why);
+	r = query_u64(c, "SELECT count(*) FROM event WHERE generated < $1::timestamp", 1, params,
+		      &rep->events_total, "counting events", why);
 	if (r < 0)
-		goto out;
-	rep->events += cmd_tuples(res);
-	PQclear(res);
-	r = pg_exec(c,
-		    "DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM event e"
-		    " WHERE e.event_type_id = et.id)",
-		    0, NULL, NULL, "expiring event types", why);
-	if (r == 0)
-		r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL,
-			    "expiring events", why);
-	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "expiring events", why);
-out:
+		return r;
+	if (o->dry_run) {
+		rep->events += rep->events_total;
+		return 0;
+	}
+	/* Events and their traits, oldest first; no id cache is touched. */
+	do {
+		if (expire_stopped(o))
+			return -EINTR;
+		r = expire_txn(c, 0,
+			       "WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
+			       " WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
+			       " RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
+			       " e.id) SELECT count(*) FROM e",
+			       2, params, &n, "expiring events", why);
+		if (r < 0)
+			return r;
+		rep->events += n;
+		rep->batches++;
+		expire_progress(o, rep, "events");
+	} while (n >= batch);
+	/* Event types with no event left: writers cache their ids. */
+	return expire_txn(c, LOCK_EVENTS,
+			  "WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
+			  " event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
+			  0, NULL, &n, "expiring event types", why);
+}
+
+static int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why)
+{
+	struct pg_ctx *c = ctx;
+	char sql[80];
+	uint64_t got = 0;
+	int r = pg_ensure(c, why);
+
 	if (r < 0)
-		pg_rollback(c);
+		return r;
+	if (wait) {
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_advisory_lock(%lld)", LOCK_EXPIRER);
+		r = pg_exec(c, "SET statement_timeout = 0", 0, NULL, NULL, "expirer lock", why);
+	} else {
+		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)::int", LOCK_EXPIRER);
+	}
+	if (r == 0)
+		r = query_u64(c, sql, 0, NULL, &got, "expirer lock", why);
+	if (r == 0 && !got) {
+		if (why)
+			tl_buf_puts(why, "another tally-expirer is running on this database");
+		r = -EBUSY;
+	}
 	return r;
 }
 
@@ -2262,5 +2502,6 @@ const struct tl_storage_driver tl_storage_postgresql = {
 	.traits = pg_traits,
 	.expire_samples = pg_expire_samples,
 	.expire_events = pg_expire_events,
+	.expire_lock = pg_expire_lock,
 	.close = pg_close,
 };

@@ -22,13 +22,16 @@
 #include "storage/storage.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -335,6 +338,7 @@ struct sq {
 	 * SQLite interrupts it (the progress handler below). */
 	unsigned timeout_ms;
 	int64_t deadline;
+	int expire_lock_fd; /* tally-expirer's lock file, -1 when not held */
 };
 
 /* SQLite calls this every few thousand VM steps; non-zero interrupts the statement. */
@@ -471,6 +475,8 @@ static void close_sqlite(void *ctx)
 	for (k = 0; k < ST_COUNT; k++)
 		sqlite3_finalize(c->st[k]);
 	sqlite3_close(c->db);
+	if (c->expire_lock_fd >= 0)
+		close(c->expire_lock_fd);
 	idmap_fini(&c->meters);
 	idmap_fini(&c->metas);
 	idmap_fini(&c->resources);
@@ -526,6 +532,7 @@ static int open_sqlite(const char *url, const struct tl_storage_options *opt, vo
 	tl_buf_init(&c->raw);
 	tl_sql_stmt_init(&c->q);
 	c->generation = -1;
+	c->expire_lock_fd = -1;
 	rc = sqlite3_open_v2(path, &c->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			     NULL);
@@ -538,7 +545,12 @@ static int open_sqlite(const char *url, const struct tl_storage_options *opt, vo
 	c->timeout_ms = opt ? opt->timeout_ms : 0;
 	sqlite3_progress_handler(c->db, 4096, sq_progress, c);
 	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=NORMAL");
-	r = exec_sql(c, "PRAGMA journal_mode=WAL", why);
+	/* A new file gives the space of expired rows back incrementally
+	 * (tally-expirer). It must be set before the first table and before
+	 * WAL; on an existing file it changes nothing. */
+	r = exec_sql(c, "PRAGMA auto_vacuum = INCREMENTAL", why);
+	if (r == 0)
+		r = exec_sql(c, "PRAGMA journal_mode=WAL", why);
 	if (r == 0)
 		r = exec_sql(c, pragma, why);
 	if (r < 0)
@@ -1518,9 +1530,91 @@ static int traits_sqlite(void *ctx, const char *event_type, const char *trait_na
 
 /* ---------------------------------------------------------------- expiry */
 
-/* Runs sql with ?1 = before (when it has a parameter); *changes = rows changed. */
-static int exec_before(struct sq *c, const char *sql, int64_t before, uint64_t *changes,
-		       struct tl_buf *why)
+/*
+ * Expiry runs in transactions of batch_rows rows (BEGIN IMMEDIATE ...
+ * COMMIT each), so writers get the database between them; then the freed
+ * pages go back to the file system a thousand at a time when the database
+ * was created with auto_vacuum = INCREMENTAL (dbsync does so since schema
+ * 1; an older file keeps reusing them instead). Each step selects by what
+ * is still true of the data, so an interrupted run is finished by the next.
+ */
+#define SQ_EXPIRE_BATCH 10000
+
+static bool sq_stopped(const struct tl_expire_opts *o)
+{
+	return o->stop && *o->stop;
+}
+
+static void sq_expire_progress(const struct tl_expire_opts *o, struct tl_expire_report *rep,
+			       const char *step)
+{
+	rep->step = step;
+	if (o->progress)
+		o->progress(o->cls, rep);
+}
+
+/* sql with ?1 = before and ?2 = batch, in its own transaction; *changes = rows changed. */
+static int sq_expire_txn(struct sq *c, const char *sql, int64_t before, uint64_t batch,
+			 uint64_t *changes, struct tl_buf *why)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	*changes = 0;
+	r = exec_sql(c, "BEGIN IMMEDIATE", why);
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		r = sq_err(c, rc, "expire", why);
+		goto out;
+	}
+	if (sqlite3_bind_parameter_count(s) >= 1)
+		sqlite3_bind_int64(s, 1, before);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)batch);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = sq_err(c, rc, "expire", why);
+	else
+		*changes = (uint64_t)sqlite3_changes(c->db);
+	if (r == 0 && *changes)
+		r = exec_sql(c, "UPDATE tally_cache_generation SET generation = generation + 1",
+			     why);
+out:
+	sqlite3_finalize(s);
+	if (r == 0)
+		r = exec_sql(c, "COMMIT", why);
+	if (r < 0)
+		rollback(c);
+	return r;
+}
+
+/* Repeats a batched statement until it changes fewer than batch rows. */
+static int sq_expire_loop(struct sq *c, const char *sql, int64_t before, uint64_t batch,
+			  uint64_t *counter, const char *step, const struct tl_expire_opts *o,
+			  struct tl_expire_report *rep, struct tl_buf *why)
+{
+	uint64_t n;
+	int r;
+
+	do {
+		if (sq_stopped(o))
+			return -EINTR;
+		r = sq_expire_txn(c, sql, before, batch, &n, why);
+		if (r < 0)
+			return r;
+		if (counter)
+			*counter += n;
+		rep->batches++;
+		sq_expire_progress(o, rep, step);
+	} while (n >= batch);
+	return 0;
+}
+
+/* The first column of a one-row query with ?1 = before. */
+static int sq_count(struct sq *c, const char *sql, int64_t before, uint64_t *out,
+		    struct tl_buf *why)
 {
 	sqlite3_stmt *s = NULL;
 	int rc, r = 0;
@@ -1528,114 +1622,198 @@ static int exec_before(struct sq *c, const char *sql, int64_t before, uint64_t *
 	rc = sqlite3_prepare_v2(c->db, sql, -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return sq_err(c, rc, "expire", why);
-	if (sqlite3_bind_parameter_count(s) > 0)
+	if (sqlite3_bind_parameter_count(s) >= 1)
 		sqlite3_bind_int64(s, 1, before);
 	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	else
 		r = sq_err(c, rc, "expire", why);
-	else if (changes)
-		*changes = (uint64_t)sqlite3_changes(c->db);
 	sqlite3_finalize(s);
 	return r;
 }
 
-static int expire_samples_sqlite(void *ctx, int64_t before, bool samples_only,
+/* Gives freed pages back, a thousand per step, when the file allows it. */
+static int sq_reclaim(struct sq *c, const struct tl_expire_opts *o, struct tl_expire_report *rep,
+		      struct tl_buf *why)
+{
+	uint64_t mode = 0, free_pages = 0;
+	int r = sq_count(c, "PRAGMA auto_vacuum", 0, &mode, why);
+
+	if (r < 0 || mode != 2)
+		return r;
+	for (;;) {
+		if (sq_stopped(o))
+			return -EINTR;
+		r = sq_count(c, "PRAGMA freelist_count", 0, &free_pages, why);
+		if (r < 0 || free_pages == 0)
+			return r;
+		r = exec_sql(c, "PRAGMA incremental_vacuum(1000)", why);
+		if (r < 0)
+			return r;
+		sq_expire_progress(o, rep, "space");
+	}
+}
+
+static int expire_samples_sqlite(void *ctx, int64_t before, const struct tl_expire_opts *o,
 				 struct tl_expire_report *rep, struct tl_buf *why)
 {
 	struct sq *c = ctx;
-	uint64_t n = 0;
+	uint64_t batch = o->batch_rows ? o->batch_rows : SQ_EXPIRE_BATCH, n = 0;
 	int r;
 
-	r = exec_sql(c, "BEGIN IMMEDIATE", why);
+	r = sq_count(c, "SELECT count(*) FROM sample WHERE timestamp < ?1", before,
+		     &rep->samples_total, why);
 	if (r < 0)
 		return r;
-	r = exec_before(c, "DELETE FROM sample WHERE timestamp < ?1", before, &n, why);
-	if (r < 0)
-		goto out;
-	rep->samples += n;
+	if (o->dry_run) {
+		rep->samples += rep->samples_total;
+		if (o->samples_only)
+			return 0;
+		r = sq_count(c,
+			     "SELECT count(*) FROM resource r WHERE NOT EXISTS (SELECT 1 FROM sample"
+			     " s WHERE s.resource_ref = r.id AND s.timestamp >= ?1)",
+			     before, &n, why);
+		rep->resources += n;
+		if (r == 0)
+			r = sq_count(c,
+				     "SELECT count(*) FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
+				     " sample s WHERE s.meter_id = m.id AND s.timestamp >= ?1)",
+				     before, &n, why);
+		rep->meters += r == 0 ? n : 0;
+		return r;
+	}
+	r = sq_expire_loop(c,
+			   "DELETE FROM sample WHERE rowid IN (SELECT rowid FROM sample WHERE"
+			   " timestamp < ?1 LIMIT ?2)",
+			   before, batch, &rep->samples, "samples", o, rep, why);
 	/* Orphans are looked for even when nothing was deleted now: an earlier
-	 * samples_only run may have left them. */
-	if (samples_only)
-		goto out;
-	r = exec_before(c,
-			"DELETE FROM resource_meter WHERE NOT EXISTS (SELECT 1 FROM sample s "
-			"WHERE s.resource_ref = resource_meter.resource_ref AND s.meter_id = "
-			"resource_meter.meter_id)",
-			before, NULL, why);
+	 * samples_only or interrupted run may have left them. */
+	if (r < 0 || o->samples_only)
+		goto space;
+	r = sq_expire_loop(c,
+			   "DELETE FROM resource_meter WHERE (resource_ref, meter_id) IN (SELECT"
+			   " rm.resource_ref, rm.meter_id FROM resource_meter rm WHERE"
+			   " rm.last_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM sample s WHERE"
+			   " s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id) LIMIT ?2)",
+			   before, batch, NULL, "orphans", o, rep, why);
 	if (r == 0)
-		r = exec_before(c,
-				"DELETE FROM resource WHERE NOT EXISTS (SELECT 1 FROM sample s "
-				"WHERE s.resource_ref = resource.id)",
-				before, &n, why);
-	if (r < 0)
-		goto out;
-	rep->resources += n;
-	r = exec_before(c,
-			"DELETE FROM meter WHERE NOT EXISTS (SELECT 1 FROM sample s WHERE "
-			"s.meter_id = meter.id)",
-			before, &n, why);
-	if (r < 0)
-		goto out;
-	rep->meters += n;
+		r = sq_expire_loop(c,
+				   "DELETE FROM resource WHERE id IN (SELECT id FROM resource r WHERE"
+				   " r.last_sample_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM"
+				   " sample s WHERE s.resource_ref = r.id) LIMIT ?2)",
+				   before, batch, &rep->resources, "orphans", o, rep, why);
+	if (r == 0)
+		r = sq_expire_loop(c,
+				   "DELETE FROM meter WHERE id IN (SELECT id FROM meter m WHERE NOT"
+				   " EXISTS (SELECT 1 FROM sample s WHERE s.meter_id = m.id) AND ?1"
+				   " IS NOT NULL LIMIT ?2)",
+				   before, batch, &rep->meters, "orphans", o, rep, why);
 	/* One pass over sample's metadata ids rather than an index on them. */
-	r = exec_before(c,
-			"DELETE FROM metadata WHERE id NOT IN (SELECT metadata_id FROM sample "
-			"WHERE metadata_id IS NOT NULL UNION SELECT metadata_id FROM resource "
-			"WHERE metadata_id IS NOT NULL)",
-			before, NULL, why);
-	/* The first sample of a resource may have gone. */
 	if (r == 0)
-		r = exec_before(
-			c,
-			"UPDATE resource SET first_sample_timestamp = (SELECT "
-			"min(s.timestamp) FROM sample s WHERE s.resource_ref = resource.id) "
-			"WHERE first_sample_timestamp < ?1",
-			before, NULL, why);
+		r = sq_expire_loop(c,
+				   "DELETE FROM metadata WHERE id IN (SELECT id FROM metadata WHERE"
+				   " id NOT IN (SELECT metadata_id FROM sample WHERE metadata_id IS"
+				   " NOT NULL UNION SELECT metadata_id FROM resource WHERE"
+				   " metadata_id IS NOT NULL) AND ?1 IS NOT NULL LIMIT ?2)",
+				   before, batch, NULL, "orphans", o, rep, why);
+	/* The first sample of a living resource may have gone. */
 	if (r == 0)
-		r = exec_sql(c, "UPDATE tally_cache_generation SET generation = generation + 1",
-			     why);
-out:
+		r = sq_expire_loop(c,
+				   "UPDATE resource SET first_sample_timestamp = coalesce((SELECT"
+				   " min(s.timestamp) FROM sample s WHERE s.resource_ref ="
+				   " resource.id), ?1) WHERE id IN (SELECT id FROM resource WHERE"
+				   " first_sample_timestamp < ?1 LIMIT ?2)",
+				   before, batch, NULL, "orphans", o, rep, why);
+space:
 	if (r == 0)
-		r = exec_sql(c, "COMMIT", why);
-	if (r < 0)
-		rollback(c);
+		r = sq_reclaim(c, o, rep, why);
 	return r;
 }
 
-static int expire_events_sqlite(void *ctx, int64_t before, struct tl_expire_report *rep,
-				struct tl_buf *why)
+static int expire_events_sqlite(void *ctx, int64_t before, const struct tl_expire_opts *o,
+				struct tl_expire_report *rep, struct tl_buf *why)
 {
 	struct sq *c = ctx;
-	uint64_t n = 0;
+	uint64_t batch = o->batch_rows ? o->batch_rows : SQ_EXPIRE_BATCH;
 	int r;
 
-	r = exec_sql(c, "BEGIN IMMEDIATE", why);
+	r = sq_count(c, "SELECT count(*) FROM event WHERE generated < ?1", before,
+		     &rep->events_total, why);
 	if (r < 0)
 		return r;
-	r = exec_before(c,
-			"DELETE FROM trait WHERE event_id IN (SELECT id FROM event WHERE "
-			"generated < ?1)",
-			before, NULL, why);
+	if (o->dry_run) {
+		rep->events += rep->events_total;
+		return 0;
+	}
+	/* Traits first, then their events: a crash between leaves events
+	 * without traits for the next run, never traits without events. */
+	do {
+		uint64_t n = 0;
+
+		if (sq_stopped(o))
+			return -EINTR;
+		r = sq_expire_txn(c,
+				  "DELETE FROM trait WHERE event_id IN (SELECT id FROM event WHERE"
+				  " generated < ?1 ORDER BY generated LIMIT ?2)",
+				  before, batch, &n, why);
+		if (r == 0)
+			r = sq_expire_txn(c,
+					  "DELETE FROM event WHERE id IN (SELECT id FROM event WHERE"
+					  " generated < ?1 ORDER BY generated LIMIT ?2)",
+					  before, batch, &n, why);
+		if (r < 0)
+			return r;
+		rep->events += n;
+		rep->batches++;
+		sq_expire_progress(o, rep, "events");
+		if (n < batch)
+			break;
+	} while (1);
+	r = sq_expire_loop(c,
+			   "DELETE FROM event_type WHERE id IN (SELECT id FROM event_type et WHERE"
+			   " NOT EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = et.id) AND ?1"
+			   " IS NOT NULL LIMIT ?2)",
+			   before, batch, NULL, "events", o, rep, why);
 	if (r == 0)
-		r = exec_before(c, "DELETE FROM event WHERE generated < ?1", before, &n, why);
-	if (r < 0)
-		goto out;
-	rep->events += n;
-	if (n == 0)
-		goto out;
-	r = exec_before(c,
-			"DELETE FROM event_type WHERE NOT EXISTS (SELECT 1 FROM event e WHERE "
-			"e.event_type_id = event_type.id)",
-			before, NULL, why);
-	if (r == 0)
-		r = exec_sql(c, "UPDATE tally_cache_generation SET generation = generation + 1",
-			     why);
-out:
-	if (r == 0)
-		r = exec_sql(c, "COMMIT", why);
-	if (r < 0)
-		rollback(c);
+		r = sq_reclaim(c, o, rep, why);
 	return r;
+}
+
+/* One expirer per database file: a lock file beside it, held while the connection lives. */
+static int expire_lock_sqlite(void *ctx, bool wait, struct tl_buf *why)
+{
+	struct sq *c = ctx;
+	const char *file = sqlite3_db_filename(c->db, "main");
+	char path[4096];
+	int fd;
+
+	if (!file || !*file)
+		return 0; /* in memory: nobody else can see it */
+	snprintf(path, sizeof(path), "%s-expirer.lock", file);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (why)
+			tl_buf_printf(why, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			if (why)
+				tl_buf_printf(why, "another tally-expirer is running on %s", file);
+			return -EBUSY;
+		}
+		if (why)
+			tl_buf_printf(why, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	if (c->expire_lock_fd >= 0)
+		close(c->expire_lock_fd);
+	c->expire_lock_fd = fd;
+	return 0;
 }
 
 const struct tl_storage_driver tl_storage_sqlite = {
@@ -1657,5 +1835,6 @@ const struct tl_storage_driver tl_storage_sqlite = {
 	.traits = traits_sqlite,
 	.expire_samples = expire_samples_sqlite,
 	.expire_events = expire_events_sqlite,
+	.expire_lock = expire_lock_sqlite,
 	.close = close_sqlite,
 };
