@@ -29,7 +29,8 @@
  *
  * Usage: bench/store_bench [--samples N] [--runs N] [--meter NAME]
  *                          [--pg URL [--pg-bare URL]] [--sqlite DIR]
- *        bench/store_bench --load-only --pg URL [--samples N]
+ *        bench/store_bench --load-only --pg URL [--samples N] [--poll-seconds S]
+ *                          [--first UNIX_SECONDS]
  * --pg is an empty database for the driver (dbsync is run on it), --pg-bare
  * one for the plain table (default: the same database); --sqlite a directory
  * where driver.db and bare.db are created (removed first). bench/store (the
@@ -68,7 +69,6 @@
 #define N_USERS	    200
 #define N_HOSTS	    40
 #define N_IMAGES    12
-#define POLL_US	    60000000LL
 #define BATCH	    1000
 #define PER_ROUND   (N_METERS * N_RESOURCES)
 
@@ -148,6 +148,7 @@ struct gen {
 	uint64_t total;	  /* samples */
 	unsigned rounds;  /* polls per (meter, resource) pair */
 	int64_t first_us; /* start of the first poll's minute */
+	int64_t poll_us;  /* between two polls of a pair (--poll-seconds, default 60) */
 	char resource[N_RESOURCES][37];
 	char image[N_IMAGES][37];
 	char user[N_USERS][33];
@@ -155,15 +156,18 @@ struct gen {
 	int64_t offset[N_RESOURCES]; /* poll time of the resource within the minute */
 };
 
-static void gen_init(struct gen *g, uint64_t total)
+static void gen_init(struct gen *g, uint64_t total, int64_t poll_seconds, int64_t first_s)
 {
 	int64_t now = tl_time_now();
 	unsigned i;
 
 	g->total = total;
+	g->poll_us = poll_seconds * 1000000LL;
 	g->rounds = (unsigned)((total + PER_ROUND - 1) / PER_ROUND);
 	/* The last poll ends before now. */
-	g->first_us = now / POLL_US * POLL_US - (int64_t)g->rounds * POLL_US;
+	g->first_us = now / 60000000LL * 60000000LL - (int64_t)g->rounds * g->poll_us;
+	if (first_s)
+		g->first_us = first_s * 1000000LL;
 	for (i = 0; i < N_RESOURCES; i++) {
 		uuid_of(1000000 + i, g->resource[i]);
 		g->offset[i] = (int64_t)(mix(i * 7 + 3) % 59000000ULL);
@@ -183,7 +187,7 @@ static int64_t gen_time(const struct gen *g, uint64_t i)
 		 m = (unsigned)(i % N_METERS);
 
 	/* The meters of a resource are polled a few ms apart, at µs precision. */
-	return g->first_us + (int64_t)round * POLL_US + g->offset[r] + (int64_t)m * 37000 +
+	return g->first_us + (int64_t)round * g->poll_us + g->offset[r] + (int64_t)m * 37000 +
 	       (int64_t)(mix((uint64_t)r * N_METERS + m) % 1000);
 }
 
@@ -1046,6 +1050,8 @@ struct opts {
 	const char *meter;
 	const char *pg, *pg_bare, *sqlite_dir;
 	bool load_only; /* the driver's database only: no floor, no reads */
+	int64_t poll_seconds; /* between polls of a pair */
+	int64_t first;	      /* the first poll (UNIX seconds); 0: so that the last ends now */
 };
 
 struct sides {
@@ -1262,7 +1268,7 @@ static int load_report(const struct opts *o, const struct gen *g, struct sides *
 			    "AND c.relkind IN ('r', 'm')",
 			    size, sizeof(size))) < 0)
 		return rc;
-	tl_time_format(g->first_us + (int64_t)(g->rounds - 1) * POLL_US, last, sizeof(last));
+	tl_time_format(g->first_us + (int64_t)(g->rounds - 1) * g->poll_us, last, sizeof(last));
 	printf("  rows stored: %s; size with indexes: %.0f MB (%.0f B/sample); VACUUM (ANALYZE) "
 	       "%.1f s\n",
 	       rows, atof(size) / 1048576, atof(size) / (double)o->samples,
@@ -1276,7 +1282,8 @@ static void usage(FILE *f, const char *me)
 	fprintf(f,
 		"usage: %s [--samples N] [--runs N] [--meter NAME] [--pg URL [--pg-bare URL]] "
 		"[--sqlite DIR]\n"
-		"       %s --load-only --pg URL [--samples N]\n",
+		"       %s --load-only --pg URL [--samples N] [--poll-seconds S]\n"
+		"              [--first UNIX_SECONDS]\n",
 		me, me);
 }
 
@@ -1290,6 +1297,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"pg-bare", required_argument, NULL, 'b'},
 		{"sqlite", required_argument, NULL, 's'},
 		{"load-only", no_argument, NULL, 'L'},
+		{"poll-seconds", required_argument, NULL, 'P'},
+		{"first", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1298,7 +1307,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->samples = 10000000;
 	o->runs = 5;
 	o->meter = "cpu_util";
-	while ((c = getopt_long(argc, argv, "n:r:m:p:b:s:Lh", longopts, NULL)) != -1) {
+	o->poll_seconds = 60;
+	while ((c = getopt_long(argc, argv, "n:r:m:p:b:s:LP:F:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o->samples = strtoull(optarg, NULL, 10);
@@ -1320,6 +1330,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			o->load_only = true;
+			break;
+		case 'F':
+			o->first = strtoll(optarg, NULL, 10);
+			break;
+		case 'P':
+			o->poll_seconds = strtoll(optarg, NULL, 10);
+			if (o->poll_seconds < 1 || o->poll_seconds > 864000) {
+				usage(stderr, argv[0]);
+				return -EINVAL;
+			}
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -1346,11 +1366,11 @@ static int print_header(const struct opts *o, const struct gen *g, struct sides 
 	int rc;
 
 	tl_time_format(gen_time(g, 0), from, sizeof(from));
-	tl_time_format(g->first_us + (int64_t)g->rounds * POLL_US, to, sizeof(to));
-	printf("bench/store: %" PRIu64 " samples = %d meters x %d resources x %u polls 60 s apart "
+	tl_time_format(g->first_us + (int64_t)g->rounds * g->poll_us, to, sizeof(to));
+	printf("bench/store: %" PRIu64 " samples = %d meters x %d resources x %u polls %lld s apart "
 	       "(%s .. %s UTC), 10 metadata keys/sample, %d projects, %d users; batches of %d; "
 	       "%ld cores\n",
-	       o->samples, N_METERS, N_RESOURCES, g->rounds, from, to, N_PROJECTS, N_USERS, BATCH,
+	       o->samples, N_METERS, N_RESOURCES, g->rounds, (long long)o->poll_seconds, from, to, N_PROJECTS, N_USERS, BATCH,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	if (w->pg) {
 		PGconn *c = w->pg_bare.conn;
@@ -1393,7 +1413,7 @@ int main(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
-	gen_init(g, o.samples);
+	gen_init(g, o.samples, o.poll_seconds, o.first);
 	w->pg = o.pg != NULL;
 	w->sq = o.sqlite_dir != NULL;
 	w->pg_floor = w->pg && !o.load_only;
