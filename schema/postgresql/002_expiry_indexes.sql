@@ -1,5 +1,8 @@
--- tally-expirer removes metadata documents nothing points to, a range of ids
--- per short transaction; each id is looked up in sample and resource, which
--- needs these indexes (without them every range would scan all samples).
+-- tally-expirer removes metadata documents nothing points to. The rows it
+-- deletes (and the partitions it drops) name the documents that may have
+-- lost their last reference; they are noted here in the same transaction,
+-- then looked up (both references are indexed) and removed a range at a
+-- time. An interrupted run leaves its candidates for the next one.
 CREATE INDEX sample_metadata_id_idx ON sample (metadata_id);
 CREATE INDEX resource_metadata_id_idx ON resource (metadata_id);
+CREATE TABLE tally_expire_candidate (metadata_id bigint PRIMARY KEY);

@@ -2129,7 +2129,7 @@ static bool plain_name(const char *name)
 static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_expire_opts *o,
 			   struct tl_expire_report *rep, struct tl_buf *why)
 {
-	char sql[128];
+	char sql[320];
 	int r = 0, i;
 
 	for (i = 0; i < PQntuples(list) && r == 0; i++) {
@@ -2144,7 +2144,12 @@ static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_exp
 			    NULL, NULL, "expiring partitions", why);
 		if (r < 0)
 			break;
-		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", name);
+		/* One scan: its rows, and the metadata documents they name. */
+		snprintf(sql, sizeof(sql),
+			 "WITH m AS (SELECT metadata_id FROM %s), i AS (INSERT INTO"
+			 " tally_expire_candidate SELECT DISTINCT metadata_id FROM m WHERE"
+			 " metadata_id IS NOT NULL ON CONFLICT DO NOTHING) SELECT count(*) FROM m",
+			 name);
 		r = query_u64(c, sql, 0, NULL, &rows, "expiring partitions", why);
 		snprintf(sql, sizeof(sql), "DROP TABLE %s", name);
 		if (r == 0)
@@ -2212,8 +2217,10 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
 		r = expire_txn(c, 0,
 			       "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
 			       " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
-			       " WHERE s.message_id = k.message_id AND s.\"timestamp\" = k.\"timestamp\""
-			       " RETURNING 1) SELECT count(*) FROM d",
+			       " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
+			       " AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id), i AS (INSERT INTO tally_expire_candidate"
+			       " SELECT DISTINCT metadata_id FROM d WHERE metadata_id IS NOT NULL"
+			       " ON CONFLICT DO NOTHING) SELECT count(*) FROM d",
 			       2, params, &n, "expiring samples", why);
 		if (r < 0)
 			return r;
@@ -2296,8 +2303,10 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 		r = expire_txn(c, LOCK_SAMPLES,
 			       "WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
 			       " WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
-			       " RETURNING id), m AS (DELETE FROM resource_meter x USING r"
-			       " WHERE x.resource_ref = r.id) SELECT count(*) FROM r",
+			       " RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
+			       " WHERE x.resource_ref = r.id), i AS (INSERT INTO tally_expire_candidate"
+			       " SELECT DISTINCT metadata_id FROM r WHERE metadata_id IS NOT NULL"
+			       " ON CONFLICT DO NOTHING) SELECT count(*) FROM r",
 			       2, params, &n, "expiring resources", why);
 		if (r < 0)
 			return r;
@@ -2353,15 +2362,19 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 		return r;
 	rep->meters += n;
 	rep->batches++;
-	/* Metadata documents nothing points to, by ranges of their ids (both
-	 * references are indexed: migration 002). */
+	/* Metadata documents that rows deleted above named (noted in the same
+	 * transactions, migration 002) and nothing points to any more; each
+	 * looked up by the indexes of both references. */
 	return expire_ranges(c, LOCK_SAMPLES,
-			     "WITH k AS (SELECT id FROM metadata WHERE id > $3::bigint AND"
-			     " $1::timestamp IS NOT NULL ORDER BY id LIMIT $2::bigint),"
-			     " d AS (DELETE FROM metadata md USING k WHERE md.id = k.id AND NOT EXISTS"
-			     " (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND NOT EXISTS"
-			     " (SELECT 1 FROM sample s WHERE s.metadata_id = md.id) RETURNING 1)"
-			     " SELECT (SELECT count(*) FROM d), (SELECT max(id) FROM k),"
+			     "WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
+			     " (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
+			     " $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
+			     " LIMIT $2::bigint) RETURNING metadata_id),"
+			     " d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
+			     " NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
+			     " NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id)"
+			     " RETURNING 1)"
+			     " SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
 			     " (SELECT count(*) FROM k)",
 			     tb, nb, batch, NULL, o, rep, "expiring metadata", why);
 }

@@ -238,7 +238,17 @@ def main():
         fail('event type old.type has no events left but is still there')
     if st.one('SELECT count(*) FROM trait') != 2:
         fail('%d traits left, want 2' % st.one('SELECT count(*) FROM trait'))
-    print('ok: boundaries (the cut-off stays, a microsecond before goes), orphans, events')
+    unref = st.one('SELECT count(*) FROM metadata md WHERE NOT EXISTS (SELECT 1 FROM sample s'
+                   ' WHERE s.metadata_id = md.id) AND NOT EXISTS (SELECT 1 FROM resource r'
+                   ' WHERE r.metadata_id = md.id)')
+    if unref:
+        fail('%d metadata documents nothing points to are left' % unref)
+    if args.backend == 'postgresql' and st.one('SELECT count(*) FROM tally_expire_candidate'):
+        fail('metadata candidates are left after a complete run')
+    if st.one('SELECT count(*) FROM metadata') >= before['metadata']:
+        fail('no metadata document was removed')
+    print('ok: boundaries (the cut-off stays, a microsecond before goes), orphans, events, '
+          'metadata')
 
     # 5. expire_samples_only leaves resources and meters; a full run removes them.
     w.seed([sample('so.meter', 'r-so', CUT - D)])
