@@ -318,6 +318,7 @@ int main(int argc, char **argv)
 	eo.stop = &stop_flag;
 	eo.progress = on_progress;
 	run.tty = isatty(STDERR_FILENO);
+	eo.totals = run.tty; /* the bar needs them; cron does not */
 
 	if (sc.metering_time_to_live <= 0)
 		printf("samples: kept forever (storage.metering_time_to_live is %" PRId64 ")\n",

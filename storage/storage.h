@@ -389,6 +389,7 @@ struct tl_expire_opts {
 	uint64_t batch_rows; /* rows per deleting transaction; 0: 10,000 */
 	bool dry_run;	     /* count what would go, change nothing */
 	bool samples_only;   /* samples only: meters, resources and metadata stay */
+	bool totals;	     /* count what will go first, for a progress bar (costs a scan) */
 	/* Called after each transaction with the totals so far; may be NULL. */
 	void (*progress)(void *cls, const struct tl_expire_report *rep);
 	void *cls;

@@ -2080,13 +2080,20 @@ static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const
  * the first column of its first row (a count). lock_timeout keeps a writer
  * that holds the lock long from stalling the expirer for ever: -EAGAIN.
  */
-static int expire_txn(struct pg_ctx *c, long long key, const char *sql, int n,
+static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const char *sql, int n,
 		      const char *const *vals, uint64_t *out, const char *what, struct tl_buf *why)
 {
 	char lock[80];
+	uint64_t any = 1;
 	int r;
 
 	*out = 0;
+	/* Nothing to do: no lock taken, no writer kept waiting. */
+	if (probe) {
+		r = query_u64(c, probe, n, vals, &any, what, why);
+		if (r < 0 || !any)
+			return r;
+	}
 	r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, what, why);
 	if (r == 0 && key) {
 		snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", key);
@@ -2178,11 +2185,12 @@ static int expire_count(struct pg_ctx *c, const char *const *params, PGresult *p
 			struct tl_buf *why)
 {
 	uint64_t n = 0;
-	int r;
+	int r = 0;
 
-	r = query_u64(c, "SELECT count(*) FROM sample WHERE \"timestamp\" < $1::timestamp", 1,
-		      params, &rep->samples_total, "counting samples", why);
 	rep->partitions_total = (uint64_t)PQntuples(parts);
+	if (o->totals || o->dry_run)
+		r = query_u64(c, "SELECT count(*) FROM sample WHERE \"timestamp\" < $1::timestamp",
+			      1, params, &rep->samples_total, "counting samples", why);
 	if (r < 0 || !o->dry_run)
 		return r;
 	rep->samples += rep->samples_total;
@@ -2214,7 +2222,7 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
 	do {
 		if (expire_stopped(o))
 			return -EINTR;
-		r = expire_txn(c, 0,
+		r = expire_txn(c, 0, NULL,
 			       "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
 			       " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
 			       " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
@@ -2236,8 +2244,8 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
  * and returns (rows changed, last key of the range, keys in the range); it
  * goes on until a range comes back short.
  */
-static int expire_ranges(struct pg_ctx *c, long long key, const char *sql, const char *tb,
-			 const char *nb, uint64_t batch, uint64_t *counter,
+static int expire_ranges(struct pg_ctx *c, long long key, const char *probe, const char *sql,
+			 const char *tb, const char *nb, uint64_t batch, uint64_t *counter,
 			 const struct tl_expire_opts *o, struct tl_expire_report *rep,
 			 const char *what, struct tl_buf *why)
 {
@@ -2245,8 +2253,15 @@ static int expire_ranges(struct pg_ctx *c, long long key, const char *sql, const
 	const char *params[3] = {tb, nb, last};
 	char lock[80];
 	PGresult *res;
+	uint64_t any = 1;
 	int r;
 
+	/* probe ($1 before, $2 batch): is there anything to do at all? */
+	if (probe) {
+		r = query_u64(c, probe, 2, params, &any, what, why);
+		if (r < 0 || !any)
+			return r;
+	}
 	for (;;) {
 		uint64_t changed, keys;
 
@@ -2301,6 +2316,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 		if (expire_stopped(o))
 			return -EINTR;
 		r = expire_txn(c, LOCK_SAMPLES,
+			       "SELECT count(*) FROM (SELECT 1 FROM resource WHERE last_sample_timestamp"
+			       " < $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
 			       "WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
 			       " WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
 			       " RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
@@ -2320,6 +2337,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	 * are set again from their latest sample, so that a row's time is
 	 * always that of a sample still there. Keyed by resource_ref. */
 	r = expire_ranges(c, LOCK_SAMPLES,
+			  "SELECT count(*) FROM (SELECT 1 FROM resource_meter WHERE last_timestamp <"
+			  " $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
 			  "WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
 			  " WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
 			  " ORDER BY resource_ref LIMIT $2::bigint),"
@@ -2341,7 +2360,7 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 			  tb, nb, batch, NULL, o, rep, "expiring resource_meter", why);
 	/* First sample times of living resources whose first sample went. */
 	if (r == 0)
-		r = expire_ranges(c, 0,
+		r = expire_ranges(c, 0, NULL,
 				  "WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
 				  " $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
 				  " u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
@@ -2354,6 +2373,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	/* Meters no pair names: a small table, one statement. */
 	if (r == 0)
 		r = expire_txn(c, LOCK_SAMPLES,
+			       "SELECT count(*) FROM (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
+			       " FROM resource_meter rm WHERE rm.meter_id = m.id) LIMIT 1) x",
 			       "WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
 			       " resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
 			       " SELECT count(*) FROM d",
@@ -2366,6 +2387,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	 * transactions, migration 002) and nothing points to any more; each
 	 * looked up by the indexes of both references. */
 	return expire_ranges(c, LOCK_SAMPLES,
+			     "SELECT count(*) FROM (SELECT 1 FROM tally_expire_candidate WHERE"
+			     " $1::timestamp IS NOT NULL AND $2::bigint IS NOT NULL LIMIT 1) x",
 			     "WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
 			     " (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
 			     " $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
@@ -2440,8 +2463,9 @@ static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_op
 	r = pg_ensure(c, why);
 	if (r < 0)
 		return r;
-	r = query_u64(c, "SELECT count(*) FROM event WHERE generated < $1::timestamp", 1, params,
-		      &rep->events_total, "counting events", why);
+	if (o->totals || o->dry_run)
+		r = query_u64(c, "SELECT count(*) FROM event WHERE generated < $1::timestamp", 1,
+			      params, &rep->events_total, "counting events", why);
 	if (r < 0)
 		return r;
 	if (o->dry_run) {
@@ -2452,7 +2476,7 @@ static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_op
 	do {
 		if (expire_stopped(o))
 			return -EINTR;
-		r = expire_txn(c, 0,
+		r = expire_txn(c, 0, NULL,
 			       "WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
 			       " WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
 			       " RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
@@ -2466,6 +2490,8 @@ static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_op
 	} while (n >= batch);
 	/* Event types with no event left: writers cache their ids. */
 	return expire_txn(c, LOCK_EVENTS,
+			  "SELECT count(*) FROM (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
+			  " FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
 			  "WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
 			  " event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
 			  0, NULL, &n, "expiring event types", why);

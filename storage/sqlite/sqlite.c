@@ -1662,8 +1662,11 @@ static int expire_samples_sqlite(void *ctx, int64_t before, const struct tl_expi
 	uint64_t batch = o->batch_rows ? o->batch_rows : SQ_EXPIRE_BATCH, n = 0;
 	int r;
 
-	r = sq_count(c, "SELECT count(*) FROM sample WHERE timestamp < ?1", before,
-		     &rep->samples_total, why);
+	if (o->totals || o->dry_run)
+		r = sq_count(c, "SELECT count(*) FROM sample WHERE timestamp < ?1", before,
+			     &rep->samples_total, why);
+	else
+		r = 0;
 	if (r < 0)
 		return r;
 	if (o->dry_run) {
@@ -1738,8 +1741,11 @@ static int expire_events_sqlite(void *ctx, int64_t before, const struct tl_expir
 	uint64_t batch = o->batch_rows ? o->batch_rows : SQ_EXPIRE_BATCH;
 	int r;
 
-	r = sq_count(c, "SELECT count(*) FROM event WHERE generated < ?1", before,
-		     &rep->events_total, why);
+	if (o->totals || o->dry_run)
+		r = sq_count(c, "SELECT count(*) FROM event WHERE generated < ?1", before,
+			     &rep->events_total, why);
+	else
+		r = 0;
 	if (r < 0)
 		return r;
 	if (o->dry_run) {
