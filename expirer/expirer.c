@@ -105,9 +105,10 @@ static void on_progress(void *cls, const struct tl_expire_report *rep)
 
 	if (r->verbose && rep->batches != r->last_batches)
 		fprintf(stderr,
-			"tally-expirer: %s: %s: %" PRIu64 " rows removed, %" PRIu64
+			"tally-expirer: %8.3f s %s: %s: %" PRIu64 " rows removed, %" PRIu64
 			" partitions dropped, %" PRIu64 " transactions\n",
-			r->what, rep->step ? rep->step : "", done, rep->partitions, rep->batches);
+			secs, r->what, rep->step ? rep->step : "", done, rep->partitions,
+			rep->batches);
 	r->last_batches = rep->batches;
 	if (!r->tty || r->verbose || now - r->last_draw < 100000)
 		return;
