@@ -232,11 +232,11 @@ static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t tt
 		       o.dry_run ? "" : "removed", cut, secs, rep.batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	else
-		printf("samples: %s%" PRIu64 " %s before %s (%" PRIu64
+		printf("samples: %s%s%" PRIu64 " %s before %s (%" PRIu64
 		       " whole partitions), %" PRIu64 " resources and %" PRIu64
 		       " meters left without samples, in %.1f s (%" PRIu64 " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.samples, o.dry_run ? "" : "removed",
-		       cut, rep.partitions, rep.resources, rep.meters, secs, rep.batches,
+		       o.dry_run ? "would remove " : "", rep.estimated ? "about " : "", rep.samples,
+		       o.dry_run ? "" : "removed", cut, rep.partitions, rep.resources, rep.meters, secs, rep.batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	fflush(stdout);
 	return rc == -EINTR ? EXIT_SIGNAL : 0;

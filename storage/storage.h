@@ -377,6 +377,7 @@ struct tl_expire_report {
 	uint64_t events;
 	uint64_t partitions; /* whole partitions dropped (PostgreSQL) */
 	uint64_t batches;    /* deleting transactions committed */
+	bool estimated;	     /* samples counts rows of dropped partitions from statistics */
 	/* For progress: what the run expects to remove (0: not known yet). */
 	uint64_t samples_total;
 	uint64_t partitions_total;
