@@ -1049,7 +1049,7 @@ struct opts {
 	unsigned runs;
 	const char *meter;
 	const char *pg, *pg_bare, *sqlite_dir;
-	bool load_only; /* the driver's database only: no floor, no reads */
+	bool load_only;	      /* the driver's database only: no floor, no reads */
 	int64_t poll_seconds; /* between polls of a pair */
 	int64_t first;	      /* the first poll (UNIX seconds); 0: so that the last ends now */
 };
@@ -1367,11 +1367,12 @@ static int print_header(const struct opts *o, const struct gen *g, struct sides 
 
 	tl_time_format(gen_time(g, 0), from, sizeof(from));
 	tl_time_format(g->first_us + (int64_t)g->rounds * g->poll_us, to, sizeof(to));
-	printf("bench/store: %" PRIu64 " samples = %d meters x %d resources x %u polls %lld s apart "
+	printf("bench/store: %" PRIu64
+	       " samples = %d meters x %d resources x %u polls %lld s apart "
 	       "(%s .. %s UTC), 10 metadata keys/sample, %d projects, %d users; batches of %d; "
 	       "%ld cores\n",
-	       o->samples, N_METERS, N_RESOURCES, g->rounds, (long long)o->poll_seconds, from, to, N_PROJECTS, N_USERS, BATCH,
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	       o->samples, N_METERS, N_RESOURCES, g->rounds, (long long)o->poll_seconds, from, to,
+	       N_PROJECTS, N_USERS, BATCH, sysconf(_SC_NPROCESSORS_ONLN));
 	if (w->pg) {
 		PGconn *c = w->pg_bare.conn;
 

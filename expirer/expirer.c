@@ -80,7 +80,7 @@ static void usage(FILE *f)
 struct run {
 	const char *what; /* "samples" or "events" */
 	bool tty, verbose;
-	int64_t start;	  /* mono µs */
+	int64_t start; /* mono µs */
 	int64_t last_draw;
 	uint64_t last_batches;
 };
@@ -126,8 +126,8 @@ static void on_progress(void *cls, const struct tl_expire_report *rep)
 		fprintf(stderr,
 			"\r%-7s [%s] %" PRIu64 "/%" PRIu64 " rows, %" PRIu64 "/%" PRIu64
 			" partitions, %.0f rows/s, %s left, %-9s",
-			r->what, bar, done, total, rep->partitions, rep->partitions_total, rate, eta,
-			rep->step ? rep->step : "");
+			r->what, bar, done, total, rep->partitions, rep->partitions_total, rate,
+			eta, rep->step ? rep->step : "");
 		fflush(stderr);
 	}
 }
@@ -228,15 +228,16 @@ static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t tt
 	if (events)
 		printf("events: %s%" PRIu64 " %s before %s in %.1f s (%" PRIu64
 		       " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.events,
-		       o.dry_run ? "" : "removed", cut, secs, rep.batches,
+		       o.dry_run ? "would remove " : "", rep.events, o.dry_run ? "" : "removed",
+		       cut, secs, rep.batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	else
 		printf("samples: %s%s%" PRIu64 " %s before %s (%" PRIu64
 		       " whole partitions), %" PRIu64 " resources and %" PRIu64
 		       " meters left without samples, in %.1f s (%" PRIu64 " transactions)%s\n",
 		       o.dry_run ? "would remove " : "", rep.estimated ? "about " : "", rep.samples,
-		       o.dry_run ? "" : "removed", cut, rep.partitions, rep.resources, rep.meters, secs, rep.batches,
+		       o.dry_run ? "" : "removed", cut, rep.partitions, rep.resources, rep.meters,
+		       secs, rep.batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	fflush(stdout);
 	return rc == -EINTR ? EXIT_SIGNAL : 0;
@@ -245,10 +246,14 @@ static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t tt
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},	  {"wait", no_argument, NULL, 'w'},
-		{"batch-rows", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {"now", required_argument, NULL, 'N'},
+		{"config", required_argument, NULL, 'c'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"wait", no_argument, NULL, 'w'},
+		{"batch-rows", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"now", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = "/etc/tally/tally.yaml";
@@ -278,7 +283,8 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 10000000) {
-				fprintf(stderr, "tally-expirer: --batch-rows: 1 to 10000000, not '%s'\n",
+				fprintf(stderr,
+					"tally-expirer: --batch-rows: 1 to 10000000, not '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -286,7 +292,8 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			if (tl_time_parse(optarg, strlen(optarg), &now_us) < 0) {
-				fprintf(stderr, "tally-expirer: --now: not an ISO 8601 time: '%s'\n",
+				fprintf(stderr,
+					"tally-expirer: --now: not an ISO 8601 time: '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -334,8 +341,8 @@ int main(int argc, char **argv)
 		if (status == 0) {
 			run.what = "samples";
 			status = expire_one(samples.s, false, now_us ? now_us : tl_time_now(),
-					    sc.metering_time_to_live,
-					    sc.expire_samples_only, &eo, &run);
+					    sc.metering_time_to_live, sc.expire_samples_only, &eo,
+					    &run);
 		}
 	}
 	if (status == 0 && sc.event_time_to_live > 0) {

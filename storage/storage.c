@@ -28,8 +28,8 @@ void tl_storage_options_init(struct tl_storage_options *opt)
 	opt->timeout_ms = 0;
 }
 
-int tl_storage_open(const char *url, const struct tl_storage_options *opt,
-		    struct tl_storage **out, struct tl_buf *why)
+int tl_storage_open(const char *url, const struct tl_storage_options *opt, struct tl_storage **out,
+		    struct tl_buf *why)
 {
 	struct tl_storage_options defaults;
 	enum tl_storage_backend backend;
@@ -145,8 +145,7 @@ const struct tl_storage_capability *tl_storage_capabilities(const struct tl_stor
 	return sql_capabilities;
 }
 
-void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason,
-			    size_t len)
+void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason, size_t len)
 {
 	if (!rep->refused || rep->refused[i])
 		return;
@@ -236,8 +235,7 @@ int tl_storage_query_events(struct tl_storage *s, const struct tl_event_query *q
 	return CALL(s, query_events, q, out, why);
 }
 
-int tl_storage_event_types(struct tl_storage *s, struct tl_storage_cursor **out,
-			   struct tl_buf *why)
+int tl_storage_event_types(struct tl_storage *s, struct tl_storage_cursor **out, struct tl_buf *why)
 {
 	*out = NULL;
 	return CALL(s, event_types, out, why);

@@ -143,10 +143,10 @@ enum tl_qnode_kind {
 
 struct tl_qnode {
 	enum tl_qnode_kind kind;
-	enum tl_qfield field; /* CMP, IN */
-	const char *meta_key; /* field == TL_QF_METADATA: dotted path */
-	enum tl_qop op;	      /* CMP */
-	struct tl_value value;	  /* CMP; TIME for timestamp and recorded_at */
+	enum tl_qfield field;	       /* CMP, IN */
+	const char *meta_key;	       /* field == TL_QF_METADATA: dotted path */
+	enum tl_qop op;		       /* CMP */
+	struct tl_value value;	       /* CMP; TIME for timestamp and recorded_at */
 	const struct tl_value *values; /* IN */
 	size_t n_values;
 	const struct tl_qnode *const *children; /* AND, OR, NOT */
@@ -309,8 +309,8 @@ struct tl_stored_stats {
 	int64_t count;
 	double min, max, avg, sum, stddev;
 	int64_t card_resource, card_user, card_project;
-	int64_t period_start; /* window start, or min timestamp when period 0 */
-	int64_t period_end;   /* window end, or max timestamp when period 0 */
+	int64_t period_start;	/* window start, or min timestamp when period 0 */
+	int64_t period_end;	/* window end, or max timestamp when period 0 */
 	int64_t duration_start; /* min sample timestamp in the row */
 	int64_t duration_end;	/* max sample timestamp in the row */
 };
@@ -355,10 +355,10 @@ struct tl_storage_cursor {
  * record of the batch) before the call.
  */
 struct tl_store_report {
-	uint8_t *refused;  /* set to 1 for a record the database refused */
-	size_t n_refused;  /* how many flags were set */
-	size_t stored;	   /* new rows */
-	size_t duplicates; /* records already stored (same message_id) */
+	uint8_t *refused;   /* set to 1 for a record the database refused */
+	size_t n_refused;   /* how many flags were set */
+	size_t stored;	    /* new rows */
+	size_t duplicates;  /* records already stored (same message_id) */
 	struct tl_buf *why; /* the reason for the first refused record, or NULL */
 };
 
@@ -366,8 +366,7 @@ struct tl_store_report {
  * For drivers: flags record i as refused (counted once) and keeps the reason
  * (reason[0..len)) of the first refused record in rep->why.
  */
-void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason,
-			    size_t len);
+void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *reason, size_t len);
 
 /* Expiry results (with dry_run: what would go). */
 struct tl_expire_report {
@@ -382,7 +381,8 @@ struct tl_expire_report {
 	uint64_t samples_total;
 	uint64_t partitions_total;
 	uint64_t events_total;
-	const char *step; /* what it is doing now: "partitions", "samples", "orphans", "events", "space" */
+	const char *step; /* what it is doing now: "partitions", "samples", "orphans", "events",
+			     "space" */
 };
 
 /* How an expiry runs. Zero-fill for the defaults. */
@@ -436,18 +436,22 @@ struct tl_storage_driver {
 			     struct tl_store_report *rep);
 	/* Queries: a cursor of the row type named. */
 	int (*query_samples)(void *ctx, const struct tl_sample_query *q,
-			     struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_sample */
+			     struct tl_storage_cursor **out,
+			     struct tl_buf *why); /* tl_stored_sample */
 	int (*query_complex)(void *ctx, const struct tl_complex_query *q,
-			     struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_sample */
+			     struct tl_storage_cursor **out,
+			     struct tl_buf *why); /* tl_stored_sample */
 	int (*query_meters)(void *ctx, const struct tl_meter_query *q,
-			    struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_meter */
+			    struct tl_storage_cursor **out,
+			    struct tl_buf *why); /* tl_stored_meter */
 	int (*query_resources)(void *ctx, const struct tl_resource_query *q,
 			       struct tl_storage_cursor **out,
 			       struct tl_buf *why); /* tl_stored_resource */
-	int (*statistics)(void *ctx, const struct tl_stats_query *q,
-			  struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_stats */
+	int (*statistics)(void *ctx, const struct tl_stats_query *q, struct tl_storage_cursor **out,
+			  struct tl_buf *why); /* tl_stored_stats */
 	int (*query_events)(void *ctx, const struct tl_event_query *q,
-			    struct tl_storage_cursor **out, struct tl_buf *why); /* tl_stored_event */
+			    struct tl_storage_cursor **out,
+			    struct tl_buf *why); /* tl_stored_event */
 	/* Rows: const char * (sorted). */
 	int (*event_types)(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why);
 	/* Rows: struct tl_stored_trait with name and type only (distinct, sorted). */
@@ -489,8 +493,8 @@ extern const struct tl_storage_driver *const tl_storage_registry[];
  * URL; why says why), -ENOTSUP (the backend is not built in), -EAGAIN (the
  * server is down) or another negative error.
  */
-int tl_storage_open(const char *url, const struct tl_storage_options *opt,
-		    struct tl_storage **out, struct tl_buf *why);
+int tl_storage_open(const char *url, const struct tl_storage_options *opt, struct tl_storage **out,
+		    struct tl_buf *why);
 /* Closes; NULL is accepted. */
 void tl_storage_close(struct tl_storage *s);
 

@@ -17,10 +17,10 @@
 #include "dispatchers/gnocchi/payload.h"
 #include "dispatchers/gnocchi/resources.h"
 
-#define ANSWER_MAX   (256 * 1024) /* of an answer's body kept (the 400 lists resources) */
-#define MEMORY_MAX   (1u << 20)   /* resources and metrics remembered, then forgotten at once */
-#define LOGGED_MAX   4096	  /* meters logged as unhandled, then logged again */
-#define TOKEN_MAX    8192
+#define ANSWER_MAX (256 * 1024) /* of an answer's body kept (the 400 lists resources) */
+#define MEMORY_MAX (1u << 20)	/* resources and metrics remembered, then forgotten at once */
+#define LOGGED_MAX 4096		/* meters logged as unhandled, then logged again */
+#define TOKEN_MAX  8192
 
 /* How a request went, beyond its status. */
 enum outcome { GN_OK, GN_RETRY, GN_REFUSED };
@@ -43,9 +43,9 @@ struct gn_ctx {
 	char project_id[256];
 	bool project_resolved;
 	/* Memory of what was sent. */
-	struct tl_strmap attrs;	   /* resource id -> hash of the attributes last sent */
-	struct tl_strmap newest;   /* "rid\x1fmetric" -> newest timestamp sent (µs) */
-	struct tl_strmap windows;  /* policy name -> index in win[] + 1 (0: unknown) */
+	struct tl_strmap attrs;	  /* resource id -> hash of the attributes last sent */
+	struct tl_strmap newest;  /* "rid\x1fmetric" -> newest timestamp sent (µs) */
+	struct tl_strmap windows; /* policy name -> index in win[] + 1 (0: unknown) */
 	struct tl_gn_policy_window *win;
 	size_t n_win, win_cap;
 	struct tl_strmap unhandled; /* meters logged as not handled */
@@ -85,8 +85,8 @@ static enum outcome outcome_of(const struct gn_ctx *x, long status)
  * x->status (0 when there was no answer) and x->answer. Returns GN_OK,
  * GN_RETRY (why says why) or GN_REFUSED (why says why).
  */
-static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
-			 const char *ctype, const struct tl_buf *body, struct tl_buf *why)
+static enum outcome call(struct gn_ctx *x, const char *method, const char *path, const char *ctype,
+			 const struct tl_buf *body, struct tl_buf *why)
 {
 	struct curl_slist *hl = NULL, *h;
 	char url[4096], auth[TOKEN_MAX + 32];
@@ -159,7 +159,8 @@ static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
 	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hl);
 	if (cc != CURLE_OK) {
-		tl_buf_printf(why, "%s %s: %s", method, url, x->err[0] ? x->err : curl_easy_strerror(cc));
+		tl_buf_printf(why, "%s %s: %s", method, url,
+			      x->err[0] ? x->err : curl_easy_strerror(cc));
 		return GN_RETRY;
 	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
@@ -325,7 +326,8 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 	for (i = 0; i < b->n_samples; i++) {
 		const struct tl_sample *s = b->samples[i];
 		const struct tl_gn_metric *m = NULL;
-		const struct tl_gn_resource_def *def = tl_gn_defs_match(&x->defs, s->counter_name, &m);
+		const struct tl_gn_resource_def *def =
+			tl_gn_defs_match(&x->defs, s->counter_name, &m);
 		const struct tl_gn_policy_window *w;
 		uint64_t newest;
 
@@ -341,7 +343,8 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 				tl_strmap_clear(&x->unhandled);
 			if (tl_strmap_put(&x->unhandled, s->counter_name, &added) && added)
 				tl_logc(TL_LOG_WARNING, x->prefix,
-					"metric %s is not handled by Gnocchi: no resource definition "
+					"metric %s is not handled by Gnocchi: no resource "
+					"definition "
 					"in %s names it (its samples are not sent; %" PRIu64
 					" such samples so far)",
 					s->counter_name, x->conf->resources_definition_file,
@@ -374,8 +377,8 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 				x->b_late++;
 				if (tl_ratelimit_allow(&x->late_log, &suppressed))
 					tl_logc(TL_LOG_WARNING, x->prefix,
-						"%s %s: %s (%" PRIu64 " late samples so far)",
-						rid, s->counter_name, reason, x->n_late + x->b_late);
+						"%s %s: %s (%" PRIu64 " late samples so far)", rid,
+						s->counter_name, reason, x->n_late + x->b_late);
 				/* Without a dead-letter store it is still counted and logged. */
 				(void)tl_dispatch_refuse(b, s, NULL, reason);
 				continue;
@@ -413,7 +416,8 @@ static uint64_t attrs_hash(struct gn_ctx *x, size_t r)
 		return 0;
 	return tl_strmap_hash(x->scratch.data, x->scratch.len,
 			      tl_strmap_hash(res->def->resource_type,
-					     strlen(res->def->resource_type), 0)) | 1;
+					     strlen(res->def->resource_type), 0)) |
+	       1;
 }
 
 /* Notes that Gnocchi has resource r's attributes as this batch gives them. */
@@ -521,7 +525,8 @@ static enum outcome send_range(struct gn_ctx *x, const struct tl_dispatch_batch 
 		return o;
 	if (x->status == 400) {
 		struct unknown u = {x, b, why, GN_OK, 0};
-		long listed = tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one, &u);
+		long listed =
+			tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one, &u);
 
 		if (listed >= 0) {
 			if (u.o == GN_RETRY)
@@ -531,7 +536,8 @@ static enum outcome send_range(struct gn_ctx *x, const struct tl_dispatch_batch 
 			if (o != GN_REFUSED)
 				return o;
 			if (x->status == 400 &&
-			    tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one, &u) >= 0) {
+			    tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one,
+						    &u) >= 0) {
 				/* Created, yet unknown again (deleted meanwhile?): later. */
 				tl_buf_reset(why);
 				tl_buf_puts(why, "Gnocchi still lists resources as unknown after "
@@ -673,8 +679,8 @@ static void gn_fini(void *ctx)
 	if (x->n_unhandled || x->n_late || x->n_service || x->n_ignored)
 		tl_logc(TL_LOG_INFO, x->prefix,
 			"not sent: %" PRIu64 " samples of meters no definition names, %" PRIu64
-			" late, %" PRIu64 " of the service project, %" PRIu64
-			" ignored; %" PRIu64 " resources created, %" PRIu64 " updated",
+			" late, %" PRIu64 " of the service project, %" PRIu64 " ignored; %" PRIu64
+			" resources created, %" PRIu64 " updated",
 			x->n_unhandled, x->n_late, x->n_service, x->n_ignored, x->n_created,
 			x->n_updated);
 	if (x->h)

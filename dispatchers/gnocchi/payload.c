@@ -65,8 +65,8 @@ int tl_gn_batch_add(struct tl_gn_batch *b, const struct tl_sample *s,
 	}
 	if (tl_array_grow((void **)&b->items, &b->items_cap, b->n_items + 1, sizeof(*b->items)) < 0)
 		return -ENOMEM;
-	b->items[b->n_items] = (struct tl_gn_item){s, def, metric, (uint32_t)*slot,
-						   (uint32_t)b->n_items};
+	b->items[b->n_items] =
+		(struct tl_gn_item){s, def, metric, (uint32_t)*slot, (uint32_t)b->n_items};
 	b->n_items++;
 	return 0;
 }
@@ -310,7 +310,8 @@ int tl_gn_timedelta_parse(const char *s, int64_t *out_us)
 	if (sscanf(s, "%lld:%lld:%lf%n", &h, &m, &sec, &used) != 3 || s[used] || days < 0 ||
 	    h < 0 || m < 0 || sec < 0)
 		return -EINVAL;
-	*out_us = (int64_t)(((days * 24 + h) * 60 + m) * 60 * 1000000LL) + (int64_t)(sec * 1e6 + 0.5);
+	*out_us =
+		(int64_t)(((days * 24 + h) * 60 + m) * 60 * 1000000LL) + (int64_t)(sec * 1e6 + 0.5);
 	return 0;
 }
 

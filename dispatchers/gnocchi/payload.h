@@ -30,7 +30,7 @@ struct tl_gn_item {
 
 /* One resource of a batch: its items are items[first .. first + n) once grouped. */
 struct tl_gn_res {
-	char id[TL_SAMPLE_MAX_NAME + 1]; /* made safe: '/' -> '_' */
+	char id[TL_SAMPLE_MAX_NAME + 1];      /* made safe: '/' -> '_' */
 	const struct tl_gn_resource_def *def; /* of its first sample */
 	size_t first, n;
 	bool skip; /* refused: left out of the bodies */

@@ -15,9 +15,9 @@ enum seg_kind { SEG_KEY, SEG_INDEX, SEG_ALT };
 
 struct seg {
 	enum seg_kind kind;
-	char *key;		   /* SEG_KEY */
-	long index;		   /* SEG_INDEX */
-	struct tl_gn_path **alts;  /* SEG_ALT */
+	char *key;		  /* SEG_KEY */
+	long index;		  /* SEG_INDEX */
+	struct tl_gn_path **alts; /* SEG_ALT */
 	size_t n_alts;
 };
 
@@ -493,10 +493,17 @@ static void add_metric(struct loader *l, struct tl_gn_resource_def *def, size_t 
 
 static void load_resource(struct loader *l, const struct tl_conf_node *n, size_t di)
 {
-	static const char *const known[] = {
-		"resource_type", "metrics",	"attributes",	"archive_policy",
-		"ignore",	 "event_create", "event_delete", "event_update",
-		"event_attributes", "event_associated_resources", NULL};
+	static const char *const known[] = {"resource_type",
+					    "metrics",
+					    "attributes",
+					    "archive_policy",
+					    "ignore",
+					    "event_create",
+					    "event_delete",
+					    "event_update",
+					    "event_attributes",
+					    "event_associated_resources",
+					    NULL};
 	struct tl_gn_resource_def *def = &l->d->defs[di];
 	const struct tl_conf_node *type = tl_conf_map_get(n, "resource_type");
 	const struct tl_conf_node *metrics = tl_conf_map_get(n, "metrics");

@@ -2110,9 +2110,33 @@ static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const 
 	return r;
 }
 
+/*
+ * Repeats expire_txn() (sql takes $1 before and $2 batch, probe may be NULL)
+ * until a transaction removes fewer than batch rows, adding to *counter.
+ */
+static int expire_loop(struct pg_ctx *c, long long key, const char *probe, const char *sql,
+		       const char *const *params, uint64_t batch, uint64_t *counter,
+		       const char *step, const struct tl_expire_opts *o,
+		       struct tl_expire_report *rep, const char *what, struct tl_buf *why)
+{
+	uint64_t n;
+	int r;
+
+	do {
+		if (expire_stopped(o))
+			return -EINTR;
+		r = expire_txn(c, key, probe, sql, 2, params, &n, what, why);
+		if (r < 0)
+			return r;
+		*counter += n;
+		rep->batches++;
+		expire_progress(o, rep, step);
+	} while (n >= batch);
+	return 0;
+}
+
 /* The partitions entirely below before, oldest first. */
-static int list_old_partitions(struct pg_ctx *c, const char *tb, PGresult **out,
-			       struct tl_buf *why)
+static int list_old_partitions(struct pg_ctx *c, const char *tb, PGresult **out, struct tl_buf *why)
 {
 	static const char list_sql[] =
 		"SELECT k.relname::text FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid"
@@ -2155,12 +2179,13 @@ static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_exp
 		/* The metadata documents its rows name, one index probe per
 		 * distinct document (a loose scan of its metadata_id index: far
 		 * fewer documents than rows), then its rows. */
-		snprintf(sql, sizeof(sql),
-			 "WITH RECURSIVE t(m) AS (SELECT min(metadata_id) FROM %s UNION ALL"
-			 " SELECT (SELECT min(metadata_id) FROM %s WHERE metadata_id > t.m) FROM t"
-			 " WHERE t.m IS NOT NULL) INSERT INTO tally_expire_candidate SELECT m FROM t"
-			 " WHERE m IS NOT NULL ON CONFLICT DO NOTHING",
-			 name, name);
+		snprintf(
+			sql, sizeof(sql),
+			"WITH RECURSIVE t(m) AS (SELECT min(metadata_id) FROM %s UNION ALL"
+			" SELECT (SELECT min(metadata_id) FROM %s WHERE metadata_id > t.m) FROM t"
+			" WHERE t.m IS NOT NULL) INSERT INTO tally_expire_candidate SELECT m FROM t"
+			" WHERE m IS NOT NULL ON CONFLICT DO NOTHING",
+			name, name);
 		r = pg_exec(c, sql, 0, NULL, NULL, "expiring partitions", why);
 		/* Its rows: the planner's count when the partition was analyzed
 		 * (autovacuum does; a scan of a day of samples would cost more than
@@ -2223,10 +2248,11 @@ static int expire_count(struct pg_ctx *c, const char *const *params, PGresult *p
 		      1, params, &n, "counting resources", why);
 	rep->resources += n;
 	if (r == 0)
-		r = query_u64(c,
-			      "SELECT count(*) FROM meter m WHERE NOT EXISTS (SELECT 1 FROM sample s"
-			      " WHERE s.meter_id = m.id AND s.\"timestamp\" >= $1::timestamp)",
-			      1, params, &n, "counting meters", why);
+		r = query_u64(
+			c,
+			"SELECT count(*) FROM meter m WHERE NOT EXISTS (SELECT 1 FROM sample s"
+			" WHERE s.meter_id = m.id AND s.\"timestamp\" >= $1::timestamp)",
+			1, params, &n, "counting meters", why);
 	rep->meters += r == 0 ? n : 0;
 	return r;
 }
@@ -2236,27 +2262,16 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
 		       const struct tl_expire_opts *o, struct tl_expire_report *rep,
 		       struct tl_buf *why)
 {
-	uint64_t n;
-	int r;
-
-	do {
-		if (expire_stopped(o))
-			return -EINTR;
-		r = expire_txn(c, 0, NULL,
-			       "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
-			       " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
-			       " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
-			       " AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id), i AS (INSERT INTO tally_expire_candidate"
-			       " SELECT DISTINCT metadata_id FROM d WHERE metadata_id IS NOT NULL"
-			       " ON CONFLICT DO NOTHING) SELECT count(*) FROM d",
-			       2, params, &n, "expiring samples", why);
-		if (r < 0)
-			return r;
-		rep->samples += n;
-		rep->batches++;
-		expire_progress(o, rep, "samples");
-	} while (n >= batch);
-	return 0;
+	return expire_loop(c, 0, NULL,
+			   "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
+			   " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
+			   " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
+			   " AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id),"
+			   " i AS (INSERT INTO tally_expire_candidate SELECT DISTINCT metadata_id"
+			   " FROM d WHERE metadata_id IS NOT NULL ON CONFLICT DO NOTHING)"
+			   " SELECT count(*) FROM d",
+			   params, batch, &rep->samples, "samples", o, rep, "expiring samples",
+			   why);
 }
 
 /*
@@ -2332,77 +2347,74 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 
 	/* Resources whose last sample is gone (resource.last_sample_timestamp is
 	 * exact: every batch raises it), with their meter pairs. */
-	do {
-		if (expire_stopped(o))
-			return -EINTR;
-		r = expire_txn(c, LOCK_SAMPLES,
-			       "SELECT count(*) FROM (SELECT 1 FROM resource WHERE last_sample_timestamp"
-			       " < $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-			       "WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
-			       " WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
-			       " RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
-			       " WHERE x.resource_ref = r.id), i AS (INSERT INTO tally_expire_candidate"
-			       " SELECT DISTINCT metadata_id FROM r WHERE metadata_id IS NOT NULL"
-			       " ON CONFLICT DO NOTHING) SELECT count(*) FROM r",
-			       2, params, &n, "expiring resources", why);
-		if (r < 0)
-			return r;
-		rep->resources += n;
-		rep->batches++;
-		expire_progress(o, rep, "orphans");
-	} while (n >= batch);
+	r = expire_loop(c, LOCK_SAMPLES,
+			"SELECT count(*) FROM (SELECT 1 FROM resource WHERE last_sample_timestamp"
+			" < $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
+			"WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
+			" WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
+			" RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
+			" WHERE x.resource_ref = r.id), i AS (INSERT INTO tally_expire_candidate"
+			" SELECT DISTINCT metadata_id FROM r WHERE metadata_id IS NOT NULL"
+			" ON CONFLICT DO NOTHING) SELECT count(*) FROM r",
+			params, batch, &rep->resources, "orphans", o, rep, "expiring resources",
+			why);
+	if (r < 0)
+		return r;
 	/* Meter pairs of living resources: resource_meter.last_timestamp is a
 	 * lower bound of the pair's latest sample, so only pairs below the
 	 * cut-off can have lost theirs. A pair with none left goes; the others
 	 * are set again from their latest sample, so that a row's time is
 	 * always that of a sample still there. Keyed by resource_ref. */
-	r = expire_ranges(c, LOCK_SAMPLES,
-			  "SELECT count(*) FROM (SELECT 1 FROM resource_meter WHERE last_timestamp <"
-			  " $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-			  "WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
-			  " WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
-			  " ORDER BY resource_ref LIMIT $2::bigint),"
-			  " d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
-			  " k.resource_ref AND rm.last_timestamp < $1::timestamp AND NOT EXISTS"
-			  " (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
-			  " AND s.meter_id = rm.meter_id) RETURNING 1),"
-			  " u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
-			  " source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
-			  " FROM sample s WHERE s.resource_ref = rm.resource_ref"
-			  " AND s.meter_id = rm.meter_id"
-			  " ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
-			  " FROM k WHERE rm.resource_ref = k.resource_ref"
-			  " AND rm.last_timestamp < $1::timestamp AND EXISTS (SELECT 1 FROM sample s"
-			  " WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
-			  " RETURNING 1)"
-			  " SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
-			  " (SELECT count(*) FROM k)",
-			  tb, nb, batch, NULL, o, rep, "expiring resource_meter", why);
+	r = expire_ranges(
+		c, LOCK_SAMPLES,
+		"SELECT count(*) FROM (SELECT 1 FROM resource_meter WHERE last_timestamp <"
+		" $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
+		"WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
+		" WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
+		" ORDER BY resource_ref LIMIT $2::bigint),"
+		" d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
+		" k.resource_ref AND rm.last_timestamp < $1::timestamp AND NOT EXISTS"
+		" (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
+		" AND s.meter_id = rm.meter_id) RETURNING 1),"
+		" u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
+		" source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
+		" FROM sample s WHERE s.resource_ref = rm.resource_ref"
+		" AND s.meter_id = rm.meter_id"
+		" ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
+		" FROM k WHERE rm.resource_ref = k.resource_ref"
+		" AND rm.last_timestamp < $1::timestamp AND EXISTS (SELECT 1 FROM sample s"
+		" WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
+		" RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
+		" (SELECT count(*) FROM k)",
+		tb, nb, batch, NULL, o, rep, "expiring resource_meter", why);
 	/* First sample times of living resources whose first sample went. */
 	if (r == 0)
-		r = expire_ranges(c, 0, NULL,
-				  "WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
-				  " $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
-				  " u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
-				  /* Most often in the day after the cut-off: one partition. */
-				  "(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-				  " r.id AND s.\"timestamp\" >= $1::timestamp AND s.\"timestamp\" <"
-				  " $1::timestamp + interval '1 day'),"
-				  "(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-				  " r.id), r.first_sample_timestamp) FROM k WHERE r.id = k.id"
-				  " RETURNING 1)"
-				  " SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
-				  " (SELECT count(*) FROM k)",
-				  tb, nb, batch, NULL, o, rep, "expiring resources", why);
+		r = expire_ranges(
+			c, 0, NULL,
+			"WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
+			" $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
+			" u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
+			/* Most often in the day after the cut-off: one partition. */
+			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
+			" r.id AND s.\"timestamp\" >= $1::timestamp AND s.\"timestamp\" <"
+			" $1::timestamp + interval '1 day'),"
+			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
+			" r.id), r.first_sample_timestamp) FROM k WHERE r.id = k.id"
+			" RETURNING 1)"
+			" SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
+			" (SELECT count(*) FROM k)",
+			tb, nb, batch, NULL, o, rep, "expiring resources", why);
 	/* Meters no pair names: a small table, one statement. */
 	if (r == 0)
-		r = expire_txn(c, LOCK_SAMPLES,
-			       "SELECT count(*) FROM (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
-			       " FROM resource_meter rm WHERE rm.meter_id = m.id) LIMIT 1) x",
-			       "WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
-			       " resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
-			       " SELECT count(*) FROM d",
-			       0, NULL, &n, "expiring meters", why);
+		r = expire_txn(
+			c, LOCK_SAMPLES,
+			"SELECT count(*) FROM (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
+			" FROM resource_meter rm WHERE rm.meter_id = m.id) LIMIT 1) x",
+			"WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
+			" resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
+			" SELECT count(*) FROM d",
+			0, NULL, &n, "expiring meters", why);
 	if (r < 0)
 		return r;
 	rep->meters += n;
@@ -2410,20 +2422,21 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	/* Metadata documents that rows deleted above named (noted in the same
 	 * transactions, migration 002) and nothing points to any more; each
 	 * looked up by the indexes of both references. */
-	return expire_ranges(c, LOCK_SAMPLES,
-			     "SELECT count(*) FROM (SELECT 1 FROM tally_expire_candidate WHERE"
-			     " $1::timestamp IS NOT NULL AND $2::bigint IS NOT NULL LIMIT 1) x",
-			     "WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
-			     " (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
-			     " $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
-			     " LIMIT $2::bigint) RETURNING metadata_id),"
-			     " d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
-			     " NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
-			     " NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id)"
-			     " RETURNING 1)"
-			     " SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
-			     " (SELECT count(*) FROM k)",
-			     tb, nb, batch, NULL, o, rep, "expiring metadata", why);
+	return expire_ranges(
+		c, LOCK_SAMPLES,
+		"SELECT count(*) FROM (SELECT 1 FROM tally_expire_candidate WHERE"
+		" $1::timestamp IS NOT NULL AND $2::bigint IS NOT NULL LIMIT 1) x",
+		"WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
+		" (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
+		" $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
+		" LIMIT $2::bigint) RETURNING metadata_id),"
+		" d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
+		" NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
+		" NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id)"
+		" RETURNING 1)"
+		" SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
+		" (SELECT count(*) FROM k)",
+		tb, nb, batch, NULL, o, rep, "expiring metadata", why);
 }
 
 static int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
@@ -2497,28 +2510,22 @@ static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_op
 		return 0;
 	}
 	/* Events and their traits, oldest first; no id cache is touched. */
-	do {
-		if (expire_stopped(o))
-			return -EINTR;
-		r = expire_txn(c, 0, NULL,
-			       "WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
-			       " WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
-			       " RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
-			       " e.id) SELECT count(*) FROM e",
-			       2, params, &n, "expiring events", why);
-		if (r < 0)
-			return r;
-		rep->events += n;
-		rep->batches++;
-		expire_progress(o, rep, "events");
-	} while (n >= batch);
+	r = expire_loop(c, 0, NULL,
+			"WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
+			" WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
+			" RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
+			" e.id) SELECT count(*) FROM e",
+			params, batch, &rep->events, "events", o, rep, "expiring events", why);
+	if (r < 0)
+		return r;
 	/* Event types with no event left: writers cache their ids. */
-	return expire_txn(c, LOCK_EVENTS,
-			  "SELECT count(*) FROM (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
-			  " FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
-			  "WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
-			  " event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
-			  0, NULL, &n, "expiring event types", why);
+	return expire_txn(
+		c, LOCK_EVENTS,
+		"SELECT count(*) FROM (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
+		" FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
+		"WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
+		" event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
+		0, NULL, &n, "expiring event types", why);
 }
 
 static int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why)

@@ -1673,10 +1673,11 @@ static int expire_samples_sqlite(void *ctx, int64_t before, const struct tl_expi
 		rep->samples += rep->samples_total;
 		if (o->samples_only)
 			return 0;
-		r = sq_count(c,
-			     "SELECT count(*) FROM resource r WHERE NOT EXISTS (SELECT 1 FROM sample"
-			     " s WHERE s.resource_ref = r.id AND s.timestamp >= ?1)",
-			     before, &n, why);
+		r = sq_count(
+			c,
+			"SELECT count(*) FROM resource r WHERE NOT EXISTS (SELECT 1 FROM sample"
+			" s WHERE s.resource_ref = r.id AND s.timestamp >= ?1)",
+			before, &n, why);
 		rep->resources += n;
 		if (r == 0)
 			r = sq_count(c,
@@ -1694,18 +1695,20 @@ static int expire_samples_sqlite(void *ctx, int64_t before, const struct tl_expi
 	 * samples_only or interrupted run may have left them. */
 	if (r < 0 || o->samples_only)
 		goto space;
-	r = sq_expire_loop(c,
-			   "DELETE FROM resource_meter WHERE (resource_ref, meter_id) IN (SELECT"
-			   " rm.resource_ref, rm.meter_id FROM resource_meter rm WHERE"
-			   " rm.last_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM sample s WHERE"
-			   " s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id) LIMIT ?2)",
-			   before, batch, NULL, "orphans", o, rep, why);
+	r = sq_expire_loop(
+		c,
+		"DELETE FROM resource_meter WHERE (resource_ref, meter_id) IN (SELECT"
+		" rm.resource_ref, rm.meter_id FROM resource_meter rm WHERE"
+		" rm.last_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM sample s WHERE"
+		" s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id) LIMIT ?2)",
+		before, batch, NULL, "orphans", o, rep, why);
 	if (r == 0)
-		r = sq_expire_loop(c,
-				   "DELETE FROM resource WHERE id IN (SELECT id FROM resource r WHERE"
-				   " r.last_sample_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM"
-				   " sample s WHERE s.resource_ref = r.id) LIMIT ?2)",
-				   before, batch, &rep->resources, "orphans", o, rep, why);
+		r = sq_expire_loop(
+			c,
+			"DELETE FROM resource WHERE id IN (SELECT id FROM resource r WHERE"
+			" r.last_sample_timestamp < ?1 AND NOT EXISTS (SELECT 1 FROM"
+			" sample s WHERE s.resource_ref = r.id) LIMIT ?2)",
+			before, batch, &rep->resources, "orphans", o, rep, why);
 	if (r == 0)
 		r = sq_expire_loop(c,
 				   "DELETE FROM meter WHERE id IN (SELECT id FROM meter m WHERE NOT"
@@ -1764,10 +1767,11 @@ static int expire_events_sqlite(void *ctx, int64_t before, const struct tl_expir
 				  " generated < ?1 ORDER BY generated LIMIT ?2)",
 				  before, batch, &n, why);
 		if (r == 0)
-			r = sq_expire_txn(c,
-					  "DELETE FROM event WHERE id IN (SELECT id FROM event WHERE"
-					  " generated < ?1 ORDER BY generated LIMIT ?2)",
-					  before, batch, &n, why);
+			r = sq_expire_txn(
+				c,
+				"DELETE FROM event WHERE id IN (SELECT id FROM event WHERE"
+				" generated < ?1 ORDER BY generated LIMIT ?2)",
+				before, batch, &n, why);
 		if (r < 0)
 			return r;
 		rep->events += n;
@@ -1776,11 +1780,12 @@ static int expire_events_sqlite(void *ctx, int64_t before, const struct tl_expir
 		if (n < batch)
 			break;
 	} while (1);
-	r = sq_expire_loop(c,
-			   "DELETE FROM event_type WHERE id IN (SELECT id FROM event_type et WHERE"
-			   " NOT EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = et.id) AND ?1"
-			   " IS NOT NULL LIMIT ?2)",
-			   before, batch, NULL, "events", o, rep, why);
+	r = sq_expire_loop(
+		c,
+		"DELETE FROM event_type WHERE id IN (SELECT id FROM event_type et WHERE"
+		" NOT EXISTS (SELECT 1 FROM event e WHERE e.event_type_id = et.id) AND ?1"
+		" IS NOT NULL LIMIT ?2)",
+		before, batch, NULL, "events", o, rep, why);
 	if (r == 0)
 		r = sq_reclaim(c, o, rep, why);
 	return r;

@@ -85,16 +85,17 @@ static bool has_error(const struct tl_conf_errors *errs, const char *text)
 
 static void test_own_file(void **state)
 {
-	static const char yaml[] = "resources:\n"
-				   "  - resource_type: instance\n"
-				   "    archive_policy: legacy\n"
-				   "    metrics: ['cpu', 'disk.*']\n"
-				   "    attributes: {host: resource_metadata.host, n: 7}\n"
-				   "  - resource_type: generic\n"
-				   "    ignore: true\n"
-				   "    metrics: ['*.junk', 'disk.read']\n"
-				   "  - resource_type: volume\n"
-				   "    metrics: {volume.size: null, 'volume.*': {archive_policy_name: v}}\n";
+	static const char yaml[] =
+		"resources:\n"
+		"  - resource_type: instance\n"
+		"    archive_policy: legacy\n"
+		"    metrics: ['cpu', 'disk.*']\n"
+		"    attributes: {host: resource_metadata.host, n: 7}\n"
+		"  - resource_type: generic\n"
+		"    ignore: true\n"
+		"    metrics: ['*.junk', 'disk.read']\n"
+		"  - resource_type: volume\n"
+		"    metrics: {volume.size: null, 'volume.*': {archive_policy_name: v}}\n";
 	static const char bad[] = "resources:\n"
 				  "  - resource_type: instance\n"
 				  "    metrics: [cpu]\n"
@@ -149,7 +150,8 @@ static const char sample_a[] =
 	"\"message_id\":\"m1\",\"message_signature\":\"\"}";
 static const char sample_b[] =
 	"{\"source\":\"s\",\"counter_name\":\"cpu\",\"counter_type\":\"cumulative\","
-	"\"counter_unit\":\"ns\",\"counter_volume\":1.5e-05,\"user_id\":\"u1\",\"project_id\":\"p1\","
+	"\"counter_unit\":\"ns\",\"counter_volume\":1.5e-05,\"user_id\":\"u1\",\"project_id\":"
+	"\"p1\","
 	"\"resource_id\":\"a/b\",\"timestamp\":\"2026-03-01T12:00:01\","
 	"\"resource_metadata\":{\"host\":\"h2\",\"display_name\":\"vm2\"},"
 	"\"message_id\":\"m2\",\"message_signature\":\"\"}";
@@ -174,7 +176,8 @@ static void decode_three(struct three *t)
 	for (i = 0; i < 3; i++) {
 		tl_decoder_init(&t->dec[i], &lim, NULL);
 		tl_decoded_init(&t->res[i]);
-		assert_int_equal(tl_decode_json(&t->dec[i], msgs[i], strlen(msgs[i]), &t->res[i]), 0);
+		assert_int_equal(tl_decode_json(&t->dec[i], msgs[i], strlen(msgs[i]), &t->res[i]),
+				 0);
 		assert_int_equal(t->res[i].n_samples, 1);
 		t->s[i] = &t->res[i].samples[0];
 	}
@@ -221,7 +224,8 @@ static void test_paths(void **state)
 	(void)state;
 	decode_three(&t);
 	expect_path(t.s[0], "resource_metadata.(instance_host|host)", "\"h1\"");
-	expect_path(t.s[0], "resource_metadata.(instance_flavor_id|(flavor.id)|flavor_id)", "\"42\"");
+	expect_path(t.s[0], "resource_metadata.(instance_flavor_id|(flavor.id)|flavor_id)",
+		    "\"42\"");
 	expect_path(t.s[0], "$.resource_metadata.list[1]", "2.5");
 	expect_path(t.s[0], "resource_metadata.list[2]", NULL);
 	expect_path(t.s[0], "resource_metadata.user_metadata.server_group", NULL);
@@ -274,7 +278,8 @@ static void test_bodies(void **state)
 	tl_buf_init(&out);
 	for (i = 0; i < 3; i++) {
 		const struct tl_gn_metric *m = NULL;
-		const struct tl_gn_resource_def *def = tl_gn_defs_match(&d, t.s[i]->counter_name, &m);
+		const struct tl_gn_resource_def *def =
+			tl_gn_defs_match(&d, t.s[i]->counter_name, &m);
 
 		assert_non_null(def);
 		assert_int_equal(tl_gn_batch_add(&b, t.s[i], def, m), 0);
@@ -290,11 +295,13 @@ static void test_bodies(void **state)
 	assert_int_equal(tl_buf_putc(&out, '\0'), 0);
 	assert_string_equal(
 		out.data,
-		"{\"a_b\":{\"cpu\":{\"archive_policy_name\":\"low-rate\",\"unit\":\"ns\",\"measures\":"
+		"{\"a_b\":{\"cpu\":{\"archive_policy_name\":\"low-rate\",\"unit\":\"ns\","
+		"\"measures\":"
 		"[{\"timestamp\":\"2026-03-01T12:00:01.000000\",\"value\":1.5e-05}]},"
 		"\"memory.usage\":{\"archive_policy_name\":\"low\",\"unit\":\"MB\",\"measures\":"
 		"[{\"timestamp\":\"2026-03-01T12:00:00.500000\",\"value\":512}]}},"
-		"\"c\":{\"memory.usage\":{\"archive_policy_name\":\"low\",\"unit\":\"MB\",\"measures\":"
+		"\"c\":{\"memory.usage\":{\"archive_policy_name\":\"low\",\"unit\":\"MB\","
+		"\"measures\":"
 		"[{\"timestamp\":\"2026-03-01T12:00:00.000000\",\"value\":256}]}}}");
 
 	/* Skipped resources are left out. */
@@ -307,8 +314,9 @@ static void test_bodies(void **state)
 	tl_buf_reset(&out);
 	assert_int_equal(tl_gn_body_resource(&b, 0, &out), 0);
 	assert_int_equal(tl_buf_putc(&out, '\0'), 0);
-	assert_string_equal(out.data, "{\"id\":\"a_b\",\"user_id\":\"u1\",\"project_id\":\"p1\","
-				      "\"host\":\"h2\",\"display_name\":\"vm2\",\"flavor_id\":\"42\"}");
+	assert_string_equal(out.data,
+			    "{\"id\":\"a_b\",\"user_id\":\"u1\",\"project_id\":\"p1\","
+			    "\"host\":\"h2\",\"display_name\":\"vm2\",\"flavor_id\":\"42\"}");
 	tl_buf_reset(&out);
 	assert_int_equal(tl_gn_body_resource(&b, 1, &out), 0);
 	assert_int_equal(tl_buf_putc(&out, '\0'), 0);
@@ -322,10 +330,11 @@ static void test_bodies(void **state)
 
 	/* Gnocchi 4.4's answer to a batch naming unknown resources. */
 	{
-		char ans[] = "{\"code\": 400, \"description\": {\"cause\": \"Unknown resources\", "
-			     "\"detail\": [{\"resource_id\": \"9b7b1d7e-0000-5000-8000-000000000000\", "
-			     "\"original_resource_id\": \"a_b\"}, {\"resource_id\": \"c\", "
-			     "\"original_resource_id\": \"c\"}]}, \"title\": \"Bad Request\"}";
+		char ans[] =
+			"{\"code\": 400, \"description\": {\"cause\": \"Unknown resources\", "
+			"\"detail\": [{\"resource_id\": \"9b7b1d7e-0000-5000-8000-000000000000\", "
+			"\"original_resource_id\": \"a_b\"}, {\"resource_id\": \"c\", "
+			"\"original_resource_id\": \"c\"}]}, \"title\": \"Bad Request\"}";
 		char other[] = "{\"code\": 400, \"description\": {\"cause\": \"Invalid input\", "
 			       "\"reason\": \"extra keys\"}, \"title\": \"Bad Request\"}";
 		char html[] = "<html>400</html>";
@@ -336,7 +345,8 @@ static void test_bodies(void **state)
 		assert_string_equal(out.data, "a_b;c;");
 		assert_int_equal(tl_gn_unknown_resources(other, strlen(other), collect, &out),
 				 -ENOENT);
-		assert_int_equal(tl_gn_unknown_resources(html, strlen(html), collect, &out), -ENOENT);
+		assert_int_equal(tl_gn_unknown_resources(html, strlen(html), collect, &out),
+				 -ENOENT);
 	}
 	tl_buf_fini(&out);
 	tl_gn_batch_fini(&b);
