@@ -42,6 +42,7 @@ struct gn_ctx {
 	/* The service project's id (filter_project), once looked up. */
 	char project_id[256];
 	bool project_resolved;
+	int64_t project_next_try; /* mono µs: Keystone could not answer, ask again then */
 	/* Memory of what was sent. */
 	struct tl_strmap attrs;	  /* resource id -> hash of the attributes last sent */
 	struct tl_strmap newest;  /* "rid\x1fmetric" -> newest timestamp sent (µs) */
@@ -288,12 +289,17 @@ static bool is_service(struct gn_ctx *x, const struct tl_sample *s,
 
 	if (!x->conf->filter_service_activity || !p || !*p)
 		return false;
-	if (x->ks && !x->project_resolved) {
+	if (x->ks && !x->project_resolved && tl_time_mono() >= x->project_next_try) {
 		struct tl_buf why;
 		int rc;
 
 		tl_buf_init(&why);
 		rc = tl_keystone_project_id(x->ks, p, x->project_id, sizeof(x->project_id), &why);
+		if (rc < 0)
+			x->project_id[0] = '\0';
+		/* Keystone down: not once per sample; meanwhile the name is compared. */
+		if (rc == -EAGAIN || rc == -ENOMEM)
+			x->project_next_try = tl_time_mono() + 60 * 1000000LL;
 		if (rc == 0 || rc == -ENOENT || rc == -EACCES) {
 			x->project_resolved = true;
 			if (rc < 0)
