@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: tally-expirer [-c FILE] [--dry-run] [--verbose] [--wait] [--batch-rows N]\n"
+		"                     [--duty PERCENT] [--now TIME]\n"
 		"\n"
 		"Removes samples older than storage.metering_time_to_live seconds and events\n"
 		"older than storage.event_time_to_live (<= 0 keeps them forever), then what\n"
@@ -66,6 +68,9 @@ static void usage(FILE *f)
 		"  -v, --verbose       one line per transaction\n"
 		"  -w, --wait          wait for another running expirer instead of exiting 75\n"
 		"  -b, --batch-rows N  rows per deleting transaction (default 10000)\n"
+		"  -d, --duty PERCENT  work at most PERCENT of the time, resting between\n"
+		"                      transactions (default 100: no rest); lower it to\n"
+		"                      leave more of a busy machine to the writers\n"
 		"      --now TIME      take TIME (ISO 8601, UTC) as now: the cut-off is\n"
 		"                      TIME - TTL (to catch up a run, or to test)\n"
 		"  -h, --help          this help\n"
@@ -80,7 +85,9 @@ static void usage(FILE *f)
 struct run {
 	const char *what; /* "samples" or "events" */
 	bool tty, verbose;
-	int64_t start; /* mono µs */
+	int duty;	   /* percent of the time spent working (--duty); 100: no pauses */
+	int64_t work_from; /* mono µs: when the transaction in hand started */
+	int64_t start;	   /* mono µs */
 	int64_t last_draw;
 	uint64_t last_batches;
 };
@@ -110,6 +117,16 @@ static void on_progress(void *cls, const struct tl_expire_report *rep)
 			secs, r->what, rep->step ? rep->step : "", done, rep->partitions,
 			rep->batches);
 	r->last_batches = rep->batches;
+	/* --duty: rest in proportion to the work just done, so that the
+	 * database and the writers get the rest of the time. */
+	if (r->duty < 100 && now > r->work_from) {
+		int64_t rest = (now - r->work_from) * (100 - r->duty) / r->duty;
+		struct timespec ts = {(time_t)(rest / 1000000), (long)(rest % 1000000) * 1000};
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_flag)
+			;
+	}
+	r->work_from = tl_time_mono();
 	if (!r->tty || r->verbose || now - r->last_draw < 100000)
 		return;
 	r->last_draw = now;
@@ -209,7 +226,7 @@ static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t tt
 	memset(&rep, 0, sizeof(rep));
 	o.samples_only = samples_only;
 	o.cls = run;
-	run->start = run->last_draw = tl_time_mono();
+	run->start = run->last_draw = run->work_from = tl_time_mono();
 	run->last_draw -= 1000000;
 	tl_time_format(before, cut, sizeof(cut));
 	tl_buf_init(&why);
@@ -254,20 +271,21 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"now", required_argument, NULL, 'N'},
+		{"duty", required_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = "/etc/tally/tally.yaml";
 	struct tl_expire_opts eo = {0};
 	struct tl_storage_conf sc;
 	struct target samples = {0}, events = {0};
-	struct run run = {0};
+	struct run run = {.duty = 100};
 	bool wait = false;
 	struct sigaction sa;
 	int64_t now_us = 0;
 	int opt, status = 0, st;
 	int64_t n;
 
-	while ((opt = getopt_long(argc, argv, "c:nvwb:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:nvwb:d:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
@@ -289,6 +307,14 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			eo.batch_rows = (uint64_t)n;
+			break;
+		case 'd':
+			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 100) {
+				fprintf(stderr, "tally-expirer: --duty: 1 to 100, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			run.duty = (int)n;
 			break;
 		case 'N':
 			if (tl_time_parse(optarg, strlen(optarg), &now_us) < 0) {

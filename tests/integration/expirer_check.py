@@ -199,7 +199,7 @@ def main():
             f.write(json.dumps(fresh[i:i + 200]) + '\n')
     writer = subprocess.Popen([args.seed, args.url, path], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    out = w.expirer('--wait', '--batch-rows', '1000')
+    out = w.expirer('--wait', '--batch-rows', '1000', '--duty', '50')
     wout, werr = writer.communicate(timeout=300)
     if writer.returncode != 0:
         fail('the concurrent writer failed: %s %s' % (wout, werr))
