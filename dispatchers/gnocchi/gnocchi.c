@@ -35,6 +35,7 @@ struct gn_ctx {
 	struct tl_keystone *ks;
 	char token[TOKEN_MAX];
 	struct tl_buf body, answer, why2, scratch;
+	struct tl_buf listing; /* a 400's answer, parsed in place while calls reuse answer */
 	char err[CURL_ERROR_SIZE];
 	long status;
 	struct tl_gn_batch batch;
@@ -495,6 +496,33 @@ static void create_one(const char *id, void *cls)
 	refuse_resource(x, u->b, (size_t)r, x->why2.data ? x->why2.data : "refused");
 }
 
+/*
+ * Calls fn for each resource an "Unknown resources" answer lists (-ENOENT:
+ * not such an answer). The answer is copied first: fn may make requests,
+ * which reuse x->answer, while the listing is being read.
+ */
+static long unknown_listed(struct gn_ctx *x, void (*fn)(const char *id, void *cls), void *cls)
+{
+	tl_buf_reset(&x->listing);
+	if (tl_buf_append(&x->listing, x->answer.data ? x->answer.data : "", x->answer.len) < 0)
+		return -ENOMEM;
+	return tl_gn_unknown_resources(x->listing.data, x->listing.len, fn, cls);
+}
+
+/* Refuses a resource Gnocchi still calls unknown after it was created. */
+static void refuse_unknown(const char *id, void *cls)
+{
+	struct unknown *u = cls;
+	long r = tl_gn_batch_find(&u->x->batch, id);
+
+	if (r < 0 || u->x->batch.res[r].skip)
+		return;
+	u->listed++;
+	refuse_resource(u->x, u->b, (size_t)r,
+			"Gnocchi still lists the resource as unknown after creating it "
+			"(created by another user? a non-UUID id is per creator)");
+}
+
 static enum outcome post_measures(struct gn_ctx *x, size_t from, size_t to, long *out_n,
 				  struct tl_buf *why)
 {
@@ -531,8 +559,7 @@ static enum outcome send_range(struct gn_ctx *x, const struct tl_dispatch_batch 
 		return o;
 	if (x->status == 400) {
 		struct unknown u = {x, b, why, GN_OK, 0};
-		long listed =
-			tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one, &u);
+		long listed = unknown_listed(x, create_one, &u);
 
 		if (listed >= 0) {
 			if (u.o == GN_RETRY)
@@ -541,14 +568,22 @@ static enum outcome send_range(struct gn_ctx *x, const struct tl_dispatch_batch 
 			o = post_measures(x, from, to, &n, why);
 			if (o != GN_REFUSED)
 				return o;
-			if (x->status == 400 &&
-			    tl_gn_unknown_resources(x->answer.data, x->answer.len, create_one,
-						    &u) >= 0) {
-				/* Created, yet unknown again (deleted meanwhile?): later. */
-				tl_buf_reset(why);
-				tl_buf_puts(why, "Gnocchi still lists resources as unknown after "
-						 "creating them");
-				return GN_RETRY;
+			if (x->status == 400) {
+				struct unknown again = {x, b, why, GN_OK, 0};
+
+				if (unknown_listed(x, refuse_unknown, &again) >= 0) {
+					/* Created (or found), yet unknown again: those are
+					 * refused rather than retried for ever; the rest go
+					 * again. Each round refuses one or more, so it ends. */
+					if (!again.listed) {
+						tl_buf_reset(why);
+						tl_buf_puts(why,
+							    "Gnocchi lists resources this batch "
+							    "does not hold as unknown");
+						return GN_RETRY;
+					}
+					return send_range(x, b, from, to, why);
+				}
 			}
 		}
 	}
@@ -700,6 +735,7 @@ static void gn_fini(void *ctx)
 	tl_buf_fini(&x->answer);
 	tl_buf_fini(&x->why2);
 	tl_buf_fini(&x->scratch);
+	tl_buf_fini(&x->listing);
 	tl_strmap_fini(&x->attrs);
 	tl_strmap_fini(&x->newest);
 	tl_strmap_fini(&x->windows);
@@ -731,6 +767,7 @@ static int gn_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 	tl_buf_init(&x->answer);
 	tl_buf_init(&x->why2);
 	tl_buf_init(&x->scratch);
+	tl_buf_init(&x->listing);
 	tl_gn_batch_init(&x->batch);
 	x->late_log = (struct tl_ratelimit)TL_RATELIMIT_INIT(10 * 1000000LL);
 	tl_conf_errors_init(&errs);
