@@ -336,12 +336,6 @@ int tl_keystone_service_token(struct tl_keystone *k, char *out, size_t size, str
 	return rc;
 }
 
-/* Forgets the service token when it is still the one that was refused. */
-static void drop_service_token(struct tl_keystone *k, const char *refused)
-{
-	tl_keystone_forget_service_token(k, refused);
-}
-
 void tl_keystone_forget_service_token(struct tl_keystone *k, const char *refused)
 {
 	pthread_mutex_lock(&k->mu);
@@ -572,7 +566,7 @@ int tl_keystone_validate(struct tl_keystone *k, const char *token, struct tl_ide
 		}
 		if (st == 401 && attempt == 0) {
 			/* Our own token expired or was revoked: a new one, once. */
-			drop_service_token(k, service);
+			tl_keystone_forget_service_token(k, service);
 			continue;
 		}
 		if (why)

@@ -155,18 +155,19 @@ static int load_storage_conf(const char *path, struct tl_storage_conf *sc)
 {
 	struct tl_conf_doc doc = {0};
 	struct tl_conf_errors errs;
-	const struct tl_conf_node *node;
 	int rc;
 
 	tl_conf_errors_init(&errs);
 	rc = tl_conf_load_file(path, &doc, &errs);
 	if (rc == 0) {
-		node = tl_conf_map_get(doc.root, "storage");
-		rc = tl_conf_apply(tl_storage_conf_items, node, doc.root, "storage", sc, &errs);
+		const struct tl_conf_check chk = {tl_conf_map_get(doc.root, "storage"), doc.root,
+						  "storage", &errs};
+
+		rc = tl_conf_apply(tl_storage_conf_items, chk.node, doc.root, "storage", sc, &errs);
+		/* The section's own check, as the whole file's loader runs it. */
+		if (rc == 0)
+			rc = tl_storage_conf_check(sc, &chk);
 	}
-	if (rc == 0 && !sc->event_connection && sc->connection &&
-	    !(sc->event_connection = strdup(sc->connection)))
-		rc = -ENOMEM;
 	if (rc < 0)
 		tl_conf_errors_print(&errs, stderr);
 	tl_conf_errors_fini(&errs);
@@ -263,16 +264,11 @@ static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t tt
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"wait", no_argument, NULL, 'w'},
-		{"batch-rows", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"now", required_argument, NULL, 'N'},
-		{"duty", required_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},     {"dry-run", no_argument, NULL, 'n'},
+		{"verbose", no_argument, NULL, 'v'},	      {"wait", no_argument, NULL, 'w'},
+		{"batch-rows", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	      {"now", required_argument, NULL, 'N'},
+		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
 	};
 	const char *config = "/etc/tally/tally.yaml";
 	struct tl_expire_opts eo = {0};

@@ -144,7 +144,6 @@ static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
 		curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
 	} else {
 		curl_easy_setopt(x->h, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, method);
 	}
 	cc = curl_easy_perform(x->h);
 	if (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING) {
@@ -412,25 +411,28 @@ static void refuse_resource(struct gn_ctx *x, const struct tl_dispatch_batch *b,
 		(void)tl_dispatch_refuse(b, x->batch.items[i].s, NULL, why);
 }
 
-/* The hash that stands for resource r's attributes as this batch gives them; 0 if none. */
+/*
+ * Writes resource r's attributes as this batch gives them into x->body (the
+ * PATCH body) and returns their hash with the resource type; 0 if none.
+ */
 static uint64_t attrs_hash(struct gn_ctx *x, size_t r)
 {
 	const struct tl_gn_res *res = &x->batch.res[r];
 	int n = 0;
 
-	tl_buf_reset(&x->scratch);
-	if (!res->def->n_attrs || tl_gn_body_attributes(&x->batch, r, &x->scratch, &n) < 0 || !n)
+	tl_buf_reset(&x->body);
+	if (!res->def->n_attrs || tl_gn_body_attributes(&x->batch, r, &x->body, &n) < 0 || !n)
 		return 0;
-	return tl_strmap_hash(x->scratch.data, x->scratch.len,
+	return tl_strmap_hash(x->body.data, x->body.len,
 			      tl_strmap_hash(res->def->resource_type,
 					     strlen(res->def->resource_type), 0)) |
 	       1;
 }
 
-/* Notes that Gnocchi has resource r's attributes as this batch gives them. */
-static void remember_attrs(struct gn_ctx *x, size_t r)
+/* Notes that Gnocchi has resource r's attributes of hash h (from attrs_hash()). */
+static void remember_attrs(struct gn_ctx *x, size_t r, uint64_t h)
 {
-	uint64_t h = attrs_hash(x, r), *slot;
+	uint64_t *slot;
 
 	if (!h)
 		return;
@@ -481,7 +483,7 @@ static void create_one(const char *id, void *cls)
 	if (o == GN_OK || x->status == 409) {
 		if (o == GN_OK) {
 			x->n_created++;
-			remember_attrs(x, (size_t)r);
+			remember_attrs(x, (size_t)r, attrs_hash(x, (size_t)r));
 		}
 		tl_logc(TL_LOG_DEBUG, x->prefix, "resource %s (%s) %s", x->batch.res[r].id,
 			x->batch.res[r].def->resource_type,
@@ -615,15 +617,11 @@ static void update_attributes(struct gn_ctx *x)
 		char path[1024];
 		char *et, *ei;
 		uint64_t h, old;
-		int n;
 
 		if (res->skip || !res->n || !res->def->n_attrs)
 			continue;
-		h = attrs_hash(x, r);
+		h = attrs_hash(x, r); /* x->body: the PATCH body */
 		if (!h || (tl_strmap_get(&x->attrs, res->id, &old) == 0 && old == h))
-			continue;
-		tl_buf_reset(&x->body);
-		if (tl_gn_body_attributes(&x->batch, r, &x->body, &n) < 0)
 			continue;
 		et = curl_easy_escape(x->h, res->def->resource_type, 0);
 		ei = curl_easy_escape(x->h, res->id, 0);
@@ -641,7 +639,7 @@ static void update_attributes(struct gn_ctx *x)
 					x->why2.data ? x->why2.data : "");
 			/* Tried again with its next samples, unless refused for good. */
 			if (o != GN_RETRY)
-				remember_attrs(x, r);
+				remember_attrs(x, r, h);
 		}
 		curl_free(et);
 		curl_free(ei);

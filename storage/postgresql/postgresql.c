@@ -2076,19 +2076,22 @@ static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const
 
 /*
  * sql in its own transaction, holding the writers' lock (key) exclusively
- * when key is not 0 and bumping the cache epoch when rows went; *out gets
- * the first column of its first row (a count). lock_timeout keeps a writer
- * that holds the lock long from stalling the expirer for ever: -EAGAIN.
+ * when key is not 0 and bumping the cache epoch when rows went; out[0..nout)
+ * get the first columns of its first row as integers (out[0]: the rows
+ * changed). A probe (same parameters; may be NULL) that counts 0 first means
+ * nothing to do: no lock taken, no writer kept waiting.
  */
 static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const char *sql, int n,
-		      const char *const *vals, uint64_t *out, const char *what, struct tl_buf *why)
+		      const char *const *vals, uint64_t *out, int nout, const char *what,
+		      struct tl_buf *why)
 {
 	char lock[80];
 	uint64_t any = 1;
-	int r;
+	PGresult *res;
+	int r, i;
 
-	*out = 0;
-	/* Nothing to do: no lock taken, no writer kept waiting. */
+	for (i = 0; i < nout; i++)
+		out[i] = 0;
 	if (probe) {
 		r = query_u64(c, probe, n, vals, &any, what, why);
 		if (r < 0 || !any)
@@ -2100,8 +2103,13 @@ static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const 
 		r = pg_exec(c, lock, 0, NULL, NULL, what, why);
 	}
 	if (r == 0)
-		r = query_u64(c, sql, n, vals, out, what, why);
-	if (r == 0 && key && *out)
+		r = pg_exec(c, sql, n, vals, &res, what, why);
+	if (r == 0) {
+		for (i = 0; i < nout && i < PQnfields(res) && PQntuples(res); i++)
+			out[i] = PQgetisnull(res, 0, i) ? 0 : (uint64_t)get_i64(res, 0, i);
+		PQclear(res);
+	}
+	if (r == 0 && key && out[0])
 		r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL, what, why);
 	if (r == 0)
 		r = pg_exec(c, "COMMIT", 0, NULL, NULL, what, why);
@@ -2125,7 +2133,7 @@ static int expire_loop(struct pg_ctx *c, long long key, const char *probe, const
 	do {
 		if (expire_stopped(o))
 			return -EINTR;
-		r = expire_txn(c, key, probe, sql, 2, params, &n, what, why);
+		r = expire_txn(c, key, probe, sql, 2, params, &n, 1, what, why);
 		if (r < 0)
 			return r;
 		*counter += n;
@@ -2280,15 +2288,13 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
  * goes on until a range comes back short.
  */
 static int expire_ranges(struct pg_ctx *c, long long key, const char *probe, const char *sql,
-			 const char *tb, const char *nb, uint64_t batch, uint64_t *counter,
+			 const char *tb, const char *nb, uint64_t batch,
 			 const struct tl_expire_opts *o, struct tl_expire_report *rep,
 			 const char *what, struct tl_buf *why)
 {
 	char last[32] = "-1";
 	const char *params[3] = {tb, nb, last};
-	char lock[80];
-	PGresult *res;
-	uint64_t any = 1;
+	uint64_t got[3], any = 1; /* rows changed, last key of the range, keys in it */
 	int r;
 
 	/* probe ($1 before, $2 batch): is there anything to do at all? */
@@ -2297,43 +2303,17 @@ static int expire_ranges(struct pg_ctx *c, long long key, const char *probe, con
 		if (r < 0 || !any)
 			return r;
 	}
-	for (;;) {
-		uint64_t changed, keys;
-
+	do {
 		if (expire_stopped(o))
 			return -EINTR;
-		r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, what, why);
-		if (r == 0 && key) {
-			snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", key);
-			r = pg_exec(c, lock, 0, NULL, NULL, what, why);
-		}
-		if (r == 0)
-			r = pg_exec(c, sql, 3, params, &res, what, why);
-		if (r < 0) {
-			pg_rollback(c);
+		r = expire_txn(c, key, NULL, sql, 3, params, got, 3, what, why);
+		if (r < 0)
 			return r;
-		}
-		changed = (uint64_t)get_i64(res, 0, 0);
-		keys = (uint64_t)get_i64(res, 0, 2);
-		if (!PQgetisnull(res, 0, 1))
-			snprintf(last, sizeof(last), "%s", PQgetvalue(res, 0, 1));
-		PQclear(res);
-		if (changed && key)
-			r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL, what,
-				    why);
-		if (r == 0)
-			r = pg_exec(c, "COMMIT", 0, NULL, NULL, what, why);
-		if (r < 0) {
-			pg_rollback(c);
-			return r;
-		}
-		if (counter)
-			*counter += changed;
+		snprintf(last, sizeof(last), "%llu", (unsigned long long)got[1]);
 		rep->batches++;
 		expire_progress(o, rep, "orphans");
-		if (keys < batch)
-			return 0;
-	}
+	} while (got[2] >= batch);
+	return 0;
 }
 
 /* What the expired samples leave behind. */
@@ -2387,7 +2367,7 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 		" RETURNING 1)"
 		" SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
 		" (SELECT count(*) FROM k)",
-		tb, nb, batch, NULL, o, rep, "expiring resource_meter", why);
+		tb, nb, batch, o, rep, "expiring resource_meter", why);
 	/* First sample times of living resources whose first sample went. */
 	if (r == 0)
 		r = expire_ranges(
@@ -2404,7 +2384,7 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 			" RETURNING 1)"
 			" SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
 			" (SELECT count(*) FROM k)",
-			tb, nb, batch, NULL, o, rep, "expiring resources", why);
+			tb, nb, batch, o, rep, "expiring resources", why);
 	/* Meters no pair names: a small table, one statement. */
 	if (r == 0)
 		r = expire_txn(
@@ -2414,7 +2394,7 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 			"WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
 			" resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
 			" SELECT count(*) FROM d",
-			0, NULL, &n, "expiring meters", why);
+			0, NULL, &n, 1, "expiring meters", why);
 	if (r < 0)
 		return r;
 	rep->meters += n;
@@ -2436,7 +2416,7 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 		" RETURNING 1)"
 		" SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
 		" (SELECT count(*) FROM k)",
-		tb, nb, batch, NULL, o, rep, "expiring metadata", why);
+		tb, nb, batch, o, rep, "expiring metadata", why);
 }
 
 static int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
@@ -2525,7 +2505,7 @@ static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_op
 		" FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
 		"WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
 		" event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
-		0, NULL, &n, "expiring event types", why);
+		0, NULL, &n, 1, "expiring event types", why);
 }
 
 static int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why)

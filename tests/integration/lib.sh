@@ -52,32 +52,29 @@ log: {level: info}
 CONF
 }
 
-# start_tallyd N: starts tallyd, its log in tallyd-N.log.
-start_tallyd() {
+# launch_tallyd N PATTERN: starts tallyd, its log in tallyd-N.log, and waits
+# (10 s at most) until the log shows PATTERN.
+launch_tallyd() {
 	"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-$1.log" &
 	tpid=$!
-	# Bounded wait for the consumers to be up.
 	i=0
-	until grep -q "consuming from" "$work/tallyd-$1.log" 2>/dev/null; do
+	until grep -q "$2" "$work/tallyd-$1.log" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -le 200 ] || fail "tallyd did not start consuming"
+		[ $i -le 200 ] || fail "tallyd did not log '$2' within 10 s"
 		kill -0 "$tpid" 2>/dev/null || fail "tallyd exited at start"
 		sleep 0.05
 	done
 }
 
+# start_tallyd N: starts tallyd and waits for its consumers to be up.
+start_tallyd() {
+	launch_tallyd "$1" "consuming from"
+}
+
 # start_tallyd_nobroker N: starts tallyd with no broker to wait for (its AMQP
-# input retries a closed port meanwhile), its log in tallyd-N.log.
+# input retries a closed port meanwhile).
 start_tallyd_nobroker() {
-	"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-$1.log" &
-	tpid=$!
-	i=0
-	until grep -q 'collector started' "$work/tallyd-$1.log" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "tallyd did not start"
-		kill -0 "$tpid" 2>/dev/null || fail "tallyd exited at start"
-		sleep 0.1
-	done
+	launch_tallyd "$1" "collector started"
 }
 
 # dispatched: the records the "out" dispatcher has delivered so far.
