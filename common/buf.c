@@ -13,6 +13,8 @@ void tl_buf_init(struct tl_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->limit = 0;
+	b->error = 0;
 }
 
 void tl_buf_fini(struct tl_buf *b)
@@ -28,24 +30,30 @@ int tl_buf_grow(struct tl_buf *b, size_t extra)
 	size_t need, cap;
 	char *p;
 
+	if (b->error)
+		return b->error;
 	if (extra > SIZE_MAX - b->len - 1)
-		return -ENOMEM;
+		goto fail;
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
+	if (b->limit && need > b->limit)
+		goto fail;
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (b->limit && cap > b->limit)
+		cap = b->limit;
 	p = realloc(b->data, cap);
 	if (!p)
-		return -ENOMEM;
+		goto fail;
 	b->data = p;
 	b->cap = cap;
 	return 0;
+fail:
+	b->error = -ENOMEM;
+	return b->error;
 }
-
-
-
 
 int tl_buf_put_i64(struct tl_buf *b, int64_t v)
 {
@@ -70,8 +78,10 @@ int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
+	if (b->error)
+		return b->error;
 	if (n < 0)
-		return -EINVAL;
+		return b->error = -EINVAL;
 	rc = tl_buf_reserve(b, (size_t)n);
 	if (rc < 0)
 		return rc;

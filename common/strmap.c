@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
+
 void tl_strmap_init(struct tl_strmap *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -32,39 +34,27 @@ void tl_strmap_fini(struct tl_strmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
-uint64_t tl_strmap_hash(const void *s, size_t len, uint64_t seed)
-{
-	const unsigned char *p = s;
-	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static struct tl_strmap_slot *find(const struct tl_strmap *m, const char *key, uint64_t h)
+static struct tl_strmap_slot *find(const struct tl_strmap *m, const void *key, size_t len,
+				   uint64_t h)
 {
 	size_t i = (size_t)h & (m->cap - 1);
 
 	for (;;) {
 		struct tl_strmap_slot *s = &m->slots[i];
 
-		if (!s->key || (s->hash == h && strcmp(s->key, key) == 0))
+		if (!s->key || (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
 			return s;
 		i = (i + 1) & (m->cap - 1);
 	}
 }
 
-int tl_strmap_get(const struct tl_strmap *m, const char *key, uint64_t *out_value)
+int tl_strmap_getn(const struct tl_strmap *m, const void *key, size_t len, uint64_t *out_value)
 {
 	const struct tl_strmap_slot *s;
 
 	if (!m->cap)
 		return -ENOENT;
-	s = find(m, key, tl_strmap_hash(key, strlen(key), 0));
+	s = find(m, key, len, tl_hash(key, len, TL_HASH_SEED));
 	if (!s->key)
 		return -ENOENT;
 	*out_value = s->value;
@@ -84,26 +74,29 @@ static int grow(struct tl_strmap *m)
 	m->cap = cap;
 	for (i = 0; i < old_cap; i++) {
 		if (old[i].key)
-			*find(m, old[i].key, old[i].hash) = old[i];
+			*find(m, old[i].key, old[i].len, old[i].hash) = old[i];
 	}
 	free(old);
 	return 0;
 }
 
-uint64_t *tl_strmap_put(struct tl_strmap *m, const char *key, int *out_added)
+uint64_t *tl_strmap_putn(struct tl_strmap *m, const void *key, size_t len, int *out_added)
 {
-	uint64_t h = tl_strmap_hash(key, strlen(key), 0);
+	uint64_t h = tl_hash(key, len, TL_HASH_SEED);
 	struct tl_strmap_slot *s;
 
 	if (out_added)
 		*out_added = 0;
 	if ((m->n + 1) * 2 > m->cap && grow(m) < 0)
 		return NULL;
-	s = find(m, key, h);
+	s = find(m, key, len, h);
 	if (!s->key) {
-		s->key = strdup(key);
+		s->key = malloc(len + 1);
 		if (!s->key)
 			return NULL;
+		memcpy(s->key, key, len);
+		s->key[len] = '\0';
+		s->len = len;
 		s->hash = h;
 		s->value = 0;
 		m->n++;

@@ -1,9 +1,10 @@
 /*
- * strmap.h — a map from strings to 64-bit values: open addressing with
- * linear probing over FNV-1a hashes. Keys are copied. There is no removal:
- * a bounded map is emptied with tl_strmap_clear() when it reaches its cap
- * (the caches of the gnocchi dispatcher forget everything at once rather
- * than keep a recency list; what they hold is cheap to learn again).
+ * strmap.h — the one hash map of the tree: byte-string keys to 64-bit
+ * values, open addressing with linear probing over FNV-1a (common/hash.h).
+ * Keys are copied. There is no removal: a bounded map is emptied with
+ * tl_strmap_clear() when it reaches its cap (the id caches of the storage
+ * drivers and the caches of the gnocchi dispatcher forget everything at once
+ * rather than keep a recency list; what they hold is cheap to learn again).
  *
  * Threads: none; one owner.
  */
@@ -12,9 +13,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct tl_strmap_slot {
-	char *key; /* NULL: empty */
+	char *key; /* NULL: empty; a NUL follows the key's len bytes */
+	size_t len;
 	uint64_t hash;
 	uint64_t value;
 };
@@ -32,16 +35,24 @@ void tl_strmap_fini(struct tl_strmap *m);
 /* Forgets every key; keeps the slots. */
 void tl_strmap_clear(struct tl_strmap *m);
 
-/* The 64-bit FNV-1a hash of s[0..len). */
-uint64_t tl_strmap_hash(const void *s, size_t len, uint64_t seed);
-
-/* The value of key, in *out_value; 0, or -ENOENT. */
-int tl_strmap_get(const struct tl_strmap *m, const char *key, uint64_t *out_value);
+/* The value of key[0..len), in *out_value; 0, or -ENOENT. */
+int tl_strmap_getn(const struct tl_strmap *m, const void *key, size_t len, uint64_t *out_value);
 /*
- * The value slot of key, added with value 0 when absent (*out_added tells;
- * may be NULL). The pointer is valid until the next put or clear.
+ * The value slot of key[0..len), added with value 0 when absent (*out_added
+ * tells; may be NULL). The pointer is valid until the next put or clear.
  * Returns NULL when memory runs out.
  */
-uint64_t *tl_strmap_put(struct tl_strmap *m, const char *key, int *out_added);
+uint64_t *tl_strmap_putn(struct tl_strmap *m, const void *key, size_t len, int *out_added);
+
+/* As tl_strmap_getn() for a NUL-terminated key. */
+static inline int tl_strmap_get(const struct tl_strmap *m, const char *key, uint64_t *out_value)
+{
+	return tl_strmap_getn(m, key, strlen(key), out_value);
+}
+/* As tl_strmap_putn() for a NUL-terminated key. */
+static inline uint64_t *tl_strmap_put(struct tl_strmap *m, const char *key, int *out_added)
+{
+	return tl_strmap_putn(m, key, strlen(key), out_added);
+}
 
 #endif

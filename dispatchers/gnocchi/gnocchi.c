@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/keystone.h"
 #include "common/log.h"
 #include "common/strmap.h"
@@ -195,9 +196,10 @@ static enum outcome ensure_policies(struct gn_ctx *x, struct tl_buf *why)
 	if (x->policies_done)
 		return GN_OK;
 	for (i = 0; i < x->defs.n_policies; i++) {
-		struct tl_buf b = {0};
+		struct tl_buf b;
 		enum outcome o;
 
+		tl_buf_init(&b);
 		b.data = x->defs.policies[i].body;
 		b.len = strlen(b.data);
 		tl_buf_reset(why);
@@ -423,9 +425,9 @@ static uint64_t attrs_hash(struct gn_ctx *x, size_t r)
 	tl_buf_reset(&x->body);
 	if (!res->def->n_attrs || tl_gn_body_attributes(&x->batch, r, &x->body, &n) < 0 || !n)
 		return 0;
-	return tl_strmap_hash(x->body.data, x->body.len,
-			      tl_strmap_hash(res->def->resource_type,
-					     strlen(res->def->resource_type), 0)) |
+	return tl_hash(x->body.data, x->body.len,
+		       tl_hash(res->def->resource_type, strlen(res->def->resource_type),
+			       TL_HASH_SEED)) |
 	       1;
 }
 
