@@ -19,7 +19,9 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "api/internal.h"
+#include "api/post.h"
+#include "api/render.h"
+#include "api/request.h"
 #include "common/log.h"
 #include "common/signature.h"
 #include "common/time.h"
@@ -401,6 +403,10 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 		/* Sign the parsed message: the same walk that verifies it. */
 		tl_buf_reset(&t->scratch);
 		tl_buf_append(&t->scratch, one.data, one.len);
+		if (tl_buf_error(&one) || tl_buf_error(&t->scratch)) {
+			tl_api_error(r, 500, "out of memory");
+			goto out;
+		}
 		rc = tl_json_parse(&t->meta, t->scratch.data, t->scratch.len, 64, &jerr);
 		if (rc == 0)
 			rc = tl_signature_compute(r->api->signer, t->meta.root, TL_SIG_PY3, &echo,
@@ -418,6 +424,10 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 		tl_buf_puts(&msgs, "\"}");
 	}
 	tl_buf_putc(&msgs, ']');
+	if (tl_buf_error(&msgs)) {
+		tl_api_error(r, 500, "out of memory");
+		goto out;
+	}
 	rc = tl_decode_json(&t->dec, msgs.data, msgs.len, &t->decoded);
 	if (rc < 0 || t->decoded.n_rejects) {
 		const char *why = t->decoded.n_rejects ? t->decoded.rejects[0].reason : "";
@@ -488,6 +498,11 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 		put_echo(&r->out, &p[i]);
 	}
 	tl_buf_putc(&r->out, ']');
+	if (tl_buf_error(&r->out)) {
+		/* Stored already: the echo alone failed, and a partial one is never sent. */
+		tl_api_answer_failed(r);
+		goto out;
+	}
 	r->status = 201;
 out:
 	free(p);

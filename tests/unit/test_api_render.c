@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "api/internal.h"
+#include "api/render.h"
 
 static void flat(const char *in, const char *want)
 {
