@@ -291,7 +291,7 @@ static int put_kv_str(struct tl_buf *b, const char *k, const char *v, bool first
 }
 
 /* The meter message of §1.3, without its signature and closing brace. */
-static void put_message(struct tl_buf *b, const struct posted *p, struct tl_buf *scratch)
+static void put_message(struct tl_buf *b, const struct posted *p)
 {
 	struct kv stack[64], *e = stack;
 	size_t n = p->metadata ? p->metadata->len : 0, i;
@@ -321,7 +321,6 @@ static void put_message(struct tl_buf *b, const struct posted *p, struct tl_buf 
 		if (e != stack)
 			free(e);
 	}
-	(void)scratch;
 	put_kv_str(b, "message_id", p->message_id, false);
 }
 
@@ -398,7 +397,7 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 
 		tl_buf_reset(&one);
 		tl_buf_putc(&one, '{');
-		put_message(&one, &p[i], &t->scratch);
+		put_message(&one, &p[i]);
 		tl_buf_putc(&one, '}');
 		/* Sign the parsed message: the same walk that verifies it. */
 		tl_buf_reset(&t->scratch);
