@@ -151,22 +151,29 @@ int tl_api_storage_error(struct tl_api_req *r, int rc, const char *what)
 
 int tl_api_answer_failed(struct tl_api_req *r)
 {
+	static struct tl_ratelimit rl = TL_RATELIMIT_INIT(10 * 1000000LL);
 	size_t limit = r->out.limit;
+	uint64_t skipped = 0;
 
 	/* tl_buf reports both as -ENOMEM. A buffer that had grown past half
 	 * its limit failed for the limit (its next growth was clamped to it);
 	 * below that, the allocator failed. */
 	if (limit && r->out.cap > limit / 2) {
-		tl_logc(TL_LOG_WARNING, COMPONENT,
-			"%s %s: the answer is larger than api.max_response_size (%zu bytes) (%s)",
-			r->method, r->url, limit, r->id);
+		if (tl_ratelimit_allow(&rl, &skipped))
+			tl_logc(TL_LOG_WARNING, COMPONENT,
+				"%s %s: the answer is larger than api.max_response_size (%zu "
+				"bytes) "
+				"(%s; %" PRIu64 " more not logged)",
+				r->method, r->url, limit, r->id, skipped);
 		return tl_api_error(r, 500,
 				    "The answer is larger than api.max_response_size (%zu bytes); "
 				    "ask for less (a smaller limit or a narrower query)",
 				    limit);
 	}
-	tl_logc(TL_LOG_ERR, COMPONENT, "%s %s: out of memory writing the answer (%s)", r->method,
-		r->url, r->id);
+	if (tl_ratelimit_allow(&rl, &skipped))
+		tl_logc(TL_LOG_ERR, COMPONENT,
+			"%s %s: out of memory writing the answer (%s; %" PRIu64 " more not logged)",
+			r->method, r->url, r->id, skipped);
 	return tl_api_error(r, 500, "out of memory");
 }
 
