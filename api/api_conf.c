@@ -27,6 +27,14 @@ int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 			      a->default_limit, a->max_limit);
 		rc = -EINVAL;
 	}
+	if (a->max_response_size && a->max_response_size < 16 * 1024) {
+		tl_conf_error(c->errs, tl_conf_check_at(c, "max_response_size"),
+			      "api.max_response_size (%" PRIu64
+			      " bytes) must be 0 (no limit) or at least 16KiB, the room of an "
+			      "error answer",
+			      a->max_response_size);
+		rc = -EINVAL;
+	}
 	if (a->auth == TL_API_AUTH_KEYSTONE) {
 		for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 			if (values[i] && *values[i])
@@ -114,6 +122,14 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .max = 16ull * 1024 * 1024,
 	 .offset = A(max_header_size),
 	 .help = "room for the request line and headers; a longer URL gets 414"},
+	{.key = "max_response_size",
+	 .type = TL_CONF_SIZE,
+	 .def = "0",
+	 .min = 0,
+	 .max = 1ull << 40,
+	 .offset = A(max_response_size),
+	 .help = "largest answer body; a larger one is not sent and the request gets 500 "
+		 "saying so (0: no limit, else at least 16KiB)"},
 	{.key = "statement_timeout",
 	 .type = TL_CONF_DOUBLE,
 	 .def = "30",

@@ -2,7 +2,8 @@
  * api_conf.h — the "api" section: the query API role of tallyd (ceilometer-api
  * v2 on port 8777).
  *
- * After a successful check: default_limit <= max_limit, and when auth is
+ * After a successful check: default_limit <= max_limit, max_response_size
+ * is 0 or at least 16 KiB (an error answer always fits), and when auth is
  * keystone, keystone.auth_url, username, password and project_name are set
  * and www_authenticate_uri defaults to auth_url.
  */
@@ -26,13 +27,14 @@ struct tl_api_conf {
 	bool enabled;
 	char *listen; /* address to bind */
 	int64_t port;
-	int auth;		  /* enum tl_api_auth */
-	int64_t default_limit;	  /* results when a query gives no limit */
-	int64_t max_limit;	  /* largest limit a query may ask for */
-	int64_t workers;	  /* request threads, each with its own database connection */
-	uint64_t max_body_size;	  /* largest request body accepted (413 beyond) */
-	uint64_t max_header_size; /* request line and headers (414/431 beyond) */
-	double statement_timeout; /* seconds a database statement may run (503 beyond) */
+	int auth;		    /* enum tl_api_auth */
+	int64_t default_limit;	    /* results when a query gives no limit */
+	int64_t max_limit;	    /* largest limit a query may ask for */
+	int64_t workers;	    /* request threads, each with its own database connection */
+	uint64_t max_body_size;	    /* largest request body accepted (413 beyond) */
+	uint64_t max_header_size;   /* request line and headers (414/431 beyond) */
+	uint64_t max_response_size; /* largest answer body (500 beyond); 0: no limit */
+	double statement_timeout;   /* seconds a database statement may run (503 beyond) */
 	struct tl_conf_strlist admin_roles; /* roles that see every project */
 	char *public_url;    /* base of the links in answers; NULL: from the Host header */
 	char *sample_source; /* source of posted samples: "<project>:<sample_source>" */

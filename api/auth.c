@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/internal.h"
+#include "api/auth.h"
 #include "common/keystone.h"
 #include "common/log.h"
 

@@ -5,7 +5,10 @@
  *
  * Answers are written straight into the request's buffer while the storage
  * cursor is read: one pass, no intermediate objects. Unset attributes are
- * left out and None is null, as WSME did.
+ * left out and None is null, as WSME did. The writers append without
+ * checking each call (the buffer's error is sticky); a listing stops at the
+ * first failed append and answers 500 instead of a partial list, and
+ * server.c checks every answer once more before it is sent.
  */
 #include "config.h"
 
@@ -17,7 +20,10 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "api/internal.h"
+#include "api/handlers.h"
+#include "api/post.h"
+#include "api/render.h"
+#include "api/request.h"
 #include "common/log.h"
 #include "common/pyfmt.h"
 #include "common/time.h"
@@ -87,15 +93,19 @@ static void base64(const char *in, size_t n, struct tl_buf *b)
 }
 
 /* ,"key": (the comma unless first) */
-static int key(struct tl_buf *b, const char *k, bool first)
+static void key(struct tl_buf *b, const char *k, bool first)
 {
-	int rc = first ? 0 : tl_buf_append(b, ", ", 2);
+	if (!first)
+		tl_buf_append(b, ", ", 2);
+	tl_buf_putc(b, '"');
+	tl_buf_puts(b, k);
+	tl_buf_append(b, "\": ", 3);
+}
 
-	if (rc == 0)
-		rc = tl_buf_putc(b, '"');
-	if (rc == 0)
-		rc = tl_buf_puts(b, k);
-	return rc ? rc : tl_buf_append(b, "\": ", 3);
+/* Flattened metadata through the thread's cache. Returns 0 or a negative error. */
+static int put_meta(struct tl_api_req *r, const char *json, size_t len)
+{
+	return tl_api_put_flat_cached(&r->t->flat, &r->out, json, len, &r->t->meta, &r->t->scratch);
 }
 
 /* ---- the body and q -------------------------------------------------------- */
@@ -180,10 +190,15 @@ static const char *scope(const struct tl_api_req *r)
 
 /* ---- rows ------------------------------------------------------------------ */
 
+/*
+ * The row writers append to r->out and return 0 or a negative error of
+ * their own; a failed append of r->out stays in its sticky error, which the
+ * caller checks.
+ */
 static int put_sample(struct tl_api_req *r, const struct tl_stored_sample *s, bool old)
 {
 	struct tl_buf *b = &r->out;
-	int rc = 0;
+	int rc;
 
 	tl_buf_putc(b, '{');
 	if (old) {
@@ -199,7 +214,7 @@ static int put_sample(struct tl_api_req *r, const struct tl_stored_sample *s, bo
 		key(b, "timestamp", false), tl_api_put_time(b, s->timestamp);
 		key(b, "recorded_at", false), tl_api_put_time(b, s->recorded_at);
 		key(b, "resource_metadata", false);
-		rc = tl_api_put_flat_cached(r->t, b, s->metadata, s->metadata_len);
+		rc = put_meta(r, s->metadata, s->metadata_len);
 		key(b, "message_id", false), tl_api_put_str(b, s->message_id);
 	} else {
 		key(b, "id", true), tl_api_put_str(b, s->message_id);
@@ -214,10 +229,9 @@ static int put_sample(struct tl_api_req *r, const struct tl_stored_sample *s, bo
 		key(b, "timestamp", false), tl_api_put_time(b, s->timestamp);
 		key(b, "recorded_at", false), tl_api_put_time(b, s->recorded_at);
 		key(b, "metadata", false);
-		rc = tl_api_put_flat_cached(r->t, b, s->metadata, s->metadata_len);
+		rc = put_meta(r, s->metadata, s->metadata_len);
 	}
-	if (rc == 0)
-		rc = tl_buf_putc(b, '}');
+	tl_buf_putc(b, '}');
 	return rc;
 }
 
@@ -235,14 +249,16 @@ static int list_rows(struct tl_api_req *r, struct tl_storage_cursor *c, void *ro
 		if (n++)
 			tl_buf_append(&r->out, ", ", 2);
 		rc = put(r, row, cls);
-		if (rc < 0)
+		/* The rest of the rows would not fit either: stop reading them. */
+		if (rc < 0 || tl_buf_error(&r->out))
 			break;
 	}
 	tl_storage_cursor_close(c);
+	tl_buf_putc(&r->out, ']');
+	if (tl_buf_error(&r->out))
+		return tl_api_answer_failed(r);
 	if (rc < 0)
 		return tl_api_storage_error(r, rc, what);
-	if (tl_buf_putc(&r->out, ']') < 0)
-		return tl_api_error(r, 500, "out of memory");
 	r->status = 200;
 	return 0;
 }
@@ -260,9 +276,13 @@ static int one_row(struct tl_api_req *r, int rc, struct tl_storage_cursor *c, vo
 	rc = tl_storage_cursor_next(c, row, &r->t->why);
 	if (rc == 1) {
 		tl_buf_reset(&r->out);
-		if (put(r, row, cls) < 0) {
+		if (put(r, row, cls) < 0 && !tl_buf_error(&r->out)) {
 			tl_storage_cursor_close(c);
 			return tl_api_error(r, 500, "out of memory");
+		}
+		if (tl_buf_error(&r->out)) {
+			tl_storage_cursor_close(c);
+			return tl_api_answer_failed(r);
 		}
 		r->status = 200;
 	}
@@ -380,9 +400,12 @@ static int put_meter_row(struct tl_api_req *r, const void *p, void *cls)
 	tl_buf_puts(id, m->resource_id ? m->resource_id : "None");
 	tl_buf_putc(id, '+');
 	tl_buf_puts(id, m->name);
+	if (tl_buf_error(id))
+		return tl_buf_error(id);
 	tl_buf_putc(b, '"');
 	base64(id->data, id->len, b);
-	return tl_buf_puts(b, "\"}");
+	tl_buf_puts(b, "\"}");
+	return 0;
 }
 
 static int h_meters(struct tl_api_req *r)
@@ -423,6 +446,31 @@ static int h_meters(struct tl_api_req *r)
 
 /* ---- resources ------------------------------------------------------------- */
 
+/*
+ * {"href": "<base URL><path><id>[<query><id2>]" — the href built unescaped,
+ * as ceilometer did, then quoted as JSON. Returns 0 or the scratch buffer's
+ * error.
+ */
+static int put_href(struct tl_api_req *r, const char *path, const char *id, const char *query,
+		    const char *id2)
+{
+	struct tl_buf *h = &r->t->scratch;
+
+	tl_buf_reset(h);
+	tl_api_put_base_url(r, h);
+	tl_buf_puts(h, path);
+	tl_buf_puts(h, id);
+	if (query) {
+		tl_buf_puts(h, query);
+		tl_buf_puts(h, id2);
+	}
+	if (tl_buf_error(h))
+		return tl_buf_error(h);
+	tl_buf_puts(&r->out, "{\"href\": ");
+	tl_json_write_string(h->data, h->len, &r->out);
+	return 0;
+}
+
 static int put_resource_row(struct tl_api_req *r, const void *p, void *cls)
 {
 	const struct tl_stored_resource *x = p;
@@ -438,33 +486,28 @@ static int put_resource_row(struct tl_api_req *r, const void *p, void *cls)
 	key(b, "first_sample_timestamp", false), tl_api_put_time(b, x->first_sample_timestamp);
 	key(b, "last_sample_timestamp", false), tl_api_put_time(b, x->last_sample_timestamp);
 	key(b, "metadata", false);
-	rc = tl_api_put_flat_cached(r->t, b, x->metadata, x->metadata_len);
+	rc = put_meta(r, x->metadata, x->metadata_len);
 	if (rc < 0)
 		return rc;
 	key(b, "source", false), tl_api_put_str(b, x->source);
 	key(b, "links", false);
-	/* The href texts are built unescaped, as ceilometer did, then quoted as JSON. */
-	tl_buf_reset(&r->t->scratch);
-	tl_api_put_base_url(r, &r->t->scratch);
-	tl_buf_puts(&r->t->scratch, "/v2/resources/");
-	tl_buf_puts(&r->t->scratch, x->resource_id);
-	tl_buf_puts(b, "[{\"href\": ");
-	tl_json_write_string(r->t->scratch.data, r->t->scratch.len, b);
+	tl_buf_putc(b, '[');
+	rc = put_href(r, "/v2/resources/", x->resource_id, NULL, NULL);
+	if (rc < 0)
+		return rc;
 	tl_buf_puts(b, ", \"rel\": \"self\"}");
 	for (i = 0; links && i < x->n_meters; i++) {
-		tl_buf_reset(&r->t->scratch);
-		tl_api_put_base_url(r, &r->t->scratch);
-		tl_buf_puts(&r->t->scratch, "/v2/meters/");
-		tl_buf_puts(&r->t->scratch, x->meters[i]);
-		tl_buf_puts(&r->t->scratch, "?q.field=resource_id&q.value=");
-		tl_buf_puts(&r->t->scratch, x->resource_id);
-		tl_buf_puts(b, ", {\"href\": ");
-		tl_json_write_string(r->t->scratch.data, r->t->scratch.len, b);
+		tl_buf_append(b, ", ", 2);
+		rc = put_href(r, "/v2/meters/", x->meters[i],
+			      "?q.field=resource_id&q.value=", x->resource_id);
+		if (rc < 0)
+			return rc;
 		tl_buf_puts(b, ", \"rel\": ");
 		tl_api_put_str(b, x->meters[i]);
 		tl_buf_putc(b, '}');
 	}
-	return tl_buf_puts(b, "]}");
+	tl_buf_puts(b, "]}");
+	return 0;
 }
 
 static int h_resources(struct tl_api_req *r)

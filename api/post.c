@@ -19,7 +19,9 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include "api/internal.h"
+#include "api/post.h"
+#include "api/render.h"
+#include "api/request.h"
 #include "common/log.h"
 #include "common/signature.h"
 #include "common/time.h"
@@ -289,7 +291,7 @@ static int put_kv_str(struct tl_buf *b, const char *k, const char *v, bool first
 }
 
 /* The meter message of §1.3, without its signature and closing brace. */
-static void put_message(struct tl_buf *b, const struct posted *p, struct tl_buf *scratch)
+static void put_message(struct tl_buf *b, const struct posted *p)
 {
 	struct kv stack[64], *e = stack;
 	size_t n = p->metadata ? p->metadata->len : 0, i;
@@ -319,7 +321,6 @@ static void put_message(struct tl_buf *b, const struct posted *p, struct tl_buf 
 		if (e != stack)
 			free(e);
 	}
-	(void)scratch;
 	put_kv_str(b, "message_id", p->message_id, false);
 }
 
@@ -396,11 +397,15 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 
 		tl_buf_reset(&one);
 		tl_buf_putc(&one, '{');
-		put_message(&one, &p[i], &t->scratch);
+		put_message(&one, &p[i]);
 		tl_buf_putc(&one, '}');
 		/* Sign the parsed message: the same walk that verifies it. */
 		tl_buf_reset(&t->scratch);
 		tl_buf_append(&t->scratch, one.data, one.len);
+		if (tl_buf_error(&one) || tl_buf_error(&t->scratch)) {
+			tl_api_error(r, 500, "out of memory");
+			goto out;
+		}
 		rc = tl_json_parse(&t->meta, t->scratch.data, t->scratch.len, 64, &jerr);
 		if (rc == 0)
 			rc = tl_signature_compute(r->api->signer, t->meta.root, TL_SIG_PY3, &echo,
@@ -418,6 +423,10 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 		tl_buf_puts(&msgs, "\"}");
 	}
 	tl_buf_putc(&msgs, ']');
+	if (tl_buf_error(&msgs)) {
+		tl_api_error(r, 500, "out of memory");
+		goto out;
+	}
 	rc = tl_decode_json(&t->dec, msgs.data, msgs.len, &t->decoded);
 	if (rc < 0 || t->decoded.n_rejects) {
 		const char *why = t->decoded.n_rejects ? t->decoded.rejects[0].reason : "";
@@ -488,6 +497,11 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 		put_echo(&r->out, &p[i]);
 	}
 	tl_buf_putc(&r->out, ']');
+	if (tl_buf_error(&r->out)) {
+		/* Stored already: the echo alone failed, and a partial one is never sent. */
+		tl_api_answer_failed(r);
+		goto out;
+	}
 	r->status = 201;
 out:
 	free(p);

@@ -1,7 +1,8 @@
 /*
  * render.c — the JSON forms of the API's answers that need more than a
  * string: naive isoformat datetimes, Python-repr floats, and ceilometer's
- * flatten_metadata (reference §6.4).
+ * flatten_metadata (reference §6.4). Knows no request: the handlers pass
+ * the buffers and the cache in.
  */
 #include "config.h"
 
@@ -10,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
+#include "api/render.h"
+#include "common/hash.h"
 #include "common/pyfmt.h"
 #include "common/signature.h"
 #include "common/time.h"
@@ -104,9 +106,8 @@ static int flatten_walk(struct flatten *f, const struct tl_json *obj, int depth)
 			continue;
 		f->path.len = base;
 		if (base)
-			rc = tl_buf_putc(&f->path, '.');
-		if (rc == 0)
-			rc = tl_buf_append(&f->path, m[i]->key, m[i]->klen);
+			tl_buf_putc(&f->path, '.');
+		rc = tl_buf_append(&f->path, m[i]->key, m[i]->klen);
 		if (rc < 0)
 			break;
 		if (m[i]->val.type == TL_JSON_OBJECT) {
@@ -156,10 +157,9 @@ static int put_value_text(struct tl_buf *b, const struct tl_json *v, struct tl_b
 	case TL_JSON_STRING:
 		return tl_json_write_string(v->u.s, v->len, b);
 	case TL_JSON_INT:
-		rc = tl_buf_putc(b, '"');
-		if (rc == 0)
-			rc = tl_buf_put_i64(b, v->u.i);
-		return rc ? rc : tl_buf_putc(b, '"');
+		tl_buf_putc(b, '"');
+		tl_buf_put_i64(b, v->u.i);
+		return tl_buf_putc(b, '"');
 	case TL_JSON_REAL:
 		n = tl_pyfmt_float_py3(v->u.d, f);
 		return tl_json_write_string(f, n, b);
@@ -172,6 +172,8 @@ static int put_value_text(struct tl_buf *b, const struct tl_json *v, struct tl_b
 	default:
 		tl_buf_reset(scratch);
 		rc = tl_py_repr(v, TL_SIG_PY3, scratch);
+		if (rc == 0)
+			rc = tl_buf_error(scratch);
 		if (rc < 0)
 			return rc;
 		return tl_json_write_string(scratch->data, scratch->len, b);
@@ -223,24 +225,23 @@ int tl_api_put_flat_metadata(struct tl_buf *b, const char *json, size_t len,
 		qsort(f.v, f.n, sizeof(*f.v), flat_cmp);
 		tls_keys = NULL;
 	}
-	rc = tl_buf_putc(b, '{');
-	for (i = 0, j = 0; i < f.n && rc == 0; i++) {
+	tl_buf_putc(b, '{');
+	for (i = 0, j = 0; i < f.n; i++) {
 		const char *k = f.keys.data + f.v[i].key_off;
 
 		if (i + 1 < f.n && f.v[i].key_len == f.v[i + 1].key_len &&
 		    memcmp(k, f.keys.data + f.v[i + 1].key_off, f.v[i].key_len) == 0)
 			continue; /* the same flattened key again: the later one wins */
 		if (j++)
-			rc = tl_buf_putc(b, ',');
-		if (rc == 0)
-			rc = tl_json_write_string(k, f.v[i].key_len, b);
-		if (rc == 0)
-			rc = tl_buf_putc(b, ':');
-		if (rc == 0)
-			rc = put_value_text(b, f.v[i].val, scratch);
+			tl_buf_putc(b, ',');
+		tl_json_write_string(k, f.v[i].key_len, b);
+		tl_buf_putc(b, ':');
+		/* Its own error is a repr that failed in scratch; b's stays in b. */
+		rc = put_value_text(b, f.v[i].val, scratch);
+		if (rc < 0)
+			goto out;
 	}
-	if (rc == 0)
-		rc = tl_buf_putc(b, '}');
+	rc = tl_buf_putc(b, '}');
 out:
 	free(f.v);
 	tl_buf_fini(&f.keys);
@@ -251,17 +252,16 @@ out:
 
 /* ---- the per-thread cache ---------------------------------------------------- */
 
+/* FNV-1a with its high bits folded down: the slot is taken from the low ones. */
 static uint64_t text_hash(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint64_t h = tl_hash(s, n, TL_HASH_SEED);
 
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
 	return h ^ (h >> 29);
 }
 
-int tl_api_put_flat_cached(struct tl_api_thread *t, struct tl_buf *b, const char *json, size_t len)
+int tl_api_put_flat_cached(struct tl_api_flat_cache *c, struct tl_buf *b, const char *json,
+			   size_t len, struct tl_json_doc *doc, struct tl_buf *scratch)
 {
 	struct tl_api_flat_slot *e;
 	uint64_t h;
@@ -269,12 +269,14 @@ int tl_api_put_flat_cached(struct tl_api_thread *t, struct tl_buf *b, const char
 	int rc;
 
 	if (!json || len > TL_API_FLAT_MAX)
-		return tl_api_put_flat_metadata(b, json, len, &t->meta, &t->scratch);
+		return tl_api_put_flat_metadata(b, json, len, doc, scratch);
 	h = text_hash(json, len);
-	e = &t->flat[h % TL_API_FLAT_SLOTS];
+	e = &c->slot[h % TL_API_FLAT_SLOTS];
 	if (e->text && e->hash == h && e->len == len && memcmp(e->text, json, len) == 0)
 		return tl_buf_append(b, e->flat, e->flat_len);
-	rc = tl_api_put_flat_metadata(b, json, len, &t->meta, &t->scratch);
+	/* A failed append (rc is b's sticky error then) leaves part of an
+	 * object in b: nothing to cache. */
+	rc = tl_api_put_flat_metadata(b, json, len, doc, scratch);
 	if (rc < 0)
 		return rc;
 	free(e->text);
@@ -295,13 +297,13 @@ int tl_api_put_flat_cached(struct tl_api_thread *t, struct tl_buf *b, const char
 	return 0;
 }
 
-void tl_api_flat_cache_fini(struct tl_api_thread *t)
+void tl_api_flat_cache_fini(struct tl_api_flat_cache *c)
 {
 	size_t i;
 
 	for (i = 0; i < TL_API_FLAT_SLOTS; i++) {
-		free(t->flat[i].text);
-		free(t->flat[i].flat);
-		t->flat[i].text = t->flat[i].flat = NULL;
+		free(c->slot[i].text);
+		free(c->slot[i].flat);
+		c->slot[i].text = c->slot[i].flat = NULL;
 	}
 }

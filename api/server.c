@@ -1,8 +1,9 @@
 /*
- * server.c — the HTTP side of the query API: libmicrohttpd's thread pool,
- * the request's life (arguments, body under its cap, identity, routing, the
- * answer and its headers), the per-thread storage connections, the access
- * log.
+ * server.c — the libmicrohttpd glue of the query API (api.h): start and stop,
+ * the request's life (arguments, the body under its cap, the checks of
+ * Accept and Content-Type), then auth.c and the router of handlers.c, then
+ * the answer with its headers and the access log. What a request holds and
+ * how an answer is written is request.c's.
  *
  * Why a thread pool with blocking handlers: every request is one database
  * round trip or a few, and a storage connection belongs to one thread. With
@@ -17,7 +18,6 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,227 +26,14 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
-#include "api/internal.h"
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "api/request.h"
 #include "common/keystone.h"
 #include "common/log.h"
 #include "common/time.h"
 
 #define COMPONENT "api"
-
-static pthread_key_t thread_key;
-static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
-
-static void thread_fini(void *p)
-{
-	struct tl_api_thread *t = p;
-
-	if (!t)
-		return;
-	if (t->event && t->event != t->meter)
-		tl_storage_close(t->event);
-	tl_storage_close(t->meter);
-	tl_api_flat_cache_fini(t);
-	tl_json_doc_fini(&t->doc);
-	tl_json_doc_fini(&t->meta);
-	tl_buf_fini(&t->scratch);
-	tl_buf_fini(&t->why);
-	tl_decoded_fini(&t->decoded);
-	tl_decoder_fini(&t->dec);
-	free(t);
-}
-
-static void thread_key_create(void)
-{
-	if (pthread_key_create(&thread_key, thread_fini) != 0)
-		abort(); /* only when the process is out of keys: nothing works then */
-}
-
-/* The calling request thread's context, created on its first request. */
-static struct tl_api_thread *thread_get(struct tl_api *api)
-{
-	struct tl_api_thread *t = pthread_getspecific(thread_key);
-	struct tl_decode_limits lim = TL_DECODE_LIMITS_DEFAULT;
-
-	if (t)
-		return t;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->api = api;
-	tl_json_doc_init(&t->doc);
-	tl_json_doc_init(&t->meta);
-	tl_buf_init(&t->scratch);
-	tl_buf_init(&t->why);
-	/* Posted samples are re-encoded as a meter message list a little
-	 * larger than the body: room for that. */
-	lim.max_message_size = (size_t)api->conf->max_body_size * 2 + 65536;
-	tl_decoder_init(&t->dec, &lim, api->signer);
-	tl_decoded_init(&t->decoded);
-	if (pthread_setspecific(thread_key, t) != 0) {
-		thread_fini(t);
-		return NULL;
-	}
-	return t;
-}
-
-/* ---- answers --------------------------------------------------------------- */
-
-static int put_error(struct tl_api_req *r, int status, const char *msg, size_t len)
-{
-	int rc;
-
-	r->status = status;
-	tl_buf_reset(&r->out);
-	rc = tl_buf_puts(&r->out, status < 500 ? "{\"error_message\": {\"faultcode\": \"Client\", "
-						 "\"faultstring\": "
-					       : "{\"error_message\": {\"faultcode\": \"Server\", "
-						 "\"faultstring\": ");
-	if (rc == 0)
-		rc = tl_json_write_string(msg, len, &r->out);
-	if (rc == 0)
-		rc = tl_buf_puts(&r->out, ", \"debuginfo\": null}}");
-	return rc;
-}
-
-int tl_api_error(struct tl_api_req *r, int status, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	put_error(r, status, msg, (size_t)n);
-	return 0;
-}
-
-int tl_api_error_from(struct tl_api_req *r, const struct tl_api_err *e)
-{
-	put_error(r, e->status ? e->status : 400, e->text, strlen(e->text));
-	return 0;
-}
-
-int tl_api_storage_error(struct tl_api_req *r, int rc, const char *what)
-{
-	struct tl_buf *why = &r->t->why;
-	const char *reason = why->len ? why->data : strerror(-rc);
-	static struct tl_ratelimit rl = TL_RATELIMIT_INIT(10 * 1000000LL);
-	uint64_t skipped = 0;
-
-	switch (rc) {
-	case -EINVAL:
-		return tl_api_error(r, 400, "%s", reason);
-	case -ENOTSUP:
-		return tl_api_error(r, 501, "%s", reason);
-	case -EAGAIN:
-	case -EPROTO:
-		if (tl_ratelimit_allow(&rl, &skipped))
-			tl_logc(TL_LOG_WARNING, COMPONENT,
-				"%s: the database is not available: %s (%" PRIu64
-				" more not logged)",
-				what, reason, skipped);
-		return tl_api_error(r, 503, "The database is not available now: %s", reason);
-	default:
-		if (tl_ratelimit_allow(&rl, &skipped))
-			tl_logc(TL_LOG_ERR, COMPONENT,
-				"%s failed: %s (%" PRIu64 " more not logged)", what, reason,
-				skipped);
-		return tl_api_error(r, 500, "%s failed: %s", what, reason);
-	}
-}
-
-/* ---- request data ---------------------------------------------------------- */
-
-const char *tl_api_arg(const struct tl_api_req *r, const char *name, size_t *count)
-{
-	const char *v = NULL;
-	size_t i, n = 0;
-
-	for (i = 0; i < r->n_args; i++) {
-		if (strcmp(r->names[i], name) == 0) {
-			v = r->values[i];
-			n++;
-		}
-	}
-	if (count)
-		*count = n;
-	return v;
-}
-
-size_t tl_api_args(const struct tl_api_req *r, const char *name, const char **v, size_t cap)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < r->n_args; i++)
-		if (strcmp(r->names[i], name) == 0 && n < cap)
-			v[n++] = r->values[i];
-	return n;
-}
-
-const char *tl_api_header(const struct tl_api_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-int tl_api_put_base_url(struct tl_api_req *r, struct tl_buf *b)
-{
-	const char *host;
-	size_t n;
-
-	if (r->api->conf->public_url) {
-		n = strlen(r->api->conf->public_url);
-		while (n && r->api->conf->public_url[n - 1] == '/')
-			n--;
-		return tl_buf_append(b, r->api->conf->public_url, n);
-	}
-	host = tl_api_header(r, "Host");
-	if (host && *host && strlen(host) < 256 && !strpbrk(host, "/\"\\ <>"))
-		return tl_buf_printf(b, "http://%s", host);
-	return tl_buf_printf(b, "http://%s:%u", r->api->conf->listen, r->api->port);
-}
-
-static int open_store(struct tl_api_req *r, const char *url, struct tl_storage **out)
-{
-	struct tl_storage_options opt;
-	int rc;
-
-	tl_storage_options_init(&opt);
-	opt.timeout_ms = (unsigned)(r->api->conf->statement_timeout * 1000.0);
-	opt.partition_seconds = r->api->storage->partition_seconds;
-	opt.partitions_ahead = (unsigned)r->api->storage->partitions_ahead;
-	tl_buf_reset(&r->t->why);
-	rc = tl_storage_open(url, &opt, out, &r->t->why);
-	if (rc < 0) {
-		tl_complain(&r->t->db_down, TL_LOG_WARNING, COMPONENT,
-			    "cannot connect to the database: %s",
-			    r->t->why.len ? r->t->why.data : strerror(-rc));
-		tl_api_storage_error(r, rc == -EINVAL || rc == -ENOTSUP ? -EIO : -EAGAIN,
-				     "connecting to the database");
-		return rc;
-	}
-	tl_complain_release(&r->t->db_down, TL_LOG_NOTICE, COMPONENT, "connected to the database");
-	return 0;
-}
-
-struct tl_storage *tl_api_store(struct tl_api_req *r, bool events)
-{
-	struct tl_api_thread *t = r->t;
-
-	if (!t->meter && open_store(r, r->api->storage->connection, &t->meter) < 0)
-		return NULL;
-	if (!events)
-		return t->meter;
-	if (r->api->event_same)
-		return t->meter;
-	if (!t->event && open_store(r, r->api->storage->event_connection, &t->event) < 0)
-		return NULL;
-	return t->event;
-}
 
 /* ---- the request's life ---------------------------------------------------- */
 
@@ -309,6 +96,7 @@ static struct tl_api_req *req_create(struct tl_api *api, struct MHD_Connection *
 	r->path = strdup(r->url);
 	tl_buf_init(&r->body);
 	tl_buf_init(&r->out);
+	tl_buf_set_limit(&r->out, (size_t)api->conf->max_response_size);
 	new_request_id(r->id, sizeof(r->id));
 	if (!r->path) {
 		free(r);
@@ -407,19 +195,36 @@ static void access_log(struct tl_api_req *r, size_t bytes)
 		r->who.user_id ? r->who.user_id : "-");
 }
 
+/* The last resort when not even an error answer could be written. */
+static const char OOM_ANSWER[] = "{\"error_message\": {\"faultcode\": \"Server\", "
+				 "\"faultstring\": \"out of memory\", \"debuginfo\": null}}";
+
 static enum MHD_Result send_answer(struct tl_api_req *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	size_t len = r->out.len;
+	size_t len;
 	char www[600];
 
 	if (r->status == 0)
 		tl_api_error(r, 500, "The request produced no answer");
-	resp = MHD_create_response_from_buffer(r->out.len, r->out.data, MHD_RESPMEM_MUST_FREE);
+	/* Where the text is used: an answer that was not written whole is
+	 * never sent, whatever status its writer set. */
+	if (tl_buf_error(&r->out))
+		tl_api_answer_failed(r);
+	if (tl_buf_error(&r->out)) {
+		r->status = 500;
+		len = sizeof(OOM_ANSWER) - 1;
+		resp = MHD_create_response_from_buffer(len, (void *)OOM_ANSWER,
+						       MHD_RESPMEM_PERSISTENT);
+	} else {
+		len = r->out.len;
+		resp = MHD_create_response_from_buffer(len, r->out.data, MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			tl_buf_init(&r->out); /* the data belongs to the response now */
+	}
 	if (!resp)
 		return MHD_NO;
-	tl_buf_init(&r->out); /* the data belongs to the response now */
 	MHD_add_response_header(resp, "Content-Type", "application/json; charset=UTF-8");
 	MHD_add_response_header(resp, "X-Openstack-Request-Id", r->id);
 	if (r->status == 405 && r->allow)
@@ -439,7 +244,7 @@ static enum MHD_Result send_answer(struct tl_api_req *r)
 /* Everything between the complete request and the answer. */
 static void handle(struct tl_api_req *r)
 {
-	r->t = thread_get(r->api);
+	r->t = tl_api_thread_get(r->api);
 	if (!r->t) {
 		tl_api_error(r, 500, "out of memory");
 		return;
@@ -481,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > api->conf->max_body_size) {
 			/* Answered before the body is read: nothing is allocated for it. */
-			r->t = thread_get(api);
+			r->t = tl_api_thread_get(api);
 			if (!r->t)
 				return MHD_NO;
 			tl_api_error(r, 413, "The request body is larger than %" PRIu64 " bytes",
@@ -601,7 +406,6 @@ int tl_api_start(const struct tl_api_opts *o, struct tl_api **out)
 	int rc;
 
 	*out = NULL;
-	pthread_once(&thread_key_once, thread_key_create);
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return -ENOMEM;

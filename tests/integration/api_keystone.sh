@@ -39,15 +39,7 @@ api:
 log: {level: info}
 CONF
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >/dev/null || fail "dbsync"
-"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-1.log" &
-tpid=$!
-i=0
-until grep -q 'listening on' "$work/tallyd-1.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "tallyd did not start"
-	kill -0 $tpid 2>/dev/null || fail "tallyd exited"
-	sleep 0.1
-done
+launch_tallyd 1 'listening on'
 
 export KS_DIR="$work/ks" KS_SCRIPT="$KS" API_PORT="$port"
 "$PY" - <<'PY' || { "$KS" logs "$work/ks" | tail -n 20; fail "checks failed"; }
@@ -177,7 +169,5 @@ sys.exit(1 if failures else 0)
 PY
 grep -q 'tally' "$work/tallyd-1.log" && ! grep -E 'gAAAA|tallypw' "$work/tallyd-1.log" >/dev/null ||
 	fail "a token or the password reached the log"
-kill -TERM $tpid
-wait $tpid || fail "tallyd did not stop cleanly"
-tpid=
+stop_tallyd
 echo "PASS"

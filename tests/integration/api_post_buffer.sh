@@ -25,15 +25,7 @@ control: {listen: ""}
 log: {level: info}
 CONF
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >/dev/null || fail "dbsync"
-"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-1.log" &
-tpid=$!
-i=0
-until grep -q 'listening on' "$work/tallyd-1.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "tallyd did not start"
-	kill -0 $tpid 2>/dev/null || fail "tallyd exited"
-	sleep 0.1
-done
+launch_tallyd 1 'listening on'
 
 "$PY" - "$port" "$work/out.log" <<'PY' || fail "checks failed"
 import json, sys, time, urllib.request, urllib.error
@@ -122,7 +114,5 @@ assert st == 400 and 'can not post samples to other projects' in \
     err['error_message']['faultstring'], (st, err)
 print('ok: posted samples reach the file and the database, signed; direct bypasses the buffer')
 PY
-kill -TERM $tpid
-wait $tpid || fail "tallyd did not stop cleanly"
-tpid=
+stop_tallyd
 echo "PASS"

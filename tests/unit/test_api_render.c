@@ -7,15 +7,17 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
-#include "api/internal.h"
+#include "api/render.h"
 
 static void flat(const char *in, const char *want)
 {
@@ -93,12 +95,47 @@ static void test_time_and_float(void **state)
 	tl_buf_fini(&b);
 }
 
+/*
+ * An answer buffer that runs out (its limit) in the middle of a flattened
+ * object: the failure is the buffer's sticky error and is returned, and the
+ * cache keeps nothing of it, so that the next answer gets the whole object.
+ */
+static void test_flat_cache_failure(void **state)
+{
+	static const char in[] = "{\"a\":{\"b\":\"long enough to pass the limit\"},\"c\":1}";
+	static const char want[] = "{\"a.b\":\"long enough to pass the limit\",\"c\":\"1\"}";
+	struct tl_api_flat_cache *c = calloc(1, sizeof(*c));
+	struct tl_json_doc doc;
+	struct tl_buf b, scratch;
+	int i;
+
+	(void)state;
+	assert_non_null(c);
+	tl_json_doc_init(&doc);
+	tl_buf_init(&b);
+	tl_buf_init(&scratch);
+	tl_buf_set_limit(&b, 20);
+	assert_int_equal(tl_api_put_flat_cached(c, &b, in, strlen(in), &doc, &scratch), -ENOMEM);
+	assert_int_equal(tl_buf_error(&b), -ENOMEM);
+	for (i = 0; i < 2; i++) { /* a miss, then a hit */
+		tl_buf_fini(&b);
+		assert_int_equal(tl_api_put_flat_cached(c, &b, in, strlen(in), &doc, &scratch), 0);
+		assert_int_equal(tl_buf_error(&b), 0);
+		assert_string_equal(b.data, want);
+	}
+	tl_api_flat_cache_fini(c);
+	free(c);
+	tl_buf_fini(&b);
+	tl_buf_fini(&scratch);
+	tl_json_doc_fini(&doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flatten_nesting), cmocka_unit_test(test_flatten_values),
 		cmocka_unit_test(test_flatten_repeats), cmocka_unit_test(test_flatten_bad_input),
-		cmocka_unit_test(test_time_and_float),
+		cmocka_unit_test(test_time_and_float),	cmocka_unit_test(test_flat_cache_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

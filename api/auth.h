@@ -1,0 +1,16 @@
+/*
+ * auth.h — who is asking: api.auth none, trusted-headers or keystone
+ * (reference §6.1). Not for use outside api/.
+ */
+#ifndef TL_API_AUTH_H
+#define TL_API_AUTH_H
+
+#include "api/request.h"
+
+/*
+ * Fills r->who from the request per api.auth. Returns 0 to go on, or 1 when
+ * an answer (400, 401, 403, 503) was made in r.
+ */
+int tl_api_authenticate(struct tl_api_req *r);
+
+#endif
