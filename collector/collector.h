@@ -18,7 +18,7 @@
 #ifndef TL_COLLECTOR_COLLECTOR_H
 #define TL_COLLECTOR_COLLECTOR_H
 
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/sample.h"
 #include "common/signature.h"

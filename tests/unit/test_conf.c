@@ -18,7 +18,7 @@
 
 #include "api/api_conf.h"
 #include "collector/collector_conf.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"

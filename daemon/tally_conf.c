@@ -1,7 +1,7 @@
 /* tally_conf.c — the top level of the configuration file. */
 #include "config.h"
 
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 
 #include "common/log.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "collector/buffer.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/decode.h"
 #include "common/time.h"

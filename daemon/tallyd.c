@@ -19,7 +19,7 @@
 
 #include "api/api.h"
 #include "collector/collector.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "storage/storage.h"
