@@ -4,16 +4,18 @@
  *
  * Reads the "storage" section of the configuration (connection,
  * event_connection, metering_time_to_live, event_time_to_live,
- * expire_samples_only) and asks the storage driver to remove what is older
- * than now - TTL, in short transactions (storage.h, struct tl_expire_opts):
+ * expire_samples_only) and runs the expirer component (expirer/expirer.h),
+ * which asks the storage driver to remove what is older than now - TTL, in
+ * short transactions (storage.h, struct tl_expire_opts):
  * PostgreSQL drops whole partitions and deletes the straddling one in
  * batches; SQLite deletes in batches and gives the space back incrementally.
  * One expirer per store at a time (the driver's expirer lock): a second one
  * says so and exits 75, or waits with --wait. SIGINT/SIGTERM stop it after
  * the transaction in hand; the next run finishes the job.
  *
- * On a terminal it draws a progress bar on stderr; otherwise (cron) it
- * prints one summary line per table on stdout.
+ * This file is the program around it: the command line, the configuration,
+ * signals, and what is shown. On a terminal it draws a progress bar on
+ * stderr; otherwise (cron) it prints one summary line per table on stdout.
  *
  * Exit status: 0 done (also when a TTL keeps everything), 1 the store failed
  * or cannot be reached, 2 usage or configuration error, 75 another expirer
@@ -35,6 +37,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "expirer/expirer.h"
 #include "storage/storage.h"
 #include "storage/storage_conf.h"
 
@@ -84,7 +87,7 @@ static void usage(FILE *f)
 
 struct run {
 	const char *what; /* "samples" or "events" */
-	bool tty, verbose;
+	bool tty, verbose, dry_run;
 	int duty;	   /* percent of the time spent working (--duty); 100: no pauses */
 	int64_t work_from; /* mono µs: when the transaction in hand started */
 	int64_t start;	   /* mono µs */
@@ -175,90 +178,45 @@ static int load_storage_conf(const char *path, struct tl_storage_conf *sc)
 	return rc;
 }
 
-/* ---- one store ---------------------------------------------------------------------- */
+/* ---- the run's two kinds ------------------------------------------------------------ */
 
-struct target {
-	const char *url;
-	struct tl_storage *s;
-};
-
-static int open_store(struct target *t, const struct tl_storage_conf *sc, bool wait)
+static void on_begin(void *cls, enum tl_expirer_kind kind)
 {
-	struct tl_storage_options opt;
-	struct tl_buf why;
-	int rc;
+	struct run *r = cls;
 
-	tl_storage_options_init(&opt);
-	opt.partition_seconds = sc->partition_seconds;
-	opt.partitions_ahead = (unsigned)sc->partitions_ahead;
-	tl_buf_init(&why);
-	rc = tl_storage_open(t->url, &opt, &t->s, &why);
-	if (rc < 0) {
-		fprintf(stderr, "tally-expirer: cannot open the store: %s\n",
-			why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return EXIT_STORE;
-	}
-	tl_buf_reset(&why);
-	rc = tl_storage_check_schema(t->s, &why);
-	if (rc == 0)
-		rc = tl_storage_expire_lock(t->s, wait, &why);
-	if (rc < 0) {
-		fprintf(stderr, "tally-expirer: %s\n", why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return rc == -EBUSY ? EXIT_BUSY : EXIT_STORE;
-	}
-	tl_buf_fini(&why);
-	return 0;
+	r->what = kind == TL_EXPIRER_EVENTS ? "events" : "samples";
+	r->start = r->last_draw = r->work_from = tl_time_mono();
+	r->last_draw -= 1000000;
 }
 
-/* Expires one kind; prints its summary. Returns an exit status. */
-static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t ttl,
-		      bool samples_only, const struct tl_expire_opts *base, struct run *run)
+/* Prints a kind's summary (its failure is printed by main). */
+static void on_end(void *cls, enum tl_expirer_kind kind, int64_t before,
+		   const struct tl_expire_report *rep, int rc)
 {
-	struct tl_expire_opts o = *base;
-	struct tl_expire_report rep;
-	struct tl_buf why;
-	int64_t before = now - ttl * 1000000LL;
+	struct run *r = cls;
+	double secs = (double)(tl_time_mono() - r->start) / 1e6;
 	char cut[TL_TIME_ISO_SIZE];
-	double secs;
-	int rc;
 
-	memset(&rep, 0, sizeof(rep));
-	o.samples_only = samples_only;
-	o.cls = run;
-	run->start = run->last_draw = run->work_from = tl_time_mono();
-	run->last_draw -= 1000000;
-	tl_time_format(before, cut, sizeof(cut));
-	tl_buf_init(&why);
-	rc = events ? tl_storage_expire_events_opts(s, before, &o, &rep, &why)
-		    : tl_storage_expire_samples_opts(s, before, &o, &rep, &why);
-	secs = (double)(tl_time_mono() - run->start) / 1e6;
-	if (run->tty && !run->verbose)
+	if (r->tty && !r->verbose)
 		fprintf(stderr, "\r%*s\r", 120, "");
-	if (rc < 0 && rc != -EINTR) {
-		fprintf(stderr, "tally-expirer: %s: %s\n", run->what,
-			why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return EXIT_STORE;
-	}
-	tl_buf_fini(&why);
-	if (events)
+	if (rc < 0 && rc != -EINTR)
+		return;
+	tl_time_format(before, cut, sizeof(cut));
+	if (kind == TL_EXPIRER_EVENTS)
 		printf("events: %s%" PRIu64 " %s before %s in %.1f s (%" PRIu64
 		       " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.events, o.dry_run ? "" : "removed",
-		       cut, secs, rep.batches,
+		       r->dry_run ? "would remove " : "", rep->events, r->dry_run ? "" : "removed",
+		       cut, secs, rep->batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	else
 		printf("samples: %s%s%" PRIu64 " %s before %s (%" PRIu64
 		       " whole partitions), %" PRIu64 " resources and %" PRIu64
 		       " meters left without samples, in %.1f s (%" PRIu64 " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.estimated ? "about " : "", rep.samples,
-		       o.dry_run ? "" : "removed", cut, rep.partitions, rep.resources, rep.meters,
-		       secs, rep.batches,
+		       r->dry_run ? "would remove " : "", rep->estimated ? "about " : "",
+		       rep->samples, r->dry_run ? "" : "removed", cut, rep->partitions,
+		       rep->resources, rep->meters, secs, rep->batches,
 		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
 	fflush(stdout);
-	return rc == -EINTR ? EXIT_SIGNAL : 0;
 }
 
 int main(int argc, char **argv)
@@ -271,14 +229,13 @@ int main(int argc, char **argv)
 		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
 	};
 	const char *config = "/etc/tally/tally.yaml";
-	struct tl_expire_opts eo = {0};
+	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end};
+	struct tl_expire_opts *eo = &xo.expire;
 	struct tl_storage_conf sc;
-	struct target samples = {0}, events = {0};
 	struct run run = {.duty = 100};
-	bool wait = false;
 	struct sigaction sa;
-	int64_t now_us = 0;
-	int opt, status = 0, st;
+	struct tl_buf why;
+	int opt, rc, status;
 	int64_t n;
 
 	while ((opt = getopt_long(argc, argv, "c:nvwb:d:hV", opts, NULL)) != -1) {
@@ -287,13 +244,13 @@ int main(int argc, char **argv)
 			config = optarg;
 			break;
 		case 'n':
-			eo.dry_run = true;
+			eo->dry_run = run.dry_run = true;
 			break;
 		case 'v':
 			run.verbose = true;
 			break;
 		case 'w':
-			wait = true;
+			xo.wait = true;
 			break;
 		case 'b':
 			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 10000000) {
@@ -302,7 +259,7 @@ int main(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
-			eo.batch_rows = (uint64_t)n;
+			eo->batch_rows = (uint64_t)n;
 			break;
 		case 'd':
 			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 100) {
@@ -313,7 +270,7 @@ int main(int argc, char **argv)
 			run.duty = (int)n;
 			break;
 		case 'N':
-			if (tl_time_parse(optarg, strlen(optarg), &now_us) < 0) {
+			if (tl_time_parse(optarg, strlen(optarg), &xo.now_us) < 0) {
 				fprintf(stderr,
 					"tally-expirer: --now: not an ISO 8601 time: '%s'\n",
 					optarg);
@@ -345,10 +302,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	eo.stop = &stop_flag;
-	eo.progress = on_progress;
+	eo->stop = &stop_flag;
+	eo->progress = on_progress;
 	run.tty = isatty(STDERR_FILENO);
-	eo.totals = run.tty; /* the bar needs them; cron does not */
+	eo->totals = run.tty; /* the bar needs them; cron does not */
 
 	if (sc.metering_time_to_live <= 0)
 		printf("samples: kept forever (storage.metering_time_to_live is %" PRId64 ")\n",
@@ -357,34 +314,14 @@ int main(int argc, char **argv)
 		printf("events: kept forever (storage.event_time_to_live is %" PRId64 ")\n",
 		       sc.event_time_to_live);
 	fflush(stdout);
-	if (sc.metering_time_to_live > 0) {
-		samples.url = sc.connection;
-		status = open_store(&samples, &sc, wait);
-		if (status == 0) {
-			run.what = "samples";
-			status = expire_one(samples.s, false, now_us ? now_us : tl_time_now(),
-					    sc.metering_time_to_live, sc.expire_samples_only, &eo,
-					    &run);
-		}
-	}
-	if (status == 0 && sc.event_time_to_live > 0) {
-		events.url = sc.event_connection;
-		if (samples.s && strcmp(sc.event_connection, sc.connection) == 0) {
-			events.s = samples.s;
-		} else {
-			st = open_store(&events, &sc, wait);
-			if (st)
-				status = st;
-		}
-		if (status == 0) {
-			run.what = "events";
-			status = expire_one(events.s, true, now_us ? now_us : tl_time_now(),
-					    sc.event_time_to_live, false, &eo, &run);
-		}
-	}
-	if (events.s && events.s != samples.s)
-		tl_storage_close(events.s);
-	tl_storage_close(samples.s);
+	xo.storage = &sc;
+	xo.cls = &run;
+	tl_buf_init(&why);
+	rc = tl_expirer_run(&xo, &why);
+	if (rc < 0 && rc != -EINTR)
+		fprintf(stderr, "tally-expirer: %s\n", why.len ? why.data : strerror(-rc));
+	status = rc == 0 ? 0 : rc == -EINTR ? EXIT_SIGNAL : rc == -EBUSY ? EXIT_BUSY : EXIT_STORE;
+	tl_buf_fini(&why);
 	tl_conf_free(tl_storage_conf_items, &sc);
 	return status;
 }
