@@ -49,7 +49,7 @@ struct dthread {
 };
 
 struct tl_collector {
-	const struct tl_tally_conf *conf;
+	const struct tl_collector_conf *conf;
 	struct tl_buffer *buffer;
 	struct dthread *dts;
 	size_t n_dts;
@@ -343,7 +343,7 @@ static void *housekeeping_main(void *arg)
 	while (!atomic_load(&c->stop_housekeeping)) {
 		int rc = tl_buffer_trim(c->buffer, NULL);
 
-		if (rc == 0 && c->conf->collector.buffer.sync == TL_BUFFER_SYNC_NONE)
+		if (rc == 0 && c->conf->buffer.sync == TL_BUFFER_SYNC_NONE)
 			rc = tl_buffer_flush(c->buffer);
 		if (rc == 0)
 			rc = tl_buffer_unmap_idle(c->buffer);
@@ -406,10 +406,9 @@ void tl_collector_reopen(struct tl_collector *c)
 		atomic_store(&c->dts[i].reopen, true);
 }
 
-int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
+int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signer *signer,
 		       struct tl_collector **out)
 {
-	const struct tl_collector_conf *cc = &conf->collector;
 	struct tl_buffer_opts bopts = {
 		.path = cc->buffer.path,
 		.max_size = cc->buffer.max_size,
@@ -427,7 +426,7 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 
 	if (!c)
 		return -ENOMEM;
-	c->conf = conf;
+	c->conf = cc;
 	c->dts = calloc(cc->n_dispatchers, sizeof(*c->dts));
 	if (!c->dts)
 		goto fail;

@@ -179,7 +179,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (conf->collector.enabled) {
-		rc = tl_collector_start(conf, signer, &collector);
+		rc = tl_collector_start(&conf->collector, signer, &collector);
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start the collector: %s", strerror(-rc));
 			status = EXIT_START;
