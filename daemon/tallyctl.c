@@ -21,6 +21,7 @@
 #include "common/decode.h"
 #include "common/time.h"
 #include "common/utf8.h"
+#include "dispatchers/database/database.h"
 #include "storage/storage.h"
 
 #define DEFAULT_SECRET "change this for valid signing"
@@ -489,7 +490,7 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 			const struct tl_dispatcher_conf *d = &conf.collector.dispatchers[i];
 			const struct tl_dispatcher_database_conf *db = d->conf;
 
-			if (d->type != TL_DISPATCHER_DATABASE || !db)
+			if (d->desc != &tl_database_dispatcher || !db)
 				continue;
 			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->connection);
 			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->event_connection);

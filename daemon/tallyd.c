@@ -22,6 +22,7 @@
 #include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "dispatchers/database/database.h"
 #include "storage/storage.h"
 
 #define TALLYD_DEFAULT_CONFIG "/etc/tally/tally.yaml"
@@ -102,7 +103,7 @@ static int check_databases(const struct tl_tally_conf *conf)
 		const struct tl_dispatcher_database_conf *db = d->conf;
 		const char *urls[2];
 
-		if (d->type != TL_DISPATCHER_DATABASE || !db)
+		if (d->desc != &tl_database_dispatcher || !db)
 			continue;
 		urls[0] = db->connection;
 		urls[1] = db->event_connection && strcmp(db->event_connection, db->connection) != 0
