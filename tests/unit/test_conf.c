@@ -1,6 +1,6 @@
 /*
  * Unit tests for common/conf.c (tree, schema engine) and the component
- * schemas mounted by collector/tally_conf.c.
+ * schemas mounted by daemon/tally_conf.c.
  */
 #include "config.h"
 
