@@ -165,15 +165,15 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 	int rc;
 
 	tl_buf_reset(&t->list);
-	rc = tl_buf_putc(&t->list, '[');
-	for (i = 0; rc == 0 && i < batch->n; i++) {
+	tl_buf_putc(&t->list, '[');
+	for (i = 0; i < batch->n; i++) {
 		if (i)
-			rc = tl_buf_putc(&t->list, ',');
-		if (rc == 0)
-			rc = tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
+			tl_buf_putc(&t->list, ',');
+		tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
 	}
-	if (rc == 0)
-		rc = tl_buf_putc(&t->list, ']');
+	tl_buf_putc(&t->list, ']');
+	/* The appends stop at the first failure (sticky error): one check for all. */
+	rc = tl_buf_error(&t->list);
 	if (rc < 0)
 		return rc;
 	rc = tl_decode_json(&t->dec, t->list.data, t->list.len, &t->res);
@@ -505,10 +505,11 @@ int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v
 		goto out;
 	}
 	/* The records of an agent's samples: their normalized JSON (common/sample.h). */
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n; i++) {
 		offs[i] = payload.len;
-		rc = tl_sample_write_json(v[i], &payload);
+		tl_sample_write_json(v[i], &payload);
 	}
+	rc = tl_buf_error(&payload);
 	if (rc < 0)
 		goto out;
 	offs[n] = payload.len;

@@ -19,10 +19,12 @@
 
 /* ---------------------------------------------------------------- pure part */
 
+/* Ends the line begun at at, which the writer that returned rc appended. */
 static int end_line(struct tl_buf *b, size_t at, int rc)
 {
+	tl_buf_putc(b, '\n');
 	if (rc == 0)
-		rc = tl_buf_putc(b, '\n');
+		rc = tl_buf_error(b);
 	if (rc < 0 && b->data) {
 		/* No half line stays behind in the batch's buffer. */
 		b->len = at;

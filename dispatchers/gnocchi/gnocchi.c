@@ -166,6 +166,11 @@ static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
 			      x->err[0] ? x->err : curl_easy_strerror(cc));
 		return GN_RETRY;
 	}
+	/* Callers parse the answer: one cut short by a failed append is no answer. */
+	if (tl_buf_error(&x->answer)) {
+		tl_buf_printf(why, "%s %s: out of memory for the answer", method, path);
+		return GN_RETRY;
+	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
 	o = outcome_of(x, x->status);
 	if (o != GN_OK) {
@@ -275,13 +280,15 @@ static enum outcome window_of(struct gn_ctx *x, const char *policy,
 
 /* ---- one batch ----------------------------------------------------------------------- */
 
-static void metric_key(struct tl_buf *k, const char *rid, const char *metric)
+/* The key of a metric in x->newest. Returns 0, or -ENOMEM (k then holds no key). */
+static int metric_key(struct tl_buf *k, const char *rid, const char *metric)
 {
 	tl_buf_reset(k);
 	tl_buf_puts(k, rid);
 	tl_buf_putc(k, '\x1f');
 	tl_buf_puts(k, metric);
 	tl_buf_putc(k, '\0');
+	return tl_buf_error(k);
 }
 
 /* Is the sample Gnocchi's own activity (filter_project)? */
@@ -370,8 +377,7 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 			char rid[TL_SAMPLE_MAX_NAME + 1];
 
 			tl_gn_safe_id(s->resource_id, rid);
-			metric_key(&x->scratch, rid, s->counter_name);
-			if (x->scratch.data &&
+			if (metric_key(&x->scratch, rid, s->counter_name) == 0 &&
 			    tl_strmap_get(&x->newest, x->scratch.data, &newest) == 0 &&
 			    tl_gn_is_late(w, (int64_t)newest, s->timestamp)) {
 				char ts[TL_TIME_ISO_SIZE], nts[TL_TIME_ISO_SIZE], reason[200];
@@ -663,8 +669,7 @@ static void remember_newest(struct gn_ctx *x)
 
 		if (res->skip || !it->metric->archive_policy)
 			continue;
-		metric_key(&x->scratch, res->id, it->s->counter_name);
-		if (!x->scratch.data)
+		if (metric_key(&x->scratch, res->id, it->s->counter_name) < 0)
 			continue;
 		slot = tl_strmap_put(&x->newest, x->scratch.data, NULL);
 		if (slot && (int64_t)*slot < it->s->timestamp)

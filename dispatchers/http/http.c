@@ -29,29 +29,29 @@ struct http_ctx {
 int tl_http_body_samples(const struct tl_sample *const *v, size_t n, struct tl_buf *out)
 {
 	size_t i;
-	int rc = tl_buf_putc(out, '[');
 
-	for (i = 0; i < n && rc == 0; i++) {
+	tl_buf_putc(out, '[');
+	for (i = 0; i < n; i++) {
 		if (i)
-			rc = tl_buf_putc(out, ',');
-		if (rc == 0)
-			rc = tl_sample_write_json(v[i], out);
+			tl_buf_putc(out, ',');
+		tl_sample_write_json(v[i], out);
 	}
-	return rc ? rc : tl_buf_putc(out, ']');
+	tl_buf_putc(out, ']');
+	return tl_buf_error(out);
 }
 
 int tl_http_body_events(const struct tl_event *const *v, size_t n, struct tl_buf *out)
 {
 	size_t i;
-	int rc = tl_buf_putc(out, '[');
 
-	for (i = 0; i < n && rc == 0; i++) {
+	tl_buf_putc(out, '[');
+	for (i = 0; i < n; i++) {
 		if (i)
-			rc = tl_buf_putc(out, ',');
-		if (rc == 0)
-			rc = tl_event_write_json(v[i], out);
+			tl_buf_putc(out, ',');
+		tl_event_write_json(v[i], out);
 	}
-	return rc ? rc : tl_buf_putc(out, ']');
+	tl_buf_putc(out, ']');
+	return tl_buf_error(out);
 }
 
 enum tl_dispatch_status tl_http_status_outcome(long status)
