@@ -60,6 +60,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/time.h"
+#include "dispatchers/database/database.h"
 #include "dispatchers/dispatcher.h"
 #include "storage/storage.h"
 
@@ -396,7 +397,7 @@ static int driver_open(struct driver_side *x, const char *url)
 	x->dbconf.partition_seconds = opt.partition_seconds;
 	x->dbconf.partitions_ahead = opt.partitions_ahead;
 	x->conf.name = x->name;
-	x->conf.type = TL_DISPATCHER_DATABASE;
+	x->conf.desc = &tl_database_dispatcher;
 	x->conf.conf = &x->dbconf;
 	rc = tl_dispatcher_create(&x->conf, &x->d);
 	if (rc < 0)
@@ -429,7 +430,7 @@ static int driver_write(struct driver_side *x, const struct tl_sample *const *v,
 	st = tl_dispatcher_dispatch(x->d, &b, why);
 	x->us += tl_time_mono() - t0;
 	if (st != TL_DISPATCH_OK) {
-		fprintf(stderr, "bench/store: dispatch to %s answered %s: %s\n", x->d->ops->type,
+		fprintf(stderr, "bench/store: dispatch to %s answered %s: %s\n", x->d->desc->type,
 			st == TL_DISPATCH_RETRY ? "RETRY" : "DROP", why->data ? why->data : "");
 		return -EIO;
 	}

@@ -49,7 +49,7 @@ struct dthread {
 };
 
 struct tl_collector {
-	const struct tl_tally_conf *conf;
+	const struct tl_collector_conf *conf;
 	struct tl_buffer *buffer;
 	struct dthread *dts;
 	size_t n_dts;
@@ -165,15 +165,15 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 	int rc;
 
 	tl_buf_reset(&t->list);
-	rc = tl_buf_putc(&t->list, '[');
-	for (i = 0; rc == 0 && i < batch->n; i++) {
+	tl_buf_putc(&t->list, '[');
+	for (i = 0; i < batch->n; i++) {
 		if (i)
-			rc = tl_buf_putc(&t->list, ',');
-		if (rc == 0)
-			rc = tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
+			tl_buf_putc(&t->list, ',');
+		tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
 	}
-	if (rc == 0)
-		rc = tl_buf_putc(&t->list, ']');
+	tl_buf_putc(&t->list, ']');
+	/* The appends stop at the first failure (sticky error): one check for all. */
+	rc = tl_buf_error(&t->list);
 	if (rc < 0)
 		return rc;
 	rc = tl_decode_json(&t->dec, t->list.data, t->list.len, &t->res);
@@ -343,7 +343,7 @@ static void *housekeeping_main(void *arg)
 	while (!atomic_load(&c->stop_housekeeping)) {
 		int rc = tl_buffer_trim(c->buffer, NULL);
 
-		if (rc == 0 && c->conf->collector.buffer.sync == TL_BUFFER_SYNC_NONE)
+		if (rc == 0 && c->conf->buffer.sync == TL_BUFFER_SYNC_NONE)
 			rc = tl_buffer_flush(c->buffer);
 		if (rc == 0)
 			rc = tl_buffer_unmap_idle(c->buffer);
@@ -406,10 +406,9 @@ void tl_collector_reopen(struct tl_collector *c)
 		atomic_store(&c->dts[i].reopen, true);
 }
 
-int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
+int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signer *signer,
 		       struct tl_collector **out)
 {
-	const struct tl_collector_conf *cc = &conf->collector;
 	struct tl_buffer_opts bopts = {
 		.path = cc->buffer.path,
 		.max_size = cc->buffer.max_size,
@@ -427,7 +426,7 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 
 	if (!c)
 		return -ENOMEM;
-	c->conf = conf;
+	c->conf = cc;
 	c->dts = calloc(cc->n_dispatchers, sizeof(*c->dts));
 	if (!c->dts)
 		goto fail;
@@ -446,7 +445,7 @@ int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer 
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s",
 			       cc->dispatchers[i].name,
-			       tl_dispatcher_type_name(cc->dispatchers[i].type),
+			       cc->dispatchers[i].desc ? cc->dispatchers[i].desc->type : "?",
 			       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
 			goto fail;
 		}
@@ -506,10 +505,11 @@ int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v
 		goto out;
 	}
 	/* The records of an agent's samples: their normalized JSON (common/sample.h). */
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n; i++) {
 		offs[i] = payload.len;
-		rc = tl_sample_write_json(v[i], &payload);
+		tl_sample_write_json(v[i], &payload);
 	}
+	rc = tl_buf_error(&payload);
 	if (rc < 0)
 		goto out;
 	offs[n] = payload.len;

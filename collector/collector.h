@@ -18,7 +18,7 @@
 #ifndef TL_COLLECTOR_COLLECTOR_H
 #define TL_COLLECTOR_COLLECTOR_H
 
-#include "collector/tally_conf.h"
+#include "collector/collector_conf.h"
 #include "common/buf.h"
 #include "common/sample.h"
 #include "common/signature.h"
@@ -26,12 +26,13 @@
 struct tl_collector;
 
 /*
- * Starts the collector role of conf (borrowed; must outlive it) with signer
- * (borrowed). Returns 0 and *out, or a negative errno after logging why
- * (the buffer cannot be opened, a dispatcher type is not built in, a bad
+ * Starts the collector role from its own section of the configuration, conf
+ * (borrowed; must outlive the collector), verifying signatures with signer
+ * (borrowed; the same). Returns 0 and *out, or a negative errno after logging
+ * why (the buffer cannot be opened, a dispatcher type is not built in, a bad
  * input setting). A broker or destination that is down is not an error.
  */
-int tl_collector_start(const struct tl_tally_conf *conf, const struct tl_signer *signer,
+int tl_collector_start(const struct tl_collector_conf *conf, const struct tl_signer *signer,
 		       struct tl_collector **out);
 
 /* Asks dispatchers to reopen their files (SIGHUP). Async-signal-unsafe: call from a thread. */

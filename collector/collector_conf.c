@@ -34,10 +34,15 @@ static int check_amqp_urls(void *p, const struct tl_conf_check *c)
 
 int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 {
-	const struct tl_collector_conf *cc = p;
+	struct tl_collector_conf *cc = p;
 	const struct tl_conf_node *amqp = tl_conf_map_get(c->node, "amqp");
 	const struct tl_conf_check ac = {amqp, amqp ? amqp : c->at, "collector.amqp", c->errs};
 
+	/* Each dispatcher gets its type's descriptor, which the loader only indexed. */
+	if (tl_dispatcher_conf_bind(cc->dispatchers, cc->n_dispatchers) < 0) {
+		tl_conf_error(c->errs, c->at, "collector.dispatchers: a type this build lacks");
+		return -EINVAL;
+	}
 	if (cc->amqp.batch_size > cc->amqp.prefetch) {
 		tl_conf_error(c->errs, tl_conf_check_at(&ac, "batch_size"),
 			      "collector.amqp.batch_size (%" PRId64

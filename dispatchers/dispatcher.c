@@ -20,15 +20,16 @@
 
 /* ---------------------------------------------------------------- registry */
 
-const struct tl_dispatcher_ops *const tl_dispatcher_registry[] = {
-	&tl_dispatcher_database_ops,
-	&tl_dispatcher_file_ops,
-	&tl_dispatcher_http_ops,
-	&tl_dispatcher_gnocchi_ops,
+/* One line per built-in type, in the order of the configuration's type table. */
+const struct tl_dispatcher_desc *const tl_dispatcher_registry[] = {
+	&tl_database_dispatcher,
+	&tl_file_dispatcher,
+	&tl_http_dispatcher,
+	&tl_gnocchi_dispatcher,
 	NULL,
 };
 
-const struct tl_dispatcher_ops *tl_dispatcher_find(const char *type)
+const struct tl_dispatcher_desc *tl_dispatcher_find(const char *type)
 {
 	size_t i;
 
@@ -243,8 +244,8 @@ bool tl_meter_filter_match(const struct tl_meter_filter *f, const char *meter)
 
 /* ---------------------------------------------------------------- instances */
 
-int tl_dispatcher_create_ops(const struct tl_dispatcher_ops *ops,
-			     const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out)
+int tl_dispatcher_create_desc(const struct tl_dispatcher_desc *desc,
+			      const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out)
 {
 	struct tl_dispatcher *d;
 	int rc;
@@ -253,7 +254,7 @@ int tl_dispatcher_create_ops(const struct tl_dispatcher_ops *ops,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->ops = ops;
+	d->desc = desc;
 	d->conf = conf;
 	snprintf(d->prefix, sizeof(d->prefix), "dispatcher:%s", conf->name ? conf->name : "?");
 	rc = tl_meter_filter_init(&d->filter, &conf->meters);
@@ -264,14 +265,14 @@ int tl_dispatcher_create_ops(const struct tl_dispatcher_ops *ops,
 				"included names, or an empty name");
 		goto fail;
 	}
-	rc = ops->init(conf, &d->ctx);
+	rc = desc->init(conf, &d->ctx);
 	if (rc < 0) {
-		tl_logc(TL_LOG_ERR, d->prefix, "cannot set up (type %s): %s", ops->type,
+		tl_logc(TL_LOG_ERR, d->prefix, "cannot set up (type %s): %s", desc->type,
 			strerror(-rc));
 		goto fail;
 	}
 	tl_logc(TL_LOG_DEBUG, d->prefix, "ready (type %s, %zu meter patterns, events %s)",
-		ops->type, d->filter.n, conf->events ? "on" : "off");
+		desc->type, d->filter.n, conf->events ? "on" : "off");
 	*out = d;
 	return 0;
 fail:
@@ -282,27 +283,23 @@ fail:
 
 int tl_dispatcher_create(const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out)
 {
-	const char *type = tl_dispatcher_type_name(conf->type);
-	const struct tl_dispatcher_ops *ops = tl_dispatcher_find(type);
-
-	if (!ops) {
+	if (!conf->desc) {
 		char prefix[sizeof(((struct tl_dispatcher *)0)->prefix)];
 
 		*out = NULL;
 		snprintf(prefix, sizeof(prefix), "dispatcher:%s", conf->name ? conf->name : "?");
-		tl_logc(TL_LOG_ERR, prefix, "dispatcher type %s is not available in this version",
-			type);
+		tl_logc(TL_LOG_ERR, prefix, "dispatcher type ? is not available in this version");
 		return -ENOTSUP;
 	}
-	return tl_dispatcher_create_ops(ops, conf, out);
+	return tl_dispatcher_create_desc(conf->desc, conf, out);
 }
 
 void tl_dispatcher_destroy(struct tl_dispatcher *d)
 {
 	if (!d)
 		return;
-	if (d->ops->fini)
-		d->ops->fini(d->ctx);
+	if (d->desc->fini)
+		d->desc->fini(d->ctx);
 	tl_meter_filter_fini(&d->filter);
 	free(d->fs);
 	free(d);
@@ -385,7 +382,7 @@ enum tl_dispatch_status tl_dispatcher_dispatch(struct tl_dispatcher *d,
 	}
 
 	t0 = tl_time_mono();
-	st = d->ops->dispatch(d->ctx, &fb, w);
+	st = d->desc->dispatch(d->ctx, &fb, w);
 	atomic_fetch_add(&d->stats.dispatch_us, (uint64_t)(tl_time_mono() - t0));
 	atomic_fetch_add(&d->stats.batches, 1);
 
@@ -443,9 +440,9 @@ int tl_dispatcher_flush(struct tl_dispatcher *d)
 {
 	int rc;
 
-	if (!d->ops->flush)
+	if (!d->desc->flush)
 		return 0;
-	rc = d->ops->flush(d->ctx);
+	rc = d->desc->flush(d->ctx);
 	if (rc < 0)
 		tl_logc(TL_LOG_ERR, d->prefix, "flush failed: %s", strerror(-rc));
 	return rc;
@@ -455,9 +452,9 @@ int tl_dispatcher_reopen(struct tl_dispatcher *d)
 {
 	int rc;
 
-	if (!d->ops->reopen)
+	if (!d->desc->reopen)
 		return 0;
-	rc = d->ops->reopen(d->ctx);
+	rc = d->desc->reopen(d->ctx);
 	if (rc < 0)
 		tl_logc(TL_LOG_ERR, d->prefix, "reopen failed: %s", strerror(-rc));
 	else

@@ -1,8 +1,12 @@
 /*
  * dispatcher.h — the dispatcher interface (DESIGN.md "The two interfaces").
  *
- * A dispatcher type is a const table of functions; an instance holds a pointer
- * to its table and a private context. The collector calls instances only
+ * A dispatcher type describes itself in one const descriptor (struct
+ * tl_dispatcher_desc: its name, the schema and size of its configuration,
+ * its functions), exported from its own folder and listed once in
+ * tl_dispatcher_registry (dispatchers/dispatcher.c), from which the
+ * configuration's type table is built; an instance holds a pointer to its
+ * descriptor and a private context. The collector calls instances only
  * through the tl_dispatcher_* wrappers below, which apply the instance's
  * filters (meters, events), supply no-ops for optional entries, count, time
  * and log with the "[dispatcher:NAME]" prefix.
@@ -81,8 +85,24 @@ struct tl_dispatch_batch {
 int tl_dispatch_refuse(const struct tl_dispatch_batch *b, const struct tl_sample *sample,
 		       const struct tl_event *event, const char *reason);
 
-struct tl_dispatcher_ops {
-	const char *type; /* "file", as in the configuration */
+/*
+ * A dispatcher type, as its folder exports it (fluent-bit's output plugin
+ * with its config map): adding a type is its folder, one line of the
+ * registry and its Makefile.inc line.
+ */
+struct tl_dispatcher_desc {
+	const char *type; /* "file", the value of the type key in the configuration */
+	const char *help; /* one line, for the sample file and dump comments */
+	/*
+	 * Its keys beside the common ones (name, type, meters, events): a schema
+	 * whose offsets point into its own struct of conf_size bytes, which the
+	 * loader allocates into the element's conf. conf_check (optional) runs
+	 * on that struct once its keys are valid: rules across keys, defaults
+	 * derived from other keys.
+	 */
+	const struct tl_conf_item *conf_items;
+	size_t conf_size;
+	tl_conf_check_fn conf_check;
 	/*
 	 * Prepares an instance from its element of collector.dispatchers
 	 * (borrowed; it outlives the instance). Must not fail because the
@@ -121,7 +141,7 @@ struct tl_dispatcher_stats {
 };
 
 struct tl_dispatcher {
-	const struct tl_dispatcher_ops *ops;
+	const struct tl_dispatcher_desc *desc;
 	void *ctx;
 	const struct tl_dispatcher_conf *conf; /* borrowed */
 	struct tl_meter_filter filter;
@@ -132,25 +152,31 @@ struct tl_dispatcher {
 	size_t fs_cap;
 };
 
-/* The built-in types, ended by NULL (a plain array, built from what configure found). */
-extern const struct tl_dispatcher_ops *const tl_dispatcher_registry[];
+/*
+ * The built-in types, ended by NULL (a plain array, built from what configure
+ * found; dispatchers/dispatcher.c). Their order is that of the configuration's
+ * type table (the "expected one of ..." messages).
+ */
+extern const struct tl_dispatcher_desc *const tl_dispatcher_registry[];
+/* The most types a registry holds (the configuration's type table is that long). */
+#define TL_DISPATCHER_TYPES_MAX 16
 
-/* The ops of a type name, or NULL when this build has no such dispatcher. */
-const struct tl_dispatcher_ops *tl_dispatcher_find(const char *type);
+/* The descriptor of a type name, or NULL when this build has no such dispatcher. */
+const struct tl_dispatcher_desc *tl_dispatcher_find(const char *type);
 
 /*
- * Creates an instance for conf (borrowed; must outlive it). Returns 0, -ENOTSUP
- * (the type is not built in: logged with the type's name), -EINVAL (bad
+ * Creates an instance for conf (borrowed; must outlive it) of the type
+ * conf->desc. Returns 0, -ENOTSUP (conf->desc is NULL: logged), -EINVAL (bad
  * filter) or what init returned.
  */
 int tl_dispatcher_create(const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out);
 /*
- * As tl_dispatcher_create(), with the type's table given instead of looked up
- * in the registry (ops borrowed; it must outlive the instance): for fakes in
- * tests. conf->type is not looked at. Returns 0, -EINVAL or what init returned.
+ * As tl_dispatcher_create(), with the descriptor given instead of conf->desc
+ * (borrowed; it must outlive the instance): for fakes in tests. Returns 0,
+ * -EINVAL or what init returned.
  */
-int tl_dispatcher_create_ops(const struct tl_dispatcher_ops *ops,
-			     const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out);
+int tl_dispatcher_create_desc(const struct tl_dispatcher_desc *desc,
+			      const struct tl_dispatcher_conf *conf, struct tl_dispatcher **out);
 /* Calls fini and frees; NULL is accepted. */
 void tl_dispatcher_destroy(struct tl_dispatcher *d);
 

@@ -1,390 +1,116 @@
-/*
- * tally-expirer — time-to-live for samples and events (ceilometer-expirer's
- * replacement, reference ceilometer-interop.md §5.3), run from cron.
- *
- * Reads the "storage" section of the configuration (connection,
- * event_connection, metering_time_to_live, event_time_to_live,
- * expire_samples_only) and asks the storage driver to remove what is older
- * than now - TTL, in short transactions (storage.h, struct tl_expire_opts):
- * PostgreSQL drops whole partitions and deletes the straddling one in
- * batches; SQLite deletes in batches and gives the space back incrementally.
- * One expirer per store at a time (the driver's expirer lock): a second one
- * says so and exits 75, or waits with --wait. SIGINT/SIGTERM stop it after
- * the transaction in hand; the next run finishes the job.
- *
- * On a terminal it draws a progress bar on stderr; otherwise (cron) it
- * prints one summary line per table on stdout.
- *
- * Exit status: 0 done (also when a TTL keeps everything), 1 the store failed
- * or cannot be reached, 2 usage or configuration error, 75 another expirer
- * holds the store, 130 interrupted.
- */
+/* expirer.c — one expiry run over the storage section's stores (expirer.h). */
 #include "config.h"
 
+#include "expirer/expirer.h"
+
 #include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "common/buf.h"
-#include "common/conf.h"
-#include "common/log.h"
 #include "common/time.h"
-#include "storage/storage.h"
-#include "storage/storage_conf.h"
 
-#define EXIT_STORE  1
-#define EXIT_USAGE  2
-#define EXIT_BUSY   75
-#define EXIT_SIGNAL 130
-
-static volatile int stop_flag;
-
-static void on_signal(int sig)
+/*
+ * Only the expirer lock may say -EBUSY and only a raised stop flag -EINTR:
+ * the program turns those into their own exit statuses, so any other
+ * failure is reported as a plain I/O failure.
+ */
+static int store_failure(int rc)
 {
-	(void)sig;
-	stop_flag = 1;
+	return rc == -EBUSY || rc == -EINTR ? -EIO : rc;
 }
 
-static void usage(FILE *f)
+/* Opens url, checks its schema and takes its expirer lock. */
+static int open_store(const char *url, const struct tl_expirer_opts *o, struct tl_storage **out,
+		      struct tl_buf *why)
 {
-	fprintf(f,
-		"Usage: tally-expirer [-c FILE] [--dry-run] [--verbose] [--wait] [--batch-rows N]\n"
-		"                     [--duty PERCENT] [--now TIME]\n"
-		"\n"
-		"Removes samples older than storage.metering_time_to_live seconds and events\n"
-		"older than storage.event_time_to_live (<= 0 keeps them forever), then what\n"
-		"they leave behind (resources, meters, metadata, event types) unless\n"
-		"storage.expire_samples_only. Meant for cron; safe alongside tallyd.\n"
-		"\n"
-		"  -c, --config FILE   the configuration (default /etc/tally/tally.yaml);\n"
-		"                      only its storage section is read\n"
-		"  -n, --dry-run       count what would be removed; change nothing\n"
-		"  -v, --verbose       one line per transaction\n"
-		"  -w, --wait          wait for another running expirer instead of exiting 75\n"
-		"  -b, --batch-rows N  rows per deleting transaction (default 10000)\n"
-		"  -d, --duty PERCENT  work at most PERCENT of the time, resting between\n"
-		"                      transactions (default 100: no rest); lower it to\n"
-		"                      leave more of a busy machine to the writers\n"
-		"      --now TIME      take TIME (ISO 8601, UTC) as now: the cut-off is\n"
-		"                      TIME - TTL (to catch up a run, or to test)\n"
-		"  -h, --help          this help\n"
-		"  -V, --version       the version\n"
-		"\n"
-		"Exit status: 0 done, 1 the store failed or is unreachable, 2 usage or\n"
-		"configuration error, 75 another expirer is running, 130 interrupted.\n");
-}
-
-/* ---- progress ------------------------------------------------------------------- */
-
-struct run {
-	const char *what; /* "samples" or "events" */
-	bool tty, verbose;
-	int duty;	   /* percent of the time spent working (--duty); 100: no pauses */
-	int64_t work_from; /* mono µs: when the transaction in hand started */
-	int64_t start;	   /* mono µs */
-	int64_t last_draw;
-	uint64_t last_batches;
-};
-
-static void fmt_eta(double s, char *out, size_t n)
-{
-	if (s < 0 || s > 359999)
-		snprintf(out, n, "--:--");
-	else
-		snprintf(out, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-}
-
-static void on_progress(void *cls, const struct tl_expire_report *rep)
-{
-	struct run *r = cls;
-	int64_t now = tl_time_mono();
-	double secs = (double)(now - r->start) / 1e6;
-	uint64_t done = strcmp(r->what, "events") == 0 ? rep->events : rep->samples;
-	uint64_t total = strcmp(r->what, "events") == 0 ? rep->events_total : rep->samples_total;
-	double rate = secs > 0 ? (double)done / secs : 0;
-	char eta[16];
-
-	if (r->verbose && rep->batches != r->last_batches)
-		fprintf(stderr,
-			"tally-expirer: %8.3f s %s: %s: %" PRIu64 " rows removed, %" PRIu64
-			" partitions dropped, %" PRIu64 " transactions\n",
-			secs, r->what, rep->step ? rep->step : "", done, rep->partitions,
-			rep->batches);
-	r->last_batches = rep->batches;
-	/* --duty: rest in proportion to the work just done, so that the
-	 * database and the writers get the rest of the time. */
-	if (r->duty < 100 && now > r->work_from) {
-		int64_t rest = (now - r->work_from) * (100 - r->duty) / r->duty;
-		struct timespec ts = {(time_t)(rest / 1000000), (long)(rest % 1000000) * 1000};
-
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_flag)
-			;
-	}
-	r->work_from = tl_time_mono();
-	if (!r->tty || r->verbose || now - r->last_draw < 100000)
-		return;
-	r->last_draw = now;
-	fmt_eta(rate > 0 && total > done ? (double)(total - done) / rate : 0, eta, sizeof(eta));
-	{
-		int width = 30, fill = total ? (int)((double)done * width / (double)total) : 0, i;
-		char bar[64];
-
-		if (fill > width)
-			fill = width;
-		for (i = 0; i < width; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[width] = '\0';
-		fprintf(stderr,
-			"\r%-7s [%s] %" PRIu64 "/%" PRIu64 " rows, %" PRIu64 "/%" PRIu64
-			" partitions, %.0f rows/s, %s left, %-9s",
-			r->what, bar, done, total, rep->partitions, rep->partitions_total, rate,
-			eta, rep->step ? rep->step : "");
-		fflush(stderr);
-	}
-}
-
-/* ---- configuration ---------------------------------------------------------------- */
-
-static int load_storage_conf(const char *path, struct tl_storage_conf *sc)
-{
-	struct tl_conf_doc doc = {0};
-	struct tl_conf_errors errs;
-	int rc;
-
-	tl_conf_errors_init(&errs);
-	rc = tl_conf_load_file(path, &doc, &errs);
-	if (rc == 0) {
-		const struct tl_conf_check chk = {tl_conf_map_get(doc.root, "storage"), doc.root,
-						  "storage", &errs};
-
-		rc = tl_conf_apply(tl_storage_conf_items, chk.node, doc.root, "storage", sc, &errs);
-		/* The section's own check, as the whole file's loader runs it. */
-		if (rc == 0)
-			rc = tl_storage_conf_check(sc, &chk);
-	}
-	if (rc < 0)
-		tl_conf_errors_print(&errs, stderr);
-	tl_conf_errors_fini(&errs);
-	tl_conf_doc_fini(&doc);
-	return rc;
-}
-
-/* ---- one store ---------------------------------------------------------------------- */
-
-struct target {
-	const char *url;
-	struct tl_storage *s;
-};
-
-static int open_store(struct target *t, const struct tl_storage_conf *sc, bool wait)
-{
+	const struct tl_storage_conf *sc = o->storage;
 	struct tl_storage_options opt;
-	struct tl_buf why;
+	struct tl_buf reason;
 	int rc;
 
+	*out = NULL;
 	tl_storage_options_init(&opt);
 	opt.partition_seconds = sc->partition_seconds;
 	opt.partitions_ahead = (unsigned)sc->partitions_ahead;
-	tl_buf_init(&why);
-	rc = tl_storage_open(t->url, &opt, &t->s, &why);
+	tl_buf_init(&reason);
+	rc = tl_storage_open(url, &opt, out, &reason);
 	if (rc < 0) {
-		fprintf(stderr, "tally-expirer: cannot open the store: %s\n",
-			why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return EXIT_STORE;
+		tl_buf_printf(why, "cannot open the store: %s",
+			      reason.data ? reason.data : strerror(-rc));
+		rc = store_failure(rc);
+		goto out;
 	}
-	tl_buf_reset(&why);
-	rc = tl_storage_check_schema(t->s, &why);
+	tl_buf_reset(&reason);
+	rc = tl_storage_check_schema(*out, &reason);
 	if (rc == 0)
-		rc = tl_storage_expire_lock(t->s, wait, &why);
+		rc = tl_storage_expire_lock(*out, o->wait, &reason);
 	if (rc < 0) {
-		fprintf(stderr, "tally-expirer: %s\n", why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return rc == -EBUSY ? EXIT_BUSY : EXIT_STORE;
+		tl_buf_puts(why, reason.data ? reason.data : strerror(-rc));
+		rc = rc == -EBUSY ? rc : store_failure(rc);
+		tl_storage_close(*out);
+		*out = NULL;
 	}
-	tl_buf_fini(&why);
-	return 0;
+out:
+	tl_buf_fini(&reason);
+	return rc;
 }
 
-/* Expires one kind; prints its summary. Returns an exit status. */
-static int expire_one(struct tl_storage *s, bool events, int64_t now, int64_t ttl,
-		      bool samples_only, const struct tl_expire_opts *base, struct run *run)
+/* Expires one kind from s with the given TTL (seconds). */
+static int expire_kind(const struct tl_expirer_opts *o, struct tl_storage *s,
+		       enum tl_expirer_kind kind, int64_t ttl, struct tl_buf *why)
 {
-	struct tl_expire_opts o = *base;
+	struct tl_expire_opts eo = o->expire;
 	struct tl_expire_report rep;
-	struct tl_buf why;
-	int64_t before = now - ttl * 1000000LL;
-	char cut[TL_TIME_ISO_SIZE];
-	double secs;
+	struct tl_buf reason;
+	int64_t before;
 	int rc;
 
 	memset(&rep, 0, sizeof(rep));
-	o.samples_only = samples_only;
-	o.cls = run;
-	run->start = run->last_draw = run->work_from = tl_time_mono();
-	run->last_draw -= 1000000;
-	tl_time_format(before, cut, sizeof(cut));
-	tl_buf_init(&why);
-	rc = events ? tl_storage_expire_events_opts(s, before, &o, &rep, &why)
-		    : tl_storage_expire_samples_opts(s, before, &o, &rep, &why);
-	secs = (double)(tl_time_mono() - run->start) / 1e6;
-	if (run->tty && !run->verbose)
-		fprintf(stderr, "\r%*s\r", 120, "");
-	if (rc < 0 && rc != -EINTR) {
-		fprintf(stderr, "tally-expirer: %s: %s\n", run->what,
-			why.data ? why.data : strerror(-rc));
-		tl_buf_fini(&why);
-		return EXIT_STORE;
-	}
-	tl_buf_fini(&why);
-	if (events)
-		printf("events: %s%" PRIu64 " %s before %s in %.1f s (%" PRIu64
-		       " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.events, o.dry_run ? "" : "removed",
-		       cut, secs, rep.batches,
-		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
-	else
-		printf("samples: %s%s%" PRIu64 " %s before %s (%" PRIu64
-		       " whole partitions), %" PRIu64 " resources and %" PRIu64
-		       " meters left without samples, in %.1f s (%" PRIu64 " transactions)%s\n",
-		       o.dry_run ? "would remove " : "", rep.estimated ? "about " : "", rep.samples,
-		       o.dry_run ? "" : "removed", cut, rep.partitions, rep.resources, rep.meters,
-		       secs, rep.batches,
-		       rc == -EINTR ? "; interrupted, the next run finishes" : "");
-	fflush(stdout);
-	return rc == -EINTR ? EXIT_SIGNAL : 0;
+	eo.samples_only = kind == TL_EXPIRER_SAMPLES && o->storage->expire_samples_only;
+	eo.cls = o->cls;
+	if (o->begin)
+		o->begin(o->cls, kind);
+	before = (o->now_us ? o->now_us : tl_time_now()) - ttl * 1000000LL;
+	tl_buf_init(&reason);
+	rc = kind == TL_EXPIRER_EVENTS
+		     ? tl_storage_expire_events_opts(s, before, &eo, &rep, &reason)
+		     : tl_storage_expire_samples_opts(s, before, &eo, &rep, &reason);
+	if (rc < 0 && rc != -EINTR)
+		rc = store_failure(rc);
+	if (o->end)
+		o->end(o->cls, kind, before, &rep, rc);
+	if (rc < 0 && rc != -EINTR)
+		tl_buf_printf(why, "%s: %s", kind == TL_EXPIRER_EVENTS ? "events" : "samples",
+			      reason.data ? reason.data : strerror(-rc));
+	tl_buf_fini(&reason);
+	return rc;
 }
 
-int main(int argc, char **argv)
+int tl_expirer_run(const struct tl_expirer_opts *o, struct tl_buf *why)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},     {"dry-run", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},	      {"wait", no_argument, NULL, 'w'},
-		{"batch-rows", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	      {"now", required_argument, NULL, 'N'},
-		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
-	};
-	const char *config = "/etc/tally/tally.yaml";
-	struct tl_expire_opts eo = {0};
-	struct tl_storage_conf sc;
-	struct target samples = {0}, events = {0};
-	struct run run = {.duty = 100};
-	bool wait = false;
-	struct sigaction sa;
-	int64_t now_us = 0;
-	int opt, status = 0, st;
-	int64_t n;
+	const struct tl_storage_conf *sc = o->storage;
+	struct tl_storage *samples = NULL, *events = NULL;
+	int rc = 0;
 
-	while ((opt = getopt_long(argc, argv, "c:nvwb:d:hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			eo.dry_run = true;
-			break;
-		case 'v':
-			run.verbose = true;
-			break;
-		case 'w':
-			wait = true;
-			break;
-		case 'b':
-			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 10000000) {
-				fprintf(stderr,
-					"tally-expirer: --batch-rows: 1 to 10000000, not '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			eo.batch_rows = (uint64_t)n;
-			break;
-		case 'd':
-			if (tl_conf_parse_int(optarg, &n) < 0 || n < 1 || n > 100) {
-				fprintf(stderr, "tally-expirer: --duty: 1 to 100, not '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			run.duty = (int)n;
-			break;
-		case 'N':
-			if (tl_time_parse(optarg, strlen(optarg), &now_us) < 0) {
-				fprintf(stderr,
-					"tally-expirer: --now: not an ISO 8601 time: '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("tally-expirer %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
+	if (sc->metering_time_to_live > 0) {
+		rc = open_store(sc->connection, o, &samples, why);
+		if (rc == 0)
+			rc = expire_kind(o, samples, TL_EXPIRER_SAMPLES, sc->metering_time_to_live,
+					 why);
+		if (rc < 0)
+			goto out;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tally-expirer: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
+	if (sc->event_time_to_live > 0) {
+		/* One connection, and one lock, when both kinds live in one store. */
+		if (samples && strcmp(sc->event_connection, sc->connection) == 0)
+			events = samples;
+		else
+			rc = open_store(sc->event_connection, o, &events, why);
+		if (rc == 0)
+			rc = expire_kind(o, events, TL_EXPIRER_EVENTS, sc->event_time_to_live, why);
 	}
-	tl_log_setup(run.verbose ? TL_LOG_INFO : TL_LOG_WARNING, TL_LOG_STDERR, "tally-expirer");
-	memset(&sc, 0, sizeof(sc));
-	if (load_storage_conf(config, &sc) < 0) {
-		tl_conf_free(tl_storage_conf_items, &sc);
-		return EXIT_USAGE;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	eo.stop = &stop_flag;
-	eo.progress = on_progress;
-	run.tty = isatty(STDERR_FILENO);
-	eo.totals = run.tty; /* the bar needs them; cron does not */
-
-	if (sc.metering_time_to_live <= 0)
-		printf("samples: kept forever (storage.metering_time_to_live is %" PRId64 ")\n",
-		       sc.metering_time_to_live);
-	if (sc.event_time_to_live <= 0)
-		printf("events: kept forever (storage.event_time_to_live is %" PRId64 ")\n",
-		       sc.event_time_to_live);
-	fflush(stdout);
-	if (sc.metering_time_to_live > 0) {
-		samples.url = sc.connection;
-		status = open_store(&samples, &sc, wait);
-		if (status == 0) {
-			run.what = "samples";
-			status = expire_one(samples.s, false, now_us ? now_us : tl_time_now(),
-					    sc.metering_time_to_live, sc.expire_samples_only, &eo,
-					    &run);
-		}
-	}
-	if (status == 0 && sc.event_time_to_live > 0) {
-		events.url = sc.event_connection;
-		if (samples.s && strcmp(sc.event_connection, sc.connection) == 0) {
-			events.s = samples.s;
-		} else {
-			st = open_store(&events, &sc, wait);
-			if (st)
-				status = st;
-		}
-		if (status == 0) {
-			run.what = "events";
-			status = expire_one(events.s, true, now_us ? now_us : tl_time_now(),
-					    sc.event_time_to_live, false, &eo, &run);
-		}
-	}
-	if (events.s && events.s != samples.s)
-		tl_storage_close(events.s);
-	tl_storage_close(samples.s);
-	tl_conf_free(tl_storage_conf_items, &sc);
-	return status;
+out:
+	if (events != samples)
+		tl_storage_close(events);
+	tl_storage_close(samples);
+	return rc;
 }

@@ -4,11 +4,13 @@
 #include "dispatchers/database/database.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "storage/storage.h"
+#include "storage/storage_conf.h"
 
 /* One storage connection and what is known about it. */
 struct db_conn {
@@ -70,8 +72,8 @@ static int grow_refused(struct db_ctx *x, size_t n)
  * After a write: names the refused records. Returns 0, or -ENOTSUP when
  * the caller takes no refusals (the batch is then DROPped), or -ENOMEM.
  */
-static int refuse(const struct tl_dispatch_batch *b, const struct db_ctx *x, size_t n,
-		  bool events, const char *reason)
+static int refuse(const struct tl_dispatch_batch *b, const struct db_ctx *x, size_t n, bool events,
+		  const char *reason)
 {
 	size_t i;
 	int rc;
@@ -212,8 +214,45 @@ static int db_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 	return 0;
 }
 
-const struct tl_dispatcher_ops tl_dispatcher_database_ops = {
+/* ---------------------------------------------------------------- configuration */
+
+#define DB(field) offsetof(struct tl_dispatcher_database_conf, field)
+
+static int check_db_url(void *p, const struct tl_conf_check *c)
+{
+	const char *url = *(char **)p, *why;
+	enum tl_storage_backend b;
+
+	if (!url || tl_storage_url_backend(url, &b, &why) == 0)
+		return 0;
+	/* The URL may hold a password: say what is wrong, never what it is. */
+	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);
+	return -EINVAL;
+}
+
+static const struct tl_conf_item database_items[] = {
+	{.key = "connection",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
+	 .def = "null",
+	 .offset = DB(connection),
+	 .check = check_db_url,
+	 .help = "storage URL for samples; null: storage.connection"},
+	{.key = "event_connection",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
+	 .def = "null",
+	 .offset = DB(event_connection),
+	 .check = check_db_url,
+	 .help = "storage URL for events; null: storage.event_connection"},
+	{0},
+};
+
+const struct tl_dispatcher_desc tl_database_dispatcher = {
 	.type = "database",
+	.help = "stores into storage.connection / event_connection",
+	.conf_items = database_items,
+	.conf_size = sizeof(struct tl_dispatcher_database_conf),
 	.init = db_init,
 	.dispatch = db_dispatch,
 	.reopen = db_reopen,

@@ -21,9 +21,24 @@
 #ifndef TL_DISPATCHERS_DATABASE_DATABASE_H
 #define TL_DISPATCHERS_DATABASE_DATABASE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "dispatchers/dispatcher.h"
 
+/* type database: a storage driver. */
+struct tl_dispatcher_database_conf {
+	/* secret; null in the file means storage.connection, which the
+	 * top-level check copies here (never null after a successful load). */
+	char *connection;
+	/* secret; null means storage.event_connection (filled in the same way). */
+	char *event_connection;
+	/* PostgreSQL partitioning, copied from the storage section. */
+	int64_t partition_seconds;
+	int64_t partitions_ahead;
+};
+
 /* The "database" type. Its conf->conf is a struct tl_dispatcher_database_conf. */
-extern const struct tl_dispatcher_ops tl_dispatcher_database_ops;
+extern const struct tl_dispatcher_desc tl_database_dispatcher;
 
 #endif

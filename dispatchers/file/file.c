@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,12 @@
 
 /* ---------------------------------------------------------------- pure part */
 
+/* Ends the line begun at at, which the writer that returned rc appended. */
 static int end_line(struct tl_buf *b, size_t at, int rc)
 {
+	tl_buf_putc(b, '\n');
 	if (rc == 0)
-		rc = tl_buf_putc(b, '\n');
+		rc = tl_buf_error(b);
 	if (rc < 0 && b->data) {
 		/* No half line stays behind in the batch's buffer. */
 		b->len = at;
@@ -178,8 +181,7 @@ static void cut_partial_line(struct file_ctx *f)
 	if (!found && pos == 0)
 		found = true;
 	/* Only a line of ours (a JSON object) is cut: anything else is ended. */
-	if (found && keep < end &&
-	    (pread(rfd, chunk, 1, (off_t)keep) != 1 || chunk[0] != '{'))
+	if (found && keep < end && (pread(rfd, chunk, 1, (off_t)keep) != 1 || chunk[0] != '{'))
 		found = false;
 	close(rfd);
 	if (!found) {
@@ -190,7 +192,8 @@ static void cut_partial_line(struct file_ctx *f)
 		return;
 	if (ftruncate(f->fd, (off_t)keep) == 0) {
 		tl_logc(TL_LOG_WARNING, f->prefix,
-			"%s ended with a partial line of %llu bytes (an interrupted write): cut off, "
+			"%s ended with a partial line of %llu bytes (an interrupted write): cut "
+			"off, "
 			"its records are written again",
 			f->path, (unsigned long long)(end - keep));
 		f->size = keep;
@@ -508,8 +511,36 @@ static void file_fini(void *ctx)
 	free(f);
 }
 
-const struct tl_dispatcher_ops tl_dispatcher_file_ops = {
+/* ---------------------------------------------------------------- configuration */
+
+#define F(field) offsetof(struct tl_dispatcher_file_conf, field)
+
+static const struct tl_conf_item file_items[] = {
+	{.key = "file_path",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_REQUIRED,
+	 .offset = F(file_path),
+	 .help = "file written, one JSON object per line"},
+	{.key = "max_bytes",
+	 .type = TL_CONF_SIZE,
+	 .def = "0",
+	 .offset = F(max_bytes),
+	 .help = "rotate when the file reaches this size; 0 never rotates"},
+	{.key = "backup_count",
+	 .type = TL_CONF_INT,
+	 .def = "0",
+	 .min = 0,
+	 .max = 10000,
+	 .offset = F(backup_count),
+	 .help = "rotated files kept (file.1 ... file.N); 0 never rotates"},
+	{0},
+};
+
+const struct tl_dispatcher_desc tl_file_dispatcher = {
 	.type = "file",
+	.help = "writes JSON lines to a file",
+	.conf_items = file_items,
+	.conf_size = sizeof(struct tl_dispatcher_file_conf),
 	.init = file_init,
 	.dispatch = file_dispatch,
 	.flush = file_flush,

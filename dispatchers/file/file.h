@@ -34,8 +34,15 @@
 #include "common/sample.h"
 #include "dispatchers/dispatcher.h"
 
+/* type file: one JSON object per line, rotated like Python's RotatingFileHandler. */
+struct tl_dispatcher_file_conf {
+	char *file_path;
+	uint64_t max_bytes;   /* rotate at this size; 0 never rotates */
+	int64_t backup_count; /* rotated files kept; 0 never rotates */
+};
+
 /* The "file" type. Its conf->conf is a struct tl_dispatcher_file_conf. */
-extern const struct tl_dispatcher_ops tl_dispatcher_file_ops;
+extern const struct tl_dispatcher_desc tl_file_dispatcher;
 
 /* ---- The pure part, for tests. */
 

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,11 @@ static enum outcome call(struct gn_ctx *x, const char *method, const char *path,
 			      x->err[0] ? x->err : curl_easy_strerror(cc));
 		return GN_RETRY;
 	}
+	/* Callers parse the answer: one cut short by a failed append is no answer. */
+	if (tl_buf_error(&x->answer)) {
+		tl_buf_printf(why, "%s %s: out of memory for the answer", method, path);
+		return GN_RETRY;
+	}
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
 	o = outcome_of(x, x->status);
 	if (o != GN_OK) {
@@ -274,13 +280,15 @@ static enum outcome window_of(struct gn_ctx *x, const char *policy,
 
 /* ---- one batch ----------------------------------------------------------------------- */
 
-static void metric_key(struct tl_buf *k, const char *rid, const char *metric)
+/* The key of a metric in x->newest. Returns 0, or -ENOMEM (k then holds no key). */
+static int metric_key(struct tl_buf *k, const char *rid, const char *metric)
 {
 	tl_buf_reset(k);
 	tl_buf_puts(k, rid);
 	tl_buf_putc(k, '\x1f');
 	tl_buf_puts(k, metric);
 	tl_buf_putc(k, '\0');
+	return tl_buf_error(k);
 }
 
 /* Is the sample Gnocchi's own activity (filter_project)? */
@@ -369,8 +377,7 @@ static int select_samples(struct gn_ctx *x, const struct tl_dispatch_batch *b, s
 			char rid[TL_SAMPLE_MAX_NAME + 1];
 
 			tl_gn_safe_id(s->resource_id, rid);
-			metric_key(&x->scratch, rid, s->counter_name);
-			if (x->scratch.data &&
+			if (metric_key(&x->scratch, rid, s->counter_name) == 0 &&
 			    tl_strmap_get(&x->newest, x->scratch.data, &newest) == 0 &&
 			    tl_gn_is_late(w, (int64_t)newest, s->timestamp)) {
 				char ts[TL_TIME_ISO_SIZE], nts[TL_TIME_ISO_SIZE], reason[200];
@@ -662,8 +669,7 @@ static void remember_newest(struct gn_ctx *x)
 
 		if (res->skip || !it->metric->archive_policy)
 			continue;
-		metric_key(&x->scratch, res->id, it->s->counter_name);
-		if (!x->scratch.data)
+		if (metric_key(&x->scratch, res->id, it->s->counter_name) < 0)
 			continue;
 		slot = tl_strmap_put(&x->newest, x->scratch.data, NULL);
 		if (slot && (int64_t)*slot < it->s->timestamp)
@@ -825,8 +831,101 @@ static int gn_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 	return 0;
 }
 
-const struct tl_dispatcher_ops tl_dispatcher_gnocchi_ops = {
+/* ---------------------------------------------------------------- configuration */
+
+static int check_gnocchi(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_dispatcher_gnocchi_conf *g = p;
+	const struct tl_keystone_conf *k = &g->keystone;
+	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
+	const struct tl_conf_check kc = {ks, ks ? ks : tl_conf_check_at(c, "auth"), c->path,
+					 c->errs};
+	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
+	const char *const values[] = {k->auth_url, k->username, k->password, k->project_name};
+	int rc = 0;
+	size_t i;
+
+	if (g->auth != TL_GNOCCHI_AUTH_KEYSTONE)
+		return 0;
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (values[i] && *values[i])
+			continue;
+		tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
+			      "%s.keystone.%s: required when auth is keystone", c->path, needed[i]);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static const struct tl_conf_enum gnocchi_auth_values[] = {
+	{"basic", TL_GNOCCHI_AUTH_BASIC},
+	{"keystone", TL_GNOCCHI_AUTH_KEYSTONE},
+	{"none", TL_GNOCCHI_AUTH_NONE},
+	{NULL, 0},
+};
+
+#define G(field) offsetof(struct tl_dispatcher_gnocchi_conf, field)
+
+static const struct tl_conf_item gnocchi_items[] = {
+	{.key = "url",
+	 .type = TL_CONF_STRING,
+	 .def = "http://localhost:8041",
+	 .offset = G(url),
+	 .check = tl_dispatcher_check_http_url,
+	 .help = "Gnocchi endpoint"},
+	{.key = "auth",
+	 .type = TL_CONF_ENUM,
+	 .def = "basic",
+	 .values = gnocchi_auth_values,
+	 .offset = G(auth),
+	 .help = "basic | keystone | none (a proxy in front of Gnocchi authenticates)"},
+	{.key = "user",
+	 .type = TL_CONF_STRING,
+	 .def = "admin",
+	 .offset = G(user),
+	 .help = "user name for basic auth"},
+	{.key = "filter_project",
+	 .type = TL_CONF_STRING,
+	 .def = "gnocchi",
+	 .offset = G(filter_project),
+	 .help = "samples of this project (Gnocchi's own activity) are not sent"},
+	{.key = "filter_service_activity",
+	 .type = TL_CONF_BOOL,
+	 .def = "true",
+	 .offset = G(filter_service_activity),
+	 .help = "drop the samples filter_project generates"},
+	{.key = "archive_policy",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = G(archive_policy),
+	 .help = "archive policy of new metrics, over the definitions file's; null: the file's"},
+	{.key = "resources_definition_file",
+	 .type = TL_CONF_STRING,
+	 .def = "/etc/tally/gnocchi_resources.yaml",
+	 .offset = G(resources_definition_file),
+	 .help = "ceilometer's gnocchi_resources.yaml format"},
+	{.key = "timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "30",
+	 .dmin = 0.001,
+	 .dmax = 3600,
+	 .offset = G(timeout),
+	 .help = "seconds per request"},
+	{.key = "keystone",
+	 .type = TL_CONF_SECTION,
+	 .section = tl_keystone_conf_items,
+	 .offset = G(keystone),
+	 .help = "used when auth is keystone"},
+	{0},
+};
+
+const struct tl_dispatcher_desc tl_gnocchi_dispatcher = {
 	.type = "gnocchi",
+	.help = "sends measures to Gnocchi",
+	.conf_items = gnocchi_items,
+	.conf_size = sizeof(struct tl_dispatcher_gnocchi_conf),
+	.conf_check = check_gnocchi,
 	.init = gn_init,
 	.dispatch = gn_dispatch,
 	.fini = gn_fini,

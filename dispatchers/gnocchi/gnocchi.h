@@ -41,8 +41,32 @@
 #ifndef TL_DISPATCHERS_GNOCCHI_GNOCCHI_H
 #define TL_DISPATCHERS_GNOCCHI_GNOCCHI_H
 
+#include <stdbool.h>
+
+#include "common/keystone.h"
 #include "dispatchers/dispatcher.h"
 
-extern const struct tl_dispatcher_ops tl_dispatcher_gnocchi_ops;
+/* How the gnocchi dispatcher authenticates. */
+enum tl_gnocchi_auth {
+	TL_GNOCCHI_AUTH_BASIC = 0,    /* "Authorization: Basic user:" (Gnocchi's default mode) */
+	TL_GNOCCHI_AUTH_KEYSTONE = 1, /* X-Auth-Token from Keystone */
+	TL_GNOCCHI_AUTH_NONE = 2,     /* no credentials (a proxy authenticates: remoteuser mode) */
+};
+
+/* type gnocchi. After a successful check, auth keystone has its keystone credentials. */
+struct tl_dispatcher_gnocchi_conf {
+	char *url;
+	int auth;   /* enum tl_gnocchi_auth */
+	char *user; /* basic auth user */
+	char *filter_project;
+	bool filter_service_activity;
+	char *archive_policy; /* overrides the definitions file; NULL: the file decides */
+	char *resources_definition_file;
+	double timeout;
+	struct tl_keystone_conf keystone; /* common/keystone.h */
+};
+
+/* The "gnocchi" type. Its conf->conf is a struct tl_dispatcher_gnocchi_conf. */
+extern const struct tl_dispatcher_desc tl_gnocchi_dispatcher;
 
 #endif

@@ -126,52 +126,53 @@ long tl_gn_body_measures(const struct tl_gn_batch *b, size_t from, size_t to, st
 	size_t r, i;
 	long measures = 0;
 	bool first_res = true;
-	int rc = tl_buf_putc(out, '{');
 
-	for (r = from; r < to && rc == 0; r++) {
+	/* Appends only: after a failure they do nothing (sticky error), checked once below. */
+	tl_buf_putc(out, '{');
+	for (r = from; r < to; r++) {
 		const struct tl_gn_res *res = &b->res[r];
 		const char *metric = NULL;
 
 		if (res->skip || !res->n)
 			continue;
 		if (!first_res)
-			rc = tl_buf_putc(out, ',');
+			tl_buf_putc(out, ',');
 		first_res = false;
-		rc = rc ? rc : put_str(out, res->id);
-		rc = rc ? rc : tl_buf_puts(out, ":{");
-		for (i = res->first; i < res->first + res->n && rc == 0; i++) {
+		put_str(out, res->id);
+		tl_buf_puts(out, ":{");
+		for (i = res->first; i < res->first + res->n; i++) {
 			const struct tl_gn_item *it = &b->items[i];
 			char ts[TL_TIME_ISO_SIZE];
 
 			if (!metric || strcmp(metric, it->s->counter_name) != 0) {
 				if (metric)
-					rc = tl_buf_puts(out, "]},");
+					tl_buf_puts(out, "]},");
 				metric = it->s->counter_name;
-				rc = rc ? rc : put_str(out, metric);
-				rc = rc ? rc : tl_buf_puts(out, ":{");
-				if (rc == 0 && it->metric->archive_policy) {
-					rc = tl_buf_puts(out, "\"archive_policy_name\":");
-					rc = rc ? rc : put_str(out, it->metric->archive_policy);
-					rc = rc ? rc : tl_buf_putc(out, ',');
+				put_str(out, metric);
+				tl_buf_puts(out, ":{");
+				if (it->metric->archive_policy) {
+					tl_buf_puts(out, "\"archive_policy_name\":");
+					put_str(out, it->metric->archive_policy);
+					tl_buf_putc(out, ',');
 				}
-				rc = rc ? rc : tl_buf_puts(out, "\"unit\":");
-				rc = rc ? rc : put_str(out, it->s->counter_unit);
-				rc = rc ? rc : tl_buf_puts(out, ",\"measures\":[");
+				tl_buf_puts(out, "\"unit\":");
+				put_str(out, it->s->counter_unit);
+				tl_buf_puts(out, ",\"measures\":[");
 			} else {
-				rc = tl_buf_putc(out, ',');
+				tl_buf_putc(out, ',');
 			}
 			tl_time_format(it->s->timestamp, ts, sizeof(ts));
-			rc = rc ? rc : tl_buf_puts(out, "{\"timestamp\":\"");
-			rc = rc ? rc : tl_buf_puts(out, ts);
-			rc = rc ? rc : tl_buf_puts(out, "\",\"value\":");
-			rc = rc ? rc : put_value(out, it->s);
-			rc = rc ? rc : tl_buf_putc(out, '}');
+			tl_buf_puts(out, "{\"timestamp\":\"");
+			tl_buf_puts(out, ts);
+			tl_buf_puts(out, "\",\"value\":");
+			put_value(out, it->s);
+			tl_buf_putc(out, '}');
 			measures++;
 		}
-		rc = rc ? rc : tl_buf_puts(out, metric ? "]}}" : "}");
+		tl_buf_puts(out, metric ? "]}}" : "}");
 	}
-	rc = rc ? rc : tl_buf_putc(out, '}');
-	return rc ? -ENOMEM : measures;
+	tl_buf_putc(out, '}');
+	return tl_buf_error(out) ? -ENOMEM : measures;
 }
 
 static int cmp_pos(const void *pa, const void *pb)
@@ -214,37 +215,46 @@ int tl_gn_body_resource(const struct tl_gn_batch *b, size_t r, struct tl_buf *ou
 {
 	const struct tl_gn_res *res = &b->res[r];
 	const struct tl_sample *s = b->items[res->first].s;
-	int rc = tl_buf_puts(out, "{\"id\":");
 
-	rc = rc ? rc : put_str(out, res->id);
-	rc = rc ? rc : tl_buf_puts(out, ",\"user_id\":");
-	rc = rc ? rc : (s->user_id ? put_str(out, s->user_id) : tl_buf_puts(out, "null"));
-	rc = rc ? rc : tl_buf_puts(out, ",\"project_id\":");
-	rc = rc ? rc : (s->project_id ? put_str(out, s->project_id) : tl_buf_puts(out, "null"));
-	if (rc == 0 && res->def->n_attrs) {
+	tl_buf_puts(out, "{\"id\":");
+	put_str(out, res->id);
+	tl_buf_puts(out, ",\"user_id\":");
+	if (s->user_id)
+		put_str(out, s->user_id);
+	else
+		tl_buf_puts(out, "null");
+	tl_buf_puts(out, ",\"project_id\":");
+	if (s->project_id)
+		put_str(out, s->project_id);
+	else
+		tl_buf_puts(out, "null");
+	if (tl_buf_error(out) == 0 && res->def->n_attrs) {
 		size_t mark = out->len;
 		int n;
 
-		rc = tl_buf_putc(out, ',');
-		n = rc ? -ENOMEM : attrs_of(b, r, out);
+		tl_buf_putc(out, ',');
+		n = tl_buf_error(out) ? -ENOMEM : attrs_of(b, r, out);
 		if (n < 0)
-			rc = n;
-		else if (n == 0)
+			return n;
+		if (n == 0)
 			out->len = mark;
 	}
-	return rc ? rc : tl_buf_putc(out, '}');
+	tl_buf_putc(out, '}');
+	return tl_buf_error(out);
 }
 
 int tl_gn_body_attributes(const struct tl_gn_batch *b, size_t r, struct tl_buf *out, int *out_n)
 {
-	int n, rc = tl_buf_putc(out, '{');
+	int n;
 
 	*out_n = 0;
-	n = rc ? -ENOMEM : attrs_of(b, r, out);
+	tl_buf_putc(out, '{');
+	n = tl_buf_error(out) ? -ENOMEM : attrs_of(b, r, out);
 	if (n < 0)
 		return n;
 	*out_n = n;
-	return tl_buf_putc(out, '}');
+	tl_buf_putc(out, '}');
+	return tl_buf_error(out);
 }
 
 long tl_gn_unknown_resources(char *body, size_t len, void (*fn)(const char *id, void *cls),

@@ -258,7 +258,6 @@ int tl_gn_attrs_write(const struct tl_gn_resource_def *def, const struct tl_samp
 	for (a = 0; a < def->n_attrs; a++) {
 		const struct tl_gn_attr *at = &def->attrs[a];
 		const struct tl_json *val = NULL;
-		int rc;
 
 		if (at->path) {
 			for (i = n; i-- > 0 && !val;)
@@ -266,18 +265,18 @@ int tl_gn_attrs_write(const struct tl_gn_resource_def *def, const struct tl_samp
 			if (!val)
 				continue;
 		}
-		rc = written ? tl_buf_putc(out, ',') : 0;
-		if (rc == 0)
-			rc = tl_json_write_string(at->name, strlen(at->name), out);
-		if (rc == 0)
-			rc = tl_buf_putc(out, ':');
-		if (rc == 0)
-			rc = val ? tl_json_write(val, out) : tl_buf_puts(out, at->constant);
-		if (rc < 0)
-			return -ENOMEM;
+		if (written)
+			tl_buf_putc(out, ',');
+		tl_json_write_string(at->name, strlen(at->name), out);
+		tl_buf_putc(out, ':');
+		if (val)
+			tl_json_write(val, out);
+		else
+			tl_buf_puts(out, at->constant);
 		written++;
 	}
-	return written;
+	/* The appends stop at the first failure (sticky error): one check for all. */
+	return tl_buf_error(out) ? -ENOMEM : written;
 }
 
 /* ---- the file ---------------------------------------------------------------- */
@@ -318,25 +317,24 @@ static int scalar_json(const struct tl_conf_node *n, struct tl_buf *b)
 static int node_json(const struct tl_conf_node *n, struct tl_buf *b)
 {
 	size_t i;
-	int rc = 0;
 
 	if (n->type == TL_CONF_NODE_SCALAR || n->type == TL_CONF_NODE_NULL)
 		return scalar_json(n, b);
-	rc = tl_buf_putc(b, n->type == TL_CONF_NODE_MAP ? '{' : '[');
-	for (i = 0; rc == 0 && i < n->n_children; i++) {
+	/* Appends only, down the tree: after a failure they do nothing (sticky error). */
+	tl_buf_putc(b, n->type == TL_CONF_NODE_MAP ? '{' : '[');
+	for (i = 0; i < n->n_children && !tl_buf_error(b); i++) {
 		const struct tl_conf_node *c = n->children[i];
 
 		if (i)
-			rc = tl_buf_putc(b, ',');
-		if (rc == 0 && n->type == TL_CONF_NODE_MAP) {
-			rc = tl_json_write_string(c->key, strlen(c->key), b);
-			if (rc == 0)
-				rc = tl_buf_putc(b, ':');
+			tl_buf_putc(b, ',');
+		if (n->type == TL_CONF_NODE_MAP) {
+			tl_json_write_string(c->key, strlen(c->key), b);
+			tl_buf_putc(b, ':');
 		}
-		if (rc == 0)
-			rc = node_json(c, b);
+		node_json(c, b);
 	}
-	return rc ? rc : tl_buf_putc(b, n->type == TL_CONF_NODE_MAP ? '}' : ']');
+	tl_buf_putc(b, n->type == TL_CONF_NODE_MAP ? '}' : ']');
+	return tl_buf_error(b);
 }
 
 struct loader {
@@ -381,7 +379,9 @@ static void load_policies(struct loader *l, const struct tl_conf_node *n)
 			continue;
 		}
 		tl_buf_init(&b);
-		if (node_json(p, &b) < 0 || tl_buf_putc(&b, '\0') < 0) {
+		node_json(p, &b);
+		tl_buf_putc(&b, '\0');
+		if (tl_buf_error(&b)) {
 			tl_buf_fini(&b);
 			return nomem(l);
 		}

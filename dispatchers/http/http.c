@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +29,29 @@ struct http_ctx {
 int tl_http_body_samples(const struct tl_sample *const *v, size_t n, struct tl_buf *out)
 {
 	size_t i;
-	int rc = tl_buf_putc(out, '[');
 
-	for (i = 0; i < n && rc == 0; i++) {
+	tl_buf_putc(out, '[');
+	for (i = 0; i < n; i++) {
 		if (i)
-			rc = tl_buf_putc(out, ',');
-		if (rc == 0)
-			rc = tl_sample_write_json(v[i], out);
+			tl_buf_putc(out, ',');
+		tl_sample_write_json(v[i], out);
 	}
-	return rc ? rc : tl_buf_putc(out, ']');
+	tl_buf_putc(out, ']');
+	return tl_buf_error(out);
 }
 
 int tl_http_body_events(const struct tl_event *const *v, size_t n, struct tl_buf *out)
 {
 	size_t i;
-	int rc = tl_buf_putc(out, '[');
 
-	for (i = 0; i < n && rc == 0; i++) {
+	tl_buf_putc(out, '[');
+	for (i = 0; i < n; i++) {
 		if (i)
-			rc = tl_buf_putc(out, ',');
-		if (rc == 0)
-			rc = tl_event_write_json(v[i], out);
+			tl_buf_putc(out, ',');
+		tl_event_write_json(v[i], out);
 	}
-	return rc ? rc : tl_buf_putc(out, ']');
+	tl_buf_putc(out, ']');
+	return tl_buf_error(out);
 }
 
 enum tl_dispatch_status tl_http_status_outcome(long status)
@@ -248,8 +249,109 @@ static int http_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 	return 0;
 }
 
-const struct tl_dispatcher_ops tl_dispatcher_http_ops = {
+/* ---------------------------------------------------------------- configuration */
+
+/* Each header is "Name: value" with a token name and no line break. */
+static int check_http_headers(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		const char *h = l->v[i];
+		size_t name = strcspn(h, ":");
+
+		if (name == 0 || h[name] != ':' || strpbrk(h, "\r\n") || strcspn(h, " \t") < name) {
+			tl_conf_error(c->errs, c->at,
+				      "%s: header %zu must be \"Name: value\" on one line", c->path,
+				      i + 1);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_http(void *p, const struct tl_conf_check *c)
+{
+	struct tl_dispatcher_http_conf *h = p;
+
+	if (!h->event_target) {
+		h->event_target = strdup(h->target);
+		if (!h->event_target)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+#define H(field) offsetof(struct tl_dispatcher_http_conf, field)
+
+static const struct tl_conf_item http_items[] = {
+	{.key = "target",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_REQUIRED,
+	 .offset = H(target),
+	 .check = tl_dispatcher_check_http_url,
+	 .help = "URL samples are posted to"},
+	{.key = "event_target",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(event_target),
+	 .check = tl_dispatcher_check_http_url,
+	 .help = "URL events are posted to; null: target"},
+	{.key = "timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "5",
+	 .dmin = 0.001,
+	 .dmax = 3600,
+	 .offset = H(timeout),
+	 .help = "seconds per request"},
+	{.key = "verify_ssl",
+	 .type = TL_CONF_BOOL,
+	 .def = "true",
+	 .offset = H(verify_ssl),
+	 .help = "verify the server's TLS certificate"},
+	{.key = "ca_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(ca_file),
+	 .help = "CA bundle used to verify; null: the system's"},
+	{.key = "batch_mode",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = H(batch_mode),
+	 .help = "post one JSON array per batch instead of one request per sample"},
+	{.key = "cert_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(cert_file),
+	 .help = "client certificate (PEM) for TLS; null: none"},
+	{.key = "key_file",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = H(key_file),
+	 .help = "its private key; null: in cert_file"},
+	{.key = "headers",
+	 .type = TL_CONF_STRLIST,
+	 .flags = TL_CONF_SECRET,
+	 .def = "[]",
+	 .min = 0,
+	 .max = 32,
+	 .offset = H(headers),
+	 .check = check_http_headers,
+	 .help = "extra request headers, \"Name: value\" (an auth token, for instance)"},
+	{0},
+};
+
+const struct tl_dispatcher_desc tl_http_dispatcher = {
 	.type = "http",
+	.help = "posts JSON to a URL",
+	.conf_items = http_items,
+	.conf_size = sizeof(struct tl_dispatcher_http_conf),
+	.conf_check = check_http,
 	.init = http_init,
 	.dispatch = http_dispatch,
 	.fini = http_fini,

@@ -19,12 +19,30 @@
 #ifndef TL_DISPATCHERS_HTTP_HTTP_H
 #define TL_DISPATCHERS_HTTP_HTTP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "common/buf.h"
 #include "common/event.h"
 #include "common/sample.h"
 #include "dispatchers/dispatcher.h"
 
-extern const struct tl_dispatcher_ops tl_dispatcher_http_ops;
+/* type http: POST samples and events as JSON. After a successful check,
+ * event_target is set (target when the file has none). */
+struct tl_dispatcher_http_conf {
+	char *target;	    /* URL for samples */
+	char *event_target; /* URL for events; defaults to target */
+	double timeout;	    /* seconds per request */
+	bool verify_ssl;
+	char *ca_file;	 /* CA bundle for verify_ssl; NULL: the system's */
+	bool batch_mode; /* one JSON array per batch instead of one POST per sample */
+	char *cert_file; /* client certificate (PEM); NULL: none */
+	char *key_file;	 /* its key; NULL: in cert_file */
+	struct tl_conf_strlist headers; /* secret: extra "Name: value" headers (an auth token) */
+};
+
+/* The "http" type. Its conf->conf is a struct tl_dispatcher_http_conf. */
+extern const struct tl_dispatcher_desc tl_http_dispatcher;
 
 /* The pure part: the JSON bodies. Each returns 0 or -ENOMEM. */
 int tl_http_body_samples(const struct tl_sample *const *v, size_t n, struct tl_buf *out);

@@ -1,6 +1,6 @@
 /*
  * Unit tests for common/conf.c (tree, schema engine) and the component
- * schemas mounted by collector/tally_conf.c.
+ * schemas mounted by daemon/tally_conf.c.
  */
 #include "config.h"
 
@@ -18,11 +18,15 @@
 
 #include "api/api_conf.h"
 #include "collector/collector_conf.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "dispatchers/database/database.h"
 #include "dispatchers/dispatcher_conf.h"
+#include "dispatchers/file/file.h"
+#include "dispatchers/gnocchi/gnocchi.h"
+#include "dispatchers/http/http.h"
 #include "storage/storage_conf.h"
 
 /* ================================================================ helpers */
@@ -1023,8 +1027,8 @@ static void test_tally_defaults(void **state)
 	assert_int_equal(c.collector.n_dispatchers, 1);
 	d = &c.collector.dispatchers[0];
 	assert_string_equal(d->name, "db");
-	assert_int_equal(d->type, TL_DISPATCHER_DATABASE);
-	assert_string_equal(tl_dispatcher_type_name(d->type), "database");
+	assert_ptr_equal(d->desc, &tl_database_dispatcher);
+	assert_string_equal(d->desc->type, "database");
 	assert_int_equal(d->meters.n, 1);
 	assert_string_equal(d->meters.v[0], "*");
 	assert_true(d->events);
@@ -1152,19 +1156,19 @@ static void test_tally_dispatchers(void **state)
 	tally_ok(yaml, &c);
 	assert_int_equal(c.collector.n_dispatchers, 5);
 	d = c.collector.dispatchers;
-	assert_int_equal(d[0].type, TL_DISPATCHER_DATABASE);
+	assert_ptr_equal(d[0].desc, &tl_database_dispatcher);
 	assert_int_equal(d[0].meters.n, 2);
 	assert_string_equal(d[0].meters.v[1], "!disk.*");
 	assert_false(d[0].events);
 
-	assert_int_equal(d[1].type, TL_DISPATCHER_FILE);
+	assert_ptr_equal(d[1].desc, &tl_file_dispatcher);
 	f = d[1].conf;
 	assert_string_equal(f->file_path, "/var/log/tally/samples.log");
 	assert_true(f->max_bytes == 10485760ULL);
 	assert_int_equal(f->backup_count, 5);
 	assert_true(d[1].events);
 
-	assert_int_equal(d[2].type, TL_DISPATCHER_HTTP);
+	assert_ptr_equal(d[2].desc, &tl_http_dispatcher);
 	h = d[2].conf;
 	assert_string_equal(h->target, "https://h/s");
 	assert_string_equal(h->event_target, "https://h/s"); /* defaults to target */
@@ -1176,7 +1180,7 @@ static void test_tally_dispatchers(void **state)
 	assert_string_equal(h->event_target, "http://h/e");
 	assert_true(h->timeout == 5.0);
 
-	assert_int_equal(d[4].type, TL_DISPATCHER_GNOCCHI);
+	assert_ptr_equal(d[4].desc, &tl_gnocchi_dispatcher);
 	g = d[4].conf;
 	assert_string_equal(g->url, "http://localhost:8041");
 	assert_int_equal(g->auth, TL_GNOCCHI_AUTH_KEYSTONE);

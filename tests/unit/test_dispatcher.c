@@ -90,7 +90,7 @@ static void fake_fini(void *ctx)
 	fake.fini_ctx = ctx;
 }
 
-static const struct tl_dispatcher_ops fake_ops = {
+static const struct tl_dispatcher_desc fake_desc = {
 	.type = "fake",
 	.init = fake_init,
 	.dispatch = fake_dispatch,
@@ -100,7 +100,7 @@ static const struct tl_dispatcher_ops fake_ops = {
 };
 
 /* Only the required entries: the wrappers supply the rest. */
-static const struct tl_dispatcher_ops fake_min_ops = {
+static const struct tl_dispatcher_desc fake_min_desc = {
 	.type = "fake-min",
 	.init = fake_init,
 	.dispatch = fake_dispatch,
@@ -165,10 +165,9 @@ static struct tl_dispatcher *make(struct tl_dispatcher_conf *conf, char **m, siz
 
 	memset(conf, 0, sizeof(*conf));
 	conf->name = (char *)"fake1";
-	conf->type = -1;
 	conf->meters = list_of(m, n);
 	conf->events = events;
-	assert_int_equal(tl_dispatcher_create_ops(&fake_ops, conf, &d), 0);
+	assert_int_equal(tl_dispatcher_create_desc(&fake_desc, conf, &d), 0);
 	assert_non_null(d);
 	return d;
 }
@@ -192,9 +191,12 @@ static void test_registry(void **state)
 	assert_null(tl_dispatcher_find(""));
 	assert_null(tl_dispatcher_find(NULL));
 	for (i = 0; tl_dispatcher_registry[i]; i++) {
-		const struct tl_dispatcher_ops *o = tl_dispatcher_registry[i];
+		const struct tl_dispatcher_desc *o = tl_dispatcher_registry[i];
 
 		assert_non_null(o->type);
+		/* Each type describes its own configuration. */
+		assert_non_null(o->conf_items);
+		assert_true(o->conf_size > 0);
 		assert_non_null(o->init);
 		assert_non_null(o->dispatch);
 		assert_ptr_equal(tl_dispatcher_find(o->type), o);
@@ -383,7 +385,7 @@ static void test_filter_invalid(void **state)
 		conf.name = (char *)"bad";
 		conf.meters = l;
 		d = NULL;
-		assert_int_equal(tl_dispatcher_create_ops(&fake_ops, &conf, &d), -EINVAL);
+		assert_int_equal(tl_dispatcher_create_desc(&fake_desc, &conf, &d), -EINVAL);
 		assert_null(d);
 	}
 	assert_int_equal(fake.inits, 0);
@@ -398,7 +400,7 @@ static void test_create_destroy(void **state)
 
 	(void)state;
 	d = make(&conf, NULL, 0, true);
-	assert_ptr_equal(d->ops, &fake_ops);
+	assert_ptr_equal(d->desc, &fake_desc);
 	assert_ptr_equal(d->conf, &conf);
 	assert_ptr_equal(d->ctx, &fake);
 	assert_string_equal(d->prefix, "dispatcher:fake1");
@@ -411,7 +413,7 @@ static void test_create_destroy(void **state)
 	/* What init answers is what create answers, and nothing is left. */
 	fake.init_rc = -EIO;
 	d = NULL;
-	assert_int_equal(tl_dispatcher_create_ops(&fake_ops, &conf, &d), -EIO);
+	assert_int_equal(tl_dispatcher_create_desc(&fake_desc, &conf, &d), -EIO);
 	assert_null(d);
 	assert_int_equal(fake.finis, 1);
 }
@@ -592,7 +594,7 @@ static void test_flush_and_reopen(void **state)
 	/* Optional entries missing: no-ops answering 0, and no fini to call. */
 	fake.finis = 0;
 	d = NULL;
-	assert_int_equal(tl_dispatcher_create_ops(&fake_min_ops, &conf, &d), 0);
+	assert_int_equal(tl_dispatcher_create_desc(&fake_min_desc, &conf, &d), 0);
 	assert_int_equal(tl_dispatcher_flush(d), 0);
 	assert_int_equal(tl_dispatcher_reopen(d), 0);
 	assert_int_equal(fake.flushes, 2);

@@ -75,7 +75,7 @@ static void inst_open(struct inst *in, const char *file, uint64_t max_bytes, int
 	in->fc.max_bytes = max_bytes;
 	in->fc.backup_count = backup_count;
 	in->conf.name = (char *)"archive";
-	in->conf.type = TL_DISPATCHER_FILE;
+	in->conf.desc = &tl_file_dispatcher;
 	in->conf.events = true;
 	in->conf.conf = &in->fc;
 	assert_int_equal(tl_dispatcher_create(&in->conf, &in->d), 0);
@@ -931,8 +931,10 @@ static void test_write_errors_are_retry(void **state)
 	/* Configurations that cannot work. */
 	{
 		struct tl_dispatcher_file_conf fc = {NULL, 0, 0};
-		struct tl_dispatcher_conf conf = {
-			(char *)"x", TL_DISPATCHER_FILE, {NULL, 0}, true, &fc};
+		struct tl_dispatcher_conf conf = {.name = (char *)"x",
+						  .desc = &tl_file_dispatcher,
+						  .events = true,
+						  .conf = &fc};
 		struct tl_dispatcher *d = NULL;
 
 		assert_int_equal(tl_dispatcher_create(&conf, &d), -EINVAL);

@@ -8,8 +8,8 @@
  * secret turns signature checks off); at least one of collector.enabled and
  * api.enabled is true. Never log telemetry_secret.
  */
-#ifndef TL_COLLECTOR_TALLY_CONF_H
-#define TL_COLLECTOR_TALLY_CONF_H
+#ifndef TL_DAEMON_TALLY_CONF_H
+#define TL_DAEMON_TALLY_CONF_H
 
 #include <stddef.h>
 

@@ -19,9 +19,10 @@
 
 #include "api/api.h"
 #include "collector/collector.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "dispatchers/database/database.h"
 #include "storage/storage.h"
 
 #define TALLYD_DEFAULT_CONFIG "/etc/tally/tally.yaml"
@@ -102,7 +103,7 @@ static int check_databases(const struct tl_tally_conf *conf)
 		const struct tl_dispatcher_database_conf *db = d->conf;
 		const char *urls[2];
 
-		if (d->type != TL_DISPATCHER_DATABASE || !db)
+		if (d->desc != &tl_database_dispatcher || !db)
 			continue;
 		urls[0] = db->connection;
 		urls[1] = db->event_connection && strcmp(db->event_connection, db->connection) != 0
@@ -179,7 +180,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (conf->collector.enabled) {
-		rc = tl_collector_start(conf, signer, &collector);
+		rc = tl_collector_start(&conf->collector, signer, &collector);
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start the collector: %s", strerror(-rc));
 			status = EXIT_START;

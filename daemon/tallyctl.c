@@ -16,11 +16,12 @@
 #include <unistd.h>
 
 #include "collector/buffer.h"
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/decode.h"
 #include "common/time.h"
 #include "common/utf8.h"
+#include "dispatchers/database/database.h"
 #include "storage/storage.h"
 
 #define DEFAULT_SECRET "change this for valid signing"
@@ -111,35 +112,36 @@ static const char *form_name(enum tl_msg_form f)
 static int print_result(const char *name, const struct tl_decoded *res, struct tl_buf *out)
 {
 	size_t i;
-	int rc = 0;
 
 	tl_buf_reset(out);
-	rc |= tl_buf_puts(out, "{\"file\":");
-	rc |= tl_json_write_string(name, strlen(name), out);
-	rc |= tl_buf_printf(out, ",\"form\":\"%s\",\"enveloped\":%s,\"samples\":[",
-			    form_name(res->form), res->enveloped ? "true" : "false");
+	tl_buf_puts(out, "{\"file\":");
+	tl_json_write_string(name, strlen(name), out);
+	tl_buf_printf(out, ",\"form\":\"%s\",\"enveloped\":%s,\"samples\":[", form_name(res->form),
+		      res->enveloped ? "true" : "false");
 	for (i = 0; i < res->n_samples; i++) {
-		rc |= i ? tl_buf_putc(out, ',') : 0;
-		rc |= tl_sample_write_json(&res->samples[i], out);
+		if (i)
+			tl_buf_putc(out, ',');
+		tl_sample_write_json(&res->samples[i], out);
 	}
-	rc |= tl_buf_puts(out, "],\"events\":[");
+	tl_buf_puts(out, "],\"events\":[");
 	for (i = 0; i < res->n_events; i++) {
-		rc |= i ? tl_buf_putc(out, ',') : 0;
-		rc |= tl_event_write_json(&res->events[i], out);
+		if (i)
+			tl_buf_putc(out, ',');
+		tl_event_write_json(&res->events[i], out);
 	}
-	rc |= tl_buf_puts(out, "],\"rejects\":[");
+	tl_buf_puts(out, "],\"rejects\":[");
 	for (i = 0; i < res->n_rejects; i++) {
 		const struct tl_reject *r = &res->rejects[i];
 
-		rc |= tl_buf_printf(out,
-				    "%s{\"index\":%zu,\"error\":\"%s\",\"reason\":", i ? "," : "",
-				    r->index, tl_decode_err_name(r->code));
-		rc |= tl_json_write_string(r->reason, strlen(r->reason), out);
-		rc |= tl_buf_putc(out, '}');
+		tl_buf_printf(out, "%s{\"index\":%zu,\"error\":\"%s\",\"reason\":", i ? "," : "",
+			      r->index, tl_decode_err_name(r->code));
+		tl_json_write_string(r->reason, strlen(r->reason), out);
+		tl_buf_putc(out, '}');
 	}
-	rc |= tl_buf_puts(out, "]}\n");
-	if (rc < 0)
-		return -ENOMEM;
+	tl_buf_puts(out, "]}\n");
+	/* The appends above stop at the first failure: one check for all. */
+	if (tl_buf_error(out))
+		return tl_buf_error(out);
 	fwrite(out->data, 1, out->len, stdout);
 	return 0;
 }
@@ -255,24 +257,23 @@ static const char *kind_name(uint8_t kind)
 static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *arg)
 {
 	struct tl_buf *out = arg;
-	int rc = 0;
 
 	tl_buf_reset(out);
-	rc |= tl_buf_printf(out, "{\"seq\":%llu,\"time_us\":%lld,\"kind\":\"%s\",",
-			    (unsigned long long)rec->seq, (long long)rec->time_us,
-			    kind_name(rec->kind));
+	tl_buf_printf(out, "{\"seq\":%llu,\"time_us\":%lld,\"kind\":\"%s\",",
+		      (unsigned long long)rec->seq, (long long)rec->time_us, kind_name(rec->kind));
 	if (bad) {
-		rc |= tl_buf_puts(out, "\"bad\":");
-		rc |= tl_json_write_string(bad, strlen(bad), out);
-		rc |= tl_buf_printf(out, ",\"bytes\":%zu}\n", rec->len);
+		tl_buf_puts(out, "\"bad\":");
+		tl_json_write_string(bad, strlen(bad), out);
+		tl_buf_printf(out, ",\"bytes\":%zu}\n", rec->len);
 	} else {
 		/* Records are the normalized JSON the inputs wrote. */
-		rc |= tl_buf_puts(out, "\"payload\":");
-		rc |= tl_buf_append(out, rec->data, rec->len);
-		rc |= tl_buf_puts(out, "}\n");
+		tl_buf_puts(out, "\"payload\":");
+		tl_buf_append(out, rec->data, rec->len);
+		tl_buf_puts(out, "}\n");
 	}
-	if (rc < 0)
-		return -ENOMEM;
+	/* The appends above stop at the first failure: one check for all. */
+	if (tl_buf_error(out))
+		return tl_buf_error(out);
 	fwrite(out->data, 1, out->len, stdout);
 	return 0;
 }
@@ -280,31 +281,31 @@ static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *a
 static int dump_dead(const struct tl_buffer_dead *d, void *arg)
 {
 	struct tl_buf *out = arg;
-	int rc = 0;
 
 	tl_buf_reset(out);
-	rc |= tl_buf_printf(out, "{\"id\":%llu,\"time_us\":%lld,\"kind\":\"%s\",\"source\":",
-			    (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
-	rc |= tl_json_write_string(d->source, d->source_len, out);
-	rc |= tl_buf_puts(out, ",\"reason\":");
-	rc |= tl_json_write_string(d->reason, d->reason_len, out);
+	tl_buf_printf(out, "{\"id\":%llu,\"time_us\":%lld,\"kind\":\"%s\",\"source\":",
+		      (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
+	tl_json_write_string(d->source, d->source_len, out);
+	tl_buf_puts(out, ",\"reason\":");
+	tl_json_write_string(d->reason, d->reason_len, out);
 	if (d->source_seq)
-		rc |= tl_buf_printf(out, ",\"source_seq\":%llu", (unsigned long long)d->source_seq);
+		tl_buf_printf(out, ",\"source_seq\":%llu", (unsigned long long)d->source_seq);
 	/* The payload is whatever was refused: show it as text when it is
 	 * UTF-8, else as its size. */
 	if (tl_utf8_valid(d->data, d->len) && !memchr(d->data, 0, d->len)) {
-		rc |= tl_buf_puts(out, ",\"payload\":");
-		rc |= tl_json_write_string(d->data, d->len, out);
+		tl_buf_puts(out, ",\"payload\":");
+		tl_json_write_string(d->data, d->len, out);
 	} else {
-		rc |= tl_buf_printf(out, ",\"binary_bytes\":%zu", d->len);
+		tl_buf_printf(out, ",\"binary_bytes\":%zu", d->len);
 	}
 	if (d->bad) {
-		rc |= tl_buf_puts(out, ",\"bad\":");
-		rc |= tl_json_write_string(d->bad, strlen(d->bad), out);
+		tl_buf_puts(out, ",\"bad\":");
+		tl_json_write_string(d->bad, strlen(d->bad), out);
 	}
-	rc |= tl_buf_puts(out, "}\n");
-	if (rc < 0)
-		return -ENOMEM;
+	tl_buf_puts(out, "}\n");
+	/* The appends above stop at the first failure: one check for all. */
+	if (tl_buf_error(out))
+		return tl_buf_error(out);
 	fwrite(out->data, 1, out->len, stdout);
 	return 0;
 }
@@ -489,7 +490,7 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 			const struct tl_dispatcher_conf *d = &conf.collector.dispatchers[i];
 			const struct tl_dispatcher_database_conf *db = d->conf;
 
-			if (d->type != TL_DISPATCHER_DATABASE || !db)
+			if (d->desc != &tl_database_dispatcher || !db)
 				continue;
 			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->connection);
 			add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), db->event_connection);

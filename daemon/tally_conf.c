@@ -1,9 +1,10 @@
 /* tally_conf.c — the top level of the configuration file. */
 #include "config.h"
 
-#include "collector/tally_conf.h"
+#include "daemon/tally_conf.h"
 
 #include "common/log.h"
+#include "dispatchers/database/database.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,12 +181,12 @@ static int fill_database_dispatchers(struct tl_tally_conf *c)
 		struct tl_dispatcher_conf *d = &c->collector.dispatchers[i];
 		struct tl_dispatcher_database_conf *db = d->conf;
 
-		if (d->type != TL_DISPATCHER_DATABASE || !db)
+		if (d->desc != &tl_database_dispatcher || !db)
 			continue;
 		/* Its own connection without an event_connection: events go there too. */
 		if (!db->event_connection) {
-			const char *ev = db->connection ? db->connection
-							: c->storage.event_connection;
+			const char *ev =
+				db->connection ? db->connection : c->storage.event_connection;
 
 			if (ev && !(db->event_connection = strdup(ev)))
 				return -ENOMEM;
