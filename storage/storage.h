@@ -419,7 +419,11 @@ struct tl_storage_options {
 
 struct tl_storage_driver {
 	const char *name; /* "postgresql", "sqlite" */
-	enum tl_storage_backend backend;
+	/*
+	 * The URL schemes it takes, ended by NULL ("postgresql", "postgres",
+	 * "postgresql+psycopg2"): tl_storage_open() picks the driver by them.
+	 */
+	const char *const *schemes;
 	/*
 	 * Connects. A server that is down is -EAGAIN (the caller retries), a URL
 	 * that cannot work is -EINVAL. Does not check the schema.
@@ -485,7 +489,7 @@ struct tl_storage {
 	char prefix[32]; /* "storage:postgresql", the log component */
 };
 
-/* The built-in drivers, ended by NULL. */
+/* The built-in drivers' descriptors, ended by NULL (storage.c). */
 extern const struct tl_storage_driver *const tl_storage_registry[];
 
 /*

@@ -1,5 +1,5 @@
 /*
- * pg_read.c — the read side of the PostgreSQL driver. The statements of
+ * read.c — the read side of the PostgreSQL driver. The statements of
  * storage/sql/sqlbuild run one of two ways:
  *  - a query whose LIMIT bounds its rows to one page (limit <= PAGE_ROWS:
  *    GET /v2/samples?limit=100, the usual API call) runs as one
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "storage/postgresql/pg_internal.h"
 #include "storage/sql/sqlbuild.h"
 
@@ -75,15 +76,6 @@ struct pg_cursor {
  * (bench/api): preparing spares it. The limit is a literal in that text
  * (sqlbuild), so each limit has its own statement and plan.
  */
-static uint64_t sql_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 void pg_read_stmts_fini(struct pg_ctx *c)
 {
 	size_t i;
@@ -97,7 +89,7 @@ void pg_read_stmts_fini(struct pg_ctx *c)
 static int exec_read(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
 		     PGresult **out, struct tl_buf *why)
 {
-	uint64_t h = sql_hash(sql);
+	uint64_t h = tl_hash(sql, strlen(sql), TL_HASH_SEED);
 	struct pg_read_stmt *e = NULL, *lru = NULL;
 	uint64_t best = UINT64_MAX;
 	char name[24];

@@ -1,9 +1,8 @@
 /*
- * postgresql.c — the PostgreSQL storage driver: connection, schema and
- * dbsync, partitions, the write path and expiry. The read side is in
- * pg_read.c, the pure formatting in pg_format.c.
+ * write.c — the write path of the PostgreSQL driver: record_samples and
+ * record_events.
  *
- * Write path (record_samples), one transaction per batch:
+ * Samples, one transaction per batch:
  *   BEGIN, a shared advisory lock and the cache epoch (one round trip);
  *   meter ids and metadata ids not in the caches: one INSERT ... ON CONFLICT
  *   DO NOTHING RETURNING plus a SELECT of the existing ones, in one statement;
@@ -17,27 +16,15 @@
  *   deadlock. When the COPY meets a duplicate (a replayed batch), the batch
  *   is rolled back and redone with the samples COPYed into a temporary
  *   staging table then moved with INSERT ... ON CONFLICT DO NOTHING
- *   (duplicates = staged - inserted). A record the database refuses (class
- *   22 or 23) rolls the batch back, and the batch is redone one record per
- *   SAVEPOINT.
+ *   (duplicates = staged - inserted).
  *
- * Partitions: known ranges are loaded from the catalog; a sample outside
- * them gets its partition created before the batch, in its own transaction,
- * as a plain table attached with ATTACH PARTITION after the rows of that
- * range are moved out of sample_default (so it works whether or not the
- * default partition holds rows of that range: they move to where they
- * belong). If that fails (a lock timeout), the sample goes to sample_default
- * and a later creation moves it. Partitions ahead of now are created at open,
- * at dbsync and when the clock approaches the last one.
+ * Events: the event types' ids, then one multi-row INSERT of the events and
+ * one of their traits.
  *
- * Caches and the expirer: meter, metadata and event type ids, and the
- * resource_meter rows written, are cached per connection. The expirer deletes rows left without
- * samples, which would leave a writer with stale ids; so writers hold pg_advisory_xact_lock_shared
- * for a batch, the expirer takes the lock exclusively for its deletions and
- * bumps the tally_cache_epoch sequence, and a writer that sees a new epoch
- * drops its caches (and reloads the partitions, which the expirer drops).
- * Any rolled-back transaction also drops the caches: ids inserted in it are
- * gone.
+ * A record the database refuses (class 22 or 23) rolls the batch back, and
+ * the batch is redone one record per SAVEPOINT (redo_per_record, for both).
+ * The partitions a batch needs are created first (partitions.c); the caches
+ * and why they are dropped are described in conn.c.
  */
 #include "config.h"
 
@@ -47,782 +34,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/time.h"
-#include "schema/migrations.h"
 #include "storage/postgresql/pg_format.h"
 #include "storage/postgresql/pg_internal.h"
+#include "storage/sql/idcache.h"
 #include "storage/sql/metadata.h"
-#include "storage/storage.h"
 
-/* The prepared statements of the write path (bits of pg_ctx.prepared). */
-#define PREP_RESOURCES	    (1u << 0)
-#define PREP_RESOURCE_METER (1u << 1)
-
-/* Advisory lock keys ("TLY" and a number). */
-#define LOCK_SCHEMA  0x544c590001LL
-#define LOCK_SAMPLES 0x544c590002LL
-#define LOCK_EVENTS  0x544c590003LL
-#define LOCK_EXPIRER 0x544c590004LL /* session-level: one tally-expirer at a time */
-
-#define DEFAULT_CONNECT_TIMEOUT_MS 5000
 /* Entries per id cache before it is emptied and refilled. */
 #define IDMAP_MAX (1u << 17)
-/* How long DDL on sample waits for its lock before giving up. */
-#define DDL_LOCK_TIMEOUT "SET LOCAL lock_timeout = '5s'"
 
 /* ------------------------------------------------------------- id caches */
 
-static uint64_t fnv1a(const void *p, size_t n)
+static int id_put(struct tl_strmap *m, const void *key, size_t len, int64_t id)
 {
-	const unsigned char *s = p;
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return tl_sql_idcache_put(m, key, len, id, IDMAP_MAX);
 }
-
-static void idmap_clear(struct pg_idmap *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++) {
-		free(m->v[i].key);
-		m->v[i].key = NULL;
-	}
-	m->n = 0;
-}
-
-static void idmap_fini(struct pg_idmap *m)
-{
-	idmap_clear(m);
-	free(m->v);
-	memset(m, 0, sizeof(*m));
-}
-
-static struct pg_idmap_entry *idmap_slot(const struct pg_idmap *m, const void *key, size_t klen,
-					 uint64_t h)
-{
-	size_t i = (size_t)h & (m->cap - 1);
-
-	for (;; i = (i + 1) & (m->cap - 1)) {
-		struct pg_idmap_entry *e = &m->v[i];
-
-		if (!e->key || (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
-			return e;
-	}
-}
-
-/* The id of key, or -1. */
-static int64_t idmap_get(const struct pg_idmap *m, const void *key, size_t klen)
-{
-	struct pg_idmap_entry *e;
-
-	if (!m->cap)
-		return -1;
-	e = idmap_slot(m, key, klen, fnv1a(key, klen));
-	return e->key ? e->id : -1;
-}
-
-static int idmap_put(struct pg_idmap *m, const void *key, size_t klen, int64_t id)
-{
-	struct pg_idmap_entry *e;
-	uint64_t h = fnv1a(key, klen);
-
-	if (m->n >= IDMAP_MAX)
-		idmap_clear(m);
-	if ((m->n + 1) * 2 > m->cap) {
-		struct pg_idmap old = *m;
-		size_t cap = m->cap ? m->cap * 2 : 256, i;
-
-		m->v = calloc(cap, sizeof(*m->v));
-		if (!m->v) {
-			*m = old;
-			return -ENOMEM;
-		}
-		m->cap = cap;
-		for (i = 0; i < old.cap; i++)
-			if (old.v[i].key)
-				*idmap_slot(m, old.v[i].key, old.v[i].klen, old.v[i].hash) =
-					old.v[i];
-		free(old.v);
-	}
-	e = idmap_slot(m, key, klen, h);
-	if (!e->key) {
-		e->key = malloc(klen ? klen : 1);
-		if (!e->key)
-			return -ENOMEM;
-		memcpy(e->key, key, klen);
-		e->klen = klen;
-		e->hash = h;
-		m->n++;
-	}
-	e->id = id;
-	return 0;
-}
-
-/* ------------------------------------------------ the resource_meter cache */
-
-/* Pairs kept before the cache is emptied (24-byte slots, at most half full: 12 MB). */
-#define RMCACHE_MAX (1u << 18)
 
 static uint64_t rm_key(int64_t resource_ref, int64_t meter_id)
 {
 	/* Both are int4 identities, never negative: the key is never PG_RM_EMPTY. */
 	return (uint64_t)(uint32_t)resource_ref << 32 | (uint32_t)meter_id;
-}
-
-static size_t rm_home(const struct pg_rmcache *m, uint64_t key)
-{
-	/* splitmix64's finalizer: every bit of the key reaches the low bits. */
-	key = (key ^ (key >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	key = (key ^ (key >> 27)) * 0x94d049bb133111ebULL;
-	return (size_t)(key ^ (key >> 31)) & (m->cap - 1);
-}
-
-static void rmcache_clear(struct pg_rmcache *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->cap; i++)
-		m->v[i].key = PG_RM_EMPTY;
-	m->n = 0;
-}
-
-static void rmcache_fini(struct pg_rmcache *m)
-{
-	free(m->v);
-	memset(m, 0, sizeof(*m));
-}
-
-static struct pg_rm_entry *rm_slot(const struct pg_rmcache *m, uint64_t key)
-{
-	size_t i = rm_home(m, key);
-
-	while (m->v[i].key != PG_RM_EMPTY && m->v[i].key != key)
-		i = (i + 1) & (m->cap - 1);
-	return &m->v[i];
-}
-
-/* The entry of key, or NULL. */
-static const struct pg_rm_entry *rmcache_get(const struct pg_rmcache *m, uint64_t key)
-{
-	const struct pg_rm_entry *e;
-
-	if (!m->cap)
-		return NULL;
-	e = rm_slot(m, key);
-	return e->key == key ? e : NULL;
-}
-
-static int rmcache_put(struct pg_rmcache *m, uint64_t key, int64_t ts, uint64_t who)
-{
-	struct pg_rm_entry *e;
-
-	/* Bounded: past the limit, start again (each pair is written once more). */
-	if (m->n >= RMCACHE_MAX)
-		rmcache_clear(m);
-	if ((m->n + 1) * 2 > m->cap) {
-		struct pg_rmcache old = *m;
-		size_t cap = m->cap ? m->cap * 2 : 1024, i;
-
-		m->v = malloc(cap * sizeof(*m->v));
-		if (!m->v) {
-			*m = old;
-			return -ENOMEM;
-		}
-		m->cap = cap;
-		rmcache_clear(m);
-		for (i = 0; i < old.cap; i++)
-			if (old.v[i].key != PG_RM_EMPTY) {
-				*rm_slot(m, old.v[i].key) = old.v[i];
-				m->n++;
-			}
-		free(old.v);
-	}
-	e = rm_slot(m, key);
-	if (e->key == PG_RM_EMPTY)
-		m->n++;
-	e->key = key;
-	e->ts = ts;
-	e->who = who;
-	return 0;
-}
-
-static void drop_caches(struct pg_ctx *c)
-{
-	idmap_clear(&c->meters);
-	idmap_clear(&c->metadata);
-	idmap_clear(&c->etypes);
-	rmcache_clear(&c->rms);
-	c->parts_loaded = false;
-}
-
-/* ------------------------------------------------------ errors and calls */
-
-/* Appends the first line of msg (libpq messages end with a newline). */
-static void put_line(struct tl_buf *why, const char *msg)
-{
-	size_t n;
-
-	if (!why || !msg)
-		return;
-	n = strcspn(msg, "\n");
-	tl_buf_append(why, msg, n);
-}
-
-int pg_fail(struct pg_ctx *c, PGresult *res, const char *what, struct tl_buf *why)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	enum tl_pg_errclass cls = tl_pg_errclass(state);
-	int r;
-
-	if (why) {
-		tl_buf_reset(why);
-		tl_buf_printf(why, "%s: ", what);
-		put_line(why, msg ? msg : PQerrorMessage(c->conn));
-	}
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		c->broken = true;
-		r = -EAGAIN;
-	} else if (cls == TL_PG_ERR_TRANSIENT) {
-		r = -EAGAIN;
-	} else if (cls == TL_PG_ERR_DATA) {
-		r = -EBADMSG;
-	} else if (cls == TL_PG_ERR_SCHEMA) {
-		if (why)
-			tl_buf_puts(why, " (is the schema there? run `tallyctl dbsync`)");
-		r = -EPROTO;
-	} else {
-		r = -EIO;
-	}
-	PQclear(res);
-	return r;
-}
-
-int pg_exec(struct pg_ctx *c, const char *sql, int n, const char *const *vals, PGresult **out,
-	    const char *what, struct tl_buf *why)
-{
-	PGresult *res;
-	ExecStatusType st;
-
-	if (out)
-		*out = NULL;
-	if (n)
-		res = PQexecParams(c->conn, sql, n, NULL, vals, NULL, NULL, 0);
-	else
-		res = PQexec(c->conn, sql);
-	st = PQresultStatus(res);
-	if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK))
-		return pg_fail(c, res, what, why);
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
-/*
- * As pg_exec() for a statement of the write path that runs once per batch:
- * prepared on its first use on a connection (a bit of c->prepared, cleared
- * when the connection is made), then only bound and run, which spares the
- * server its parsing and planning each time.
- */
-static int pg_exec_prepared(struct pg_ctx *c, unsigned bit, const char *name, const char *sql,
-			    int n, const char *const *vals, PGresult **out, const char *what,
-			    struct tl_buf *why)
-{
-	PGresult *res;
-	ExecStatusType st;
-
-	if (out)
-		*out = NULL;
-	if (!(c->prepared & bit)) {
-		res = PQprepare(c->conn, name, sql, n, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return pg_fail(c, res, what, why);
-		PQclear(res);
-		c->prepared |= bit;
-	}
-	res = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK))
-		return pg_fail(c, res, what, why);
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
-void pg_rollback(struct pg_ctx *c)
-{
-	if (c->conn && PQstatus(c->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(c->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(c->conn, "ROLLBACK"));
-}
-
-/* Rows affected by a command result. */
-static size_t cmd_tuples(PGresult *res)
-{
-	const char *s = PQcmdTuples(res);
-
-	return s && *s ? (size_t)strtoull(s, NULL, 10) : 0;
-}
-
-static int64_t get_i64(PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-/* Server notices (IF NOT EXISTS skips, cascades) are not ours to print. */
-static void quiet_notices(void *arg, const PGresult *res)
-{
-	(void)arg;
-	(void)res;
-}
-
-/*
- * Sets up a fresh session: UTC, the statement timeout, and the staging table
- * of the sample writer (a temporary table lives as long as the session;
- * created outside any transaction, so no rollback takes it away).
- */
-static int session_setup(struct pg_ctx *c, struct tl_buf *why)
-{
-	char sql[400];
-
-	PQsetNoticeReceiver(c->conn, quiet_notices, NULL);
-	snprintf(sql, sizeof(sql),
-		 "SET TimeZone = 'UTC'; SET statement_timeout = %u;"
-		 " CREATE TEMP TABLE IF NOT EXISTS tally_stage (meter_id int4, resource_ref int4,"
-		 " user_id text, project_id text, source text, volume float8,"
-		 " \"timestamp\" timestamp, message_id text, metadata_id int8)"
-		 " ON COMMIT DELETE ROWS",
-		 c->opt.timeout_ms);
-	return pg_exec(c, sql, 0, NULL, NULL, "session setup", why);
-}
-
-static int pg_connect(struct pg_ctx *c, struct tl_buf *why)
-{
-	char timeout[24];
-	unsigned ms = c->opt.timeout_ms ? c->opt.timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
-	/* Keywords before dbname are defaults the URL may override. */
-	const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-	const char *vals[] = {timeout, "tally", c->url, NULL};
-
-	snprintf(timeout, sizeof(timeout), "%u", (ms + 999) / 1000 < 2 ? 2 : (ms + 999) / 1000);
-	if (c->conn)
-		PQfinish(c->conn);
-	c->conn = PQconnectdbParams(keys, vals, 1);
-	if (!c->conn)
-		return -ENOMEM;
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		if (why) {
-			tl_buf_reset(why);
-			tl_buf_puts(why, "cannot connect to PostgreSQL: ");
-			put_line(why, PQerrorMessage(c->conn));
-		}
-		c->broken = true;
-		return -EAGAIN;
-	}
-	c->broken = false;
-	c->prepared = 0;
-	c->conn_gen++;
-	return session_setup(c, why);
-}
-
-int pg_ensure(struct pg_ctx *c, struct tl_buf *why)
-{
-	if (c->conn && !c->broken && PQstatus(c->conn) == CONNECTION_OK)
-		return 0;
-	/* A transaction in flight died with the connection: its ids may be gone. */
-	drop_caches(c);
-	c->epoch = -1;
-	return pg_connect(c, why);
-}
-
-/* ------------------------------------------------------------- partitions */
-
-static bool width_daily(const struct pg_ctx *c)
-{
-	return c->opt.partition_seconds % 86400 == 0;
-}
-
-/* Reads the partitions of sample from the catalog. */
-static int load_parts(struct pg_ctx *c, struct tl_buf *why)
-{
-	static const char sql[] =
-		"SELECT (extract(epoch FROM m[1]::timestamp) * 1000000)::int8,"
-		" (extract(epoch FROM m[2]::timestamp) * 1000000)::int8, k.relname::text"
-		" FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid"
-		" CROSS JOIN LATERAL regexp_match(pg_get_expr(k.relpartbound, k.oid),"
-		" 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m"
-		" WHERE i.inhparent = to_regclass('sample')";
-	PGresult *res;
-	int r, i;
-
-	r = pg_exec(c, sql, 0, NULL, &res, "reading the partitions of sample", why);
-	if (r < 0)
-		return r;
-	tl_pg_parts_clear(&c->parts);
-	for (i = 0; i < PQntuples(res); i++) {
-		r = tl_pg_parts_add(&c->parts, get_i64(res, i, 0), get_i64(res, i, 1),
-				    PQgetvalue(res, i, 2));
-		if (r == -ENOMEM)
-			break;
-		r = 0; /* an overlap is impossible in the catalog; ignore it */
-	}
-	PQclear(res);
-	c->parts_loaded = r == 0;
-	return r;
-}
-
-/* Does the table sample exist? 1, 0 or a negative error. */
-static int have_sample_table(struct pg_ctx *c, struct tl_buf *why)
-{
-	PGresult *res;
-	int r = pg_exec(c, "SELECT to_regclass('sample') IS NOT NULL", 0, NULL, &res,
-			"looking for the sample table", why);
-
-	if (r < 0)
-		return r;
-	r = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	return r;
-}
-
-/*
- * Creates the partition [lo, hi) in its own transaction: a plain table,
- * the rows of that range moved from sample_default into it, then attached.
- * Returns 0, or a negative error (the transaction is rolled back).
- */
-static int create_partition(struct pg_ctx *c, int64_t lo, int64_t hi, struct tl_buf *why)
-{
-	char name[TL_PG_PART_NAME_SIZE], tlo[48], thi[48], sql[512];
-	const char *params[2];
-	int r;
-
-	if (tl_pg_partition_name(lo, width_daily(c), name, sizeof(name)) < 0 ||
-	    !tl_pg_format_time(lo, tlo, sizeof(tlo)) || !tl_pg_format_time(hi, thi, sizeof(thi))) {
-		if (why) {
-			tl_buf_reset(why);
-			tl_buf_puts(why, "a partition bound is out of range");
-		}
-		return -EINVAL;
-	}
-	r = pg_exec(c, "BEGIN", 0, NULL, NULL, "creating a partition", why);
-	if (r < 0)
-		return r;
-	r = pg_exec(c, DDL_LOCK_TIMEOUT, 0, NULL, NULL, "creating a partition", why);
-	if (r < 0)
-		goto out;
-	/* The name and the bounds are made of digits only (pg_format.c). */
-	snprintf(sql, sizeof(sql),
-		 "CREATE TABLE %s (LIKE sample INCLUDING DEFAULTS INCLUDING CONSTRAINTS)", name);
-	r = pg_exec(c, sql, 0, NULL, NULL, "creating a partition", why);
-	if (r < 0)
-		goto out;
-	params[0] = tlo;
-	params[1] = thi;
-	snprintf(sql, sizeof(sql),
-		 "WITH moved AS (DELETE FROM sample_default WHERE \"timestamp\" >= $1::timestamp"
-		 " AND \"timestamp\" < $2::timestamp RETURNING *) INSERT INTO %s SELECT * FROM "
-		 "moved",
-		 name);
-	r = pg_exec(c, sql, 2, params, NULL, "moving rows out of sample_default", why);
-	if (r < 0)
-		goto out;
-	snprintf(sql, sizeof(sql),
-		 "ALTER TABLE sample ATTACH PARTITION %s FOR VALUES FROM ('%s') TO ('%s')", name,
-		 tlo, thi);
-	r = pg_exec(c, sql, 0, NULL, NULL, "attaching a partition", why);
-	if (r < 0)
-		goto out;
-	r = pg_exec(c, "COMMIT", 0, NULL, NULL, "creating a partition", why);
-	if (r < 0)
-		goto out;
-	r = tl_pg_parts_add(&c->parts, lo, hi, name);
-	if (r == -EEXIST)
-		r = 0;
-out:
-	if (r < 0)
-		pg_rollback(c);
-	return r;
-}
-
-/*
- * Makes ts covered by a partition when it can. A failure to create one is
- * not an error for the caller (the row goes to sample_default) unless the
- * connection is lost: returns 0, -EAGAIN after a lost connection, or
- * -ENOMEM.
- */
-static int cover(struct pg_ctx *c, int64_t ts, bool *out_created, struct tl_buf *why)
-{
-	int64_t lo, hi;
-	int r;
-
-	if (!tl_pg_parts_plan(&c->parts, ts, c->opt.partition_seconds, &lo, &hi))
-		return 0;
-	r = create_partition(c, lo, hi, why);
-	if (r == 0) {
-		if (out_created)
-			*out_created = true;
-		return 0;
-	}
-	if (c->broken || r == -ENOMEM)
-		return r;
-	/* Another writer may have created it: look again. */
-	r = load_parts(c, why);
-	if (r < 0)
-		return c->broken ? r : 0;
-	if (tl_pg_parts_plan(&c->parts, ts, c->opt.partition_seconds, &lo, &hi) &&
-	    create_partition(c, lo, hi, why) < 0 && c->broken)
-		return -EAGAIN;
-	return 0;
-}
-
-/* Creates the partitions of now and partitions_ahead after it. */
-static int ensure_ahead(struct pg_ctx *c, unsigned *out_created, struct tl_buf *why)
-{
-	int64_t w = c->opt.partition_seconds * 1000000LL, now = tl_time_now();
-	unsigned k;
-	int r;
-
-	if (!c->parts_loaded) {
-		r = load_parts(c, why);
-		if (r < 0)
-			return r;
-	}
-	for (k = 0; k <= c->opt.partitions_ahead; k++) {
-		bool created = false;
-
-		r = cover(c, now + (int64_t)k * w, &created, why);
-		if (r < 0)
-			return r;
-		if (created && out_created)
-			(*out_created)++;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ open */
-
-static void pg_close(void *ctx)
-{
-	struct pg_ctx *c = ctx;
-
-	if (!c)
-		return;
-	if (c->conn)
-		PQfinish(c->conn);
-	if (c->url) {
-		/* The URL may hold a password. */
-		memset(c->url, 0, strlen(c->url));
-		free(c->url);
-	}
-	tl_pg_parts_fini(&c->parts);
-	idmap_fini(&c->meters);
-	idmap_fini(&c->metadata);
-	idmap_fini(&c->etypes);
-	rmcache_fini(&c->rms);
-	pg_read_stmts_fini(c);
-	tl_buf_fini(&c->scratch);
-	free(c);
-}
-
-static int pg_open(const char *url, const struct tl_storage_options *opt, void **out_ctx,
-		   struct tl_buf *why)
-{
-	struct tl_buf u;
-	PQconninfoOption *info;
-	struct pg_ctx *c;
-	char *err = NULL;
-	int r;
-
-	*out_ctx = NULL;
-	tl_buf_init(&u);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->epoch = -1;
-	c->opt = *opt;
-	if (c->opt.partition_seconds <= 0)
-		c->opt.partition_seconds = 86400;
-	if (c->opt.partition_seconds % 3600 != 0) {
-		if (why)
-			tl_buf_puts(why, "the partition width must be a multiple of 3600 seconds");
-		r = -EINVAL;
-		goto out;
-	}
-	r = tl_pg_url_normalize(url, &u);
-	if (r < 0) {
-		if (why && r == -EINVAL)
-			tl_buf_puts(why, "not a postgresql:// URL");
-		goto out;
-	}
-	/* Check the syntax here: libpq's message could quote the password. */
-	info = PQconninfoParse(u.data, &err);
-	if (!info) {
-		PQfreemem(err);
-		if (why)
-			tl_buf_puts(why, "the PostgreSQL URL cannot be parsed");
-		r = -EINVAL;
-		memset(u.data, 0, u.len);
-		goto out;
-	}
-	PQconninfoFree(info);
-	c->url = u.data; /* taken */
-	tl_buf_init(&u);
-	r = pg_connect(c, why);
-	if (r < 0)
-		goto out;
-	/* Partitions ahead, when the schema is there (open does not check it). */
-	r = have_sample_table(c, why);
-	if (r > 0)
-		r = ensure_ahead(c, NULL, why);
-	if (r < 0)
-		goto out;
-	*out_ctx = c;
-	c = NULL;
-	r = 0;
-out:
-	tl_buf_fini(&u);
-	pg_close(c);
-	return r;
-}
-
-/* ---------------------------------------------------------------- schema */
-
-static int latest_version(void)
-{
-	int v = 0, i;
-
-	for (i = 0; tl_migrations_postgresql[i].version; i++)
-		v = tl_migrations_postgresql[i].version;
-	return v;
-}
-
-/* The highest recorded version, 0 without the table. */
-static int current_version(struct pg_ctx *c, int *out, struct tl_buf *why)
-{
-	PGresult *res;
-	int r;
-
-	*out = 0;
-	r = pg_exec(c, "SELECT to_regclass('tally_schema_migrations') IS NOT NULL", 0, NULL, &res,
-		    "reading the schema version", why);
-	if (r < 0)
-		return r;
-	r = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (!r)
-		return 0;
-	r = pg_exec(c, "SELECT coalesce(max(version), 0) FROM tally_schema_migrations", 0, NULL,
-		    &res, "reading the schema version", why);
-	if (r < 0)
-		return r;
-	*out = (int)get_i64(res, 0, 0);
-	PQclear(res);
-	return 0;
-}
-
-static int pg_schema(void *ctx, struct tl_schema_state *out, struct tl_buf *why)
-{
-	struct pg_ctx *c = ctx;
-	int r = pg_ensure(c, why);
-
-	out->required = out->latest = latest_version();
-	out->current = 0;
-	if (r < 0)
-		return r;
-	return current_version(c, &out->current, why);
-}
-
-static int pg_dbsync(void *ctx, struct tl_buf *report, struct tl_buf *why)
-{
-	struct pg_ctx *c = ctx;
-	char lock[80], version[16];
-	const char *params[2];
-	bool applied = false;
-	int r, i, cur = 0;
-
-	r = pg_ensure(c, why);
-	if (r < 0)
-		return r;
-	snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", (long long)LOCK_SCHEMA);
-	r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, "dbsync", why);
-	if (r < 0)
-		goto out;
-	r = pg_exec(c, lock, 0, NULL, NULL, "dbsync: taking the schema lock", why);
-	if (r < 0)
-		goto out;
-	r = pg_exec(c,
-		    "CREATE TABLE IF NOT EXISTS tally_schema_migrations ("
-		    " version integer PRIMARY KEY, name text NOT NULL,"
-		    " applied_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'))",
-		    0, NULL, NULL, "dbsync: creating tally_schema_migrations", why);
-	if (r < 0)
-		goto out;
-	r = pg_exec(c, "COMMIT", 0, NULL, NULL, "dbsync", why);
-	if (r < 0)
-		goto out;
-	for (i = 0; tl_migrations_postgresql[i].version; i++) {
-		const struct tl_migration *m = &tl_migrations_postgresql[i];
-
-		r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, "dbsync",
-			    why);
-		if (r < 0)
-			goto out;
-		/* Under the lock, another dbsync has finished or not started. */
-		r = pg_exec(c, lock, 0, NULL, NULL, "dbsync: taking the schema lock", why);
-		if (r == 0)
-			r = current_version(c, &cur, why);
-		if (r < 0)
-			goto out;
-		if (cur >= m->version) {
-			r = pg_exec(c, "COMMIT", 0, NULL, NULL, "dbsync", why);
-			if (r < 0)
-				goto out;
-			continue;
-		}
-		r = pg_exec(c, m->sql, 0, NULL, NULL, "dbsync: a migration failed", why);
-		if (r < 0) {
-			if (why)
-				tl_buf_printf(why, " (in %03d_%s)", m->version, m->name);
-			goto out;
-		}
-		snprintf(version, sizeof(version), "%d", m->version);
-		params[0] = version;
-		params[1] = m->name;
-		r = pg_exec(c,
-			    "INSERT INTO tally_schema_migrations (version, name) VALUES ($1, $2)",
-			    2, params, NULL, "dbsync: recording a migration", why);
-		if (r == 0)
-			r = pg_exec(c, "COMMIT", 0, NULL, NULL, "dbsync", why);
-		if (r < 0)
-			goto out;
-		applied = true;
-		cur = m->version;
-		if (report)
-			tl_buf_printf(report, "applied %03d_%s\n", m->version, m->name);
-	}
-	if (!applied) {
-		r = current_version(c, &cur, why);
-		if (r < 0)
-			goto out;
-		if (report)
-			tl_buf_printf(report, "schema is up to date at version %d\n", cur);
-	}
-	c->parts_loaded = false;
-	r = ensure_ahead(c, NULL, why);
-out:
-	if (r < 0)
-		pg_rollback(c);
-	return r;
 }
 
 /* ------------------------------------------------------------ array text */
@@ -928,6 +160,7 @@ struct batch {
 	const struct tl_sample *const *s;
 	struct srow *rows;
 	size_t *idx; /* scratch: indices into s */
+	size_t *all; /* 0..n-1: the whole batch as a list of indices */
 	struct rm_write *rmw;
 	bool stage; /* samples through the staging table (duplicates expected) */
 	struct tl_buf meta;
@@ -941,6 +174,7 @@ static void batch_fini(struct batch *b)
 
 	free(b->rows);
 	free(b->idx);
+	free(b->all);
 	free(b->rmw);
 	tl_buf_fini(&b->meta);
 	tl_buf_fini(&b->key);
@@ -1028,10 +262,10 @@ static int begin_batch(struct pg_ctx *c, long long key, struct tl_buf *why)
 		pg_rollback(c);
 		return r;
 	}
-	epoch = get_i64(res, 0, 1);
+	epoch = pg_get_i64(res, 0, 1);
 	PQclear(res);
 	if (epoch != c->epoch) {
-		drop_caches(c);
+		pg_drop_caches(c);
 		c->epoch = epoch;
 	}
 	return 0;
@@ -1058,7 +292,7 @@ static int step_meters(struct pg_ctx *c, struct batch *b, const size_t *sub, siz
 
 		if (meter_key(&b->key, s) < 0)
 			return -ENOMEM;
-		b->rows[sub[i]].meter_id = idmap_get(&c->meters, b->key.data, b->key.len);
+		b->rows[sub[i]].meter_id = tl_sql_idcache_get(&c->meters, b->key.data, b->key.len);
 		if (b->rows[sub[i]].meter_id < 0)
 			b->idx[miss++] = sub[i];
 	}
@@ -1099,7 +333,7 @@ static int step_meters(struct pg_ctx *c, struct batch *b, const size_t *sub, siz
 			    tl_buf_puts(&b->key, PQgetvalue(res, row, 2)) < 0 ||
 			    tl_buf_putc(&b->key, '\0') < 0 ||
 			    tl_buf_puts(&b->key, PQgetvalue(res, row, 3)) < 0 ||
-			    idmap_put(&c->meters, b->key.data, b->key.len, get_i64(res, row, 0)) <
+			    id_put(&c->meters, b->key.data, b->key.len, pg_get_i64(res, row, 0)) <
 				    0) {
 				PQclear(res);
 				return -ENOMEM;
@@ -1112,7 +346,8 @@ static int step_meters(struct pg_ctx *c, struct batch *b, const size_t *sub, siz
 
 			if (meter_key(&b->key, b->s[j]) < 0)
 				return -ENOMEM;
-			b->rows[j].meter_id = idmap_get(&c->meters, b->key.data, b->key.len);
+			b->rows[j].meter_id =
+				tl_sql_idcache_get(&c->meters, b->key.data, b->key.len);
 			if (b->rows[j].meter_id < 0)
 				b->idx[k++] = j;
 		}
@@ -1145,7 +380,7 @@ static int step_metadata(struct pg_ctx *c, struct batch *b, const size_t *sub, s
 	for (i = 0; i < n; i++) {
 		struct srow *w = &b->rows[sub[i]];
 
-		w->metadata_id = idmap_get(&c->metadata, w->hash, sizeof(w->hash));
+		w->metadata_id = tl_sql_idcache_get(&c->metadata, w->hash, sizeof(w->hash));
 		if (w->metadata_id < 0)
 			b->idx[miss++] = sub[i];
 	}
@@ -1184,7 +419,7 @@ static int step_metadata(struct pg_ctx *c, struct batch *b, const size_t *sub, s
 				sscanf(hex + 2 * k, "%2x", &v);
 				h[k] = (uint8_t)v;
 			}
-			if (idmap_put(&c->metadata, h, sizeof(h), get_i64(res, row, 0)) < 0) {
+			if (id_put(&c->metadata, h, sizeof(h), pg_get_i64(res, row, 0)) < 0) {
 				PQclear(res);
 				return -ENOMEM;
 			}
@@ -1194,7 +429,7 @@ static int step_metadata(struct pg_ctx *c, struct batch *b, const size_t *sub, s
 		for (i = 0; i < miss; i++) {
 			struct srow *w = &b->rows[b->idx[i]];
 
-			w->metadata_id = idmap_get(&c->metadata, w->hash, sizeof(w->hash));
+			w->metadata_id = tl_sql_idcache_get(&c->metadata, w->hash, sizeof(w->hash));
 			if (w->metadata_id < 0)
 				b->idx[k++] = b->idx[i];
 		}
@@ -1234,7 +469,7 @@ static int step_resources(struct pg_ctx *c, struct batch *b, const size_t *sub, 
 		" excluded.last_sample_timestamp)"
 		" RETURNING id, resource_id";
 	const char *params[7];
-	struct pg_idmap ids;
+	struct tl_strmap ids;
 	size_t i, j, k, start;
 	PGresult *res = NULL;
 	int r, row;
@@ -1278,7 +513,7 @@ static int step_resources(struct pg_ctx *c, struct batch *b, const size_t *sub, 
 			return -ENOMEM;
 		params[k] = b->a[k].b.data;
 	}
-	r = pg_exec_prepared(c, PREP_RESOURCES, "tally_resources", sql, 7, params, &res,
+	r = pg_exec_prepared(c, PG_PREP_RESOURCES, "tally_resources", sql, 7, params, &res,
 			     "storing resources", why);
 	if (r < 0)
 		return r;
@@ -1287,12 +522,12 @@ static int step_resources(struct pg_ctx *c, struct batch *b, const size_t *sub, 
 	for (row = 0; row < PQntuples(res) && r == 0; row++) {
 		const char *rid = PQgetvalue(res, row, 1);
 
-		r = idmap_put(&ids, rid, strlen(rid), get_i64(res, row, 0));
+		r = id_put(&ids, rid, strlen(rid), pg_get_i64(res, row, 0));
 	}
 	for (i = 0; i < n && r == 0; i++) {
 		const char *rid = b->s[sub[i]]->resource_id;
 
-		b->rows[sub[i]].resource_ref = idmap_get(&ids, rid, strlen(rid));
+		b->rows[sub[i]].resource_ref = tl_sql_idcache_get(&ids, rid, strlen(rid));
 		if (b->rows[sub[i]].resource_ref < 0) {
 			if (why) {
 				tl_buf_reset(why);
@@ -1301,7 +536,7 @@ static int step_resources(struct pg_ctx *c, struct batch *b, const size_t *sub, 
 			r = -EIO;
 		}
 	}
-	idmap_fini(&ids);
+	tl_strmap_fini(&ids);
 	PQclear(res);
 	return r;
 }
@@ -1384,7 +619,7 @@ static int copy_rows(struct pg_ctx *c, struct batch *b, const size_t *sub, size_
 		if (why) {
 			tl_buf_reset(why);
 			tl_buf_puts(why, "storing samples: ");
-			put_line(why, PQerrorMessage(c->conn));
+			pg_put_line(why, PQerrorMessage(c->conn));
 		}
 	}
 	return r;
@@ -1460,7 +695,7 @@ static int step_samples(struct pg_ctx *c, struct batch *b, const size_t *sub, si
 	}
 	if (r < 0)
 		return r;
-	*out_inserted = cmd_tuples(res);
+	*out_inserted = pg_cmd_tuples(res);
 	PQclear(res);
 	return 0;
 }
@@ -1472,17 +707,17 @@ static int step_samples(struct pg_ctx *c, struct batch *b, const size_t *sub, si
 static uint64_t rm_who(const struct tl_sample *s, int64_t metadata_id)
 {
 	const char *const f[3] = {s->user_id, s->project_id, s->source};
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = TL_HASH_SEED;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
-		/* A NULL and an empty string differ: a NULL is one byte 1, a
-		 * string its bytes then a 0. */
-		h = (h ^ (f[i] ? 0 : 1)) * 1099511628211ULL;
+		/* A NULL and an empty string differ: a NULL folds in 1, a
+		 * string 0 then the hash of its bytes. */
+		h = tl_hash_u64(h, f[i] ? 0 : 1);
 		if (f[i])
-			h = (fnv1a(f[i], strlen(f[i])) ^ h) * 1099511628211ULL;
+			h = tl_hash_u64(h, tl_hash(f[i], strlen(f[i]), TL_HASH_SEED));
 	}
-	h = (h ^ (uint64_t)metadata_id) * 1099511628211ULL;
+	h = tl_hash_u64(h, (uint64_t)metadata_id);
 	return h ? h : 1;
 }
 
@@ -1543,7 +778,7 @@ static int step_resource_meters(struct pg_ctx *c, struct batch *b, const size_t 
 		l = b->s[latest];
 		key = rm_key(w->resource_ref, w->meter_id);
 		who = rm_who(l, b->rows[latest].metadata_id);
-		e = rmcache_get(&c->rms, key);
+		e = pg_rmcache_get(&c->rms, key);
 		/* An older sample than the row's, or the same values lately. */
 		if (e && (l->timestamp < e->ts ||
 			  (e->who == who && l->timestamp - e->ts < RM_REFRESH_US)))
@@ -1568,14 +803,14 @@ static int step_resource_meters(struct pg_ctx *c, struct batch *b, const size_t 
 			return -ENOMEM;
 		params[k] = b->a[k].b.data;
 	}
-	r = pg_exec_prepared(c, PREP_RESOURCE_METER, "tally_resource_meter", sql, 6, params, &res,
-			     "storing resource_meter", why);
+	r = pg_exec_prepared(c, PG_PREP_RESOURCE_METER, "tally_resource_meter", sql, 6, params,
+			     &res, "storing resource_meter", why);
 	if (r < 0)
 		return r;
 	for (row = 0; row < PQntuples(res); row++) {
 		struct rm_write q, *hit;
 
-		q.key = rm_key(get_i64(res, row, 0), get_i64(res, row, 1));
+		q.key = rm_key(pg_get_i64(res, row, 0), pg_get_i64(res, row, 1));
 		hit = bsearch(&q, b->rmw, nw, sizeof(*b->rmw), cmp_rm_write);
 		if (hit)
 			hit->applied = true;
@@ -1585,8 +820,8 @@ static int step_resource_meters(struct pg_ctx *c, struct batch *b, const size_t 
 	 * drops the caches. A row the upsert kept (a newer sample's, maybe from
 	 * another writer) is unknown: the next sample of the pair writes it. */
 	for (k = 0; k < nw; k++) {
-		r = rmcache_put(&c->rms, b->rmw[k].key, b->rmw[k].ts,
-				b->rmw[k].applied ? b->rmw[k].who : 0);
+		r = pg_rmcache_put(&c->rms, b->rmw[k].key, b->rmw[k].ts,
+				   b->rmw[k].applied ? b->rmw[k].who : 0);
 		if (r < 0)
 			return r;
 	}
@@ -1620,120 +855,59 @@ static int cover_batch(struct pg_ctx *c, const struct tl_sample *const *s, size_
 
 	if (!c->parts_loaded ||
 	    tl_time_now() + (int64_t)c->opt.partitions_ahead * w >= tl_pg_parts_end(&c->parts)) {
-		r = ensure_ahead(c, NULL, why);
+		r = pg_parts_ensure_ahead(c, NULL, why);
 		if (r < 0)
 			return r;
 	}
 	for (i = 0; i < n; i++) {
 		if (tl_pg_parts_covers(&c->parts, s[i]->timestamp))
 			continue;
-		r = cover(c, s[i]->timestamp, NULL, why);
+		r = pg_parts_cover(c, s[i]->timestamp, NULL, why);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t n,
-			     struct tl_store_report *rep)
+/* Writes record i of a batch (arg) inside the open transaction. */
+typedef int (*write_one_fn)(struct pg_ctx *c, void *arg, size_t i, size_t *out_inserted,
+			    struct tl_buf *why);
+
+/*
+ * The redo of a batch of n records that the database refused (-EBADMSG; the
+ * caller rolled it back, and what that attempt counted went with it): one
+ * transaction again under the writers' lock, each record under SAVEPOINT
+ * tally_one, so that a record the database refuses is rolled back alone and
+ * flagged in rep with its reason while the others are stored. store_what and
+ * commit_what name the steps in rep->why. Returns 0 with rep counted, or a
+ * negative error: then nothing is committed, no record stays flagged and the
+ * caches are dropped.
+ */
+static int redo_per_record(struct pg_ctx *c, long long lock, size_t n, write_one_fn one, void *arg,
+			   const char *store_what, const char *commit_what,
+			   struct tl_store_report *rep)
 {
-	struct pg_ctx *c = ctx;
 	struct tl_buf *why = rep->why, tmp;
-	struct pg_idmap docs; /* canonical metadata -> the first sample carrying it */
-	struct batch b;
-	size_t i, inserted = 0, *all = NULL;
+	size_t i, inserted = 0;
 	int r;
 
-	memset(&b, 0, sizeof(b));
-	memset(&docs, 0, sizeof(docs));
 	tl_buf_init(&tmp);
-	if (n == 0)
-		return 0;
-	b.s = s;
-	b.rows = calloc(n, sizeof(*b.rows));
-	b.idx = calloc(n, sizeof(*b.idx));
-	b.rmw = calloc(n, sizeof(*b.rmw));
-	all = calloc(n, sizeof(*all));
-	if (!b.rows || !b.idx || !b.rmw || !all) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		struct srow *w = &b.rows[i];
-		int64_t same;
-
-		all[i] = i;
-		w->meta_off = b.meta.len;
-		r = tl_sql_metadata_canonical(s[i]->resource_metadata, &b.meta);
-		if (r < 0)
-			goto out;
-		w->meta_len = b.meta.len - w->meta_off;
-		/* The samples of one resource in a batch mostly carry the same
-		 * document: hash each distinct one once. */
-		same = idmap_get(&docs, b.meta.data + w->meta_off, w->meta_len);
-		if (same >= 0) {
-			memcpy(w->hash, b.rows[same].hash, sizeof(w->hash));
-			continue;
-		}
-		r = tl_sql_metadata_hash(b.meta.data + w->meta_off, w->meta_len, w->hash);
-		if (r == 0)
-			r = idmap_put(&docs, b.meta.data + w->meta_off, w->meta_len, (int64_t)i);
-		if (r < 0)
-			goto out;
-	}
-	r = pg_ensure(c, why);
-	if (r < 0)
-		goto out;
-	r = cover_batch(c, s, n, why);
-	if (r < 0)
-		goto out;
-
-	r = begin_batch(c, LOCK_SAMPLES, why);
-	if (r < 0)
-		goto out;
-	r = write_samples(c, &b, all, n, &inserted, why);
-	if (r == -EEXIST) {
-		/* A replay: again, through the staging table. */
-		pg_rollback(c);
-		drop_caches(c);
-		b.stage = true;
-		r = begin_batch(c, LOCK_SAMPLES, why);
-		if (r < 0)
-			goto out;
-		r = write_samples(c, &b, all, n, &inserted, why);
-	}
-	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "committing samples", why);
-	if (r == 0) {
-		rep->stored += inserted;
-		rep->duplicates += n - inserted;
-		goto out;
-	}
-	pg_rollback(c);
-	drop_caches(c);
-	if (r != -EBADMSG)
-		goto out;
-
-	/* A record was refused: again, one record per savepoint (each through
-	 * the staging table, which tells a duplicate from a refusal). What the
-	 * failed attempt counted was rolled back with it. */
-	inserted = 0;
-	b.stage = true;
-	r = begin_batch(c, LOCK_SAMPLES, why);
+	r = begin_batch(c, lock, why);
 	if (r < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		size_t one = 0;
+		size_t done = 0;
 
-		r = pg_exec(c, "SAVEPOINT tally_one", 0, NULL, NULL, "storing a sample", why);
+		r = pg_exec(c, "SAVEPOINT tally_one", 0, NULL, NULL, store_what, why);
 		if (r < 0)
 			break;
 		tl_buf_reset(&tmp);
-		r = write_samples(c, &b, &all[i], 1, &one, &tmp);
+		r = one(c, arg, i, &done, &tmp);
 		if (r == -EBADMSG) {
-			r = pg_exec(c, "ROLLBACK TO SAVEPOINT tally_one", 0, NULL, NULL,
-				    "storing a sample", why);
-			drop_caches(c);
+			r = pg_exec(c, "ROLLBACK TO SAVEPOINT tally_one", 0, NULL, NULL, store_what,
+				    why);
+			/* Ids cached inside the savepoint are gone with it. */
+			pg_drop_caches(c);
 			if (r < 0)
 				break;
 			tl_store_report_refuse(rep, i, tmp.data, tmp.len);
@@ -1746,13 +920,13 @@ static int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t
 			}
 			break;
 		}
-		inserted += one;
+		inserted += done;
 	}
 	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "committing samples", why);
+		r = pg_exec(c, "COMMIT", 0, NULL, NULL, commit_what, why);
 	if (r < 0) {
 		pg_rollback(c);
-		drop_caches(c);
+		pg_drop_caches(c);
 		if (rep->refused)
 			memset(rep->refused, 0, n);
 		rep->n_refused = 0;
@@ -1761,10 +935,105 @@ static int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t
 	rep->stored += inserted;
 	rep->duplicates += n - inserted - rep->n_refused;
 out:
-	free(all);
-	idmap_fini(&docs);
-	batch_fini(&b);
 	tl_buf_fini(&tmp);
+	return r;
+}
+
+static int write_one_sample(struct pg_ctx *c, void *arg, size_t i, size_t *out_inserted,
+			    struct tl_buf *why)
+{
+	struct batch *b = arg;
+
+	return write_samples(c, b, &b->all[i], 1, out_inserted, why);
+}
+
+int pg_record_samples(void *ctx, const struct tl_sample *const *s, size_t n,
+		      struct tl_store_report *rep)
+{
+	struct pg_ctx *c = ctx;
+	struct tl_buf *why = rep->why;
+	struct tl_strmap docs; /* canonical metadata -> the first sample carrying it */
+	struct batch b;
+	size_t i, inserted = 0;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	tl_strmap_init(&docs);
+	if (n == 0)
+		return 0;
+	b.s = s;
+	b.rows = calloc(n, sizeof(*b.rows));
+	b.idx = calloc(n, sizeof(*b.idx));
+	b.rmw = calloc(n, sizeof(*b.rmw));
+	b.all = calloc(n, sizeof(*b.all));
+	if (!b.rows || !b.idx || !b.rmw || !b.all) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct srow *w = &b.rows[i];
+		int64_t same;
+
+		b.all[i] = i;
+		w->meta_off = b.meta.len;
+		r = tl_sql_metadata_canonical(s[i]->resource_metadata, &b.meta);
+		if (r < 0)
+			goto out;
+		w->meta_len = b.meta.len - w->meta_off;
+		/* The samples of one resource in a batch mostly carry the same
+		 * document: hash each distinct one once. */
+		same = tl_sql_idcache_get(&docs, b.meta.data + w->meta_off, w->meta_len);
+		if (same >= 0) {
+			memcpy(w->hash, b.rows[same].hash, sizeof(w->hash));
+			continue;
+		}
+		r = tl_sql_metadata_hash(b.meta.data + w->meta_off, w->meta_len, w->hash);
+		if (r == 0)
+			r = id_put(&docs, b.meta.data + w->meta_off, w->meta_len, (int64_t)i);
+		if (r < 0)
+			goto out;
+	}
+	r = pg_ensure(c, why);
+	if (r < 0)
+		goto out;
+	r = cover_batch(c, s, n, why);
+	if (r < 0)
+		goto out;
+
+	r = begin_batch(c, PG_LOCK_SAMPLES, why);
+	if (r < 0)
+		goto out;
+	r = write_samples(c, &b, b.all, n, &inserted, why);
+	if (r == -EEXIST) {
+		/* A replay: again, through the staging table. */
+		pg_rollback(c);
+		pg_drop_caches(c);
+		b.stage = true;
+		r = begin_batch(c, PG_LOCK_SAMPLES, why);
+		if (r < 0)
+			goto out;
+		r = write_samples(c, &b, b.all, n, &inserted, why);
+	}
+	if (r == 0)
+		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "committing samples", why);
+	if (r == 0) {
+		rep->stored += inserted;
+		rep->duplicates += n - inserted;
+		goto out;
+	}
+	pg_rollback(c);
+	pg_drop_caches(c);
+	if (r != -EBADMSG)
+		goto out;
+
+	/* A record was refused: again, one record per savepoint (each through
+	 * the staging table, which tells a duplicate from a refusal). */
+	b.stage = true;
+	r = redo_per_record(c, PG_LOCK_SAMPLES, n, write_one_sample, &b, "storing a sample",
+			    "committing samples", rep);
+out:
+	tl_strmap_fini(&docs);
+	batch_fini(&b);
 	return r;
 }
 
@@ -1790,7 +1059,8 @@ static int event_type_ids(struct pg_ctx *c, const struct tl_event *const *e, siz
 		if (arr_begin(a) < 0)
 			return -ENOMEM;
 		for (i = 0; i < n; i++) {
-			ids[i] = idmap_get(&c->etypes, e[i]->event_type, strlen(e[i]->event_type));
+			ids[i] = tl_sql_idcache_get(&c->etypes, e[i]->event_type,
+						    strlen(e[i]->event_type));
 			if (ids[i] < 0) {
 				miss++;
 				if (arr_str(a, e[i]->event_type) < 0)
@@ -1810,7 +1080,7 @@ static int event_type_ids(struct pg_ctx *c, const struct tl_event *const *e, siz
 		for (row = 0; row < PQntuples(res); row++) {
 			const char *name = PQgetvalue(res, row, 1);
 
-			if (idmap_put(&c->etypes, name, strlen(name), get_i64(res, row, 0)) < 0) {
+			if (id_put(&c->etypes, name, strlen(name), pg_get_i64(res, row, 0)) < 0) {
 				PQclear(res);
 				return -ENOMEM;
 			}
@@ -1838,7 +1108,7 @@ static int write_events(struct pg_ctx *c, const struct tl_event *const *e, size_
 		" $6::float8[], $7::timestamp[]) ON CONFLICT DO NOTHING";
 	const char *params[7];
 	int64_t *ids = NULL, *eids = NULL;
-	struct pg_idmap pos;
+	struct tl_strmap pos;
 	PGresult *res = NULL;
 	size_t i, k, traits = 0;
 	int r, row;
@@ -1874,8 +1144,8 @@ static int write_events(struct pg_ctx *c, const struct tl_event *const *e, size_
 		}
 		/* The first event of each message_id gets the id the server returns. */
 		eids[i] = -1;
-		if (idmap_get(&pos, e[i]->message_id, strlen(e[i]->message_id)) < 0 &&
-		    idmap_put(&pos, e[i]->message_id, strlen(e[i]->message_id), (int64_t)i) < 0)
+		if (tl_sql_idcache_get(&pos, e[i]->message_id, strlen(e[i]->message_id)) < 0 &&
+		    id_put(&pos, e[i]->message_id, strlen(e[i]->message_id), (int64_t)i) < 0)
 			goto nomem;
 	}
 	for (k = 0; k < 4; k++) {
@@ -1889,10 +1159,10 @@ static int write_events(struct pg_ctx *c, const struct tl_event *const *e, size_
 	*out_inserted = (size_t)PQntuples(res);
 	for (row = 0; row < PQntuples(res); row++) {
 		const char *mid = PQgetvalue(res, row, 1);
-		int64_t at = idmap_get(&pos, mid, strlen(mid));
+		int64_t at = tl_sql_idcache_get(&pos, mid, strlen(mid));
 
 		if (at >= 0) {
-			eids[at] = get_i64(res, row, 0);
+			eids[at] = pg_get_i64(res, row, 0);
 			traits += e[at]->n_traits;
 		}
 	}
@@ -1941,34 +1211,49 @@ nomem:
 	r = -ENOMEM;
 out:
 	PQclear(res);
-	idmap_fini(&pos);
+	tl_strmap_fini(&pos);
 	free(ids);
 	free(eids);
 	return r;
 }
 
-static int pg_record_events(void *ctx, const struct tl_event *const *e, size_t n,
-			    struct tl_store_report *rep)
+/* An events batch: what write_events() needs, for write_one_event(). */
+struct ebatch {
+	const struct tl_event *const *e;
+	struct arr a[7];
+	struct tl_buf raw;
+};
+
+static int write_one_event(struct pg_ctx *c, void *arg, size_t i, size_t *out_inserted,
+			   struct tl_buf *why)
+{
+	struct ebatch *eb = arg;
+
+	return write_events(c, &eb->e[i], 1, eb->a, &eb->raw, out_inserted, why);
+}
+
+int pg_record_events(void *ctx, const struct tl_event *const *e, size_t n,
+		     struct tl_store_report *rep)
 {
 	struct pg_ctx *c = ctx;
-	struct tl_buf *why = rep->why, raw, tmp;
-	struct arr a[7];
-	size_t i, k, inserted = 0;
+	struct tl_buf *why = rep->why;
+	struct ebatch eb;
+	size_t k, inserted = 0;
 	int r;
 
 	if (n == 0)
 		return 0;
-	tl_buf_init(&raw);
-	tl_buf_init(&tmp);
+	eb.e = e;
+	tl_buf_init(&eb.raw);
 	for (k = 0; k < 7; k++)
-		arr_init(&a[k]);
+		arr_init(&eb.a[k]);
 	r = pg_ensure(c, why);
 	if (r < 0)
 		goto out;
-	r = begin_batch(c, LOCK_EVENTS, why);
+	r = begin_batch(c, PG_LOCK_EVENTS, why);
 	if (r < 0)
 		goto out;
-	r = write_events(c, e, n, a, &raw, &inserted, why);
+	r = write_events(c, e, n, eb.a, &eb.raw, &inserted, why);
 	if (r == 0)
 		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "committing events", why);
 	if (r == 0) {
@@ -1977,581 +1262,14 @@ static int pg_record_events(void *ctx, const struct tl_event *const *e, size_t n
 		goto out;
 	}
 	pg_rollback(c);
-	drop_caches(c);
+	pg_drop_caches(c);
 	if (r != -EBADMSG)
 		goto out;
-
-	inserted = 0;
-	r = begin_batch(c, LOCK_EVENTS, why);
-	if (r < 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		size_t one = 0;
-
-		r = pg_exec(c, "SAVEPOINT tally_one", 0, NULL, NULL, "storing an event", why);
-		if (r < 0)
-			break;
-		tl_buf_reset(&tmp);
-		r = write_events(c, &e[i], 1, a, &raw, &one, &tmp);
-		if (r == -EBADMSG) {
-			r = pg_exec(c, "ROLLBACK TO SAVEPOINT tally_one", 0, NULL, NULL,
-				    "storing an event", why);
-			drop_caches(c);
-			if (r < 0)
-				break;
-			tl_store_report_refuse(rep, i, tmp.data, tmp.len);
-			continue;
-		}
-		if (r < 0) {
-			if (why) {
-				tl_buf_reset(why);
-				tl_buf_append(why, tmp.data ? tmp.data : "", tmp.len);
-			}
-			break;
-		}
-		inserted += one;
-	}
-	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, "committing events", why);
-	if (r < 0) {
-		pg_rollback(c);
-		drop_caches(c);
-		if (rep->refused)
-			memset(rep->refused, 0, n);
-		rep->n_refused = 0;
-		goto out;
-	}
-	rep->stored += inserted;
-	rep->duplicates += n - inserted - rep->n_refused;
+	r = redo_per_record(c, PG_LOCK_EVENTS, n, write_one_event, &eb, "storing an event",
+			    "committing events", rep);
 out:
 	for (k = 0; k < 7; k++)
-		tl_buf_fini(&a[k].b);
-	tl_buf_fini(&raw);
-	tl_buf_fini(&tmp);
+		tl_buf_fini(&eb.a[k].b);
+	tl_buf_fini(&eb.raw);
 	return r;
 }
-
-/* ---------------------------------------------------------------- expiry */
-
-/*
- * Expiry never holds a lock for long: whole partitions are dropped one per
- * transaction (with a lock timeout), the partition that straddles the
- * cut-off is emptied in transactions of batch_rows rows, and what the
- * samples leave behind (resources, their meter pairs, meters, metadata) is
- * removed in key ranges of batch_rows, each its own transaction; only those
- * that delete rows writers may have cached take the writers' lock
- * exclusively (and bump the cache epoch). An interrupted run leaves every
- * committed step consistent; the next run finds what is left: each step
- * selects by what is still true of the data, not by what this run did.
- */
-
-#define EXPIRE_BATCH 10000
-
-static bool expire_stopped(const struct tl_expire_opts *o)
-{
-	return o->stop && *o->stop;
-}
-
-static void expire_progress(const struct tl_expire_opts *o, struct tl_expire_report *rep,
-			    const char *step)
-{
-	rep->step = step;
-	if (o->progress)
-		o->progress(o->cls, rep);
-}
-
-/* The first column of the first row as an integer (count(*)), after running sql. */
-static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
-		     uint64_t *out, const char *what, struct tl_buf *why)
-{
-	PGresult *res;
-	int r = pg_exec(c, sql, n, vals, &res, what, why);
-
-	if (r < 0)
-		return r;
-	*out = PQntuples(res) && !PQgetisnull(res, 0, 0) ? (uint64_t)get_i64(res, 0, 0) : 0;
-	PQclear(res);
-	return 0;
-}
-
-/*
- * sql in its own transaction, holding the writers' lock (key) exclusively
- * when key is not 0 and bumping the cache epoch when rows went; out[0..nout)
- * get the first columns of its first row as integers (out[0]: the rows
- * changed). A probe (same parameters; may be NULL) that counts 0 first means
- * nothing to do: no lock taken, no writer kept waiting.
- */
-static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const char *sql, int n,
-		      const char *const *vals, uint64_t *out, int nout, const char *what,
-		      struct tl_buf *why)
-{
-	char lock[80];
-	uint64_t any = 1;
-	PGresult *res;
-	int r, i;
-
-	for (i = 0; i < nout; i++)
-		out[i] = 0;
-	if (probe) {
-		r = query_u64(c, probe, n, vals, &any, what, why);
-		if (r < 0 || !any)
-			return r;
-	}
-	r = pg_exec(c, "BEGIN; SET LOCAL statement_timeout = 0", 0, NULL, NULL, what, why);
-	if (r == 0 && key) {
-		snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%lld)", key);
-		r = pg_exec(c, lock, 0, NULL, NULL, what, why);
-	}
-	if (r == 0)
-		r = pg_exec(c, sql, n, vals, &res, what, why);
-	if (r == 0) {
-		for (i = 0; i < nout && i < PQnfields(res) && PQntuples(res); i++)
-			out[i] = PQgetisnull(res, 0, i) ? 0 : (uint64_t)get_i64(res, 0, i);
-		PQclear(res);
-	}
-	if (r == 0 && key && out[0])
-		r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL, what, why);
-	if (r == 0)
-		r = pg_exec(c, "COMMIT", 0, NULL, NULL, what, why);
-	if (r < 0)
-		pg_rollback(c);
-	return r;
-}
-
-/*
- * Repeats expire_txn() (sql takes $1 before and $2 batch, probe may be NULL)
- * until a transaction removes fewer than batch rows, adding to *counter.
- */
-static int expire_loop(struct pg_ctx *c, long long key, const char *probe, const char *sql,
-		       const char *const *params, uint64_t batch, uint64_t *counter,
-		       const char *step, const struct tl_expire_opts *o,
-		       struct tl_expire_report *rep, const char *what, struct tl_buf *why)
-{
-	uint64_t n;
-	int r;
-
-	do {
-		if (expire_stopped(o))
-			return -EINTR;
-		r = expire_txn(c, key, probe, sql, 2, params, &n, 1, what, why);
-		if (r < 0)
-			return r;
-		*counter += n;
-		rep->batches++;
-		expire_progress(o, rep, step);
-	} while (n >= batch);
-	return 0;
-}
-
-/* The partitions entirely below before, oldest first. */
-static int list_old_partitions(struct pg_ctx *c, const char *tb, PGresult **out, struct tl_buf *why)
-{
-	static const char list_sql[] =
-		"SELECT k.relname::text FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid"
-		" CROSS JOIN LATERAL regexp_match(pg_get_expr(k.relpartbound, k.oid),"
-		" 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m"
-		" WHERE i.inhparent = to_regclass('sample') AND m[2]::timestamp <= $1::timestamp"
-		" ORDER BY m[1]::timestamp";
-	const char *params[1] = {tb};
-
-	return pg_exec(c, list_sql, 1, params, out, "listing partitions", why);
-}
-
-/* Only names that need no quoting go into SQL text (ours always do). */
-static bool plain_name(const char *name)
-{
-	return strlen(name) < 64 &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
-}
-
-/* Drops the partitions entirely below before, one transaction each, counting their rows. */
-static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_expire_opts *o,
-			   struct tl_expire_report *rep, struct tl_buf *why)
-{
-	char sql[512];
-	PGresult *res;
-	int r = 0, i;
-
-	for (i = 0; i < PQntuples(list) && r == 0; i++) {
-		const char *name = PQgetvalue(list, i, 0);
-		uint64_t rows = 0;
-
-		if (!plain_name(name))
-			continue;
-		if (expire_stopped(o))
-			return -EINTR;
-		r = pg_exec(c, "BEGIN; " DDL_LOCK_TIMEOUT "; SET LOCAL statement_timeout = 0", 0,
-			    NULL, NULL, "expiring partitions", why);
-		if (r < 0)
-			break;
-		/* The metadata documents its rows name, one index probe per
-		 * distinct document (a loose scan of its metadata_id index: far
-		 * fewer documents than rows), then its rows. */
-		snprintf(
-			sql, sizeof(sql),
-			"WITH RECURSIVE t(m) AS (SELECT min(metadata_id) FROM %s UNION ALL"
-			" SELECT (SELECT min(metadata_id) FROM %s WHERE metadata_id > t.m) FROM t"
-			" WHERE t.m IS NOT NULL) INSERT INTO tally_expire_candidate SELECT m FROM t"
-			" WHERE m IS NOT NULL ON CONFLICT DO NOTHING",
-			name, name);
-		r = pg_exec(c, sql, 0, NULL, NULL, "expiring partitions", why);
-		/* Its rows: the planner's count when the partition was analyzed
-		 * (autovacuum does; a scan of a day of samples would cost more than
-		 * the drop), else counted. */
-		snprintf(sql, sizeof(sql),
-			 "SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint ELSE"
-			 " (SELECT count(*) FROM %s) END, reltuples >= 0 FROM pg_class WHERE"
-			 " oid = '%s'::regclass",
-			 name, name);
-		if (r == 0)
-			r = pg_exec(c, sql, 0, NULL, &res, "expiring partitions", why);
-		if (r == 0) {
-			rows = (uint64_t)get_i64(res, 0, 0);
-			if (PQgetvalue(res, 0, 1)[0] == 't')
-				rep->estimated = true;
-			PQclear(res);
-		}
-		snprintf(sql, sizeof(sql), "DROP TABLE %s", name);
-		if (r == 0)
-			r = pg_exec(c, sql, 0, NULL, NULL, "dropping a partition", why);
-		if (r == 0)
-			r = pg_exec(c, "SELECT nextval('tally_cache_epoch')", 0, NULL, NULL,
-				    "expiring partitions", why);
-		if (r == 0)
-			r = pg_exec(c, "COMMIT", 0, NULL, NULL, "expiring partitions", why);
-		if (r < 0) {
-			pg_rollback(c);
-			break;
-		}
-		rep->partitions++;
-		rep->samples += rows;
-		rep->batches++;
-		expire_progress(o, rep, "partitions");
-	}
-	c->parts_loaded = false;
-	return r;
-}
-
-/* Counts what an expiry would remove (dry run), or only the totals for progress. */
-static int expire_count(struct pg_ctx *c, const char *const *params, PGresult *parts,
-			const struct tl_expire_opts *o, struct tl_expire_report *rep,
-			struct tl_buf *why)
-{
-	uint64_t n = 0;
-	int r = 0;
-
-	rep->partitions_total = (uint64_t)PQntuples(parts);
-	if (o->totals || o->dry_run)
-		r = query_u64(c, "SELECT count(*) FROM sample WHERE \"timestamp\" < $1::timestamp",
-			      1, params, &rep->samples_total, "counting samples", why);
-	if (r < 0 || !o->dry_run)
-		return r;
-	rep->samples += rep->samples_total;
-	rep->partitions += rep->partitions_total;
-	if (o->samples_only)
-		return 0;
-	r = query_u64(c,
-		      "SELECT count(*) FROM resource r WHERE NOT EXISTS (SELECT 1 FROM sample s"
-		      " WHERE s.resource_ref = r.id AND s.\"timestamp\" >= $1::timestamp)",
-		      1, params, &n, "counting resources", why);
-	rep->resources += n;
-	if (r == 0)
-		r = query_u64(
-			c,
-			"SELECT count(*) FROM meter m WHERE NOT EXISTS (SELECT 1 FROM sample s"
-			" WHERE s.meter_id = m.id AND s.\"timestamp\" >= $1::timestamp)",
-			1, params, &n, "counting meters", why);
-	rep->meters += r == 0 ? n : 0;
-	return r;
-}
-
-/* The straddling partition (and sample_default): batches of the oldest rows. */
-static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t batch,
-		       const struct tl_expire_opts *o, struct tl_expire_report *rep,
-		       struct tl_buf *why)
-{
-	return expire_loop(c, 0, NULL,
-			   "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
-			   " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
-			   " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
-			   " AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id),"
-			   " i AS (INSERT INTO tally_expire_candidate SELECT DISTINCT metadata_id"
-			   " FROM d WHERE metadata_id IS NOT NULL ON CONFLICT DO NOTHING)"
-			   " SELECT count(*) FROM d",
-			   params, batch, &rep->samples, "samples", o, rep, "expiring samples",
-			   why);
-}
-
-/*
- * Repeats a keyed step: sql takes $1 before, $2 batch, $3 the last key done
- * and returns (rows changed, last key of the range, keys in the range); it
- * goes on until a range comes back short.
- */
-static int expire_ranges(struct pg_ctx *c, long long key, const char *probe, const char *sql,
-			 const char *tb, const char *nb, uint64_t batch,
-			 const struct tl_expire_opts *o, struct tl_expire_report *rep,
-			 const char *what, struct tl_buf *why)
-{
-	char last[32] = "-1";
-	const char *params[3] = {tb, nb, last};
-	uint64_t got[3], any = 1; /* rows changed, last key of the range, keys in it */
-	int r;
-
-	/* probe ($1 before, $2 batch): is there anything to do at all? */
-	if (probe) {
-		r = query_u64(c, probe, 2, params, &any, what, why);
-		if (r < 0 || !any)
-			return r;
-	}
-	do {
-		if (expire_stopped(o))
-			return -EINTR;
-		r = expire_txn(c, key, NULL, sql, 3, params, got, 3, what, why);
-		if (r < 0)
-			return r;
-		snprintf(last, sizeof(last), "%llu", (unsigned long long)got[1]);
-		rep->batches++;
-		expire_progress(o, rep, "orphans");
-	} while (got[2] >= batch);
-	return 0;
-}
-
-/* What the expired samples leave behind. */
-static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint64_t batch,
-			  const struct tl_expire_opts *o, struct tl_expire_report *rep,
-			  struct tl_buf *why)
-{
-	const char *params[2] = {tb, nb};
-	uint64_t n;
-	int r;
-
-	/* Resources whose last sample is gone (resource.last_sample_timestamp is
-	 * exact: every batch raises it), with their meter pairs. */
-	r = expire_loop(c, LOCK_SAMPLES,
-			"SELECT count(*) FROM (SELECT 1 FROM resource WHERE last_sample_timestamp"
-			" < $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-			"WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
-			" WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
-			" RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
-			" WHERE x.resource_ref = r.id), i AS (INSERT INTO tally_expire_candidate"
-			" SELECT DISTINCT metadata_id FROM r WHERE metadata_id IS NOT NULL"
-			" ON CONFLICT DO NOTHING) SELECT count(*) FROM r",
-			params, batch, &rep->resources, "orphans", o, rep, "expiring resources",
-			why);
-	if (r < 0)
-		return r;
-	/* Meter pairs of living resources: resource_meter.last_timestamp is a
-	 * lower bound of the pair's latest sample, so only pairs below the
-	 * cut-off can have lost theirs. A pair with none left goes; the others
-	 * are set again from their latest sample, so that a row's time is
-	 * always that of a sample still there. Keyed by resource_ref. */
-	r = expire_ranges(
-		c, LOCK_SAMPLES,
-		"SELECT count(*) FROM (SELECT 1 FROM resource_meter WHERE last_timestamp <"
-		" $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-		"WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
-		" WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
-		" ORDER BY resource_ref LIMIT $2::bigint),"
-		" d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
-		" k.resource_ref AND rm.last_timestamp < $1::timestamp AND NOT EXISTS"
-		" (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
-		" AND s.meter_id = rm.meter_id) RETURNING 1),"
-		" u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
-		" source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
-		" FROM sample s WHERE s.resource_ref = rm.resource_ref"
-		" AND s.meter_id = rm.meter_id"
-		" ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
-		" FROM k WHERE rm.resource_ref = k.resource_ref"
-		" AND rm.last_timestamp < $1::timestamp AND EXISTS (SELECT 1 FROM sample s"
-		" WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
-		" RETURNING 1)"
-		" SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
-		" (SELECT count(*) FROM k)",
-		tb, nb, batch, o, rep, "expiring resource_meter", why);
-	/* First sample times of living resources whose first sample went. */
-	if (r == 0)
-		r = expire_ranges(
-			c, 0, NULL,
-			"WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
-			" $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
-			" u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
-			/* Most often in the day after the cut-off: one partition. */
-			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-			" r.id AND s.\"timestamp\" >= $1::timestamp AND s.\"timestamp\" <"
-			" $1::timestamp + interval '1 day'),"
-			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-			" r.id), r.first_sample_timestamp) FROM k WHERE r.id = k.id"
-			" RETURNING 1)"
-			" SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
-			" (SELECT count(*) FROM k)",
-			tb, nb, batch, o, rep, "expiring resources", why);
-	/* Meters no pair names: a small table, one statement. */
-	if (r == 0)
-		r = expire_txn(
-			c, LOCK_SAMPLES,
-			"SELECT count(*) FROM (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
-			" FROM resource_meter rm WHERE rm.meter_id = m.id) LIMIT 1) x",
-			"WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
-			" resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
-			" SELECT count(*) FROM d",
-			0, NULL, &n, 1, "expiring meters", why);
-	if (r < 0)
-		return r;
-	rep->meters += n;
-	rep->batches++;
-	/* Metadata documents that rows deleted above named (noted in the same
-	 * transactions, migration 002) and nothing points to any more; each
-	 * looked up by the indexes of both references. */
-	return expire_ranges(
-		c, LOCK_SAMPLES,
-		"SELECT count(*) FROM (SELECT 1 FROM tally_expire_candidate WHERE"
-		" $1::timestamp IS NOT NULL AND $2::bigint IS NOT NULL LIMIT 1) x",
-		"WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
-		" (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
-		" $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
-		" LIMIT $2::bigint) RETURNING metadata_id),"
-		" d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
-		" NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
-		" NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id)"
-		" RETURNING 1)"
-		" SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
-		" (SELECT count(*) FROM k)",
-		tb, nb, batch, o, rep, "expiring metadata", why);
-}
-
-static int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
-			     struct tl_expire_report *rep, struct tl_buf *why)
-{
-	struct pg_ctx *c = ctx;
-	uint64_t batch = o->batch_rows ? o->batch_rows : EXPIRE_BATCH;
-	char tb[48], nb[24];
-	const char *params[2] = {tb, nb};
-	PGresult *parts = NULL;
-	int r;
-
-	if (!tl_pg_format_time(before, tb, sizeof(tb))) {
-		if (why)
-			tl_buf_puts(why, "expiry time out of range");
-		return -EINVAL;
-	}
-	snprintf(nb, sizeof(nb), "%llu", (unsigned long long)batch);
-	r = pg_ensure(c, why);
-	if (r < 0)
-		return r;
-	r = pg_exec(c, "SET statement_timeout = 0", 0, NULL, NULL, "expiring samples", why);
-	if (r == 0)
-		r = list_old_partitions(c, tb, &parts, why);
-	if (r == 0)
-		r = expire_count(c, params, parts, o, rep, why);
-	if (r < 0 || o->dry_run)
-		goto out;
-	expire_progress(o, rep, "partitions");
-	r = drop_partitions(c, parts, o, rep, why);
-	if (r == 0)
-		r = expire_edge(c, params, batch, o, rep, why);
-	if (r == 0 && !o->samples_only)
-		r = expire_orphans(c, tb, nb, batch, o, rep, why);
-out:
-	PQclear(parts);
-	if (!c->broken) {
-		char sql[64];
-
-		snprintf(sql, sizeof(sql), "SET statement_timeout = %u", c->opt.timeout_ms);
-		PQclear(PQexec(c->conn, sql));
-	}
-	return r;
-}
-
-static int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_opts *o,
-			    struct tl_expire_report *rep, struct tl_buf *why)
-{
-	struct pg_ctx *c = ctx;
-	uint64_t batch = o->batch_rows ? o->batch_rows : EXPIRE_BATCH, n;
-	char tb[48], nb[24];
-	const char *params[2] = {tb, nb};
-	int r;
-
-	if (!tl_pg_format_time(before, tb, sizeof(tb))) {
-		if (why)
-			tl_buf_puts(why, "expiry time out of range");
-		return -EINVAL;
-	}
-	snprintf(nb, sizeof(nb), "%llu", (unsigned long long)batch);
-	r = pg_ensure(c, why);
-	if (r < 0)
-		return r;
-	if (o->totals || o->dry_run)
-		r = query_u64(c, "SELECT count(*) FROM event WHERE generated < $1::timestamp", 1,
-			      params, &rep->events_total, "counting events", why);
-	if (r < 0)
-		return r;
-	if (o->dry_run) {
-		rep->events += rep->events_total;
-		return 0;
-	}
-	/* Events and their traits, oldest first; no id cache is touched. */
-	r = expire_loop(c, 0, NULL,
-			"WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
-			" WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
-			" RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
-			" e.id) SELECT count(*) FROM e",
-			params, batch, &rep->events, "events", o, rep, "expiring events", why);
-	if (r < 0)
-		return r;
-	/* Event types with no event left: writers cache their ids. */
-	return expire_txn(
-		c, LOCK_EVENTS,
-		"SELECT count(*) FROM (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
-		" FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
-		"WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
-		" event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
-		0, NULL, &n, 1, "expiring event types", why);
-}
-
-static int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why)
-{
-	struct pg_ctx *c = ctx;
-	char sql[80];
-	uint64_t got = 0;
-	int r = pg_ensure(c, why);
-
-	if (r < 0)
-		return r;
-	if (wait) {
-		snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_advisory_lock(%lld)", LOCK_EXPIRER);
-		r = pg_exec(c, "SET statement_timeout = 0", 0, NULL, NULL, "expirer lock", why);
-	} else {
-		snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)::int", LOCK_EXPIRER);
-	}
-	if (r == 0)
-		r = query_u64(c, sql, 0, NULL, &got, "expirer lock", why);
-	if (r == 0 && !got) {
-		if (why)
-			tl_buf_puts(why, "another tally-expirer is running on this database");
-		r = -EBUSY;
-	}
-	return r;
-}
-
-const struct tl_storage_driver tl_storage_postgresql = {
-	.name = "postgresql",
-	.backend = TL_STORAGE_POSTGRESQL,
-	.open = pg_open,
-	.schema = pg_schema,
-	.dbsync = pg_dbsync,
-	.record_samples = pg_record_samples,
-	.record_events = pg_record_events,
-	.query_samples = pg_query_samples,
-	.query_complex = pg_query_complex,
-	.query_meters = pg_query_meters,
-	.query_resources = pg_query_resources,
-	.statistics = pg_statistics,
-	.query_events = pg_query_events,
-	.event_types = pg_event_types,
-	.trait_types = pg_trait_types,
-	.traits = pg_traits,
-	.expire_samples = pg_expire_samples,
-	.expire_events = pg_expire_events,
-	.expire_lock = pg_expire_lock,
-	.close = pg_close,
-};

@@ -1827,9 +1827,11 @@ static int expire_lock_sqlite(void *ctx, bool wait, struct tl_buf *why)
 	return 0;
 }
 
+static const char *const schemes[] = {"sqlite", NULL};
+
 const struct tl_storage_driver tl_storage_sqlite = {
 	.name = "sqlite",
-	.backend = TL_STORAGE_SQLITE,
+	.schemes = schemes,
 	.open = open_sqlite,
 	.schema = schema_sqlite,
 	.dbsync = dbsync_sqlite,
