@@ -186,6 +186,19 @@ void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *r
 	}
 }
 
+bool tl_expire_stopped(const struct tl_expire_opts *opts)
+{
+	return opts->stop && *opts->stop;
+}
+
+void tl_expire_progress(const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+			const char *step)
+{
+	rep->step = step;
+	if (opts->progress)
+		opts->progress(opts->cls, rep);
+}
+
 int tl_storage_cursor_next(struct tl_storage_cursor *c, void *row, struct tl_buf *why)
 {
 	return c->ops->next(c, row, why);

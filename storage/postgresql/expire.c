@@ -26,19 +26,6 @@
 
 #define EXPIRE_BATCH 10000
 
-static bool expire_stopped(const struct tl_expire_opts *o)
-{
-	return o->stop && *o->stop;
-}
-
-static void expire_progress(const struct tl_expire_opts *o, struct tl_expire_report *rep,
-			    const char *step)
-{
-	rep->step = step;
-	if (o->progress)
-		o->progress(o->cls, rep);
-}
-
 /* The first column of the first row as an integer (count(*)), after running sql. */
 static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
 		     uint64_t *out, const char *what, struct tl_buf *why)
@@ -110,14 +97,14 @@ static int expire_loop(struct pg_ctx *c, long long key, const char *probe, const
 	int r;
 
 	do {
-		if (expire_stopped(o))
+		if (tl_expire_stopped(o))
 			return -EINTR;
 		r = expire_txn(c, key, probe, sql, 2, params, &n, 1, what, why);
 		if (r < 0)
 			return r;
 		*counter += n;
 		rep->batches++;
-		expire_progress(o, rep, step);
+		tl_expire_progress(o, rep, step);
 	} while (n >= batch);
 	return 0;
 }
@@ -157,7 +144,7 @@ static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_exp
 
 		if (!plain_name(name))
 			continue;
-		if (expire_stopped(o))
+		if (tl_expire_stopped(o))
 			return -EINTR;
 		r = pg_exec(c, "BEGIN; " PG_DDL_LOCK_TIMEOUT "; SET LOCAL statement_timeout = 0", 0,
 			    NULL, NULL, "expiring partitions", why);
@@ -205,7 +192,7 @@ static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_exp
 		rep->partitions++;
 		rep->samples += rows;
 		rep->batches++;
-		expire_progress(o, rep, "partitions");
+		tl_expire_progress(o, rep, "partitions");
 	}
 	c->parts_loaded = false;
 	return r;
@@ -283,14 +270,14 @@ static int expire_ranges(struct pg_ctx *c, long long key, const char *probe, con
 			return r;
 	}
 	do {
-		if (expire_stopped(o))
+		if (tl_expire_stopped(o))
 			return -EINTR;
 		r = expire_txn(c, key, NULL, sql, 3, params, got, 3, what, why);
 		if (r < 0)
 			return r;
 		snprintf(last, sizeof(last), "%llu", (unsigned long long)got[1]);
 		rep->batches++;
-		expire_progress(o, rep, "orphans");
+		tl_expire_progress(o, rep, "orphans");
 	} while (got[2] >= batch);
 	return 0;
 }
@@ -424,7 +411,7 @@ int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
 		r = expire_count(c, params, parts, o, rep, why);
 	if (r < 0 || o->dry_run)
 		goto out;
-	expire_progress(o, rep, "partitions");
+	tl_expire_progress(o, rep, "partitions");
 	r = drop_partitions(c, parts, o, rep, why);
 	if (r == 0)
 		r = expire_edge(c, params, batch, o, rep, why);

@@ -105,9 +105,11 @@ static int arr_null(struct arr *a)
 
 static int arr_f64(struct arr *a, double v)
 {
-	if (arr_sep(a) < 0 || tl_buf_putc(&a->b, '"') < 0 || tl_pg_format_double(&a->b, v) < 0)
-		return -ENOMEM;
-	return tl_buf_putc(&a->b, '"');
+	arr_sep(a);
+	tl_buf_putc(&a->b, '"');
+	tl_pg_format_double(&a->b, v);
+	tl_buf_putc(&a->b, '"');
+	return tl_buf_error(&a->b);
 }
 
 static int arr_time(struct arr *a, int64_t us)
@@ -186,11 +188,12 @@ static void batch_fini(struct batch *b)
 static int meter_key(struct tl_buf *k, const struct tl_sample *s)
 {
 	tl_buf_reset(k);
-	if (tl_buf_puts(k, s->counter_name) < 0 || tl_buf_putc(k, '\0') < 0 ||
-	    tl_buf_putc(k, (char)('0' + s->counter_type)) < 0 || tl_buf_putc(k, '\0') < 0 ||
-	    tl_buf_puts(k, s->counter_unit) < 0)
-		return -ENOMEM;
-	return 0;
+	tl_buf_puts(k, s->counter_name);
+	tl_buf_putc(k, '\0');
+	tl_buf_putc(k, (char)('0' + s->counter_type));
+	tl_buf_putc(k, '\0');
+	tl_buf_puts(k, s->counter_unit);
+	return tl_buf_error(k);
 }
 
 /* Sort helpers: qsort has no context argument, so a per-thread pointer
@@ -328,13 +331,13 @@ static int step_meters(struct pg_ctx *c, struct batch *b, const size_t *sub, siz
 			return r;
 		for (row = 0; row < PQntuples(res); row++) {
 			tl_buf_reset(&b->key);
-			if (tl_buf_puts(&b->key, PQgetvalue(res, row, 1)) < 0 ||
-			    tl_buf_putc(&b->key, '\0') < 0 ||
-			    tl_buf_puts(&b->key, PQgetvalue(res, row, 2)) < 0 ||
-			    tl_buf_putc(&b->key, '\0') < 0 ||
-			    tl_buf_puts(&b->key, PQgetvalue(res, row, 3)) < 0 ||
-			    id_put(&c->meters, b->key.data, b->key.len, pg_get_i64(res, row, 0)) <
-				    0) {
+			tl_buf_puts(&b->key, PQgetvalue(res, row, 1));
+			tl_buf_putc(&b->key, '\0');
+			tl_buf_puts(&b->key, PQgetvalue(res, row, 2));
+			tl_buf_putc(&b->key, '\0');
+			tl_buf_puts(&b->key, PQgetvalue(res, row, 3));
+			if (tl_buf_error(&b->key) < 0 || id_put(&c->meters, b->key.data, b->key.len,
+								pg_get_i64(res, row, 0)) < 0) {
 				PQclear(res);
 				return -ENOMEM;
 			}
@@ -552,17 +555,22 @@ static int stage_row(struct tl_buf *o, const struct tl_sample *s, const struct s
 {
 	int r;
 
-	/* Ids are int4 identities (meter, resource) and an int8 (metadata). */
-	if (tl_pg_bin_row(o, SAMPLE_NCOLS) < 0 || tl_pg_bin_int4(o, (int32_t)w->meter_id) < 0 ||
-	    tl_pg_bin_int4(o, (int32_t)w->resource_ref) < 0 || tl_pg_bin_text(o, s->user_id) < 0 ||
-	    tl_pg_bin_text(o, s->project_id) < 0 || tl_pg_bin_text(o, s->source) < 0 ||
-	    tl_pg_bin_float8(o, s->volume) < 0)
-		return -ENOMEM;
+	/* Ids are int4 identities (meter, resource) and an int8 (metadata).
+	 * Appends: the buffer's error is sticky, checked once at the end; a
+	 * time out of range (-EINVAL) abandons the row, so what follows it
+	 * does not matter. */
+	tl_pg_bin_row(o, SAMPLE_NCOLS);
+	tl_pg_bin_int4(o, (int32_t)w->meter_id);
+	tl_pg_bin_int4(o, (int32_t)w->resource_ref);
+	tl_pg_bin_text(o, s->user_id);
+	tl_pg_bin_text(o, s->project_id);
+	tl_pg_bin_text(o, s->source);
+	tl_pg_bin_float8(o, s->volume);
 	r = tl_pg_bin_time(o, s->timestamp);
+	tl_pg_bin_text(o, s->message_id);
+	tl_pg_bin_int8(o, w->metadata_id);
 	if (r == 0)
-		r = tl_pg_bin_text(o, s->message_id);
-	if (r == 0)
-		r = tl_pg_bin_int8(o, w->metadata_id);
+		r = tl_buf_error(o);
 	return r == -EINVAL ? -EBADMSG : r;
 }
 
