@@ -161,19 +161,15 @@ int pg_fail(struct pg_ctx *c, PGresult *res, const char *what, struct tl_buf *wh
 	return r;
 }
 
-int pg_exec(struct pg_ctx *c, const char *sql, int n, const char *const *vals, PGresult **out,
-	    const char *what, struct tl_buf *why)
+/*
+ * The result of a statement that returns no rows or rows: in *out when out
+ * is not NULL (the caller clears it), else cleared. On failure, as pg_fail().
+ */
+static int take_result(struct pg_ctx *c, PGresult *res, PGresult **out, const char *what,
+		       struct tl_buf *why)
 {
-	PGresult *res;
-	ExecStatusType st;
+	ExecStatusType st = PQresultStatus(res);
 
-	if (out)
-		*out = NULL;
-	if (n)
-		res = PQexecParams(c->conn, sql, n, NULL, vals, NULL, NULL, 0);
-	else
-		res = PQexec(c->conn, sql);
-	st = PQresultStatus(res);
 	if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK))
 		return pg_fail(c, res, what, why);
 	if (out)
@@ -183,17 +179,24 @@ int pg_exec(struct pg_ctx *c, const char *sql, int n, const char *const *vals, P
 	return 0;
 }
 
-/*
- * As pg_exec() for a statement of the write path that runs once per batch:
- * prepared on its first use on a connection (a bit of c->prepared, cleared
- * when the connection is made), then only bound and run, which spares the
- * server its parsing and planning each time.
- */
+int pg_exec(struct pg_ctx *c, const char *sql, int n, const char *const *vals, PGresult **out,
+	    const char *what, struct tl_buf *why)
+{
+	PGresult *res;
+
+	if (out)
+		*out = NULL;
+	if (n)
+		res = PQexecParams(c->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	else
+		res = PQexec(c->conn, sql);
+	return take_result(c, res, out, what, why);
+}
+
 int pg_exec_prepared(struct pg_ctx *c, unsigned bit, const char *name, const char *sql, int n,
 		     const char *const *vals, PGresult **out, const char *what, struct tl_buf *why)
 {
 	PGresult *res;
-	ExecStatusType st;
 
 	if (out)
 		*out = NULL;
@@ -205,14 +208,7 @@ int pg_exec_prepared(struct pg_ctx *c, unsigned bit, const char *name, const cha
 		c->prepared |= bit;
 	}
 	res = PQexecPrepared(c->conn, name, n, vals, NULL, NULL, 0);
-	st = PQresultStatus(res);
-	if (!res || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK))
-		return pg_fail(c, res, what, why);
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
+	return take_result(c, res, out, what, why);
 }
 
 void pg_rollback(struct pg_ctx *c)
