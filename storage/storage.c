@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const struct tl_storage_driver tl_storage_postgresql;
-extern const struct tl_storage_driver tl_storage_sqlite;
+#include "storage/postgresql/driver.h"
+#include "storage/sqlite/driver.h"
 
+/* Each driver's descriptor names the URL schemes it takes. */
 const struct tl_storage_driver *const tl_storage_registry[] = {
 	&tl_storage_postgresql,
 	&tl_storage_sqlite,
@@ -28,14 +29,44 @@ void tl_storage_options_init(struct tl_storage_options *opt)
 	opt->timeout_ms = 0;
 }
 
+/* Does driver d name the scheme url[0..len)? */
+static bool takes(const struct tl_storage_driver *d, const char *url, size_t len)
+{
+	size_t k;
+
+	for (k = 0; d->schemes[k]; k++)
+		if (strlen(d->schemes[k]) == len && strncmp(url, d->schemes[k], len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The driver whose descriptor names the scheme of url ("postgresql" in
+ * "postgresql://..."), or NULL. A SQLAlchemy driver suffix that no
+ * descriptor names ("postgres+pg8000") falls back to its base scheme, as
+ * tl_storage_url_backend() accepts it.
+ */
+static const struct tl_storage_driver *driver_of(const char *url)
+{
+	size_t len = strcspn(url, ":"), base = strcspn(url, "+:"), i;
+
+	for (i = 0; tl_storage_registry[i]; i++)
+		if (takes(tl_storage_registry[i], url, len))
+			return tl_storage_registry[i];
+	for (i = 0; tl_storage_registry[i]; i++)
+		if (takes(tl_storage_registry[i], url, base))
+			return tl_storage_registry[i];
+	return NULL;
+}
+
 int tl_storage_open(const char *url, const struct tl_storage_options *opt, struct tl_storage **out,
 		    struct tl_buf *why)
 {
+	const struct tl_storage_driver *driver;
 	struct tl_storage_options defaults;
 	enum tl_storage_backend backend;
 	const char *reason;
 	struct tl_storage *s;
-	size_t i;
 	int r;
 
 	*out = NULL;
@@ -44,10 +75,8 @@ int tl_storage_open(const char *url, const struct tl_storage_options *opt, struc
 			tl_buf_printf(why, "bad storage URL: %s", reason);
 		return -EINVAL;
 	}
-	for (i = 0; tl_storage_registry[i]; i++)
-		if (tl_storage_registry[i]->backend == backend)
-			break;
-	if (!tl_storage_registry[i]) {
+	driver = driver_of(url);
+	if (!driver) {
 		if (why)
 			tl_buf_puts(why, "this build has no driver for that URL scheme");
 		return -ENOTSUP;
@@ -59,7 +88,7 @@ int tl_storage_open(const char *url, const struct tl_storage_options *opt, struc
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->driver = tl_storage_registry[i];
+	s->driver = driver;
 	snprintf(s->prefix, sizeof(s->prefix), "storage:%s", s->driver->name);
 	r = s->driver->open(url, opt, &s->ctx, why);
 	if (r < 0) {
@@ -155,6 +184,19 @@ void tl_store_report_refuse(struct tl_store_report *rep, size_t i, const char *r
 		tl_buf_reset(rep->why);
 		tl_buf_append(rep->why, reason ? reason : "", reason ? len : 0);
 	}
+}
+
+bool tl_expire_stopped(const struct tl_expire_opts *opts)
+{
+	return opts->stop && *opts->stop;
+}
+
+void tl_expire_progress(const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+			const char *step)
+{
+	rep->step = step;
+	if (opts->progress)
+		opts->progress(opts->cls, rep);
 }
 
 int tl_storage_cursor_next(struct tl_storage_cursor *c, void *row, struct tl_buf *why)

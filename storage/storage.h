@@ -3,10 +3,13 @@
  *
  * A driver is a const table of functions (struct tl_storage_driver); a
  * connection (struct tl_storage) holds the table and the driver's private
- * context. Everything outside storage/ calls drivers only through the
- * tl_storage_* wrappers at the end of this file, which pick the driver by the
- * URL scheme, time calls, log with the "[storage:BACKEND]" prefix and supply
- * -ENOTSUP for what a driver lacks.
+ * context. Each driver exports one descriptor from its own folder
+ * (storage/postgresql/driver.c, storage/sqlite/driver.c) that also names the
+ * URL schemes it takes; the registry (storage.c) is an array of them.
+ * Everything outside storage/ calls drivers only through the tl_storage_*
+ * wrappers at the end of this file, which pick the driver by the URL scheme
+ * and supply -ENOTSUP for what a driver lacks; they do not log (callers do,
+ * with s->prefix as the component).
  *
  * Invariants and conventions:
  *  - A connection belongs to one thread (a libpq connection, an SQLite
@@ -399,6 +402,12 @@ struct tl_expire_opts {
 	const volatile int *stop;
 };
 
+/* For drivers: has the caller asked the expiry to stop (opts->stop)? */
+bool tl_expire_stopped(const struct tl_expire_opts *opts);
+/* For drivers: sets rep->step and reports progress (opts->progress), if asked. */
+void tl_expire_progress(const struct tl_expire_opts *opts, struct tl_expire_report *rep,
+			const char *step);
+
 /* Schema state, from tl_storage_schema(). */
 struct tl_schema_state {
 	int current;  /* 0 when there is no schema at all */
@@ -419,7 +428,11 @@ struct tl_storage_options {
 
 struct tl_storage_driver {
 	const char *name; /* "postgresql", "sqlite" */
-	enum tl_storage_backend backend;
+	/*
+	 * The URL schemes it takes, ended by NULL ("postgresql", "postgres",
+	 * "postgresql+psycopg2"): tl_storage_open() picks the driver by them.
+	 */
+	const char *const *schemes;
 	/*
 	 * Connects. A server that is down is -EAGAIN (the caller retries), a URL
 	 * that cannot work is -EINVAL. Does not check the schema.
@@ -485,7 +498,7 @@ struct tl_storage {
 	char prefix[32]; /* "storage:postgresql", the log component */
 };
 
-/* The built-in drivers, ended by NULL. */
+/* The built-in drivers' descriptors, ended by NULL (storage.c). */
 extern const struct tl_storage_driver *const tl_storage_registry[];
 
 /*

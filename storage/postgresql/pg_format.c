@@ -39,9 +39,9 @@ int tl_pg_url_normalize(const char *url, struct tl_buf *out)
 	}
 	if (i == 2)
 		return -EINVAL;
-	if (tl_buf_append(out, url, slen) < 0 || tl_buf_puts(out, sep) < 0)
-		return -ENOMEM;
-	return 0;
+	tl_buf_append(out, url, slen);
+	tl_buf_puts(out, sep);
+	return tl_buf_error(out);
 }
 
 enum tl_pg_errclass tl_pg_errclass(const char *st)
@@ -185,18 +185,18 @@ int tl_pg_array_elem_n(struct tl_buf *b, const char *s, size_t len)
 {
 	size_t i, start = 0;
 
-	if (tl_buf_reserve(b, len + 8) < 0 || tl_buf_putc(b, '"') < 0)
-		return -ENOMEM;
+	tl_buf_reserve(b, len + 8);
+	tl_buf_putc(b, '"');
 	for (i = 0; i < len; i++) {
 		if (s[i] != '"' && s[i] != '\\')
 			continue;
-		if (tl_buf_append(b, s + start, i - start) < 0 || tl_buf_putc(b, '\\') < 0)
-			return -ENOMEM;
+		tl_buf_append(b, s + start, i - start);
+		tl_buf_putc(b, '\\');
 		start = i;
 	}
-	if (tl_buf_append(b, s + start, len - start) < 0 || tl_buf_putc(b, '"') < 0)
-		return -ENOMEM;
-	return 0;
+	tl_buf_append(b, s + start, len - start);
+	tl_buf_putc(b, '"');
+	return tl_buf_error(b);
 }
 
 int tl_pg_array_elem(struct tl_buf *b, const char *s)

@@ -58,23 +58,21 @@ static int write_object(const struct tl_json *v, struct tl_buf *out)
 	for (i = 0; i < v->len; i++)
 		m[i] = &v->u.members[i];
 	qsort(m, v->len, sizeof(*m), member_cmp);
-	r = tl_buf_putc(out, '{');
-	for (i = 0; r == 0 && i < v->len; i++) {
+	/* Appends only: the buffer's error is sticky, checked once below. */
+	tl_buf_putc(out, '{');
+	for (i = 0; i < v->len; i++) {
 		/* Of a run of equal keys only the last (in document order) counts. */
 		if (i + 1 < v->len && key_cmp(m[i], m[i + 1]) == 0)
 			continue;
 		if (!first)
-			r = tl_buf_putc(out, ',');
+			tl_buf_putc(out, ',');
 		first = false;
-		if (r == 0)
-			r = tl_json_write_string(m[i]->key, m[i]->klen, out);
-		if (r == 0)
-			r = tl_buf_putc(out, ':');
-		if (r == 0)
-			r = write_value(&m[i]->val, out);
+		tl_json_write_string(m[i]->key, m[i]->klen, out);
+		tl_buf_putc(out, ':');
+		write_value(&m[i]->val, out);
 	}
-	if (r == 0)
-		r = tl_buf_putc(out, '}');
+	tl_buf_putc(out, '}');
+	r = tl_buf_error(out);
 	if (m != stack)
 		free(m);
 	return r;
@@ -83,22 +81,19 @@ static int write_object(const struct tl_json *v, struct tl_buf *out)
 static int write_value(const struct tl_json *v, struct tl_buf *out)
 {
 	size_t i;
-	int r;
 
 	switch (v->type) {
 	case TL_JSON_OBJECT:
 		return write_object(v, out);
 	case TL_JSON_ARRAY:
-		r = tl_buf_putc(out, '[');
-		for (i = 0; r == 0 && i < v->len; i++) {
+		tl_buf_putc(out, '[');
+		for (i = 0; i < v->len; i++) {
 			if (i)
-				r = tl_buf_putc(out, ',');
-			if (r == 0)
-				r = write_value(&v->u.items[i], out);
+				tl_buf_putc(out, ',');
+			write_value(&v->u.items[i], out);
 		}
-		if (r == 0)
-			r = tl_buf_putc(out, ']');
-		return r;
+		tl_buf_putc(out, ']');
+		return tl_buf_error(out);
 	default:
 		return tl_json_write(v, out);
 	}

@@ -101,7 +101,22 @@ void tl_sql_stmt_fini(struct tl_sql_stmt *st);
  *   1 delta, 2 cumulative), 3 counter_unit text, 4 resource_id text,
  *   5 user_id text, 6 project_id text, 7 source text, 8 volume float,
  *   9 timestamp time, 10 recorded_at time, 11 metadata json (NULL: use "{}").
+ * (enum tl_sql_sample_col names them; both drivers decode rows by it).
  */
+enum tl_sql_sample_col {
+	TL_SQL_SAMPLE_MESSAGE_ID,
+	TL_SQL_SAMPLE_COUNTER_NAME,
+	TL_SQL_SAMPLE_COUNTER_TYPE,
+	TL_SQL_SAMPLE_COUNTER_UNIT,
+	TL_SQL_SAMPLE_RESOURCE_ID,
+	TL_SQL_SAMPLE_USER_ID,
+	TL_SQL_SAMPLE_PROJECT_ID,
+	TL_SQL_SAMPLE_SOURCE,
+	TL_SQL_SAMPLE_VOLUME,
+	TL_SQL_SAMPLE_TIMESTAMP,
+	TL_SQL_SAMPLE_RECORDED_AT,
+	TL_SQL_SAMPLE_METADATA,
+};
 int tl_sql_samples(const struct tl_sql_dialect *d, const struct tl_sample_query *q,
 		   struct tl_sql_stmt *st, struct tl_buf *why);
 int tl_sql_complex(const struct tl_sql_dialect *d, const struct tl_complex_query *q,
@@ -114,8 +129,17 @@ int tl_sql_complex(const struct tl_sql_dialect *d, const struct tl_complex_query
  * Columns: 0 name text, 1 type int, 2 unit text, 3 resource_id text,
  *   4 project_id text, 5 user_id text, 6 source text.
  * With unique: one row per (name, type, unit), columns 3-6 NULL, ordered by
- * name, type, unit.
+ * name, type, unit. (enum tl_sql_meter_col names them.)
  */
+enum tl_sql_meter_col {
+	TL_SQL_METER_NAME,
+	TL_SQL_METER_TYPE,
+	TL_SQL_METER_UNIT,
+	TL_SQL_METER_RESOURCE_ID,
+	TL_SQL_METER_PROJECT_ID,
+	TL_SQL_METER_USER_ID,
+	TL_SQL_METER_SOURCE,
+};
 int tl_sql_meters(const struct tl_sql_dialect *d, const struct tl_meter_query *q,
 		  struct tl_sql_stmt *st, struct tl_buf *why);
 
@@ -131,7 +155,18 @@ int tl_sql_meters(const struct tl_sql_dialect *d, const struct tl_meter_query *q
  *   6 metadata json (NULL: "{}"), 7 meters json: an array of the distinct
  *   meter names of the resource (all of them, as ceilometer's links), sorted
  *   in byte order (parse it with tl_sql_json_strings()).
+ * (enum tl_sql_resource_col names them.)
  */
+enum tl_sql_resource_col {
+	TL_SQL_RESOURCE_RESOURCE_ID,
+	TL_SQL_RESOURCE_PROJECT_ID,
+	TL_SQL_RESOURCE_USER_ID,
+	TL_SQL_RESOURCE_SOURCE,
+	TL_SQL_RESOURCE_FIRST_SAMPLE_TIMESTAMP,
+	TL_SQL_RESOURCE_LAST_SAMPLE_TIMESTAMP,
+	TL_SQL_RESOURCE_METADATA,
+	TL_SQL_RESOURCE_METERS,
+};
 int tl_sql_resources(const struct tl_sql_dialect *d, const struct tl_resource_query *q,
 		     struct tl_sql_stmt *st, struct tl_buf *why);
 
@@ -149,7 +184,29 @@ int tl_sql_resources(const struct tl_sql_dialect *d, const struct tl_resource_qu
  *   int, 15 period_start time, 16 period_end time, 17 duration_start time,
  *   18 duration_end time.
  * period 0: period_start/end = duration_start/end (min/max ts of the row).
+ * (enum tl_sql_stats_col names them.)
  */
+enum tl_sql_stats_col {
+	TL_SQL_STATS_UNIT,
+	TL_SQL_STATS_USER_ID,
+	TL_SQL_STATS_PROJECT_ID,
+	TL_SQL_STATS_RESOURCE_ID,
+	TL_SQL_STATS_SOURCE,
+	TL_SQL_STATS_INSTANCE_TYPE,
+	TL_SQL_STATS_COUNT,
+	TL_SQL_STATS_MIN,
+	TL_SQL_STATS_MAX,
+	TL_SQL_STATS_AVG,
+	TL_SQL_STATS_SUM,
+	TL_SQL_STATS_STDDEV,
+	TL_SQL_STATS_CARD_RESOURCE,
+	TL_SQL_STATS_CARD_USER,
+	TL_SQL_STATS_CARD_PROJECT,
+	TL_SQL_STATS_PERIOD_START,
+	TL_SQL_STATS_PERIOD_END,
+	TL_SQL_STATS_DURATION_START,
+	TL_SQL_STATS_DURATION_END,
+};
 int tl_sql_statistics(const struct tl_sql_dialect *d, const struct tl_stats_query *q,
 		      struct tl_sql_stmt *st, struct tl_buf *why);
 

@@ -1,5 +1,5 @@
 /*
- * pg_read.c — the read side of the PostgreSQL driver. The statements of
+ * read.c — the read side of the PostgreSQL driver. The statements of
  * storage/sql/sqlbuild run one of two ways:
  *  - a query whose LIMIT bounds its rows to one page (limit <= PAGE_ROWS:
  *    GET /v2/samples?limit=100, the usual API call) runs as one
@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "storage/postgresql/pg_internal.h"
 #include "storage/sql/sqlbuild.h"
 
@@ -75,15 +76,6 @@ struct pg_cursor {
  * (bench/api): preparing spares it. The limit is a literal in that text
  * (sqlbuild), so each limit has its own statement and plan.
  */
-static uint64_t sql_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 void pg_read_stmts_fini(struct pg_ctx *c)
 {
 	size_t i;
@@ -97,7 +89,7 @@ void pg_read_stmts_fini(struct pg_ctx *c)
 static int exec_read(struct pg_ctx *c, const char *sql, int n, const char *const *vals,
 		     PGresult **out, struct tl_buf *why)
 {
-	uint64_t h = sql_hash(sql);
+	uint64_t h = tl_hash(sql, strlen(sql), TL_HASH_SEED);
 	struct pg_read_stmt *e = NULL, *lru = NULL;
 	uint64_t best = UINT64_MAX;
 	char name[24];
@@ -201,19 +193,19 @@ static int have_row(struct pg_cursor *k, struct tl_buf *why)
 
 static int next_sample(struct pg_cursor *k, struct tl_stored_sample *o)
 {
-	const char *md = val(k, 11);
+	const char *md = val(k, TL_SQL_SAMPLE_METADATA);
 
-	o->message_id = val(k, 0);
-	o->counter_name = val(k, 1);
-	o->counter_type = (enum tl_counter_type)ival(k, 2);
-	o->counter_unit = val(k, 3);
-	o->resource_id = val(k, 4);
-	o->user_id = val(k, 5);
-	o->project_id = val(k, 6);
-	o->source = val(k, 7);
-	o->volume = fval(k, 8);
-	o->timestamp = ival(k, 9);
-	o->recorded_at = ival(k, 10);
+	o->message_id = val(k, TL_SQL_SAMPLE_MESSAGE_ID);
+	o->counter_name = val(k, TL_SQL_SAMPLE_COUNTER_NAME);
+	o->counter_type = (enum tl_counter_type)ival(k, TL_SQL_SAMPLE_COUNTER_TYPE);
+	o->counter_unit = val(k, TL_SQL_SAMPLE_COUNTER_UNIT);
+	o->resource_id = val(k, TL_SQL_SAMPLE_RESOURCE_ID);
+	o->user_id = val(k, TL_SQL_SAMPLE_USER_ID);
+	o->project_id = val(k, TL_SQL_SAMPLE_PROJECT_ID);
+	o->source = val(k, TL_SQL_SAMPLE_SOURCE);
+	o->volume = fval(k, TL_SQL_SAMPLE_VOLUME);
+	o->timestamp = ival(k, TL_SQL_SAMPLE_TIMESTAMP);
+	o->recorded_at = ival(k, TL_SQL_SAMPLE_RECORDED_AT);
 	o->metadata = md ? md : "{}";
 	o->metadata_len = strlen(o->metadata);
 	k->row++;
@@ -222,20 +214,20 @@ static int next_sample(struct pg_cursor *k, struct tl_stored_sample *o)
 
 static int next_meter(struct pg_cursor *k, struct tl_stored_meter *o)
 {
-	o->name = val(k, 0);
-	o->type = (enum tl_counter_type)ival(k, 1);
-	o->unit = val(k, 2);
-	o->resource_id = val(k, 3);
-	o->project_id = val(k, 4);
-	o->user_id = val(k, 5);
-	o->source = val(k, 6);
+	o->name = val(k, TL_SQL_METER_NAME);
+	o->type = (enum tl_counter_type)ival(k, TL_SQL_METER_TYPE);
+	o->unit = val(k, TL_SQL_METER_UNIT);
+	o->resource_id = val(k, TL_SQL_METER_RESOURCE_ID);
+	o->project_id = val(k, TL_SQL_METER_PROJECT_ID);
+	o->user_id = val(k, TL_SQL_METER_USER_ID);
+	o->source = val(k, TL_SQL_METER_SOURCE);
 	k->row++;
 	return 1;
 }
 
 static int next_resource(struct pg_cursor *k, struct tl_stored_resource *o, struct tl_buf *why)
 {
-	const char *md = val(k, 6), *meters = val(k, 7);
+	const char *md = val(k, TL_SQL_RESOURCE_METADATA), *meters = val(k, TL_SQL_RESOURCE_METERS);
 	size_t n = 0;
 	int r;
 
@@ -250,12 +242,12 @@ static int next_resource(struct pg_cursor *k, struct tl_stored_resource *o, stru
 		}
 		return r == -ENOMEM ? r : -EIO;
 	}
-	o->resource_id = val(k, 0);
-	o->project_id = val(k, 1);
-	o->user_id = val(k, 2);
-	o->source = val(k, 3);
-	o->first_sample_timestamp = ival(k, 4);
-	o->last_sample_timestamp = ival(k, 5);
+	o->resource_id = val(k, TL_SQL_RESOURCE_RESOURCE_ID);
+	o->project_id = val(k, TL_SQL_RESOURCE_PROJECT_ID);
+	o->user_id = val(k, TL_SQL_RESOURCE_USER_ID);
+	o->source = val(k, TL_SQL_RESOURCE_SOURCE);
+	o->first_sample_timestamp = ival(k, TL_SQL_RESOURCE_FIRST_SAMPLE_TIMESTAMP);
+	o->last_sample_timestamp = ival(k, TL_SQL_RESOURCE_LAST_SAMPLE_TIMESTAMP);
 	o->metadata = md ? md : "{}";
 	o->metadata_len = strlen(o->metadata);
 	o->meters = k->names;
@@ -267,26 +259,26 @@ static int next_resource(struct pg_cursor *k, struct tl_stored_resource *o, stru
 static int next_stats(struct pg_cursor *k, struct tl_stored_stats *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->unit = val(k, 0);
-	o->user_id = val(k, 1);
-	o->project_id = val(k, 2);
-	o->resource_id = val(k, 3);
-	o->source = val(k, 4);
-	o->instance_type = val(k, 5);
+	o->unit = val(k, TL_SQL_STATS_UNIT);
+	o->user_id = val(k, TL_SQL_STATS_USER_ID);
+	o->project_id = val(k, TL_SQL_STATS_PROJECT_ID);
+	o->resource_id = val(k, TL_SQL_STATS_RESOURCE_ID);
+	o->source = val(k, TL_SQL_STATS_SOURCE);
+	o->instance_type = val(k, TL_SQL_STATS_INSTANCE_TYPE);
 	o->groupby = k->groupby;
-	o->count = ival(k, 6);
-	o->min = fval(k, 7);
-	o->max = fval(k, 8);
-	o->avg = fval(k, 9);
-	o->sum = fval(k, 10);
-	o->stddev = fval(k, 11);
-	o->card_resource = ival(k, 12);
-	o->card_user = ival(k, 13);
-	o->card_project = ival(k, 14);
-	o->period_start = ival(k, 15);
-	o->period_end = ival(k, 16);
-	o->duration_start = ival(k, 17);
-	o->duration_end = ival(k, 18);
+	o->count = ival(k, TL_SQL_STATS_COUNT);
+	o->min = fval(k, TL_SQL_STATS_MIN);
+	o->max = fval(k, TL_SQL_STATS_MAX);
+	o->avg = fval(k, TL_SQL_STATS_AVG);
+	o->sum = fval(k, TL_SQL_STATS_SUM);
+	o->stddev = fval(k, TL_SQL_STATS_STDDEV);
+	o->card_resource = ival(k, TL_SQL_STATS_CARD_RESOURCE);
+	o->card_user = ival(k, TL_SQL_STATS_CARD_USER);
+	o->card_project = ival(k, TL_SQL_STATS_CARD_PROJECT);
+	o->period_start = ival(k, TL_SQL_STATS_PERIOD_START);
+	o->period_end = ival(k, TL_SQL_STATS_PERIOD_END);
+	o->duration_start = ival(k, TL_SQL_STATS_DURATION_START);
+	o->duration_end = ival(k, TL_SQL_STATS_DURATION_END);
 	k->row++;
 	return 1;
 }
@@ -488,25 +480,27 @@ static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind,
 			offs[i] = SIZE_MAX;
 			continue;
 		case TL_VALUE_STRING:
-			r = tl_buf_puts(&text, v->s ? v->s : "");
+			tl_buf_puts(&text, v->s ? v->s : "");
 			break;
 		case TL_VALUE_INT:
-			r = tl_buf_printf(&text, "%" PRId64, v->i);
+			tl_buf_printf(&text, "%" PRId64, v->i);
 			break;
 		case TL_VALUE_TIME:
-			r = tl_buf_printf(&text, "%" PRId64, v->t);
+			tl_buf_printf(&text, "%" PRId64, v->t);
 			break;
 		case TL_VALUE_FLOAT:
-			r = tl_pg_format_double(&text, v->f);
+			tl_pg_format_double(&text, v->f);
 			break;
 		case TL_VALUE_BOOL:
-			r = tl_buf_puts(&text, v->b ? "true" : "false");
+			tl_buf_puts(&text, v->b ? "true" : "false");
 			break;
 		}
-		if (r < 0 || tl_buf_putc(&text, '\0') < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
+		tl_buf_putc(&text, '\0');
+	}
+	/* The appends above are checked once: the buffer's error is sticky. */
+	if (tl_buf_error(&text) < 0) {
+		r = -ENOMEM;
+		goto out;
 	}
 	for (i = 0; i < st->n_params; i++)
 		vals[i] = offs[i] == SIZE_MAX ? NULL : text.data + offs[i];
@@ -519,8 +513,9 @@ static int open_cursor(struct pg_ctx *c, struct tl_sql_stmt *st, enum kind kind,
 		k->done = true;
 		goto opened;
 	}
-	if (tl_buf_puts(&sql, "DECLARE tally_cur NO SCROLL CURSOR FOR ") < 0 ||
-	    tl_buf_append(&sql, st->sql.data, st->sql.len) < 0) {
+	tl_buf_puts(&sql, "DECLARE tally_cur NO SCROLL CURSOR FOR ");
+	tl_buf_append(&sql, st->sql.data, st->sql.len);
+	if (tl_buf_error(&sql) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
