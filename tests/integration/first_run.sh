@@ -67,13 +67,7 @@ os.setpgid(0, 0)
 os.execvp("sh", ["sh"] + sys.argv[1:])' "$top_srcdir/scripts/run" >"$work/tallyd-run.log" 2>&1 &
 rpid=$!
 
-i=0
-until grep -q '^Read it back' "$work/tallyd-run.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 1200 ] || fail "scripts/run printed no commands within 120 s"
-	kill -0 "$rpid" 2>/dev/null || fail "scripts/run exited at start"
-	sleep 0.1
-done
+wait_log "$work/tallyd-run.log" '^Read it back' 120 "$rpid" scripts/run
 [ "$(ps -o pgid= -p "$rpid" | tr -d ' ')" = "$rpid" ] || fail "scripts/run does not lead its process group"
 grep -q "starting a private RabbitMQ node" "$work/tallyd-run.log" || fail "scripts/run did not say it starts a broker"
 grep -q "created the schema of the new SQLite database $home/tally.db" "$work/tallyd-run.log" ||
@@ -103,14 +97,7 @@ echo "the published sample came back through the API"
 
 # Ctrl-C.
 kill -INT "-$rpid"
-i=0
-while kill -0 "$rpid" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 600 ] || fail "scripts/run did not stop within 60 s of SIGINT"
-	sleep 0.1
-done
-wait "$rpid"
-rc=$?
+wait_exit "$rpid" 60 "scripts/run did not stop within 60 s of SIGINT"
 rpid=
 [ $rc -eq 130 ] || [ $rc -eq 0 ] || fail "scripts/run exited with status $rc after SIGINT"
 for p in $tallyd_pid $beam_pid $server_pid $epmd_pid; do
