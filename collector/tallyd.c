@@ -160,7 +160,7 @@ static int prepare_embedded(const struct tl_tally_conf *conf)
 			i >= 2 ? &conf->collector.dispatchers[i / 2 - 1] : NULL;
 		const struct tl_dispatcher_database_conf *db =
 			d && d->type == TL_DISPATCHER_DATABASE ? d->conf : NULL;
-		const char *url = NULL;
+		const char *url = NULL, *reason;
 		int rc;
 
 		if (!d && conf->api.enabled)
@@ -172,14 +172,16 @@ static int prepare_embedded(const struct tl_tally_conf *conf)
 		tl_buf_reset(&report);
 		tl_buf_reset(&why);
 		rc = tl_storage_prepare_embedded(url, &report, &why);
+		/* The reason, whole, or the error's name when it could not be built. */
+		reason = tl_buf_error(&why) || !why.len ? strerror(-rc) : why.data;
 		if (rc > 0) {
-			tl_log(TL_LOG_NOTICE, "%s", report.data);
+			tl_log(TL_LOG_NOTICE, "%s",
+			       tl_buf_error(&report) ? "created the schema of a new SQLite database"
+						     : report.data);
 		} else if (rc == -EAGAIN) {
-			tl_log(TL_LOG_WARNING, "the SQLite database %s",
-			       why.len ? why.data : strerror(-rc));
+			tl_log(TL_LOG_WARNING, "cannot prepare an SQLite database now: %s", reason);
 		} else if (rc < 0) {
-			tl_log(TL_LOG_ERR, "cannot use the SQLite database %s",
-			       why.len ? why.data : strerror(-rc));
+			tl_log(TL_LOG_ERR, "cannot use an SQLite database: %s", reason);
 			status = -1;
 		}
 	}

@@ -331,7 +331,8 @@ int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct t
 	r = 1;
 out:
 	if (r < 0 && why)
-		tl_buf_printf(why, "%s: %s", path, reason.len ? reason.data : strerror(-r));
+		tl_buf_printf(why, "%s: %s", path,
+			      !tl_buf_error(&reason) && reason.len ? reason.data : strerror(-r));
 	tl_storage_close(s);
 	tl_buf_fini(&reason);
 	tl_buf_fini(&steps);
