@@ -138,6 +138,59 @@ static int check_databases(const struct tl_tally_conf *conf)
 	return status;
 }
 
+/*
+ * Gives every embedded (SQLite) database the enabled roles use its schema
+ * when it has none at all, so that a first start needs no `tallyctl dbsync`
+ * (tl_storage_prepare_embedded; PostgreSQL still does). A database that is
+ * busy is left to the checks that follow; any other failure stops start-up,
+ * including a folder that does not exist: tallyd does not create it, since a
+ * mistyped path in production should not silently make a new store.
+ * Returns 0 or -1.
+ */
+static int prepare_embedded(const struct tl_tally_conf *conf)
+{
+	struct tl_buf report, why;
+	size_t i, n = 2 + 2 * conf->collector.n_dispatchers;
+	int status = 0;
+
+	tl_buf_init(&report);
+	tl_buf_init(&why);
+	/* URL i: the storage section's two (the API's), then two per dispatcher. */
+	for (i = 0; i < n && status == 0; i++) {
+		const struct tl_dispatcher_conf *d =
+			i >= 2 ? &conf->collector.dispatchers[i / 2 - 1] : NULL;
+		const struct tl_dispatcher_database_conf *db =
+			d && d->type == TL_DISPATCHER_DATABASE ? d->conf : NULL;
+		const char *url = NULL, *reason;
+		int rc;
+
+		if (!d && conf->api.enabled)
+			url = i == 0 ? conf->storage.connection : conf->storage.event_connection;
+		else if (db && conf->collector.enabled)
+			url = i % 2 == 0 ? db->connection : db->event_connection;
+		if (!url)
+			continue;
+		tl_buf_reset(&report);
+		tl_buf_reset(&why);
+		rc = tl_storage_prepare_embedded(url, &report, &why);
+		/* The reason, whole, or the error's name when it could not be built. */
+		reason = tl_buf_error(&why) || !why.len ? strerror(-rc) : why.data;
+		if (rc > 0) {
+			tl_log(TL_LOG_NOTICE, "%s",
+			       tl_buf_error(&report) ? "created the schema of a new SQLite database"
+						     : report.data);
+		} else if (rc == -EAGAIN) {
+			tl_log(TL_LOG_WARNING, "cannot prepare an SQLite database now: %s", reason);
+		} else if (rc < 0) {
+			tl_log(TL_LOG_ERR, "cannot use an SQLite database: %s", reason);
+			status = -1;
+		}
+	}
+	tl_buf_fini(&report);
+	tl_buf_fini(&why);
+	return status;
+}
+
 static int api_submit(void *cls, const struct tl_sample *const *v, size_t n, struct tl_buf *why)
 {
 	return tl_collector_submit(cls, v, n, why);
@@ -284,6 +337,11 @@ int main(int argc, char **argv)
 
 	/* The configuration is valid: from here on, messages go where it says. */
 	tl_log_setup(conf.log.level, (enum tl_log_target)conf.log.target, "tallyd");
+	/* The first start on an embedded store creates its schema (scripts/run). */
+	if (prepare_embedded(&conf) < 0) {
+		rc = EXIT_START;
+		goto out;
+	}
 	rc = run(&conf, path);
 out:
 	tl_tally_conf_fini(&conf);

@@ -331,3 +331,52 @@ int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why)
 {
 	return CALL(s, expire_lock, wait, why);
 }
+
+int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct tl_buf *why)
+{
+	enum tl_storage_backend backend;
+	struct tl_storage *s = NULL;
+	struct tl_schema_state st = {0};
+	struct tl_buf steps, reason;
+	const char *path, *bad;
+	size_t i;
+	int r;
+
+	/* Server backends keep their schema under the operator's control. */
+	if (tl_storage_url_backend(url, &backend, &bad) < 0 || backend != TL_STORAGE_SQLITE)
+		return 0;
+	/* "sqlite:///p" (or "sqlite+driver:///p"): the path, which holds no secret. */
+	path = strstr(url, "://") + 3;
+	tl_buf_init(&steps);
+	tl_buf_init(&reason);
+	r = tl_storage_open(url, NULL, &s, &reason);
+	if (r == 0)
+		r = tl_storage_schema(s, &st, &reason);
+	/* Only a database with no schema at all is ours to create: an older
+	 * one is upgraded by the operator, with `tallyctl dbsync`. */
+	if (r < 0 || st.current != 0)
+		goto out;
+	r = tl_storage_dbsync(s, &steps, &reason);
+	if (r < 0)
+		goto out;
+	/* One log line: the steps, one a line from dbsync, joined with commas. */
+	while (steps.len && steps.data[steps.len - 1] == '\n')
+		steps.data[--steps.len] = '\0';
+	for (i = 0; i < steps.len; i++)
+		if (steps.data[i] == '\n')
+			steps.data[i] = ',';
+	if (report) {
+		tl_buf_printf(report, "created the schema of the new SQLite database %s", path);
+		if (steps.len && !tl_buf_error(&steps))
+			tl_buf_printf(report, " (%s)", steps.data);
+	}
+	r = 1;
+out:
+	if (r < 0 && why)
+		tl_buf_printf(why, "%s: %s", path,
+			      !tl_buf_error(&reason) && reason.len ? reason.data : strerror(-r));
+	tl_storage_close(s);
+	tl_buf_fini(&reason);
+	tl_buf_fini(&steps);
+	return r;
+}

@@ -579,4 +579,20 @@ int tl_storage_expire_events_opts(struct tl_storage *s, int64_t before,
 				  struct tl_buf *why);
 int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why);
 
+/*
+ * The first start of an embedded store (scripts/run): when url names an
+ * embedded backend (SQLite) whose database has no schema at all (a new or
+ * empty file, created by the open), applies the migrations as `tallyctl
+ * dbsync` does and returns 1, with one line in report naming the file (its
+ * path: an SQLite URL holds no password) and the migrations applied. Returns
+ * 0 and does nothing for any other database: one with a schema (an older one
+ * still stops start-up through tl_storage_check_schema, naming dbsync), and
+ * every server backend (PostgreSQL, MongoDB), whose schema is created by
+ * `tallyctl dbsync` alone. The folder of the file is not created: a missing
+ * one is -EINVAL. Failures: the errors of tl_storage_open and
+ * tl_storage_dbsync, with a one-line reason in why (naming the file).
+ * report and why are borrowed and may be NULL.
+ */
+int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct tl_buf *why);
+
 #endif

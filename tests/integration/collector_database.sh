@@ -9,7 +9,8 @@
 #
 # SQLite always; PostgreSQL too when its server is installed, with the
 # database stopped for several seconds while samples flow (nothing lost,
-# nothing twice) and a schema check at start.
+# nothing twice) and a schema check at start. tallyd creates the schema of a
+# new SQLite file itself; a PostgreSQL database needs tallyctl dbsync first.
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 need_peers
@@ -75,18 +76,26 @@ publish() {
 }
 
 # ---- SQLite: the embedded default, with a crash in the middle.
-url="sqlite:///$work/tally.db"
-db_conf "$url"
-# Before dbsync, tallyd refuses to start and names the command that fixes it.
-timeout 60 "$TALLYD" -c "$work/tally.yaml" 2>"$work/tallyd-noschema.log"
-[ $? -eq 3 ] || fail "tallyd started on a database without a schema"
-grep -q "tallyctl dbsync" "$work/tallyd-noschema.log" || fail "the refusal does not name tallyctl dbsync"
+# tallyctl dbsync on a new file says what it did, then that there is nothing to do.
+db_conf "sqlite:///$work/dbsync.db"
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >"$work/dbsync.out" || { cat "$work/dbsync.out"; fail "dbsync failed"; }
 grep -q "applied 001" "$work/dbsync.out" || { cat "$work/dbsync.out"; fail "dbsync did not say what it did"; }
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >"$work/dbsync2.out" || fail "second dbsync failed"
 grep -q "up to date" "$work/dbsync2.out" || { cat "$work/dbsync2.out"; fail "second dbsync did not say the schema is up to date"; }
+# A schema tallyd does not know (newer) stops start-up: tallyd only creates a
+# schema where there is none at all.
+sqlite3 "$work/dbsync.db" "INSERT INTO tally_schema_migrations VALUES (999, 'future', 0)" ||
+	fail "cannot fake a newer schema"
+timeout 60 "$TALLYD" -c "$work/tally.yaml" 2>"$work/tallyd-newschema.log"
+[ $? -eq 3 ] || fail "tallyd started on a database of a newer schema"
+grep -q "newer than this build" "$work/tallyd-newschema.log" || fail "the refusal does not say the schema is newer"
 
+# The first start on a new file creates its schema itself (no tallyctl dbsync).
+url="sqlite:///$work/tally.db"
+db_conf "$url"
 start_tallyd 0
+grep -q "created the schema of the new SQLite database .*/tally.db" "$work/tallyd-0.log" ||
+	fail "tallyd did not say that it created the schema"
 publish 11
 sleep 2
 kill -9 "$tpid"
@@ -111,6 +120,11 @@ eval "$vars"
 url=$($PG createdb "$work/pg" collector) || fail "cannot create the database"
 rm -rf "$work/buffer"
 db_conf "$url"
+# A server database gets its schema from tallyctl dbsync only: before it,
+# tallyd refuses to start and names the command that fixes it.
+timeout 60 "$TALLYD" -c "$work/tally.yaml" 2>"$work/tallyd-noschema.log"
+[ $? -eq 3 ] || fail "postgresql: tallyd started on a database without a schema"
+grep -q "tallyctl dbsync" "$work/tallyd-noschema.log" || fail "postgresql: the refusal does not name tallyctl dbsync"
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >"$work/dbsync-pg.out" || { cat "$work/dbsync-pg.out"; fail "postgresql: dbsync failed"; }
 start_tallyd 2
 publish 12

@@ -52,18 +52,25 @@ log: {level: info}
 CONF
 }
 
+# wait_log FILE PATTERN SECONDS PID WHAT: waits until FILE has a line that
+# matches PATTERN (grep); fails when SECONDS pass first or when the process
+# PID (WHAT, for the message) exits.
+wait_log() {
+	i=0
+	until grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le $(($3 * 20)) ] || fail "$5 did not log '$2' within $3 s"
+		kill -0 "$4" 2>/dev/null || fail "$5 exited at start"
+		sleep 0.05
+	done
+}
+
 # launch_tallyd N PATTERN: starts tallyd, its log in tallyd-N.log, and waits
 # (10 s at most) until the log shows PATTERN.
 launch_tallyd() {
 	"$TALLYD" -c "$work/tally.yaml" 2>>"$work/tallyd-$1.log" &
 	tpid=$!
-	i=0
-	until grep -q "$2" "$work/tallyd-$1.log" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || fail "tallyd did not log '$2' within 10 s"
-		kill -0 "$tpid" 2>/dev/null || fail "tallyd exited at start"
-		sleep 0.05
-	done
+	wait_log "$work/tallyd-$1.log" "$2" 10 "$tpid" tallyd
 }
 
 # start_tallyd N: starts tallyd and waits for its consumers to be up.
@@ -94,17 +101,23 @@ wait_lines() {
 	done
 }
 
+# wait_exit PID SECONDS MESSAGE: waits until the child PID exits (its status
+# in rc), or fails with MESSAGE when SECONDS pass first.
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le $(($2 * 20)) ] || fail "$3"
+		sleep 0.05
+	done
+	wait "$1"
+	rc=$?
+}
+
 # stop_tallyd: SIGTERM, bounded wait, exit status must be 0.
 stop_tallyd() {
 	kill -TERM "$tpid"
-	i=0
-	while kill -0 "$tpid" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 400 ] || fail "tallyd did not stop within 20 s of SIGTERM"
-		sleep 0.05
-	done
-	wait "$tpid"
-	rc=$?
+	wait_exit "$tpid" 20 "tallyd did not stop within 20 s of SIGTERM"
 	tpid=
 	[ $rc -eq 0 ] || fail "tallyd exited with status $rc after SIGTERM"
 }
