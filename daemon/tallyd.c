@@ -160,7 +160,7 @@ static int prepare_embedded(const struct tl_tally_conf *conf)
 		const struct tl_dispatcher_conf *d =
 			i >= 2 ? &conf->collector.dispatchers[i / 2 - 1] : NULL;
 		const struct tl_dispatcher_database_conf *db =
-			d && d->type == TL_DISPATCHER_DATABASE ? d->conf : NULL;
+			d && d->desc == &tl_database_dispatcher ? d->conf : NULL;
 		const char *url = NULL, *reason;
 		int rc;
 
