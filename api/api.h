@@ -1,6 +1,6 @@
 /*
  * api.h — the query API role of tallyd: ceilometer's REST API v2 on port
- * 8777 (reference ceilometer-interop.md §6 and §7), over the storage
+ * 8777 (docs/compatibility.md §6 and §7), over the storage
  * drivers.
  *
  * Threads: libmicrohttpd runs api.workers request threads; each opens its

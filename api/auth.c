@@ -1,5 +1,5 @@
 /*
- * auth.c — who is asking (reference §6.1): api.auth none (everyone is an
+ * auth.c — who is asking (docs/compatibility.md §6.1): api.auth none (everyone is an
  * admin), trusted-headers (X-Roles, X-User-Id, X-Project-Id set by a proxy
  * in front, as keystonemiddleware set them for ceilometer) or keystone
  * (X-Auth-Token validated against Keystone v3, through common/keystone.h and

@@ -1,6 +1,6 @@
 /*
  * auth.h — who is asking: api.auth none, trusted-headers or keystone
- * (reference §6.1). Not for use outside api/.
+ * (docs/compatibility.md §6.1). Not for use outside api/.
  */
 #ifndef TL_API_AUTH_H
 #define TL_API_AUTH_H

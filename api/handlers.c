@@ -1,5 +1,5 @@
 /*
- * handlers.c — the endpoints of the v2 API (reference §6.4, §6.5, §6.7, §7):
+ * handlers.c — the endpoints of the v2 API (docs/compatibility.md §6.4, §6.5, §6.7, §7):
  * routing, the RBAC of each endpoint (§6.1), the storage call, and the JSON
  * shapes ceilometer answered with.
  *

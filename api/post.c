@@ -1,5 +1,5 @@
 /*
- * post.c — POST /v2/meters/{name} (reference §7): the posted OldSample list
+ * post.c — POST /v2/meters/{name} (docs/compatibility.md §7): the posted OldSample list
  * is checked as ceilometer 6.0 checked it, filled in (user and project from
  * the caller, source "<project>:<source>", a uuid1 message_id, the time),
  * turned into signed meter messages (§1.3, §2) and then decoded by the same

@@ -1,6 +1,6 @@
 /*
  * query.h — the v2 API's query inputs, parsed into storage queries
- * (reference ceilometer-interop.md §6.3 simple queries, §6.5 statistics
+ * (docs/compatibility.md §6.3 simple queries, §6.5 statistics
  * parameters, §6.6 complex queries, §6.7 event queries).
  *
  * Every function answers 0 or an HTTP status (400, 401, 501) with the

@@ -1,7 +1,7 @@
 /*
  * render.c — the JSON forms of the API's answers that need more than a
  * string: naive isoformat datetimes, Python-repr floats, and ceilometer's
- * flatten_metadata (reference §6.4). Knows no request: the handlers pass
+ * flatten_metadata (docs/compatibility.md §6.4). Knows no request: the handlers pass
  * the buffers and the cache in.
  */
 #include "config.h"

@@ -1,5 +1,5 @@
 /*
- * tally_conf.h — the whole configuration file of tallyd (DESIGN.md
+ * tally_conf.h — the whole configuration file of tallyd (docs/architecture.md
  * "Configuration outline"): the top-level keys, and the sections of the
  * components mounted under their names.
  *

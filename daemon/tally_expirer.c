@@ -1,6 +1,6 @@
 /*
  * tally-expirer — time-to-live for samples and events (ceilometer-expirer's
- * replacement, reference ceilometer-interop.md §5.3), run from cron.
+ * replacement, docs/compatibility.md §5.3), run from cron.
  *
  * Reads the "storage" section of the configuration (connection,
  * event_connection, metering_time_to_live, event_time_to_live,

@@ -1,5 +1,5 @@
 /*
- * dispatcher.h — the dispatcher interface (DESIGN.md "The two interfaces").
+ * dispatcher.h — the dispatcher interface (docs/architecture.md).
  *
  * A dispatcher type describes itself in one const descriptor (struct
  * tl_dispatcher_desc: its name, the schema and size of its configuration,

@@ -1,6 +1,6 @@
 /*
  * expirer.h — one expiry run over the stores of the "storage" section
- * (ceilometer-expirer's job, reference ceilometer-interop.md §5.3): samples
+ * (ceilometer-expirer's job, docs/compatibility.md §5.3): samples
  * older than now - metering_time_to_live, then events older than now -
  * event_time_to_live, each in short transactions by the storage driver
  * (storage.h, struct tl_expire_opts). A TTL <= 0 keeps that kind for ever and

@@ -141,7 +141,7 @@ int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why)
 	return 0;
 }
 
-/* The same truth values for every SQL driver (reference §6.4). */
+/* The same truth values for every SQL driver (docs/compatibility.md §6.4). */
 static const struct tl_storage_capability sql_capabilities[] = {
 	{"events:query:simple", true},
 	{"meters:query:simple", true},

@@ -1,5 +1,5 @@
 /*
- * storage.h — the storage driver interface (DESIGN.md "The two interfaces").
+ * storage.h — the storage driver interface (docs/architecture.md).
  *
  * A driver is a const table of functions (struct tl_storage_driver); a
  * connection (struct tl_storage) holds the table and the driver's private
@@ -86,7 +86,7 @@ struct tl_meta_match {
 };
 
 /*
- * The simple filter of samples, meters, resources and statistics (reference
+ * The simple filter of samples, meters, resources and statistics (docs/compatibility.md
  * §6.3). NULL strings match anything. A user_id or project_id of "None"
  * matches a NULL column, as ceilometer 6.0's SQL driver did.
  */
@@ -109,7 +109,7 @@ struct tl_sample_filter {
 
 /* ------------------------------------------------------------- complex query */
 
-/* Fields of the complex query (reference §6.6), aliases already resolved. */
+/* Fields of the complex query (docs/compatibility.md §6.6), aliases already resolved. */
 enum tl_qfield {
 	TL_QF_SOURCE = 0,
 	TL_QF_COUNTER_NAME,
@@ -219,7 +219,7 @@ struct tl_resource_query {
 #define TL_GROUPBY_INSTANCE_TYPE (1u << 4) /* resource_metadata.instance_type */
 
 /*
- * GET /v2/meters/{name}/statistics (reference §6.5). filter.meter is set.
+ * GET /v2/meters/{name}/statistics (docs/compatibility.md §6.5). filter.meter is set.
  * period 0: one row per (unit, group). period > 0: windows
  * [origin + k*period, origin + (k+1)*period) where origin is filter.start
  * when has_start, else the earliest matching timestamp; empty windows are
@@ -232,7 +232,7 @@ struct tl_stats_query {
 	unsigned aggregates;
 };
 
-/* GET /v2/events (reference §6.7). */
+/* GET /v2/events (docs/compatibility.md §6.7). */
 struct tl_trait_filter {
 	const char *name;
 	enum tl_qop op;	       /* EQ NE LT LE GT GE */
@@ -248,7 +248,7 @@ struct tl_event_query {
 	int64_t end;
 	const struct tl_trait_filter *traits; /* ANDed */
 	size_t n_traits;
-	/* Scoping (reference §6.1), at most one of the two:
+	/* Scoping (docs/compatibility.md §6.1), at most one of the two:
 	 * admin_project: events with no project_id trait or one equal to it;
 	 * the pair user/project: project_id and user_id traits equal to them. */
 	const char *admin_project;
@@ -522,7 +522,7 @@ void tl_storage_options_init(struct tl_storage_options *opt);
 int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why);
 
 /*
- * The ceilometer capability keys (reference §6.4) and their values for this
+ * The ceilometer capability keys (docs/compatibility.md §6.4) and their values for this
  * driver, ended by a NULL key.
  */
 struct tl_storage_capability {

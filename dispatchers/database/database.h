@@ -1,6 +1,6 @@
 /*
  * database.h — the database dispatcher (type "database"): a thin adapter over
- * a storage driver (storage/storage.h), as DESIGN.md says.
+ * a storage driver (storage/storage.h), as docs/architecture.md says.
  *
  * Samples go to conf->connection, events to conf->event_connection (one
  * connection when both URLs are the same). Connections are opened on the

@@ -1,6 +1,5 @@
 /*
- * gnocchi.h — the gnocchi dispatcher (reference ceilometer-interop.md §4.4,
- * gnocchi.md §1.7–1.8): samples to Gnocchi's batch endpoint
+ * gnocchi.h — the gnocchi dispatcher (docs/compatibility.md §4.4): samples to Gnocchi's batch endpoint
  * `POST /v1/batch/resources/metrics/measures?create_metrics=true`, one
  * request per dispatcher batch, grouped by resource and metric, each metric
  * with its archive policy and unit.

@@ -1,8 +1,8 @@
 /*
  * payload.h — the pure part of the gnocchi dispatcher: samples grouped by
- * resource and metric, the JSON bodies Gnocchi takes (reference gnocchi.md
- * §1.4, §1.7), the "Unknown resources" answer, archive policy definitions
- * and the back-window rule (§1.6).
+ * resource and metric, the JSON bodies Gnocchi takes (docs/compatibility.md
+ * §4.4, "Gnocchi's API as the gnocchi dispatcher uses it"), the "Unknown resources" answer, archive policy definitions
+ * and the back-window rule (same section, "Late measures").
  *
  * A batch (struct tl_gn_batch) holds pointers to the caller's samples and
  * definitions: it borrows them until it is reset.
@@ -104,7 +104,7 @@ int tl_gn_timedelta_parse(const char *s, int64_t *out_us);
 
 /*
  * Gnocchi keeps a measure only when it is not older than the start of the
- * block of its newest processed point, minus back_window blocks (§1.6).
+ * block of its newest processed point, minus back_window blocks (docs/compatibility.md §4.4).
  * newest_us: the newest timestamp sent for the metric so far. True when ts
  * would be dropped.
  */

@@ -1,6 +1,6 @@
 /*
  * resources.h — ceilometer's gnocchi_resources.yaml, loaded unchanged
- * (reference ceilometer-interop.md §4.4; Debian's python3-ceilometer ships it
+ * (docs/compatibility.md §4.4; Debian's python3-ceilometer ships it
  * as ceilometer/publisher/data/gnocchi_resources.yaml).
  *
  * What is read:

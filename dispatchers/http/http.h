@@ -1,5 +1,5 @@
 /*
- * http.h — the http dispatcher (reference §4.3): samples and events posted as
+ * http.h — the http dispatcher (docs/compatibility.md §4.3): samples and events posted as
  * JSON to `target` and `event_target`, one request per sample (ceilometer
  * 5.0/6.0) or one JSON array per batch (`batch_mode`, ceilometer 8.0).
  * Events are JSON too; the original's form-encoded events (a 6.0 bug) are

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The query API with api.auth keystone against a real Keystone (Debian's
 # python3-keystone under uwsgi, scripts/keystone), issuing real tokens: the
-# RBAC matrix of reference §6.1 — admin, a member of the project, a member
+# RBAC matrix of docs/compatibility.md §6.1 — admin, a member of the project, a member
 # of another project, no token, a bad token, a revoked token, an expired
 # token — and Keystone down (503). Tokens live 40 s here, so the expiry and
 # the service token's renewal happen during the test.

@@ -2,7 +2,7 @@
 # The Gnocchi test peer (scripts/gnocchi): a real gnocchi-api from Debian's
 # packages starts, takes ceilometer's resource types and archive policies,
 # answers a batch naming an unknown resource with 400 "Unknown resources"
-# (gnocchi.md §1.7), accepts it (202) once the resource exists, and gives the
+# (docs/compatibility.md §4.4), accepts it (202) once the resource exists, and gives the
 # measure back with ?refresh=true. What the gnocchi dispatcher relies on.
 . "$top_srcdir/tests/integration/lib.sh"
 

@@ -1,7 +1,7 @@
 /*
  * seed_store URL FILE — writes the samples and events of FILE into the store
  * at URL (its schema created first), for the API tests. FILE holds one JSON
- * value per line: a ceilometer sample dict (reference §1.3), an event dict
+ * value per line: a ceilometer sample dict (docs/compatibility.md §1.3), an event dict
  * (§1.4) or a list of them, decoded by the collector's own decoder without
  * signature checks, then stored with the storage driver as the database
  * dispatcher stores them. Prints "stored N samples, M events". Exit 0, or 1

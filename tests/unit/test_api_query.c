@@ -1,6 +1,5 @@
 /*
- * Unit tests for api/query.c: the v2 API's query inputs (reference
- * ceilometer-interop.md §6.3 simple queries, §6.5 statistics parameters,
+ * Unit tests for api/query.c: the v2 API's query inputs (docs/compatibility.md §6.3 simple queries, §6.5 statistics parameters,
  * §6.6 complex queries, §6.7 events), with the faultstrings ceilometer 6.0
  * (Python 2.7, WSME 0.8) gave for the same inputs, and hostile inputs that
  * must neither crash nor leak (the suite runs under ASan and UBSan).

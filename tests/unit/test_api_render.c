@@ -1,5 +1,5 @@
 /*
- * Unit tests for api/render.c: ceilometer's flatten_metadata (reference
+ * Unit tests for api/render.c: ceilometer's flatten_metadata (docs/compatibility.md
  * §6.4; the Python is five lines in api/controllers/v2/utils.py and
  * recursive_keypairs in utils.py @ 6.0.0: keys sorted per level, nested keys
  * joined with '.', then every '.' made ':' and the first ':' made '.' again,

@@ -1,7 +1,7 @@
 /*
  * Unit tests for common/pyfmt.c. The Python 3 expectations are repr(x) from
  * CPython 3.11 (/usr/bin/python3); the Python 2 ones follow 2.7's str(float)
- * rule (12 significant digits, reference §2) and its documented examples.
+ * rule (12 significant digits, docs/compatibility.md §2) and its documented examples.
  */
 #include "config.h"
 

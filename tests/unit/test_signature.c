@@ -1,7 +1,7 @@
 /*
  * Unit tests for common/signature.c.
  *
- * Vectors: reference §2 (main, nolist, event) and more, computed with
+ * Vectors: docs/compatibility.md §2 (main, nolist, event) and more, computed with
  * /usr/bin/python3: PY3_BYTES by ceilometer 19.0.0's own compute_signature(),
  * PY3 by the same walk with str() lists (6.0.0 on Python 3), PY2 by the walk
  * with Python 2.7's str(float), byte-string repr and dict hash order.
