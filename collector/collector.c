@@ -13,6 +13,7 @@
 
 #include "collector/amqp.h"
 #include "collector/buffer.h"
+#include "collector/deadletter.h"
 #include "collector/udp.h"
 #include "common/decode.h"
 #include "common/log.h"

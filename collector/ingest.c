@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/deadletter.h"
+
 /* How often a refused message is logged (the rest are counted). */
 #define REJECT_LOG_INTERVAL_US (10 * 1000000LL)
 /* Bytes of a refused body kept in its dead letter. */
