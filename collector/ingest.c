@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collector/deadletter.h"
+#include "collector/record.h"
 
 /* How often a refused message is logged (the rest are counted). */
 #define REJECT_LOG_INTERVAL_US (10 * 1000000LL)
@@ -110,7 +111,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 
-		if (tl_sample_write_json(&res->samples[i], &in->payload) < 0 ||
+		if (tl_record_encode_sample(&res->samples[i], &in->payload) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_SAMPLE, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;
@@ -120,7 +121,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	for (i = 0; i < res->n_events; i++) {
 		size_t off = in->payload.len;
 
-		if (tl_event_write_json(&res->events[i], &in->payload) < 0 ||
+		if (tl_record_encode_event(&res->events[i], &in->payload) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;

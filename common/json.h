@@ -117,6 +117,15 @@ int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_
 		  struct tl_json_error *err);
 
 /*
+ * As tl_json_parse(), but the values of earlier parses on doc stay valid:
+ * the new value is added to the same arena, *out_root gets it, and doc->root
+ * is left alone. For many small documents that must live together (the
+ * records of a buffer batch); tl_json_doc_reset() forgets them all.
+ */
+int tl_json_parse_more(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
+		       struct tl_json_error *err, const struct tl_json **out_root);
+
+/*
  * Allocates n bytes (16-byte aligned) in the document's arena, valid as long
  * as its values. For building values by hand (the msgpack decoder does).
  * Returns NULL when memory runs out.

@@ -1,0 +1,366 @@
+/*
+ * record.c — a record's payload, written and read back. The contract is in
+ * record.h; the writer itself is tl_sample_write_json() and
+ * tl_event_write_json(), which dispatchers use for their own JSON too.
+ */
+#include "config.h"
+
+#include "collector/record.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/time.h"
+
+int tl_record_encode_sample(const struct tl_sample *s, struct tl_buf *b)
+{
+	return tl_sample_write_json(s, b);
+}
+
+int tl_record_encode_event(const struct tl_event *e, struct tl_buf *b)
+{
+	return tl_event_write_json(e, b);
+}
+
+void tl_record_batch_init(struct tl_record_batch *rb)
+{
+	memset(rb, 0, sizeof(*rb));
+	tl_buf_init(&rb->text);
+	tl_json_doc_init(&rb->doc);
+}
+
+/* Releases the items (events own their traits), keeps the memory. */
+static void batch_reset(struct tl_record_batch *rb)
+{
+	size_t i;
+
+	for (i = 0; i < rb->n_events; i++)
+		tl_event_fini(&rb->events[i]);
+	rb->n_samples = rb->n_events = rb->n_refused = 0;
+	tl_buf_reset(&rb->text);
+	tl_json_doc_reset(&rb->doc);
+}
+
+void tl_record_batch_fini(struct tl_record_batch *rb)
+{
+	if (!rb)
+		return;
+	batch_reset(rb);
+	free(rb->samples);
+	free(rb->events);
+	free(rb->sample_rec);
+	free(rb->event_rec);
+	free(rb->refused);
+	tl_buf_fini(&rb->text);
+	tl_json_doc_fini(&rb->doc);
+	memset(rb, 0, sizeof(*rb));
+}
+
+/* Sets why and returns -EBADMSG. */
+static int refuse(char *why, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
+#define REFUSE(...) refuse(why, why_size, __VA_ARGS__)
+
+/* A string or null member: *out = the text, or NULL for null. */
+static int read_opt_string(const struct tl_json *v, const char *key, const char **out, char *why,
+			   size_t why_size)
+{
+	if (v->type == TL_JSON_NULL) {
+		*out = NULL;
+		return 0;
+	}
+	if (v->type != TL_JSON_STRING)
+		return REFUSE("%s: not a string", key);
+	*out = v->u.s;
+	return 0;
+}
+
+static int read_time(const struct tl_json *v, const char *key, int64_t *out, char *why,
+		     size_t why_size)
+{
+	if (v->type != TL_JSON_STRING || tl_time_parse(v->u.s, v->len, out) < 0)
+		return REFUSE("%s: not a time", key);
+	return 0;
+}
+
+/* An object member, or an object that the writer wrote for an absent one. */
+static int read_object(const struct tl_json *v, const char *key, const struct tl_json **out,
+		       char *why, size_t why_size)
+{
+	if (v->type == TL_JSON_NULL) {
+		*out = NULL;
+		return 0;
+	}
+	if (v->type != TL_JSON_OBJECT)
+		return REFUSE("%s: not an object", key);
+	*out = v;
+	return 0;
+}
+
+/*
+ * The inverse of tl_sample_write_json(). One pass over the members (the
+ * writer's order, but any order is read), the last of repeated keys wins as
+ * with tl_json_get().
+ */
+static int read_sample(const struct tl_json *obj, struct tl_sample *s, char *why, size_t why_size)
+{
+	const char *ctype = NULL;
+	bool has_volume = false, has_time = false;
+	size_t i;
+	int rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (obj->type != TL_JSON_OBJECT)
+		return REFUSE("a sample record is %s, not an object", tl_json_type_name(obj));
+	for (i = 0; rc == 0 && i < obj->len; i++) {
+		const struct tl_json_member *m = &obj->u.members[i];
+		const struct tl_json *v = &m->val;
+		const char *k = m->key;
+
+		if (strcmp(k, "source") == 0) {
+			rc = read_opt_string(v, k, &s->source, why, why_size);
+		} else if (strcmp(k, "counter_name") == 0) {
+			rc = read_opt_string(v, k, &s->counter_name, why, why_size);
+		} else if (strcmp(k, "counter_type") == 0) {
+			rc = read_opt_string(v, k, &ctype, why, why_size);
+		} else if (strcmp(k, "counter_unit") == 0) {
+			rc = read_opt_string(v, k, &s->counter_unit, why, why_size);
+		} else if (strcmp(k, "counter_volume") == 0) {
+			has_volume = tl_json_is_number(v);
+			s->volume_is_int = v->type == TL_JSON_INT;
+			s->volume_int = s->volume_is_int ? v->u.i : 0;
+			s->volume = has_volume ? tl_json_number(v) : 0;
+		} else if (strcmp(k, "user_id") == 0) {
+			rc = read_opt_string(v, k, &s->user_id, why, why_size);
+		} else if (strcmp(k, "project_id") == 0) {
+			rc = read_opt_string(v, k, &s->project_id, why, why_size);
+		} else if (strcmp(k, "resource_id") == 0) {
+			rc = read_opt_string(v, k, &s->resource_id, why, why_size);
+		} else if (strcmp(k, "timestamp") == 0) {
+			rc = read_time(v, k, &s->timestamp, why, why_size);
+			has_time = true;
+		} else if (strcmp(k, "resource_metadata") == 0) {
+			rc = read_object(v, k, &s->resource_metadata, why, why_size);
+		} else if (strcmp(k, "message_id") == 0) {
+			rc = read_opt_string(v, k, &s->message_id, why, why_size);
+		} else if (strcmp(k, "message_signature") == 0) {
+			rc = read_opt_string(v, k, &s->message_signature, why, why_size);
+		} else if (strcmp(k, "monotonic_time") == 0) {
+			s->has_monotonic_time = tl_json_is_number(v);
+			s->monotonic_time = s->has_monotonic_time ? tl_json_number(v) : 0;
+		}
+	}
+	if (rc)
+		return rc;
+	if (!s->counter_name || !s->counter_unit || !s->resource_id || !s->message_id)
+		return REFUSE("a sample record without counter_name, counter_unit, resource_id "
+			      "or message_id");
+	if (!ctype || tl_counter_type_parse(ctype, &s->counter_type) < 0)
+		return REFUSE("counter_type: not gauge, delta or cumulative");
+	if (!has_volume)
+		return REFUSE("counter_volume: not a number");
+	if (!has_time)
+		return REFUSE("timestamp: missing");
+	if (!s->message_signature)
+		s->message_signature = "";
+	s->obj = obj;
+	return 0;
+}
+
+/* One [name, dtype, value] as write_trait() writes it. */
+static int read_trait(const struct tl_json *tr, struct tl_trait *t, char *why, size_t why_size)
+{
+	const struct tl_json *name, *dtype, *v;
+
+	if (tr->type != TL_JSON_ARRAY || tr->len != 3)
+		return REFUSE("a trait is not [name, dtype, value]");
+	name = &tr->u.items[0];
+	dtype = &tr->u.items[1];
+	v = &tr->u.items[2];
+	if (name->type != TL_JSON_STRING || dtype->type != TL_JSON_INT ||
+	    dtype->u.i < TL_TRAIT_NONE || dtype->u.i > TL_TRAIT_DATETIME)
+		return REFUSE("a trait without a name or a dtype from 0 to 4");
+	t->name = name->u.s;
+	t->type = (enum tl_trait_type)dtype->u.i;
+	switch (t->type) {
+	case TL_TRAIT_INT:
+		if (v->type != TL_JSON_INT)
+			return REFUSE("trait %.64s: not an integer", t->name);
+		t->i = v->u.i;
+		return 0;
+	case TL_TRAIT_FLOAT:
+		if (!tl_json_is_number(v))
+			return REFUSE("trait %.64s: not a number", t->name);
+		t->f = tl_json_number(v);
+		return 0;
+	case TL_TRAIT_DATETIME:
+		return read_time(v, t->name, &t->dt, why, why_size);
+	case TL_TRAIT_NONE:
+	case TL_TRAIT_TEXT:
+		if (v->type != TL_JSON_STRING)
+			return REFUSE("trait %.64s: not a string", t->name);
+		t->text = v->u.s;
+		t->text_len = v->len;
+		return 0;
+	}
+	return REFUSE("trait %.64s: unknown dtype", t->name);
+}
+
+/* The inverse of tl_event_write_json(); e owns its traits even on failure. */
+static int read_event(const struct tl_json *obj, struct tl_event *e, char *why, size_t why_size)
+{
+	const struct tl_json *traits = NULL;
+	bool has_time = false;
+	size_t i;
+	int rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (obj->type != TL_JSON_OBJECT)
+		return REFUSE("an event record is %s, not an object", tl_json_type_name(obj));
+	for (i = 0; rc == 0 && i < obj->len; i++) {
+		const struct tl_json_member *m = &obj->u.members[i];
+		const struct tl_json *v = &m->val;
+		const char *k = m->key;
+
+		if (strcmp(k, "message_id") == 0) {
+			rc = read_opt_string(v, k, &e->message_id, why, why_size);
+		} else if (strcmp(k, "event_type") == 0) {
+			rc = read_opt_string(v, k, &e->event_type, why, why_size);
+		} else if (strcmp(k, "generated") == 0) {
+			rc = read_time(v, k, &e->generated, why, why_size);
+			has_time = true;
+		} else if (strcmp(k, "traits") == 0) {
+			if (v->type != TL_JSON_ARRAY)
+				rc = REFUSE("traits: not a list");
+			traits = v;
+		} else if (strcmp(k, "raw") == 0) {
+			rc = read_object(v, k, &e->raw, why, why_size);
+		} else if (strcmp(k, "message_signature") == 0) {
+			rc = read_opt_string(v, k, &e->message_signature, why, why_size);
+		}
+	}
+	if (rc)
+		return rc;
+	if (!e->message_id || !e->event_type || !has_time)
+		return REFUSE("an event record without message_id, event_type or generated");
+	if (!e->message_signature)
+		e->message_signature = "";
+	if (traits && traits->len) {
+		e->traits = calloc(traits->len, sizeof(*e->traits));
+		if (!e->traits)
+			return -ENOMEM;
+		for (i = 0; i < traits->len; i++) {
+			e->n_traits = i + 1;
+			rc = read_trait(&traits->u.items[i], &e->traits[i], why, why_size);
+			if (rc)
+				return rc;
+		}
+	}
+	e->obj = obj;
+	return 0;
+}
+
+static int add_refusal(struct tl_record_batch *rb, size_t index, const char *why)
+{
+	struct tl_record_refusal *r;
+
+	if (tl_array_grow((void **)&rb->refused, &rb->cap_refused, rb->n_refused + 1,
+			  sizeof(*rb->refused)) < 0)
+		return -ENOMEM;
+	r = &rb->refused[rb->n_refused++];
+	r->index = index;
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	return 0;
+}
+
+/* Decodes record index (its payload copied at text) into a new item of rb. */
+static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *rec, size_t index,
+		      char *text, char *why, size_t why_size)
+{
+	const struct tl_json *root;
+	struct tl_json_error jerr;
+	int rc;
+
+	if (rec->kind != TL_BUFFER_KIND_SAMPLE && rec->kind != TL_BUFFER_KIND_EVENT)
+		return REFUSE("a record of kind %u is neither a sample nor an event", rec->kind);
+	rc = tl_json_parse_more(&rb->doc, text, rec->len, TL_JSON_MAX_DEPTH, &jerr, &root);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return REFUSE("not JSON: %s at byte %zu", jerr.text, jerr.offset);
+	if (rec->kind == TL_BUFFER_KIND_SAMPLE) {
+		struct tl_sample *s;
+
+		if (tl_array_grow((void **)&rb->samples, &rb->cap_samples, rb->n_samples + 1,
+				  sizeof(*rb->samples)) < 0 ||
+		    tl_array_grow((void **)&rb->sample_rec, &rb->cap_sample_rec, rb->n_samples + 1,
+				  sizeof(*rb->sample_rec)) < 0)
+			return -ENOMEM;
+		s = &rb->samples[rb->n_samples];
+		rc = read_sample(root, s, why, why_size);
+		if (rc)
+			return rc;
+		s->json = rec->data;
+		s->json_len = rec->len;
+		rb->sample_rec[rb->n_samples++] = index;
+	} else {
+		struct tl_event *e;
+
+		if (tl_array_grow((void **)&rb->events, &rb->cap_events, rb->n_events + 1,
+				  sizeof(*rb->events)) < 0 ||
+		    tl_array_grow((void **)&rb->event_rec, &rb->cap_event_rec, rb->n_events + 1,
+				  sizeof(*rb->event_rec)) < 0)
+			return -ENOMEM;
+		e = &rb->events[rb->n_events];
+		rc = read_event(root, e, why, why_size);
+		if (rc) {
+			tl_event_fini(e);
+			return rc;
+		}
+		e->json = rec->data;
+		e->json_len = rec->len;
+		rb->event_rec[rb->n_events++] = index;
+	}
+	return 0;
+}
+
+int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *recs, size_t n)
+{
+	char why[sizeof(rb->refused->reason)];
+	size_t i, total = 0, off;
+	int rc;
+
+	batch_reset(rb);
+	/* The parser works in place and the records are in LMDB's read-only
+	 * map: one copy of all payloads, reserved at once so that the values
+	 * already parsed never move. */
+	for (i = 0; i < n; i++)
+		total += recs[i].len + 1;
+	if (tl_buf_reserve(&rb->text, total) < 0)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		off = rb->text.len;
+		tl_buf_append(&rb->text, recs[i].data, recs[i].len);
+		tl_buf_putc(&rb->text, '\0');
+		rc = decode_one(rb, &recs[i], i, rb->text.data + off, why, sizeof(why));
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0 && add_refusal(rb, i, why) < 0)
+			return -ENOMEM;
+	}
+	return tl_buf_error(&rb->text);
+}
