@@ -7,7 +7,9 @@
  * cost. This parser works in situ: strings are unescaped inside the text
  * buffer and NUL-terminated there, every value of a document lives in one
  * arena that is reused from message to message, and nothing is freed value by
- * value. jansson stays for the cold paths (building API responses, tools).
+ * value. It is the one JSON reader of Tally, cold paths included (Keystone
+ * answers, the API, tallyctl); jansson is left to the tests and bench/decode,
+ * as a reference. Strings are validated with common/utf8.h as they are scanned.
  *
  * Grammar: RFC 8259, strictly: no comments, no trailing commas, no NaN or
  * Infinity, no raw control characters in strings, UTF-8 validated (no

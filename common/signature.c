@@ -12,6 +12,7 @@
 
 #include "common/json.h"
 #include "common/pyfmt.h"
+#include "common/utf8.h"
 
 /*
  * The text is built exactly as ceilometer's compute_signature() feeds it to
@@ -208,48 +209,6 @@ static bool tl_sig_printable(uint32_t cp)
 	return true;
 }
 
-/*
- * Decodes one UTF-8 sequence at s (n > 0 bytes left); returns its length and
- * sets *cp. Messages hold valid UTF-8 (common/json.c and the msgpack decoder
- * check it); an invalid byte is returned as a code point of its own, which can
- * never match a real signature anyway.
- */
-static size_t tl_sig_utf8(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-	} else {
-		*cp = c;
-		return 1;
-	}
-	if (len > n)
-		goto invalid;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto invalid;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	*cp = c;
-	return len;
-invalid:
-	*cp = s[0];
-	return 1;
-}
-
 static const char tl_sig_hex[] = "0123456789abcdef";
 
 /*
@@ -300,7 +259,14 @@ static int tl_sig_repr_str(struct tl_sig_walk *w, const char *str, size_t len)
 		} else if (cp < 0x80) {
 			*o++ = (char)cp;
 		} else {
-			k = tl_sig_utf8(s + i, len - i, &cp);
+			/* Messages hold valid UTF-8 (the JSON and msgpack decoders
+			 * check it); an invalid byte would be a code point of its
+			 * own, which can never match a real signature anyway. */
+			k = tl_utf8_decode(s + i, s + len, &cp);
+			if (k == 0) {
+				k = 1;
+				cp = s[i];
+			}
 			if (tl_sig_printable(cp) || (k == 1 && cp >= 0x80)) {
 				memcpy(o, s + i, k);
 				o += k;
