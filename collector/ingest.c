@@ -66,10 +66,11 @@ static int stage_dead(struct tl_ingest *in, uint8_t kind, const void *data, size
 
 	if (len > DEAD_BODY_MAX)
 		len = DEAD_BODY_MAX;
-	if (tl_array_grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) <
-		    0 ||
-	    tl_buf_append(&in->dead_payload, data, len) < 0 ||
-	    tl_buf_append(&in->dead_payload, reason, strlen(reason) + 1) < 0) {
+	if (tl_array_grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) < 0)
+		return -ENOMEM;
+	tl_buf_append(&in->dead_payload, data, len);
+	tl_buf_append(&in->dead_payload, reason, strlen(reason) + 1);
+	if (tl_buf_error(&in->dead_payload)) {
 		in->dead_payload.len = off;
 		return -ENOMEM;
 	}

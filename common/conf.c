@@ -380,10 +380,11 @@ static void apply_enum(struct ctx *c, const struct tl_conf_item *it, const struc
 
 		for (f = it->values; f != e && f->value != e->value; f++)
 			;
-		if (f == e && tl_buf_printf(&names, "%s%s", e == it->values ? "" : ", ", e->name))
-			break;
+		if (f == e)
+			tl_buf_printf(&names, "%s%s", e == it->values ? "" : ", ", e->name);
 	}
-	verr(c, n, "%s: expected one of %s; got %s", path, names.data ? names.data : "?",
+	verr(c, n, "%s: expected one of %s; got %s", path,
+	     names.data && !tl_buf_error(&names) ? names.data : "?",
 	     describe(n, it->flags, q, sizeof(q)));
 	tl_buf_fini(&names);
 }
@@ -492,8 +493,7 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 
 	tl_buf_init(&names);
 	for (v = spec->variants; spec->type_key && v && v->name; v++)
-		if (tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name) != 0)
-			break;
+		tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name);
 
 	for (i = 0; i < count; i++) {
 		el = n->children[i];
@@ -884,21 +884,21 @@ void tl_conf_free(const struct tl_conf_item *items, void *obj)
 
 /* ================================================================ dump */
 
-static int dump_string(struct tl_buf *out, const char *s)
+/* Appends s as a double-quoted YAML string; a failure stays in out's sticky error. */
+static void dump_string(struct tl_buf *out, const char *s)
 {
-	int rc = tl_buf_putc(out, '"');
-
-	for (; rc == 0 && *s; s++) {
+	tl_buf_putc(out, '"');
+	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
 		if (ch == '"' || ch == '\\')
-			rc = tl_buf_printf(out, "\\%c", ch);
+			tl_buf_printf(out, "\\%c", ch);
 		else if (ch < 0x20 || ch == 0x7f)
-			rc = tl_buf_printf(out, "\\x%02x", ch);
+			tl_buf_printf(out, "\\x%02x", ch);
 		else
-			rc = tl_buf_putc(out, (char)ch);
+			tl_buf_putc(out, (char)ch);
 	}
-	return rc ? rc : tl_buf_putc(out, '"');
+	tl_buf_putc(out, '"');
 }
 
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
@@ -918,7 +918,7 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 	memcpy(&n, (const char *)obj + it->count_offset, sizeof(n));
 	if (n == 0)
 		return tl_buf_puts(out, " []\n");
-	rc = tl_buf_putc(out, '\n');
+	tl_buf_putc(out, '\n');
 	tl_buf_init(&tmp);
 	for (i = 0; rc == 0 && i < n; i++) {
 		elem = arr + i * spec->elem_size;
@@ -927,20 +927,23 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 		if (rc == 0 && spec->type_key) {
 			memcpy(&vi, elem + spec->type_offset, sizeof(vi));
 			memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
-			rc = tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
-					   spec->variants[vi].name);
-			if (rc == 0 && conf)
+			tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
+				      spec->variants[vi].name);
+			if (conf)
 				rc = dump_items(spec->variants[vi].items, conf, show, indent + 4,
 						&tmp);
+			if (rc == 0)
+				rc = tl_buf_error(&tmp);
 		}
 		/* The first line of the element goes after "- ", in place of its indentation. */
 		if (rc == 0 && tmp.len > (size_t)indent + 4)
 			rc = tl_buf_printf(out, "%*s- %s", indent + 2, "", tmp.data + indent + 4);
 	}
 	tl_buf_fini(&tmp);
-	return rc;
+	return rc ? rc : tl_buf_error(out);
 }
 
+/* Appends the items of obj at indent. Returns 0 or the sticky error of out (or of a list's). */
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
 		      struct tl_buf *out)
 {
@@ -950,31 +953,29 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 	char num[40];
 	int rc = 0;
 
-	for (it = items; rc == 0 && it && it->key; it++) {
+	for (it = items; rc == 0 && !tl_buf_error(out) && it && it->key; it++) {
 		field = (const char *)obj + it->offset;
-		rc = tl_buf_printf(out, "%*s%s:", indent, "", it->key);
-		if (rc)
-			break;
+		tl_buf_printf(out, "%*s%s:", indent, "", it->key);
 		switch (it->type) {
 		case TL_CONF_BOOL: {
 			bool b;
 
 			memcpy(&b, field, sizeof(b));
-			rc = tl_buf_puts(out, b ? " true\n" : " false\n");
+			tl_buf_puts(out, b ? " true\n" : " false\n");
 			break;
 		}
 		case TL_CONF_INT: {
 			int64_t v;
 
 			memcpy(&v, field, sizeof(v));
-			rc = tl_buf_printf(out, " %" PRId64 "\n", v);
+			tl_buf_printf(out, " %" PRId64 "\n", v);
 			break;
 		}
 		case TL_CONF_SIZE: {
 			uint64_t v;
 
 			memcpy(&v, field, sizeof(v));
-			rc = tl_buf_printf(out, " %" PRIu64 "\n", v);
+			tl_buf_printf(out, " %" PRIu64 "\n", v);
 			break;
 		}
 		case TL_CONF_DOUBLE: {
@@ -982,20 +983,22 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 
 			memcpy(&v, field, sizeof(v));
 			format_double(v, num, sizeof(num));
-			rc = tl_buf_printf(out, " %s\n", num);
+			tl_buf_printf(out, " %s\n", num);
 			break;
 		}
 		case TL_CONF_STRING: {
 			const char *s;
 
 			memcpy(&s, field, sizeof(s));
-			if (!s)
-				rc = tl_buf_puts(out, " null\n");
-			else if ((it->flags & TL_CONF_SECRET) && !show)
-				rc = tl_buf_puts(out, " \"<secret>\"\n");
-			else if ((rc = tl_buf_putc(out, ' ')) == 0 &&
-				 (rc = dump_string(out, s)) == 0)
-				rc = tl_buf_putc(out, '\n');
+			if (!s) {
+				tl_buf_puts(out, " null\n");
+			} else if ((it->flags & TL_CONF_SECRET) && !show) {
+				tl_buf_puts(out, " \"<secret>\"\n");
+			} else {
+				tl_buf_putc(out, ' ');
+				dump_string(out, s);
+				tl_buf_putc(out, '\n');
+			}
 			break;
 		}
 		case TL_CONF_ENUM: {
@@ -1005,9 +1008,9 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 			for (e = it->values; e && e->name && e->value != v; e++)
 				;
 			if (e && e->name)
-				rc = tl_buf_printf(out, " %s\n", e->name);
+				tl_buf_printf(out, " %s\n", e->name);
 			else
-				rc = tl_buf_printf(out, " %d\n", v);
+				tl_buf_printf(out, " %d\n", v);
 			break;
 		}
 		case TL_CONF_STRLIST: {
@@ -1015,27 +1018,25 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 				(const struct tl_conf_strlist *)(const void *)field;
 			size_t i;
 
-			rc = tl_buf_puts(out, " [");
-			for (i = 0; rc == 0 && i < l->n; i++) {
+			tl_buf_puts(out, " [");
+			for (i = 0; i < l->n; i++) {
 				if (i)
-					rc = tl_buf_puts(out, ", ");
-				if (rc == 0)
-					rc = (it->flags & TL_CONF_SECRET) && !show
-						     ? tl_buf_puts(out, "\"<secret>\"")
-						     : dump_string(out, l->v[i]);
+					tl_buf_puts(out, ", ");
+				if ((it->flags & TL_CONF_SECRET) && !show)
+					tl_buf_puts(out, "\"<secret>\"");
+				else
+					dump_string(out, l->v[i]);
 			}
-			if (rc == 0)
-				rc = tl_buf_puts(out, "]\n");
+			tl_buf_puts(out, "]\n");
 			break;
 		}
 		case TL_CONF_SECTION:
 			if (!it->section || !it->section->key) {
-				rc = tl_buf_puts(out, " {}\n");
+				tl_buf_puts(out, " {}\n");
 				break;
 			}
-			rc = tl_buf_putc(out, '\n');
-			if (rc == 0)
-				rc = dump_items(it->section, field, show, indent + 2, out);
+			tl_buf_putc(out, '\n');
+			rc = dump_items(it->section, field, show, indent + 2, out);
 			break;
 		case TL_CONF_LIST:
 			rc = dump_list(it, obj, show, indent, out);
@@ -1044,7 +1045,7 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 			break;
 		}
 	}
-	return rc;
+	return rc ? rc : tl_buf_error(out);
 }
 
 int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_secrets,

@@ -49,19 +49,17 @@ static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line,
 {
 	struct tl_conf_error *e;
 	struct tl_buf b;
-	int rc = 0;
 
 	errs->total++;
 	if (errs->n >= TL_CONF_MAX_ERRORS)
 		return;
 	tl_buf_init(&b);
 	if (file && line > 0)
-		rc = tl_buf_printf(&b, "%s:%d: ", file, line);
+		tl_buf_printf(&b, "%s:%d: ", file, line);
 	else if (file)
-		rc = tl_buf_printf(&b, "%s: ", file);
-	if (rc == 0)
-		rc = tl_buf_vprintf(&b, fmt, ap);
-	if (rc != 0 || !b.data) {
+		tl_buf_printf(&b, "%s: ", file);
+	tl_buf_vprintf(&b, fmt, ap);
+	if (tl_buf_error(&b) || !b.data) {
 		/* Counted in total; printing says that some errors are not shown. */
 		tl_buf_fini(&b);
 		return;

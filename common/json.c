@@ -820,8 +820,7 @@ int tl_json_write_string(const char *s, size_t len, struct tl_buf *b)
 			break;
 		c = (unsigned char)s[i];
 		/* Flush the plain run before this byte. */
-		if ((rc = tl_buf_append(b, s + run, i - run)) < 0)
-			return rc;
+		tl_buf_append(b, s + run, i - run);
 		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
@@ -853,19 +852,17 @@ int tl_json_write_string(const char *s, size_t len, struct tl_buf *b)
 			n = 6;
 			break;
 		}
-		if ((rc = tl_buf_append(b, esc, n)) < 0)
-			return rc;
+		tl_buf_append(b, esc, n);
 	}
-	if ((rc = tl_buf_append(b, s + run, len - run)) < 0)
-		return rc;
-	return tl_buf_putc(b, '"');
+	tl_buf_append(b, s + run, len - run);
+	tl_buf_putc(b, '"');
+	return tl_buf_error(b);
 }
 
 int tl_json_write(const struct tl_json *v, struct tl_buf *b)
 {
 	char num[TL_PYFMT_FLOAT_SIZE];
 	uint32_t i;
-	int rc;
 
 	switch ((enum tl_json_type)v->type) {
 	case TL_JSON_NULL:
@@ -881,26 +878,28 @@ int tl_json_write(const struct tl_json *v, struct tl_buf *b)
 	case TL_JSON_STRING:
 		return tl_json_write_string(v->u.s, v->len, b);
 	case TL_JSON_ARRAY:
-		if ((rc = tl_buf_putc(b, '[')) < 0)
-			return rc;
-		for (i = 0; i < v->len; i++) {
-			if ((i && (rc = tl_buf_putc(b, ',')) < 0) ||
-			    (rc = tl_json_write(&v->u.items[i], b)) < 0)
-				return rc;
+		tl_buf_putc(b, '[');
+		/* After a failed append the rest are no-ops: stop early. */
+		for (i = 0; i < v->len && !tl_buf_error(b); i++) {
+			if (i)
+				tl_buf_putc(b, ',');
+			tl_json_write(&v->u.items[i], b);
 		}
-		return tl_buf_putc(b, ']');
+		tl_buf_putc(b, ']');
+		return tl_buf_error(b);
 	case TL_JSON_OBJECT:
-		if ((rc = tl_buf_putc(b, '{')) < 0)
-			return rc;
-		for (i = 0; i < v->len; i++) {
+		tl_buf_putc(b, '{');
+		for (i = 0; i < v->len && !tl_buf_error(b); i++) {
 			const struct tl_json_member *m = &v->u.members[i];
 
-			if ((i && (rc = tl_buf_putc(b, ',')) < 0) ||
-			    (rc = tl_json_write_string(m->key, m->klen, b)) < 0 ||
-			    (rc = tl_buf_putc(b, ':')) < 0 || (rc = tl_json_write(&m->val, b)) < 0)
-				return rc;
+			if (i)
+				tl_buf_putc(b, ',');
+			tl_json_write_string(m->key, m->klen, b);
+			tl_buf_putc(b, ':');
+			tl_json_write(&m->val, b);
 		}
-		return tl_buf_putc(b, '}');
+		tl_buf_putc(b, '}');
+		return tl_buf_error(b);
 	}
 	return -EINVAL;
 }

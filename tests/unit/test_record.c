@@ -409,6 +409,26 @@ static void test_bad_records(void **state)
 	assert_int_equal(rb.n_samples + rb.n_events + rb.n_refused, 0);
 }
 
+/* A writer that runs out of room says so once, at the end (sticky error). */
+static void test_encode_out_of_memory(void **state)
+{
+	struct tl_buf small;
+	size_t limit;
+
+	(void)state;
+	assert_int_equal(tl_decode_json(&dec, message, strlen(message), &in), 0);
+	for (limit = 16; limit <= 256; limit *= 2) {
+		tl_buf_init(&small);
+		tl_buf_set_limit(&small, limit);
+		assert_int_equal(tl_record_encode_sample(&in.samples[0], &small), -ENOMEM);
+		tl_buf_fini(&small);
+		tl_buf_init(&small);
+		tl_buf_set_limit(&small, limit);
+		assert_int_equal(tl_record_encode_event(&in.events[0], &small), -ENOMEM);
+		tl_buf_fini(&small);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +436,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_as_the_old_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encode_out_of_memory, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
