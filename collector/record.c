@@ -8,6 +8,7 @@
 #include "collector/record.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,9 +112,82 @@ static int read_object(const struct tl_json *v, const char *key, const struct tl
 	return 0;
 }
 
+/* The members the writers write; F_OTHER for any other key. */
+enum field {
+	F_OTHER = 0,
+	F_SOURCE,
+	F_COUNTER_NAME,
+	F_COUNTER_TYPE,
+	F_COUNTER_UNIT,
+	F_COUNTER_VOLUME,
+	F_USER_ID,
+	F_PROJECT_ID,
+	F_RESOURCE_ID,
+	F_TIMESTAMP,
+	F_RESOURCE_METADATA,
+	F_MESSAGE_ID,
+	F_MESSAGE_SIGNATURE,
+	F_MONOTONIC_TIME,
+	F_EVENT_TYPE,
+	F_GENERATED,
+	F_TRAITS,
+	F_RAW,
+};
+
+static bool key_is(const struct tl_json_member *m, const char *lit, size_t len)
+{
+	return m->klen == len && memcmp(m->key, lit, len) == 0;
+}
+
+#define KEY(m, lit) key_is((m), (lit), sizeof(lit) - 1)
+
+/*
+ * Which field a member is. Called for every member of every record that a
+ * dispatcher reads, so the length and one letter pick the candidate and a
+ * single comparison confirms it.
+ */
+static enum field field_of(const struct tl_json_member *m)
+{
+	switch (m->klen) {
+	case 3:
+		return KEY(m, "raw") ? F_RAW : F_OTHER;
+	case 6:
+		return KEY(m, "source") ? F_SOURCE : KEY(m, "traits") ? F_TRAITS : F_OTHER;
+	case 7:
+		return KEY(m, "user_id") ? F_USER_ID : F_OTHER;
+	case 9:
+		if (m->key[0] == 't')
+			return KEY(m, "timestamp") ? F_TIMESTAMP : F_OTHER;
+		return KEY(m, "generated") ? F_GENERATED : F_OTHER;
+	case 10:
+		if (m->key[0] == 'p')
+			return KEY(m, "project_id") ? F_PROJECT_ID : F_OTHER;
+		if (m->key[0] == 'm')
+			return KEY(m, "message_id") ? F_MESSAGE_ID : F_OTHER;
+		return KEY(m, "event_type") ? F_EVENT_TYPE : F_OTHER;
+	case 11:
+		return KEY(m, "resource_id") ? F_RESOURCE_ID : F_OTHER;
+	case 12:
+		if (m->key[8] == 'n')
+			return KEY(m, "counter_name") ? F_COUNTER_NAME : F_OTHER;
+		if (m->key[8] == 't')
+			return KEY(m, "counter_type") ? F_COUNTER_TYPE : F_OTHER;
+		return KEY(m, "counter_unit") ? F_COUNTER_UNIT : F_OTHER;
+	case 14:
+		if (m->key[0] == 'c')
+			return KEY(m, "counter_volume") ? F_COUNTER_VOLUME : F_OTHER;
+		return KEY(m, "monotonic_time") ? F_MONOTONIC_TIME : F_OTHER;
+	case 17:
+		if (m->key[0] == 'r')
+			return KEY(m, "resource_metadata") ? F_RESOURCE_METADATA : F_OTHER;
+		return KEY(m, "message_signature") ? F_MESSAGE_SIGNATURE : F_OTHER;
+	}
+	return F_OTHER;
+}
+
 /*
  * The inverse of tl_sample_write_json(). One pass over the members (the
- * writer's order, but any order is read), the last of repeated keys wins as
+ * writer's order, but any order is read); the last of repeated keys wins, as
  * with tl_json_get().
  */
 static int read_sample(const struct tl_json *obj, struct tl_sample *s, char *why, size_t why_size)
@@ -131,37 +205,53 @@ static int read_sample(const struct tl_json *obj, struct tl_sample *s, char *why
 		const struct tl_json *v = &m->val;
 		const char *k = m->key;
 
-		if (strcmp(k, "source") == 0) {
+		switch (field_of(m)) {
+		case F_SOURCE:
 			rc = read_opt_string(v, k, &s->source, why, why_size);
-		} else if (strcmp(k, "counter_name") == 0) {
+			break;
+		case F_COUNTER_NAME:
 			rc = read_opt_string(v, k, &s->counter_name, why, why_size);
-		} else if (strcmp(k, "counter_type") == 0) {
+			break;
+		case F_COUNTER_TYPE:
 			rc = read_opt_string(v, k, &ctype, why, why_size);
-		} else if (strcmp(k, "counter_unit") == 0) {
+			break;
+		case F_COUNTER_UNIT:
 			rc = read_opt_string(v, k, &s->counter_unit, why, why_size);
-		} else if (strcmp(k, "counter_volume") == 0) {
+			break;
+		case F_COUNTER_VOLUME:
 			has_volume = tl_json_is_number(v);
 			s->volume_is_int = v->type == TL_JSON_INT;
 			s->volume_int = s->volume_is_int ? v->u.i : 0;
 			s->volume = has_volume ? tl_json_number(v) : 0;
-		} else if (strcmp(k, "user_id") == 0) {
+			break;
+		case F_USER_ID:
 			rc = read_opt_string(v, k, &s->user_id, why, why_size);
-		} else if (strcmp(k, "project_id") == 0) {
+			break;
+		case F_PROJECT_ID:
 			rc = read_opt_string(v, k, &s->project_id, why, why_size);
-		} else if (strcmp(k, "resource_id") == 0) {
+			break;
+		case F_RESOURCE_ID:
 			rc = read_opt_string(v, k, &s->resource_id, why, why_size);
-		} else if (strcmp(k, "timestamp") == 0) {
+			break;
+		case F_TIMESTAMP:
 			rc = read_time(v, k, &s->timestamp, why, why_size);
 			has_time = true;
-		} else if (strcmp(k, "resource_metadata") == 0) {
+			break;
+		case F_RESOURCE_METADATA:
 			rc = read_object(v, k, &s->resource_metadata, why, why_size);
-		} else if (strcmp(k, "message_id") == 0) {
+			break;
+		case F_MESSAGE_ID:
 			rc = read_opt_string(v, k, &s->message_id, why, why_size);
-		} else if (strcmp(k, "message_signature") == 0) {
+			break;
+		case F_MESSAGE_SIGNATURE:
 			rc = read_opt_string(v, k, &s->message_signature, why, why_size);
-		} else if (strcmp(k, "monotonic_time") == 0) {
+			break;
+		case F_MONOTONIC_TIME:
 			s->has_monotonic_time = tl_json_is_number(v);
 			s->monotonic_time = s->has_monotonic_time ? tl_json_number(v) : 0;
+			break;
+		default:
+			break;
 		}
 	}
 	if (rc)
@@ -236,21 +326,30 @@ static int read_event(const struct tl_json *obj, struct tl_event *e, char *why, 
 		const struct tl_json *v = &m->val;
 		const char *k = m->key;
 
-		if (strcmp(k, "message_id") == 0) {
+		switch (field_of(m)) {
+		case F_MESSAGE_ID:
 			rc = read_opt_string(v, k, &e->message_id, why, why_size);
-		} else if (strcmp(k, "event_type") == 0) {
+			break;
+		case F_EVENT_TYPE:
 			rc = read_opt_string(v, k, &e->event_type, why, why_size);
-		} else if (strcmp(k, "generated") == 0) {
+			break;
+		case F_GENERATED:
 			rc = read_time(v, k, &e->generated, why, why_size);
 			has_time = true;
-		} else if (strcmp(k, "traits") == 0) {
+			break;
+		case F_TRAITS:
 			if (v->type != TL_JSON_ARRAY)
 				rc = REFUSE("traits: not a list");
 			traits = v;
-		} else if (strcmp(k, "raw") == 0) {
+			break;
+		case F_RAW:
 			rc = read_object(v, k, &e->raw, why, why_size);
-		} else if (strcmp(k, "message_signature") == 0) {
+			break;
+		case F_MESSAGE_SIGNATURE:
 			rc = read_opt_string(v, k, &e->message_signature, why, why_size);
+			break;
+		default:
+			break;
 		}
 	}
 	if (rc)
@@ -287,7 +386,10 @@ static int add_refusal(struct tl_record_batch *rb, size_t index, const char *why
 	return 0;
 }
 
-/* Decodes record index (its payload copied at text) into a new item of rb. */
+/*
+ * Decodes record index (its payload copied at text) into a new item of rb,
+ * whose arrays have room for one item per record.
+ */
 static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *rec, size_t index,
 		      char *text, char *why, size_t why_size)
 {
@@ -303,14 +405,8 @@ static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *re
 	if (rc < 0)
 		return REFUSE("not JSON: %s at byte %zu", jerr.text, jerr.offset);
 	if (rec->kind == TL_BUFFER_KIND_SAMPLE) {
-		struct tl_sample *s;
+		struct tl_sample *s = &rb->samples[rb->n_samples];
 
-		if (tl_array_grow((void **)&rb->samples, &rb->cap_samples, rb->n_samples + 1,
-				  sizeof(*rb->samples)) < 0 ||
-		    tl_array_grow((void **)&rb->sample_rec, &rb->cap_sample_rec, rb->n_samples + 1,
-				  sizeof(*rb->sample_rec)) < 0)
-			return -ENOMEM;
-		s = &rb->samples[rb->n_samples];
 		rc = read_sample(root, s, why, why_size);
 		if (rc)
 			return rc;
@@ -318,14 +414,8 @@ static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *re
 		s->json_len = rec->len;
 		rb->sample_rec[rb->n_samples++] = index;
 	} else {
-		struct tl_event *e;
+		struct tl_event *e = &rb->events[rb->n_events];
 
-		if (tl_array_grow((void **)&rb->events, &rb->cap_events, rb->n_events + 1,
-				  sizeof(*rb->events)) < 0 ||
-		    tl_array_grow((void **)&rb->event_rec, &rb->cap_event_rec, rb->n_events + 1,
-				  sizeof(*rb->event_rec)) < 0)
-			return -ENOMEM;
-		e = &rb->events[rb->n_events];
 		rc = read_event(root, e, why, why_size);
 		if (rc) {
 			tl_event_fini(e);
@@ -351,6 +441,15 @@ int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *rec
 	for (i = 0; i < n; i++)
 		total += recs[i].len + 1;
 	if (tl_buf_reserve(&rb->text, total) < 0)
+		return -ENOMEM;
+	/* Room for every record as a sample and as an event: no growth per item. */
+	if (n &&
+	    (tl_array_grow((void **)&rb->samples, &rb->cap_samples, n, sizeof(*rb->samples)) < 0 ||
+	     tl_array_grow((void **)&rb->sample_rec, &rb->cap_sample_rec, n,
+			   sizeof(*rb->sample_rec)) < 0 ||
+	     tl_array_grow((void **)&rb->events, &rb->cap_events, n, sizeof(*rb->events)) < 0 ||
+	     tl_array_grow((void **)&rb->event_rec, &rb->cap_event_rec, n, sizeof(*rb->event_rec)) <
+		     0))
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		off = rb->text.len;
