@@ -76,42 +76,6 @@ static int refuse(char *why, size_t size, const char *fmt, ...)
 
 #define REFUSE(...) refuse(why, why_size, __VA_ARGS__)
 
-/* A string or null member: *out = the text, or NULL for null. */
-static int read_opt_string(const struct tl_json *v, const char *key, const char **out, char *why,
-			   size_t why_size)
-{
-	if (v->type == TL_JSON_NULL) {
-		*out = NULL;
-		return 0;
-	}
-	if (v->type != TL_JSON_STRING)
-		return REFUSE("%s: not a string", key);
-	*out = v->u.s;
-	return 0;
-}
-
-static int read_time(const struct tl_json *v, const char *key, int64_t *out, char *why,
-		     size_t why_size)
-{
-	if (v->type != TL_JSON_STRING || tl_time_parse(v->u.s, v->len, out) < 0)
-		return REFUSE("%s: not a time", key);
-	return 0;
-}
-
-/* An object member, or an object that the writer wrote for an absent one. */
-static int read_object(const struct tl_json *v, const char *key, const struct tl_json **out,
-		       char *why, size_t why_size)
-{
-	if (v->type == TL_JSON_NULL) {
-		*out = NULL;
-		return 0;
-	}
-	if (v->type != TL_JSON_OBJECT)
-		return REFUSE("%s: not an object", key);
-	*out = v;
-	return 0;
-}
-
 /* The members the writers write; F_OTHER for any other key. */
 enum field {
 	F_OTHER = 0,
@@ -132,6 +96,7 @@ enum field {
 	F_GENERATED,
 	F_TRAITS,
 	F_RAW,
+	F_COUNT
 };
 
 static bool key_is(const struct tl_json_member *m, const char *lit, size_t len)
@@ -186,85 +151,121 @@ static enum field field_of(const struct tl_json_member *m)
 }
 
 /*
- * The inverse of tl_sample_write_json(). One pass over the members (the
- * writer's order, but any order is read); the last of repeated keys wins, as
- * with tl_json_get().
+ * Indexes the members of a record's object by field, in one pass; the last
+ * of repeated keys wins, as with tl_json_get(). Absent fields stay NULL.
  */
+static int index_fields(const struct tl_json *obj, const char *what, const struct tl_json **at,
+			char *why, size_t why_size)
+{
+	size_t i;
+
+	if (obj->type != TL_JSON_OBJECT)
+		return REFUSE("a%s record is %s, not an object", what, tl_json_type_name(obj));
+	memset(at, 0, F_COUNT * sizeof(*at));
+	for (i = 0; i < obj->len; i++)
+		at[field_of(&obj->u.members[i])] = &obj->u.members[i].val;
+	return 0;
+}
+
+/* A string field; absent or null gives NULL, which only a required one refuses. */
+static int read_string(const struct tl_json *v, const char *key, bool required, const char **out,
+		       char *why, size_t why_size)
+{
+	*out = NULL;
+	if (!v || v->type == TL_JSON_NULL)
+		return required ? REFUSE("%s: missing", key) : 0;
+	if (v->type != TL_JSON_STRING)
+		return REFUSE("%s: not a string", key);
+	*out = v->u.s;
+	return 0;
+}
+
+static int read_time(const struct tl_json *v, const char *key, int64_t *out, char *why,
+		     size_t why_size)
+{
+	if (!v || v->type != TL_JSON_STRING || tl_time_parse(v->u.s, v->len, out) < 0)
+		return REFUSE("%s: not a time", key);
+	return 0;
+}
+
+/* An object field (the writers write {} for an absent one); absent or null gives NULL. */
+static int read_object(const struct tl_json *v, const char *key, const struct tl_json **out,
+		       char *why, size_t why_size)
+{
+	*out = NULL;
+	if (!v || v->type == TL_JSON_NULL)
+		return 0;
+	if (v->type != TL_JSON_OBJECT)
+		return REFUSE("%s: not an object", key);
+	*out = v;
+	return 0;
+}
+
+/* A number field that may be absent or null: *has says which. */
+static int read_opt_number(const struct tl_json *v, const char *key, bool *has, double *out,
+			   char *why, size_t why_size)
+{
+	*has = v && v->type != TL_JSON_NULL;
+	*out = 0;
+	if (!*has)
+		return 0;
+	if (!tl_json_is_number(v))
+		return REFUSE("%s: not a number", key);
+	*out = tl_json_number(v);
+	return 0;
+}
+
+/* The inverse of tl_sample_write_json(). */
 static int read_sample(const struct tl_json *obj, struct tl_sample *s, char *why, size_t why_size)
 {
-	const char *ctype = NULL;
-	bool has_volume = false, has_time = false;
-	size_t i;
-	int rc = 0;
+	const struct tl_json *at[F_COUNT], *vol;
+	const char *ctype;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if (obj->type != TL_JSON_OBJECT)
-		return REFUSE("a sample record is %s, not an object", tl_json_type_name(obj));
-	for (i = 0; rc == 0 && i < obj->len; i++) {
-		const struct tl_json_member *m = &obj->u.members[i];
-		const struct tl_json *v = &m->val;
-		const char *k = m->key;
-
-		switch (field_of(m)) {
-		case F_SOURCE:
-			rc = read_opt_string(v, k, &s->source, why, why_size);
-			break;
-		case F_COUNTER_NAME:
-			rc = read_opt_string(v, k, &s->counter_name, why, why_size);
-			break;
-		case F_COUNTER_TYPE:
-			rc = read_opt_string(v, k, &ctype, why, why_size);
-			break;
-		case F_COUNTER_UNIT:
-			rc = read_opt_string(v, k, &s->counter_unit, why, why_size);
-			break;
-		case F_COUNTER_VOLUME:
-			has_volume = tl_json_is_number(v);
-			s->volume_is_int = v->type == TL_JSON_INT;
-			s->volume_int = s->volume_is_int ? v->u.i : 0;
-			s->volume = has_volume ? tl_json_number(v) : 0;
-			break;
-		case F_USER_ID:
-			rc = read_opt_string(v, k, &s->user_id, why, why_size);
-			break;
-		case F_PROJECT_ID:
-			rc = read_opt_string(v, k, &s->project_id, why, why_size);
-			break;
-		case F_RESOURCE_ID:
-			rc = read_opt_string(v, k, &s->resource_id, why, why_size);
-			break;
-		case F_TIMESTAMP:
-			rc = read_time(v, k, &s->timestamp, why, why_size);
-			has_time = true;
-			break;
-		case F_RESOURCE_METADATA:
-			rc = read_object(v, k, &s->resource_metadata, why, why_size);
-			break;
-		case F_MESSAGE_ID:
-			rc = read_opt_string(v, k, &s->message_id, why, why_size);
-			break;
-		case F_MESSAGE_SIGNATURE:
-			rc = read_opt_string(v, k, &s->message_signature, why, why_size);
-			break;
-		case F_MONOTONIC_TIME:
-			s->has_monotonic_time = tl_json_is_number(v);
-			s->monotonic_time = s->has_monotonic_time ? tl_json_number(v) : 0;
-			break;
-		default:
-			break;
-		}
-	}
+	rc = index_fields(obj, " sample", at, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_SOURCE], "source", false, &s->source, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_COUNTER_NAME], "counter_name", true, &s->counter_name, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_string(at[F_COUNTER_TYPE], "counter_type", true, &ctype, why, why_size);
+	if (rc == 0 && tl_counter_type_parse(ctype, &s->counter_type) < 0)
+		rc = REFUSE("counter_type: not gauge, delta or cumulative");
+	if (rc == 0)
+		rc = read_string(at[F_COUNTER_UNIT], "counter_unit", true, &s->counter_unit, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_string(at[F_USER_ID], "user_id", false, &s->user_id, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_PROJECT_ID], "project_id", false, &s->project_id, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_string(at[F_RESOURCE_ID], "resource_id", true, &s->resource_id, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_time(at[F_TIMESTAMP], "timestamp", &s->timestamp, why, why_size);
+	if (rc == 0)
+		rc = read_object(at[F_RESOURCE_METADATA], "resource_metadata",
+				 &s->resource_metadata, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_MESSAGE_ID], "message_id", true, &s->message_id, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false,
+				 &s->message_signature, why, why_size);
+	if (rc == 0)
+		rc = read_opt_number(at[F_MONOTONIC_TIME], "monotonic_time", &s->has_monotonic_time,
+				     &s->monotonic_time, why, why_size);
 	if (rc)
 		return rc;
-	if (!s->counter_name || !s->counter_unit || !s->resource_id || !s->message_id)
-		return REFUSE("a sample record without counter_name, counter_unit, resource_id "
-			      "or message_id");
-	if (!ctype || tl_counter_type_parse(ctype, &s->counter_type) < 0)
-		return REFUSE("counter_type: not gauge, delta or cumulative");
-	if (!has_volume)
+	vol = at[F_COUNTER_VOLUME];
+	if (!vol || !tl_json_is_number(vol))
 		return REFUSE("counter_volume: not a number");
-	if (!has_time)
-		return REFUSE("timestamp: missing");
+	s->volume_is_int = vol->type == TL_JSON_INT;
+	s->volume_int = s->volume_is_int ? vol->u.i : 0;
+	s->volume = tl_json_number(vol);
 	if (!s->message_signature)
 		s->message_signature = "";
 	s->obj = obj;
@@ -313,52 +314,33 @@ static int read_trait(const struct tl_json *tr, struct tl_trait *t, char *why, s
 /* The inverse of tl_event_write_json(); e owns its traits even on failure. */
 static int read_event(const struct tl_json *obj, struct tl_event *e, char *why, size_t why_size)
 {
-	const struct tl_json *traits = NULL;
-	bool has_time = false;
+	const struct tl_json *at[F_COUNT], *traits;
 	size_t i;
-	int rc = 0;
+	int rc;
 
 	memset(e, 0, sizeof(*e));
-	if (obj->type != TL_JSON_OBJECT)
-		return REFUSE("an event record is %s, not an object", tl_json_type_name(obj));
-	for (i = 0; rc == 0 && i < obj->len; i++) {
-		const struct tl_json_member *m = &obj->u.members[i];
-		const struct tl_json *v = &m->val;
-		const char *k = m->key;
-
-		switch (field_of(m)) {
-		case F_MESSAGE_ID:
-			rc = read_opt_string(v, k, &e->message_id, why, why_size);
-			break;
-		case F_EVENT_TYPE:
-			rc = read_opt_string(v, k, &e->event_type, why, why_size);
-			break;
-		case F_GENERATED:
-			rc = read_time(v, k, &e->generated, why, why_size);
-			has_time = true;
-			break;
-		case F_TRAITS:
-			if (v->type != TL_JSON_ARRAY)
-				rc = REFUSE("traits: not a list");
-			traits = v;
-			break;
-		case F_RAW:
-			rc = read_object(v, k, &e->raw, why, why_size);
-			break;
-		case F_MESSAGE_SIGNATURE:
-			rc = read_opt_string(v, k, &e->message_signature, why, why_size);
-			break;
-		default:
-			break;
-		}
-	}
+	rc = index_fields(obj, "n event", at, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_MESSAGE_ID], "message_id", true, &e->message_id, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_string(at[F_EVENT_TYPE], "event_type", true, &e->event_type, why,
+				 why_size);
+	if (rc == 0)
+		rc = read_time(at[F_GENERATED], "generated", &e->generated, why, why_size);
+	if (rc == 0)
+		rc = read_object(at[F_RAW], "raw", &e->raw, why, why_size);
+	if (rc == 0)
+		rc = read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false,
+				 &e->message_signature, why, why_size);
 	if (rc)
 		return rc;
-	if (!e->message_id || !e->event_type || !has_time)
-		return REFUSE("an event record without message_id, event_type or generated");
+	traits = at[F_TRAITS];
+	if (traits && traits->type != TL_JSON_NULL && traits->type != TL_JSON_ARRAY)
+		return REFUSE("traits: not a list");
 	if (!e->message_signature)
 		e->message_signature = "";
-	if (traits && traits->len) {
+	if (traits && traits->type == TL_JSON_ARRAY && traits->len) {
 		e->traits = calloc(traits->len, sizeof(*e->traits));
 		if (!e->traits)
 			return -ENOMEM;
