@@ -60,21 +60,33 @@ void tl_record_batch_fini(struct tl_record_batch *rb)
 	memset(rb, 0, sizeof(*rb));
 }
 
-/* Sets why and returns -EBADMSG. */
-static int refuse(char *why, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/*
+ * Why a record is refused. Sticky, as tl_buf's error: the first reason is
+ * kept and the reads after it change nothing that counts, so a reader reads
+ * every field and looks at rc once.
+ */
+struct why {
+	char text[sizeof(((struct tl_record_refusal *)0)->reason)];
+	int rc; /* 0, or -EBADMSG once refused */
+};
 
-static int refuse(char *why, size_t size, const char *fmt, ...)
+/* Records the reason unless one is there already; returns -EBADMSG. */
+static int refuse(struct why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int refuse(struct why *w, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(why, size, fmt, ap);
-	va_end(ap);
+	if (w->rc == 0) {
+		va_start(ap, fmt);
+		vsnprintf(w->text, sizeof(w->text), fmt, ap);
+		va_end(ap);
+		w->rc = -EBADMSG;
+	}
 	return -EBADMSG;
 }
 
-#define REFUSE(...) refuse(why, why_size, __VA_ARGS__)
+#define REFUSE(...) refuse(w, __VA_ARGS__)
 
 /* The members the writers write; F_OTHER for any other key. */
 enum field {
@@ -155,12 +167,12 @@ static enum field field_of(const struct tl_json_member *m)
  * of repeated keys wins, as with tl_json_get(). Absent fields stay NULL.
  */
 static int index_fields(const struct tl_json *obj, const char *what, const struct tl_json **at,
-			char *why, size_t why_size)
+			struct why *w)
 {
 	size_t i;
 
 	if (obj->type != TL_JSON_OBJECT)
-		return REFUSE("a%s record is %s, not an object", what, tl_json_type_name(obj));
+		return REFUSE("%s is %s, not an object", what, tl_json_type_name(obj));
 	memset(at, 0, F_COUNT * sizeof(*at));
 	for (i = 0; i < obj->len; i++)
 		at[field_of(&obj->u.members[i])] = &obj->u.members[i].val;
@@ -168,112 +180,87 @@ static int index_fields(const struct tl_json *obj, const char *what, const struc
 }
 
 /* A string field; absent or null gives NULL, which only a required one refuses. */
-static int read_string(const struct tl_json *v, const char *key, bool required, const char **out,
-		       char *why, size_t why_size)
+static void read_string(const struct tl_json *v, const char *key, bool required, const char **out,
+			struct why *w)
 {
 	*out = NULL;
-	if (!v || v->type == TL_JSON_NULL)
-		return required ? REFUSE("%s: missing", key) : 0;
-	if (v->type != TL_JSON_STRING)
-		return REFUSE("%s: not a string", key);
-	*out = v->u.s;
-	return 0;
+	if (!v || v->type == TL_JSON_NULL) {
+		if (required)
+			REFUSE("%s: missing", key);
+	} else if (v->type != TL_JSON_STRING) {
+		REFUSE("%s: not a string", key);
+	} else {
+		*out = v->u.s;
+	}
 }
 
-static int read_time(const struct tl_json *v, const char *key, int64_t *out, char *why,
-		     size_t why_size)
+static void read_time(const struct tl_json *v, const char *key, int64_t *out, struct why *w)
 {
 	if (!v || v->type != TL_JSON_STRING || tl_time_parse(v->u.s, v->len, out) < 0)
-		return REFUSE("%s: not a time", key);
-	return 0;
+		REFUSE("%s: not a time", key);
 }
 
 /* An object field (the writers write {} for an absent one); absent or null gives NULL. */
-static int read_object(const struct tl_json *v, const char *key, const struct tl_json **out,
-		       char *why, size_t why_size)
+static void read_object(const struct tl_json *v, const char *key, const struct tl_json **out,
+			struct why *w)
 {
 	*out = NULL;
-	if (!v || v->type == TL_JSON_NULL)
-		return 0;
-	if (v->type != TL_JSON_OBJECT)
-		return REFUSE("%s: not an object", key);
-	*out = v;
-	return 0;
+	if (v && v->type == TL_JSON_OBJECT)
+		*out = v;
+	else if (v && v->type != TL_JSON_NULL)
+		REFUSE("%s: not an object", key);
 }
 
 /* A number field that may be absent or null: *has says which. */
-static int read_opt_number(const struct tl_json *v, const char *key, bool *has, double *out,
-			   char *why, size_t why_size)
+static void read_opt_number(const struct tl_json *v, const char *key, bool *has, double *out,
+			    struct why *w)
 {
-	*has = v && v->type != TL_JSON_NULL;
-	*out = 0;
-	if (!*has)
-		return 0;
-	if (!tl_json_is_number(v))
-		return REFUSE("%s: not a number", key);
-	*out = tl_json_number(v);
-	return 0;
+	*has = v && tl_json_is_number(v);
+	*out = *has ? tl_json_number(v) : 0;
+	if (v && !*has && v->type != TL_JSON_NULL)
+		REFUSE("%s: not a number", key);
 }
 
 /* The inverse of tl_sample_write_json(). */
-static int read_sample(const struct tl_json *obj, struct tl_sample *s, char *why, size_t why_size)
+static int read_sample(const struct tl_json *obj, struct tl_sample *s, struct why *w)
 {
 	const struct tl_json *at[F_COUNT], *vol;
 	const char *ctype;
-	int rc;
 
 	memset(s, 0, sizeof(*s));
-	rc = index_fields(obj, " sample", at, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_SOURCE], "source", false, &s->source, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_COUNTER_NAME], "counter_name", true, &s->counter_name, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_string(at[F_COUNTER_TYPE], "counter_type", true, &ctype, why, why_size);
-	if (rc == 0 && tl_counter_type_parse(ctype, &s->counter_type) < 0)
-		rc = REFUSE("counter_type: not gauge, delta or cumulative");
-	if (rc == 0)
-		rc = read_string(at[F_COUNTER_UNIT], "counter_unit", true, &s->counter_unit, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_string(at[F_USER_ID], "user_id", false, &s->user_id, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_PROJECT_ID], "project_id", false, &s->project_id, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_string(at[F_RESOURCE_ID], "resource_id", true, &s->resource_id, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_time(at[F_TIMESTAMP], "timestamp", &s->timestamp, why, why_size);
-	if (rc == 0)
-		rc = read_object(at[F_RESOURCE_METADATA], "resource_metadata",
-				 &s->resource_metadata, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_MESSAGE_ID], "message_id", true, &s->message_id, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false,
-				 &s->message_signature, why, why_size);
-	if (rc == 0)
-		rc = read_opt_number(at[F_MONOTONIC_TIME], "monotonic_time", &s->has_monotonic_time,
-				     &s->monotonic_time, why, why_size);
-	if (rc)
-		return rc;
+	if (index_fields(obj, "a sample record", at, w) < 0)
+		return w->rc;
+	read_string(at[F_SOURCE], "source", false, &s->source, w);
+	read_string(at[F_COUNTER_NAME], "counter_name", true, &s->counter_name, w);
+	read_string(at[F_COUNTER_TYPE], "counter_type", true, &ctype, w);
+	if (ctype && tl_counter_type_parse(ctype, &s->counter_type) < 0)
+		REFUSE("counter_type: not gauge, delta or cumulative");
+	read_string(at[F_COUNTER_UNIT], "counter_unit", true, &s->counter_unit, w);
 	vol = at[F_COUNTER_VOLUME];
-	if (!vol || !tl_json_is_number(vol))
-		return REFUSE("counter_volume: not a number");
-	s->volume_is_int = vol->type == TL_JSON_INT;
-	s->volume_int = s->volume_is_int ? vol->u.i : 0;
-	s->volume = tl_json_number(vol);
+	if (!vol || !tl_json_is_number(vol)) {
+		REFUSE("counter_volume: not a number");
+	} else {
+		s->volume_is_int = vol->type == TL_JSON_INT;
+		s->volume_int = s->volume_is_int ? vol->u.i : 0;
+		s->volume = tl_json_number(vol);
+	}
+	read_string(at[F_USER_ID], "user_id", false, &s->user_id, w);
+	read_string(at[F_PROJECT_ID], "project_id", false, &s->project_id, w);
+	read_string(at[F_RESOURCE_ID], "resource_id", true, &s->resource_id, w);
+	read_time(at[F_TIMESTAMP], "timestamp", &s->timestamp, w);
+	read_object(at[F_RESOURCE_METADATA], "resource_metadata", &s->resource_metadata, w);
+	read_string(at[F_MESSAGE_ID], "message_id", true, &s->message_id, w);
+	read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false, &s->message_signature, w);
+	read_opt_number(at[F_MONOTONIC_TIME], "monotonic_time", &s->has_monotonic_time,
+			&s->monotonic_time, w);
 	if (!s->message_signature)
 		s->message_signature = "";
 	s->obj = obj;
-	return 0;
+	return w->rc;
 }
 
 /* One [name, dtype, value] as write_trait() writes it. */
-static int read_trait(const struct tl_json *tr, struct tl_trait *t, char *why, size_t why_size)
+static int read_trait(const struct tl_json *tr, struct tl_trait *t, struct why *w)
 {
 	const struct tl_json *name, *dtype, *v;
 
@@ -299,7 +286,8 @@ static int read_trait(const struct tl_json *tr, struct tl_trait *t, char *why, s
 		t->f = tl_json_number(v);
 		return 0;
 	case TL_TRAIT_DATETIME:
-		return read_time(v, t->name, &t->dt, why, why_size);
+		read_time(v, t->name, &t->dt, w);
+		return w->rc;
 	case TL_TRAIT_NONE:
 	case TL_TRAIT_TEXT:
 		if (v->type != TL_JSON_STRING)
@@ -312,47 +300,35 @@ static int read_trait(const struct tl_json *tr, struct tl_trait *t, char *why, s
 }
 
 /* The inverse of tl_event_write_json(); e owns its traits even on failure. */
-static int read_event(const struct tl_json *obj, struct tl_event *e, char *why, size_t why_size)
+static int read_event(const struct tl_json *obj, struct tl_event *e, struct why *w)
 {
 	const struct tl_json *at[F_COUNT], *traits;
 	size_t i;
-	int rc;
 
 	memset(e, 0, sizeof(*e));
-	rc = index_fields(obj, "n event", at, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_MESSAGE_ID], "message_id", true, &e->message_id, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_string(at[F_EVENT_TYPE], "event_type", true, &e->event_type, why,
-				 why_size);
-	if (rc == 0)
-		rc = read_time(at[F_GENERATED], "generated", &e->generated, why, why_size);
-	if (rc == 0)
-		rc = read_object(at[F_RAW], "raw", &e->raw, why, why_size);
-	if (rc == 0)
-		rc = read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false,
-				 &e->message_signature, why, why_size);
-	if (rc)
-		return rc;
-	traits = at[F_TRAITS];
-	if (traits && traits->type != TL_JSON_NULL && traits->type != TL_JSON_ARRAY)
-		return REFUSE("traits: not a list");
+	if (index_fields(obj, "an event record", at, w) < 0)
+		return w->rc;
+	read_string(at[F_MESSAGE_ID], "message_id", true, &e->message_id, w);
+	read_string(at[F_EVENT_TYPE], "event_type", true, &e->event_type, w);
+	read_time(at[F_GENERATED], "generated", &e->generated, w);
+	read_object(at[F_RAW], "raw", &e->raw, w);
+	read_string(at[F_MESSAGE_SIGNATURE], "message_signature", false, &e->message_signature, w);
 	if (!e->message_signature)
 		e->message_signature = "";
-	if (traits && traits->type == TL_JSON_ARRAY && traits->len) {
+	traits = at[F_TRAITS];
+	if (traits && traits->type != TL_JSON_NULL && traits->type != TL_JSON_ARRAY)
+		REFUSE("traits: not a list");
+	if (w->rc == 0 && traits && traits->type == TL_JSON_ARRAY && traits->len) {
 		e->traits = calloc(traits->len, sizeof(*e->traits));
 		if (!e->traits)
 			return -ENOMEM;
-		for (i = 0; i < traits->len; i++) {
+		for (i = 0; i < traits->len && w->rc == 0; i++) {
 			e->n_traits = i + 1;
-			rc = read_trait(&traits->u.items[i], &e->traits[i], why, why_size);
-			if (rc)
-				return rc;
+			read_trait(&traits->u.items[i], &e->traits[i], w);
 		}
 	}
 	e->obj = obj;
-	return 0;
+	return w->rc;
 }
 
 static int add_refusal(struct tl_record_batch *rb, size_t index, const char *why)
@@ -373,7 +349,7 @@ static int add_refusal(struct tl_record_batch *rb, size_t index, const char *why
  * whose arrays have room for one item per record.
  */
 static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *rec, size_t index,
-		      char *text, char *why, size_t why_size)
+		      char *text, struct why *w)
 {
 	const struct tl_json *root;
 	struct tl_json_error jerr;
@@ -389,7 +365,7 @@ static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *re
 	if (rec->kind == TL_BUFFER_KIND_SAMPLE) {
 		struct tl_sample *s = &rb->samples[rb->n_samples];
 
-		rc = read_sample(root, s, why, why_size);
+		rc = read_sample(root, s, w);
 		if (rc)
 			return rc;
 		s->json = rec->data;
@@ -398,7 +374,7 @@ static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *re
 	} else {
 		struct tl_event *e = &rb->events[rb->n_events];
 
-		rc = read_event(root, e, why, why_size);
+		rc = read_event(root, e, w);
 		if (rc) {
 			tl_event_fini(e);
 			return rc;
@@ -412,7 +388,7 @@ static int decode_one(struct tl_record_batch *rb, const struct tl_buffer_rec *re
 
 int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *recs, size_t n)
 {
-	char why[sizeof(rb->refused->reason)];
+	struct why w;
 	size_t i, total = 0, off;
 	int rc;
 
@@ -437,10 +413,11 @@ int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *rec
 		off = rb->text.len;
 		tl_buf_append(&rb->text, recs[i].data, recs[i].len);
 		tl_buf_putc(&rb->text, '\0');
-		rc = decode_one(rb, &recs[i], i, rb->text.data + off, why, sizeof(why));
+		w.rc = 0;
+		rc = decode_one(rb, &recs[i], i, rb->text.data + off, &w);
 		if (rc == -ENOMEM)
 			return rc;
-		if (rc < 0 && add_refusal(rb, i, why) < 0)
+		if (rc < 0 && add_refusal(rb, i, w.text) < 0)
 			return -ENOMEM;
 	}
 	return tl_buf_error(&rb->text);
