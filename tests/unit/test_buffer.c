@@ -295,8 +295,7 @@ static void test_crc32c(void **state)
 		buf[i] = (unsigned char)(i * 131 + 7);
 	whole = tl_crc32c(0, buf + 3, 900);
 	for (cut = 0; cut <= 900; cut += 97)
-		assert_int_equal(tl_crc32c(tl_crc32c(0, buf + 3, cut), buf + 3 + cut,
-						  900 - cut),
+		assert_int_equal(tl_crc32c(tl_crc32c(0, buf + 3, cut), buf + 3 + cut, 900 - cut),
 				 whole);
 }
 
