@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 #include "collector/buffer.h"
+#include "collector/buffer_internal.h"
+#include "collector/deadletter.h"
+#include "collector/crc32c.h"
 #include "common/log.h"
 #include "common/time.h"
 
-#define COMPONENT "buffer"
-
-/* Deletions per write transaction in trim and purge: bounds the dirty pages. */
-#define TRIM_CHUNK 10000
+#define COMPONENT TL_BUFFER_COMPONENT
 /* Reader slots of the lock file: dispatchers, stats, dumps, tallyctl. */
 #define MAX_READERS 256
 /* Map beyond 2 * max_size, for commits when the records are at the limit. */
@@ -40,196 +40,6 @@
 #define FREE_DBI 0
 
 #define SYNC_NONE TL_BUFFER_SYNC_NONE
-
-struct tl_buffer {
-	MDB_env *env;
-	MDB_dbi main_dbi, records, cursors, dead, meta;
-	char *path;
-	uint64_t max_size;
-	uint64_t dl_quota;
-	unsigned psize;
-	int sync;
-	bool read_only;
-	bool env_open; /* mdb_env_open() succeeded */
-	int lock_fd;
-	/* Where LMDB mapped the data file (found once at open; 0 when unknown):
-	 * tl_buffer_unmap_idle() drops this range from the resident set. */
-	uintptr_t map_lo, map_hi;
-
-	/*
-	 * The next record sequence and dead-letter id. They are read and
-	 * changed only inside write transactions, which LMDB serializes with a
-	 * mutex, and set just before the commit: a commit that fails leaves a
-	 * gap, which readers step over, and never a reused number.
-	 */
-	_Atomic uint64_t next_seq;
-	_Atomic uint64_t dl_next;
-
-	_Atomic uint64_t used_bytes; /* after this process's last commit */
-	atomic_bool full;	     /* the last append was refused for room */
-
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	uint64_t committed_next;	/* mu: after the last committed append */
-	uint64_t wake_gen;		/* mu: tl_buffer_wakeup() calls */
-	struct tl_buffer_reader **regs; /* mu: open readers */
-	size_t n_regs, cap_regs;
-
-	struct {
-		_Atomic uint64_t appended, commits, rejected_full, corrupt, deadlettered, evicted,
-			trimmed;
-	} c;
-	struct tl_ratelimit corrupt_rl;
-	struct tl_ratelimit evict_rl;
-};
-
-struct bad_rec {
-	uint64_t seq;
-	const char *why;
-	MDB_val raw; /* in the reader's snapshot, stable while it lives */
-};
-
-struct tl_buffer_reader {
-	struct tl_buffer *b;
-	char name[TL_BUFFER_NAME_MAX + 1];
-	size_t name_len;
-	MDB_txn *txn; /* read-only, reset between batches (keeps its slot) */
-	bool live;    /* txn holds a snapshot */
-	uint64_t next;
-	struct tl_buffer_batch batch;
-	struct tl_buffer_rec *recs;
-	size_t cap;
-	struct bad_rec *bad;
-	size_t n_bad, cap_bad;
-};
-
-/* ---- bytes ---- */
-
-static void put_be16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get_be16(const unsigned char *p)
-{
-	return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
-}
-
-/* ---- CRC-32C ---- */
-
-static uint32_t crc_tab[8][256];
-static uint32_t (*crc_impl)(uint32_t crc, const unsigned char *p, size_t n);
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-/* Slicing-by-8 on the inverted CRC; byte loads keep it endian-neutral. */
-static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t n)
-{
-	while (n && ((uintptr_t)p & 7)) {
-		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-		n--;
-	}
-	while (n >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-				     (uint32_t)p[3] << 24);
-		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-			      (uint32_t)p[7] << 24;
-
-		crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
-		      crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][hi & 0xff] ^
-		      crc_tab[2][(hi >> 8) & 0xff] ^ crc_tab[1][(hi >> 16) & 0xff] ^
-		      crc_tab[0][hi >> 24];
-		p += 8;
-		n -= 8;
-	}
-	while (n--)
-		crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return crc;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-/* The SSE4.2 crc32 instruction computes exactly CRC-32C, 8 bytes at a time. */
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
-							 size_t n)
-{
-	uint64_t c = crc;
-
-	while (n && ((uintptr_t)p & 7)) {
-		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-		n--;
-	}
-	while (n >= 8) {
-		uint64_t w;
-
-		memcpy(&w, p, 8);
-		c = __builtin_ia32_crc32di(c, w);
-		p += 8;
-		n -= 8;
-	}
-	while (n--)
-		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-	return (uint32_t)c;
-}
-#endif
-
-static void crc_init(void)
-{
-	uint32_t i, j, c;
-
-	for (i = 0; i < 256; i++) {
-		c = i;
-		for (j = 0; j < 8; j++)
-			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-		crc_tab[0][i] = c;
-	}
-	for (i = 0; i < 256; i++)
-		for (j = 1; j < 8; j++)
-			crc_tab[j][i] =
-				(crc_tab[j - 1][i] >> 8) ^ crc_tab[0][crc_tab[j - 1][i] & 0xff];
-	crc_impl = crc_sw;
-#if defined(__x86_64__) && defined(__GNUC__)
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("sse4.2")) {
-		/* Trust the instruction only if it agrees with the table on odd sizes. */
-		unsigned char probe[77];
-
-		for (i = 0; i < sizeof(probe); i++)
-			probe[i] = (unsigned char)(i * 37 + 11);
-		if (crc_hw(~0u, probe + 1, 76) == crc_sw(~0u, probe + 1, 76))
-			crc_impl = crc_hw;
-	}
-#endif
-}
-
-uint32_t tl_buffer_crc32c(uint32_t crc, const void *data, size_t n)
-{
-	pthread_once(&crc_once, crc_init);
-	return ~crc_impl(~crc, data, n);
-}
 
 /* ---- LMDB errors, converted once here ---- */
 
@@ -262,28 +72,13 @@ static int mdb_errno(int rc)
 	}
 }
 
-static int lmdb_fail(const struct tl_buffer *b, const char *what, int rc)
+int tl_buffer_lmdb_fail(const struct tl_buffer *b, const char *what, int rc)
 {
 	tl_logc(TL_LOG_ERR, COMPONENT, "%s: %s: %s", b->path, what, mdb_strerror(rc));
 	return mdb_errno(rc);
 }
 
 /* ---- formats ---- */
-
-static MDB_val key8(unsigned char *kb, uint64_t v)
-{
-	MDB_val k = {8, kb};
-
-	put_be64(kb, v);
-	return k;
-}
-
-static MDB_val key_str(const char *s, size_t len)
-{
-	MDB_val k = {len, (void *)(uintptr_t)s};
-
-	return k;
-}
 
 /* Writes header and payload of r into dst (TL_BUFFER_REC_HEADER + r->len bytes). */
 static void rec_encode(unsigned char *dst, const struct tl_buffer_rec *r, int64_t now)
@@ -297,8 +92,8 @@ static void rec_encode(unsigned char *dst, const struct tl_buffer_rec *r, int64_
 	put_be64(dst + 8, (uint64_t)now);
 	if (r->len)
 		memcpy(dst + TL_BUFFER_REC_HEADER, r->data, r->len);
-	crc = tl_buffer_crc32c(0, dst, 16);
-	crc = tl_buffer_crc32c(crc, dst + TL_BUFFER_REC_HEADER, r->len);
+	crc = tl_crc32c(0, dst, 16);
+	crc = tl_crc32c(crc, dst + TL_BUFFER_REC_HEADER, r->len);
 	put_be32(dst + 16, crc);
 }
 
@@ -319,8 +114,8 @@ static const char *rec_decode(const MDB_val *k, const MDB_val *v, struct tl_buff
 	len = get_be32(p + 4);
 	if (len != v->mv_size - TL_BUFFER_REC_HEADER)
 		return "length mismatch";
-	crc = tl_buffer_crc32c(0, p, 16);
-	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_REC_HEADER, len);
+	crc = tl_crc32c(0, p, 16);
+	crc = tl_crc32c(crc, p + TL_BUFFER_REC_HEADER, len);
 	if (crc != get_be32(p + 16))
 		return "checksum mismatch";
 	if (p[1] < TL_BUFFER_KIND_SAMPLE || p[1] > TL_BUFFER_KIND_RAW)
@@ -330,45 +125,6 @@ static const char *rec_decode(const MDB_val *k, const MDB_val *v, struct tl_buff
 	out->time_us = (int64_t)get_be64(p + 8);
 	out->data = p + TL_BUFFER_REC_HEADER;
 	out->len = len;
-	return NULL;
-}
-
-/* Decodes a stored dead letter; returns NULL, or why it is not valid. */
-static const char *dead_decode(const MDB_val *k, const MDB_val *v, struct tl_buffer_dead *out)
-{
-	const unsigned char *p = v->mv_data;
-	size_t plen, rlen, slen;
-	uint32_t crc;
-
-	memset(out, 0, sizeof(*out));
-	out->data = v->mv_data;
-	out->len = v->mv_size;
-	if (k->mv_size != 8)
-		return "bad key";
-	out->id = get_be64(k->mv_data);
-	if (v->mv_size < TL_BUFFER_DEAD_HEADER)
-		return "truncated dead letter";
-	if (p[0] != TL_BUFFER_REC_VERSION)
-		return "unknown dead-letter version";
-	plen = get_be32(p + 4);
-	rlen = get_be16(p + 24);
-	slen = get_be16(p + 26);
-	if (TL_BUFFER_DEAD_HEADER + rlen + slen + plen != v->mv_size)
-		return "length mismatch";
-	crc = tl_buffer_crc32c(0, p, 28);
-	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_DEAD_HEADER, v->mv_size - TL_BUFFER_DEAD_HEADER);
-	if (crc != get_be32(p + 28))
-		return "checksum mismatch";
-	out->kind = p[1];
-	out->flags = get_be16(p + 2);
-	out->time_us = (int64_t)get_be64(p + 8);
-	out->source_seq = get_be64(p + 16);
-	out->reason = (const char *)p + TL_BUFFER_DEAD_HEADER;
-	out->reason_len = rlen;
-	out->source = out->reason + rlen;
-	out->source_len = slen;
-	out->data = out->source + slen;
-	out->len = plen;
 	return NULL;
 }
 
@@ -393,7 +149,7 @@ static int used_bytes(const struct tl_buffer *b, MDB_txn *txn, uint64_t *out)
 	return 0;
 }
 
-static int meta_put_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t v)
+int tl_buffer_meta_put_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t v)
 {
 	unsigned char vb[8];
 	MDB_val k = key_str(key, strlen(key)), d = {8, vb};
@@ -425,7 +181,7 @@ static int meta_get_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key
  */
 static int save_next_seq(const struct tl_buffer *b, MDB_txn *txn)
 {
-	return meta_put_u64(b, txn, "next_seq", atomic_load(&b->next_seq));
+	return tl_buffer_meta_put_u64(b, txn, "next_seq", atomic_load(&b->next_seq));
 }
 
 /* max(last key of dbi + 1, meta[key], 1) */
@@ -480,110 +236,8 @@ static int oldest_record(const struct tl_buffer *b, MDB_txn *txn, uint64_t *out_
 	return 0;
 }
 
-/* Appends one dead letter at dl_next (MDB_APPEND, written in place). */
-static int dead_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t flags,
-		    uint64_t source_seq, const char *reason, const char *source, const void *data,
-		    size_t len, int64_t now)
-{
-	size_t rlen = strnlen(reason, TL_BUFFER_REASON_MAX);
-	size_t slen = strnlen(source, TL_BUFFER_NAME_MAX);
-	uint64_t id = atomic_load(&b->dl_next);
-	unsigned char kb[8], *p;
-	MDB_val k = key8(kb, id), v = {TL_BUFFER_DEAD_HEADER + rlen + slen + len, NULL};
-	uint32_t crc;
-	int rc;
-
-	rc = mdb_put(txn, b->dead, &k, &v, MDB_APPEND | MDB_RESERVE);
-	if (rc)
-		return rc;
-	p = v.mv_data;
-	p[0] = TL_BUFFER_REC_VERSION;
-	p[1] = kind;
-	put_be16(p + 2, flags);
-	put_be32(p + 4, (uint32_t)len);
-	put_be64(p + 8, (uint64_t)now);
-	put_be64(p + 16, source_seq);
-	put_be16(p + 24, (uint16_t)rlen);
-	put_be16(p + 26, (uint16_t)slen);
-	memcpy(p + TL_BUFFER_DEAD_HEADER, reason, rlen);
-	memcpy(p + TL_BUFFER_DEAD_HEADER + rlen, source, slen);
-	if (len)
-		memcpy(p + TL_BUFFER_DEAD_HEADER + rlen + slen, data, len);
-	crc = tl_buffer_crc32c(0, p, 28);
-	crc = tl_buffer_crc32c(crc, p + TL_BUFFER_DEAD_HEADER, v.mv_size - TL_BUFFER_DEAD_HEADER);
-	put_be32(p + 28, crc);
-	atomic_store(&b->dl_next, id + 1);
-	return 0;
-}
-
-/*
- * Keeps the dead letters within their quota by deleting the oldest ones, but
- * never those added by this transaction (first_new and above): the newest
- * dead letters are the ones an operator is looking for.
- */
-static int dead_evict(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new, uint64_t *out_n)
-{
-	MDB_cursor *cur = NULL;
-	MDB_stat st;
-	MDB_val k, v;
-	int rc;
-
-	*out_n = 0;
-	rc = mdb_cursor_open(txn, b->dead, &cur);
-	if (rc)
-		return rc;
-	for (;;) {
-		rc = mdb_stat(txn, b->dead, &st);
-		if (rc)
-			break;
-		if ((st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * b->psize <=
-		    b->dl_quota)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc)
-			break;
-		if (k.mv_size == 8 && get_be64(k.mv_data) >= first_new)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			break;
-		(*out_n)++;
-	}
-	mdb_cursor_close(cur);
-	return rc;
-}
-
-/* Finishes a transaction that added dead letters from first_new: quota, dl_next. */
-static int dead_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new, uint64_t *out_evicted)
-{
-	int rc = dead_evict(b, txn, first_new, out_evicted);
-
-	if (rc)
-		return rc;
-	return meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
-}
-
-static void log_evicted(struct tl_buffer *b, uint64_t n)
-{
-	uint64_t supp = 0;
-
-	if (n == 0)
-		return;
-	atomic_fetch_add(&b->c.evicted, n);
-	if (tl_ratelimit_allow(&b->evict_rl, &supp))
-		tl_logc(TL_LOG_WARNING, COMPONENT,
-			"%s: the dead letters exceed their quota of %" PRIu64
-			" bytes: evicted the %" PRIu64 " oldest (%" PRIu64
-			" similar lines skipped)",
-			b->path, b->dl_quota, n, supp);
-}
-
-static int cursor_put(const struct tl_buffer *b, MDB_txn *txn, const char *name, size_t len,
-		      uint64_t next)
+int tl_buffer_cursor_put(const struct tl_buffer *b, MDB_txn *txn, const char *name, size_t len,
+			 uint64_t next)
 {
 	unsigned char vb[8];
 	MDB_val k = key_str(name, len), v = {8, vb};
@@ -660,19 +314,19 @@ static int setup(struct tl_buffer *b)
 
 	mrc = b->read_only ? begin_read(b, &txn) : mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
-		rc = lmdb_fail(b, "begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "begin", mrc);
 		goto out;
 	}
 	mrc = mdb_dbi_open(txn, NULL, 0, &b->main_dbi);
 	if (mrc) {
-		rc = lmdb_fail(b, "open the main database", mrc);
+		rc = tl_buffer_lmdb_fail(b, "open the main database", mrc);
 		goto out;
 	}
 	mrc = mdb_dbi_open(txn, "meta", 0, &b->meta);
 	if (mrc == MDB_NOTFOUND) {
 		mrc = mdb_stat(txn, b->main_dbi, &st);
 		if (mrc) {
-			rc = lmdb_fail(b, "stat", mrc);
+			rc = tl_buffer_lmdb_fail(b, "stat", mrc);
 			goto out;
 		}
 		if (st.ms_entries > 0) {
@@ -699,7 +353,7 @@ static int setup(struct tl_buffer *b)
 			mrc = mdb_put(txn, b->meta, &fk, &fv, 0);
 		}
 		if (mrc) {
-			rc = lmdb_fail(b, "create the store", mrc);
+			rc = tl_buffer_lmdb_fail(b, "create the store", mrc);
 			goto out;
 		}
 		tl_logc(TL_LOG_NOTICE, COMPONENT, "%s: created a new buffer (format %d)", b->path,
@@ -710,7 +364,7 @@ static int setup(struct tl_buffer *b)
 		rc = -EINVAL;
 		goto out;
 	} else if (mrc) {
-		rc = lmdb_fail(b, "open the meta database", mrc);
+		rc = tl_buffer_lmdb_fail(b, "open the meta database", mrc);
 		goto out;
 	} else {
 		k = key_str("format", 6);
@@ -740,7 +394,7 @@ static int setup(struct tl_buffer *b)
 				b->path);
 			rc = -EINVAL;
 		} else {
-			rc = lmdb_fail(b, "open the databases", mrc);
+			rc = tl_buffer_lmdb_fail(b, "open the databases", mrc);
 		}
 		goto out;
 	}
@@ -771,7 +425,7 @@ static int setup(struct tl_buffer *b)
 	if (mrc == 0)
 		mrc = used_bytes(b, txn, &used);
 	if (mrc) {
-		rc = lmdb_fail(b, "read the store", mrc);
+		rc = tl_buffer_lmdb_fail(b, "read the store", mrc);
 		goto out;
 	}
 	atomic_store(&b->used_bytes, used);
@@ -781,7 +435,7 @@ static int setup(struct tl_buffer *b)
 	mrc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (mrc)
-		rc = lmdb_fail(b, "commit", mrc);
+		rc = tl_buffer_lmdb_fail(b, "commit", mrc);
 out:
 	if (txn)
 		mdb_txn_abort(txn);
@@ -807,7 +461,8 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 				 opts->max_size > ((uint64_t)SIZE_MAX - MAP_HEADROOM) / 4 ||
 				 (opts->sync != TL_BUFFER_SYNC_COMMIT && opts->sync != SYNC_NONE)))
 		return -EINVAL;
-	pthread_once(&crc_once, crc_init);
+	/* Builds the CRC tables now rather than inside the first append. */
+	tl_crc32c(0, NULL, 0);
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -852,7 +507,7 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 
 	mrc = mdb_env_create(&b->env);
 	if (mrc) {
-		rc = lmdb_fail(b, "mdb_env_create", mrc);
+		rc = tl_buffer_lmdb_fail(b, "mdb_env_create", mrc);
 		goto out;
 	}
 	mrc = mdb_env_set_maxdbs(b->env, 4);
@@ -861,7 +516,7 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 	if (mrc == 0 && !b->read_only)
 		mrc = mdb_env_set_mapsize(b->env, (size_t)(2 * b->max_size + MAP_HEADROOM));
 	if (mrc) {
-		rc = lmdb_fail(b, "configure the environment", mrc);
+		rc = tl_buffer_lmdb_fail(b, "configure the environment", mrc);
 		goto out;
 	}
 	mrc = mdb_env_open(b->env, b->path, flags, 0600);
@@ -871,7 +526,7 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 				b->path);
 			rc = -ENOENT;
 		} else {
-			rc = lmdb_fail(b, "mdb_env_open", mrc);
+			rc = tl_buffer_lmdb_fail(b, "mdb_env_open", mrc);
 		}
 		goto out;
 	}
@@ -883,7 +538,7 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 	if (mrc == 0)
 		mrc = mdb_env_info(b->env, &info);
 	if (mrc) {
-		rc = lmdb_fail(b, "mdb_env_info", mrc);
+		rc = tl_buffer_lmdb_fail(b, "mdb_env_info", mrc);
 		goto out;
 	}
 	b->psize = st.ms_psize;
@@ -984,12 +639,12 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	now = tl_time_now();
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
-		rc = lmdb_fail(b, "append: begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "append: begin", mrc);
 		goto out;
 	}
 	mrc = mdb_cursor_open(txn, b->records, &cur);
 	if (mrc) {
-		rc = lmdb_fail(b, "append: cursor", mrc);
+		rc = tl_buffer_lmdb_fail(b, "append: cursor", mrc);
 		goto out;
 	}
 	first = atomic_load(&b->next_seq);
@@ -1005,7 +660,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 			goto out;
 		}
 		if (mrc) {
-			rc = lmdb_fail(b, "append: put", mrc);
+			rc = tl_buffer_lmdb_fail(b, "append: put", mrc);
 			goto out;
 		}
 		rec_encode(v.mv_data, &recs[i], now);
@@ -1014,7 +669,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	cur = NULL;
 	mrc = used_bytes(b, txn, &used);
 	if (mrc) {
-		rc = lmdb_fail(b, "append: stat", mrc);
+		rc = tl_buffer_lmdb_fail(b, "append: stat", mrc);
 		goto out;
 	}
 	if (used > b->max_size) {
@@ -1031,7 +686,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		goto out;
 	}
 	if (mrc) {
-		rc = lmdb_fail(b, "append: commit", mrc);
+		rc = tl_buffer_lmdb_fail(b, "append: commit", mrc);
 		goto out;
 	}
 	atomic_store(&b->used_bytes, used);
@@ -1126,7 +781,7 @@ int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffe
 
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
-		rc = lmdb_fail(b, "reader: begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "reader: begin", mrc);
 		goto out;
 	}
 	k = key_str(r->name, len);
@@ -1136,7 +791,7 @@ int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffe
 		pos = atomic_load(&b->next_seq);
 		created = true;
 	} else if (mrc) {
-		rc = lmdb_fail(b, "reader: get cursor", mrc);
+		rc = tl_buffer_lmdb_fail(b, "reader: get cursor", mrc);
 		goto out;
 	} else if (v.mv_size != 8) {
 		tl_logc(TL_LOG_ERR, COMPONENT,
@@ -1148,7 +803,7 @@ int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffe
 	}
 	mrc = oldest_record(b, txn, &oldest, NULL);
 	if (mrc) {
-		rc = lmdb_fail(b, "reader: oldest record", mrc);
+		rc = tl_buffer_lmdb_fail(b, "reader: oldest record", mrc);
 		goto out;
 	}
 	if (!created && pos < oldest) {
@@ -1160,14 +815,14 @@ int tl_buffer_reader_open(struct tl_buffer *b, const char *name, struct tl_buffe
 		created = true;
 	}
 	if (created) {
-		mrc = cursor_put(b, txn, r->name, len, pos);
+		mrc = tl_buffer_cursor_put(b, txn, r->name, len, pos);
 		if (mrc == 0)
 			mrc = mdb_txn_commit(txn);
 		else
 			mdb_txn_abort(txn);
 		txn = NULL;
 		if (mrc) {
-			rc = lmdb_fail(b, "reader: create cursor", mrc);
+			rc = tl_buffer_lmdb_fail(b, "reader: create cursor", mrc);
 			goto out;
 		}
 	}
@@ -1230,7 +885,7 @@ static int reader_snapshot(struct tl_buffer_reader *r)
 			r->txn = NULL;
 	}
 	if (mrc)
-		return lmdb_fail(r->b, "read: begin", mrc);
+		return tl_buffer_lmdb_fail(r->b, "read: begin", mrc);
 	r->live = true;
 	return 0;
 }
@@ -1273,7 +928,7 @@ static int move_bad(struct tl_buffer_reader *r, uint64_t advance_to)
 
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
-		rc = lmdb_fail(b, "dead-letter corrupted records: begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "dead-letter corrupted records: begin", mrc);
 		goto out;
 	}
 	first_new = atomic_load(&b->dl_next);
@@ -1288,32 +943,32 @@ static int move_bad(struct tl_buffer_reader *r, uint64_t advance_to)
 			continue;
 		}
 		if (mrc == 0)
-			mrc = dead_put(b, txn, TL_BUFFER_KIND_RAW, 0, r->bad[i].seq, r->bad[i].why,
-				       COMPONENT, r->bad[i].raw.mv_data, r->bad[i].raw.mv_size,
-				       now);
+			mrc = tl_deadletter_put(b, txn, TL_BUFFER_KIND_RAW, 0, r->bad[i].seq,
+						r->bad[i].why, COMPONENT, r->bad[i].raw.mv_data,
+						r->bad[i].raw.mv_size, now);
 		if (mrc == 0)
 			mrc = mdb_del(txn, b->records, &k, NULL);
 		moved++;
 	}
 	if (mrc == 0 && moved)
-		mrc = dead_finish(b, txn, first_new, &evicted);
+		mrc = tl_deadletter_finish(b, txn, first_new, &evicted);
 	if (mrc == 0 && advance_to >= r->next)
-		mrc = cursor_put(b, txn, r->name, r->name_len, advance_to + 1);
+		mrc = tl_buffer_cursor_put(b, txn, r->name, r->name_len, advance_to + 1);
 	if (mrc) {
-		rc = lmdb_fail(b, "dead-letter corrupted records", mrc);
+		rc = tl_buffer_lmdb_fail(b, "dead-letter corrupted records", mrc);
 		goto out;
 	}
 	mrc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (mrc) {
-		rc = lmdb_fail(b, "dead-letter corrupted records: commit", mrc);
+		rc = tl_buffer_lmdb_fail(b, "dead-letter corrupted records: commit", mrc);
 		goto out;
 	}
 	if (advance_to >= r->next)
 		r->next = advance_to + 1;
 	atomic_fetch_add(&b->c.corrupt, moved);
 	atomic_fetch_add(&b->c.deadlettered, moved);
-	log_evicted(b, evicted);
+	tl_deadletter_log_evicted(b, evicted);
 	for (i = 0; i < r->n_bad; i++) {
 		if (r->bad[i].why && tl_ratelimit_allow(&b->corrupt_rl, &supp))
 			tl_logc(TL_LOG_WARNING, COMPONENT,
@@ -1350,7 +1005,7 @@ int tl_buffer_read(struct tl_buffer_reader *r, size_t max_records, size_t max_by
 		return rc;
 	mrc = mdb_cursor_open(r->txn, b->records, &cur);
 	if (mrc) {
-		rc = lmdb_fail(b, "read: cursor", mrc);
+		rc = tl_buffer_lmdb_fail(b, "read: cursor", mrc);
 		goto out;
 	}
 	k = key8(kb, r->next);
@@ -1397,7 +1052,7 @@ int tl_buffer_read(struct tl_buffer_reader *r, size_t max_records, size_t max_by
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	if (mrc && mrc != MDB_NOTFOUND) {
-		rc = lmdb_fail(b, "read", mrc);
+		rc = tl_buffer_lmdb_fail(b, "read", mrc);
 		goto out;
 	}
 	mdb_cursor_close(cur);
@@ -1479,123 +1134,31 @@ int tl_buffer_advance(struct tl_buffer_reader *r, uint64_t up_to_seq)
 		return -EINVAL;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc)
-		return lmdb_fail(b, "advance: begin", mrc);
-	mrc = cursor_put(b, txn, r->name, r->name_len, up_to_seq + 1);
+		return tl_buffer_lmdb_fail(b, "advance: begin", mrc);
+	mrc = tl_buffer_cursor_put(b, txn, r->name, r->name_len, up_to_seq + 1);
 	if (mrc) {
 		mdb_txn_abort(txn);
-		return lmdb_fail(b, "advance", mrc);
+		return tl_buffer_lmdb_fail(b, "advance", mrc);
 	}
 	mrc = mdb_txn_commit(txn);
 	if (mrc)
-		return lmdb_fail(b, "advance: commit", mrc);
+		return tl_buffer_lmdb_fail(b, "advance: commit", mrc);
 	r->next = up_to_seq + 1;
 	return 0;
 }
 
-/* The dead letters of recs, a quota check and (advance) a cursor, in one txn. */
-static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
-		    const struct tl_buffer_rec *recs, size_t n, struct tl_buffer_reader *advance,
-		    uint64_t up_to_seq)
-{
-	MDB_txn *txn = NULL;
-	uint64_t first_new, evicted = 0;
-	int64_t now = tl_time_now();
-	size_t i;
-	int rc = 0, mrc;
-
-	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
-	if (mrc) {
-		rc = lmdb_fail(b, "dead letter: begin", mrc);
-		goto out;
-	}
-	first_new = atomic_load(&b->dl_next);
-	for (i = 0; mrc == 0 && i < n; i++)
-		mrc = dead_put(b, txn, recs[i].kind, recs[i].flags, recs[i].seq, reason, source,
-			       recs[i].data, recs[i].len, now);
-	if (mrc == 0 && n)
-		mrc = dead_finish(b, txn, first_new, &evicted);
-	if (mrc == 0 && advance)
-		mrc = cursor_put(b, txn, advance->name, advance->name_len, up_to_seq + 1);
-	if (mrc) {
-		rc = lmdb_fail(b, "dead letter", mrc);
-		goto out;
-	}
-	mrc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (mrc) {
-		rc = lmdb_fail(b, "dead letter: commit", mrc);
-		goto out;
-	}
-	if (advance)
-		advance->next = up_to_seq + 1;
-	atomic_fetch_add(&b->c.deadlettered, n);
-	log_evicted(b, evicted);
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	return rc;
-}
-
-static int check_dead_args(const struct tl_buffer_rec *recs, size_t n, const char *reason)
-{
-	size_t i;
-
-	if (!reason || (n && !recs))
-		return -EINVAL;
-	for (i = 0; i < n; i++) {
-		if (!recs[i].data && recs[i].len)
-			return -EINVAL;
-		if (recs[i].len > TL_BUFFER_REC_MAX)
-			return -EMSGSIZE;
-	}
-	return 0;
-}
-
-int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
-		   const char *reason, uint64_t up_to_seq)
-{
-	int rc = check_dead_args(recs, n, reason);
-
-	if (rc)
-		return rc;
-	if (up_to_seq >= atomic_load(&r->b->next_seq))
-		return -EINVAL;
-	return dead_txn(r->b, r->name, reason, recs, n, up_to_seq >= r->next ? r : NULL, up_to_seq);
-}
-
-int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
-			     const struct tl_buffer_rec *recs, size_t n)
-{
-	int rc;
-
-	if (b->read_only)
-		return -EROFS;
-	rc = check_dead_args(recs, n, reason);
-	if (rc || !source)
-		return rc ? rc : -EINVAL;
-	if (n == 0)
-		return 0;
-	return dead_txn(b, source, reason, recs, n, NULL, 0);
-}
-
 /* ---- trim, flush, cursors ---- */
 
-/*
- * Deletes, in txn, the first entries of dbi whose 8-byte big-endian key is
- * below limit (UINT64_MAX: every 8-byte key), at most TRIM_CHUNK of them, so
- * that one transaction's dirty pages stay bounded. A key of another size
- * stops the deletion when stop_at_odd, else it is deleted too. *out_count
- * gets the number deleted. Returns 0 or an LMDB error.
- */
-static int delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_odd,
-			uint64_t *out_count)
+/* The comment is in buffer_internal.h. */
+int tl_buffer_delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_odd,
+			   uint64_t *out_count)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	uint64_t count = 0;
 	int mrc = mdb_cursor_open(txn, dbi, &cur);
 
-	while (mrc == 0 && count < TRIM_CHUNK) {
+	while (mrc == 0 && count < TL_BUFFER_DELETE_CHUNK) {
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 		if (mrc)
 			break;
@@ -1611,14 +1174,104 @@ static int delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_
 	return mrc == MDB_NOTFOUND ? 0 : mrc;
 }
 
+int tl_buffer_delete_chunks(struct tl_buffer *b, const char *what, tl_buffer_chunk_fn chunk,
+			    void (*committed)(struct tl_buffer *b, void *arg), void *arg,
+			    uint64_t *out_deleted)
+{
+	MDB_txn *txn = NULL;
+	uint64_t count;
+	char where[64];
+	int rc = 0, mrc;
+
+	*out_deleted = 0;
+	/* Chunks bound the dirty pages of one transaction (MDB_TXN_FULL). */
+	for (;;) {
+		mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+		if (mrc) {
+			snprintf(where, sizeof(where), "%s: begin", what);
+			rc = tl_buffer_lmdb_fail(b, where, mrc);
+			goto out;
+		}
+		count = 0;
+		mrc = chunk(b, txn, arg, &count);
+		if (mrc) {
+			rc = tl_buffer_lmdb_fail(b, what, mrc);
+			goto out;
+		}
+		if (count == 0)
+			break;
+		mrc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (mrc) {
+			snprintf(where, sizeof(where), "%s: commit", what);
+			rc = tl_buffer_lmdb_fail(b, where, mrc);
+			goto out;
+		}
+		*out_deleted += count;
+		if (committed)
+			committed(b, arg);
+		if (count < TL_BUFFER_DELETE_CHUNK)
+			break;
+	}
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+/* The registered cursors, copied out of the lock, and what a trim chunk found. */
+struct trim_arg {
+	char (*names)[TL_BUFFER_NAME_MAX + 1];
+	size_t *lens, n_names;
+	uint64_t used; /* used bytes after the chunk */
+};
+
+/* Deletes a chunk of the records below the slowest registered cursor. */
+static int trim_chunk(struct tl_buffer *b, MDB_txn *txn, void *arg, uint64_t *out_count)
+{
+	struct trim_arg *a = arg;
+	uint64_t min = UINT64_MAX;
+	MDB_val k, v;
+	size_t i;
+	int mrc;
+
+	for (i = 0; i < a->n_names; i++) {
+		k = key_str(a->names[i], a->lens[i]);
+		mrc = mdb_get(txn, b->cursors, &k, &v);
+		if (mrc == MDB_NOTFOUND)
+			continue; /* being created: it starts at the end */
+		if (mrc)
+			return mrc;
+		if (v.mv_size == 8 && get_be64(v.mv_data) < min)
+			min = get_be64(v.mv_data);
+	}
+	/* No stored cursor among the registered ones: keep everything. */
+	mrc = min == UINT64_MAX ? MDB_NOTFOUND : save_next_seq(b, txn);
+	if (mrc == 0)
+		mrc = tl_buffer_delete_front(txn, b->records, min, true, out_count);
+	if (mrc == MDB_NOTFOUND)
+		mrc = 0;
+	if (mrc == 0)
+		mrc = used_bytes(b, txn, &a->used);
+	return mrc;
+}
+
+static void trim_committed(struct tl_buffer *b, void *arg)
+{
+	const struct trim_arg *a = arg;
+
+	atomic_store(&b->used_bytes, a->used);
+	/* Deleting read every leaf page it emptied: let them go from the
+	 * resident set now rather than after the whole trim. */
+	tl_buffer_unmap_idle(b);
+}
+
 int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 {
-	char(*names)[TL_BUFFER_NAME_MAX + 1] = NULL;
-	size_t *lens = NULL, n_names = 0, i;
-	MDB_txn *txn = NULL;
-	MDB_val k, v;
-	uint64_t deleted = 0, min, count, used;
-	int rc = 0, mrc, dead = 0;
+	struct trim_arg a = {0};
+	uint64_t deleted = 0;
+	size_t i;
+	int rc = 0, dead = 0;
 
 	if (out_deleted)
 		*out_deleted = 0;
@@ -1631,79 +1284,28 @@ int tl_buffer_trim(struct tl_buffer *b, uint64_t *out_deleted)
 
 	pthread_mutex_lock(&b->mu);
 	if (b->n_regs) {
-		names = malloc(b->n_regs * sizeof(*names));
-		lens = malloc(b->n_regs * sizeof(*lens));
-		if (names && lens) {
+		a.names = malloc(b->n_regs * sizeof(*a.names));
+		a.lens = malloc(b->n_regs * sizeof(*a.lens));
+		if (a.names && a.lens) {
 			for (i = 0; i < b->n_regs; i++) {
-				memcpy(names[i], b->regs[i]->name, b->regs[i]->name_len);
-				lens[i] = b->regs[i]->name_len;
+				memcpy(a.names[i], b->regs[i]->name, b->regs[i]->name_len);
+				a.lens[i] = b->regs[i]->name_len;
 			}
-			n_names = b->n_regs;
+			a.n_names = b->n_regs;
 		} else {
 			rc = -ENOMEM;
 		}
 	}
 	pthread_mutex_unlock(&b->mu);
-	if (rc || n_names == 0)
+	if (rc || a.n_names == 0)
 		goto out;
-
-	/* Chunks bound the dirty pages of one transaction (MDB_TXN_FULL). */
-	for (;;) {
-		mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
-		if (mrc) {
-			rc = lmdb_fail(b, "trim: begin", mrc);
-			goto out;
-		}
-		min = UINT64_MAX;
-		for (i = 0; i < n_names; i++) {
-			k = key_str(names[i], lens[i]);
-			mrc = mdb_get(txn, b->cursors, &k, &v);
-			if (mrc == MDB_NOTFOUND)
-				continue; /* being created: it starts at the end */
-			if (mrc) {
-				rc = lmdb_fail(b, "trim: get cursor", mrc);
-				goto out;
-			}
-			if (v.mv_size == 8 && get_be64(v.mv_data) < min)
-				min = get_be64(v.mv_data);
-		}
-		count = 0;
-		/* No stored cursor among the registered ones: keep everything. */
-		mrc = min == UINT64_MAX ? MDB_NOTFOUND : save_next_seq(b, txn);
-		if (mrc == 0)
-			mrc = delete_front(txn, b->records, min, true, &count);
-		if (mrc == MDB_NOTFOUND)
-			mrc = 0;
-		if (mrc == 0)
-			mrc = used_bytes(b, txn, &used);
-		if (mrc) {
-			rc = lmdb_fail(b, "trim", mrc);
-			goto out;
-		}
-		if (count == 0)
-			break;
-		mrc = mdb_txn_commit(txn);
-		txn = NULL;
-		if (mrc) {
-			rc = lmdb_fail(b, "trim: commit", mrc);
-			goto out;
-		}
-		atomic_store(&b->used_bytes, used);
-		deleted += count;
-		/* Deleting read every leaf page it emptied: let them go from the
-		 * resident set now rather than after the whole trim. */
-		tl_buffer_unmap_idle(b);
-		if (count < TRIM_CHUNK)
-			break;
-	}
+	rc = tl_buffer_delete_chunks(b, "trim", trim_chunk, trim_committed, &a, &deleted);
 out:
-	if (txn)
-		mdb_txn_abort(txn);
 	atomic_fetch_add(&b->c.trimmed, deleted);
 	if (out_deleted)
 		*out_deleted = deleted;
-	free(names);
-	free(lens);
+	free(a.names);
+	free(a.lens);
 	return rc;
 }
 
@@ -1714,7 +1316,7 @@ int tl_buffer_flush(struct tl_buffer *b)
 	if (b->read_only)
 		return 0;
 	mrc = mdb_env_sync(b->env, 1);
-	return mrc ? lmdb_fail(b, "sync", mrc) : 0;
+	return mrc ? tl_buffer_lmdb_fail(b, "sync", mrc) : 0;
 }
 
 /*
@@ -1784,15 +1386,15 @@ int tl_buffer_cursor_remove(struct tl_buffer *b, const char *name)
 		return -EBUSY;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc)
-		return lmdb_fail(b, "remove cursor: begin", mrc);
+		return tl_buffer_lmdb_fail(b, "remove cursor: begin", mrc);
 	k = key_str(name, len);
 	mrc = mdb_del(txn, b->cursors, &k, NULL);
 	if (mrc) {
 		mdb_txn_abort(txn);
-		return mrc == MDB_NOTFOUND ? -ENOENT : lmdb_fail(b, "remove cursor", mrc);
+		return mrc == MDB_NOTFOUND ? -ENOENT : tl_buffer_lmdb_fail(b, "remove cursor", mrc);
 	}
 	mrc = mdb_txn_commit(txn);
-	return mrc ? lmdb_fail(b, "remove cursor: commit", mrc) : 0;
+	return mrc ? tl_buffer_lmdb_fail(b, "remove cursor: commit", mrc) : 0;
 }
 
 /* ---- inspection ---- */
@@ -1811,7 +1413,7 @@ int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out)
 	memset(out, 0, sizeof(*out));
 	mrc = begin_read(b, &txn);
 	if (mrc) {
-		rc = lmdb_fail(b, "stats: begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "stats: begin", mrc);
 		goto out;
 	}
 	out->max_size = b->max_size;
@@ -1884,7 +1486,7 @@ int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out)
 	out->counters.trimmed = atomic_load(&b->c.trimmed);
 	goto out;
 fail:
-	rc = lmdb_fail(b, "stats", mrc);
+	rc = tl_buffer_lmdb_fail(b, "stats", mrc);
 out:
 	if (cur)
 		mdb_cursor_close(cur);
@@ -1903,9 +1505,9 @@ void tl_buffer_stats_fini(struct tl_buffer_stats *s)
 }
 
 /* Walks dbi from key from, calling visit for at most max entries. */
-static int walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
-		int (*visit)(const MDB_val *k, const MDB_val *v, void *arg), void *arg,
-		uint64_t *out_next)
+int tl_buffer_walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
+		   int (*visit)(const MDB_val *k, const MDB_val *v, void *arg), void *arg,
+		   uint64_t *out_next)
 {
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
@@ -1920,7 +1522,7 @@ static int walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
 	if (mrc == 0)
 		mrc = mdb_cursor_open(txn, dbi, &cur);
 	if (mrc) {
-		rc = lmdb_fail(b, "dump: begin", mrc);
+		rc = tl_buffer_lmdb_fail(b, "dump: begin", mrc);
 		goto out;
 	}
 	k = key8(kb, from);
@@ -1942,7 +1544,7 @@ static int walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
 		}
 	}
 	if (mrc && mrc != MDB_NOTFOUND)
-		rc = lmdb_fail(b, "dump", mrc);
+		rc = tl_buffer_lmdb_fail(b, "dump", mrc);
 out:
 	if (cur)
 		mdb_cursor_close(cur);
@@ -1951,9 +1553,9 @@ out:
 	return rc;
 }
 
+/* Decodes each record for a tl_buffer_dump_cb (arg). */
 struct dump_arg {
-	tl_buffer_dump_cb rec_cb;
-	tl_buffer_dead_cb dead_cb;
+	tl_buffer_dump_cb cb;
 	void *ctx;
 };
 
@@ -1967,81 +1569,15 @@ static int visit_rec(const MDB_val *k, const MDB_val *v, void *arg)
 		rec.data = v->mv_data;
 		rec.len = v->mv_size;
 	}
-	return a->rec_cb(&rec, why, a->ctx);
-}
-
-static int visit_dead(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct dump_arg *a = arg;
-	struct tl_buffer_dead d;
-
-	d.bad = dead_decode(k, v, &d);
-	return a->dead_cb(&d, a->ctx);
+	return a->cb(&rec, why, a->ctx);
 }
 
 int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer_dump_cb cb,
 		   void *ctx, uint64_t *out_next)
 {
-	struct dump_arg a = {cb, NULL, ctx};
+	struct dump_arg a = {cb, ctx};
 
 	if (!cb)
 		return -EINVAL;
-	return walk(b, b->records, from_seq, max, visit_rec, &a, out_next);
-}
-
-int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
-			      tl_buffer_dead_cb cb, void *ctx, uint64_t *out_next)
-{
-	struct dump_arg a = {NULL, cb, ctx};
-
-	if (!cb)
-		return -EINVAL;
-	return walk(b, b->dead, from_id, max, visit_dead, &a, out_next);
-}
-
-int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted)
-{
-	MDB_txn *txn = NULL;
-	uint64_t deleted = 0, count;
-	int rc = 0, mrc;
-
-	if (out_deleted)
-		*out_deleted = 0;
-	if (b->read_only)
-		return -EROFS;
-	for (;;) {
-		mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
-		if (mrc) {
-			rc = lmdb_fail(b, "purge: begin", mrc);
-			goto out;
-		}
-		count = 0;
-		/* Ids are not reused after the store was emptied. */
-		mrc = meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
-		if (mrc == 0)
-			mrc = delete_front(txn, b->dead,
-					   up_to_id == UINT64_MAX ? UINT64_MAX : up_to_id + 1,
-					   false, &count);
-		if (mrc) {
-			rc = lmdb_fail(b, "purge", mrc);
-			goto out;
-		}
-		if (count == 0)
-			break;
-		mrc = mdb_txn_commit(txn);
-		txn = NULL;
-		if (mrc) {
-			rc = lmdb_fail(b, "purge: commit", mrc);
-			goto out;
-		}
-		deleted += count;
-		if (count < TRIM_CHUNK)
-			break;
-	}
-out:
-	if (txn)
-		mdb_txn_abort(txn);
-	if (out_deleted)
-		*out_deleted = deleted;
-	return rc;
+	return tl_buffer_walk(b, b->records, from_seq, max, visit_rec, &a, out_next);
 }

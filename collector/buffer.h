@@ -7,6 +7,7 @@
  *   records     key: 8-byte big-endian sequence number; value: a record
  *   cursors     key: dispatcher name; value: 8-byte BE next sequence to deliver
  *   deadletter  key: 8-byte BE dead-letter number; value: a dead letter
+ *               (collector/deadletter.h: format, quota, functions)
  *   meta        "format" (4-byte BE store format, TL_BUFFER_FORMAT),
  *               "next_seq" and "dl_next" (8-byte BE, so that numbers are
  *               never reused after every record was trimmed)
@@ -25,11 +26,6 @@
  * by tl_buffer_read(): it is counted, logged (rate-limited), copied to the
  * dead-letter store with its raw bytes and deleted from the records, once,
  * whichever reader met it first.
- *
- * Dead letter (TL_BUFFER_DEAD_HEADER = 32 bytes, then reason, source, payload):
- *   0 u8 version (1) | 1 u8 kind | 2 u16 flags | 4 u32 payload length
- *   8 i64 time dead-lettered, µs | 16 u64 source sequence (0: none)
- *   24 u16 reason length | 26 u16 source length | 28 u32 CRC-32C of the rest
  *
  * Sequences. Records are numbered from 1, in commit order, without reuse;
  * numbers may have gaps (a failed commit, a corrupted record removed). A
@@ -111,13 +107,10 @@
 /* Record and dead-letter header format versions. */
 #define TL_BUFFER_REC_VERSION 1
 #define TL_BUFFER_REC_HEADER  20
-#define TL_BUFFER_DEAD_HEADER 32
 /* Largest payload of one record, bytes. */
 #define TL_BUFFER_REC_MAX (256u << 20)
 /* Longest cursor (dispatcher) name and dead-letter source, bytes. */
 #define TL_BUFFER_NAME_MAX 128
-/* Longest dead-letter reason kept, bytes; longer ones are truncated. */
-#define TL_BUFFER_REASON_MAX 1024
 /* Smallest max_size accepted. */
 #define TL_BUFFER_MIN_SIZE (256u << 10)
 
@@ -157,22 +150,6 @@ struct tl_buffer_batch {
 	size_t bytes;	   /* sum of the payload lengths */
 	uint64_t last_seq; /* last sequence examined (corrupted ones included): advance to it */
 	size_t skipped;	   /* corrupted records met and dead-lettered by this read */
-};
-
-/* One dead letter, for tl_buffer_deadletter_list(). Points into the map. */
-struct tl_buffer_dead {
-	uint64_t id;	     /* key in the dead-letter store */
-	uint64_t source_seq; /* sequence in the records it came from; 0: none */
-	int64_t time_us;     /* when it was dead-lettered */
-	uint8_t kind;	     /* enum tl_buffer_kind (RAW for corrupted records) */
-	uint16_t flags;
-	const char *reason; /* not NUL-terminated */
-	size_t reason_len;
-	const char *source; /* "input:amqp", a dispatcher name, "buffer"; not NUL-terminated */
-	size_t source_len;
-	const void *data;
-	size_t len;
-	const char *bad; /* NULL, or why this entry fails its own check (data: raw bytes) */
 };
 
 /* A cursor as seen by tl_buffer_stats(). */
@@ -293,26 +270,6 @@ void tl_buffer_wakeup(struct tl_buffer *b);
 int tl_buffer_advance(struct tl_buffer_reader *r, uint64_t up_to_seq);
 
 /*
- * A dispatcher's DROP: copies recs[0..n) (usually from the current batch) to
- * the dead-letter store with reason and the cursor's name as source, and
- * advances the cursor to up_to_seq, in one write transaction. Not subject to
- * max_size (only to the dead-letter quota), so it works when the buffer is
- * full. Returns 0, -EINVAL or a converted LMDB error.
- */
-int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
-		   const char *reason, uint64_t up_to_seq);
-
-/*
- * Adds n dead letters (e.g. raw bodies that could not be decoded, kind RAW;
- * recs[i].seq is stored as the source sequence, 0 for none) with source
- * ("input:amqp") and reason, in one write transaction. Not subject to
- * max_size, only to the dead-letter quota. Returns 0, -EINVAL, -EMSGSIZE,
- * -EROFS or a converted LMDB error. Any thread.
- */
-int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
-			     const struct tl_buffer_rec *recs, size_t n);
-
-/*
  * Deletes the records below the slowest registered cursor (nothing when no
  * reader is registered), in transactions of at most 10,000 deletions, and
  * clears reader slots left by dead processes. *out_deleted (may be NULL)
@@ -365,25 +322,5 @@ typedef int (*tl_buffer_dump_cb)(const struct tl_buffer_rec *rec, const char *ba
  */
 int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer_dump_cb cb,
 		   void *ctx, uint64_t *out_next);
-
-/* As tl_buffer_dump_cb, for dead letters. */
-typedef int (*tl_buffer_dead_cb)(const struct tl_buffer_dead *d, void *ctx);
-
-/* As tl_buffer_dump(), over the dead-letter store from id from_id. */
-int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
-			      tl_buffer_dead_cb cb, void *ctx, uint64_t *out_next);
-
-/*
- * Deletes the dead letters with id <= up_to_id (UINT64_MAX: all).
- * *out_deleted may be NULL. Returns 0, -EROFS or a converted LMDB error.
- */
-int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted);
-
-/*
- * CRC-32C (Castagnoli, reflected, as iSCSI and ext4) of n bytes, continuing
- * from crc (0 to start): crc32c(crc32c(0, a), b) == crc32c(0, a || b).
- * SSE4.2 when the CPU has it, slicing-by-8 otherwise.
- */
-uint32_t tl_buffer_crc32c(uint32_t crc, const void *data, size_t n);
 
 #endif

@@ -13,8 +13,9 @@
 
 #include "collector/amqp.h"
 #include "collector/buffer.h"
+#include "collector/deadletter.h"
+#include "collector/record.h"
 #include "collector/udp.h"
-#include "common/decode.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "dispatchers/dispatcher.h"
@@ -33,17 +34,11 @@ struct dthread {
 	pthread_t thread;
 	bool started;
 	_Atomic bool reopen;
-	struct tl_decoder dec;
-	struct tl_decoded res;
-	struct tl_buf list; /* the batch's records as one JSON list */
+	struct tl_record_batch items; /* the batch's records, decoded */
 	struct tl_buf why;
 	const struct tl_sample **sp;
 	const struct tl_event **ep;
 	size_t cap_sp, cap_ep;
-	/* The buffer record of each item of res (index into the batch), when mapped. */
-	size_t *s_rec, *e_rec;
-	size_t cap_s_rec, cap_e_rec;
-	bool mapped;
 	struct tl_dispatch_refusals refusals;
 	struct tl_complain failing;
 };
@@ -72,44 +67,6 @@ static void nap(_Atomic bool *stop, int ms)
 }
 
 /*
- * Lets each sample and event carry the JSON it was stored as, so that
- * dispatchers that write JSON copy it rather than format it again. Items
- * come out of the list in record order; rejected ones have no item.
- */
-static void attach_json(struct dthread *t, const struct tl_buffer_batch *batch)
-{
-	size_t i, r = 0, si = 0, ei = 0;
-
-	t->mapped = false;
-	if (tl_array_grow((void **)&t->s_rec, &t->cap_s_rec, t->res.n_samples + 1,
-			  sizeof(*t->s_rec)) < 0 ||
-	    tl_array_grow((void **)&t->e_rec, &t->cap_e_rec, t->res.n_events + 1,
-			  sizeof(*t->e_rec)) < 0)
-		return;
-
-	for (i = 0; i < batch->n; i++) {
-		const struct tl_buffer_rec *rec = &batch->recs[i];
-
-		if (r < t->res.n_rejects && t->res.rejects[r].index == i) {
-			r++;
-			continue;
-		}
-		if (rec->kind == TL_BUFFER_KIND_SAMPLE && si < t->res.n_samples) {
-			t->s_rec[si] = i;
-			t->res.samples[si].json = rec->data;
-			t->res.samples[si++].json_len = rec->len;
-		} else if (rec->kind == TL_BUFFER_KIND_EVENT && ei < t->res.n_events) {
-			t->e_rec[ei] = i;
-			t->res.events[ei].json = rec->data;
-			t->res.events[ei++].json_len = rec->len;
-		} else {
-			return; /* kinds and items disagree: let them be formatted */
-		}
-	}
-	t->mapped = si == t->res.n_samples && ei == t->res.n_events;
-}
-
-/*
  * Moves the records a dispatcher refused inside a batch it otherwise took
  * to the dead-letter store. Returns 0 or a negative errno (then nothing was
  * moved and the caller must not advance).
@@ -124,21 +81,16 @@ static int deadletter_refused(struct dthread *t, const struct tl_buffer_batch *b
 		const struct tl_dispatch_refusal *x = &rf->v[i];
 		size_t item, rec;
 
-		if (!t->mapped) {
-			/* Cannot tell which record it was: keep the whole batch there. */
-			return tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, x->reason,
-							batch->recs, batch->n);
-		}
 		if (x->sample) {
-			item = (size_t)(x->sample - t->res.samples);
-			if (item >= t->res.n_samples)
+			item = (size_t)(x->sample - t->items.samples);
+			if (item >= t->items.n_samples)
 				continue;
-			rec = t->s_rec[item];
+			rec = t->items.sample_rec[item];
 		} else {
-			item = (size_t)(x->event - t->res.events);
-			if (item >= t->res.n_events)
+			item = (size_t)(x->event - t->items.events);
+			if (item >= t->items.n_events)
 				continue;
-			rec = t->e_rec[item];
+			rec = t->items.event_rec[item];
 		}
 		tl_logc(TL_LOG_ERR, t->d->prefix,
 			"record %llu refused by the destination, moved to the dead-letter store: "
@@ -153,59 +105,41 @@ static int deadletter_refused(struct dthread *t, const struct tl_buffer_batch *b
 }
 
 /*
- * Turns the records of a batch back into samples and events: their payloads
- * are the normalized JSON the inputs wrote, decoded again as one JSON list
- * (signatures were checked on the way in). Items that do not decode any more
- * are dead-lettered on their own. Returns 0 or a negative errno.
+ * Turns the records of a batch back into samples and events, with the
+ * inverse of the writer that stored them (collector/record.h); each carries
+ * its record's JSON, so that dispatchers that write JSON copy it rather than
+ * format it again. Records that do not decode any more are dead-lettered on
+ * their own. Returns 0 or a negative errno.
  */
 static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 		      struct tl_dispatch_batch *out)
 {
+	struct tl_record_batch *rb = &t->items;
 	size_t i;
 	int rc;
 
-	tl_buf_reset(&t->list);
-	tl_buf_putc(&t->list, '[');
-	for (i = 0; i < batch->n; i++) {
-		if (i)
-			tl_buf_putc(&t->list, ',');
-		tl_buf_append(&t->list, batch->recs[i].data, batch->recs[i].len);
-	}
-	tl_buf_putc(&t->list, ']');
-	/* The appends stop at the first failure (sticky error): one check for all. */
-	rc = tl_buf_error(&t->list);
+	rc = tl_record_decode(rb, batch->recs, batch->n);
 	if (rc < 0)
 		return rc;
-	rc = tl_decode_json(&t->dec, t->list.data, t->list.len, &t->res);
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc < 0) {
-		/* Cannot happen for records this version wrote; keep them anyway. */
-		return tl_buffer_drop(t->r, batch->recs, batch->n, t->res.rejects[0].reason,
-				      batch->last_seq) < 0
-			       ? -EIO
-			       : -EBADMSG;
-	}
-	for (i = 0; i < t->res.n_rejects; i++) {
-		const struct tl_reject *rj = &t->res.rejects[i];
+	for (i = 0; i < rb->n_refused; i++) {
+		const struct tl_record_refusal *rf = &rb->refused[i];
 
 		tl_logc(TL_LOG_ERR, t->d->prefix, "record %llu no longer decodes: %s",
-			(unsigned long long)batch->recs[rj->index].seq, rj->reason);
-		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rj->reason,
-					 &batch->recs[rj->index], 1);
+			(unsigned long long)batch->recs[rf->index].seq, rf->reason);
+		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rf->reason,
+					 &batch->recs[rf->index], 1);
 	}
-	if (tl_array_grow((void **)&t->sp, &t->cap_sp, t->res.n_samples, sizeof(*t->sp)) < 0 ||
-	    tl_array_grow((void **)&t->ep, &t->cap_ep, t->res.n_events, sizeof(*t->ep)) < 0)
+	if (tl_array_grow((void **)&t->sp, &t->cap_sp, rb->n_samples, sizeof(*t->sp)) < 0 ||
+	    tl_array_grow((void **)&t->ep, &t->cap_ep, rb->n_events, sizeof(*t->ep)) < 0)
 		return -ENOMEM;
-	for (i = 0; i < t->res.n_samples; i++)
-		t->sp[i] = &t->res.samples[i];
-	for (i = 0; i < t->res.n_events; i++)
-		t->ep[i] = &t->res.events[i];
-	attach_json(t, batch);
+	for (i = 0; i < rb->n_samples; i++)
+		t->sp[i] = &rb->samples[i];
+	for (i = 0; i < rb->n_events; i++)
+		t->ep[i] = &rb->events[i];
 	out->samples = t->sp;
-	out->n_samples = t->res.n_samples;
+	out->n_samples = rb->n_samples;
 	out->events = t->ep;
-	out->n_events = t->res.n_events;
+	out->n_events = rb->n_events;
 	return 0;
 }
 
@@ -269,8 +203,6 @@ static void *dispatch_main(void *arg)
 			continue;
 		}
 		rc = load_batch(t, batch, &b);
-		if (rc == -EBADMSG)
-			continue;
 		if (rc < 0) {
 			tl_buffer_release(t->r);
 			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
@@ -362,14 +294,10 @@ static void free_dthread(struct dthread *t)
 {
 	tl_buffer_reader_close(t->r);
 	tl_dispatcher_destroy(t->d);
-	tl_decoder_fini(&t->dec);
-	tl_decoded_fini(&t->res);
-	tl_buf_fini(&t->list);
+	tl_record_batch_fini(&t->items);
 	tl_buf_fini(&t->why);
 	free(t->sp);
 	free(t->ep);
-	free(t->s_rec);
-	free(t->e_rec);
 	free(t->refusals.v);
 }
 
@@ -414,12 +342,6 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		.max_size = cc->buffer.max_size,
 		.sync = cc->buffer.sync,
 	};
-	struct tl_decode_limits limits = {
-		/* A batch is at most BATCH_BYTES plus one record over it. */
-		.max_message_size = BATCH_BYTES + cc->limits.max_message_size * 4 + 1024,
-		.max_depth = (unsigned)cc->limits.max_json_depth + 1,
-		.max_items = BATCH_RECORDS,
-	};
 	struct tl_collector *c = calloc(1, sizeof(*c));
 	size_t i;
 	int rc = -ENOMEM;
@@ -437,9 +359,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 
 		c->n_dts = i + 1;
 		t->c = c;
-		tl_decoder_init(&t->dec, &limits, NULL);
-		tl_decoded_init(&t->res);
-		tl_buf_init(&t->list);
+		tl_record_batch_init(&t->items);
 		tl_buf_init(&t->why);
 		rc = tl_dispatcher_create(&cc->dispatchers[i], &t->d);
 		if (rc < 0) {

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/deadletter.h"
+#include "collector/record.h"
+
 /* How often a refused message is logged (the rest are counted). */
 #define REJECT_LOG_INTERVAL_US (10 * 1000000LL)
 /* Bytes of a refused body kept in its dead letter. */
@@ -63,10 +66,11 @@ static int stage_dead(struct tl_ingest *in, uint8_t kind, const void *data, size
 
 	if (len > DEAD_BODY_MAX)
 		len = DEAD_BODY_MAX;
-	if (tl_array_grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) <
-		    0 ||
-	    tl_buf_append(&in->dead_payload, data, len) < 0 ||
-	    tl_buf_append(&in->dead_payload, reason, strlen(reason) + 1) < 0) {
+	if (tl_array_grow((void **)&in->dead, &in->cap_dead, in->n_dead + 1, sizeof(*in->dead)) < 0)
+		return -ENOMEM;
+	tl_buf_append(&in->dead_payload, data, len);
+	tl_buf_append(&in->dead_payload, reason, strlen(reason) + 1);
+	if (tl_buf_error(&in->dead_payload)) {
 		in->dead_payload.len = off;
 		return -ENOMEM;
 	}
@@ -108,7 +112,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 
-		if (tl_sample_write_json(&res->samples[i], &in->payload) < 0 ||
+		if (tl_record_encode_sample(&res->samples[i], &in->payload) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_SAMPLE, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;
@@ -118,7 +122,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	for (i = 0; i < res->n_events; i++) {
 		size_t off = in->payload.len;
 
-		if (tl_event_write_json(&res->events[i], &in->payload) < 0 ||
+		if (tl_record_encode_event(&res->events[i], &in->payload) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;

@@ -4,7 +4,7 @@
  *
  * An input stages each message it receives with tl_ingest_add(): the body is
  * decoded and its signature checked (common/decode.h), every accepted sample
- * and event becomes a record (its normalized JSON, common/sample.h), and
+ * and event becomes a record (its normalized JSON, collector/record.h), and
  * everything that was refused -- a whole message or single items -- becomes
  * a dead letter with its reason. tl_ingest_commit() then writes the dead
  * letters and appends all staged records in ONE buffer transaction (group

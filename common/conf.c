@@ -1,18 +1,15 @@
 /*
- * conf.c — YAML loading into a tree with file:line, and the schema engine.
- *
- * The loader uses libyaml's event API with an explicit stack, so nesting depth
- * is bounded by TL_CONF_MAX_DEPTH and never by the C stack. The schema engine
- * recurses over the schema, whose depth is fixed in the code.
+ * conf.c — the schema engine: checks a configuration tree (conf_yaml.h)
+ * against the items of a schema, stores the values, frees and dumps them,
+ * and checks schemas themselves. It works on the tree only and never sees
+ * YAML: defaults are YAML text, loaded by tl_conf_load_string() like a file.
+ * The engine recurses over the schema, whose depth is fixed in the code.
  */
 #include "config.h"
 
 #include "common/conf.h"
 
-#include "common/buf.h"
-
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,580 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <yaml.h>
+#include "common/buf.h"
 
 /* Longest path in messages ("collector.dispatchers[3].file_path" and such). */
 #define PATH_SIZE 256
 /* Longest value quoted in a message, in bytes. */
 #define QUOTE_MAX 48
-
-/* ================================================================ errors */
-
-void tl_conf_errors_init(struct tl_conf_errors *errs)
-{
-	memset(errs, 0, sizeof(*errs));
-}
-
-void tl_conf_errors_fini(struct tl_conf_errors *errs)
-{
-	size_t i;
-
-	if (!errs)
-		return;
-	for (i = 0; i < errs->n; i++) {
-		free(errs->e[i].file);
-		free(errs->e[i].msg);
-	}
-	tl_conf_errors_init(errs);
-}
-
-static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line, const char *fmt,
-			va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void errors_vadd(struct tl_conf_errors *errs, const char *file, int line, const char *fmt,
-			va_list ap)
-{
-	struct tl_conf_error *e;
-	struct tl_buf b;
-	int rc = 0;
-
-	errs->total++;
-	if (errs->n >= TL_CONF_MAX_ERRORS)
-		return;
-	tl_buf_init(&b);
-	if (file && line > 0)
-		rc = tl_buf_printf(&b, "%s:%d: ", file, line);
-	else if (file)
-		rc = tl_buf_printf(&b, "%s: ", file);
-	if (rc == 0)
-		rc = tl_buf_vprintf(&b, fmt, ap);
-	if (rc != 0 || !b.data) {
-		/* Counted in total; printing says that some errors are not shown. */
-		tl_buf_fini(&b);
-		return;
-	}
-	e = &errs->e[errs->n];
-	e->file = file ? strdup(file) : NULL;
-	if (file && !e->file) {
-		tl_buf_fini(&b);
-		return;
-	}
-	e->line = line;
-	e->msg = b.data;
-	errs->n++;
-}
-
-void tl_conf_errorf(struct tl_conf_errors *errs, const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	errors_vadd(errs, file, line, fmt, ap);
-	va_end(ap);
-}
-
-void tl_conf_error(struct tl_conf_errors *errs, const struct tl_conf_node *at, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	errors_vadd(errs, at ? at->file : NULL, tl_conf_node_line(at), fmt, ap);
-	va_end(ap);
-}
-
-static int error_cmp(const struct tl_conf_error *a, const struct tl_conf_error *b)
-{
-	int c;
-
-	if (!a->file || !b->file)
-		c = (a->file != NULL) - (b->file != NULL);
-	else
-		c = strcmp(a->file, b->file);
-	if (c)
-		return c;
-	return (a->line > b->line) - (a->line < b->line);
-}
-
-void tl_conf_errors_print(const struct tl_conf_errors *errs, FILE *f)
-{
-	size_t order[TL_CONF_MAX_ERRORS];
-	size_t i, j, k;
-
-	/* A stable insertion sort: the order of discovery is kept among equals. */
-	for (i = 0; i < errs->n; i++) {
-		k = i;
-		for (j = i; j > 0 && error_cmp(&errs->e[order[j - 1]], &errs->e[k]) > 0; j--)
-			order[j] = order[j - 1];
-		order[j] = k;
-	}
-	for (i = 0; i < errs->n; i++)
-		fprintf(f, "%s\n", errs->e[order[i]].msg);
-	if (errs->total > errs->n)
-		fprintf(f, "... and %zu more error%s\n", errs->total - errs->n,
-			errs->total - errs->n == 1 ? "" : "s");
-}
-
-/* ================================================================ tree */
-
-int tl_conf_node_line(const struct tl_conf_node *n)
-{
-	if (!n)
-		return 0;
-	return n->key ? n->key_line : n->line;
-}
-
-const char *tl_conf_node_kind(const struct tl_conf_node *n)
-{
-	if (!n)
-		return "nothing";
-	switch (n->type) {
-	case TL_CONF_NODE_NULL:
-		return "null";
-	case TL_CONF_NODE_MAP:
-		return "a map";
-	case TL_CONF_NODE_SEQ:
-		return "a list";
-	case TL_CONF_NODE_SCALAR:
-		break;
-	}
-	return "a scalar";
-}
-
-const struct tl_conf_node *tl_conf_map_get(const struct tl_conf_node *map, const char *key)
-{
-	size_t i;
-
-	if (!map || map->type != TL_CONF_NODE_MAP)
-		return NULL;
-	for (i = 0; i < map->n_children; i++)
-		if (strcmp(map->children[i]->key, key) == 0)
-			return map->children[i];
-	return NULL;
-}
-
-static void node_free(struct tl_conf_node *n)
-{
-	size_t i;
-
-	if (!n)
-		return;
-	for (i = 0; i < n->n_children; i++)
-		node_free(n->children[i]);
-	free(n->children);
-	free(n->key);
-	free(n->value);
-	free(n);
-}
-
-void tl_conf_doc_fini(struct tl_conf_doc *doc)
-{
-	if (!doc)
-		return;
-	node_free(doc->root);
-	free(doc->file);
-	doc->root = NULL;
-	doc->file = NULL;
-}
-
-/* ================================================================ loader */
-
-struct frame {
-	struct tl_conf_node *node;
-	size_t cap; /* allocated entries of node->children */
-	char *key;  /* in a map: the key waiting for its value */
-	int key_line;
-};
-
-struct loader {
-	const char *file; /* the document's copy */
-	struct tl_conf_errors *errs;
-	struct tl_conf_node *root;
-	struct frame stack[TL_CONF_MAX_DEPTH];
-	int depth;
-	size_t nodes;
-	int documents;
-	int rc;	    /* first error: -EINVAL or -ENOMEM */
-	bool fatal; /* the parse cannot go on (limits, memory): stop */
-};
-
-static void load_fail(struct loader *l, int rc)
-{
-	if (l->rc == 0 || rc == -ENOMEM)
-		l->rc = rc;
-}
-
-static void load_error(struct loader *l, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void load_error(struct loader *l, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	errors_vadd(l->errs, l->file, line, fmt, ap);
-	va_end(ap);
-	load_fail(l, -EINVAL);
-}
-
-static void load_nomem(struct loader *l, int line)
-{
-	load_error(l, line, "out of memory");
-	l->rc = -ENOMEM;
-	l->fatal = true;
-}
-
-static struct tl_conf_node *node_new(struct loader *l, enum tl_conf_node_type type, int line)
-{
-	struct tl_conf_node *n;
-
-	if (l->nodes >= TL_CONF_MAX_NODES) {
-		load_error(l, line, "more than %d nodes", TL_CONF_MAX_NODES);
-		l->fatal = true;
-		return NULL;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n) {
-		load_nomem(l, line);
-		return NULL;
-	}
-	l->nodes++;
-	n->type = type;
-	n->file = l->file;
-	n->line = line;
-	return n;
-}
-
-/*
- * Hands n (owned) to the innermost open container, or makes it the root.
- * Returns 0, or -1 when n was freed instead.
- */
-static int attach(struct loader *l, struct tl_conf_node *n)
-{
-	struct frame *f;
-	struct tl_conf_node **v;
-	size_t cap;
-
-	if (l->depth == 0) {
-		if (l->root) {
-			node_free(n);
-			return -1;
-		}
-		l->root = n;
-		return 0;
-	}
-	f = &l->stack[l->depth - 1];
-	if (f->node->n_children == f->cap) {
-		cap = f->cap ? 2 * f->cap : 4;
-		v = realloc(f->node->children, cap * sizeof(*v));
-		if (!v) {
-			load_nomem(l, n->line);
-			node_free(n);
-			return -1;
-		}
-		f->node->children = v;
-		f->cap = cap;
-	}
-	if (f->node->type == TL_CONF_NODE_MAP) {
-		n->key = f->key;
-		n->key_line = f->key_line;
-		f->key = NULL;
-	}
-	f->node->children[f->node->n_children++] = n;
-	return 0;
-}
-
-/* True when the innermost container is a map waiting for a key. */
-static bool expecting_key(const struct loader *l)
-{
-	const struct frame *f;
-
-	if (l->depth == 0)
-		return false;
-	f = &l->stack[l->depth - 1];
-	return f->node->type == TL_CONF_NODE_MAP && f->key == NULL;
-}
-
-static bool is_null_text(const char *s, size_t len)
-{
-	return len == 0 || (len == 1 && s[0] == '~') ||
-	       (len == 4 &&
-		(!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
-}
-
-static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
-			const yaml_char_t *tag)
-{
-	if (anchor)
-		load_error(l, line, "anchors and aliases are not supported (anchor '%s')",
-			   (const char *)anchor);
-	if (tag)
-		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
-}
-
-static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
-{
-	const char *text = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-	struct frame *f;
-	struct tl_conf_node *n;
-	size_t i;
-
-	check_props(l, line, ev->data.scalar.anchor, ev->data.scalar.tag);
-	if (expecting_key(l)) {
-		f = &l->stack[l->depth - 1];
-		if (memchr(text, '\0', len)) {
-			load_error(l, line, "a key contains a NUL byte");
-			text = "";
-			len = 0;
-		}
-		for (i = 0; i < f->node->n_children; i++) {
-			if (strcmp(f->node->children[i]->key, text) == 0) {
-				load_error(l, line, "duplicate key '%s' (first at line %d)", text,
-					   f->node->children[i]->key_line);
-				break;
-			}
-		}
-		f->key = strndup(text, len);
-		f->key_line = line;
-		if (!f->key)
-			load_nomem(l, line);
-		return;
-	}
-	n = node_new(l, plain && is_null_text(text, len) ? TL_CONF_NODE_NULL : TL_CONF_NODE_SCALAR,
-		     line);
-	if (!n)
-		return;
-	n->value = malloc(len + 1);
-	if (!n->value) {
-		node_free(n);
-		load_nomem(l, line);
-		return;
-	}
-	memcpy(n->value, text, len);
-	n->value[len] = '\0';
-	n->len = len;
-	n->quoted = !plain;
-	attach(l, n);
-}
-
-static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_char_t *anchor,
-		     const yaml_char_t *tag, int line)
-{
-	struct tl_conf_node *n;
-	struct frame *f;
-
-	check_props(l, line, anchor, tag);
-	if (l->depth >= TL_CONF_MAX_DEPTH) {
-		load_error(l, line, "nesting deeper than %d levels", TL_CONF_MAX_DEPTH);
-		l->fatal = true;
-		return;
-	}
-	n = node_new(l, type, line);
-	if (!n)
-		return;
-	if (attach(l, n) != 0)
-		return;
-	f = &l->stack[l->depth++];
-	memset(f, 0, sizeof(*f));
-	f->node = n;
-}
-
-static void on_end(struct loader *l)
-{
-	struct frame *f;
-
-	if (l->depth == 0)
-		return;
-	f = &l->stack[--l->depth];
-	/* A key without its value is left only when the parse stopped early. */
-	free(f->key);
-	f->key = NULL;
-}
-
-/*
- * Parses text with libyaml. Fatal problems (syntax, depth, node count, more
- * documents) stop the parse; others (duplicate keys, anchors, tags) are
- * collected and the parse goes on so that more of them are reported.
- */
-static void load_parse(struct loader *l, const char *text, size_t len)
-{
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	bool done = false;
-	int line;
-
-	if (!yaml_parser_initialize(&parser)) {
-		load_nomem(l, 0);
-		return;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	while (!done) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			if (parser.error == YAML_MEMORY_ERROR) {
-				load_nomem(l, 0);
-			} else if (parser.error == YAML_READER_ERROR) {
-				load_error(l, 0, "%s at byte %zu",
-					   parser.problem ? parser.problem : "cannot read",
-					   parser.problem_offset);
-			} else {
-				load_error(l, (int)parser.problem_mark.line + 1,
-					   "YAML syntax error: %s%s%s",
-					   parser.problem ? parser.problem : "unknown problem",
-					   parser.context ? " " : "",
-					   parser.context ? parser.context : "");
-			}
-			break;
-		}
-		line = (int)ev.start_mark.line + 1;
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++l->documents > 1) {
-				load_error(l, line, "only one YAML document is allowed");
-				done = true;
-			}
-			break;
-		case YAML_ALIAS_EVENT:
-			load_error(l, line, "anchors and aliases are not supported (alias '%s')",
-				   (const char *)ev.data.alias.anchor);
-			if (expecting_key(l)) {
-				/* Keep the structure: the alias stands for a key nobody will match.
-				 */
-				struct frame *f = &l->stack[l->depth - 1];
-
-				f->key = strdup("*");
-				f->key_line = line;
-				if (!f->key)
-					load_nomem(l, line);
-			} else {
-				struct tl_conf_node *n = node_new(l, TL_CONF_NODE_NULL, line);
-
-				if (n && !(n->value = strdup("")))
-					load_nomem(l, line);
-				if (n)
-					attach(l, n);
-			}
-			break;
-		case YAML_SCALAR_EVENT:
-			on_scalar(l, &ev, line);
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			if (expecting_key(l)) {
-				load_error(l, line, "keys must be scalars");
-				done = true;
-				break;
-			}
-			if (ev.type == YAML_SEQUENCE_START_EVENT)
-				on_start(l, TL_CONF_NODE_SEQ, ev.data.sequence_start.anchor,
-					 ev.data.sequence_start.tag, line);
-			else
-				on_start(l, TL_CONF_NODE_MAP, ev.data.mapping_start.anchor,
-					 ev.data.mapping_start.tag, line);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT:
-			on_end(l);
-			break;
-		default:
-			break;
-		}
-		yaml_event_delete(&ev);
-		/* Limits and memory are fatal: the stack no longer matches the events. */
-		if (l->fatal)
-			done = true;
-	}
-	while (l->depth > 0)
-		on_end(l);
-	yaml_parser_delete(&parser);
-}
-
-int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
-			struct tl_conf_errors *errs)
-{
-	struct loader l;
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	memset(&l, 0, sizeof(l));
-	out->file = strdup(name);
-	if (!out->file) {
-		tl_conf_errorf(errs, name, 0, "out of memory");
-		return -ENOMEM;
-	}
-	if (len > TL_CONF_MAX_FILE_SIZE) {
-		tl_conf_errorf(errs, name, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
-		rc = -EFBIG;
-		goto out;
-	}
-	l.file = out->file;
-	l.errs = errs;
-	load_parse(&l, text, len);
-	rc = l.rc;
-	if (rc == 0 && !l.root) {
-		/* An empty file or a file of comments: a null document. */
-		l.root = node_new(&l, TL_CONF_NODE_NULL, 1);
-		if (l.root && !(l.root->value = strdup("")))
-			load_nomem(&l, 1);
-		rc = l.rc;
-	}
-	out->root = l.root;
-out:
-	if (rc != 0)
-		tl_conf_doc_fini(out);
-	return rc;
-}
-
-int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_errors *errs)
-{
-	char *text = NULL;
-	size_t len = 0;
-	ssize_t r;
-	int fd, rc;
-
-	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		tl_conf_errorf(errs, path, 0, "cannot read: %s", strerror(-rc));
-		return rc;
-	}
-	/* One byte more than allowed tells a file that is too large. */
-	text = malloc(TL_CONF_MAX_FILE_SIZE + 1);
-	if (!text) {
-		rc = -ENOMEM;
-		tl_conf_errorf(errs, path, 0, "out of memory");
-		goto out;
-	}
-	while (len < TL_CONF_MAX_FILE_SIZE + 1) {
-		r = read(fd, text + len, TL_CONF_MAX_FILE_SIZE + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			tl_conf_errorf(errs, path, 0, "cannot read: %s", strerror(-rc));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len > TL_CONF_MAX_FILE_SIZE) {
-		rc = -EFBIG;
-		tl_conf_errorf(errs, path, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
-		goto out;
-	}
-	rc = tl_conf_load_string(path, text, len, out, errs);
-out:
-	free(text);
-	close(fd);
-	return rc;
-}
 
 /* ================================================================ parsers */
 
@@ -729,7 +159,7 @@ static void verr(struct ctx *c, const struct tl_conf_node *at, const char *fmt, 
 	va_list ap;
 
 	va_start(ap, fmt);
-	errors_vadd(c->errs, at ? at->file : NULL, tl_conf_node_line(at), fmt, ap);
+	tl_conf_verror(c->errs, at, fmt, ap);
 	va_end(ap);
 	fail(c, -EINVAL);
 }
@@ -950,10 +380,11 @@ static void apply_enum(struct ctx *c, const struct tl_conf_item *it, const struc
 
 		for (f = it->values; f != e && f->value != e->value; f++)
 			;
-		if (f == e && tl_buf_printf(&names, "%s%s", e == it->values ? "" : ", ", e->name))
-			break;
+		if (f == e)
+			tl_buf_printf(&names, "%s%s", e == it->values ? "" : ", ", e->name);
 	}
-	verr(c, n, "%s: expected one of %s; got %s", path, names.data ? names.data : "?",
+	verr(c, n, "%s: expected one of %s; got %s", path,
+	     names.data && !tl_buf_error(&names) ? names.data : "?",
 	     describe(n, it->flags, q, sizeof(q)));
 	tl_buf_fini(&names);
 }
@@ -1062,8 +493,7 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 
 	tl_buf_init(&names);
 	for (v = spec->variants; spec->type_key && v && v->name; v++)
-		if (tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name) != 0)
-			break;
+		tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name);
 
 	for (i = 0; i < count; i++) {
 		el = n->children[i];
@@ -1454,21 +884,21 @@ void tl_conf_free(const struct tl_conf_item *items, void *obj)
 
 /* ================================================================ dump */
 
-static int dump_string(struct tl_buf *out, const char *s)
+/* Appends s as a double-quoted YAML string; a failure stays in out's sticky error. */
+static void dump_string(struct tl_buf *out, const char *s)
 {
-	int rc = tl_buf_putc(out, '"');
-
-	for (; rc == 0 && *s; s++) {
+	tl_buf_putc(out, '"');
+	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
 		if (ch == '"' || ch == '\\')
-			rc = tl_buf_printf(out, "\\%c", ch);
+			tl_buf_printf(out, "\\%c", ch);
 		else if (ch < 0x20 || ch == 0x7f)
-			rc = tl_buf_printf(out, "\\x%02x", ch);
+			tl_buf_printf(out, "\\x%02x", ch);
 		else
-			rc = tl_buf_putc(out, (char)ch);
+			tl_buf_putc(out, (char)ch);
 	}
-	return rc ? rc : tl_buf_putc(out, '"');
+	tl_buf_putc(out, '"');
 }
 
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
@@ -1488,7 +918,7 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 	memcpy(&n, (const char *)obj + it->count_offset, sizeof(n));
 	if (n == 0)
 		return tl_buf_puts(out, " []\n");
-	rc = tl_buf_putc(out, '\n');
+	tl_buf_putc(out, '\n');
 	tl_buf_init(&tmp);
 	for (i = 0; rc == 0 && i < n; i++) {
 		elem = arr + i * spec->elem_size;
@@ -1497,20 +927,23 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 		if (rc == 0 && spec->type_key) {
 			memcpy(&vi, elem + spec->type_offset, sizeof(vi));
 			memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
-			rc = tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
-					   spec->variants[vi].name);
-			if (rc == 0 && conf)
+			tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
+				      spec->variants[vi].name);
+			if (conf)
 				rc = dump_items(spec->variants[vi].items, conf, show, indent + 4,
 						&tmp);
+			if (rc == 0)
+				rc = tl_buf_error(&tmp);
 		}
 		/* The first line of the element goes after "- ", in place of its indentation. */
 		if (rc == 0 && tmp.len > (size_t)indent + 4)
 			rc = tl_buf_printf(out, "%*s- %s", indent + 2, "", tmp.data + indent + 4);
 	}
 	tl_buf_fini(&tmp);
-	return rc;
+	return rc ? rc : tl_buf_error(out);
 }
 
+/* Appends the items of obj at indent. Returns 0 or the sticky error of out (or of a list's). */
 static int dump_items(const struct tl_conf_item *items, const void *obj, bool show, int indent,
 		      struct tl_buf *out)
 {
@@ -1520,31 +953,29 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 	char num[40];
 	int rc = 0;
 
-	for (it = items; rc == 0 && it && it->key; it++) {
+	for (it = items; rc == 0 && !tl_buf_error(out) && it && it->key; it++) {
 		field = (const char *)obj + it->offset;
-		rc = tl_buf_printf(out, "%*s%s:", indent, "", it->key);
-		if (rc)
-			break;
+		tl_buf_printf(out, "%*s%s:", indent, "", it->key);
 		switch (it->type) {
 		case TL_CONF_BOOL: {
 			bool b;
 
 			memcpy(&b, field, sizeof(b));
-			rc = tl_buf_puts(out, b ? " true\n" : " false\n");
+			tl_buf_puts(out, b ? " true\n" : " false\n");
 			break;
 		}
 		case TL_CONF_INT: {
 			int64_t v;
 
 			memcpy(&v, field, sizeof(v));
-			rc = tl_buf_printf(out, " %" PRId64 "\n", v);
+			tl_buf_printf(out, " %" PRId64 "\n", v);
 			break;
 		}
 		case TL_CONF_SIZE: {
 			uint64_t v;
 
 			memcpy(&v, field, sizeof(v));
-			rc = tl_buf_printf(out, " %" PRIu64 "\n", v);
+			tl_buf_printf(out, " %" PRIu64 "\n", v);
 			break;
 		}
 		case TL_CONF_DOUBLE: {
@@ -1552,20 +983,22 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 
 			memcpy(&v, field, sizeof(v));
 			format_double(v, num, sizeof(num));
-			rc = tl_buf_printf(out, " %s\n", num);
+			tl_buf_printf(out, " %s\n", num);
 			break;
 		}
 		case TL_CONF_STRING: {
 			const char *s;
 
 			memcpy(&s, field, sizeof(s));
-			if (!s)
-				rc = tl_buf_puts(out, " null\n");
-			else if ((it->flags & TL_CONF_SECRET) && !show)
-				rc = tl_buf_puts(out, " \"<secret>\"\n");
-			else if ((rc = tl_buf_putc(out, ' ')) == 0 &&
-				 (rc = dump_string(out, s)) == 0)
-				rc = tl_buf_putc(out, '\n');
+			if (!s) {
+				tl_buf_puts(out, " null\n");
+			} else if ((it->flags & TL_CONF_SECRET) && !show) {
+				tl_buf_puts(out, " \"<secret>\"\n");
+			} else {
+				tl_buf_putc(out, ' ');
+				dump_string(out, s);
+				tl_buf_putc(out, '\n');
+			}
 			break;
 		}
 		case TL_CONF_ENUM: {
@@ -1575,9 +1008,9 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 			for (e = it->values; e && e->name && e->value != v; e++)
 				;
 			if (e && e->name)
-				rc = tl_buf_printf(out, " %s\n", e->name);
+				tl_buf_printf(out, " %s\n", e->name);
 			else
-				rc = tl_buf_printf(out, " %d\n", v);
+				tl_buf_printf(out, " %d\n", v);
 			break;
 		}
 		case TL_CONF_STRLIST: {
@@ -1585,27 +1018,25 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 				(const struct tl_conf_strlist *)(const void *)field;
 			size_t i;
 
-			rc = tl_buf_puts(out, " [");
-			for (i = 0; rc == 0 && i < l->n; i++) {
+			tl_buf_puts(out, " [");
+			for (i = 0; i < l->n; i++) {
 				if (i)
-					rc = tl_buf_puts(out, ", ");
-				if (rc == 0)
-					rc = (it->flags & TL_CONF_SECRET) && !show
-						     ? tl_buf_puts(out, "\"<secret>\"")
-						     : dump_string(out, l->v[i]);
+					tl_buf_puts(out, ", ");
+				if ((it->flags & TL_CONF_SECRET) && !show)
+					tl_buf_puts(out, "\"<secret>\"");
+				else
+					dump_string(out, l->v[i]);
 			}
-			if (rc == 0)
-				rc = tl_buf_puts(out, "]\n");
+			tl_buf_puts(out, "]\n");
 			break;
 		}
 		case TL_CONF_SECTION:
 			if (!it->section || !it->section->key) {
-				rc = tl_buf_puts(out, " {}\n");
+				tl_buf_puts(out, " {}\n");
 				break;
 			}
-			rc = tl_buf_putc(out, '\n');
-			if (rc == 0)
-				rc = dump_items(it->section, field, show, indent + 2, out);
+			tl_buf_putc(out, '\n');
+			rc = dump_items(it->section, field, show, indent + 2, out);
 			break;
 		case TL_CONF_LIST:
 			rc = dump_list(it, obj, show, indent, out);
@@ -1614,7 +1045,7 @@ static int dump_items(const struct tl_conf_item *items, const void *obj, bool sh
 			break;
 		}
 	}
-	return rc;
+	return rc ? rc : tl_buf_error(out);
 }
 
 int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_secrets,

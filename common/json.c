@@ -14,6 +14,7 @@
 #endif
 
 #include "common/pyfmt.h"
+#include "common/utf8.h"
 
 /* ---- arena -------------------------------------------------------------- */
 
@@ -174,34 +175,8 @@ static char *put_utf8(char *w, unsigned cp)
 	return w;
 }
 
-/* Length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return (end - s >= 2 && (s[1] & 0xc0) == 0x80) ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-		return (end - s >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80) ? 3 : 0;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-		return (end - s >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-		        (s[3] & 0xc0) == 0x80)
-		               ? 4
-		               : 0;
-	}
-	return 0;
-}
-
 /* Bytes that end the fast scan of a string: '"', '\\', control, non-ASCII. */
+/* clang-format off */
 static const unsigned char str_special[256] = {
 	/* 0x00-0x1f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -215,6 +190,7 @@ static const unsigned char str_special[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
+/* clang-format on */
 
 /* The first byte of [p, end) that str_special marks, or end. */
 static inline char *scan_plain(char *p, const char *end)
@@ -227,9 +203,9 @@ static inline char *scan_plain(char *p, const char *end)
 
 	while (end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-						      _mm_cmpeq_epi8(x, bslash)),
-					 _mm_cmplt_epi8(x, space));
+		__m128i m = _mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+			_mm_cmplt_epi8(x, space));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m);
 
 		if (bits)
@@ -252,9 +228,9 @@ static inline const char *scan_unescaped(const char *p, const char *end)
 	while (end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		/* x <= 0x1f unsigned exactly when max(x, 0x1f) == 0x1f. */
-		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-						      _mm_cmpeq_epi8(x, bslash)),
-					 _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+		__m128i m = _mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+			_mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
 		unsigned bits = (unsigned)_mm_movemask_epi8(m);
 
 		if (bits)
@@ -344,7 +320,8 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 			case 'u':
 				if (end - r < 6) {
 					ps->p = end;
-					return perr(ps, TL_JSON_E_TRUNCATED, r, "unterminated \\u escape");
+					return perr(ps, TL_JSON_E_TRUNCATED, r,
+						    "unterminated \\u escape");
 				}
 				if (hex4(r + 2, &cp) < 0)
 					return perr(ps, TL_JSON_E_SYNTAX, r, "invalid \\u escape");
@@ -355,19 +332,21 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 					if (end - r < 6 && is_u_escape_prefix(r, end)) {
 						ps->p = end;
 						return perr(ps, TL_JSON_E_TRUNCATED, r - 6,
-						            "unterminated \\u escape");
+							    "unterminated \\u escape");
 					}
 					if (end - r < 6 || r[0] != '\\' || r[1] != 'u' ||
 					    hex4(r + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-						return perr(ps, TL_JSON_E_UTF8, r - 6,
-						            "unpaired UTF-16 surrogate in \\u escape");
+						return perr(
+							ps, TL_JSON_E_UTF8, r - 6,
+							"unpaired UTF-16 surrogate in \\u escape");
 					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 					r += 6;
 				} else if (cp >= 0xdc00 && cp <= 0xdfff) {
 					return perr(ps, TL_JSON_E_UTF8, r - 6,
-					            "unpaired UTF-16 surrogate in \\u escape");
+						    "unpaired UTF-16 surrogate in \\u escape");
 				} else if (cp == 0) {
-					return perr(ps, TL_JSON_E_NUL, r - 6, "\\u0000 is not accepted");
+					return perr(ps, TL_JSON_E_NUL, r - 6,
+						    "\\u0000 is not accepted");
 				}
 				w = put_utf8(w, cp);
 				break;
@@ -377,7 +356,8 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 		} else if (c < 0x20) {
 			return perr(ps, TL_JSON_E_SYNTAX, r, "control character in a string");
 		} else if (c >= 0x80) {
-			size_t n = utf8_seq((const unsigned char *)r, (const unsigned char *)end);
+			size_t n =
+				tl_utf8_step((const unsigned char *)r, (const unsigned char *)end);
 
 			if (n == 0) {
 				/* A sequence cut by the end of the text is still bad UTF-8. */
@@ -410,9 +390,9 @@ static int parse_string(struct parser *ps, const char **out, uint32_t *out_len)
 	return 0;
 }
 
-static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const double pow10_exact[] = {1e0,  1e1,	 1e2,  1e3,  1e4,  1e5,	 1e6,  1e7,
+				     1e8,  1e9,	 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* nested: the number is inside an array or object, so it cannot end the text. */
 static int parse_number(struct parser *ps, struct tl_json *v, bool nested)
@@ -446,9 +426,11 @@ static int parse_number(struct parser *ps, struct tl_json *v, bool nested)
 		is_real = true;
 		q++;
 		if (q >= end)
-			return ps->p = q, perr(ps, TL_JSON_E_TRUNCATED, q, "premature end of input");
+			return ps->p = q,
+			       perr(ps, TL_JSON_E_TRUNCATED, q, "premature end of input");
 		if (!(*q >= '0' && *q <= '9'))
-			return perr(ps, TL_JSON_E_SYNTAX, q, "invalid number: digit expected after '.'");
+			return perr(ps, TL_JSON_E_SYNTAX, q,
+				    "invalid number: digit expected after '.'");
 		while (q < end && *q >= '0' && *q <= '9') {
 			if (digits < 19) {
 				mant = mant * 10 + (uint64_t)(*q - '0');
@@ -469,9 +451,11 @@ static int parse_number(struct parser *ps, struct tl_json *v, bool nested)
 		if (q < end && (*q == '+' || *q == '-'))
 			esign = *q++ == '-' ? -1 : 1;
 		if (q >= end)
-			return ps->p = q, perr(ps, TL_JSON_E_TRUNCATED, q, "premature end of input");
+			return ps->p = q,
+			       perr(ps, TL_JSON_E_TRUNCATED, q, "premature end of input");
 		if (!(*q >= '0' && *q <= '9'))
-			return perr(ps, TL_JSON_E_SYNTAX, q, "invalid number: digit expected in exponent");
+			return perr(ps, TL_JSON_E_SYNTAX, q,
+				    "invalid number: digit expected in exponent");
 		while (q < end && *q >= '0' && *q <= '9') {
 			if (e < 100000)
 				e = e * 10 + (*q - '0');
@@ -676,14 +660,14 @@ static int parse_object(struct parser *ps, struct tl_json *v, unsigned depth)
 }
 
 static int parse_literal(struct parser *ps, struct tl_json *v, const char *word, size_t n,
-                         enum tl_json_type type)
+			 enum tl_json_type type)
 {
 	size_t avail = (size_t)(ps->end - ps->p);
 
 	if (avail < n) {
 		if (memcmp(ps->p, word, avail) == 0)
-			return ps->p = ps->end, perr(ps, TL_JSON_E_TRUNCATED, ps->end,
-			                             "premature end of input");
+			return ps->p = ps->end,
+			       perr(ps, TL_JSON_E_TRUNCATED, ps->end, "premature end of input");
 		return perr(ps, TL_JSON_E_SYNTAX, ps->p, "invalid token");
 	}
 	if (memcmp(ps->p, word, n) != 0)
@@ -730,8 +714,9 @@ static int parse_value(struct parser *ps, struct tl_json *v, unsigned depth)
 	}
 }
 
-int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
-                  struct tl_json_error *err)
+/* Parses one value into doc's arena, after what it already holds. */
+static int parse_root(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
+		      struct tl_json_error *err, const struct tl_json **out_root)
 {
 	struct parser ps = {
 		.doc = doc,
@@ -747,7 +732,6 @@ int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_
 	err->code = TL_JSON_OK;
 	err->offset = 0;
 	err->text[0] = '\0';
-	tl_json_doc_reset(doc);
 	rc = parse_value(&ps, &root, 0);
 	if (rc < 0)
 		return rc;
@@ -758,8 +742,22 @@ int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_
 	if (!r)
 		return perr(&ps, TL_JSON_E_NOMEM, ps.p, "out of memory");
 	*r = root;
-	doc->root = r;
+	*out_root = r;
 	return 0;
+}
+
+int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
+		  struct tl_json_error *err)
+{
+	tl_json_doc_reset(doc);
+	return parse_root(doc, text, len, max_depth, err, &doc->root);
+}
+
+int tl_json_parse_more(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
+		       struct tl_json_error *err, const struct tl_json **out_root)
+{
+	*out_root = NULL;
+	return parse_root(doc, text, len, max_depth, err, out_root);
 }
 
 const struct tl_json *tl_json_get(const struct tl_json *obj, const char *key)
@@ -822,8 +820,7 @@ int tl_json_write_string(const char *s, size_t len, struct tl_buf *b)
 			break;
 		c = (unsigned char)s[i];
 		/* Flush the plain run before this byte. */
-		if ((rc = tl_buf_append(b, s + run, i - run)) < 0)
-			return rc;
+		tl_buf_append(b, s + run, i - run);
 		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
@@ -855,19 +852,17 @@ int tl_json_write_string(const char *s, size_t len, struct tl_buf *b)
 			n = 6;
 			break;
 		}
-		if ((rc = tl_buf_append(b, esc, n)) < 0)
-			return rc;
+		tl_buf_append(b, esc, n);
 	}
-	if ((rc = tl_buf_append(b, s + run, len - run)) < 0)
-		return rc;
-	return tl_buf_putc(b, '"');
+	tl_buf_append(b, s + run, len - run);
+	tl_buf_putc(b, '"');
+	return tl_buf_error(b);
 }
 
 int tl_json_write(const struct tl_json *v, struct tl_buf *b)
 {
 	char num[TL_PYFMT_FLOAT_SIZE];
 	uint32_t i;
-	int rc;
 
 	switch ((enum tl_json_type)v->type) {
 	case TL_JSON_NULL:
@@ -883,26 +878,28 @@ int tl_json_write(const struct tl_json *v, struct tl_buf *b)
 	case TL_JSON_STRING:
 		return tl_json_write_string(v->u.s, v->len, b);
 	case TL_JSON_ARRAY:
-		if ((rc = tl_buf_putc(b, '[')) < 0)
-			return rc;
-		for (i = 0; i < v->len; i++) {
-			if ((i && (rc = tl_buf_putc(b, ',')) < 0) ||
-			    (rc = tl_json_write(&v->u.items[i], b)) < 0)
-				return rc;
+		tl_buf_putc(b, '[');
+		/* After a failed append the rest are no-ops: stop early. */
+		for (i = 0; i < v->len && !tl_buf_error(b); i++) {
+			if (i)
+				tl_buf_putc(b, ',');
+			tl_json_write(&v->u.items[i], b);
 		}
-		return tl_buf_putc(b, ']');
+		tl_buf_putc(b, ']');
+		return tl_buf_error(b);
 	case TL_JSON_OBJECT:
-		if ((rc = tl_buf_putc(b, '{')) < 0)
-			return rc;
-		for (i = 0; i < v->len; i++) {
+		tl_buf_putc(b, '{');
+		for (i = 0; i < v->len && !tl_buf_error(b); i++) {
 			const struct tl_json_member *m = &v->u.members[i];
 
-			if ((i && (rc = tl_buf_putc(b, ',')) < 0) ||
-			    (rc = tl_json_write_string(m->key, m->klen, b)) < 0 ||
-			    (rc = tl_buf_putc(b, ':')) < 0 || (rc = tl_json_write(&m->val, b)) < 0)
-				return rc;
+			if (i)
+				tl_buf_putc(b, ',');
+			tl_json_write_string(m->key, m->klen, b);
+			tl_buf_putc(b, ':');
+			tl_json_write(&m->val, b);
 		}
-		return tl_buf_putc(b, '}');
+		tl_buf_putc(b, '}');
+		return tl_buf_error(b);
 	}
 	return -EINVAL;
 }

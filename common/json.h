@@ -7,7 +7,9 @@
  * cost. This parser works in situ: strings are unescaped inside the text
  * buffer and NUL-terminated there, every value of a document lives in one
  * arena that is reused from message to message, and nothing is freed value by
- * value. jansson stays for the cold paths (building API responses, tools).
+ * value. It is the one JSON reader of Tally, cold paths included (Keystone
+ * answers, the API, tallyctl); jansson is left to the tests and bench/decode,
+ * as a reference. Strings are validated with common/utf8.h as they are scanned.
  *
  * Grammar: RFC 8259, strictly: no comments, no trailing commas, no NaN or
  * Infinity, no raw control characters in strings, UTF-8 validated (no
@@ -115,6 +117,15 @@ void tl_json_doc_fini(struct tl_json_doc *doc);
  */
 int tl_json_parse(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
 		  struct tl_json_error *err);
+
+/*
+ * As tl_json_parse(), but the values of earlier parses on doc stay valid:
+ * the new value is added to the same arena, *out_root gets it, and doc->root
+ * is left alone. For many small documents that must live together (the
+ * records of a buffer batch); tl_json_doc_reset() forgets them all.
+ */
+int tl_json_parse_more(struct tl_json_doc *doc, char *text, size_t len, unsigned max_depth,
+		       struct tl_json_error *err, const struct tl_json **out_root);
 
 /*
  * Allocates n bytes (16-byte aligned) in the document's arena, valid as long

@@ -273,7 +273,8 @@ static int renew_service_token(struct tl_keystone *k, struct tl_buf *why)
 	jstr(&req, c->project_name);
 	tl_buf_puts(&req, ", \"domain\": {\"name\": ");
 	jstr(&req, c->project_domain_name);
-	if (tl_buf_puts(&req, "}}}}}") < 0) {
+	tl_buf_puts(&req, "}}}}}");
+	if (tl_buf_error(&req)) {
 		rc = -ENOMEM;
 		goto out;
 	}

@@ -12,6 +12,7 @@
 
 #include "common/json.h"
 #include "common/pyfmt.h"
+#include "common/utf8.h"
 
 /*
  * The text is built exactly as ceilometer's compute_signature() feeds it to
@@ -144,23 +145,20 @@ static int tl_sig_members(const struct tl_json *obj, struct tl_sig_entry *stack,
 /*
  * Appends n bytes. The walk leaves out the NUL that tl_buf_append() writes
  * after every piece; tl_sig_compute() restores it once the text is complete.
+ * A failure to grow stays in the buffer's sticky error, which the end of
+ * the walk checks once (what is appended after it is not used).
  */
-static inline int tl_sig_put(struct tl_sig_walk *w, const char *s, size_t n)
+static inline void tl_sig_put(struct tl_sig_walk *w, const char *s, size_t n)
 {
 	struct tl_buf *b = w->b;
 
-	if (b->cap - b->len <= n) {
-		int rc = tl_buf_reserve(b, n);
-
-		if (rc < 0)
-			return rc;
-	}
+	if (b->cap - b->len <= n && tl_buf_reserve(b, n) < 0)
+		return;
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
-	return 0;
 }
 
-static int tl_sig_put_int(struct tl_sig_walk *w, int64_t v)
+static void tl_sig_put_int(struct tl_sig_walk *w, int64_t v)
 {
 	char tmp[24], *p = tmp + sizeof(tmp);
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -171,7 +169,7 @@ static int tl_sig_put_int(struct tl_sig_walk *w, int64_t v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	return tl_sig_put(w, p, (size_t)(tmp + sizeof(tmp) - p));
+	tl_sig_put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /*
@@ -208,48 +206,6 @@ static bool tl_sig_printable(uint32_t cp)
 	return true;
 }
 
-/*
- * Decodes one UTF-8 sequence at s (n > 0 bytes left); returns its length and
- * sets *cp. Messages hold valid UTF-8 (common/json.c and the msgpack decoder
- * check it); an invalid byte is returned as a code point of its own, which can
- * never match a real signature anyway.
- */
-static size_t tl_sig_utf8(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c = s[0];
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-	} else {
-		*cp = c;
-		return 1;
-	}
-	if (len > n)
-		goto invalid;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto invalid;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	*cp = c;
-	return len;
-invalid:
-	*cp = s[0];
-	return 1;
-}
-
 static const char tl_sig_hex[] = "0123456789abcdef";
 
 /*
@@ -258,21 +214,19 @@ static const char tl_sig_hex[] = "0123456789abcdef";
  * escape every byte outside 0x20..0x7e; Python 3 str escapes ASCII controls
  * and non-printable code points and writes the rest as is.
  */
-static int tl_sig_repr_str(struct tl_sig_walk *w, const char *str, size_t len)
+static void tl_sig_repr_str(struct tl_sig_walk *w, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	bool bytes = w->v != TL_SIG_PY3;
 	char quote = '\'', *o;
 	size_t i, k;
 	uint32_t cp;
-	int rc;
 
 	if (memchr(s, '\'', len) && !memchr(s, '"', len))
 		quote = '"';
 	/* The longest escape, \U0010ffff, is 10 bytes for at least 4 input bytes. */
-	rc = tl_buf_reserve(w->b, len * 4 + 3);
-	if (rc < 0)
-		return rc;
+	if (tl_buf_reserve(w->b, len * 4 + 3) < 0)
+		return;
 	o = w->b->data + w->b->len;
 	if (w->v == TL_SIG_PY3_BYTES)
 		*o++ = 'b';
@@ -300,7 +254,14 @@ static int tl_sig_repr_str(struct tl_sig_walk *w, const char *str, size_t len)
 		} else if (cp < 0x80) {
 			*o++ = (char)cp;
 		} else {
-			k = tl_sig_utf8(s + i, len - i, &cp);
+			/* Messages hold valid UTF-8 (the JSON and msgpack decoders
+			 * check it); an invalid byte would be a code point of its
+			 * own, which can never match a real signature anyway. */
+			k = tl_utf8_decode(s + i, s + len, &cp);
+			if (k == 0) {
+				k = 1;
+				cp = s[i];
+			}
 			if (tl_sig_printable(cp) || (k == 1 && cp >= 0x80)) {
 				memcpy(o, s + i, k);
 				o += k;
@@ -317,7 +278,6 @@ static int tl_sig_repr_str(struct tl_sig_walk *w, const char *str, size_t len)
 	*o++ = quote;
 	*o = '\0';
 	w->b->len = (size_t)(o - w->b->data);
-	return 0;
 }
 
 static bool tl_sig_has_nonascii(const char *s, size_t len)
@@ -442,21 +402,17 @@ static int tl_sig_repr_dict(struct tl_sig_walk *w, const struct tl_json *obj)
 		if (rc < 0)
 			goto out;
 	}
-	rc = tl_sig_put(w, "{", 1);
+	tl_sig_put(w, "{", 1);
 	for (i = 0; i < n && rc == 0; i++) {
 		if (i)
-			rc = tl_sig_put(w, ", ", 2);
+			tl_sig_put(w, ", ", 2);
 		if (tl_sig_has_nonascii(e[i].key, e[i].len))
 			w->list_py2 = true;
-		if (rc == 0)
-			rc = tl_sig_repr_str(w, e[i].key, e[i].len);
-		if (rc == 0)
-			rc = tl_sig_put(w, ": ", 2);
-		if (rc == 0)
-			rc = tl_sig_repr(w, e[i].val);
+		tl_sig_repr_str(w, e[i].key, e[i].len);
+		tl_sig_put(w, ": ", 2);
+		rc = tl_sig_repr(w, e[i].val);
 	}
-	if (rc == 0)
-		rc = tl_sig_put(w, "}", 1);
+	tl_sig_put(w, "}", 1);
 out:
 	if (e != stack)
 		free(e);
@@ -476,22 +432,28 @@ static int tl_sig_repr(struct tl_sig_walk *w, const struct tl_json *j)
 		w->list_str = true;
 		if (tl_sig_has_nonascii(j->u.s, j->len))
 			w->list_py2 = true;
-		return tl_sig_repr_str(w, j->u.s, j->len);
+		tl_sig_repr_str(w, j->u.s, j->len);
+		return 0;
 	case TL_JSON_INT:
-		return tl_sig_put_int(w, j->u.i);
+		tl_sig_put_int(w, j->u.i);
+		return 0;
 	case TL_JSON_REAL:
 		n = tl_pyfmt_float_py3(j->u.d, f);
-		return tl_sig_put(w, f, n);
+		tl_sig_put(w, f, n);
+		return 0;
 	case TL_JSON_TRUE:
-		return tl_sig_put(w, "True", 4);
+		tl_sig_put(w, "True", 4);
+		return 0;
 	case TL_JSON_FALSE:
-		return tl_sig_put(w, "False", 5);
+		tl_sig_put(w, "False", 5);
+		return 0;
 	case TL_JSON_ARRAY:
 	case TL_JSON_OBJECT:
 		break;
 	case TL_JSON_NULL:
 	default:
-		return tl_sig_put(w, "None", 4);
+		tl_sig_put(w, "None", 4);
+		return 0;
 	}
 	if (++w->depth > TL_SIG_MAX_DEPTH) {
 		rc = -EINVAL;
@@ -501,15 +463,13 @@ static int tl_sig_repr(struct tl_sig_walk *w, const struct tl_json *j)
 		rc = tl_sig_repr_dict(w, j);
 		goto out;
 	}
-	rc = tl_sig_put(w, "[", 1);
+	tl_sig_put(w, "[", 1);
 	for (i = 0; i < j->len && rc == 0; i++) {
 		if (i)
-			rc = tl_sig_put(w, ", ", 2);
-		if (rc == 0)
-			rc = tl_sig_repr(w, &j->u.items[i]);
+			tl_sig_put(w, ", ", 2);
+		rc = tl_sig_repr(w, &j->u.items[i]);
 	}
-	if (rc == 0)
-		rc = tl_sig_put(w, "]", 1);
+	tl_sig_put(w, "]", 1);
 out:
 	w->depth--;
 	return rc;
@@ -517,18 +477,13 @@ out:
 
 /* ---- recursive_keypairs() ------------------------------------------------- */
 
-static int tl_sig_put_path(struct tl_sig_walk *w, const struct tl_sig_path *p)
+static void tl_sig_put_path(struct tl_sig_walk *w, const struct tl_sig_path *p)
 {
-	int rc;
-
 	if (!p)
-		return 0;
-	rc = tl_sig_put_path(w, p->up);
-	if (rc == 0)
-		rc = tl_sig_put(w, p->key, p->len);
-	if (rc == 0)
-		rc = tl_sig_put(w, ":", 1);
-	return rc;
+		return;
+	tl_sig_put_path(w, p->up);
+	tl_sig_put(w, p->key, p->len);
+	tl_sig_put(w, ":", 1);
 }
 
 /* str(value) for a value that is not a dict. */
@@ -540,7 +495,8 @@ static int tl_sig_value(struct tl_sig_walk *w, const struct tl_json *j)
 
 	switch (j->type) {
 	case TL_JSON_STRING:
-		return tl_sig_put(w, j->u.s, j->len);
+		tl_sig_put(w, j->u.s, j->len);
+		return 0;
 	case TL_JSON_REAL:
 		if (w->v == TL_SIG_PY2) {
 			n = tl_pyfmt_float_py2(j->u.d, f);
@@ -549,7 +505,8 @@ static int tl_sig_value(struct tl_sig_walk *w, const struct tl_json *j)
 			if (!same)
 				w->float_differs = true;
 		}
-		return tl_sig_put(w, f, n);
+		tl_sig_put(w, f, n);
+		return 0;
 	default:
 		/* Lists go through repr(); scalars print as they would in a list. */
 		return tl_sig_repr(w, j);
@@ -585,11 +542,9 @@ static int tl_sig_walk_object(struct tl_sig_walk *w, const struct tl_json *obj,
 		 */
 		if (!path && e[i].len == 17 && !memcmp(e[i].key, "message_signature", 17))
 			continue;
-		rc = tl_sig_put_path(w, path);
-		if (rc == 0)
-			rc = tl_sig_put(w, e[i].key, e[i].len);
-		if (rc == 0)
-			rc = tl_sig_value(w, e[i].val);
+		tl_sig_put_path(w, path);
+		tl_sig_put(w, e[i].key, e[i].len);
+		rc = tl_sig_value(w, e[i].val);
 	}
 	if (e != stack)
 		free(e);
@@ -633,9 +588,10 @@ static int tl_sig_compute(const struct tl_signer *s, const struct tl_json *msg,
 
 	tl_buf_reset(w->b);
 	/* Room for a typical sample's text at once. */
-	rc = tl_buf_reserve(w->b, 1024);
+	tl_buf_reserve(w->b, 1024);
+	rc = tl_sig_walk_object(w, msg, NULL);
 	if (rc == 0)
-		rc = tl_sig_walk_object(w, msg, NULL);
+		rc = tl_buf_error(w->b);
 	if (rc < 0) {
 		tl_buf_reset(w->b);
 		return rc;
@@ -796,7 +752,7 @@ int tl_py_repr(const struct tl_json *v, enum tl_sig_variant variant, struct tl_b
 
 	/* tl_sig_put() leaves the NUL out; keep the buffer a C string. */
 	if (rc == 0)
-		rc = tl_buf_reserve(b, 1);
+		rc = tl_buf_reserve(b, 1); /* the sticky error of the walk, if any */
 	if (rc == 0)
 		b->data[b->len] = '\0';
 	return rc;

@@ -8,7 +8,7 @@
 bool tl_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
 		unsigned char c = s[i];
@@ -27,35 +27,10 @@ bool tl_utf8_valid(const char *str, size_t len)
 				i++;
 			continue;
 		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			if (i + 1 >= len || (s[i + 1] & 0xc0) != 0x80)
-				return false;
-			i += 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			unsigned char lo = 0x80, hi = 0xbf;
-
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-			if (i + 2 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xc0) != 0x80)
-				return false;
-			i += 3;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			unsigned char lo = 0x80, hi = 0xbf;
-
-			if (c == 0xf0)
-				lo = 0x90; /* overlong */
-			else if (c == 0xf4)
-				hi = 0x8f; /* above U+10FFFF */
-			if (i + 3 >= len || s[i + 1] < lo || s[i + 1] > hi ||
-			    (s[i + 2] & 0xc0) != 0x80 || (s[i + 3] & 0xc0) != 0x80)
-				return false;
-			i += 4;
-		} else {
+		n = tl_utf8_step(s + i, s + len);
+		if (n == 0)
 			return false;
-		}
+		i += n;
 	}
 	return true;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "collector/buffer.h"
+#include "collector/deadletter.h"
 #include "daemon/tally_conf.h"
 #include "common/buf.h"
 #include "common/decode.h"

@@ -27,6 +27,7 @@
 
 #include "common/buf.h"
 #include "common/json.h"
+#include "common/utf8.h"
 
 /* ---- fixture and helpers ------------------------------------------------ */
 
@@ -748,20 +749,24 @@ static size_t ref_utf8(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* Parses "content" and checks the verdict against ref_utf8(). */
+/* Parses "content" and checks the verdict, and common/utf8.h's, against ref_utf8(). */
 static void check_utf8_content(const unsigned char *content, size_t n)
 {
 	char text[16];
 	size_t i = 0, l;
+	uint32_t cp;
 	int rc;
 
 	text[0] = '"';
 	memcpy(text + 1, content, n);
 	text[n + 1] = '"';
 	rc = parse_n(text, n + 2);
+	/* common/utf8.h, which the parser steps with, agrees on its own. */
+	assert_int_equal(tl_utf8_decode(content, content + n, &cp), ref_utf8(content, n));
 	while (i < n) {
 		l = ref_utf8(content + i, n - i);
 		if (l == 0) {
+			assert_false(tl_utf8_valid((const char *)content, n));
 			if (rc != -EBADMSG || fx.err.code != TL_JSON_E_UTF8 ||
 			    fx.err.offset != 1 + i)
 				fail_msg("%s: rc %d code %d at %zu, want UTF8 at %zu",
@@ -773,6 +778,7 @@ static void check_utf8_content(const unsigned char *content, size_t n)
 	}
 	if (rc != 0)
 		fail_msg("%s: rejected: %s", show(text, n + 2), fx.err.text);
+	assert_true(tl_utf8_valid((const char *)content, n));
 	assert_int_equal(fx.doc.root->len, n);
 	assert_memory_equal(fx.doc.root->u.s, content, n);
 }

@@ -1,0 +1,206 @@
+/*
+ * buffer_internal.h — what buffer.c and deadletter.c share and nobody else
+ * may use: the handle and reader structs, big-endian helpers, LMDB error
+ * conversion, the chunked deletion and the dead-letter writes that the
+ * reader's handling of corrupted records needs. The formats, invariants and
+ * thread rules are those of buffer.h.
+ */
+#ifndef TL_COLLECTOR_BUFFER_INTERNAL_H
+#define TL_COLLECTOR_BUFFER_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/buffer.h"
+#include "common/log.h"
+
+/* The log component of the buffer and its dead-letter store. */
+#define TL_BUFFER_COMPONENT "buffer"
+
+struct tl_buffer {
+	MDB_env *env;
+	MDB_dbi main_dbi, records, cursors, dead, meta;
+	char *path;
+	uint64_t max_size;
+	uint64_t dl_quota;
+	unsigned psize;
+	int sync;
+	bool read_only;
+	bool env_open; /* mdb_env_open() succeeded */
+	int lock_fd;
+	/* Where LMDB mapped the data file (found once at open; 0 when unknown):
+	 * tl_buffer_unmap_idle() drops this range from the resident set. */
+	uintptr_t map_lo, map_hi;
+
+	/*
+	 * The next record sequence and dead-letter id. They are read and
+	 * changed only inside write transactions, which LMDB serializes with a
+	 * mutex, and set just before the commit: a commit that fails leaves a
+	 * gap, which readers step over, and never a reused number.
+	 */
+	_Atomic uint64_t next_seq;
+	_Atomic uint64_t dl_next;
+
+	_Atomic uint64_t used_bytes; /* after this process's last commit */
+	atomic_bool full;	     /* the last append was refused for room */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	uint64_t committed_next;	/* mu: after the last committed append */
+	uint64_t wake_gen;		/* mu: tl_buffer_wakeup() calls */
+	struct tl_buffer_reader **regs; /* mu: open readers */
+	size_t n_regs, cap_regs;
+
+	struct {
+		_Atomic uint64_t appended, commits, rejected_full, corrupt, deadlettered, evicted,
+			trimmed;
+	} c;
+	struct tl_ratelimit corrupt_rl;
+	struct tl_ratelimit evict_rl;
+};
+
+struct bad_rec {
+	uint64_t seq;
+	const char *why;
+	MDB_val raw; /* in the reader's snapshot, stable while it lives */
+};
+
+struct tl_buffer_reader {
+	struct tl_buffer *b;
+	char name[TL_BUFFER_NAME_MAX + 1];
+	size_t name_len;
+	MDB_txn *txn; /* read-only, reset between batches (keeps its slot) */
+	bool live;    /* txn holds a snapshot */
+	uint64_t next;
+	struct tl_buffer_batch batch;
+	struct tl_buffer_rec *recs;
+	size_t cap;
+	struct bad_rec *bad;
+	size_t n_bad, cap_bad;
+};
+
+/* ---- bytes ---- */
+
+static inline void put_be16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline void put_be64(unsigned char *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint16_t get_be16(const unsigned char *p)
+{
+	return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+}
+
+static inline uint32_t get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t get_be64(const unsigned char *p)
+{
+	return ((uint64_t)get_be32(p) << 32) | get_be32(p + 4);
+}
+
+static inline MDB_val key8(unsigned char *kb, uint64_t v)
+{
+	MDB_val k = {8, kb};
+
+	put_be64(kb, v);
+	return k;
+}
+
+static inline MDB_val key_str(const char *s, size_t len)
+{
+	MDB_val k = {len, (void *)(uintptr_t)s};
+
+	return k;
+}
+
+/* Logs what failed with mdb_strerror() and the path; returns the converted errno. */
+int tl_buffer_lmdb_fail(const struct tl_buffer *b, const char *what, int rc);
+
+/* meta[key] = v (8-byte big-endian), in txn. Returns an LMDB code. */
+int tl_buffer_meta_put_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t v);
+
+/* Stores the cursor name[0..len) = next, in txn. Returns an LMDB code. */
+int tl_buffer_cursor_put(const struct tl_buffer *b, MDB_txn *txn, const char *name, size_t len,
+			 uint64_t next);
+
+/*
+ * Walks dbi from key from in one read snapshot, calling visit for at most
+ * max entries (see tl_buffer_dump() for out_next and -ECANCELED). Returns 0,
+ * -ECANCELED or a converted LMDB error.
+ */
+int tl_buffer_walk(struct tl_buffer *b, MDB_dbi dbi, uint64_t from, size_t max,
+		   int (*visit)(const MDB_val *k, const MDB_val *v, void *arg), void *arg,
+		   uint64_t *out_next);
+
+/*
+ * One chunk of a chunked deletion: in txn, deletes at most
+ * TL_BUFFER_DELETE_CHUNK entries (so that one transaction's dirty pages stay
+ * bounded) and sets *out_count to how many. Returns an LMDB code.
+ */
+typedef int (*tl_buffer_chunk_fn)(struct tl_buffer *b, MDB_txn *txn, void *arg,
+				  uint64_t *out_count);
+
+/* Deletions per write transaction in trim and purge. */
+#define TL_BUFFER_DELETE_CHUNK 10000
+
+/*
+ * Runs chunk in write transactions, committing each, until a chunk deletes
+ * fewer than TL_BUFFER_DELETE_CHUNK entries (a chunk that deleted nothing is
+ * not committed). committed (may be NULL) is called after each commit.
+ * what ("trim", "purge") prefixes the log lines. *out_deleted gets the total
+ * deleted, also on failure. Returns 0 or a converted LMDB error.
+ */
+int tl_buffer_delete_chunks(struct tl_buffer *b, const char *what, tl_buffer_chunk_fn chunk,
+			    void (*committed)(struct tl_buffer *b, void *arg), void *arg,
+			    uint64_t *out_deleted);
+
+/*
+ * Deletes, in txn, the first entries of dbi whose 8-byte big-endian key is
+ * below limit (UINT64_MAX: every 8-byte key), at most TL_BUFFER_DELETE_CHUNK
+ * of them. A key of another size stops the deletion when stop_at_odd, else
+ * it is deleted too. *out_count gets the number deleted. Returns 0 or an
+ * LMDB error.
+ */
+int tl_buffer_delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_odd,
+			   uint64_t *out_count);
+
+/* ---- dead letters (deadletter.c), inside the caller's write transaction ---- */
+
+/* Appends one dead letter at dl_next. Returns an LMDB code. */
+int tl_deadletter_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t flags,
+		      uint64_t source_seq, const char *reason, const char *source, const void *data,
+		      size_t len, int64_t now);
+
+/*
+ * Ends a transaction that added dead letters from id first_new: applies the
+ * quota (never evicting those) and persists dl_next. *out_evicted gets the
+ * number evicted, for tl_deadletter_log_evicted() after the commit.
+ */
+int tl_deadletter_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new,
+			 uint64_t *out_evicted);
+
+/* Counts and logs (rate-limited) n evicted dead letters; nothing when n is 0. */
+void tl_deadletter_log_evicted(struct tl_buffer *b, uint64_t n);
+
+#endif

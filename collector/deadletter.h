@@ -1,0 +1,84 @@
+/*
+ * deadletter.h — the dead-letter store of the buffer (collector/buffer.h):
+ * messages that could not be decoded, records a dispatcher refused (DROP),
+ * corrupted records the readers met. It lives in the buffer's LMDB
+ * environment (database "deadletter", ids that are never reused), so a
+ * dispatcher's DROP and its cursor move commit in one transaction.
+ *
+ * Dead letter (TL_BUFFER_DEAD_HEADER = 32 bytes, then reason, source, payload):
+ *   0 u8 version (1) | 1 u8 kind | 2 u16 flags | 4 u32 payload length
+ *   8 i64 time dead-lettered, µs | 16 u64 source sequence (0: none)
+ *   24 u16 reason length | 26 u16 source length | 28 u32 CRC-32C of the rest
+ *
+ * Quota: dead letters are exempt from max_size, so that a dispatcher can
+ * always DROP and advance when the buffer is full, but they may use at most
+ * max_size / 8: beyond it the oldest are evicted (counted, logged), never
+ * those the same transaction added.
+ *
+ * Threads: tl_buffer_deadletter_add(), _list() and _purge() from any thread;
+ * tl_buffer_drop() from its reader's thread (the reader rules of buffer.h).
+ * _list() works on read-only handles too; the others return -EROFS there.
+ */
+#ifndef TL_COLLECTOR_DEADLETTER_H
+#define TL_COLLECTOR_DEADLETTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/buffer.h"
+
+/* Dead-letter header bytes (its version is TL_BUFFER_REC_VERSION). */
+#define TL_BUFFER_DEAD_HEADER 32
+/* Longest dead-letter reason kept, bytes; longer ones are truncated. */
+#define TL_BUFFER_REASON_MAX 1024
+
+/* One dead letter, for tl_buffer_deadletter_list(). Points into the map. */
+struct tl_buffer_dead {
+	uint64_t id;	     /* key in the dead-letter store */
+	uint64_t source_seq; /* sequence in the records it came from; 0: none */
+	int64_t time_us;     /* when it was dead-lettered */
+	uint8_t kind;	     /* enum tl_buffer_kind (RAW for corrupted records) */
+	uint16_t flags;
+	const char *reason; /* not NUL-terminated */
+	size_t reason_len;
+	const char *source; /* "input:amqp", a dispatcher name, "buffer"; not NUL-terminated */
+	size_t source_len;
+	const void *data;
+	size_t len;
+	const char *bad; /* NULL, or why this entry fails its own check (data: raw bytes) */
+};
+
+/*
+ * A dispatcher's DROP: copies recs[0..n) (usually from the current batch) to
+ * the dead-letter store with reason and the cursor's name as source, and
+ * advances the cursor to up_to_seq, in one write transaction. Not subject to
+ * max_size (only to the dead-letter quota), so it works when the buffer is
+ * full. Returns 0, -EINVAL or a converted LMDB error.
+ */
+int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
+		   const char *reason, uint64_t up_to_seq);
+
+/*
+ * Adds n dead letters (e.g. raw bodies that could not be decoded, kind RAW;
+ * recs[i].seq is stored as the source sequence, 0 for none) with source
+ * ("input:amqp") and reason, in one write transaction. Not subject to
+ * max_size, only to the dead-letter quota. Returns 0, -EINVAL, -EMSGSIZE,
+ * -EROFS or a converted LMDB error. Any thread.
+ */
+int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
+			     const struct tl_buffer_rec *recs, size_t n);
+
+/* As tl_buffer_dump_cb, for dead letters. */
+typedef int (*tl_buffer_dead_cb)(const struct tl_buffer_dead *d, void *ctx);
+
+/* As tl_buffer_dump(), over the dead-letter store from id from_id. */
+int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
+			      tl_buffer_dead_cb cb, void *ctx, uint64_t *out_next);
+
+/*
+ * Deletes the dead letters with id <= up_to_id (UINT64_MAX: all).
+ * *out_deleted may be NULL. Returns 0, -EROFS or a converted LMDB error.
+ */
+int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted);
+
+#endif
