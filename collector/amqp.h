@@ -1,6 +1,6 @@
 /*
  * amqp.h — the AMQP input: consumer threads that take what ceilometer agents
- * publish on RabbitMQ (reference §1.1) and hand it to the buffer.
+ * publish on RabbitMQ (docs/compatibility.md §1.1) and hand it to the buffer.
  *
  * Each worker owns one connection (librabbitmq connections belong to one
  * thread). It declares the exchange and the queues exactly as oslo.messaging

@@ -1,6 +1,6 @@
 /*
  * buffer.h — the durable write-ahead buffer between the inputs and the
- * dispatchers (DESIGN.md "Data flow"), on LMDB.
+ * dispatchers (docs/architecture.md "The path of a sample"), on LMDB.
  *
  * Store layout. One LMDB environment in a directory (config buffer.path),
  * created with mode 0700 when missing, holding four named databases:

@@ -1,6 +1,6 @@
 /*
  * udp.h — the UDP input: one msgpack-encoded sample per datagram, as
- * ceilometer's udp:// publisher sends (reference §1.2), on udp.address and
+ * ceilometer's udp:// publisher sends (docs/compatibility.md §1.2), on udp.address and
  * udp.port (default 0.0.0.0:4952; an IPv6 address listens on IPv6; "" turns
  * the input off).
  *

@@ -1,7 +1,7 @@
 /*
  * conf.h — configuration: a YAML tree that keeps file:line, and a declarative
- * schema that checks the tree and fills C structs (STYLE.md "Logging and
- * configuration"; after fluent-bit's config map and nginx's command table).
+ * schema that checks the tree and fills C structs (after fluent-bit's
+ * config map and nginx's command table).
  *
  * Two steps, two files:
  *  1. common/conf_yaml.h: tl_conf_load_file()/tl_conf_load_string() read one

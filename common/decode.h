@@ -1,7 +1,7 @@
 /*
  * decode.h — turning what ceilometer sends into samples and events.
  *
- * Accepted forms (reference §1):
+ * Accepted forms (docs/compatibility.md §1):
  *  - AMQP/JSON: the oslo envelope 2.0 {"oslo.version", "oslo.message": "<JSON>"}
  *    or the bare 1.0 dict; inside, a notification whose payload is a list of
  *    sample or event dicts, or {"samples": [...]} (telemetry.polling and

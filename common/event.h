@@ -1,5 +1,5 @@
 /*
- * event.h — a ceilometer event (reference §1.4), traits typed.
+ * event.h — a ceilometer event (docs/compatibility.md §1.4), traits typed.
  *
  * As with samples, an event is a view of the JSON object it came from, valid
  * until the decoder's result is reset or freed; only the trait array (and the

@@ -560,7 +560,7 @@ int tl_keystone_validate(struct tl_keystone *k, const char *token, struct tl_ide
 			break;
 		}
 		if (st == 404) {
-			/* Unknown, malformed, expired or revoked (keystone.md §4). */
+			/* Unknown, malformed, expired or revoked (Keystone answers 404). */
 			cache_put(k, key, NULL, tl_time_now() + NEGATIVE_TTL_US);
 			rc = -EACCES;
 			break;

@@ -1,8 +1,8 @@
 /*
  * keystone.h — a Keystone v3 client: the service's own token (password
  * authentication, project-scoped, renewed before it expires) and the
- * validation of users' tokens with a bounded cache (reference keystone.md
- * §4; what keystonemiddleware's auth_token did for ceilometer-api).
+ * validation of users' tokens with a bounded cache (what keystonemiddleware's
+ * auth_token did for ceilometer-api: GET /v3/auth/tokens with X-Subject-Token).
  *
  * Invariants: no token and no password is ever logged or kept in the clear
  * beyond the call: the cache is keyed by the SHA-256 of a token. A valid

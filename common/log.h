@@ -1,5 +1,5 @@
 /*
- * log.h — logging (STYLE.md "Logging and configuration").
+ * log.h — logging.
  *
  * Levels are syslog's. The level is checked before anything is formatted. Each
  * line carries an optional component prefix such as "[dispatcher:gnocchi]".

@@ -1,7 +1,7 @@
 /*
  * pyfmt.h — Python's text forms of numbers, byte-exact.
  *
- * Ceilometer signs the text Python gives a value (reference §2), so the
+ * Ceilometer signs the text Python gives a value (docs/compatibility.md §2), so the
  * verifier must reproduce it exactly: Python 2.7 str(float) (12 significant
  * digits) and Python 3 str(float)/repr(float) (shortest round-trip).
  */

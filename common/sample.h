@@ -1,5 +1,5 @@
 /*
- * sample.h — a ceilometer sample ("meter message", reference §1.3).
+ * sample.h — a ceilometer sample ("meter message", docs/compatibility.md §1.3).
  *
  * A decoded sample is a typed view of the JSON object it came from: the
  * string fields point into the decoder's result (struct tl_decoded) and stay

@@ -16,7 +16,7 @@
 
 /*
  * The text is built exactly as ceilometer's compute_signature() feeds it to
- * HMAC (publisher/utils.py, reference §2): for each pair of recursive_keypairs()
+ * HMAC (publisher/utils.py, docs/compatibility.md §2): for each pair of recursive_keypairs()
  * the name then the value, no separators. It is built whole in the scratch
  * buffer and hashed with one update, which is much faster than one update per
  * piece.

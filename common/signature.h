@@ -1,5 +1,5 @@
 /*
- * signature.h — ceilometer message signatures (reference §2).
+ * signature.h — ceilometer message signatures (docs/compatibility.md §2).
  *
  * A signature is HMAC-SHA256, keyed with telemetry_secret, over the
  * concatenated text of every (name, value) pair that ceilometer's

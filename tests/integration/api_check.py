@@ -5,7 +5,7 @@
   api_check.py check PORT FILE  queries tallyd on 127.0.0.1:PORT and compares field by field
 
 The expected answers are derived in this file from the seed by the rules of
-the interoperability reference, docs/compatibility.md (flatten_metadata, meter_id, newest
+docs/compatibility.md (flatten_metadata, meter_id, newest
 first, statistics windows and duration clamping, links, error texts), not
 from tallyd's code. Requests are sent the way python-ceilometerclient 2.9.1
 sends them (§9): all four q lists in the order field, op, type, value, an
