@@ -34,21 +34,7 @@
 /* Length of the UTF-8 sequence at s (at most len bytes), or 0 when it is not valid. */
 static size_t u8_seq(const unsigned char *s, size_t len)
 {
-	size_t k;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		k = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		k = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	if (k > len || !tl_utf8_valid((const char *)s, k))
-		return 0;
-	return k;
+	return s[0] < 0x80 ? 1 : tl_utf8_step(s, s + len);
 }
 
 /*

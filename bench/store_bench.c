@@ -430,8 +430,9 @@ static int driver_write(struct driver_side *x, const struct tl_sample *const *v,
 	st = tl_dispatcher_dispatch(x->d, &b, why);
 	x->us += tl_time_mono() - t0;
 	if (st != TL_DISPATCH_OK) {
-		fprintf(stderr, "bench/store: dispatch to %s answered %s: %s\n", x->d->desc->type,
-			st == TL_DISPATCH_RETRY ? "RETRY" : "DROP", why->data ? why->data : "");
+		fprintf(stderr, "bench/store: dispatch to %s answered %s: %s\n",
+			x->d->desc->conf.name, st == TL_DISPATCH_RETRY ? "RETRY" : "DROP",
+			why->data ? why->data : "");
 		return -EIO;
 	}
 	if (x->refusals.n && x->refused == 0)

@@ -365,7 +365,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s",
 			       cc->dispatchers[i].name,
-			       cc->dispatchers[i].desc ? cc->dispatchers[i].desc->type : "?",
+			       cc->dispatchers[i].desc ? cc->dispatchers[i].desc->conf.name : "?",
 			       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
 			goto fail;
 		}

@@ -492,8 +492,8 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 	memcpy((char *)base + it->count_offset, &count, sizeof(count));
 
 	tl_buf_init(&names);
-	for (v = spec->variants; spec->type_key && v && v->name; v++)
-		tl_buf_printf(&names, "%s%s", v == spec->variants ? "" : ", ", v->name);
+	for (j = 0; spec->type_key && (v = spec->variant(j)); j++)
+		tl_buf_printf(&names, "%s%s", j ? ", " : "", v->name);
 
 	for (i = 0; i < count; i++) {
 		el = n->children[i];
@@ -515,12 +515,10 @@ static void apply_list(struct ctx *c, const struct tl_conf_item *it, const struc
 				verr(c, tn, "%s.%s: expected one of %s; got %s", ep, spec->type_key,
 				     names.data ? names.data : "?", describe(tn, 0, q, sizeof(q)));
 			} else {
-				for (vi = 0; spec->variants[vi].name; vi++)
-					if (strcmp(spec->variants[vi].name, tn->value) == 0)
+				for (vi = 0; (v = spec->variant((size_t)vi)); vi++)
+					if (strcmp(v->name, tn->value) == 0)
 						break;
-				if (spec->variants[vi].name) {
-					v = &spec->variants[vi];
-				} else {
+				if (!v) {
 					verr(c, tn, "%s.%s: unknown type %s (expected one of %s)",
 					     ep, spec->type_key, describe(tn, 0, q, sizeof(q)),
 					     names.data ? names.data : "?");
@@ -866,7 +864,7 @@ void tl_conf_free(const struct tl_conf_item *items, void *obj)
 				memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
 				memcpy(&vi, elem + spec->type_offset, sizeof(vi));
 				if (conf)
-					tl_conf_free(spec->variants[vi].items, conf);
+					tl_conf_free(spec->variant((size_t)vi)->items, conf);
 				free(conf);
 			}
 			free(arr);
@@ -928,10 +926,10 @@ static int dump_list(const struct tl_conf_item *it, const void *obj, bool show, 
 			memcpy(&vi, elem + spec->type_offset, sizeof(vi));
 			memcpy(&conf, elem + spec->conf_offset, sizeof(conf));
 			tl_buf_printf(&tmp, "%*s%s: \"%s\"\n", indent + 4, "", spec->type_key,
-				      spec->variants[vi].name);
+				      spec->variant((size_t)vi)->name);
 			if (conf)
-				rc = dump_items(spec->variants[vi].items, conf, show, indent + 4,
-						&tmp);
+				rc = dump_items(spec->variant((size_t)vi)->items, conf, show,
+						indent + 4, &tmp);
 			if (rc == 0)
 				rc = tl_buf_error(&tmp);
 		}
@@ -1087,7 +1085,7 @@ static void validate_item(struct ctx *c, const struct tl_conf_item *it, const ch
 			  const struct tl_conf_node *at)
 {
 	const struct tl_conf_variant *v, *w;
-	size_t end, cend;
+	size_t end, cend, i, k;
 	char p[PATH_SIZE];
 	void *scratch;
 
@@ -1119,10 +1117,14 @@ static void validate_item(struct ctx *c, const struct tl_conf_item *it, const ch
 		}
 		validate_items(c, it->list->items, p, at);
 		if (it->list->type_key) {
+			if (!it->list->variant) {
+				verr(c, at, "%s: a type key needs a variant function", p);
+				return;
+			}
 			if (find_item(it->list->items, it->list->type_key))
 				verr(c, at, "%s: the type key is also a common key", p);
-			for (v = it->list->variants; v && v->name; v++) {
-				for (w = it->list->variants; w != v; w++)
+			for (i = 0; (v = it->list->variant(i)); i++) {
+				for (k = 0; k < i && (w = it->list->variant(k)); k++)
 					if (strcmp(w->name, v->name) == 0)
 						verr(c, at, "%s: type '%s' twice", p, v->name);
 				if (v->size == 0 && v->items && v->items->key)

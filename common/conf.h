@@ -118,7 +118,8 @@ const struct tl_conf_node *tl_conf_check_at(const struct tl_conf_check *c, const
  * One type of element in a LIST chosen by the list's type key (e.g. a
  * dispatcher type). The engine allocates size bytes, zeroed, checks the
  * element's remaining keys against items into it, and stores the pointer at
- * the list's conf_offset. Arrays end with name NULL.
+ * the list's conf_offset. A plugin embeds its variant in its descriptor, so
+ * that its configuration is described where its code is.
  */
 struct tl_conf_variant {
 	const char *name; /* value of the type key */
@@ -131,12 +132,17 @@ struct tl_conf_variant {
 
 /* A list of maps. Without a type key, every element has the common items only. */
 struct tl_conf_list {
-	size_t elem_size;			/* size of one element */
-	const struct tl_conf_item *items;	/* common keys; offsets into the element */
-	const char *type_key;			/* e.g. "type"; NULL for a plain list of maps */
-	const struct tl_conf_variant *variants; /* with type_key */
-	size_t type_offset;			/* int in the element: index of the variant */
-	size_t conf_offset;			/* void * in the element: the variant's struct */
+	size_t elem_size;		  /* size of one element */
+	const struct tl_conf_item *items; /* common keys; offsets into the element */
+	const char *type_key;		  /* e.g. "type"; NULL for a plain list of maps */
+	/*
+	 * With type_key: the variant of index i, or NULL past the last one
+	 * (the types live in their plugins' descriptors; this walks their
+	 * registry). The element stores the index.
+	 */
+	const struct tl_conf_variant *(*variant)(size_t i);
+	size_t type_offset; /* int in the element: index of the variant */
+	size_t conf_offset; /* void * in the element: the variant's struct */
 };
 
 /*

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "common/utf8.h"
 #include "dispatchers/database/database.h"
 #include "dispatchers/file/file.h"
 #include "dispatchers/gnocchi/gnocchi.h"
@@ -36,7 +37,7 @@ const struct tl_dispatcher_desc *tl_dispatcher_find(const char *type)
 	if (!type)
 		return NULL;
 	for (i = 0; tl_dispatcher_registry[i]; i++)
-		if (strcmp(tl_dispatcher_registry[i]->type, type) == 0)
+		if (strcmp(tl_dispatcher_registry[i]->conf.name, type) == 0)
 			return tl_dispatcher_registry[i];
 	return NULL;
 }
@@ -46,35 +47,18 @@ const struct tl_dispatcher_desc *tl_dispatcher_find(const char *type)
 /*
  * One code point of UTF-8 text, advancing *s. Meter names and patterns are
  * valid UTF-8 (the decoder and the YAML loader check it); a stray byte is
- * taken as one unit, so nothing here can read past the NUL.
+ * taken as one unit of its own. tl_utf8_decode stops at the first byte that
+ * does not continue a sequence, so it never reads past the NUL.
  */
 static uint32_t next_cp(const char **s)
 {
 	const unsigned char *p = (const unsigned char *)*s;
-	uint32_t c = p[0];
-	size_t n, i;
+	uint32_t c;
+	size_t n = tl_utf8_decode(p, p + 4, &c);
 
-	if (c < 0x80) {
-		n = 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		c &= 0x1f;
-		n = 2;
-	} else if ((c & 0xf0) == 0xe0) {
-		c &= 0x0f;
-		n = 3;
-	} else if ((c & 0xf8) == 0xf0) {
-		c &= 0x07;
-		n = 4;
-	} else {
+	if (n == 0) {
 		*s += 1;
 		return 0x80000000u | p[0];
-	}
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			*s += 1;
-			return 0x80000000u | p[0];
-		}
-		c = (c << 6) | (p[i] & 0x3fu);
 	}
 	*s += n;
 	return c;
@@ -267,12 +251,12 @@ int tl_dispatcher_create_desc(const struct tl_dispatcher_desc *desc,
 	}
 	rc = desc->init(conf, &d->ctx);
 	if (rc < 0) {
-		tl_logc(TL_LOG_ERR, d->prefix, "cannot set up (type %s): %s", desc->type,
+		tl_logc(TL_LOG_ERR, d->prefix, "cannot set up (type %s): %s", desc->conf.name,
 			strerror(-rc));
 		goto fail;
 	}
 	tl_logc(TL_LOG_DEBUG, d->prefix, "ready (type %s, %zu meter patterns, events %s)",
-		desc->type, d->filter.n, conf->events ? "on" : "off");
+		desc->conf.name, d->filter.n, conf->events ? "on" : "off");
 	*out = d;
 	return 0;
 fail:

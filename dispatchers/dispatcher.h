@@ -91,18 +91,16 @@ int tl_dispatch_refuse(const struct tl_dispatch_batch *b, const struct tl_sample
  * registry and its Makefile.inc line.
  */
 struct tl_dispatcher_desc {
-	const char *type; /* "file", the value of the type key in the configuration */
-	const char *help; /* one line, for the sample file and dump comments */
 	/*
-	 * Its keys beside the common ones (name, type, meters, events): a schema
-	 * whose offsets point into its own struct of conf_size bytes, which the
-	 * loader allocates into the element's conf. conf_check (optional) runs
-	 * on that struct once its keys are valid: rules across keys, defaults
-	 * derived from other keys.
+	 * Its configuration: conf.name is the type ("file", the value of the
+	 * type key), conf.help one line for the sample file and dump comments,
+	 * conf.items its keys beside the common ones (name, type, meters,
+	 * events) with offsets into its own struct of conf.size bytes, which the
+	 * loader allocates into the element's conf, and conf.check (optional)
+	 * runs on that struct once its keys are valid: rules across keys,
+	 * defaults derived from other keys.
 	 */
-	const struct tl_conf_item *conf_items;
-	size_t conf_size;
-	tl_conf_check_fn conf_check;
+	struct tl_conf_variant conf;
 	/*
 	 * Prepares an instance from its element of collector.dispatchers
 	 * (borrowed; it outlives the instance). Must not fail because the
@@ -158,8 +156,6 @@ struct tl_dispatcher {
  * type table (the "expected one of ..." messages).
  */
 extern const struct tl_dispatcher_desc *const tl_dispatcher_registry[];
-/* The most types a registry holds (the configuration's type table is that long). */
-#define TL_DISPATCHER_TYPES_MAX 16
 
 /* The descriptor of a type name, or NULL when this build has no such dispatcher. */
 const struct tl_dispatcher_desc *tl_dispatcher_find(const char *type);

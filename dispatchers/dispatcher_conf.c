@@ -106,34 +106,24 @@ static const struct tl_conf_item common_items[] = {
 };
 
 /*
- * The configuration's type table, one variant per descriptor of the registry
- * and in its order (the loader stores the index). The loader needs the
- * variants side by side, the descriptors live in their own folders: the
- * table is filled from the registry before main() runs, in this object file,
- * which is linked whenever the list spec below is.
+ * The configuration's types are the registry's descriptors, in its order
+ * (the loader stores the index): each embeds its own variant.
  */
-static struct tl_conf_variant variants[TL_DISPATCHER_TYPES_MAX + 1];
-
-__attribute__((constructor)) static void build_variants(void)
+static const struct tl_conf_variant *dispatcher_variant(size_t i)
 {
-	size_t i;
+	size_t k;
 
-	for (i = 0; tl_dispatcher_registry[i] && i < TL_DISPATCHER_TYPES_MAX; i++) {
-		const struct tl_dispatcher_desc *d = tl_dispatcher_registry[i];
-
-		variants[i] = (struct tl_conf_variant){.name = d->type,
-						       .items = d->conf_items,
-						       .size = d->conf_size,
-						       .check = d->conf_check,
-						       .help = d->help};
-	}
+	for (k = 0; k < i; k++)
+		if (!tl_dispatcher_registry[k])
+			return NULL;
+	return tl_dispatcher_registry[i] ? &tl_dispatcher_registry[i]->conf : NULL;
 }
 
 const struct tl_conf_list tl_dispatcher_conf_list = {
 	.elem_size = sizeof(struct tl_dispatcher_conf),
 	.items = common_items,
 	.type_key = "type",
-	.variants = variants,
+	.variant = dispatcher_variant,
 	.type_offset = D(type),
 	.conf_offset = D(conf),
 };

@@ -3,7 +3,7 @@
  *
  * Every element has the common keys name, type, meters and events; the rest
  * depends on its type and is checked against the schema of that type's
- * descriptor (struct tl_dispatcher_desc in dispatcher.h, its conf_items).
+ * descriptor (struct tl_dispatcher_desc in dispatcher.h, its conf).
  * The types are those of tl_dispatcher_registry (dispatchers/dispatcher.c),
  * in its order; the engine allocates the type's own struct, declared in the
  * type's folder (struct tl_dispatcher_file_conf in dispatchers/file/file.h
@@ -42,7 +42,7 @@ struct tl_dispatcher_conf {
 	 */
 	struct tl_conf_strlist meters;
 	bool events; /* whether events go to this dispatcher */
-	void *conf;  /* the type's own struct (desc->conf_size bytes), owned */
+	void *conf;  /* the type's own struct (desc->conf.size bytes), owned */
 };
 
 /* The list spec for a TL_CONF_LIST item of struct tl_dispatcher_conf. */

@@ -249,10 +249,10 @@ static const struct tl_conf_item database_items[] = {
 };
 
 const struct tl_dispatcher_desc tl_database_dispatcher = {
-	.type = "database",
-	.help = "stores into storage.connection / event_connection",
-	.conf_items = database_items,
-	.conf_size = sizeof(struct tl_dispatcher_database_conf),
+	.conf = {.name = "database",
+		 .help = "stores into storage.connection / event_connection",
+		 .items = database_items,
+		 .size = sizeof(struct tl_dispatcher_database_conf)},
 	.init = db_init,
 	.dispatch = db_dispatch,
 	.reopen = db_reopen,

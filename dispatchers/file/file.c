@@ -537,10 +537,10 @@ static const struct tl_conf_item file_items[] = {
 };
 
 const struct tl_dispatcher_desc tl_file_dispatcher = {
-	.type = "file",
-	.help = "writes JSON lines to a file",
-	.conf_items = file_items,
-	.conf_size = sizeof(struct tl_dispatcher_file_conf),
+	.conf = {.name = "file",
+		 .help = "writes JSON lines to a file",
+		 .items = file_items,
+		 .size = sizeof(struct tl_dispatcher_file_conf)},
 	.init = file_init,
 	.dispatch = file_dispatch,
 	.flush = file_flush,

@@ -921,11 +921,11 @@ static const struct tl_conf_item gnocchi_items[] = {
 };
 
 const struct tl_dispatcher_desc tl_gnocchi_dispatcher = {
-	.type = "gnocchi",
-	.help = "sends measures to Gnocchi",
-	.conf_items = gnocchi_items,
-	.conf_size = sizeof(struct tl_dispatcher_gnocchi_conf),
-	.conf_check = check_gnocchi,
+	.conf = {.name = "gnocchi",
+		 .help = "sends measures to Gnocchi",
+		 .items = gnocchi_items,
+		 .size = sizeof(struct tl_dispatcher_gnocchi_conf),
+		 .check = check_gnocchi},
 	.init = gn_init,
 	.dispatch = gn_dispatch,
 	.fini = gn_fini,

@@ -347,11 +347,11 @@ static const struct tl_conf_item http_items[] = {
 };
 
 const struct tl_dispatcher_desc tl_http_dispatcher = {
-	.type = "http",
-	.help = "posts JSON to a URL",
-	.conf_items = http_items,
-	.conf_size = sizeof(struct tl_dispatcher_http_conf),
-	.conf_check = check_http,
+	.conf = {.name = "http",
+		 .help = "posts JSON to a URL",
+		 .items = http_items,
+		 .size = sizeof(struct tl_dispatcher_http_conf),
+		 .check = check_http},
 	.init = http_init,
 	.dispatch = http_dispatch,
 	.fini = http_fini,

@@ -519,8 +519,12 @@ static const struct tl_conf_variant t_variants[] = {
 	{.name = "a", .items = t_a_items, .size = sizeof(struct t_a)},
 	{.name = "b", .items = t_b_items, .size = sizeof(struct t_b)},
 	{.name = "c"},
-	{0},
 };
+
+static const struct tl_conf_variant *t_variant(size_t i)
+{
+	return i < sizeof(t_variants) / sizeof(t_variants[0]) ? &t_variants[i] : NULL;
+}
 
 static const struct tl_conf_item t_elem_items[] = {
 	{.key = "name",
@@ -538,7 +542,7 @@ static const struct tl_conf_list t_list = {
 	.elem_size = sizeof(struct t_elem),
 	.items = t_elem_items,
 	.type_key = "kind",
-	.variants = t_variants,
+	.variant = t_variant,
 	.type_offset = offsetof(struct t_elem, kind),
 	.conf_offset = offsetof(struct t_elem, conf),
 };
@@ -1028,7 +1032,7 @@ static void test_tally_defaults(void **state)
 	d = &c.collector.dispatchers[0];
 	assert_string_equal(d->name, "db");
 	assert_ptr_equal(d->desc, &tl_database_dispatcher);
-	assert_string_equal(d->desc->type, "database");
+	assert_string_equal(d->desc->conf.name, "database");
 	assert_int_equal(d->meters.n, 1);
 	assert_string_equal(d->meters.v[0], "*");
 	assert_true(d->events);

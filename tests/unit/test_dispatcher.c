@@ -91,7 +91,7 @@ static void fake_fini(void *ctx)
 }
 
 static const struct tl_dispatcher_desc fake_desc = {
-	.type = "fake",
+	.conf = {.name = "fake"},
 	.init = fake_init,
 	.dispatch = fake_dispatch,
 	.flush = fake_flush,
@@ -101,7 +101,7 @@ static const struct tl_dispatcher_desc fake_desc = {
 
 /* Only the required entries: the wrappers supply the rest. */
 static const struct tl_dispatcher_desc fake_min_desc = {
-	.type = "fake-min",
+	.conf = {.name = "fake-min"},
 	.init = fake_init,
 	.dispatch = fake_dispatch,
 };
@@ -180,26 +180,26 @@ static void test_registry(void **state)
 
 	(void)state;
 	assert_non_null(tl_dispatcher_find("file"));
-	assert_string_equal(tl_dispatcher_find("file")->type, "file");
+	assert_string_equal(tl_dispatcher_find("file")->conf.name, "file");
 	assert_non_null(tl_dispatcher_find("database"));
-	assert_string_equal(tl_dispatcher_find("database")->type, "database");
+	assert_string_equal(tl_dispatcher_find("database")->conf.name, "database");
 	assert_non_null(tl_dispatcher_find("http"));
-	assert_string_equal(tl_dispatcher_find("http")->type, "http");
+	assert_string_equal(tl_dispatcher_find("http")->conf.name, "http");
 	assert_non_null(tl_dispatcher_find("gnocchi"));
-	assert_string_equal(tl_dispatcher_find("gnocchi")->type, "gnocchi");
+	assert_string_equal(tl_dispatcher_find("gnocchi")->conf.name, "gnocchi");
 	assert_null(tl_dispatcher_find("FILE"));
 	assert_null(tl_dispatcher_find(""));
 	assert_null(tl_dispatcher_find(NULL));
 	for (i = 0; tl_dispatcher_registry[i]; i++) {
 		const struct tl_dispatcher_desc *o = tl_dispatcher_registry[i];
 
-		assert_non_null(o->type);
+		assert_non_null(o->conf.name);
 		/* Each type describes its own configuration. */
-		assert_non_null(o->conf_items);
-		assert_true(o->conf_size > 0);
+		assert_non_null(o->conf.items);
+		assert_true(o->conf.size > 0);
 		assert_non_null(o->init);
 		assert_non_null(o->dispatch);
-		assert_ptr_equal(tl_dispatcher_find(o->type), o);
+		assert_ptr_equal(tl_dispatcher_find(o->conf.name), o);
 	}
 	assert_int_equal(i, 4);
 }
