@@ -1,4 +1,4 @@
-/* collector_conf.c — the "collector" and "control" schemas. */
+/* collector_conf.c — the "collector" schema. */
 #include "config.h"
 
 #include "collector/collector_conf.h"
@@ -266,23 +266,5 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .section = limits_items,
 	 .offset = C(limits),
 	 .help = "decoding limits"},
-	{0},
-};
-
-#define CT(field) offsetof(struct tl_control_conf, field)
-
-const struct tl_conf_item tl_control_conf_items[] = {
-	{.key = "listen",
-	 .type = TL_CONF_STRING,
-	 .def = "127.0.0.1",
-	 .offset = CT(listen),
-	 .help = "address of the control API; \"\" turns it off"},
-	{.key = "port",
-	 .type = TL_CONF_INT,
-	 .def = "8778",
-	 .min = 1,
-	 .max = 65535,
-	 .offset = CT(port),
-	 .help = "TCP port"},
 	{0},
 };

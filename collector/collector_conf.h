@@ -1,7 +1,6 @@
 /*
  * collector_conf.h — the "collector" section (inputs, buffer, dispatchers,
- * decoding limits) and the "control" section (the control API of the
- * collector role), with ceilometer-collector's option meanings.
+ * decoding limits), with ceilometer-collector's option meanings.
  *
  * After a successful check: amqp.urls has 1 to 16 amqp:// or amqps:// URLs;
  * amqp.batch_size <= amqp.prefetch; dispatchers has 1 to 64 elements with
@@ -73,17 +72,9 @@ struct tl_collector_conf {
 	struct tl_limits_conf limits;
 };
 
-/* The control API (tallyctl talks to it). */
-struct tl_control_conf {
-	char *listen; /* "" turns it off */
-	int64_t port;
-};
-
 /* The schema of struct tl_collector_conf, mounted as "collector" by the top level. */
 extern const struct tl_conf_item tl_collector_conf_items[];
 /* The check of the collector section (cross-checks above). Returns 0 or -EINVAL. */
 int tl_collector_conf_check(void *conf, const struct tl_conf_check *c);
-/* The schema of struct tl_control_conf, mounted as "control" by the top level. */
-extern const struct tl_conf_item tl_control_conf_items[];
 
 #endif

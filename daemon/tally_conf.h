@@ -33,7 +33,6 @@ struct tl_tally_conf {
 	struct tl_collector_conf collector;
 	struct tl_storage_conf storage;
 	struct tl_api_conf api;
-	struct tl_control_conf control;
 	struct tl_log_conf log;
 };
 

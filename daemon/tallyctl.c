@@ -1,10 +1,9 @@
 /*
  * tallyctl — administration of Tally.
  *
- * Commands available today: decode, buffer stats|dump, deadletter list. The
- * buffer commands open tallyd's LMDB buffer read-only, so they work while
- * tallyd runs. dbsync and the control-API commands arrive with the storage
- * and control issues.
+ * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
+ * commands open tallyd's LMDB buffer read-only, so they work while tallyd
+ * runs.
  */
 #include "config.h"
 
@@ -59,10 +58,7 @@ static void usage(FILE *f)
 		   "      storage.connection, storage.event_connection and the connections of\n"
 		   "      database dispatchers (or on URL alone), and say what was done. Safe to\n"
 		   "      run twice, and at once. Exit status 0 when every database is ready,\n"
-		   "      1 otherwise.\n"
-		   "\n"
-		   "Not available yet: status, flush, dispatcher (they come with the control\n"
-		   "API).\n");
+		   "      1 otherwise.\n");
 }
 
 /* Reads a whole file (or stdin for "-") up to max bytes. */
@@ -567,8 +563,6 @@ int main(int argc, char **argv)
 		return cmd_buffer(config, true, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "dbsync") == 0)
 		return cmd_dbsync(config, argc - optind, argv + optind);
-	fprintf(stderr,
-		"tallyctl: unknown or not yet available command '%s' (see tallyctl --help)\n",
-		argv[optind]);
+	fprintf(stderr, "tallyctl: unknown command '%s' (see tallyctl --help)\n", argv[optind]);
 	return 2;
 }

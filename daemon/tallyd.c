@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"       tallyd -V | --version\n"
 		"\n"
 		"Tally daemon: a Ceilometer-compatible telemetry collector (role 'collector':\n"
-		"AMQP and UDP inputs, write-ahead buffer, dispatchers, control API) and query\n"
+		"AMQP and UDP inputs, write-ahead buffer, dispatchers) and query\n"
 		"API (role 'api', ceilometer v2), configured by one YAML file.\n"
 		"\n"
 		"Options:\n"
@@ -121,7 +121,7 @@ static int check_databases(const struct tl_tally_conf *conf)
 				rc = tl_storage_check_schema(s, &why);
 			if (rc == -EPROTO || rc == -ENOTSUP || rc == -EINVAL) {
 				/* Waiting would not help: no schema, no driver for the
-				 * scheme (mongodb:// in this version), a URL that cannot work. */
+				 * scheme, a URL that cannot work. */
 				tl_log(TL_LOG_ERR, "dispatcher %s: %s", d->name,
 				       why.len ? why.data : "the database cannot be used");
 				status = -EPROTO;

@@ -7,6 +7,7 @@
 #include "storage/storage.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,23 +41,59 @@ static bool takes(const struct tl_storage_driver *d, const char *url, size_t len
 	return false;
 }
 
-/*
- * The driver whose descriptor names the scheme of url ("postgresql" in
- * "postgresql://..."), or NULL. A SQLAlchemy driver suffix that no
- * descriptor names ("postgres+pg8000") falls back to its base scheme, as
- * tl_storage_url_backend() accepts it.
- */
-static const struct tl_storage_driver *driver_of(const char *url)
+/* The message for a scheme no driver takes, naming the schemes this build has. */
+static char unsupported_text[256];
+static pthread_once_t unsupported_once = PTHREAD_ONCE_INIT;
+
+static void build_unsupported(void)
 {
+	size_t i, k, n;
+
+	n = (size_t)snprintf(unsupported_text, sizeof(unsupported_text),
+			     "unsupported scheme (this version has drivers for");
+	for (i = 0; tl_storage_registry[i]; i++)
+		for (k = 0; tl_storage_registry[i]->schemes[k] && n < sizeof(unsupported_text); k++)
+			n += (size_t)snprintf(unsupported_text + n, sizeof(unsupported_text) - n,
+					      "%s %s", i || k ? "," : "",
+					      tl_storage_registry[i]->schemes[k]);
+	if (n < sizeof(unsupported_text))
+		snprintf(unsupported_text + n, sizeof(unsupported_text) - n, ")");
+}
+
+const struct tl_storage_driver *tl_storage_driver_of(const char *url, const char **out_why)
+{
+	const struct tl_storage_driver *d = NULL;
+	const char *sep = strstr(url, "://"), *problem;
 	size_t len = strcspn(url, ":"), base = strcspn(url, "+:"), i;
 
-	for (i = 0; tl_storage_registry[i]; i++)
+	if (!sep || sep == url) {
+		*out_why = "not a URL (expected sqlite:///path or postgresql://...)";
+		return NULL;
+	}
+	for (i = 0; !d && tl_storage_registry[i]; i++)
 		if (takes(tl_storage_registry[i], url, len))
-			return tl_storage_registry[i];
-	for (i = 0; tl_storage_registry[i]; i++)
+			d = tl_storage_registry[i];
+	for (i = 0; !d && tl_storage_registry[i]; i++)
 		if (takes(tl_storage_registry[i], url, base))
-			return tl_storage_registry[i];
-	return NULL;
+			d = tl_storage_registry[i];
+	if (!d) {
+		pthread_once(&unsupported_once, build_unsupported);
+		*out_why = unsupported_text;
+		return NULL;
+	}
+	problem = d->url_problem   ? d->url_problem(url)
+		  : sep[3] == '\0' ? "nothing after '://'"
+				   : NULL;
+	if (problem) {
+		*out_why = problem;
+		return NULL;
+	}
+	return d;
+}
+
+int tl_storage_url_check(const char *url, const char **out_why)
+{
+	return tl_storage_driver_of(url, out_why) ? 0 : -EINVAL;
 }
 
 int tl_storage_open(const char *url, const struct tl_storage_options *opt, struct tl_storage **out,
@@ -64,22 +101,16 @@ int tl_storage_open(const char *url, const struct tl_storage_options *opt, struc
 {
 	const struct tl_storage_driver *driver;
 	struct tl_storage_options defaults;
-	enum tl_storage_backend backend;
 	const char *reason;
 	struct tl_storage *s;
 	int r;
 
 	*out = NULL;
-	if (tl_storage_url_backend(url, &backend, &reason) < 0) {
+	driver = tl_storage_driver_of(url, &reason);
+	if (!driver) {
 		if (why)
 			tl_buf_printf(why, "bad storage URL: %s", reason);
 		return -EINVAL;
-	}
-	driver = driver_of(url);
-	if (!driver) {
-		if (why)
-			tl_buf_puts(why, "this build has no driver for that URL scheme");
-		return -ENOTSUP;
 	}
 	if (!opt) {
 		tl_storage_options_init(&defaults);
@@ -334,7 +365,7 @@ int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why)
 
 int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct tl_buf *why)
 {
-	enum tl_storage_backend backend;
+	const struct tl_storage_driver *driver;
 	struct tl_storage *s = NULL;
 	struct tl_schema_state st = {0};
 	struct tl_buf steps, reason;
@@ -343,7 +374,8 @@ int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct t
 	int r;
 
 	/* Server backends keep their schema under the operator's control. */
-	if (tl_storage_url_backend(url, &backend, &bad) < 0 || backend != TL_STORAGE_SQLITE)
+	driver = tl_storage_driver_of(url, &bad);
+	if (!driver || !driver->embedded)
 		return 0;
 	/* "sqlite:///p" (or "sqlite+driver:///p"): the path, which holds no secret. */
 	path = strstr(url, "://") + 3;

@@ -434,6 +434,18 @@ struct tl_storage_driver {
 	 */
 	const char *const *schemes;
 	/*
+	 * Optional: what is wrong with a URL of this driver's scheme beyond the
+	 * scheme (sqlite needs a path), as static text that never quotes the
+	 * URL; NULL when it can work.
+	 */
+	const char *(*url_problem)(const char *url);
+	/*
+	 * An embedded store (a local file, SQLite): tallyd gives a new one its
+	 * schema at start (tl_storage_prepare_embedded). Server stores keep
+	 * their schema under the operator's control (tallyctl dbsync).
+	 */
+	bool embedded;
+	/*
 	 * Connects. A server that is down is -EAGAIN (the caller retries), a URL
 	 * that cannot work is -EINVAL. Does not check the schema.
 	 */
@@ -500,6 +512,17 @@ struct tl_storage {
 
 /* The built-in drivers' descriptors, ended by NULL (storage.c). */
 extern const struct tl_storage_driver *const tl_storage_registry[];
+
+/*
+ * The driver of url, chosen by its scheme; a SQLAlchemy driver suffix that
+ * no descriptor names ("postgresql+pg8000") falls back to its base scheme.
+ * Returns NULL with a reason in *out_why (static text that never quotes the
+ * URL, which may hold a password) when it is not a URL, no driver of this
+ * build takes its scheme, or the driver finds it cannot work.
+ */
+const struct tl_storage_driver *tl_storage_driver_of(const char *url, const char **out_why);
+/* 0 when tl_storage_driver_of() finds a driver for url, else -EINVAL with *out_why. */
+int tl_storage_url_check(const char *url, const char **out_why);
 
 /*
  * Opens a connection to url (secret: never logged). Returns 0, -EINVAL (bad

@@ -8,55 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tl_storage_url_backend(const char *url, enum tl_storage_backend *out, const char **out_why)
-{
-	static const struct {
-		const char *scheme;
-		enum tl_storage_backend backend;
-	} schemes[] = {
-		{"sqlite", TL_STORAGE_SQLITE},
-		{"postgresql", TL_STORAGE_POSTGRESQL},
-		{"postgres", TL_STORAGE_POSTGRESQL},
-		{"mongodb", TL_STORAGE_MONGODB},
-	};
-	const char *sep = strstr(url, "://");
-	size_t len, i;
-
-	if (!sep) {
-		*out_why = "not a URL (expected sqlite:///path, postgresql://... or mongodb://...)";
-		return -EINVAL;
-	}
-	/* "postgresql+psycopg2" is how SQLAlchemy names a driver; the base scheme decides. */
-	len = strcspn(url, "+:");
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-		if (strlen(schemes[i].scheme) == len && strncmp(url, schemes[i].scheme, len) == 0)
-			break;
-	if (i == sizeof(schemes) / sizeof(schemes[0])) {
-		*out_why = "unsupported scheme (expected sqlite, postgresql, postgres or mongodb)";
-		return -EINVAL;
-	}
-	if (schemes[i].backend == TL_STORAGE_SQLITE) {
-		if (sep[3] != '/' || sep[4] == '\0') {
-			*out_why = "sqlite needs a file path: sqlite:///var/lib/tally/tally.db";
-			return -EINVAL;
-		}
-	} else if (sep[3] == '\0') {
-		*out_why = "nothing after '://'";
-		return -EINVAL;
-	}
-	*out = schemes[i].backend;
-	return 0;
-}
+#include "storage/storage.h"
 
 static int check_url(void *p, const struct tl_conf_check *c)
 {
 	const char *url = *(char **)p, *why;
-	enum tl_storage_backend b;
 
 	/* A null event_connection is filled in by the section check. */
 	if (!url)
 		return 0;
-	if (tl_storage_url_backend(url, &b, &why) == 0)
+	if (tl_storage_url_check(url, &why) == 0)
 		return 0;
 	/* The URL may hold a password: say what is wrong, never what it is. */
 	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);
@@ -95,8 +56,7 @@ const struct tl_conf_item tl_storage_conf_items[] = {
 	 .def = "sqlite:///var/lib/tally/tally.db",
 	 .offset = S(connection),
 	 .check = check_url,
-	 .help = "samples (and events unless event_connection): sqlite:///path, postgresql://, "
-		 "mongodb://"},
+	 .help = "samples (and events unless event_connection): sqlite:///path, postgresql://"},
 	{.key = "event_connection",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_SECRET | TL_CONF_NULLABLE,

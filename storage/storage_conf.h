@@ -4,8 +4,8 @@
  * connection, event_connection, metering_time_to_live, event_time_to_live).
  *
  * After a successful tl_conf_apply(), connection and event_connection are
- * both set (event_connection defaults to connection) and both start with a
- * supported scheme.
+ * both set (event_connection defaults to connection) and both name a driver
+ * of this build (tl_storage_url_check() in storage.h).
  */
 #ifndef TL_STORAGE_STORAGE_CONF_H
 #define TL_STORAGE_STORAGE_CONF_H
@@ -14,13 +14,6 @@
 #include <stdint.h>
 
 #include "common/conf.h"
-
-/* The backends, chosen by the URL scheme. */
-enum tl_storage_backend {
-	TL_STORAGE_SQLITE = 0,	   /* sqlite:///path (the path after "sqlite://") */
-	TL_STORAGE_POSTGRESQL = 1, /* postgresql://... or postgres://... */
-	TL_STORAGE_MONGODB = 2,	   /* mongodb://... */
-};
 
 struct tl_storage_conf {
 	char *connection;	       /* secret: may hold a password */
@@ -39,13 +32,5 @@ extern const struct tl_conf_item tl_storage_conf_items[];
  * event_connection from connection when it is null. Returns 0 or -ENOMEM.
  */
 int tl_storage_conf_check(void *conf, const struct tl_conf_check *c);
-
-/*
- * The backend of a connection URL. The scheme may carry a SQLAlchemy driver
- * suffix ("postgresql+psycopg2://"), which is ignored. sqlite needs a path
- * after "sqlite:///"; the others need something after "://". Returns 0, or
- * -EINVAL with a reason in *out_why (static text; never contains the URL).
- */
-int tl_storage_url_backend(const char *url, enum tl_storage_backend *out, const char **out_why);
 
 #endif

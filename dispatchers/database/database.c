@@ -221,9 +221,8 @@ static int db_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 static int check_db_url(void *p, const struct tl_conf_check *c)
 {
 	const char *url = *(char **)p, *why;
-	enum tl_storage_backend b;
 
-	if (!url || tl_storage_url_backend(url, &b, &why) == 0)
+	if (!url || tl_storage_url_check(url, &why) == 0)
 		return 0;
 	/* The URL may hold a password: say what is wrong, never what it is. */
 	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);

@@ -256,9 +256,21 @@ static int dbsync_sqlite(void *ctx, struct tl_buf *report, struct tl_buf *why)
 
 static const char *const schemes[] = {"sqlite", NULL};
 
+/* "sqlite:///p": the path is what follows "sqlite://" (an absolute path). */
+static const char *sqlite_url_problem(const char *url)
+{
+	const char *sep = strstr(url, "://");
+
+	if (sep[3] != '/' || sep[4] == '\0')
+		return "sqlite needs a file path: sqlite:///var/lib/tally/tally.db";
+	return NULL;
+}
+
 const struct tl_storage_driver tl_storage_sqlite = {
 	.name = "sqlite",
 	.schemes = schemes,
+	.url_problem = sqlite_url_problem,
+	.embedded = true,
 	.open = open_sqlite,
 	.schema = schema_sqlite,
 	.dbsync = dbsync_sqlite,

@@ -27,6 +27,9 @@
 #include "dispatchers/file/file.h"
 #include "dispatchers/gnocchi/gnocchi.h"
 #include "dispatchers/http/http.h"
+#include "storage/postgresql/driver.h"
+#include "storage/sqlite/driver.h"
+#include "storage/storage.h"
 #include "storage/storage_conf.h"
 
 /* ================================================================ helpers */
@@ -1062,8 +1065,6 @@ static void test_tally_defaults(void **state)
 	assert_null(c.api.keystone.auth_url);
 	assert_string_equal(c.api.keystone.user_domain_name, "Default");
 	assert_int_equal(c.api.keystone.cache_time, 300);
-	assert_string_equal(c.control.listen, "127.0.0.1");
-	assert_int_equal(c.control.port, 8778);
 	assert_int_equal(c.log.level, TL_LOG_INFO);
 	assert_int_equal(c.log.target, TL_LOG_STDERR);
 	tl_tally_conf_fini(&c);
@@ -1283,8 +1284,8 @@ static void test_tally_errors(void **state)
 		"t.yaml:1: api.auth: expected one of none, keystone, trusted-headers; got "
 		"'basic'");
 	expect_tally_error("api: {port: 0}\n", "t.yaml:1: api.port: 0 is below the minimum 1");
-	expect_tally_error("control: {port: 70000}\n",
-			   "t.yaml:1: control.port: 70000 is above the maximum 65535");
+	/* No control API in this version: its section is not accepted either. */
+	expect_tally_error("control: {port: 8778}\n", "t.yaml:1: unknown key 'control'");
 	expect_tally_error(
 		"log: {level: loud}\n",
 		"t.yaml:1: log.level: expected one of error, warning, notice, info, debug; "
@@ -1306,13 +1307,16 @@ static void test_tally_storage(void **state)
 		"postgresql://u:p@h/db",
 		"postgresql+psycopg2://u:p@h:5432/db",
 		"postgres://h/db",
-		"mongodb://h:27017/ceilometer",
 	};
 	static const char *const bad[] = {
-		"mysql://u:hunter2@h/db", "sqlite://",	       "sqlite:///",
-		"postgresql://",	  "/var/lib/tally.db", "",
+		"mysql://u:hunter2@h/db",
+		"sqlite://",
+		"sqlite:///",
+		"postgresql://",
+		"/var/lib/tally.db",
+		"",
+		"mongodb://h:27017/ceilometer",
 	};
-	enum tl_storage_backend b;
 	struct tl_tally_conf c;
 	const char *why;
 	char yaml[256];
@@ -1320,13 +1324,15 @@ static void test_tally_storage(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_int_equal(tl_storage_url_backend(good[i], &b, &why), 0);
-	assert_int_equal(tl_storage_url_backend("postgres://h/db", &b, &why), 0);
-	assert_int_equal(b, TL_STORAGE_POSTGRESQL);
-	assert_int_equal(tl_storage_url_backend("mongodb://h/db", &b, &why), 0);
-	assert_int_equal(b, TL_STORAGE_MONGODB);
-	assert_int_equal(tl_storage_url_backend("sqlite:///x", &b, &why), 0);
-	assert_int_equal(b, TL_STORAGE_SQLITE);
+		assert_int_equal(tl_storage_url_check(good[i], &why), 0);
+	assert_ptr_equal(tl_storage_driver_of("postgres://h/db", &why), &tl_storage_postgresql);
+	assert_ptr_equal(tl_storage_driver_of("postgresql+pg8000://h/db", &why),
+			 &tl_storage_postgresql);
+	assert_ptr_equal(tl_storage_driver_of("sqlite:///x", &why), &tl_storage_sqlite);
+	/* A scheme without a driver in this build is refused, naming those it has. */
+	assert_null(tl_storage_driver_of("mongodb://h/db", &why));
+	assert_string_equal(why, "unsupported scheme (this version has drivers for postgresql, "
+				 "postgres, postgresql+psycopg2, sqlite)");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(yaml, sizeof(yaml), "\nstorage:\n  connection: \"%s\"\n", bad[i]);
 		expect_tally_error(yaml, "t.yaml:3: storage.connection: ");
@@ -1344,10 +1350,10 @@ static void test_tally_storage(void **state)
 		free(text);
 	}
 
-	tally_ok("storage:\n  connection: postgresql://h/db\n  event_connection: mongodb://h/ev\n"
+	tally_ok("storage:\n  connection: postgresql://h/db\n  event_connection: sqlite:///ev.db\n"
 		 "  metering_time_to_live: 86400\n",
 		 &c);
-	assert_string_equal(c.storage.event_connection, "mongodb://h/ev");
+	assert_string_equal(c.storage.event_connection, "sqlite:///ev.db");
 	assert_int_equal(c.storage.metering_time_to_live, 86400);
 	tl_tally_conf_fini(&c);
 	expect_tally_error("storage: {event_connection: \"foo://\"}\n",
@@ -1411,7 +1417,6 @@ static void test_tally_sizes_and_nulls(void **state)
 		 "    urls: \"amqps://u:p@h:5671/\"\n"
 		 "  udp: {address: \"\"}\n"
 		 "api:\n"
-		 "control:\n"
 		 "log: {level: WARN, target: syslog}\n",
 		 &c);
 	assert_true(c.collector.buffer.max_size == 10000000ULL);
@@ -1422,7 +1427,6 @@ static void test_tally_sizes_and_nulls(void **state)
 	assert_string_equal(c.collector.amqp.urls.v[0], "amqps://u:p@h:5671/");
 	assert_string_equal(c.collector.udp.address, "");
 	assert_int_equal(c.api.port, 8777);
-	assert_int_equal(c.control.port, 8778);
 	assert_int_equal(c.log.level, TL_LOG_WARNING);
 	assert_int_equal(c.log.target, TL_LOG_SYSLOG);
 	tl_tally_conf_fini(&c);
