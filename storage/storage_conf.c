@@ -10,11 +10,11 @@
 
 #include "storage/storage.h"
 
-static int check_url(void *p, const struct tl_conf_check *c)
+int tl_storage_conf_check_url(void *p, const struct tl_conf_check *c)
 {
 	const char *url = *(char **)p, *why;
 
-	/* A null event_connection is filled in by the section check. */
+	/* null: filled in by the section checks (event_connection, the dispatcher). */
 	if (!url)
 		return 0;
 	if (tl_storage_url_check(url, &why) == 0)
@@ -55,14 +55,14 @@ const struct tl_conf_item tl_storage_conf_items[] = {
 	 .flags = TL_CONF_SECRET,
 	 .def = "sqlite:///var/lib/tally/tally.db",
 	 .offset = S(connection),
-	 .check = check_url,
+	 .check = tl_storage_conf_check_url,
 	 .help = "samples (and events unless event_connection): sqlite:///path, postgresql://"},
 	{.key = "event_connection",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_SECRET | TL_CONF_NULLABLE,
 	 .def = "null",
 	 .offset = S(event_connection),
-	 .check = check_url,
+	 .check = tl_storage_conf_check_url,
 	 .help = "where events go; null: the same as connection"},
 	{.key = "metering_time_to_live",
 	 .type = TL_CONF_INT,

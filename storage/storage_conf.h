@@ -32,5 +32,11 @@ extern const struct tl_conf_item tl_storage_conf_items[];
  * event_connection from connection when it is null. Returns 0 or -ENOMEM.
  */
 int tl_storage_conf_check(void *conf, const struct tl_conf_check *c);
+/*
+ * The check of a connection URL key (char *; null passes): a driver of this
+ * build must take it. The error never quotes the URL, which may hold a
+ * password. For the storage section and the database dispatcher's keys.
+ */
+int tl_storage_conf_check_url(void *p, const struct tl_conf_check *c);
 
 #endif

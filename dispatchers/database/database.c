@@ -218,31 +218,20 @@ static int db_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
 
 #define DB(field) offsetof(struct tl_dispatcher_database_conf, field)
 
-static int check_db_url(void *p, const struct tl_conf_check *c)
-{
-	const char *url = *(char **)p, *why;
-
-	if (!url || tl_storage_url_check(url, &why) == 0)
-		return 0;
-	/* The URL may hold a password: say what is wrong, never what it is. */
-	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);
-	return -EINVAL;
-}
-
 static const struct tl_conf_item database_items[] = {
 	{.key = "connection",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
 	 .def = "null",
 	 .offset = DB(connection),
-	 .check = check_db_url,
+	 .check = tl_storage_conf_check_url,
 	 .help = "storage URL for samples; null: storage.connection"},
 	{.key = "event_connection",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_NULLABLE | TL_CONF_SECRET,
 	 .def = "null",
 	 .offset = DB(event_connection),
-	 .check = check_db_url,
+	 .check = tl_storage_conf_check_url,
 	 .help = "storage URL for events; null: storage.event_connection"},
 	{0},
 };
