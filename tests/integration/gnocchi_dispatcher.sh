@@ -59,7 +59,6 @@ collector:
     - {name: gn2, type: gnocchi, url: "$TALLY_GNOCCHI_URL", user: admin, meters: ["tally.custom*"],
        resources_definition_file: "$work/custom_resources.yaml"}
 api: {enabled: false}
-control: {listen: ""}
 log: {level: info}
 CONF
 start_tallyd 1

@@ -51,7 +51,6 @@ collector:
         password: "$TALLY_KS_SERVICE_PASSWORD"
         project_name: service
 api: {enabled: false}
-control: {listen: ""}
 log: {level: info}
 CONF
 start_tallyd_nobroker 1
