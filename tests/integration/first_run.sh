@@ -53,14 +53,13 @@ grep -q "configuration OK" "$work/check.out" || { cat "$work/check.out"; fail "-
 # The configured broker: a port where nothing listens.
 closed=$(tcp_port)
 api_port=$(tcp_port)
-control_port=$(tcp_port)
 udp_port=$(free_port)
 # As an interactive shell starts a foreground job: its own process group
 # (to receive the "Ctrl-C" below as a group) and SIGINT at its default (a
 # shell starts background commands with SIGINT ignored, and scripts/run
 # could not trap it then). The log is named tallyd-* so that fail() prints it.
 TALLY_HOME=$home TALLY_BUILD=$top_builddir TALLY_AMQP_URL="amqp://guest:guest@127.0.0.1:$closed/" \
-	TALLY_API_PORT=$api_port TALLY_UDP_PORT=$udp_port TALLY_CONTROL_PORT=$control_port \
+	TALLY_API_PORT=$api_port TALLY_UDP_PORT=$udp_port \
 	"$PY" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.setpgid(0, 0)
