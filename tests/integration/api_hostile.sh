@@ -1,6 +1,6 @@
 #!/bin/sh
-# The API's availability under hostile clients (issue 21), over a seeded
-# SQLite store, with api.request_timeout 2 s and the default
+# The API's availability under hostile clients (issue 21), over a SQLite
+# store seeded by api_check.py, with api.request_timeout 2 s and the default
 # api.max_connections_per_ip (256):
 # - the malformed requests of the issue each get a prompt 4xx (ours in the
 #   JSON error shape with a request id) or a close within the request
@@ -14,17 +14,7 @@ HOSTILE="$PY $top_srcdir/tests/tools/hostile_http.py"
 # 5,000 sockets in the attacker, as many in tallyd if it let them in.
 ulimit -n 16384 2>/dev/null || ulimit -n 12000 || fail "cannot raise the open-file limit"
 
-"$PY" - "$work/seed.jsonl" <<'PY' || fail "seed"
-import json, sys
-with open(sys.argv[1], 'w') as f:
-    for k in range(20):
-        f.write(json.dumps({
-            'source': 'openstack', 'counter_name': 'cpu_util', 'counter_type': 'gauge',
-            'counter_unit': '%', 'counter_volume': k + 0.5, 'user_id': 'u1',
-            'project_id': 'p1', 'resource_id': 'r%03d' % k,
-            'timestamp': '2026-03-01T12:00:%02d' % k, 'resource_metadata': {},
-            'message_id': 'msg-%04d' % k, 'message_signature': ''}) + '\n')
-PY
+"$PY" "$top_srcdir/tests/integration/api_check.py" seed "$work/seed.jsonl" || fail "seed"
 api_start "sqlite://$work/tally.db" "$work/seed.jsonl" "request_timeout: 2"
 
 $HOSTILE bad "$port" 2 || fail "malformed requests"
