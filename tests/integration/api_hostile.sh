@@ -14,6 +14,13 @@ HOSTILE="$PY $top_srcdir/tests/tools/hostile_http.py"
 # 5,000 sockets in the attacker, as many in tallyd if it let them in.
 ulimit -n 16384 2>/dev/null || ulimit -n 12000 || fail "cannot raise the open-file limit"
 
+# One address may not take more than a quarter of the connections.
+printf 'api:\n  max_connections: 100\n  max_connections_per_ip: 26\n' >"$work/bad.yaml"
+"$TALLYD" --check-config -c "$work/bad.yaml" >/dev/null 2>"$work/bad.err" &&
+	fail "--check-config took max_connections_per_ip over max_connections / 4"
+grep -q "bad.yaml:3: api.max_connections_per_ip (26) must be 0 (no cap) or at most a quarter" \
+	"$work/bad.err" || { cat "$work/bad.err"; fail "--check-config: no file:line error"; }
+
 "$PY" "$top_srcdir/tests/integration/api_check.py" seed "$work/seed.jsonl" || fail "seed"
 api_start "sqlite://$work/tally.db" "$work/seed.jsonl" "request_timeout: 2"
 
