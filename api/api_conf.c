@@ -35,6 +35,14 @@ int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 			      a->max_response_size);
 		rc = -EINVAL;
 	}
+	if (a->max_connections_per_ip && a->max_connections_per_ip * 4 > a->max_connections) {
+		tl_conf_error(c->errs, tl_conf_check_at(c, "max_connections_per_ip"),
+			      "api.max_connections_per_ip (%" PRId64
+			      ") must be 0 (no cap) or at most a quarter of api.max_connections "
+			      "(%" PRId64 "), so that one address leaves room for the others",
+			      a->max_connections_per_ip, a->max_connections);
+		rc = -EINVAL;
+	}
 	if (a->auth == TL_API_AUTH_KEYSTONE) {
 		for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 			if (values[i] && *values[i])
@@ -137,6 +145,39 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .dmax = 86400,
 	 .offset = A(statement_timeout),
 	 .help = "seconds a database statement may run before the request fails with 503"},
+	{.key = "max_connections",
+	 .type = TL_CONF_INT,
+	 .def = "4096",
+	 .min = 16,
+	 .max = 1000000,
+	 .offset = A(max_connections),
+	 .help = "open connections of all clients together; lowered at start to what the "
+		 "open-file limit leaves after the rest of tallyd"},
+	{.key = "max_connections_per_ip",
+	 .type = TL_CONF_INT,
+	 .def = "256",
+	 .min = 0,
+	 .max = 250000,
+	 .offset = A(max_connections_per_ip),
+	 .help = "open connections of one client address, beyond which new ones are closed "
+		 "at once (0: no cap; at most a quarter of max_connections; raise it when "
+		 "every client comes through one proxy)"},
+	{.key = "request_timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "10",
+	 .dmin = 0.5,
+	 .dmax = 3600,
+	 .offset = A(request_timeout),
+	 .help = "seconds a request's line, headers and body have to arrive, counted from its "
+		 "first byte's wait; a connection whose request is late is closed"},
+	{.key = "idle_timeout",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "120",
+	 .dmin = 1,
+	 .dmax = 86400,
+	 .offset = A(idle_timeout),
+	 .help = "seconds a keep-alive connection may stay silent between requests, or a "
+		 "client take to read an answer, before it is closed"},
 	{.key = "admin_roles",
 	 .type = TL_CONF_STRLIST,
 	 .def = "[admin]",

@@ -3,7 +3,9 @@
  * v2 on port 8777).
  *
  * After a successful check: default_limit <= max_limit, max_response_size
- * is 0 or at least 16 KiB (an error answer always fits), and when auth is
+ * is 0 or at least 16 KiB (an error answer always fits),
+ * max_connections_per_ip is at most a quarter of max_connections (one
+ * address cannot take the room of everyone else), and when auth is
  * keystone, keystone.auth_url, username, password and project_name are set
  * and www_authenticate_uri defaults to auth_url.
  */
@@ -35,6 +37,13 @@ struct tl_api_conf {
 	uint64_t max_header_size;   /* request line and headers (414/431 beyond) */
 	uint64_t max_response_size; /* largest answer body (500 beyond); 0: no limit */
 	double statement_timeout;   /* seconds a database statement may run (503 beyond) */
+
+	/* What one client may hold (server.c): connections and time. */
+	int64_t max_connections;	/* open connections, all clients together */
+	int64_t max_connections_per_ip; /* of one client address; 0: no cap */
+	double request_timeout;		/* seconds for a request's line, headers and body */
+	double idle_timeout;		/* seconds a keep-alive connection may stay silent */
+
 	struct tl_conf_strlist admin_roles; /* roles that see every project */
 	char *public_url;    /* base of the links in answers; NULL: from the Host header */
 	char *sample_source; /* source of posted samples: "<project>:<sample_source>" */

@@ -177,6 +177,39 @@ int tl_api_answer_failed(struct tl_api_req *r)
 	return tl_api_error(r, 500, "out of memory");
 }
 
+/* ---- refusals -------------------------------------------------------------- */
+
+const char *tl_api_refusal_name(enum tl_api_refusal why)
+{
+	static const char *const names[TL_API_REFUSED_N] = {
+		[TL_API_REFUSED_CONNECTIONS] = "connection_limit",
+		[TL_API_REFUSED_TIMEOUT] = "request_timeout",
+		[TL_API_REFUSED_ARGS] = "too_many_arguments",
+		[TL_API_REFUSED_HEADERS] = "header_too_large",
+		[TL_API_REFUSED_BODY] = "body_too_large",
+		[TL_API_REFUSED_HTTP] = "bad_http",
+	};
+
+	return (unsigned)why < TL_API_REFUSED_N ? names[why] : "unknown";
+}
+
+void tl_api_refused(struct tl_api *api, enum tl_api_refusal why, const char *detail)
+{
+	uint64_t n, skipped = 0;
+
+	if ((unsigned)why >= TL_API_REFUSED_N)
+		return;
+	n = atomic_fetch_add(&api->refused[why], 1) + 1;
+	/* A hostile client repeats these as fast as it can: the log gets one
+	 * line per kind and interval, carrying the count. */
+	if (tl_ratelimit_allow(&api->refused_log[why], &skipped))
+		tl_logc(TL_LOG_WARNING, COMPONENT,
+			"refused a request (%s%s%s; %" PRIu64 " so far, %" PRIu64
+			" more not logged)",
+			tl_api_refusal_name(why), detail ? ": " : "", detail ? detail : "", n,
+			skipped);
+}
+
 /* ---- request data ---------------------------------------------------------- */
 
 const char *tl_api_arg(const struct tl_api_req *r, const char *name, size_t *count)

@@ -11,6 +11,8 @@
 #ifndef TL_API_REQUEST_H
 #define TL_API_REQUEST_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@
 
 struct MHD_Connection;
 struct MHD_Daemon;
+struct tl_api_conn;
 
 #define TL_API_MAX_ARGS 256 /* query-string arguments per request */
 
@@ -64,6 +67,7 @@ struct tl_api_req {
 	int64_t start_us;
 	char id[48]; /* "req-<uuid4>" */
 	struct tl_buf body;
+	bool started; /* on_request has seen it (its url, method and arguments are set) */
 	const char *names[TL_API_MAX_ARGS];
 	const char *values[TL_API_MAX_ARGS];
 	size_t n_args;
@@ -77,6 +81,20 @@ struct tl_api_req {
 	bool www_authenticate; /* for 401 */
 };
 
+/*
+ * Why a request or a connection was refused without reaching a handler:
+ * each is counted (tl_api_refused) and logged at most once per 10 s.
+ */
+enum tl_api_refusal {
+	TL_API_REFUSED_CONNECTIONS, /* over max_connections or max_connections_per_ip: closed */
+	TL_API_REFUSED_TIMEOUT,	    /* not complete within api.request_timeout: closed */
+	TL_API_REFUSED_ARGS,	    /* more than TL_API_MAX_ARGS query arguments: 400 */
+	TL_API_REFUSED_HEADERS,	    /* request line and headers over max_header_size: 414, 431 */
+	TL_API_REFUSED_BODY,	    /* a body over max_body_size: 413, or closed mid-upload */
+	TL_API_REFUSED_HTTP,	    /* refused by libmicrohttpd itself (malformed, 505...) */
+	TL_API_REFUSED_N
+};
+
 /* The running API (tl_api_start in server.c); requests read its settings. */
 struct tl_api {
 	const struct tl_api_conf *conf;
@@ -87,6 +105,18 @@ struct tl_api {
 	unsigned port;
 	struct tl_keystone *keystone; /* auth keystone */
 	bool event_same;	      /* event_connection == connection */
+
+	_Atomic uint64_t refused[TL_API_REFUSED_N]; /* tl_api_refused */
+	struct tl_ratelimit refused_log[TL_API_REFUSED_N];
+	struct tl_ratelimit mhd_log; /* libmicrohttpd's other messages */
+	/* The request deadline's watchdog (server.c): the open connections,
+	 * added and removed by libmicrohttpd's threads under conns_lock. */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t watchdog_wake;
+	pthread_t watchdog;
+	bool watchdog_running;
+	bool stopping; /* under conns_lock */
+	struct tl_api_conn *conns;
 };
 
 /*
@@ -112,6 +142,14 @@ int tl_api_storage_error(struct tl_api_req *r, int rc, const char *what);
  * Logged with the request id. Returns 0.
  */
 int tl_api_answer_failed(struct tl_api_req *r);
+
+/*
+ * Counts a refusal of kind why and logs it (rate-limited per kind, with the
+ * count so far); detail says what was refused (may be NULL). Thread-safe.
+ */
+void tl_api_refused(struct tl_api *api, enum tl_api_refusal why, const char *detail);
+/* The name of a refusal kind as logged ("request_timeout"...). */
+const char *tl_api_refusal_name(enum tl_api_refusal why);
 
 /* The value of argument name (the last one), or NULL; *count gets how many. */
 const char *tl_api_arg(const struct tl_api_req *r, const char *name, size_t *count);
