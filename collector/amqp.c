@@ -143,15 +143,15 @@ out:
 static int parse_endpoint(const char *url, struct endpoint *ep)
 {
 	char display[512];
+	const char *why;
 
 	ep->text = strdup(url);
 	if (!ep->text)
 		return -ENOMEM;
-	amqp_default_connection_info(&ep->info);
-	if (amqp_parse_url(ep->text, &ep->info) != AMQP_STATUS_OK) {
+	/* The configuration check applied this same parser: failing here is a bug. */
+	if (tl_amqp_url_parse(ep->text, &ep->info, &why) < 0) {
 		/* Never print the URL itself: it may hold a password. */
-		tl_logc(TL_LOG_ERR, COMPONENT,
-			"collector.amqp.urls: an entry is not a valid amqp URL");
+		tl_logc(TL_LOG_ERR, COMPONENT, "collector.amqp.urls: %s", why);
 		return -EINVAL;
 	}
 	/* "amqp://host:5672/" names the default vhost "/" for oslo.messaging

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,8 +73,100 @@ static int mdb_errno(int rc)
 	}
 }
 
-int tl_buffer_lmdb_fail(const struct tl_buffer *b, const char *what, int rc)
+/* ---- failed writes: a full disk, I/O errors ---- */
+
+/* First and longest wait before writing again after a write failed. */
+#define WRITE_RETRY_MIN_US (50 * 1000LL)
+#define WRITE_RETRY_MAX_US (5 * 1000 * 1000LL)
+/* Room on the file system under which an I/O error at commit means "full". */
+#define DISK_FULL_ROOM (1u << 20)
+
+/* Whether rc (an LMDB code) says that writing the data file failed. */
+static bool write_error(int rc)
 {
+	return rc == EIO || rc == ENOSPC || rc == EDQUOT || rc == EFBIG;
+}
+
+/*
+ * Whether the file system of the buffer is out of room for us. LMDB writes
+ * its pages with pwrite() and turns a short write, which is what a file
+ * system that fills during the write returns, into EIO: the free space tells
+ * that apart from a failing device.
+ */
+static bool disk_full(const struct tl_buffer *b)
+{
+	struct statvfs sv;
+
+	if (statvfs(b->path, &sv) < 0)
+		return false;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < DISK_FULL_ROOM;
+}
+
+/*
+ * A write failed: arms the backoff (each failure doubles the delay, so that
+ * the inputs, which retry every 50 ms, commit at most that often) and
+ * complains, rate-limited, since every input thread meets the same failure.
+ */
+static int write_fail(struct tl_buffer *b, const char *what, int rc)
+{
+	bool full = rc == ENOSPC || rc == EDQUOT || (rc == EIO && disk_full(b));
+	int err = full ? -ENOSPC : -rc;
+	int64_t delay;
+
+	pthread_mutex_lock(&b->disk_mu);
+	delay = b->disk_delay_us ? 2 * b->disk_delay_us : WRITE_RETRY_MIN_US;
+	if (delay > WRITE_RETRY_MAX_US)
+		delay = WRITE_RETRY_MAX_US;
+	b->disk_delay_us = delay;
+	b->disk_retry_us = tl_time_mono() + delay;
+	b->disk_err = err;
+	atomic_store(&b->disk_failing, true);
+	if (full)
+		tl_complain(&b->disk_complain, TL_LOG_ERR, COMPONENT,
+			    "%s: no space left on the buffer's disk (%s: %s): inputs pause; "
+			    "writes are retried in %lld ms, the wait doubling up to 5 s",
+			    b->path, what, mdb_strerror(rc), (long long)(delay / 1000));
+	else
+		tl_complain(&b->disk_complain, TL_LOG_ERR, COMPONENT,
+			    "%s: cannot write to the buffer's disk (%s: %s): writes are "
+			    "retried in %lld ms, the wait doubling up to 5 s",
+			    b->path, what, mdb_strerror(rc), (long long)(delay / 1000));
+	pthread_mutex_unlock(&b->disk_mu);
+	return err;
+}
+
+int tl_buffer_write_gate(struct tl_buffer *b)
+{
+	int rc = 0;
+
+	if (!atomic_load_explicit(&b->disk_failing, memory_order_relaxed))
+		return 0;
+	pthread_mutex_lock(&b->disk_mu);
+	if (b->disk_delay_us && tl_time_mono() < b->disk_retry_us)
+		rc = b->disk_err;
+	pthread_mutex_unlock(&b->disk_mu);
+	return rc;
+}
+
+void tl_buffer_write_ok(struct tl_buffer *b)
+{
+	if (!atomic_load_explicit(&b->disk_failing, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&b->disk_mu);
+	if (b->disk_delay_us) {
+		b->disk_delay_us = 0;
+		atomic_store(&b->disk_failing, false);
+		tl_complain_release(&b->disk_complain, TL_LOG_NOTICE, COMPONENT,
+				    "%s: the buffer's disk takes writes again: inputs resume",
+				    b->path);
+	}
+	pthread_mutex_unlock(&b->disk_mu);
+}
+
+int tl_buffer_lmdb_fail(struct tl_buffer *b, const char *what, int rc)
+{
+	if (write_error(rc) && !b->read_only)
+		return write_fail(b, what, rc);
 	tl_logc(TL_LOG_ERR, COMPONENT, "%s: %s: %s", b->path, what, mdb_strerror(rc));
 	return mdb_errno(rc);
 }
@@ -475,6 +568,8 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 	b->corrupt_rl.interval_us = 10 * 1000000LL; /* calloc zeroed the rest */
 	b->evict_rl.interval_us = 60 * 1000000LL;
 	pthread_mutex_init(&b->mu, NULL);
+	pthread_mutex_init(&b->disk_mu, NULL);
+	pthread_mutex_init(&b->append_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->cond, &ca);
@@ -578,6 +673,8 @@ void tl_buffer_close(struct tl_buffer *b)
 	free(b->regs);
 	free(b->path);
 	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->append_mu);
+	pthread_mutex_destroy(&b->disk_mu);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
@@ -610,6 +707,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	int64_t now;
 	size_t i;
 	int rc = 0, mrc;
+	bool locked = false;
 
 	if (out_first_seq)
 		*out_first_seq = 0;
@@ -635,8 +733,17 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		atomic_fetch_add(&b->c.rejected_full, 1);
 		return -ENOSPC;
 	}
+	/* While writes fail, wait for the backoff instead of failing again. */
+	rc = tl_buffer_write_gate(b);
+	if (rc) {
+		if (rc == -ENOSPC)
+			atomic_fetch_add(&b->c.rejected_full, 1);
+		return rc;
+	}
 
 	now = tl_time_now();
+	pthread_mutex_lock(&b->append_mu);
+	locked = true;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
 		rc = tl_buffer_lmdb_fail(b, "append: begin", mrc);
@@ -680,6 +787,8 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	atomic_store(&b->next_seq, first + n);
 	mrc = mdb_txn_commit(txn);
 	txn = NULL;
+	if (mrc) /* nothing was committed: give the numbers back */
+		atomic_store(&b->next_seq, first);
 	if (mrc == MDB_MAP_FULL) {
 		note_full(b, 0, true);
 		rc = -ENOSPC;
@@ -689,6 +798,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		rc = tl_buffer_lmdb_fail(b, "append: commit", mrc);
 		goto out;
 	}
+	tl_buffer_write_ok(b);
 	atomic_store(&b->used_bytes, used);
 	atomic_fetch_add(&b->c.appended, n);
 	atomic_fetch_add(&b->c.commits, 1);
@@ -703,6 +813,8 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	if (locked)
+		pthread_mutex_unlock(&b->append_mu);
 	return rc;
 }
 

@@ -92,6 +92,15 @@
  *
  * Errors are negative errno values; LMDB's errors are converted here and
  * logged with mdb_strerror() and the path (component "buffer").
+ *
+ * Failed writes. When a commit cannot write the data file (the disk is full,
+ * an I/O error), the sequence numbers it took are given back, the failure is
+ * logged when it starts ("no space left on the buffer's disk" when the file
+ * system is out of room, which returns -ENOSPC: back-pressure, as when the
+ * buffer is full), then at doubling intervals while it lasts, and once when a
+ * write succeeds again. While it lasts, tl_buffer_append() and the dead-letter
+ * writes wait for a backoff that doubles from 50 ms to 5 s per failed commit:
+ * before its end they return the last error at once, without a transaction.
  */
 #ifndef TL_COLLECTOR_BUFFER_H
 #define TL_COLLECTOR_BUFFER_H
@@ -213,8 +222,9 @@ void tl_buffer_close(struct tl_buffer *b);
  * NULL) gets the sequence of recs[0], the others follow (0 when n is 0).
  * All or nothing. Returns 0, -EINVAL (bad kind, NULL data), -EMSGSIZE (a
  * payload over TL_BUFFER_REC_MAX, or the batch over a quarter of max_size:
- * it could never fit), -ENOSPC (full: retry after the dispatchers advance),
- * -EROFS, or a converted LMDB error. Any thread.
+ * it could never fit), -ENOSPC (full: retry after the dispatchers advance;
+ * or the disk is full: retry later), -EROFS, or a converted LMDB error (-EIO:
+ * retry later). Any thread.
  */
 int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
 		     uint64_t *out_first_seq);

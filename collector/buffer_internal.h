@@ -38,11 +38,17 @@ struct tl_buffer {
 	/*
 	 * The next record sequence and dead-letter id. They are read and
 	 * changed only inside write transactions, which LMDB serializes with a
-	 * mutex, and set just before the commit: a commit that fails leaves a
-	 * gap, which readers step over, and never a reused number.
+	 * mutex, and set just before the commit, inside that lock, so that the
+	 * next writer numbers after it. A commit that fails gives its numbers
+	 * back; append_mu keeps any other append from numbering its records in
+	 * between (a gap, as long as the failed batch). A number is never
+	 * reused.
 	 */
 	_Atomic uint64_t next_seq;
 	_Atomic uint64_t dl_next;
+	/* Held by tl_buffer_append() from before its transaction until its
+	 * numbers are final; never taken inside a write transaction. */
+	pthread_mutex_t append_mu;
 
 	_Atomic uint64_t used_bytes; /* after this process's last commit */
 	atomic_bool full;	     /* the last append was refused for room */
@@ -53,6 +59,19 @@ struct tl_buffer {
 	uint64_t wake_gen;		/* mu: tl_buffer_wakeup() calls */
 	struct tl_buffer_reader **regs; /* mu: open readers */
 	size_t n_regs, cap_regs;
+
+	/*
+	 * Failed writes (a full disk, an I/O error): logged when they start,
+	 * with backoff while they last and once on recovery; while they last,
+	 * appends and dead letters are refused without a transaction until
+	 * disk_retry_us, a delay that doubles from 50 ms to 5 s per failure.
+	 */
+	atomic_bool disk_failing; /* disk_delay_us != 0, read without the lock */
+	pthread_mutex_t disk_mu;
+	struct tl_complain disk_complain; /* disk_mu */
+	int64_t disk_retry_us;		  /* disk_mu: mono µs of the next attempt */
+	int64_t disk_delay_us;		  /* disk_mu: current delay; 0 while writes succeed */
+	int disk_err;			  /* disk_mu: what a refused write returns */
 
 	struct {
 		_Atomic uint64_t appended, commits, rejected_full, corrupt, deadlettered, evicted,
@@ -134,8 +153,25 @@ static inline MDB_val key_str(const char *s, size_t len)
 	return k;
 }
 
-/* Logs what failed with mdb_strerror() and the path; returns the converted errno. */
-int tl_buffer_lmdb_fail(const struct tl_buffer *b, const char *what, int rc);
+/*
+ * Logs what failed with mdb_strerror() and the path; returns the converted
+ * errno. A failure to write the data file (EIO, ENOSPC, EDQUOT, EFBIG) is a
+ * repeated failure instead: it starts the write backoff (see
+ * tl_buffer_write_gate()) and is logged as such; when the file system is out
+ * of room it says "no space left on the buffer's disk" and returns -ENOSPC,
+ * which the inputs take as back-pressure.
+ */
+int tl_buffer_lmdb_fail(struct tl_buffer *b, const char *what, int rc);
+
+/*
+ * Before a write transaction that adds data (append, dead letters): 0 to go
+ * on, or, while the writes fail and their backoff delay has not passed, the
+ * error of the last failure (-ENOSPC for a full disk), without touching LMDB.
+ */
+int tl_buffer_write_gate(struct tl_buffer *b);
+
+/* After a successful write commit: ends the backoff, logging the recovery once. */
+void tl_buffer_write_ok(struct tl_buffer *b);
 
 /* meta[key] = v (8-byte big-endian), in txn. Returns an LMDB code. */
 int tl_buffer_meta_put_u64(const struct tl_buffer *b, MDB_txn *txn, const char *key, uint64_t v);

@@ -3,33 +3,91 @@
 
 #include "collector/collector_conf.h"
 
+#include <amqp.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+/*
+ * Checks the authority of an AMQP URL (what follows the scheme, up to the
+ * path): amqp_parse_url() takes an empty host for "localhost" and says no
+ * more than "bad URL" about a port out of range. Returns NULL or why not.
+ */
+static const char *check_authority(const char *a)
+{
+	const char *end = a + strcspn(a, "/?#"), *host = a, *p;
+	char *num_end;
+	long port;
+
+	for (p = a; p < end; p++)
+		if (*p == '@')
+			host = p + 1;
+	p = host;
+	if (*p == '[')
+		while (p < end && *p != ']')
+			p++;
+	while (p < end && *p != ':')
+		p++;
+	if (p == host)
+		return "the URL names no host";
+	if (p == end)
+		return NULL;
+	port = strtol(p + 1, &num_end, 10);
+	if (num_end == p + 1 || num_end != end || port < 1 || port > 65535)
+		return "the port is not between 1 and 65535";
+	return NULL;
+}
+
+int tl_amqp_url_parse(char *text, struct amqp_connection_info *out, const char **out_why)
+{
+	amqp_default_connection_info(out);
+	if (strncmp(text, "amqp://", 7) == 0)
+		*out_why = check_authority(text + 7);
+	else if (strncmp(text, "amqps://", 8) == 0)
+		*out_why = check_authority(text + 8);
+	else
+		*out_why = "expected an amqp:// or amqps:// URL";
+	if (!*out_why && amqp_parse_url(text, out) != AMQP_STATUS_OK)
+		*out_why = "not a valid amqp URL (amqp://user:password@host:port/vhost)";
+	return *out_why ? -EINVAL : 0;
+}
 
 static int check_amqp_urls(void *p, const struct tl_conf_check *c)
 {
 	const struct tl_conf_strlist *l = p;
 	const struct tl_conf_node *at;
+	struct amqp_connection_info info;
+	const char *why;
 	int rc = 0;
 	size_t i;
 
 	for (i = 0; i < l->n; i++) {
-		const char *u = l->v[i];
+		char *text = strdup(l->v[i]); /* amqp_parse_url() writes into it */
 
-		if ((strncmp(u, "amqp://", 7) == 0 && u[7]) ||
-		    (strncmp(u, "amqps://", 8) == 0 && u[8]))
+		if (!text)
+			return -ENOMEM;
+		tl_amqp_url_parse(text, &info, &why);
+		free(text);
+		if (!why)
 			continue;
 		/* The URL may hold a password: point at it, never quote it. */
 		at = c->node && c->node->type == TL_CONF_NODE_SEQ && i < c->node->n_children
 			     ? c->node->children[i]
 			     : c->at;
-		tl_conf_error(c->errs, at, "%s[%zu]: expected an amqp:// or amqps:// URL", c->path,
-			      i);
+		tl_conf_error(c->errs, at, "%s[%zu]: %s", c->path, i, why);
 		rc = -EINVAL;
 	}
 	return rc;
+}
+
+/* "" turns the UDP input off; anything else is an address, as for api.listen. */
+static int check_udp_address(void *p, const struct tl_conf_check *c)
+{
+	const char *s = *(char **)p;
+
+	return s && !*s ? 0 : tl_conf_check_ip_address(p, c);
 }
 
 int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
@@ -154,6 +212,7 @@ static const struct tl_conf_item udp_items[] = {
 	 .type = TL_CONF_STRING,
 	 .def = "0.0.0.0",
 	 .offset = U(address),
+	 .check = check_udp_address,
 	 .help = "address to listen on, IPv4 or IPv6; \"\" turns UDP off"},
 	{.key = "port",
 	 .type = TL_CONF_INT,

@@ -2,9 +2,12 @@
  * collector_conf.h — the "collector" section (inputs, buffer, dispatchers,
  * decoding limits), with ceilometer-collector's option meanings.
  *
- * After a successful check: amqp.urls has 1 to 16 amqp:// or amqps:// URLs;
- * amqp.batch_size <= amqp.prefetch; dispatchers has 1 to 64 elements with
- * unique names.
+ * After a successful check: amqp.urls has 1 to 16 amqp:// or amqps:// URLs
+ * that tl_amqp_url_parse() takes (a host, a port in 1..65535);
+ * amqp.batch_size <= amqp.prefetch; udp.address is "" or an IPv4 or IPv6
+ * address; dispatchers has 1 to 64 elements with unique names. Start-up
+ * parses these values with the same functions, so that what
+ * --check-config accepts also starts.
  */
 #ifndef TL_COLLECTOR_COLLECTOR_CONF_H
 #define TL_COLLECTOR_COLLECTOR_CONF_H
@@ -71,6 +74,16 @@ struct tl_collector_conf {
 	size_t n_dispatchers;
 	struct tl_limits_conf limits;
 };
+
+struct amqp_connection_info;
+
+/*
+ * Parses an AMQP URL as the input connects to it: amqp:// or amqps://, what
+ * amqp_parse_url() reads, a host, a port in 1..65535. text is modified (out's
+ * strings point into it). Returns 0, or -EINVAL and *out_why, a static
+ * message that never quotes the URL (it may hold a password).
+ */
+int tl_amqp_url_parse(char *text, struct amqp_connection_info *out, const char **out_why);
 
 /* The schema of struct tl_collector_conf, mounted as "collector" by the top level. */
 extern const struct tl_conf_item tl_collector_conf_items[];

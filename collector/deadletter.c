@@ -172,8 +172,11 @@ static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
 	uint64_t first_new, evicted = 0;
 	int64_t now = tl_time_now();
 	size_t i;
-	int rc = 0, mrc;
+	int rc, mrc;
 
+	rc = tl_buffer_write_gate(b);
+	if (rc)
+		goto out;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc) {
 		rc = tl_buffer_lmdb_fail(b, "dead letter: begin", mrc);
@@ -197,6 +200,7 @@ static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
 		rc = tl_buffer_lmdb_fail(b, "dead letter: commit", mrc);
 		goto out;
 	}
+	tl_buffer_write_ok(b);
 	if (advance)
 		advance->next = up_to_seq + 1;
 	atomic_fetch_add(&b->c.deadlettered, n);

@@ -9,6 +9,7 @@
 
 #include "common/conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -180,20 +181,16 @@ static void path_join(char *dst, const char *path, const char *key)
 }
 
 /*
- * Describes a value for a message: a scalar quoted (shortened, control bytes
- * shown as '?'), or its kind. Secrets are never quoted.
+ * Quotes s[0..len) for a message: shortened to QUOTE_MAX bytes, control
+ * bytes shown as '?'. buf holds at least QUOTE_MAX + 8 bytes.
  */
-static const char *describe(const struct tl_conf_node *n, unsigned flags, char *buf, size_t size)
+static const char *quote(const char *s, size_t len, char *buf, size_t size)
 {
 	size_t i, o = 0;
 
-	if (!n || n->type != TL_CONF_NODE_SCALAR)
-		return tl_conf_node_kind(n);
-	if (flags & TL_CONF_SECRET)
-		return "a value that is not shown (secret)";
 	buf[o++] = '\'';
-	for (i = 0; i < n->len && o + 5 < size; i++) {
-		unsigned char ch = (unsigned char)n->value[i];
+	for (i = 0; i < len && o + 5 < size; i++) {
+		unsigned char ch = (unsigned char)s[i];
 
 		if (i == QUOTE_MAX) {
 			memcpy(buf + o, "...", 3);
@@ -205,6 +202,34 @@ static const char *describe(const struct tl_conf_node *n, unsigned flags, char *
 	buf[o++] = '\'';
 	buf[o] = '\0';
 	return buf;
+}
+
+/*
+ * Describes a value for a message: a scalar quoted (see quote()), or its
+ * kind. Secrets are never quoted.
+ */
+static const char *describe(const struct tl_conf_node *n, unsigned flags, char *buf, size_t size)
+{
+	if (!n || n->type != TL_CONF_NODE_SCALAR)
+		return tl_conf_node_kind(n);
+	if (flags & TL_CONF_SECRET)
+		return "a value that is not shown (secret)";
+	return quote(n->value, n->len, buf, size);
+}
+
+int tl_conf_check_ip_address(void *p, const struct tl_conf_check *c)
+{
+	const char *s = *(char **)p;
+	unsigned char addr[16];
+	char q[QUOTE_MAX + 8];
+
+	if (s && (inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1))
+		return 0;
+	tl_conf_error(c->errs, c->at,
+		      "%s: %s is not an IPv4 or IPv6 address (a host name is not "
+		      "accepted)",
+		      c->path, c->node ? describe(c->node, 0, q, sizeof(q)) : "the default");
+	return -EINVAL;
 }
 
 /* Writes a byte count with the largest binary unit that divides it. */
@@ -294,6 +319,18 @@ static void suggest(const struct tl_conf_item *items, const char *key, const cha
 	}
 }
 
+/* The key of a or b (b may be NULL) that key is a typo of, or NULL. */
+static const char *close_key(const struct tl_conf_item *a, const struct tl_conf_item *b,
+			     const char *key)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	suggest(a, key, &best, &best_d);
+	suggest(b, key, &best, &best_d);
+	return best && best_d <= 2 && best_d < strlen(key) ? best : NULL;
+}
+
 /*
  * Reports the keys of map that are neither in a nor in b nor equal to
  * extra_key, with a suggestion when a known key is close.
@@ -304,8 +341,8 @@ static void check_unknown(struct ctx *c, const struct tl_conf_node *map, const c
 {
 	const struct tl_conf_node *n;
 	const char *best;
-	size_t i, best_d;
-	char where[PATH_SIZE + 8];
+	size_t i;
+	char where[PATH_SIZE + 8], q[QUOTE_MAX + 8];
 
 	if (!map || map->type != TL_CONF_NODE_MAP)
 		return;
@@ -318,15 +355,36 @@ static void check_unknown(struct ctx *c, const struct tl_conf_node *map, const c
 		if (find_item(a, n->key) || find_item(b, n->key) ||
 		    (extra_key && strcmp(extra_key, n->key) == 0))
 			continue;
-		best = NULL;
-		best_d = SIZE_MAX;
-		suggest(a, n->key, &best, &best_d);
-		suggest(b, n->key, &best, &best_d);
-		if (best && best_d <= 2 && best_d < strlen(n->key))
-			verr(c, n, "unknown key '%s' %s (did you mean '%s'?)", n->key, where, best);
+		best = close_key(a, b, n->key);
+		/* A key is quoted shortened: it may be a whole line of a file that is
+		 * not a configuration. */
+		quote(n->key, strlen(n->key), q, sizeof(q));
+		if (best)
+			verr(c, n, "unknown key %s %s (did you mean '%s'?)", q, where, best);
 		else
-			verr(c, n, "unknown key '%s' %s", n->key, where);
+			verr(c, n, "unknown key %s %s", q, where);
 	}
+}
+
+/*
+ * Whether a top-level map looks like another kind of file: it has keys and
+ * not one of them is known or close to a known key. Then only its first key is
+ * named, for the file may be anything that happens to parse as YAML (a
+ * system file given to -c by mistake), and its contents are not for the log.
+ */
+static bool foreign_map(const struct tl_conf_node *map, const struct tl_conf_item *items)
+{
+	size_t i;
+
+	if (!map || map->type != TL_CONF_NODE_MAP || map->n_children == 0)
+		return false;
+	for (i = 0; i < map->n_children; i++) {
+		const char *key = map->children[i]->key;
+
+		if (find_item(items, key) || close_key(items, NULL, key))
+			return false;
+	}
+	return true;
 }
 
 static void apply_items(struct ctx *c, const struct tl_conf_item *items,
@@ -801,8 +859,24 @@ int tl_conf_apply(const struct tl_conf_item *items, const struct tl_conf_node *m
 			verr(&c, map, "%s: expected a map, got %s", path,
 			     describe(map, 0, q, sizeof(q)));
 		else
-			verr(&c, map, "expected a map at the top level, got %s",
-			     describe(map, 0, q, sizeof(q)));
+			/* Not quoted: this is likely a file that is not a configuration. */
+			verr(&c, map,
+			     "expected a map at the top level, got %s (not shown: is this a "
+			     "configuration file?)",
+			     tl_conf_node_kind(map));
+		return c.rc;
+	}
+	if (!*path && foreign_map(map, items)) {
+		const char *key = map->children[0]->key;
+		/* Its name only: in /etc/shadow, say, a whole line is one key. */
+		size_t len = strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789_.-");
+
+		verr(&c, map->children[0],
+		     "unknown key '%.*s%s' at the top level, and no other key is known (the "
+		     "rest is not shown: is this a configuration file?)",
+		     (int)(len > QUOTE_MAX ? QUOTE_MAX : len), key,
+		     key[len] || len > QUOTE_MAX ? "..." : "");
 		return c.rc;
 	}
 	if (!at)

@@ -200,6 +200,14 @@ int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_se
  */
 int tl_conf_schema_validate(const struct tl_conf_item *items, struct tl_conf_errors *errs);
 
+/*
+ * An item check for a STRING that must be an IPv4 or IPv6 address as
+ * inet_pton() reads them ("0.0.0.0", "::1"): no host name, which the roles
+ * would have to resolve, and no scope ("%eth0"). Used by api.listen and
+ * collector.udp.address, whose start-up parses them the same way.
+ */
+int tl_conf_check_ip_address(void *p, const struct tl_conf_check *c);
+
 /* Parsers shared with check callbacks; they accept exactly the syntax described above. */
 int tl_conf_parse_bool(const char *s, bool *out);
 int tl_conf_parse_int(const char *s, int64_t *out);

@@ -84,7 +84,32 @@ bad_many.yaml|5|collector.udp.port: 99999 is above the maximum 65535
 bad_many.yaml|7|collector.dispatchers[0].type: unknown type 'databse' (expected one of database, file, http, gnocchi)
 bad_many.yaml|9|storage.connection: unsupported scheme
 bad_many.yaml|11|api.auth: expected one of none, keystone, trusted-headers; got 'ldap'
+bad_listen.yaml|4|api.listen: '999.1.1.1' is not an IPv4 or IPv6 address (a host name is not accepted)
+bad_amqp_url.yaml|6|collector.amqp.urls[0]: the port is not between 1 and 65535
+bad_amqp_url.yaml|7|collector.amqp.urls[1]: the URL names no host
+bad_amqp_url.yaml|9|collector.udp.address: 'localhost' is not an IPv4 or IPv6 address
 TABLE
+
+# Start-up refuses what --check-config refuses, with the same file:line
+# (one validation path): tallyd stops before it opens anything.
+for name in bad_listen.yaml bad_amqp_url.yaml; do
+	run -c "$CONF/$name"
+	expect_status 1 "start with $name"
+	expect_in err "$CONF/$name:" "start with $name"
+done
+grep -q hunter2 "$work/err" && fail "bad_amqp_url.yaml: the password was printed at start"
+run --check-config -c "$CONF/bad_amqp_url.yaml"
+grep -q hunter2 "$work/err" && fail "bad_amqp_url.yaml: the password was printed"
+
+# A system file given to -c by mistake: refused, and nothing of it is shown
+# beyond its first key's name (no line of it, no field after the first).
+for f in /etc/passwd /etc/shadow /etc/group; do
+	[ -r "$f" ] && [ -s "$f" ] || continue
+	run --check-config -c "$f"
+	expect_status 1 "$f"
+	leak=$(head -n 50 "$f" | cut -d: -f2- | grep -v '^.\{0,5\}$' | grep -F -f - "$work/err" | head -n 1)
+	[ -z "$leak" ] || fail "$f: its contents are shown: $leak"
+done
 
 # A password in a connection URL is never echoed.
 run --check-config -c "$CONF/bad_connection.yaml"

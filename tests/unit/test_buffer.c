@@ -16,11 +16,13 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -626,6 +628,64 @@ static void test_enospc(void **state)
 	tl_buffer_close(b);
 }
 
+/*
+ * A commit that cannot write its pages takes no sequence numbers, and starts a
+ * backoff during which appends fail at once, without a transaction. The fault:
+ * a file size limit (RLIMIT_FSIZE) at the data file's size, so that LMDB's
+ * pwrite() fails (EFBIG, or a short write: EIO) as on a disk that is full.
+ */
+static void test_write_fails(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	static char pay[4096];
+	struct tl_buffer_rec recs[64];
+	struct rlimit old, lim;
+	struct stat sb;
+	char data[700];
+	void (*old_sig)(int);
+	uint64_t first = 0;
+	int rc, again, tries;
+	size_t i;
+
+	memset(pay, 'p', sizeof(pay));
+	for (i = 0; i < 64; i++)
+		recs[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
+	assert_int_equal(append_str(b, "before"), 1);
+	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
+	assert_int_equal(stat(data, &sb), 0);
+
+	/* The file may not grow: 256 KiB of records cannot be written. */
+	old_sig = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = tl_buffer_append(b, recs, 64, &first);
+	assert_true(rc < 0);
+	assert_int_equal(first, 0);
+	/* After the backoff's 50 ms, a second commit fails too (the delay doubles). */
+	usleep(60 * 1000);
+	assert_int_equal(tl_buffer_append(b, recs, 64, NULL), rc);
+
+	/* Room again; the backoff still holds for about 100 ms, without LMDB. */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_sig);
+	again = tl_buffer_append(b, recs, 64, NULL);
+	assert_int_equal(again, rc);
+	for (tries = 0; tries < 200; tries++) {
+		again = tl_buffer_append(b, recs, 64, &first);
+		if (again != rc)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_int_equal(again, 0);
+	/* The failed commits gave their numbers back: no gap. */
+	assert_int_equal(first, 2);
+	assert_int_equal(append_str(b, "after"), 66);
+	tl_buffer_close(b);
+}
+
 static void test_deadletter(void **state)
 {
 	struct fx *f = *state;
@@ -1204,6 +1264,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unregistered_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),

@@ -854,10 +854,12 @@ static void test_many_errors(void **state)
 
 	/* More than TL_CONF_MAX_ERRORS: the rest are counted. */
 	tl_buf_init(&yaml);
+	/* (A known key: a file of unknown keys only is not a configuration.) */
+	assert_int_equal(tl_buf_printf(&yaml, "b: true\n"), 0);
 	for (i = 0; i < TL_CONF_MAX_ERRORS + 8; i++)
 		assert_int_equal(tl_buf_printf(&yaml, "unknown%d: 1\n", i), 0);
 	assert_int_equal(t_apply(yaml.data, &c, &text), -EINVAL);
-	expect_in(text, "s.yaml:1: unknown key 'unknown0'");
+	expect_in(text, "s.yaml:2: unknown key 'unknown0'");
 	expect_in(text, "... and 8 more errors\n");
 	free(text);
 	tl_conf_free(t_items, &c);
@@ -1299,6 +1301,100 @@ static void test_tally_errors(void **state)
 	expect_tally_error("collector: []\n", "t.yaml:1: collector: expected a map, got a list");
 }
 
+/*
+ * What start-up refuses, the check refuses (issue 21): api.listen and
+ * collector.udp.address are IPv4 or IPv6 addresses, AMQP URLs have a host and
+ * a port in 1..65535, and the URLs' passwords are never quoted.
+ */
+static void test_tally_addresses(void **state)
+{
+	struct tl_tally_conf c;
+	char *text;
+	int rc;
+
+	(void)state;
+	expect_tally_error("api:\n  listen: 999.1.1.1\n",
+			   "t.yaml:2: api.listen: '999.1.1.1' is not an IPv4 or IPv6 address");
+	expect_tally_error("api: {listen: localhost}\n",
+			   "t.yaml:1: api.listen: 'localhost' is not an IPv4 or IPv6 address");
+	expect_tally_error("api: {listen: \"\"}\n", "t.yaml:1: api.listen: '' is not an IPv4");
+	expect_tally_error("collector:\n  udp: {address: 10.0.0.256}\n",
+			   "t.yaml:2: collector.udp.address: '10.0.0.256' is not an IPv4 or IPv6");
+	text = tally_errors("collector:\n  amqp:\n    urls:\n"
+			    "      - amqp://u:hunter2@127.0.0.1:99999999/\n"
+			    "      - amqp://u:hunter2@:5672/\n"
+			    "      - amqp://u:hunter2@h:0/\n"
+			    "      - http://u:hunter2@h/\n",
+			    &rc);
+	assert_int_equal(rc, -EINVAL);
+	expect_in(text, "t.yaml:4: collector.amqp.urls[0]: ");
+	expect_in(text, "t.yaml:4: collector.amqp.urls[0]: the port is not between 1 and 65535");
+	expect_in(text, "t.yaml:5: collector.amqp.urls[1]: the URL names no host");
+	expect_in(text, "t.yaml:6: collector.amqp.urls[2]: the port is not between 1 and 65535");
+	expect_in(text, "t.yaml:7: collector.amqp.urls[3]: expected an amqp:// or amqps:// URL");
+	expect_not_in(text, "hunter2");
+	free(text);
+
+	tally_ok("api: {listen: \"::1\"}\ncollector:\n  udp: {address: \"\"}\n  amqp: {urls: "
+		 "[\"amqps://u:p@[::1]:65535/v\", \"amqp://h\"]}\n",
+		 &c);
+	assert_string_equal(c.api.listen, "::1");
+	tl_tally_conf_fini(&c);
+}
+
+/*
+ * A file that is not a configuration (-c /etc/shadow by mistake): the error
+ * names at most its first key, never its contents; a long key is shortened.
+ */
+static void test_tally_not_a_config(void **state)
+{
+	char long_key[200 + 8];
+	char *text;
+	int rc;
+
+	static const struct {
+		const char *yaml, *expected, *hidden[4];
+	} cases[] = {
+		/* /etc/passwd: one multi-line scalar. */
+		{"root:x:0:0:root:/root:/bin/bash\n"
+		 "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n",
+		 "t.yaml:1: expected a map at the top level, got a scalar (not shown",
+		 {"root", "daemon", "bash", NULL}},
+		/* /etc/shadow: each line ends with ':', so each line is a key. */
+		{"root:$y$j9T$SECRETHASH:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+		 "t.yaml:1: unknown key 'root...' at the top level, and no other key",
+		 {"SECRET", "$y$", "daemon", NULL}},
+		/* A YAML map of another program. */
+		{"PermitRootLogin: prohibit-password\nPasswordAuthentication: hunter2\n"
+		 "AllowUsers: alice bob\n",
+		 "t.yaml:1: unknown key 'PermitRootLogin' at the top level, and no other key is "
+		 "known",
+		 {"prohibit", "Password", "hunter2", "alice"}},
+	};
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text = tally_errors(cases[i].yaml, &rc);
+		assert_int_equal(rc, -EINVAL);
+		expect_in(text, cases[i].expected);
+		for (j = 0; j < 4 && cases[i].hidden[j]; j++)
+			expect_not_in(text, cases[i].hidden[j]);
+		free(text);
+	}
+
+	memset(long_key, 'k', 200);
+	memcpy(long_key + 200, ": 1\n", 5);
+	text = tally_errors(long_key, &rc);
+	assert_int_equal(rc, -EINVAL);
+	expect_in(text,
+		  "unknown key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...' at the top");
+	free(text);
+	/* A configuration with one mistyped key still gets the usual messages. */
+	expect_tally_error("colector: {}\nlog: {levle: info}\n",
+			   "t.yaml:2: unknown key 'levle' in log (did you mean 'level'?)");
+}
+
 static void test_tally_storage(void **state)
 {
 	static const char *const good[] = {
@@ -1488,6 +1584,8 @@ int main(void)
 		cmocka_unit_test(test_tally_dispatchers),
 		cmocka_unit_test(test_tally_dispatcher_errors),
 		cmocka_unit_test(test_tally_errors),
+		cmocka_unit_test(test_tally_addresses),
+		cmocka_unit_test(test_tally_not_a_config),
 		cmocka_unit_test(test_tally_storage),
 		cmocka_unit_test(test_tally_secret),
 		cmocka_unit_test(test_tally_sizes_and_nulls),
