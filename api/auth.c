@@ -6,16 +6,21 @@
  * its bounded cache).
  *
  * Admin is holding any of api.admin_roles (ceilometer's context_is_admin:
- * role:admin). A caller that is not admin is confined to its project on
- * every endpoint; one with no project at all is refused (403) rather than
- * let through unscoped, which is what ceilometer did with a domain-scoped
- * token.
+ * role:admin), matched as ceilometer and oslo.policy matched X-Roles (see
+ * roles_admin). A request that carries an identity header this mode reads
+ * more than once is refused (400) rather than resolved. A caller that is
+ * not admin is confined to its project on every endpoint; one with no
+ * project at all is refused (403) rather than let through unscoped, which
+ * is what ceilometer did with a domain-scoped token.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
 
 #include "api/auth.h"
 #include "common/keystone.h"
@@ -35,26 +40,70 @@ static bool is_admin_role(const struct tl_api_conf *c, const char *role, size_t 
 	return false;
 }
 
-/* Does the comma-separated list hold an admin role? */
+/*
+ * Does the X-Roles list hold an admin role? Read as ceilometer's RBAC read it
+ * (ceilometer/api/rbac.py: headers.get('X-Roles', "").split(",")) and as
+ * oslo.policy's RoleCheck compared it (match.lower() in [x.lower() for x in
+ * roles]): split on ',' only, nothing stripped, compared without regard to
+ * case. keystonemiddleware writes the list as ','.join(role_names), without
+ * blanks; a " admin" with a blank is another role, not admin.
+ */
 static bool roles_admin(const struct tl_api_conf *c, const char *roles)
 {
 	const char *p = roles;
 
-	while (p && *p) {
+	while (p) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 
-		while (n && (*p == ' ' || *p == '\t')) {
-			p++;
-			n--;
-		}
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
 		if (n && is_admin_role(c, p, n))
 			return true;
 		p = end ? end + 1 : NULL;
 	}
 	return false;
+}
+
+/* Counts the request's headers named like the NULL-terminated names. */
+struct header_count {
+	const char *const *names;
+	unsigned n[8];
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct header_count *hc = cls;
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; key && hc->names[i]; i++)
+		if (strcasecmp(key, hc->names[i]) == 0)
+			hc->n[i]++;
+	return MHD_YES;
+}
+
+/*
+ * Refuses (400) a request that carries one of the identity headers names
+ * (NULL-terminated, at most 8) more than once. A lookup returns the first
+ * of them: behind a proxy that appends its header instead of replacing the
+ * client's, the client's own X-Project-Id or X-Roles would win. Returns 0
+ * to go on, or 1 when the answer was made.
+ */
+static int refuse_repeated(struct tl_api_req *r, const char *const *names)
+{
+	struct header_count hc = {.names = names};
+	size_t i;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
+	for (i = 0; names[i]; i++)
+		if (hc.n[i] > 1)
+			return tl_api_error(r, 400,
+					    "The header %s was given %u times; an identity header "
+					    "may be given once",
+					    names[i], hc.n[i]) +
+			       1;
+	return 0;
 }
 
 /* Copies an id from a header; an empty one is none. Returns false when too long. */
@@ -78,10 +127,15 @@ static int unauthorized(struct tl_api_req *r)
 
 static int from_headers(struct tl_api_req *r, bool trusted)
 {
+	static const char *const read_trusted[] = {"X-Roles", "X-User-Id", "X-Project-Id",
+						   "X-Identity-Status", NULL};
+	static const char *const read_none[] = {"X-User-Id", "X-Project-Id", NULL};
 	struct tl_api_identity *w = &r->who;
 	const char *roles = tl_api_header(r, "X-Roles");
 	const char *status = tl_api_header(r, "X-Identity-Status");
 
+	if (refuse_repeated(r, trusted ? read_trusted : read_none))
+		return 1;
 	if (!copy_id(tl_api_header(r, "X-User-Id"), w->user_buf, sizeof(w->user_buf),
 		     &w->user_id) ||
 	    !copy_id(tl_api_header(r, "X-Project-Id"), w->project_buf, sizeof(w->project_buf),
@@ -103,11 +157,14 @@ static int from_headers(struct tl_api_req *r, bool trusted)
 
 static int from_keystone(struct tl_api_req *r)
 {
+	static const char *const read_keystone[] = {"X-Auth-Token", NULL};
 	struct tl_api_identity *w = &r->who;
 	const char *token = tl_api_header(r, "X-Auth-Token");
 	struct tl_identity id;
 	int rc;
 
+	if (refuse_repeated(r, read_keystone))
+		return 1;
 	if (!token || !*token)
 		return unauthorized(r);
 	tl_buf_reset(&r->t->why);

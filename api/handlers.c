@@ -20,6 +20,8 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include <microhttpd.h>
+
 #include "api/handlers.h"
 #include "api/post.h"
 #include "api/render.h"
@@ -1010,14 +1012,57 @@ static size_t split(char *path, char **seg, size_t cap)
 	return n;
 }
 
+/* The first query argument whose name or value holds a NUL byte. */
+struct nul_arg {
+	const char *name; /* up to the NUL */
+	bool found;
+};
+
+static enum MHD_Result find_nul_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				    size_t key_size, const char *value, size_t value_size)
+{
+	struct nul_arg *a = cls;
+
+	(void)kind;
+	if ((key && memchr(key, '\0', key_size)) || (value && memchr(value, '\0', value_size))) {
+		a->name = key ? key : "";
+		a->found = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * 400 for a query argument holding %00. libmicrohttpd decodes it into a NUL
+ * byte and hands out C strings, so everything after it would silently be
+ * cut off (q.value=r1%00junk read as r1). Its _n iterator gives the decoded
+ * lengths. Returns 0 to go on, 400 when answered.
+ */
+static int refuse_nul_args(struct tl_api_req *r)
+{
+	struct nul_arg a = {0};
+
+	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, find_nul_arg, &a);
+	if (!a.found)
+		return 0;
+	tl_api_error(r, 400,
+		     "Invalid input for field/attribute %s. Value holds a NUL byte (%%00), "
+		     "which no query argument may hold",
+		     a.name);
+	return 400;
+}
+
 int tl_api_route(struct tl_api_req *r)
 {
+
 	char *seg[6];
 	size_t n = split(r->path, seg, 6);
 	bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
 	bool post = strcmp(r->method, "POST") == 0;
 	const char *c;
 
+	if (refuse_nul_args(r))
+		return 0;
 	if (n > 6)
 		return not_found(r);
 	if (n == 0)

@@ -23,8 +23,13 @@
 #include "common/time.h"
 #include "common/utf8.h"
 
-/* Nesting accepted in a complex query's filter and orderby texts. */
-#define TL_API_FILTER_DEPTH  64
+/*
+ * Nesting accepted in a complex query's filter and orderby texts, as JSON: an
+ * and/or takes two levels (object and array), a comparison two. Enough for
+ * TL_QUERY_MAX_DEPTH and/or levels, so that one level more gets the clear
+ * answer of filter_too_deep(), not the parser's.
+ */
+#define TL_API_FILTER_DEPTH  (2 * TL_QUERY_MAX_DEPTH + 8)
 #define TL_API_ORDERBY_DEPTH 8
 /* Reprs in error texts stop growing past this (the text is cut at 512 anyway). */
 #define TL_API_REPR_MAX 1024
@@ -1433,7 +1438,28 @@ struct cq_ctx {
 	 * order: a bad timestamp, then another project (401), and last (after
 	 * orderby and limit) what the storage driver refused (501). */
 	struct tl_api_err bad_ts, unauth, deferred;
+	size_t terms; /* comparisons so far (an "in" counts one per value) */
 };
+
+/* The caps of storage.h, checked here so that no store is asked (SQLite fails beyond). */
+static int filter_too_deep(struct cq_ctx *c)
+{
+	return tl_api_fail(c->err, 400,
+			   "Filter expression not valid: and, or and not may be nested at most %d "
+			   "deep",
+			   TL_QUERY_MAX_DEPTH);
+}
+
+static int filter_too_large(struct cq_ctx *c, size_t add)
+{
+	c->terms += add;
+	if (c->terms <= TL_QUERY_MAX_TERMS)
+		return 0;
+	return tl_api_fail(c->err, 400,
+			   "Filter expression not valid: at most %d comparisons are accepted (each "
+			   "value of an \"in\" counts as one)",
+			   TL_QUERY_MAX_TERMS);
+}
 
 /*
  * The one key of a JSON object as Python saw it (duplicates collapse to the
@@ -1599,7 +1625,7 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 	struct tl_qnode *n;
 	const char *op;
 	size_t i;
-	int rc;
+	int rc, fk;
 
 	if (!m || depth > TL_API_FILTER_DEPTH)
 		return filter_invalid(c, node);
@@ -1613,6 +1639,8 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 
 		if (m->val.type != TL_JSON_ARRAY || m->val.len < 2)
 			return filter_invalid(c, node);
+		if (depth >= TL_QUERY_MAX_DEPTH)
+			return filter_too_deep(c);
 		kids = tl_json_doc_alloc(&c->cq->fdoc, m->val.len * sizeof(*kids));
 		if (!kids)
 			return fail_nomem(c->err);
@@ -1628,8 +1656,11 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 		return 0;
 	}
 	if (strcasecmp(op, "not") == 0) {
-		const struct tl_qnode **kids = tl_json_doc_alloc(&c->cq->fdoc, sizeof(*kids));
+		const struct tl_qnode **kids;
 
+		if (depth >= TL_QUERY_MAX_DEPTH)
+			return filter_too_deep(c);
+		kids = tl_json_doc_alloc(&c->cq->fdoc, sizeof(*kids));
 		if (!kids)
 			return fail_nomem(c->err);
 		rc = cq_node(c, &m->val, depth + 1, &kids[0]);
@@ -1645,8 +1676,8 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 	leaf = single_member(&m->val);
 	if (!leaf)
 		return filter_invalid(c, node);
-	rc = cq_field(leaf->key, true, &n->field, &n->meta_key);
-	if (rc < 0)
+	fk = cq_field(leaf->key, true, &n->field, &n->meta_key);
+	if (fk < 0)
 		return filter_invalid(c, node);
 	if (strcasecmp(op, "in") == 0) {
 		struct tl_value *vals;
@@ -1657,7 +1688,10 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 		for (i = 0; i < arr->len; i++)
 			if (!is_scalar(&arr->u.items[i], false))
 				return filter_invalid(c, node);
-		if (rc > 0)
+		rc = filter_too_large(c, arr->len);
+		if (rc)
+			return rc;
+		if (fk > 0)
 			goto resource_metadata;
 		vals = tl_json_doc_alloc(&c->cq->fdoc, arr->len * sizeof(*vals));
 		if (!vals)
@@ -1681,7 +1715,10 @@ static int cq_node(struct cq_ctx *c, const struct tl_json *node, unsigned depth,
 				break;
 		if (i == sizeof(simple) / sizeof(simple[0]) || !is_scalar(&leaf->val, true))
 			return filter_invalid(c, node);
-		if (rc > 0)
+		rc = filter_too_large(c, 1);
+		if (rc)
+			return rc;
+		if (fk > 0)
 			goto resource_metadata;
 		if (cq_value(c, n->field, &leaf->val, &n->value) < 0) {
 			rc = bad_timestamp(c, &leaf->val);

@@ -156,6 +156,23 @@ struct tl_qnode {
 	size_t n_children;
 };
 
+/*
+ * The most a complex filter may hold, the same on every driver: and/or/not
+ * nested TL_QUERY_MAX_DEPTH deep on any path from the root to a comparison,
+ * and TL_QUERY_MAX_TERMS comparisons in all (an IN counts one per value).
+ * SQLite fails on the SQL of deeper or larger filters ("parser stack
+ * overflow": its parser has 100 entries; "Expression tree is too large": an
+ * expression nests at most 1,000 deep; every value is a bound variable);
+ * measured on SQLite 3.40 with the SQL of storage/sql/sqlbuild.c, the worst
+ * shapes ran up to 27 ands nested last (41 nots, 81 ors nested first) and
+ * 991 comparisons in one or: the caps keep a margin below both
+ * (tests/unit/test_storage.c, test_complex_limits, runs the worst shapes
+ * at the caps on every driver). The drivers refuse more
+ * with -EINVAL; the API answers 400 before asking them.
+ */
+#define TL_QUERY_MAX_DEPTH 20
+#define TL_QUERY_MAX_TERMS 500
+
 struct tl_qorder {
 	enum tl_qfield field;
 	const char *meta_key; /* field == TL_QF_METADATA */

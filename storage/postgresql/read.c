@@ -165,6 +165,20 @@ static double fval(const struct pg_cursor *k, int col)
 	return s ? strtod(s, NULL) : 0.0;
 }
 
+/*
+ * A data exception (22xxx) of a read comes from the query's own values: the
+ * API's 400 (-EINVAL). The overflow of a statistics aggregate gets the words
+ * the SQLite driver uses (sqlbuild.h), so both stores answer the same.
+ */
+static int read_data_error(enum kind kind, struct tl_buf *why)
+{
+	if (kind == K_STATS && why && why->data && strstr(why->data, "value out of range")) {
+		tl_buf_reset(why);
+		tl_buf_puts(why, TL_SQL_AGG_OVERFLOW);
+	}
+	return -EINVAL;
+}
+
 /* Makes k->row a valid row: fetches the next page when needed. 1, 0 (end) or < 0. */
 static int have_row(struct pg_cursor *k, struct tl_buf *why)
 {
@@ -180,8 +194,7 @@ static int have_row(struct pg_cursor *k, struct tl_buf *why)
 	r = pg_exec(k->c, FETCH_SQL, 0, NULL, &k->page, "reading rows", why);
 	if (r < 0) {
 		k->done = true;
-		/* A data exception in a read comes from the query's own values. */
-		return r == -EBADMSG ? -EINVAL : r;
+		return r == -EBADMSG ? read_data_error(k->kind, why) : r;
 	}
 	k->nrows = PQntuples(k->page);
 	if (k->nrows == 0)
@@ -540,7 +553,7 @@ out:
 	/* A data exception (22xxx: an invalid regular expression, a value out of
 	 * range) while opening a read is the query's fault: the API's 400. */
 	if (r == -EBADMSG)
-		r = -EINVAL;
+		r = read_data_error(kind, why);
 	free(k);
 	free(offs);
 	free(vals);

@@ -58,6 +58,7 @@ struct bld {
 	bool pg;
 	struct tl_buf *why;
 	int err;
+	size_t terms; /* comparisons of a complex filter so far */
 };
 
 static void bld_start(struct bld *b, const struct tl_sql_dialect *d, struct tl_sql_stmt *st,
@@ -69,6 +70,7 @@ static void bld_start(struct bld *b, const struct tl_sql_dialect *d, struct tl_s
 	b->pg = d->kind == TL_SQL_POSTGRESQL;
 	b->why = why;
 	b->err = 0;
+	b->terms = 0;
 }
 
 static int bld_end(struct bld *b)
@@ -727,8 +729,18 @@ static void qnode(struct bld *b, const struct tl_qnode *n, unsigned depth)
 
 	if (b->err)
 		return;
-	if (depth > 200) {
-		fail(b, -EINVAL, "the filter is nested too deeply");
+	/* depth counts the and/or/not above n; SQLite fails on the SQL of deeper
+	 * or larger filters (storage.h). */
+	if (depth > TL_QUERY_MAX_DEPTH) {
+		fail(b, -EINVAL, "the filter nests and/or/not more than %d deep",
+		     TL_QUERY_MAX_DEPTH);
+		return;
+	}
+	b->terms += n->kind == TL_QNODE_IN ? n->n_values : n->kind == TL_QNODE_CMP ? 1 : 0;
+	if (b->terms > TL_QUERY_MAX_TERMS) {
+		fail(b, -EINVAL,
+		     "the filter has more than %d comparisons (an \"in\" counts one per value)",
+		     TL_QUERY_MAX_TERMS);
 		return;
 	}
 	switch (n->kind) {
@@ -1014,7 +1026,9 @@ static const struct {
 } agg_cols[] = {
 	{TL_AGG_MIN, "min(s.volume)", "vmin", "DOUBLE PRECISION"},
 	{TL_AGG_MAX, "max(s.volume)", "vmax", "DOUBLE PRECISION"},
-	{TL_AGG_AVG, "avg(s.volume)", "vavg", "DOUBLE PRECISION"},
+	/* sum / count rather than avg(): PostgreSQL's avg() also keeps a sum of
+	 * squares, which overflows (an error) long before the sum does. */
+	{TL_AGG_AVG, "sum(s.volume) / count(s.volume)", "vavg", "DOUBLE PRECISION"},
 	{TL_AGG_SUM, "sum(s.volume)", "vsum", "DOUBLE PRECISION"},
 	{TL_AGG_STDDEV, "stddev_pop(s.volume)", "vstddev", "DOUBLE PRECISION"},
 	{TL_AGG_CARD_RESOURCE, "count(DISTINCT s.resource_ref)", "card_resource", "BIGINT"},

@@ -211,6 +211,18 @@ int tl_sql_statistics(const struct tl_sql_dialect *d, const struct tl_stats_quer
 		      struct tl_sql_stmt *st, struct tl_buf *why);
 
 /*
+ * The reason both drivers give, with -EINVAL (the API's 400), when a sum,
+ * average or standard deviation of the volumes does not fit in a double:
+ * PostgreSQL raises "value out of range: overflow" (22003) as it adds, and
+ * SQLite's sum() reaches infinity, which JSON cannot carry. The average is
+ * sum / count on both (PostgreSQL's avg() would also fail on the sum of
+ * squares it keeps, where SQLite answers).
+ */
+#define TL_SQL_AGG_OVERFLOW                                                                      \
+	"statistics: the sum, average or standard deviation of the volumes is beyond the range " \
+	"of a double (about 1.8e308)"
+
+/*
  * GET /v2/events: the page of events (filters, scoping, limit applied to
  * events, ordered by generated, message_id) joined with their traits: one
  * row per trait, ordered by event then trait name, and one row with NULL

@@ -73,10 +73,14 @@ static void fn_regexp(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(cx, r == 0);
 }
 
-/* Welford's running mean and sum of squared deviations. */
+/*
+ * Welford's running mean and sum of squared deviations, and the plain sum:
+ * PostgreSQL's stddev_pop() fails when its sum overflows, and so does this
+ * one (sqlbuild.h, TL_SQL_AGG_OVERFLOW).
+ */
 struct welford {
 	int64_t n;
-	double mean, m2;
+	double mean, m2, sum;
 };
 
 static void fn_stddev_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
@@ -97,17 +101,27 @@ static void fn_stddev_step(sqlite3_context *cx, int argc, sqlite3_value **argv)
 	d = x - w->mean;
 	w->mean += d / (double)w->n;
 	w->m2 += d * (x - w->mean);
+	w->sum += x;
 }
 
 static void fn_stddev_final(sqlite3_context *cx)
 {
 	struct welford *w = sqlite3_aggregate_context(cx, 0);
 
+	double sd;
+
 	if (!w || w->n == 0) {
 		sqlite3_result_null(cx);
 		return;
 	}
-	sqlite3_result_double(cx, sqrt(w->m2 / (double)w->n));
+	sd = sqrt(w->m2 / (double)w->n);
+	/* PostgreSQL's stddev_pop() fails as it overflows; so does this one
+	 * (a NaN would become NULL, an infinity cannot go into JSON). */
+	if (!isfinite(sd) || !isfinite(w->sum)) {
+		sqlite3_result_error(cx, TL_SQL_AGG_OVERFLOW, -1);
+		return;
+	}
+	sqlite3_result_double(cx, sd);
 }
 
 int sq_read_functions(struct sq *c)
@@ -142,6 +156,7 @@ struct sq_cursor {
 	sqlite3_stmt *s;
 	enum row_kind kind;
 	unsigned groupby;   /* ROW_STATS */
+	unsigned aggs;	    /* ROW_STATS: the aggregates computed */
 	bool done, pending; /* ROW_EVENT: a stepped row of the next event waits */
 	/* ROW_RESOURCE: the meters column parsed; ROW_EVENT: the event's copy. */
 	struct tl_buf text;
@@ -290,10 +305,16 @@ static int cursor_next(struct tl_storage_cursor *base, void *row, struct tl_buf 
 		return 0;
 	}
 	if (rc != SQLITE_ROW) {
-		/* A pattern regcomp refused is the caller's query, not the database. */
+		/* A pattern regcomp refused is the caller's query, not the database;
+		 * so is an overflowing stddev_pop(). */
 		if (strstr(sqlite3_errmsg(k->c->db), "regular expression")) {
 			if (why)
 				tl_buf_puts(why, "invalid regular expression");
+			return -EINVAL;
+		}
+		if (strcmp(sqlite3_errmsg(k->c->db), TL_SQL_AGG_OVERFLOW) == 0) {
+			if (why)
+				tl_buf_puts(why, TL_SQL_AGG_OVERFLOW);
 			return -EINVAL;
 		}
 		return sq_err(k->c, rc, "query", why);
@@ -378,6 +399,18 @@ static int cursor_next(struct tl_storage_cursor *base, void *row, struct tl_buf 
 		x->period_end = sqlite3_column_int64(s, TL_SQL_STATS_PERIOD_END);
 		x->duration_start = sqlite3_column_int64(s, TL_SQL_STATS_DURATION_START);
 		x->duration_end = sqlite3_column_int64(s, TL_SQL_STATS_DURATION_END);
+		/* sum() of doubles reaches infinity (NULL once it is NaN) where
+		 * PostgreSQL's fails: the same answer for both (sqlbuild.h). A sum
+		 * or average asked for is never NULL otherwise: a group has rows. */
+		if (!isfinite(x->sum) || !isfinite(x->avg) ||
+		    ((k->aggs & TL_AGG_SUM) &&
+		     sqlite3_column_type(s, TL_SQL_STATS_SUM) == SQLITE_NULL) ||
+		    ((k->aggs & TL_AGG_AVG) &&
+		     sqlite3_column_type(s, TL_SQL_STATS_AVG) == SQLITE_NULL)) {
+			if (why)
+				tl_buf_puts(why, TL_SQL_AGG_OVERFLOW);
+			return -EINVAL;
+		}
 		break;
 	}
 	case ROW_NAME:
@@ -530,8 +563,10 @@ int sq_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_c
 
 	if (r == 0)
 		r = open_cursor(c, ROW_STATS, out, why);
-	if (r == 0)
+	if (r == 0) {
 		((struct sq_cursor *)*out)->groupby = q->groupby;
+		((struct sq_cursor *)*out)->aggs = q->aggregates ? q->aggregates : TL_AGG_STANDARD;
+	}
 	return r;
 }
 

@@ -575,6 +575,120 @@ class Checker:
                 [e['message_id'] for e in got or []])
         self.error('GET', '/v2/samples', 401, 'The request you have made requires '
                    'authentication.', headers={})
+        self.hostile()
+
+    def raw_get(self, path, headers):
+        """GET with headers as a list of (name, value): a name may repeat."""
+        import http.client
+        port = int(self.api.base.rsplit(':', 1)[1])
+        conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+        conn.putrequest('GET', path, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        text = r.read()
+        conn.close()
+        try:
+            return r.status, json.loads(text)
+        except ValueError:
+            return r.status, text
+
+    def hostile(self):
+        """Issue 21: identity headers, NUL bytes, filter caps, overflowing aggregates."""
+        a = self.api
+        # An identity header given twice is refused: a lookup takes the first, so behind a
+        # proxy that appends its header the client's own would win.
+        member_a = [('X-Roles', 'member'), ('X-User-Id', 'u1'), ('X-Project-Id', PA)]
+        for extra in (('X-Project-Id', PB), ('x-project-id', PB), ('X-Roles', 'admin'),
+                      ('X-User-Id', 'u3'), ('X-Identity-Status', 'Confirmed')):
+            hdrs = member_a + [extra]
+            if extra[0] == 'X-Identity-Status':
+                hdrs = hdrs + [extra]
+            st, got = self.raw_get('/v2/samples', hdrs)
+            text = got.get('error_message', {}).get('faultstring', '') \
+                if isinstance(got, dict) else got
+            self.ok('%s given twice -> 400' % extra[0], st == 400 and
+                    'was given 2 times; an identity header may be given once' in text,
+                    400, (st, text))
+        st, got = self.raw_get('/v2/samples', member_a)
+        self.ok('each identity header once -> 200', st == 200, 200, st)
+
+        # X-Roles as ceilometer read it: split on ',' only, compared without case, nothing
+        # stripped (keystonemiddleware writes ','.join(roles)); ' admin' is not admin. (Blanks
+        # around the whole value are HTTP's, not part of it: every server drops them.)
+        for roles, admin in (('admin', True), ('ADMIN', True), ('member,admin', True),
+                             ('admin,member', True), ('member,,admin', True),
+                             ('member, admin', False), ('member ,admin', True),
+                             ('member,admin ,reader', False), ('member;admin', False),
+                             ('', False)):
+            got = self.get('/v2/samples', {'X-Roles': roles, 'X-User-Id': 'u1',
+                                           'X-Project-Id': PA})
+            self.eq('X-Roles %r: admin %s' % (roles, admin), {PA, PB} if admin else {PA},
+                    {s['project_id'] for s in got or []})
+
+        # A NUL byte (%00) in a query argument was cut off silently.
+        for q in ('q.field=resource_id%00x&q.value=r1', 'q.field=resource_id&q.value=r1%00junk',
+                  'limit=5%00', 'q.field%00=resource_id&q.value=r1'):
+            self.error('GET', '/v2/samples?' + q, 400, 'holds a NUL byte', exact=False)
+        # In JSON ("\\u0000") the parser already refused it.
+        self.error('GET', '/v2/samples', 400, '\\u0000 is not accepted', exact=False,
+                   body={'q': [{'field': 'resource_id', 'value': 'r1\x00junk'}]})
+        self.error('POST', '/v2/query/samples', 400, '\\u0000 is not accepted', exact=False,
+                   body={'filter': json.dumps({'=': {'resource_id': 'r1\x00junk'}})})
+
+        # Complex filters: SQLite answered 500 from 46 nested levels and from 998 comparisons.
+        # Up to the caps (20 levels, 500 comparisons) every store answers; beyond, a 400
+        # (the cap's text one above it; deeper still, the JSON parser's).
+        def nots(n):
+            f = {'=': {'resource_id': 'r1'}}
+            for _ in range(n):
+                f = {'not': f}
+            return f
+
+        def ands(n):
+            f = {'=': {'metadata.instance_type': 'm1.tiny'}}
+            for _ in range(n):
+                f = {'and': [{'>': {'counter_volume': -1}}, f]}
+            return f
+
+        def ors(n):
+            return {'or': [{'=': {'resource_id': 'r%d' % i}} for i in range(n)]}
+
+        def ins(n):
+            return {'in': {'resource_id': ['r%d' % i for i in range(n)]}}
+
+        deep = 'Filter expression not valid: and, or and not may be nested at most 20 deep'
+        big = 'Filter expression not valid: at most 500 comparisons are accepted'
+        for name, make, ok_n, bad in (('not', nots, 20, (21, 46, 63)),
+                                      ('and', ands, 20, (21, 27, 46)),
+                                      ('or', ors, 500, (501, 998, 5000)),
+                                      ('in', ins, 500, (501, 998, 20000))):
+            st, _, got = a.call('POST', '/v2/query/samples', ADMIN,
+                                {'filter': json.dumps(make(ok_n)), 'limit': 5})
+            self.ok('complex %s of %d -> 200' % (name, ok_n), st == 200, 200, (st, got))
+            for n in bad:
+                text = 'Filter expression not valid'
+                if n == ok_n + 1:
+                    text = deep if name in ('not', 'and') else big
+                self.error('POST', '/v2/query/samples', 400, text, exact=False,
+                           body={'filter': json.dumps(make(n)), 'limit': 5})
+
+        # Aggregates beyond a double: SQLite answered null, PostgreSQL 400 "value out of
+        # range"; now both answer this 400.
+        huge = {'counter_name': 'huge', 'counter_type': 'gauge', 'counter_unit': 'B',
+                'counter_volume': 1e308, 'resource_id': 'r-huge', 'project_id': PA,
+                'user_id': 'u1', 'resource_metadata': {}}
+        st, _, _ = a.call('POST', '/v2/meters/huge?direct=True', ADMIN, [huge, huge])
+        self.eq('POST two samples of 1e308: 201', 201, st)
+        text = ('statistics: the sum, average or standard deviation of the volumes is beyond '
+                'the range of a double (about 1.8e308)')
+        self.error('GET', '/v2/meters/huge/statistics', 400, text)
+        self.error('GET', '/v2/meters/huge/statistics?period=60', 400, text)
+        self.error('GET', '/v2/meters/huge/statistics?aggregate.func=stddev', 400, text)
+        got = self.get('/v2/meters/huge/statistics?aggregate.func=max&aggregate.func=count')
+        self.eq('max and count of 1e308s still answer', [(1e308, 2)],
+                [(g['max'], g['count']) for g in got or []])
 
 
 def main():

@@ -139,6 +139,22 @@ for name, tok, mine, theirs in (('member1', m1, DEMO, OTHER), ('member2', m2, OT
                         'counter_volume': 1, 'resource_id': 'x', 'project_id': theirs}])
     check(name + ' posting to another project -> 400', st == 400, (st, got))
 
+# X-Auth-Token given twice (issue 21): refused, whichever tokens they are; a lookup takes the
+# first, so behind a proxy that appends its own token the client's would win.
+import http.client
+for name, toks in (('member and admin', (m1, admin)), ('the same token', (admin, admin))):
+    conn = http.client.HTTPConnection('127.0.0.1', int(base.rsplit(':', 1)[1]), timeout=30)
+    conn.putrequest('GET', '/v2/samples')
+    for t in toks:
+        conn.putheader('X-Auth-Token', t)
+    conn.endheaders()
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    conn.close()
+    check('X-Auth-Token twice (%s) -> 400' % name, r.status == 400 and
+          'X-Auth-Token was given 2 times' in body['error_message']['faultstring'],
+          (r.status, body))
+
 # Revoked: honoured once the cache (cache_time 2 s) lets go.
 m1b = token('member1', 'member1pw', 'demo')
 st, _, _ = call('GET', '/v2/samples', m1b)

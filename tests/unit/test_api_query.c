@@ -1,8 +1,8 @@
 /*
- * Unit tests for api/query.c: the v2 API's query inputs (docs/compatibility.md §6.3 simple queries, §6.5 statistics parameters,
- * §6.6 complex queries, §6.7 events), with the faultstrings ceilometer 6.0
- * (Python 2.7, WSME 0.8) gave for the same inputs, and hostile inputs that
- * must neither crash nor leak (the suite runs under ASan and UBSan).
+ * Unit tests for api/query.c: the v2 API's query inputs (docs/compatibility.md §6.3 simple queries,
+ * §6.5 statistics parameters, §6.6 complex queries, §6.7 events), with the faultstrings
+ * ceilometer 6.0 (Python 2.7, WSME 0.8) gave for the same inputs, and hostile inputs that must
+ * neither crash nor leak (the suite runs under ASan and UBSan).
  */
 #include "config.h"
 
@@ -1226,16 +1226,126 @@ static void test_complex_deep(void **state)
 	/* Within the limit: fine. */
 	tl_buf_init(&b);
 	assert_int_equal(tl_buf_puts(&b, "{\"filter\": \""), 0);
-	for (i = 0; i < 30; i++)
+	for (i = 0; i < TL_QUERY_MAX_DEPTH; i++)
 		assert_int_equal(tl_buf_puts(&b, "{\\\"not\\\": "), 0);
 	assert_int_equal(tl_buf_puts(&b, "{\\\"=\\\": {\\\"user\\\": 1}}"), 0);
-	for (i = 0; i < 30; i++)
+	for (i = 0; i < TL_QUERY_MAX_DEPTH; i++)
 		assert_int_equal(tl_buf_putc(&b, '}'), 0);
 	assert_int_equal(tl_buf_puts(&b, "\"}"), 0);
 	assert_int_equal(cx_parse(&x, b.data, NULL), 0);
 	assert_int_equal(x.cq.q.filter->kind, TL_QNODE_NOT);
 	cx_free(&x);
 	tl_buf_fini(&b);
+}
+
+/* The body {"filter": "<filter>"} with the filter text escaped into the string. */
+static void cx_body(struct tl_buf *out, const struct tl_buf *filter)
+{
+	size_t i;
+
+	tl_buf_reset(out);
+	tl_buf_puts(out, "{\"filter\": \"");
+	for (i = 0; i < filter->len; i++) {
+		if (filter->data[i] == '"' || filter->data[i] == '\\')
+			tl_buf_putc(out, '\\');
+		tl_buf_putc(out, filter->data[i]);
+	}
+	tl_buf_puts(out, "\"}");
+	assert_int_equal(tl_buf_error(out), 0);
+}
+
+/* A filter of kind: "not" (n nested nots), "and" (n nested ands, the next
+ * one last), "or" (a flat or of n leaves), "in" (one in of n values). */
+static void cx_filter(struct tl_buf *f, const char *kind, int n)
+{
+	int i;
+
+	tl_buf_reset(f);
+	if (strcmp(kind, "not") == 0 || strcmp(kind, "and") == 0) {
+		bool is_and = kind[0] == 'a';
+
+		for (i = 0; i < n; i++)
+			tl_buf_puts(f, is_and ? "{\"and\": [{\"=\": {\"user\": \"u\"}}, "
+					      : "{\"not\": ");
+		tl_buf_puts(f, "{\"=\": {\"metadata.a.b\": \"x\"}}");
+		for (i = 0; i < n; i++)
+			tl_buf_puts(f, is_and ? "]}" : "}");
+	} else if (strcmp(kind, "or") == 0) {
+		tl_buf_puts(f, "{\"or\": [");
+		for (i = 0; i < n; i++)
+			tl_buf_printf(f, "%s{\"=\": {\"resource\": \"r%d\"}}", i ? ", " : "", i);
+		tl_buf_puts(f, "]}");
+	} else {
+		tl_buf_puts(f, "{\"in\": {\"resource\": [");
+		for (i = 0; i < n; i++)
+			tl_buf_printf(f, "%s\"r%d\"", i ? ", " : "", i);
+		tl_buf_puts(f, "]}}");
+	}
+	assert_int_equal(tl_buf_error(f), 0);
+}
+
+static void test_complex_caps(void **state)
+{
+	static const char *const kinds[] = {"not", "and", "or", "in"};
+	struct tl_buf f, body;
+	struct cx x;
+	size_t k;
+
+	(void)state;
+	tl_buf_init(&f);
+	tl_buf_init(&body);
+	/* At the caps of storage.h: accepted; one more: a 400 that says which. */
+	for (k = 0; k < 4; k++) {
+		bool deep = k < 2;
+		int cap = deep ? TL_QUERY_MAX_DEPTH : TL_QUERY_MAX_TERMS;
+
+		cx_filter(&f, kinds[k], cap);
+		cx_body(&body, &f);
+		assert_int_equal(cx_parse(&x, body.data, NULL), 0);
+		cx_free(&x);
+		cx_filter(&f, kinds[k], cap + 1);
+		cx_body(&body, &f);
+		cx_err(body.data, NULL, 400,
+		       deep ? "Filter expression not valid: and, or and not may be nested at most "
+			      "20 deep"
+			    : "Filter expression not valid: at most 500 comparisons are accepted "
+			      "(each value of an \"in\" counts as one)");
+	}
+	/* Comparisons count across the whole filter. */
+	tl_buf_reset(&f);
+	tl_buf_puts(&f, "{\"and\": [{\"in\": {\"user\": [");
+	for (k = 0; k < 400; k++)
+		tl_buf_printf(&f, "%s\"u%zu\"", k ? ", " : "", k);
+	tl_buf_puts(&f, "]}}, ");
+	tl_buf_reset(&body);
+	cx_filter(&body, "or", 101);
+	tl_buf_append(&f, body.data, body.len);
+	tl_buf_puts(&f, "]}");
+	cx_body(&body, &f);
+	assert_int_equal(cx_parse(&x, body.data, NULL), 400);
+	cx_free(&x);
+	tl_buf_fini(&f);
+	tl_buf_fini(&body);
+}
+
+static void test_nul_refused(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"filter\": \"{\\\"=\\\": {\\\"resource\\\": \\\"r1\\\\u0000junk\\\"}}\"}",
+		"{\"orderby\": \"[{\\\"volume\\\\u0000\\\": \\\"asc\\\"}]\"}",
+	};
+	struct cx x;
+	size_t i;
+
+	(void)state;
+	/* "\u0000" would cut a C string short: the filter's and orderby's JSON
+	 * parser refuses it (so does the request body's). */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(cx_parse(&x, bodies[i], NULL), 400);
+		assert_non_null(
+			strstr(x.err.text, "expression not valid: \\u0000 is not accepted"));
+		cx_free(&x);
+	}
 }
 
 static void test_complex_reparse(void **state)
@@ -1434,6 +1544,8 @@ int main(void)
 		cmocka_unit_test(test_complex_limit_and_body),
 		cmocka_unit_test(test_complex_rbac),
 		cmocka_unit_test(test_complex_deep),
+		cmocka_unit_test(test_complex_caps),
+		cmocka_unit_test(test_nul_refused),
 		cmocka_unit_test(test_complex_reparse),
 		cmocka_unit_test(test_hostile_random),
 	};

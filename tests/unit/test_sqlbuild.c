@@ -292,6 +292,51 @@ static void test_complex_sql(void **state)
 	tl_buf_fini(&why);
 }
 
+/* The caps of storage.h: the builder refuses what SQLite could not run. */
+static void test_complex_caps_sql(void **state)
+{
+	static struct tl_qnode nots[TL_QUERY_MAX_DEPTH + 2];
+	static const struct tl_qnode *kid[TL_QUERY_MAX_DEPTH + 2];
+	static struct tl_value vals[TL_QUERY_MAX_TERMS + 1];
+	struct tl_qnode leaf = {.kind = TL_QNODE_CMP, .field = TL_QF_USER_ID, .op = TL_QOP_EQ};
+	struct tl_qnode in = {.kind = TL_QNODE_IN, .field = TL_QF_USER_ID, .values = vals};
+	struct tl_complex_query q = {0};
+	struct tl_buf why;
+	size_t i;
+
+	(void)state;
+	tl_buf_init(&why);
+	leaf.value.type = TL_VALUE_STRING;
+	leaf.value.s = "u";
+	/* nots[i] holds i nots above the leaf. */
+	kid[0] = &leaf;
+	for (i = 1; i <= TL_QUERY_MAX_DEPTH + 1; i++) {
+		nots[i].kind = TL_QNODE_NOT;
+		nots[i].children = &kid[i - 1];
+		nots[i].n_children = 1;
+		kid[i] = &nots[i];
+	}
+	q.filter = &nots[TL_QUERY_MAX_DEPTH];
+	assert_int_equal(tl_sql_complex(&tl_sql_sqlite, &q, &st, &why), 0);
+	q.filter = &nots[TL_QUERY_MAX_DEPTH + 1];
+	assert_int_equal(tl_sql_complex(&tl_sql_postgresql, &q, &st, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "more than 20 deep"));
+	for (i = 0; i <= TL_QUERY_MAX_TERMS; i++)
+		vals[i] = leaf.value;
+	in.n_values = TL_QUERY_MAX_TERMS;
+	q.filter = &in;
+	assert_int_equal(tl_sql_complex(&tl_sql_sqlite, &q, &st, &why), 0);
+	assert_int_equal(st.n_params, TL_QUERY_MAX_TERMS);
+	in.n_values = TL_QUERY_MAX_TERMS + 1;
+	tl_buf_reset(&why);
+	assert_int_equal(tl_sql_complex(&tl_sql_sqlite, &q, &st, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "more than 500 comparisons"));
+	/* A build after a refused one starts counting again. */
+	in.n_values = TL_QUERY_MAX_TERMS;
+	assert_int_equal(tl_sql_complex(&tl_sql_postgresql, &q, &st, &why), 0);
+	tl_buf_fini(&why);
+}
+
 static void test_meters_resources_sql(void **state)
 {
 	struct tl_meter_query mq = {0};
@@ -484,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test_setup_teardown(test_samples_sql, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_complex_sql, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complex_caps_sql, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meters_resources_sql, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statistics_sql, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_sql, setup, teardown),

@@ -7,7 +7,7 @@
  * names (meters, resources, users) and its own time range, so the tests do
  * not see each other's rows:
  *   round trip 2020, data set A 2021-01, statistics 2021-02, events 2021-03,
- *   two writers 2022, expiry 1990.
+ *   two writers 2022, expiry 1990, aggregate overflow 2021-04.
  * Samples and events are made by decoding JSON text with common/decode.h, as
  * the collector does.
  */
@@ -873,6 +873,208 @@ static void test_complex(void **state)
 	tl_buf_fini(&why);
 }
 
+/* ---- the caps of a complex filter (storage.h) ------------------------------ */
+
+/* Room for the filters of cq_shape(). */
+struct qpool {
+	struct tl_qnode nodes[2 * TL_QUERY_MAX_TERMS + 2 * TL_QUERY_MAX_DEPTH + 8];
+	const struct tl_qnode *kids[2 * TL_QUERY_MAX_TERMS + 2 * TL_QUERY_MAX_DEPTH + 8];
+	struct tl_value vals[TL_QUERY_MAX_TERMS + 1];
+	size_t nn, nk;
+};
+
+static struct tl_qnode *qp_node(struct qpool *p, enum tl_qnode_kind kind)
+{
+	struct tl_qnode *n;
+
+	assert_true(p->nn < sizeof(p->nodes) / sizeof(p->nodes[0]));
+	n = &p->nodes[p->nn++];
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	return n;
+}
+
+/* A metadata comparison: the longest SQL a comparison makes on both dialects. */
+static struct tl_qnode *qp_meta(struct qpool *p)
+{
+	struct tl_qnode *n = qp_node(p, TL_QNODE_CMP);
+
+	n->field = TL_QF_METADATA;
+	n->meta_key = "flavor.ram";
+	n->op = TL_QOP_GT;
+	n->value.type = TL_VALUE_FLOAT;
+	n->value.f = 1e9;
+	return n;
+}
+
+static const struct tl_qnode *qp_op(struct qpool *p, enum tl_qnode_kind kind,
+				    const struct tl_qnode *a, const struct tl_qnode *b)
+{
+	struct tl_qnode *n = qp_node(p, kind);
+
+	assert_true(p->nk + 2 <= sizeof(p->kids) / sizeof(p->kids[0]));
+	n->children = &p->kids[p->nk];
+	p->kids[p->nk++] = a;
+	n->n_children = 1;
+	if (b) {
+		p->kids[p->nk++] = b;
+		n->n_children = 2;
+	}
+	return n;
+}
+
+/* A flat or of n metadata comparisons. */
+static const struct tl_qnode *qp_or(struct qpool *p, size_t n)
+{
+	struct tl_qnode *o = qp_node(p, TL_QNODE_OR);
+	size_t i;
+
+	assert_true(p->nk + n <= sizeof(p->kids) / sizeof(p->kids[0]));
+	o->children = &p->kids[p->nk];
+	o->n_children = n;
+	for (i = 0; i < n; i++)
+		p->kids[p->nk++] = qp_meta(p);
+	return o;
+}
+
+/*
+ * The filters that nest or grow the SQL most, of size n (depth or
+ * comparisons): 0 n nested nots; 1 n ands nested last (a comparison, then the
+ * rest); 2 n ors nested first; 3 a flat or of n comparisons; 4 an in of n
+ * values; 5 both caps at once: TL_QUERY_MAX_DEPTH - 1 ands nested last, the
+ * innermost an or of the n - (TL_QUERY_MAX_DEPTH - 1) comparisons left.
+ */
+static const struct tl_qnode *cq_shape(struct qpool *p, int shape, size_t n)
+{
+	const struct tl_qnode *x;
+	struct tl_qnode *in;
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	switch (shape) {
+	case 0:
+	case 1:
+	case 2:
+		x = qp_meta(p);
+		for (i = 0; i < n; i++)
+			x = shape == 0	 ? qp_op(p, TL_QNODE_NOT, x, NULL)
+			    : shape == 1 ? qp_op(p, TL_QNODE_AND, qp_meta(p), x)
+					 : qp_op(p, TL_QNODE_OR, x, qp_meta(p));
+		return x;
+	case 3:
+		return qp_or(p, n);
+	case 4:
+		in = qp_node(p, TL_QNODE_IN);
+		in->field = TL_QF_RESOURCE_ID;
+		for (i = 0; i < n; i++) {
+			p->vals[i].type = TL_VALUE_STRING;
+			p->vals[i].s = "none";
+		}
+		in->values = p->vals;
+		in->n_values = n;
+		return in;
+	default:
+		x = qp_or(p, n - (TL_QUERY_MAX_DEPTH - 1));
+		for (i = 0; i + 1 < TL_QUERY_MAX_DEPTH; i++)
+			x = qp_op(p, TL_QNODE_AND, qp_meta(p), x);
+		return x;
+	}
+}
+
+/* Runs a filter scoped to a project (one more conjunct) to its end. */
+static int run_filter(const struct tl_qnode *f, struct tl_buf *why)
+{
+	struct tl_complex_query q = {.filter = f, .project_scope = "none", .limit = 10};
+	struct tl_storage_cursor *c = NULL;
+	struct tl_stored_sample row;
+	int r;
+
+	tl_buf_reset(why);
+	r = tl_storage_query_complex(S, &q, &c, why);
+	if (r < 0)
+		return r;
+	while ((r = tl_storage_cursor_next(c, &row, why)) == 1)
+		;
+	tl_storage_cursor_close(c);
+	return r;
+}
+
+static void test_complex_limits(void **state)
+{
+	static struct qpool pool;
+	struct tl_buf why;
+	int shape;
+
+	(void)state;
+	tl_buf_init(&why);
+	for (shape = 0; shape <= 5; shape++) {
+		size_t cap = shape <= 2 ? TL_QUERY_MAX_DEPTH : TL_QUERY_MAX_TERMS;
+
+		/* SQLite failed from 46 levels and from 998 comparisons (a 500). At
+		 * the caps every store runs the SQL; one more is refused, as the
+		 * caller's fault, before any SQL runs. */
+		check_ok(run_filter(cq_shape(&pool, shape, cap), &why), &why, "at the cap");
+		assert_int_equal(run_filter(cq_shape(&pool, shape, cap + 1), &why), -EINVAL);
+		assert_non_null(strstr(why.data, shape <= 2 ? "deep" : "comparisons"));
+	}
+	tl_buf_fini(&why);
+}
+
+/*
+ * Aggregates beyond a double: PostgreSQL fails as it adds, SQLite's sum()
+ * reaches infinity (answered null before); both drivers now say the same.
+ */
+static void test_statistics_overflow(void **state)
+{
+	static const struct smp big[] = {
+		{"o.vol", NULL, "instance", "o-r1", "o-u1", "o-p1", "s", "1e308",
+		 "2021-04-01T00:00:00", "o1", NULL},
+		{"o.vol", NULL, "instance", "o-r1", "o-u1", "o-p1", "s", "1e308",
+		 "2021-04-01T00:01:00", "o2", NULL},
+		{"o.big", NULL, "instance", "o-r1", "o-u1", "o-p1", "s", "1e200",
+		 "2021-04-01T00:00:00", "o3", NULL},
+		{"o.big", NULL, "instance", "o-r1", "o-u1", "o-p1", "s", "-1e200",
+		 "2021-04-01T00:01:00", "o4", NULL},
+	};
+	struct tl_stats_query q = {0};
+	struct tl_storage_cursor *c = NULL;
+	struct tl_stored_stats x;
+	struct tl_buf why;
+	int r;
+
+	(void)state;
+	put_samples(big, 4, 4, 0);
+	tl_buf_init(&why);
+	q.filter.meter = "o.vol";
+	r = tl_storage_statistics(S, &q, &c, &why);
+	if (r == 0) {
+		r = tl_storage_cursor_next(c, &x, &why);
+		tl_storage_cursor_close(c);
+	}
+	assert_int_equal(r, -EINVAL);
+	assert_string_equal(why.data,
+			    "statistics: the sum, average or standard deviation of the volumes is "
+			    "beyond the range of a double (about 1.8e308)");
+	/* The sum fits; PostgreSQL's avg() failed on its sum of squares. */
+	tl_buf_reset(&why);
+	q.filter.meter = "o.big";
+	check_ok(tl_storage_statistics(S, &q, &c, &why), &why, "statistics");
+	assert_int_equal(tl_storage_cursor_next(c, &x, &why), 1);
+	assert_true(x.sum == 0.0 && x.avg == 0.0 && x.max == 1e200);
+	tl_storage_cursor_close(c);
+	/* Its standard deviation (1e200) overflows the squares on both. */
+	tl_buf_reset(&why);
+	q.aggregates = TL_AGG_STDDEV | TL_AGG_COUNT;
+	r = tl_storage_statistics(S, &q, &c, &why);
+	if (r == 0) {
+		r = tl_storage_cursor_next(c, &x, &why);
+		tl_storage_cursor_close(c);
+	}
+	assert_int_equal(r, -EINVAL);
+	assert_non_null(strstr(why.data, "beyond the range of a double"));
+	tl_buf_fini(&why);
+}
+
 /* name/resource_id (or name alone with unique) of a meters query. */
 static void expect_meters(const struct tl_meter_query *q, const char *exp)
 {
@@ -1566,6 +1768,7 @@ int main(void)
 		cmocka_unit_test(test_meters),		 cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_statistics),	 cmocka_unit_test(test_statistics_windows),
 		cmocka_unit_test(test_events),		 cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_complex_limits),	 cmocka_unit_test(test_statistics_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
