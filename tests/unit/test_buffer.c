@@ -30,6 +30,7 @@
 #include "collector/crc32c.h"
 #include "collector/deadletter.h"
 #include "common/log.h"
+#include "tests/unit/tmpdir.h"
 
 struct fx {
 	char dir[512];
@@ -39,14 +40,10 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
 	if (!f)
 		return -1;
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%s/tally-test-buffer-XXXXXX", tmp);
-	if (!mkdtemp(f->dir)) {
+	if (tl_test_mkdtemp(f->dir, sizeof(f->dir), "tally-test-buffer") < 0) {
 		free(f);
 		return -1;
 	}
@@ -55,19 +52,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tl_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -12,17 +12,16 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "collector/buffer.h"
 #include "collector/deadletter.h"
 #include "collector/ingest.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "tests/unit/tmpdir.h"
 
 /* A minimal valid sample (no signer: not verified). */
 #define SAMPLE                                                                          \
@@ -41,15 +40,13 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 	char path[600];
 	struct tl_buffer_opts o = {.path = path, .max_size = 64 << 20, .sync = TL_BUFFER_SYNC_NONE};
 	struct tl_ingest_opts io = {.source = "input:amqp", .limits = TL_DECODE_LIMITS_DEFAULT};
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/tally-test-ingest-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(f->dir))
+	if (tl_test_mkdtemp(f->dir, sizeof(f->dir), "tally-test-ingest") < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/buf", f->dir);
 	if (tl_buffer_open(&o, &f->b) < 0)
@@ -64,14 +61,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -79,7 +68,7 @@ static int teardown(void **state)
 	tl_ingest_fini(&f->in);
 	tl_ingest_seen_fini(&f->seen);
 	tl_buffer_close(f->b);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tl_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
