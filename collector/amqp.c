@@ -48,6 +48,7 @@ struct worker {
 	struct tl_buf body;
 	struct tl_complain down;
 	size_t next_endpoint;
+	int64_t beat_us; /* when keep_alive() last sent a heartbeat (mono µs) */
 	char component[32];
 };
 
@@ -58,6 +59,7 @@ struct tl_amqp_input {
 	size_t n_eps;
 	char *user, *password; /* from credentials_file, or NULL */
 	struct tl_ingest_stats stats;
+	struct tl_ingest_seen seen; /* refused messages, for redeliveries */
 	_Atomic bool stop;
 	struct worker *workers;
 	size_t n_workers;
@@ -321,6 +323,31 @@ static int next_frame(struct worker *w, amqp_frame_t *f, int ms)
 }
 
 /*
+ * Sends a heartbeat when half the negotiated interval has passed since the
+ * last one this worker sent. librabbitmq sends them only while it waits for
+ * the socket, and not while it hands out frames already buffered: a worker
+ * going through a long prefetched stream, or a slow commit, would otherwise
+ * stay silent until the broker closes the connection and redelivers
+ * everything unacknowledged. Called between deliveries and around commits,
+ * which bounds the silence by the work of one message or one commit.
+ */
+static void keep_alive(struct worker *w)
+{
+	int hb = amqp_get_heartbeat(w->conn);
+	int64_t now;
+	amqp_frame_t f = {.frame_type = AMQP_FRAME_HEARTBEAT, .channel = 0};
+
+	if (hb <= 0)
+		return;
+	now = tl_time_mono();
+	if (now - w->beat_us < hb * 1000000LL / 2)
+		return;
+	/* A failure shows at the next read, which handles a lost connection. */
+	(void)amqp_send_frame(w->conn, &f);
+	w->beat_us = now;
+}
+
+/*
  * Reads the header and body frames of a delivery into w->body, keeping at
  * most max bytes (the rest is skipped). Returns 0 or -EIO.
  */
@@ -360,8 +387,11 @@ static int read_content(struct worker *w, uint64_t *out_size)
  */
 static int commit_and_ack(struct worker *w, uint64_t last_tag)
 {
-	int rc = tl_ingest_commit(&w->ingest);
+	int rc;
 
+	keep_alive(w);
+	rc = tl_ingest_commit(&w->ingest);
+	keep_alive(w);
 	if (rc == -ENOSPC)
 		return -EAGAIN;
 	if (rc < 0) {
@@ -424,15 +454,22 @@ static int consume(struct worker *w)
 		if (f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
 			amqp_basic_deliver_t *d = f.payload.method.decoded;
 			uint64_t tag = d->delivery_tag, size;
+			bool redelivered = d->redelivered;
 
 			if (read_content(w, &size) < 0) {
 				tl_complain(&w->down, TL_LOG_ERR, w->component,
 					    "connection lost while reading a message");
 				return -EIO;
 			}
+			/* A redelivery of garbage already dead-lettered costs
+			 * one hash: it is acknowledged with the batch. */
 			if (size > w->in->max_message)
 				rc = tl_ingest_add_oversized(&w->ingest, w->body.data, w->body.len,
 							     size, w->in->max_message);
+			else if (redelivered &&
+				 tl_ingest_seen_before(&w->ingest, w->body.data ? w->body.data : "",
+						       w->body.len))
+				rc = 0;
 			else
 				rc = tl_ingest_add(&w->ingest, w->body.data ? w->body.data : "",
 						   w->body.len, false);
@@ -445,6 +482,7 @@ static int consume(struct worker *w)
 				first_us = tl_time_mono();
 			staged++;
 			last_tag = tag;
+			keep_alive(w);
 			continue;
 		}
 		if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
@@ -512,6 +550,7 @@ static void free_input(struct tl_amqp_input *in)
 		tl_buf_fini(&in->workers[i].body);
 	}
 	free(in->workers);
+	tl_ingest_seen_fini(&in->seen);
 	if (in->password)
 		memset(in->password, 0, strlen(in->password));
 	free(in->user);
@@ -538,6 +577,7 @@ int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_
 		return -ENOMEM;
 	in->conf = conf;
 	in->max_message = limits->max_message_size;
+	tl_ingest_seen_init(&in->seen);
 	in->eps = calloc(conf->urls.n, sizeof(*in->eps));
 	in->workers = calloc((size_t)conf->workers, sizeof(*in->workers));
 	if (!in->eps || !in->workers)
@@ -551,6 +591,7 @@ int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_
 	    (rc = read_credentials(conf->credentials_file, &in->user, &in->password)) < 0)
 		goto fail;
 	iopts.stats = &in->stats;
+	iopts.seen = &in->seen;
 	in->n_workers = (size_t)conf->workers;
 	for (i = 0; i < in->n_workers; i++) {
 		struct worker *w = &in->workers[i];

@@ -21,6 +21,14 @@
  * intervals) and when it recovers; it is never fatal. Unacknowledged
  * deliveries of a lost connection are redelivered by the broker: at least
  * once.
+ *
+ * Heartbeats: a worker sends one itself between deliveries and around
+ * commits when half the interval has passed (librabbitmq sends them only
+ * while it waits on the socket), so a long stream of prefetched deliveries
+ * cannot silence the connection until the broker closes it. A redelivered
+ * message whose body the workers dead-lettered before (a shared cache of
+ * digests, collector/ingest.h) is acknowledged after one hash, not decoded
+ * and dead-lettered again.
  */
 #ifndef TL_COLLECTOR_AMQP_H
 #define TL_COLLECTOR_AMQP_H

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <lmdb.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collector/buffer_internal.h"
@@ -98,43 +99,161 @@ int tl_deadletter_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t 
 }
 
 /*
- * Keeps the dead letters within their quota by deleting the oldest ones, but
- * never those added by this transaction (first_new and above): the newest
- * dead letters are the ones an operator is looking for.
+ * Fair eviction. The dead letters are grouped by source and by the class of
+ * their reason (its first word: "bad_signature", "unknown_format", a
+ * dispatcher's reason...), and the quota is shared max-min fairly between the
+ * groups: a group that uses less than its share keeps everything, and only
+ * the groups above it lose their oldest entries. So a flood of one kind of
+ * garbage evicts itself, not the evidence of other problems.
+ */
+#define EVICT_GROUPS	  64
+#define EVICT_CLASS_MAX	  48
+#define EVICT_ENTRY_EXTRA 16 /* the key and LMDB's node header, roughly */
+
+struct evict_group {
+	char key[TL_BUFFER_NAME_MAX + 1 + EVICT_CLASS_MAX];
+	size_t key_len;
+	uint64_t bytes, shed;
+};
+
+struct evict_state {
+	struct evict_group g[EVICT_GROUPS];
+	size_t n;
+};
+
+/*
+ * The group of a stored dead letter: source, NUL, reason up to its first ':'
+ * or space. Entries that cannot be read, and the groups beyond the table,
+ * share its last slot.
+ */
+static struct evict_group *evict_group_of(struct evict_state *st, const MDB_val *v)
+{
+	const unsigned char *p = v->mv_data;
+	char key[sizeof(st->g[0].key)];
+	size_t rlen, slen, clen = 0, klen = 0, i;
+
+	if (v->mv_size >= TL_BUFFER_DEAD_HEADER) {
+		rlen = get_be16(p + 24);
+		slen = get_be16(p + 26);
+		if (TL_BUFFER_DEAD_HEADER + rlen + slen <= v->mv_size &&
+		    slen <= TL_BUFFER_NAME_MAX) {
+			const char *reason = (const char *)p + TL_BUFFER_DEAD_HEADER;
+
+			while (clen < rlen && clen < EVICT_CLASS_MAX && reason[clen] != ':' &&
+			       reason[clen] != ' ')
+				clen++;
+			memcpy(key, reason + rlen, slen);
+			key[slen] = '\0';
+			memcpy(key + slen + 1, reason, clen);
+			klen = slen + 1 + clen;
+		}
+	}
+	for (i = 0; i < st->n; i++)
+		if (st->g[i].key_len == klen && memcmp(st->g[i].key, key, klen) == 0)
+			return &st->g[i];
+	if (st->n == EVICT_GROUPS)
+		return &st->g[EVICT_GROUPS - 1];
+	memcpy(st->g[st->n].key, key, klen);
+	st->g[st->n].key_len = klen;
+	return &st->g[st->n++];
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sets each group's shed so that the groups keep goal bytes in all, max-min fairly. */
+static void evict_share(struct evict_state *st, uint64_t goal)
+{
+	uint64_t sorted[EVICT_GROUPS], left = goal, level = UINT64_MAX;
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		sorted[i] = st->g[i].bytes;
+	qsort(sorted, st->n, sizeof(sorted[0]), cmp_u64);
+	for (i = 0; i < st->n; i++) {
+		uint64_t share = left / (st->n - i);
+
+		if (sorted[i] > share) {
+			level = share;
+			break;
+		}
+		left -= sorted[i];
+	}
+	for (i = 0; i < st->n; i++)
+		st->g[i].shed = st->g[i].bytes > level ? st->g[i].bytes - level : 0;
+}
+
+/*
+ * Keeps the dead letters within their quota, never evicting those added by
+ * this transaction (first_new and above): the newest dead letters are the ones
+ * an operator is looking for. When over the quota it brings them down to 7/8
+ * of it, so that the two passes over the store run once per eighth of the
+ * quota written, not at every transaction.
  */
 static int dead_evict(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new, uint64_t *out_n)
 {
+	struct evict_state *st = NULL;
 	MDB_cursor *cur = NULL;
-	MDB_stat st;
+	MDB_stat ms;
 	MDB_val k, v;
+	uint64_t used, total = 0, goal;
+	size_t left = 0, i;
 	int rc;
 
 	*out_n = 0;
-	rc = mdb_cursor_open(txn, b->dead, &cur);
+	rc = mdb_stat(txn, b->dead, &ms);
 	if (rc)
 		return rc;
-	for (;;) {
-		rc = mdb_stat(txn, b->dead, &st);
-		if (rc)
-			break;
-		if ((st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * b->psize <=
-		    b->dl_quota)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		if (rc == MDB_NOTFOUND) {
-			rc = 0;
-			break;
-		}
-		if (rc)
-			break;
+	used = (ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages) * (uint64_t)b->psize;
+	if (used <= b->dl_quota)
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return ENOMEM;
+	rc = mdb_cursor_open(txn, b->dead, &cur);
+	if (rc)
+		goto out;
+	/* Pass 1: what each group holds. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		evict_group_of(st, &v)->bytes += v.mv_size + EVICT_ENTRY_EXTRA;
+		total += v.mv_size + EVICT_ENTRY_EXTRA;
+	}
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	/* The quota counts pages; the shares count bytes: scale. */
+	goal = (uint64_t)((double)total * (double)(b->dl_quota / 8 * 7) / (double)used);
+	evict_share(st, goal);
+	for (i = 0; i < st->n; i++)
+		left += st->g[i].shed > 0;
+	/* Pass 2: the oldest entries of the groups above their share. */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && left;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct evict_group *g;
+		uint64_t size = v.mv_size + EVICT_ENTRY_EXTRA;
+
 		if (k.mv_size == 8 && get_be64(k.mv_data) >= first_new)
 			break;
+		g = evict_group_of(st, &v);
+		if (g->shed == 0)
+			continue;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
-			break;
+			goto out;
 		(*out_n)++;
+		g->shed = g->shed > size ? g->shed - size : 0;
+		left -= g->shed == 0;
 	}
-	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	free(st);
 	return rc;
 }
 
@@ -163,10 +282,13 @@ void tl_deadletter_log_evicted(struct tl_buffer *b, uint64_t n)
 			b->path, b->dl_quota, n, supp);
 }
 
-/* The dead letters of recs, a quota check and (advance) a cursor, in one txn. */
+/*
+ * The dead letters of recs (each with reasons[i], or all with reason), a
+ * quota check and (advance) a cursor, in one txn.
+ */
 static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
-		    const struct tl_buffer_rec *recs, size_t n, struct tl_buffer_reader *advance,
-		    uint64_t up_to_seq)
+		    const char *const *reasons, const struct tl_buffer_rec *recs, size_t n,
+		    struct tl_buffer_reader *advance, uint64_t up_to_seq)
 {
 	MDB_txn *txn = NULL;
 	uint64_t first_new, evicted = 0;
@@ -184,8 +306,9 @@ static int dead_txn(struct tl_buffer *b, const char *source, const char *reason,
 	}
 	first_new = atomic_load(&b->dl_next);
 	for (i = 0; mrc == 0 && i < n; i++)
-		mrc = tl_deadletter_put(b, txn, recs[i].kind, recs[i].flags, recs[i].seq, reason,
-					source, recs[i].data, recs[i].len, now);
+		mrc = tl_deadletter_put(b, txn, recs[i].kind, recs[i].flags, recs[i].seq,
+					reasons ? reasons[i] : reason, source, recs[i].data,
+					recs[i].len, now);
 	if (mrc == 0 && n)
 		mrc = tl_deadletter_finish(b, txn, first_new, &evicted);
 	if (mrc == 0 && advance)
@@ -211,14 +334,15 @@ out:
 	return rc;
 }
 
-static int check_dead_args(const struct tl_buffer_rec *recs, size_t n, const char *reason)
+static int check_dead_args(const struct tl_buffer_rec *recs, size_t n, const char *reason,
+			   const char *const *reasons)
 {
 	size_t i;
 
-	if (!reason || (n && !recs))
+	if ((!reason && !reasons) || (n && !recs))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		if (!recs[i].data && recs[i].len)
+		if ((reasons && !reasons[i]) || (!recs[i].data && recs[i].len))
 			return -EINVAL;
 		if (recs[i].len > TL_BUFFER_REC_MAX)
 			return -EMSGSIZE;
@@ -229,28 +353,43 @@ static int check_dead_args(const struct tl_buffer_rec *recs, size_t n, const cha
 int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs, size_t n,
 		   const char *reason, uint64_t up_to_seq)
 {
-	int rc = check_dead_args(recs, n, reason);
+	int rc = check_dead_args(recs, n, reason, NULL);
 
 	if (rc)
 		return rc;
 	if (up_to_seq >= atomic_load(&r->b->next_seq))
 		return -EINVAL;
-	return dead_txn(r->b, r->name, reason, recs, n, up_to_seq >= r->next ? r : NULL, up_to_seq);
+	return dead_txn(r->b, r->name, reason, NULL, recs, n, up_to_seq >= r->next ? r : NULL,
+			up_to_seq);
 }
 
-int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
-			     const struct tl_buffer_rec *recs, size_t n)
+/* tl_buffer_deadletter_add() and _add_each(): one reason for all, or one each. */
+static int dead_add(struct tl_buffer *b, const char *source, const char *reason,
+		    const char *const *reasons, const struct tl_buffer_rec *recs, size_t n)
 {
 	int rc;
 
 	if (b->read_only)
 		return -EROFS;
-	rc = check_dead_args(recs, n, reason);
+	rc = check_dead_args(recs, n, reason, reasons);
 	if (rc || !source)
 		return rc ? rc : -EINVAL;
 	if (n == 0)
 		return 0;
-	return dead_txn(b, source, reason, recs, n, NULL, 0);
+	return dead_txn(b, source, reason, reasons, recs, n, NULL, 0);
+}
+
+int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
+			     const struct tl_buffer_rec *recs, size_t n)
+{
+	return dead_add(b, source, reason, NULL, recs, n);
+}
+
+int tl_buffer_deadletter_add_each(struct tl_buffer *b, const char *source,
+				  const char *const *reasons, const struct tl_buffer_rec *recs,
+				  size_t n)
+{
+	return dead_add(b, source, NULL, reasons, recs, n);
 }
 
 /* Decodes each dead letter for a tl_buffer_dead_cb (arg). */

@@ -12,8 +12,12 @@
  *
  * Quota: dead letters are exempt from max_size, so that a dispatcher can
  * always DROP and advance when the buffer is full, but they may use at most
- * max_size / 8: beyond it the oldest are evicted (counted, logged), never
- * those the same transaction added.
+ * max_size / 8. Beyond it they are evicted down to 7/8 of the quota (counted,
+ * logged), fairly: the quota is shared max-min between groups of one source
+ * and one reason class (the reason's first word, e.g. "bad_signature"), and
+ * only the groups above their share lose their oldest entries, so one flood
+ * cannot evict the evidence of other problems. Never evicted: those the same
+ * transaction added.
  *
  * Threads: tl_buffer_deadletter_add(), _list() and _purge() from any thread;
  * tl_buffer_drop() from its reader's thread (the reader rules of buffer.h).
@@ -67,6 +71,22 @@ int tl_buffer_drop(struct tl_buffer_reader *r, const struct tl_buffer_rec *recs,
  */
 int tl_buffer_deadletter_add(struct tl_buffer *b, const char *source, const char *reason,
 			     const struct tl_buffer_rec *recs, size_t n);
+
+/*
+ * As tl_buffer_deadletter_add(), with a reason per dead letter: reasons[i]
+ * for recs[i] (a group commit of an input's refusals). One transaction.
+ */
+int tl_buffer_deadletter_add_each(struct tl_buffer *b, const char *source,
+				  const char *const *reasons, const struct tl_buffer_rec *recs,
+				  size_t n);
+
+/*
+ * Flags of a dead letter an input wrote (recs[i].flags):
+ * TL_BUFFER_DEAD_ITEMS: the refused items of one message, aggregated; the
+ * reason reads "<class>: <N> of <M> items refused; #<index> <class>: <why>;
+ * ..." (the first few) and the payload is the message body (its first 64 KiB).
+ */
+#define TL_BUFFER_DEAD_ITEMS 0x0001
 
 /* As tl_buffer_dump_cb, for dead letters. */
 typedef int (*tl_buffer_dead_cb)(const struct tl_buffer_dead *d, void *ctx);

@@ -3,6 +3,7 @@
 #include "collector/ingest.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,65 @@
 #define REJECT_LOG_INTERVAL_US (10 * 1000000LL)
 /* Bytes of a refused body kept in its dead letter. */
 #define DEAD_BODY_MAX (64 * 1024)
+/* Refused items whose reasons an aggregated dead letter lists. */
+#define DEAD_FIRST_REASONS 4
+
+int tl_ingest_seen_init(struct tl_ingest_seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	return 0;
+}
+
+void tl_ingest_seen_fini(struct tl_ingest_seen *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+}
+
+/*
+ * The first bytes of the body's SHA-256: a collision would make a good
+ * message be taken for garbage refused before, so the digest must not be one
+ * an attacker can aim at.
+ */
+static int digest(const void *body, size_t len, unsigned char out[TL_INGEST_DIGEST_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	if (!EVP_Digest(body, len, md, &md_len, EVP_sha256(), NULL) ||
+	    md_len < TL_INGEST_DIGEST_SIZE)
+		return -ENOMEM;
+	memcpy(out, md, TL_INGEST_DIGEST_SIZE);
+	return 0;
+}
+
+static bool seen_has(struct tl_ingest_seen *s, const unsigned char *d)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->n && !found; i++)
+		found = memcmp(s->digests[i], d, TL_INGEST_DIGEST_SIZE) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+static void seen_add(struct tl_ingest_seen *s, unsigned char (*d)[TL_INGEST_DIGEST_SIZE], size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n; i++) {
+		memcpy(s->digests[s->next], d[i], TL_INGEST_DIGEST_SIZE);
+		s->next = (s->next + 1) % TL_INGEST_SEEN_MAX;
+		if (s->n < TL_INGEST_SEEN_MAX)
+			s->n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
 
 int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 {
@@ -21,9 +81,12 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	in->buffer = opts->buffer;
 	in->source = opts->source;
 	in->stats = opts->stats;
+	in->seen = opts->seen;
 	in->rl.interval_us = REJECT_LOG_INTERVAL_US;
 	tl_decoder_init(&in->dec, &opts->limits, opts->signer);
 	tl_decoded_init(&in->res);
+	/* Only the first refusals of a message are described in its dead letter. */
+	in->res.max_details = DEAD_FIRST_REASONS;
 	tl_buf_init(&in->payload);
 	tl_buf_init(&in->dead_payload);
 	return 0;
@@ -40,6 +103,8 @@ void tl_ingest_fini(struct tl_ingest *in)
 	free(in->slots);
 	free(in->dead);
 	free(in->recs);
+	free(in->reasons);
+	free(in->digests);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -58,8 +123,8 @@ static int stage_record(struct tl_ingest *in, uint8_t kind, size_t off)
 }
 
 /* Stages a dead letter: data (the item's JSON or the body, capped) and reason. */
-static int stage_dead(struct tl_ingest *in, uint8_t kind, const void *data, size_t len,
-		      const char *reason)
+static int stage_dead(struct tl_ingest *in, uint8_t kind, uint16_t flags, const void *data,
+		      size_t len, const char *reason)
 {
 	struct tl_ingest_dead *d;
 	size_t off = in->dead_payload.len;
@@ -79,22 +144,88 @@ static int stage_dead(struct tl_ingest *in, uint8_t kind, const void *data, size
 	d->len = len;
 	d->reason_off = off + len;
 	d->kind = kind;
+	d->flags = flags;
 	return 0;
 }
 
-static void count_reject(struct tl_ingest *in, const struct tl_reject *r)
+/* Counts n refusals of one message, and logs the first (rate-limited). */
+static void count_reject(struct tl_ingest *in, const struct tl_reject *r, size_t n)
 {
 	uint64_t suppressed = 0;
 
-	if (in->stats) {
-		atomic_fetch_add_explicit(&in->stats->rejected, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&in->stats->by_reason[r->code], 1, memory_order_relaxed);
-	}
+	if (in->stats)
+		atomic_fetch_add_explicit(&in->stats->rejected, n, memory_order_relaxed);
 	if (tl_ratelimit_allow(&in->rl, &suppressed))
 		tl_logc(TL_LOG_WARNING, in->source,
 			"refused %s: %s (dead-lettered; %llu more refusals not logged)",
-			r->raw ? "an item" : "a message", r->reason,
-			(unsigned long long)suppressed);
+			!r->raw ? "a message"
+			: n > 1 ? "items"
+				: "an item",
+			r->reason, (unsigned long long)suppressed);
+}
+
+/*
+ * The reason of the refused items of one message: the count, then the first
+ * few with their index in the message's list. Bounded whatever their number.
+ */
+static void items_reason(const struct tl_decoded *res, size_t n_items, char *out, size_t size)
+{
+	size_t i, used;
+
+	used = (size_t)snprintf(out, size, "%s: %zu of %zu items refused",
+				tl_decode_err_name(res->rejects[0].code), res->n_rejects, n_items);
+	for (i = 0; i < res->n_rejects && i < DEAD_FIRST_REASONS && used < size; i++) {
+		const struct tl_reject *r = &res->rejects[i];
+
+		used += (size_t)snprintf(out + used, size - used, "; #%zu %s: %s", r->index,
+					 tl_decode_err_name(r->code), r->reason);
+	}
+	if (res->n_rejects > DEAD_FIRST_REASONS && used < size)
+		snprintf(out + used, size - used, "; ...");
+}
+
+/*
+ * Stages the dead letter of a message's refusals: the whole message, one
+ * item, or the aggregate of its items (see ingest.h).
+ */
+static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
+{
+	const struct tl_decoded *res = &in->res;
+	const struct tl_reject *r = &res->rejects[0];
+	uint64_t by_reason[TL_DECODE_NERRORS] = {0};
+	char reason[TL_BUFFER_REASON_MAX];
+	size_t i;
+	int rc;
+
+	if (res->n_rejects == 1) {
+		snprintf(reason, sizeof(reason), "%s: %s", tl_decode_err_name(r->code), r->reason);
+		/* A whole message is kept as it came; an item as its JSON. */
+		rc = r->raw ? stage_dead(in, TL_BUFFER_KIND_RAW, 0, r->raw, r->raw_len, reason)
+			    : stage_dead(in, TL_BUFFER_KIND_RAW, 0, body, len, reason);
+	} else {
+		items_reason(res, res->n_rejects + res->n_samples + res->n_events, reason,
+			     sizeof(reason));
+		rc = stage_dead(in, TL_BUFFER_KIND_RAW, TL_BUFFER_DEAD_ITEMS, body, len, reason);
+	}
+	if (rc < 0)
+		return rc;
+	if (in->seen) {
+		if (tl_array_grow((void **)&in->digests, &in->cap_digests, in->n_digests + 1,
+				  sizeof(*in->digests)) < 0 ||
+		    digest(body, len, in->digests[in->n_digests]) < 0)
+			return -ENOMEM;
+		in->n_digests++;
+	}
+	if (in->stats) {
+		for (i = 0; i < res->n_rejects; i++)
+			by_reason[res->rejects[i].code]++;
+		for (i = 0; i < TL_DECODE_NERRORS; i++)
+			if (by_reason[i])
+				atomic_fetch_add_explicit(&in->stats->by_reason[i], by_reason[i],
+							  memory_order_relaxed);
+	}
+	count_reject(in, r, res->n_rejects);
+	return 0;
 }
 
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
@@ -129,21 +260,20 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		}
 		in->n_events++;
 	}
-	for (i = 0; i < res->n_rejects; i++) {
-		const struct tl_reject *r = &res->rejects[i];
-		char reason[TL_BUFFER_REASON_MAX];
+	return res->n_rejects ? stage_rejects(in, body, len) : 0;
+}
 
-		snprintf(reason, sizeof(reason), "%s: %s", tl_decode_err_name(r->code), r->reason);
-		/* A whole message is kept as it came; an item as its JSON. */
-		if (r->raw)
-			rc = stage_dead(in, TL_BUFFER_KIND_RAW, r->raw, r->raw_len, reason);
-		else
-			rc = stage_dead(in, TL_BUFFER_KIND_RAW, body, len, reason);
-		if (rc < 0)
-			return rc;
-		count_reject(in, r);
+bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len)
+{
+	unsigned char d[TL_INGEST_DIGEST_SIZE];
+
+	if (!in->seen || digest(body, len, d) < 0 || !seen_has(in->seen, d))
+		return false;
+	if (in->stats) {
+		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->repeats, 1, memory_order_relaxed);
 	}
-	return 0;
+	return true;
 }
 
 int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t prefix_len,
@@ -160,15 +290,20 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
 		 "kept)",
 		 (unsigned long long)total, limit, prefix_len);
 	r.reason = reason;
-	rc = stage_dead(in, TL_BUFFER_KIND_RAW, prefix, prefix_len, reason);
-	if (rc == 0)
-		count_reject(in, &r);
+	rc = stage_dead(in, TL_BUFFER_KIND_RAW, 0, prefix, prefix_len, reason);
+	if (rc == 0) {
+		if (in->stats)
+			atomic_fetch_add_explicit(&in->stats->by_reason[r.code], 1,
+						  memory_order_relaxed);
+		count_reject(in, &r, 1);
+	}
 	return rc;
 }
 
 void tl_ingest_discard(struct tl_ingest *in)
 {
 	in->n_slots = in->n_samples = in->n_events = in->n_dead = in->done_slots = 0;
+	in->n_digests = 0;
 	tl_buf_reset(&in->payload);
 	tl_buf_reset(&in->dead_payload);
 }
@@ -178,27 +313,33 @@ int tl_ingest_commit(struct tl_ingest *in)
 	size_t i;
 	int rc;
 
-	/* Dead letters first: they are exempt from the size limit, so they
-	 * always go through, and they are not written twice on a retry. */
-	for (i = 0; i < in->n_dead; i++) {
-		const struct tl_ingest_dead *d = &in->dead[i];
-		struct tl_buffer_rec rec = {
-			.kind = d->kind,
-			.data = in->dead_payload.data + d->off,
-			.len = d->len,
-		};
+	/* Dead letters first, in one transaction: they are exempt from the
+	 * size limit, so they always go through, and they are not written
+	 * twice on a retry. */
+	if (in->n_dead) {
+		if (tl_array_grow((void **)&in->recs, &in->cap_recs, in->n_dead,
+				  sizeof(*in->recs)) < 0 ||
+		    tl_array_grow((void **)&in->reasons, &in->cap_reasons, in->n_dead,
+				  sizeof(*in->reasons)) < 0)
+			return -ENOMEM;
+		for (i = 0; i < in->n_dead; i++) {
+			const struct tl_ingest_dead *d = &in->dead[i];
 
-		rc = tl_buffer_deadletter_add(in->buffer, in->source,
-					      in->dead_payload.data + d->reason_off, &rec, 1);
-		if (rc < 0) {
-			/* Keep the ones not written yet. */
-			memmove(in->dead, in->dead + i, (in->n_dead - i) * sizeof(*in->dead));
-			in->n_dead -= i;
-			return rc;
+			in->recs[i] = (struct tl_buffer_rec){
+				.kind = d->kind,
+				.flags = d->flags,
+				.data = in->dead_payload.data + d->off,
+				.len = d->len,
+			};
+			in->reasons[i] = in->dead_payload.data + d->reason_off;
 		}
+		rc = tl_buffer_deadletter_add_each(in->buffer, in->source, in->reasons, in->recs,
+						   in->n_dead);
+		if (rc < 0)
+			return rc;
+		in->n_dead = 0;
+		tl_buf_reset(&in->dead_payload);
 	}
-	in->n_dead = 0;
-	tl_buf_reset(&in->dead_payload);
 
 	if (in->n_slots > in->done_slots) {
 		size_t n = in->n_slots, chunk;
@@ -262,5 +403,9 @@ int tl_ingest_commit(struct tl_ingest *in)
 	}
 	in->n_slots = in->n_samples = in->n_events = in->done_slots = 0;
 	tl_buf_reset(&in->payload);
+	/* Committed: a redelivery of these refused messages can be skipped. */
+	if (in->seen && in->n_digests)
+		seen_add(in->seen, in->digests, in->n_digests);
+	in->n_digests = 0;
 	return 0;
 }

@@ -5,16 +5,25 @@
  * An input stages each message it receives with tl_ingest_add(): the body is
  * decoded and its signature checked (common/decode.h), every accepted sample
  * and event becomes a record (its normalized JSON, collector/record.h), and
- * everything that was refused -- a whole message or single items -- becomes
- * a dead letter with its reason. tl_ingest_commit() then writes the dead
- * letters and appends all staged records in ONE buffer transaction (group
- * commit). Only after it returned 0 may the input acknowledge the messages
- * to their sender. -ENOSPC means the buffer is full: nothing was appended,
- * the staging is kept, and the input retries later without acknowledging
- * (back-pressure, nothing dropped).
+ * everything that was refused becomes ONE dead letter per message: a whole
+ * message with its reason; one refused item as its JSON with its reason; more
+ * items as the body (its first 64 KiB) with their count and the first few
+ * reasons and item indexes (TL_BUFFER_DEAD_ITEMS). So the cost of a refused
+ * item is its decoding, whatever the message holds. tl_ingest_commit() then
+ * writes the dead letters in one transaction and appends all staged records
+ * in ONE buffer transaction (group commit). Only after it returned 0 may the input acknowledge the
+ * messages to their sender. -ENOSPC means the buffer is full: nothing was appended, the staging is
+ * kept, and the input retries later without acknowledging (back-pressure, nothing dropped).
  *
  * Refused input is counted per reason and logged at most once per interval
  * with the number not logged (a flood of garbage cannot flood the log).
+ *
+ * Redeliveries: the inputs of one broker may share a struct tl_ingest_seen,
+ * the digests of the last messages they dead-lettered (and committed). A
+ * redelivered message found there was refused already: tl_ingest_seen_before()
+ * says so after hashing it, and the input acknowledges it without decoding it
+ * again (a broker that lost a connection cannot make the collector pay twice
+ * for the same garbage, nor dead-letter it twice).
  *
  * Threads: a struct tl_ingest belongs to one thread. Its counters are atomics
  * that any thread may read.
@@ -22,6 +31,7 @@
 #ifndef TL_COLLECTOR_INGEST_H
 #define TL_COLLECTOR_INGEST_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +51,23 @@ struct tl_ingest_stats {
 	_Atomic uint64_t by_reason[TL_DECODE_NERRORS];
 	_Atomic uint64_t commits; /* successful commits */
 	_Atomic uint64_t full;	  /* commits refused because the buffer was full */
+	_Atomic uint64_t repeats; /* redeliveries of refused messages, acknowledged unread */
 };
+
+/* Digests of messages already dead-lettered: a bounded ring, oldest forgotten first. */
+#define TL_INGEST_SEEN_MAX    1024
+#define TL_INGEST_DIGEST_SIZE 16
+
+struct tl_ingest_seen {
+	pthread_mutex_t lock;
+	unsigned char digests[TL_INGEST_SEEN_MAX][TL_INGEST_DIGEST_SIZE];
+	size_t n, next;
+};
+
+/* Prepares a cache (caller-owned, shared by the input's threads). Returns 0. */
+int tl_ingest_seen_init(struct tl_ingest_seen *s);
+/* Releases it. NULL is accepted. */
+void tl_ingest_seen_fini(struct tl_ingest_seen *s);
 
 struct tl_ingest_opts {
 	struct tl_buffer *buffer;	/* borrowed */
@@ -49,6 +75,7 @@ struct tl_ingest_opts {
 	struct tl_decode_limits limits;
 	const char *source;	       /* "input:amqp", "input:udp"; borrowed, static */
 	struct tl_ingest_stats *stats; /* borrowed, shared by the input's threads */
+	struct tl_ingest_seen *seen;   /* borrowed, shared; NULL: no redelivery check */
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -62,6 +89,7 @@ struct tl_ingest_dead {
 	size_t off, len;   /* payload in the dead staging buffer */
 	size_t reason_off; /* NUL-terminated reason in the same buffer */
 	uint8_t kind;
+	uint16_t flags; /* TL_BUFFER_DEAD_* */
 };
 
 struct tl_ingest {
@@ -80,6 +108,11 @@ struct tl_ingest {
 	size_t n_dead, cap_dead;
 	struct tl_buffer_rec *recs; /* built at commit */
 	size_t cap_recs;
+	const char **reasons; /* built at commit, for the dead letters */
+	size_t cap_reasons;
+	struct tl_ingest_seen *seen;
+	unsigned char (*digests)[TL_INGEST_DIGEST_SIZE]; /* of the staged refused messages */
+	size_t n_digests, cap_digests;
 	struct tl_ratelimit rl;
 };
 
@@ -93,6 +126,14 @@ void tl_ingest_fini(struct tl_ingest *in);
  * dead letters. Bad input is never an error here. Returns 0 or -ENOMEM.
  */
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack);
+
+/*
+ * For a message the broker redelivers: true when the same body was
+ * dead-lettered and committed before (the shared cache); it is counted, and
+ * the caller acknowledges it with the batch without adding it. False without
+ * a cache.
+ */
+bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len);
 
 /*
  * Stages a dead letter for a message too large to be read whole: prefix holds

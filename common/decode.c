@@ -139,6 +139,11 @@ static int add_reject(struct tl_decoded *out, const struct why *w, size_t index,
 	r->index = index;
 	r->raw = NULL;
 	r->raw_len = 0;
+	r->reason = NULL;
+	if (out->max_details && out->n_rejects >= out->max_details) {
+		out->n_rejects++;
+		return 0;
+	}
 	r->reason = strdup(w->msg);
 	if (!r->reason)
 		return -ENOMEM;

@@ -81,7 +81,8 @@ struct tl_decode_limits {
 struct tl_reject {
 	enum tl_decode_err code;
 	size_t index; /* position of the item in its message's list (0 for a whole message) */
-	char *reason; /* owned, e.g. "counter_volume: expected a number, got string" */
+	char *reason; /* owned, e.g. "counter_volume: expected a number, got string"; NULL
+		       * beyond tl_decoded.max_details */
 	char *raw; /* owned compact JSON of the item; NULL for a whole message (the caller has the
 		      body) */
 	size_t raw_len;
@@ -113,6 +114,13 @@ struct tl_decoded {
 	size_t n_events, cap_events;
 	struct tl_reject *rejects;
 	size_t n_rejects, cap_rejects;
+	/*
+	 * Set by the caller (kept across decodes; 0: all): how many rejects get
+	 * their reason and raw JSON. The others have only their code and index
+	 * (reason and raw NULL), so that a message of many bad items costs its
+	 * parsing, not an allocation and a serialization per item.
+	 */
+	size_t max_details;
 	/* Private: the body's copy, parsed in place, and the documents. */
 	struct tl_buf text;
 	struct tl_json_doc outer, inner;

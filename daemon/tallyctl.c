@@ -275,6 +275,23 @@ static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *a
 	return 0;
 }
 
+/*
+ * The refused items of one message, aggregated by the input: their count
+ * and the message's, read back from the reason ("<class>: N of M items
+ * refused; ..."), so that a reader need not parse it.
+ */
+static void dump_items_count(const struct tl_buffer_dead *d, struct tl_buf *out)
+{
+	char head[96];
+	size_t n = d->reason_len < sizeof(head) - 1 ? d->reason_len : sizeof(head) - 1;
+	unsigned long long refused, items;
+
+	memcpy(head, d->reason, n);
+	head[n] = '\0';
+	if (sscanf(head, "%*[a-z_]: %llu of %llu items refused", &refused, &items) == 2)
+		tl_buf_printf(out, ",\"items_refused\":%llu,\"items\":%llu", refused, items);
+}
+
 static int dump_dead(const struct tl_buffer_dead *d, void *arg)
 {
 	struct tl_buf *out = arg;
@@ -287,6 +304,8 @@ static int dump_dead(const struct tl_buffer_dead *d, void *arg)
 	tl_json_write_string(d->reason, d->reason_len, out);
 	if (d->source_seq)
 		tl_buf_printf(out, ",\"source_seq\":%llu", (unsigned long long)d->source_seq);
+	if (d->flags & TL_BUFFER_DEAD_ITEMS)
+		dump_items_count(d, out);
 	/* The payload is whatever was refused: show it as text when it is
 	 * UTF-8, else as its size. */
 	if (tl_utf8_valid(d->data, d->len) && !memchr(d->data, 0, d->len)) {

@@ -32,6 +32,7 @@
 #include "collector/crc32c.h"
 #include "collector/deadletter.h"
 #include "common/log.h"
+#include "tests/unit/tmpdir.h"
 
 struct fx {
 	char dir[512];
@@ -41,14 +42,10 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
 
 	if (!f)
 		return -1;
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%s/tally-test-buffer-XXXXXX", tmp);
-	if (!mkdtemp(f->dir)) {
+	if (tl_test_mkdtemp(f->dir, sizeof(f->dir), "tally-test-buffer") < 0) {
 		free(f);
 		return -1;
 	}
@@ -57,19 +54,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tl_test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -785,6 +774,65 @@ static void test_deadletter_quota(void **state)
 	tl_buffer_close(b);
 }
 
+/* Counts the dead letters whose reason opens with a prefix (ctx: struct count_prefix). */
+struct count_prefix {
+	const char *prefix;
+	size_t n, all;
+	uint64_t last_id;
+};
+
+static int count_dead_prefix(const struct tl_buffer_dead *d, void *ctx)
+{
+	struct count_prefix *c = ctx;
+	size_t len = strlen(c->prefix);
+
+	c->all++;
+	c->last_id = d->id;
+	if (d->reason_len >= len && memcmp(d->reason, c->prefix, len) == 0)
+		c->n++;
+	return 0;
+}
+
+/*
+ * Issue 21: a flood of one kind of dead letter evicts itself, not the
+ * others. 50 bad signatures, then 3 MiB of another reason against a quota of
+ * 128 KiB: every bad signature remains, the flood keeps its newest entries,
+ * the whole stays within the quota. (Before: only the flood remained.)
+ */
+static void test_deadletter_fair(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 1 << 20, TL_BUFFER_SYNC_NONE);
+	static char small[400], big[1500];
+	struct tl_buffer_rec rs = rec(TL_BUFFER_KIND_RAW, small, sizeof(small));
+	struct tl_buffer_rec rb = rec(TL_BUFFER_KIND_RAW, big, sizeof(big));
+	struct count_prefix sig = {.prefix = "bad_signature:"};
+	struct count_prefix flood = {.prefix = "unknown_format:"};
+	struct tl_buffer_stats st;
+	size_t i;
+
+	for (i = 0; i < 50; i++)
+		assert_int_equal(tl_buffer_deadletter_add(b, "input:amqp",
+							  "bad_signature: does not match", &rs, 1),
+				 0);
+	for (i = 0; i < 2048; i++)
+		assert_int_equal(tl_buffer_deadletter_add(b, "input:amqp",
+							  "unknown_format: 10000 of 10000 items",
+							  &rb, 1),
+				 0);
+	assert_int_equal(tl_buffer_stats(b, &st), 0);
+	assert_true(st.deadletter_bytes <= (1 << 20) / 8);
+	assert_int_equal(tl_buffer_deadletter_list(b, 0, 100000, count_dead_prefix, &sig, NULL), 0);
+	assert_int_equal(sig.n, 50);
+	assert_int_equal(tl_buffer_deadletter_list(b, 0, 100000, count_dead_prefix, &flood, NULL),
+			 0);
+	assert_true(flood.n > 10);
+	assert_int_equal(st.counters.evicted, 2048 - flood.n);
+	assert_int_equal(flood.last_id, 50 + 2048); /* the newest are kept */
+	tl_buffer_stats_fini(&st);
+	tl_buffer_close(b);
+}
+
 static void test_corrupt_record(void **state)
 {
 	struct fx *f = *state;
@@ -1267,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadletter_fair, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_other_process, setup, teardown),

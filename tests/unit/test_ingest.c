@@ -1,0 +1,203 @@
+/*
+ * Unit tests for collector/ingest.c: what one message's refusals cost
+ * (issue 21). Each test works with its own buffer in a directory made with
+ * mkdtemp() under $TMPDIR and removed afterwards.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/buffer.h"
+#include "collector/deadletter.h"
+#include "collector/ingest.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "tests/unit/tmpdir.h"
+
+/* A minimal valid sample (no signer: not verified). */
+#define SAMPLE                                                                          \
+	"{\"counter_name\":\"cpu\",\"counter_type\":\"gauge\",\"counter_unit\":\"ns\"," \
+	"\"counter_volume\":1,\"resource_id\":\"r1\",\"message_id\":\"m1\","            \
+	"\"timestamp\":\"2016-03-01T12:00:00\"}"
+
+struct fx {
+	char dir[512];
+	struct tl_buffer *b;
+	struct tl_ingest_stats stats;
+	struct tl_ingest_seen seen;
+	struct tl_ingest in;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char path[600];
+	struct tl_buffer_opts o = {.path = path, .max_size = 64 << 20, .sync = TL_BUFFER_SYNC_NONE};
+	struct tl_ingest_opts io = {.source = "input:amqp", .limits = TL_DECODE_LIMITS_DEFAULT};
+
+	if (!f)
+		return -1;
+	if (tl_test_mkdtemp(f->dir, sizeof(f->dir), "tally-test-ingest") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/buf", f->dir);
+	if (tl_buffer_open(&o, &f->b) < 0)
+		return -1;
+	tl_ingest_seen_init(&f->seen);
+	io.buffer = f->b;
+	io.stats = &f->stats;
+	io.seen = &f->seen;
+	if (tl_ingest_init(&f->in, &io) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tl_ingest_fini(&f->in);
+	tl_ingest_seen_fini(&f->seen);
+	tl_buffer_close(f->b);
+	tl_test_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A notification whose payload holds n items, each item (a JSON text). */
+static void make_body(struct tl_buf *out, size_t n, const char *item, const char *first)
+{
+	size_t i;
+
+	tl_buf_reset(out);
+	tl_buf_puts(out, "{\"event_type\":\"metering\",\"payload\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			tl_buf_puts(out, ",");
+		tl_buf_puts(out, i == 0 && first ? first : item);
+	}
+	tl_buf_puts(out, "]}");
+	assert_int_equal(tl_buf_error(out), 0);
+}
+
+/* Keeps a copy of every dead letter's reason, payload and flags. */
+struct dead_copy {
+	size_t n;
+	uint16_t flags;
+	char reason[TL_BUFFER_REASON_MAX + 1];
+	struct tl_buf payload;
+};
+
+static int copy_dead(const struct tl_buffer_dead *d, void *ctx)
+{
+	struct dead_copy *c = ctx;
+
+	c->n++;
+	c->flags = d->flags;
+	snprintf(c->reason, sizeof(c->reason), "%.*s", (int)d->reason_len, d->reason);
+	tl_buf_reset(&c->payload);
+	tl_buf_append(&c->payload, d->data, d->len);
+	return 0;
+}
+
+/*
+ * A 30 KB message of 10,000 empty items becomes ONE dead letter: the count,
+ * the first reasons with their item index, and the body. (Before: 10,000
+ * dead letters, one buffer transaction each.)
+ */
+static void test_items_aggregated(void **state)
+{
+	struct fx *f = *state;
+	struct dead_copy c = {0};
+	struct tl_buf body;
+
+	tl_buf_init(&body);
+	tl_buf_init(&c.payload);
+	make_body(&body, 10000, "{}", NULL);
+	assert_int_equal(tl_ingest_add(&f->in, body.data, body.len, false), 0);
+	assert_int_equal(tl_ingest_pending(&f->in), 1);
+	assert_int_equal(tl_ingest_commit(&f->in), 0);
+	assert_int_equal(tl_buffer_deadletter_list(f->b, 0, 100000, copy_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.flags, TL_BUFFER_DEAD_ITEMS);
+	assert_non_null(strstr(c.reason, "unknown_format: 10000 of 10000 items refused; #0 "
+					 "unknown_format: item 0: neither a sample"));
+	assert_non_null(strstr(c.reason, "; #3 unknown_format: item 3: "));
+	assert_null(strstr(c.reason, "#4 "));
+	assert_true(c.payload.len == body.len && memcmp(c.payload.data, body.data, body.len) == 0);
+	assert_int_equal(f->stats.rejected, 10000);
+	assert_int_equal(f->stats.by_reason[TL_DECODE_UNKNOWN_FORMAT], 10000);
+	tl_buf_fini(&body);
+	tl_buf_fini(&c.payload);
+}
+
+/* One bad item among good ones: its JSON and its own reason, as before. */
+static void test_one_item(void **state)
+{
+	struct fx *f = *state;
+	struct dead_copy c = {0};
+	struct tl_buf body;
+
+	tl_buf_init(&body);
+	tl_buf_init(&c.payload);
+	make_body(&body, 3, SAMPLE, "{\"counter_name\":1}");
+	assert_int_equal(tl_ingest_add(&f->in, body.data, body.len, false), 0);
+	assert_int_equal(tl_ingest_commit(&f->in), 0);
+	assert_int_equal(f->stats.samples, 2);
+	assert_int_equal(tl_buffer_deadletter_list(f->b, 0, 100, copy_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.flags, 0);
+	assert_int_equal(strncmp(c.reason, "wrong_type: ", 12), 0);
+	assert_int_equal(c.payload.len, strlen("{\"counter_name\":1}"));
+	tl_buf_fini(&body);
+	tl_buf_fini(&c.payload);
+}
+
+/*
+ * A redelivered message that was dead-lettered and committed is known by its
+ * digest (and costs no decoding); one only staged, or another body, is not.
+ */
+static void test_seen(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buf junk, other;
+
+	tl_buf_init(&junk);
+	tl_buf_init(&other);
+	make_body(&junk, 100, "{}", NULL);
+	make_body(&other, 101, "{}", NULL);
+	assert_int_equal(tl_ingest_add(&f->in, junk.data, junk.len, false), 0);
+	assert_false(tl_ingest_seen_before(&f->in, junk.data, junk.len));
+	assert_int_equal(tl_ingest_commit(&f->in), 0);
+	assert_true(tl_ingest_seen_before(&f->in, junk.data, junk.len));
+	assert_false(tl_ingest_seen_before(&f->in, other.data, other.len));
+	assert_int_equal(f->stats.repeats, 1);
+	/* A discarded staging (connection lost) is not remembered. */
+	assert_int_equal(tl_ingest_add(&f->in, other.data, other.len, false), 0);
+	tl_ingest_discard(&f->in);
+	assert_int_equal(tl_ingest_commit(&f->in), 0);
+	assert_false(tl_ingest_seen_before(&f->in, other.data, other.len));
+	tl_buf_fini(&junk);
+	tl_buf_fini(&other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_items_aggregated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_item, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
+	};
+
+	tl_log_setup(TL_LOG_ERR, TL_LOG_STDERR, "test_ingest");
+	return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
+}
