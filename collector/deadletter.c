@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/buffer_internal.h"
+#include "collector/buffer_store.h"
 #include "collector/crc32c.h"
 #include "common/log.h"
 #include "common/time.h"

@@ -26,10 +26,11 @@
 #ifndef TL_COLLECTOR_DEADLETTER_H
 #define TL_COLLECTOR_DEADLETTER_H
 
+#include <lmdb.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collector/buffer.h"
+#include "collector/buffer_format.h"
 
 /* Dead-letter header bytes (its version is TL_BUFFER_REC_VERSION). */
 #define TL_BUFFER_DEAD_HEADER 32
@@ -100,5 +101,23 @@ int tl_buffer_deadletter_list(struct tl_buffer *b, uint64_t from_id, size_t max,
  * *out_deleted may be NULL. Returns 0, -EROFS or a converted LMDB error.
  */
 int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t *out_deleted);
+
+/* ---- for buffer.c only: dead letters inside the caller's write transaction ---- */
+
+/* Appends one dead letter at dl_next. Returns an LMDB code. */
+int tl_deadletter_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t flags,
+		      uint64_t source_seq, const char *reason, const char *source, const void *data,
+		      size_t len, int64_t now);
+
+/*
+ * Ends a transaction that added dead letters from id first_new: applies the
+ * quota (never evicting those) and persists dl_next. *out_evicted gets the
+ * number evicted, for tl_deadletter_log_evicted() after the commit.
+ */
+int tl_deadletter_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new,
+			 uint64_t *out_evicted);
+
+/* Counts and logs (rate-limited) n evicted dead letters; nothing when n is 0. */
+void tl_deadletter_log_evicted(struct tl_buffer *b, uint64_t n);
 
 #endif

@@ -1,12 +1,13 @@
 /*
- * buffer_internal.h — what buffer.c and deadletter.c share and nobody else
- * may use: the handle and reader structs, big-endian helpers, LMDB error
- * conversion, the chunked deletion and the dead-letter writes that the
- * reader's handling of corrupted records needs. The formats, invariants and
- * thread rules are those of buffer.h.
+ * buffer_store.h — the LMDB environment that the buffer (buffer.c) and its
+ * dead-letter store (deadletter.c) share, for those two files only: the
+ * handle and reader structs, big-endian helpers, and buffer_store.c's LMDB
+ * error conversion, read transactions, walks and chunked deletion. Both call
+ * down into it; it calls neither. The formats, invariants and thread rules
+ * are those of buffer.h.
  */
-#ifndef TL_COLLECTOR_BUFFER_INTERNAL_H
-#define TL_COLLECTOR_BUFFER_INTERNAL_H
+#ifndef TL_COLLECTOR_BUFFER_STORE_H
+#define TL_COLLECTOR_BUFFER_STORE_H
 
 #include <lmdb.h>
 #include <pthread.h>
@@ -14,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collector/buffer.h"
+#include "collector/buffer_format.h"
 #include "common/log.h"
 
 /* The log component of the buffer and its dead-letter store. */
@@ -162,6 +163,8 @@ static inline MDB_val key_str(const char *s, size_t len)
  * which the inputs take as back-pressure.
  */
 int tl_buffer_lmdb_fail(struct tl_buffer *b, const char *what, int rc);
+/* A read-only transaction for one call; follows a map grown by another process. */
+int tl_buffer_begin_read(struct tl_buffer *b, MDB_txn **out);
 
 /*
  * Before a write transaction that adds data (append, dead letters): 0 to go
@@ -220,23 +223,5 @@ int tl_buffer_delete_chunks(struct tl_buffer *b, const char *what, tl_buffer_chu
  */
 int tl_buffer_delete_front(MDB_txn *txn, MDB_dbi dbi, uint64_t limit, bool stop_at_odd,
 			   uint64_t *out_count);
-
-/* ---- dead letters (deadletter.c), inside the caller's write transaction ---- */
-
-/* Appends one dead letter at dl_next. Returns an LMDB code. */
-int tl_deadletter_put(struct tl_buffer *b, MDB_txn *txn, uint8_t kind, uint16_t flags,
-		      uint64_t source_seq, const char *reason, const char *source, const void *data,
-		      size_t len, int64_t now);
-
-/*
- * Ends a transaction that added dead letters from id first_new: applies the
- * quota (never evicting those) and persists dl_next. *out_evicted gets the
- * number evicted, for tl_deadletter_log_evicted() after the commit.
- */
-int tl_deadletter_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new,
-			 uint64_t *out_evicted);
-
-/* Counts and logs (rate-limited) n evicted dead letters; nothing when n is 0. */
-void tl_deadletter_log_evicted(struct tl_buffer *b, uint64_t n);
 
 #endif
