@@ -31,25 +31,17 @@
 #include "common/log.h"
 #include "dispatchers/dispatcher.h"
 #include "dispatchers/file/file.h"
+#include "tests/unit/tmpdir.h"
 
 /* ---------------------------------------------------------------- fixtures */
 
-static char dir[64];
+static char dir[PATH_MAX - 64];
 static char path[PATH_MAX];
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/tl-file-test-XXXXXX");
-	if (!mkdtemp(dir))
+	if (tl_test_mkdtemp(dir, sizeof(dir), "tl-file-test") < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/out.log", dir);
 	return 0;
@@ -58,7 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_test_rmtree(dir);
+	return 0;
 }
 
 /* An instance of the file dispatcher made as tallyd makes it. */
