@@ -29,10 +29,6 @@ fr_cleanup() {
 }
 trap fr_cleanup EXIT
 
-# tcp_port: a free TCP port on 127.0.0.1.
-tcp_port() {
-	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # gone PID: the process does not exist, or is a zombie (nobody reaps the
 # broker, reparented to PID 1, in some containers).
@@ -51,8 +47,8 @@ TALLY_BUILD=$top_builddir sh "$top_srcdir/scripts/run" --check-config >"$work/ch
 grep -q "configuration OK" "$work/check.out" || { cat "$work/check.out"; fail "--check-config output"; }
 
 # The configured broker: a port where nothing listens.
-closed=$(tcp_port)
-api_port=$(tcp_port)
+closed=$(free_port)
+api_port=$(free_port)
 udp_port=$(free_port)
 # As an interactive shell starts a foreground job: its own process group
 # (to receive the "Ctrl-C" below as a group) and SIGINT at its default (a

@@ -34,8 +34,10 @@ need_peers() {
 	eval "$out"
 }
 
+# free_port: a port free for TCP and UDP on 127.0.0.1, outside the kernel's
+# ephemeral range (scripts/free-port says why).
 free_port() {
-	"$PY" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	"$PY" "$top_srcdir/scripts/free-port"
 }
 
 # write_conf SECRET UDP_PORT: the test configuration, file dispatcher "out".
