@@ -20,11 +20,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <microhttpd.h>
 
 #include "api/auth.h"
 #include "common/keystone.h"
 #include "common/log.h"
+#include "http/server.h"
 
 #define COMPONENT "api"
 
@@ -63,45 +63,23 @@ static bool roles_admin(const struct tl_api_conf *c, const char *roles)
 	return false;
 }
 
-/* Counts the request's headers named like the NULL-terminated names. */
-struct header_count {
-	const char *const *names;
-	unsigned n[8];
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				    const char *value)
-{
-	struct header_count *hc = cls;
-	size_t i;
-
-	(void)kind;
-	(void)value;
-	for (i = 0; key && hc->names[i]; i++)
-		if (strcasecmp(key, hc->names[i]) == 0)
-			hc->n[i]++;
-	return MHD_YES;
-}
-
 /*
  * Refuses (400) a request that carries one of the identity headers names
- * (NULL-terminated, at most 8) more than once. A lookup returns the first
+ * (NULL-terminated) more than once. A lookup returns the first
  * of them: behind a proxy that appends its header instead of replacing the
  * client's, the client's own X-Project-Id or X-Roles would win. Returns 0
  * to go on, or 1 when the answer was made.
  */
 static int refuse_repeated(struct tl_api_req *r, const char *const *names)
 {
-	struct header_count hc = {.names = names};
-	size_t i;
+	size_t i, n;
 
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &hc);
 	for (i = 0; names[i]; i++)
-		if (hc.n[i] > 1)
+		if ((n = tl_http_header_count(r->http, names[i])) > 1)
 			return tl_api_error(r, 400,
-					    "The header %s was given %u times; an identity header "
+					    "The header %s was given %zu times; an identity header "
 					    "may be given once",
-					    names[i], hc.n[i]) +
+					    names[i], n) +
 			       1;
 	return 0;
 }

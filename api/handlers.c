@@ -20,13 +20,12 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#include <microhttpd.h>
-
 #include "api/handlers.h"
 #include "api/post.h"
 #include "api/render.h"
 #include "api/request.h"
 #include "common/log.h"
+#include "http/server.h"
 #include "common/pyfmt.h"
 #include "common/time.h"
 
@@ -122,9 +121,9 @@ static int parse_body(struct tl_api_req *r, const struct tl_json **out)
 	int rc;
 
 	*out = NULL;
-	if (r->body.len == 0)
+	if (r->body_len == 0)
 		return 0;
-	rc = tl_json_parse(&r->t->doc, r->body.data, r->body.len, 64, &jerr);
+	rc = tl_json_parse(&r->t->doc, r->body, r->body_len, 64, &jerr);
 	if (rc == -ENOMEM)
 		return tl_api_error(r, 500, "out of memory"), 500;
 	if (rc < 0)
@@ -1012,44 +1011,28 @@ static size_t split(char *path, char **seg, size_t cap)
 	return n;
 }
 
-/* The first query argument whose name or value holds a NUL byte. */
-struct nul_arg {
-	const char *name; /* up to the NUL */
-	bool found;
-};
-
-static enum MHD_Result find_nul_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				    size_t key_size, const char *value, size_t value_size)
-{
-	struct nul_arg *a = cls;
-
-	(void)kind;
-	if ((key && memchr(key, '\0', key_size)) || (value && memchr(value, '\0', value_size))) {
-		a->name = key ? key : "";
-		a->found = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
 /*
- * 400 for a query argument holding %00. libmicrohttpd decodes it into a NUL
- * byte and hands out C strings, so everything after it would silently be
- * cut off (q.value=r1%00junk read as r1). Its _n iterator gives the decoded
- * lengths. Returns 0 to go on, 400 when answered.
+ * 400 for a query argument holding %00: it decodes into a NUL byte, and as
+ * a C string everything after it would silently be cut off (q.value=r1%00junk
+ * read as r1). The HTTP server's arguments carry their decoded lengths.
+ * Returns 0 to go on, 400 when answered.
  */
 static int refuse_nul_args(struct tl_api_req *r)
 {
-	struct nul_arg a = {0};
+	size_t i;
 
-	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, find_nul_arg, &a);
-	if (!a.found)
-		return 0;
-	tl_api_error(r, 400,
-		     "Invalid input for field/attribute %s. Value holds a NUL byte (%%00), "
-		     "which no query argument may hold",
-		     a.name);
-	return 400;
+	for (i = 0; i < r->http->n_args; i++) {
+		const struct tl_http_arg *a = &r->http->args[i];
+
+		if (strlen(a->name) != a->name_len || strlen(a->value) != a->value_len) {
+			tl_api_error(r, 400,
+				     "Invalid input for field/attribute %s. Value holds a NUL "
+				     "byte (%%00), which no query argument may hold",
+				     a->name);
+			return 400;
+		}
+	}
+	return 0;
 }
 
 int tl_api_route(struct tl_api_req *r)

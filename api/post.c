@@ -365,9 +365,9 @@ int tl_api_post_samples(struct tl_api_req *r, const char *meter)
 			return tl_api_error(r, 400, "Unknown argument: \"%s\"", r->names[i]);
 	direct_s = tl_api_arg(r, "direct", NULL);
 	direct = bool_from_string(direct_s);
-	if (r->body.len == 0)
+	if (r->body_len == 0)
 		return tl_api_error(r, 400, "Samples should be included in request body");
-	rc = tl_json_parse(&t->doc, r->body.data, r->body.len, 64, &jerr);
+	rc = tl_json_parse(&t->doc, r->body, r->body_len, 64, &jerr);
 	if (rc < 0)
 		return tl_api_error(r, 400, "The request body is not valid JSON: %s at byte %zu",
 				    jerr.text, jerr.offset);

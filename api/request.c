@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "api/request.h"
 #include "common/log.h"
+#include "http/server.h"
 
 #define COMPONENT "api"
 
@@ -179,25 +179,25 @@ int tl_api_answer_failed(struct tl_api_req *r)
 
 /* ---- refusals -------------------------------------------------------------- */
 
-const char *tl_api_refusal_name(enum tl_api_refusal why)
+const char *tl_api_refusal_name(enum tl_http_refusal why)
 {
-	static const char *const names[TL_API_REFUSED_N] = {
-		[TL_API_REFUSED_CONNECTIONS] = "connection_limit",
-		[TL_API_REFUSED_TIMEOUT] = "request_timeout",
-		[TL_API_REFUSED_ARGS] = "too_many_arguments",
-		[TL_API_REFUSED_HEADERS] = "header_too_large",
-		[TL_API_REFUSED_BODY] = "body_too_large",
-		[TL_API_REFUSED_HTTP] = "bad_http",
+	static const char *const names[TL_HTTP_REFUSED_N] = {
+		[TL_HTTP_REFUSED_CONNECTIONS] = "connection_limit",
+		[TL_HTTP_REFUSED_TIMEOUT] = "request_timeout",
+		[TL_HTTP_REFUSED_ARGS] = "too_many_arguments",
+		[TL_HTTP_REFUSED_HEADERS] = "header_too_large",
+		[TL_HTTP_REFUSED_BODY] = "body_too_large",
+		[TL_HTTP_REFUSED_MALFORMED] = "bad_http",
 	};
 
-	return (unsigned)why < TL_API_REFUSED_N ? names[why] : "unknown";
+	return (unsigned)why < TL_HTTP_REFUSED_N ? names[why] : "unknown";
 }
 
-void tl_api_refused(struct tl_api *api, enum tl_api_refusal why, const char *detail)
+void tl_api_refused(struct tl_api *api, enum tl_http_refusal why, const char *detail)
 {
 	uint64_t n, skipped = 0;
 
-	if ((unsigned)why >= TL_API_REFUSED_N)
+	if ((unsigned)why >= TL_HTTP_REFUSED_N)
 		return;
 	n = atomic_fetch_add(&api->refused[why], 1) + 1;
 	/* A hostile client repeats these as fast as it can: the log gets one
@@ -240,7 +240,7 @@ size_t tl_api_args(const struct tl_api_req *r, const char *name, const char **v,
 
 const char *tl_api_header(const struct tl_api_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+	return r->http ? tl_http_header(r->http, name) : NULL;
 }
 
 int tl_api_put_base_url(struct tl_api_req *r, struct tl_buf *b)

@@ -4,7 +4,7 @@
  * JSON body), the error answers in ceilometer's shape, the base URL of
  * links, and the calling thread's storage connections.
  *
- * Calls go one way: server.c (the libmicrohttpd glue) fills a request and
+ * Calls go one way: server.c (the glue to http/server.h) fills a request and
  * sends its answer; auth.c, handlers.c and post.c answer it through these
  * functions; request.c calls none of them. Not for use outside api/.
  */
@@ -24,11 +24,11 @@
 #include "common/decode.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "http/parse.h"
 #include "storage/storage.h"
 
-struct MHD_Connection;
-struct MHD_Daemon;
-struct tl_api_conn;
+struct tl_http_request;
+struct tl_http_server;
 
 #define TL_API_MAX_ARGS 256 /* query-string arguments per request */
 
@@ -60,18 +60,18 @@ struct tl_api_thread {
 struct tl_api_req {
 	struct tl_api *api;
 	struct tl_api_thread *t;
-	struct MHD_Connection *conn;
+	const struct tl_http_request *http; /* the HTTP server's, valid for the request */
 	const char *method;
-	const char *url; /* the path as received (libmicrohttpd's, valid for the request) */
+	const char *url; /* the decoded path (the HTTP server's, valid for the request) */
 	char *path;	 /* our copy, split in place by the router */
 	int64_t start_us;
-	char id[48]; /* "req-<uuid4>" */
-	struct tl_buf body;
-	bool started; /* on_request has seen it (its url, method and arguments are set) */
+	char id[48];	  /* "req-<uuid4>" */
+	char *body; /* NUL-terminated; "" when there is none; parsed in situ */
+	size_t body_len;
+	/* The query arguments, decoded (http/parse.h; a %00 shows in http->args' lengths). */
 	const char *names[TL_API_MAX_ARGS];
 	const char *values[TL_API_MAX_ARGS];
 	size_t n_args;
-	bool too_many_args;
 	struct tl_api_identity who;
 	/* The answer. out is limited to api.max_response_size (when set): a
 	 * writer that overflows it finds tl_buf_error(&out) set. */
@@ -81,19 +81,6 @@ struct tl_api_req {
 	bool www_authenticate; /* for 401 */
 };
 
-/*
- * Why a request or a connection was refused without reaching a handler:
- * each is counted (tl_api_refused) and logged at most once per 10 s.
- */
-enum tl_api_refusal {
-	TL_API_REFUSED_CONNECTIONS, /* over max_connections or max_connections_per_ip: closed */
-	TL_API_REFUSED_TIMEOUT,	    /* not complete within api.request_timeout: closed */
-	TL_API_REFUSED_ARGS,	    /* more than TL_API_MAX_ARGS query arguments: 400 */
-	TL_API_REFUSED_HEADERS,	    /* request line and headers over max_header_size: 414, 431 */
-	TL_API_REFUSED_BODY,	    /* a body over max_body_size: 413, or closed mid-upload */
-	TL_API_REFUSED_HTTP,	    /* refused by libmicrohttpd itself (malformed, 505...) */
-	TL_API_REFUSED_N
-};
 
 /* The running API (tl_api_start in server.c); requests read its settings. */
 struct tl_api {
@@ -101,22 +88,14 @@ struct tl_api {
 	const struct tl_storage_conf *storage;
 	const struct tl_signer *signer;
 	const struct tl_api_sink *sink;
-	struct MHD_Daemon *daemon;
+	struct tl_http_server *http;
 	unsigned port;
 	struct tl_keystone *keystone; /* auth keystone */
 	bool event_same;	      /* event_connection == connection */
 
-	_Atomic uint64_t refused[TL_API_REFUSED_N]; /* tl_api_refused */
-	struct tl_ratelimit refused_log[TL_API_REFUSED_N];
-	struct tl_ratelimit mhd_log; /* libmicrohttpd's other messages */
-	/* The request deadline's watchdog (server.c): the open connections,
-	 * added and removed by libmicrohttpd's threads under conns_lock. */
-	pthread_mutex_t conns_lock;
-	pthread_cond_t watchdog_wake;
-	pthread_t watchdog;
-	bool watchdog_running;
-	bool stopping; /* under conns_lock */
-	struct tl_api_conn *conns;
+	/* What the HTTP server refused before a handler (http/parse.h's kinds). */
+	_Atomic uint64_t refused[TL_HTTP_REFUSED_N]; /* tl_api_refused */
+	struct tl_ratelimit refused_log[TL_HTTP_REFUSED_N];
 };
 
 /*
@@ -147,15 +126,15 @@ int tl_api_answer_failed(struct tl_api_req *r);
  * Counts a refusal of kind why and logs it (rate-limited per kind, with the
  * count so far); detail says what was refused (may be NULL). Thread-safe.
  */
-void tl_api_refused(struct tl_api *api, enum tl_api_refusal why, const char *detail);
+void tl_api_refused(struct tl_api *api, enum tl_http_refusal why, const char *detail);
 /* The name of a refusal kind as logged ("request_timeout"...). */
-const char *tl_api_refusal_name(enum tl_api_refusal why);
+const char *tl_api_refusal_name(enum tl_http_refusal why);
 
 /* The value of argument name (the last one), or NULL; *count gets how many. */
 const char *tl_api_arg(const struct tl_api_req *r, const char *name, size_t *count);
 /* Every value of argument name, in order, into v (at most cap). Returns how many. */
 size_t tl_api_args(const struct tl_api_req *r, const char *name, const char **v, size_t cap);
-/* A request header (libmicrohttpd's, valid for the request), or NULL. */
+/* A request header (the first of its name; valid for the request), or NULL. */
 const char *tl_api_header(const struct tl_api_req *r, const char *name);
 
 /* The thread's storage connection for samples (events: true for events), opened on demand.

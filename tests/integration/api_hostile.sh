@@ -35,7 +35,7 @@ cat "$work/slowloris.out"
 
 # Each kind of refusal is counted and logged (rate-limited).
 log="$work/tallyd-1.log"
-for kind in too_many_arguments header_too_large request_timeout connection_limit; do
+for kind in too_many_arguments header_too_large request_timeout connection_limit bad_http body_too_large; do
 	grep -q "refused a request ($kind" "$log" || fail "no refusal of kind $kind in the log"
 done
 lines=$(grep -c 'refused a request' "$log")

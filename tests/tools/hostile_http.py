@@ -10,10 +10,12 @@
       0.1 s for SECONDS; fails (exit 1) when an answer takes longer than
       MAX_LATENCY seconds or is not a 200.
   hostile_http.py bad PORT REQUEST_TIMEOUT
-      Sends the malformed requests of issue 21, each on its own connection
-      and all at once, and checks that each gets a 4xx or is closed within
-      REQUEST_TIMEOUT (plus a tick); our own refusals must be in the API's
-      JSON error shape with a request id. Exit 1 on any failure.
+      Sends the malformed requests of issue 21 and the framing errors of
+      RFC 9112, each on its own connection and all at once, and checks that
+      each gets its 4xx or 5xx in the API's JSON error shape with a request
+      id: at once, or within REQUEST_TIMEOUT (plus a tick) for a request
+      that never ends. Then pipelined and Expect: 100-continue requests.
+      Exit 1 on any failure.
 
 Every wait is bounded: nothing here can hang a test.
 """
@@ -165,41 +167,109 @@ def exchange(port, parts, wait, pause=0.0):
     return status, headers, body, dt, closed
 
 
+def read_answer(f):
+    """One HTTP answer from the file f: (status, headers, body)."""
+    line = f.readline()
+    status = int(line.split()[1])
+    headers = {}
+    while True:
+        h = f.readline().strip()
+        if not h:
+            break
+        k, _, v = h.partition(b':')
+        headers[k.strip().lower().decode()] = v.strip().decode()
+    body = f.read(int(headers.get('content-length', '0')))
+    return status, headers, body
+
+
+def pipelined(port, wait):
+    """Three requests in one write: three answers, in order."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=wait)
+    auth = ''.join('%s: %s\r\n' % kv for kv in HEADERS.items())
+    paths = ['/v2/meters', '/v2/nothing', '/v2/meters?limit=1']
+    s.sendall(''.join('GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n' % (p, auth)
+                      for p in paths).encode())
+    f = s.makefile('rb')
+    try:
+        got = [read_answer(f)[0] for _ in paths]
+    except (OSError, ValueError, IndexError) as e:
+        got = str(e)
+    s.close()
+    print('pipelined requests: %s' % got)
+    return got == [200, 404, 200]
+
+
+def expect_continue(port, wait):
+    """Expect: 100-continue: the interim answer before the body is sent."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=wait)
+    body = b'{"no": "list"}'
+    auth = ''.join('%s: %s\r\n' % kv for kv in HEADERS.items())
+    s.sendall(('POST /v2/meters/cpu HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+               'Expect: 100-continue\r\nContent-Length: %d\r\n%s\r\n'
+               % (len(body), auth)).encode())
+    f = s.makefile('rb')
+    try:
+        first = read_answer(f)[0]
+        s.sendall(body)
+        final = read_answer(f)[0]
+    except (OSError, ValueError, IndexError) as e:
+        first, final = str(e), None
+    s.close()
+    print('Expect: 100-continue: %s then %s' % (first, final))
+    return first == 100 and final == 400
+
+
 def bad(port, request_timeout):
     wait = request_timeout + 3
     late = request_timeout + 1
-    args1500 = '&' * 1499
-    args1000 = '&' * 999
+    args1500 = '&'.join(['a=1'] * 1500)
+    empty1500 = '&' * 1499
     big = 'a' * (100 * 1024)
     forever = [b'POST /v2/meters/cpu HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
                b'Transfer-Encoding: chunked\r\n\r\n'] + [b'1\r\n \r\n'] * 400
     trickle = [bytes([b]) for b in b'GET /v2/meters HTTP/1.1\r\nHost: x\r\n\r\n'] * 2
-    # name, parts, pause between parts, what must happen: 'json' (our
-    # 4xx in the JSON error shape, at once; 'json414': a 414), '4xx-or-close'
-    # (a 4xx of any shape, or a close, within the request timeout) or
-    # 'close' (closed unanswered within the request timeout)
+    post = b'POST /v2/meters/cpu HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+    # name, parts, pause between parts, the status that must come in the
+    # API's JSON error shape with a request id, and 'now' (within 1 s) or
+    # 'late' (within the request timeout and a tick: a request that never
+    # ends whole)
     cases = [
+        ('1500 arguments', [('GET /v2/meters?%s HTTP/1.1\r\nHost: x\r\n\r\n'
+                             % args1500).encode()], 0, 400, 'now'),
         ('1500 empty arguments', [('GET /v2/meters?%s HTTP/1.1\r\nHost: x\r\n\r\n'
-                                   % args1500).encode()], 0, 'json'),
-        ('1000 empty arguments', [('GET /v2/meters?%s HTTP/1.1\r\nHost: x\r\n\r\n'
-                                   % args1000).encode()], 0, 'json'),
+                                   % empty1500).encode()], 0, 401, 'now'),
         ('100 KiB header', [('GET /v2/meters HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n'
-                             % big).encode()], 0, 'json'),
+                             % big).encode()], 0, 431, 'now'),
         ('100 KiB URL', [('GET /v2/meters?q.field=%s HTTP/1.1\r\nHost: x\r\n\r\n'
-                          % big).encode()], 0, 'json414'),
-        ('control bytes request line', [bytes(range(1, 32)) + b'\r\n\r\n'], 0, '4xx-or-close'),
-        ('empty lines', [b'\r\n\r\n\r\n\r\n'], 0, '4xx-or-close'),
-        ('bare CR line endings', [b'GET /v2/meters HTTP/1.1\rHost: x\r\r'], 0, '4xx-or-close'),
+                          % big).encode()], 0, 414, 'now'),
+        ('control bytes request line', [bytes(range(1, 32)) + b'\r\n\r\n'], 0, 400, 'now'),
+        ('empty lines', [b'\r\n\r\n\r\n\r\n'], 0, 408, 'late'),
+        ('bare CR line endings', [b'GET /v2/meters HTTP/1.1\rHost: x\r\r'], 0, 400, 'now'),
         ('chunk size FFFFFFFFFFFFFFFFFFFF',
-         [b'POST /v2/meters/cpu HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
-          b'Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n'], 0, '4xx-or-close'),
-        ('never-ending chunked upload', forever, 0.05, '4xx-or-close'),
-        ('request line one byte at a time', trickle, 0.1, 'close'),
+         [post + b'Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n'], 0, 413, 'now'),
+        ('never-ending chunked upload', forever, 0.05, 408, 'late'),
+        ('request line one byte at a time', trickle, 0.1, 408, 'late'),
+        ('HTTP/2.0', [b'GET /v2/meters HTTP/2.0\r\nHost: x\r\n\r\n'], 0, 505, 'now'),
+        ('HTTP/1.1 without Host', [b'GET /v2/meters HTTP/1.1\r\n\r\n'], 0, 400, 'now'),
+        ('folded header', [b'GET /v2/meters HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n 2\r\n\r\n'],
+         0, 400, 'now'),
+        ('space before colon', [b'GET /v2/meters HTTP/1.1\r\nHost : x\r\n\r\n'], 0, 400, 'now'),
+        ('Content-Length and chunked',
+         [post + b'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+         0, 400, 'now'),
+        ('two Content-Length', [post + b'Content-Length: 2\r\nContent-Length: 2\r\n\r\n[]'],
+         0, 400, 'now'),
+        ('Transfer-Encoding gzip', [post + b'Transfer-Encoding: gzip, chunked\r\n\r\n'],
+         0, 501, 'now'),
+        ('Expect other than 100-continue', [post + b'Expect: 200-ok\r\nContent-Length: 2\r\n\r\n'],
+         0, 417, 'now'),
+        ('chunked body over the cap', [post + b'Transfer-Encoding: chunked\r\n\r\n'] +
+         [b'10000\r\n' + b' ' * 0x10000 + b'\r\n'] * 20, 0, 413, 'now'),
     ]
     results = [None] * len(cases)
 
     def run(i):
-        name, parts, pause, _ = cases[i]
+        name, parts, pause, _, _ = cases[i]
         try:
             results[i] = exchange(port, parts, wait, pause)
         except OSError as e:
@@ -227,23 +297,22 @@ def bad(port, request_timeout):
         print('keep-alive request after %.1f s idle: %s' % (gap, status))
         ok = ok and status == 200
     c.close()
-    for (name, _, _, want), (status, headers, body, dt, closed) in zip(cases, results):
+    ok = pipelined(port, wait) and ok
+    ok = expect_continue(port, wait) and ok
+    for (name, _, _, want, when), (status, headers, body, dt, closed) in zip(cases, results):
         verdict = 'ok'
-        if want.startswith('json'):
-            try:
-                em = json.loads(body)['error_message']
-                shape = em['faultcode'] == 'Client' and em['debuginfo'] is None
-            except (ValueError, KeyError, TypeError):
-                shape = False
-            if not (status and 400 <= status < 500 and shape and
-                    headers.get('x-openstack-request-id', '').startswith('req-') and
-                    headers.get('content-type', '').startswith('application/json')
-                    and dt < 1.0) or (want == 'json414' and status != 414):
-                verdict = 'FAIL (want a prompt JSON 4xx with a request id)'
-        elif want == 'close' and not (status is None and closed is True and dt < late):
-            verdict = 'FAIL (want a close within %.1f s)' % late
-        elif not ((status and 400 <= status < 500) or (closed is True and dt < late)):
-            verdict = 'FAIL (want a 4xx or a close within %.1f s)' % late
+        try:
+            em = json.loads(body)['error_message']
+            shape = (em['faultcode'] == ('Client' if want < 500 else 'Server') and
+                     em['debuginfo'] is None)
+        except (ValueError, KeyError, TypeError):
+            shape = False
+        if not (status == want and shape and
+                headers.get('x-openstack-request-id', '').startswith('req-') and
+                headers.get('content-type', '').startswith('application/json') and
+                dt < (1.0 if when == 'now' else late)):
+            verdict = 'FAIL (want a JSON %d with a request id within %.1f s)' % (
+                want, 1.0 if when == 'now' else late)
         ok = ok and verdict == 'ok'
         print('%-34s %s, %s after %.3f s: %s %s' % (
             name + ':', status, 'closed' if closed is True else 'open', dt, verdict,
