@@ -3,12 +3,13 @@
  * 8777 (docs/compatibility.md §6 and §7), over the storage
  * drivers.
  *
- * Threads: libmicrohttpd runs api.workers request threads; each opens its
- * own connections to storage.connection and storage.event_connection on
- * first use (a storage connection belongs to one thread) and keeps them.
+ * Threads: the HTTP server (http/server.h) runs api.workers request
+ * threads; each opens its own connections to storage.connection and
+ * storage.event_connection on first use (a storage connection belongs to
+ * one thread) and keeps them.
  * A database that is down answers 503 and is reconnected on a later request.
  *
- * Arrows go one way: the API knows common/ and storage/ only. Samples posted
+ * Arrows go one way: the API knows common/, storage/ and http/ only. Samples posted
  * to POST /v2/meters/{name} go to the sink that tallyd passes in (the
  * collector's write-ahead buffer, so that every dispatcher gets them) or,
  * with ?direct=true or when there is no sink, straight to storage.

@@ -160,8 +160,8 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .min = 0,
 	 .max = 250000,
 	 .offset = A(max_connections_per_ip),
-	 .help = "open connections of one client address, beyond which new ones are closed "
-		 "at once (0: no cap; at most a quarter of max_connections; raise it when "
+	 .help = "open connections of one client address, beyond which new ones get 503 "
+		 "and are closed at once (0: no cap; at most a quarter of max_connections; raise it when "
 		 "every client comes through one proxy)"},
 	{.key = "request_timeout",
 	 .type = TL_CONF_DOUBLE,
@@ -170,7 +170,8 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .dmax = 3600,
 	 .offset = A(request_timeout),
 	 .help = "seconds a request's line, headers and body have to arrive, counted from its "
-		 "first byte's wait; a connection whose request is late is closed"},
+		 "first byte (or from the connection's opening); a late request gets 408 and "
+		 "its connection is closed"},
 	{.key = "idle_timeout",
 	 .type = TL_CONF_DOUBLE,
 	 .def = "120",

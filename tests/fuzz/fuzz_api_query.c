@@ -2,7 +2,7 @@
  * fuzz_api_query — libFuzzer target for api/query.c: whatever a client puts
  * in a query string or a request body must be answered with 0 or a status,
  * never a crash, a leak or a read past its input. The first byte picks the
- * entry: URL arguments ("a=b&c=d", as libmicrohttpd hands them over) through
+ * entry: URL arguments ("a=b&c=d", as the HTTP server hands them over) through
  * q_from_args, parse_simple (every target), parse_stats and parse_events;
  * or a JSON body through q_from_json and parse_complex.
  */
