@@ -20,7 +20,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "api/auth.h"
 #include "common/keystone.h"
 #include "common/log.h"

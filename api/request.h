@@ -65,8 +65,8 @@ struct tl_api_req {
 	const char *url; /* the decoded path (the HTTP server's, valid for the request) */
 	char *path;	 /* our copy, split in place by the router */
 	int64_t start_us;
-	char id[48];	  /* "req-<uuid4>" */
-	char *body; /* NUL-terminated; "" when there is none; parsed in situ */
+	char id[48]; /* "req-<uuid4>" */
+	char *body;  /* NUL-terminated; "" when there is none; parsed in situ */
 	size_t body_len;
 	/* The query arguments, decoded (http/parse.h; a %00 shows in http->args' lengths). */
 	const char *names[TL_API_MAX_ARGS];
@@ -80,7 +80,6 @@ struct tl_api_req {
 	const char *allow;     /* for 405 */
 	bool www_authenticate; /* for 401 */
 };
-
 
 /* The running API (tl_api_start in server.c); requests read its settings. */
 struct tl_api {

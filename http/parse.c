@@ -13,15 +13,15 @@
 
 #include "http/parse.h"
 
-#define MAX_METHOD 32	  /* longer methods: 501 */
+#define MAX_METHOD     32   /* longer methods: 501 */
 #define MAX_CHUNK_LINE 4096 /* a chunk-size line with its extensions */
-#define MAX_TRAILERS 8192   /* the trailer fields of a chunked body */
+#define MAX_TRAILERS   8192 /* the trailer fields of a chunked body */
 
-static int refuse(struct tl_http_error *err, int status, enum tl_http_refusal kind,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(struct tl_http_error *err, int status, enum tl_http_refusal kind, const char *fmt,
+		  ...) __attribute__((format(printf, 4, 5)));
 
-static int refuse(struct tl_http_error *err, int status, enum tl_http_refusal kind,
-		  const char *fmt, ...)
+static int refuse(struct tl_http_error *err, int status, enum tl_http_refusal kind, const char *fmt,
+		  ...)
 {
 	va_list ap;
 
@@ -137,8 +137,7 @@ static int parse_field_line(struct tl_http_head *h, const char *buf, size_t star
 	if (p == start || p == end || buf[p] != ':')
 		return malformed(err, "a header line is not NAME: VALUE");
 	if (h->n_fields == TL_HTTP_MAX_FIELDS)
-		return refuse(err, 431, TL_HTTP_REFUSED_HEADERS,
-			      "More than 100 header fields");
+		return refuse(err, 431, TL_HTTP_REFUSED_HEADERS, "More than 100 header fields");
 	h->names[h->n_fields].off = (uint32_t)start;
 	h->names[h->n_fields].len = (uint32_t)(p - start);
 	v = p + 1;
@@ -524,33 +523,61 @@ size_t tl_http_target_split(char *target, const char **path, struct tl_http_arg 
 const char *tl_http_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }

@@ -72,8 +72,8 @@ struct tl_http_head {
 	struct tl_http_span names[TL_HTTP_MAX_FIELDS], values[TL_HTTP_MAX_FIELDS];
 	size_t n_fields;
 	/* Set when the head is whole. */
-	size_t size;	/* bytes from the buffer's start through the empty line */
-	bool chunked;	/* Transfer-Encoding: chunked */
+	size_t size;	 /* bytes from the buffer's start through the empty line */
+	bool chunked;	 /* Transfer-Encoding: chunked */
 	uint64_t length; /* Content-Length (0 when absent) */
 	bool keep_alive; /* per version and Connection */
 	bool expect_continue;

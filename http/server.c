@@ -46,12 +46,12 @@
 #include "common/time.h"
 #include "http/server.h"
 
-#define SWEEP_US 100000	      /* how often deadlines are looked at */
-#define LINGER_US 2000000     /* the longest a closing connection drains */
-#define READ_CHUNK 16384      /* bytes read per call */
-#define PIPELINE_BURST 8      /* pipelined requests served per wake-up */
-#define KEEP_BUFFER 65536     /* buffers larger than this are freed when idle */
-#define ACCEPT_BURST 64	      /* connections accepted per wake-up */
+#define SWEEP_US       100000  /* how often deadlines are looked at */
+#define LINGER_US      2000000 /* the longest a closing connection drains */
+#define READ_CHUNK     16384   /* bytes read per call */
+#define PIPELINE_BURST 8       /* pipelined requests served per wake-up */
+#define KEEP_BUFFER    65536   /* buffers larger than this are freed when idle */
+#define ACCEPT_BURST   64      /* connections accepted per wake-up */
 
 /* What an epoll event points at. */
 enum item_kind { ITEM_LISTENER, ITEM_WAKE, ITEM_CONN };
@@ -853,8 +853,8 @@ static void *worker_main(void *p)
 	w->next_sweep_us = tl_time_mono() + SWEEP_US;
 	while (!atomic_load(&s->stopping)) {
 		int64_t now = tl_time_mono();
-		int timeout = w->next_sweep_us > now ? (int)((w->next_sweep_us - now) / 1000) + 1
-						     : 0;
+		int timeout =
+			w->next_sweep_us > now ? (int)((w->next_sweep_us - now) / 1000) + 1 : 0;
 		int n = epoll_wait(w->epfd, evs, 64, timeout), i;
 
 		if (n < 0 && errno != EINTR)
@@ -947,8 +947,8 @@ static int listen_unix(struct tl_http_server *s)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    chmod(s->conf.unix_path, 0600) < 0 || listen(fd, 1024) < 0) {
 		rc = -errno;
-		tl_logc(TL_LOG_ERR, s->conf.component, "cannot listen on %s: %s",
-			s->conf.unix_path, strerror(-rc));
+		tl_logc(TL_LOG_ERR, s->conf.component, "cannot listen on %s: %s", s->conf.unix_path,
+			strerror(-rc));
 		close(fd);
 		return rc;
 	}

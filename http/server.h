@@ -34,11 +34,11 @@
 #include "http/parse.h"
 
 struct tl_http_conf {
-	const char *component;	/* for the log: "api", "control" */
-	const char *listen;	/* an IPv4 or IPv6 address; NULL: no TCP listener */
-	unsigned port;		/* 0: chosen by the system (tl_http_port) */
-	const char *unix_path;	/* a Unix socket to create (mode 0600); NULL: none */
-	unsigned workers;	/* threads; at least 1 */
+	const char *component; /* for the log: "api", "control" */
+	const char *listen;    /* an IPv4 or IPv6 address; NULL: no TCP listener */
+	unsigned port;	       /* 0: chosen by the system (tl_http_port) */
+	const char *unix_path; /* a Unix socket to create (mode 0600); NULL: none */
+	unsigned workers;      /* threads; at least 1 */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0: no cap; not applied to the Unix socket */
 	size_t max_header_size;		 /* request line and headers */
@@ -64,10 +64,10 @@ struct tl_http_request {
 	size_t n_fields;
 	char *body; /* NUL-terminated, the handler's to modify (in-situ parsing); "" when none */
 	size_t body_len;
-	int minor;	     /* HTTP/1.<minor> */
-	const char *peer;    /* the client's address as text; "unix" for the socket */
-	size_t head_size;    /* request line and headers, in bytes */
-	int64_t start_us;    /* tl_time_mono() when its first byte arrived */
+	int minor;	  /* HTTP/1.<minor> */
+	const char *peer; /* the client's address as text; "unix" for the socket */
+	size_t head_size; /* request line and headers, in bytes */
+	int64_t start_us; /* tl_time_mono() when its first byte arrived */
 };
 
 /*
@@ -101,7 +101,8 @@ struct tl_http_handler {
 	 * error shape; resp->status is set and must stay. May be called from
 	 * any worker, concurrently.
 	 */
-	void (*refuse)(void *cls, const struct tl_http_refused *what, struct tl_http_response *resp);
+	void (*refuse)(void *cls, const struct tl_http_refused *what,
+		       struct tl_http_response *resp);
 	void *cls;
 };
 
