@@ -156,10 +156,9 @@ static int parse_field_line(struct tl_http_head *h, const char *buf, size_t star
 static int parse_framing(struct tl_http_head *h, const char *buf, const struct tl_http_limits *lim,
 			 struct tl_http_error *err)
 {
-	bool have_length = false, have_te = false;
+	bool have_length = false, have_te = false, saw_close = false, saw_keep = false;
 	size_t i, hosts = 0;
 
-	h->keep_alive = h->minor >= 1;
 	for (i = 0; i < h->n_fields; i++) {
 		struct tl_http_span n = h->names[i], v = h->values[i];
 
@@ -192,10 +191,9 @@ static int parse_framing(struct tl_http_head *h, const char *buf, const struct t
 					      "is)");
 			h->chunked = true;
 		} else if (span_is(buf, n, "Connection")) {
-			if (list_has(buf, v, "close"))
-				h->keep_alive = false;
-			else if (list_has(buf, v, "keep-alive"))
-				h->keep_alive = true;
+			/* Over every Connection field: one "close" closes (RFC 9112 §9.6). */
+			saw_close = saw_close || list_has(buf, v, "close");
+			saw_keep = saw_keep || list_has(buf, v, "keep-alive");
 		} else if (span_is(buf, n, "Expect")) {
 			if (!span_is(buf, v, "100-continue"))
 				return refuse(err, 417, TL_HTTP_REFUSED_MALFORMED,
@@ -205,6 +203,7 @@ static int parse_framing(struct tl_http_head *h, const char *buf, const struct t
 			hosts++;
 		}
 	}
+	h->keep_alive = !saw_close && (h->minor >= 1 || saw_keep);
 	if (have_length && have_te)
 		return malformed(err, "both Content-Length and Transfer-Encoding");
 	if (h->minor >= 1 && hosts != 1)
