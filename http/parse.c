@@ -198,7 +198,8 @@ static int parse_framing(struct tl_http_head *h, const char *buf, const struct t
 			if (!span_is(buf, v, "100-continue"))
 				return refuse(err, 417, TL_HTTP_REFUSED_MALFORMED,
 					      "Only Expect: 100-continue is supported");
-			h->expect_continue = true;
+			/* An HTTP/1.0 client knows no 100 (RFC 9110 §10.1.1: ignore it). */
+			h->expect_continue = h->minor >= 1;
 		} else if (span_is(buf, n, "Host")) {
 			hosts++;
 		}

@@ -87,6 +87,9 @@ static const struct head_case head_cases[] = {
 	 "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
 	 "Expect: 100-Continue\r\n\r\n",
 	 .rc = 1, .minor = 1, .keep_alive = true, .expect = true, .length = 5, .n_fields = 3},
+	{"expect 100-continue ignored in http/1.0",
+	 "POST / HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", .rc = 1,
+	 .minor = 0, .length = 5, .n_fields = 2},
 	{"content-length", "POST / HTTP/1.1\r\nhost: a\r\ncontent-length:  42 \r\n\r\n", .rc = 1,
 	 .minor = 1, .keep_alive = true, .length = 42, .n_fields = 2},
 	{"content-length 0", H11 "Content-Length: 0\r\n\r\n", .rc = 1, .minor = 1,
