@@ -367,7 +367,8 @@ int tl_http_chunked_feed(struct tl_http_chunked *c, const char *in, size_t len, 
 				c->left = c->left * 16 + (uint64_t)v;
 				if (c->left > max_body - body->len)
 					return body_too_large(max_body, err);
-				c->line++;
+				if (++c->line > MAX_CHUNK_LINE) /* endless leading zeros */
+					return malformed(err, "a chunk size line too long");
 			} else if (c->line == 0) {
 				return malformed(err, "a chunk without a size");
 			} else if (ch == ';' || ch == ' ' || ch == '\t') {

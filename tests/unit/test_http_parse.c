@@ -602,6 +602,27 @@ static void test_chunked_line_caps(void **state)
 	assert_int_equal(err.status, 400);
 	assert_int_equal(err.kind, TL_HTTP_REFUSED_MALFORMED);
 
+	/* The size's digits count against the same cap: zeros cannot go on forever. */
+	tl_buf_reset(&in);
+	tl_buf_reset(&body);
+	while (in.len < 4000)
+		tl_buf_putc(&in, '0');
+	tl_buf_puts(&in, "1;e\r\nz\r\n0\r\n\r\n");
+	tl_http_chunked_init(&ch);
+	assert_int_equal(tl_http_chunked_feed(&ch, in.data, in.len, &used, &body, MAX_BODY, &err),
+			 1);
+	assert_int_equal(body.len, 1);
+	tl_buf_reset(&in);
+	tl_buf_reset(&body);
+	while (in.len < 5000)
+		tl_buf_putc(&in, '0');
+	tl_buf_puts(&in, "1\r\nz\r\n0\r\n\r\n");
+	tl_http_chunked_init(&ch);
+	assert_int_equal(tl_http_chunked_feed(&ch, in.data, in.len, &used, &body, MAX_BODY, &err),
+			 -1);
+	assert_int_equal(err.status, 400);
+	assert_int_equal(err.kind, TL_HTTP_REFUSED_MALFORMED);
+
 	/* Trailers: 8000 bytes pass, 9000 do not. */
 	tl_buf_reset(&in);
 	tl_buf_reset(&body);
