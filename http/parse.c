@@ -155,10 +155,9 @@ static int parse_field_line(struct tl_http_head *h, const char *buf, size_t star
 static int parse_framing(struct tl_http_head *h, const char *buf, const struct tl_http_limits *lim,
 			 struct tl_http_error *err)
 {
-	bool have_length = false, have_te = false;
+	bool have_length = false, have_te = false, saw_close = false, saw_keep = false;
 	size_t i, hosts = 0;
 
-	h->keep_alive = h->minor >= 1;
 	for (i = 0; i < h->n_fields; i++) {
 		struct tl_http_span n = h->names[i], v = h->values[i];
 
@@ -191,19 +190,20 @@ static int parse_framing(struct tl_http_head *h, const char *buf, const struct t
 					      "is)");
 			h->chunked = true;
 		} else if (span_is(buf, n, "Connection")) {
-			if (list_has(buf, v, "close"))
-				h->keep_alive = false;
-			else if (list_has(buf, v, "keep-alive"))
-				h->keep_alive = true;
+			/* Over every Connection field: one "close" closes (RFC 9112 §9.6). */
+			saw_close = saw_close || list_has(buf, v, "close");
+			saw_keep = saw_keep || list_has(buf, v, "keep-alive");
 		} else if (span_is(buf, n, "Expect")) {
 			if (!span_is(buf, v, "100-continue"))
 				return refuse(err, 417, TL_HTTP_REFUSED_MALFORMED,
 					      "Only Expect: 100-continue is supported");
-			h->expect_continue = true;
+			/* An HTTP/1.0 client knows no 100 (RFC 9110 §10.1.1: ignore it). */
+			h->expect_continue = h->minor >= 1;
 		} else if (span_is(buf, n, "Host")) {
 			hosts++;
 		}
 	}
+	h->keep_alive = !saw_close && (h->minor >= 1 || saw_keep);
 	if (have_length && have_te)
 		return malformed(err, "both Content-Length and Transfer-Encoding");
 	if (h->minor >= 1 && hosts != 1)
@@ -366,7 +366,8 @@ int tl_http_chunked_feed(struct tl_http_chunked *c, const char *in, size_t len, 
 				c->left = c->left * 16 + (uint64_t)v;
 				if (c->left > max_body - body->len)
 					return body_too_large(max_body, err);
-				c->line++;
+				if (++c->line > MAX_CHUNK_LINE) /* endless leading zeros */
+					return malformed(err, "a chunk size line too long");
 			} else if (c->line == 0) {
 				return malformed(err, "a chunk without a size");
 			} else if (ch == ';' || ch == ' ' || ch == '\t') {
