@@ -113,9 +113,10 @@ static int parse_request_line(struct tl_http_head *h, const char *buf, size_t st
 	h->target.off = (uint32_t)m;
 	h->target.len = (uint32_t)(p - m);
 	p++;
-	if (end - p == 8 && memcmp(buf + p, "HTTP/1.", 7) == 0 &&
-	    (buf[p + 7] == '0' || buf[p + 7] == '1')) {
-		h->minor = buf[p + 7] - '0';
+	if (end - p == 8 && memcmp(buf + p, "HTTP/1.", 7) == 0 && buf[p + 7] >= '0' &&
+	    buf[p + 7] <= '9') {
+		/* A later 1.x is answered as 1.1 (RFC 9110 §2.5). */
+		h->minor = buf[p + 7] == '0' ? 0 : 1;
 		return 0;
 	}
 	if (end - p == 8 && memcmp(buf + p, "HTTP/", 5) == 0 && buf[p + 5] >= '0' &&
@@ -285,9 +286,7 @@ int tl_http_head_parse(struct tl_http_head *h, const char *buf, size_t len,
 		if (parse_field_line(h, buf, start, end, err) < 0)
 			return -1;
 	}
-	if (len > lim->max_head)
-		return too_large(h, lim, err);
-	return 0;
+	return 0; /* every line so far is whole and within max_head */
 }
 
 void tl_http_head_terminate(const struct tl_http_head *h, char *buf)

@@ -66,6 +66,8 @@ static const struct head_case head_cases[] = {
 	{"leading empty lines", "\r\n\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", .rc = 1, .minor = 1,
 	 .keep_alive = true, .n_fields = 1},
 	{"http/1.0 closes", "GET / HTTP/1.0\r\n\r\n", .rc = 1, .minor = 0},
+	{"a later http/1.x is 1.1", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", .rc = 1, .minor = 1,
+	 .keep_alive = true, .n_fields = 1},
 	{"http/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", .rc = 1,
 	 .minor = 0, .keep_alive = true, .n_fields = 1},
 	{"http/1.0 keep-alive in a list", "GET / HTTP/1.0\r\nConnection: foo , keep-alive\r\n\r\n",
@@ -162,7 +164,7 @@ static const struct head_case head_cases[] = {
 	{"http/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", .rc = -1, .status = 505,
 	 .kind = MALFORMED},
 	{"http/0.9", "GET / HTTP/0.9\r\n", .rc = -1, .status = 505, .kind = MALFORMED},
-	{"http/1.2", "GET / HTTP/1.2\r\n", .rc = -1, .status = 505, .kind = MALFORMED},
+	{"http/2.1", "GET / HTTP/2.1\r\n", .rc = -1, .status = 505, .kind = MALFORMED},
 	{"http/1.10", "GET / HTTP/1.10\r\n", .rc = -1, .status = 400, .kind = MALFORMED},
 	/* Field lines. */
 	{"obs-fold", H11 "X: a\r\n  folded\r\n\r\n", .rc = -1, .status = 400, .kind = MALFORMED},
