@@ -113,9 +113,10 @@ static int parse_request_line(struct tl_http_head *h, const char *buf, size_t st
 	h->target.off = (uint32_t)m;
 	h->target.len = (uint32_t)(p - m);
 	p++;
-	if (end - p == 8 && memcmp(buf + p, "HTTP/1.", 7) == 0 &&
-	    (buf[p + 7] == '0' || buf[p + 7] == '1')) {
-		h->minor = buf[p + 7] - '0';
+	if (end - p == 8 && memcmp(buf + p, "HTTP/1.", 7) == 0 && buf[p + 7] >= '0' &&
+	    buf[p + 7] <= '9') {
+		/* A later 1.x is answered as 1.1 (RFC 9110 §2.5). */
+		h->minor = buf[p + 7] == '0' ? 0 : 1;
 		return 0;
 	}
 	if (end - p == 8 && memcmp(buf + p, "HTTP/", 5) == 0 && buf[p + 5] >= '0' &&
@@ -155,10 +156,9 @@ static int parse_field_line(struct tl_http_head *h, const char *buf, size_t star
 static int parse_framing(struct tl_http_head *h, const char *buf, const struct tl_http_limits *lim,
 			 struct tl_http_error *err)
 {
-	bool have_length = false, have_te = false;
+	bool have_length = false, have_te = false, saw_close = false, saw_keep = false;
 	size_t i, hosts = 0;
 
-	h->keep_alive = h->minor >= 1;
 	for (i = 0; i < h->n_fields; i++) {
 		struct tl_http_span n = h->names[i], v = h->values[i];
 
@@ -191,19 +191,20 @@ static int parse_framing(struct tl_http_head *h, const char *buf, const struct t
 					      "is)");
 			h->chunked = true;
 		} else if (span_is(buf, n, "Connection")) {
-			if (list_has(buf, v, "close"))
-				h->keep_alive = false;
-			else if (list_has(buf, v, "keep-alive"))
-				h->keep_alive = true;
+			/* Over every Connection field: one "close" closes (RFC 9112 §9.6). */
+			saw_close = saw_close || list_has(buf, v, "close");
+			saw_keep = saw_keep || list_has(buf, v, "keep-alive");
 		} else if (span_is(buf, n, "Expect")) {
 			if (!span_is(buf, v, "100-continue"))
 				return refuse(err, 417, TL_HTTP_REFUSED_MALFORMED,
 					      "Only Expect: 100-continue is supported");
-			h->expect_continue = true;
+			/* An HTTP/1.0 client knows no 100 (RFC 9110 §10.1.1: ignore it). */
+			h->expect_continue = h->minor >= 1;
 		} else if (span_is(buf, n, "Host")) {
 			hosts++;
 		}
 	}
+	h->keep_alive = !saw_close && (h->minor >= 1 || saw_keep);
 	if (have_length && have_te)
 		return malformed(err, "both Content-Length and Transfer-Encoding");
 	if (h->minor >= 1 && hosts != 1)
@@ -285,9 +286,7 @@ int tl_http_head_parse(struct tl_http_head *h, const char *buf, size_t len,
 		if (parse_field_line(h, buf, start, end, err) < 0)
 			return -1;
 	}
-	if (len > lim->max_head)
-		return too_large(h, lim, err);
-	return 0;
+	return 0; /* every line so far is whole and within max_head */
 }
 
 void tl_http_head_terminate(const struct tl_http_head *h, char *buf)
@@ -366,7 +365,8 @@ int tl_http_chunked_feed(struct tl_http_chunked *c, const char *in, size_t len, 
 				c->left = c->left * 16 + (uint64_t)v;
 				if (c->left > max_body - body->len)
 					return body_too_large(max_body, err);
-				c->line++;
+				if (++c->line > MAX_CHUNK_LINE) /* endless leading zeros */
+					return malformed(err, "a chunk size line too long");
 			} else if (c->line == 0) {
 				return malformed(err, "a chunk without a size");
 			} else if (ch == ';' || ch == ' ' || ch == '\t') {

@@ -10,7 +10,8 @@
  * - empty lines before the request line are skipped (they count against the
  *   head's size);
  * - the method is a token, the target visible ASCII, the version HTTP/1.0 or
- *   HTTP/1.1 (other HTTP/x.y: 505);
+ *   HTTP/1.1 (a later HTTP/1.x is read as 1.1, RFC 9110 §2.5; other
+ *   HTTP/x.y: 505);
  * - a field name is a token directly followed by ':'; a folded line
  *   (obs-fold), a control byte, a duplicated Content-Length, both
  *   Content-Length and Transfer-Encoding, or an HTTP/1.1 request without
