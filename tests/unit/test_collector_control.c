@@ -30,6 +30,7 @@
 #include "common/signature.h"
 #include "common/time.h"
 #include "dispatchers/file/file.h"
+#include "tests/unit/pack_json.h"
 #include "tests/unit/tmpdir.h"
 
 #define SECRET "control test secret"
@@ -113,48 +114,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void pack_json(msgpack_packer *pk, json_t *v)
-{
-	const char *key;
-	json_t *e;
-	size_t i;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		msgpack_pack_map(pk, json_object_size(v));
-		json_object_foreach(v, key, e)
-		{
-			msgpack_pack_str(pk, strlen(key));
-			msgpack_pack_str_body(pk, key, strlen(key));
-			pack_json(pk, e);
-		}
-		break;
-	case JSON_ARRAY:
-		msgpack_pack_array(pk, json_array_size(v));
-		json_array_foreach(v, i, e) pack_json(pk, e);
-		break;
-	case JSON_STRING:
-		msgpack_pack_str(pk, json_string_length(v));
-		msgpack_pack_str_body(pk, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		msgpack_pack_int64(pk, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		msgpack_pack_double(pk, json_real_value(v));
-		break;
-	case JSON_TRUE:
-		msgpack_pack_true(pk);
-		break;
-	case JSON_FALSE:
-		msgpack_pack_false(pk);
-		break;
-	case JSON_NULL:
-		msgpack_pack_nil(pk);
-		break;
-	}
-}
-
 /* Sends one signed sample (message_id "m-N") as a msgpack datagram. */
 static void send_sample(struct fixture *f)
 {
@@ -194,7 +153,7 @@ static void send_sample(struct fixture *f)
 	json_object_set_new(obj, "message_signature", json_string(sig));
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_json(&pk, obj);
+	pack_json(&pk, obj, AS_STR);
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(sendto(f->sock, sb.data, sb.size, 0, (struct sockaddr *)&to, sizeof(to)),
 			 (ssize_t)sb.size);
