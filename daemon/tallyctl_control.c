@@ -396,7 +396,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	int opt, rc;
 
 	memset(&t, 0, sizeof(t));
-	optind = 1;
+	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
 	while ((opt = getopt_long(argc, argv, "u:t:jw:d:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':

@@ -138,9 +138,29 @@ for line in open(sys.argv[1]):
     if not sample.match(line):
         sys.exit('bad line: %r' % line)
 PY
-sock GET /readyz >/dev/null; [ "$(status)" = 503 ] || fail "/readyz with udp paused: $(status)"
+sock GET /readyz >/dev/null; want 200 "/readyz with udp paused (a pause is the operator's)"
 sock POST /v1/inputs/udp/resume >/dev/null; want 200 "resume udp"
 tcp GET /readyz >/dev/null; want 200 "/readyz"
+
+# tallyctl, over the socket named in the configuration and over TCP with the token.
+"$TALLYCTL" -c "$work/tally.yaml" status >"$work/ctl.out" 2>&1 || fail "tallyctl status: $(cat "$work/ctl.out")"
+grep -q "^DISPATCHER" "$work/ctl.out" && grep -q "^two  *file  *running" "$work/ctl.out" &&
+	grep -q "^amqp  *running" "$work/ctl.out" || fail "tallyctl status: $(cat "$work/ctl.out")"
+"$TALLYCTL" -c "$work/tally.yaml" dispatcher disable two >"$work/ctl.out" 2>&1 || fail "tallyctl disable"
+"$TALLYCTL" -c "$work/tally.yaml" dispatcher show two --json >"$work/body" || fail "tallyctl show"
+[ "$(field "j['state']")" = disabled ] || fail "tallyctl disable did not disable: $(cat "$work/body")"
+"$TALLYCTL" -c "$work/tally.yaml" dispatcher enable two >/dev/null || fail "tallyctl enable"
+"$TALLYCTL" -c "$work/tally.yaml" flush --wait 20 >"$work/ctl.out" || fail "tallyctl flush --wait: $(cat "$work/ctl.out")"
+"$TALLYCTL" dispatcher list --url "http://127.0.0.1:$cport" --token-file "$work/token" --json >"$work/body" ||
+	fail "tallyctl over TCP with the token"
+[ "$(field "len(j['dispatchers'])")" = 2 ] || fail "tallyctl dispatcher list: $(cat "$work/body")"
+"$TALLYCTL" dispatcher list --url "http://127.0.0.1:$cport" >/dev/null 2>"$work/ctl.err"
+[ $? -eq 1 ] && grep -q "401" "$work/ctl.err" || fail "tallyctl without the token: $(cat "$work/ctl.err")"
+"$TALLYCTL" -c "$work/tally.yaml" dispatcher show nosuch >/dev/null 2>&1
+[ $? -eq 1 ] || fail "tallyctl on an unknown dispatcher: not exit status 1"
+"$TALLYCTL" status --url "http://127.0.0.1:$(free_port)" >/dev/null 2>&1
+[ $? -eq 3 ] || fail "tallyctl with nobody listening: not exit status 3"
+"$TALLYCTL" -c "$work/tally.yaml" metrics | grep -q '^tally_buffer_records ' || fail "tallyctl metrics"
 
 # Bad requests: 4xx with a message, nothing changed.
 sock GET /v1/dispatchers/nosuch >/dev/null; want 404 "unknown dispatcher"
@@ -160,4 +180,32 @@ stop_tallyd
 	fail "out: samples lost or duplicated"
 "$PY" "$top_srcdir/tests/integration/check_output.py" "$work/two.log" "$work/samples.jsonl" ||
 	fail "two: samples lost or duplicated"
+
+# /readyz's failure rule: a dispatcher whose destination is down (an HTTP
+# dispatcher to a closed port) fails more than health_max_errors times in
+# health_period: 503 naming it, its state backing_off with its last error;
+# disabled, it stops failing and the window empties.
+closed=$(free_port)
+sed -i -e "s|dispatchers: \[.*\]|dispatchers: [{name: down, type: http, target: \"http://127.0.0.1:$closed/\"}]|" \
+	-e "s|^control: {|control: {health_period: 2, health_max_errors: 1, |" "$work/tally.yaml"
+grep -q 'name: down' "$work/tally.yaml" || fail "test setup: the failing dispatcher is not configured"
+start_tallyd 2
+"$PY" "$top_srcdir/tests/tools/publish.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
+	--count 10 --per-message 10 --seed 24 --out "$work/samples4.jsonl" 2>"$work/publish.err" ||
+	{ cat "$work/publish.err"; fail "publish.py failed"; }
+i=0
+until sock GET /readyz >/dev/null && [ "$(status)" = 503 ]; do
+	i=$((i + 1)); [ $i -le 100 ] || fail "/readyz stays $(status) with a failing dispatcher"; sleep 0.1
+done
+field "j['error']['message']" | grep -q "down" || fail "/readyz does not name the failing dispatcher: $(cat "$work/body")"
+sock GET /v1/dispatchers/down >/dev/null
+[ "$(field "j['state']")" = backing_off ] || fail "state of a failing dispatcher: $(cat "$work/body")"
+[ "$(field "j['next_try'] is not None and j['last_error']['message'] != ''")" = True ] ||
+	fail "no next try or last error: $(cat "$work/body")"
+sock POST /v1/dispatchers/down/disable >/dev/null; want 200 "disable the failing dispatcher"
+i=0
+until sock GET /readyz >/dev/null && [ "$(status)" = 200 ]; do
+	i=$((i + 1)); [ $i -le 100 ] || fail "/readyz stays $(status) after the failing dispatcher was disabled"; sleep 0.1
+done
+stop_tallyd
 echo "PASS"
