@@ -12,13 +12,7 @@
 int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 {
 	struct tl_api_conf *a = p;
-	struct tl_keystone_conf *k = &a->keystone;
-	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
-	const struct tl_conf_check kc = {ks, ks ? ks : c->at, "api.keystone", c->errs};
-	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
-	const char *const values[] = {k->auth_url, k->username, k->password, k->project_name};
 	int rc = 0;
-	size_t i;
 
 	if (a->default_limit > a->max_limit) {
 		tl_conf_error(c->errs, tl_conf_check_at(c, "default_limit"),
@@ -44,18 +38,13 @@ int tl_api_conf_check(void *p, const struct tl_conf_check *c)
 		rc = -EINVAL;
 	}
 	if (a->auth == TL_API_AUTH_KEYSTONE) {
-		for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-			if (values[i] && *values[i])
-				continue;
-			tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
-				      "api.keystone.%s: required when api.auth is keystone",
-				      needed[i]);
-			rc = -EINVAL;
-		}
-	}
-	if (rc == 0 && k->auth_url && !k->www_authenticate_uri) {
-		k->www_authenticate_uri = strdup(k->auth_url);
-		if (!k->www_authenticate_uri)
+		int k = tl_keystone_conf_require(&a->keystone, c, "api");
+
+		if (k < 0)
+			rc = k;
+	} else if (rc == 0 && a->keystone.auth_url && !a->keystone.www_authenticate_uri) {
+		a->keystone.www_authenticate_uri = strdup(a->keystone.auth_url);
+		if (!a->keystone.www_authenticate_uri)
 			return -ENOMEM;
 	}
 	return rc;

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "api/auth.h"
 #include "api/handlers.h"
@@ -36,34 +35,6 @@
 #define COMPONENT "api"
 
 /* ---- the request's life ---------------------------------------------------- */
-
-static void new_request_id(char *out, size_t size)
-{
-	uint8_t u[16];
-	static const char hex[] = "0123456789abcdef";
-	char *p = out;
-	size_t i;
-
-	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-		int64_t t = tl_time_mono();
-
-		memcpy(u, &t, sizeof(t));
-		memcpy(u + 8, &out, sizeof(out) < 8 ? sizeof(out) : 8);
-	}
-	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	if (size < 41)
-		return;
-	memcpy(p, "req-", 4);
-	p += 4;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*p++ = '-';
-		*p++ = hex[u[i] >> 4];
-		*p++ = hex[u[i] & 15];
-	}
-	*p = '\0';
-}
 
 /* Is JSON acceptable per the Accept header? (WSME answered 406 otherwise.) */
 static bool accepts_json(const char *accept)
@@ -209,7 +180,7 @@ static void on_request(void *cls, const struct tl_http_request *hr, struct tl_ht
 	r->start_us = hr->start_us;
 	r->method = hr->method;
 	r->url = hr->path;
-	new_request_id(r->id, sizeof(r->id));
+	tl_http_request_id(r->id, sizeof(r->id));
 	tl_buf_init(&r->out);
 	tl_buf_set_limit(&r->out, (size_t)api->conf->max_response_size);
 	r->body = hr->body;
@@ -252,7 +223,7 @@ static void on_refused(void *cls, const struct tl_http_refused *what, struct tl_
 	r->start_us = tl_time_mono();
 	r->method = what->method ? what->method : "-";
 	r->url = what->target ? what->target : "-";
-	new_request_id(r->id, sizeof(r->id));
+	tl_http_request_id(r->id, sizeof(r->id));
 	tl_buf_init(&r->out);
 	tl_api_error(r, what->error->status, "%s", what->error->message);
 	if (!tl_buf_error(&r->out)) {

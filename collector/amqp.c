@@ -50,6 +50,13 @@ struct worker {
 	size_t next_endpoint;
 	int64_t beat_us; /* when keep_alive() last sent a heartbeat (mono µs) */
 	char component[32];
+	/* The consumer tags of the queues it consumes from, in queue order
+	 * (metering, event, rpc); n_tags 0 while it does not consume. */
+	char tags[3][256];
+	size_t n_tags;
+	_Atomic bool connected;	      /* a connection and its channel are open */
+	_Atomic bool consuming;	      /* and the queues are consumed (not paused) */
+	_Atomic unsigned commit_done; /* the last "commit now" request served */
 };
 
 struct tl_amqp_input {
@@ -61,6 +68,8 @@ struct tl_amqp_input {
 	struct tl_ingest_stats stats;
 	struct tl_ingest_seen seen; /* refused messages, for redeliveries */
 	_Atomic bool stop;
+	_Atomic bool paused;	     /* control: cancel the consumers */
+	_Atomic unsigned commit_req; /* control: "commit now" requests */
 	struct worker *workers;
 	size_t n_workers;
 };
@@ -171,6 +180,9 @@ static int parse_endpoint(const char *url, struct endpoint *ep)
 
 static void disconnect(struct worker *w)
 {
+	atomic_store(&w->connected, false);
+	atomic_store(&w->consuming, false);
+	w->n_tags = 0;
 	if (!w->conn)
 		return;
 	/* Best effort: the broker redelivers what was not acknowledged. */
@@ -209,11 +221,60 @@ static int declare_queue(struct worker *w, const struct endpoint *ep, const char
 	amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(queue),
 			amqp_cstring_bytes(c->exchange), amqp_cstring_bytes(queue),
 			amqp_empty_table);
-	if (check_reply(w, "queue.bind", ep) < 0)
-		return -EIO;
-	amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
-			   amqp_empty_table);
-	return check_reply(w, "basic.consume", ep);
+	return check_reply(w, "queue.bind", ep);
+}
+
+/* The queues a worker consumes from, in order; returns how many (up to 3). */
+static size_t queues(const struct tl_amqp_conf *c, const char *out[3])
+{
+	size_t n = 0;
+
+	out[n++] = c->metering_queue;
+	if (c->event_queue && *c->event_queue)
+		out[n++] = c->event_queue;
+	if (c->rpc_queue && *c->rpc_queue)
+		out[n++] = c->rpc_queue;
+	return n;
+}
+
+/* basic.consume on each queue, keeping the broker's consumer tags. Returns 0 or -EIO. */
+static int start_consuming(struct worker *w, const struct endpoint *ep)
+{
+	const char *q[3];
+	size_t i, n = queues(w->in->conf, q);
+
+	w->n_tags = 0;
+	for (i = 0; i < n; i++) {
+		amqp_basic_consume_ok_t *ok =
+			amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(q[i]),
+					   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+
+		if (check_reply(w, "basic.consume", ep) < 0 || !ok)
+			return -EIO;
+		snprintf(w->tags[i], sizeof(w->tags[i]), "%.*s", (int)ok->consumer_tag.len,
+			 (const char *)ok->consumer_tag.bytes);
+		w->n_tags = i + 1;
+	}
+	atomic_store(&w->consuming, true);
+	return 0;
+}
+
+/*
+ * basic.cancel on each consumer: the broker stops sending; deliveries it sent
+ * before the cancel-ok (librabbitmq queues them during the call) are still
+ * read, staged, committed and acknowledged by the loop; the others stay in
+ * the queue. Returns 0 or -EIO.
+ */
+static int stop_consuming(struct worker *w, const struct endpoint *ep)
+{
+	atomic_store(&w->consuming, false);
+	while (w->n_tags) {
+		amqp_basic_cancel(w->conn, CHANNEL, amqp_cstring_bytes(w->tags[w->n_tags - 1]));
+		if (check_reply(w, "basic.cancel", ep) < 0)
+			return -EIO;
+		w->n_tags--;
+	}
+	return 0;
 }
 
 static int connect_endpoint(struct worker *w, const struct endpoint *ep)
@@ -270,9 +331,15 @@ static int connect_endpoint(struct worker *w, const struct endpoint *ep)
 	    (c->event_queue && *c->event_queue && declare_queue(w, ep, c->event_queue) < 0) ||
 	    (c->rpc_queue && *c->rpc_queue && declare_queue(w, ep, c->rpc_queue) < 0))
 		goto fail;
+	/* Paused: connected (the queues exist, heartbeats flow), not consuming. */
+	if (!atomic_load(&w->in->paused) && start_consuming(w, ep) < 0)
+		goto fail;
+	atomic_store(&w->connected, true);
 	tl_complain_release(&w->down, TL_LOG_NOTICE, w->component, "%s: connected again",
 			    ep->display);
-	tl_logc(TL_LOG_INFO, w->component, "consuming from %s", ep->display);
+	tl_logc(TL_LOG_INFO, w->component, "%s %s",
+		atomic_load(&w->consuming) ? "consuming from" : "connected (paused) to",
+		ep->display);
 	return 0;
 fail:
 	disconnect(w);
@@ -423,16 +490,30 @@ static int consume(struct worker *w)
 	while (!stopping(w)) {
 		int wait_ms = 200;
 		int64_t now = tl_time_mono();
+		unsigned req = atomic_load(&w->in->commit_req);
+		bool pause = atomic_load(&w->in->paused);
+		const struct endpoint *ep = &w->in->eps[w->next_endpoint];
 
+		if (pause != !atomic_load(&w->consuming)) {
+			rc = pause ? stop_consuming(w, ep) : start_consuming(w, ep);
+			if (rc < 0)
+				return -EIO;
+			tl_logc(TL_LOG_NOTICE, w->component, "%s",
+				pause ? "paused" : "consuming again");
+		}
+		if (!staged)
+			atomic_store(&w->commit_done, req);
 		/* Commit when the batch is full, or old enough, or the buffer
-		 * refused it earlier (retry). */
-		if (staged && (staged >= (size_t)c->batch_size || now - first_us >= timeout_us)) {
+		 * refused it earlier (retry), or the control API asks. */
+		if (staged && (staged >= (size_t)c->batch_size || now - first_us >= timeout_us ||
+			       req != atomic_load(&w->commit_done))) {
 			rc = commit_and_ack(w, last_tag);
 			if (rc == -EIO)
 				return rc;
 			if (rc == 0) {
 				staged = 0;
 				last_tag = 0;
+				atomic_store(&w->commit_done, req);
 			} else {
 				wait_ms =
 					50; /* full: keep reading frames (heartbeats), retry soon */
@@ -635,4 +716,50 @@ void tl_amqp_input_stop(struct tl_amqp_input *in)
 const struct tl_ingest_stats *tl_amqp_input_stats(const struct tl_amqp_input *in)
 {
 	return &in->stats;
+}
+
+void tl_amqp_input_pause(struct tl_amqp_input *in, bool pause)
+{
+	atomic_store(&in->paused, pause);
+}
+
+bool tl_amqp_input_paused(const struct tl_amqp_input *in)
+{
+	return atomic_load(&in->paused);
+}
+
+bool tl_amqp_input_connected(const struct tl_amqp_input *in)
+{
+	bool paused = atomic_load(&in->paused);
+	size_t i;
+
+	if (in->n_workers == 0)
+		return false;
+	for (i = 0; i < in->n_workers; i++) {
+		const struct worker *w = &in->workers[i];
+
+		if (!atomic_load(&w->connected) || (!paused && !atomic_load(&w->consuming)))
+			return false;
+	}
+	return true;
+}
+
+unsigned tl_amqp_input_commit_now(struct tl_amqp_input *in)
+{
+	return atomic_fetch_add(&in->commit_req, 1) + 1;
+}
+
+bool tl_amqp_input_committed(const struct tl_amqp_input *in, unsigned ticket)
+{
+	size_t i;
+
+	/* A worker without a connection holds nothing: what it had staged
+	 * was discarded unacknowledged, for the broker to redeliver. */
+	for (i = 0; i < in->n_workers; i++) {
+		const struct worker *w = &in->workers[i];
+
+		if (atomic_load(&w->connected) && (int)(atomic_load(&w->commit_done) - ticket) < 0)
+			return false;
+	}
+	return true;
 }

@@ -64,4 +64,25 @@ void tl_amqp_input_stop(struct tl_amqp_input *in);
 /* The input's counters (summed over its workers). */
 const struct tl_ingest_stats *tl_amqp_input_stats(const struct tl_amqp_input *in);
 
+/*
+ * Control (collector/control.h), any thread; the workers act within about
+ * 200 ms. Paused, each worker cancels its consumers (basic.cancel) and keeps
+ * its connection (heartbeats go on): what the broker had already sent is
+ * read, committed and acknowledged as usual, the rest stays in the queues;
+ * nothing acknowledged is lost, nothing is dropped. Resumed, it consumes
+ * again. A worker that reconnects while paused does not consume.
+ */
+void tl_amqp_input_pause(struct tl_amqp_input *in, bool pause);
+bool tl_amqp_input_paused(const struct tl_amqp_input *in);
+/* Every worker has a connection, and consumes unless paused. */
+bool tl_amqp_input_connected(const struct tl_amqp_input *in);
+/*
+ * Asks every worker to commit (and acknowledge) what it has staged now rather
+ * than at batch_size or batch_timeout. Returns a ticket for
+ * tl_amqp_input_committed(): true once each connected worker has committed
+ * what it had staged at the request (at once when it had nothing).
+ */
+unsigned tl_amqp_input_commit_now(struct tl_amqp_input *in);
+bool tl_amqp_input_committed(const struct tl_amqp_input *in, unsigned ticket);
+
 #endif

@@ -528,6 +528,7 @@ static void note_full(struct tl_buffer *b, uint64_t used, bool map)
 	atomic_fetch_add(&b->c.rejected_full, 1);
 	if (atomic_exchange(&b->full, true))
 		return;
+	atomic_store(&b->full_since_us, tl_time_mono());
 	if (map)
 		tl_logc(TL_LOG_WARNING, COMPONENT,
 			"%s: the LMDB map is full (old snapshots pin freed pages?): inputs pause",
@@ -545,8 +546,8 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	unsigned char kb[8];
-	uint64_t first = 0, total = 0, used = 0;
-	int64_t now;
+	uint64_t first = 0, total = 0, used = 0, bytes = 0;
+	int64_t now, t0;
 	size_t i;
 	int rc = 0, mrc;
 	bool locked = false;
@@ -566,6 +567,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		if (recs[i].len > TL_BUFFER_REC_MAX)
 			return -EMSGSIZE;
 		total += TL_BUFFER_REC_HEADER + 8 + recs[i].len;
+		bytes += recs[i].len;
 	}
 	/* A batch that could never fit must not wait for room forever. */
 	if (total > b->max_size / 4)
@@ -584,6 +586,7 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	}
 
 	now = tl_time_now();
+	t0 = tl_time_mono();
 	pthread_mutex_lock(&b->append_mu);
 	locked = true;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
@@ -643,10 +646,17 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	tl_buffer_write_ok(b);
 	atomic_store(&b->used_bytes, used);
 	atomic_fetch_add(&b->c.appended, n);
+	atomic_fetch_add(&b->c.appended_bytes, bytes);
 	atomic_fetch_add(&b->c.commits, 1);
-	if (atomic_load(&b->full) && atomic_exchange(&b->full, false))
+	tl_hist_observe(&b->commit_latency, (double)(tl_time_mono() - t0) / 1e6);
+	if (atomic_load(&b->full) && atomic_exchange(&b->full, false)) {
+		int64_t since = atomic_exchange(&b->full_since_us, 0);
+
+		if (since)
+			atomic_fetch_add(&b->c.full_us, (uint64_t)(tl_time_mono() - since));
 		tl_logc(TL_LOG_NOTICE, COMPONENT,
 			"%s: room again (%" PRIu64 " bytes used): inputs resume", b->path, used);
+	}
 	notify_committed(b, first + n);
 	if (out_first_seq)
 		*out_first_seq = first;
@@ -1038,11 +1048,20 @@ out:
 	return rc;
 }
 
-int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms)
+uint64_t tl_buffer_wake_token(struct tl_buffer *b)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&b->mu);
+	gen = b->wake_gen;
+	pthread_mutex_unlock(&b->mu);
+	return gen;
+}
+
+int tl_buffer_wait_token(struct tl_buffer_reader *r, int timeout_ms, uint64_t token)
 {
 	struct tl_buffer *b = r->b;
 	struct timespec ts;
-	uint64_t gen;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1055,17 +1074,21 @@ int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&b->mu);
-	gen = b->wake_gen;
-	while (b->committed_next <= r->next && b->wake_gen == gen) {
+	while (b->committed_next <= r->next && b->wake_gen == token) {
 		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	if (b->committed_next > r->next)
 		rc = 0;
 	else
-		rc = b->wake_gen != gen ? -EINTR : -ETIMEDOUT;
+		rc = b->wake_gen != token ? -EINTR : -ETIMEDOUT;
 	pthread_mutex_unlock(&b->mu);
 	return rc;
+}
+
+int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms)
+{
+	return tl_buffer_wait_token(r, timeout_ms, tl_buffer_wake_token(r->b));
 }
 
 void tl_buffer_wakeup(struct tl_buffer *b)
@@ -1368,6 +1391,15 @@ int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out)
 	out->counters.deadlettered = atomic_load(&b->c.deadlettered);
 	out->counters.evicted = atomic_load(&b->c.evicted);
 	out->counters.trimmed = atomic_load(&b->c.trimmed);
+	out->counters.appended_bytes = atomic_load(&b->c.appended_bytes);
+	out->counters.full_us = atomic_load(&b->c.full_us);
+	{
+		int64_t since = atomic_load(&b->full_since_us);
+
+		if (since && atomic_load(&b->full))
+			out->counters.full_us += (uint64_t)(tl_time_mono() - since);
+	}
+	tl_hist_read(&b->commit_latency, &out->commit_latency);
 	goto out;
 fail:
 	rc = tl_buffer_lmdb_fail(b, "stats", mrc);

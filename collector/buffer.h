@@ -112,6 +112,7 @@
 #include "collector/collector_conf.h" /* enum tl_buffer_sync */
 
 #include "collector/buffer_format.h"
+#include "collector/hist.h"
 
 /* Options of tl_buffer_open(). */
 struct tl_buffer_opts {
@@ -131,13 +132,17 @@ struct tl_buffer_cursor_stat {
 
 /* Counters of this process since tl_buffer_open(). */
 struct tl_buffer_counters {
-	uint64_t appended;	/* records committed by tl_buffer_append() */
-	uint64_t commits;	/* successful tl_buffer_append() transactions */
-	uint64_t rejected_full; /* tl_buffer_append() calls refused with -ENOSPC */
-	uint64_t corrupt;	/* corrupted records met by readers */
-	uint64_t deadlettered;	/* dead letters written */
-	uint64_t evicted;	/* dead letters evicted by the quota */
-	uint64_t trimmed;	/* records deleted by tl_buffer_trim() */
+	uint64_t appended;	 /* records committed by tl_buffer_append() */
+	uint64_t commits;	 /* successful tl_buffer_append() transactions */
+	uint64_t rejected_full;	 /* tl_buffer_append() calls refused with -ENOSPC */
+	uint64_t corrupt;	 /* corrupted records met by readers */
+	uint64_t deadlettered;	 /* dead letters written */
+	uint64_t evicted;	 /* dead letters evicted by the quota */
+	uint64_t trimmed;	 /* records deleted by tl_buffer_trim() */
+	uint64_t appended_bytes; /* payload bytes of the appended records */
+	/* Time appends were refused for room: from a refusal that found the
+	 * buffer full to the next append it took (the current period included). */
+	uint64_t full_us;
 };
 
 /* What tl_buffer_stats() fills; release with tl_buffer_stats_fini(). */
@@ -155,6 +160,7 @@ struct tl_buffer_stats {
 	uint64_t deadletter_bytes;
 	unsigned readers; /* LMDB reader slots in use (all processes) */
 	struct tl_buffer_counters counters;
+	struct tl_hist commit_latency;	       /* of this process's successful tl_buffer_append() */
 	struct tl_buffer_cursor_stat *cursors; /* every stored cursor, by name */
 	size_t n_cursors;
 };
@@ -224,6 +230,15 @@ void tl_buffer_release(struct tl_buffer_reader *r);
  * tl_buffer_wakeup().
  */
 int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms);
+
+/*
+ * As tl_buffer_wait(), but a tl_buffer_wakeup() after token was taken (with
+ * tl_buffer_wake_token()) counts too: -EINTR at once. For a thread that checks
+ * its own requests between taking the token and waiting, so that a request
+ * followed by a wakeup in that interval is not missed.
+ */
+uint64_t tl_buffer_wake_token(struct tl_buffer *b);
+int tl_buffer_wait_token(struct tl_buffer_reader *r, int timeout_ms, uint64_t token);
 
 /* Wakes every tl_buffer_wait() of this handle with -EINTR (shutdown). */
 void tl_buffer_wakeup(struct tl_buffer *b);

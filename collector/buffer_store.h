@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "collector/buffer_format.h"
+#include "collector/hist.h"
 #include "common/log.h"
 
 /* The log component of the buffer and its dead-letter store. */
@@ -76,8 +77,10 @@ struct tl_buffer {
 
 	struct {
 		_Atomic uint64_t appended, commits, rejected_full, corrupt, deadlettered, evicted,
-			trimmed;
+			trimmed, appended_bytes, full_us;
 	} c;
+	_Atomic int64_t full_since_us;	   /* mono µs when full last became true; 0: not full */
+	struct tl_hist_rec commit_latency; /* successful appends, begin to commit */
 	struct tl_ratelimit corrupt_rl;
 	struct tl_ratelimit evict_rl;
 };

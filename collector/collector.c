@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector/amqp.h"
 #include "collector/buffer.h"
+#include "collector/collector_int.h"
 #include "collector/deadletter.h"
 #include "collector/record.h"
 #include "collector/udp.h"
@@ -27,35 +30,6 @@
 #define RETRY_MAX_MS	60000
 #define HOUSEKEEPING_MS 1000
 
-struct dthread {
-	struct tl_collector *c;
-	struct tl_dispatcher *d;
-	struct tl_buffer_reader *r;
-	pthread_t thread;
-	bool started;
-	_Atomic bool reopen;
-	struct tl_record_batch items; /* the batch's records, decoded */
-	struct tl_buf why;
-	const struct tl_sample **sp;
-	const struct tl_event **ep;
-	size_t cap_sp, cap_ep;
-	struct tl_dispatch_refusals refusals;
-	struct tl_complain failing;
-};
-
-struct tl_collector {
-	const struct tl_collector_conf *conf;
-	struct tl_buffer *buffer;
-	struct dthread *dts;
-	size_t n_dts;
-	struct tl_amqp_input *amqp;
-	struct tl_udp_input *udp;
-	pthread_t housekeeper;
-	bool housekeeper_started;
-	_Atomic bool stop_dispatch;
-	_Atomic bool stop_housekeeping;
-};
-
 static void nap(_Atomic bool *stop, int ms)
 {
 	while (ms > 0 && !atomic_load(stop)) {
@@ -64,6 +38,128 @@ static void nap(_Atomic bool *stop, int ms)
 		usleep((useconds_t)step * 1000);
 		ms -= step;
 	}
+}
+
+/* CLOCK_MONOTONIC deadline ms from now, for the condition variables. */
+static struct timespec deadline_in(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+void tl_dthread_kick(struct dthread *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->kick++;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	/* Out of tl_buffer_wait() too (the others just wait again). */
+	tl_buffer_wakeup(t->c->buffer);
+}
+
+/*
+ * A dispatch thread's sleep: up to ms, cut short by the collector stopping
+ * and by any kick (enable, disable, restart, flush) it has not served yet.
+ */
+static void dnap(struct dthread *t, int ms)
+{
+	struct timespec ts = deadline_in(ms);
+
+	pthread_mutex_lock(&t->mu);
+	while (t->kick == t->seen_kick && !atomic_load(&t->c->stop_dispatch))
+		if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* A backoff nap, shown as such in the status. */
+static void backoff_nap(struct dthread *t, int ms)
+{
+	atomic_store(&t->next_try_us, tl_time_now() + (int64_t)ms * 1000);
+	atomic_store(&t->backing_off, true);
+	dnap(t, ms);
+	atomic_store(&t->backing_off, false);
+}
+
+/* Remembers the last error for the status; count: it is a failure. */
+static void note_error(struct dthread *t, bool count, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note_error(struct dthread *t, bool count, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (count)
+		atomic_fetch_add(&t->failures, 1);
+	pthread_mutex_lock(&t->mu);
+	va_start(ap, fmt);
+	vsnprintf(t->last_error, sizeof(t->last_error), fmt, ap);
+	va_end(ap);
+	t->last_error_unix = (double)tl_time_now() / 1e6;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/*
+ * Replaces the instance with a new one from the same configuration: the new
+ * one is created first, so that a failure leaves the old one working; the
+ * counters carry over.
+ */
+static int restart_instance(struct dthread *t)
+{
+	struct tl_dispatcher *nd = NULL, *old = t->d;
+	int rc = tl_dispatcher_create(old->conf, &nd);
+
+	if (rc < 0) {
+		note_error(t, false, "restart failed: %s", strerror(-rc));
+		return rc;
+	}
+	atomic_store(&nd->stats.batches, atomic_load(&old->stats.batches));
+	atomic_store(&nd->stats.samples, atomic_load(&old->stats.samples));
+	atomic_store(&nd->stats.events, atomic_load(&old->stats.events));
+	atomic_store(&nd->stats.filtered, atomic_load(&old->stats.filtered));
+	atomic_store(&nd->stats.retries, atomic_load(&old->stats.retries));
+	atomic_store(&nd->stats.dropped, atomic_load(&old->stats.dropped));
+	atomic_store(&nd->stats.dispatch_us, atomic_load(&old->stats.dispatch_us));
+	pthread_mutex_lock(&t->mu);
+	t->d = nd;
+	pthread_mutex_unlock(&t->mu);
+	tl_dispatcher_flush(old);
+	tl_dispatcher_destroy(old);
+	return 0;
+}
+
+/* Between batches: what the control API and SIGHUP asked for. */
+static void serve_requests(struct dthread *t)
+{
+	uint64_t req;
+
+	if (atomic_exchange(&t->reopen, false))
+		tl_dispatcher_reopen(t->d);
+	pthread_mutex_lock(&t->mu);
+	t->seen_kick = t->kick;
+	req = t->restart_req;
+	pthread_mutex_unlock(&t->mu);
+	if (req != t->restart_done) {
+		int rc;
+
+		/* No snapshot pinned while the destination reconnects. */
+		tl_buffer_release(t->r);
+		rc = restart_instance(t);
+		pthread_mutex_lock(&t->mu);
+		t->restart_done = req;
+		t->restart_rc = rc;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
+	}
+	if (atomic_exchange(&t->flush_req, false))
+		tl_dispatcher_flush(t->d);
 }
 
 /*
@@ -186,20 +282,35 @@ static void *dispatch_main(void *arg)
 		const struct tl_buffer_batch *batch;
 		struct tl_dispatch_batch b;
 		enum tl_dispatch_status st;
+		int64_t t0;
 		int rc;
 
-		if (atomic_exchange(&t->reopen, false))
-			tl_dispatcher_reopen(t->d);
+		serve_requests(t);
+		if (atomic_load(&t->disabled)) {
+			/* The cursor holds; no snapshot pins the buffer meanwhile. */
+			tl_buffer_release(t->r);
+			dnap(t, 1000);
+			continue;
+		}
 		rc = tl_buffer_read(t->r, BATCH_RECORDS, BATCH_BYTES, &batch);
+		atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
 		if (rc < 0) {
 			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
 				    "cannot read the buffer: %s", strerror(-rc));
-			nap(&c->stop_dispatch, RETRY_MIN_MS);
+			note_error(t, true, "cannot read the buffer: %s", strerror(-rc));
+			backoff_nap(t, RETRY_MIN_MS);
 			continue;
 		}
 		if (batch->n == 0) {
+			uint64_t token = tl_buffer_wake_token(c->buffer);
+			bool kicked;
+
 			tl_buffer_release(t->r);
-			tl_buffer_wait(t->r, 500);
+			pthread_mutex_lock(&t->mu);
+			kicked = t->kick != t->seen_kick;
+			pthread_mutex_unlock(&t->mu);
+			if (!kicked)
+				tl_buffer_wait_token(t->r, 500, token);
 			continue;
 		}
 		rc = load_batch(t, batch, &b);
@@ -207,12 +318,15 @@ static void *dispatch_main(void *arg)
 			tl_buffer_release(t->r);
 			tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
 				    "cannot load a batch: %s", strerror(-rc));
-			nap(&c->stop_dispatch, backoff);
+			note_error(t, true, "cannot load a batch: %s", strerror(-rc));
+			backoff_nap(t, backoff);
 			continue;
 		}
 		tl_buf_reset(&t->why);
 		b.refusals = &t->refusals;
+		t0 = tl_time_mono();
 		st = tl_dispatcher_dispatch(t->d, &b, &t->why);
+		tl_hist_observe(&t->latency, (double)(tl_time_mono() - t0) / 1e6);
 		if (st == TL_DISPATCH_OK && t->refusals.n) {
 			rc = deadletter_refused(t, batch);
 			if (rc < 0) {
@@ -221,21 +335,25 @@ static void *dispatch_main(void *arg)
 				tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
 					    "cannot dead-letter refused records: %s",
 					    strerror(-rc));
-				nap(&c->stop_dispatch, backoff);
+				note_error(t, true, "cannot dead-letter refused records: %s",
+					   strerror(-rc));
+				backoff_nap(t, backoff);
 				continue;
 			}
 		}
 		switch (st) {
 		case TL_DISPATCH_OK:
 			rc = tl_buffer_advance(t->r, batch->last_seq);
-			if (rc < 0)
+			if (rc < 0) {
 				tl_complain(&t->failing, TL_LOG_ERR, t->d->prefix,
 					    "cannot advance the cursor: %s (the batch will be sent "
 					    "again)",
 					    strerror(-rc));
-			else
+				note_error(t, true, "cannot advance the cursor: %s", strerror(-rc));
+			} else {
 				tl_complain_release(&t->failing, TL_LOG_NOTICE, t->d->prefix,
 						    "dispatching again");
+			}
 			forget_pages(batch);
 			backoff = RETRY_MIN_MS;
 			break;
@@ -245,13 +363,16 @@ static void *dispatch_main(void *arg)
 			tl_complain(&t->failing, TL_LOG_WARNING, t->d->prefix,
 				    "destination failing, retrying in %d ms: %s", backoff,
 				    t->why.len ? t->why.data : "no reason given");
-			nap(&c->stop_dispatch, backoff);
+			note_error(t, true, "%s", t->why.len ? t->why.data : "no reason given");
+			/* A flush or restart cuts it short. */
+			backoff_nap(t, backoff);
 			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 			break;
 		case TL_DISPATCH_DROP:
 			tl_logc(TL_LOG_ERR, t->d->prefix,
 				"batch of %zu records refused, moved to the dead-letter store: %s",
 				batch->n, t->why.len ? t->why.data : "no reason given");
+			note_error(t, true, "%s", t->why.len ? t->why.data : "no reason given");
 			rc = tl_buffer_drop(t->r, batch->recs, batch->n,
 					    t->why.len ? t->why.data : "dropped by the dispatcher",
 					    batch->last_seq);
@@ -260,9 +381,14 @@ static void *dispatch_main(void *arg)
 					"cannot dead-letter the batch: %s", strerror(-rc));
 			break;
 		}
+		atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
 	}
 	tl_buffer_release(t->r);
 	tl_dispatcher_flush(t->d);
+	pthread_mutex_lock(&t->mu);
+	t->exited = true;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
 	return NULL;
 }
 
@@ -292,6 +418,10 @@ static void *housekeeping_main(void *arg)
 
 static void free_dthread(struct dthread *t)
 {
+	if (t->sync_init) {
+		pthread_cond_destroy(&t->cv);
+		pthread_mutex_destroy(&t->mu);
+	}
 	tl_buffer_reader_close(t->r);
 	tl_dispatcher_destroy(t->d);
 	tl_record_batch_fini(&t->items);
@@ -311,6 +441,13 @@ void tl_collector_stop(struct tl_collector *c)
 	tl_amqp_input_stop(c->amqp);
 	tl_udp_input_stop(c->udp);
 	atomic_store(&c->stop_dispatch, true);
+	for (i = 0; i < c->n_dts; i++) {
+		if (!c->dts[i].sync_init)
+			continue;
+		pthread_mutex_lock(&c->dts[i].mu);
+		pthread_cond_broadcast(&c->dts[i].cv);
+		pthread_mutex_unlock(&c->dts[i].mu);
+	}
 	if (c->buffer)
 		tl_buffer_wakeup(c->buffer);
 	for (i = 0; i < c->n_dts; i++)
@@ -357,8 +494,17 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	for (i = 0; i < cc->n_dispatchers; i++) {
 		struct dthread *t = &c->dts[i];
 
+		pthread_condattr_t ca;
+
 		c->n_dts = i + 1;
 		t->c = c;
+		t->conf = &cc->dispatchers[i];
+		pthread_mutex_init(&t->mu, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&t->cv, &ca);
+		pthread_condattr_destroy(&ca);
+		t->sync_init = true;
 		tl_record_batch_init(&t->items);
 		tl_buf_init(&t->why);
 		rc = tl_dispatcher_create(&cc->dispatchers[i], &t->d);
@@ -378,6 +524,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
 		if (rc < 0)
 			goto fail;
+		atomic_store(&c->dts[i].cursor, tl_buffer_reader_next(c->dts[i].r));
 	}
 	for (i = 0; i < c->n_dts; i++) {
 		if (pthread_create(&c->dts[i].thread, NULL, dispatch_main, &c->dts[i]) != 0) {
@@ -391,14 +538,17 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		goto fail;
 	}
 	c->housekeeper_started = true;
-	rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->amqp);
-	if (rc < 0)
-		goto fail;
+	/* No URL or no worker (a collector built in code, e.g. by a test): no AMQP input. */
+	if (cc->amqp.urls.n > 0 && cc->amqp.workers > 0) {
+		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->amqp);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, &c->udp);
 	if (rc < 0)
 		goto fail;
 	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",
-	       c->n_dts, (long long)cc->amqp.workers,
+	       c->n_dts, c->amqp ? (long long)cc->amqp.workers : 0LL,
 	       cc->udp.address && *cc->udp.address ? "on" : "off");
 	*out = c;
 	return 0;

@@ -18,22 +18,10 @@
 #include <stdint.h>
 
 #include "collector/collector.h"
+#include "collector/hist.h"
 #include "common/buf.h"
 
-/*
- * A latency histogram with fixed upper bounds (seconds), Prometheus-style:
- * counts[i] is the number of observations <= bounds[i] (not cumulative:
- * the renderer accumulates); the last bucket is +Inf.
- */
-#define TL_HIST_BUCKETS 15
-extern const double tl_hist_bounds[TL_HIST_BUCKETS - 1]; /* 0.0005 ... 10 */
-struct tl_hist {
-	uint64_t counts[TL_HIST_BUCKETS];
-	uint64_t count;
-	double sum; /* seconds */
-};
-/* The q-quantile (0..1) estimated from the buckets' bounds; 0 when empty. */
-double tl_hist_quantile(const struct tl_hist *h, double q);
+/* struct tl_hist, tl_hist_bounds and tl_hist_quantile() are in collector/hist.h. */
 
 enum tl_dispatcher_state {
 	TL_DISPATCHER_RUNNING,	  /* delivering, or waiting for records */
@@ -50,13 +38,19 @@ struct tl_dispatcher_status {
 	double next_try_unix; /* when backing off: the next attempt, Unix seconds */
 	uint64_t cursor;      /* the next sequence to deliver */
 	uint64_t lag_records; /* appended and not yet delivered */
-	uint64_t lag_bytes;   /* their payload bytes (an estimate is fine: say so) */
-	double lag_seconds;   /* age of the oldest undelivered record; 0 when none */
+	/* Their payload bytes, ESTIMATED: lag_records times the average payload
+	 * of the records this process appended (of the records held, before the
+	 * first append). Sequence numbers count, so a gap counts as a record. */
+	uint64_t lag_bytes;
+	/* Age of the oldest undelivered record (its append time); 0 when none. */
+	double lag_seconds;
 	/* Since the start of this process. */
 	uint64_t batches, samples, events, filtered, retries, dead_letters;
-	struct tl_hist latency; /* of dispatch() calls */
+	struct tl_hist latency; /* of dispatch() calls (a batch the filters emptied included) */
 	uint64_t failures;	/* RETRY and DROP answers and failed reads */
-	char last_error[256];	/* "" when none */
+	/* "" when none: the reason of the last RETRY or DROP, failed read, or
+	 * failed restart (which does not count as a failure). */
+	char last_error[256];
 	double last_error_unix; /* 0 when none */
 };
 
@@ -64,10 +58,14 @@ struct tl_input_status {
 	char name[16];	 /* "amqp", "udp" */
 	bool configured; /* enabled in the configuration */
 	bool paused;
-	bool connected; /* amqp: every worker has a consuming channel; udp: bound */
-	/* Since the start of this process. */
+	/* amqp: every worker has a consuming channel (paused: a connection); udp: bound */
+	bool connected;
+	/* Since the start of this process. bytes: of the bodies (an oversized one: its announced
+	 * size); rejected: messages and items refused; dead_letters: committed, one per message. */
 	uint64_t messages, samples, events, bytes, rejected, dead_letters;
 	uint64_t dropped_paused; /* udp: datagrams dropped while paused */
+	/* Refusals per reason of common/decode.h ("too_large"...; TL_DECODE_OK
+	 * left out): rejected_by_reason[i] is reason_names[i], i < n_reasons. */
 	uint64_t rejected_by_reason[32];
 	size_t n_reasons;
 	const char *reason_names[32]; /* static strings */
@@ -78,8 +76,11 @@ struct tl_buffer_status {
 	double oldest_age_seconds; /* 0 when empty */
 	uint64_t deadletters, deadletter_bytes;
 	uint64_t appended, commits, rejected_full, evicted;
-	struct tl_hist commit_latency; /* tl_buffer_append() transactions */
-	double full_seconds;	       /* time inputs spent refused by a full buffer */
+	struct tl_hist commit_latency; /* successful tl_buffer_append() transactions */
+	/* Time inputs spent refused by a full buffer: wall time from an append
+	 * refused for room to the next append taken, summed (the current period
+	 * included); not multiplied by the number of inputs waiting. */
+	double full_seconds;
 };
 
 /* Dispatchers, in configuration order. Returns how many (also when more than cap). */
@@ -98,15 +99,23 @@ int tl_collector_dispatcher_enable(struct tl_collector *c, const char *name, boo
 /*
  * Closes and reopens the dispatcher's destination (a new instance from the
  * same configuration) between batches, without losing its place. Returns 0
- * once done, -ENOENT, or the instance's error (the old one keeps running).
+ * once done, -ENOENT, or the instance's error (the old one keeps running);
+ * -ETIMEDOUT when the thread did not get to it within 10 s (a dispatch call
+ * that hangs: the restart still happens after it), -ECANCELED when the
+ * collector stopped meanwhile. A disabled dispatcher restarts and stays
+ * disabled; one backing off retries at once with the new instance.
  */
 int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, const char *who);
 /*
- * Flush: every dispatcher (or only name) sends its partial batch now and
- * cuts its backoff short. With wait_s > 0, waits until each has delivered
- * up to the head of the buffer as it was at the call; returns -ETIMEDOUT
- * after wait_s with what is still pending ("NAME: N records" lines) in
- * pending. Returns 0, -ENOENT or -ETIMEDOUT.
+ * Flush: the inputs commit what they staged (AMQP: and acknowledge it) now
+ * rather than at their batch size or timeout; every dispatcher (or only
+ * name) cuts its backoff short and flushes its destination (the collector's
+ * batches are never held partial: a dispatcher sends what the buffer holds).
+ * With wait_s > 0, waits (up to 2 s of it) for the inputs' commits, then
+ * until each dispatcher has delivered up to the head of the buffer as it was
+ * then (polled every 20 ms); returns -ETIMEDOUT after wait_s with what is
+ * still pending ("NAME: N records\n" lines, N in sequence numbers) appended
+ * to pending (may be NULL). Returns 0, -ENOENT, -ETIMEDOUT or a buffer error.
  */
 int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, const char *who,
 		       struct tl_buf *pending);

@@ -234,8 +234,10 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	size_t i;
 	int rc;
 
-	if (in->stats)
+	if (in->stats) {
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->bytes, len, memory_order_relaxed);
+	}
 	rc = msgpack ? tl_decode_msgpack(&in->dec, body, len, res)
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
@@ -271,6 +273,7 @@ bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len)
 		return false;
 	if (in->stats) {
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->bytes, len, memory_order_relaxed);
 		atomic_fetch_add_explicit(&in->stats->repeats, 1, memory_order_relaxed);
 	}
 	return true;
@@ -283,8 +286,10 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
 	char reason[192];
 	int rc;
 
-	if (in->stats)
+	if (in->stats) {
 		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->bytes, total, memory_order_relaxed);
+	}
 	snprintf(reason, sizeof(reason),
 		 "too_large: message is %llu bytes, above max_message_size %zu (first %zu bytes "
 		 "kept)",
@@ -337,6 +342,9 @@ int tl_ingest_commit(struct tl_ingest *in)
 						   in->n_dead);
 		if (rc < 0)
 			return rc;
+		if (in->stats)
+			atomic_fetch_add_explicit(&in->stats->deadletters, in->n_dead,
+						  memory_order_relaxed);
 		in->n_dead = 0;
 		tl_buf_reset(&in->dead_payload);
 	}
@@ -384,6 +392,9 @@ int tl_ingest_commit(struct tl_ingest *in)
 					&dl, 1);
 				if (rc < 0)
 					return rc;
+				if (in->stats)
+					atomic_fetch_add_explicit(&in->stats->deadletters, 1,
+								  memory_order_relaxed);
 				in->done_slots++;
 				continue;
 			}

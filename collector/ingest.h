@@ -44,10 +44,12 @@
 
 /* Counters of one input (summed over its threads by the caller). */
 struct tl_ingest_stats {
-	_Atomic uint64_t messages; /* bodies received */
-	_Atomic uint64_t samples;  /* samples committed */
-	_Atomic uint64_t events;   /* events committed */
-	_Atomic uint64_t rejected; /* messages and items dead-lettered */
+	_Atomic uint64_t messages;    /* bodies received */
+	_Atomic uint64_t bytes;	      /* their sizes (an oversized one: its announced size) */
+	_Atomic uint64_t samples;     /* samples committed */
+	_Atomic uint64_t events;      /* events committed */
+	_Atomic uint64_t rejected;    /* messages and items dead-lettered */
+	_Atomic uint64_t deadletters; /* dead letters committed (one per refused message) */
 	_Atomic uint64_t by_reason[TL_DECODE_NERRORS];
 	_Atomic uint64_t commits; /* successful commits */
 	_Atomic uint64_t full;	  /* commits refused because the buffer was full */

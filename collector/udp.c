@@ -26,6 +26,9 @@ struct tl_udp_input {
 	size_t max_datagram;
 	pthread_t thread;
 	_Atomic bool stop;
+	_Atomic bool paused;			  /* drop datagrams (control API) */
+	_Atomic uint64_t dropped_paused;	  /* datagrams dropped while paused */
+	_Atomic unsigned commit_req, commit_done; /* "commit now" requests, served */
 	struct tl_ingest ingest;
 	struct tl_ingest_stats stats;
 	unsigned char *dgram;
@@ -45,13 +48,18 @@ static void *udp_main(void *arg)
 		struct pollfd p = {.fd = in->fd, .events = POLLIN};
 		int64_t now = tl_time_mono();
 		int timeout = 100;
+		unsigned req = atomic_load(&in->commit_req);
 
-		if (staged && (full || staged >= GROUP_DATAGRAMS || now - first_us >= GROUP_US)) {
+		if (!staged)
+			atomic_store(&in->commit_done, req);
+		if (staged && (full || staged >= GROUP_DATAGRAMS || now - first_us >= GROUP_US ||
+			       req != atomic_load(&in->commit_done))) {
 			int rc = tl_ingest_commit(&in->ingest);
 
 			full = rc == -ENOSPC;
 			if (rc == 0) {
 				staged = 0;
+				atomic_store(&in->commit_done, req);
 				tl_complain_release(&failing, TL_LOG_NOTICE, COMPONENT,
 						    "buffer accepts again");
 			} else {
@@ -66,7 +74,7 @@ static void *udp_main(void *arg)
 			timeout = (int)((first_us + GROUP_US - now) / 1000) + 1;
 		if (poll(&p, 1, timeout) <= 0)
 			continue;
-		for (;;) {
+		for (size_t got = 0; got < GROUP_DATAGRAMS; got++) {
 			/* One byte more than the limit tells an oversized datagram apart. */
 			ssize_t n = recv(in->fd, in->dgram, in->max_datagram + 1,
 					 MSG_DONTWAIT | MSG_TRUNC);
@@ -74,6 +82,10 @@ static void *udp_main(void *arg)
 
 			if (n < 0)
 				break;
+			if (atomic_load_explicit(&in->paused, memory_order_relaxed)) {
+				atomic_fetch_add(&in->dropped_paused, 1);
+				continue;
+			}
 			if ((size_t)n > in->max_datagram)
 				rc = tl_ingest_add_oversized(&in->ingest, in->dgram,
 							     OVERSIZED_PREFIX, (uint64_t)n,
@@ -183,4 +195,30 @@ void tl_udp_input_stop(struct tl_udp_input *in)
 const struct tl_ingest_stats *tl_udp_input_stats(const struct tl_udp_input *in)
 {
 	return &in->stats;
+}
+
+void tl_udp_input_pause(struct tl_udp_input *in, bool pause)
+{
+	atomic_store(&in->paused, pause);
+}
+
+bool tl_udp_input_paused(const struct tl_udp_input *in)
+{
+	return atomic_load(&in->paused);
+}
+
+uint64_t tl_udp_input_dropped_paused(const struct tl_udp_input *in)
+{
+	return atomic_load(&in->dropped_paused);
+}
+
+unsigned tl_udp_input_commit_now(struct tl_udp_input *in)
+{
+	return atomic_fetch_add(&in->commit_req, 1) + 1;
+}
+
+bool tl_udp_input_committed(const struct tl_udp_input *in, unsigned req)
+{
+	/* Requests are served in order: done has reached req (modulo wrap-around). */
+	return (int)(atomic_load(&in->commit_done) - req) >= 0;
 }

@@ -15,6 +15,9 @@
 #ifndef TL_COLLECTOR_UDP_H
 #define TL_COLLECTOR_UDP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "collector/buffer.h"
 #include "collector/collector_conf.h"
 #include "collector/ingest.h"
@@ -34,5 +37,23 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 void tl_udp_input_stop(struct tl_udp_input *in);
 /* The input's counters. */
 const struct tl_ingest_stats *tl_udp_input_stats(const struct tl_udp_input *in);
+
+/*
+ * Control (collector/control.h), any thread. Paused, the input keeps reading
+ * its socket and drops what it reads, counted (the kernel's buffer would
+ * otherwise fill and lose them uncounted); what was staged before is
+ * committed as usual.
+ */
+void tl_udp_input_pause(struct tl_udp_input *in, bool pause);
+bool tl_udp_input_paused(const struct tl_udp_input *in);
+uint64_t tl_udp_input_dropped_paused(const struct tl_udp_input *in);
+/*
+ * Asks the input to commit what it has staged now rather than at the end of
+ * its group (within about 100 ms). Returns a ticket for
+ * tl_udp_input_committed(), true once everything staged at the request was
+ * committed (at once when nothing was).
+ */
+unsigned tl_udp_input_commit_now(struct tl_udp_input *in);
+bool tl_udp_input_committed(const struct tl_udp_input *in, unsigned ticket);
 
 #endif

@@ -44,6 +44,32 @@ struct tl_keystone {
 
 #define K(field) offsetof(struct tl_keystone_conf, field)
 
+int tl_keystone_conf_require(struct tl_keystone_conf *k, const struct tl_conf_check *c,
+			     const char *prefix)
+{
+	const struct tl_conf_node *ks = tl_conf_map_get(c->node, "keystone");
+	const struct tl_conf_check kc = {ks, ks ? ks : c->at, prefix, c->errs};
+	static const char *const needed[] = {"auth_url", "username", "password", "project_name"};
+	const char *const values[] = {k->auth_url, k->username, k->password, k->project_name};
+	int rc = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (values[i] && *values[i])
+			continue;
+		tl_conf_error(c->errs, tl_conf_check_at(&kc, needed[i]),
+			      "%s.keystone.%s: required when %s.auth is keystone", prefix,
+			      needed[i], prefix);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && k->auth_url && !k->www_authenticate_uri) {
+		k->www_authenticate_uri = strdup(k->auth_url);
+		if (!k->www_authenticate_uri)
+			return -ENOMEM;
+	}
+	return rc;
+}
+
 const struct tl_conf_item tl_keystone_conf_items[] = {
 	{.key = "auth_url",
 	 .type = TL_CONF_STRING,

@@ -43,6 +43,16 @@ struct tl_keystone_conf {
 /* Its schema (all keys optional here; the section that mounts it says what is required). */
 extern const struct tl_conf_item tl_keystone_conf_items[];
 
+/*
+ * For a section whose auth is keystone: reports each of auth_url, username,
+ * password and project_name that is missing ("PREFIX.keystone.KEY:
+ * required when PREFIX.auth is keystone"), at the keystone node of c (the
+ * section's check context), and defaults www_authenticate_uri to auth_url.
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int tl_keystone_conf_require(struct tl_keystone_conf *k, const struct tl_conf_check *c,
+			     const char *prefix);
+
 #define TL_KEYSTONE_ID_MAX    256
 #define TL_KEYSTONE_ROLES_MAX 1024
 

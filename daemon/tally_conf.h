@@ -16,6 +16,7 @@
 #include "api/api_conf.h"
 #include "collector/collector_conf.h"
 #include "common/conf.h"
+#include "control/control_conf.h"
 #include "storage/storage_conf.h"
 
 /* The largest telemetry_secret_file. */
@@ -33,6 +34,7 @@ struct tl_tally_conf {
 	struct tl_collector_conf collector;
 	struct tl_storage_conf storage;
 	struct tl_api_conf api;
+	struct tl_control_conf control;
 	struct tl_log_conf log;
 };
 

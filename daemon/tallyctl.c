@@ -3,7 +3,8 @@
  *
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
- * runs.
+ * runs. The commands that talk to a running tallyd through its control API
+ * (status, dispatcher, input, flush, metrics) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include "collector/buffer.h"
 #include "collector/deadletter.h"
 #include "daemon/tally_conf.h"
+#include "daemon/tallyctl_control.h"
 #include "common/buf.h"
 #include "common/decode.h"
 #include "common/time.h"
@@ -58,7 +60,21 @@ static void usage(FILE *f)
 		   "      storage.connection, storage.event_connection and the connections of\n"
 		   "      database dispatchers (or on URL alone), and say what was done. Safe to\n"
 		   "      run twice, and at once. Exit status 0 when every database is ready,\n"
-		   "      1 otherwise.\n");
+		   "      1 otherwise.\n"
+		   "\n"
+		   "Commands for a running tallyd, through its control API (docs/control.md),\n"
+		   "each taking [--url URL] [--token-file FILE] [--json] after its name: tallyd\n"
+		   "is reached at URL (http://HOST:PORT), else at control.socket of the\n"
+		   "configuration, else at control.listen:control.port (with control.token_file,\n"
+		   "or FILE, for auth token); --json prints the API's JSON.\n"
+		   "Exit status 0, 1 when tallyd answered an error, 2 on bad usage, 3 when\n"
+		   "tallyd cannot be reached.\n"
+		   "  status                  inputs, dispatchers (state, lag, delivered,\n"
+		   "                          retries, dead letters, last error), buffer\n"
+		   "  dispatcher list | show NAME | enable NAME | disable NAME | restart NAME\n"
+		   "  input pause|resume amqp|udp\n"
+		   "  flush [--dispatcher NAME] [--wait SECONDS]\n"
+		   "  metrics                 the Prometheus text of GET /metrics\n");
 }
 
 /* Reads a whole file (or stdin for "-") up to max bytes. */
@@ -582,6 +598,8 @@ int main(int argc, char **argv)
 		return cmd_buffer(config, true, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "dbsync") == 0)
 		return cmd_dbsync(config, argc - optind, argv + optind);
+	if (tallyctl_is_control_command(argv[optind]))
+		return tallyctl_control(config, argc - optind, argv + optind);
 	fprintf(stderr, "tallyctl: unknown command '%s' (see tallyctl --help)\n", argv[optind]);
 	return 2;
 }

@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "collector/collector.h"
+#include "control/control.h"
 #include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -202,6 +203,9 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 {
 	struct tl_collector *collector = NULL;
 	struct tl_api *api = NULL;
+	struct tl_control *control = NULL;
+	struct tl_control_opts copts;
+	char roles[32];
 	struct tl_signer *signer = NULL;
 	struct tl_api_sink sink;
 	struct tl_api_opts aopts;
@@ -255,8 +259,21 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 			goto out;
 		}
 	}
-	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s; roles:%s%s)", PACKAGE_VERSION,
-	       path, collector ? " collector" : "", api ? " api" : "");
+	snprintf(roles, sizeof(roles), "%s%s%s", collector ? "collector" : "",
+		 collector && api ? ", " : "", api ? "api" : "");
+	if (conf->control.enabled) {
+		copts.conf = &conf->control;
+		copts.collector = collector;
+		copts.roles = roles;
+		rc = tl_control_start(&copts, &control);
+		if (rc < 0) {
+			tl_log(TL_LOG_ERR, "cannot start the control API: %s", strerror(-rc));
+			status = EXIT_START;
+			goto out;
+		}
+	}
+	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s; roles: %s)", PACKAGE_VERSION,
+	       path, roles);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -270,7 +287,9 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 		break;
 	}
 out:
-	/* The API first: a request in flight may still post into the collector's buffer. */
+	/* The control API first (it reports on the roles), then the query API:
+	 * a request in flight may still post into the collector's buffer. */
+	tl_control_stop(control);
 	tl_api_stop(api);
 	tl_collector_stop(collector);
 	tl_signer_destroy(signer);

@@ -33,6 +33,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1100,6 +1101,34 @@ void tl_http_stop(struct tl_http_server *s)
 unsigned tl_http_port(const struct tl_http_server *s)
 {
 	return s ? s->port : 0;
+}
+
+void tl_http_request_id(char *out, size_t size)
+{
+	uint8_t u[16];
+	static const char hex[] = "0123456789abcdef";
+	char *p = out;
+	size_t i;
+
+	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
+		int64_t t = tl_time_mono();
+
+		memcpy(u, &t, sizeof(t));
+		memcpy(u + 8, &out, sizeof(out) < 8 ? sizeof(out) : 8);
+	}
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	if (size < 41)
+		return;
+	memcpy(p, "req-", 4);
+	p += 4;
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[u[i] >> 4];
+		*p++ = hex[u[i] & 15];
+	}
+	*p = '\0';
 }
 
 const char *tl_http_header(const struct tl_http_request *r, const char *name)

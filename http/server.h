@@ -121,6 +121,12 @@ void tl_http_stop(struct tl_http_server *s);
 /* The TCP port bound (conf->port, or the system's choice for 0); 0 without one. */
 unsigned tl_http_port(const struct tl_http_server *s);
 
+/*
+ * A new request id, "req-<uuid4>" (41 bytes with its NUL; size must be at
+ * least 41, else out is left alone), for answers and logs.
+ */
+void tl_http_request_id(char *out, size_t size);
+
 /* The first value of header name (case-insensitive), or NULL. */
 const char *tl_http_header(const struct tl_http_request *r, const char *name);
 /* How many times header name (case-insensitive) appears. */

@@ -36,6 +36,7 @@ api:
     password: "$TALLY_KS_SERVICE_PASSWORD"
     project_name: service
     cache_time: 2
+control: {port: 0}
 log: {level: info}
 CONF
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >/dev/null || fail "dbsync"

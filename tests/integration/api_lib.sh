@@ -14,6 +14,7 @@ collector: {enabled: false}
 storage: {connection: "$1"}
 api: {listen: 127.0.0.1, port: $port, auth: trusted-headers, workers: 2,
       statement_timeout: ${API_STATEMENT_TIMEOUT:-30}${3:+, $3}}
+control: {port: 0}
 log: {level: info}
 CONF
 	launch_tallyd 1 'listening on'

@@ -21,6 +21,7 @@ collector:
     - {name: db, type: database}
 storage: {connection: "sqlite://$work/tally.db"}
 api: {listen: 127.0.0.1, port: $port, auth: trusted-headers}
+control: {port: 0}
 log: {level: info}
 CONF
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >/dev/null || fail "dbsync"

@@ -37,6 +37,7 @@ collector:
   dispatchers: [{name: db, type: database}]
 storage: {connection: "$1"}
 api: {enabled: false}
+control: {port: 0}
 log: {level: info}
 CONF
 }

@@ -35,6 +35,7 @@ collector:
        headers: ["X-Auth-Token: t0ken"]}
     - {name: batched, type: http, target: "http://127.0.0.1:$rport/batch", batch_mode: true}
 api: {enabled: false}
+control: {port: 0}
 log: {level: info}
 CONF
 start_tallyd_nobroker 1

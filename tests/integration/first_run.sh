@@ -55,7 +55,7 @@ udp_port=$(free_port)
 # shell starts background commands with SIGINT ignored, and scripts/run
 # could not trap it then). The log is named tallyd-* so that fail() prints it.
 TALLY_HOME=$home TALLY_BUILD=$top_builddir TALLY_AMQP_URL="amqp://guest:guest@127.0.0.1:$closed/" \
-	TALLY_API_PORT=$api_port TALLY_UDP_PORT=$udp_port \
+	TALLY_API_PORT=$api_port TALLY_UDP_PORT=$udp_port TALLY_CONTROL_PORT=$(free_port) \
 	"$PY" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 os.setpgid(0, 0)

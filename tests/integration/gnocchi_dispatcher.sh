@@ -59,6 +59,7 @@ collector:
     - {name: gn2, type: gnocchi, url: "$TALLY_GNOCCHI_URL", user: admin, meters: ["tally.custom*"],
        resources_definition_file: "$work/custom_resources.yaml"}
 api: {enabled: false}
+control: {port: 0}
 log: {level: info}
 CONF
 start_tallyd 1

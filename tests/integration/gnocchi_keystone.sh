@@ -51,6 +51,7 @@ collector:
         password: "$TALLY_KS_SERVICE_PASSWORD"
         project_name: service
 api: {enabled: false}
+control: {port: 0}
 log: {level: info}
 CONF
 start_tallyd_nobroker 1

@@ -50,6 +50,7 @@ collector:
   buffer: {path: "$work/buffer", max_size: 512MiB}
   dispatchers: [{name: out, type: file, file_path: "$work/out.log"}]
 api: {enabled: false}
+control: {port: 0}
 log: {level: info}
 CONF
 }

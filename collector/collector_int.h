@@ -1,0 +1,88 @@
+/*
+ * collector_int.h — the collector's state, shared by collector.c (start,
+ * stop, the dispatch and housekeeping threads) and control.c (the control
+ * surface of control.h). Nothing outside collector/ includes it.
+ *
+ * A dispatch thread owns its instance (d), reader (r) and batch. Other
+ * threads talk to it through the atomics and, under mu, the fields marked
+ * so: they never call its instance. It replaces d only under mu, so that a
+ * reader of d->stats holding mu never sees a destroyed instance.
+ */
+#ifndef TL_COLLECTOR_COLLECTOR_INT_H
+#define TL_COLLECTOR_COLLECTOR_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/amqp.h"
+#include "collector/buffer.h"
+#include "collector/collector.h"
+#include "collector/hist.h"
+#include "collector/record.h"
+#include "collector/udp.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "dispatchers/dispatcher.h"
+
+/* How long tl_collector_dispatcher_restart() waits for the dispatch thread. */
+#define TL_RESTART_WAIT_MS 10000
+
+struct dthread {
+	struct tl_collector *c;
+	const struct tl_dispatcher_conf *conf; /* its element of the configuration */
+	struct tl_dispatcher *d;	       /* replaced under mu by its thread only */
+	struct tl_buffer_reader *r;
+	pthread_t thread;
+	bool started;
+	_Atomic bool reopen;
+	struct tl_record_batch items; /* the batch's records, decoded */
+	struct tl_buf why;
+	const struct tl_sample **sp;
+	const struct tl_event **ep;
+	size_t cap_sp, cap_ep;
+	struct tl_dispatch_refusals refusals;
+	struct tl_complain failing;
+
+	/* Control. */
+	bool sync_init; /* mu and cv initialized */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;  /* CLOCK_MONOTONIC; kicks, restarts done, exit */
+	uint64_t kick;	    /* mu: wake-ups of the thread's naps and disabled sleep */
+	uint64_t seen_kick; /* mu: kick when the thread last served its requests */
+	uint64_t restart_req, restart_done; /* mu */
+	int restart_rc;			    /* mu: of the last restart done */
+	bool exited;			    /* mu: the thread returned */
+	char last_error[256];		    /* mu */
+	double last_error_unix;		    /* mu */
+	_Atomic bool disabled;		    /* by the operator */
+	_Atomic bool flush_req;		    /* flush the instance at the next turn */
+	_Atomic bool backing_off;
+	_Atomic int64_t next_try_us; /* Unix µs of the next attempt, while backing off */
+	_Atomic uint64_t cursor;     /* mirror of the reader's next sequence */
+	_Atomic uint64_t failures;
+	struct tl_hist_rec latency; /* of tl_dispatcher_dispatch() */
+};
+
+struct tl_collector {
+	const struct tl_collector_conf *conf;
+	struct tl_buffer *buffer;
+	struct dthread *dts;
+	size_t n_dts;
+	struct tl_amqp_input *amqp; /* NULL when not configured */
+	struct tl_udp_input *udp;   /* NULL when not configured */
+	pthread_t housekeeper;
+	bool housekeeper_started;
+	_Atomic bool stop_dispatch;
+	_Atomic bool stop_housekeeping;
+};
+
+/*
+ * Wakes the dispatch thread from a nap, its disabled sleep or its wait for
+ * records, to serve what the caller asked (set before the call). A kick
+ * between two turns is never lost: the next sleep returns at once.
+ */
+void tl_dthread_kick(struct dthread *t);
+
+#endif

@@ -1,0 +1,390 @@
+/*
+ * control.c — the running collector's control surface (collector/control.h).
+ * The requests reach the dispatch and input threads through flags they
+ * check between batches (collector_int.h); nothing here calls a dispatcher
+ * instance or an input's connection itself.
+ */
+#include "config.h"
+
+#include "collector/control.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/collector_int.h"
+#include "common/decode.h"
+#include "common/time.h"
+
+/* How often a waiting flush looks at the cursors, and how long it lets the inputs commit. */
+#define FLUSH_POLL_US	    20000
+#define INPUT_COMMIT_MAX_MS 2000
+
+_Static_assert(TL_DECODE_NERRORS - 1 <= 32, "rejected_by_reason has 32 slots");
+
+static const char *who_or(const char *who)
+{
+	return who && *who ? who : "an unnamed caller";
+}
+
+const char *tl_dispatcher_state_name(enum tl_dispatcher_state s)
+{
+	switch (s) {
+	case TL_DISPATCHER_RUNNING:
+		return "running";
+	case TL_DISPATCHER_DISABLED:
+		return "disabled";
+	case TL_DISPATCHER_BACKING_OFF:
+		return "backing_off";
+	}
+	return "unknown";
+}
+
+static struct dthread *find_dt(struct tl_collector *c, const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return NULL;
+	for (i = 0; i < c->n_dts; i++)
+		if (strcmp(c->dts[i].conf->name, name) == 0)
+			return &c->dts[i];
+	return NULL;
+}
+
+/* The append time of the first record at or after seq (a dump callback). */
+static int first_time(const struct tl_buffer_rec *rec, const char *bad, void *ctx)
+{
+	(void)bad;
+	*(int64_t *)ctx = rec->time_us;
+	return 1;
+}
+
+/*
+ * Fills one status. bs: a buffer snapshot (NULL when it could not be taken:
+ * then the lag comes from the cursor mirror and the buffer's next sequence
+ * is unknown, so it is 0).
+ */
+static void fill_dispatcher(struct tl_collector *c, struct dthread *t,
+			    const struct tl_buffer_stats *bs, struct tl_dispatcher_status *out)
+{
+	const struct tl_dispatcher_conf *dc = t->conf;
+	const struct tl_buffer_cursor_stat *cs = NULL;
+	struct tl_dispatcher *d;
+	uint64_t avg = 0;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", dc->name);
+	snprintf(out->type, sizeof(out->type), "%s", dc->desc ? dc->desc->conf.name : "?");
+	if (atomic_load(&t->disabled)) {
+		out->state = TL_DISPATCHER_DISABLED;
+	} else if (atomic_load(&t->backing_off)) {
+		out->state = TL_DISPATCHER_BACKING_OFF;
+		out->next_try_unix = (double)atomic_load(&t->next_try_us) / 1e6;
+	} else {
+		out->state = TL_DISPATCHER_RUNNING;
+	}
+
+	for (i = 0; bs && i < bs->n_cursors && !cs; i++)
+		if (strcmp(bs->cursors[i].name, dc->name) == 0)
+			cs = &bs->cursors[i];
+	if (cs) {
+		out->cursor = cs->next_seq;
+		out->lag_records = cs->lag;
+	} else {
+		out->cursor = atomic_load(&t->cursor);
+		if (bs && bs->next_seq > out->cursor)
+			out->lag_records = bs->next_seq - out->cursor;
+	}
+	/* Bytes: an estimate, the lag times the average payload appended. */
+	if (bs && bs->counters.appended)
+		avg = bs->counters.appended_bytes / bs->counters.appended;
+	else if (bs && bs->records)
+		avg = bs->used_bytes / bs->records;
+	out->lag_bytes = out->lag_records * avg;
+	if (out->lag_records) {
+		int64_t when = 0;
+
+		if (tl_buffer_dump(c->buffer, out->cursor, 1, first_time, &when, NULL) ==
+			    -ECANCELED &&
+		    when > 0) {
+			double age = (double)(tl_time_now() - when) / 1e6;
+
+			out->lag_seconds = age > 0 ? age : 0;
+		}
+	}
+
+	pthread_mutex_lock(&t->mu);
+	d = t->d;
+	out->batches = atomic_load(&d->stats.batches);
+	out->samples = atomic_load(&d->stats.samples);
+	out->events = atomic_load(&d->stats.events);
+	out->filtered = atomic_load(&d->stats.filtered);
+	out->retries = atomic_load(&d->stats.retries);
+	out->dead_letters = atomic_load(&d->stats.dropped);
+	snprintf(out->last_error, sizeof(out->last_error), "%s", t->last_error);
+	out->last_error_unix = t->last_error_unix;
+	pthread_mutex_unlock(&t->mu);
+	out->failures = atomic_load(&t->failures);
+	tl_hist_read(&t->latency, &out->latency);
+}
+
+size_t tl_collector_dispatchers(struct tl_collector *c, struct tl_dispatcher_status *out,
+				size_t cap)
+{
+	struct tl_buffer_stats bs;
+	bool have = tl_buffer_stats(c->buffer, &bs) == 0;
+	size_t i;
+
+	for (i = 0; i < c->n_dts && i < cap; i++)
+		fill_dispatcher(c, &c->dts[i], have ? &bs : NULL, &out[i]);
+	tl_buffer_stats_fini(&bs);
+	return c->n_dts;
+}
+
+int tl_collector_dispatcher(struct tl_collector *c, const char *name,
+			    struct tl_dispatcher_status *out)
+{
+	struct dthread *t = find_dt(c, name);
+	struct tl_buffer_stats bs;
+	bool have;
+
+	if (!t)
+		return -ENOENT;
+	have = tl_buffer_stats(c->buffer, &bs) == 0;
+	fill_dispatcher(c, t, have ? &bs : NULL, out);
+	tl_buffer_stats_fini(&bs);
+	return 0;
+}
+
+int tl_collector_dispatcher_enable(struct tl_collector *c, const char *name, bool enable,
+				   const char *who)
+{
+	struct dthread *t = find_dt(c, name);
+
+	if (!t)
+		return -ENOENT;
+	if (atomic_exchange(&t->disabled, !enable) != !enable)
+		tl_log(TL_LOG_NOTICE, "dispatcher %s %s by %s", name,
+		       enable ? "enabled" : "disabled", who_or(who));
+	tl_dthread_kick(t);
+	return 0;
+}
+
+int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, const char *who)
+{
+	struct dthread *t = find_dt(c, name);
+	struct timespec ts;
+	uint64_t mine;
+	int rc = 0;
+
+	if (!t)
+		return -ENOENT;
+	tl_log(TL_LOG_NOTICE, "dispatcher %s: restart requested by %s", name, who_or(who));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += TL_RESTART_WAIT_MS / 1000;
+	pthread_mutex_lock(&t->mu);
+	mine = ++t->restart_req;
+	t->kick++;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	tl_buffer_wakeup(c->buffer);
+
+	pthread_mutex_lock(&t->mu);
+	while (t->restart_done < mine && !t->exited)
+		if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT)
+			break;
+	if (t->restart_done >= mine)
+		rc = t->restart_rc;
+	else
+		rc = t->exited ? -ECANCELED : -ETIMEDOUT;
+	pthread_mutex_unlock(&t->mu);
+	if (rc == 0)
+		tl_log(TL_LOG_NOTICE, "dispatcher %s restarted by %s", name, who_or(who));
+	else
+		tl_log(TL_LOG_ERR, "dispatcher %s: restart by %s failed: %s%s", name, who_or(who),
+		       strerror(-rc), rc == -ETIMEDOUT ? " (still busy with a batch)" : "");
+	return rc;
+}
+
+/*
+ * Asks the inputs to commit what they staged, and waits (at most wait_ms) for
+ * them to have done it, so that what they took before the call is in the
+ * buffer.
+ */
+static void inputs_commit(struct tl_collector *c, int wait_ms)
+{
+	unsigned ta = c->amqp ? tl_amqp_input_commit_now(c->amqp) : 0;
+	unsigned tu = c->udp ? tl_udp_input_commit_now(c->udp) : 0;
+	int64_t deadline = tl_time_mono() + (int64_t)wait_ms * 1000;
+
+	while (tl_time_mono() < deadline) {
+		if ((!c->amqp || tl_amqp_input_committed(c->amqp, ta)) &&
+		    (!c->udp || tl_udp_input_committed(c->udp, tu)))
+			return;
+		usleep(10000);
+	}
+}
+
+int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, const char *who,
+		       struct tl_buf *pending)
+{
+	struct dthread *one = NULL;
+	struct tl_buffer_stats bs;
+	uint64_t head = 0;
+	int64_t deadline;
+	size_t i;
+	int rc;
+
+	if (name && !(one = find_dt(c, name)))
+		return -ENOENT;
+	tl_log(TL_LOG_NOTICE, "flush of %s%s requested by %s", one ? "dispatcher " : "",
+	       one ? name : "every dispatcher", who_or(who));
+	if (wait_s > 0) {
+		double ms =
+			wait_s * 1000 < INPUT_COMMIT_MAX_MS ? wait_s * 1000 : INPUT_COMMIT_MAX_MS;
+
+		inputs_commit(c, (int)ms);
+	} else {
+		inputs_commit(c, 0);
+	}
+	rc = tl_buffer_stats(c->buffer, &bs);
+	if (rc == 0 && bs.next_seq > 0)
+		head = bs.next_seq - 1;
+	tl_buffer_stats_fini(&bs);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < c->n_dts; i++) {
+		if (one && &c->dts[i] != one)
+			continue;
+		atomic_store(&c->dts[i].flush_req, true);
+		tl_dthread_kick(&c->dts[i]);
+	}
+	if (!(wait_s > 0))
+		return 0;
+	deadline = tl_time_mono() + (int64_t)(wait_s * 1e6);
+	for (;;) {
+		bool done = true;
+
+		for (i = 0; i < c->n_dts && done; i++)
+			if ((!one || &c->dts[i] == one) && atomic_load(&c->dts[i].cursor) <= head)
+				done = false;
+		if (done)
+			return 0;
+		if (tl_time_mono() >= deadline)
+			break;
+		usleep(FLUSH_POLL_US);
+	}
+	for (i = 0; pending && i < c->n_dts; i++) {
+		uint64_t cur = atomic_load(&c->dts[i].cursor);
+
+		if ((one && &c->dts[i] != one) || cur > head)
+			continue;
+		tl_buf_printf(pending, "%s: %" PRIu64 " records\n", c->dts[i].conf->name,
+			      head + 1 - cur);
+	}
+	return -ETIMEDOUT;
+}
+
+static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status *out)
+{
+	size_t i;
+
+	out->messages = atomic_load(&st->messages);
+	out->samples = atomic_load(&st->samples);
+	out->events = atomic_load(&st->events);
+	out->bytes = atomic_load(&st->bytes);
+	out->rejected = atomic_load(&st->rejected);
+	out->dead_letters = atomic_load(&st->deadletters);
+	for (i = 1; i < TL_DECODE_NERRORS; i++)
+		out->rejected_by_reason[i - 1] = atomic_load(&st->by_reason[i]);
+}
+
+static void fill_input(struct tl_collector *c, size_t which, struct tl_input_status *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->n_reasons = TL_DECODE_NERRORS - 1;
+	for (i = 1; i < TL_DECODE_NERRORS; i++)
+		out->reason_names[i - 1] = tl_decode_err_name((enum tl_decode_err)i);
+	if (which == 0) {
+		snprintf(out->name, sizeof(out->name), "amqp");
+		if (!c->amqp)
+			return;
+		out->configured = true;
+		out->paused = tl_amqp_input_paused(c->amqp);
+		out->connected = tl_amqp_input_connected(c->amqp);
+		fill_counts(tl_amqp_input_stats(c->amqp), out);
+	} else {
+		snprintf(out->name, sizeof(out->name), "udp");
+		if (!c->udp)
+			return;
+		out->configured = true;
+		out->paused = tl_udp_input_paused(c->udp);
+		out->connected = true; /* bound at start, or the collector did not start */
+		fill_counts(tl_udp_input_stats(c->udp), out);
+		out->dropped_paused = tl_udp_input_dropped_paused(c->udp);
+	}
+}
+
+size_t tl_collector_inputs(struct tl_collector *c, struct tl_input_status *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < 2 && i < cap; i++)
+		fill_input(c, i, &out[i]);
+	return 2;
+}
+
+int tl_collector_input_pause(struct tl_collector *c, const char *name, bool pause, const char *who)
+{
+	bool was;
+
+	if (name && strcmp(name, "amqp") == 0 && c->amqp) {
+		was = tl_amqp_input_paused(c->amqp);
+		tl_amqp_input_pause(c->amqp, pause);
+	} else if (name && strcmp(name, "udp") == 0 && c->udp) {
+		was = tl_udp_input_paused(c->udp);
+		tl_udp_input_pause(c->udp, pause);
+	} else {
+		return -ENOENT;
+	}
+	if (was != pause)
+		tl_log(TL_LOG_NOTICE, "input %s %s by %s", name, pause ? "paused" : "resumed",
+		       who_or(who));
+	return 0;
+}
+
+int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out)
+{
+	struct tl_buffer_stats bs;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = tl_buffer_stats(c->buffer, &bs);
+	if (rc == 0) {
+		out->max_size = bs.max_size;
+		out->used_bytes = bs.used_bytes;
+		out->records = bs.records;
+		if (bs.oldest_time_us > 0) {
+			double age = (double)(tl_time_now() - bs.oldest_time_us) / 1e6;
+
+			out->oldest_age_seconds = age > 0 ? age : 0;
+		}
+		out->deadletters = bs.deadletters;
+		out->deadletter_bytes = bs.deadletter_bytes;
+		out->appended = bs.counters.appended;
+		out->commits = bs.counters.commits;
+		out->rejected_full = bs.counters.rejected_full;
+		out->evicted = bs.counters.evicted;
+		out->commit_latency = bs.commit_latency;
+		out->full_seconds = (double)bs.counters.full_us / 1e6;
+	}
+	tl_buffer_stats_fini(&bs);
+	return rc;
+}

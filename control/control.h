@@ -1,0 +1,40 @@
+/*
+ * control.h — the control API of the running tallyd (docs/control.md): its
+ * version and capabilities, the collector's inputs, dispatchers and buffer
+ * (collector/control.h) with the changes an operator makes at runtime
+ * (pause, disable, restart, flush), self-metrics in Prometheus' text format
+ * and health checks, over the HTTP server (http/server.h) on a loopback
+ * address and/or a Unix socket.
+ *
+ * Arrows go one way: control/ knows common/, http/, collector/ and
+ * dispatchers/ (type names); the daemon starts it after the roles it
+ * reports on and stops it before them.
+ */
+#ifndef TL_CONTROL_CONTROL_H
+#define TL_CONTROL_CONTROL_H
+
+#include "collector/collector.h"
+#include "control/control_conf.h"
+
+struct tl_control_opts {
+	const struct tl_control_conf *conf; /* borrowed, outlives the control API */
+	struct tl_collector *collector;	    /* NULL when the collector role does not run */
+	const char *roles;		    /* "collector, api": what this tallyd runs */
+};
+
+struct tl_control;
+
+/*
+ * Reads the token file (auth token), binds the listeners and starts the
+ * request threads. Returns 0, -EADDRINUSE, -EINVAL, -EACCES (the token file
+ * cannot be read or is empty) or another negative error, each logged.
+ */
+int tl_control_start(const struct tl_control_opts *opts, struct tl_control **out);
+
+/* Stops answering and frees. NULL is accepted. */
+void tl_control_stop(struct tl_control *c);
+
+/* The TCP port bound (control.port, or the system's choice for 0); 0 without one. */
+unsigned tl_control_port(const struct tl_control *c);
+
+#endif

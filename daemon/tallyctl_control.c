@@ -1,0 +1,469 @@
+/*
+ * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
+ * through its control API (docs/control.md): status, dispatcher, input,
+ * flush, metrics.
+ *
+ * Where: --url URL (http://HOST:PORT), else the configuration's
+ * control.socket when set, else http://control.listen:control.port. With
+ * auth token, the secret is read from --token-file or control.token_file.
+ * Output: human text, or the API's JSON with --json.
+ */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "daemon/tally_conf.h"
+#include "daemon/tallyctl_control.h"
+
+#define MAX_ANSWER (16u << 20)
+
+/* Where and how to reach the control API. */
+struct target {
+	char base[512];	  /* "http://127.0.0.1:8778" or "http://tally" (socket) */
+	char socket[512]; /* "" unless through the Unix socket */
+	char auth[600];	  /* "Authorization: Bearer ..." or "" */
+	bool json;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *cls)
+{
+	struct tl_buf *b = cls;
+
+	if (b->len + size * n > MAX_ANSWER || tl_buf_append(b, p, size * n) < 0)
+		return 0;
+	return size * n;
+}
+
+/*
+ * One request. Returns the HTTP status (body in out), or -1 when tallyd
+ * cannot be reached (the reason printed).
+ */
+static long request(const struct target *t, const char *method, const char *path, long timeout_s,
+		    struct tl_buf *out)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[1024];
+	long status = -1;
+	CURLcode rc;
+
+	if (!h)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", t->base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "POST") == 0)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	if (t->socket[0])
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, t->socket);
+	if (t->auth[0])
+		hdrs = curl_slist_append(hdrs, t->auth);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	else
+		fprintf(stderr, "tallyctl: cannot reach tallyd at %s: %s\n",
+			t->socket[0] ? t->socket : t->base, curl_easy_strerror(rc));
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+/* Reads the first line of path into t->auth as a bearer token. Returns 0 or -1 (printed). */
+static int load_token(struct target *t, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t n;
+
+	if (!f || !fgets(line, sizeof(line), f)) {
+		fprintf(stderr, "tallyctl: cannot read the token file %s: %s\n", path,
+			f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	snprintf(t->auth, sizeof(t->auth), "Authorization: Bearer %s", line);
+	return 0;
+}
+
+/* Fills t from --url/--token-file or the configuration. Returns 0 or an exit status. */
+static int find_target(const char *config, const char *url, const char *token_file,
+		       struct target *t)
+{
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	const char *path = config ? config : "/etc/tally/tally.yaml";
+	int status = 0;
+
+	if (url) {
+		snprintf(t->base, sizeof(t->base), "%s", url);
+		while (t->base[0] && t->base[strlen(t->base) - 1] == '/')
+			t->base[strlen(t->base) - 1] = '\0';
+		return token_file && load_token(t, token_file) < 0 ? 1 : 0;
+	}
+	tl_conf_errors_init(&errs);
+	if (tl_tally_conf_load_file(path, &conf, &errs) < 0) {
+		tl_conf_errors_print(&errs, stderr);
+		fprintf(stderr, "tallyctl: cannot use %s to find tallyd (give --url instead)\n",
+			path);
+		tl_conf_errors_fini(&errs);
+		return 1;
+	}
+	if (!conf.control.enabled) {
+		fprintf(stderr, "tallyctl: the control API is disabled in %s (control.enabled)\n",
+			path);
+		status = 1;
+	} else if (conf.control.socket) {
+		snprintf(t->socket, sizeof(t->socket), "%s", conf.control.socket);
+		snprintf(t->base, sizeof(t->base), "http://tally");
+	} else {
+		const char *l = conf.control.listen;
+
+		snprintf(t->base, sizeof(t->base),
+			 strchr(l, ':') ? "http://[%s]:%" PRId64 : "http://%s:%" PRId64, l,
+			 conf.control.port);
+		if (token_file || conf.control.token_file)
+			status = load_token(t, token_file ? token_file : conf.control.token_file) <
+				 0;
+	}
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return status;
+}
+
+/* ---- human output ------------------------------------------------------------------ */
+
+static const struct tl_json *get(const struct tl_json *o, const char *k)
+{
+	return o ? tl_json_get(o, k) : NULL;
+}
+
+static double num(const struct tl_json *o, const char *k)
+{
+	const struct tl_json *v = get(o, k);
+
+	return v && tl_json_is_number(v) ? tl_json_number(v) : 0;
+}
+
+static const char *str(const struct tl_json *o, const char *k)
+{
+	const struct tl_json *v = get(o, k);
+
+	return v && v->type == TL_JSON_STRING ? v->u.s : "-";
+}
+
+static bool truth(const struct tl_json *o, const char *k)
+{
+	const struct tl_json *v = get(o, k);
+
+	return v && v->type == TL_JSON_TRUE;
+}
+
+static void print_inputs(const struct tl_json *root)
+{
+	const struct tl_json *a = get(root, "inputs");
+	uint32_t i;
+
+	if (!a || a->type != TL_JSON_ARRAY)
+		return;
+	printf("%-8s %-10s %12s %12s %10s %10s\n", "INPUT", "STATE", "MESSAGES", "SAMPLES",
+	       "EVENTS", "REJECTED");
+	for (i = 0; i < a->len; i++) {
+		const struct tl_json *in = &a->u.items[i];
+		const char *state = !truth(in, "configured") ? "off"
+				    : truth(in, "paused")    ? "paused"
+				    : truth(in, "connected") ? "running"
+							     : "connecting";
+
+		printf("%-8s %-10s %12.0f %12.0f %10.0f %10.0f\n", str(in, "name"), state,
+		       num(in, "messages"), num(in, "samples"), num(in, "events"),
+		       num(in, "rejected"));
+	}
+}
+
+static void print_dispatcher_row(const struct tl_json *d)
+{
+	const struct tl_json *lag = get(d, "lag"), *c = get(d, "counters");
+	const struct tl_json *err = get(d, "last_error");
+
+	printf("%-16s %-10s %-12s %10.0f %8.1fs %12.0f %10.0f %8.0f  %s\n", str(d, "name"),
+	       str(d, "type"), str(d, "state"), num(lag, "records"), num(lag, "seconds"),
+	       num(c, "samples") + num(c, "events"), num(c, "retries"), num(c, "dead_letters"),
+	       err && err->type == TL_JSON_OBJECT ? str(err, "message") : "");
+}
+
+static void print_dispatchers(const struct tl_json *root)
+{
+	const struct tl_json *a = get(root, "dispatchers");
+	uint32_t i;
+
+	if (!a || a->type != TL_JSON_ARRAY)
+		return;
+	printf("%-16s %-10s %-12s %10s %9s %12s %10s %8s  %s\n", "DISPATCHER", "TYPE", "STATE",
+	       "LAG", "AGE", "DELIVERED", "RETRIES", "DEAD", "LAST ERROR");
+	for (i = 0; i < a->len; i++)
+		print_dispatcher_row(&a->u.items[i]);
+}
+
+static void print_buffer(const struct tl_json *b)
+{
+	printf("buffer: %.1f MiB used of %.1f MiB, %.0f records, oldest %.1fs, %.0f dead letters\n",
+	       num(b, "used_bytes") / 1048576.0, num(b, "max_size") / 1048576.0, num(b, "records"),
+	       num(b, "oldest_age_seconds"), num(b, "dead_letters"));
+}
+
+/*
+ * Parses the answer text; prints the API's error message for a status >= 400.
+ * Returns the document's root, or NULL (printed).
+ */
+static const struct tl_json *parse(struct tl_json_doc *doc, struct tl_buf *text, long status)
+{
+	struct tl_json_error e;
+
+	if (tl_json_parse(doc, text->data ? text->data : (char *)"", text->len, 64, &e) < 0) {
+		fprintf(stderr, "tallyctl: tallyd answered %ld with something that is not JSON\n",
+			status);
+		return NULL;
+	}
+	if (status >= 400) {
+		const struct tl_json *err = get(doc->root, "error");
+
+		fprintf(stderr, "tallyctl: %ld: %s\n", status, str(err, "message"));
+		return NULL;
+	}
+	return doc->root;
+}
+
+/* ---- commands ---------------------------------------------------------------------- */
+
+/* GET path and print it as JSON, or through show. Returns the exit status. */
+static int show(const struct target *t, const char *path, void (*human)(const struct tl_json *))
+{
+	struct tl_buf b;
+	struct tl_json_doc doc;
+	long status;
+	int rc = 0;
+
+	tl_buf_init(&b);
+	tl_json_doc_init(&doc);
+	status = request(t, "GET", path, 30, &b);
+	if (status < 0) {
+		rc = 3;
+	} else if (t->json || !human) {
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		rc = status >= 400;
+	} else if (!parse(&doc, &b, status)) {
+		rc = 1;
+	} else {
+		human(doc.root);
+	}
+	tl_json_doc_fini(&doc);
+	tl_buf_fini(&b);
+	return rc;
+}
+
+static int status_cmd(const struct target *t)
+{
+	struct tl_buf b;
+	struct tl_json_doc doc;
+	const struct tl_json *v;
+	static const char *const paths[] = {"/v1", "/v1/inputs", "/v1/dispatchers", "/v1/buffer"};
+	size_t i;
+	int rc = 0;
+
+	if (t->json) {
+		for (i = 0; i < 4 && rc == 0; i++)
+			rc = show(t, paths[i], NULL);
+		return rc;
+	}
+	tl_buf_init(&b);
+	tl_json_doc_init(&doc);
+	for (i = 0; i < 4 && rc == 0; i++) {
+		long status;
+
+		tl_buf_reset(&b);
+		status = request(t, "GET", paths[i], 30, &b);
+		if (status < 0) {
+			rc = 3;
+			break;
+		}
+		if (i > 0 && status == 409)
+			break; /* no collector role: nothing more to show */
+		v = parse(&doc, &b, status);
+		if (!v) {
+			rc = 1;
+			break;
+		}
+		if (i == 0)
+			printf("tallyd %s, up %.0fs, roles: %s\n\n", str(v, "version"),
+			       num(v, "uptime_seconds"), str(v, "roles"));
+		else if (i == 1)
+			print_inputs(v);
+		else if (i == 2)
+			print_dispatchers(v);
+		else
+			print_buffer(v);
+		if (i < 3)
+			printf("\n");
+	}
+	tl_json_doc_fini(&doc);
+	tl_buf_fini(&b);
+	return rc;
+}
+
+/* POST path; prints the answer (JSON) or a one-line confirmation. Returns the exit status. */
+static int change(const struct target *t, const char *path, long timeout_s, const char *done)
+{
+	struct tl_buf b;
+	struct tl_json_doc doc;
+	long status;
+	int rc = 0;
+
+	tl_buf_init(&b);
+	tl_json_doc_init(&doc);
+	status = request(t, "POST", path, timeout_s, &b);
+	if (status < 0)
+		rc = 3;
+	else if (t->json) {
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		rc = status >= 400;
+	} else if (!parse(&doc, &b, status))
+		rc = 1;
+	else
+		printf("%s\n", done);
+	tl_json_doc_fini(&doc);
+	tl_buf_fini(&b);
+	return rc;
+}
+
+static void show_one_dispatcher(const struct tl_json *d)
+{
+	printf("%-16s %-10s %-12s %10s %9s %12s %10s %8s  %s\n", "DISPATCHER", "TYPE", "STATE",
+	       "LAG", "AGE", "DELIVERED", "RETRIES", "DEAD", "LAST ERROR");
+	print_dispatcher_row(d);
+}
+
+/* Is s a safe path segment (a dispatcher or input name)? */
+static bool segment_ok(const char *s)
+{
+	return *s &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+		       strlen(s);
+}
+
+int tallyctl_is_control_command(const char *cmd)
+{
+	static const char *const cmds[] = {"status", "dispatcher", "input",
+					   "flush",  "metrics",	   NULL};
+	size_t i;
+
+	for (i = 0; cmds[i]; i++)
+		if (strcmp(cmd, cmds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int tallyctl_control(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"token-file", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"wait", required_argument, NULL, 'w'},
+		{"dispatcher", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
+	struct target t;
+	char path[1024], done[256];
+	int opt, rc;
+
+	memset(&t, 0, sizeof(t));
+	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			url = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 'j':
+			t.json = true;
+			break;
+		case 'w':
+			wait = optarg;
+			break;
+		case 'd':
+			only = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	rc = find_target(config, url, token_file, &t);
+	if (rc)
+		return rc;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(cmd, "status") == 0 && argc == 0) {
+		rc = status_cmd(&t);
+	} else if (strcmp(cmd, "metrics") == 0 && argc == 0) {
+		t.json = true; /* the text as it is */
+		rc = show(&t, "/metrics", NULL);
+	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 1 && strcmp(argv[0], "list") == 0) {
+		rc = show(&t, "/v1/dispatchers", print_dispatchers);
+	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 2 && segment_ok(argv[1])) {
+		if (strcmp(argv[0], "show") == 0) {
+			snprintf(path, sizeof(path), "/v1/dispatchers/%s", argv[1]);
+			rc = show(&t, path, show_one_dispatcher);
+		} else if (strcmp(argv[0], "enable") == 0 || strcmp(argv[0], "disable") == 0 ||
+			   strcmp(argv[0], "restart") == 0) {
+			snprintf(path, sizeof(path), "/v1/dispatchers/%s/%s", argv[1], argv[0]);
+			snprintf(done, sizeof(done), "dispatcher %s: %s%s", argv[1], argv[0],
+				 argv[0][strlen(argv[0]) - 1] == 'e' ? "d" : "ed");
+			rc = change(&t, path, 30, done);
+		} else {
+			rc = 2;
+		}
+	} else if (strcmp(cmd, "input") == 0 && argc == 2 && segment_ok(argv[1]) &&
+		   (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)) {
+		snprintf(path, sizeof(path), "/v1/inputs/%s/%s", argv[1], argv[0]);
+		snprintf(done, sizeof(done), "input %s: %sd", argv[1], argv[0]);
+		rc = change(&t, path, 30, done);
+	} else if (strcmp(cmd, "flush") == 0 && argc == 0 && (!only || segment_ok(only))) {
+		double w = wait ? strtod(wait, NULL) : 0;
+
+		snprintf(path, sizeof(path), "/v1/flush?%s%s%s%s", only ? "dispatcher=" : "",
+			 only ? only : "", only && wait ? "&" : "", wait ? "wait=" : "");
+		if (wait)
+			snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", wait);
+		snprintf(done, sizeof(done),
+			 wait ? "flushed: every dispatcher reached the head" : "flushed");
+		rc = change(&t, path, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
+	} else {
+		rc = 2;
+	}
+	if (rc == 2)
+		fprintf(stderr, "tallyctl: bad usage of '%s' (see tallyctl --help)\n", cmd);
+	curl_global_cleanup();
+	return rc;
+}
