@@ -300,6 +300,7 @@ static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status
 	out->bytes = atomic_load(&st->bytes);
 	out->rejected = atomic_load(&st->rejected);
 	out->dead_letters = atomic_load(&st->deadletters);
+	out->repeats = atomic_load(&st->repeats);
 	for (i = 1; i < TL_DECODE_NERRORS; i++)
 		out->rejected_by_reason[i - 1] = atomic_load(&st->by_reason[i]);
 }

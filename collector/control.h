@@ -64,6 +64,7 @@ struct tl_input_status {
 	 * size); rejected: messages and items refused; dead_letters: committed, one per message. */
 	uint64_t messages, samples, events, bytes, rejected, dead_letters;
 	uint64_t dropped_paused; /* udp: datagrams dropped while paused */
+	uint64_t repeats;	 /* amqp: redeliveries of refused messages, acknowledged unread */
 	/* Refusals per reason of common/decode.h ("too_large"...; TL_DECODE_OK
 	 * left out): rejected_by_reason[i] is reason_names[i], i < n_reasons. */
 	uint64_t rejected_by_reason[32];

@@ -105,6 +105,7 @@ void tl_ingest_fini(struct tl_ingest *in)
 	free(in->recs);
 	free(in->reasons);
 	free(in->digests);
+	free(in->whole);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -209,7 +210,13 @@ static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
 	}
 	if (rc < 0)
 		return rc;
-	if (in->seen) {
+	if (in->seen && res->n_samples + res->n_events == 0) {
+		if (tl_array_grow((void **)&in->whole, &in->cap_whole, in->n_whole + 1,
+				  sizeof(*in->whole)) < 0 ||
+		    digest(body, len, in->whole[in->n_whole]) < 0)
+			return -ENOMEM;
+		in->n_whole++;
+	} else if (in->seen) {
 		if (tl_array_grow((void **)&in->digests, &in->cap_digests, in->n_digests + 1,
 				  sizeof(*in->digests)) < 0 ||
 		    digest(body, len, in->digests[in->n_digests]) < 0)
@@ -308,7 +315,7 @@ int tl_ingest_add_oversized(struct tl_ingest *in, const void *prefix, size_t pre
 void tl_ingest_discard(struct tl_ingest *in)
 {
 	in->n_slots = in->n_samples = in->n_events = in->n_dead = in->done_slots = 0;
-	in->n_digests = 0;
+	in->n_digests = in->n_whole = 0;
 	tl_buf_reset(&in->payload);
 	tl_buf_reset(&in->dead_payload);
 }
@@ -347,6 +354,12 @@ int tl_ingest_commit(struct tl_ingest *in)
 						  memory_order_relaxed);
 		in->n_dead = 0;
 		tl_buf_reset(&in->dead_payload);
+		/* Their dead letters are stored: a redelivery of the messages
+		 * refused whole is skipped even if the rest finds the buffer
+		 * full and the connection is lost before the acknowledgement. */
+		if (in->seen && in->n_whole)
+			seen_add(in->seen, in->whole, in->n_whole);
+		in->n_whole = 0;
 	}
 
 	if (in->n_slots > in->done_slots) {

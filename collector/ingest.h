@@ -113,7 +113,13 @@ struct tl_ingest {
 	const char **reasons; /* built at commit, for the dead letters */
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
-	unsigned char (*digests)[TL_INGEST_DIGEST_SIZE]; /* of the staged refused messages */
+	/* Digests of the staged messages with refusals. One refused whole is
+	 * seen once its dead letter is committed (the first transaction of a
+	 * commit); one with accepted items too only once those are committed
+	 * as well, or its redelivery would skip them. */
+	unsigned char (*whole)[TL_INGEST_DIGEST_SIZE];
+	size_t n_whole, cap_whole;
+	unsigned char (*digests)[TL_INGEST_DIGEST_SIZE];
 	size_t n_digests, cap_digests;
 	struct tl_ratelimit rl;
 };

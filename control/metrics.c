@@ -99,6 +99,9 @@ static void inputs(struct tl_collector *c, struct tl_buf *b)
 		{"tally_input_dropped_paused_total",
 		 "Datagrams dropped while the input was paused.",
 		 offsetof(struct tl_input_status, dropped_paused)},
+		{"tally_input_redelivered_refused_total",
+		 "Redeliveries of messages refused before, acknowledged without decoding.",
+		 offsetof(struct tl_input_status, repeats)},
 	};
 
 	if (n > 4)

@@ -283,10 +283,10 @@ static void put_input(struct tl_buf *b, const struct tl_input_status *in)
 		      "\"messages\": %" PRIu64 ", \"samples\": %" PRIu64 ", \"events\": %" PRIu64
 		      ", \"bytes\": %" PRIu64 ", \"rejected\": %" PRIu64
 		      ", \"dead_letters\": %" PRIu64 ", \"dropped_paused\": %" PRIu64
-		      ", \"rejected_by_reason\": {",
+		      ", \"redelivered_refused\": %" PRIu64 ", \"rejected_by_reason\": {",
 		      in->configured ? "true" : "false", in->paused ? "true" : "false",
 		      in->connected ? "true" : "false", in->messages, in->samples, in->events,
-		      in->bytes, in->rejected, in->dead_letters, in->dropped_paused);
+		      in->bytes, in->rejected, in->dead_letters, in->dropped_paused, in->repeats);
 	for (i = 0; i < in->n_reasons; i++) {
 		if (i)
 			tl_buf_puts(b, ", ");

@@ -14,8 +14,8 @@
 # arrives as usual.
 # The cache is only asked about deliveries flagged redelivered (a message
 # published twice is two messages: two dead letters), so the redelivery must
-# be a real one. tallyd's count of them (the "repeats" counter) is neither
-# logged nor shown by tallyctl: the proxy's view of the wire stands in.
+# be a real one. The proxy's view of the wire shows it, and tallyd's count of
+# them is in the control API's metrics (tally_input_redelivered_refused_total).
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -74,6 +74,11 @@ grep -q '"reason":"bad_signature' "$work/dead.jsonl" ||
 if grep -E "basic.ack failed" "$work/tallyd-1.log"; then
 	fail "an ack failed on the new connection"
 fi
+# tallyd counts the redelivery it acknowledged unread (the control API's metrics).
+cport=$(sed -n 's/.*control.*listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/tallyd-1.log" | head -n 1)
+curl -s "http://127.0.0.1:$cport/metrics" >"$work/metrics" || fail "no metrics from the control API"
+grep -q '^tally_input_redelivered_refused_total{input="amqp"} 1$' "$work/metrics" ||
+	fail "redeliveries counted: $(grep redelivered "$work/metrics")"
 
 # The input goes on as usual.
 "$PY" "$top_srcdir/tests/tools/publish.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \

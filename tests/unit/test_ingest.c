@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,12 +191,79 @@ static void test_seen(void **state)
 	tl_buf_fini(&other);
 }
 
+/*
+ * The buffer is full when a batch commits: its dead letters are stored (the
+ * first transaction) and the rest is refused with -ENOSPC. A message refused
+ * whole is known from then on, so its redelivery after a lost connection
+ * costs no second dead letter; a message with accepted samples too is not
+ * (its samples are not stored yet: a redelivery must decode it again).
+ */
+static void test_seen_when_full(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buf junk, mixed, good;
+	int i, rc = 0;
+
+	tl_buf_init(&junk);
+	tl_buf_init(&mixed);
+	tl_buf_init(&good);
+	make_body(&junk, 50, "{}", NULL);
+	make_body(&mixed, 3, SAMPLE, "{\"counter_name\":1}");
+	make_body(&good, 400, SAMPLE, NULL);
+	/* Fill the 1 MiB buffer with committed samples until it refuses. */
+	for (i = 0; i < 200 && rc == 0; i++) {
+		assert_int_equal(tl_ingest_add(&f->in, good.data, good.len, false), 0);
+		rc = tl_ingest_commit(&f->in);
+	}
+	assert_int_equal(rc, -ENOSPC);
+	tl_ingest_discard(&f->in);
+	assert_int_equal(tl_ingest_add(&f->in, junk.data, junk.len, false), 0);
+	assert_int_equal(tl_ingest_add(&f->in, mixed.data, mixed.len, false), 0);
+	assert_int_equal(tl_ingest_add(&f->in, good.data, good.len, false), 0);
+	assert_int_equal(tl_ingest_commit(&f->in), -ENOSPC);
+	tl_ingest_discard(&f->in); /* the connection is lost: nothing was acknowledged */
+	assert_true(tl_ingest_seen_before(&f->in, junk.data, junk.len));
+	assert_false(tl_ingest_seen_before(&f->in, mixed.data, mixed.len));
+	tl_buf_fini(&junk);
+	tl_buf_fini(&mixed);
+	tl_buf_fini(&good);
+}
+
+static int setup_small(void **state)
+{
+	struct fx *f;
+
+	if (setup(state) < 0)
+		return -1;
+	f = *state;
+	tl_ingest_fini(&f->in);
+	tl_buffer_close(f->b);
+	{
+		char path[600];
+		struct tl_buffer_opts o = {
+			.path = path, .max_size = 1 << 20, .sync = TL_BUFFER_SYNC_NONE};
+		struct tl_ingest_opts io = {.source = "input:amqp",
+					    .limits = TL_DECODE_LIMITS_DEFAULT};
+
+		snprintf(path, sizeof(path), "%s/small", f->dir);
+		if (tl_buffer_open(&o, &f->b) < 0)
+			return -1;
+		io.buffer = f->b;
+		io.stats = &f->stats;
+		io.seen = &f->seen;
+		if (tl_ingest_init(&f->in, &io) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_items_aggregated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_item, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_when_full, setup_small, teardown),
 	};
 
 	tl_log_setup(TL_LOG_ERR, TL_LOG_STDERR, "test_ingest");
