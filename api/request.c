@@ -101,16 +101,12 @@ int tl_api_error(struct tl_api_req *r, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = tl_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	put_error(r, status, msg, (size_t)n);
+	put_error(r, status, msg, n);
 	return 0;
 }
 

@@ -70,6 +70,17 @@ int tl_buf_put_i64(struct tl_buf *b, int64_t v)
 	return tl_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
+size_t tl_vformat(char *out, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(out, size, fmt, ap);
+
+	if (n < 0) {
+		out[0] = '\0';
+		return 0;
+	}
+	return (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -105,6 +105,12 @@ int tl_buf_put_i64(struct tl_buf *b, int64_t v);
  * error sets it to -EINVAL).
  */
 int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Formats into out (size > 0) as vsnprintf, cut at size - 1 bytes (a
+ * message for an answer or a log). Returns the length written.
+ */
+size_t tl_vformat(char *out, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 int tl_buf_vprintf(struct tl_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 /*

@@ -20,19 +20,15 @@ int tl_control_error(struct tl_control_req *q, int status, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
-	int n;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = tl_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
 	q->resp->status = status;
 	tl_buf_reset(&q->resp->body);
 	tl_buf_printf(&q->resp->body, "{\"error\": {\"status\": %d, \"message\": ", status);
-	tl_json_write_string(msg, (size_t)n, &q->resp->body);
+	tl_json_write_string(msg, n, &q->resp->body);
 	tl_buf_printf(&q->resp->body, ", \"request_id\": \"%s\"}}\n", q->id);
 	return 0;
 }
