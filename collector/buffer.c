@@ -1273,24 +1273,57 @@ int tl_buffer_unmap_idle(struct tl_buffer *b)
 	return 0;
 }
 
+/*
+ * Checks that stored cursor name may be changed from this handle: writable,
+ * a valid name (its length in *len), no reader of it open. Returns 0,
+ * -EROFS, -EINVAL or -EBUSY.
+ */
+static int stored_cursor_name(struct tl_buffer *b, const char *name, size_t *len)
+{
+	bool busy;
+
+	if (b->read_only)
+		return -EROFS;
+	*len = name ? strnlen(name, TL_BUFFER_NAME_MAX + 1) : 0;
+	if (*len == 0 || *len > TL_BUFFER_NAME_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&b->mu);
+	busy = registered(b, name, *len);
+	pthread_mutex_unlock(&b->mu);
+	return busy ? -EBUSY : 0;
+}
+
+int tl_buffer_cursor_set(struct tl_buffer *b, const char *name, uint64_t next_seq)
+{
+	MDB_txn *txn = NULL;
+	size_t len;
+	int mrc = stored_cursor_name(b, name, &len);
+
+	if (mrc < 0)
+		return mrc;
+	if (next_seq == 0)
+		return -EINVAL;
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc)
+		return tl_buffer_lmdb_fail(b, "set cursor: begin", mrc);
+	mrc = tl_buffer_cursor_put(b, txn, name, len, next_seq);
+	if (mrc) {
+		mdb_txn_abort(txn);
+		return tl_buffer_lmdb_fail(b, "set cursor", mrc);
+	}
+	mrc = mdb_txn_commit(txn);
+	return mrc ? tl_buffer_lmdb_fail(b, "set cursor: commit", mrc) : 0;
+}
+
 int tl_buffer_cursor_remove(struct tl_buffer *b, const char *name)
 {
 	MDB_txn *txn = NULL;
 	MDB_val k;
 	size_t len;
-	bool busy;
-	int mrc;
+	int mrc = stored_cursor_name(b, name, &len);
 
-	if (b->read_only)
-		return -EROFS;
-	len = name ? strnlen(name, TL_BUFFER_NAME_MAX + 1) : 0;
-	if (len == 0 || len > TL_BUFFER_NAME_MAX)
-		return -EINVAL;
-	pthread_mutex_lock(&b->mu);
-	busy = registered(b, name, len);
-	pthread_mutex_unlock(&b->mu);
-	if (busy)
-		return -EBUSY;
+	if (mrc < 0)
+		return mrc;
 	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
 	if (mrc)
 		return tl_buffer_lmdb_fail(b, "remove cursor: begin", mrc);

@@ -273,6 +273,14 @@ int tl_buffer_flush(struct tl_buffer *b);
 int tl_buffer_unmap_idle(struct tl_buffer *b);
 
 /*
+ * Stores cursor name at next_seq (a dispatcher added at runtime that starts
+ * from the oldest record rather than at the end), before its reader is
+ * opened. Returns 0, -EBUSY (a reader has it open), -EINVAL, -EROFS or an
+ * LMDB error.
+ */
+int tl_buffer_cursor_set(struct tl_buffer *b, const char *name, uint64_t next_seq);
+
+/*
  * Deletes the stored cursor name (a dispatcher removed from the config).
  * Returns 0, -ENOENT, -EBUSY (a reader has it open), -EROFS or an LMDB error.
  */

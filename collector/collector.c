@@ -74,7 +74,8 @@ static void dnap(struct dthread *t, int ms)
 	struct timespec ts = deadline_in(ms);
 
 	pthread_mutex_lock(&t->mu);
-	while (t->kick == t->seen_kick && !atomic_load(&t->c->stop_dispatch))
+	while (t->kick == t->seen_kick && !atomic_load(&t->c->stop_dispatch) &&
+	       !atomic_load(&t->quit))
 		if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&t->mu);
@@ -114,8 +115,14 @@ static void note_error(struct dthread *t, bool count, const char *fmt, ...)
 static int restart_instance(struct dthread *t)
 {
 	struct tl_dispatcher *nd = NULL, *old = t->d;
-	int rc = tl_dispatcher_create(old->conf, &nd);
+	const struct tl_dispatcher_conf *conf;
+	int rc;
 
+	pthread_mutex_lock(&t->mu);
+	conf = t->next_conf ? t->next_conf : old->conf;
+	t->next_conf = NULL;
+	pthread_mutex_unlock(&t->mu);
+	rc = tl_dispatcher_create(conf, &nd);
 	if (rc < 0) {
 		note_error(t, false, "restart failed: %s", strerror(-rc));
 		return rc;
@@ -129,10 +136,28 @@ static int restart_instance(struct dthread *t)
 	atomic_store(&nd->stats.dispatch_us, atomic_load(&old->stats.dispatch_us));
 	pthread_mutex_lock(&t->mu);
 	t->d = nd;
+	t->conf = conf; /* a replaced configuration stays allocated until stop */
 	pthread_mutex_unlock(&t->mu);
 	tl_dispatcher_flush(old);
 	tl_dispatcher_destroy(old);
 	return 0;
+}
+
+/*
+ * A detached dispatcher does not hold the buffer back: its cursor follows
+ * the head, and what it skips is counted.
+ */
+static void skip_to_head(struct dthread *t)
+{
+	struct tl_buffer_stats bs;
+	uint64_t next = tl_buffer_reader_next(t->r);
+
+	if (tl_buffer_stats(t->c->buffer, &bs) == 0 && bs.next_seq > next &&
+	    tl_buffer_advance(t->r, bs.next_seq - 1) == 0) {
+		atomic_fetch_add(&t->skipped, bs.next_seq - next);
+		atomic_store(&t->cursor, bs.next_seq);
+	}
+	tl_buffer_stats_fini(&bs);
 }
 
 /* Between batches: what the control API and SIGHUP asked for. */
@@ -278,7 +303,7 @@ static void *dispatch_main(void *arg)
 	snprintf(name, sizeof(name), "tl-d-%.10s", t->d->conf->name);
 	pthread_setname_np(pthread_self(), name);
 
-	while (!atomic_load(&c->stop_dispatch)) {
+	while (!atomic_load(&c->stop_dispatch) && !atomic_load(&t->quit)) {
 		const struct tl_buffer_batch *batch;
 		struct tl_dispatch_batch b;
 		enum tl_dispatch_status st;
@@ -289,6 +314,8 @@ static void *dispatch_main(void *arg)
 		if (atomic_load(&t->disabled)) {
 			/* The cursor holds; no snapshot pins the buffer meanwhile. */
 			tl_buffer_release(t->r);
+			if (atomic_load(&t->detached))
+				skip_to_head(t);
 			dnap(t, 1000);
 			continue;
 		}
@@ -437,6 +464,8 @@ void tl_collector_stop(struct tl_collector *c)
 
 	if (!c)
 		return;
+	if (c->dts)
+		pthread_mutex_lock(&c->reconf_lock); /* no add or remove from here on */
 	/* Inputs first: they commit what they hold; then the dispatchers. */
 	tl_amqp_input_stop(c->amqp);
 	tl_udp_input_stop(c->udp);
@@ -459,6 +488,13 @@ void tl_collector_stop(struct tl_collector *c)
 	for (i = 0; i < c->n_dts; i++)
 		free_dthread(&c->dts[i]);
 	free(c->dts);
+	for (i = 0; i < c->n_owned; i++)
+		tl_dispatcher_conf_free(c->owned[i]);
+	free(c->owned);
+	if (c->dts) {
+		pthread_mutex_unlock(&c->reconf_lock);
+		pthread_mutex_destroy(&c->reconf_lock);
+	}
 	tl_buffer_close(c->buffer);
 	free(c);
 }
@@ -468,7 +504,42 @@ void tl_collector_reopen(struct tl_collector *c)
 	size_t i;
 
 	for (i = 0; i < c->n_dts; i++)
-		atomic_store(&c->dts[i].reopen, true);
+		if (atomic_load(&c->dts[i].live))
+			atomic_store(&c->dts[i].reopen, true);
+}
+
+int tl_dthread_init(struct tl_collector *c, struct dthread *t,
+		    const struct tl_dispatcher_conf *conf)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	t->c = c;
+	t->conf = conf;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	t->sync_init = true;
+	tl_record_batch_init(&t->items);
+	tl_buf_init(&t->why);
+	rc = tl_dispatcher_create(conf, &t->d);
+	if (rc < 0)
+		tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s", conf->name,
+		       conf->desc ? conf->desc->conf.name : "?",
+		       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
+	return rc;
+}
+
+int tl_dthread_start(struct dthread *t)
+{
+	atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
+	if (pthread_create(&t->thread, NULL, dispatch_main, t) != 0)
+		return -EAGAIN;
+	t->started = true;
+	atomic_store(&t->live, true);
+	return 0;
 }
 
 int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signer *signer,
@@ -486,35 +557,18 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (!c)
 		return -ENOMEM;
 	c->conf = cc;
-	c->dts = calloc(cc->n_dispatchers, sizeof(*c->dts));
+	c->cap_dts = cc->n_dispatchers + TL_COLLECTOR_SPARE_DISPATCHERS;
+	c->dts = calloc(c->cap_dts, sizeof(*c->dts));
 	if (!c->dts)
 		goto fail;
+	pthread_mutex_init(&c->reconf_lock, NULL);
 	/* Dispatchers first: a type this build lacks is a configuration
 	 * problem, reported before anything is created on disk. */
 	for (i = 0; i < cc->n_dispatchers; i++) {
-		struct dthread *t = &c->dts[i];
-
-		pthread_condattr_t ca;
-
 		c->n_dts = i + 1;
-		t->c = c;
-		t->conf = &cc->dispatchers[i];
-		pthread_mutex_init(&t->mu, NULL);
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&t->cv, &ca);
-		pthread_condattr_destroy(&ca);
-		t->sync_init = true;
-		tl_record_batch_init(&t->items);
-		tl_buf_init(&t->why);
-		rc = tl_dispatcher_create(&cc->dispatchers[i], &t->d);
-		if (rc < 0) {
-			tl_log(TL_LOG_ERR, "cannot start dispatcher %s (type %s): %s",
-			       cc->dispatchers[i].name,
-			       cc->dispatchers[i].desc ? cc->dispatchers[i].desc->conf.name : "?",
-			       rc == -ENOTSUP ? "not available in this version" : strerror(-rc));
+		rc = tl_dthread_init(c, &c->dts[i], &cc->dispatchers[i]);
+		if (rc < 0)
 			goto fail;
-		}
 	}
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
@@ -524,15 +578,10 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
 		if (rc < 0)
 			goto fail;
-		atomic_store(&c->dts[i].cursor, tl_buffer_reader_next(c->dts[i].r));
 	}
-	for (i = 0; i < c->n_dts; i++) {
-		if (pthread_create(&c->dts[i].thread, NULL, dispatch_main, &c->dts[i]) != 0) {
-			rc = -EAGAIN;
+	for (i = 0; i < c->n_dts; i++)
+		if ((rc = tl_dthread_start(&c->dts[i])) < 0)
 			goto fail;
-		}
-		c->dts[i].started = true;
-	}
 	if (pthread_create(&c->housekeeper, NULL, housekeeping_main, c) != 0) {
 		rc = -EAGAIN;
 		goto fail;

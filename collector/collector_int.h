@@ -28,6 +28,8 @@
 
 /* How long tl_collector_dispatcher_restart() waits for the dispatch thread. */
 #define TL_RESTART_WAIT_MS 10000
+/* Slots for dispatchers added at runtime, beyond those of the configuration. */
+#define TL_COLLECTOR_SPARE_DISPATCHERS 32
 
 struct dthread {
 	struct tl_collector *c;
@@ -63,13 +65,29 @@ struct dthread {
 	_Atomic uint64_t cursor;     /* mirror of the reader's next sequence */
 	_Atomic uint64_t failures;
 	struct tl_hist_rec latency; /* of tl_dispatcher_dispatch() */
+
+	/* Reconfiguration (control.c: add, remove, replace, detach). */
+	_Atomic bool live; /* in service: started and not removed (a removed slot stays) */
+	_Atomic bool quit; /* its thread stops after the batch in flight (removal) */
+	const struct tl_dispatcher_conf *next_conf; /* mu: the next restart's configuration */
+	_Atomic bool detached;			    /* disabled, and skipping what arrives */
+	_Atomic uint64_t skipped;		    /* records skipped while detached */
 };
 
 struct tl_collector {
 	const struct tl_collector_conf *conf;
 	struct tl_buffer *buffer;
+	/* Slots: the configuration's dispatchers, then those added at runtime.
+	 * The array never moves; n_dts only grows (a removed slot stays, not
+	 * live); readers skip slots that are not live. */
 	struct dthread *dts;
-	size_t n_dts;
+	_Atomic size_t n_dts;
+	size_t cap_dts;
+	pthread_mutex_t reconf_lock; /* serializes add, remove, replace */
+	/* Configurations given to the collector at runtime: freed at stop (a
+	 * dispatcher's old configuration may still be read until then). */
+	struct tl_dispatcher_conf **owned; /* reconf_lock */
+	size_t n_owned, cap_owned;
 	struct tl_amqp_input *amqp; /* NULL when not configured */
 	struct tl_udp_input *udp;   /* NULL when not configured */
 	pthread_t housekeeper;
@@ -84,5 +102,15 @@ struct tl_collector {
  * between two turns is never lost: the next sleep returns at once.
  */
 void tl_dthread_kick(struct dthread *t);
+
+/*
+ * Prepares slot t for conf (borrowed; must outlive the collector): its
+ * mutex, condition variable and instance. Returns 0 or the instance's error.
+ */
+int tl_dthread_init(struct tl_collector *c, struct dthread *t,
+		    const struct tl_dispatcher_conf *conf);
+/* Starts the thread of a prepared slot whose reader is open; marks it live. Returns 0 or -EAGAIN.
+ */
+int tl_dthread_start(struct dthread *t);
 
 #endif

@@ -18,6 +18,7 @@
 #include "collector/collector_int.h"
 #include "common/decode.h"
 #include "common/time.h"
+#include "dispatchers/dispatcher_conf.h"
 
 /* How often a waiting flush looks at the cursors, and how long it lets the inputs commit. */
 #define FLUSH_POLL_US	    20000
@@ -50,7 +51,7 @@ static struct dthread *find_dt(struct tl_collector *c, const char *name)
 	if (!name)
 		return NULL;
 	for (i = 0; i < c->n_dts; i++)
-		if (strcmp(c->dts[i].conf->name, name) == 0)
+		if (atomic_load(&c->dts[i].live) && strcmp(c->dts[i].conf->name, name) == 0)
 			return &c->dts[i];
 	return NULL;
 }
@@ -71,7 +72,7 @@ static int first_time(const struct tl_buffer_rec *rec, const char *bad, void *ct
 static void fill_dispatcher(struct tl_collector *c, struct dthread *t,
 			    const struct tl_buffer_stats *bs, struct tl_dispatcher_status *out)
 {
-	const struct tl_dispatcher_conf *dc = t->conf;
+	const struct tl_dispatcher_conf *dc = t->conf; /* replaced ones stay allocated */
 	const struct tl_buffer_cursor_stat *cs = NULL;
 	struct tl_dispatcher *d;
 	uint64_t avg = 0;
@@ -120,16 +121,20 @@ static void fill_dispatcher(struct tl_collector *c, struct dthread *t,
 
 	pthread_mutex_lock(&t->mu);
 	d = t->d;
-	out->batches = atomic_load(&d->stats.batches);
-	out->samples = atomic_load(&d->stats.samples);
-	out->events = atomic_load(&d->stats.events);
-	out->filtered = atomic_load(&d->stats.filtered);
-	out->retries = atomic_load(&d->stats.retries);
-	out->dead_letters = atomic_load(&d->stats.dropped);
+	if (d) { /* NULL once removed */
+		out->batches = atomic_load(&d->stats.batches);
+		out->samples = atomic_load(&d->stats.samples);
+		out->events = atomic_load(&d->stats.events);
+		out->filtered = atomic_load(&d->stats.filtered);
+		out->retries = atomic_load(&d->stats.retries);
+		out->dead_letters = atomic_load(&d->stats.dropped);
+	}
 	snprintf(out->last_error, sizeof(out->last_error), "%s", t->last_error);
 	out->last_error_unix = t->last_error_unix;
 	pthread_mutex_unlock(&t->mu);
 	out->failures = atomic_load(&t->failures);
+	out->detached = atomic_load(&t->detached);
+	out->skipped = atomic_load(&t->skipped);
 	tl_hist_read(&t->latency, &out->latency);
 }
 
@@ -137,13 +142,31 @@ size_t tl_collector_dispatchers(struct tl_collector *c, struct tl_dispatcher_sta
 				size_t cap)
 {
 	struct tl_buffer_stats bs;
-	bool have = tl_buffer_stats(c->buffer, &bs) == 0;
-	size_t i;
+	bool have = out && cap && tl_buffer_stats(c->buffer, &bs) == 0;
+	size_t i, n = 0;
 
-	for (i = 0; i < c->n_dts && i < cap; i++)
-		fill_dispatcher(c, &c->dts[i], have ? &bs : NULL, &out[i]);
-	tl_buffer_stats_fini(&bs);
-	return c->n_dts;
+	for (i = 0; i < c->n_dts; i++) {
+		if (!atomic_load(&c->dts[i].live))
+			continue;
+		if (n < cap)
+			fill_dispatcher(c, &c->dts[i], have ? &bs : NULL, &out[n]);
+		n++;
+	}
+	if (have)
+		tl_buffer_stats_fini(&bs);
+	return n;
+}
+
+/* One status from a fresh buffer snapshot. */
+static void fill_dispatcher_now(struct tl_collector *c, struct dthread *t,
+				struct tl_dispatcher_status *out)
+{
+	struct tl_buffer_stats bs;
+	bool have = tl_buffer_stats(c->buffer, &bs) == 0;
+
+	fill_dispatcher(c, t, have ? &bs : NULL, out);
+	if (have)
+		tl_buffer_stats_fini(&bs);
 }
 
 int tl_collector_dispatcher(struct tl_collector *c, const char *name,
@@ -168,6 +191,8 @@ int tl_collector_dispatcher_enable(struct tl_collector *c, const char *name, boo
 
 	if (!t)
 		return -ENOENT;
+	if (enable)
+		atomic_store(&t->detached, false);
 	if (atomic_exchange(&t->disabled, !enable) != !enable)
 		tl_log(TL_LOG_NOTICE, "dispatcher %s %s by %s", name,
 		       enable ? "enabled" : "disabled", who_or(who));
@@ -175,19 +200,23 @@ int tl_collector_dispatcher_enable(struct tl_collector *c, const char *name, boo
 	return 0;
 }
 
-int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, const char *who)
+/*
+ * Asks t's thread for a new instance (from next, when not NULL, else from its
+ * configuration) and waits for it. Returns the instance's error, -ETIMEDOUT
+ * or -ECANCELED (the thread ended).
+ */
+static int restart_and_wait(struct tl_collector *c, struct dthread *t,
+			    const struct tl_dispatcher_conf *next)
 {
-	struct dthread *t = find_dt(c, name);
 	struct timespec ts;
 	uint64_t mine;
 	int rc = 0;
 
-	if (!t)
-		return -ENOENT;
-	tl_log(TL_LOG_NOTICE, "dispatcher %s: restart requested by %s", name, who_or(who));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += TL_RESTART_WAIT_MS / 1000;
 	pthread_mutex_lock(&t->mu);
+	if (next)
+		t->next_conf = next;
 	mine = ++t->restart_req;
 	t->kick++;
 	pthread_cond_broadcast(&t->cv);
@@ -203,6 +232,18 @@ int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, co
 	else
 		rc = t->exited ? -ECANCELED : -ETIMEDOUT;
 	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, const char *who)
+{
+	struct dthread *t = find_dt(c, name);
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	tl_log(TL_LOG_NOTICE, "dispatcher %s: restart requested by %s", name, who_or(who));
+	rc = restart_and_wait(c, t, NULL);
 	if (rc == 0)
 		tl_log(TL_LOG_NOTICE, "dispatcher %s restarted by %s", name, who_or(who));
 	else
@@ -259,7 +300,7 @@ int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, 
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < c->n_dts; i++) {
-		if (one && &c->dts[i] != one)
+		if ((one && &c->dts[i] != one) || !atomic_load(&c->dts[i].live))
 			continue;
 		atomic_store(&c->dts[i].flush_req, true);
 		tl_dthread_kick(&c->dts[i]);
@@ -271,7 +312,8 @@ int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, 
 		bool done = true;
 
 		for (i = 0; i < c->n_dts && done; i++)
-			if ((!one || &c->dts[i] == one) && atomic_load(&c->dts[i].cursor) <= head)
+			if ((!one || &c->dts[i] == one) && atomic_load(&c->dts[i].live) &&
+			    atomic_load(&c->dts[i].cursor) <= head)
 				done = false;
 		if (done)
 			return 0;
@@ -282,7 +324,7 @@ int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, 
 	for (i = 0; pending && i < c->n_dts; i++) {
 		uint64_t cur = atomic_load(&c->dts[i].cursor);
 
-		if ((one && &c->dts[i] != one) || cur > head)
+		if ((one && &c->dts[i] != one) || cur > head || !atomic_load(&c->dts[i].live))
 			continue;
 		tl_buf_printf(pending, "%s: %" PRIu64 " records\n", c->dts[i].conf->name,
 			      head + 1 - cur);
@@ -388,4 +430,159 @@ int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out)
 	}
 	tl_buffer_stats_fini(&bs);
 	return rc;
+}
+
+/* ---- reconfiguration --------------------------------------------------------- */
+
+/* Keeps conf until the collector stops. Under reconf_lock. Returns 0 or -ENOMEM. */
+static int own_conf(struct tl_collector *c, struct tl_dispatcher_conf *conf)
+{
+	if (tl_array_grow((void **)&c->owned, &c->cap_owned, c->n_owned + 1, sizeof(*c->owned)) < 0)
+		return -ENOMEM;
+	c->owned[c->n_owned++] = conf;
+	return 0;
+}
+
+int tl_collector_dispatcher_add(struct tl_collector *c, struct tl_dispatcher_conf *conf, bool owned,
+				bool from_oldest, const char *who)
+{
+	struct dthread *t;
+	struct tl_buffer_stats bs;
+	uint64_t start = 0;
+	int rc;
+
+	pthread_mutex_lock(&c->reconf_lock);
+	if (find_dt(c, conf->name)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (c->n_dts == c->cap_dts) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	if (owned && (rc = own_conf(c, conf)) < 0)
+		goto out;
+	t = &c->dts[c->n_dts];
+	memset(t, 0, sizeof(*t));
+	rc = tl_dthread_init(c, t, conf);
+	if (rc == 0 && from_oldest) {
+		rc = tl_buffer_stats(c->buffer, &bs);
+		if (rc == 0) {
+			start = bs.oldest_seq ? bs.oldest_seq : bs.next_seq;
+			rc = tl_buffer_cursor_set(c->buffer, conf->name, start ? start : 1);
+		}
+		tl_buffer_stats_fini(&bs);
+	}
+	if (rc == 0)
+		rc = tl_buffer_reader_open(c->buffer, conf->name, &t->r);
+	/* The slot counts from here: stop() frees it whatever happens next. */
+	c->n_dts++;
+	if (rc == 0)
+		rc = tl_dthread_start(t);
+	if (rc == 0)
+		tl_log(TL_LOG_NOTICE,
+		       "dispatcher %s (type %s) added by %s, from %s (sequence %llu)", conf->name,
+		       conf->desc ? conf->desc->conf.name : "?", who_or(who),
+		       from_oldest ? "the oldest record" : "the head",
+		       (unsigned long long)tl_buffer_reader_next(t->r));
+	else
+		tl_log(TL_LOG_ERR, "dispatcher %s: adding it (asked by %s) failed: %s", conf->name,
+		       who_or(who), strerror(-rc));
+out:
+	pthread_mutex_unlock(&c->reconf_lock);
+	return rc;
+}
+
+int tl_collector_dispatcher_remove(struct tl_collector *c, const char *name, const char *who)
+{
+	struct dthread *t;
+	struct tl_dispatcher *d;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->reconf_lock);
+	t = find_dt(c, name);
+	if (!t) {
+		pthread_mutex_unlock(&c->reconf_lock);
+		return -ENOENT;
+	}
+	atomic_store(&t->live, false);
+	atomic_store(&t->quit, true);
+	tl_dthread_kick(t);
+	pthread_join(t->thread, NULL); /* after the batch in flight */
+	t->started = false;
+	tl_buffer_reader_close(t->r);
+	t->r = NULL;
+	rc = tl_buffer_cursor_remove(c->buffer, name);
+	if (rc == -ENOENT)
+		rc = 0;
+	pthread_mutex_lock(&t->mu);
+	d = t->d;
+	t->d = NULL;
+	pthread_mutex_unlock(&t->mu);
+	tl_dispatcher_destroy(d);
+	tl_log(TL_LOG_NOTICE, "dispatcher %s removed by %s (its cursor %s)", name, who_or(who),
+	       rc == 0 ? "deleted: the buffer no longer keeps records for it"
+		       : "could not be deleted");
+	pthread_mutex_unlock(&c->reconf_lock);
+	return rc;
+}
+
+int tl_collector_dispatcher_replace(struct tl_collector *c, struct tl_dispatcher_conf *conf,
+				    bool owned, const char *who)
+{
+	struct dthread *t;
+	int rc;
+
+	pthread_mutex_lock(&c->reconf_lock);
+	t = find_dt(c, conf->name);
+	if (!t) {
+		rc = -ENOENT;
+	} else if (owned && (rc = own_conf(c, conf)) < 0) {
+		/* nothing changed */
+	} else {
+		rc = restart_and_wait(c, t, conf);
+		if (rc == 0)
+			tl_log(TL_LOG_NOTICE, "dispatcher %s: new configuration by %s, in service",
+			       conf->name, who_or(who));
+		else
+			tl_log(TL_LOG_ERR,
+			       "dispatcher %s: the new configuration from %s failed (%s); the old "
+			       "one keeps running",
+			       conf->name, who_or(who), strerror(-rc));
+	}
+	pthread_mutex_unlock(&c->reconf_lock);
+	return rc;
+}
+
+int tl_collector_dispatcher_detach(struct tl_collector *c, const char *name, const char *who,
+				   uint64_t *out_lag)
+{
+	struct dthread *t = find_dt(c, name);
+	struct tl_dispatcher_status st;
+
+	if (!t)
+		return -ENOENT;
+	fill_dispatcher_now(c, t, &st);
+	*out_lag = st.lag_records;
+	atomic_store(&t->detached, true);
+	atomic_store(&t->disabled, true);
+	tl_dthread_kick(t);
+	tl_log(TL_LOG_NOTICE,
+	       "dispatcher %s detached by %s: its %llu undelivered records and what arrives "
+	       "until it is enabled are skipped",
+	       name, who_or(who), (unsigned long long)st.lag_records);
+	return 0;
+}
+
+int tl_collector_dispatcher_conf_text(struct tl_collector *c, const char *name, struct tl_buf *out)
+{
+	struct dthread *t = find_dt(c, name);
+	const struct tl_dispatcher_conf *conf;
+
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&t->mu);
+	conf = t->conf;
+	pthread_mutex_unlock(&t->mu);
+	return tl_dispatcher_conf_text(conf, out);
 }

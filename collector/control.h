@@ -21,6 +21,8 @@
 #include "collector/hist.h"
 #include "common/buf.h"
 
+struct tl_dispatcher_conf;
+
 /* struct tl_hist, tl_hist_bounds and tl_hist_quantile() are in collector/hist.h. */
 
 enum tl_dispatcher_state {
@@ -52,6 +54,8 @@ struct tl_dispatcher_status {
 	 * failed restart (which does not count as a failure). */
 	char last_error[256];
 	double last_error_unix; /* 0 when none */
+	bool detached;		/* disabled, and skipping what arrives (not holding the buffer) */
+	uint64_t skipped;	/* records skipped while detached */
 };
 
 struct tl_input_status {
@@ -120,6 +124,44 @@ int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, co
  */
 int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, const char *who,
 		       struct tl_buf *pending);
+
+/*
+ * Adds a dispatcher from conf (its name new, checked as a configuration
+ * element is; owned: the collector frees it at stop, else borrowed for the
+ * collector's life), starting at the head of the buffer or, from_oldest, at
+ * its oldest record. Returns 0, -EEXIST, -ENOSPC (no slot left: at most
+ * TL_COLLECTOR_SPARE_DISPATCHERS added), or the instance's or the buffer's
+ * error (owned conf is then still the collector's).
+ */
+int tl_collector_dispatcher_add(struct tl_collector *c, struct tl_dispatcher_conf *conf, bool owned,
+				bool from_oldest, const char *who);
+/*
+ * Removes a dispatcher: its thread ends after the batch in flight, its
+ * cursor is deleted (the buffer no longer keeps records for it). Returns 0,
+ * -ENOENT or the buffer's error deleting the cursor (it is removed anyway).
+ */
+int tl_collector_dispatcher_remove(struct tl_collector *c, const char *name, const char *who);
+/*
+ * Puts conf (same name; owned as for add) in the place of a dispatcher's
+ * configuration: a new instance from it is swapped in between batches and
+ * keeps the place; if it cannot be created the old one keeps running.
+ * Returns 0, -ENOENT, or the instance's error, -ETIMEDOUT, -ECANCELED.
+ */
+int tl_collector_dispatcher_replace(struct tl_collector *c, struct tl_dispatcher_conf *conf,
+				    bool owned, const char *who);
+/*
+ * Disables a dispatcher without holding the buffer back: what it has not
+ * delivered, and what arrives until it is enabled, is skipped (counted in
+ * skipped). *out_lag gets the records skipped at once. Returns 0 or -ENOENT.
+ */
+int tl_collector_dispatcher_detach(struct tl_collector *c, const char *name, const char *who,
+				   uint64_t *out_lag);
+
+/*
+ * The configuration a dispatcher runs with, as YAML with its secrets (to
+ * compare with another: never shown). Returns 0, -ENOENT or -ENOMEM.
+ */
+int tl_collector_dispatcher_conf_text(struct tl_collector *c, const char *name, struct tl_buf *out);
 
 /* Inputs: amqp then udp. Returns how many. */
 size_t tl_collector_inputs(struct tl_collector *c, struct tl_input_status *out, size_t cap);

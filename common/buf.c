@@ -70,6 +70,30 @@ int tl_buf_put_i64(struct tl_buf *b, int64_t v)
 	return tl_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
+int tl_buf_read_file(const char *path, size_t max, struct tl_buf *out)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	tl_buf_reset(out);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		/* One byte over the limit is enough to refuse it by size. */
+		if (out->len + n > max + 1)
+			n = max + 1 - out->len;
+		if ((rc = tl_buf_append(out, chunk, n)) < 0 || out->len > max)
+			break;
+	}
+	if (ferror(f))
+		rc = -EIO;
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
 size_t tl_vformat(char *out, size_t size, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(out, size, fmt, ap);

@@ -106,6 +106,12 @@ int tl_buf_put_i64(struct tl_buf *b, int64_t v);
  */
 int tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
+ * Reads the file at path ("-": standard input) into out, replacing what it
+ * held, up to max + 1 bytes (so that a caller sees a file over max by its
+ * length). Returns 0, -errno (cannot open), -EIO or -ENOMEM.
+ */
+int tl_buf_read_file(const char *path, size_t max, struct tl_buf *out);
+/*
  * Formats into out (size > 0) as vsnprintf, cut at size - 1 bytes (a
  * message for an answer or a log). Returns the length written.
  */

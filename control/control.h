@@ -16,10 +16,26 @@
 #include "collector/collector.h"
 #include "control/control_conf.h"
 
+/*
+ * Rereads the configuration file and applies what changed (the daemon's:
+ * only it knows the file). Fills answer with a JSON object and returns 0
+ * (applied, or nothing to apply), or -EINVAL (the file is not valid:
+ * nothing changed; answer lists the errors). Called from a request thread.
+ */
+typedef int (*tl_control_reload_fn)(void *cls, const char *who, struct tl_buf *answer);
+
 struct tl_control_opts {
 	const struct tl_control_conf *conf; /* borrowed, outlives the control API */
 	struct tl_collector *collector;	    /* NULL when the collector role does not run */
 	const char *roles;		    /* "collector, api": what this tallyd runs */
+	tl_control_reload_fn reload;	    /* NULL: POST /v1/reload answers 501 */
+	void *reload_cls;
+	/*
+	 * A folder kept across restarts (the buffer's), where the changes made
+	 * through the API are noted, so that the next start can log each one it
+	 * undoes. NULL: not noted.
+	 */
+	const char *state_dir;
 };
 
 struct tl_control;

@@ -14,6 +14,7 @@
 #include "control/handlers.h"
 #include "control/health.h"
 #include "control/metrics.h"
+#include "control/reconfigure.h"
 #include "dispatchers/dispatcher.h"
 
 #define MAX_WAIT_SECONDS 3600.0
@@ -53,6 +54,9 @@ static int h_capabilities(struct tl_control_req *q)
 		       "\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp}/{pause|resume}\", "
 		       "\"GET /v1/dispatchers\", \"GET /v1/dispatchers/NAME\", "
 		       "\"POST /v1/dispatchers/NAME/{enable|disable|restart}\", "
+		       "\"POST /v1/dispatchers/NAME/disable?detach=true\", "
+		       "\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
+		       "\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
 		       "\"POST /v1/flush\", \"GET /v1/buffer\", \"GET /metrics\", "
 		       "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
@@ -122,6 +126,7 @@ static int h_input_pause(struct tl_control_req *q, const char *name, const char 
 	if (rc < 0)
 		return tl_control_error(q, 500, "Cannot %s input %s: %s", verb, name,
 					strerror(-rc));
+	tl_control_note_change(q, "input %s %s", name, pause ? "paused" : "resumed");
 	tl_buf_printf(&q->resp->body, "{\"input\": ");
 	tl_control_put_str(&q->resp->body, name);
 	tl_buf_printf(&q->resp->body, ", \"paused\": %s, \"runtime_only\": true}\n",
@@ -131,40 +136,6 @@ static int h_input_pause(struct tl_control_req *q, const char *name, const char 
 }
 
 /* ---- dispatchers ------------------------------------------------------------------------ */
-
-static void put_dispatcher(struct tl_buf *b, const struct tl_dispatcher_status *d)
-{
-	tl_buf_puts(b, "{\"name\": ");
-	tl_control_put_str(b, d->name);
-	tl_buf_puts(b, ", \"type\": ");
-	tl_control_put_str(b, d->type);
-	tl_buf_puts(b, ", \"state\": ");
-	tl_control_put_str(b, tl_dispatcher_state_name(d->state));
-	tl_buf_puts(b, ", \"next_try\": ");
-	tl_control_put_time(b, d->state == TL_DISPATCHER_BACKING_OFF ? d->next_try_unix : 0);
-	tl_buf_printf(b,
-		      ", \"cursor\": %" PRIu64 ", \"lag\": {\"records\": %" PRIu64
-		      ", \"bytes\": %" PRIu64
-		      ", \"seconds\": %.3f}, \"counters\": {\"batches\": %" PRIu64
-		      ", \"samples\": %" PRIu64 ", \"events\": %" PRIu64 ", \"filtered\": %" PRIu64
-		      ", \"retries\": %" PRIu64 ", \"dead_letters\": %" PRIu64
-		      ", \"failures\": %" PRIu64 "}, \"latency_seconds\": {\"count\": %" PRIu64
-		      ", \"p50\": %g, \"p90\": %g, \"p99\": %g}, \"last_error\": ",
-		      d->cursor, d->lag_records, d->lag_bytes, d->lag_seconds, d->batches,
-		      d->samples, d->events, d->filtered, d->retries, d->dead_letters, d->failures,
-		      d->latency.count, tl_hist_quantile(&d->latency, 0.5),
-		      tl_hist_quantile(&d->latency, 0.9), tl_hist_quantile(&d->latency, 0.99));
-	if (d->last_error[0]) {
-		tl_buf_puts(b, "{\"message\": ");
-		tl_control_put_str(b, d->last_error);
-		tl_buf_puts(b, ", \"time\": ");
-		tl_control_put_time(b, d->last_error_unix);
-		tl_buf_puts(b, "}");
-	} else {
-		tl_buf_puts(b, "null");
-	}
-	tl_buf_puts(b, "}");
-}
 
 static int h_dispatchers(struct tl_control_req *q)
 {
@@ -181,7 +152,7 @@ static int h_dispatchers(struct tl_control_req *q)
 	for (i = 0; i < n && i < TL_CONTROL_MAX_DISPATCHERS; i++) {
 		if (i)
 			tl_buf_puts(&q->resp->body, ", ");
-		put_dispatcher(&q->resp->body, &v[i]);
+		tl_control_put_dispatcher(&q->resp->body, &v[i]);
 	}
 	tl_buf_puts(&q->resp->body, "]}\n");
 	free(v);
@@ -197,7 +168,7 @@ static int h_dispatcher(struct tl_control_req *q, const char *name)
 		return 0;
 	if (tl_collector_dispatcher(q->ctl->collector, name, &d) < 0)
 		return tl_control_error(q, 404, "No dispatcher is called %s", name);
-	put_dispatcher(&q->resp->body, &d);
+	tl_control_put_dispatcher(&q->resp->body, &d);
 	tl_buf_puts(&q->resp->body, "\n");
 	q->resp->status = 200;
 	return 0;
@@ -206,6 +177,9 @@ static int h_dispatcher(struct tl_control_req *q, const char *name)
 static int h_dispatcher_op(struct tl_control_req *q, const char *name, const char *verb)
 {
 	struct tl_dispatcher_status d;
+	const char *detach = tl_control_arg(q, "detach");
+	bool detached = false;
+	uint64_t skipped = 0;
 	int rc;
 
 	if (tl_control_need_collector(q))
@@ -213,9 +187,14 @@ static int h_dispatcher_op(struct tl_control_req *q, const char *name, const cha
 	if (strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0) {
 		bool enable = verb[0] == 'e';
 
-		if (tl_control_arg(q, "detach"))
-			return tl_control_error(q, 501, "detach is not implemented yet");
-		rc = tl_collector_dispatcher_enable(q->ctl->collector, name, enable, q->who);
+		if (detach && (enable || (strcmp(detach, "true") != 0 && strcmp(detach, "false"))))
+			return tl_control_error(q, 400,
+						"detach applies to disable, as true or false");
+		detached = detach && strcmp(detach, "true") == 0;
+		rc = detached ? tl_collector_dispatcher_detach(q->ctl->collector, name, q->who,
+							       &skipped)
+			      : tl_collector_dispatcher_enable(q->ctl->collector, name, enable,
+							       q->who);
 	} else if (strcmp(verb, "restart") == 0) {
 		rc = tl_collector_dispatcher_restart(q->ctl->collector, name, q->who);
 	} else {
@@ -231,7 +210,21 @@ static int h_dispatcher_op(struct tl_control_req *q, const char *name, const cha
 					strerror(-rc));
 	if (tl_collector_dispatcher(q->ctl->collector, name, &d) < 0)
 		return tl_control_error(q, 404, "No dispatcher is called %s", name);
-	put_dispatcher(&q->resp->body, &d);
+	if (verb[0] != 'r')
+		tl_control_note_change(q, "dispatcher %s %s", name,
+				       detached		? "detached"
+				       : verb[0] == 'e' ? "enabled"
+							: "disabled");
+	if (detached) {
+		/* The status with what was skipped at once. */
+		tl_buf_printf(&q->resp->body,
+			      "{\"skipped_now\": %" PRIu64 ", \"dispatcher\": ", skipped);
+		tl_control_put_dispatcher(&q->resp->body, &d);
+		tl_buf_puts(&q->resp->body, "}\n");
+		q->resp->status = 200;
+		return 0;
+	}
+	tl_control_put_dispatcher(&q->resp->body, &d);
 	tl_buf_puts(&q->resp->body, "\n");
 	if (verb[0] == 'd')
 		tl_buf_puts(&q->resp->headers,
@@ -339,6 +332,8 @@ int tl_control_route(struct tl_control_req *q, char *path)
 	const char *m = q->http->method;
 	bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 	bool post = strcmp(m, "POST") == 0;
+	bool put = strcmp(m, "PUT") == 0;
+	bool del = strcmp(m, "DELETE") == 0;
 	char *seg[5];
 	size_t n = split(path, seg, 4);
 
@@ -379,17 +374,20 @@ int tl_control_route(struct tl_control_req *q, char *path)
 	}
 	if (strcmp(seg[1], "dispatchers") == 0) {
 		if (n == 2)
-			return get ? h_dispatchers(q)
-				   : tl_control_method_not_allowed(q, "GET, HEAD");
+			return get    ? h_dispatchers(q)
+			       : post ? tl_control_h_dispatcher_add(q)
+				      : tl_control_method_not_allowed(q, "GET, HEAD, POST");
 		if (n == 3)
-			return get ? h_dispatcher(q, seg[2])
-				   : tl_control_error(q, 501,
-						      "Changing a dispatcher's configuration at "
-						      "runtime is not implemented yet");
+			return get   ? h_dispatcher(q, seg[2])
+			       : put ? tl_control_h_dispatcher_put(q, seg[2])
+			       : del ? tl_control_h_dispatcher_delete(q, seg[2])
+				     : tl_control_method_not_allowed(q, "GET, HEAD, PUT, DELETE");
 		if (n == 4)
 			return post ? h_dispatcher_op(q, seg[2], seg[3])
 				    : tl_control_method_not_allowed(q, "POST");
 	}
+	if (strcmp(seg[1], "reload") == 0 && n == 2)
+		return post ? tl_control_h_reload(q) : tl_control_method_not_allowed(q, "POST");
 	if (strcmp(seg[1], "flush") == 0 && n == 2)
 		return post ? h_flush(q) : tl_control_method_not_allowed(q, "POST");
 	if (strcmp(seg[1], "buffer") == 0 && n == 2)

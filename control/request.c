@@ -1,12 +1,15 @@
 /* request.c — the control API's answer toolkit (request.h). */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
 #include "common/time.h"
+#include "collector/control.h"
 #include "control/request.h"
 
 void tl_control_put_headers(struct tl_control_req *q)
@@ -72,4 +75,62 @@ int tl_control_method_not_allowed(struct tl_control_req *q, const char *allow)
 {
 	tl_buf_printf(&q->resp->headers, "Allow: %s\r\n", allow);
 	return tl_control_error(q, 405, "Method not allowed here (allowed: %s)", allow);
+}
+
+void tl_control_put_dispatcher(struct tl_buf *b, const struct tl_dispatcher_status *d)
+{
+	tl_buf_puts(b, "{\"name\": ");
+	tl_control_put_str(b, d->name);
+	tl_buf_puts(b, ", \"type\": ");
+	tl_control_put_str(b, d->type);
+	tl_buf_puts(b, ", \"state\": ");
+	tl_control_put_str(b, tl_dispatcher_state_name(d->state));
+	tl_buf_puts(b, ", \"next_try\": ");
+	tl_control_put_time(b, d->state == TL_DISPATCHER_BACKING_OFF ? d->next_try_unix : 0);
+	tl_buf_printf(b,
+		      ", \"cursor\": %" PRIu64 ", \"lag\": {\"records\": %" PRIu64
+		      ", \"bytes\": %" PRIu64
+		      ", \"seconds\": %.3f}, \"counters\": {\"batches\": %" PRIu64
+		      ", \"samples\": %" PRIu64 ", \"events\": %" PRIu64 ", \"filtered\": %" PRIu64
+		      ", \"retries\": %" PRIu64 ", \"dead_letters\": %" PRIu64
+		      ", \"failures\": %" PRIu64 "}, \"latency_seconds\": {\"count\": %" PRIu64
+		      ", \"p50\": %g, \"p90\": %g, \"p99\": %g}, ",
+		      d->cursor, d->lag_records, d->lag_bytes, d->lag_seconds, d->batches,
+		      d->samples, d->events, d->filtered, d->retries, d->dead_letters, d->failures,
+		      d->latency.count, tl_hist_quantile(&d->latency, 0.5),
+		      tl_hist_quantile(&d->latency, 0.9), tl_hist_quantile(&d->latency, 0.99));
+	tl_buf_printf(b, "\"detached\": %s, \"skipped\": %" PRIu64 ", \"last_error\": ",
+		      d->detached ? "true" : "false", d->skipped);
+	if (d->last_error[0]) {
+		tl_buf_puts(b, "{\"message\": ");
+		tl_control_put_str(b, d->last_error);
+		tl_buf_puts(b, ", \"time\": ");
+		tl_control_put_time(b, d->last_error_unix);
+		tl_buf_puts(b, "}");
+	} else {
+		tl_buf_puts(b, "null");
+	}
+	tl_buf_puts(b, "}");
+}
+
+void tl_control_note_change(struct tl_control_req *q, const char *fmt, ...)
+{
+	struct tl_control *ctl = q->ctl;
+	char what[512], when[64];
+	va_list ap;
+	FILE *f;
+
+	if (!ctl->changes_path)
+		return;
+	va_start(ap, fmt);
+	tl_vformat(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	tl_time_format(tl_time_now(), when, sizeof(when));
+	pthread_mutex_lock(&ctl->changes_lock);
+	f = fopen(ctl->changes_path, "a");
+	if (f) {
+		fprintf(f, "%s %s by %s\n", when, what, q->who);
+		fclose(f);
+	}
+	pthread_mutex_unlock(&ctl->changes_lock);
 }

@@ -17,6 +17,7 @@
 #include "collector/collector.h"
 #include "common/buf.h"
 #include "common/keystone.h"
+#include "control/control.h"
 #include "control/control_conf.h"
 #include "http/server.h"
 
@@ -34,6 +35,10 @@ struct tl_control {
 	size_t token_len;
 	int64_t started_mono_us;
 	int64_t started_unix_us;
+	tl_control_reload_fn reload;
+	void *reload_cls;
+	char *changes_path; /* the note of runtime changes (control.h), or NULL */
+	pthread_mutex_t changes_lock;
 	/* The failure sampler (/readyz): every second, each dispatcher's failure
 	 * count, kept for health_period seconds, under health_lock. */
 	pthread_t sampler;
@@ -70,5 +75,16 @@ void tl_control_put_time(struct tl_buf *b, double unix_s);
 const char *tl_control_arg(const struct tl_control_req *q, const char *name);
 /* 0 when the collector role runs, else answers 409 and returns 1. */
 int tl_control_need_collector(struct tl_control_req *q);
+
+struct tl_dispatcher_status;
+/* A dispatcher's status as JSON (GET /v1/dispatchers/NAME). */
+void tl_control_put_dispatcher(struct tl_buf *b, const struct tl_dispatcher_status *d);
+
+/*
+ * Notes a runtime change made by q->who (what: "dispatcher two disabled"),
+ * for the next start to log as undone. Call after the change succeeded.
+ */
+void tl_control_note_change(struct tl_control_req *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -102,6 +102,37 @@ static int read_token(struct tl_control *ctl, const char *path)
 	return 0;
 }
 
+/*
+ * The changes made through the API before this start are undone by it (the
+ * configuration file holds again): each is logged, then the note starts
+ * afresh. Returns 0 or -ENOMEM.
+ */
+static int undone_changes(struct tl_control *ctl, const char *dir)
+{
+	size_t n = strlen(dir) + sizeof("/runtime-changes");
+	char line[1024];
+	FILE *f;
+
+	ctl->changes_path = malloc(n);
+	if (!ctl->changes_path)
+		return -ENOMEM;
+	snprintf(ctl->changes_path, n, "%s/runtime-changes", dir);
+	f = fopen(ctl->changes_path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0])
+			tl_logc(TL_LOG_NOTICE, COMPONENT,
+				"a change made through the control API before this start is undone "
+				"(the configuration file holds): %s",
+				line);
+	}
+	fclose(f);
+	unlink(ctl->changes_path);
+	return 0;
+}
+
 int tl_control_start(const struct tl_control_opts *o, struct tl_control **out)
 {
 	struct tl_control *ctl;
@@ -119,6 +150,11 @@ int tl_control_start(const struct tl_control_opts *o, struct tl_control **out)
 	ctl->roles = o->roles;
 	ctl->started_mono_us = tl_time_mono();
 	ctl->started_unix_us = tl_time_now();
+	ctl->reload = o->reload;
+	ctl->reload_cls = o->reload_cls;
+	pthread_mutex_init(&ctl->changes_lock, NULL);
+	if (o->state_dir && (rc = undone_changes(ctl, o->state_dir)) < 0)
+		goto fail;
 	pthread_mutex_init(&ctl->health_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -177,6 +213,8 @@ void tl_control_stop(struct tl_control *ctl)
 	tl_control_health_stop(ctl);
 	pthread_cond_destroy(&ctl->health_wake);
 	pthread_mutex_destroy(&ctl->health_lock);
+	pthread_mutex_destroy(&ctl->changes_lock);
+	free(ctl->changes_path);
 	tl_keystone_destroy(ctl->keystone);
 	free(ctl->history);
 	memset(ctl->token, 0, sizeof(ctl->token));

@@ -72,34 +72,13 @@ static void usage(FILE *f)
 		   "  status                  inputs, dispatchers (state, lag, delivered,\n"
 		   "                          retries, dead letters, last error), buffer\n"
 		   "  dispatcher list | show NAME | enable NAME | disable NAME | restart NAME\n"
+		   "  dispatcher detach NAME | rm NAME | add FILE [--start oldest] | set NAME FILE\n"
+		   "                          FILE ('-': standard input): one dispatcher as in\n"
+		   "                          collector.dispatchers, in JSON or YAML\n"
+		   "  reload                  read the configuration file again (as SIGHUP)\n"
 		   "  input pause|resume amqp|udp\n"
 		   "  flush [--dispatcher NAME] [--wait SECONDS]\n"
 		   "  metrics                 the Prometheus text of GET /metrics\n");
-}
-
-/* Reads a whole file (or stdin for "-") up to max bytes. */
-static int read_input(const char *path, size_t max, struct tl_buf *out)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-
-	if (!f)
-		return -errno;
-	tl_buf_reset(out);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		/* One byte over the limit is enough for the decoder to refuse it by size. */
-		if (out->len + n > max + 1)
-			n = max + 1 - out->len;
-		if ((rc = tl_buf_append(out, chunk, n)) < 0 || out->len > max)
-			break;
-	}
-	if (ferror(f))
-		rc = -EIO;
-	if (f != stdin)
-		fclose(f);
-	return rc;
 }
 
 static const char *form_name(enum tl_msg_form f)
@@ -226,7 +205,7 @@ static int cmd_decode(const char *config, int argc, char **argv)
 	if (!nfiles)
 		nfiles = 1;
 	for (i = 0; i < nfiles; i++) {
-		int rc = read_input(files[i], limits.max_message_size, &input);
+		int rc = tl_buf_read_file(files[i], limits.max_message_size, &input);
 
 		if (rc < 0) {
 			fprintf(stderr, "tallyctl: %s: %s\n", files[i], strerror(-rc));

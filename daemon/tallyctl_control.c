@@ -46,8 +46,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *cls)
  * One request. Returns the HTTP status (body in out), or -1 when tallyd
  * cannot be reached (the reason printed).
  */
-static long request(const struct target *t, const char *method, const char *path, long timeout_s,
-		    struct tl_buf *out)
+static long request(const struct target *t, const char *method, const char *path,
+		    const struct tl_buf *body, long timeout_s, struct tl_buf *out)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -60,8 +60,13 @@ static long request(const struct target *t, const char *method, const char *path
 	snprintf(url, sizeof(url), "%s%s", t->base, path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "POST") == 0)
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data ? body->data : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body->len);
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	} else if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
 	if (t->socket[0])
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, t->socket);
 	if (t->auth[0])
@@ -263,7 +268,7 @@ static int show(const struct target *t, const char *path, void (*human)(const st
 
 	tl_buf_init(&b);
 	tl_json_doc_init(&doc);
-	status = request(t, "GET", path, 30, &b);
+	status = request(t, "GET", path, NULL, 30, &b);
 	if (status < 0) {
 		rc = 3;
 	} else if (t->json || !human) {
@@ -299,7 +304,7 @@ static int status_cmd(const struct target *t)
 		long status;
 
 		tl_buf_reset(&b);
-		status = request(t, "GET", paths[i], 30, &b);
+		status = request(t, "GET", paths[i], NULL, 30, &b);
 		if (status < 0) {
 			rc = 3;
 			break;
@@ -328,8 +333,12 @@ static int status_cmd(const struct target *t)
 	return rc;
 }
 
-/* POST path; prints the answer (JSON) or a one-line confirmation. Returns the exit status. */
-static int change(const struct target *t, const char *path, long timeout_s, const char *done)
+/*
+ * METHOD path (with body, when not NULL); prints the answer (JSON), or done
+ * (NULL: the answer). Returns the exit status.
+ */
+static int change(const struct target *t, const char *method, const char *path,
+		  const struct tl_buf *body, long timeout_s, const char *done)
 {
 	struct tl_buf b;
 	struct tl_json_doc doc;
@@ -338,10 +347,10 @@ static int change(const struct target *t, const char *path, long timeout_s, cons
 
 	tl_buf_init(&b);
 	tl_json_doc_init(&doc);
-	status = request(t, "POST", path, timeout_s, &b);
+	status = request(t, method, path, body, timeout_s, &b);
 	if (status < 0)
 		rc = 3;
-	else if (t->json) {
+	else if (t->json || (!done && status < 400)) {
 		fwrite(b.data ? b.data : "", 1, b.len, stdout);
 		rc = status >= 400;
 	} else if (!parse(&doc, &b, status))
@@ -350,6 +359,25 @@ static int change(const struct target *t, const char *path, long timeout_s, cons
 		printf("%s\n", done);
 	tl_json_doc_fini(&doc);
 	tl_buf_fini(&b);
+	return rc;
+}
+
+/* METHOD path with the file at file ("-": standard input) as the body. Returns the exit status. */
+static int send_file(const struct target *t, const char *method, const char *path, const char *file,
+		     const char *done)
+{
+	struct tl_buf body;
+	int rc;
+
+	tl_buf_init(&body);
+	rc = tl_buf_read_file(file, 1 << 20, &body);
+	if (rc < 0) {
+		fprintf(stderr, "tallyctl: cannot read %s: %s\n", file, strerror(-rc));
+		tl_buf_fini(&body);
+		return 1;
+	}
+	rc = change(t, method, path, &body, 30, done);
+	tl_buf_fini(&body);
 	return rc;
 }
 
@@ -370,8 +398,8 @@ static bool segment_ok(const char *s)
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status", "dispatcher", "input",
-					   "flush",  "metrics",	   NULL};
+	static const char *const cmds[] = {"status",  "dispatcher", "input", "flush",
+					   "metrics", "reload",	    NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -388,16 +416,18 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"wait", required_argument, NULL, 'w'},
 		{"dispatcher", required_argument, NULL, 'd'},
+		{"start", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
+	const char *start = NULL;
 	struct target t;
 	char path[1024], done[256];
 	int opt, rc;
 
 	memset(&t, 0, sizeof(t));
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:s:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -413,6 +443,9 @@ int tallyctl_control(const char *config, int argc, char **argv)
 			break;
 		case 'd':
 			only = optarg;
+			break;
+		case 's':
+			start = optarg;
 			break;
 		default:
 			return 2;
@@ -431,24 +464,45 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		rc = show(&t, "/metrics", NULL);
 	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 1 && strcmp(argv[0], "list") == 0) {
 		rc = show(&t, "/v1/dispatchers", print_dispatchers);
+	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 2 && strcmp(argv[0], "add") == 0) {
+		rc = send_file(&t, "POST",
+			       start && strcmp(start, "oldest") == 0
+				       ? "/v1/dispatchers?start=oldest"
+				       : "/v1/dispatchers",
+			       argv[1], "dispatcher added");
 	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 2 && segment_ok(argv[1])) {
 		if (strcmp(argv[0], "show") == 0) {
 			snprintf(path, sizeof(path), "/v1/dispatchers/%s", argv[1]);
 			rc = show(&t, path, show_one_dispatcher);
+		} else if (strcmp(argv[0], "rm") == 0) {
+			snprintf(path, sizeof(path), "/v1/dispatchers/%s", argv[1]);
+			snprintf(done, sizeof(done), "dispatcher %s: removed", argv[1]);
+			rc = change(&t, "DELETE", path, NULL, 30, done);
+		} else if (strcmp(argv[0], "detach") == 0) {
+			snprintf(path, sizeof(path), "/v1/dispatchers/%s/disable?detach=true",
+				 argv[1]);
+			snprintf(done, sizeof(done), "dispatcher %s: detached", argv[1]);
+			rc = change(&t, "POST", path, NULL, 30, done);
 		} else if (strcmp(argv[0], "enable") == 0 || strcmp(argv[0], "disable") == 0 ||
 			   strcmp(argv[0], "restart") == 0) {
 			snprintf(path, sizeof(path), "/v1/dispatchers/%s/%s", argv[1], argv[0]);
 			snprintf(done, sizeof(done), "dispatcher %s: %s%s", argv[1], argv[0],
 				 argv[0][strlen(argv[0]) - 1] == 'e' ? "d" : "ed");
-			rc = change(&t, path, 30, done);
+			rc = change(&t, "POST", path, NULL, 30, done);
 		} else {
 			rc = 2;
 		}
+	} else if (strcmp(cmd, "dispatcher") == 0 && argc == 3 && strcmp(argv[0], "set") == 0 &&
+		   segment_ok(argv[1])) {
+		snprintf(path, sizeof(path), "/v1/dispatchers/%s", argv[1]);
+		rc = send_file(&t, "PUT", path, argv[2], "dispatcher reconfigured");
+	} else if (strcmp(cmd, "reload") == 0 && argc == 0) {
+		rc = change(&t, "POST", "/v1/reload", NULL, 60, NULL);
 	} else if (strcmp(cmd, "input") == 0 && argc == 2 && segment_ok(argv[1]) &&
 		   (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)) {
 		snprintf(path, sizeof(path), "/v1/inputs/%s/%s", argv[1], argv[0]);
 		snprintf(done, sizeof(done), "input %s: %sd", argv[1], argv[0]);
-		rc = change(&t, path, 30, done);
+		rc = change(&t, "POST", path, NULL, 30, done);
 	} else if (strcmp(cmd, "flush") == 0 && argc == 0 && (!only || segment_ok(only))) {
 		double w = wait ? strtod(wait, NULL) : 0;
 
@@ -458,7 +512,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 			snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", wait);
 		snprintf(done, sizeof(done),
 			 wait ? "flushed: every dispatcher reached the head" : "flushed");
-		rc = change(&t, path, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
+		rc = change(&t, "POST", path, NULL, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
 	} else {
 		rc = 2;
 	}

@@ -20,6 +20,7 @@
 #include "api/api.h"
 #include "collector/collector.h"
 #include "control/control.h"
+#include "daemon/reload.h"
 #include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -205,6 +206,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	struct tl_api *api = NULL;
 	struct tl_control *control = NULL;
 	struct tl_control_opts copts;
+	struct tallyd_reload reload;
 	char roles[32];
 	struct tl_signer *signer = NULL;
 	struct tl_api_sink sink;
@@ -237,6 +239,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	tallyd_reload_init(&reload, path, conf, NULL);
 	if (conf->collector.enabled) {
 		rc = tl_collector_start(&conf->collector, signer, &collector);
 		if (rc < 0) {
@@ -261,10 +264,15 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	}
 	snprintf(roles, sizeof(roles), "%s%s%s", collector ? "collector" : "",
 		 collector && api ? ", " : "", api ? "api" : "");
+	reload.collector = collector;
 	if (conf->control.enabled) {
+		memset(&copts, 0, sizeof(copts));
 		copts.conf = &conf->control;
 		copts.collector = collector;
 		copts.roles = roles;
+		copts.reload = tallyd_reload;
+		copts.reload_cls = &reload;
+		copts.state_dir = collector ? conf->collector.buffer.path : NULL;
 		rc = tl_control_start(&copts, &control);
 		if (rc < 0) {
 			tl_log(TL_LOG_ERR, "cannot start the control API: %s", strerror(-rc));
@@ -278,9 +286,15 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			tl_log(TL_LOG_INFO, "SIGHUP: reopening the dispatchers' files");
+			struct tl_buf answer;
+
+			tl_log(TL_LOG_INFO,
+			       "SIGHUP: reopening the dispatchers' files and reloading %s", path);
 			if (collector)
 				tl_collector_reopen(collector);
+			tl_buf_init(&answer);
+			tallyd_reload(&reload, "SIGHUP", &answer); /* logs what it did */
+			tl_buf_fini(&answer);
 			continue;
 		}
 		tl_log(TL_LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -292,6 +306,7 @@ out:
 	tl_control_stop(control);
 	tl_api_stop(api);
 	tl_collector_stop(collector);
+	tallyd_reload_fini(&reload);
 	tl_signer_destroy(signer);
 	tl_log(TL_LOG_NOTICE, "stopped");
 	return status;

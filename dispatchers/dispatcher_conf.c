@@ -6,6 +6,7 @@
 
 #include "dispatchers/dispatcher_conf.h"
 
+#include "common/conf_yaml.h"
 #include "dispatchers/dispatcher.h"
 
 #include <errno.h>
@@ -140,4 +141,79 @@ int tl_dispatcher_conf_bind(struct tl_dispatcher_conf *v, size_t n)
 		v[i].desc = tl_dispatcher_registry[v[i].type];
 	}
 	return 0;
+}
+
+/* A list of one element, for loading one element on its own. */
+struct one {
+	struct tl_dispatcher_conf *v;
+	size_t n;
+};
+
+static const struct tl_conf_item one_items[] = {
+	{.key = "dispatchers",
+	 .type = TL_CONF_LIST,
+	 .flags = TL_CONF_REQUIRED,
+	 .offset = offsetof(struct one, v),
+	 .count_offset = offsetof(struct one, n),
+	 .min = 1,
+	 .max = 1,
+	 .list = &tl_dispatcher_conf_list,
+	 .help = "one dispatcher"},
+	{0},
+};
+
+int tl_dispatcher_conf_load(const char *name, const char *text, size_t len,
+			    struct tl_dispatcher_conf **out, struct tl_conf_errors *errs)
+{
+	struct tl_conf_doc doc = {0};
+	struct tl_conf_node seq, root, *items[1], *entries[1];
+	struct one one = {0};
+	int rc;
+
+	*out = NULL;
+	rc = tl_conf_load_string(name, text, len, &doc, errs);
+	if (rc < 0)
+		return rc;
+	/* The text is the element: make it dispatchers[0] of a document. */
+	items[0] = doc.root;
+	seq = (struct tl_conf_node){.type = TL_CONF_NODE_SEQ,
+				    .file = doc.file,
+				    .line = doc.root->line,
+				    .key = (char *)"dispatchers",
+				    .key_line = doc.root->line,
+				    .children = items,
+				    .n_children = 1};
+	entries[0] = &seq;
+	root = (struct tl_conf_node){.type = TL_CONF_NODE_MAP,
+				     .file = doc.file,
+				     .line = doc.root->line,
+				     .children = entries,
+				     .n_children = 1};
+	rc = tl_conf_apply(one_items, &root, &root, "", &one, errs);
+	if (rc == 0 && tl_dispatcher_conf_bind(one.v, one.n) < 0) {
+		tl_conf_error(errs, doc.root, "dispatchers[0].type: a type this build lacks");
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		*out = one.v;
+		one.v = NULL;
+		one.n = 0;
+	}
+	tl_conf_free(one_items, &one);
+	tl_conf_doc_fini(&doc);
+	return rc;
+}
+
+void tl_dispatcher_conf_free(struct tl_dispatcher_conf *conf)
+{
+	struct one one = {conf, conf ? 1 : 0};
+
+	tl_conf_free(one_items, &one);
+}
+
+int tl_dispatcher_conf_text(const struct tl_dispatcher_conf *conf, struct tl_buf *out)
+{
+	struct one one = {(struct tl_dispatcher_conf *)conf, 1};
+
+	return tl_conf_dump(one_items, &one, true, out);
 }

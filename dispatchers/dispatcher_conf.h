@@ -55,6 +55,24 @@ extern const struct tl_conf_list tl_dispatcher_conf_list;
  */
 int tl_dispatcher_conf_bind(struct tl_dispatcher_conf *v, size_t n);
 
+/*
+ * One element loaded on its own, from YAML or JSON text (a control API
+ * request's body; name in messages, e.g. "request body"), checked as an
+ * element of collector.dispatchers is, and bound. Returns 0 and *out (free
+ * it with tl_dispatcher_conf_free), or -EINVAL with the errors in errs
+ * ("name:line: dispatchers[0].KEY: ..."), or -ENOMEM.
+ */
+int tl_dispatcher_conf_load(const char *name, const char *text, size_t len,
+			    struct tl_dispatcher_conf **out, struct tl_conf_errors *errs);
+/* Frees what tl_dispatcher_conf_load() returned. NULL is accepted. */
+void tl_dispatcher_conf_free(struct tl_dispatcher_conf *conf);
+/*
+ * The element as YAML text (tl_conf_dump, secrets included: for comparing
+ * two configurations of one dispatcher, never for display). Returns 0 or
+ * -ENOMEM.
+ */
+int tl_dispatcher_conf_text(const struct tl_dispatcher_conf *conf, struct tl_buf *out);
+
 /* A check for the URL keys of dispatchers: NULL, or http:// or https:// and more. */
 int tl_dispatcher_check_http_url(void *p, const struct tl_conf_check *c);
 

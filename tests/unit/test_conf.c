@@ -1286,8 +1286,17 @@ static void test_tally_errors(void **state)
 		"t.yaml:1: api.auth: expected one of none, keystone, trusted-headers; got "
 		"'basic'");
 	expect_tally_error("api: {port: 0}\n", "t.yaml:1: api.port: 0 is below the minimum 1");
-	/* No control API in this version: its section is not accepted either. */
-	expect_tally_error("control: {port: 8778}\n", "t.yaml:1: unknown key 'control'");
+	/* The control API: auth none only on a loopback address, a token file for
+	 * auth token, Keystone's keys for auth keystone, a listener. */
+	expect_tally_error("control: {listen: 10.0.0.1}\n",
+			   "t.yaml:1: control.auth none is only allowed on a loopback address");
+	expect_tally_error("control: {auth: token}\n",
+			   "t.yaml:1: control.token_file: required when control.auth is token");
+	expect_tally_error("control: {auth: keystone}\n",
+			   "t.yaml:1: control.keystone.auth_url: required when control.auth is "
+			   "keystone");
+	expect_tally_error("control: {listen: \"\"}\n",
+			   "t.yaml:1: control: neither listen nor socket is set");
 	expect_tally_error(
 		"log: {level: loud}\n",
 		"t.yaml:1: log.level: expected one of error, warning, notice, info, debug; "
