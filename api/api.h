@@ -21,6 +21,8 @@
 
 #include "api/api_conf.h"
 #include "common/buf.h"
+#include "common/hist.h"
+#include "http/parse.h"
 #include "common/sample.h"
 #include "common/signature.h"
 #include "storage/storage_conf.h"
@@ -45,6 +47,8 @@ struct tl_api_opts {
 
 struct tl_api;
 
+#define TL_API_STATUS_N 500 /* statuses 100 to 599, counted apart */
+
 /*
  * Checks the databases (a missing or older schema, or a URL without a
  * driver: -EPROTO with the message logged; a database that is down is a
@@ -58,5 +62,39 @@ void tl_api_stop(struct tl_api *a);
 
 /* The port actually bound (api.port, or the one the system chose for 0). */
 unsigned tl_api_port(const struct tl_api *a);
+
+/* The kinds of request the self-metrics count apart (ceilometer's v2 routes). */
+enum tl_api_route {
+	TL_API_ROUTE_ROOT,	   /* GET / */
+	TL_API_ROUTE_METERS,	   /* GET /v2/meters */
+	TL_API_ROUTE_METER,	   /* GET /v2/meters/NAME */
+	TL_API_ROUTE_POST,	   /* POST /v2/meters/NAME */
+	TL_API_ROUTE_STATISTICS,   /* GET /v2/meters/NAME/statistics */
+	TL_API_ROUTE_SAMPLES,	   /* GET /v2/samples */
+	TL_API_ROUTE_SAMPLE,	   /* GET /v2/samples/ID */
+	TL_API_ROUTE_RESOURCES,	   /* GET /v2/resources */
+	TL_API_ROUTE_RESOURCE,	   /* GET /v2/resources/ID */
+	TL_API_ROUTE_EVENTS,	   /* GET /v2/events */
+	TL_API_ROUTE_EVENT,	   /* GET /v2/events/ID */
+	TL_API_ROUTE_EVENT_TYPES,  /* /v2/event_types and its traits */
+	TL_API_ROUTE_CAPABILITIES, /* GET /v2/capabilities */
+	TL_API_ROUTE_OTHER,	   /* anything else (404, 405...) */
+	TL_API_ROUTE_N
+};
+
+/* The label of a route in the metrics ("meters", "statistics"...). */
+const char *tl_api_route_name(enum tl_api_route r);
+
+/* Counters of the running API since it started: requests by route and status, their time. */
+struct tl_api_stats {
+	uint64_t requests[TL_API_ROUTE_N][TL_API_STATUS_N]; /* [route][status - 100] */
+	struct tl_hist latency[TL_API_ROUTE_N];
+	uint64_t refused[TL_HTTP_REFUSED_N]; /* refused by the HTTP server, by kind */
+};
+
+/* A snapshot of a's counters (any thread). */
+void tl_api_stats(const struct tl_api *a, struct tl_api_stats *out);
+/* The name of a refusal kind as logged and in the metrics ("request_timeout"...). */
+const char *tl_api_refusal_name(enum tl_http_refusal why);
 
 #endif

@@ -150,7 +150,8 @@ const struct tl_conf_item tl_api_conf_items[] = {
 	 .max = 250000,
 	 .offset = A(max_connections_per_ip),
 	 .help = "open connections of one client address, beyond which new ones get 503 "
-		 "and are closed at once (0: no cap; at most a quarter of max_connections; raise it when "
+		 "and are closed at once (0: no cap; at most a quarter of max_connections; raise "
+		 "it when "
 		 "every client comes through one proxy)"},
 	{.key = "request_timeout",
 	 .type = TL_CONF_DOUBLE,

@@ -201,8 +201,8 @@ int tl_api_parse_events(const struct tl_api_qitem *q, size_t n, struct tl_event_
  * The nodes live in cq->fdoc's arena. The filter holds at most
  * TL_QUERY_MAX_DEPTH nested and/or/not and TL_QUERY_MAX_TERMS comparisons
  * (storage.h; an "in" counts one per value): 400 "Filter expression not
- * valid: ..." beyond, so that no store is asked what SQLite cannot run. A body NULL is {}. cq may be parsed again
- * (the previous result is dropped).
+ * valid: ..." beyond, so that no store is asked what SQLite cannot run. A body NULL is {}. cq may
+ * be parsed again (the previous result is dropped).
  */
 struct tl_api_complex {
 	struct tl_json_doc fdoc, odoc;

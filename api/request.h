@@ -95,6 +95,9 @@ struct tl_api {
 	/* What the HTTP server refused before a handler (http/parse.h's kinds). */
 	_Atomic uint64_t refused[TL_HTTP_REFUSED_N]; /* tl_api_refused */
 	struct tl_ratelimit refused_log[TL_HTTP_REFUSED_N];
+	/* Answers by route and status, and their time (tl_api_stats). */
+	_Atomic uint64_t answered[TL_API_ROUTE_N][TL_API_STATUS_N];
+	struct tl_hist_rec latency[TL_API_ROUTE_N];
 };
 
 /*
@@ -126,8 +129,6 @@ int tl_api_answer_failed(struct tl_api_req *r);
  * count so far); detail says what was refused (may be NULL). Thread-safe.
  */
 void tl_api_refused(struct tl_api *api, enum tl_http_refusal why, const char *detail);
-/* The name of a refusal kind as logged ("request_timeout"...). */
-const char *tl_api_refusal_name(enum tl_http_refusal why);
 
 /* The value of argument name (the last one), or NULL; *count gets how many. */
 const char *tl_api_arg(const struct tl_api_req *r, const char *name, size_t *count);

@@ -104,6 +104,99 @@ static void access_log(struct tl_api_req *r, size_t bytes)
 static const char OOM_ANSWER[] = "{\"error_message\": {\"faultcode\": \"Server\", "
 				 "\"faultstring\": \"out of memory\", \"debuginfo\": null}}";
 
+/* The route a request took, from its method and path (for the metrics). */
+static enum tl_api_route route_of(const char *method, const char *path)
+{
+	char seg[4][32];
+	size_t n = 0, len;
+	const char *p = path;
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	while (*p && n < 4) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		snprintf(seg[n++], sizeof(seg[0]), "%.*s", (int)(len < 31 ? len : 31), p);
+		p += len;
+	}
+	while (*p == '/')
+		p++;
+	if (*p)
+		return TL_API_ROUTE_OTHER; /* deeper than any route */
+	if (n == 0)
+		return get ? TL_API_ROUTE_ROOT : TL_API_ROUTE_OTHER;
+	if (strcmp(seg[0], "v2") != 0 || n == 1)
+		return TL_API_ROUTE_OTHER;
+	if (strcmp(seg[1], "meters") == 0)
+		return n == 2				   ? TL_API_ROUTE_METERS
+		       : n == 3				   ? (get			    ? TL_API_ROUTE_METER
+							      : strcmp(method, "POST") == 0 ? TL_API_ROUTE_POST
+											    : TL_API_ROUTE_OTHER)
+		       : strcmp(seg[3], "statistics") == 0 ? TL_API_ROUTE_STATISTICS
+							   : TL_API_ROUTE_OTHER;
+	if (n > 3)
+		return strcmp(seg[1], "event_types") == 0 ? TL_API_ROUTE_EVENT_TYPES
+							  : TL_API_ROUTE_OTHER;
+	if (strcmp(seg[1], "samples") == 0)
+		return n == 2 ? TL_API_ROUTE_SAMPLES : TL_API_ROUTE_SAMPLE;
+	if (strcmp(seg[1], "resources") == 0)
+		return n == 2 ? TL_API_ROUTE_RESOURCES : TL_API_ROUTE_RESOURCE;
+	if (strcmp(seg[1], "events") == 0)
+		return n == 2 ? TL_API_ROUTE_EVENTS : TL_API_ROUTE_EVENT;
+	if (strcmp(seg[1], "event_types") == 0)
+		return TL_API_ROUTE_EVENT_TYPES;
+	if (strcmp(seg[1], "capabilities") == 0 && n == 2)
+		return TL_API_ROUTE_CAPABILITIES;
+	return TL_API_ROUTE_OTHER;
+}
+
+const char *tl_api_route_name(enum tl_api_route r)
+{
+	static const char *const names[TL_API_ROUTE_N] = {
+		[TL_API_ROUTE_ROOT] = "root",
+		[TL_API_ROUTE_METERS] = "meters",
+		[TL_API_ROUTE_METER] = "meter_samples",
+		[TL_API_ROUTE_POST] = "post_samples",
+		[TL_API_ROUTE_STATISTICS] = "statistics",
+		[TL_API_ROUTE_SAMPLES] = "samples",
+		[TL_API_ROUTE_SAMPLE] = "sample",
+		[TL_API_ROUTE_RESOURCES] = "resources",
+		[TL_API_ROUTE_RESOURCE] = "resource",
+		[TL_API_ROUTE_EVENTS] = "events",
+		[TL_API_ROUTE_EVENT] = "event",
+		[TL_API_ROUTE_EVENT_TYPES] = "event_types",
+		[TL_API_ROUTE_CAPABILITIES] = "capabilities",
+		[TL_API_ROUTE_OTHER] = "other",
+	};
+
+	return (unsigned)r < TL_API_ROUTE_N ? names[r] : "other";
+}
+
+/* Counts an answer of route with status, which took seconds. */
+static void count_answer(struct tl_api *api, enum tl_api_route route, int status, double seconds)
+{
+	if (status >= 100 && status < 100 + TL_API_STATUS_N)
+		atomic_fetch_add_explicit(&api->answered[route][status - 100], 1,
+					  memory_order_relaxed);
+	tl_hist_observe(&api->latency[route], seconds);
+}
+
+void tl_api_stats(const struct tl_api *a, struct tl_api_stats *out)
+{
+	size_t r, s;
+
+	for (r = 0; r < TL_API_ROUTE_N; r++) {
+		for (s = 0; s < TL_API_STATUS_N; s++)
+			out->requests[r][s] =
+				atomic_load_explicit(&a->answered[r][s], memory_order_relaxed);
+		tl_hist_read(&a->latency[r], &out->latency[r]);
+	}
+	for (r = 0; r < TL_HTTP_REFUSED_N; r++)
+		out->refused[r] = atomic_load(&a->refused[r]);
+}
+
 /* Moves r's answer into resp, with the API's headers. */
 static void send_answer(struct tl_api_req *r, struct tl_http_response *resp)
 {
@@ -138,6 +231,8 @@ static void send_answer(struct tl_api_req *r, struct tl_http_response *resp)
 		tl_buf_printf(h, "WWW-Authenticate: Keystone uri='%s'\r\n", uri ? uri : "");
 	}
 	access_log(r, resp->body.len);
+	count_answer(r->api, route_of(r->method, r->url), resp->status,
+		     (double)(tl_time_mono() - r->start_us) / 1e6);
 }
 
 /* Everything between the complete request and the answer. */

@@ -112,7 +112,7 @@
 #include "collector/collector_conf.h" /* enum tl_buffer_sync */
 
 #include "collector/buffer_format.h"
-#include "collector/hist.h"
+#include "common/hist.h"
 
 /* Options of tl_buffer_open(). */
 struct tl_buffer_opts {

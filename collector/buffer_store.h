@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "collector/buffer_format.h"
-#include "collector/hist.h"
+#include "common/hist.h"
 #include "common/log.h"
 
 /* The log component of the buffer and its dead-letter store. */

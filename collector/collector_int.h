@@ -19,7 +19,7 @@
 #include "collector/amqp.h"
 #include "collector/buffer.h"
 #include "collector/collector.h"
-#include "collector/hist.h"
+#include "common/hist.h"
 #include "collector/record.h"
 #include "collector/udp.h"
 #include "common/buf.h"

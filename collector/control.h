@@ -18,12 +18,12 @@
 #include <stdint.h>
 
 #include "collector/collector.h"
-#include "collector/hist.h"
+#include "common/hist.h"
 #include "common/buf.h"
 
 struct tl_dispatcher_conf;
 
-/* struct tl_hist, tl_hist_bounds and tl_hist_quantile() are in collector/hist.h. */
+/* struct tl_hist, tl_hist_bounds and tl_hist_quantile() are in common/hist.h. */
 
 enum tl_dispatcher_state {
 	TL_DISPATCHER_RUNNING,	  /* delivering, or waiting for records */

@@ -6,13 +6,14 @@
  * and health checks, over the HTTP server (http/server.h) on a loopback
  * address and/or a Unix socket.
  *
- * Arrows go one way: control/ knows common/, http/, collector/ and
- * dispatchers/ (type names); the daemon starts it after the roles it
+ * Arrows go one way: control/ knows common/, http/, collector/,
+ * dispatchers/ (type names) and api/ (its counters); the daemon starts it after the roles it
  * reports on and stops it before them.
  */
 #ifndef TL_CONTROL_CONTROL_H
 #define TL_CONTROL_CONTROL_H
 
+#include "api/api.h"
 #include "collector/collector.h"
 #include "control/control_conf.h"
 
@@ -27,6 +28,7 @@ typedef int (*tl_control_reload_fn)(void *cls, const char *who, struct tl_buf *a
 struct tl_control_opts {
 	const struct tl_control_conf *conf; /* borrowed, outlives the control API */
 	struct tl_collector *collector;	    /* NULL when the collector role does not run */
+	const struct tl_api *api;	    /* NULL when the query API role does not run */
 	const char *roles;		    /* "collector, api": what this tallyd runs */
 	tl_control_reload_fn reload;	    /* NULL: POST /v1/reload answers 501 */
 	void *reload_cls;

@@ -349,8 +349,8 @@ int tl_control_route(struct tl_control_req *q, char *path)
 	if (n == 1 && strcmp(seg[0], "metrics") == 0) {
 		if (!get)
 			return tl_control_method_not_allowed(q, "GET, HEAD");
-		if (tl_control_metrics(q->ctl->collector, q->ctl->started_unix_us, &q->resp->body) <
-		    0)
+		if (tl_control_metrics(q->ctl->collector, q->ctl->api, q->ctl->started_unix_us,
+				       &q->resp->body) < 0)
 			return tl_control_error(q, 500, "Cannot render the metrics");
 		tl_buf_reset(&q->resp->headers);
 		tl_buf_puts(&q->resp->headers,

@@ -272,13 +272,52 @@ static void process(int64_t started_unix_us, struct tl_buf *b)
 	sample(b, "process_start_time_seconds", NULL, NULL, (double)started_unix_us / 1e6);
 }
 
-int tl_control_metrics(struct tl_collector *collector, int64_t started_unix_us, struct tl_buf *out)
+/* The query API: answers by route and status code, their time, refusals. */
+static void api_metrics(const struct tl_api *api, struct tl_buf *b)
+{
+	struct tl_api_stats *s = calloc(1, sizeof(*s));
+	size_t r, c;
+
+	if (!s)
+		return;
+	tl_api_stats(api, s);
+	family(b, "tally_api_requests_total", "counter",
+	       "Query API answers, by route and status code.");
+	for (r = 0; r < TL_API_ROUTE_N; r++) {
+		for (c = 0; c < TL_API_STATUS_N; c++) {
+			if (!s->requests[r][c])
+				continue;
+			tl_buf_printf(b,
+				      "tally_api_requests_total{route=\"%s\",code=\"%zu\"} %" PRIu64
+				      "\n",
+				      tl_api_route_name((enum tl_api_route)r), c + 100,
+				      s->requests[r][c]);
+		}
+	}
+	family(b, "tally_api_request_duration_seconds", "histogram",
+	       "Time from a request's first byte to its answer, by route.");
+	for (r = 0; r < TL_API_ROUTE_N; r++)
+		if (s->latency[r].count)
+			histogram(b, "tally_api_request_duration_seconds", "route",
+				  tl_api_route_name((enum tl_api_route)r), &s->latency[r]);
+	family(b, "tally_api_refused_total", "counter",
+	       "Requests and connections the HTTP server refused, by reason.");
+	for (r = 0; r < TL_HTTP_REFUSED_N; r++)
+		sample(b, "tally_api_refused_total", "reason",
+		       tl_api_refusal_name((enum tl_http_refusal)r), (double)s->refused[r]);
+	free(s);
+}
+
+int tl_control_metrics(struct tl_collector *collector, const struct tl_api *api,
+		       int64_t started_unix_us, struct tl_buf *out)
 {
 	if (collector) {
 		inputs(collector, out);
 		dispatchers(collector, out);
 		buffer(collector, out);
 	}
+	if (api)
+		api_metrics(api, out);
 	process(started_unix_us, out);
 	return tl_buf_error(out);
 }

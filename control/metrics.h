@@ -9,14 +9,16 @@
 
 #include <stdint.h>
 
+#include "api/api.h"
 #include "collector/collector.h"
 #include "common/buf.h"
 
 /*
  * Appends the metrics to out: the collector's when collector is not NULL,
- * and the process's (started_unix_us: its start time). Returns 0, or the
- * buffer's sticky error.
+ * the query API's when api is not NULL, and the process's (started_unix_us: its start time).
+ * Returns 0, or the buffer's sticky error.
  */
-int tl_control_metrics(struct tl_collector *collector, int64_t started_unix_us, struct tl_buf *out);
+int tl_control_metrics(struct tl_collector *collector, const struct tl_api *api,
+		       int64_t started_unix_us, struct tl_buf *out);
 
 #endif

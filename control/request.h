@@ -28,6 +28,7 @@
 struct tl_control {
 	const struct tl_control_conf *conf;
 	struct tl_collector *collector;
+	const struct tl_api *api; /* NULL without the query API role */
 	const char *roles;
 	struct tl_http_server *http;
 	struct tl_keystone *keystone;

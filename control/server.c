@@ -147,6 +147,7 @@ int tl_control_start(const struct tl_control_opts *o, struct tl_control **out)
 		return -ENOMEM;
 	ctl->conf = o->conf;
 	ctl->collector = o->collector;
+	ctl->api = o->api;
 	ctl->roles = o->roles;
 	ctl->started_mono_us = tl_time_mono();
 	ctl->started_unix_us = tl_time_now();

@@ -269,6 +269,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 		memset(&copts, 0, sizeof(copts));
 		copts.conf = &conf->control;
 		copts.collector = collector;
+		copts.api = api;
 		copts.roles = roles;
 		copts.reload = tallyd_reload;
 		copts.reload_cls = &reload;

@@ -38,6 +38,16 @@ log="$work/tallyd-1.log"
 for kind in too_many_arguments header_too_large request_timeout connection_limit bad_http body_too_large; do
 	grep -q "refused a request ($kind" "$log" || fail "no refusal of kind $kind in the log"
 done
+# ... and in the control API's metrics, with the answers by route and code.
+cport=$(sed -n 's/.*\[control\] listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$log" | head -n 1)
+curl -s "http://127.0.0.1:$cport/metrics" >"$work/metrics" || fail "no metrics from the control API"
+for kind in too_many_arguments header_too_large request_timeout connection_limit bad_http body_too_large; do
+	grep -q "^tally_api_refused_total{reason=\"$kind\"} [1-9]" "$work/metrics" ||
+		fail "metrics: no refusal of kind $kind: $(grep refused_total "$work/metrics")"
+done
+grep -q '^tally_api_requests_total{route="meters",code="200"} [1-9]' "$work/metrics" &&
+	grep -q '^tally_api_request_duration_seconds_count{route="meters"} [1-9]' "$work/metrics" ||
+	fail "metrics: no answers counted: $(grep api_request "$work/metrics" | head)"
 lines=$(grep -c 'refused a request' "$log")
 echo "refusal lines in the log: $lines"
 [ "$lines" -le 20 ] || fail "refusals are not rate-limited ($lines lines)"

@@ -1,11 +1,11 @@
 /*
- * hist.h — latency histograms with fixed bounds, Prometheus-style, for the
- * control surface (collector/control.h): a lock-free recorder that any
- * thread observes into, and the plain snapshot the control API renders.
- * Depends on nothing else in the collector, so that the buffer can keep one.
+ * hist.h — latency histograms with fixed bounds, Prometheus-style (the
+ * collector's dispatchers and buffer, the query API's requests): a lock-free
+ * recorder that any thread observes into, and the plain snapshot the
+ * control API renders.
  */
-#ifndef TL_COLLECTOR_HIST_H
-#define TL_COLLECTOR_HIST_H
+#ifndef TL_COMMON_HIST_H
+#define TL_COMMON_HIST_H
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "collector/hist.h"
+#include "common/hist.h"
 
 #include <string.h>
 
