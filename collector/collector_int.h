@@ -63,6 +63,13 @@ struct dthread {
 	_Atomic uint64_t cursor;     /* mirror of the reader's next sequence */
 	_Atomic uint64_t failures;
 	struct tl_hist_rec latency; /* of tl_dispatcher_dispatch() */
+
+	/* Dead-letter retries (control_deadletters.c). */
+	uint64_t dl_req, dl_done;     /* mu: retries asked, and done by the thread */
+	uint64_t dl_id;		      /* mu: the dead letter of the last asked; 0: all of its own */
+	uint64_t dl_retried, dl_kept; /* mu: of the last retry done */
+	int dl_rc;		      /* mu: of the last retry done */
+	char dl_reason[256];	      /* mu: of the last retry done, when something was kept */
 };
 
 struct tl_collector {
@@ -84,5 +91,19 @@ struct tl_collector {
  * between two turns is never lost: the next sleep returns at once.
  */
 void tl_dthread_kick(struct dthread *t);
+
+/*
+ * Between batches, on the dispatch thread: serves a dead-letter retry asked
+ * through tl_collector_deadletter_retry() (control_deadletters.c).
+ */
+void tl_dthread_serve_deadletters(struct dthread *t);
+
+/*
+ * Points the thread's item arrays (sp, ep) at the samples and events of rb
+ * and fills out's samples and events with them (refusals untouched), for a
+ * dispatch of rb. Returns 0 or -ENOMEM.
+ */
+int tl_dthread_batch_items(struct dthread *t, const struct tl_record_batch *rb,
+			   struct tl_dispatch_batch *out);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics.
+ * flush, metrics, deadletter retry|drop.
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -328,29 +328,14 @@ static int status_cmd(const struct target *t)
 	return rc;
 }
 
+static int change_with(const struct target *t, const char *method, const char *path, long timeout_s,
+		       const char *done,
+		       void (*human)(const struct tl_json *root, const char *done));
+
 /* POST path; prints the answer (JSON) or a one-line confirmation. Returns the exit status. */
 static int change(const struct target *t, const char *path, long timeout_s, const char *done)
 {
-	struct tl_buf b;
-	struct tl_json_doc doc;
-	long status;
-	int rc = 0;
-
-	tl_buf_init(&b);
-	tl_json_doc_init(&doc);
-	status = request(t, "POST", path, timeout_s, &b);
-	if (status < 0)
-		rc = 3;
-	else if (t->json) {
-		fwrite(b.data ? b.data : "", 1, b.len, stdout);
-		rc = status >= 400;
-	} else if (!parse(&doc, &b, status))
-		rc = 1;
-	else
-		printf("%s\n", done);
-	tl_json_doc_fini(&doc);
-	tl_buf_fini(&b);
-	return rc;
+	return change_with(t, "POST", path, timeout_s, done, NULL);
 }
 
 static void show_one_dispatcher(const struct tl_json *d)
@@ -370,8 +355,8 @@ static bool segment_ok(const char *s)
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status", "dispatcher", "input",
-					   "flush",  "metrics",	   NULL};
+	static const char *const cmds[] = {"status",  "dispatcher", "input", "flush",
+					   "metrics", "deadletter", NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -379,6 +364,9 @@ int tallyctl_is_control_command(const char *cmd)
 			return 1;
 	return 0;
 }
+
+static int deadletter_cmd(const struct target *t, int argc, char **argv, const char *dispatcher,
+			  const char *source);
 
 int tallyctl_control(const char *config, int argc, char **argv)
 {
@@ -388,16 +376,18 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"wait", required_argument, NULL, 'w'},
 		{"dispatcher", required_argument, NULL, 'd'},
+		{"source", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
+	const char *source = NULL;
 	struct target t;
 	char path[1024], done[256];
 	int opt, rc;
 
 	memset(&t, 0, sizeof(t));
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:s:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -413,6 +403,9 @@ int tallyctl_control(const char *config, int argc, char **argv)
 			break;
 		case 'd':
 			only = optarg;
+			break;
+		case 's':
+			source = optarg;
 			break;
 		default:
 			return 2;
@@ -459,11 +452,106 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		snprintf(done, sizeof(done),
 			 wait ? "flushed: every dispatcher reached the head" : "flushed");
 		rc = change(&t, path, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
+	} else if (strcmp(cmd, "deadletter") == 0) {
+		rc = deadletter_cmd(&t, argc, argv, only, source);
 	} else {
 		rc = 2;
 	}
 	if (rc == 2)
 		fprintf(stderr, "tallyctl: bad usage of '%s' (see tallyctl --help)\n", cmd);
 	curl_global_cleanup();
+	return rc;
+}
+
+/*
+ * The request of change(), with method; human (may be NULL: done alone)
+ * prints a successful answer.
+ */
+static int change_with(const struct target *t, const char *method, const char *path, long timeout_s,
+		       const char *done,
+		       void (*human)(const struct tl_json *root, const char *done))
+{
+	struct tl_buf b;
+	struct tl_json_doc doc;
+	long status;
+	int rc = 0;
+
+	tl_buf_init(&b);
+	tl_json_doc_init(&doc);
+	status = request(t, method, path, timeout_s, &b);
+	if (status < 0)
+		rc = 3;
+	else if (t->json) {
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		rc = status >= 400;
+	} else if (!parse(&doc, &b, status))
+		rc = 1;
+	else if (human)
+		human(doc.root, done);
+	else
+		printf("%s\n", done);
+	tl_json_doc_fini(&doc);
+	tl_buf_fini(&b);
+	return rc;
+}
+
+/* The answer of a retry: what was delivered and what was skipped. */
+static void print_retry(const struct tl_json *root, const char *done)
+{
+	const struct tl_json *sk = get(root, "skipped");
+
+	printf("%s: %.0f delivered", done, num(root, "retried"));
+	if (num(sk, "input") + num(sk, "other") + num(sk, "disabled") > 0)
+		printf(", skipped %.0f refused by an input, %.0f of no configured dispatcher, "
+		       "%.0f of a disabled dispatcher",
+		       num(sk, "input"), num(sk, "other"), num(sk, "disabled"));
+	printf("\n");
+}
+
+static void print_dropped(const struct tl_json *root, const char *done)
+{
+	printf("%s: %.0f dropped\n", done, num(root, "dropped"));
+}
+
+/* Is s "all" or a dead-letter id (digits)? */
+static bool deadletter_ok(const char *s)
+{
+	return strcmp(s, "all") == 0 || (*s && strspn(s, "0123456789") == strlen(s));
+}
+
+/* tallyctl deadletter retry ID|all [--dispatcher NAME], deadletter drop ID|all [--source S]. */
+static int deadletter_cmd(const struct target *t, int argc, char **argv, const char *dispatcher,
+			  const char *source)
+{
+	bool all = argc == 2 && strcmp(argv[1], "all") == 0;
+	char path[1024], done[256];
+	char *esc = NULL;
+	int rc;
+
+	if (argc != 2 || !deadletter_ok(argv[1]) ||
+	    (dispatcher && (!all || !segment_ok(dispatcher))))
+		return 2;
+	snprintf(done, sizeof(done), all ? "dead letters" : "dead letter %s", argv[1]);
+	if (strcmp(argv[0], "retry") == 0 && !source) {
+		snprintf(path, sizeof(path), "/v1/deadletters/%s/retry%s%s", argv[1],
+			 dispatcher ? "?dispatcher=" : "", dispatcher ? dispatcher : "");
+		/* The API waits up to 30 s for the dispatchers. */
+		return change_with(t, "POST", path, 60, done, print_retry);
+	}
+	if (strcmp(argv[0], "drop") != 0 || dispatcher || (source && !all))
+		return 2;
+	if (source) {
+		CURL *h = curl_easy_init();
+
+		esc = h ? curl_easy_escape(h, source, 0) : NULL;
+		if (h)
+			curl_easy_cleanup(h);
+		if (!esc)
+			return 1;
+	}
+	snprintf(path, sizeof(path), "/v1/deadletters/%s%s%s", argv[1], esc ? "?source=" : "",
+		 esc ? esc : "");
+	curl_free(esc);
+	rc = change_with(t, "DELETE", path, 30, done, print_dropped);
 	return rc;
 }
