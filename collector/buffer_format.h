@@ -56,4 +56,18 @@ struct tl_buffer_batch {
 struct tl_buffer;
 struct tl_buffer_reader;
 
+/* "sample", "event", "raw", or "unknown": a kind as the tools and the control API name it. */
+static inline const char *tl_buffer_kind_name(uint8_t kind)
+{
+	switch (kind) {
+	case TL_BUFFER_KIND_SAMPLE:
+		return "sample";
+	case TL_BUFFER_KIND_EVENT:
+		return "event";
+	case TL_BUFFER_KIND_RAW:
+		return "raw";
+	}
+	return "unknown";
+}
+
 #endif

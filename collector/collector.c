@@ -185,6 +185,7 @@ static void serve_requests(struct dthread *t)
 	}
 	if (atomic_exchange(&t->flush_req, false))
 		tl_dispatcher_flush(t->d);
+	tl_dthread_serve_deadletters(t);
 }
 
 /*
@@ -250,18 +251,7 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rf->reason,
 					 &batch->recs[rf->index], 1);
 	}
-	if (tl_array_grow((void **)&t->sp, &t->cap_sp, rb->n_samples, sizeof(*t->sp)) < 0 ||
-	    tl_array_grow((void **)&t->ep, &t->cap_ep, rb->n_events, sizeof(*t->ep)) < 0)
-		return -ENOMEM;
-	for (i = 0; i < rb->n_samples; i++)
-		t->sp[i] = &rb->samples[i];
-	for (i = 0; i < rb->n_events; i++)
-		t->ep[i] = &rb->events[i];
-	out->samples = t->sp;
-	out->n_samples = rb->n_samples;
-	out->events = t->ep;
-	out->n_events = rb->n_events;
-	return 0;
+	return tl_dthread_batch_items(t, rb, out);
 }
 
 /*
@@ -645,4 +635,23 @@ out:
 	free(offs);
 	tl_buf_fini(&payload);
 	return rc;
+}
+
+int tl_dthread_batch_items(struct dthread *t, const struct tl_record_batch *rb,
+			   struct tl_dispatch_batch *out)
+{
+	size_t i;
+
+	if (tl_array_grow((void **)&t->sp, &t->cap_sp, rb->n_samples, sizeof(*t->sp)) < 0 ||
+	    tl_array_grow((void **)&t->ep, &t->cap_ep, rb->n_events, sizeof(*t->ep)) < 0)
+		return -ENOMEM;
+	for (i = 0; i < rb->n_samples; i++)
+		t->sp[i] = &rb->samples[i];
+	for (i = 0; i < rb->n_events; i++)
+		t->ep[i] = &rb->events[i];
+	out->samples = t->sp;
+	out->n_samples = rb->n_samples;
+	out->events = t->ep;
+	out->n_events = rb->n_events;
+	return 0;
 }

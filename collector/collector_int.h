@@ -72,6 +72,12 @@ struct dthread {
 	const struct tl_dispatcher_conf *next_conf; /* mu: the next restart's configuration */
 	_Atomic bool detached;			    /* disabled, and skipping what arrives */
 	_Atomic uint64_t skipped;		    /* records skipped while detached */
+	/* Dead-letter retries (control_deadletters.c). */
+	uint64_t dl_req, dl_done;     /* mu: retries asked, and done by the thread */
+	uint64_t dl_id;		      /* mu: the dead letter of the last asked; 0: all of its own */
+	uint64_t dl_retried, dl_kept; /* mu: of the last retry done */
+	int dl_rc;		      /* mu: of the last retry done */
+	char dl_reason[256];	      /* mu: of the last retry done, when something was kept */
 };
 
 struct tl_collector {
@@ -112,5 +118,19 @@ int tl_dthread_init(struct tl_collector *c, struct dthread *t,
 /* Starts the thread of a prepared slot whose reader is open; marks it live. Returns 0 or -EAGAIN.
  */
 int tl_dthread_start(struct dthread *t);
+
+/*
+ * Between batches, on the dispatch thread: serves a dead-letter retry asked
+ * through tl_collector_deadletter_retry() (control_deadletters.c).
+ */
+void tl_dthread_serve_deadletters(struct dthread *t);
+
+/*
+ * Points the thread's item arrays (sp, ep) at the samples and events of rb
+ * and fills out's samples and events with them (refusals untouched), for a
+ * dispatch of rb. Returns 0 or -ENOMEM.
+ */
+int tl_dthread_batch_items(struct dthread *t, const struct tl_record_batch *rb,
+			   struct tl_dispatch_batch *out);
 
 #endif

@@ -17,11 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/buffer_format.h"
 #include "collector/collector.h"
 #include "common/hist.h"
 #include "common/buf.h"
 
-struct tl_dispatcher_conf;
+struct tl_buffer_dead;	   /* collector/deadletter.h */
+struct tl_dispatcher_conf; /* dispatchers/dispatcher_conf.h */
 
 /* struct tl_hist, tl_hist_bounds and tl_hist_quantile() are in common/hist.h. */
 
@@ -174,5 +176,63 @@ int tl_collector_input_pause(struct tl_collector *c, const char *name, bool paus
 
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);
+
+/* ---- dead letters (collector/control_deadletters.c) ---- */
+
+/* How long tl_collector_deadletter_retry() waits for the dispatch threads. */
+#define TL_DEADLETTER_RETRY_WAIT_MS 30000
+
+/*
+ * The dead-letter store (collector/deadletter.h) from id from_id: at most max
+ * entries, as tl_buffer_deadletter_list() (cb must not block; *out_next: the
+ * id to continue from, 0 at the end). Returns 0 or a negative errno.
+ */
+int tl_collector_deadletters(struct tl_collector *c, uint64_t from_id, size_t max,
+			     int (*cb)(const struct tl_buffer_dead *d, void *ctx), void *ctx,
+			     uint64_t *out_next);
+
+/* What a retry did. */
+struct tl_deadletter_retry {
+	uint64_t retried; /* resent, taken by the destination: deleted from the store */
+	/* Of the dispatchers asked, still stored: refused again (RETRY, DROP, a
+	 * single record refused, a record that does not decode) or not sent
+	 * after such a refusal. */
+	uint64_t kept;
+	/* all: not sent to anybody: refused by an input ("input:..."); of a
+	 * source that is no configured dispatcher ("buffer": corrupted records,
+	 * a dispatcher removed from the configuration); of a disabled dispatcher. */
+	uint64_t skipped_input, skipped_other, skipped_disabled;
+	char source[TL_BUFFER_NAME_MAX + 1]; /* one id: the dead letter's source */
+	/* When something was kept or failed: "NAME: why" (the destination's reason), the
+	 * first dispatcher's. */
+	char reason[512];
+};
+
+/*
+ * Resends dead letters to the dispatcher that refused them (source = its
+ * name): dead letter id, or (id 0) every dead letter of every configured
+ * dispatcher, or of dispatcher only. Each dispatch thread does it between two
+ * batches: it reads its dead letters in batches (1,000 records, 4 MiB), turns
+ * them back into samples and events and dispatches them through its instance
+ * (filters included); what the destination takes is deleted from the store,
+ * and at its first refusal it stops (the rest stays). Waits at most
+ * TL_DEADLETTER_RETRY_WAIT_MS. Returns 0 (also when something was kept: see
+ * out->kept and out->reason), -ENOENT (no such dead letter, or no dispatcher
+ * called dispatcher), -EPERM (id: refused by an input: nobody to resend it
+ * to), -ESRCH (id: its source is not a configured dispatcher), -EBUSY (id:
+ * its dispatcher is disabled), -EBADMSG (id: the dead letter is damaged),
+ * -ETIMEDOUT (a dispatcher is not done yet: it goes on; out->reason names
+ * it), -ECANCELED (the collector stops), or a buffer error. Logged with who.
+ */
+int tl_collector_deadletter_retry(struct tl_collector *c, uint64_t id, const char *dispatcher,
+				  const char *who, struct tl_deadletter_retry *out);
+
+/*
+ * Deletes dead letter id, or (id 0) every dead letter, or those of source
+ * only. *out_deleted gets how many. Returns 0, -ENOENT (id is not stored) or
+ * a buffer error. Logged with who.
+ */
+int tl_collector_deadletter_drop(struct tl_collector *c, uint64_t id, const char *source,
+				 const char *who, uint64_t *out_deleted);
 
 #endif

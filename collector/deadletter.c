@@ -443,3 +443,60 @@ int tl_buffer_deadletter_purge(struct tl_buffer *b, uint64_t up_to_id, uint64_t 
 		*out_deleted = deleted;
 	return rc;
 }
+
+/* tl_buffer_deadletter_delete(): the ids, how far the chunks got, what they deleted. */
+struct delete_arg {
+	const uint64_t *ids;
+	size_t n, done;
+	uint64_t deleted, in_chunk;
+};
+
+/* Deletes the next ids of a delete_arg; *out_count: how many ids it went through. */
+static int delete_chunk(struct tl_buffer *b, MDB_txn *txn, void *arg, uint64_t *out_count)
+{
+	struct delete_arg *a = arg;
+	unsigned char kb[8];
+	size_t i;
+	int mrc = tl_buffer_meta_put_u64(b, txn, "dl_next", atomic_load(&b->dl_next));
+
+	a->in_chunk = 0;
+	for (i = 0; mrc == 0 && i < TL_BUFFER_DELETE_CHUNK && a->done + i < a->n; i++) {
+		MDB_val k = key8(kb, a->ids[a->done + i]);
+
+		mrc = mdb_del(txn, b->dead, &k, NULL);
+		if (mrc == 0)
+			a->in_chunk++;
+		else if (mrc == MDB_NOTFOUND)
+			mrc = 0;
+	}
+	a->done += i;
+	*out_count = i;
+	return mrc;
+}
+
+static void delete_committed(struct tl_buffer *b, void *arg)
+{
+	struct delete_arg *a = arg;
+
+	(void)b;
+	a->deleted += a->in_chunk;
+}
+
+int tl_buffer_deadletter_delete(struct tl_buffer *b, const uint64_t *ids, size_t n,
+				uint64_t *out_deleted)
+{
+	struct delete_arg a = {.ids = ids, .n = n};
+	uint64_t went;
+	int rc;
+
+	if (out_deleted)
+		*out_deleted = 0;
+	if (n && !ids)
+		return -EINVAL;
+	if (b->read_only)
+		return -EROFS;
+	rc = tl_buffer_delete_chunks(b, "delete", delete_chunk, delete_committed, &a, &went);
+	if (out_deleted)
+		*out_deleted = a.deleted;
+	return rc;
+}

@@ -120,4 +120,15 @@ int tl_deadletter_finish(struct tl_buffer *b, MDB_txn *txn, uint64_t first_new,
 /* Counts and logs (rate-limited) n evicted dead letters; nothing when n is 0. */
 void tl_deadletter_log_evicted(struct tl_buffer *b, uint64_t n);
 
+/* ---- for every caller again ---- */
+
+/*
+ * Deletes the dead letters whose ids are ids[0..n) (ids not stored are passed
+ * over), in write transactions of at most TL_BUFFER_DELETE_CHUNK deletions.
+ * *out_deleted (may be NULL) gets how many of them were stored, also on
+ * failure. Returns 0, -EINVAL, -EROFS or a converted LMDB error. Any thread.
+ */
+int tl_buffer_deadletter_delete(struct tl_buffer *b, const uint64_t *ids, size_t n,
+				uint64_t *out_deleted);
+
 #endif

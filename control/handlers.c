@@ -11,6 +11,7 @@
 #include "collector/control.h"
 #include "common/time.h"
 #include "control/auth.h"
+#include "control/deadletters.h"
 #include "control/handlers.h"
 #include "control/health.h"
 #include "control/metrics.h"
@@ -58,6 +59,8 @@ static int h_capabilities(struct tl_control_req *q)
 		       "\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
 		       "\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
 		       "\"POST /v1/flush\", \"GET /v1/buffer\", \"GET /metrics\", "
+		       "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
+		       "\"DELETE /v1/deadletters/{ID|all}\", "
 		       "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
@@ -395,5 +398,7 @@ int tl_control_route(struct tl_control_req *q, char *path)
 			   : tl_control_error(
 				     q, 501,
 				     "Changing the buffer at runtime is not implemented yet");
+	if (strcmp(seg[1], "deadletters") == 0)
+		return tl_control_h_deadletters(q, seg + 2, n - 2);
 	return tl_control_error(q, 404, "Not found: %s", q->http->path);
 }

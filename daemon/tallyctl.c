@@ -4,7 +4,8 @@
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
- * (status, dispatcher, input, flush, metrics) are tallyctl_control.c's.
+ * (status, dispatcher, input, flush, metrics, deadletter retry|drop) are
+ * tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -78,7 +79,13 @@ static void usage(FILE *f)
 		   "  reload                  read the configuration file again (as SIGHUP)\n"
 		   "  input pause|resume amqp|udp\n"
 		   "  flush [--dispatcher NAME] [--wait SECONDS]\n"
-		   "  metrics                 the Prometheus text of GET /metrics\n");
+		   "  metrics                 the Prometheus text of GET /metrics\n"
+		   "  deadletter retry ID|all [--dispatcher NAME]\n"
+		   "                          resend dead letters to the dispatcher that\n"
+		   "                          refused them (once its destination is fixed);\n"
+		   "                          those an input refused are skipped\n"
+		   "  deadletter drop ID|all [--source SOURCE]\n"
+		   "                          delete dead letters\n");
 }
 
 static const char *form_name(enum tl_msg_form f)
@@ -233,26 +240,14 @@ static int cmd_decode(const char *config, int argc, char **argv)
 	return status;
 }
 
-static const char *kind_name(uint8_t kind)
-{
-	switch (kind) {
-	case TL_BUFFER_KIND_SAMPLE:
-		return "sample";
-	case TL_BUFFER_KIND_EVENT:
-		return "event";
-	case TL_BUFFER_KIND_RAW:
-		return "raw";
-	}
-	return "unknown";
-}
-
 static int dump_record(const struct tl_buffer_rec *rec, const char *bad, void *arg)
 {
 	struct tl_buf *out = arg;
 
 	tl_buf_reset(out);
 	tl_buf_printf(out, "{\"seq\":%llu,\"time_us\":%lld,\"kind\":\"%s\",",
-		      (unsigned long long)rec->seq, (long long)rec->time_us, kind_name(rec->kind));
+		      (unsigned long long)rec->seq, (long long)rec->time_us,
+		      tl_buffer_kind_name(rec->kind));
 	if (bad) {
 		tl_buf_puts(out, "\"bad\":");
 		tl_json_write_string(bad, strlen(bad), out);
@@ -293,7 +288,8 @@ static int dump_dead(const struct tl_buffer_dead *d, void *arg)
 
 	tl_buf_reset(out);
 	tl_buf_printf(out, "{\"id\":%llu,\"time_us\":%lld,\"kind\":\"%s\",\"source\":",
-		      (unsigned long long)d->id, (long long)d->time_us, kind_name(d->kind));
+		      (unsigned long long)d->id, (long long)d->time_us,
+		      tl_buffer_kind_name(d->kind));
 	tl_json_write_string(d->source, d->source_len, out);
 	tl_buf_puts(out, ",\"reason\":");
 	tl_json_write_string(d->reason, d->reason_len, out);
@@ -573,7 +569,9 @@ int main(int argc, char **argv)
 		return cmd_decode(config, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "buffer") == 0)
 		return cmd_buffer(config, false, argc - optind, argv + optind);
-	if (strcmp(argv[optind], "deadletter") == 0)
+	if (strcmp(argv[optind], "deadletter") == 0 &&
+	    !(optind + 1 < argc &&
+	      (strcmp(argv[optind + 1], "retry") == 0 || strcmp(argv[optind + 1], "drop") == 0)))
 		return cmd_buffer(config, true, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "dbsync") == 0)
 		return cmd_dbsync(config, argc - optind, argv + optind);

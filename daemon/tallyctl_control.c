@@ -1,7 +1,7 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics.
+ * flush, metrics, deadletter retry|drop.
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -334,11 +334,13 @@ static int status_cmd(const struct target *t)
 }
 
 /*
- * METHOD path (with body, when not NULL); prints the answer (JSON), or done
- * (NULL: the answer). Returns the exit status.
+ * METHOD path (with body, when not NULL). Prints the answer as JSON (with
+ * --json, or when done is NULL), or through human when not NULL, or done.
+ * Returns the exit status.
  */
-static int change(const struct target *t, const char *method, const char *path,
-		  const struct tl_buf *body, long timeout_s, const char *done)
+static int change_with(const struct target *t, const char *method, const char *path,
+		       const struct tl_buf *body, long timeout_s, const char *done,
+		       void (*human)(const struct tl_json *root, const char *done))
 {
 	struct tl_buf b;
 	struct tl_json_doc doc;
@@ -355,11 +357,20 @@ static int change(const struct target *t, const char *method, const char *path,
 		rc = status >= 400;
 	} else if (!parse(&doc, &b, status))
 		rc = 1;
+	else if (human)
+		human(doc.root, done);
 	else
 		printf("%s\n", done);
 	tl_json_doc_fini(&doc);
 	tl_buf_fini(&b);
 	return rc;
+}
+
+/* change_with() printing done on success. */
+static int change(const struct target *t, const char *method, const char *path,
+		  const struct tl_buf *body, long timeout_s, const char *done)
+{
+	return change_with(t, method, path, body, timeout_s, done, NULL);
 }
 
 /* METHOD path with the file at file ("-": standard input) as the body. Returns the exit status. */
@@ -398,8 +409,8 @@ static bool segment_ok(const char *s)
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status",  "dispatcher", "input", "flush",
-					   "metrics", "reload",	    NULL};
+	static const char *const cmds[] = {"status",  "dispatcher", "input",	  "flush",
+					   "metrics", "reload",	    "deadletter", NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -407,6 +418,9 @@ int tallyctl_is_control_command(const char *cmd)
 			return 1;
 	return 0;
 }
+
+static int deadletter_cmd(const struct target *t, int argc, char **argv, const char *dispatcher,
+			  const char *source);
 
 int tallyctl_control(const char *config, int argc, char **argv)
 {
@@ -416,18 +430,19 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"wait", required_argument, NULL, 'w'},
 		{"dispatcher", required_argument, NULL, 'd'},
-		{"start", required_argument, NULL, 's'},
+		{"start", required_argument, NULL, 'S'},
+		{"source", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
-	const char *start = NULL;
+	const char *start = NULL, *source = NULL;
 	struct target t;
 	char path[1024], done[256];
 	int opt, rc;
 
 	memset(&t, 0, sizeof(t));
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:s:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -444,8 +459,11 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		case 'd':
 			only = optarg;
 			break;
-		case 's':
+		case 'S':
 			start = optarg;
+			break;
+		case 'o':
+			source = optarg;
 			break;
 		default:
 			return 2;
@@ -513,11 +531,74 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		snprintf(done, sizeof(done),
 			 wait ? "flushed: every dispatcher reached the head" : "flushed");
 		rc = change(&t, "POST", path, NULL, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
+	} else if (strcmp(cmd, "deadletter") == 0) {
+		rc = deadletter_cmd(&t, argc, argv, only, source);
 	} else {
 		rc = 2;
 	}
 	if (rc == 2)
 		fprintf(stderr, "tallyctl: bad usage of '%s' (see tallyctl --help)\n", cmd);
 	curl_global_cleanup();
+	return rc;
+}
+
+/* The answer of a retry: what was delivered and what was skipped. */
+static void print_retry(const struct tl_json *root, const char *done)
+{
+	const struct tl_json *sk = get(root, "skipped");
+
+	printf("%s: %.0f delivered", done, num(root, "retried"));
+	if (num(sk, "input") + num(sk, "other") + num(sk, "disabled") > 0)
+		printf(", skipped %.0f refused by an input, %.0f of no configured dispatcher, "
+		       "%.0f of a disabled dispatcher",
+		       num(sk, "input"), num(sk, "other"), num(sk, "disabled"));
+	printf("\n");
+}
+
+static void print_dropped(const struct tl_json *root, const char *done)
+{
+	printf("%s: %.0f dropped\n", done, num(root, "dropped"));
+}
+
+/* Is s "all" or a dead-letter id (digits)? */
+static bool deadletter_ok(const char *s)
+{
+	return strcmp(s, "all") == 0 || (*s && strspn(s, "0123456789") == strlen(s));
+}
+
+/* tallyctl deadletter retry ID|all [--dispatcher NAME], deadletter drop ID|all [--source S]. */
+static int deadletter_cmd(const struct target *t, int argc, char **argv, const char *dispatcher,
+			  const char *source)
+{
+	bool all = argc == 2 && strcmp(argv[1], "all") == 0;
+	char path[1024], done[256];
+	char *esc = NULL;
+	int rc;
+
+	if (argc != 2 || !deadletter_ok(argv[1]) ||
+	    (dispatcher && (!all || !segment_ok(dispatcher))))
+		return 2;
+	snprintf(done, sizeof(done), all ? "dead letters" : "dead letter %s", argv[1]);
+	if (strcmp(argv[0], "retry") == 0 && !source) {
+		snprintf(path, sizeof(path), "/v1/deadletters/%s/retry%s%s", argv[1],
+			 dispatcher ? "?dispatcher=" : "", dispatcher ? dispatcher : "");
+		/* The API waits up to 30 s for the dispatchers. */
+		return change_with(t, "POST", path, NULL, 60, done, print_retry);
+	}
+	if (strcmp(argv[0], "drop") != 0 || dispatcher || (source && !all))
+		return 2;
+	if (source) {
+		CURL *h = curl_easy_init();
+
+		esc = h ? curl_easy_escape(h, source, 0) : NULL;
+		if (h)
+			curl_easy_cleanup(h);
+		if (!esc)
+			return 1;
+	}
+	snprintf(path, sizeof(path), "/v1/deadletters/%s%s%s", argv[1], esc ? "?source=" : "",
+		 esc ? esc : "");
+	curl_free(esc);
+	rc = change_with(t, "DELETE", path, NULL, 30, done, print_dropped);
 	return rc;
 }

@@ -30,6 +30,7 @@
 
 #include "collector/buffer.h"
 #include "collector/crc32c.h"
+#include "collector/buffer_store.h" /* TL_BUFFER_DELETE_CHUNK */
 #include "collector/deadletter.h"
 #include "common/log.h"
 #include "tests/unit/tmpdir.h"
@@ -1302,6 +1303,63 @@ static void test_dump_pages(void **state)
 	tl_buffer_close(b);
 }
 
+/*
+ * tl_buffer_deadletter_delete(): the ids named and stored go, others are
+ * passed over, over more than one transaction; ids are not reused after.
+ */
+static void test_deadletter_delete(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_NONE);
+	struct tl_buffer_rec body = rec(TL_BUFFER_KIND_RAW, "x", 1);
+	struct tl_buffer_rec *recs;
+	uint64_t some[] = {2, 4, 99, 4}, deleted = 7, *all;
+	const size_t many = TL_BUFFER_DELETE_CHUNK + 3;
+	struct collect c;
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		assert_int_equal(tl_buffer_deadletter_add(b, "input:udp", "bad", &body, 1), 0);
+	assert_int_equal(tl_buffer_deadletter_delete(b, some, 4, &deleted), 0);
+	assert_int_equal(deleted, 2);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(tl_buffer_deadletter_list(b, 0, 100, collect_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.seqs[0], 1);
+	assert_int_equal(c.seqs[1], 3);
+	assert_int_equal(c.seqs[2], 5);
+	assert_int_equal(tl_buffer_deadletter_delete(b, NULL, 0, &deleted), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(tl_buffer_deadletter_delete(b, NULL, 1, &deleted), -EINVAL);
+
+	/* More ids than one transaction deletes: ids 1 to 5 + many, some gone already. */
+	recs = calloc(many, sizeof(*recs));
+	assert_non_null(recs);
+	for (i = 0; i < many; i++)
+		recs[i] = body;
+	assert_int_equal(tl_buffer_deadletter_add(b, "d", "HTTP 400", recs, many), 0);
+	free(recs);
+	all = calloc(many + 5, sizeof(*all));
+	assert_non_null(all);
+	for (i = 0; i < many + 5; i++)
+		all[i] = i + 1;
+	assert_int_equal(tl_buffer_deadletter_delete(b, all, many + 5, &deleted), 0);
+	assert_int_equal(deleted, many + 3);
+	free(all);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(tl_buffer_deadletter_list(b, 0, 100, collect_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 0);
+	tl_buffer_close(b);
+
+	b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_NONE);
+	assert_int_equal(tl_buffer_deadletter_add(b, "input:udp", "bad", &body, 1), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(tl_buffer_deadletter_list(b, 0, 100, collect_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.seqs[0], many + 6);
+	tl_buffer_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1325,6 +1383,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadletter_delete, setup, teardown),
 	};
 
 	/* Warnings (corrupted records, full) are part of what is tested: keep them. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 
 #include "collector/control.h"
+#include "collector/deadletter.h"
 #include "common/decode.h"
 #include "common/json.h"
 #include "common/signature.h"
@@ -66,7 +68,8 @@ static int free_udp_port(void)
 	return port;
 }
 
-static int setup(void **state)
+/* Starts the fixture's collector with dispatcher "a" of type desc_a. */
+static int setup_with(void **state, const struct tl_dispatcher_desc *desc_a)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -78,7 +81,7 @@ static int setup(void **state)
 	f->fa.file_path = f->path_a;
 	f->fb.file_path = f->path_b;
 	f->dc[0] = (struct tl_dispatcher_conf){
-		.name = name_a, .desc = &tl_file_dispatcher, .events = true, .conf = &f->fa};
+		.name = name_a, .desc = desc_a, .events = true, .conf = &f->fa};
 	f->dc[1] = (struct tl_dispatcher_conf){
 		.name = name_b, .desc = &tl_file_dispatcher, .events = true, .conf = &f->fb};
 	f->port = free_udp_port();
@@ -100,6 +103,11 @@ static int setup(void **state)
 	assert_true(f->sock >= 0);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, &tl_file_dispatcher);
 }
 
 static int teardown(void **state)
@@ -474,6 +482,211 @@ static void test_hist_quantile(void **state)
 	assert_true(tl_hist_quantile(&h, 1) == 10);
 }
 
+/* ---- dead letters ---- */
+
+/*
+ * A destination the test steers: PICKY_DROP refuses every batch, PICKY_RETRY
+ * fails for now, PICKY_ODD takes a batch but refuses its samples of odd
+ * message ids ("m-N"), PICKY_OK takes everything. It counts what it took.
+ */
+enum { PICKY_DROP, PICKY_RETRY, PICKY_ODD, PICKY_OK };
+#define PICKY_IDS 2048
+static _Atomic int picky_mode;
+static _Atomic unsigned picky_took[PICKY_IDS];
+
+static int picky_init(const struct tl_dispatcher_conf *conf, void **out_ctx)
+{
+	(void)conf;
+	*out_ctx = NULL;
+	return 0;
+}
+
+static enum tl_dispatch_status picky_dispatch(void *ctx, const struct tl_dispatch_batch *b,
+					      struct tl_buf *why)
+{
+	int mode = atomic_load(&picky_mode);
+	size_t i;
+
+	(void)ctx;
+	if (mode == PICKY_DROP || mode == PICKY_RETRY) {
+		tl_buf_puts(why, mode == PICKY_DROP ? "picky: no thanks" : "picky: later");
+		return mode == PICKY_DROP ? TL_DISPATCH_DROP : TL_DISPATCH_RETRY;
+	}
+	for (i = 0; i < b->n_samples; i++) {
+		unsigned id = (unsigned)strtoul(b->samples[i]->message_id + 2, NULL, 10);
+
+		if (mode == PICKY_ODD && id % 2) {
+			assert_int_equal(tl_dispatch_refuse(b, b->samples[i], NULL, "picky: odd"),
+					 0);
+			continue;
+		}
+		if (id < PICKY_IDS)
+			atomic_fetch_add(&picky_took[id], 1);
+	}
+	return TL_DISPATCH_OK;
+}
+
+static const struct tl_dispatcher_desc picky_desc = {
+	.conf = {.name = "picky"},
+	.init = picky_init,
+	.dispatch = picky_dispatch,
+};
+
+static int setup_picky(void **state)
+{
+	size_t i;
+
+	atomic_store(&picky_mode, PICKY_DROP);
+	for (i = 0; i < PICKY_IDS; i++)
+		atomic_store(&picky_took[i], 0);
+	return setup_with(state, &picky_desc);
+}
+
+/* Dead letters of one source, and the id of the first (ctx: struct dl_count). */
+struct dl_count {
+	const char *source;
+	uint64_t n, first;
+};
+
+static int count_dl(const struct tl_buffer_dead *d, void *ctx)
+{
+	struct dl_count *c = ctx;
+
+	if (d->source_len == strlen(c->source) &&
+	    memcmp(d->source, c->source, d->source_len) == 0) {
+		if (!c->n)
+			c->first = d->id;
+		c->n++;
+	}
+	return 0;
+}
+
+static struct dl_count dead_of(struct fixture *f, const char *source)
+{
+	struct dl_count c = {.source = source};
+
+	assert_int_equal(tl_collector_deadletters(f->c, 0, SIZE_MAX, count_dl, &c, NULL), 0);
+	return c;
+}
+
+/* Sends n samples that "a" DROPs, and waits until they are dead letters. */
+static void drop_n(struct fixture *f, unsigned n)
+{
+	send_n(f, n);
+	assert_true(wait_lines(f->path_b, n));
+	assert_int_equal(tl_collector_flush(f->c, NULL, WAIT_S, "test", NULL), 0);
+	assert_int_equal(dead_of(f, "a").n, n);
+}
+
+static void test_deadletter_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+	struct tl_deadletter_retry r;
+	struct dl_count in;
+	uint64_t dropped;
+	unsigned i;
+
+	drop_n(f, 6);
+	/* A datagram that is no message: the input's dead letter. */
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(sendto(f->sock, "\xc1", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
+	for (i = 0; i < 500 && dead_of(f, "input:udp").n == 0; i++)
+		usleep(10000);
+	in = dead_of(f, "input:udp");
+	assert_int_equal(in.n, 1);
+
+	/* Still refused: nothing leaves the store, the reason is the destination's. */
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, NULL, "test", &r), 0);
+	assert_int_equal(r.retried, 0);
+	assert_int_equal(r.kept, 6);
+	assert_int_equal(r.skipped_input, 1);
+	assert_string_equal(r.reason, "a: picky: no thanks");
+	atomic_store(&picky_mode, PICKY_RETRY);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, "a", "test", &r), 0);
+	assert_int_equal(r.kept, 6);
+	assert_int_equal(r.skipped_input, 0);
+	assert_string_equal(r.reason, "a: picky: later");
+	assert_int_equal(dead_of(f, "a").n, 6);
+
+	/* Refusals before anything is sent. */
+	assert_int_equal(tl_collector_deadletter_retry(f->c, in.first, NULL, "test", &r), -EPERM);
+	assert_string_equal(r.source, "input:udp");
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 1000000, NULL, "test", &r), -ENOENT);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, "x", "test", &r), -ENOENT);
+	assert_int_equal(tl_collector_dispatcher_enable(f->c, "a", false, "test"), 0);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, "a", "test", &r), -EBUSY);
+	assert_int_equal(
+		tl_collector_deadletter_retry(f->c, dead_of(f, "a").first, NULL, "test", &r),
+		-EBUSY);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, NULL, "test", &r), 0);
+	assert_int_equal(r.skipped_disabled, 6);
+	assert_int_equal(r.skipped_input, 1);
+	assert_int_equal(r.retried + r.kept, 0);
+	assert_int_equal(tl_collector_dispatcher_enable(f->c, "a", true, "test"), 0);
+
+	/* Taken but for single samples: those stay, the others go. */
+	atomic_store(&picky_mode, PICKY_ODD);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, NULL, "test", &r), 0);
+	assert_int_equal(r.retried, 3);
+	assert_int_equal(r.kept, 3);
+	assert_string_equal(r.reason, "a: picky: odd");
+	assert_int_equal(dead_of(f, "a").n, 3);
+
+	/* Fixed: one, then the rest; each sample taken once. */
+	atomic_store(&picky_mode, PICKY_OK);
+	assert_int_equal(
+		tl_collector_deadletter_retry(f->c, dead_of(f, "a").first, NULL, "test", &r), 0);
+	assert_int_equal(r.retried, 1);
+	assert_string_equal(r.source, "a");
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, NULL, "test", &r), 0);
+	assert_int_equal(r.retried, 2);
+	assert_int_equal(r.kept, 0);
+	assert_string_equal(r.reason, "");
+	for (i = 0; i < 6; i++)
+		assert_int_equal(atomic_load(&picky_took[i]), 1);
+	assert_int_equal(dead_of(f, "a").n, 0);
+	/* The dispatcher goes on as before. */
+	send_n(f, 2);
+	assert_int_equal(tl_collector_flush(f->c, NULL, WAIT_S, "test", NULL), 0);
+	assert_int_equal(atomic_load(&picky_took[6]) + atomic_load(&picky_took[7]), 2);
+
+	/* Drops. */
+	assert_int_equal(tl_collector_deadletter_drop(f->c, 1000000, NULL, "test", &dropped),
+			 -ENOENT);
+	assert_int_equal(tl_collector_deadletter_drop(f->c, 0, "a", "test", &dropped), 0);
+	assert_int_equal(dropped, 0);
+	assert_int_equal(tl_collector_deadletter_drop(f->c, 0, "input:udp", "test", &dropped), 0);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(dead_of(f, "input:udp").n, 0);
+}
+
+/* More dead letters than one resent batch (1,000) and one page of the walk. */
+static void test_deadletter_retry_many(void **state)
+{
+	struct fixture *f = *state;
+	struct tl_deadletter_retry r;
+	const unsigned n = 1100;
+	uint64_t dropped;
+	unsigned i;
+
+	drop_n(f, n);
+	/* Refused at the first batch: the rest is counted, not sent. */
+	atomic_store(&picky_mode, PICKY_RETRY);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, "a", "test", &r), 0);
+	assert_int_equal(r.retried, 0);
+	assert_int_equal(r.kept, n);
+	atomic_store(&picky_mode, PICKY_OK);
+	assert_int_equal(tl_collector_deadletter_retry(f->c, 0, "a", "test", &r), 0);
+	assert_int_equal(r.retried, n);
+	assert_int_equal(r.kept, 0);
+	for (i = 0; i < n; i++)
+		assert_int_equal(atomic_load(&picky_took[i]), 1);
+	assert_int_equal(dead_of(f, "a").n, 0);
+	assert_int_equal(tl_collector_deadletter_drop(f->c, 0, NULL, "test", &dropped), 0);
+	assert_int_equal(dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +696,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp_pause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_wait, setup, teardown),
 		cmocka_unit_test(test_hist_quantile),
+		cmocka_unit_test_setup_teardown(test_deadletter_retry, setup_picky, teardown),
+		cmocka_unit_test_setup_teardown(test_deadletter_retry_many, setup_picky, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
