@@ -4,7 +4,7 @@
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
- * (status, dispatcher, input, flush, metrics) are tallyctl_control.c's.
+ * (status, dispatcher, input, flush, metrics, buffer set) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -74,7 +74,10 @@ static void usage(FILE *f)
 		   "  dispatcher list | show NAME | enable NAME | disable NAME | restart NAME\n"
 		   "  input pause|resume amqp|udp\n"
 		   "  flush [--dispatcher NAME] [--wait SECONDS]\n"
-		   "  metrics                 the Prometheus text of GET /metrics\n");
+		   "  metrics                 the Prometheus text of GET /metrics\n"
+		   "  buffer set KEY=VALUE... change the buffer until tallyd stops: max_size\n"
+		   "                          (512MiB), sync (commit|none), when_full\n"
+		   "                          (block|drop_oldest), batch_size, batch_timeout\n");
 }
 
 /* Reads a whole file (or stdin for "-") up to max bytes. */
@@ -592,7 +595,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "decode") == 0)
 		return cmd_decode(config, argc - optind, argv + optind);
-	if (strcmp(argv[optind], "buffer") == 0)
+	if (strcmp(argv[optind], "buffer") == 0 &&
+	    !(optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0))
 		return cmd_buffer(config, false, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "deadletter") == 0)
 		return cmd_buffer(config, true, argc - optind, argv + optind);
