@@ -72,6 +72,9 @@ struct tl_amqp_input {
 	_Atomic unsigned commit_req; /* control: "commit now" requests */
 	struct worker *workers;
 	size_t n_workers;
+	/* batch_size and batch_timeout (µs), from conf, changed at runtime by
+	 * tl_amqp_input_set_batch(). */
+	_Atomic int64_t batch_size, batch_timeout_us;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -480,8 +483,7 @@ static int commit_and_ack(struct worker *w, uint64_t last_tag)
 /* Consumes on an open connection until it is lost or the input stops. */
 static int consume(struct worker *w)
 {
-	const struct tl_amqp_conf *c = w->in->conf;
-	int64_t first_us = 0, timeout_us = (int64_t)(c->batch_timeout * 1e6);
+	int64_t first_us = 0, timeout_us;
 	size_t staged = 0;
 	uint64_t last_tag = 0;
 	amqp_frame_t f;
@@ -490,6 +492,7 @@ static int consume(struct worker *w)
 	while (!stopping(w)) {
 		int wait_ms = 200;
 		int64_t now = tl_time_mono();
+		size_t batch_size = (size_t)atomic_load(&w->in->batch_size);
 		unsigned req = atomic_load(&w->in->commit_req);
 		bool pause = atomic_load(&w->in->paused);
 		const struct endpoint *ep = &w->in->eps[w->next_endpoint];
@@ -505,7 +508,8 @@ static int consume(struct worker *w)
 			atomic_store(&w->commit_done, req);
 		/* Commit when the batch is full, or old enough, or the buffer
 		 * refused it earlier (retry), or the control API asks. */
-		if (staged && (staged >= (size_t)c->batch_size || now - first_us >= timeout_us ||
+		timeout_us = atomic_load(&w->in->batch_timeout_us);
+		if (staged && (staged >= batch_size || now - first_us >= timeout_us ||
 			       req != atomic_load(&w->commit_done))) {
 			rc = commit_and_ack(w, last_tag);
 			if (rc == -EIO)
@@ -519,7 +523,7 @@ static int consume(struct worker *w)
 					50; /* full: keep reading frames (heartbeats), retry soon */
 			}
 		}
-		if (staged && staged < (size_t)c->batch_size) {
+		if (staged && staged < batch_size) {
 			int64_t left_ms = (first_us + timeout_us - now) / 1000;
 
 			wait_ms = left_ms < 1 ? 1 : (left_ms < wait_ms ? (int)left_ms : wait_ms);
@@ -657,6 +661,8 @@ int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_
 	if (!in)
 		return -ENOMEM;
 	in->conf = conf;
+	atomic_store(&in->batch_size, conf->batch_size);
+	atomic_store(&in->batch_timeout_us, (int64_t)(conf->batch_timeout * 1e6));
 	in->max_message = limits->max_message_size;
 	tl_ingest_seen_init(&in->seen);
 	in->eps = calloc(conf->urls.n, sizeof(*in->eps));
@@ -762,4 +768,18 @@ bool tl_amqp_input_committed(const struct tl_amqp_input *in, unsigned ticket)
 			return false;
 	}
 	return true;
+}
+
+void tl_amqp_input_set_batch(struct tl_amqp_input *in, int64_t size, double timeout)
+{
+	if (size > 0)
+		atomic_store(&in->batch_size, size);
+	if (timeout > 0)
+		atomic_store(&in->batch_timeout_us, (int64_t)(timeout * 1e6));
+}
+
+void tl_amqp_input_batch(const struct tl_amqp_input *in, int64_t *size, double *timeout)
+{
+	*size = atomic_load(&in->batch_size);
+	*timeout = (double)atomic_load(&in->batch_timeout_us) / 1e6;
 }

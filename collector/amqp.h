@@ -85,4 +85,13 @@ bool tl_amqp_input_connected(const struct tl_amqp_input *in);
 unsigned tl_amqp_input_commit_now(struct tl_amqp_input *in);
 bool tl_amqp_input_committed(const struct tl_amqp_input *in, unsigned ticket);
 
+/*
+ * Control: batch_size and batch_timeout (seconds) as they are now, and their
+ * change (a value <= 0 leaves that one as it is; the caller checks the
+ * configuration's ranges and batch_size <= prefetch). Any thread; a worker
+ * follows at its next turn (within 200 ms).
+ */
+void tl_amqp_input_set_batch(struct tl_amqp_input *in, int64_t size, double timeout);
+void tl_amqp_input_batch(const struct tl_amqp_input *in, int64_t *size, double *timeout);
+
 #endif

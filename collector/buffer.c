@@ -27,6 +27,7 @@
 #include "collector/buffer_store.h"
 #include "collector/deadletter.h"
 #include "collector/crc32c.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/time.h"
 
@@ -394,7 +395,9 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 		return -EINVAL;
 	if (!opts->read_only && (opts->max_size < TL_BUFFER_MIN_SIZE ||
 				 opts->max_size > ((uint64_t)SIZE_MAX - MAP_HEADROOM) / 4 ||
-				 (opts->sync != TL_BUFFER_SYNC_COMMIT && opts->sync != SYNC_NONE)))
+				 (opts->sync != TL_BUFFER_SYNC_COMMIT && opts->sync != SYNC_NONE) ||
+				 (opts->when_full != TL_BUFFER_WHEN_FULL_BLOCK &&
+				  opts->when_full != TL_BUFFER_WHEN_FULL_DROP_OLDEST)))
 		return -EINVAL;
 	/* Builds the CRC tables now rather than inside the first append. */
 	tl_crc32c(0, NULL, 0);
@@ -409,6 +412,9 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 	b->dl_quota = b->max_size / 8;
 	b->corrupt_rl.interval_us = 10 * 1000000LL; /* calloc zeroed the rest */
 	b->evict_rl.interval_us = 60 * 1000000LL;
+	b->drop_rl.interval_us = 10 * 1000000LL;
+	b->when_full = opts->read_only ? TL_BUFFER_WHEN_FULL_BLOCK : opts->when_full;
+	pthread_mutex_init(&b->drop_mu, NULL);
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->disk_mu, NULL);
 	pthread_mutex_init(&b->append_mu, NULL);
@@ -479,6 +485,8 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 		goto out;
 	}
 	b->psize = st.ms_psize;
+	if (!b->read_only && info.me_mapsize > MAP_HEADROOM)
+		b->max_size_limit = (info.me_mapsize - MAP_HEADROOM) / 2;
 	if (!b->read_only) {
 		/* Slots of readers that died (kill -9) would pin pages forever. */
 		mdb_reader_check(b->env, &dead);
@@ -518,10 +526,26 @@ void tl_buffer_close(struct tl_buffer *b)
 	pthread_mutex_destroy(&b->append_mu);
 	pthread_mutex_destroy(&b->disk_mu);
 	pthread_mutex_destroy(&b->mu);
+	pthread_mutex_destroy(&b->drop_mu);
 	free(b);
 }
 
 /* ---- append ---- */
+
+/* What one drop_oldest pass deleted, per registered reader (defined at the end). */
+struct drops {
+	struct tl_buffer_reader **r;
+	char (*names)[TL_BUFFER_NAME_MAX + 1];
+	uint64_t *cur;	/* each reader's stored cursor; UINT64_MAX: none stored yet */
+	uint64_t *lost; /* records it had not delivered */
+	size_t n;
+	uint64_t total, last; /* records deleted, the last sequence deleted */
+};
+
+static int drop_oldest(struct tl_buffer *b, MDB_txn *txn, uint64_t first, struct drops *d,
+		       uint64_t *used);
+static void drops_committed(struct tl_buffer *b, const struct drops *d, uint64_t used);
+static void drops_fini(struct drops *d);
 
 static void note_full(struct tl_buffer *b, uint64_t used, bool map)
 {
@@ -550,7 +574,8 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	int64_t now, t0;
 	size_t i;
 	int rc = 0, mrc;
-	bool locked = false;
+	bool locked = false, dropping = false;
+	struct drops drops = {0};
 
 	if (out_first_seq)
 		*out_first_seq = 0;
@@ -573,7 +598,8 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	if (total > b->max_size / 4)
 		return -EMSGSIZE;
 	/* While full, refuse without taking the writer lock from the dispatchers. */
-	if (atomic_load(&b->full) && atomic_load(&b->used_bytes) + total > b->max_size) {
+	if (atomic_load(&b->full) && atomic_load(&b->used_bytes) + total > b->max_size &&
+	    atomic_load(&b->when_full) == TL_BUFFER_WHEN_FULL_BLOCK) {
 		atomic_fetch_add(&b->c.rejected_full, 1);
 		return -ENOSPC;
 	}
@@ -620,6 +646,13 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	mdb_cursor_close(cur);
 	cur = NULL;
 	mrc = used_bytes(b, txn, &used);
+	if (mrc == 0 && used > b->max_size &&
+	    atomic_load(&b->when_full) == TL_BUFFER_WHEN_FULL_DROP_OLDEST) {
+		/* Held to the commit: no reader takes a snapshot in between. */
+		pthread_mutex_lock(&b->drop_mu);
+		dropping = true;
+		mrc = drop_oldest(b, txn, first, &drops, &used);
+	}
 	if (mrc) {
 		rc = tl_buffer_lmdb_fail(b, "append: stat", mrc);
 		goto out;
@@ -644,6 +677,11 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		goto out;
 	}
 	tl_buffer_write_ok(b);
+	if (dropping) {
+		drops_committed(b, &drops, used);
+		pthread_mutex_unlock(&b->drop_mu);
+		dropping = false;
+	}
 	atomic_store(&b->used_bytes, used);
 	atomic_fetch_add(&b->c.appended, n);
 	atomic_fetch_add(&b->c.appended_bytes, bytes);
@@ -665,6 +703,9 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	if (dropping)
+		pthread_mutex_unlock(&b->drop_mu);
+	drops_fini(&drops);
 	if (locked)
 		pthread_mutex_unlock(&b->append_mu);
 	return rc;
@@ -829,6 +870,7 @@ void tl_buffer_release(struct tl_buffer_reader *r)
 		mdb_txn_reset(r->txn);
 		r->live = false;
 	}
+	atomic_store(&r->hold, 0);
 	r->batch.n = 0;
 	r->batch.recs = NULL;
 }
@@ -964,9 +1006,15 @@ int tl_buffer_read(struct tl_buffer_reader *r, size_t max_records, size_t max_by
 	r->n_bad = 0;
 	if (max_records == 0)
 		return -EINVAL;
+	/* drop_oldest leaves the records of a held batch alone (buffer_store.h). */
+	pthread_mutex_lock(&b->drop_mu);
+	atomic_store(&r->hold, r->next ? r->next : 1);
 	rc = reader_snapshot(r);
-	if (rc)
+	pthread_mutex_unlock(&b->drop_mu);
+	if (rc) {
+		atomic_store(&r->hold, 0);
 		return rc;
+	}
 	mrc = mdb_cursor_open(r->txn, b->records, &cur);
 	if (mrc) {
 		rc = tl_buffer_lmdb_fail(b, "read: cursor", mrc);
@@ -1433,6 +1481,10 @@ int tl_buffer_stats(struct tl_buffer *b, struct tl_buffer_stats *out)
 			out->counters.full_us += (uint64_t)(tl_time_mono() - since);
 	}
 	tl_hist_read(&b->commit_latency, &out->commit_latency);
+	out->counters.dropped_full = atomic_load(&b->dropped);
+	out->sync = b->sync;
+	out->when_full = atomic_load(&b->when_full);
+	out->max_size_limit = b->max_size_limit;
 	goto out;
 fail:
 	rc = tl_buffer_lmdb_fail(b, "stats", mrc);
@@ -1480,4 +1532,196 @@ int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer
 	if (!cb)
 		return -EINVAL;
 	return tl_buffer_walk(b, b->records, from_seq, max, visit_rec, &a, out_next);
+}
+
+/* ---- when_full: drop_oldest; runtime changes ---- */
+
+/*
+ * In the append's transaction (drop_mu held): deletes the oldest records
+ * below first (the batch being appended) and below every reader's hold until
+ * *used fits max_size with a slack of max_size / 64, then moves the stored
+ * cursors that had not delivered them past them. Counts go to d, applied by
+ * drops_committed() once the transaction commits. Returns an LMDB code.
+ */
+static int drop_oldest(struct tl_buffer *b, MDB_txn *txn, uint64_t first, struct drops *d,
+		       uint64_t *used)
+{
+	uint64_t limit = first, max = b->max_size, slack = max / 64;
+	MDB_cursor *cur = NULL;
+	MDB_stat st;
+	MDB_val k, v;
+	size_t i;
+	int mrc = 0;
+
+	pthread_mutex_lock(&b->mu);
+	if (b->n_regs) {
+		d->r = calloc(b->n_regs, sizeof(*d->r));
+		d->names = calloc(b->n_regs, sizeof(*d->names));
+		d->cur = calloc(b->n_regs, sizeof(*d->cur));
+		d->lost = calloc(b->n_regs, sizeof(*d->lost));
+		if (d->r && d->names && d->cur && d->lost) {
+			for (i = 0; i < b->n_regs; i++) {
+				uint64_t h = atomic_load(&b->regs[i]->hold);
+
+				d->r[i] = b->regs[i];
+				memcpy(d->names[i], b->regs[i]->name, b->regs[i]->name_len);
+				if (h && h < limit)
+					limit = h;
+			}
+			d->n = b->n_regs;
+		} else {
+			mrc = ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+	for (i = 0; mrc == 0 && i < d->n; i++) {
+		k = key_str(d->names[i], strlen(d->names[i]));
+		mrc = mdb_get(txn, b->cursors, &k, &v);
+		d->cur[i] = mrc == 0 && v.mv_size == 8 ? get_be64(v.mv_data) : UINT64_MAX;
+		if (mrc == MDB_NOTFOUND)
+			mrc = 0;
+	}
+	if (mrc == 0)
+		mrc = mdb_cursor_open(txn, b->records, &cur);
+	while (mrc == 0 && *used > max) {
+		uint64_t per, goal, n = 0;
+
+		mrc = mdb_stat(txn, b->records, &st);
+		if (mrc)
+			break;
+		per = st.ms_entries ? (st.ms_leaf_pages + st.ms_overflow_pages) *
+					      (uint64_t)b->psize / st.ms_entries
+				    : 1;
+		goal = (*used - max + slack) / (per ? per : 1) + 1;
+		if (goal > TL_BUFFER_DELETE_CHUNK)
+			goal = TL_BUFFER_DELETE_CHUNK;
+		while (n < goal && (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+			uint64_t seq;
+
+			if (k.mv_size != 8 || (seq = get_be64(k.mv_data)) >= limit)
+				break;
+			for (i = 0; i < d->n; i++)
+				if (seq >= d->cur[i])
+					d->lost[i]++;
+			mrc = mdb_cursor_del(cur, 0);
+			if (mrc)
+				break;
+			d->total++;
+			d->last = seq;
+			n++;
+		}
+		if (mrc == MDB_NOTFOUND)
+			mrc = 0;
+		if (mrc || n == 0)
+			break; /* nothing more may go: the append is refused as under block */
+		mrc = used_bytes(b, txn, used);
+	}
+	if (cur)
+		mdb_cursor_close(cur);
+	for (i = 0; mrc == 0 && d->total && i < d->n; i++)
+		if (d->cur[i] != UINT64_MAX && d->cur[i] <= d->last)
+			mrc = tl_buffer_cursor_put(b, txn, d->names[i], strlen(d->names[i]),
+						   d->last + 1);
+	return mrc;
+}
+
+static void drops_committed(struct tl_buffer *b, const struct drops *d, uint64_t used)
+{
+	struct tl_buf who;
+	uint64_t supp, n;
+	size_t i, j;
+
+	if (!d->total)
+		return;
+	atomic_fetch_add(&b->dropped, d->total);
+	atomic_fetch_add(&b->dropped_unlogged, d->total);
+	tl_buf_init(&who);
+	pthread_mutex_lock(&b->mu);
+	for (i = 0; i < d->n; i++) {
+		if (!d->lost[i])
+			continue;
+		for (j = 0; j < b->n_regs; j++)
+			if (b->regs[j] == d->r[i])
+				atomic_fetch_add(&b->regs[j]->dropped, d->lost[i]);
+		tl_buf_printf(&who, "%s%s %" PRIu64, who.len ? ", " : "", d->names[i], d->lost[i]);
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (tl_ratelimit_allow(&b->drop_rl, &supp)) {
+		n = atomic_exchange(&b->dropped_unlogged, 0);
+		tl_logc(TL_LOG_WARNING, COMPONENT,
+			"%s: full (when_full: drop_oldest): dropped %" PRIu64
+			" oldest records since the last line, %" PRIu64 " in all; %" PRIu64
+			" of %" PRIu64 " bytes used; undelivered records lost this time by: %s",
+			b->path, n, atomic_load(&b->dropped), used, (uint64_t)b->max_size,
+			who.len && !tl_buf_error(&who) ? who.data : "no dispatcher");
+	}
+	tl_buf_fini(&who);
+}
+
+static void drops_fini(struct drops *d)
+{
+	free(d->r);
+	free(d->names);
+	free(d->cur);
+	free(d->lost);
+}
+
+int tl_buffer_set_max_size(struct tl_buffer *b, uint64_t max_size)
+{
+	if (b->read_only)
+		return -EROFS;
+	if (max_size < TL_BUFFER_MIN_SIZE)
+		return -EINVAL;
+	if (max_size > b->max_size_limit)
+		return -EFBIG;
+	b->max_size = max_size;
+	b->dl_quota = max_size / 8;
+	return 0;
+}
+
+int tl_buffer_set_sync(struct tl_buffer *b, int sync)
+{
+	MDB_txn *txn = NULL;
+	int mrc;
+
+	if (b->read_only)
+		return -EROFS;
+	if (sync != TL_BUFFER_SYNC_COMMIT && sync != SYNC_NONE)
+		return -EINVAL;
+	if (sync == b->sync)
+		return 0;
+	/* The flags are read by commits: change them while holding the writer lock. */
+	mrc = mdb_txn_begin(b->env, NULL, 0, &txn);
+	if (mrc)
+		return tl_buffer_lmdb_fail(b, "set sync: begin", mrc);
+	mrc = mdb_env_set_flags(b->env, MDB_NOSYNC, sync == SYNC_NONE);
+	if (mrc == 0)
+		b->sync = sync;
+	mdb_txn_abort(txn);
+	if (mrc)
+		return tl_buffer_lmdb_fail(b, "set sync", mrc);
+	/* From none to commit: what was committed meanwhile becomes durable now. */
+	if (sync == TL_BUFFER_SYNC_COMMIT)
+		return tl_buffer_flush(b);
+	return 0;
+}
+
+int tl_buffer_set_when_full(struct tl_buffer *b, int when_full)
+{
+	if (b->read_only)
+		return -EROFS;
+	if (when_full != TL_BUFFER_WHEN_FULL_BLOCK && when_full != TL_BUFFER_WHEN_FULL_DROP_OLDEST)
+		return -EINVAL;
+	atomic_store(&b->when_full, when_full);
+	return 0;
+}
+
+int tl_buffer_sync_policy(const struct tl_buffer *b)
+{
+	return b->sync;
+}
+
+uint64_t tl_buffer_reader_dropped(const struct tl_buffer_reader *r)
+{
+	return atomic_load(&r->dropped);
 }

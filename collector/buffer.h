@@ -54,6 +54,24 @@
  * snapshot pins freed pages. -ENOSPC also comes back if the map itself is
  * full.
  *
+ * When full (when_full). TL_BUFFER_WHEN_FULL_BLOCK (default): as above, the
+ * append is refused. TL_BUFFER_WHEN_FULL_DROP_OLDEST: the append deletes the
+ * oldest records in its own transaction until the store fits max_size again
+ * (with a slack of max_size / 64, so that it does not drop at every append),
+ * moves the stored cursors that had not delivered them past them and counts
+ * what each lost (tl_buffer_reader_dropped(); logged, rate-limited). It never
+ * deletes the records it appends, nor a record at or past the start of a batch
+ * a reader holds (being delivered): when only those are left the append is
+ * refused with -ENOSPC as under block. Dropped records are not dead-lettered.
+ *
+ * Runtime changes. max_size, sync and when_full can be changed while the
+ * buffer is in use (tl_buffer_set_max_size() and the others at the end). The
+ * map is not resized at runtime: mdb_env_set_mapsize() needs every
+ * transaction and batch of the process closed. max_size can therefore grow
+ * only up to what the map opened with allows, max_size_limit =
+ * (map - 64 MiB) / 2, i.e. the max_size it was opened with (or more when the
+ * file was already larger); a restart with the new max_size grows the map.
+ *
  * Sync policy. TL_BUFFER_SYNC_COMMIT (default): LMDB's full sync, two
  * fdatasyncs per commit; a committed batch survives a power loss. Group
  * commit (many records per tl_buffer_append()) is what makes this fast.
@@ -120,6 +138,7 @@ struct tl_buffer_opts {
 	uint64_t max_size; /* bytes, >= TL_BUFFER_MIN_SIZE; ignored when read_only */
 	int sync;	   /* enum tl_buffer_sync; ignored when read_only */
 	bool read_only;	   /* MDB_RDONLY, for tallyctl while tallyd runs */
+	int when_full;	   /* enum tl_buffer_when_full; ignored when read_only */
 };
 
 /* A cursor as seen by tl_buffer_stats(). */
@@ -143,6 +162,7 @@ struct tl_buffer_counters {
 	/* Time appends were refused for room: from a refusal that found the
 	 * buffer full to the next append it took (the current period included). */
 	uint64_t full_us;
+	uint64_t dropped_full; /* records dropped for room (when_full: drop_oldest) */
 };
 
 /* What tl_buffer_stats() fills; release with tl_buffer_stats_fini(). */
@@ -163,6 +183,9 @@ struct tl_buffer_stats {
 	struct tl_hist commit_latency;	       /* of this process's successful tl_buffer_append() */
 	struct tl_buffer_cursor_stat *cursors; /* every stored cursor, by name */
 	size_t n_cursors;
+	int sync;		 /* enum tl_buffer_sync, as it is now */
+	int when_full;		 /* enum tl_buffer_when_full, as it is now */
+	uint64_t max_size_limit; /* the largest max_size the map allows (0 in a read-only handle) */
 };
 
 /*
@@ -312,5 +335,31 @@ typedef int (*tl_buffer_dump_cb)(const struct tl_buffer_rec *rec, const char *ba
  */
 int tl_buffer_dump(struct tl_buffer *b, uint64_t from_seq, size_t max, tl_buffer_dump_cb cb,
 		   void *ctx, uint64_t *out_next);
+
+/* ---- runtime changes (see "Runtime changes" at the top); any thread ---- */
+
+/*
+ * Sets the size limit. Returns 0, -EINVAL (below TL_BUFFER_MIN_SIZE), -EFBIG
+ * (above max_size_limit: the map cannot grow at runtime) or -EROFS. A limit
+ * below what is used makes the buffer full until the dispatchers catch up
+ * (block) or drops the oldest records at the next append (drop_oldest).
+ */
+int tl_buffer_set_max_size(struct tl_buffer *b, uint64_t max_size);
+
+/*
+ * Sets the sync policy (enum tl_buffer_sync) between two write transactions;
+ * from none to commit, what was committed meanwhile is synced first. Returns
+ * 0, -EINVAL, -EROFS or a converted LMDB error.
+ */
+int tl_buffer_set_sync(struct tl_buffer *b, int sync);
+
+/* Sets the policy of a full buffer (enum tl_buffer_when_full). Returns 0, -EINVAL or -EROFS. */
+int tl_buffer_set_when_full(struct tl_buffer *b, int when_full);
+
+/* The sync policy as it is now (the housekeeping flushes under TL_BUFFER_SYNC_NONE). */
+int tl_buffer_sync_policy(const struct tl_buffer *b);
+
+/* Records this reader's cursor lost to drop_oldest since the buffer was opened. */
+uint64_t tl_buffer_reader_dropped(const struct tl_buffer_reader *r);
 
 #endif

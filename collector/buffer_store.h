@@ -26,10 +26,10 @@ struct tl_buffer {
 	MDB_env *env;
 	MDB_dbi main_dbi, records, cursors, dead, meta;
 	char *path;
-	uint64_t max_size;
-	uint64_t dl_quota;
+	_Atomic uint64_t max_size; /* changed at runtime by tl_buffer_set_max_size() */
+	_Atomic uint64_t dl_quota;
 	unsigned psize;
-	int sync;
+	atomic_int sync; /* changed at runtime by tl_buffer_set_sync() */
 	bool read_only;
 	bool env_open; /* mdb_env_open() succeeded */
 	int lock_fd;
@@ -83,6 +83,22 @@ struct tl_buffer {
 	struct tl_hist_rec commit_latency; /* successful appends, begin to commit */
 	struct tl_ratelimit corrupt_rl;
 	struct tl_ratelimit evict_rl;
+
+	/*
+	 * when_full: drop_oldest. An append that finds the buffer full deletes
+	 * the oldest records in its own transaction, but never one at or past
+	 * the start of a batch a reader holds (its hold): those are being
+	 * delivered. drop_mu orders the two: a read takes it to set its hold and
+	 * take its snapshot; a dropping append holds it from reading the holds
+	 * to its commit, so a snapshot is either older than the drop (and its
+	 * hold was seen) or newer (the records are gone).
+	 */
+	atomic_int when_full;	 /* enum tl_buffer_when_full */
+	uint64_t max_size_limit; /* largest max_size the map allows: (map - headroom) / 2 */
+	pthread_mutex_t drop_mu; /* after the LMDB writer lock and append_mu, before mu */
+	struct tl_ratelimit drop_rl;
+	_Atomic uint64_t dropped;	   /* records dropped for room, in all */
+	_Atomic uint64_t dropped_unlogged; /* since the last log line */
 };
 
 struct bad_rec {
@@ -103,6 +119,10 @@ struct tl_buffer_reader {
 	size_t cap;
 	struct bad_rec *bad;
 	size_t n_bad, cap_bad;
+	/* drop_oldest: the first sequence of the batch held (0: none), and the
+	 * records this cursor lost to drops. */
+	_Atomic uint64_t hold;
+	_Atomic uint64_t dropped;
 };
 
 /* ---- bytes ---- */

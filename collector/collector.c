@@ -418,7 +418,7 @@ static void *housekeeping_main(void *arg)
 	while (!atomic_load(&c->stop_housekeeping)) {
 		int rc = tl_buffer_trim(c->buffer, NULL);
 
-		if (rc == 0 && c->conf->buffer.sync == TL_BUFFER_SYNC_NONE)
+		if (rc == 0 && tl_buffer_sync_policy(c->buffer) == TL_BUFFER_SYNC_NONE)
 			rc = tl_buffer_flush(c->buffer);
 		if (rc == 0)
 			rc = tl_buffer_unmap_idle(c->buffer);
@@ -539,6 +539,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		.path = cc->buffer.path,
 		.max_size = cc->buffer.max_size,
 		.sync = cc->buffer.sync,
+		.when_full = cc->buffer.when_full,
 	};
 	struct tl_collector *c = calloc(1, sizeof(*c));
 	size_t i;

@@ -237,6 +237,12 @@ static const struct tl_conf_enum sync_values[] = {
 	{NULL, 0},
 };
 
+static const struct tl_conf_enum when_full_values[] = {
+	{"block", TL_BUFFER_WHEN_FULL_BLOCK},
+	{"drop_oldest", TL_BUFFER_WHEN_FULL_DROP_OLDEST},
+	{NULL, 0},
+};
+
 #define B(field) offsetof(struct tl_buffer_conf, field)
 
 static const struct tl_conf_item buffer_items[] = {
@@ -258,6 +264,13 @@ static const struct tl_conf_item buffer_items[] = {
 	 .values = sync_values,
 	 .offset = B(sync),
 	 .help = "commit: fsync every commit | none: the OS writes back (a crash may lose data)"},
+	{.key = "when_full",
+	 .type = TL_CONF_ENUM,
+	 .def = "block",
+	 .values = when_full_values,
+	 .offset = B(when_full),
+	 .help = "block: inputs stop consuming (back-pressure) | drop_oldest: the oldest records "
+		 "go"},
 	{0},
 };
 
@@ -327,3 +340,13 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .help = "decoding limits"},
 	{0},
 };
+
+const struct tl_conf_item *tl_collector_buffer_items(void)
+{
+	return buffer_items;
+}
+
+const struct tl_conf_item *tl_collector_amqp_items(void)
+{
+	return amqp_items;
+}

@@ -51,11 +51,18 @@ enum tl_buffer_sync {
 	TL_BUFFER_SYNC_NONE = 1, /* the OS writes back: faster, a machine crash may lose samples */
 };
 
+/* What an append does when the buffer is full (Vector's when_full). */
+enum tl_buffer_when_full {
+	TL_BUFFER_WHEN_FULL_BLOCK = 0, /* refuse it: the inputs stop consuming (back-pressure) */
+	TL_BUFFER_WHEN_FULL_DROP_OLDEST = 1, /* drop the oldest records to make room */
+};
+
 /* The LMDB write-ahead buffer. */
 struct tl_buffer_conf {
 	char *path;	   /* directory of the LMDB environment */
 	uint64_t max_size; /* bytes; the inputs stop consuming when it is full */
 	int sync;	   /* enum tl_buffer_sync */
+	int when_full;	   /* enum tl_buffer_when_full */
 };
 
 /* Decoding limits, applied to every input before anything is allocated for a message. */
@@ -89,5 +96,10 @@ int tl_amqp_url_parse(char *text, struct amqp_connection_info *out, const char *
 extern const struct tl_conf_item tl_collector_conf_items[];
 /* The check of the collector section (cross-checks above). Returns 0 or -EINVAL. */
 int tl_collector_conf_check(void *conf, const struct tl_conf_check *c);
+
+/* The schemas of collector.buffer and collector.amqp, for checking values changed at runtime
+ * (the control API) with the file's rules: tl_conf_parse_key(). */
+const struct tl_conf_item *tl_collector_buffer_items(void);
+const struct tl_conf_item *tl_collector_amqp_items(void);
 
 #endif

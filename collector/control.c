@@ -136,6 +136,7 @@ static void fill_dispatcher(struct tl_collector *c, struct dthread *t,
 	out->detached = atomic_load(&t->detached);
 	out->skipped = atomic_load(&t->skipped);
 	tl_hist_read(&t->latency, &out->latency);
+	out->dropped_full = tl_buffer_reader_dropped(t->r);
 }
 
 size_t tl_collector_dispatchers(struct tl_collector *c, struct tl_dispatcher_status *out,
@@ -427,7 +428,17 @@ int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out)
 		out->evicted = bs.counters.evicted;
 		out->commit_latency = bs.commit_latency;
 		out->full_seconds = (double)bs.counters.full_us / 1e6;
+		out->sync = bs.sync;
+		out->when_full = bs.when_full;
+		out->max_size_limit = bs.max_size_limit;
+		out->dropped_full = bs.counters.dropped_full;
 	}
+	out->batch_size = c->conf->amqp.batch_size;
+	out->batch_timeout = c->conf->amqp.batch_timeout;
+	if (c->amqp)
+		tl_amqp_input_batch(c->amqp, &out->batch_size, &out->batch_timeout);
+	if (c->udp)
+		tl_udp_input_batch(c->udp, &out->udp_batch_size, &out->udp_batch_timeout);
 	tl_buffer_stats_fini(&bs);
 	return rc;
 }
@@ -585,4 +596,83 @@ int tl_collector_dispatcher_conf_text(struct tl_collector *c, const char *name, 
 	conf = t->conf;
 	pthread_mutex_unlock(&t->mu);
 	return tl_dispatcher_conf_text(conf, out);
+}
+static const char *sync_name(int sync)
+{
+	return sync == TL_BUFFER_SYNC_NONE ? "none" : "commit";
+}
+
+static const char *when_full_name(int when_full)
+{
+	return when_full == TL_BUFFER_WHEN_FULL_DROP_OLDEST ? "drop_oldest" : "block";
+}
+
+int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_change *ch,
+			    const char *who, struct tl_buf *why)
+{
+	struct tl_buffer_status now;
+	int rc;
+
+	rc = tl_collector_buffer(c, &now);
+	if (rc < 0)
+		return rc;
+	/* What depends on the running collector, before anything changes. */
+	if (ch->has_batch_size && ch->batch_size > c->conf->amqp.prefetch) {
+		if (why)
+			tl_buf_printf(why,
+				      "batch_size (%" PRId64
+				      ") must not exceed collector.amqp.prefetch "
+				      "(%" PRId64 "): a batch would wait for deliveries the broker "
+				      "will not send",
+				      ch->batch_size, c->conf->amqp.prefetch);
+		return -EINVAL;
+	}
+	if (ch->has_max_size && ch->max_size > now.max_size_limit) {
+		if (why)
+			tl_buf_printf(why,
+				      "max_size %" PRIu64
+				      " is beyond what the buffer's LMDB map allows "
+				      "without a restart (%" PRIu64
+				      " bytes): the map cannot grow while tallyd runs; set "
+				      "collector.buffer.max_size in the configuration and restart",
+				      ch->max_size, now.max_size_limit);
+		return -EFBIG;
+	}
+	if (ch->has_max_size && ch->max_size != now.max_size) {
+		rc = tl_buffer_set_max_size(c->buffer, ch->max_size);
+		if (rc < 0)
+			return rc;
+		tl_log(TL_LOG_NOTICE,
+		       "buffer max_size %" PRIu64 " -> %" PRIu64 " by %s (runtime only)",
+		       now.max_size, ch->max_size, who_or(who));
+	}
+	if (ch->has_sync && ch->sync != now.sync) {
+		rc = tl_buffer_set_sync(c->buffer, ch->sync);
+		if (rc < 0)
+			return rc;
+		tl_log(TL_LOG_NOTICE, "buffer sync %s -> %s by %s (runtime only)",
+		       sync_name(now.sync), sync_name(ch->sync), who_or(who));
+	}
+	if (ch->has_when_full && ch->when_full != now.when_full) {
+		rc = tl_buffer_set_when_full(c->buffer, ch->when_full);
+		if (rc < 0)
+			return rc;
+		tl_log(TL_LOG_NOTICE, "buffer when_full %s -> %s by %s (runtime only)",
+		       when_full_name(now.when_full), when_full_name(ch->when_full), who_or(who));
+	}
+	if (ch->has_batch_size || ch->has_batch_timeout) {
+		int64_t size = ch->has_batch_size ? ch->batch_size : 0;
+		double timeout = ch->has_batch_timeout ? ch->batch_timeout : 0;
+
+		if (c->amqp)
+			tl_amqp_input_set_batch(c->amqp, size, timeout);
+		if (c->udp)
+			tl_udp_input_set_batch(c->udp, size, timeout);
+		tl_log(TL_LOG_NOTICE,
+		       "inputs' staging batch_size %" PRId64 " -> %" PRId64
+		       ", batch_timeout %g -> %gs by %s (runtime only)",
+		       now.batch_size, size ? size : now.batch_size, now.batch_timeout,
+		       timeout > 0 ? timeout : now.batch_timeout, who_or(who));
+	}
+	return 0;
 }

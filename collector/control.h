@@ -58,6 +58,8 @@ struct tl_dispatcher_status {
 	double last_error_unix; /* 0 when none */
 	bool detached;		/* disabled, and skipping what arrives (not holding the buffer) */
 	uint64_t skipped;	/* records skipped while detached */
+	/* Records dropped before it delivered them (when_full: drop_oldest). */
+	uint64_t dropped_full;
 };
 
 struct tl_input_status {
@@ -88,6 +90,15 @@ struct tl_buffer_status {
 	 * refused for room to the next append taken, summed (the current period
 	 * included); not multiplied by the number of inputs waiting. */
 	double full_seconds;
+	/* The settings as they are now (PUT /v1/buffer changes them). */
+	int sync;		 /* enum tl_buffer_sync */
+	int when_full;		 /* enum tl_buffer_when_full */
+	uint64_t max_size_limit; /* the largest max_size without a restart (the LMDB map) */
+	int64_t batch_size;	 /* the AMQP input's staging (the configured value without one) */
+	double batch_timeout;
+	int64_t udp_batch_size; /* the UDP input's groups (0 without one) */
+	double udp_batch_timeout;
+	uint64_t dropped_full; /* records dropped for room, in all */
 };
 
 /* Dispatchers, in configuration order. Returns how many (also when more than cap). */
@@ -234,5 +245,26 @@ int tl_collector_deadletter_retry(struct tl_collector *c, uint64_t id, const cha
  */
 int tl_collector_deadletter_drop(struct tl_collector *c, uint64_t id, const char *source,
 				 const char *who, uint64_t *out_deleted);
+/* A change of the buffer's settings: the fields whose has_ flag is set. */
+struct tl_buffer_change {
+	bool has_max_size, has_sync, has_when_full, has_batch_size, has_batch_timeout;
+	uint64_t max_size;
+	int sync, when_full;
+	int64_t batch_size;   /* both inputs' staging: AMQP's batch and UDP's group */
+	double batch_timeout; /* seconds */
+};
+
+/*
+ * Applies ch, whose values passed the configuration's checks of each key
+ * (tl_conf_parse_key() with tl_collector_buffer_items() and
+ * tl_collector_amqp_items()). First checks what depends on the running
+ * collector, then changes all or nothing of that: -EINVAL when batch_size
+ * exceeds collector.amqp.prefetch, -EFBIG when max_size exceeds the map's
+ * max_size_limit (the map cannot grow at runtime), with why (may be NULL)
+ * saying so; then each change is logged with who. Runtime-only. Returns 0 or
+ * a negative errno.
+ */
+int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_change *ch,
+			    const char *who, struct tl_buf *why);
 
 #endif

@@ -32,6 +32,8 @@ struct tl_udp_input {
 	struct tl_ingest ingest;
 	struct tl_ingest_stats stats;
 	unsigned char *dgram;
+	/* Staging, changed at runtime (tl_udp_input_set_batch()): datagrams and µs per group. */
+	_Atomic int64_t group_max, group_us;
 };
 
 static void *udp_main(void *arg)
@@ -49,10 +51,12 @@ static void *udp_main(void *arg)
 		int64_t now = tl_time_mono();
 		int timeout = 100;
 		unsigned req = atomic_load(&in->commit_req);
+		size_t group_max = (size_t)atomic_load(&in->group_max);
+		int64_t group_us = atomic_load(&in->group_us);
 
 		if (!staged)
 			atomic_store(&in->commit_done, req);
-		if (staged && (full || staged >= GROUP_DATAGRAMS || now - first_us >= GROUP_US ||
+		if (staged && (full || staged >= group_max || now - first_us >= group_us ||
 			       req != atomic_load(&in->commit_done))) {
 			int rc = tl_ingest_commit(&in->ingest);
 
@@ -71,10 +75,12 @@ static void *udp_main(void *arg)
 			}
 		}
 		if (staged)
-			timeout = (int)((first_us + GROUP_US - now) / 1000) + 1;
+			timeout = (int)((first_us + group_us - now) / 1000) + 1;
+		if (timeout < 1)
+			timeout = 1;
 		if (poll(&p, 1, timeout) <= 0)
 			continue;
-		for (size_t got = 0; got < GROUP_DATAGRAMS; got++) {
+		for (size_t got = 0; got < group_max; got++) {
 			/* One byte more than the limit tells an oversized datagram apart. */
 			ssize_t n = recv(in->fd, in->dgram, in->max_datagram + 1,
 					 MSG_DONTWAIT | MSG_TRUNC);
@@ -96,7 +102,7 @@ static void *udp_main(void *arg)
 				break;
 			if (!staged)
 				first_us = tl_time_mono();
-			if (++staged >= GROUP_DATAGRAMS)
+			if (++staged >= group_max)
 				break;
 		}
 	}
@@ -136,6 +142,8 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 		return -ENOMEM;
 	in->fd = -1;
 	in->max_datagram = (size_t)conf->max_datagram;
+	atomic_store(&in->group_max, GROUP_DATAGRAMS);
+	atomic_store(&in->group_us, GROUP_US);
 	in->dgram = malloc(in->max_datagram + 1 > OVERSIZED_PREFIX ? in->max_datagram + 1
 								   : OVERSIZED_PREFIX);
 	if (!in->dgram) {
@@ -221,4 +229,18 @@ bool tl_udp_input_committed(const struct tl_udp_input *in, unsigned req)
 {
 	/* Requests are served in order: done has reached req (modulo wrap-around). */
 	return (int)(atomic_load(&in->commit_done) - req) >= 0;
+}
+
+void tl_udp_input_set_batch(struct tl_udp_input *in, int64_t datagrams, double seconds)
+{
+	if (datagrams > 0)
+		atomic_store(&in->group_max, datagrams);
+	if (seconds > 0)
+		atomic_store(&in->group_us, (int64_t)(seconds * 1e6));
+}
+
+void tl_udp_input_batch(const struct tl_udp_input *in, int64_t *datagrams, double *seconds)
+{
+	*datagrams = atomic_load(&in->group_max);
+	*seconds = (double)atomic_load(&in->group_us) / 1e6;
 }

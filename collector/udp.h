@@ -56,4 +56,12 @@ uint64_t tl_udp_input_dropped_paused(const struct tl_udp_input *in);
 unsigned tl_udp_input_commit_now(struct tl_udp_input *in);
 bool tl_udp_input_committed(const struct tl_udp_input *in, unsigned ticket);
 
+/*
+ * Control: the staging — a group is committed at datagrams datagrams or
+ * seconds after its first (500 and 0.05 until changed; a value <= 0 leaves
+ * that one as it is). Any thread; the next group follows it.
+ */
+void tl_udp_input_set_batch(struct tl_udp_input *in, int64_t datagrams, double seconds);
+void tl_udp_input_batch(const struct tl_udp_input *in, int64_t *datagrams, double *seconds);
+
 #endif

@@ -1252,3 +1252,35 @@ int tl_conf_schema_validate(const struct tl_conf_item *items, struct tl_conf_err
 	validate_items(&c, items, "", &at);
 	return c.rc;
 }
+
+int tl_conf_parse_key(const struct tl_conf_item *items, const char *key, const char *text,
+		      void *obj, struct tl_conf_errors *errs)
+{
+	const struct tl_conf_item *it = key ? find_item(items, key) : NULL;
+	struct tl_conf_node n = {.type = TL_CONF_NODE_SCALAR};
+	struct ctx c = {errs, 0};
+
+	if (!it || !text)
+		return -ENOENT;
+	switch (it->type) {
+	case TL_CONF_BOOL:
+	case TL_CONF_INT:
+	case TL_CONF_SIZE:
+	case TL_CONF_DOUBLE:
+	case TL_CONF_ENUM:
+		break;
+	default:
+		return -ENOTSUP;
+	}
+	n.value = (char *)(uintptr_t)text;
+	n.len = strlen(text);
+	apply_value(&c, it, &n, key, obj);
+	if (c.rc == 0 && it->check) {
+		const struct tl_conf_check cc = {&n, &n, key, errs};
+		int rc = it->check((char *)obj + it->offset, &cc);
+
+		if (rc < 0)
+			fail(&c, rc);
+	}
+	return c.rc;
+}

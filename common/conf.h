@@ -214,4 +214,15 @@ int tl_conf_parse_int(const char *s, int64_t *out);
 int tl_conf_parse_size(const char *s, uint64_t *out);
 int tl_conf_parse_double(const char *s, double *out);
 
+/*
+ * Parses text as the value of the scalar item key of items (BOOL, INT, SIZE,
+ * DOUBLE or ENUM) with the rules of the file — the syntax above, the bounds,
+ * the enum's names, the item's check — and stores it at its offset in obj. For
+ * values that come from elsewhere than a file (the control API). A refusal is
+ * reported to errs without file or line ("key: ..."). Returns 0, -EINVAL
+ * (reported), -ENOENT (no such key), -ENOTSUP (not a scalar item) or -ENOMEM.
+ */
+int tl_conf_parse_key(const struct tl_conf_item *items, const char *key, const char *text,
+		      void *obj, struct tl_conf_errors *errs);
+
 #endif

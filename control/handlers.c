@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "control/auth.h"
 #include "control/deadletters.h"
+#include "control/buffer.h"
 #include "control/handlers.h"
 #include "control/health.h"
 #include "control/metrics.h"
@@ -49,19 +50,20 @@ static int h_capabilities(struct tl_control_req *q)
 			tl_buf_puts(b, ", ");
 		tl_control_put_str(b, tl_dispatcher_registry[i]->conf.name);
 	}
-	tl_buf_puts(b, "], \"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
-		       "\"json\", \"msgpack\"], "
-		       "\"operations\": [\"GET /v1\", \"GET /v1/capabilities\", "
-		       "\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp}/{pause|resume}\", "
-		       "\"GET /v1/dispatchers\", \"GET /v1/dispatchers/NAME\", "
-		       "\"POST /v1/dispatchers/NAME/{enable|disable|restart}\", "
-		       "\"POST /v1/dispatchers/NAME/disable?detach=true\", "
-		       "\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
-		       "\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
-		       "\"POST /v1/flush\", \"GET /v1/buffer\", \"GET /metrics\", "
-		       "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
-		       "\"DELETE /v1/deadletters/{ID|all}\", "
-		       "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
+	tl_buf_puts(b,
+		    "], \"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
+		    "\"json\", \"msgpack\"], "
+		    "\"operations\": [\"GET /v1\", \"GET /v1/capabilities\", "
+		    "\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp}/{pause|resume}\", "
+		    "\"GET /v1/dispatchers\", \"GET /v1/dispatchers/NAME\", "
+		    "\"POST /v1/dispatchers/NAME/{enable|disable|restart}\", "
+		    "\"POST /v1/dispatchers/NAME/disable?detach=true\", "
+		    "\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
+		    "\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
+		    "\"POST /v1/flush\", \"GET /v1/buffer\", \"PUT /v1/buffer\", \"GET /metrics\", "
+		    "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
+		    "\"DELETE /v1/deadletters/{ID|all}\", "
+		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
 	q->resp->status = 200;
@@ -278,34 +280,6 @@ static int h_flush(struct tl_control_req *q)
 	return 0;
 }
 
-static int h_buffer(struct tl_control_req *q)
-{
-	struct tl_buffer_status s;
-	struct tl_buf *b = &q->resp->body;
-	int rc;
-
-	if (tl_control_need_collector(q))
-		return 0;
-	rc = tl_collector_buffer(q->ctl->collector, &s);
-	if (rc < 0)
-		return tl_control_error(q, 503, "The buffer cannot be read: %s", strerror(-rc));
-	tl_buf_printf(b,
-		      "{\"max_size\": %" PRIu64 ", \"used_bytes\": %" PRIu64
-		      ", \"records\": %" PRIu64 ", \"oldest_age_seconds\": %.3f"
-		      ", \"dead_letters\": %" PRIu64 ", \"dead_letter_bytes\": %" PRIu64
-		      ", \"appended\": %" PRIu64 ", \"commits\": %" PRIu64
-		      ", \"rejected_full\": %" PRIu64 ", \"evicted_dead_letters\": %" PRIu64
-		      ", \"full_seconds\": %.3f, \"commit_latency_seconds\": {\"count\": %" PRIu64
-		      ", \"p50\": %g, \"p99\": %g}}\n",
-		      s.max_size, s.used_bytes, s.records, s.oldest_age_seconds, s.deadletters,
-		      s.deadletter_bytes, s.appended, s.commits, s.rejected_full, s.evicted,
-		      s.full_seconds, s.commit_latency.count,
-		      tl_hist_quantile(&s.commit_latency, 0.5),
-		      tl_hist_quantile(&s.commit_latency, 0.99));
-	q->resp->status = 200;
-	return 0;
-}
-
 /* ---- the router ------------------------------------------------------------------------ */
 
 /* Splits path ("/v1/dispatchers/x") into at most max segments. Returns how many (max+1: more). */
@@ -394,10 +368,7 @@ int tl_control_route(struct tl_control_req *q, char *path)
 	if (strcmp(seg[1], "flush") == 0 && n == 2)
 		return post ? h_flush(q) : tl_control_method_not_allowed(q, "POST");
 	if (strcmp(seg[1], "buffer") == 0 && n == 2)
-		return get ? h_buffer(q)
-			   : tl_control_error(
-				     q, 501,
-				     "Changing the buffer at runtime is not implemented yet");
+		return tl_control_h_buffer(q);
 	if (strcmp(seg[1], "deadletters") == 0)
 		return tl_control_h_deadletters(q, seg + 2, n - 2);
 	return tl_control_error(q, 404, "Not found: %s", q->http->path);

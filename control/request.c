@@ -87,18 +87,18 @@ void tl_control_put_dispatcher(struct tl_buf *b, const struct tl_dispatcher_stat
 	tl_control_put_str(b, tl_dispatcher_state_name(d->state));
 	tl_buf_puts(b, ", \"next_try\": ");
 	tl_control_put_time(b, d->state == TL_DISPATCHER_BACKING_OFF ? d->next_try_unix : 0);
-	tl_buf_printf(b,
-		      ", \"cursor\": %" PRIu64 ", \"lag\": {\"records\": %" PRIu64
-		      ", \"bytes\": %" PRIu64
-		      ", \"seconds\": %.3f}, \"counters\": {\"batches\": %" PRIu64
-		      ", \"samples\": %" PRIu64 ", \"events\": %" PRIu64 ", \"filtered\": %" PRIu64
-		      ", \"retries\": %" PRIu64 ", \"dead_letters\": %" PRIu64
-		      ", \"failures\": %" PRIu64 "}, \"latency_seconds\": {\"count\": %" PRIu64
-		      ", \"p50\": %g, \"p90\": %g, \"p99\": %g}, ",
-		      d->cursor, d->lag_records, d->lag_bytes, d->lag_seconds, d->batches,
-		      d->samples, d->events, d->filtered, d->retries, d->dead_letters, d->failures,
-		      d->latency.count, tl_hist_quantile(&d->latency, 0.5),
-		      tl_hist_quantile(&d->latency, 0.9), tl_hist_quantile(&d->latency, 0.99));
+	tl_buf_printf(
+		b,
+		", \"cursor\": %" PRIu64 ", \"lag\": {\"records\": %" PRIu64 ", \"bytes\": %" PRIu64
+		", \"seconds\": %.3f}, \"counters\": {\"batches\": %" PRIu64
+		", \"samples\": %" PRIu64 ", \"events\": %" PRIu64 ", \"filtered\": %" PRIu64
+		", \"retries\": %" PRIu64 ", \"dead_letters\": %" PRIu64 ", \"failures\": %" PRIu64
+		", \"dropped_full\": %" PRIu64 "}, \"latency_seconds\": {\"count\": %" PRIu64
+		", \"p50\": %g, \"p90\": %g, \"p99\": %g}, ",
+		d->cursor, d->lag_records, d->lag_bytes, d->lag_seconds, d->batches, d->samples,
+		d->events, d->filtered, d->retries, d->dead_letters, d->failures, d->dropped_full,
+		d->latency.count, tl_hist_quantile(&d->latency, 0.5),
+		tl_hist_quantile(&d->latency, 0.9), tl_hist_quantile(&d->latency, 0.99));
 	tl_buf_printf(b, "\"detached\": %s, \"skipped\": %" PRIu64 ", \"last_error\": ",
 		      d->detached ? "true" : "false", d->skipped);
 	if (d->last_error[0]) {

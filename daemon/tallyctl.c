@@ -4,8 +4,8 @@
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
- * (status, dispatcher, input, flush, metrics, deadletter retry|drop) are
- * tallyctl_control.c's.
+ * (status, dispatcher, input, flush, metrics, reload, deadletter retry|drop,
+ * buffer set) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -85,7 +85,10 @@ static void usage(FILE *f)
 		   "                          refused them (once its destination is fixed);\n"
 		   "                          those an input refused are skipped\n"
 		   "  deadletter drop ID|all [--source SOURCE]\n"
-		   "                          delete dead letters\n");
+		   "                          delete dead letters\n"
+		   "  buffer set KEY=VALUE... change the buffer until tallyd stops: max_size\n"
+		   "                          (512MiB), sync (commit|none), when_full\n"
+		   "                          (block|drop_oldest), batch_size, batch_timeout\n");
 }
 
 static const char *form_name(enum tl_msg_form f)
@@ -567,7 +570,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[optind], "decode") == 0)
 		return cmd_decode(config, argc - optind, argv + optind);
-	if (strcmp(argv[optind], "buffer") == 0)
+	if (strcmp(argv[optind], "buffer") == 0 &&
+	    !(optind + 1 < argc && strcmp(argv[optind + 1], "set") == 0))
 		return cmd_buffer(config, false, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "deadletter") == 0 &&
 	    !(optind + 1 < argc &&

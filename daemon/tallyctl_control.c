@@ -1,7 +1,7 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics, deadletter retry|drop.
+ * flush, metrics, reload, deadletter retry|drop, buffer set.
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -43,8 +43,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *cls)
 }
 
 /*
- * One request. Returns the HTTP status (body in out), or -1 when tallyd
- * cannot be reached (the reason printed).
+ * One request, with a JSON body when body is not NULL. Returns the HTTP status
+ * (the answer in out), or -1 when tallyd cannot be reached (the reason printed).
  */
 static long request(const struct target *t, const char *method, const char *path,
 		    const struct tl_buf *body, long timeout_s, struct tl_buf *out)
@@ -407,10 +407,12 @@ static bool segment_ok(const char *s)
 		       strlen(s);
 }
 
+static int buffer_set(const struct target *t, int argc, char **argv);
+
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status",  "dispatcher", "input",	  "flush",
-					   "metrics", "reload",	    "deadletter", NULL};
+	static const char *const cmds[] = {"status", "dispatcher", "input",  "flush", "metrics",
+					   "reload", "deadletter", "buffer", NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -533,6 +535,8 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		rc = change(&t, "POST", path, NULL, (long)(w > 0 && w < 86400 ? w : 0) + 30, done);
 	} else if (strcmp(cmd, "deadletter") == 0) {
 		rc = deadletter_cmd(&t, argc, argv, only, source);
+	} else if (strcmp(cmd, "buffer") == 0 && argc >= 2 && strcmp(argv[0], "set") == 0) {
+		rc = buffer_set(&t, argc - 1, argv + 1);
 	} else {
 		rc = 2;
 	}
@@ -600,5 +604,63 @@ static int deadletter_cmd(const struct target *t, int argc, char **argv, const c
 		 esc ? esc : "");
 	curl_free(esc);
 	rc = change_with(t, "DELETE", path, NULL, 30, done, print_dropped);
+	return rc;
+}
+
+/*
+ * tallyctl buffer set KEY=VALUE...: PUT /v1/buffer with {"KEY": "VALUE", ...}
+ * (tallyd reads each value with the configuration's rules); prints the new
+ * settings. Returns the exit status.
+ */
+static int buffer_set(const struct target *t, int argc, char **argv)
+{
+	struct tl_buf body, b;
+	struct tl_json_doc doc;
+	const struct tl_json *v;
+	long status;
+	int i, rc = 0;
+
+	tl_buf_init(&body);
+	tl_buf_puts(&body, "{");
+	for (i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+
+		if (!eq || eq == argv[i]) {
+			fprintf(stderr, "tallyctl: buffer set: expected KEY=VALUE, got '%s'\n",
+				argv[i]);
+			tl_buf_fini(&body);
+			return 2;
+		}
+		if (i)
+			tl_buf_puts(&body, ", ");
+		tl_json_write_string(argv[i], (size_t)(eq - argv[i]), &body);
+		tl_buf_puts(&body, ": ");
+		tl_json_write_string(eq + 1, strlen(eq + 1), &body);
+	}
+	tl_buf_puts(&body, "}");
+	if (tl_buf_error(&body)) {
+		tl_buf_fini(&body);
+		return 1;
+	}
+	tl_buf_init(&b);
+	tl_json_doc_init(&doc);
+	status = request(t, "PUT", "/v1/buffer", &body, 30, &b);
+	if (status < 0) {
+		rc = 3;
+	} else if (t->json) {
+		fwrite(b.data ? b.data : "", 1, b.len, stdout);
+		rc = status >= 400;
+	} else if (!(v = parse(&doc, &b, status))) {
+		rc = 1;
+	} else {
+		print_buffer(v);
+		printf("max_size %.0f (up to %.0f without a restart), sync %s, when_full %s, "
+		       "batch_size %.0f, batch_timeout %gs (runtime only)\n",
+		       num(v, "max_size"), num(v, "max_size_limit"), str(v, "sync"),
+		       str(v, "when_full"), num(v, "batch_size"), num(v, "batch_timeout"));
+	}
+	tl_json_doc_fini(&doc);
+	tl_buf_fini(&b);
+	tl_buf_fini(&body);
 	return rc;
 }

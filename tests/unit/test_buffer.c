@@ -1360,6 +1360,178 @@ static void test_deadletter_delete(void **state)
 	tl_buffer_close(b);
 }
 
+/* Delivers everything pending for r (reads and advances); returns how many, checking that
+ * the sequences follow *next (updated). */
+static uint64_t deliver_all(struct tl_buffer_reader *r, uint64_t *next)
+{
+	const struct tl_buffer_batch *batch;
+	uint64_t n = 0;
+	size_t i;
+
+	for (;;) {
+		batch = read_batch(r, 1000);
+		if (batch->n == 0)
+			break;
+		for (i = 0; i < batch->n; i++) {
+			if (next)
+				assert_int_equal(batch->recs[i].seq, (*next)++);
+			n++;
+		}
+		assert_int_equal(tl_buffer_advance(r, batch->last_seq), 0);
+	}
+	tl_buffer_release(r);
+	return n;
+}
+
+/*
+ * when_full: drop_oldest. A reader that keeps up gets every record once; the
+ * one that does not loses the oldest, counted exactly: what it reads plus what
+ * it lost is what was appended. Appends never fail for room.
+ */
+static void test_drop_oldest(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 1 << 20, TL_BUFFER_SYNC_NONE);
+	struct tl_buffer_reader *fast = open_reader(b, "fast");
+	struct tl_buffer_reader *slow = open_reader(b, "slow");
+	struct tl_buffer_rec recs[10];
+	struct tl_buffer_stats st;
+	static char pay[512];
+	uint64_t first, next_fast, appended = 0, fast_got = 0, slow_got, lost;
+	size_t i, k;
+
+	assert_int_equal(tl_buffer_set_when_full(b, TL_BUFFER_WHEN_FULL_DROP_OLDEST), 0);
+	memset(pay, 'p', sizeof(pay));
+	for (i = 0; i < 10; i++)
+		recs[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
+	next_fast = tl_buffer_reader_next(fast);
+	/* About 5 MiB through a 1 MiB buffer. */
+	for (k = 0; k < 1000; k++) {
+		assert_int_equal(tl_buffer_append(b, recs, 10, &first), 0);
+		appended += 10;
+		fast_got += deliver_all(fast, &next_fast);
+		assert_int_equal(tl_buffer_trim(b, NULL), 0);
+	}
+	assert_int_equal(fast_got, appended);
+	assert_int_equal(tl_buffer_reader_dropped(fast), 0);
+	lost = tl_buffer_reader_dropped(slow);
+	assert_true(lost > appended / 2);
+	assert_int_equal(tl_buffer_stats(b, &st), 0);
+	assert_int_equal(st.counters.dropped_full, lost);
+	assert_int_equal(st.counters.rejected_full, 0);
+	assert_true(st.used_bytes <= st.max_size);
+	assert_int_equal(st.when_full, TL_BUFFER_WHEN_FULL_DROP_OLDEST);
+	/* The slow cursor was moved past what it lost: stored and in the stats. */
+	for (i = 0; i < st.n_cursors; i++)
+		if (strcmp(st.cursors[i].name, "slow") == 0)
+			assert_int_equal(st.cursors[i].next_seq, st.oldest_seq);
+	tl_buffer_stats_fini(&st);
+	/* It reads the rest, in order, each once. */
+	slow_got = deliver_all(slow, NULL);
+	assert_int_equal(slow_got + lost, appended);
+
+	tl_buffer_reader_close(fast);
+	tl_buffer_reader_close(slow);
+	tl_buffer_close(b);
+}
+
+/*
+ * A batch a reader holds is being delivered: drop_oldest leaves it alone, and
+ * when only such records could go the append is refused as under block. Once
+ * delivered and released, they make room and are not counted as lost.
+ */
+static void test_drop_oldest_held_batch(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 1 << 20, TL_BUFFER_SYNC_NONE);
+	struct tl_buffer_reader *r = open_reader(b, "db");
+	const struct tl_buffer_batch *batch;
+	struct tl_buffer_rec recs[10];
+	static char pay[512];
+	uint64_t appended = 0, held, delivered;
+	size_t i;
+	int rc = 0;
+
+	memset(pay, 'q', sizeof(pay));
+	for (i = 0; i < 10; i++)
+		recs[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
+	/* Fill under block, then hold everything in one batch (up to its 1,000 records
+	 * read at once, more than what is held). */
+	while ((rc = tl_buffer_append(b, recs, 10, NULL)) == 0)
+		appended += 10;
+	assert_int_equal(rc, -ENOSPC);
+	assert_int_equal(tl_buffer_set_when_full(b, TL_BUFFER_WHEN_FULL_DROP_OLDEST), 0);
+	assert_int_equal(tl_buffer_read(r, 100000, SIZE_MAX, &batch), 0);
+	held = batch->n;
+	assert_int_equal(held, appended);
+	/* Everything is held: nothing may go. */
+	assert_int_equal(tl_buffer_append(b, recs, 10, NULL), -ENOSPC);
+	assert_int_equal(tl_buffer_reader_dropped(r), 0);
+	/* Delivered and released: room again, and nothing was lost. */
+	assert_int_equal(tl_buffer_advance(r, batch->last_seq), 0);
+	tl_buffer_release(r);
+	assert_int_equal(tl_buffer_append(b, recs, 10, NULL), 0);
+	appended += 10;
+	assert_int_equal(tl_buffer_reader_dropped(r), 0);
+	delivered = held + deliver_all(r, NULL);
+	assert_int_equal(delivered, appended);
+
+	tl_buffer_reader_close(r);
+	tl_buffer_close(b);
+}
+
+/* max_size, sync and when_full at runtime; the map bounds max_size. */
+static void test_runtime_settings(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 4 << 20, TL_BUFFER_SYNC_COMMIT);
+	struct tl_buffer_reader *r = open_reader(b, "db");
+	struct tl_buffer_rec recs[10];
+	struct tl_buffer_stats st;
+	static char pay[512];
+	uint64_t limit;
+	size_t i;
+	int rc = 0;
+
+	assert_int_equal(tl_buffer_stats(b, &st), 0);
+	limit = st.max_size_limit;
+	assert_true(limit >= 4 << 20);
+	assert_int_equal(st.sync, TL_BUFFER_SYNC_COMMIT);
+	assert_int_equal(st.when_full, TL_BUFFER_WHEN_FULL_BLOCK);
+	tl_buffer_stats_fini(&st);
+	assert_int_equal(tl_buffer_set_max_size(b, limit + 1), -EFBIG);
+	assert_int_equal(tl_buffer_set_max_size(b, 1000), -EINVAL);
+	assert_int_equal(tl_buffer_set_when_full(b, 7), -EINVAL);
+	assert_int_equal(tl_buffer_set_sync(b, 7), -EINVAL);
+	assert_int_equal(tl_buffer_set_sync(b, TL_BUFFER_SYNC_NONE), 0);
+	assert_int_equal(tl_buffer_sync_policy(b), TL_BUFFER_SYNC_NONE);
+
+	/* Shrunk to 1 MiB: full sooner (block). */
+	assert_int_equal(tl_buffer_set_max_size(b, 1 << 20), 0);
+	memset(pay, 'r', sizeof(pay));
+	for (i = 0; i < 10; i++)
+		recs[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
+	for (i = 0; i < 10000 && (rc = tl_buffer_append(b, recs, 10, NULL)) == 0; i++)
+		;
+	assert_int_equal(rc, -ENOSPC);
+	assert_int_equal(tl_buffer_stats(b, &st), 0);
+	assert_true(st.used_bytes <= 1 << 20);
+	assert_int_equal(st.max_size, 1 << 20);
+	tl_buffer_stats_fini(&st);
+	/* Grown back within the map: room again. */
+	assert_int_equal(tl_buffer_set_max_size(b, limit), 0);
+	assert_int_equal(tl_buffer_append(b, recs, 10, NULL), 0);
+	assert_int_equal(tl_buffer_set_sync(b, TL_BUFFER_SYNC_COMMIT), 0);
+	assert_int_equal(tl_buffer_append(b, recs, 10, NULL), 0);
+	assert_int_equal(tl_buffer_stats(b, &st), 0);
+	assert_int_equal(st.sync, TL_BUFFER_SYNC_COMMIT);
+	assert_int_equal(st.max_size, limit);
+	tl_buffer_stats_fini(&st);
+
+	tl_buffer_reader_close(r);
+	tl_buffer_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1384,6 +1556,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_oldest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_oldest_held_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runtime_settings, setup, teardown),
 	};
 
 	/* Warnings (corrupted records, full) are part of what is tested: keep them. */
