@@ -1,7 +1,7 @@
 /*
  * tallyctl_control.h — tallyctl's control-API commands (tallyctl_control.c):
  * status, dispatcher list|show|enable|disable|restart, input pause|resume,
- * flush, metrics.
+ * flush, metrics, top.
  */
 #ifndef TL_DAEMON_TALLYCTL_CONTROL_H
 #define TL_DAEMON_TALLYCTL_CONTROL_H
