@@ -4,8 +4,8 @@
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
- * (status, dispatcher, input, flush, metrics, reload, deadletter retry|drop,
- * buffer set) are tallyctl_control.c's.
+ * (status, top, dispatcher, input, flush, metrics, reload, deadletter
+ * retry|drop, buffer set) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -72,6 +72,10 @@ static void usage(FILE *f)
 		   "tallyd cannot be reached.\n"
 		   "  status                  inputs, dispatchers (state, lag, delivered,\n"
 		   "                          retries, dead letters, last error), buffer\n"
+		   "  top [--count N]         the status screen every second with rates\n"
+		   "                          (samples/s, events/s per input and dispatcher)\n"
+		   "                          and lag, until q or Ctrl-C; --count: N frames\n"
+		   "                          (separated by a line when not on a terminal)\n"
 		   "  dispatcher list | show NAME | enable NAME | disable NAME | restart NAME\n"
 		   "  dispatcher detach NAME | rm NAME | add FILE [--start oldest] | set NAME FILE\n"
 		   "                          FILE ('-': standard input): one dispatcher as in\n"

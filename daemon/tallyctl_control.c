@@ -1,7 +1,7 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics, reload, deadletter retry|drop, buffer set.
+ * flush, metrics, top, reload, deadletter retry|drop, buffer set.
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -14,9 +14,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/json.h"
@@ -181,6 +186,15 @@ static bool truth(const struct tl_json *o, const char *k)
 	return v && v->type == TL_JSON_TRUE;
 }
 
+/* An input's state in a word. */
+static const char *input_state(const struct tl_json *in)
+{
+	return !truth(in, "configured") ? "off"
+	       : truth(in, "paused")	? "paused"
+	       : truth(in, "connected") ? "running"
+					: "connecting";
+}
+
 static void print_inputs(const struct tl_json *root)
 {
 	const struct tl_json *a = get(root, "inputs");
@@ -192,10 +206,7 @@ static void print_inputs(const struct tl_json *root)
 	       "EVENTS", "REJECTED");
 	for (i = 0; i < a->len; i++) {
 		const struct tl_json *in = &a->u.items[i];
-		const char *state = !truth(in, "configured") ? "off"
-				    : truth(in, "paused")    ? "paused"
-				    : truth(in, "connected") ? "running"
-							     : "connecting";
+		const char *state = input_state(in);
 
 		printf("%-8s %-10s %12.0f %12.0f %10.0f %10.0f\n", str(in, "name"), state,
 		       num(in, "messages"), num(in, "samples"), num(in, "events"),
@@ -284,27 +295,30 @@ static int show(const struct target *t, const char *path, void (*human)(const st
 	return rc;
 }
 
-static int status_cmd(const struct target *t)
+static const char *const screen_paths[] = {"/v1", "/v1/inputs", "/v1/dispatchers", "/v1/buffer"};
+
+/*
+ * The status screen: GETs screen_paths in order and hands each answer to
+ * part (i: its index), with a blank line after each but the last; stops
+ * after /v1 when the collector role does not run. Returns 0 or the exit
+ * status (1: tallyd answered an error, printed; 3: unreachable).
+ */
+static int screen(const struct target *t,
+		  void (*part)(void *cls, size_t i, const struct tl_json *v), void *cls)
 {
 	struct tl_buf b;
 	struct tl_json_doc doc;
 	const struct tl_json *v;
-	static const char *const paths[] = {"/v1", "/v1/inputs", "/v1/dispatchers", "/v1/buffer"};
 	size_t i;
 	int rc = 0;
 
-	if (t->json) {
-		for (i = 0; i < 4 && rc == 0; i++)
-			rc = show(t, paths[i], NULL);
-		return rc;
-	}
 	tl_buf_init(&b);
 	tl_json_doc_init(&doc);
 	for (i = 0; i < 4 && rc == 0; i++) {
 		long status;
 
 		tl_buf_reset(&b);
-		status = request(t, "GET", paths[i], NULL, 30, &b);
+		status = request(t, "GET", screen_paths[i], NULL, 30, &b);
 		if (status < 0) {
 			rc = 3;
 			break;
@@ -316,21 +330,40 @@ static int status_cmd(const struct target *t)
 			rc = 1;
 			break;
 		}
-		if (i == 0)
-			printf("tallyd %s, up %.0fs, roles: %s\n\n", str(v, "version"),
-			       num(v, "uptime_seconds"), str(v, "roles"));
-		else if (i == 1)
-			print_inputs(v);
-		else if (i == 2)
-			print_dispatchers(v);
-		else
-			print_buffer(v);
+		part(cls, i, v);
 		if (i < 3)
 			printf("\n");
 	}
 	tl_json_doc_fini(&doc);
 	tl_buf_fini(&b);
 	return rc;
+}
+
+static void status_part(void *cls, size_t i, const struct tl_json *v)
+{
+	(void)cls;
+	if (i == 0)
+		printf("tallyd %s, up %.0fs, roles: %s\n\n", str(v, "version"),
+		       num(v, "uptime_seconds"), str(v, "roles"));
+	else if (i == 1)
+		print_inputs(v);
+	else if (i == 2)
+		print_dispatchers(v);
+	else
+		print_buffer(v);
+}
+
+static int status_cmd(const struct target *t)
+{
+	size_t i;
+	int rc = 0;
+
+	if (t->json) {
+		for (i = 0; i < 4 && rc == 0; i++)
+			rc = show(t, screen_paths[i], NULL);
+		return rc;
+	}
+	return screen(t, status_part, NULL);
 }
 
 /*
@@ -408,11 +441,12 @@ static bool segment_ok(const char *s)
 }
 
 static int buffer_set(const struct target *t, int argc, char **argv);
+static int top_cmd(const struct target *t, long count);
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status", "dispatcher", "input",  "flush", "metrics",
-					   "reload", "deadletter", "buffer", NULL};
+	static const char *const cmds[] = {"status",  "top",	"dispatcher", "input",	"flush",
+					   "metrics", "reload", "deadletter", "buffer", NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -434,6 +468,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"dispatcher", required_argument, NULL, 'd'},
 		{"start", required_argument, NULL, 'S'},
 		{"source", required_argument, NULL, 'o'},
+		{"count", required_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
@@ -441,10 +476,12 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	struct target t;
 	char path[1024], done[256];
 	int opt, rc;
+	long count = 0;
+	char *end;
 
 	memset(&t, 0, sizeof(t));
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -467,6 +504,14 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		case 'o':
 			source = optarg;
 			break;
+		case 'n':
+			count = strtol(optarg, &end, 10);
+			if (strcmp(cmd, "top") != 0 || *end || end == optarg || count < 1) {
+				fprintf(stderr, "tallyctl: --count takes a number of frames, "
+						"for top\n");
+				return 2;
+			}
+			break;
 		default:
 			return 2;
 		}
@@ -479,6 +524,8 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(cmd, "status") == 0 && argc == 0) {
 		rc = status_cmd(&t);
+	} else if (strcmp(cmd, "top") == 0 && argc == 0 && !t.json) {
+		rc = top_cmd(&t, count);
 	} else if (strcmp(cmd, "metrics") == 0 && argc == 0) {
 		t.json = true; /* the text as it is */
 		rc = show(&t, "/metrics", NULL);
@@ -662,5 +709,235 @@ static int buffer_set(const struct target *t, int argc, char **argv)
 	tl_json_doc_fini(&doc);
 	tl_buf_fini(&b);
 	tl_buf_fini(&body);
+	return rc;
+}
+
+/* ---- top --------------------------------------------------------------------------- */
+
+/*
+ * tallyctl top: the status screen again every second, with rates from the
+ * counters' deltas between two frames, until q or Ctrl-C (or SIGTERM), or
+ * --count frames. On a terminal the screen is cleared (ANSI) before each
+ * frame; elsewhere the frames follow each other, separated by a line of
+ * dashes.
+ */
+
+#define TOP_MAX_COUNTERS 2048
+
+struct top_counter {
+	char key[96]; /* "i/amqp/samples", "d/out/events" */
+	double value;
+};
+
+struct top {
+	struct top_counter *mem[2]; /* the previous frame's counters and this one's */
+	size_t n[2];
+	int cur;
+	double dt; /* seconds since the previous frame; 0 on the first */
+};
+
+static volatile sig_atomic_t top_stop;
+
+static void top_on_signal(int sig)
+{
+	(void)sig;
+	top_stop = 1;
+}
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Remembers counter kind/name/what = value for the next frame and returns
+ * its rate per second since the previous frame, or -1 when there is none.
+ */
+static double top_rate(struct top *tp, char kind, const char *name, const char *what, double value)
+{
+	struct top_counter *now = tp->mem[tp->cur], *prev = tp->mem[!tp->cur];
+	char key[96];
+	size_t i;
+
+	snprintf(key, sizeof(key), "%c/%s/%s", kind, name, what);
+	if (tp->n[tp->cur] < TOP_MAX_COUNTERS) {
+		snprintf(now[tp->n[tp->cur]].key, sizeof(now->key), "%s", key);
+		now[tp->n[tp->cur]++].value = value;
+	}
+	if (tp->dt <= 0)
+		return -1;
+	for (i = 0; i < tp->n[!tp->cur]; i++)
+		if (strcmp(prev[i].key, key) == 0)
+			return value >= prev[i].value ? (value - prev[i].value) / tp->dt : -1;
+	return -1;
+}
+
+/* A rate in a column of width w: "-" when unknown. */
+static void put_rate(int w, double r)
+{
+	if (r < 0)
+		printf(" %*s", w, "-");
+	else
+		printf(" %*.1f", w, r);
+}
+
+static void top_inputs(struct top *tp, const struct tl_json *root)
+{
+	const struct tl_json *a = get(root, "inputs");
+	uint32_t i;
+
+	if (!a || a->type != TL_JSON_ARRAY)
+		return;
+	printf("%-8s %-10s %10s %10s %10s %10s %12s\n", "INPUT", "STATE", "MSGS/S", "SAMPLES/S",
+	       "EVENTS/S", "REJECTS/S", "SAMPLES");
+	for (i = 0; i < a->len; i++) {
+		const struct tl_json *in = &a->u.items[i];
+		const char *name = str(in, "name");
+		const char *state = input_state(in);
+
+		printf("%-8s %-10s", name, state);
+		put_rate(10, top_rate(tp, 'i', name, "messages", num(in, "messages")));
+		put_rate(10, top_rate(tp, 'i', name, "samples", num(in, "samples")));
+		put_rate(10, top_rate(tp, 'i', name, "events", num(in, "events")));
+		put_rate(10, top_rate(tp, 'i', name, "rejected", num(in, "rejected")));
+		printf(" %12.0f\n", num(in, "samples"));
+	}
+}
+
+static void top_dispatchers(struct top *tp, const struct tl_json *root)
+{
+	const struct tl_json *a = get(root, "dispatchers");
+	uint32_t i;
+
+	if (!a || a->type != TL_JSON_ARRAY)
+		return;
+	printf("%-16s %-10s %-12s %10s %10s %10s %9s %12s  %s\n", "DISPATCHER", "TYPE", "STATE",
+	       "SAMPLES/S", "EVENTS/S", "LAG", "LAG AGE", "DELIVERED", "LAST ERROR");
+	for (i = 0; i < a->len; i++) {
+		const struct tl_json *d = &a->u.items[i];
+		const struct tl_json *lag = get(d, "lag"), *c = get(d, "counters");
+		const struct tl_json *err = get(d, "last_error");
+		const char *name = str(d, "name");
+
+		printf("%-16s %-10s %-12s", name, str(d, "type"), str(d, "state"));
+		put_rate(10, top_rate(tp, 'd', name, "samples", num(c, "samples")));
+		put_rate(10, top_rate(tp, 'd', name, "events", num(c, "events")));
+		printf(" %10.0f %8.1fs %12.0f  %s\n", num(lag, "records"), num(lag, "seconds"),
+		       num(c, "samples") + num(c, "events"),
+		       err && err->type == TL_JSON_OBJECT ? str(err, "message") : "");
+	}
+}
+
+static void top_part(void *cls, size_t i, const struct tl_json *v)
+{
+	struct top *tp = cls;
+
+	if (i == 0)
+		printf("tallyd %s, up %.0fs, roles: %s (every 1 s%s)\n", str(v, "version"),
+		       num(v, "uptime_seconds"), str(v, "roles"),
+		       tp->dt > 0 ? "" : "; rates from the next frame on");
+	else if (i == 1)
+		top_inputs(tp, v);
+	else if (i == 2)
+		top_dispatchers(tp, v);
+	else
+		print_buffer(v);
+}
+
+/*
+ * Waits until the monotonic time `until`; on a terminal, reads keys
+ * meanwhile. Returns true when the user asked to quit (q, Ctrl-C).
+ */
+static bool top_wait(double until, bool keys)
+{
+	for (;;) {
+		double left = until - mono_seconds();
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		char c;
+
+		if (top_stop)
+			return true;
+		if (left <= 0)
+			return false;
+		if (poll(&p, keys ? 1 : 0, (int)(left * 1000) + 1) <= 0)
+			continue;
+		if (p.revents & POLLIN) {
+			ssize_t n = read(STDIN_FILENO, &c, 1);
+
+			if (n == 0 || (n == 1 && (c == 'q' || c == 'Q')))
+				return true;
+		} else {
+			keys = false; /* hung up: no more keys, only the time */
+		}
+	}
+}
+
+static int top_cmd(const struct target *t, long count)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	bool keys = tty && isatty(STDIN_FILENO);
+	struct termios saved, raw;
+	struct sigaction sa, old_int, old_term;
+	struct top tp;
+	double last = 0;
+	long frame;
+	int rc = 0;
+
+	memset(&tp, 0, sizeof(tp));
+	tp.mem[0] = calloc(TOP_MAX_COUNTERS, sizeof(struct top_counter));
+	tp.mem[1] = calloc(TOP_MAX_COUNTERS, sizeof(struct top_counter));
+	if (!tp.mem[0] || !tp.mem[1]) {
+		free(tp.mem[0]);
+		free(tp.mem[1]);
+		fprintf(stderr, "tallyctl: out of memory\n");
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = top_on_signal; /* no SA_RESTART: the wait ends at once */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	if (keys && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		raw = saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO); /* ISIG stays: Ctrl-C is SIGINT */
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	} else {
+		keys = false;
+	}
+	if (tty)
+		printf("\033[?25l"); /* hide the cursor */
+	for (frame = 0; count == 0 || frame < count; frame++) {
+		double now;
+
+		if (frame > 0 && top_wait(last + 1.0, keys))
+			break;
+		now = mono_seconds();
+		tp.dt = frame > 0 ? now - last : 0;
+		last = now;
+		if (tty)
+			printf("\033[H\033[2J");
+		else if (frame > 0)
+			printf("--------\n");
+		tp.n[tp.cur] = 0;
+		rc = screen(t, top_part, &tp);
+		fflush(stdout);
+		if (rc)
+			break;
+		tp.cur = !tp.cur;
+	}
+	if (tty)
+		printf("\033[?25h");
+	fflush(stdout);
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	free(tp.mem[0]);
+	free(tp.mem[1]);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * tallyctl_control.h — tallyctl's control-API commands (tallyctl_control.c):
- * status, dispatcher list|show|enable|disable|restart|detach|rm|add|set,
+ * status, top, dispatcher list|show|enable|disable|restart|detach|rm|add|set,
  * input pause|resume, flush, metrics, reload, deadletter retry|drop, buffer set.
  */
 #ifndef TL_DAEMON_TALLYCTL_CONTROL_H

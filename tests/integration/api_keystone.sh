@@ -7,19 +7,12 @@
 # the service token's renewal happen during the test.
 . "$top_srcdir/tests/integration/lib.sh"
 
-KS="$top_srcdir/scripts/keystone"
 ks_cleanup() {
 	"$KS" stop "$work/ks" >/dev/null 2>&1
 	lib_cleanup
 }
 trap ks_cleanup EXIT
-vars=$(TALLY_KS_TOKEN_EXPIRATION=40 "$KS" start "$work/ks" 2>"$work/ks.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: python3-keystone or uwsgi missing"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/ks.err"; fail "cannot start Keystone"; }
-eval "$vars"
-vars=$("$KS" seed "$work/ks") || { "$KS" logs "$work/ks"; fail "cannot seed Keystone"; }
-eval "$vars"
+start_keystone 40
 
 port=$(free_port)
 cat >"$work/tally.yaml" <<CONF

@@ -161,6 +161,15 @@ grep -q "^DISPATCHER" "$work/ctl.out" && grep -q "^two  *file  *running" "$work/
 "$TALLYCTL" status --url "http://127.0.0.1:$(free_port)" >/dev/null 2>&1
 [ $? -eq 3 ] || fail "tallyctl with nobody listening: not exit status 3"
 "$TALLYCTL" -c "$work/tally.yaml" metrics | grep -q '^tally_buffer_records ' || fail "tallyctl metrics"
+# tallyctl top --count 2: two frames (a line between them, not a terminal), rates from the second.
+"$TALLYCTL" -c "$work/tally.yaml" top --count 2 >"$work/top.out" 2>&1 || fail "tallyctl top: $(cat "$work/top.out")"
+[ "$(grep -c '^tallyd ' "$work/top.out")" -eq 2 ] && [ "$(grep -c '^--------$' "$work/top.out")" -eq 1 ] &&
+	grep -q '^DISPATCHER .* SAMPLES/S ' "$work/top.out" && grep -q '^INPUT .* SAMPLES/S ' "$work/top.out" ||
+	fail "tallyctl top --count 2: $(cat "$work/top.out")"
+sed -n '1,/^--------$/p' "$work/top.out" | grep -Eq '^two +file +running +- +- +0 ' &&
+	sed -n '/^--------$/,$p' "$work/top.out" | grep -Eq '^two +file +running +0\.0 +0\.0 +0 ' &&
+	sed -n '/^--------$/,$p' "$work/top.out" | grep -Eq '^amqp +running +[0-9]+\.[0-9] ' ||
+	fail "tallyctl top: no rates in the second frame: $(cat "$work/top.out")"
 
 # Bad requests: 4xx with a message, nothing changed.
 sock GET /v1/dispatchers/nosuch >/dev/null; want 404 "unknown dispatcher"

@@ -7,7 +7,6 @@
 # token is renewed before it expires).
 . "$top_srcdir/tests/integration/lib.sh"
 
-KS="$top_srcdir/scripts/keystone"
 GN="$top_srcdir/scripts/gnocchi"
 gk_cleanup() {
 	"$GN" stop "$work/gn" >/dev/null 2>&1
@@ -17,13 +16,7 @@ gk_cleanup() {
 trap gk_cleanup EXIT
 "$PY" -c 'import msgpack, keystoneauth1, gnocchiclient' 2>/dev/null ||
 	{ echo "SKIP: python3-msgpack, keystoneauth1 or gnocchiclient missing"; exit 77; }
-vars=$(TALLY_KS_TOKEN_EXPIRATION=30 "$KS" start "$work/ks" 2>"$work/ks.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: python3-keystone or uwsgi missing"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/ks.err"; fail "cannot start Keystone"; }
-eval "$vars"
-vars=$("$KS" seed "$work/ks") || { "$KS" logs "$work/ks"; fail "cannot seed Keystone"; }
-eval "$vars"
+start_keystone 30
 vars=$(TALLY_GNOCCHI_KEYSTONE="$work/ks" "$GN" start "$work/gn" 2>"$work/gn.err")
 rc=$?
 [ $rc -eq 77 ] && { echo "SKIP: gnocchi-api or PostgreSQL missing"; exit 77; }

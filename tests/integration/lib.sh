@@ -124,3 +124,18 @@ stop_tallyd() {
 	tpid=
 	[ $rc -eq 0 ] || fail "tallyd exited with status $rc after SIGTERM"
 }
+
+# start_keystone [TOKEN_SECONDS]: starts a private Keystone in $work/ks
+# (scripts/keystone, as $KS; tokens live TOKEN_SECONDS, default 3600) and
+# seeds it; its variables (TALLY_KS_*) are exported. Skips (77) when it is
+# not installed. The caller's EXIT trap stops it: "$KS" stop "$work/ks".
+KS="$top_srcdir/scripts/keystone"
+start_keystone() {
+	vars=$(TALLY_KS_TOKEN_EXPIRATION=${1:-3600} "$KS" start "$work/ks" 2>"$work/ks.err")
+	rc=$?
+	[ $rc -eq 77 ] && { echo "SKIP: python3-keystone or uwsgi missing"; exit 77; }
+	[ $rc -eq 0 ] || { cat "$work/ks.err"; fail "cannot start Keystone"; }
+	eval "$vars"
+	vars=$("$KS" seed "$work/ks") || { "$KS" logs "$work/ks"; fail "cannot seed Keystone"; }
+	eval "$vars"
+}
