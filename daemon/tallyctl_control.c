@@ -521,6 +521,9 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	rc = find_target(config, url, token_file, &t);
 	if (rc)
 		return rc;
+	/* A Keystone token, as the OpenStack clients take it, for auth keystone over TCP. */
+	if (!t.socket[0] && !t.auth[0] && getenv("OS_TOKEN") && *getenv("OS_TOKEN"))
+		snprintf(t.auth, sizeof(t.auth), "X-Auth-Token: %s", getenv("OS_TOKEN"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(cmd, "status") == 0 && argc == 0) {
 		rc = status_cmd(&t);

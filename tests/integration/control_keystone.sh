@@ -107,6 +107,17 @@ grep -q "dispatcher out enabled by user $TALLY_KS_ADMIN_USER_ID from 127.0.0.1" 
 	fail "the enable is not logged with the user id"
 ! grep -q "by user $reader_id" "$work/tallyd-1.log" || fail "a refused change was logged as made"
 
+# tallyctl with a Keystone token in OS_TOKEN, as the OpenStack clients take it.
+OS_TOKEN=$reader "$TALLYCTL" dispatcher list --url "http://127.0.0.1:$cport" >"$work/ctl.out" 2>&1 ||
+	fail "tallyctl with the reader's OS_TOKEN: $(cat "$work/ctl.out")"
+OS_TOKEN=$reader "$TALLYCTL" dispatcher disable out --url "http://127.0.0.1:$cport" \
+	>/dev/null 2>"$work/ctl.err"
+[ $? -eq 1 ] && grep -q "403" "$work/ctl.err" || fail "tallyctl disable as reader: $(cat "$work/ctl.err")"
+OS_TOKEN=$admin "$TALLYCTL" dispatcher disable out --url "http://127.0.0.1:$cport" >/dev/null ||
+	fail "tallyctl disable with the admin's OS_TOKEN"
+OS_TOKEN=$admin "$TALLYCTL" dispatcher enable out --url "http://127.0.0.1:$cport" >/dev/null ||
+	fail "tallyctl enable with the admin's OS_TOKEN"
+
 # Keystone down: a token tallyd has not validated cannot be checked (503);
 # one it has (cache_time 60) still answers.
 fresh=$(token admin "$TALLY_KS_ADMIN_PASSWORD" admin)
