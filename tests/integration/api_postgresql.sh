@@ -5,17 +5,12 @@
 # with a faultstring once api.statement_timeout (2 s here) has passed, and
 # the server must answer normally as soon as the lock is gone.
 . "$top_srcdir/tests/integration/api_lib.sh"
-PG="sh $top_srcdir/scripts/postgresql"
 pg_cleanup() {
 	$PG stop "$work/pg" >/dev/null 2>&1
 	lib_cleanup
 }
 trap pg_cleanup EXIT
-vars=$($PG start "$work/pg" 2>"$work/pg.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: no PostgreSQL server"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/pg.err"; fail "cannot start PostgreSQL"; }
-eval "$vars"
+start_postgresql
 url=$($PG createdb "$work/pg" api) || fail "createdb"
 
 slow_query() {

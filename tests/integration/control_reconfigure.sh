@@ -21,12 +21,6 @@ sed -i -e "s|dispatchers: \[.*\]|dispatchers:\n    - {name: out, type: file, fil
 grep -q 'name: hold' "$work/tally.yaml" || fail "test setup: hold is not configured"
 start_tallyd 1
 
-req() { # METHOD PATH [BODY_FILE]: the body to $work/body, the status to $work/status
-	curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$work/control.sock" -X "$1" \
-		${3:+-H 'Content-Type: application/json' --data-binary @"$3"} "http://tally$2" >"$work/status"
-}
-want() { [ "$(cat "$work/status")" = "$1" ] || fail "$2: status $(cat "$work/status"), want $1: $(cat "$work/body")"; }
-field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($1)" "$work/body"; }
 publish() { # COUNT SEED OUT
 	"$PY" "$top_srcdir/tests/tools/publish.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
 		--count "$1" --per-message 10 --seed "$2" --out "$3" 2>"$work/publish.err" ||

@@ -139,3 +139,27 @@ start_keystone() {
 	vars=$("$KS" seed "$work/ks") || { "$KS" logs "$work/ks"; fail "cannot seed Keystone"; }
 	eval "$vars"
 }
+
+# The control API over its Unix socket, $work/control.sock:
+# req METHOD PATH [BODY_FILE]: the body to $work/body, the status to $work/status;
+# want STATUS WHAT: fails unless the last answer had STATUS;
+# field EXPRESSION: a Python expression on j, the last answer's JSON, printed.
+req() {
+	curl -s -o "$work/body" -w '%{http_code}' --unix-socket "$work/control.sock" -X "$1" \
+		${3:+-H 'Content-Type: application/json' --data-binary @"$3"} "http://tally$2" >"$work/status"
+}
+want() { [ "$(cat "$work/status")" = "$1" ] || fail "$2: status $(cat "$work/status"), want $1: $(cat "$work/body")"; }
+field() { "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); print($1)" "$work/body"; }
+
+# start_postgresql: starts a private PostgreSQL cluster in $work/pg
+# (scripts/postgresql, as $PG) and exports its variables (TALLY_PG_URL...);
+# skips (77) when no server is installed. The caller's EXIT trap stops it:
+# $PG stop "$work/pg".
+PG="sh $top_srcdir/scripts/postgresql"
+start_postgresql() {
+	vars=$($PG start "$work/pg" 2>"$work/pg.err")
+	rc=$?
+	[ $rc -eq 77 ] && { echo "SKIP: no PostgreSQL server"; exit 77; }
+	[ $rc -eq 0 ] || { cat "$work/pg.err"; fail "cannot start PostgreSQL"; }
+	eval "$vars"
+}
