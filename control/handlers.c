@@ -18,10 +18,31 @@
 #include "control/metrics.h"
 #include "control/reconfigure.h"
 #include "dispatchers/dispatcher.h"
+#include "storage/storage.h"
 
 #define MAX_WAIT_SECONDS 3600.0
 
 /* ---- GET /v1 and /v1/capabilities ---------------------------------------------------- */
+
+/* "], \"storage_drivers\": [{name, schemes}...]": closes the dispatcher types' list before. */
+static void put_storage_drivers(struct tl_buf *b)
+{
+	size_t i, k;
+
+	tl_buf_puts(b, "], \"storage_drivers\": [");
+	for (i = 0; tl_storage_registry[i]; i++) {
+		tl_buf_puts(b, i ? ", {\"name\": " : "{\"name\": ");
+		tl_control_put_str(b, tl_storage_registry[i]->name);
+		tl_buf_puts(b, ", \"schemes\": [");
+		for (k = 0; tl_storage_registry[i]->schemes[k]; k++) {
+			if (k)
+				tl_buf_puts(b, ", ");
+			tl_control_put_str(b, tl_storage_registry[i]->schemes[k]);
+		}
+		tl_buf_puts(b, "]}");
+	}
+	tl_buf_puts(b, "]");
+}
 
 static int h_version(struct tl_control_req *q)
 {
@@ -34,7 +55,19 @@ static int h_version(struct tl_control_req *q)
 	tl_control_put_time(b, (double)q->ctl->started_unix_us / 1e6);
 	tl_buf_puts(b, ", \"roles\": ");
 	tl_control_put_str(b, q->ctl->roles ? q->ctl->roles : "");
-	tl_buf_puts(b, "}\n");
+	/* What this build has: its dispatcher types and storage drivers. */
+	tl_buf_puts(b, ", \"features\": {\"dispatcher_types\": [");
+	{
+		size_t i;
+
+		for (i = 0; tl_dispatcher_registry[i]; i++) {
+			if (i)
+				tl_buf_puts(b, ", ");
+			tl_control_put_str(b, tl_dispatcher_registry[i]->conf.name);
+		}
+	}
+	put_storage_drivers(b);
+	tl_buf_puts(b, "}}\n");
 	q->resp->status = 200;
 	return 0;
 }
@@ -50,8 +83,12 @@ static int h_capabilities(struct tl_control_req *q)
 			tl_buf_puts(b, ", ");
 		tl_control_put_str(b, tl_dispatcher_registry[i]->conf.name);
 	}
+	put_storage_drivers(b);
 	tl_buf_puts(b,
-		    "], \"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
+		    ", \"signature_variants\": [\"ceilometer python3 (5.0-7.x)\", "
+		    "\"ceilometer python2 (Liberty, Mitaka)\", "
+		    "\"ceilometer python3 with bytes lists (8.0 and later)\"], "
+		    "\"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
 		    "\"json\", \"msgpack\"], "
 		    "\"operations\": [\"GET /v1\", \"GET /v1/capabilities\", "
 		    "\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp}/{pause|resume}\", "

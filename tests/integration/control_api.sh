@@ -57,6 +57,11 @@ tcp GET /v1 >/dev/null; want 401 "/v1 without a token"
 tcp GET /v1 wrong-token-of-some-length >/dev/null; want 401 "/v1 with a wrong token"
 tcp GET /v1 "$TOKEN" >/dev/null; want 200 "/v1 with the token"
 [ "$(field "j['roles']")" = "collector" ] || fail "/v1 roles: $(cat "$work/body")"
+[ "$(field "'file' in j['features']['dispatcher_types'] and 'sqlite' in [d['name'] for d in j['features']['storage_drivers']]")" = True ] ||
+	fail "/v1 features: $(cat "$work/body")"
+sock GET /v1/capabilities >/dev/null; want 200 "/v1/capabilities"
+[ "$(field "len(j['signature_variants']) == 3 and 'postgresql' in [d['name'] for d in j['storage_drivers']] and 'POST /v1/reload' in j['operations']")" = True ] ||
+	fail "/v1/capabilities: $(cat "$work/body")"
 sock GET /v1/dispatchers >/dev/null; want 200 "/v1/dispatchers over the socket"
 [ "$(field "[d['name']+':'+d['state'] for d in j['dispatchers']]")" = "['out:running', 'two:running']" ] ||
 	fail "dispatchers: $(cat "$work/body")"
