@@ -3,8 +3,11 @@
  *
  * A shard: a table of entry pointers (open addressing, linear probing,
  * power-of-two capacity kept at most half full, grown by doubling; a
- * deletion shifts the following run back, so there are no tombstones) and
- * a doubly linked recency list, most recently updated first. The hash is
+ * deletion shifts the following run back, so there are no tombstones).
+ * "Least recently updated" is approximated by CLOCK: an update sets the
+ * entry's reference bit, and eviction sweeps a hand over the table, clearing
+ * bits until it meets an entry whose bit is clear. A recency list would be
+ * exact but costs three other entries' cache lines on every sample. The hash is
  * FNV-1a from a per-process random seed, so that series names chosen in
  * advance cannot be made to collide.
  */
@@ -24,9 +27,9 @@
 #define N_STR	  6 /* resource, meter, unit, project, user, source */
 
 struct entry {
-	struct entry *prev, *next; /* recency: prev is more recent */
 	uint64_t hash;
-	size_t size; /* of this allocation */
+	bool referenced; /* updated since the clock hand last passed */
+	size_t size;	 /* of this allocation */
 	uint32_t len[N_STR];
 	enum tl_counter_type type;
 	double volume;
@@ -39,7 +42,7 @@ struct shard {
 	pthread_mutex_t mu;
 	struct entry **slots;
 	size_t cap, n, max;
-	struct entry *head, *tail;
+	size_t hand; /* the clock's position in slots */
 	uint64_t evicted, bytes;
 };
 
@@ -81,16 +84,13 @@ int tl_values_create(size_t max_series, struct tl_values **out)
 
 static void shard_clear(struct shard *sh)
 {
-	struct entry *e = sh->head, *next;
+	size_t i;
 
-	for (; e; e = next) {
-		next = e->next;
-		free(e);
-	}
+	for (i = 0; i < sh->cap; i++)
+		free(sh->slots[i]);
 	free(sh->slots);
 	sh->slots = NULL;
-	sh->cap = sh->n = 0;
-	sh->head = sh->tail = NULL;
+	sh->cap = sh->n = sh->hand = 0;
 	sh->bytes = 0;
 }
 
@@ -179,42 +179,29 @@ static int grow(struct shard *sh)
 	return 0;
 }
 
-static void list_unlink(struct shard *sh, struct entry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		sh->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		sh->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void list_push(struct shard *sh, struct entry *e)
-{
-	e->prev = NULL;
-	e->next = sh->head;
-	if (sh->head)
-		sh->head->prev = e;
-	sh->head = e;
-	if (!sh->tail)
-		sh->tail = e;
-}
-
-/* Drops the least recently updated series. */
+/* Drops a series not updated since the clock hand last passed it. */
 static void evict_one(struct shard *sh)
 {
-	struct entry *e = sh->tail;
+	size_t mask = sh->cap - 1, steps;
+	struct entry *e;
 
-	if (!e)
+	if (!sh->n)
 		return;
-	slot_delete(sh, find_slot(sh, e->hash, e->s, e->len[0], str_at(e, 1), e->len[1]));
-	list_unlink(sh, e);
-	sh->bytes -= e->size;
-	sh->evicted++;
-	free(e);
+	/* Two turns at most: the first clears every bit it meets. */
+	for (steps = 0; steps < 2 * sh->cap; steps++, sh->hand = (sh->hand + 1) & mask) {
+		e = sh->slots[sh->hand];
+		if (!e)
+			continue;
+		if (e->referenced) {
+			e->referenced = false;
+			continue;
+		}
+		slot_delete(sh, sh->hand);
+		sh->bytes -= e->size;
+		sh->evicted++;
+		free(e);
+		return;
+	}
 }
 
 /* A new entry for s (its strings packed), or NULL. */
@@ -290,12 +277,10 @@ int tl_values_update(struct tl_values *v, const struct tl_sample *s, int64_t rec
 			goto out;
 		}
 		fresh->updates = e->updates;
-		list_unlink(sh, e);
 		sh->bytes -= e->size;
 		free(e);
 		sh->slots[i] = e = fresh;
 		sh->bytes += e->size;
-		list_push(sh, e);
 	} else if (!e) {
 		if (sh->n >= sh->max) {
 			evict_one(sh);
@@ -309,11 +294,8 @@ int tl_values_update(struct tl_values *v, const struct tl_sample *s, int64_t rec
 		sh->slots[i] = e;
 		sh->n++;
 		sh->bytes += e->size;
-		list_push(sh, e);
-	} else {
-		list_unlink(sh, e);
-		list_push(sh, e);
 	}
+	e->referenced = true;
 	e->updates++;
 	if (newer) {
 		e->type = s->counter_type;
@@ -350,11 +332,15 @@ int tl_values_each(struct tl_values *v, int (*cb)(const struct tl_value *x, void
 		struct shard *sh = &v->shards[k];
 		const struct entry *e;
 
+		size_t i;
+
 		/* Under the shard's lock: cb must be quick and must not call back. */
 		pthread_mutex_lock(&sh->mu);
-		for (e = sh->head; e && rc == 0; e = e->next) {
+		for (i = 0; i < sh->cap && rc == 0; i++) {
 			struct tl_value x;
 
+			if (!(e = sh->slots[i]))
+				continue;
 			fill(e, &x);
 			rc = cb(&x, ctx);
 		}

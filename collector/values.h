@@ -5,9 +5,11 @@
  * type, project, user, source.
  *
  * Bounded: at most max_series series; when a new one would exceed it, the
- * least recently updated series goes (counted in evicted). One series costs
- * one allocation: a fixed header and its strings packed after it (about 100
- * bytes for ceilometer's usual ids). Memory only: a restart starts empty.
+ * least recently updated series goes (counted in evicted; "least recently"
+ * as the CLOCK algorithm approximates it: one not updated since the last
+ * sweep). One series costs
+ * one allocation: a fixed header and its strings packed after it (about 230
+ * bytes with the table, for uuid ids). Memory only: a restart starts empty.
  *
  * "Latest" is by the sample's timestamp: an older sample arriving after a
  * newer one (out of order) does not replace it, but still counts as an
@@ -72,7 +74,7 @@ void tl_values_clear(struct tl_values *v);
 
 struct tl_values_stats {
 	uint64_t series;  /* held now */
-	uint64_t evicted; /* least recently updated series dropped for room */
+	uint64_t evicted; /* series dropped for room (CLOCK) */
 	uint64_t bytes;	  /* memory of the series (headers and strings) */
 };
 void tl_values_stats(struct tl_values *v, struct tl_values_stats *out);
