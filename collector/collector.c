@@ -55,7 +55,6 @@ static struct timespec deadline_in(int ms)
 	return ts;
 }
 
-
 /*
  * A dispatch thread's sleep: up to ms, cut short by the collector stopping
  * and by any kick (enable, disable, restart, flush) it has not served yet.
@@ -477,6 +476,7 @@ void tl_collector_stop(struct tl_collector *c)
 		pthread_mutex_destroy(&c->reconf_lock);
 	}
 	tl_buffer_close(c->buffer);
+	tl_values_destroy(c->values);
 	free(c);
 }
 
@@ -552,6 +552,9 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		if (rc < 0)
 			goto fail;
 	}
+	if (cc->values_max_series > 0 &&
+	    (rc = tl_values_create((size_t)cc->values_max_series, &c->values)) < 0)
+		goto fail;
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;
@@ -571,11 +574,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	c->housekeeper_started = true;
 	/* No URL or no worker (a collector built in code, e.g. by a test): no AMQP input. */
 	if (cc->amqp.urls.n > 0 && cc->amqp.workers > 0) {
-		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->amqp);
+		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, c->values,
+					 &c->amqp);
 		if (rc < 0)
 			goto fail;
 	}
-	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, &c->udp);
+	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, c->values, &c->udp);
 	if (rc < 0)
 		goto fail;
 	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",
@@ -628,4 +632,3 @@ out:
 	tl_buf_fini(&payload);
 	return rc;
 }
-

@@ -73,6 +73,9 @@ struct tl_limits_conf {
 };
 
 struct tl_collector_conf {
+	/* Not a key of this section: control.values.max_series, set by the
+	 * whole-file configuration (0: no latest-value cache). */
+	int64_t values_max_series;
 	bool enabled;
 	struct tl_amqp_conf amqp;
 	struct tl_udp_conf udp;

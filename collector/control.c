@@ -676,3 +676,8 @@ int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_chang
 	}
 	return 0;
 }
+
+struct tl_values *tl_collector_values(struct tl_collector *c)
+{
+	return c->values;
+}

@@ -185,6 +185,9 @@ size_t tl_collector_inputs(struct tl_collector *c, struct tl_input_status *out, 
  */
 int tl_collector_input_pause(struct tl_collector *c, const char *name, bool pause, const char *who);
 
+/* The latest-value cache (collector/values.h), or NULL when there is none. */
+struct tl_values *tl_collector_values(struct tl_collector *c);
+
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);
 

@@ -10,6 +10,7 @@
 
 #include "collector/deadletter.h"
 #include "collector/record.h"
+#include "common/time.h"
 
 /* How often a refused message is logged (the rest are counted). */
 #define REJECT_LOG_INTERVAL_US (10 * 1000000LL)
@@ -82,6 +83,7 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	in->source = opts->source;
 	in->stats = opts->stats;
 	in->seen = opts->seen;
+	in->values = opts->values;
 	in->rl.interval_us = REJECT_LOG_INTERVAL_US;
 	tl_decoder_init(&in->dec, &opts->limits, opts->signer);
 	tl_decoded_init(&in->res);
@@ -249,6 +251,13 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
+	if (in->values) {
+		int64_t now = tl_time_now();
+
+		/* The latest value of each series, as the samples pass (memory only). */
+		for (i = 0; i < res->n_samples; i++)
+			tl_values_update(in->values, &res->samples[i], now);
+	}
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 

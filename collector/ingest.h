@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/values.h"
 #include "common/buf.h"
 #include "common/decode.h"
 #include "common/log.h"
@@ -78,6 +79,7 @@ struct tl_ingest_opts {
 	const char *source;	       /* "input:amqp", "input:udp"; borrowed, static */
 	struct tl_ingest_stats *stats; /* borrowed, shared by the input's threads */
 	struct tl_ingest_seen *seen;   /* borrowed, shared; NULL: no redelivery check */
+	struct tl_values *values;      /* borrowed, shared; NULL: no latest-value cache */
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -113,6 +115,7 @@ struct tl_ingest {
 	const char **reasons; /* built at commit, for the dead letters */
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
+	struct tl_values *values;
 	/* Digests of the staged messages with refusals. One refused whole is
 	 * seen once its dead letter is committed (the first transaction of a
 	 * commit); one with accepted items too only once those are committed

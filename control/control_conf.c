@@ -77,6 +77,18 @@ static const struct tl_conf_enum auth_values[] = {
 
 #define C(field) offsetof(struct tl_control_conf, field)
 
+static const struct tl_conf_item values_items[] = {
+	{.key = "max_series",
+	 .type = TL_CONF_INT,
+	 .def = "1000000",
+	 .min = 0,
+	 .max = 100000000,
+	 .offset = offsetof(struct tl_control_conf, values.max_series) -
+		   offsetof(struct tl_control_conf, values),
+	 .help = "series kept (least recently updated go first; about 250 bytes each); 0: none"},
+	{0},
+};
+
 const struct tl_conf_item tl_control_conf_items[] = {
 	{.key = "enabled",
 	 .type = TL_CONF_BOOL,
@@ -152,6 +164,11 @@ const struct tl_conf_item tl_control_conf_items[] = {
 	 .max = 64,
 	 .offset = C(workers),
 	 .help = "request threads (a flush with wait holds one while it waits)"},
+	{.key = "values",
+	 .type = TL_CONF_SECTION,
+	 .section = values_items,
+	 .offset = C(values),
+	 .help = "the latest value of each series, kept as samples pass (GET /v1/values)"},
 	{.key = "keystone",
 	 .type = TL_CONF_SECTION,
 	 .section = tl_keystone_conf_items,

@@ -34,6 +34,9 @@ struct tl_control_conf {
 	double health_period;		     /* seconds: the window of /readyz's error rule */
 	int64_t health_max_errors;	     /* dispatcher failures in that window; 0: rule off */
 	int64_t workers;
+	struct {
+		int64_t max_series; /* the latest-value cache's bound; 0: no cache */
+	} values;
 	struct tl_keystone_conf keystone;
 };
 

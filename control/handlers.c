@@ -17,6 +17,7 @@
 #include "control/health.h"
 #include "control/metrics.h"
 #include "control/reconfigure.h"
+#include "control/values.h"
 #include "dispatchers/dispatcher.h"
 #include "storage/storage.h"
 
@@ -406,6 +407,8 @@ int tl_control_route(struct tl_control_req *q, char *path)
 		return post ? h_flush(q) : tl_control_method_not_allowed(q, "POST");
 	if (strcmp(seg[1], "buffer") == 0 && n == 2)
 		return tl_control_h_buffer(q);
+	if (strcmp(seg[1], "values") == 0)
+		return tl_control_h_values(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "deadletters") == 0)
 		return tl_control_h_deadletters(q, seg + 2, n - 2);
 	return tl_control_error(q, 404, "Not found: %s", q->http->path);

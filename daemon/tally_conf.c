@@ -250,6 +250,10 @@ int tl_tally_conf_apply(const struct tl_conf_doc *doc, struct tl_tally_conf *out
 		rc = rc2;
 	if (rc == 0)
 		rc = check_top(doc->root, out, errs);
+	/* The collector keeps the control API's latest-value cache (control.values). */
+	if (rc == 0)
+		out->collector.values_max_series =
+			out->control.enabled ? out->control.values.max_series : 0;
 	if (rc != 0)
 		tl_tally_conf_fini(out);
 	return rc;
