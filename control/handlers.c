@@ -101,6 +101,8 @@ static int h_capabilities(struct tl_control_req *q)
 		    "\"POST /v1/flush\", \"GET /v1/buffer\", \"PUT /v1/buffer\", \"GET /metrics\", "
 		    "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
 		    "\"DELETE /v1/deadletters/{ID|all}\", "
+		    "\"GET /v1/values\", \"GET /v1/values/RESOURCE/METER\", "
+		    "\"DELETE /v1/values\", "
 		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
