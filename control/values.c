@@ -165,7 +165,8 @@ static int h_list(struct tl_control_req *q, struct tl_values *values)
 						"meter, resource, project or source",
 						MAX_MATCHES);
 	}
-	qsort(c.v, c.n, sizeof(*c.v), by_key);
+	if (c.n) /* qsort wants a non-NULL array even for no element */
+		qsort(c.v, c.n, sizeof(*c.v), by_key);
 	if (marker) {
 		const char *slash = strchr(marker, '/');
 
