@@ -51,7 +51,7 @@ struct tl_amqp_input;
  */
 int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
 			struct tl_buffer *buffer, const struct tl_signer *signer,
-			struct tl_values *values, struct tl_amqp_input **out);
+			const struct tl_ingest_shared *shared, struct tl_amqp_input **out);
 
 /*
  * Stops consuming: each worker stops reading deliveries, commits and

@@ -102,13 +102,15 @@ static const char *rec_decode(const MDB_val *k, const MDB_val *v, struct tl_buff
 /* Pages reachable from txn's snapshot, times the page size. O(1) per database. */
 static int used_bytes(const struct tl_buffer *b, MDB_txn *txn, uint64_t *out)
 {
-	const MDB_dbi dbis[] = {FREE_DBI, b->main_dbi, b->records, b->cursors, b->dead, b->meta};
+	const MDB_dbi dbis[] = {FREE_DBI, b->main_dbi, b->records, b->cursors,
+				b->dead,  b->meta,     b->state};
+	size_t n = sizeof(dbis) / sizeof(dbis[0]) - (b->has_state ? 0 : 1);
 	uint64_t pages = 2; /* LMDB's two meta pages */
 	MDB_stat st;
 	size_t i;
 	int rc;
 
-	for (i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+	for (i = 0; i < n; i++) {
 		rc = mdb_stat(txn, dbis[i], &st);
 		if (rc)
 			return rc;
@@ -335,6 +337,15 @@ static int setup(struct tl_buffer *b)
 		goto out;
 	}
 
+	/* The side state came after the first format: created when missing. */
+	mrc = mdb_dbi_open(txn, "state", dbflags, &b->state);
+	if (mrc == 0) {
+		b->has_state = true;
+	} else if (mrc != MDB_NOTFOUND) {
+		rc = tl_buffer_lmdb_fail(b, "open the state database", mrc);
+		goto out;
+	}
+
 	/* Numbers continue past every record, dead letter and cursor stored. */
 	mrc = compute_next(b, txn, b->records, "next_seq", &next);
 	if (mrc == 0) {
@@ -453,7 +464,7 @@ int tl_buffer_open(const struct tl_buffer_opts *opts, struct tl_buffer **out)
 		rc = tl_buffer_lmdb_fail(b, "mdb_env_create", mrc);
 		goto out;
 	}
-	mrc = mdb_env_set_maxdbs(b->env, 4);
+	mrc = mdb_env_set_maxdbs(b->env, 5);
 	if (mrc == 0)
 		mrc = mdb_env_set_maxreaders(b->env, MAX_READERS);
 	if (mrc == 0 && !b->read_only)
@@ -567,6 +578,13 @@ static void note_full(struct tl_buffer *b, uint64_t used, bool map)
 int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
 		     uint64_t *out_first_seq)
 {
+	return tl_buffer_append_state(b, recs, n, NULL, 0, out_first_seq);
+}
+
+int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+			   const struct tl_buffer_kv *state, size_t n_state,
+			   uint64_t *out_first_seq)
+{
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	unsigned char kb[8];
@@ -581,8 +599,13 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 		*out_first_seq = 0;
 	if (b->read_only)
 		return -EROFS;
+	if (n_state) {
+		rc = tl_buffer_state_check(b, state, n_state);
+		if (rc)
+			return rc;
+	}
 	if (n == 0)
-		return 0;
+		return n_state ? tl_buffer_state_put(b, state, n_state) : 0;
 	if (!recs)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
@@ -645,6 +668,11 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	}
 	mdb_cursor_close(cur);
 	cur = NULL;
+	mrc = tl_buffer_state_write(b, txn, state, n_state);
+	if (mrc) {
+		rc = tl_buffer_lmdb_fail(b, "append: state", mrc);
+		goto out;
+	}
 	mrc = used_bytes(b, txn, &used);
 	if (mrc == 0 && used > b->max_size &&
 	    atomic_load(&b->when_full) == TL_BUFFER_WHEN_FULL_DROP_OLDEST) {

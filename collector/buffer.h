@@ -11,6 +11,10 @@
  *   meta        "format" (4-byte BE store format, TL_BUFFER_FORMAT),
  *               "next_seq" and "dl_next" (8-byte BE, so that numbers are
  *               never reused after every record was trimmed)
+ *   state       side state of the collector's features (blacklist rules,
+ *               thresholds and their states): keys and values are the
+ *               owners' own, prefixed by the owner ("blacklist/", ...);
+ *               created when missing (stores of the first format lack it)
  * A directory whose store has another format is refused with -ENOTSUP and a
  * log line naming both versions; an LMDB environment that is not a Tally
  * buffer is refused with -EINVAL. The writer also holds flock(2) on
@@ -214,6 +218,50 @@ void tl_buffer_close(struct tl_buffer *b);
  */
 int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
 		     uint64_t *out_first_seq);
+
+/*
+ * Side state. Small values the collector's features keep across restarts in
+ * the same LMDB environment (the "state" database), so that a feature's
+ * state and the records it emits commit together: a threshold's new state
+ * and its alarm event are either both stored or neither. Keys are 1 to
+ * TL_BUFFER_STATE_KEY_MAX bytes, values up to TL_BUFFER_STATE_VAL_MAX; a
+ * pair with val NULL deletes its key (no error when absent). Side state is
+ * exempt from nothing: its pages count in the buffer's size like the rest
+ * (it is meant to be small: rules and states, not data).
+ */
+#define TL_BUFFER_STATE_KEY_MAX 480 /* under LMDB's default key size limit */
+#define TL_BUFFER_STATE_VAL_MAX (64 * 1024)
+
+struct tl_buffer_kv {
+	const void *key;
+	size_t klen;
+	const void *val; /* NULL: delete the key */
+	size_t vlen;
+};
+
+/*
+ * tl_buffer_append() that also writes n_state side-state pairs in the same
+ * transaction (all or nothing; with n == 0 only the pairs are written).
+ * Errors as tl_buffer_append(), and -ENOTSUP (a read-only look at a store
+ * without side state), -EINVAL / -EMSGSIZE (a bad pair).
+ */
+int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+			   const struct tl_buffer_kv *state, size_t n_state,
+			   uint64_t *out_first_seq);
+
+/* Writes n side-state pairs in one transaction. Returns 0 or a negative errno. Any thread. */
+int tl_buffer_state_put(struct tl_buffer *b, const struct tl_buffer_kv *kv, size_t n);
+
+/* Called for each pair in key order; a nonzero return stops the walk and is returned. */
+typedef int (*tl_buffer_state_fn)(const void *key, size_t klen, const void *val, size_t vlen,
+				  void *ctx);
+/*
+ * Calls fn for each pair whose key starts with prefix (plen 0: all), from
+ * one snapshot; the pointers are valid during the call only. Returns 0, fn's
+ * nonzero return, or a negative errno. Any thread.
+ */
+int tl_buffer_state_each(struct tl_buffer *b, const void *prefix, size_t plen,
+			 tl_buffer_state_fn fn, void *ctx);
 
 /*
  * Opens the reader of cursor name (1 to TL_BUFFER_NAME_MAX bytes), creating

@@ -25,6 +25,8 @@
 struct tl_buffer {
 	MDB_env *env;
 	MDB_dbi main_dbi, records, cursors, dead, meta;
+	MDB_dbi state; /* the side state (tl_buffer_state_*); has_state when opened */
+	bool has_state;
 	char *path;
 	_Atomic uint64_t max_size; /* changed at runtime by tl_buffer_set_max_size() */
 	_Atomic uint64_t dl_quota;
@@ -186,6 +188,12 @@ static inline MDB_val key_str(const char *s, size_t len)
  * which the inputs take as back-pressure.
  */
 int tl_buffer_lmdb_fail(struct tl_buffer *b, const char *what, int rc);
+struct tl_buffer_kv;
+/* Checks side-state pairs before a transaction: 0, -EROFS, -ENOTSUP, -EINVAL, -EMSGSIZE. */
+int tl_buffer_state_check(const struct tl_buffer *b, const struct tl_buffer_kv *kv, size_t n);
+/* Writes checked side-state pairs in txn. Returns an LMDB code. */
+int tl_buffer_state_write(const struct tl_buffer *b, MDB_txn *txn, const struct tl_buffer_kv *kv,
+			  size_t n);
 /* A read-only transaction for one call; follows a map grown by another process. */
 int tl_buffer_begin_read(struct tl_buffer *b, MDB_txn **out);
 

@@ -444,6 +444,8 @@ void tl_collector_stop(struct tl_collector *c)
 
 	if (!c)
 		return;
+	/* Followers of the notices stop waiting. */
+	tl_notices_close(c->notices);
 	if (c->dts)
 		pthread_mutex_lock(&c->reconf_lock); /* no add or remove from here on */
 	/* Inputs first: they commit what they hold; then the dispatchers. */
@@ -477,6 +479,7 @@ void tl_collector_stop(struct tl_collector *c)
 	}
 	tl_buffer_close(c->buffer);
 	tl_values_destroy(c->values);
+	tl_notices_destroy(c->notices);
 	free(c);
 }
 
@@ -555,6 +558,10 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (cc->values_max_series > 0 &&
 	    (rc = tl_values_create((size_t)cc->values_max_series, &c->values)) < 0)
 		goto fail;
+	if ((rc = tl_notices_create(0, &c->notices)) < 0)
+		goto fail;
+	c->shared.values = c->values;
+	c->shared.notices = c->notices;
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;
@@ -574,12 +581,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	c->housekeeper_started = true;
 	/* No URL or no worker (a collector built in code, e.g. by a test): no AMQP input. */
 	if (cc->amqp.urls.n > 0 && cc->amqp.workers > 0) {
-		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, c->values,
+		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->shared,
 					 &c->amqp);
 		if (rc < 0)
 			goto fail;
 	}
-	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, c->values, &c->udp);
+	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, &c->shared, &c->udp);
 	if (rc < 0)
 		goto fail;
 	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",

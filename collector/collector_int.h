@@ -94,9 +94,11 @@ struct tl_collector {
 	 * dispatcher's old configuration may still be read until then). */
 	struct tl_dispatcher_conf **owned; /* reconf_lock */
 	size_t n_owned, cap_owned;
-	struct tl_values *values;   /* NULL without the latest-value cache */
-	struct tl_amqp_input *amqp; /* NULL when not configured */
-	struct tl_udp_input *udp;   /* NULL when not configured */
+	struct tl_values *values;	/* NULL without the latest-value cache */
+	struct tl_notices *notices;	/* the recent notices (notices.h) */
+	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
+	struct tl_amqp_input *amqp;	/* NULL when not configured */
+	struct tl_udp_input *udp;	/* NULL when not configured */
 	pthread_t housekeeper;
 	bool housekeeper_started;
 	_Atomic bool stop_dispatch;

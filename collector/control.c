@@ -677,6 +677,11 @@ int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_chang
 	return 0;
 }
 
+struct tl_notices *tl_collector_notices(struct tl_collector *c)
+{
+	return c->notices;
+}
+
 struct tl_values *tl_collector_values(struct tl_collector *c)
 {
 	return c->values;

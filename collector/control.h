@@ -185,6 +185,8 @@ size_t tl_collector_inputs(struct tl_collector *c, struct tl_input_status *out, 
  */
 int tl_collector_input_pause(struct tl_collector *c, const char *name, bool pause, const char *who);
 
+/* The recent notices (collector/notices.h); lives as long as the collector. */
+struct tl_notices *tl_collector_notices(struct tl_collector *c);
 /* The latest-value cache (collector/values.h), or NULL when there is none. */
 struct tl_values *tl_collector_values(struct tl_collector *c);
 

@@ -83,7 +83,8 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	in->source = opts->source;
 	in->stats = opts->stats;
 	in->seen = opts->seen;
-	in->values = opts->values;
+	if (opts->shared)
+		in->shared = *opts->shared;
 	in->rl.interval_us = REJECT_LOG_INTERVAL_US;
 	tl_decoder_init(&in->dec, &opts->limits, opts->signer);
 	tl_decoded_init(&in->res);
@@ -251,12 +252,12 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
-	if (in->values) {
+	if (in->shared.values) {
 		int64_t now = tl_time_now();
 
 		/* The latest value of each series, as the samples pass (memory only). */
 		for (i = 0; i < res->n_samples; i++)
-			tl_values_update(in->values, &res->samples[i], now);
+			tl_values_update(in->shared.values, &res->samples[i], now);
 	}
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;

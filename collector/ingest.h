@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/notices.h"
 #include "collector/values.h"
 #include "common/buf.h"
 #include "common/decode.h"
@@ -72,14 +73,24 @@ int tl_ingest_seen_init(struct tl_ingest_seen *s);
 /* Releases it. NULL is accepted. */
 void tl_ingest_seen_fini(struct tl_ingest_seen *s);
 
+/*
+ * What ingest consults and feeds for every sample besides the buffer: the
+ * collector's shared, thread-safe features (each NULL when off). Owned by the
+ * collector, borrowed by its inputs and their ingests for their lifetime.
+ */
+struct tl_ingest_shared {
+	struct tl_values *values;   /* the latest value of each series */
+	struct tl_notices *notices; /* where ingest posts what operators should hear */
+};
+
 struct tl_ingest_opts {
 	struct tl_buffer *buffer;	/* borrowed */
 	const struct tl_signer *signer; /* borrowed; NULL or empty secret: no check */
 	struct tl_decode_limits limits;
-	const char *source;	       /* "input:amqp", "input:udp"; borrowed, static */
-	struct tl_ingest_stats *stats; /* borrowed, shared by the input's threads */
-	struct tl_ingest_seen *seen;   /* borrowed, shared; NULL: no redelivery check */
-	struct tl_values *values;      /* borrowed, shared; NULL: no latest-value cache */
+	const char *source;		       /* "input:amqp", "input:udp"; borrowed, static */
+	struct tl_ingest_stats *stats;	       /* borrowed, shared by the input's threads */
+	struct tl_ingest_seen *seen;	       /* borrowed, shared; NULL: no redelivery check */
+	const struct tl_ingest_shared *shared; /* borrowed; NULL: none of them */
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -115,7 +126,7 @@ struct tl_ingest {
 	const char **reasons; /* built at commit, for the dead letters */
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
-	struct tl_values *values;
+	struct tl_ingest_shared shared; /* a copy: NULL members when off */
 	/* Digests of the staged messages with refusals. One refused whole is
 	 * seen once its dead letter is committed (the first transaction of a
 	 * commit); one with accepted items too only once those are committed

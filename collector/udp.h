@@ -32,7 +32,7 @@ struct tl_udp_input;
  */
 int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,
 		       struct tl_buffer *buffer, const struct tl_signer *signer,
-		       struct tl_values *values, struct tl_udp_input **out);
+		       const struct tl_ingest_shared *shared, struct tl_udp_input **out);
 /* Stops, commits what is staged (bounded), joins and frees. NULL is accepted. */
 void tl_udp_input_stop(struct tl_udp_input *in);
 /* The input's counters. */

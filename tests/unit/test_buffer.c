@@ -359,6 +359,64 @@ static void test_roundtrip(void **state)
 	tl_buffer_close(b);
 }
 
+/* Side state: put, walk by prefix, delete, atomic with an append, kept across a reopen. */
+struct state_seen {
+	char keys[8][64];
+	char vals[8][64];
+	size_t n;
+};
+
+static int state_collect(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct state_seen *s = ctx;
+
+	assert_true(s->n < 8 && kl < 64 && vl < 64);
+	memcpy(s->keys[s->n], k, kl);
+	s->keys[s->n][kl] = 0;
+	memcpy(s->vals[s->n], v, vl);
+	s->vals[s->n][vl] = 0;
+	s->n++;
+	return 0;
+}
+
+static void test_side_state(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	struct tl_buffer_kv kv[3] = {{"a/1", 3, "one", 3}, {"a/2", 3, "two", 3}, {"b/1", 3, "x", 1}};
+	struct tl_buffer_kv del = {"a/1", 3, NULL, 0}, bad = {"", 0, "v", 1};
+	struct tl_buffer_rec r = rec(TL_BUFFER_KIND_EVENT, "alarm", 5);
+	struct state_seen seen = {0};
+	uint64_t first = 0;
+
+	assert_int_equal(tl_buffer_state_put(b, kv, 3), 0);
+	assert_int_equal(tl_buffer_state_put(b, &bad, 1), -EINVAL);
+	assert_int_equal(tl_buffer_state_each(b, "a/", 2, state_collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.keys[0], "a/1");
+	assert_string_equal(seen.vals[1], "two");
+
+	/* With an append: the record and the state in one transaction. */
+	kv[1].val = "TWO";
+	assert_int_equal(tl_buffer_append_state(b, &r, 1, &kv[1], 1, &first), 0);
+	assert_int_equal(first, 1);
+	/* A bad pair refuses the records too. */
+	assert_int_equal(tl_buffer_append_state(b, &r, 1, &bad, 1, NULL), -EINVAL);
+	assert_int_equal(tl_buffer_state_put(b, &del, 1), 0);
+	assert_int_equal(tl_buffer_state_put(b, &del, 1), 0); /* absent: done */
+	tl_buffer_close(b);
+
+	b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(tl_buffer_state_each(b, NULL, 0, state_collect, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.keys[0], "a/2");
+	assert_string_equal(seen.vals[0], "TWO");
+	assert_string_equal(seen.keys[1], "b/1");
+	assert_int_equal(append_str(b, "next"), 2); /* the refused append took no number */
+	tl_buffer_close(b);
+}
+
 static void test_group_commit(void **state)
 {
 	struct fx *f = *state;
@@ -1541,6 +1599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_cursors_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unregistered_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_side_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter, setup, teardown),
