@@ -57,26 +57,50 @@ void tl_notices_destroy(struct tl_notices *n)
 	free(n);
 }
 
-uint64_t tl_notices_post(struct tl_notices *n, enum tl_notice_severity severity, const char *kind,
-			 const char *subject, const char *fmt, ...)
+static uint64_t post(struct tl_notices *n, enum tl_notice_severity severity, const char *kind,
+		     const char *subject, const char *detail, const char *fmt, va_list ap)
 {
 	struct tl_notice x = {.severity = severity, .time_us = tl_time_now()};
-	va_list ap;
 	uint64_t id;
 
 	if (!n)
 		return 0;
 	snprintf(x.kind, sizeof(x.kind), "%s", kind ? kind : "");
 	snprintf(x.subject, sizeof(x.subject), "%s", subject ? subject : "");
-	va_start(ap, fmt);
+	if (detail && strlen(detail) < sizeof(x.detail))
+		memcpy(x.detail, detail, strlen(detail) + 1);
 	vsnprintf(x.text, sizeof(x.text), fmt, ap);
-	va_end(ap);
 	/* Formatted outside the lock: the lock covers one copy. */
 	pthread_mutex_lock(&n->mu);
 	id = x.id = n->next_id++;
 	n->ring[(id - 1) % n->cap] = x;
 	pthread_cond_broadcast(&n->cv);
 	pthread_mutex_unlock(&n->mu);
+	return id;
+}
+
+uint64_t tl_notices_post(struct tl_notices *n, enum tl_notice_severity severity, const char *kind,
+			 const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+	uint64_t id;
+
+	va_start(ap, fmt);
+	id = post(n, severity, kind, subject, NULL, fmt, ap);
+	va_end(ap);
+	return id;
+}
+
+uint64_t tl_notices_post_detail(struct tl_notices *n, enum tl_notice_severity severity,
+				const char *kind, const char *subject, const char *detail_json,
+				const char *fmt, ...)
+{
+	va_list ap;
+	uint64_t id;
+
+	va_start(ap, fmt);
+	id = post(n, severity, kind, subject, detail_json, fmt, ap);
+	va_end(ap);
 	return id;
 }
 

@@ -21,10 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TL_NOTICES_MAX	   4096
-#define TL_NOTICE_KIND_MAX 40
-#define TL_NOTICE_SUBJ_MAX 200
-#define TL_NOTICE_TEXT_MAX 480
+#define TL_NOTICES_MAX	     4096
+#define TL_NOTICE_KIND_MAX   40
+#define TL_NOTICE_SUBJ_MAX   200
+#define TL_NOTICE_TEXT_MAX   480
+#define TL_NOTICE_DETAIL_MAX 1024
 
 enum tl_notice_severity { TL_NOTICE_INFO, TL_NOTICE_WARNING, TL_NOTICE_CRITICAL };
 
@@ -36,6 +37,10 @@ struct tl_notice {
 	char kind[TL_NOTICE_KIND_MAX];
 	char subject[TL_NOTICE_SUBJ_MAX]; /* what it is about: a threshold, a dispatcher, a host */
 	char text[TL_NOTICE_TEXT_MAX];	  /* for a human */
+	/* For a program: a JSON object of the notice's fields (a threshold's
+	 * resource, meter, value, limit...), "" when none; whole or "" (a detail
+	 * that does not fit is left out, never cut). */
+	char detail[TL_NOTICE_DETAIL_MAX];
 };
 
 struct tl_notices;
@@ -52,6 +57,10 @@ void tl_notices_destroy(struct tl_notices *n);
 uint64_t tl_notices_post(struct tl_notices *n, enum tl_notice_severity severity, const char *kind,
 			 const char *subject, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/* The same with a detail: detail_json, a JSON object (NULL: none). */
+uint64_t tl_notices_post_detail(struct tl_notices *n, enum tl_notice_severity severity,
+				const char *kind, const char *subject, const char *detail_json,
+				const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /*
  * Copies up to max notices with id > since, oldest first, into out; when

@@ -44,8 +44,12 @@ static void test_post_read(void **state)
 	assert_int_equal(strlen(got[1].subject), TL_NOTICE_SUBJ_MAX - 1); /* truncated */
 	assert_int_equal(tl_notices_read(n, 1, got, 8, 0, NULL, NULL), 1);
 	assert_int_equal(got[0].id, 2);
+	assert_string_equal(got[0].detail, "");
+	tl_notices_post_detail(n, TL_NOTICE_INFO, "k", "s", "{\"a\": 1}", "d");
+	assert_int_equal(tl_notices_read(n, 2, got, 8, 0, NULL, NULL), 1);
+	assert_string_equal(got[0].detail, "{\"a\": 1}");
 	/* Four kept: after six posts, 3..6; a reader at 1 missed 2. */
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		tl_notices_post(n, TL_NOTICE_INFO, "k", "s", "%d", i);
 	assert_int_equal(tl_notices_read(n, 1, got, 8, 0, &last, &oldest), 4);
 	assert_int_equal(last, 6);
