@@ -1167,6 +1167,11 @@ int tl_buffer_wait(struct tl_buffer_reader *r, int timeout_ms)
 	return tl_buffer_wait_token(r, timeout_ms, tl_buffer_wake_token(r->b));
 }
 
+bool tl_buffer_is_full(struct tl_buffer *b)
+{
+	return atomic_load(&b->full);
+}
+
 void tl_buffer_wakeup(struct tl_buffer *b)
 {
 	pthread_mutex_lock(&b->mu);

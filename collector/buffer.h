@@ -314,6 +314,9 @@ int tl_buffer_wait_token(struct tl_buffer_reader *r, int timeout_ms, uint64_t to
 /* Wakes every tl_buffer_wait() of this handle with -EINTR (shutdown). */
 void tl_buffer_wakeup(struct tl_buffer *b);
 
+/* True from an append refused for room to the next append taken. Any thread. */
+bool tl_buffer_is_full(struct tl_buffer *b);
+
 /*
  * Records that every record with a sequence <= up_to_seq was delivered: the
  * cursor becomes up_to_seq + 1, in one write transaction. A value below the

@@ -15,6 +15,7 @@
 
 #include "collector/amqp.h"
 #include "collector/buffer.h"
+#include "collector/clocks.h"
 #include "collector/collector_int.h"
 #include "collector/deadletter.h"
 #include "collector/record.h"
@@ -95,6 +96,27 @@ static void note_error(struct dthread *t, bool count, const char *fmt, ...)
 	va_end(ap);
 	t->last_error_unix = (double)tl_time_now() / 1e6;
 	pthread_mutex_unlock(&t->mu);
+	if (count && !t->failing_noticed) {
+		char why[sizeof(t->last_error)];
+
+		/* Once per failing period; the dispatch thread alone writes last_error. */
+		memcpy(why, t->last_error, sizeof(why));
+		t->failing_noticed = true;
+		tl_notices_post(t->c->notices, TL_NOTICE_WARNING, "dispatcher.failing",
+				t->d->conf->name,
+				"dispatcher %s is failing (it backs off and retries): %s",
+				t->d->conf->name, why);
+	}
+}
+
+/* The end of a failing period (the first batch delivered after it). */
+static void note_recovered(struct dthread *t)
+{
+	if (!t->failing_noticed)
+		return;
+	t->failing_noticed = false;
+	tl_notices_post(t->c->notices, TL_NOTICE_INFO, "dispatcher.recovered", t->d->conf->name,
+			"dispatcher %s delivers again", t->d->conf->name);
 }
 
 /*
@@ -360,6 +382,7 @@ static void *dispatch_main(void *arg)
 			} else {
 				tl_complain_release(&t->failing, TL_LOG_NOTICE, t->d->prefix,
 						    "dispatching again");
+				note_recovered(t);
 			}
 			forget_pages(batch);
 			backoff = RETRY_MIN_MS;
@@ -403,6 +426,7 @@ static void *housekeeping_main(void *arg)
 {
 	struct tl_collector *c = arg;
 	struct tl_complain failing = TL_COMPLAIN_INIT;
+	bool full = false;
 
 	pthread_setname_np(pthread_self(), "tl-housekeeping");
 	while (!atomic_load(&c->stop_housekeeping)) {
@@ -418,6 +442,24 @@ static void *housekeeping_main(void *arg)
 		else
 			tl_complain_release(&failing, TL_LOG_NOTICE, "buffer",
 					    "housekeeping works again");
+		/* Notices: the buffer full and with room again (once per
+		 * transition; a shorter full period than a second may pass
+		 * unseen), the agents' clocks judged. */
+		if (tl_buffer_is_full(c->buffer) != full) {
+			full = !full;
+			if (full)
+				tl_notices_post(
+					c->notices, TL_NOTICE_CRITICAL, "buffer.full", "buffer",
+					"the write-ahead buffer is full: the inputs stop "
+					"consuming (the broker keeps the messages) until the "
+					"dispatchers catch up");
+			else
+				tl_notices_post(c->notices, TL_NOTICE_INFO, "buffer.room", "buffer",
+						"the write-ahead buffer has room again: the inputs "
+						"resume");
+		}
+		if (c->clocks)
+			tl_clocks_tick(c->clocks, tl_time_now());
 		nap(&c->stop_housekeeping, HOUSEKEEPING_MS);
 	}
 	return NULL;
@@ -479,6 +521,7 @@ void tl_collector_stop(struct tl_collector *c)
 	}
 	tl_buffer_close(c->buffer);
 	tl_values_destroy(c->values);
+	tl_clocks_destroy(c->clocks);
 	tl_notices_destroy(c->notices);
 	free(c);
 }
@@ -560,8 +603,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		goto fail;
 	if ((rc = tl_notices_create(0, &c->notices)) < 0)
 		goto fail;
+	if (cc->time_max_skew > 0 &&
+	    (rc = tl_clocks_create(cc->time_max_skew, 0, c->notices, &c->clocks)) < 0)
+		goto fail;
 	c->shared.values = c->values;
 	c->shared.notices = c->notices;
+	c->shared.clocks = c->clocks;
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;

@@ -76,6 +76,9 @@ struct tl_collector_conf {
 	/* Not a key of this section: control.values.max_series, set by the
 	 * whole-file configuration (0: no latest-value cache). */
 	int64_t values_max_series;
+	/* Not a key either: control.time.max_skew, seconds (0: the agents'
+	 * clock skew is not kept). */
+	double time_max_skew;
 	bool enabled;
 	struct tl_amqp_conf amqp;
 	struct tl_udp_conf udp;

@@ -46,6 +46,7 @@ struct dthread {
 	size_t cap_sp, cap_ep;
 	struct tl_dispatch_refusals refusals;
 	struct tl_complain failing;
+	bool failing_noticed; /* its thread posted dispatcher.failing, not yet .recovered */
 
 	/* Control. */
 	bool sync_init; /* mu and cv initialized */
@@ -96,6 +97,7 @@ struct tl_collector {
 	size_t n_owned, cap_owned;
 	struct tl_values *values;	/* NULL without the latest-value cache */
 	struct tl_notices *notices;	/* the recent notices (notices.h) */
+	struct tl_clocks *clocks;	/* NULL without the agents' clock skew (clocks.h) */
 	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
 	struct tl_amqp_input *amqp;	/* NULL when not configured */
 	struct tl_udp_input *udp;	/* NULL when not configured */

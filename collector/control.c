@@ -686,3 +686,8 @@ struct tl_values *tl_collector_values(struct tl_collector *c)
 {
 	return c->values;
 }
+
+struct tl_clocks *tl_collector_clocks(struct tl_collector *c)
+{
+	return c->clocks;
+}

@@ -189,6 +189,8 @@ int tl_collector_input_pause(struct tl_collector *c, const char *name, bool paus
 struct tl_notices *tl_collector_notices(struct tl_collector *c);
 /* The latest-value cache (collector/values.h), or NULL when there is none. */
 struct tl_values *tl_collector_values(struct tl_collector *c);
+/* The agents' clock skew (collector/clocks.h), or NULL when it is not kept. */
+struct tl_clocks *tl_collector_clocks(struct tl_collector *c);
 
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);

@@ -259,6 +259,9 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		for (i = 0; i < res->n_samples; i++)
 			tl_values_update(in->shared.values, &res->samples[i], now);
 	}
+	if (in->shared.clocks && res->n_samples)
+		tl_clocks_observe_samples(in->shared.clocks, res->publisher_id, res->samples,
+					  res->n_samples, tl_time_now());
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/clocks.h"
 #include "collector/notices.h"
 #include "collector/values.h"
 #include "common/buf.h"
@@ -81,6 +82,7 @@ void tl_ingest_seen_fini(struct tl_ingest_seen *s);
 struct tl_ingest_shared {
 	struct tl_values *values;   /* the latest value of each series */
 	struct tl_notices *notices; /* where ingest posts what operators should hear */
+	struct tl_clocks *clocks;   /* the agents' clock skew */
 };
 
 struct tl_ingest_opts {

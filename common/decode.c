@@ -84,6 +84,7 @@ void tl_decoded_reset(struct tl_decoded *d)
 	d->n_samples = d->n_events = d->n_rejects = 0;
 	d->form = TL_FORM_NONE;
 	d->enveloped = false;
+	d->publisher_id = NULL;
 	tl_buf_reset(&d->text);
 	tl_json_doc_reset(&d->outer);
 	tl_json_doc_reset(&d->inner);
@@ -627,6 +628,10 @@ static int decode_message(struct tl_decoder *d, const struct tl_json *msg, struc
 	if (!(msg && msg->type == TL_JSON_OBJECT))
 		return fail(w, TL_DECODE_UNKNOWN_FORMAT, "message is %s, not an object or a list",
 			    tl_json_type_name(msg));
+	/* Who sent it (the agents' clock skew is kept per publisher host). */
+	v = tl_json_get(msg, "publisher_id");
+	if (v && v->type == TL_JSON_STRING && v->len <= TL_SAMPLE_MAX_NAME)
+		out->publisher_id = v->u.s;
 
 	if ((v = tl_json_get(msg, "method")) != NULL) {
 		/* An RPC cast from an Icehouse..Liberty rpc:// publisher. */

@@ -107,7 +107,11 @@ enum tl_msg_form {
  */
 struct tl_decoded {
 	enum tl_msg_form form;
-	bool enveloped;		   /* came in an oslo 2.0 envelope */
+	bool enveloped; /* came in an oslo 2.0 envelope */
+	/* The notification's publisher_id ("telemetry.publisher.HOST"), NULL
+	 * when absent, not a string or longer than TL_SAMPLE_MAX_NAME bytes; as
+	 * valid as the samples. Not covered by the samples' signatures. */
+	const char *publisher_id;
 	struct tl_sample *samples; /* n_samples valid entries */
 	size_t n_samples, cap_samples;
 	struct tl_event *events;

@@ -89,6 +89,19 @@ static const struct tl_conf_item values_items[] = {
 	{0},
 };
 
+static const struct tl_conf_item time_items[] = {
+	{.key = "max_skew",
+	 .type = TL_CONF_DOUBLE,
+	 .def = "60",
+	 .dmin = 1,
+	 .dmax = 86400,
+	 .offset = offsetof(struct tl_control_conf, time.max_skew) -
+		   offsetof(struct tl_control_conf, time),
+	 .help = "seconds: an agent whose median received-minus-timestamp is beyond it is "
+		 "flagged (GET /v1/time) and a notice raised"},
+	{0},
+};
+
 const struct tl_conf_item tl_control_conf_items[] = {
 	{.key = "enabled",
 	 .type = TL_CONF_BOOL,
@@ -169,6 +182,11 @@ const struct tl_conf_item tl_control_conf_items[] = {
 	 .section = values_items,
 	 .offset = C(values),
 	 .help = "the latest value of each series, kept as samples pass (GET /v1/values)"},
+	{.key = "time",
+	 .type = TL_CONF_SECTION,
+	 .section = time_items,
+	 .offset = C(time),
+	 .help = "the agents' clock skew (GET /v1/time)"},
 	{.key = "keystone",
 	 .type = TL_CONF_SECTION,
 	 .section = tl_keystone_conf_items,

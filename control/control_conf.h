@@ -37,6 +37,9 @@ struct tl_control_conf {
 	struct {
 		int64_t max_series; /* the latest-value cache's bound; 0: no cache */
 	} values;
+	struct {
+		double max_skew; /* seconds: an agent's median skew beyond it is flagged */
+	} time;
 	struct tl_keystone_conf keystone;
 };
 

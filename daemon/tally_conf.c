@@ -254,6 +254,10 @@ int tl_tally_conf_apply(const struct tl_conf_doc *doc, struct tl_tally_conf *out
 	if (rc == 0)
 		out->collector.values_max_series =
 			out->control.enabled ? out->control.values.max_series : 0;
+	/* And the agents' clock skew (control.time). */
+	if (rc == 0)
+		out->collector.time_max_skew =
+			out->control.enabled ? out->control.time.max_skew : 0;
 	if (rc != 0)
 		tl_tally_conf_fini(out);
 	return rc;

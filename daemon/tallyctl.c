@@ -5,7 +5,7 @@
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
  * (status, top, dispatcher, input, flush, metrics, reload, deadletter
- * retry|drop, buffer set) are tallyctl_control.c's.
+ * retry|drop, buffer set, notifications, time) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -93,7 +93,13 @@ static void usage(FILE *f)
 		   "                          delete dead letters\n"
 		   "  buffer set KEY=VALUE... change the buffer until tallyd stops: max_size\n"
 		   "                          (512MiB), sync (commit|none), when_full\n"
-		   "                          (block|drop_oldest), batch_size, batch_timeout\n");
+		   "                          (block|drop_oldest), batch_size, batch_timeout\n"
+		   "  notifications [--since ID] [--follow]\n"
+		   "                          the recent notices (time severity kind subject\n"
+		   "                          text); --follow: then the new ones as they come,\n"
+		   "                          until Ctrl-C (it waits for a restarting tallyd)\n"
+		   "  time                    tallyd's clock, the kernel's NTP state and the\n"
+		   "                          agents' clock skew, with those to sync\n");
 }
 
 static const char *form_name(enum tl_msg_form f)

@@ -1,7 +1,8 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics, top, reload, deadletter retry|drop, buffer set.
+ * flush, metrics, top, reload, deadletter retry|drop, buffer set, notifications,
+ * time (tallyctl_notices.c).
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -27,6 +28,7 @@
 #include "common/json.h"
 #include "daemon/tally_conf.h"
 #include "daemon/tallyctl_control.h"
+#include "daemon/tallyctl_notices.h"
 
 #define MAX_ANSWER (16u << 20)
 
@@ -441,12 +443,19 @@ static bool segment_ok(const char *s)
 }
 
 static int buffer_set(const struct target *t, int argc, char **argv);
+
+/* The GET of tallyctl_notices.c, through request(). */
+static long get_for(void *cls, const char *path, long timeout_s, struct tl_buf *out)
+{
+	return request(cls, "GET", path, NULL, timeout_s, out);
+}
 static int top_cmd(const struct target *t, long count);
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status",  "top",	"dispatcher", "input",	"flush",
-					   "metrics", "reload", "deadletter", "buffer", NULL};
+	static const char *const cmds[] = {"status", "top",	      "dispatcher", "input",
+					   "flush",  "metrics",	      "reload",	    "deadletter",
+					   "buffer", "notifications", "time",	    NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -469,6 +478,8 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"start", required_argument, NULL, 'S'},
 		{"source", required_argument, NULL, 'o'},
 		{"count", required_argument, NULL, 'n'},
+		{"since", required_argument, NULL, 's'},
+		{"follow", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
@@ -478,10 +489,12 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	int opt, rc;
 	long count = 0;
 	char *end;
+	unsigned long long since = 0;
+	bool follow = false;
 
 	memset(&t, 0, sizeof(t));
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:s:f", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -511,6 +524,18 @@ int tallyctl_control(const char *config, int argc, char **argv)
 						"for top\n");
 				return 2;
 			}
+			break;
+		case 's':
+			since = strtoull(optarg, &end, 10);
+			if (strcmp(cmd, "notifications") != 0 || *end || end == optarg ||
+			    optarg[0] == '-') {
+				fprintf(stderr, "tallyctl: --since takes a notice id, for "
+						"notifications\n");
+				return 2;
+			}
+			break;
+		case 'f':
+			follow = true;
 			break;
 		default:
 			return 2;
@@ -587,6 +612,10 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		rc = deadletter_cmd(&t, argc, argv, only, source);
 	} else if (strcmp(cmd, "buffer") == 0 && argc >= 2 && strcmp(argv[0], "set") == 0) {
 		rc = buffer_set(&t, argc - 1, argv + 1);
+	} else if (strcmp(cmd, "notifications") == 0 && argc == 0) {
+		rc = tallyctl_notifications(get_for, &t, t.json, since, follow);
+	} else if (strcmp(cmd, "time") == 0 && argc == 0 && !follow) {
+		rc = tallyctl_time(get_for, &t, t.json);
 	} else {
 		rc = 2;
 	}

@@ -19,6 +19,8 @@
 
 #include "api/api.h"
 #include "collector/collector.h"
+#include "collector/control.h"
+#include "collector/notices.h"
 #include "control/control.h"
 #include "daemon/reload.h"
 #include "daemon/tally_conf.h"
@@ -304,6 +306,10 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 out:
 	/* The control API first (it reports on the roles), then the query API:
 	 * a request in flight may still post into the collector's buffer. */
+	/* Long polls of GET /v1/notifications end now rather than hold the
+	 * control API's workers (and so this stop) for their wait. */
+	if (collector)
+		tl_notices_close(tl_collector_notices(collector));
 	tl_control_stop(control);
 	tl_api_stop(api);
 	tl_collector_stop(collector);

@@ -16,11 +16,14 @@ a pipeline that hands K samples to its publisher at once.
                [--seed N] [--out FILE] [--events-out FILE]
                [--garbage N] [--garbage-kinds K1,K2,...] [--oversize BYTES]
                [--durable] [--ha-queues] [--host NAME] [--jobs J]
+               [--time-offset SECONDS]
 
 The URL may be amqp:// (as tallyd takes it) or rabbit:// (as oslo does); the
 default is $TALLY_AMQP_URL, which scripts/rabbitmq prints. Samples and events
 are deterministic for a given --seed (ids, timestamps, volumes, metadata):
-sample i is the same whatever --per-message and --jobs are.
+sample i is the same whatever --per-message and --jobs are. --time-offset S
+gives the samples the current time plus S seconds (S < 0: in the past, an
+agent whose clock is late) as timestamps instead (signed after, as ever).
 --out writes each published sample dict, one JSON object per line, exactly as
 it went into the payload; --events-out the same for events. With --jobs 1 the
 lines are in publish order.
@@ -112,8 +115,9 @@ class Generator(object):
     build any slice of the stream.
     """
 
-    def __init__(self, seed):
+    def __init__(self, seed, time_offset=None):
         self.seed = seed
+        self.time_offset = time_offset
         rng = random.Random(seed)
         # A few hundred resources, as a cloud has, rather than one per sample.
         self.resources = [rand_uuid(rng) for _ in range(200)]
@@ -132,6 +136,10 @@ class Generator(object):
             volume = rng.randint(0, 10 ** 12)
         r = rng.randrange(len(self.resources))
         t = BASE_TIME + datetime.timedelta(seconds=i, microseconds=rng.randint(0, 999999))
+        if self.time_offset is not None:
+            # An agent's clock: now (naive UTC, as ceilometer's) shifted.
+            t = (datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) +
+                 datetime.timedelta(seconds=self.time_offset))
         md = {
             'host': 'compute-%d' % (r % 40),
             'display_name': NAMES[r % len(NAMES)],
@@ -273,7 +281,7 @@ def run_job(args, job, kinds, out_path, events_out_path):
 
     Returns (samples, notifications, events, event notifications, bad kinds).
     """
-    gen = Generator(args.seed)
+    gen = Generator(args.seed, args.time_offset)
     pub = Publisher(args)
     out = open(out_path, 'w', encoding='utf-8') if out_path else None
     events_out = open(events_out_path, 'w', encoding='utf-8') if events_out_path else None
@@ -360,6 +368,8 @@ def main():
     ap.add_argument('--ha-queues', action='store_true', help='rabbit_ha_queues = True')
     ap.add_argument('--host', default=socket.gethostname(),
                     help='[DEFAULT] host, in the publisher_id')
+    ap.add_argument('--time-offset', type=float, default=None,
+                    help='timestamps: now plus SECONDS (default: fixed ones in 2016)')
     ap.add_argument('--jobs', type=int, default=1,
                     help='publishing processes, each with its own connection')
     args = ap.parse_args()
