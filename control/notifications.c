@@ -126,7 +126,11 @@ int tl_control_h_notifications(struct tl_control_req *q, char **seg, size_t n)
 			tl_buf_puts(b, ", ");
 		put_notice(b, &v[i]);
 	}
-	tl_buf_printf(b, "], \"last\": %" PRIu64 ", \"oldest\": %" PRIu64, last, oldest);
+	/* instance: the start time of this tallyd, so that a follower sees a restart
+	 * even when the new one already posted more notices than it had read. */
+	tl_buf_printf(b,
+		      "], \"instance\": %" PRId64 ", \"last\": %" PRIu64 ", \"oldest\": %" PRIu64,
+		      q->ctl->started_unix_us, last, oldest);
 	/* Notices forgotten by the ring before this follower read them. */
 	if (oldest > 1 && since < oldest - 1)
 		tl_buf_printf(b, ", \"missed\": %" PRIu64, oldest - 1 - since);

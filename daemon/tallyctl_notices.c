@@ -85,6 +85,7 @@ int tallyctl_notifications(tallyctl_get_fn get, void *cls, bool json, uint64_t s
 	struct tl_buf b, scratch;
 	struct tl_json_doc doc;
 	bool away = false;
+	double instance = 0;
 	int rc = 0;
 
 	tl_buf_init(&b);
@@ -114,6 +115,14 @@ int tallyctl_notifications(tallyctl_get_fn get, void *cls, bool json, uint64_t s
 			break;
 		away = false;
 		last = (uint64_t)number_of(root, "last");
+		if (instance && number_of(root, "instance") != instance) {
+			/* Another tallyd: its ids started again from 1. */
+			fprintf(stderr, "tallyctl: tallyd restarted: notices from its start\n");
+			instance = number_of(root, "instance");
+			since = 0;
+			continue;
+		}
+		instance = number_of(root, "instance");
 		if (last < since) {
 			/* Ids start again from 1 after a restart: read it all again. */
 			fprintf(stderr, "tallyctl: tallyd restarted: notices from its start\n");
