@@ -645,12 +645,14 @@ static void free_input(struct tl_amqp_input *in)
 
 int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
 			struct tl_buffer *buffer, const struct tl_signer *signer,
-			struct tl_values *values, struct tl_amqp_input **out)
+			struct tl_values *values, struct tl_meters *meters,
+			struct tl_amqp_input **out)
 {
 	struct tl_ingest_opts iopts = {
 		.buffer = buffer,
 		.signer = signer,
 		.values = values,
+		.meters = meters,
 		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
 			   (size_t)limits->max_items},
 		.source = COMPONENT,

@@ -477,6 +477,7 @@ void tl_collector_stop(struct tl_collector *c)
 	}
 	tl_buffer_close(c->buffer);
 	tl_values_destroy(c->values);
+	tl_meters_destroy(c->meters);
 	free(c);
 }
 
@@ -555,6 +556,8 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (cc->values_max_series > 0 &&
 	    (rc = tl_values_create((size_t)cc->values_max_series, &c->values)) < 0)
 		goto fail;
+	if ((rc = tl_meters_create(&c->meters)) < 0)
+		goto fail;
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;
@@ -575,11 +578,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	/* No URL or no worker (a collector built in code, e.g. by a test): no AMQP input. */
 	if (cc->amqp.urls.n > 0 && cc->amqp.workers > 0) {
 		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, c->values,
-					 &c->amqp);
+					 c->meters, &c->amqp);
 		if (rc < 0)
 			goto fail;
 	}
-	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, c->values, &c->udp);
+	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, c->values, c->meters,
+				&c->udp);
 	if (rc < 0)
 		goto fail;
 	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",

@@ -95,6 +95,7 @@ struct tl_collector {
 	struct tl_dispatcher_conf **owned; /* reconf_lock */
 	size_t n_owned, cap_owned;
 	struct tl_values *values;   /* NULL without the latest-value cache */
+	struct tl_meters *meters;   /* the meters seen (meters.h) */
 	struct tl_amqp_input *amqp; /* NULL when not configured */
 	struct tl_udp_input *udp;   /* NULL when not configured */
 	pthread_t housekeeper;

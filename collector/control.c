@@ -681,3 +681,8 @@ struct tl_values *tl_collector_values(struct tl_collector *c)
 {
 	return c->values;
 }
+
+struct tl_meters *tl_collector_meters(struct tl_collector *c)
+{
+	return c->meters;
+}

@@ -187,6 +187,8 @@ int tl_collector_input_pause(struct tl_collector *c, const char *name, bool paus
 
 /* The latest-value cache (collector/values.h), or NULL when there is none. */
 struct tl_values *tl_collector_values(struct tl_collector *c);
+/* The meters seen since start (collector/meters.h). */
+struct tl_meters *tl_collector_meters(struct tl_collector *c);
 
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);

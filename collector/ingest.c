@@ -84,6 +84,7 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	in->stats = opts->stats;
 	in->seen = opts->seen;
 	in->values = opts->values;
+	in->meters = opts->meters;
 	in->rl.interval_us = REJECT_LOG_INTERVAL_US;
 	tl_decoder_init(&in->dec, &opts->limits, opts->signer);
 	tl_decoded_init(&in->res);
@@ -251,12 +252,15 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
-	if (in->values) {
+	if ((in->values || in->meters) && res->n_samples) {
 		int64_t now = tl_time_now();
 
-		/* The latest value of each series, as the samples pass (memory only). */
-		for (i = 0; i < res->n_samples; i++)
+		/* The latest value of each series, and the meters, as the samples pass (memory
+		 * only). */
+		for (i = 0; in->values && i < res->n_samples; i++)
 			tl_values_update(in->values, &res->samples[i], now);
+		if (in->meters)
+			tl_meters_add(in->meters, res->samples, res->n_samples, now);
 	}
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;

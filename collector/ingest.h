@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/meters.h"
 #include "collector/values.h"
 #include "common/buf.h"
 #include "common/decode.h"
@@ -80,6 +81,7 @@ struct tl_ingest_opts {
 	struct tl_ingest_stats *stats; /* borrowed, shared by the input's threads */
 	struct tl_ingest_seen *seen;   /* borrowed, shared; NULL: no redelivery check */
 	struct tl_values *values;      /* borrowed, shared; NULL: no latest-value cache */
+	struct tl_meters *meters;      /* borrowed, shared; NULL: no meter registry */
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -116,6 +118,7 @@ struct tl_ingest {
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
 	struct tl_values *values;
+	struct tl_meters *meters;
 	/* Digests of the staged messages with refusals. One refused whole is
 	 * seen once its dead letter is committed (the first transaction of a
 	 * commit); one with accepted items too only once those are committed

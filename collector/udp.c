@@ -117,7 +117,8 @@ static void *udp_main(void *arg)
 
 int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,
 		       struct tl_buffer *buffer, const struct tl_signer *signer,
-		       struct tl_values *values, struct tl_udp_input **out)
+		       struct tl_values *values, struct tl_meters *meters,
+		       struct tl_udp_input **out)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_DGRAM,
@@ -126,6 +127,7 @@ int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_co
 		.buffer = buffer,
 		.signer = signer,
 		.values = values,
+		.meters = meters,
 		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
 			   (size_t)limits->max_items},
 		.source = COMPONENT,

@@ -27,12 +27,14 @@ struct tl_udp_input;
 
 /*
  * Binds and starts the input; with an empty address does nothing and sets
- * *out to NULL. Returns 0, or a negative errno when the address cannot be
+ * *out to NULL. values and meters (both may be NULL) are borrowed and must
+ * outlive the input. Returns 0, or a negative errno when the address cannot be
  * bound (logged: this is a configuration error).
  */
 int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,
 		       struct tl_buffer *buffer, const struct tl_signer *signer,
-		       struct tl_values *values, struct tl_udp_input **out);
+		       struct tl_values *values, struct tl_meters *meters,
+		       struct tl_udp_input **out);
 /* Stops, commits what is staged (bounded), joins and frees. NULL is accepted. */
 void tl_udp_input_stop(struct tl_udp_input *in);
 /* The input's counters. */

@@ -654,48 +654,71 @@ static void fill(const struct shard *sh, const struct entry *e, struct tl_value 
 	x->updates = e->updates;
 }
 
-int tl_values_each(struct tl_values *v, int (*cb)(const struct tl_value *x, void *ctx), void *ctx)
+/* Calls per_shard for each shard under its lock until it returns non-zero; returns that, or 0. */
+static int each_shard(struct tl_values *v, int (*per_shard)(struct shard *sh, void *arg), void *arg)
 {
 	size_t k;
 	int rc = 0;
 
 	for (k = 0; k < TL_VALUES_SHARDS && rc == 0; k++) {
-		struct shard *sh = &v->shards[k];
-		uint32_t i;
-
-		/* Under the shard's lock: cb must be quick and must not call back. */
-		pthread_mutex_lock(&sh->mu);
-		for (i = 0; i < sh->ix.cap && rc == 0; i++) {
-			struct tl_value x;
-			char rbuf[INLINE_RES + 1];
-
-			if (!sh->ix.slots[i])
-				continue;
-			fill(sh, entry_at(sh, sh->ix.slots[i] - 1), &x, rbuf);
-			rc = cb(&x, ctx);
-		}
-		pthread_mutex_unlock(&sh->mu);
+		pthread_mutex_lock(&v->shards[k].mu);
+		rc = per_shard(&v->shards[k], arg);
+		pthread_mutex_unlock(&v->shards[k].mu);
 	}
 	return rc;
+}
+
+struct each_arg {
+	int (*value_cb)(const struct tl_value *x, void *ctx);
+	int (*meter_cb)(const char *meter, uint64_t series, void *ctx);
+	void *ctx;
+};
+
+static int shard_values(struct shard *sh, void *arg)
+{
+	struct each_arg *a = arg;
+	uint32_t i;
+	int rc = 0;
+
+	/* Under the shard's lock: the callback must be quick and must not call back. */
+	for (i = 0; i < sh->ix.cap && rc == 0; i++) {
+		struct tl_value x;
+		char rbuf[INLINE_RES + 1];
+
+		if (!sh->ix.slots[i])
+			continue;
+		fill(sh, entry_at(sh, sh->ix.slots[i] - 1), &x, rbuf);
+		rc = a->value_cb(&x, a->ctx);
+	}
+	return rc;
+}
+
+static int shard_meters(struct shard *sh, void *arg)
+{
+	struct each_arg *a = arg;
+	uint32_t i;
+	int rc = 0;
+
+	/* A kind's references are its series. */
+	for (i = 0; i < sh->kinds.n_ids && rc == 0; i++)
+		if (sh->kinds.by_id[i])
+			rc = a->meter_cb(sh->kinds.by_id[i]->s, sh->kinds.by_id[i]->refs, a->ctx);
+	return rc;
+}
+
+int tl_values_each(struct tl_values *v, int (*cb)(const struct tl_value *x, void *ctx), void *ctx)
+{
+	struct each_arg a = {.value_cb = cb, .ctx = ctx};
+
+	return each_shard(v, shard_values, &a);
 }
 
 int tl_values_each_meter(struct tl_values *v,
 			 int (*cb)(const char *meter, uint64_t series, void *ctx), void *ctx)
 {
-	size_t k;
-	int rc = 0;
+	struct each_arg a = {.meter_cb = cb, .ctx = ctx};
 
-	for (k = 0; k < TL_VALUES_SHARDS && rc == 0; k++) {
-		struct shard *sh = &v->shards[k];
-		uint32_t i;
-
-		pthread_mutex_lock(&sh->mu);
-		for (i = 0; i < sh->kinds.n_ids && rc == 0; i++)
-			if (sh->kinds.by_id[i])
-				rc = cb(sh->kinds.by_id[i]->s, sh->kinds.by_id[i]->refs, ctx);
-		pthread_mutex_unlock(&sh->mu);
-	}
-	return rc;
+	return each_shard(v, shard_meters, &a);
 }
 
 /* Appends s (with its NUL) to buf at *used; false when it does not fit. */
