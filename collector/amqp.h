@@ -44,10 +44,10 @@
 struct tl_amqp_input;
 
 /*
- * Starts conf->workers consumer threads. conf, buffer and signer are borrowed
- * and must outlive the input. Returns 0 and *out, -EINVAL (a bad URL or an
- * unreadable credentials_file: logged) or -ENOMEM. Never fails because the
- * broker is down.
+ * Starts conf->workers consumer threads. conf, buffer, signer and shared
+ * (may be NULL) are borrowed and must outlive the input.
+ * Returns 0 and *out, -EINVAL (a bad URL or an unreadable credentials_file:
+ * logged) or -ENOMEM. Never fails because the broker is down.
  */
 int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
 			struct tl_buffer *buffer, const struct tl_signer *signer,

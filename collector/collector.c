@@ -523,6 +523,7 @@ void tl_collector_stop(struct tl_collector *c)
 	tl_values_destroy(c->values);
 	tl_clocks_destroy(c->clocks);
 	tl_notices_destroy(c->notices);
+	tl_meters_destroy(c->meters);
 	free(c);
 }
 
@@ -606,9 +607,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (cc->time_max_skew > 0 &&
 	    (rc = tl_clocks_create(cc->time_max_skew, 0, c->notices, &c->clocks)) < 0)
 		goto fail;
+	if ((rc = tl_meters_create(&c->meters)) < 0)
+		goto fail;
 	c->shared.values = c->values;
 	c->shared.notices = c->notices;
 	c->shared.clocks = c->clocks;
+	c->shared.meters = c->meters;
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;

@@ -98,6 +98,7 @@ struct tl_collector {
 	struct tl_values *values;	/* NULL without the latest-value cache */
 	struct tl_notices *notices;	/* the recent notices (notices.h) */
 	struct tl_clocks *clocks;	/* NULL without the agents' clock skew (clocks.h) */
+	struct tl_meters *meters;	/* the meters seen (meters.h) */
 	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
 	struct tl_amqp_input *amqp;	/* NULL when not configured */
 	struct tl_udp_input *udp;	/* NULL when not configured */

@@ -691,3 +691,8 @@ struct tl_clocks *tl_collector_clocks(struct tl_collector *c)
 {
 	return c->clocks;
 }
+
+struct tl_meters *tl_collector_meters(struct tl_collector *c)
+{
+	return c->meters;
+}

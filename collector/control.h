@@ -191,6 +191,8 @@ struct tl_notices *tl_collector_notices(struct tl_collector *c);
 struct tl_values *tl_collector_values(struct tl_collector *c);
 /* The agents' clock skew (collector/clocks.h), or NULL when it is not kept. */
 struct tl_clocks *tl_collector_clocks(struct tl_collector *c);
+/* The meters seen since start (collector/meters.h). */
+struct tl_meters *tl_collector_meters(struct tl_collector *c);
 
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);

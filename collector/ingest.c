@@ -252,16 +252,19 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
-	if (in->shared.values) {
+	if (res->n_samples) {
 		int64_t now = tl_time_now();
 
-		/* The latest value of each series, as the samples pass (memory only). */
-		for (i = 0; i < res->n_samples; i++)
+		/* The latest value of each series, the meters and the agents' clocks,
+		 * as the samples pass (memory only). */
+		for (i = 0; in->shared.values && i < res->n_samples; i++)
 			tl_values_update(in->shared.values, &res->samples[i], now);
+		if (in->shared.meters)
+			tl_meters_add(in->shared.meters, res->samples, res->n_samples, now);
+		if (in->shared.clocks)
+			tl_clocks_observe_samples(in->shared.clocks, res->publisher_id,
+						  res->samples, res->n_samples, now);
 	}
-	if (in->shared.clocks && res->n_samples)
-		tl_clocks_observe_samples(in->shared.clocks, res->publisher_id, res->samples,
-					  res->n_samples, tl_time_now());
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 

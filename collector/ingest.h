@@ -39,6 +39,7 @@
 
 #include "collector/buffer.h"
 #include "collector/clocks.h"
+#include "collector/meters.h"
 #include "collector/notices.h"
 #include "collector/values.h"
 #include "common/buf.h"
@@ -83,6 +84,7 @@ struct tl_ingest_shared {
 	struct tl_values *values;   /* the latest value of each series */
 	struct tl_notices *notices; /* where ingest posts what operators should hear */
 	struct tl_clocks *clocks;   /* the agents' clock skew */
+	struct tl_meters *meters;   /* the meters seen */
 };
 
 struct tl_ingest_opts {

@@ -27,7 +27,8 @@ struct tl_udp_input;
 
 /*
  * Binds and starts the input; with an empty address does nothing and sets
- * *out to NULL. Returns 0, or a negative errno when the address cannot be
+ * *out to NULL. shared (may be NULL) is borrowed and must
+ * outlive the input. Returns 0, or a negative errno when the address cannot be
  * bound (logged: this is a configuration error).
  */
 int tl_udp_input_start(const struct tl_udp_conf *conf, const struct tl_limits_conf *limits,

@@ -95,6 +95,8 @@ int tl_control_authenticate(struct tl_control_req *q, bool change)
 			return tl_control_error(q, 403, "The token's roles do not allow this %s",
 						change ? "change" : "read") +
 			       1;
+		q->scoped = !q->admin;
+		snprintf(q->project, sizeof(q->project), "%s", id.project_id);
 		snprintf(q->who, sizeof(q->who), "user %s from %s", id.user_id, peer);
 		return 0;
 	}

@@ -85,7 +85,7 @@ static const struct tl_conf_item values_items[] = {
 	 .max = 100000000,
 	 .offset = offsetof(struct tl_control_conf, values.max_series) -
 		   offsetof(struct tl_control_conf, values),
-	 .help = "series kept (least recently updated go first; about 250 bytes each); 0: none"},
+	 .help = "series kept (least recently updated go first; about 90 bytes each); 0: none"},
 	{0},
 };
 

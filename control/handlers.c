@@ -15,6 +15,7 @@
 #include "control/buffer.h"
 #include "control/handlers.h"
 #include "control/health.h"
+#include "control/meters.h"
 #include "control/metrics.h"
 #include "control/notifications.h"
 #include "control/reconfigure.h"
@@ -104,7 +105,7 @@ static int h_capabilities(struct tl_control_req *q)
 		    "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
 		    "\"DELETE /v1/deadletters/{ID|all}\", "
 		    "\"GET /v1/values\", \"GET /v1/values/RESOURCE/METER\", "
-		    "\"DELETE /v1/values\", "
+		    "\"DELETE /v1/values\", \"GET /v1/meters\", "
 		    "\"GET /v1/notifications\", \"GET /v1/time\", "
 		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
@@ -414,6 +415,8 @@ int tl_control_route(struct tl_control_req *q, char *path)
 		return tl_control_h_buffer(q);
 	if (strcmp(seg[1], "values") == 0)
 		return tl_control_h_values(q, seg + 2, n - 2);
+	if (strcmp(seg[1], "meters") == 0)
+		return tl_control_h_meters(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "deadletters") == 0)
 		return tl_control_h_deadletters(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "notifications") == 0)

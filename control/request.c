@@ -71,6 +71,22 @@ int tl_control_need_collector(struct tl_control_req *q)
 	return tl_control_error(q, 409, "The collector role does not run in this tallyd") + 1;
 }
 
+int tl_control_limit_arg(struct tl_control_req *q, size_t def, size_t max, size_t *out)
+{
+	const char *l = tl_control_arg(q, "limit");
+	char *end;
+	long v;
+
+	*out = def;
+	if (!l)
+		return 0;
+	v = strtol(l, &end, 10);
+	if (end == l || *end || v < 1 || (unsigned long)v > max)
+		return tl_control_error(q, 400, "limit must be from 1 to %zu", max) + 1;
+	*out = (size_t)v;
+	return 0;
+}
+
 int tl_control_method_not_allowed(struct tl_control_req *q, const char *allow)
 {
 	tl_buf_printf(&q->resp->headers, "Allow: %s\r\n", allow);

@@ -59,6 +59,10 @@ struct tl_control_req {
 	char id[48];
 	char who[320]; /* who asked, for the log of a change */
 	bool admin;    /* may change things */
+	/* A Keystone reader who is not an admin: sees only its project's series
+	 * (/v1/values, /v1/meters); project is "" for a token not scoped to one. */
+	bool scoped;
+	char project[TL_KEYSTONE_ID_MAX];
 };
 
 /* The headers every answer carries (JSON, the request id). */
@@ -74,6 +78,8 @@ void tl_control_put_str(struct tl_buf *b, const char *s);
 void tl_control_put_time(struct tl_buf *b, double unix_s);
 /* The value of query argument name, or NULL. */
 const char *tl_control_arg(const struct tl_control_req *q, const char *name);
+/* The argument limit in *out (def when absent): 0, or answers 400 (not 1 to max) and returns 1. */
+int tl_control_limit_arg(struct tl_control_req *q, size_t def, size_t max, size_t *out);
 /* 0 when the collector role runs, else answers 409 and returns 1. */
 int tl_control_need_collector(struct tl_control_req *q);
 

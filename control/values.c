@@ -6,7 +6,9 @@
  * list is in (resource, meter) order, paged by marker "RESOURCE/METER"
  * (exclusive) and limit (default 100, at most 1,000): the matches are
  * copied and sorted per request, at most MAX_MATCHES of them (a wider
- * query is refused: narrow it with a filter).
+ * query is refused: narrow it with a filter). A caller scoped to a project
+ * (request.h: a Keystone reader who is not an admin) sees only its
+ * project's series.
  */
 #include "config.h"
 
@@ -57,6 +59,7 @@ struct match {
 
 struct collect {
 	const char *meter, *resource, *project, *source;
+	const char *scope; /* the only project a scoped caller sees (exactly), or NULL */
 	struct match *v;
 	size_t n, cap;
 	bool too_many, oom;
@@ -82,8 +85,9 @@ static int collect_one(const struct tl_value *x, void *ctx)
 	struct match *m;
 	size_t rlen, mlen;
 
-	if (!like(c->meter, x->meter) || !like(c->resource, x->resource_id) ||
-	    !like(c->project, x->project_id) || !like(c->source, x->source))
+	if ((c->scope && strcmp(c->scope, x->project_id) != 0) || !like(c->meter, x->meter) ||
+	    !like(c->resource, x->resource_id) || !like(c->project, x->project_id) ||
+	    !like(c->source, x->source))
 		return 0;
 	if (c->n == MAX_MATCHES) {
 		c->too_many = true;
@@ -143,19 +147,14 @@ static int h_list(struct tl_control_req *q, struct tl_values *values)
 	struct collect c = {.meter = tl_control_arg(q, "meter"),
 			    .resource = tl_control_arg(q, "resource"),
 			    .project = tl_control_arg(q, "project"),
-			    .source = tl_control_arg(q, "source")};
-	const char *marker = tl_control_arg(q, "marker"), *l = tl_control_arg(q, "limit");
+			    .source = tl_control_arg(q, "source"),
+			    .scope = q->scoped ? q->project : NULL};
+	const char *marker = tl_control_arg(q, "marker");
 	struct tl_buf *b = &q->resp->body;
-	size_t i, start = 0, limit = DEFAULT_LIMIT, shown = 0;
+	size_t i, start = 0, limit, shown = 0;
 
-	if (l) {
-		char *end;
-		long v = strtol(l, &end, 10);
-
-		if (end == l || *end || v < 1 || v > MAX_LIMIT)
-			return tl_control_error(q, 400, "limit must be from 1 to %d", MAX_LIMIT);
-		limit = (size_t)v;
-	}
+	if (tl_control_limit_arg(q, DEFAULT_LIMIT, MAX_LIMIT, &limit))
+		return 0;
 	tl_values_each(values, collect_one, &c);
 	if (c.oom || c.too_many) {
 		collect_fini(&c);
@@ -216,6 +215,11 @@ int tl_control_h_values(struct tl_control_req *q, char **seg, size_t n)
 	if (!values)
 		return tl_control_error(q, 409,
 					"No latest-value cache (control.values.max_series is 0)");
+	if (q->scoped && !*q->project)
+		return tl_control_error(
+			q, 403,
+			"The token is not scoped to a project: a reader who is not an "
+			"admin sees only its project's series");
 	if (n == 0 && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0))
 		return h_list(q, values);
 	if (n == 0 && strcmp(m, "DELETE") == 0) {
@@ -233,7 +237,9 @@ int tl_control_h_values(struct tl_control_req *q, char **seg, size_t n)
 		char buf[4096];
 		int rc = tl_values_get(values, seg[0], seg[1], &x, buf, sizeof(buf));
 
-		if (rc == -ENOENT)
+		/* A scoped caller is not told that another project's series exists. */
+		if (rc == -ENOENT ||
+		    (rc == 0 && q->scoped && strcmp(x.project_id, q->project) != 0))
 			return tl_control_error(q, 404, "No value of meter %s for resource %s",
 						seg[1], seg[0]);
 		if (rc < 0)

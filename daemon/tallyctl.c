@@ -4,7 +4,7 @@
  * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
- * (status, top, dispatcher, input, flush, metrics, reload, deadletter
+ * (status, top, dispatcher, input, flush, metrics, meters, reload, deadletter
  * retry|drop, buffer set, notifications, time) are tallyctl_control.c's.
  */
 #include "config.h"
@@ -85,6 +85,8 @@ static void usage(FILE *f)
 		   "  input pause|resume amqp|udp\n"
 		   "  flush [--dispatcher NAME] [--wait SECONDS]\n"
 		   "  metrics                 the Prometheus text of GET /metrics\n"
+		   "  meters [PATTERN]        the meters seen since start: type, unit,\n"
+		   "                          samples, resources, rate, last seen\n"
 		   "  deadletter retry ID|all [--dispatcher NAME]\n"
 		   "                          resend dead letters to the dispatcher that\n"
 		   "                          refused them (once its destination is fixed);\n"

@@ -1,8 +1,8 @@
 /*
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
- * flush, metrics, top, reload, deadletter retry|drop, buffer set, notifications,
- * time (tallyctl_notices.c).
+ * flush, metrics, meters, top, reload, deadletter retry|drop, buffer set,
+ * notifications, time (tallyctl_notices.c).
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -247,6 +247,37 @@ static void print_buffer(const struct tl_json *b)
 	       num(b, "oldest_age_seconds"), num(b, "dead_letters"));
 }
 
+/* GET /v1/meters as a table. */
+static void print_meters(const struct tl_json *root)
+{
+	const struct tl_json *a = get(root, "meters"), *res;
+	uint32_t i;
+
+	if (!a || a->type != TL_JSON_ARRAY)
+		return;
+	printf("%-32s %-10s %-10s %12s %10s %9s  %s\n", "METER", "TYPE", "UNIT", "SAMPLES",
+	       "RESOURCES", "RATE/S", "LAST SEEN");
+	for (i = 0; i < a->len; i++) {
+		const struct tl_json *m = &a->u.items[i];
+		char samples[32] = "-", resources[32] = "-", rate[32] = "-";
+
+		/* null (a figure not kept for this caller): "-" */
+		if ((res = get(m, "samples")) && tl_json_is_number(res))
+			snprintf(samples, sizeof(samples), "%.0f", tl_json_number(res));
+		if ((res = get(m, "resources")) && tl_json_is_number(res))
+			snprintf(resources, sizeof(resources), "%.0f", tl_json_number(res));
+		if ((res = get(m, "rate")) && tl_json_is_number(res))
+			snprintf(rate, sizeof(rate), "%.2f", tl_json_number(res));
+		printf("%-32s %-10s %-10s %12s %10s %9s  %s\n", str(m, "name"), str(m, "type"),
+		       str(m, "unit"), samples, resources, rate, str(m, "last_seen"));
+	}
+	if (num(root, "untracked") > 0)
+		printf("(%.0f samples of meters beyond the %.0f tracked are not counted)\n",
+		       num(root, "untracked"), num(root, "max_meters"));
+	if ((res = get(root, "next_marker")) && res->type == TL_JSON_STRING)
+		printf("(more: use --json and marker=%s)\n", str(root, "next_marker"));
+}
+
 /*
  * Parses the answer text; prints the API's error message for a status >= 400.
  * Returns the document's root, or NULL (printed).
@@ -453,9 +484,9 @@ static int top_cmd(const struct target *t, long count);
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status", "top",	      "dispatcher", "input",
-					   "flush",  "metrics",	      "reload",	    "deadletter",
-					   "buffer", "notifications", "time",	    NULL};
+	static const char *const cmds[] = {
+		"status", "top",	"dispatcher", "input",	       "flush", "metrics", "meters",
+		"reload", "deadletter", "buffer",     "notifications", "time",	NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -554,6 +585,13 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		rc = status_cmd(&t);
 	} else if (strcmp(cmd, "top") == 0 && argc == 0 && !t.json) {
 		rc = top_cmd(&t, count);
+	} else if (strcmp(cmd, "meters") == 0 && argc <= 1) {
+		char *esc = argc ? curl_easy_escape(NULL, argv[0], 0) : NULL;
+
+		snprintf(path, sizeof(path), "/v1/meters%s%.1000s", esc ? "?name=" : "",
+			 esc ? esc : "");
+		curl_free(esc);
+		rc = show(&t, path, print_meters);
 	} else if (strcmp(cmd, "metrics") == 0 && argc == 0) {
 		t.json = true; /* the text as it is */
 		rc = show(&t, "/metrics", NULL);

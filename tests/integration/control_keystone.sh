@@ -7,7 +7,9 @@
 # with neither role 403 even on GET; Keystone stopped: a token tallyd has not
 # seen 503, a cached one still answers. The collector runs with a file
 # dispatcher and no broker (its AMQP input retries a closed port): the
-# dispatchers are what is read and changed here.
+# dispatchers are what is read and changed here. Samples of two projects
+# sent over UDP: a reader (not an admin) sees in /v1/values and /v1/meters
+# only its token's project's series; the admin sees all.
 . "$top_srcdir/tests/integration/lib.sh"
 command -v curl >/dev/null || { echo "SKIP: curl missing"; exit 77; }
 
@@ -34,11 +36,12 @@ code=$(kcurl -o /dev/null -w '%{http_code}' -X PUT \
 [ "$code" = 204 ] || fail "cannot grant reader to reader1: HTTP $code"
 
 closed=$(free_port)
+udp=$(free_port)
 cat >"$work/tally.yaml" <<CONF
 telemetry_secret: "control keystone"
 collector:
   amqp: {urls: ["amqp://guest:guest@127.0.0.1:$closed/"], workers: 1}
-  udp: {address: ""}
+  udp: {address: "127.0.0.1", port: $udp}
   buffer: {path: "$work/buffer", max_size: 64MiB}
   dispatchers: [{name: out, type: file, file_path: "$work/out.log"}]
 api: {enabled: false}
@@ -117,6 +120,46 @@ OS_TOKEN=$admin "$TALLYCTL" dispatcher disable out --url "http://127.0.0.1:$cpor
 	fail "tallyctl disable with the admin's OS_TOKEN"
 OS_TOKEN=$admin "$TALLYCTL" dispatcher enable out --url "http://127.0.0.1:$cport" >/dev/null ||
 	fail "tallyctl enable with the admin's OS_TOKEN"
+
+# Project scope: 5 series of reader1's project (demo: 3 cpu, 2 memory.usage), 4 of another (cpu).
+"$PY" - "$udp" "$TALLY_KS_DEMO_PROJECT_ID" "$TALLY_KS_OTHER_PROJECT_ID" "$top_srcdir" <<'PYEOF' ||
+import importlib.util, socket, sys
+import msgpack
+port, a, b, top = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+spec = importlib.util.spec_from_file_location('gen', top + '/tests/data/gen_ceilometer_messages.py')
+gen = importlib.util.module_from_spec(spec); spec.loader.exec_module(gen)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+series = [(a, 'a-vm-%d' % i, 'cpu', 'cumulative', 'ns') for i in range(3)] + \
+    [(a, 'a-vm-%d' % i, 'memory.usage', 'gauge', 'MB') for i in range(2)] + \
+    [(b, 'b-vm-%d' % i, 'cpu', 'cumulative', 'ns') for i in range(4)]
+for project, res, name, mtype, unit in series:
+    x = gen.ceilo_sample.Sample(name=name, type=mtype, unit=unit, volume=1, user_id='u',
+                                project_id=project, resource_id=res,
+                                timestamp='2024-05-01T12:00:00', resource_metadata={})
+    s.sendto(msgpack.packb(gen.publisher_utils.meter_message_from_counter(x, 'control keystone')),
+             ('127.0.0.1', port))
+PYEOF
+	fail "UDP sender failed"
+i=0
+until tcp GET /v1/values "$admin" >/dev/null && [ "$(field "j['matches']")" = 9 ]; do
+	i=$((i + 1)); [ $i -le 100 ] || fail "the admin does not see the 9 series: $(cat "$work/body")"; sleep 0.1
+done
+tcp GET /v1/values "$reader" >/dev/null; want 200 "values as reader"
+[ "$(field "sorted(v['resource_id'] + '/' + v['meter'] for v in j['values'] if v['project_id'] == '$TALLY_KS_DEMO_PROJECT_ID')")" = \
+	"['a-vm-0/cpu', 'a-vm-0/memory.usage', 'a-vm-1/cpu', 'a-vm-1/memory.usage', 'a-vm-2/cpu']" ] &&
+	[ "$(field "j['matches']")" = 5 ] || fail "values as reader (project demo only): $(cat "$work/body")"
+tcp GET "/v1/values?project=$TALLY_KS_OTHER_PROJECT_ID" "$reader" >/dev/null; want 200 "another project as reader"
+[ "$(field "j['matches']")" = 0 ] || fail "a reader sees another project: $(cat "$work/body")"
+tcp GET /v1/values/b-vm-0/cpu "$reader" >/dev/null; want 404 "another project's series as reader"
+tcp GET /v1/values/a-vm-0/cpu "$reader" >/dev/null; want 200 "its project's series as reader"
+tcp GET /v1/meters "$reader" >/dev/null; want 200 "meters as reader"
+[ "$(field "([(m['name'], m['resources'], m['samples'], m['rate']) for m in j['meters']], j['scope'])")" = \
+	"([('cpu', 3, None, None), ('memory.usage', 2, None, None)], '$TALLY_KS_DEMO_PROJECT_ID')" ] ||
+	fail "meters as reader (project demo only): $(cat "$work/body")"
+tcp GET /v1/meters "$admin" >/dev/null; want 200 "meters as admin"
+[ "$(field "([(m['name'], m['resources'], m['samples']) for m in j['meters']], j['scope'])")" = \
+	"([('cpu', 7, 7), ('memory.usage', 2, 2)], None)" ] || fail "meters as admin (all): $(cat "$work/body")"
+tcp DELETE /v1/values "$reader" >/dev/null; want 403 "clear as reader"
 
 # Keystone down: a token tallyd has not validated cannot be checked (503);
 # one it has (cache_time 60) still answers.

@@ -1,9 +1,11 @@
 #!/bin/sh
-# The latest value of each series through the control API (issue 16, in
-# progress): samples published by oslo.messaging in two streams, the second
-# holding older and newer samples of the same series; GET /v1/values shows
-# the newest per (resource, meter) by timestamp, the filters select, one
-# series reads alone, DELETE clears.
+# The latest value of each series through the control API (issue 16):
+# samples published by oslo.messaging in two streams, the second holding
+# older and newer samples of the same series; GET /v1/values shows the
+# newest per (resource, meter) by timestamp, the filters select, one series
+# reads alone, DELETE clears. GET /v1/meters: per meter exactly the samples
+# published, the distinct resources the cache holds, the type and unit, the
+# rate over the last minute; since and name select; tallyctl meters.
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 need_peers
@@ -18,6 +20,7 @@ publish() { # COUNT SEED OUT
 		--count "$1" --per-message 10 --seed "$2" --out "$3" 2>"$work/publish.err" ||
 		{ cat "$work/publish.err"; fail "publish.py failed"; }
 }
+t0=$(date +%s)
 publish 400 41 "$work/s1.jsonl"
 publish 400 42 "$work/s2.jsonl"
 req POST "/v1/flush?wait=20"; want 200 "flush"
@@ -68,8 +71,66 @@ req GET "/v1/values?limit=5&marker=$next"; want 200 "the next page"
 [ "$(field "len(j['values'])")" -eq 5 ] || fail "the next page: $(cat "$work/body")"
 req GET "/v1/values?limit=0"; want 400 "limit 0"
 
+# The meters: exactly what was published.
+req GET /v1/meters; want 200 "GET /v1/meters"
+"$PY" - "$work/body" "$(($(date +%s) - t0))" "$work/s1.jsonl" "$work/s2.jsonl" <<'PY' || fail "/v1/meters is not what was published"
+import json, sys
+got = json.load(open(sys.argv[1]))
+elapsed = int(sys.argv[2])
+want = {}
+for path in sys.argv[3:]:
+    for line in open(path):
+        s = json.loads(line)
+        m = want.setdefault(s['counter_name'], {'samples': 0, 'resources': set(),
+                                                'type': s['counter_type'], 'unit': s['counter_unit']})
+        m['samples'] += 1
+        m['resources'].add(s['resource_id'])
+rows = {m['name']: m for m in got['meters']}
+bad = []
+if sorted(rows) != sorted(want) or [m['name'] for m in got['meters']] != sorted(want):
+    bad.append('meters %s, want %s (sorted)' % ([m['name'] for m in got['meters']], sorted(want)))
+for name, w in want.items():
+    m = rows.get(name)
+    if not m:
+        continue
+    if (m['samples'], m['resources'], m['type'], m['unit']) != (w['samples'], len(w['resources']), w['type'], w['unit']):
+        bad.append('%s: %s, want samples %d resources %d type %s unit %s' % (
+            name, m, w['samples'], len(w['resources']), w['type'], w['unit']))
+    # Published within the last minute: the rate is samples / 60.
+    if elapsed < 55 and abs(m['rate'] * 60 - w['samples']) > 1e-6:
+        bad.append('%s: rate %s, want %s / 60' % (name, m['rate'], w['samples']))
+    if not (m['first_seen'] and m['last_seen'] and m['first_seen'] <= m['last_seen']):
+        bad.append('%s: first and last seen %s %s' % (name, m['first_seen'], m['last_seen']))
+if (got['tracked'], got['untracked'], got['scope'], got['next_marker']) != (len(want), 0, None, None):
+    bad.append('tracked %s untracked %s scope %s next %s' % (got['tracked'], got['untracked'], got['scope'], got['next_marker']))
+print('%d meters, %d samples: %s' % (len(want), sum(w['samples'] for w in want.values()), bad or 'all exact'))
+sys.exit(1 if bad else 0)
+PY
+n_meters=$(field "len(j['meters'])")
+req GET "/v1/meters?name=cpu"; want 200 "meters by name"
+[ "$(field "[m['name'] for m in j['meters']]")" = "['cpu']" ] || fail "name=cpu: $(cat "$work/body")"
+[ "$(field "j['meters'][0]['resources']")" -eq "$cpu" ] || fail "cpu: resources, want $cpu: $(cat "$work/body")"
+req GET "/v1/meters?since=$t0"; want 200 "since (Unix seconds)"
+[ "$(field "len(j['meters'])")" -eq "$n_meters" ] || fail "since=$t0: $(cat "$work/body")"
+req GET "/v1/meters?since=$(date -u -d @$(($(date +%s) + 3600)) +%Y-%m-%dT%H:%M:%SZ)"; want 200 "since (RFC 3339)"
+[ "$(field "len(j['meters'])")" -eq 0 ] || fail "since an hour ahead: $(cat "$work/body")"
+req GET "/v1/meters?limit=2"; want 200 "a page of meters"
+next=$(field "j['next_marker']")
+req GET "/v1/meters?limit=1000&marker=$next"; want 200 "the next page of meters"
+[ "$(field "len(j['meters'])")" -eq $((n_meters - 2)) ] || fail "after marker $next: $(cat "$work/body")"
+req GET "/v1/meters?since=yesterday"; want 400 "a bad since"
+req GET "/v1/meters?limit=10001"; want 400 "limit over the cap"
+req POST /v1/meters; want 405 "POST /v1/meters"
+"$TALLYCTL" -c "$work/tally.yaml" meters 'cp*' >"$work/tallyctl.out" 2>&1 ||
+	fail "tallyctl meters: $(cat "$work/tallyctl.out")"
+grep -Eq "^cpu +cumulative +ns +[0-9]+ +$cpu " "$work/tallyctl.out" || fail "tallyctl meters: $(cat "$work/tallyctl.out")"
+
 req DELETE /v1/values; want 200 "clear"
 req GET /v1/values; want 200 "after clear"
 [ "$(field "j['matches']")" -eq 0 ] || fail "values after clear: $(cat "$work/body")"
+# The meters stay (seen since start); the cache holds no series of them any more.
+req GET "/v1/meters?name=cpu"; want 200 "meters after clear"
+[ "$(field "(j['meters'][0]['resources'], j['meters'][0]['samples'] > 0)")" = "(0, True)" ] ||
+	fail "cpu after clear: $(cat "$work/body")"
 stop_tallyd
 echo "PASS"
