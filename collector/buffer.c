@@ -1140,15 +1140,7 @@ int tl_buffer_wait_token(struct tl_buffer_reader *r, int timeout_ms, uint64_t to
 	struct timespec ts;
 	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (timeout_ms < 0)
-		timeout_ms = 0;
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = tl_time_mono_deadline(timeout_ms);
 	pthread_mutex_lock(&b->mu);
 	while (b->committed_next <= r->next && b->wake_gen == token) {
 		if (pthread_cond_timedwait(&b->cond, &b->mu, &ts) == ETIMEDOUT)

@@ -42,27 +42,13 @@ static void nap(_Atomic bool *stop, int ms)
 }
 
 /* CLOCK_MONOTONIC deadline ms from now, for the condition variables. */
-static struct timespec deadline_in(int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /*
  * A dispatch thread's sleep: up to ms, cut short by the collector stopping
  * and by any kick (enable, disable, restart, flush) it has not served yet.
  */
 static void dnap(struct dthread *t, int ms)
 {
-	struct timespec ts = deadline_in(ms);
+	struct timespec ts = tl_time_mono_deadline(ms);
 
 	pthread_mutex_lock(&t->mu);
 	while (t->kick == t->seen_kick && !atomic_load(&t->c->stop_dispatch) &&

@@ -120,13 +120,7 @@ size_t tl_notices_read(struct tl_notices *n, uint64_t since, struct tl_notice *o
 	uint64_t id, oldest;
 	size_t k = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = tl_time_mono_deadline(timeout_ms);
 	pthread_mutex_lock(&n->mu);
 	while (timeout_ms > 0 && !n->closed && n->next_id - 1 <= since)
 		if (pthread_cond_timedwait(&n->cv, &n->mu, &deadline) == ETIMEDOUT)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in µs time. */
 #define TL_TIME_MIN_US (-62135596800LL * 1000000LL)
@@ -50,6 +51,9 @@ size_t tl_time_format_py(int64_t us, char *buf, size_t size);
 int64_t tl_time_now(void);
 /* A monotonic clock in µs, for intervals. */
 int64_t tl_time_mono(void);
+/* CLOCK_MONOTONIC now plus ms (negative: 0), as pthread_cond_timedwait() takes it
+ * on a condition variable set to that clock. */
+struct timespec tl_time_mono_deadline(int ms);
 
 /* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
 int64_t tl_days_from_civil(int64_t y, int m, int d);
