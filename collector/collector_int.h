@@ -96,6 +96,7 @@ struct tl_collector {
 	size_t n_owned, cap_owned;
 	struct tl_values *values;	/* NULL without the latest-value cache */
 	struct tl_notices *notices;	/* the recent notices (notices.h) */
+	struct tl_thresholds *thr;	/* evaluated at ingest (thresholds.h) */
 	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
 	struct tl_amqp_input *amqp;	/* NULL when not configured */
 	struct tl_udp_input *udp;	/* NULL when not configured */

@@ -39,6 +39,7 @@
 
 #include "collector/buffer.h"
 #include "collector/notices.h"
+#include "collector/thresholds.h"
 #include "collector/values.h"
 #include "common/buf.h"
 #include "common/decode.h"
@@ -81,6 +82,7 @@ void tl_ingest_seen_fini(struct tl_ingest_seen *s);
 struct tl_ingest_shared {
 	struct tl_values *values;   /* the latest value of each series */
 	struct tl_notices *notices; /* where ingest posts what operators should hear */
+	struct tl_thresholds *thr;  /* evaluated on every sample (thresholds.h) */
 };
 
 struct tl_ingest_opts {
@@ -127,6 +129,9 @@ struct tl_ingest {
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
 	struct tl_ingest_shared shared; /* a copy: NULL members when off */
+	/* Threshold changes of the staged messages: their events are staged
+	 * records, their states go in the commit's last transaction. */
+	struct tl_threshold_staging thr_stage;
 	/* Digests of the staged messages with refusals. One refused whole is
 	 * seen once its dead letter is committed (the first transaction of a
 	 * commit); one with accepted items too only once those are committed

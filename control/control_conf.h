@@ -37,6 +37,11 @@ struct tl_control_conf {
 	struct {
 		int64_t max_series; /* the latest-value cache's bound; 0: no cache */
 	} values;
+	struct {
+		char *amqp;	/* a broker URL: publish threshold notifications; NULL or "": off */
+		char *exchange; /* the oslo.messaging exchange ("tally") */
+		char *topic;	/* the notification topic ("notifications"): key <topic>.info */
+	} notify;
 	struct tl_keystone_conf keystone;
 };
 

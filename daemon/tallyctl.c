@@ -93,7 +93,10 @@ static void usage(FILE *f)
 		   "                          delete dead letters\n"
 		   "  buffer set KEY=VALUE... change the buffer until tallyd stops: max_size\n"
 		   "                          (512MiB), sync (commit|none), when_full\n"
-		   "                          (block|drop_oldest), batch_size, batch_timeout\n");
+		   "                          (block|drop_oldest), batch_size, batch_timeout\n"
+		   "  threshold list | show NAME | rm NAME\n"
+		   "  threshold add NAME --meter M --op gt|ge|lt|le --value V [--resource PATTERN]\n"
+		   "      [--project P] [--for S] [--hysteresis H] [--severity low|moderate|critical]\n");
 }
 
 static const char *form_name(enum tl_msg_form f)
