@@ -19,6 +19,7 @@
 #include "collector/collector_int.h"
 #include "collector/deadletter.h"
 #include "collector/record.h"
+#include "collector/thresholds.h"
 #include "collector/udp.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -510,6 +511,7 @@ void tl_collector_stop(struct tl_collector *c)
 	tl_clocks_destroy(c->clocks);
 	tl_notices_destroy(c->notices);
 	tl_meters_destroy(c->meters);
+	tl_thresholds_destroy(c->thr);
 	free(c);
 }
 
@@ -602,6 +604,11 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	rc = tl_buffer_open(&bopts, &c->buffer);
 	if (rc < 0)
 		goto fail;
+	/* Thresholds and their states live in the buffer: loaded before any input. */
+	if ((rc = tl_thresholds_create(&c->thr)) < 0 ||
+	    (rc = tl_thresholds_load(c->thr, c->buffer)) < 0)
+		goto fail;
+	c->shared.thr = c->thr;
 	/* Every reader before any input: a new cursor starts at the end. */
 	for (i = 0; i < c->n_dts; i++) {
 		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);

@@ -99,6 +99,7 @@ struct tl_collector {
 	struct tl_notices *notices;	/* the recent notices (notices.h) */
 	struct tl_clocks *clocks;	/* NULL without the agents' clock skew (clocks.h) */
 	struct tl_meters *meters;	/* the meters seen (meters.h) */
+	struct tl_thresholds *thr;	/* evaluated at ingest (thresholds.h) */
 	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
 	struct tl_amqp_input *amqp;	/* NULL when not configured */
 	struct tl_udp_input *udp;	/* NULL when not configured */

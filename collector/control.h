@@ -194,6 +194,21 @@ struct tl_clocks *tl_collector_clocks(struct tl_collector *c);
 /* The meters seen since start (collector/meters.h). */
 struct tl_meters *tl_collector_meters(struct tl_collector *c);
 
+/* ---- thresholds (collector/control_thresholds.c) ---- */
+
+/* The thresholds (collector/thresholds.h: reads), living as long as the collector. */
+struct tl_thresholds *tl_collector_thresholds(struct tl_collector *c);
+struct tl_threshold_def;
+/*
+ * Adds (create) or replaces a threshold, stored in the buffer's side state
+ * (it persists: not a runtime-only change). Logged with who. Returns as
+ * tl_thresholds_put().
+ */
+int tl_collector_threshold_put(struct tl_collector *c, const struct tl_threshold_def *d,
+			       bool create, const char *who);
+/* Removes one with its stored states. Logged with who. Returns 0, -ENOENT or a buffer error. */
+int tl_collector_threshold_delete(struct tl_collector *c, const char *name, const char *who);
+
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);
 

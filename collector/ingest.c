@@ -92,6 +92,7 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	in->res.max_details = DEAD_FIRST_REASONS;
 	tl_buf_init(&in->payload);
 	tl_buf_init(&in->dead_payload);
+	tl_threshold_staging_init(&in->thr_stage);
 	return 0;
 }
 
@@ -109,6 +110,7 @@ void tl_ingest_fini(struct tl_ingest *in)
 	free(in->reasons);
 	free(in->digests);
 	free(in->whole);
+	tl_threshold_staging_fini(&in->thr_stage);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -241,7 +243,7 @@ static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
 {
 	struct tl_decoded *res = &in->res;
-	size_t i;
+	size_t i, thr_first = in->thr_stage.n;
 	int rc;
 
 	if (in->stats) {
@@ -265,6 +267,11 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 			tl_clocks_observe_samples(in->shared.clocks, res->publisher_id,
 						  res->samples, res->n_samples, now);
 	}
+	/* Thresholds: their changes become events after the message's own. */
+	if (in->shared.thr && res->n_samples &&
+	    tl_thresholds_eval(in->shared.thr, res->samples, res->n_samples, &in->thr_stage) ==
+		    -ENOMEM)
+		return -ENOMEM;
 	for (i = 0; i < res->n_samples; i++) {
 		size_t off = in->payload.len;
 
@@ -279,6 +286,18 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		size_t off = in->payload.len;
 
 		if (tl_record_encode_event(&res->events[i], &in->payload) < 0 ||
+		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
+			in->payload.len = off;
+			return -ENOMEM;
+		}
+		in->n_events++;
+	}
+	for (i = thr_first; i < in->thr_stage.n; i++) {
+		size_t off = in->payload.len;
+
+		if (tl_buf_append(&in->payload,
+				  in->thr_stage.text.data + in->thr_stage.v[i].event_off,
+				  in->thr_stage.v[i].event_len) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;
@@ -334,6 +353,10 @@ void tl_ingest_discard(struct tl_ingest *in)
 	in->n_digests = in->n_whole = 0;
 	tl_buf_reset(&in->payload);
 	tl_buf_reset(&in->dead_payload);
+	/* Their messages come again: the states they changed go back (thresholds.h). */
+	if (in->shared.thr)
+		tl_thresholds_undo(in->shared.thr, &in->thr_stage);
+	tl_threshold_staging_reset(&in->thr_stage);
 }
 
 int tl_ingest_commit(struct tl_ingest *in)
@@ -380,6 +403,11 @@ int tl_ingest_commit(struct tl_ingest *in)
 
 	if (in->n_slots > in->done_slots) {
 		size_t n = in->n_slots, chunk;
+		const struct tl_buffer_kv *kv = NULL;
+		int n_kv = in->thr_stage.n ? tl_threshold_staging_kv(&in->thr_stage, &kv) : 0;
+
+		if (n_kv < 0)
+			return -ENOMEM;
 
 		if (tl_array_grow((void **)&in->recs, &in->cap_recs, n, sizeof(*in->recs)) < 0)
 			return -ENOMEM;
@@ -401,7 +429,13 @@ int tl_ingest_commit(struct tl_ingest *in)
 		while (in->done_slots < n) {
 			if (chunk > n - in->done_slots)
 				chunk = n - in->done_slots;
-			rc = tl_buffer_append(in->buffer, in->recs + in->done_slots, chunk, NULL);
+			/* Threshold states go with the last part: with their events
+			 * (a state is never stored without its event). */
+			rc = in->done_slots + chunk == n && n_kv
+				     ? tl_buffer_append_state(in->buffer, in->recs + in->done_slots,
+							      chunk, kv, (size_t)n_kv, NULL)
+				     : tl_buffer_append(in->buffer, in->recs + in->done_slots,
+							chunk, NULL);
 			if (rc == -EMSGSIZE && chunk > 1) {
 				chunk /= 2;
 				continue;
@@ -443,6 +477,8 @@ int tl_ingest_commit(struct tl_ingest *in)
 	}
 	in->n_slots = in->n_samples = in->n_events = in->done_slots = 0;
 	tl_buf_reset(&in->payload);
+	tl_threshold_staging_post(&in->thr_stage, in->shared.notices);
+	tl_threshold_staging_reset(&in->thr_stage);
 	/* Committed: a redelivery of these refused messages can be skipped. */
 	if (in->seen && in->n_digests)
 		seen_add(in->seen, in->digests, in->n_digests);

@@ -41,6 +41,7 @@
 #include "collector/clocks.h"
 #include "collector/meters.h"
 #include "collector/notices.h"
+#include "collector/thresholds.h"
 #include "collector/values.h"
 #include "common/buf.h"
 #include "common/decode.h"
@@ -85,6 +86,7 @@ struct tl_ingest_shared {
 	struct tl_notices *notices; /* where ingest posts what operators should hear */
 	struct tl_clocks *clocks;   /* the agents' clock skew */
 	struct tl_meters *meters;   /* the meters seen */
+	struct tl_thresholds *thr;  /* evaluated on every sample (thresholds.h) */
 };
 
 struct tl_ingest_opts {
@@ -131,6 +133,9 @@ struct tl_ingest {
 	size_t cap_reasons;
 	struct tl_ingest_seen *seen;
 	struct tl_ingest_shared shared; /* a copy: NULL members when off */
+	/* Threshold changes of the staged messages: their events are staged
+	 * records, their states go in the commit's last transaction. */
+	struct tl_threshold_staging thr_stage;
 	/* Digests of the staged messages with refusals. One refused whole is
 	 * seen once its dead letter is committed (the first transaction of a
 	 * commit); one with accepted items too only once those are committed

@@ -3,10 +3,14 @@
 
 #include "control/control_conf.h"
 
+#include <amqp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <stdlib.h>
+
+#include "collector/collector_conf.h"
 
 /* Is addr a loopback address (127.0.0.0/8 or ::1)? */
 static bool loopback(const char *addr)
@@ -26,6 +30,28 @@ static int check_listen(void *p, const struct tl_conf_check *c)
 	if (!s || !*s)
 		return 0; /* no TCP listener */
 	return tl_conf_check_ip_address(p, c);
+}
+
+/* control.notify.amqp: null, "" (off) or a URL the collector's inputs would take. */
+static int check_notify_url(void *p, const struct tl_conf_check *c)
+{
+	const char *s = *(char **)p, *why = NULL;
+	struct amqp_connection_info info;
+	char *text;
+
+	if (!s || !*s)
+		return 0;
+	if (!(text = strdup(s))) /* amqp_parse_url() writes into it */
+		return -ENOMEM;
+	tl_amqp_url_parse(text, &info, &why);
+	if (!why && info.ssl)
+		why = "amqps:// is not supported for notifications (amqp:// only)";
+	free(text);
+	if (!why)
+		return 0;
+	/* It may hold a password: say where, never quote it. */
+	tl_conf_error(c->errs, c->at, "%s: %s", c->path, why);
+	return -EINVAL;
 }
 
 int tl_control_conf_check(void *p, const struct tl_conf_check *c)
@@ -101,6 +127,31 @@ static const struct tl_conf_item time_items[] = {
 		 "flagged (GET /v1/time) and a notice raised"},
 	{0},
 };
+
+#define N(field) \
+	(offsetof(struct tl_control_conf, notify.field) - offsetof(struct tl_control_conf, notify))
+static const struct tl_conf_item notify_items[] = {
+	{.key = "amqp",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = N(amqp),
+	 .check = check_notify_url,
+	 .help = "broker URL (amqp://user:pass@host:5672/) to publish threshold changes to as "
+		 "oslo.messaging notifications; null: off"},
+	{.key = "exchange",
+	 .type = TL_CONF_STRING,
+	 .def = "tally",
+	 .offset = N(exchange),
+	 .help = "the topic exchange of the notifications"},
+	{.key = "topic",
+	 .type = TL_CONF_STRING,
+	 .def = "notifications",
+	 .offset = N(topic),
+	 .help = "the notification topic: routing key and queue <topic>.info"},
+	{0},
+};
+#undef N
 
 const struct tl_conf_item tl_control_conf_items[] = {
 	{.key = "enabled",
@@ -187,6 +238,11 @@ const struct tl_conf_item tl_control_conf_items[] = {
 	 .section = time_items,
 	 .offset = C(time),
 	 .help = "the agents' clock skew (GET /v1/time)"},
+	{.key = "notify",
+	 .type = TL_CONF_SECTION,
+	 .section = notify_items,
+	 .offset = C(notify),
+	 .help = "threshold changes published as oslo.messaging notifications"},
 	{.key = "keystone",
 	 .type = TL_CONF_SECTION,
 	 .section = tl_keystone_conf_items,

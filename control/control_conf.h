@@ -40,6 +40,11 @@ struct tl_control_conf {
 	struct {
 		double max_skew; /* seconds: an agent's median skew beyond it is flagged */
 	} time;
+	struct {
+		char *amqp;	/* a broker URL: publish threshold notifications; NULL or "": off */
+		char *exchange; /* the oslo.messaging exchange ("tally") */
+		char *topic;	/* the notification topic ("notifications"): key <topic>.info */
+	} notify;
 	struct tl_keystone_conf keystone;
 };
 

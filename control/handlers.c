@@ -20,6 +20,7 @@
 #include "control/notifications.h"
 #include "control/reconfigure.h"
 #include "control/time.h"
+#include "control/thresholds.h"
 #include "control/values.h"
 #include "dispatchers/dispatcher.h"
 #include "storage/storage.h"
@@ -107,6 +108,9 @@ static int h_capabilities(struct tl_control_req *q)
 		    "\"GET /v1/values\", \"GET /v1/values/RESOURCE/METER\", "
 		    "\"DELETE /v1/values\", \"GET /v1/meters\", "
 		    "\"GET /v1/notifications\", \"GET /v1/time\", "
+		    "\"GET /v1/thresholds\", \"POST /v1/thresholds\", "
+		    "\"GET /v1/thresholds/NAME\", \"PUT /v1/thresholds/NAME\", "
+		    "\"DELETE /v1/thresholds/NAME\", "
 		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
@@ -423,5 +427,7 @@ int tl_control_route(struct tl_control_req *q, char *path)
 		return tl_control_h_notifications(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "time") == 0)
 		return tl_control_h_time(q, seg + 2, n - 2);
+	if (strcmp(seg[1], "thresholds") == 0)
+		return tl_control_h_thresholds(q, seg + 2, n - 2);
 	return tl_control_error(q, 404, "Not found: %s", q->http->path);
 }

@@ -11,6 +11,8 @@
 
 #include "collector/control.h"
 #include "control/metrics.h"
+#include "control/notify.h"
+#include "collector/thresholds.h"
 
 #define MAX_DISPATCHERS 256
 
@@ -311,6 +313,21 @@ static void api_metrics(const struct tl_api *api, struct tl_buf *b)
 	free(s);
 }
 
+/* The thresholds, and their notifications published to the broker (control/notify.h). */
+static void thresholds(struct tl_collector *c, struct tl_buf *b)
+{
+	uint64_t published, failed;
+
+	tl_notify_counts(&published, &failed);
+	family(b, "tally_thresholds", "gauge", "Thresholds defined.");
+	sample(b, "tally_thresholds", NULL, NULL,
+	       (double)tl_thresholds_count(tl_collector_thresholds(c)));
+	family(b, "tally_threshold_notifications_total", "counter",
+	       "Threshold changes published as oslo.messaging notifications, and failures.");
+	sample(b, "tally_threshold_notifications_total", "result", "published", (double)published);
+	sample(b, "tally_threshold_notifications_total", "result", "failed", (double)failed);
+}
+
 int tl_control_metrics(struct tl_collector *collector, const struct tl_api *api,
 		       int64_t started_unix_us, struct tl_buf *out)
 {
@@ -318,6 +335,7 @@ int tl_control_metrics(struct tl_collector *collector, const struct tl_api *api,
 		inputs(collector, out);
 		dispatchers(collector, out);
 		buffer(collector, out);
+		thresholds(collector, out);
 	}
 	if (api)
 		api_metrics(api, out);

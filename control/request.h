@@ -49,6 +49,7 @@ struct tl_control {
 	bool stopping;
 	uint64_t *history; /* ring of n_history rows of n_watched counts */
 	size_t n_history, n_watched, head, filled;
+	struct tl_notify *notify; /* control.notify's publisher, or NULL (notify.h) */
 };
 
 /* One request being answered: created by server.c, valid during the call. */

@@ -25,11 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/control.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "control/control.h"
 #include "control/handlers.h"
 #include "control/health.h"
+#include "control/notify.h"
 #include "control/request.h"
 #include "http/server.h"
 
@@ -174,6 +176,19 @@ int tl_control_start(const struct tl_control_opts *o, struct tl_control **out)
 	}
 	if (ctl->collector && (rc = tl_control_health_start(ctl)) < 0)
 		goto fail;
+	if (ctl->collector && o->conf->notify.amqp && *o->conf->notify.amqp) {
+		struct tl_notify_opts no = {.url = o->conf->notify.amqp,
+					    .exchange = o->conf->notify.exchange,
+					    .topic = o->conf->notify.topic,
+					    .notices = tl_collector_notices(ctl->collector)};
+
+		if ((rc = tl_notify_start(&no, &ctl->notify)) < 0) {
+			tl_logc(TL_LOG_ERR, COMPONENT, "cannot start the notifications: %s",
+				rc == -EINVAL ? "control.notify.amqp is not an AMQP URL"
+					      : strerror(-rc));
+			goto fail;
+		}
+	}
 	hc.component = COMPONENT;
 	hc.listen = o->conf->listen && *o->conf->listen ? o->conf->listen : NULL;
 	hc.port = (unsigned)o->conf->port;
@@ -211,6 +226,7 @@ void tl_control_stop(struct tl_control *ctl)
 	if (!ctl)
 		return;
 	tl_http_stop(ctl->http);
+	tl_notify_stop(ctl->notify);
 	tl_control_health_stop(ctl);
 	pthread_cond_destroy(&ctl->health_wake);
 	pthread_mutex_destroy(&ctl->health_lock);

@@ -101,7 +101,10 @@ static void usage(FILE *f)
 		   "                          text); --follow: then the new ones as they come,\n"
 		   "                          until Ctrl-C (it waits for a restarting tallyd)\n"
 		   "  time                    tallyd's clock, the kernel's NTP state and the\n"
-		   "                          agents' clock skew, with those to sync\n");
+		   "                          agents' clock skew, with those to sync\n"
+		   "  threshold list | show NAME | rm NAME\n"
+		   "  threshold add NAME --meter M --op gt|ge|lt|le --value V [--resource PATTERN]\n"
+		   "      [--project P] [--for S] [--hysteresis H] [--severity low|moderate|critical]\n");
 }
 
 static const char *form_name(enum tl_msg_form f)

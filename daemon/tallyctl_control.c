@@ -29,6 +29,7 @@
 #include "daemon/tally_conf.h"
 #include "daemon/tallyctl_control.h"
 #include "daemon/tallyctl_notices.h"
+#include "daemon/tallyctl_threshold.h"
 
 #define MAX_ANSWER (16u << 20)
 
@@ -484,9 +485,10 @@ static int top_cmd(const struct target *t, long count);
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {
-		"status", "top",	"dispatcher", "input",	       "flush", "metrics", "meters",
-		"reload", "deadletter", "buffer",     "notifications", "time",	NULL};
+	static const char *const cmds[] = {"status",	 "top",	    "dispatcher",    "input",
+					   "flush",	 "metrics", "meters",	     "reload",
+					   "deadletter", "buffer",  "notifications", "time",
+					   "threshold",	 NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -515,6 +517,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
 	const char *start = NULL, *source = NULL;
+	struct tl_buf thr_body;
 	struct target t;
 	char path[1024], done[256];
 	int opt, rc;
@@ -524,6 +527,12 @@ int tallyctl_control(const char *config, int argc, char **argv)
 	bool follow = false;
 
 	memset(&t, 0, sizeof(t));
+	tl_buf_init(&thr_body);
+	/* threshold add's own options, before getopt sees them. */
+	if ((rc = tallyctl_threshold_args(&argc, argv, &thr_body)) != 0) {
+		tl_buf_fini(&thr_body);
+		return rc;
+	}
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
 	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:s:f", opts, NULL)) != -1) {
 		switch (opt) {
@@ -654,12 +663,24 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		rc = tallyctl_notifications(get_for, &t, t.json, since, follow);
 	} else if (strcmp(cmd, "time") == 0 && argc == 0 && !follow) {
 		rc = tallyctl_time(get_for, &t, t.json);
+	} else if (strcmp(cmd, "threshold") == 0 && argc == 1 && strcmp(argv[0], "list") == 0) {
+		rc = show(&t, "/v1/thresholds", tallyctl_threshold_print);
+	} else if (strcmp(cmd, "threshold") == 0 && argc == 2 && segment_ok(argv[1])) {
+		snprintf(path, sizeof(path), "/v1/thresholds/%s", argv[1]);
+		snprintf(done, sizeof(done), "threshold %s: %s", argv[1],
+			 strcmp(argv[0], "rm") == 0 ? "removed" : "added");
+		rc = strcmp(argv[0], "show") == 0 ? show(&t, path, tallyctl_threshold_print)
+		     : strcmp(argv[0], "rm") == 0 ? change(&t, "DELETE", path, NULL, 30, done)
+		     : strcmp(argv[0], "add") == 0
+			     ? change(&t, "POST", "/v1/thresholds", &thr_body, 30, done)
+			     : 2;
 	} else {
 		rc = 2;
 	}
 	if (rc == 2)
 		fprintf(stderr, "tallyctl: bad usage of '%s' (see tallyctl --help)\n", cmd);
 	curl_global_cleanup();
+	tl_buf_fini(&thr_body);
 	return rc;
 }
 
