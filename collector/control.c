@@ -344,6 +344,7 @@ static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status
 	out->rejected = atomic_load(&st->rejected);
 	out->dead_letters = atomic_load(&st->deadletters);
 	out->repeats = atomic_load(&st->repeats);
+	out->blacklisted = atomic_load(&st->blacklisted);
 	for (i = 1; i < TL_DECODE_NERRORS; i++)
 		out->rejected_by_reason[i - 1] = atomic_load(&st->by_reason[i]);
 }
@@ -685,4 +686,9 @@ struct tl_notices *tl_collector_notices(struct tl_collector *c)
 struct tl_values *tl_collector_values(struct tl_collector *c)
 {
 	return c->values;
+}
+
+struct tl_blacklist *tl_collector_blacklist(struct tl_collector *c)
+{
+	return c->blacklist;
 }

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/blacklist.h"
 #include "collector/buffer.h"
 #include "collector/notices.h"
 #include "collector/values.h"
@@ -56,6 +57,9 @@ struct tl_ingest_stats {
 	_Atomic uint64_t commits; /* successful commits */
 	_Atomic uint64_t full;	  /* commits refused because the buffer was full */
 	_Atomic uint64_t repeats; /* redeliveries of refused messages, acknowledged unread */
+	/* Samples dropped by a blacklist rule (counted when met: a message the
+	 * broker redelivers counts again). */
+	_Atomic uint64_t blacklisted;
 };
 
 /* Digests of messages already dead-lettered: a bounded ring, oldest forgotten first. */
@@ -81,6 +85,8 @@ void tl_ingest_seen_fini(struct tl_ingest_seen *s);
 struct tl_ingest_shared {
 	struct tl_values *values;   /* the latest value of each series */
 	struct tl_notices *notices; /* where ingest posts what operators should hear */
+	/* Samples that a rule matches are dropped before anything else. */
+	struct tl_blacklist *blacklist;
 };
 
 struct tl_ingest_opts {

@@ -5,7 +5,7 @@
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
  * (status, top, dispatcher, input, flush, metrics, reload, deadletter
- * retry|drop, buffer set) are tallyctl_control.c's.
+ * retry|drop, buffer set, blacklist) are tallyctl_control.c's.
  */
 #include "config.h"
 
@@ -93,7 +93,12 @@ static void usage(FILE *f)
 		   "                          delete dead letters\n"
 		   "  buffer set KEY=VALUE... change the buffer until tallyd stops: max_size\n"
 		   "                          (512MiB), sync (commit|none), when_full\n"
-		   "                          (block|drop_oldest), batch_size, batch_timeout\n");
+		   "                          (block|drop_oldest), batch_size, batch_timeout\n"
+		   "  blacklist list | rm ID\n"
+		   "  blacklist add [--meter P]... [--resource P]... [--project P]...\n"
+		   "                [--source P]... [--expires SECONDS|RFC3339]\n"
+		   "                          drop the samples that match at ingest (P: *,\n"
+		   "                          prefix* or exact; kept across restarts)\n");
 }
 
 static const char *form_name(enum tl_msg_form f)

@@ -1,7 +1,8 @@
 /*
  * tallyctl_control.h — tallyctl's control-API commands (tallyctl_control.c):
  * status, top, dispatcher list|show|enable|disable|restart|detach|rm|add|set,
- * input pause|resume, flush, metrics, reload, deadletter retry|drop, buffer set.
+ * input pause|resume, flush, metrics, reload, deadletter retry|drop, buffer set,
+ * blacklist list|add|rm.
  */
 #ifndef TL_DAEMON_TALLYCTL_CONTROL_H
 #define TL_DAEMON_TALLYCTL_CONTROL_H
