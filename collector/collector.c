@@ -423,6 +423,7 @@ static void *housekeeping_main(void *arg)
 			rc = tl_buffer_flush(c->buffer);
 		if (rc == 0)
 			rc = tl_buffer_unmap_idle(c->buffer);
+		tl_blacklist_expire(c->blacklist, tl_time_now());
 		if (rc < 0)
 			tl_complain(&failing, TL_LOG_ERR, "buffer", "housekeeping failed: %s",
 				    strerror(-rc));
@@ -506,6 +507,7 @@ void tl_collector_stop(struct tl_collector *c)
 		pthread_mutex_unlock(&c->reconf_lock);
 		pthread_mutex_destroy(&c->reconf_lock);
 	}
+	tl_blacklist_destroy(c->blacklist);
 	tl_buffer_close(c->buffer);
 	tl_values_destroy(c->values);
 	tl_clocks_destroy(c->clocks);
@@ -609,6 +611,10 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	    (rc = tl_thresholds_load(c->thr, c->buffer)) < 0)
 		goto fail;
 	c->shared.thr = c->thr;
+	/* Its rules live in the buffer's side state; the inputs start later. */
+	if ((rc = tl_blacklist_create(c->buffer, &c->blacklist)) < 0)
+		goto fail;
+	c->shared.blacklist = c->blacklist;
 	/* Every reader before any input: a new cursor starts at the end. */
 	for (i = 0; i < c->n_dts; i++) {
 		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);

@@ -107,6 +107,8 @@ struct tl_collector {
 	bool housekeeper_started;
 	_Atomic bool stop_dispatch;
 	_Atomic bool stop_housekeeping;
+	/* The blacklist rules (blacklist.h), loaded from the buffer's side state. */
+	struct tl_blacklist *blacklist;
 };
 
 /*

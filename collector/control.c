@@ -344,6 +344,7 @@ static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status
 	out->rejected = atomic_load(&st->rejected);
 	out->dead_letters = atomic_load(&st->deadletters);
 	out->repeats = atomic_load(&st->repeats);
+	out->blacklisted = atomic_load(&st->blacklisted);
 	for (i = 1; i < TL_DECODE_NERRORS; i++)
 		out->rejected_by_reason[i - 1] = atomic_load(&st->by_reason[i]);
 }
@@ -695,4 +696,9 @@ struct tl_clocks *tl_collector_clocks(struct tl_collector *c)
 struct tl_meters *tl_collector_meters(struct tl_collector *c)
 {
 	return c->meters;
+}
+
+struct tl_blacklist *tl_collector_blacklist(struct tl_collector *c)
+{
+	return c->blacklist;
 }

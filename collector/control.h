@@ -73,6 +73,7 @@ struct tl_input_status {
 	uint64_t messages, samples, events, bytes, rejected, dead_letters;
 	uint64_t dropped_paused; /* udp: datagrams dropped while paused */
 	uint64_t repeats;	 /* amqp: redeliveries of refused messages, acknowledged unread */
+	uint64_t blacklisted;	 /* samples dropped by a blacklist rule */
 	/* Refusals per reason of common/decode.h ("too_large"...; TL_DECODE_OK
 	 * left out): rejected_by_reason[i] is reason_names[i], i < n_reasons. */
 	uint64_t rejected_by_reason[32];
@@ -208,6 +209,8 @@ int tl_collector_threshold_put(struct tl_collector *c, const struct tl_threshold
 			       bool create, const char *who);
 /* Removes one with its stored states. Logged with who. Returns 0, -ENOENT or a buffer error. */
 int tl_collector_threshold_delete(struct tl_collector *c, const char *name, const char *who);
+/* The blacklist rules (collector/blacklist.h); live as long as the collector. */
+struct tl_blacklist *tl_collector_blacklist(struct tl_collector *c);
 
 /* The buffer. Returns 0 or a negative errno. */
 int tl_collector_buffer(struct tl_collector *c, struct tl_buffer_status *out);

@@ -194,7 +194,7 @@ static void items_reason(const struct tl_decoded *res, size_t n_items, char *out
  * Stages the dead letter of a message's refusals: the whole message, one
  * item, or the aggregate of its items (see ingest.h).
  */
-static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
+static int stage_rejects(struct tl_ingest *in, const void *body, size_t len, size_t blacklisted)
 {
 	const struct tl_decoded *res = &in->res;
 	const struct tl_reject *r = &res->rejects[0];
@@ -209,13 +209,13 @@ static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
 		rc = r->raw ? stage_dead(in, TL_BUFFER_KIND_RAW, 0, r->raw, r->raw_len, reason)
 			    : stage_dead(in, TL_BUFFER_KIND_RAW, 0, body, len, reason);
 	} else {
-		items_reason(res, res->n_rejects + res->n_samples + res->n_events, reason,
-			     sizeof(reason));
+		items_reason(res, res->n_rejects + res->n_samples + blacklisted + res->n_events,
+			     reason, sizeof(reason));
 		rc = stage_dead(in, TL_BUFFER_KIND_RAW, TL_BUFFER_DEAD_ITEMS, body, len, reason);
 	}
 	if (rc < 0)
 		return rc;
-	if (in->seen && res->n_samples + res->n_events == 0) {
+	if (in->seen && res->n_samples + blacklisted + res->n_events == 0) {
 		if (tl_array_grow((void **)&in->whole, &in->cap_whole, in->n_whole + 1,
 				  sizeof(*in->whole)) < 0 ||
 		    digest(body, len, in->whole[in->n_whole]) < 0)
@@ -243,7 +243,7 @@ static int stage_rejects(struct tl_ingest *in, const void *body, size_t len)
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
 {
 	struct tl_decoded *res = &in->res;
-	size_t i, thr_first = in->thr_stage.n;
+	size_t i, thr_first = in->thr_stage.n, blacklisted = 0;
 	int rc;
 
 	if (in->stats) {
@@ -254,6 +254,14 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		     : tl_decode_json(&in->dec, body, len, res);
 	if (rc == -ENOMEM)
 		return rc;
+	/* Blacklisted samples go first: they are neither stored, nor seen, nor dead-lettered. */
+	if (in->shared.blacklist && res->n_samples) {
+		blacklisted = tl_blacklist_filter(in->shared.blacklist, res->samples,
+						  &res->n_samples, tl_time_now());
+		if (blacklisted && in->stats)
+			atomic_fetch_add_explicit(&in->stats->blacklisted, blacklisted,
+						  memory_order_relaxed);
+	}
 	if (res->n_samples) {
 		int64_t now = tl_time_now();
 
@@ -304,7 +312,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		}
 		in->n_events++;
 	}
-	return res->n_rejects ? stage_rejects(in, body, len) : 0;
+	return res->n_rejects ? stage_rejects(in, body, len, blacklisted) : 0;
 }
 
 bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len)

@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collector/blacklist.h"
 #include "collector/buffer.h"
 #include "collector/clocks.h"
 #include "collector/meters.h"
@@ -59,6 +60,9 @@ struct tl_ingest_stats {
 	_Atomic uint64_t commits; /* successful commits */
 	_Atomic uint64_t full;	  /* commits refused because the buffer was full */
 	_Atomic uint64_t repeats; /* redeliveries of refused messages, acknowledged unread */
+	/* Samples dropped by a blacklist rule (counted when met: a message the
+	 * broker redelivers counts again). */
+	_Atomic uint64_t blacklisted;
 };
 
 /* Digests of messages already dead-lettered: a bounded ring, oldest forgotten first. */
@@ -87,6 +91,8 @@ struct tl_ingest_shared {
 	struct tl_clocks *clocks;   /* the agents' clock skew */
 	struct tl_meters *meters;   /* the meters seen */
 	struct tl_thresholds *thr;  /* evaluated on every sample (thresholds.h) */
+	/* Samples that a rule matches are dropped before anything else. */
+	struct tl_blacklist *blacklist;
 };
 
 struct tl_ingest_opts {

@@ -22,6 +22,7 @@
 #include "control/time.h"
 #include "control/thresholds.h"
 #include "control/values.h"
+#include "control/blacklist.h"
 #include "dispatchers/dispatcher.h"
 #include "storage/storage.h"
 
@@ -111,6 +112,8 @@ static int h_capabilities(struct tl_control_req *q)
 		    "\"GET /v1/thresholds\", \"POST /v1/thresholds\", "
 		    "\"GET /v1/thresholds/NAME\", \"PUT /v1/thresholds/NAME\", "
 		    "\"DELETE /v1/thresholds/NAME\", "
+		    "\"GET /v1/blacklist\", \"POST /v1/blacklist\", \"GET /v1/blacklist/ID\", "
+		    "\"DELETE /v1/blacklist/ID\", "
 		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
@@ -141,7 +144,7 @@ static void put_input(struct tl_buf *b, const struct tl_input_status *in)
 		tl_control_put_str(b, in->reason_names[i] ? in->reason_names[i] : "?");
 		tl_buf_printf(b, ": %" PRIu64, in->rejected_by_reason[i]);
 	}
-	tl_buf_puts(b, "}}");
+	tl_buf_printf(b, "}, \"blacklisted\": %" PRIu64 "}", in->blacklisted);
 }
 
 static int h_inputs(struct tl_control_req *q)
@@ -421,6 +424,8 @@ int tl_control_route(struct tl_control_req *q, char *path)
 		return tl_control_h_values(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "meters") == 0)
 		return tl_control_h_meters(q, seg + 2, n - 2);
+	if (strcmp(seg[1], "blacklist") == 0)
+		return tl_control_h_blacklist(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "deadletters") == 0)
 		return tl_control_h_deadletters(q, seg + 2, n - 2);
 	if (strcmp(seg[1], "notifications") == 0)

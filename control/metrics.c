@@ -104,6 +104,8 @@ static void inputs(struct tl_collector *c, struct tl_buf *b)
 		{"tally_input_redelivered_refused_total",
 		 "Redeliveries of messages refused before, acknowledged without decoding.",
 		 offsetof(struct tl_input_status, repeats)},
+		{"tally_input_blacklisted_total", "Samples dropped by a blacklist rule.",
+		 offsetof(struct tl_input_status, blacklisted)},
 	};
 
 	if (n > 4)

@@ -2,7 +2,8 @@
  * tallyctl_control.c — tallyctl's commands that talk to a running tallyd
  * through its control API (docs/control.md): status, dispatcher, input,
  * flush, metrics, meters, top, reload, deadletter retry|drop, buffer set,
- * notifications, time (tallyctl_notices.c).
+ * notifications, time (tallyctl_notices.c), threshold (tallyctl_threshold.c),
+ * blacklist (its pure part in tallyctl_blacklist.c).
  *
  * Where: --url URL (http://HOST:PORT), else the configuration's
  * control.socket when set, else http://control.listen:control.port. With
@@ -27,6 +28,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "daemon/tally_conf.h"
+#include "daemon/tallyctl_blacklist.h"
 #include "daemon/tallyctl_control.h"
 #include "daemon/tallyctl_notices.h"
 #include "daemon/tallyctl_threshold.h"
@@ -485,10 +487,10 @@ static int top_cmd(const struct target *t, long count);
 
 int tallyctl_is_control_command(const char *cmd)
 {
-	static const char *const cmds[] = {"status",	 "top",	    "dispatcher",    "input",
-					   "flush",	 "metrics", "meters",	     "reload",
-					   "deadletter", "buffer",  "notifications", "time",
-					   "threshold",	 NULL};
+	static const char *const cmds[] = {
+		"status",	 "top",	   "dispatcher", "input",      "flush",
+		"metrics",	 "meters", "reload",	 "deadletter", "buffer",
+		"notifications", "time",   "threshold",	 "blacklist",  NULL};
 	size_t i;
 
 	for (i = 0; cmds[i]; i++)
@@ -499,6 +501,33 @@ int tallyctl_is_control_command(const char *cmd)
 
 static int deadletter_cmd(const struct target *t, int argc, char **argv, const char *dispatcher,
 			  const char *source);
+
+/* tallyctl blacklist list|add [--meter P]... [--expires S]|rm ID. Returns the exit status. */
+static int blacklist_cmd(const struct target *t, int argc, char **argv,
+			 const struct tallyctl_bl *bl)
+{
+	char path[128], done[64];
+	struct tl_buf body;
+	int rc;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0 && !bl->n && !bl->expires)
+		return show(t, "/v1/blacklist", tallyctl_bl_print_list);
+	if (argc == 2 && strcmp(argv[0], "rm") == 0 && !bl->n && !bl->expires &&
+	    segment_ok(argv[1]) && strlen(argv[1]) < 64) {
+		snprintf(path, sizeof(path), "/v1/blacklist/%s", argv[1]);
+		snprintf(done, sizeof(done), "blacklist rule %s removed", argv[1]);
+		return change(t, "DELETE", path, NULL, 30, done);
+	}
+	if (argc != 1 || strcmp(argv[0], "add") != 0 || !bl->n)
+		return 2;
+	tl_buf_init(&body);
+	rc = tallyctl_bl_body(bl, &body) < 0
+		     ? 1
+		     : change_with(t, "POST", "/v1/blacklist", &body, 30, "added blacklist rule",
+				   tallyctl_bl_print_added);
+	tl_buf_fini(&body);
+	return rc;
+}
 
 int tallyctl_control(const char *config, int argc, char **argv)
 {
@@ -513,12 +542,17 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"since", required_argument, NULL, 's'},
 		{"follow", no_argument, NULL, 'f'},
+		{"meter", required_argument, NULL, 'M'},
+		{"resource", required_argument, NULL, 'R'},
+		{"project", required_argument, NULL, 'P'},
+		{"expires", required_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *url = NULL, *token_file = NULL, *wait = NULL, *only = NULL;
 	const char *start = NULL, *source = NULL;
 	struct tl_buf thr_body;
 	struct target t;
+	struct tallyctl_bl bl = {0}; /* blacklist add's patterns */
 	char path[1024], done[256];
 	int opt, rc;
 	long count = 0;
@@ -534,7 +568,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		return rc;
 	}
 	optind = 0; /* 0: glibc starts a new scan, with argument permutation */
-	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:s:f", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:t:jw:d:S:o:n:s:fM:R:P:E:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			url = optarg;
@@ -554,8 +588,17 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		case 'S':
 			start = optarg;
 			break;
-		case 'o':
+		case 'o': /* deadletter drop's source, and blacklist add's pattern */
 			source = optarg;
+			/* fall through */
+		case 'M':
+		case 'R':
+		case 'P':
+		case 'E':
+			if (tallyctl_bl_opt(&bl, opt, optarg) < 0) {
+				tallyctl_bl_fini(&bl);
+				return 1;
+			}
 			break;
 		case 'n':
 			count = strtol(optarg, &end, 10);
@@ -578,14 +621,17 @@ int tallyctl_control(const char *config, int argc, char **argv)
 			follow = true;
 			break;
 		default:
+			tallyctl_bl_fini(&bl);
 			return 2;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	rc = find_target(config, url, token_file, &t);
-	if (rc)
+	if (rc) {
+		tallyctl_bl_fini(&bl);
 		return rc;
+	}
 	/* A Keystone token, as the OpenStack clients take it, for auth keystone over TCP. */
 	if (!t.socket[0] && !t.auth[0] && getenv("OS_TOKEN") && *getenv("OS_TOKEN"))
 		snprintf(t.auth, sizeof(t.auth), "X-Auth-Token: %s", getenv("OS_TOKEN"));
@@ -674,6 +720,8 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		     : strcmp(argv[0], "add") == 0
 			     ? change(&t, "POST", "/v1/thresholds", &thr_body, 30, done)
 			     : 2;
+	} else if (strcmp(cmd, "blacklist") == 0) {
+		rc = blacklist_cmd(&t, argc, argv, &bl);
 	} else {
 		rc = 2;
 	}
@@ -681,6 +729,7 @@ int tallyctl_control(const char *config, int argc, char **argv)
 		fprintf(stderr, "tallyctl: bad usage of '%s' (see tallyctl --help)\n", cmd);
 	curl_global_cleanup();
 	tl_buf_fini(&thr_body);
+	tallyctl_bl_fini(&bl);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
  * status, top, dispatcher list|show|enable|disable|restart|detach|rm|add|set,
  * input pause|resume, flush, metrics, reload, deadletter retry|drop, buffer set,
  * notifications, time.
+ * blacklist list|add|rm.
  */
 #ifndef TL_DAEMON_TALLYCTL_CONTROL_H
 #define TL_DAEMON_TALLYCTL_CONTROL_H
