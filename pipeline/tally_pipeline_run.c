@@ -17,6 +17,9 @@
  * the clock of that batch (else the latest timestamp of the batch's
  * samples). Output: one JSON object per published sample, keys sorted,
  * with _batch, _line, _phase, _pipeline and _sink unless --no-meta.
+ * --restore-every N saves the whole state every N batches and continues
+ * with a new set restored from it, as a restart would: the output must
+ * not change.
  *
  * Deliberate differences with the oracle's driver: a sample whose volume
  * is not a number, or whose type or timestamp is invalid, is refused here
@@ -45,6 +48,7 @@ struct run {
 	const struct tl_pipeline_conf *conf;
 	struct tl_pipeline_set *set;
 	bool meta;
+	unsigned long restore_every; /* save, rebuild and restore the state every N batches */
 	unsigned long batch, line;
 	struct tl_buf out;
 };
@@ -185,6 +189,31 @@ static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const stru
 	return 0;
 }
 
+/* As a restart would: the state to bytes, a new set from the configuration, the state back. */
+static int save_and_restore(struct run *r)
+{
+	struct tl_buf b;
+	struct tl_conf_errors errs;
+	struct tl_pipeline_set *fresh;
+	tl_buf_init(&b);
+	tl_conf_errors_init(&errs);
+	int rc = tl_pipeline_set_save(r->set, &b);
+	if (!rc)
+		rc = tl_pipeline_set_create(r->conf, &fresh, &errs);
+	if (!rc) {
+		rc = tl_pipeline_set_restore(fresh, b.data, b.len);
+		tl_pipeline_set_destroy(rc ? fresh : r->set);
+		if (!rc)
+			r->set = fresh;
+	}
+	if (rc)
+		fprintf(stderr, "tally-pipeline-run: state save/restore failed: %s\n",
+			strerror(-rc));
+	tl_buf_fini(&b);
+	tl_conf_errors_fini(&errs);
+	return rc;
+}
+
 static int run_batch(struct run *r, const struct tl_json *const *items, size_t n, bool has_now,
 		     int64_t now, int64_t *clock)
 {
@@ -213,6 +242,8 @@ static int run_batch(struct run *r, const struct tl_json *const *items, size_t n
 	int rc = tl_pipeline_set_batch(r->set, ptrs, k, *clock, publish, r);
 	free(s);
 	free(ptrs);
+	if (!rc && r->restore_every && r->batch % r->restore_every == 0)
+		rc = save_and_restore(r);
 	return rc;
 }
 
@@ -280,6 +311,8 @@ static char *wrap_config(const char *path, struct tl_conf_errors *errs)
 int main(int argc, char **argv)
 {
 	bool explicit_batches = false, meta = true;
+	struct tl_pipeline_conf conf;
+	struct run r = {0};
 	const char *config = NULL, *final_flush = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
@@ -287,6 +320,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--final-flush") == 0 && i + 1 < argc) {
 			final_flush =
 				argv[++i]; /* one more empty batch after EOF: "keep" or a time */
+		} else if (strcmp(argv[i], "--restore-every") == 0 && i + 1 < argc) {
+			r.restore_every = strtoul(argv[++i], NULL, 10);
 		} else if (strcmp(argv[i], "--no-meta") == 0) {
 			meta = false;
 		} else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
@@ -309,8 +344,8 @@ int main(int argc, char **argv)
 	struct tl_conf_errors errs;
 	tl_conf_errors_init(&errs);
 	char *text = wrap_config(config, &errs);
-	struct tl_pipeline_conf conf;
-	struct run r = {.conf = &conf, .meta = meta};
+	r.conf = &conf;
+	r.meta = meta;
 	int rc = text ? tl_pipeline_conf_load_string(config, text, false, &conf, &errs) : -EINVAL;
 	if (!rc)
 		rc = tl_pipeline_set_create(&conf, &r.set, &errs);

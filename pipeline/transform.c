@@ -281,6 +281,8 @@ void tl_state_put_sample(struct tl_buf *b, const struct tl_sample *s)
 {
 	struct tl_buf j;
 	tl_buf_init(&j);
+	/* The meter message writes a null metadata as {}: keep the difference. */
+	tl_state_put_u8(b, s->resource_metadata == NULL);
 	if (tl_sample_write_json(s, &j)) {
 		b->error = b->error ? b->error : -ENOMEM;
 	} else {
@@ -348,6 +350,7 @@ char *tl_state_get_str(struct tl_state_reader *r)
 
 struct tl_psample *tl_state_get_sample(struct tl_state_reader *r)
 {
+	bool null_metadata = tl_state_get_u8(r) != 0;
 	uint64_t n = tl_state_get_u64(r);
 	const unsigned char *p = take(r, n);
 	if (!p)
@@ -359,8 +362,9 @@ struct tl_psample *tl_state_get_sample(struct tl_state_reader *r)
 	struct tl_psample *ps = NULL;
 	tl_decoder_init(&dec, &lim, NULL);
 	tl_decoded_init(&d);
+	struct tl_psample_edit e = {.set_metadata = null_metadata, .metadata = NULL};
 	if (tl_decode_json(&dec, p, n, &d) == 0 && d.n_samples == 1 && d.n_rejects == 0)
-		if (tl_psample_make(&d.samples[0], NULL, &ps))
+		if (tl_psample_make(&d.samples[0], &e, &ps))
 			ps = NULL;
 	tl_decoded_fini(&d);
 	tl_decoder_fini(&dec);

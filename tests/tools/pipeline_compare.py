@@ -12,7 +12,8 @@ volumes as numbers, equal to the last bit (so to the last printed digit;
 text, Tally the normalized UTC form); ids equal unless the oracle made a
 new sample (its sequential 00000000-0000-0000-0000-... ids), where Tally's
 derived id must be new too. A deliberate difference is allowed by naming
-the batch whose records only one side has; it is reported by name.
+the batch whose records only one side has, or (--allow-timestamp
+SINK:NAME) another timestamp in one sink; each is reported by name.
 Exit 0 when equal, 1 otherwise (the first differences are printed).
 """
 import datetime
@@ -53,7 +54,7 @@ def same_volume(a, b):
     return fa == fb
 
 
-def diff(o, t, input_ids):
+def diff(o, t, input_ids, later_ts, used):
     why = []
     for k in ('_batch', '_line', '_phase', '_pipeline', '_sink', 'name', 'unit', 'type',
               'resource_id', 'user_id', 'project_id', 'resource_metadata', 'source'):
@@ -61,7 +62,10 @@ def diff(o, t, input_ids):
             why.append('%s: oracle %r, tally %r' % (k, o.get(k), t.get(k)))
     if not same_volume(o['volume'], t['volume']):
         why.append('volume: oracle %r, tally %r' % (o['volume'], t['volume']))
-    if instant(o['timestamp']) != instant(t['timestamp']):
+    if (later_ts and o.get('_sink') == later_ts[0] and
+            instant(t['timestamp']) != instant(o['timestamp'])):
+        used[later_ts[1]] = used.get(later_ts[1], 0) + 1
+    elif instant(o['timestamp']) != instant(t['timestamp']):
         why.append('timestamp: oracle %r, tally %r' % (o['timestamp'], t['timestamp']))
     if o['id'].startswith(SEQ_PREFIX):
         if t['id'] in input_ids:
@@ -73,12 +77,18 @@ def diff(o, t, input_ids):
 
 def main(argv):
     allow = {'oracle': {}, 'tally': {}}
+    allow_empty = '--allow-empty' in argv
+    argv = [a for a in argv if a != '--allow-empty']
     args = []
     i = 0
     while i < len(argv):
         if argv[i] in ('--allow-oracle-only', '--allow-tally-only'):
             batch, name = argv[i + 1].split(':', 1)
             allow['oracle' if 'oracle' in argv[i] else 'tally'][int(batch)] = name
+            i += 2
+        elif argv[i] == '--allow-timestamp':
+            sink, name = argv[i + 1].split(':', 1)
+            allow['later_ts'] = (sink, name)
             i += 2
         elif argv[i] == '--input-ids':
             args.append(('ids', argv[i + 1]))
@@ -115,7 +125,7 @@ def main(argv):
             kept_t.append(r)
     errors = []
     for n, (o, t) in enumerate(zip(kept_o, kept_t)):
-        why = diff(o, t, input_ids)
+        why = diff(o, t, input_ids, allow.get('later_ts'), used)
         if why:
             errors.append('record %d (batch %s): %s' % (n + 1, o.get('_batch'),
                                                          '; '.join(why)))
@@ -124,12 +134,16 @@ def main(argv):
         m = min(len(kept_o), len(kept_t))
         extra = kept_o[m:m + 1] or kept_t[m:m + 1]
         errors.append('first unmatched: %s' % json.dumps(extra[0]) if extra else '')
+    if not kept_o and not kept_t and not allow_empty:
+        errors.append('no sample published on either side')
     declared = set(allow['oracle'].values()) | set(allow['tally'].values())
+    if 'later_ts' in allow:
+        declared.add(allow['later_ts'][1])
     for name in sorted(declared):
         if name not in used:
             errors.append('declared difference %s did not show' % name)
     for name, count in sorted(used.items()):
-        print('deliberate difference %s: %d record(s) on one side only' % (name, count))
+        print('deliberate difference %s: %d record(s)' % (name, count))
     print('compared %d records' % min(len(kept_o), len(kept_t)))
     for e in errors[:20]:
         print('DIFF ' + e)
