@@ -362,6 +362,29 @@ static int pair(struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 	return 0;
 }
 
+/*
+ * Entry i of a sources or sinks list (what: "source", "sink") is a mapping
+ * whose name no earlier entry has. The original tested duplicates first, on
+ * the raw names (null included), before building the entry.
+ */
+static int check_entry(const struct tl_conf_node *list, size_t i, const char *what,
+		       struct tl_conf_errors *errs)
+{
+	const struct tl_conf_node *s = list->children[i];
+	const char *name = NULL;
+	if (s->type != TL_CONF_NODE_MAP)
+		FAIL(errs, s, "a %s should be a mapping", what);
+	if (scalar_text(tl_conf_map_get(s, "name"), &name))
+		FAIL(errs, s, "name must be a string");
+	for (size_t j = 0; j < i; j++) {
+		const char *other = NULL;
+		scalar_text(tl_conf_map_get(list->children[j], "name"), &other);
+		if (same_name(name, other))
+			FAIL(errs, s, "Duplicated %s names: %s", what, name_of(name));
+	}
+	return 0;
+}
+
 static int build(struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 {
 	const struct tl_conf_node *root = c->doc.root;
@@ -385,35 +408,16 @@ static int build(struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 
 	for (size_t i = 0; i < sources->n_children; i++) {
 		const struct tl_conf_node *s = sources->children[i];
-		if (s->type != TL_CONF_NODE_MAP)
-			FAIL(errs, s, "a source should be a mapping");
-		/* The duplicate test runs first, on the raw names (null included). */
-		const char *name = NULL;
-		if (scalar_text(tl_conf_map_get(s, "name"), &name))
-			FAIL(errs, s, "name must be a string");
-		for (size_t j = 0; j < i; j++) {
-			const char *other = NULL;
-			scalar_text(tl_conf_map_get(sources->children[j], "name"), &other);
-			if (same_name(name, other))
-				FAIL(errs, s, "Duplicated source names: %s", name_of(name));
-		}
+		if ((rc = check_entry(sources, i, "source", errs)))
+			return rc;
 		c->n_sources = i + 1;
 		if ((rc = load_source(c, s, &c->sources[i], errs)))
 			return rc;
 	}
 	for (size_t i = 0; i < sinks->n_children; i++) {
 		const struct tl_conf_node *s = sinks->children[i];
-		if (s->type != TL_CONF_NODE_MAP)
-			FAIL(errs, s, "a sink should be a mapping");
-		const char *name = NULL;
-		if (scalar_text(tl_conf_map_get(s, "name"), &name))
-			FAIL(errs, s, "name must be a string");
-		for (size_t j = 0; j < i; j++) {
-			const char *other = NULL;
-			scalar_text(tl_conf_map_get(sinks->children[j], "name"), &other);
-			if (same_name(name, other))
-				FAIL(errs, s, "Duplicated sink names: %s", name_of(name));
-		}
+		if ((rc = check_entry(sinks, i, "sink", errs)))
+			return rc;
 		c->n_sinks = i + 1;
 		if ((rc = load_sink(s, &c->sinks[i], errs)) ||
 		    (rc = check_transformers(&c->sinks[i], errs)))

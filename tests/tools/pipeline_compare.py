@@ -75,6 +75,18 @@ def diff(o, t, input_ids, later_ts, used):
     return why
 
 
+def without_allowed(recs, batches, used):
+    """The records of recs outside the batches allowed on this side only (counted in used)."""
+    kept = []
+    for r in recs:
+        name = batches.get(r.get('_batch'))
+        if name:
+            used[name] = used.get(name, 0) + 1
+        else:
+            kept.append(r)
+    return kept
+
+
 def main(argv):
     allow = {'oracle': {}, 'tally': {}}
     allow_empty = '--allow-empty' in argv
@@ -110,19 +122,8 @@ def main(argv):
                                 input_ids.add(s['id'])
     oracle, tally = records(files[0]), records(files[1])
     used = {}
-    kept_o, kept_t = [], []
-    for r in oracle:
-        name = allow['oracle'].get(r.get('_batch'))
-        if name:
-            used[name] = used.get(name, 0) + 1
-        else:
-            kept_o.append(r)
-    for r in tally:
-        name = allow['tally'].get(r.get('_batch'))
-        if name:
-            used[name] = used.get(name, 0) + 1
-        else:
-            kept_t.append(r)
+    kept_o = without_allowed(oracle, allow['oracle'], used)
+    kept_t = without_allowed(tally, allow['tally'], used)
     errors = []
     for n, (o, t) in enumerate(zip(kept_o, kept_t)):
         why = diff(o, t, input_ids, allow.get('later_ts'), used)
