@@ -507,6 +507,10 @@ void tl_collector_stop(struct tl_collector *c)
 		pthread_mutex_unlock(&c->reconf_lock);
 		pthread_mutex_destroy(&c->reconf_lock);
 	}
+	if (c->posted_ready) {
+		tl_ingest_fini(&c->posted);
+		pthread_mutex_destroy(&c->posted_mu);
+	}
 	tl_blacklist_destroy(c->blacklist);
 	tl_buffer_close(c->buffer);
 	tl_values_destroy(c->values);
@@ -615,6 +619,19 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if ((rc = tl_blacklist_create(c->buffer, &c->blacklist)) < 0)
 		goto fail;
 	c->shared.blacklist = c->blacklist;
+	{
+		/* The query API's POSTed samples take the inputs' path (blacklist,
+		 * values, meters, thresholds), one request at a time. */
+		struct tl_ingest_opts po = {.buffer = c->buffer,
+					    .limits = TL_DECODE_LIMITS_DEFAULT,
+					    .source = "api",
+					    .shared = &c->shared};
+
+		if ((rc = tl_ingest_init(&c->posted, &po)) < 0)
+			goto fail;
+		pthread_mutex_init(&c->posted_mu, NULL);
+		c->posted_ready = true;
+	}
 	/* Every reader before any input: a new cursor starts at the end. */
 	for (i = 0; i < c->n_dts; i++) {
 		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
@@ -652,40 +669,27 @@ fail:
 int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v, size_t n,
 			struct tl_buf *why)
 {
-	struct tl_buffer_rec *recs = NULL;
-	struct tl_buf payload;
-	size_t *offs = NULL, i;
-	int rc = 0;
+	struct tl_sample *copy;
+	size_t i, left = n;
+	int rc;
 
 	if (n == 0)
 		return 0;
-	tl_buf_init(&payload);
-	recs = calloc(n, sizeof(*recs));
-	offs = calloc(n + 1, sizeof(*offs));
-	if (!recs || !offs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	/* The records of an agent's samples: their normalized JSON (common/sample.h). */
-	for (i = 0; i < n; i++) {
-		offs[i] = payload.len;
-		tl_sample_write_json(v[i], &payload);
-	}
-	rc = tl_buf_error(&payload);
+	/* Shallow copies: the blacklist compacts the array, the strings stay the caller's. */
+	copy = malloc(n * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		copy[i] = *v[i];
+	pthread_mutex_lock(&c->posted_mu);
+	rc = tl_ingest_add_samples(&c->posted, copy, &left);
+	if (rc == 0)
+		rc = tl_ingest_commit(&c->posted);
 	if (rc < 0)
-		goto out;
-	offs[n] = payload.len;
-	for (i = 0; i < n; i++) {
-		recs[i].kind = TL_BUFFER_KIND_SAMPLE;
-		recs[i].data = payload.data + offs[i];
-		recs[i].len = offs[i + 1] - offs[i];
-	}
-	rc = tl_buffer_append(c->buffer, recs, n, NULL);
+		tl_ingest_discard(&c->posted); /* the client is told; it sends again */
+	pthread_mutex_unlock(&c->posted_mu);
+	free(copy);
 	if (rc < 0 && rc != -ENOSPC && why)
 		tl_buf_printf(why, "the write-ahead buffer refused the samples: %s", strerror(-rc));
-out:
-	free(recs);
-	free(offs);
-	tl_buf_fini(&payload);
 	return rc;
 }

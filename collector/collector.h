@@ -40,8 +40,10 @@ void tl_collector_reopen(struct tl_collector *c);
 
 /*
  * Appends samples (the API's POST /v2/meters) to the write-ahead buffer in
- * one transaction, as an input would: every dispatcher gets them. Any
- * thread. Returns 0 once they are durable, -ENOSPC when the buffer is full,
+ * one transaction, through the inputs' path (collector/ingest.h): blacklist
+ * rules drop those they match (not an error), the latest values, meters and
+ * thresholds see them, and every dispatcher gets them. Any thread (one
+ * request at a time). Returns 0 once they are durable, -ENOSPC when the buffer is full,
  * or another negative error with a reason in why.
  */
 int tl_collector_submit(struct tl_collector *c, const struct tl_sample *const *v, size_t n,

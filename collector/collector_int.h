@@ -91,6 +91,11 @@ struct tl_collector {
 	_Atomic size_t n_dts;
 	size_t cap_dts;
 	pthread_mutex_t reconf_lock; /* serializes add, remove, replace */
+	/* The query API's POSTed samples (tl_collector_submit): one ingest, one request at a time.
+	 */
+	struct tl_ingest posted; /* posted_mu */
+	pthread_mutex_t posted_mu;
+	bool posted_ready;
 	/* Configurations given to the collector at runtime: freed at stop (a
 	 * dispatcher's old configuration may still be read until then). */
 	struct tl_dispatcher_conf **owned; /* reconf_lock */

@@ -240,66 +240,54 @@ static int stage_rejects(struct tl_ingest *in, const void *body, size_t len, siz
 	return 0;
 }
 
-int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
+/*
+ * What every sample that enters the collector goes through, whatever brought
+ * it (an input's message, the query API's POST): the blacklist drops first
+ * (samples[] is compacted, *n updated; the number dropped is returned in
+ * *dropped), then the latest values, the meters, the agents' clocks
+ * (publisher_id may be NULL), the thresholds, and the records are staged;
+ * the thresholds' events follow the samples. Returns 0 or -ENOMEM.
+ */
+static int stage_samples(struct tl_ingest *in, struct tl_sample *samples, size_t *n,
+			 const char *publisher_id, size_t *dropped)
 {
-	struct tl_decoded *res = &in->res;
-	size_t i, thr_first = in->thr_stage.n, blacklisted = 0;
-	int rc;
+	size_t i, thr_first = in->thr_stage.n;
 
-	if (in->stats) {
-		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&in->stats->bytes, len, memory_order_relaxed);
-	}
-	rc = msgpack ? tl_decode_msgpack(&in->dec, body, len, res)
-		     : tl_decode_json(&in->dec, body, len, res);
-	if (rc == -ENOMEM)
-		return rc;
-	/* Blacklisted samples go first: they are neither stored, nor seen, nor dead-lettered. */
-	if (in->shared.blacklist && res->n_samples) {
-		blacklisted = tl_blacklist_filter(in->shared.blacklist, res->samples,
-						  &res->n_samples, tl_time_now());
-		if (blacklisted && in->stats)
-			atomic_fetch_add_explicit(&in->stats->blacklisted, blacklisted,
+	*dropped = 0;
+	if (in->shared.blacklist && *n) {
+		*dropped = tl_blacklist_filter(in->shared.blacklist, samples, n, tl_time_now());
+		if (*dropped && in->stats)
+			atomic_fetch_add_explicit(&in->stats->blacklisted, *dropped,
 						  memory_order_relaxed);
 	}
-	if (res->n_samples) {
+	if (*n == 0)
+		return 0;
+	{
 		int64_t now = tl_time_now();
 
-		/* The latest value of each series, the meters and the agents' clocks,
-		 * as the samples pass (memory only). */
-		for (i = 0; in->shared.values && i < res->n_samples; i++)
-			tl_values_update(in->shared.values, &res->samples[i], now);
+		/* Memory only: the latest value of each series, the meters, the clocks. */
+		for (i = 0; in->shared.values && i < *n; i++)
+			tl_values_update(in->shared.values, &samples[i], now);
 		if (in->shared.meters)
-			tl_meters_add(in->shared.meters, res->samples, res->n_samples, now);
+			tl_meters_add(in->shared.meters, samples, *n, now);
 		if (in->shared.clocks)
-			tl_clocks_observe_samples(in->shared.clocks, res->publisher_id,
-						  res->samples, res->n_samples, now);
+			tl_clocks_observe_samples(in->shared.clocks, publisher_id, samples, *n,
+						  now);
 	}
-	/* Thresholds: their changes become events after the message's own. */
-	if (in->shared.thr && res->n_samples &&
-	    tl_thresholds_eval(in->shared.thr, res->samples, res->n_samples, &in->thr_stage) ==
-		    -ENOMEM)
+	if (in->shared.thr &&
+	    tl_thresholds_eval(in->shared.thr, samples, *n, &in->thr_stage) == -ENOMEM)
 		return -ENOMEM;
-	for (i = 0; i < res->n_samples; i++) {
+	for (i = 0; i < *n; i++) {
 		size_t off = in->payload.len;
 
-		if (tl_record_encode_sample(&res->samples[i], &in->payload) < 0 ||
+		if (tl_record_encode_sample(&samples[i], &in->payload) < 0 ||
 		    stage_record(in, TL_BUFFER_KIND_SAMPLE, off) < 0) {
 			in->payload.len = off;
 			return -ENOMEM;
 		}
 		in->n_samples++;
 	}
-	for (i = 0; i < res->n_events; i++) {
-		size_t off = in->payload.len;
-
-		if (tl_record_encode_event(&res->events[i], &in->payload) < 0 ||
-		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
-			in->payload.len = off;
-			return -ENOMEM;
-		}
-		in->n_events++;
-	}
+	/* Thresholds: their changes become events after the samples. */
 	for (i = thr_first; i < in->thr_stage.n; i++) {
 		size_t off = in->payload.len;
 
@@ -312,7 +300,43 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		}
 		in->n_events++;
 	}
+	return 0;
+}
+
+int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack)
+{
+	struct tl_decoded *res = &in->res;
+	size_t i, blacklisted = 0;
+	int rc;
+
+	if (in->stats) {
+		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->bytes, len, memory_order_relaxed);
+	}
+	rc = msgpack ? tl_decode_msgpack(&in->dec, body, len, res)
+		     : tl_decode_json(&in->dec, body, len, res);
+	if (rc == -ENOMEM)
+		return rc;
+	if (stage_samples(in, res->samples, &res->n_samples, res->publisher_id, &blacklisted) < 0)
+		return -ENOMEM;
+	for (i = 0; i < res->n_events; i++) {
+		size_t off = in->payload.len;
+
+		if (tl_record_encode_event(&res->events[i], &in->payload) < 0 ||
+		    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
+			in->payload.len = off;
+			return -ENOMEM;
+		}
+		in->n_events++;
+	}
 	return res->n_rejects ? stage_rejects(in, body, len, blacklisted) : 0;
+}
+
+int tl_ingest_add_samples(struct tl_ingest *in, struct tl_sample *samples, size_t *n)
+{
+	size_t dropped;
+
+	return stage_samples(in, samples, n, NULL, &dropped);
 }
 
 bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len)

@@ -173,6 +173,14 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 bool tl_ingest_seen_before(struct tl_ingest *in, const void *body, size_t len);
 
 /*
+ * Stages samples that came decoded (the query API's POST) through the same
+ * path as an input's: blacklist (samples[] is compacted and *n is what is
+ * left), latest values, meters, thresholds and their events, records.
+ * Returns 0 or -ENOMEM.
+ */
+int tl_ingest_add_samples(struct tl_ingest *in, struct tl_sample *samples, size_t *n);
+
+/*
  * Stages a dead letter for a message too large to be read whole: prefix holds
  * its first bytes (kept for diagnosis), total its announced size.
  */

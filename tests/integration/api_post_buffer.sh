@@ -3,8 +3,9 @@
 # samples go into the collector's write-ahead buffer and reach every
 # dispatcher (a file and a database), signed so that ceilometer's own
 # verify_signature (Debian's python3-ceilometer) accepts them; with
-# direct=True they go straight to storage and not to the file. No broker is
-# needed: the AMQP input retries a closed port meanwhile.
+# direct=True they go straight to storage and not to the file. They take the
+# inputs' path: /v1/values sees them, a blacklist rule drops them. No broker
+# is needed: the AMQP input retries a closed port meanwhile.
 . "$top_srcdir/tests/integration/lib.sh"
 
 "$PY" -c 'import ceilometer.publisher.utils' 2>/dev/null ||
@@ -114,5 +115,30 @@ assert st == 400 and 'can not post samples to other projects' in \
     err['error_message']['faultstring'], (st, err)
 print('ok: posted samples reach the file and the database, signed; direct bypasses the buffer')
 PY
+
+# Posted samples take the inputs' path: the latest values see them, and a
+# blacklist rule drops those it matches (counted) while the others go on.
+cport=$(sed -n 's/.*\[control\] listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/tallyd-1.log" | head -n 1)
+[ -n "$cport" ] || fail "no control port in the log"
+ctl="http://127.0.0.1:$cport"
+curl -s "$ctl/v1/values/r1/apples" | grep -q '"volume": 1.5' ||
+	fail "the posted sample is not in /v1/values: $(curl -s "$ctl/v1/values/r1/apples")"
+curl -s -o "$work/rule" -w '%{http_code}' -X POST -d '{"meters": ["bananas"]}' "$ctl/v1/blacklist" |
+	grep -q 201 || fail "blacklist rule: $(cat "$work/rule")"
+post() { # METER RESOURCE
+	curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-Roles: member' -H 'X-User-Id: u1' \
+		-H 'X-Project-Id: p1' -H 'Content-Type: application/json' \
+		-d "[{\"counter_name\": \"$1\", \"counter_type\": \"gauge\", \"counter_unit\": \"b\", \"counter_volume\": 1, \"resource_id\": \"$2\"}]" \
+		"http://127.0.0.1:$port/v2/meters/$1"
+}
+[ "$(post bananas r5)" = 201 ] || fail "POST bananas"
+[ "$(post apples r6)" = 201 ] || fail "POST apples"
+i=0
+until [ "$(wc -l <"$work/out.log")" -ge 3 ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.3
+[ "$(wc -l <"$work/out.log")" -eq 3 ] || fail "want 3 samples in the file: $(cat "$work/out.log")"
+grep -q '"bananas"' "$work/out.log" && fail "a blacklisted posted sample was stored"
+curl -s "$ctl/v1/blacklist" | grep -q '"hits": 1' || fail "hits: $(curl -s "$ctl/v1/blacklist")"
+echo "ok: posted samples update the latest values; the blacklist drops the matching one"
 stop_tallyd
 echo "PASS"
