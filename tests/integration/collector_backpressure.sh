@@ -3,7 +3,8 @@
 # does not exist yet: RETRY with backoff), the buffer is small (1 MiB), so it
 # fills up; tallyd must then stop acknowledging, leaving the rest of the
 # stream in RabbitMQ instead of dropping it. Once the directory appears the
-# dispatcher catches up and every sample arrives exactly once.
+# dispatcher catches up and every sample arrives exactly once. The control
+# API's notices tell the buffer full and the dispatcher failing, then both back.
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
 need_peers
@@ -30,6 +31,24 @@ done
 echo "back-pressure: $q messages held by the broker while the buffer is full"
 grep -q "destination failing, retrying" "$work/tallyd-1.log" || fail "the dispatcher did not report RETRY"
 
+# The control API's notices say so too (the buffer is looked at once a second).
+cport=$(sed -n 's/.*\[control\] listening on 127.0.0.1 port \([0-9]*\).*/\1/p' "$work/tallyd-1.log" | head -n 1)
+kinds() { curl -s "http://127.0.0.1:$cport/v1/notifications?limit=1000" |
+	"$PY" -c 'import json, sys; print(" ".join(n["kind"] + ":" + n["subject"] for n in json.load(sys.stdin)["notifications"]))'; }
+want_notices() { # WHAT KIND:SUBJECT...
+	what=$1; shift
+	i=0
+	while :; do
+		got=$(kinds) ok=1
+		for k in "$@"; do case " $got " in *" $k "*) ;; *) ok= ;; esac; done
+		[ -n "$ok" ] && break
+		i=$((i + 1))
+		[ $i -le 50 ] || fail "notices $what: want $*, got: $got"
+		sleep 0.1
+	done
+}
+want_notices "while full" buffer.full:buffer dispatcher.failing:out
+
 # The destination comes back: everything arrives, once.
 mkdir "$work/later"
 i=0
@@ -38,6 +57,9 @@ while [ "$(wc -l 2>/dev/null <"$work/later/out.log" || echo 0)" -lt 4000 ]; do
 	[ $i -le 1800 ] || fail "only $(wc -l <"$work/later/out.log") of 4000 samples after the destination came back"
 	sleep 0.1
 done
+want_notices "after the catch-up" buffer.room:buffer dispatcher.recovered:out
+[ "$(kinds | tr ' ' '\n' | grep -c '^dispatcher.failing:out$')" -eq 1 ] ||
+	fail "dispatcher.failing was posted more than once per failing period: $(kinds)"
 stop_tallyd
 "$PY" "$top_srcdir/tests/integration/check_output.py" "$work/later/out.log" "$work/samples.jsonl" ||
 	fail "samples lost or duplicated under back-pressure"
