@@ -401,7 +401,7 @@ static int parse_atom(struct parser *ps, int32_t *out)
 		}
 		break;
 	case T_METER: {
-		int32_t m;
+		int32_t m = 0;
 		bool dot = ps->meter_dot;
 		if ((rc = add_meter(ps, ps->tstr, ps->tlen, &m)) ||
 		    (rc = new_node(ps, N_METER, &n)))
@@ -443,7 +443,7 @@ static int parse_atom(struct parser *ps, int32_t *out)
 static int parse_primary(struct parser *ps, int32_t *out)
 {
 	int rc;
-	int32_t n, t;
+	int32_t n = 0, t = 0;
 	struct tl_expr *e = ps->e;
 
 	if ((rc = parse_atom(ps, &n)))
@@ -509,7 +509,7 @@ static int parse_primary(struct parser *ps, int32_t *out)
 static int parse_power(struct parser *ps, int32_t *out)
 {
 	int rc;
-	int32_t n, t;
+	int32_t n = 0, t = 0;
 	if ((rc = parse_primary(ps, &n)))
 		return rc;
 	if (is_op(ps, "**")) {
@@ -1052,7 +1052,7 @@ static int do_binop(int op, const struct tl_expr_value *a, const struct tl_expr_
 			    binop_name(op), tl_expr_type_name(a), tl_expr_type_name(b));
 	bool ints = a->type != TL_EV_FLOAT && b->type != TL_EV_FLOAT;
 	if (ints) {
-		int64_t x = a->i, y = b->i, r;
+		int64_t x = a->i, y = b->i, r = 0;
 		switch (op) {
 		case B_ADD:
 			if (__builtin_add_overflow(x, y, &r))
