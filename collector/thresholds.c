@@ -251,30 +251,42 @@ bool tl_threshold_matches(const struct tl_threshold_def *d, const char *resource
 
 /* ---- the set ---------------------------------------------------------------------------- */
 
-struct series {
-	char *resource;
-	enum tl_threshold_state state;
+/* The state of one series of one threshold: a cell of the threshold's array, by row id. */
+struct cell {
 	int64_t since, ts, pending;
 	double value;
 	/* The staging of the last evaluation: an undo puts back only what no
 	 * other ingest evaluated since. */
 	const struct tl_threshold_staging *owner;
+	enum tl_threshold_state state;
+	bool used; /* a series of the threshold (evaluated or loaded); else "no series" */
 };
+
+struct bucket;
 
 struct th {
 	struct tl_threshold_def def;
-	bool match_all; /* resource "*" and no project: no pattern to run */
-	pthread_mutex_t mu;
-	struct tl_strmap idx; /* resource -> index + 1 in v */
-	struct series *v;
-	size_t n, cap;
+	bool match_all;	   /* resource "*" and no project: no pattern to run */
+	struct bucket *bk; /* its meter's; its cells are indexed by bk's row ids */
+	struct cell *cells;
+	size_t n_cells, cap_cells; /* rows at or past n_cells: never evaluated */
+	size_t n;		   /* cells used: its series */
 	uint64_t dropped, alarms, oks;
 };
 
-/* The thresholds of one meter. */
+/*
+ * The thresholds of one meter and the series they share: a row per resource
+ * that one of them matched, its id an index into each threshold's cells.
+ * Row ids are never reused while the bucket has thresholds (the rows are
+ * forgotten when its last one goes), so a cell never changes resource.
+ */
 struct bucket {
+	pthread_mutex_t mu; /* the rows, and the cells and counters of the thresholds in v */
 	struct th **v;
 	size_t n, cap;
+	struct tl_strmap rows; /* resource -> row id + 1 */
+	char **res;	       /* row id -> resource */
+	size_t n_rows, cap_rows;
 };
 
 struct tl_thresholds {
@@ -282,7 +294,7 @@ struct tl_thresholds {
 	struct th **list; /* by name */
 	size_t n, cap;
 	struct tl_strmap meters; /* meter -> index + 1 in buckets (kept when emptied) */
-	struct bucket *buckets;
+	struct bucket **buckets; /* allocated one by one: their mutexes never move */
 	size_t n_buckets, cap_buckets;
 };
 
@@ -303,22 +315,27 @@ int tl_thresholds_create(struct tl_thresholds **out)
 	return 0;
 }
 
-static void series_clear(struct th *h)
+/* Forgets h's series. Write lock or bucket lock held. */
+static void cells_clear(struct th *h)
+{
+	free(h->cells);
+	h->cells = NULL;
+	h->n_cells = h->cap_cells = h->n = 0;
+}
+
+static void rows_clear(struct bucket *bk)
 {
 	size_t i;
 
-	for (i = 0; i < h->n; i++)
-		free(h->v[i].resource);
-	h->n = 0;
-	tl_strmap_clear(&h->idx);
+	for (i = 0; i < bk->n_rows; i++)
+		free(bk->res[i]);
+	bk->n_rows = 0;
+	tl_strmap_clear(&bk->rows);
 }
 
 static void th_free(struct th *h)
 {
-	series_clear(h);
-	free(h->v);
-	tl_strmap_fini(&h->idx);
-	pthread_mutex_destroy(&h->mu);
+	cells_clear(h);
 	free(h);
 }
 
@@ -331,8 +348,16 @@ void tl_thresholds_destroy(struct tl_thresholds *t)
 	for (i = 0; i < t->n; i++)
 		th_free(t->list[i]);
 	free(t->list);
-	for (i = 0; i < t->n_buckets; i++)
-		free(t->buckets[i].v);
+	for (i = 0; i < t->n_buckets; i++) {
+		struct bucket *bk = t->buckets[i];
+
+		rows_clear(bk);
+		free(bk->res);
+		tl_strmap_fini(&bk->rows);
+		free(bk->v);
+		pthread_mutex_destroy(&bk->mu);
+		free(bk);
+	}
 	free(t->buckets);
 	tl_strmap_fini(&t->meters);
 	pthread_rwlock_destroy(&t->lock);
@@ -369,48 +394,63 @@ static struct th *lookup(const struct tl_thresholds *t, const char *name)
 	return found ? t->list[i] : NULL;
 }
 
+/* The bucket of meter, or NULL. Lock held. */
+static struct bucket *bucket_get(const struct tl_thresholds *t, const char *meter)
+{
+	uint64_t i;
+
+	return tl_strmap_get(&t->meters, meter, &i) == 0 ? t->buckets[i - 1] : NULL;
+}
+
 /* The bucket of meter, made when absent (NULL: out of memory). Write lock held. */
 static struct bucket *bucket_of(struct tl_thresholds *t, const char *meter)
 {
-	int added = 0;
+	struct bucket *bk = bucket_get(t, meter);
 	uint64_t *slot;
 
+	if (bk)
+		return bk;
 	if (tl_array_grow((void **)&t->buckets, &t->cap_buckets, t->n_buckets + 1,
 			  sizeof(*t->buckets)) < 0 ||
-	    !(slot = tl_strmap_put(&t->meters, meter, &added)))
+	    !(bk = calloc(1, sizeof(*bk))))
 		return NULL;
-	if (added) {
-		memset(&t->buckets[t->n_buckets], 0, sizeof(*t->buckets));
-		*slot = ++t->n_buckets;
+	if (!(slot = tl_strmap_put(&t->meters, meter, NULL))) {
+		free(bk);
+		return NULL;
 	}
-	return &t->buckets[*slot - 1];
+	pthread_mutex_init(&bk->mu, NULL);
+	tl_strmap_init(&bk->rows);
+	t->buckets[t->n_buckets] = bk;
+	*slot = ++t->n_buckets;
+	return bk;
 }
 
-static void bucket_remove(struct tl_thresholds *t, struct th *h)
+/* Takes h out of its bucket; the bucket's rows go with its last threshold. Write lock held. */
+static void bucket_remove(struct th *h)
 {
-	uint64_t i;
+	struct bucket *bk = h->bk;
 	size_t k;
 
-	if (tl_strmap_get(&t->meters, h->def.meter, &i) < 0)
-		return;
-	for (k = 0; k < t->buckets[i - 1].n; k++) {
-		struct bucket *bk = &t->buckets[i - 1];
-
+	for (k = 0; bk && k < bk->n; k++) {
 		if (bk->v[k] == h) {
 			bk->v[k] = bk->v[--bk->n];
-			return;
+			break;
 		}
 	}
+	if (bk && bk->n == 0)
+		rows_clear(bk);
+	h->bk = NULL;
 }
 
-static int bucket_add(struct tl_thresholds *t, struct th *h, const char *meter)
+/* Adds h to meter's bucket (h->bk is the caller's to set); NULL when out of memory. */
+static struct bucket *bucket_add(struct tl_thresholds *t, struct th *h, const char *meter)
 {
 	struct bucket *bk = bucket_of(t, meter);
 
 	if (!bk || tl_array_grow((void **)&bk->v, &bk->cap, bk->n + 1, sizeof(*bk->v)) < 0)
-		return -ENOMEM;
+		return NULL;
 	bk->v[bk->n++] = h;
-	return 0;
+	return bk;
 }
 
 static void set_def(struct th *h, const struct tl_threshold_def *d)
@@ -431,9 +471,7 @@ static int insert(struct tl_thresholds *t, const struct tl_threshold_def *d, siz
 	    !(h = calloc(1, sizeof(*h))))
 		return -ENOMEM;
 	set_def(h, d);
-	pthread_mutex_init(&h->mu, NULL);
-	tl_strmap_init(&h->idx);
-	if (bucket_add(t, h, d->meter) < 0) {
+	if (!(h->bk = bucket_add(t, h, d->meter))) {
 		th_free(h);
 		return -ENOMEM;
 	}
@@ -457,32 +495,74 @@ size_t tl_thresholds_count(struct tl_thresholds *t)
 
 /* ---- series ------------------------------------------------------------------------------ */
 
-/* The series of resource, made (insufficient data) when absent; NULL when full or no memory. */
-static struct series *series_of(struct th *h, const char *resource, bool create)
+/*
+ * The row id of resource in bk, made when absent and create. Returns it,
+ * -ENOENT (absent), -ENOSPC (TL_THRESHOLD_SERIES_MAX rows) or -ENOMEM.
+ * Bucket lock (or write lock) held.
+ */
+static long row_of(struct bucket *bk, const char *resource, bool create)
 {
 	size_t len = strlen(resource);
-	uint64_t *slot;
-	uint64_t i;
-	int added = 0;
+	uint64_t *slot, i;
+	char *copy;
 
-	if (tl_strmap_getn(&h->idx, resource, len, &i) == 0)
-		return &h->v[i - 1];
+	if (tl_strmap_getn(&bk->rows, resource, len, &i) == 0)
+		return (long)(i - 1);
 	if (!create)
-		return NULL;
-	if (h->n >= TL_THRESHOLD_SERIES_MAX) {
-		h->dropped++;
-		return NULL;
+		return -ENOENT;
+	if (bk->n_rows >= TL_THRESHOLD_SERIES_MAX)
+		return -ENOSPC;
+	if (tl_array_grow((void **)&bk->res, &bk->cap_rows, bk->n_rows + 1, sizeof(*bk->res)) < 0 ||
+	    !(copy = strdup(resource)))
+		return -ENOMEM;
+	if (!(slot = tl_strmap_putn(&bk->rows, resource, len, NULL))) {
+		free(copy);
+		return -ENOMEM;
 	}
-	if (tl_array_grow((void **)&h->v, &h->cap, h->n + 1, sizeof(*h->v)) < 0)
+	bk->res[bk->n_rows] = copy;
+	*slot = ++bk->n_rows;
+	return (long)(bk->n_rows - 1);
+}
+
+/*
+ * The cell of row in h, grown (empty cells: no series) when beyond its
+ * array and create; NULL when beyond and !create, or out of memory.
+ * Bucket lock (or write lock) held.
+ */
+static struct cell *cell_of(struct th *h, long row, bool create)
+{
+	size_t r = (size_t)row;
+
+	if (r < h->n_cells)
+		return &h->cells[r];
+	if (!create ||
+	    tl_array_grow((void **)&h->cells, &h->cap_cells, r + 1, sizeof(*h->cells)) < 0)
 		return NULL;
-	memset(&h->v[h->n], 0, sizeof(*h->v));
-	if (!(h->v[h->n].resource = strdup(resource)) ||
-	    !(slot = tl_strmap_putn(&h->idx, resource, len, &added))) {
-		free(h->v[h->n].resource);
-		return NULL;
+	memset(&h->cells[h->n_cells], 0, (r + 1 - h->n_cells) * sizeof(*h->cells));
+	h->n_cells = r + 1;
+	return &h->cells[r];
+}
+
+/* The series of resource in h, or NULL (none). Bucket lock held. */
+static struct cell *series_get(struct th *h, const char *resource)
+{
+	long row = row_of(h->bk, resource, false);
+	struct cell *x = row >= 0 ? cell_of(h, row, false) : NULL;
+
+	return x && x->used ? x : NULL;
+}
+
+/* The series of resource in h, made (insufficient data) when absent; NULL when full or no memory.
+ */
+static struct cell *series_make(struct th *h, long row)
+{
+	struct cell *x = cell_of(h, row, true);
+
+	if (x && !x->used) {
+		x->used = true;
+		h->n++;
 	}
-	*slot = ++h->n;
-	return &h->v[h->n - 1];
+	return x;
 }
 
 static bool breaks(const struct tl_threshold_def *d, double x)
@@ -587,11 +667,13 @@ static struct tl_trait text_trait(const char *name, const char *v)
 }
 
 /*
- * Stages the change of series x of h (now in x->state, was before) made by
- * sample smp: the event, the state pair, the notice. Series lock held.
+ * Stages the change of series x (of resource) of h, now in x->state, was
+ * before, made by sample smp: the event, the state pair, the notice. Bucket
+ * lock held.
  */
-static int stage_change(struct tl_threshold_staging *s, const struct th *h, const struct series *x,
-			const struct series *before, const struct tl_sample *smp)
+static int stage_change(struct tl_threshold_staging *s, const struct th *h, const struct cell *x,
+			const char *resource, const struct cell *before,
+			const struct tl_sample *smp)
 {
 	const struct tl_threshold_def *d = &h->def;
 	const char *state = tl_threshold_state_name(x->state);
@@ -612,7 +694,7 @@ static int stage_change(struct tl_threshold_staging *s, const struct th *h, cons
 	uuid4(id);
 	snprintf(type, sizeof(type), "tally.threshold.%s", c->alarm ? "alarm" : "ok");
 	traits[0] = text_trait("threshold", d->name);
-	traits[1] = text_trait("resource", x->resource);
+	traits[1] = text_trait("resource", resource);
 	traits[2] = text_trait("meter", d->meter);
 	traits[3] = (struct tl_trait){.name = "value", .type = TL_TRAIT_FLOAT, .f = x->value};
 	traits[4] = (struct tl_trait){.name = "limit", .type = TL_TRAIT_FLOAT, .f = d->value};
@@ -631,7 +713,7 @@ static int stage_change(struct tl_threshold_staging *s, const struct th *h, cons
 	c->event_len = b->len - c->event_off;
 
 	c->key_off = b->len;
-	tl_buf_printf(b, STATE_PREFIX "%s/%s", d->name, x->resource);
+	tl_buf_printf(b, STATE_PREFIX "%s/%s", d->name, resource);
 	c->key_len = b->len - c->key_off;
 	if (c->key_len > TL_BUFFER_STATE_KEY_MAX)
 		c->key_len = 0; /* a resource id this long keeps its state in memory only */
@@ -646,7 +728,7 @@ static int stage_change(struct tl_threshold_staging *s, const struct th *h, cons
 	tl_buf_puts(b, "{\"threshold\": ");
 	put_str(b, d->name);
 	tl_buf_puts(b, ", \"resource\": ");
-	put_str(b, x->resource);
+	put_str(b, resource);
 	tl_buf_puts(b, ", \"meter\": ");
 	put_str(b, d->meter);
 	tl_buf_printf(b, ", \"value\": %.17g, \"limit\": %.17g, \"severity\": \"%s\"", x->value,
@@ -666,13 +748,13 @@ static int stage_change(struct tl_threshold_staging *s, const struct th *h, cons
 	c->detail_len = b->len - c->detail_off;
 	tl_buf_putc(b, '\0');
 	c->subject_off = b->len;
-	tl_buf_printf(b, "%s/%s", d->name, x->resource);
+	tl_buf_printf(b, "%s/%s", d->name, resource);
 	tl_buf_putc(b, '\0');
 	c->text_off = b->len;
 	tl_buf_printf(b, "%s: %s %s of %s is %.17g (%s %.17g)%c", d->name, previous, state,
-		      x->resource, x->value, tl_threshold_op_name(d->op), d->value, '\0');
+		      resource, x->value, tl_threshold_op_name(d->op), d->value, '\0');
 	c->name_off = put_cstr(b, d->name);
-	c->resource_off = put_cstr(b, x->resource);
+	c->resource_off = put_cstr(b, resource);
 	c->before_state = before->state;
 	c->before_since = before->since;
 	c->before_ts = before->ts;
@@ -688,18 +770,17 @@ fail:
 }
 
 /*
- * Evaluates sample smp against h. Returns 1 when a change was staged, 0, or
- * -ENOMEM. Series lock held.
+ * Evaluates sample smp against h, whose series of the sample's resource is x
+ * (made). Returns 1 when a change was staged, 0, or -ENOMEM. Bucket lock held.
  */
-static int eval_one(struct th *h, const struct tl_sample *smp, struct tl_threshold_staging *st)
+static int eval_one(struct th *h, struct cell *x, const char *resource, const struct tl_sample *smp,
+		    struct tl_threshold_staging *st)
 {
 	const struct tl_threshold_def *d = &h->def;
-	struct series *x = series_of(h, smp->resource_id, true), before;
+	struct cell before;
 	enum tl_threshold_state next;
 	int rc;
 
-	if (!x)
-		return 0; /* full (counted) or no memory: this series is not watched */
 	if (x->state != TL_THRESHOLD_INSUFFICIENT && smp->timestamp < x->ts)
 		return 0; /* older than what was evaluated: out of order */
 	before = *x;
@@ -727,7 +808,7 @@ static int eval_one(struct th *h, const struct tl_sample *smp, struct tl_thresho
 	x->since = smp->timestamp;
 	if (before.state == TL_THRESHOLD_INSUFFICIENT && next == TL_THRESHOLD_OK)
 		return 0; /* a first sample that is fine is no news */
-	rc = stage_change(st, h, x, &before, smp);
+	rc = stage_change(st, h, x, resource, &before, smp);
 	if (rc < 0) {
 		*x = before; /* not staged: not changed */
 		return rc;
@@ -739,12 +820,44 @@ static int eval_one(struct th *h, const struct tl_sample *smp, struct tl_thresho
 	return 1;
 }
 
+/*
+ * Evaluates smp against the thresholds of bk (its meter's): one row lookup
+ * for all of them, then each matching one's cell by index. Returns the
+ * changes staged or -ENOMEM. Bucket lock held.
+ */
+static int eval_sample(struct bucket *bk, const struct tl_sample *smp,
+		       struct tl_threshold_staging *st)
+{
+	long row = -ENOENT; /* not looked up yet */
+	size_t k;
+	int staged = 0, rc;
+
+	for (k = 0; k < bk->n; k++) {
+		struct th *h = bk->v[k];
+		struct cell *x;
+
+		if (!h->match_all &&
+		    !tl_threshold_matches(&h->def, smp->resource_id, smp->project_id))
+			continue;
+		if (row == -ENOENT)
+			row = row_of(bk, smp->resource_id, true);
+		if (row == -ENOSPC)
+			h->dropped++;
+		if (row < 0 || !(x = series_make(h, row)))
+			continue; /* full (counted) or no memory: this series is not watched */
+		if ((rc = eval_one(h, x, bk->res[row], smp, st)) < 0)
+			return rc;
+		staged += rc;
+	}
+	return staged;
+}
+
 int tl_thresholds_eval(struct tl_thresholds *t, const struct tl_sample *v, size_t n,
 		       struct tl_threshold_staging *s)
 {
 	const char *last_meter = NULL;
 	struct bucket *bk = NULL;
-	size_t i, k;
+	size_t i;
 	int staged = 0, rc = 0;
 
 	if (n == 0)
@@ -752,30 +865,26 @@ int tl_thresholds_eval(struct tl_thresholds *t, const struct tl_sample *v, size_
 	pthread_rwlock_rdlock(&t->lock);
 	for (i = 0; i < n && rc >= 0; i++) {
 		const struct tl_sample *smp = &v[i];
-		uint64_t b;
 
-		/* A message mostly holds one meter: look it up once per run. */
+		/* A message mostly holds one meter: look it up and lock it once per run. */
 		if (!last_meter || strcmp(last_meter, smp->counter_name) != 0) {
+			if (bk)
+				pthread_mutex_unlock(&bk->mu);
 			last_meter = smp->counter_name;
-			bk = tl_strmap_get(&t->meters, smp->counter_name, &b) == 0
-				     ? &t->buckets[b - 1]
-				     : NULL;
+			bk = bucket_get(t, smp->counter_name);
+			if (bk && bk->n == 0)
+				bk = NULL; /* emptied: nothing to evaluate */
+			if (bk)
+				pthread_mutex_lock(&bk->mu);
 		}
 		if (!bk || !smp->resource_id)
 			continue;
-		for (k = 0; k < bk->n && rc >= 0; k++) {
-			struct th *h = bk->v[k];
-
-			if (!h->match_all &&
-			    !tl_threshold_matches(&h->def, smp->resource_id, smp->project_id))
-				continue;
-			pthread_mutex_lock(&h->mu);
-			rc = eval_one(h, smp, s);
-			pthread_mutex_unlock(&h->mu);
-			if (rc > 0)
-				staged++;
-		}
+		rc = eval_sample(bk, smp, s);
+		if (rc > 0)
+			staged += rc;
 	}
+	if (bk)
+		pthread_mutex_unlock(&bk->mu);
 	pthread_rwlock_unlock(&t->lock);
 	return rc < 0 ? rc : staged;
 }
@@ -831,12 +940,12 @@ void tl_thresholds_undo(struct tl_thresholds *t, const struct tl_threshold_stagi
 	for (i = s->n; i-- > 0;) {
 		const struct tl_threshold_change *c = &s->v[i];
 		struct th *h = lookup(t, s->text.data + c->name_off);
-		struct series *x;
+		struct cell *x;
 
 		if (!h)
 			continue;
-		pthread_mutex_lock(&h->mu);
-		x = series_of(h, s->text.data + c->resource_off, false);
+		pthread_mutex_lock(&h->bk->mu);
+		x = series_get(h, s->text.data + c->resource_off);
 		if (x && x->owner == s) {
 			x->state = c->before_state;
 			x->since = c->before_since;
@@ -848,7 +957,7 @@ void tl_thresholds_undo(struct tl_thresholds *t, const struct tl_threshold_stagi
 			else
 				h->oks--;
 		}
-		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_unlock(&h->bk->mu);
 	}
 	pthread_rwlock_unlock(&t->lock);
 }
@@ -860,7 +969,7 @@ int tl_thresholds_each(struct tl_thresholds *t, const char *name,
 		       int (*series_fn)(const struct tl_threshold_series *s, void *ctx),
 		       size_t max_series, void *ctx)
 {
-	size_t i, k, from = 0, to;
+	size_t i, row, k, from = 0, to;
 	int rc = 0;
 
 	pthread_rwlock_rdlock(&t->lock);
@@ -879,24 +988,28 @@ int tl_thresholds_each(struct tl_thresholds *t, const char *name,
 		struct th *h = t->list[i];
 		struct tl_threshold_info info = {.def = h->def};
 
-		pthread_mutex_lock(&h->mu);
+		pthread_mutex_lock(&h->bk->mu);
 		info.series = h->n;
 		info.series_dropped = h->dropped;
 		info.alarms = h->alarms;
 		info.oks = h->oks;
 		rc = fn(&info, ctx);
-		for (k = 0; rc == 0 && series_fn && k < h->n && k < max_series; k++) {
-			const struct series *x = &h->v[k];
-			struct tl_threshold_series out = {.resource_id = x->resource,
+		for (row = k = 0; rc == 0 && series_fn && row < h->n_cells && k < max_series;
+		     row++) {
+			const struct cell *x = &h->cells[row];
+			struct tl_threshold_series out = {.resource_id = h->bk->res[row],
 							  .state = x->state,
 							  .since_us = x->since,
 							  .value = x->value,
 							  .timestamp_us = x->ts,
 							  .pending_us = x->pending};
 
+			if (!x->used)
+				continue;
+			k++;
 			rc = series_fn(&out, ctx);
 		}
-		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_unlock(&h->bk->mu);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
@@ -911,10 +1024,10 @@ int tl_thresholds_series(struct tl_thresholds *t, const char *name, const char *
 	pthread_rwlock_rdlock(&t->lock);
 	h = lookup(t, name);
 	if (h) {
-		struct series *x;
+		struct cell *x;
 
-		pthread_mutex_lock(&h->mu);
-		x = series_of(h, resource, false);
+		pthread_mutex_lock(&h->bk->mu);
+		x = series_get(h, resource);
 		if (x) {
 			*out = (struct tl_threshold_series){.resource_id = resource,
 							    .state = x->state,
@@ -924,7 +1037,7 @@ int tl_thresholds_series(struct tl_thresholds *t, const char *name, const char *
 							    .pending_us = x->pending};
 			rc = 0;
 		}
-		pthread_mutex_unlock(&h->mu);
+		pthread_mutex_unlock(&h->bk->mu);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
@@ -1050,18 +1163,21 @@ int tl_thresholds_put(struct tl_thresholds *t, struct tl_buffer *b,
 		rc = insert(t, d, pos, NULL);
 		goto out;
 	}
+	/* The write lock keeps evaluations and readers out. */
 	if (strcmp(h->def.meter, d->meter) != 0) {
+		struct bucket *bk = bucket_add(t, h, d->meter);
+
 		/* Into the new meter's bucket first: a failure leaves it where it was. */
-		if ((rc = bucket_add(t, h, d->meter)) < 0)
+		if (!bk) {
+			rc = -ENOMEM;
 			goto out;
-		bucket_remove(t, h);
+		}
+		bucket_remove(h);
+		h->bk = bk;
 	}
-	/* The write lock keeps evaluations out; the mutex keeps readers of the series out. */
-	pthread_mutex_lock(&h->mu);
-	set_def(h, d);
 	if (reset)
-		series_clear(h);
-	pthread_mutex_unlock(&h->mu);
+		cells_clear(h); /* a new meter's rows are not the old one's: reset is set then */
+	set_def(h, d);
 out:
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
@@ -1082,7 +1198,7 @@ int tl_thresholds_delete(struct tl_thresholds *t, struct tl_buffer *b, const cha
 	rc = forget_stored(b, name, true);
 	if (rc < 0)
 		goto out;
-	bucket_remove(t, t->list[pos]);
+	bucket_remove(t->list[pos]);
 	th_free(t->list[pos]);
 	memmove(&t->list[pos], &t->list[pos + 1], (t->n - pos - 1) * sizeof(*t->list));
 	t->n--;
@@ -1141,8 +1257,9 @@ static int load_state(const void *key, size_t klen, const void *val, size_t vlen
 	struct tl_json_doc doc;
 	struct tl_json_error err;
 	const struct tl_json *st, *v;
-	struct series *x;
+	struct cell *x;
 	struct th *h;
+	long row = 0;
 	int i;
 
 	slash = memchr(k, '/', rest);
@@ -1160,8 +1277,11 @@ static int load_state(const void *key, size_t klen, const void *val, size_t vlen
 	tl_json_doc_init(&doc);
 	if (tl_json_parse(&doc, text, vlen, 2, &err) < 0 ||
 	    !(st = tl_json_get(doc.root, "state")) || st->type != TL_JSON_STRING ||
-	    (i = name_index(state_names, 3, st->u.s)) < 0 || !(x = series_of(h, resource, true))) {
+	    (i = name_index(state_names, 3, st->u.s)) < 0 ||
+	    (row = row_of(h->bk, resource, true)) < 0 || !(x = series_make(h, row))) {
 		tl_json_doc_fini(&doc);
+		if (row == -ENOSPC)
+			h->dropped++;
 		tl_log(TL_LOG_WARNING, "thresholds: the stored state of %s/%s is refused", name,
 		       resource);
 		return 0;

@@ -24,11 +24,25 @@
  * the caller, which emits the events (collector/ingest.c).
  *
  * Index. The thresholds are indexed by meter (a hash map meter -> the
- * thresholds of that meter), so the cost of a sample is the thresholds of its
- * own meter, whatever the total. Per threshold, the series are a hash map
- * resource -> state, at most TL_THRESHOLD_SERIES_MAX (more are refused and
- * counted in series_dropped), under the threshold's own mutex: ingest threads
- * evaluating different thresholds do not contend.
+ * bucket of that meter's thresholds), so the cost of a sample is the
+ * thresholds of its own meter, whatever the total. A bucket holds the series
+ * its thresholds share: a hash map resource -> row id, the resource stored
+ * once per row, at most TL_THRESHOLD_SERIES_MAX rows per meter (a resource
+ * past them is counted in series_dropped of each threshold it matches, and
+ * not watched). Each threshold keeps its states in a dense array of cells
+ * indexed by row id, grown when a sample it matches needs a row past its end;
+ * a cell never evaluated is no series. A row id is never reused while its
+ * bucket has thresholds (the rows go with the last one): removing a threshold
+ * frees its cells only, adding one starts with none.
+ *
+ * Cost per sample: one lookup of the meter per run of samples of one meter in
+ * the message (and one lock of its bucket), then one row lookup, then per
+ * threshold of the meter its match (none for resource "*" without project,
+ * else the project's strcmp and fnmatch(3) on the resource) and its cell by
+ * index. Memory: a row is about 100 bytes (the map's slot and key, the
+ * copy); a cell 48 bytes for each row up to the threshold's last matched one
+ * (a threshold on one resource of a meter with many rows pays for the rows
+ * before it).
  *
  * Persistence, in the buffer's side state (collector/buffer.h):
  *   "threshold/def/<name>"              the definition, as JSON (def_write)
@@ -50,9 +64,12 @@
  * last timestamp are then ignored.
  *
  * Threads: any thread evaluates, reads and changes, concurrently: a rwlock
- * (writers preferred) guards the set and the index, which changes are rare;
- * each threshold's series have their own mutex. A staging belongs to its
- * ingest's thread.
+ * (writers preferred) guards the set and the index, which changes are rare
+ * (under it, write-locked, the definitions, buckets and cells change); each
+ * bucket's mutex guards its rows and the cells and counters of its
+ * thresholds: ingest threads evaluating samples of different meters do not
+ * contend, and one evaluation locks a bucket once per run of its meter's
+ * samples. A staging belongs to its ingest's thread.
  */
 #ifndef TL_COLLECTOR_THRESHOLDS_H
 #define TL_COLLECTOR_THRESHOLDS_H
@@ -69,8 +86,8 @@
 #define TL_THRESHOLD_NAME_MAX	  128
 #define TL_THRESHOLD_FIELD_MAX	  255 /* meter, resource pattern, project */
 #define TL_THRESHOLDS_MAX	  100000
-#define TL_THRESHOLD_SERIES_MAX	  100000
-#define TL_THRESHOLD_DEF_JSON_MAX 4096 /* a definition's JSON (request bodies too) */
+#define TL_THRESHOLD_SERIES_MAX	  100000 /* series rows per meter, shared by its thresholds */
+#define TL_THRESHOLD_DEF_JSON_MAX 4096	 /* a definition's JSON (request bodies too) */
 
 enum tl_threshold_op { TL_THRESHOLD_GT, TL_THRESHOLD_GE, TL_THRESHOLD_LT, TL_THRESHOLD_LE };
 enum tl_threshold_severity { TL_THRESHOLD_LOW, TL_THRESHOLD_MODERATE, TL_THRESHOLD_CRITICAL };
@@ -154,7 +171,7 @@ struct tl_threshold_series {
 struct tl_threshold_info {
 	struct tl_threshold_def def;
 	size_t series;		 /* series with a state */
-	uint64_t series_dropped; /* series refused at TL_THRESHOLD_SERIES_MAX */
+	uint64_t series_dropped; /* samples of a new resource refused at TL_THRESHOLD_SERIES_MAX */
 	uint64_t alarms, oks;	 /* changes evaluated since the start */
 };
 

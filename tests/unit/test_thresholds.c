@@ -3,7 +3,8 @@
  * definitions' parser, each op with its hysteresis, `for`, out-of-order
  * samples, the events and state pairs staged, undo, a replacement keeping or
  * resetting states, persistence through a buffer (restart: no second alarm),
- * and the index's flatness with 10,000 thresholds over 1,000 meters.
+ * the index's flatness with 10,000 thresholds over 1,000 meters, and the
+ * series rows shared by the thresholds of one meter.
  */
 #include "config.h"
 
@@ -407,6 +408,143 @@ static void test_persistence(void **state)
 	tl_test_rmtree(dir);
 }
 
+struct counts {
+	size_t series;
+	uint64_t dropped;
+	int listed; /* series_fn calls */
+};
+
+static int count_info(const struct tl_threshold_info *info, void *ctx)
+{
+	struct counts *c = ctx;
+
+	c->series = info->series;
+	c->dropped = info->series_dropped;
+	return 0;
+}
+
+static int count_series(const struct tl_threshold_series *s, void *ctx)
+{
+	(void)s;
+	((struct counts *)ctx)->listed++;
+	return 0;
+}
+
+static struct counts counts_of(struct tl_thresholds *t, const char *name)
+{
+	struct counts c = {.listed = 0};
+
+	assert_int_equal(tl_thresholds_each(t, name, count_info, count_series, SIZE_MAX, &c), 0);
+	return c;
+}
+
+static void put(struct tl_thresholds *t, const char *json)
+{
+	struct tl_threshold_def d = def(json);
+
+	assert_int_equal(tl_thresholds_put(t, NULL, &d, true), 0);
+}
+
+/*
+ * Thresholds of one meter share its series rows: each keeps its own states
+ * (cells by row id), a removed one takes only its own, one added later
+ * starts with none, and an undo puts back each threshold's cell of a shared
+ * row. What breaks it: forgetting the meter's rows when one threshold is
+ * removed rather than its last (b and c lose their states below), or
+ * indexing states by a threshold's place in its meter's list (the removal
+ * moves the last one into the hole: d would inherit a's states).
+ */
+static void test_shared_rows(void **state)
+{
+	struct tl_thresholds *t;
+	struct tl_threshold_staging s;
+	struct tl_threshold_series x;
+	struct tl_threshold_def d;
+	struct tl_sample smp;
+	char res[16];
+	int i;
+
+	(void)state;
+	assert_int_equal(tl_thresholds_create(&t), 0);
+	tl_threshold_staging_init(&s);
+	put(t, "{\"name\": \"a\", \"meter\": \"cpu\", \"op\": \"gt\", \"value\": 10}");
+	put(t, "{\"name\": \"b\", \"meter\": \"cpu\", \"resource\": \"vm-*\", \"op\": \"gt\", "
+	       "\"value\": 20}");
+	put(t, "{\"name\": \"c\", \"meter\": \"cpu\", \"op\": \"lt\", \"value\": 5}");
+	put(t, "{\"name\": \"m\", \"meter\": \"mem\", \"op\": \"gt\", \"value\": 0}");
+	assert_int_equal(feed(t, &s, "vm-1", 15, S(1)), 1); /* a: alarm; b, c: ok */
+	assert_int_equal(feed(t, &s, "db-1", 25, S(1)), 1); /* a: alarm; b: no match */
+	assert_int_equal(feed(t, &s, "vm-2", 30, S(1)), 2); /* a, b: alarm */
+	assert_int_equal(counts_of(t, "a").series, 3);
+	assert_int_equal(counts_of(t, "b").series, 2);
+	assert_int_equal(counts_of(t, "b").listed, 2);
+	assert_int_equal(counts_of(t, "c").series, 3);
+	assert_int_equal(counts_of(t, "m").series, 0); /* another meter, other rows */
+	assert_int_equal(tl_thresholds_series(t, "b", "db-1", &x), -ENOENT);
+	tl_threshold_staging_reset(&s);
+
+	/* a goes: the others keep their states; a new one starts with none. */
+	assert_int_equal(tl_thresholds_delete(t, NULL, "a"), 0);
+	put(t, "{\"name\": \"d\", \"meter\": \"cpu\", \"op\": \"gt\", \"value\": 0}");
+	assert_int_equal(state_of(t, "b", "vm-1"), TL_THRESHOLD_OK);
+	assert_int_equal(state_of(t, "b", "vm-2"), TL_THRESHOLD_ALARM);
+	assert_int_equal(tl_thresholds_series(t, "c", "db-1", &x), 0);
+	assert_true(x.state == TL_THRESHOLD_OK && x.value == 25 && x.timestamp_us == S(1));
+	assert_int_equal(counts_of(t, "b").series, 2);
+	assert_int_equal(counts_of(t, "c").series, 3);
+	assert_int_equal(counts_of(t, "d").series, 0);
+	assert_int_equal(tl_thresholds_series(t, "d", "vm-2", &x), -ENOENT);
+
+	/* One sample of a shared row changes b, c and d; the undo puts back each. */
+	assert_int_equal(feed(t, &s, "vm-2", 1, S(2)), 3); /* b: ok, c: alarm, d: alarm */
+	assert_int_equal(state_of(t, "c", "vm-2"), TL_THRESHOLD_ALARM);
+	tl_thresholds_undo(t, &s);
+	tl_threshold_staging_reset(&s);
+	assert_int_equal(state_of(t, "b", "vm-2"), TL_THRESHOLD_ALARM);
+	assert_int_equal(state_of(t, "c", "vm-2"), TL_THRESHOLD_OK);
+	assert_int_equal(state_of(t, "d", "vm-2"), TL_THRESHOLD_INSUFFICIENT);
+	assert_int_equal(feed(t, &s, "vm-2", 1, S(2)), 3); /* the redelivery: the same again */
+	tl_threshold_staging_reset(&s);
+
+	/* b moves to another meter: its states go, c's and d's stay. */
+	d = def("{\"name\": \"b\", \"meter\": \"mem\", \"resource\": \"vm-*\", \"op\": \"gt\", "
+		"\"value\": 20}");
+	assert_int_equal(tl_thresholds_put(t, NULL, &d, false), 0);
+	assert_int_equal(counts_of(t, "b").series, 0);
+	assert_int_equal(state_of(t, "c", "vm-2"), TL_THRESHOLD_ALARM);
+	assert_int_equal(state_of(t, "d", "vm-2"), TL_THRESHOLD_ALARM);
+	smp = sample("vm-2", "mem", 50, S(3));
+	assert_int_equal(tl_thresholds_eval(t, &smp, 1, &s), 2); /* b and m */
+	tl_threshold_staging_reset(&s);
+
+	/* The last ones of cpu go: its rows with them; new ones start afresh. */
+	assert_int_equal(tl_thresholds_delete(t, NULL, "c"), 0);
+	assert_int_equal(tl_thresholds_delete(t, NULL, "d"), 0);
+	put(t, "{\"name\": \"e\", \"meter\": \"cpu\", \"op\": \"gt\", \"value\": 10}");
+	assert_int_equal(counts_of(t, "e").series, 0);
+	assert_int_equal(feed(t, &s, "db-1", 15, S(4)), 1);
+	assert_int_equal(counts_of(t, "e").series, 1);
+	tl_threshold_staging_reset(&s);
+
+	/* A meter holds TL_THRESHOLD_SERIES_MAX rows: a new resource past them is
+	 * counted as dropped by each threshold it matches. */
+	put(t, "{\"name\": \"f\", \"meter\": \"cpu\", \"resource\": \"r*\", \"op\": \"gt\", "
+	       "\"value\": 1e300}");
+	for (i = 1; i < TL_THRESHOLD_SERIES_MAX; i++) {
+		snprintf(res, sizeof(res), "r%d", i);
+		assert_int_equal(feed(t, &s, res, 1, S(5)), 0);
+	}
+	assert_int_equal(counts_of(t, "e").series, TL_THRESHOLD_SERIES_MAX);
+	assert_int_equal(counts_of(t, "f").series, TL_THRESHOLD_SERIES_MAX - 1);
+	assert_int_equal(feed(t, &s, "r0", 100, S(5)), 0);
+	assert_int_equal(feed(t, &s, "x", 100, S(5)), 0);
+	assert_int_equal(counts_of(t, "e").dropped, 2);
+	assert_int_equal(counts_of(t, "f").dropped, 1);
+	assert_int_equal(feed(t, &s, "db-1", 5, S(6)), 1); /* an old row still works */
+	tl_threshold_staging_fini(&s);
+	tl_thresholds_destroy(t);
+}
+
 /* Seconds to evaluate rounds x 50 samples of meter m0 (best of 3). */
 static double eval_time(struct tl_thresholds *t, int rounds)
 {
@@ -486,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_patterns_undo_replace),
 		cmocka_unit_test(test_persistence),
 		cmocka_unit_test(test_index_flat),
+		cmocka_unit_test(test_shared_rows),
 	};
 
 	return cmocka_run_group_tests_name("thresholds", tests, NULL, NULL);
