@@ -338,6 +338,12 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .section = limits_items,
 	 .offset = C(limits),
 	 .help = "decoding limits"},
+	{.key = "pipeline",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = C(pipeline),
+	 .help = "ceilometer's pipeline.yaml, run as a stage over the buffer; null: none"},
 	{0},
 };
 
