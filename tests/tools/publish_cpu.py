@@ -16,7 +16,6 @@ pipeline/tally-pipeline-run, the reference for the pipeline stage
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import random
@@ -24,10 +23,8 @@ import sys
 import time
 import uuid
 
-_spec = importlib.util.spec_from_file_location(
-    'publish', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'publish.py'))
-publish = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(publish)  # exits 77 itself without the Python peers
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import publish  # noqa: E402 (exits 77 itself without the Python peers)
 
 
 def main():
