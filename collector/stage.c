@@ -547,6 +547,27 @@ fail:
 	return rc;
 }
 
+int tl_stage_check(const char *path, struct tl_conf_errors *errs)
+{
+	struct tl_pipeline_conf conf;
+	struct tl_pipeline_set *set = NULL;
+	struct tl_conf_errors mine;
+	int rc;
+
+	tl_conf_errors_init(&mine);
+	rc = tl_pipeline_conf_load(path, false, &conf, &mine);
+	if (!rc)
+		rc = tl_pipeline_set_create(&conf, &set, &mine);
+	for (size_t i = 0; i < mine.n; i++)
+		tl_conf_errorf(errs, NULL, 0, "%s", mine.e[i].msg);
+	if (rc && mine.n == 0)
+		tl_conf_errorf(errs, NULL, 0, "collector.pipeline: %s: %s", path, strerror(-rc));
+	tl_pipeline_set_destroy(set);
+	tl_pipeline_conf_fini(&conf);
+	tl_conf_errors_fini(&mine);
+	return rc ? -EINVAL : 0;
+}
+
 int tl_stage_start(struct tl_stage *s)
 {
 	if (pthread_create(&s->thread, NULL, stage_main, s) != 0)

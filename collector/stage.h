@@ -30,6 +30,7 @@
 #define TL_COLLECTOR_STAGE_H
 
 #include "collector/buffer.h"
+#include "common/conf_yaml.h"
 
 /* The stage's cursor name. */
 #define TL_STAGE_CURSOR "pipeline"
@@ -53,6 +54,14 @@ struct tl_stage;
  * "pipeline"), -ENOMEM or the buffer's error. Does not start the thread.
  */
 int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out);
+
+/*
+ * Loads and builds the pipeline file at path as tl_stage_create() does,
+ * adding its file:line errors to errs (the configuration check: tallyd
+ * --check-config and start-up refuse a bad file before anything starts).
+ * Returns 0 or -EINVAL.
+ */
+int tl_stage_check(const char *path, struct tl_conf_errors *errs);
 
 /* Starts the stage's thread. Returns 0 or -EAGAIN. */
 int tl_stage_start(struct tl_stage *s);
