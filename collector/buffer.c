@@ -581,9 +581,40 @@ int tl_buffer_append(struct tl_buffer *b, const struct tl_buffer_rec *recs, size
 	return tl_buffer_append_state(b, recs, n, NULL, 0, out_first_seq);
 }
 
+/*
+ * The append of tl_buffer_append_state() and tl_buffer_stage_commit(): with
+ * a stage reader (sr), its cursor moves to up_to + 1 in the same transaction,
+ * and the commit is exempt from max_size (see tl_buffer_stage_commit()).
+ */
+static int append_txn(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+		      const struct tl_buffer_kv *state, size_t n_state, struct tl_buffer_reader *sr,
+		      uint64_t up_to, uint64_t *out_first_seq);
+
 int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
 			   const struct tl_buffer_kv *state, size_t n_state,
 			   uint64_t *out_first_seq)
+{
+	return append_txn(b, recs, n, state, n_state, NULL, 0, out_first_seq);
+}
+
+int tl_buffer_stage_commit(struct tl_buffer_reader *r, uint64_t consumed_up_to,
+			   const struct tl_buffer_rec *recs, size_t n,
+			   const struct tl_buffer_kv *state, size_t n_state,
+			   uint64_t *out_first_seq)
+{
+	if (out_first_seq)
+		*out_first_seq = 0;
+	if (!r)
+		return -EINVAL;
+	/* Below the cursor: nothing consumed, the cursor stays where it is. */
+	if (consumed_up_to < r->next)
+		consumed_up_to = r->next - 1;
+	return append_txn(r->b, recs, n, state, n_state, r, consumed_up_to, out_first_seq);
+}
+
+static int append_txn(struct tl_buffer *b, const struct tl_buffer_rec *recs, size_t n,
+		      const struct tl_buffer_kv *state, size_t n_state, struct tl_buffer_reader *sr,
+		      uint64_t up_to, uint64_t *out_first_seq)
 {
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
@@ -604,9 +635,9 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		if (rc)
 			return rc;
 	}
-	if (n == 0)
+	if (n == 0 && !sr)
 		return n_state ? tl_buffer_state_put(b, state, n_state) : 0;
-	if (!recs)
+	if (!recs && n)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (recs[i].kind < TL_BUFFER_KIND_SAMPLE || recs[i].kind > TL_BUFFER_KIND_RAW ||
@@ -621,7 +652,7 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 	if (total > b->max_size / 4)
 		return -EMSGSIZE;
 	/* While full, refuse without taking the writer lock from the dispatchers. */
-	if (atomic_load(&b->full) && atomic_load(&b->used_bytes) + total > b->max_size &&
+	if (!sr && atomic_load(&b->full) && atomic_load(&b->used_bytes) + total > b->max_size &&
 	    atomic_load(&b->when_full) == TL_BUFFER_WHEN_FULL_BLOCK) {
 		atomic_fetch_add(&b->c.rejected_full, 1);
 		return -ENOSPC;
@@ -649,6 +680,11 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		goto out;
 	}
 	first = atomic_load(&b->next_seq);
+	/* The stage consumes only what was committed before its own records. */
+	if (sr && up_to >= first) {
+		rc = -EINVAL;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		MDB_val k = key8(kb, first + i);
 		MDB_val v = {TL_BUFFER_REC_HEADER + recs[i].len, NULL};
@@ -673,8 +709,15 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		rc = tl_buffer_lmdb_fail(b, "append: state", mrc);
 		goto out;
 	}
+	if (sr && up_to + 1 > sr->next) {
+		mrc = tl_buffer_cursor_put(b, txn, sr->name, sr->name_len, up_to + 1);
+		if (mrc) {
+			rc = tl_buffer_lmdb_fail(b, "stage commit: cursor", mrc);
+			goto out;
+		}
+	}
 	mrc = used_bytes(b, txn, &used);
-	if (mrc == 0 && used > b->max_size &&
+	if (mrc == 0 && !sr && used > b->max_size &&
 	    atomic_load(&b->when_full) == TL_BUFFER_WHEN_FULL_DROP_OLDEST) {
 		/* Held to the commit: no reader takes a snapshot in between. */
 		pthread_mutex_lock(&b->drop_mu);
@@ -685,7 +728,7 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		rc = tl_buffer_lmdb_fail(b, "append: stat", mrc);
 		goto out;
 	}
-	if (used > b->max_size) {
+	if (!sr && used > b->max_size) {
 		note_full(b, used, false);
 		rc = -ENOSPC;
 		goto out;
@@ -705,6 +748,8 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		goto out;
 	}
 	tl_buffer_write_ok(b);
+	if (sr && up_to + 1 > sr->next)
+		sr->next = up_to + 1;
 	if (dropping) {
 		drops_committed(b, &drops, used);
 		pthread_mutex_unlock(&b->drop_mu);
@@ -715,7 +760,9 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 	atomic_fetch_add(&b->c.appended_bytes, bytes);
 	atomic_fetch_add(&b->c.commits, 1);
 	tl_hist_observe(&b->commit_latency, (double)(tl_time_mono() - t0) / 1e6);
-	if (atomic_load(&b->full) && atomic_exchange(&b->full, false)) {
+	/* A stage commit over max_size does not end "full": the inputs stay paused. */
+	if ((!sr || used <= b->max_size) && atomic_load(&b->full) &&
+	    atomic_exchange(&b->full, false)) {
 		int64_t since = atomic_exchange(&b->full_since_us, 0);
 
 		if (since)
@@ -723,8 +770,9 @@ int tl_buffer_append_state(struct tl_buffer *b, const struct tl_buffer_rec *recs
 		tl_logc(TL_LOG_NOTICE, COMPONENT,
 			"%s: room again (%" PRIu64 " bytes used): inputs resume", b->path, used);
 	}
-	notify_committed(b, first + n);
-	if (out_first_seq)
+	if (n)
+		notify_committed(b, first + n);
+	if (out_first_seq && n)
 		*out_first_seq = first;
 out:
 	if (cur)

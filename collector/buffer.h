@@ -264,6 +264,29 @@ int tl_buffer_state_each(struct tl_buffer *b, const void *prefix, size_t plen,
 			 tl_buffer_state_fn fn, void *ctx);
 
 /*
+ * The commit of a stage (collector/stage.h): a reader that derives records
+ * from what it reads commits, in ONE write transaction, the n records it
+ * derived (appended as tl_buffer_append() does), its n_state side-state
+ * pairs, and its cursor moved to consumed_up_to + 1 (a value below the
+ * cursor leaves it). All or nothing, so a crash at any point leaves either
+ * the inputs unconsumed with the old state and no output, or all three:
+ * a restart neither loses nor repeats a derived record. n and n_state may
+ * be 0 (a move alone, or a flush's state alone). The commit is exempt from
+ * max_size (not from the map, nor from drop_oldest of later appends): the
+ * stage must advance when the buffer is full, or its cursor would hold the
+ * records back from the trim and the buffer would stay full for ever; what
+ * it appends is bounded by what it consumes. *out_first_seq (may be NULL)
+ * gets the first derived record's sequence (0 when n is 0). Returns 0,
+ * -EINVAL (consumed_up_to at or beyond the first derived record, a bad
+ * record or pair), -EMSGSIZE, -ENOSPC (the map or the disk is full), -EROFS
+ * or a converted LMDB error. The reader's thread; its batch stays valid.
+ */
+int tl_buffer_stage_commit(struct tl_buffer_reader *r, uint64_t consumed_up_to,
+			   const struct tl_buffer_rec *recs, size_t n,
+			   const struct tl_buffer_kv *state, size_t n_state,
+			   uint64_t *out_first_seq);
+
+/*
  * Opens the reader of cursor name (1 to TL_BUFFER_NAME_MAX bytes), creating
  * the cursor at the end when it does not exist, and registers it: only
  * registered cursors hold records back from tl_buffer_trim(). Returns 0 and

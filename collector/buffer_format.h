@@ -30,6 +30,13 @@ enum tl_buffer_kind {
 };
 
 /*
+ * Bits of a record's flags that the collector assigns (the buffer stores
+ * flags as they are). DERIVED: a sample the pipeline stage (collector/stage.h)
+ * made; the stage skips these when it reads, so its output never feeds it.
+ */
+#define TL_BUFFER_FLAG_DERIVED 0x0001u
+
+/*
  * One record. For tl_buffer_append() the caller fills kind, flags, data and
  * len (seq and time_us are ignored). Records returned by the buffer point
  * into LMDB's map (no copy); the lifetime is stated where they are returned.

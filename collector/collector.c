@@ -481,6 +481,8 @@ void tl_collector_stop(struct tl_collector *c)
 	/* Inputs first: they commit what they hold; then the dispatchers. */
 	tl_amqp_input_stop(c->amqp);
 	tl_udp_input_stop(c->udp);
+	tl_stage_stop(c->stage); /* no flush at stop, as the original: its state is stored */
+	c->stage = NULL;
 	atomic_store(&c->stop_dispatch, true);
 	for (i = 0; i < c->n_dts; i++) {
 		if (!c->dts[i].sync_init)
@@ -638,9 +640,14 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 		if (rc < 0)
 			goto fail;
 	}
+	/* The stage's cursor too (with its state), before any input. */
+	if (cc->pipeline && (rc = tl_stage_create(c->buffer, cc->pipeline, &c->stage)) < 0)
+		goto fail;
 	for (i = 0; i < c->n_dts; i++)
 		if ((rc = tl_dthread_start(&c->dts[i])) < 0)
 			goto fail;
+	if (c->stage && (rc = tl_stage_start(c->stage)) < 0)
+		goto fail;
 	if (pthread_create(&c->housekeeper, NULL, housekeeping_main, c) != 0) {
 		rc = -EAGAIN;
 		goto fail;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "collector/collector_conf.h"
+#include "collector/stage.h" /* tl_stage_check */
 
 #include <amqp.h>
 #include <errno.h>
@@ -109,6 +110,8 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 			      cc->amqp.batch_size, cc->amqp.prefetch);
 		return -EINVAL;
 	}
+	if (cc->pipeline && tl_stage_check(cc->pipeline, c->errs) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -338,6 +341,12 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .section = limits_items,
 	 .offset = C(limits),
 	 .help = "decoding limits"},
+	{.key = "pipeline",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = C(pipeline),
+	 .help = "ceilometer's pipeline.yaml, run as a stage over the buffer; null: none"},
 	{0},
 };
 

@@ -86,6 +86,7 @@ struct tl_collector_conf {
 	struct tl_dispatcher_conf *dispatchers; /* n_dispatchers elements */
 	size_t n_dispatchers;
 	struct tl_limits_conf limits;
+	char *pipeline; /* ceilometer's pipeline.yaml (collector/stage.h); NULL: no stage */
 };
 
 struct amqp_connection_info;

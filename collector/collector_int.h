@@ -21,6 +21,7 @@
 #include "collector/collector.h"
 #include "common/hist.h"
 #include "collector/record.h"
+#include "collector/stage.h"
 #include "collector/udp.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -114,6 +115,8 @@ struct tl_collector {
 	_Atomic bool stop_housekeeping;
 	/* The blacklist rules (blacklist.h), loaded from the buffer's side state. */
 	struct tl_blacklist *blacklist;
+	/* The pipeline stage (stage.h); NULL without collector.pipeline. */
+	struct tl_stage *stage;
 };
 
 /*

@@ -383,7 +383,8 @@ static void test_side_state(void **state)
 {
 	struct fx *f = *state;
 	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
-	struct tl_buffer_kv kv[3] = {{"a/1", 3, "one", 3}, {"a/2", 3, "two", 3}, {"b/1", 3, "x", 1}};
+	struct tl_buffer_kv kv[3] = {
+		{"a/1", 3, "one", 3}, {"a/2", 3, "two", 3}, {"b/1", 3, "x", 1}};
 	struct tl_buffer_kv del = {"a/1", 3, NULL, 0}, bad = {"", 0, "v", 1};
 	struct tl_buffer_rec r = rec(TL_BUFFER_KIND_EVENT, "alarm", 5);
 	struct state_seen seen = {0};
@@ -682,16 +683,40 @@ static void test_enospc(void **state)
  * a file size limit (RLIMIT_FSIZE) at the data file's size, so that LMDB's
  * pwrite() fails (EFBIG, or a short write: EIO) as on a disk that is full.
  */
+/* The buffer's data file may not grow beyond its size (RLIMIT_FSIZE), until uncap_file(). */
+struct file_cap {
+	struct rlimit old;
+	void (*old_sig)(int);
+};
+
+static void cap_file(const struct fx *f, struct file_cap *c)
+{
+	struct rlimit lim;
+	struct stat sb;
+	char data[700];
+
+	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
+	assert_int_equal(stat(data, &sb), 0);
+	c->old_sig = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &c->old), 0);
+	lim = c->old;
+	lim.rlim_cur = (rlim_t)sb.st_size;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void uncap_file(const struct file_cap *c)
+{
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &c->old), 0);
+	signal(SIGXFSZ, c->old_sig);
+}
+
 static void test_write_fails(void **state)
 {
 	struct fx *f = *state;
 	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
 	static char pay[4096];
 	struct tl_buffer_rec recs[64];
-	struct rlimit old, lim;
-	struct stat sb;
-	char data[700];
-	void (*old_sig)(int);
+	struct file_cap cap;
 	uint64_t first = 0;
 	int rc, again, tries;
 	size_t i;
@@ -700,15 +725,9 @@ static void test_write_fails(void **state)
 	for (i = 0; i < 64; i++)
 		recs[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
 	assert_int_equal(append_str(b, "before"), 1);
-	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
-	assert_int_equal(stat(data, &sb), 0);
 
 	/* The file may not grow: 256 KiB of records cannot be written. */
-	old_sig = signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
-	lim.rlim_cur = (rlim_t)sb.st_size;
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cap_file(f, &cap);
 	rc = tl_buffer_append(b, recs, 64, &first);
 	assert_true(rc < 0);
 	assert_int_equal(first, 0);
@@ -717,8 +736,7 @@ static void test_write_fails(void **state)
 	assert_int_equal(tl_buffer_append(b, recs, 64, NULL), rc);
 
 	/* Room again; the backoff still holds for about 100 ms, without LMDB. */
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	signal(SIGXFSZ, old_sig);
+	uncap_file(&cap);
 	again = tl_buffer_append(b, recs, 64, NULL);
 	assert_int_equal(again, rc);
 	for (tries = 0; tries < 200; tries++) {
@@ -731,6 +749,129 @@ static void test_write_fails(void **state)
 	/* The failed commits gave their numbers back: no gap. */
 	assert_int_equal(first, 2);
 	assert_int_equal(append_str(b, "after"), 66);
+	tl_buffer_close(b);
+}
+
+/* The value of side-state key "st/k", "" when absent. */
+static void stage_state(struct tl_buffer *b, char *out)
+{
+	struct state_seen seen = {0};
+
+	assert_int_equal(tl_buffer_state_each(b, "st/", 3, state_collect, &seen), 0);
+	out[0] = 0;
+	if (seen.n)
+		strcpy(out, seen.vals[0]);
+}
+
+static int count_derived(const struct tl_buffer_rec *r, const char *bad, void *ctx)
+{
+	size_t *n = ctx;
+
+	assert_null(bad);
+	n[0]++;
+	n[1] += (r->flags & TL_BUFFER_FLAG_DERIVED) != 0;
+	return 0;
+}
+
+/* Records in the store from seq on, and how many carry TL_BUFFER_FLAG_DERIVED. */
+static void count_from(struct tl_buffer *b, uint64_t seq, size_t *all, size_t *derived)
+{
+	size_t n[2] = {0, 0};
+
+	assert_int_equal(tl_buffer_dump(b, seq, 1000, count_derived, n, NULL), 0);
+	*all = n[0];
+	*derived = n[1];
+}
+
+/* The stage's cursor, state "st/k" and record count are as expected. */
+static void expect_stage(struct tl_buffer *b, struct tl_buffer_reader *r, uint64_t next,
+			 const char *val, size_t records)
+{
+	char st[64];
+	size_t all, derived;
+
+	assert_int_equal(tl_buffer_reader_next(r), next);
+	stage_state(b, st);
+	assert_string_equal(st, val);
+	count_from(b, 1, &all, &derived);
+	assert_int_equal(all, records);
+}
+
+/*
+ * tl_buffer_stage_commit(): derived records, state and cursor in one
+ * transaction. A commit that fails inside LMDB (the file may not grow)
+ * changes none of the three; after a restart the stage resumes from its
+ * stored cursor and state. Breaks if the cursor were moved in its own
+ * transaction (as tl_buffer_advance() does) before or after the append.
+ */
+static void test_stage_commit(void **state)
+{
+	struct fx *f = *state;
+	struct tl_buffer *b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	struct tl_buffer_reader *r = open_reader(b, "pipeline");
+	static char pay[4096];
+	struct tl_buffer_rec big[64], d = rec(TL_BUFFER_KIND_SAMPLE, "derived-1", 9);
+	struct tl_buffer_kv kv = {"st/k", 4, "s1", 2}, kv2 = {"st/k", 4, "s2", 2};
+	struct tl_buffer_kv badkv = {"st/k", 4, pay, TL_BUFFER_STATE_VAL_MAX + 1};
+	const struct tl_buffer_batch *batch;
+	struct file_cap cap;
+	uint64_t first = 0;
+	size_t i, all, derived;
+	int rc;
+
+	memset(pay, 'p', sizeof(pay));
+	for (i = 0; i < 64; i++) {
+		big[i] = rec(TL_BUFFER_KIND_SAMPLE, pay, sizeof(pay));
+		big[i].flags = TL_BUFFER_FLAG_DERIVED;
+	}
+	d.flags = TL_BUFFER_FLAG_DERIVED;
+	assert_int_equal(append_n(b, "in", 5), 1);
+	batch = read_batch(r, 3);
+	assert_int_equal(batch->last_seq, 3);
+	/* Consumes 1..3, derives one record, stores "s1". */
+	assert_int_equal(tl_buffer_stage_commit(r, 3, &d, 1, &kv, 1, &first), 0);
+	assert_int_equal(first, 6);
+	expect_stage(b, r, 4, "s1", 6);
+
+	/* Refused before LMDB: past what was committed, a bad pair. Nothing changes. */
+	assert_int_equal(tl_buffer_stage_commit(r, 7, &d, 1, &kv2, 1, NULL), -EINVAL);
+	assert_int_equal(tl_buffer_stage_commit(r, 5, &d, 1, &badkv, 1, NULL), -EMSGSIZE);
+
+	/* Fails inside the transaction: the file may not grow. */
+	cap_file(f, &cap);
+	rc = tl_buffer_stage_commit(r, 5, big, 64, &kv2, 1, &first);
+	uncap_file(&cap);
+	assert_true(rc < 0);
+	assert_int_equal(first, 0);
+	expect_stage(b, r, 4, "s1", 6);
+	count_from(b, 1, &all, &derived);
+	assert_int_equal(derived, 1);
+	tl_buffer_reader_close(r);
+	tl_buffer_close(b);
+
+	/* A restart: the cursor, the state and the records as the last good commit left them. */
+	b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	r = open_reader(b, "pipeline");
+	expect_stage(b, r, 4, "s1", 6);
+	batch = read_batch(r, 100);
+	assert_int_equal(batch->n, 3); /* in-3, in-4 and the derived record */
+	assert_payload(&batch->recs[0], "in-3");
+	assert_int_equal(batch->recs[2].flags, TL_BUFFER_FLAG_DERIVED);
+	/* Consuming its own derived record (6) too, with no output: a move and a state. */
+	assert_int_equal(tl_buffer_stage_commit(r, 6, NULL, 0, &kv2, 1, &first), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(tl_buffer_reader_next(r), 7);
+	/* Below the cursor: nothing moves back. */
+	assert_int_equal(tl_buffer_stage_commit(r, 2, NULL, 0, NULL, 0, NULL), 0);
+	assert_int_equal(tl_buffer_reader_next(r), 7);
+	tl_buffer_reader_close(r);
+	tl_buffer_close(b);
+
+	b = open_buf(f, 64 << 20, TL_BUFFER_SYNC_COMMIT);
+	r = open_reader(b, "pipeline");
+	expect_stage(b, r, 7, "s2", 6);
+	assert_int_equal(append_str(b, "next"), 7); /* the failed commit took no number */
+	tl_buffer_reader_close(r);
 	tl_buffer_close(b);
 }
 
@@ -1602,6 +1743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_side_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stage_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadletter_fair, setup, teardown),

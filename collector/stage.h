@@ -1,0 +1,77 @@
+/*
+ * stage.h — ceilometer's pipelines (pipeline/pipeline.h) as a stage over the
+ * write-ahead buffer (docs/pipelines.md "The stage"): config
+ * collector.pipeline.
+ *
+ * The stage reads the sample records with its own cursor, "pipeline" (it
+ * skips events and the records it derived itself, TL_BUFFER_FLAG_DERIVED),
+ * runs each batch through the pipelines, and commits in ONE transaction
+ * (tl_buffer_stage_commit()) the derived samples it publishes, the whole
+ * state of the transformers (side state "pipeline/state", chunked) and its
+ * cursor moved past the batch. A crash at any point therefore leaves either
+ * the batch unconsumed with the state before it, or both done: a restart
+ * resumes from the stored cursor with the stored state and emits no derived
+ * sample twice and none is lost. The dispatchers read the derived samples
+ * as any other record (publishers are not mapped to dispatchers yet).
+ *
+ * An input sample whose message_id is among the last TL_STAGE_SEEN the
+ * stage took (a redelivery after a crash appends it again) is dropped.
+ *
+ * A periodic flush (every TL_STAGE_FLUSH_MS, even without input) releases
+ * the aggregator's retention_time windows, committed the same way. At stop
+ * nothing is flushed, as in the original (its state is kept instead).
+ *
+ * Ownership and threads: tl_stage_create() and tl_stage_stop() on the
+ * collector's start/stop thread; the stage has one thread of its own that
+ * alone uses its reader, pipeline set and buffers. It borrows the buffer,
+ * which must outlive it.
+ */
+#ifndef TL_COLLECTOR_STAGE_H
+#define TL_COLLECTOR_STAGE_H
+
+#include "collector/buffer.h"
+#include "common/conf_yaml.h"
+
+/* The stage's cursor name. */
+#define TL_STAGE_CURSOR "pipeline"
+/* Side-state key of the transformers' state (chunks: "pipeline/state/N"). */
+#define TL_STAGE_STATE_KEY "pipeline/state"
+/* Period of the flush without input (aggregator retention_time), ms. */
+#define TL_STAGE_FLUSH_MS 1000
+/* Input ids remembered to drop a redelivered sample (stage.c "seen"). */
+#define TL_STAGE_SEEN 8192
+/* Records read per batch at most (fewer when a commit would be too large). */
+#define TL_STAGE_BATCH 256
+
+struct tl_stage;
+
+/*
+ * Loads the pipeline file at path (errors logged as file:line), builds the
+ * pipelines, opens the cursor (call it with the dispatchers' readers,
+ * before the inputs start) and restores the stored state (a state of
+ * another pipeline file is logged and dropped: a fresh start). Returns 0
+ * and *out, -EINVAL (a bad file), -EEXIST (a dispatcher is named
+ * "pipeline"), -ENOMEM or the buffer's error. Does not start the thread.
+ */
+int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out);
+
+/*
+ * Loads and builds the pipeline file at path as tl_stage_create() does,
+ * adding its file:line errors to errs (the configuration check: tallyd
+ * --check-config and start-up refuse a bad file before anything starts).
+ * Returns 0 or -EINVAL.
+ */
+int tl_stage_check(const char *path, struct tl_conf_errors *errs);
+
+/* Starts the stage's thread. Returns 0 or -EAGAIN. */
+int tl_stage_start(struct tl_stage *s);
+
+/*
+ * Stops the thread after its batch in flight (committed or not: either way
+ * consistent), closes the reader and frees everything. Call before
+ * tl_buffer_close(); tl_buffer_wakeup() wakes it if it waits. NULL is
+ * accepted.
+ */
+void tl_stage_stop(struct tl_stage *s);
+
+#endif
