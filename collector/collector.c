@@ -250,7 +250,11 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rf->reason,
 					 &batch->recs[rf->index], 1);
 	}
-	return tl_dthread_batch_items(t, rb, out);
+	rc = tl_dthread_batch_items(t, rb, out);
+	/* Under a pipeline, only the samples its sinks publish to it (t->sp is out->samples). */
+	t->routed_out =
+		rc < 0 ? 0 : tl_route_filter(t->route, batch->recs, rb, t->sp, &out->n_samples);
+	return rc;
 }
 
 /*
@@ -343,6 +347,9 @@ static void *dispatch_main(void *arg)
 		t0 = tl_time_mono();
 		st = tl_dispatcher_dispatch(t->d, &b, &t->why);
 		tl_hist_observe(&t->latency, (double)(tl_time_mono() - t0) / 1e6);
+		/* Counted as the meter filter counts: once the batch is done with. */
+		if (st == TL_DISPATCH_OK || st == TL_DISPATCH_DROP)
+			atomic_fetch_add(&t->d->stats.filtered, t->routed_out);
 		if (st == TL_DISPATCH_OK && t->refusals.n) {
 			rc = deadletter_refused(t, batch);
 			if (rc < 0) {
@@ -502,6 +509,7 @@ void tl_collector_stop(struct tl_collector *c)
 	for (i = 0; i < c->n_dts; i++)
 		free_dthread(&c->dts[i]);
 	free(c->dts);
+	tl_route_destroy(c->route);
 	for (i = 0; i < c->n_owned; i++)
 		tl_dispatcher_conf_free(c->owned[i]);
 	free(c->owned);
@@ -558,12 +566,35 @@ int tl_dthread_init(struct tl_collector *c, struct dthread *t,
 
 int tl_dthread_start(struct dthread *t)
 {
+	if (t->c->route) {
+		t->route = tl_route_find(t->c->route, t->conf->name);
+		if (tl_route_empty(t->route))
+			tl_log(TL_LOG_WARNING,
+			       "dispatcher %s: no sink of collector.pipeline publishes to it "
+			       "(dispatcher://%s): it gets no samples",
+			       t->conf->name, t->conf->name);
+	}
 	atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
 	if (pthread_create(&t->thread, NULL, dispatch_main, t) != 0)
 		return -EAGAIN;
 	t->started = true;
 	atomic_store(&t->live, true);
 	return 0;
+}
+
+/* The dispatchers' shares of the samples under the stage's pipeline file (route.h). */
+static int start_route(struct tl_collector *c)
+{
+	struct tl_conf_errors errs;
+	int rc;
+
+	tl_conf_errors_init(&errs);
+	rc = tl_route_create(tl_stage_conf(c->stage), c->conf->dispatchers, c->conf->n_dispatchers,
+			     &c->route, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		tl_logc(TL_LOG_ERR, "pipeline", "%s", errs.e[i].msg);
+	tl_conf_errors_fini(&errs);
+	return rc;
 }
 
 int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signer *signer,
@@ -642,6 +673,8 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	}
 	/* The stage's cursor too (with its state), before any input. */
 	if (cc->pipeline && (rc = tl_stage_create(c->buffer, cc->pipeline, &c->stage)) < 0)
+		goto fail;
+	if (c->stage && (rc = start_route(c)) < 0)
 		goto fail;
 	for (i = 0; i < c->n_dts; i++)
 		if ((rc = tl_dthread_start(&c->dts[i])) < 0)
