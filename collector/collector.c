@@ -18,6 +18,7 @@
 #include "collector/clocks.h"
 #include "collector/collector_int.h"
 #include "collector/deadletter.h"
+#include "collector/publishers.h"
 #include "collector/record.h"
 #include "collector/thresholds.h"
 #include "collector/udp.h"
@@ -582,19 +583,33 @@ int tl_dthread_start(struct dthread *t)
 	return 0;
 }
 
-/* The dispatchers' shares of the samples under the stage's pipeline file (route.h). */
+/*
+ * The dispatchers collector.pipeline's publishers create (publishers.h),
+ * kept with the configurations given at runtime, and every dispatcher's
+ * share of the samples (route.h). The stage loads the file again for itself.
+ */
 static int start_route(struct tl_collector *c)
 {
+	struct tl_pipeline_conf pc;
 	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **created = NULL;
+	size_t n_created = 0;
 	int rc;
 
 	tl_conf_errors_init(&errs);
-	rc = tl_route_create(tl_stage_conf(c->stage), c->conf->dispatchers, c->conf->n_dispatchers,
-			     &c->route, &errs);
+	rc = tl_pipeline_conf_load(c->conf->pipeline, false, &pc, &errs);
+	if (!rc)
+		rc = tl_publishers_route(&pc, c->conf->dispatchers, c->conf->n_dispatchers,
+					 &created, &n_created, &c->route, &errs);
+	tl_pipeline_conf_fini(&pc);
 	for (size_t i = 0; i < errs.n; i++)
 		tl_logc(TL_LOG_ERR, "pipeline", "%s", errs.e[i].msg);
 	tl_conf_errors_fini(&errs);
-	return rc;
+	if (rc)
+		return rc;
+	c->owned = created;
+	c->n_owned = c->cap_owned = n_created;
+	return 0;
 }
 
 int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signer *signer,
@@ -613,8 +628,11 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (!c)
 		return -ENOMEM;
 	c->conf = cc;
-	c->cap_dts = cc->n_dispatchers + TL_COLLECTOR_SPARE_DISPATCHERS;
+	if (cc->pipeline && (rc = start_route(c)) < 0)
+		goto fail;
+	c->cap_dts = cc->n_dispatchers + c->n_owned + TL_COLLECTOR_SPARE_DISPATCHERS;
 	c->dts = calloc(c->cap_dts, sizeof(*c->dts));
+	rc = -ENOMEM;
 	if (!c->dts)
 		goto fail;
 	pthread_mutex_init(&c->reconf_lock, NULL);
@@ -623,6 +641,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	for (i = 0; i < cc->n_dispatchers; i++) {
 		c->n_dts = i + 1;
 		rc = tl_dthread_init(c, &c->dts[i], &cc->dispatchers[i]);
+		if (rc < 0)
+			goto fail;
+	}
+	for (i = 0; i < c->n_owned; i++) { /* those the pipeline's publishers create */
+		c->n_dts = cc->n_dispatchers + i + 1;
+		rc = tl_dthread_init(c, &c->dts[cc->n_dispatchers + i], c->owned[i]);
 		if (rc < 0)
 			goto fail;
 	}
@@ -667,14 +691,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	}
 	/* Every reader before any input: a new cursor starts at the end. */
 	for (i = 0; i < c->n_dts; i++) {
-		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
+		rc = tl_buffer_reader_open(c->buffer, c->dts[i].conf->name, &c->dts[i].r);
 		if (rc < 0)
 			goto fail;
 	}
 	/* The stage's cursor too (with its state), before any input. */
 	if (cc->pipeline && (rc = tl_stage_create(c->buffer, cc->pipeline, &c->stage)) < 0)
-		goto fail;
-	if (c->stage && (rc = start_route(c)) < 0)
 		goto fail;
 	for (i = 0; i < c->n_dts; i++)
 		if ((rc = tl_dthread_start(&c->dts[i])) < 0)

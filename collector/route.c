@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/publishers.h"
 #include "collector/stage.h" /* TL_STAGE_MAX_SINKS, TL_STAGE_SINK_OF */
 
 /* A source's meter rules, copied. */
@@ -52,27 +53,22 @@ void tl_route_destroy(struct tl_route *r)
 	free(r);
 }
 
-/* The index in d[0..n) of the dispatcher a publisher names, or n (errors in errs). */
-static size_t publisher_target(const struct tl_pl_sink *k, const char *pub,
+/* The index in d[0..n) of the dispatcher publisher j of sink k stands for, or n (errors in errs).
+ */
+static size_t publisher_target(const struct tl_pl_sink *k, size_t j,
 			       const struct tl_dispatcher_conf *d, size_t n,
 			       struct tl_conf_errors *errs)
 {
-	const char *sink = k->name ? k->name : "null";
-	size_t sl = strlen(TL_ROUTE_SCHEME);
+	char name[TL_DISPATCHER_NAME_MAX + 1];
 
-	if (strncmp(pub, TL_ROUTE_SCHEME, sl) != 0) {
-		tl_conf_errorf(errs, k->file, k->line,
-			       "sink %s: publisher %s: not supported (yet): use " TL_ROUTE_SCHEME
-			       "NAME, NAME a dispatcher of collector.dispatchers",
-			       sink, pub);
+	if (!tl_publishers_target(k, j, d, n, name, sizeof(name), errs))
 		return n;
-	}
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(d[i].name, pub + sl) == 0)
+		if (strcmp(d[i].name, name) == 0)
 			return i;
 	tl_conf_errorf(errs, k->file, k->line,
 		       "sink %s: publisher %s: no dispatcher named \"%s\" in collector.dispatchers",
-		       sink, pub, pub + sl);
+		       k->name ? k->name : "null", k->publishers[j], name);
 	return n;
 }
 
@@ -142,7 +138,7 @@ int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatche
 		const struct tl_pl_sink *s = &pc->sinks[k];
 
 		for (size_t j = 0; j < s->n_publishers; j++) {
-			size_t t = publisher_target(s, s->publishers[j], d, n, errs);
+			size_t t = publisher_target(s, j, d, n, errs);
 
 			if (t == n) {
 				rc = -EINVAL;
@@ -160,7 +156,7 @@ int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatche
 		if (s->n_transformers > 0)
 			continue;
 		for (size_t j = 0; j < s->n_publishers && !rc; j++) {
-			size_t t = publisher_target(s, s->publishers[j], d, n, errs);
+			size_t t = publisher_target(s, j, d, n, errs);
 
 			rc = add_source(&r->d[t], &r->src[pc->pipelines[p].source]);
 		}

@@ -5,7 +5,8 @@
  * that selects its meter. A sink without transformers publishes its input
  * as it is; a sink with transformers publishes only what its chain outputs
  * (the stage's derived records, tagged with the sink: TL_STAGE_SINK_FLAGS).
- * Publisher `dispatcher://NAME` names the configured dispatcher NAME.
+ * Publisher `dispatcher://NAME` names the configured dispatcher NAME; the
+ * original's URLs stand for dispatchers too (publishers.h).
  *
  * Raw samples are written once and the route is a predicate per
  * dispatcher, computed at start:
@@ -40,9 +41,10 @@ struct tl_route;
 struct tl_route_disp; /* what one dispatcher gets */
 
 /*
- * Builds the route of pc for the dispatchers d[0..n). Every publisher must
- * be dispatcher://NAME of one of them (else errors in errs as "file:line:
- * message", the sink's line, and -EINVAL); pc has at most
+ * Builds the route of pc for the dispatchers d[0..n), those that
+ * collector.pipeline creates included (publishers.h). Every publisher must
+ * stand for one of them (else errors in errs as "file:line: message", the
+ * sink's line, and -EINVAL); pc has at most
  * TL_STAGE_MAX_SINKS sinks (the stage refuses more). 0 and *out, -EINVAL, -ENOMEM. out may be
  * NULL (a check only).
  */

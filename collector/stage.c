@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "collector/record.h"
-#include "collector/route.h"
+#include "collector/publishers.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -565,8 +565,16 @@ int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t 
 		rc = check_sinks(&conf, &mine);
 	if (!rc)
 		rc = tl_pipeline_set_create(&conf, &set, &mine);
-	if (!rc)
-		rc = tl_route_create(&conf, d, n, NULL, &mine);
+	if (!rc) {
+		struct tl_dispatcher_conf **created;
+		size_t n_created;
+
+		rc = tl_publishers_route(&conf, d, n, &created, &n_created, NULL, &mine);
+		for (size_t i = 0; !rc && i < n_created; i++)
+			tl_dispatcher_conf_free(created[i]);
+		if (!rc)
+			free(created);
+	}
 	for (size_t i = 0; i < mine.n; i++)
 		tl_conf_errorf(errs, NULL, 0, "%s", mine.e[i].msg);
 	if (rc && mine.n == 0)
@@ -575,11 +583,6 @@ int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t 
 	tl_pipeline_conf_fini(&conf);
 	tl_conf_errors_fini(&mine);
 	return rc ? -EINVAL : 0;
-}
-
-const struct tl_pipeline_conf *tl_stage_conf(const struct tl_stage *s)
-{
-	return &s->conf;
 }
 
 int tl_stage_start(struct tl_stage *s)

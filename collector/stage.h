@@ -76,9 +76,6 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t n,
 		   struct tl_conf_errors *errs);
 
-/* The loaded pipeline file, read-only, valid until tl_stage_stop(). */
-const struct tl_pipeline_conf *tl_stage_conf(const struct tl_stage *s);
-
 /* Starts the stage's thread. Returns 0 or -EAGAIN. */
 int tl_stage_start(struct tl_stage *s);
 

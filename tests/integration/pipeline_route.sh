@@ -7,7 +7,9 @@
 # Then, by message_id and exactly: "all" has every published sample and no
 # derived one; "rates" has exactly the cpu_util samples pipeline/
 # tally-pipeline-run computes for cpu_sink and no raw one; "idle" has no
-# sample; all three have every event (events are not routed); what each was
+# sample; all three have every event (events are not routed). meter_sink
+# also publishes to file://$work/pub.log: the file dispatcher created for it
+# (pipeline.meter_sink.1) gets what "all" gets and no events. What each was
 # not given is counted in its "filtered" (GET /v1/dispatchers). Also: a
 # publisher naming no dispatcher is refused by --check-config with file:line.
 # What breaks it: a dispatcher given every record as before (cpu_util in
@@ -37,6 +39,9 @@ if "$TALLYD" --check-config -c "$work/bad-tally.yaml" >"$work/check.out" 2>&1; t
 fi
 grep -q "bad.yaml:18: sink cpu_sink: publisher dispatcher://nope: no dispatcher named \"nope\"" \
 	"$work/check.out" || { cat "$work/check.out"; fail "no file:line message for dispatcher://nope"; }
+# meter_sink publishes to a file:// URL too: a file dispatcher created, pipeline.meter_sink.1.
+sed -i "s|^          - dispatcher://all|&\n          - file://$work/pub.log|" "$work/pipeline.yaml"
+grep -q "file://$work/pub.log" "$work/pipeline.yaml" || fail "test setup: no file:// publisher"
 
 start_tallyd 0
 grep -q 'dispatcher idle: no sink of collector.pipeline publishes to it' "$work/tallyd-0.log" ||
@@ -67,16 +72,17 @@ def lines(name):
 want = {'all': set(), 'rates': set()}
 for s in lines('expected.jsonl'):
     want['all' if s['_sink'] == 'meter_sink' else 'rates'].add(s['id'])
+want['pub'] = want['all']
 published = len(lines('in.jsonl'))
 ok = len(want['all']) == published and len(want['rates']) > 200
-for d in ('all', 'rates', 'idle'):
+for d in ('all', 'rates', 'idle', 'pub'):
     got = lines(d + '.log')
     samples = [s['message_id'] for s in got if 'counter_name' in s]
     events = [s for s in got if 'event_type' in s]
     names = sorted({s['counter_name'] for s in got if 'counter_name' in s})
     exp = want.get(d, set())
     good = (len(samples) == len(set(samples)) == len(exp) and set(samples) == exp
-            and len(events) == 7)
+            and len(events) == (0 if d == 'pub' else 7))
     print('%s: %d samples (%d expected, %d distinct), %d events, meters %s: %s'
           % (d, len(samples), len(exp), len(set(samples)), len(events), ','.join(names),
              'ok' if good else 'WRONG'))
@@ -85,7 +91,8 @@ filtered = {x['name']: x['counters']['filtered']
             for x in json.load(open(os.path.join(w, 'dispatchers.json')))['dispatchers']}
 print('filtered:', filtered)
 ok = ok and filtered == {'all': len(want['rates']), 'rates': published,
-                         'idle': published + len(want['rates'])}
+                         'idle': published + len(want['rates']),
+                         'pipeline.meter_sink.1': len(want['rates']) + 7}
 ok = ok and 'cpu_util' not in {s.get('counter_name') for s in lines('all.log')
                                if s['message_id'] not in want['all']}
 sys.exit(0 if ok else 1)

@@ -19,8 +19,11 @@
 
 #include <cmocka.h>
 
+#include "collector/publishers.h"
 #include "collector/route.h"
 #include "collector/stage.h"
+#include "dispatchers/dispatcher.h"
+#include "dispatchers/file/file.h"
 
 /* Two sinks as the shipped pipeline.yaml pairs them; cpu_sink is sink 1. */
 static const char SHIPPED[] = "sources:\n"
@@ -155,8 +158,8 @@ static void test_refusals(void **state)
 	assert_int_equal(errs.n, 3);
 	assert_string_equal(errs.e[0].msg, "p.yaml:6: sink a: publisher dispatcher://nope: no "
 					   "dispatcher named \"nope\" in collector.dispatchers");
-	assert_non_null(strstr(errs.e[1].msg, "p.yaml:6: sink a: publisher notifier://: not "
-					      "supported (yet)"));
+	assert_string_equal(errs.e[1].msg, "p.yaml:6: sink a: publisher notifier://: not supported "
+					   "yet (re-publishing on the bus)");
 	assert_non_null(strstr(errs.e[2].msg, "p.yaml:8: sink b: publisher dispatcher://: no "
 					      "dispatcher named \"\""));
 	finish(NULL, &pc, &errs);
@@ -208,13 +211,111 @@ static void test_filter(void **state)
 	finish(r, &pc, &errs);
 }
 
+/* The original's publisher URLs: dispatchers created, named by sink and index. */
+static void test_created(void **state)
+{
+	static const char y[] =
+		"sources:\n"
+		"  - name: s\n"
+		"    meters: ['*']\n"
+		"    sinks: [plain, cpu sink]\n"
+		"sinks:\n"
+		"  - name: plain\n"
+		"    publishers: ['file:///tmp/x \\\"y\\\".log', gnocchi://]\n"
+		"  - name: cpu sink\n"
+		"    transformers:\n"
+		"      - name: rate_of_change\n"
+		"        parameters:\n"
+		"          target: {name: cpu_util, unit: '%', type: gauge}\n"
+		"    publishers: ['http://127.0.0.1:9/x', 'gnocchi://', 'dispatcher://all']\n";
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **v;
+	struct tl_route *r;
+	size_t n;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
+	assert_int_equal(tl_publishers_route(&pc, DISP, 3, &v, &n, &r, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0]->name, "pipeline.plain.0");
+	assert_string_equal(v[0]->desc->conf.name, "file");
+	assert_string_equal(((struct tl_dispatcher_file_conf *)v[0]->conf)->file_path,
+			    "/tmp/x \\\"y\\\".log"); /* YAML '' keeps the backslashes */
+	assert_false(v[0]->events);
+	assert_string_equal(v[1]->name, "pipeline.gnocchi"); /* one, for both sinks */
+	assert_string_equal(v[1]->desc->conf.name, "gnocchi");
+	assert_string_equal(v[2]->name, "pipeline.cpu_sink.0");
+	assert_string_equal(v[2]->desc->conf.name, "http");
+	/* The file gets raw samples, http the derived, gnocchi both, "all" the derived. */
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.plain.0"), 0, "cpu"));
+	assert_false(
+		tl_route_wants(tl_route_find(r, "pipeline.plain.0"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_false(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), 0, "cpu"));
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), TL_STAGE_SINK_FLAGS(1),
+				   "x"));
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), 0, "cpu"));
+	assert_true(
+		tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_false(tl_route_wants(tl_route_find(r, "all"), 0, "cpu"));
+	assert_true(tl_route_wants(tl_route_find(r, "all"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_true(tl_publishers_created("pipeline.gnocchi"));
+	assert_false(tl_publishers_created("all"));
+	for (size_t i = 0; i < n; i++)
+		tl_dispatcher_conf_free(v[i]);
+	free(v);
+	finish(r, &pc, &errs);
+}
+
+/* Query options, a reserved name, two sinks that give one name: refused, nothing created. */
+static void test_created_refusals(void **state)
+{
+	static const char y[] = "sources:\n"
+				"  - name: s\n"
+				"    meters: ['*']\n"
+				"    sinks: [a.b]\n"
+				"sinks:\n"
+				"  - name: a.b\n"
+				"    publishers: ['file:///tmp/x?max_bytes=10']\n"
+				"  - name: a_b\n"
+				"    publishers: ['file:///tmp/y']\n"
+				"  - name: a:b\n"
+				"    publishers: ['file:///tmp/z']\n";
+	char reserved[] = "pipeline.mine";
+	struct tl_dispatcher_conf d[] = {{.name = reserved}};
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **v;
+	struct tl_route *r = NULL;
+	size_t n;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
+	assert_int_equal(tl_publishers_route(&pc, d, 1, &v, &n, &r, &errs), -EINVAL);
+	assert_null(v);
+	assert_null(r);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.e[0].msg, "pipeline.mine: names beginning with \"pipeline.\""));
+	assert_string_equal(
+		errs.e[1].msg,
+		"p.yaml:10: sink a:b: publisher file:///tmp/z: another sink's name gives "
+		"the same dispatcher name, pipeline.a_b.0: rename one");
+	assert_string_equal(errs.e[2].msg,
+			    "p.yaml:6: sink a.b: publisher file:///tmp/x?max_bytes=10: "
+			    "query options are not supported: configure a dispatcher "
+			    "and name it with dispatcher://NAME");
+	finish(NULL, &pc, &errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped),
-		cmocka_unit_test(test_sources),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_shipped),	 cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_refusals), cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_created),	 cmocka_unit_test(test_created_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
