@@ -18,6 +18,7 @@
 #include "collector/clocks.h"
 #include "collector/collector_int.h"
 #include "collector/deadletter.h"
+#include "collector/publishers.h"
 #include "collector/record.h"
 #include "collector/thresholds.h"
 #include "collector/udp.h"
@@ -250,7 +251,11 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 		tl_buffer_deadletter_add(t->c->buffer, t->d->conf->name, rf->reason,
 					 &batch->recs[rf->index], 1);
 	}
-	return tl_dthread_batch_items(t, rb, out);
+	rc = tl_dthread_batch_items(t, rb, out);
+	/* Under a pipeline, only the samples its sinks publish to it (t->sp is out->samples). */
+	t->routed_out =
+		rc < 0 ? 0 : tl_route_filter(t->route, batch->recs, rb, t->sp, &out->n_samples);
+	return rc;
 }
 
 /*
@@ -343,6 +348,9 @@ static void *dispatch_main(void *arg)
 		t0 = tl_time_mono();
 		st = tl_dispatcher_dispatch(t->d, &b, &t->why);
 		tl_hist_observe(&t->latency, (double)(tl_time_mono() - t0) / 1e6);
+		/* Counted as the meter filter counts: once the batch is done with. */
+		if (st == TL_DISPATCH_OK || st == TL_DISPATCH_DROP)
+			atomic_fetch_add(&t->d->stats.filtered, t->routed_out);
 		if (st == TL_DISPATCH_OK && t->refusals.n) {
 			rc = deadletter_refused(t, batch);
 			if (rc < 0) {
@@ -502,6 +510,7 @@ void tl_collector_stop(struct tl_collector *c)
 	for (i = 0; i < c->n_dts; i++)
 		free_dthread(&c->dts[i]);
 	free(c->dts);
+	tl_route_destroy(c->route);
 	for (i = 0; i < c->n_owned; i++)
 		tl_dispatcher_conf_free(c->owned[i]);
 	free(c->owned);
@@ -558,11 +567,48 @@ int tl_dthread_init(struct tl_collector *c, struct dthread *t,
 
 int tl_dthread_start(struct dthread *t)
 {
+	if (t->c->route) {
+		t->route = tl_route_find(t->c->route, t->conf->name);
+		if (tl_route_empty(t->route))
+			tl_log(TL_LOG_WARNING,
+			       "dispatcher %s: no sink of collector.pipeline publishes to it "
+			       "(dispatcher://%s): it gets no samples",
+			       t->conf->name, t->conf->name);
+	}
 	atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
 	if (pthread_create(&t->thread, NULL, dispatch_main, t) != 0)
 		return -EAGAIN;
 	t->started = true;
 	atomic_store(&t->live, true);
+	return 0;
+}
+
+/*
+ * The dispatchers collector.pipeline's publishers create (publishers.h),
+ * kept with the configurations given at runtime, and every dispatcher's
+ * share of the samples (route.h). The stage loads the file again for itself.
+ */
+static int start_route(struct tl_collector *c)
+{
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **created = NULL;
+	size_t n_created = 0;
+	int rc;
+
+	tl_conf_errors_init(&errs);
+	rc = tl_pipeline_conf_load(c->conf->pipeline, false, &pc, &errs);
+	if (!rc)
+		rc = tl_publishers_route(&pc, c->conf->dispatchers, c->conf->n_dispatchers,
+					 &created, &n_created, &c->route, &errs);
+	tl_pipeline_conf_fini(&pc);
+	for (size_t i = 0; i < errs.n; i++)
+		tl_logc(TL_LOG_ERR, "pipeline", "%s", errs.e[i].msg);
+	tl_conf_errors_fini(&errs);
+	if (rc)
+		return rc;
+	c->owned = created;
+	c->n_owned = c->cap_owned = n_created;
 	return 0;
 }
 
@@ -582,8 +628,11 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (!c)
 		return -ENOMEM;
 	c->conf = cc;
-	c->cap_dts = cc->n_dispatchers + TL_COLLECTOR_SPARE_DISPATCHERS;
+	if (cc->pipeline && (rc = start_route(c)) < 0)
+		goto fail;
+	c->cap_dts = cc->n_dispatchers + c->n_owned + TL_COLLECTOR_SPARE_DISPATCHERS;
 	c->dts = calloc(c->cap_dts, sizeof(*c->dts));
+	rc = -ENOMEM;
 	if (!c->dts)
 		goto fail;
 	pthread_mutex_init(&c->reconf_lock, NULL);
@@ -592,6 +641,12 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	for (i = 0; i < cc->n_dispatchers; i++) {
 		c->n_dts = i + 1;
 		rc = tl_dthread_init(c, &c->dts[i], &cc->dispatchers[i]);
+		if (rc < 0)
+			goto fail;
+	}
+	for (i = 0; i < c->n_owned; i++) { /* those the pipeline's publishers create */
+		c->n_dts = cc->n_dispatchers + i + 1;
+		rc = tl_dthread_init(c, &c->dts[cc->n_dispatchers + i], c->owned[i]);
 		if (rc < 0)
 			goto fail;
 	}
@@ -636,7 +691,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	}
 	/* Every reader before any input: a new cursor starts at the end. */
 	for (i = 0; i < c->n_dts; i++) {
-		rc = tl_buffer_reader_open(c->buffer, cc->dispatchers[i].name, &c->dts[i].r);
+		rc = tl_buffer_reader_open(c->buffer, c->dts[i].conf->name, &c->dts[i].r);
 		if (rc < 0)
 			goto fail;
 	}

@@ -110,7 +110,8 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 			      cc->amqp.batch_size, cc->amqp.prefetch);
 		return -EINVAL;
 	}
-	if (cc->pipeline && tl_stage_check(cc->pipeline, c->errs) < 0)
+	if (cc->pipeline &&
+	    tl_stage_check(cc->pipeline, cc->dispatchers, cc->n_dispatchers, c->errs) < 0)
 		return -EINVAL;
 	return 0;
 }

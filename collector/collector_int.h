@@ -21,6 +21,7 @@
 #include "collector/collector.h"
 #include "common/hist.h"
 #include "collector/record.h"
+#include "collector/route.h"
 #include "collector/stage.h"
 #include "collector/udp.h"
 #include "common/buf.h"
@@ -67,6 +68,9 @@ struct dthread {
 	_Atomic uint64_t cursor;     /* mirror of the reader's next sequence */
 	_Atomic uint64_t failures;
 	struct tl_hist_rec latency; /* of tl_dispatcher_dispatch() */
+	/* Its share under a pipeline (route.h; NULL: everything), and what the batch left out. */
+	const struct tl_route_disp *route;
+	size_t routed_out;
 
 	/* Reconfiguration (control.c: add, remove, replace, detach). */
 	_Atomic bool live; /* in service: started and not removed (a removed slot stays) */
@@ -117,6 +121,8 @@ struct tl_collector {
 	struct tl_blacklist *blacklist;
 	/* The pipeline stage (stage.h); NULL without collector.pipeline. */
 	struct tl_stage *stage;
+	/* The dispatchers' shares of the samples (route.h); NULL without collector.pipeline. */
+	struct tl_route *route;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "collector/record.h"
+#include "collector/publishers.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -56,6 +57,8 @@ struct tl_stage {
 	struct tl_buf state;	 /* scratch: the state being saved */
 	struct tl_buf out;	 /* the batch's derived samples, encoded back to back */
 	size_t *out_off;	 /* start of each in out */
+	uint16_t *out_flags;	 /* flags of each: derived, by its sink */
+	size_t cap_flags;
 	size_t n_out, cap_out;
 	struct tl_buffer_rec *recs, *in; /* derived records; the batch's input records */
 	size_t cap_recs, cap_in;
@@ -328,12 +331,15 @@ static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const stru
 	const struct tl_pl_sink *sink = &s->conf.sinks[s->conf.pipelines[p].sink];
 
 	(void)phase;
-	/* Without transformers a sink publishes its input, which every dispatcher has already. */
+	/* Without transformers a sink publishes its input, which the dispatchers read as it is. */
 	if (sink->n_transformers == 0)
 		return 0;
-	if (tl_array_grow((void **)&s->out_off, &s->cap_out, s->n_out + 1, sizeof(*s->out_off)))
+	if (tl_array_grow((void **)&s->out_off, &s->cap_out, s->n_out + 1, sizeof(*s->out_off)) ||
+	    tl_array_grow((void **)&s->out_flags, &s->cap_flags, s->n_out + 1,
+			  sizeof(*s->out_flags)))
 		return -ENOMEM;
 	s->out_off[s->n_out] = s->out.len;
+	s->out_flags[s->n_out] = TL_STAGE_SINK_FLAGS(s->conf.pipelines[p].sink);
 	if (tl_record_encode_sample(smp, &s->out))
 		return -ENOMEM;
 	s->n_out++;
@@ -396,7 +402,7 @@ static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_
 		size_t end = i + 1 < s->n_out ? s->out_off[i + 1] : s->out.len;
 
 		s->recs[i] = (struct tl_buffer_rec){.kind = TL_BUFFER_KIND_SAMPLE,
-						    .flags = TL_BUFFER_FLAG_DERIVED,
+						    .flags = s->out_flags[i],
 						    .data = s->out.data + s->out_off[i],
 						    .len = end - s->out_off[i]};
 	}
@@ -471,19 +477,16 @@ static void *stage_main(void *arg)
 
 /* ---- life ---- */
 
-static void log_publishers(const struct tl_pipeline_conf *c)
+/* Refuses more sinks than a derived record's flags can name. 0 or -EINVAL. */
+static int check_sinks(const struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 {
-	struct tl_buf b;
-
-	tl_buf_init(&b);
-	for (size_t i = 0; i < c->n_sinks; i++)
-		for (size_t j = 0; j < c->sinks[i].n_publishers; j++)
-			tl_buf_printf(&b, "%s%s", b.len ? ", " : "", c->sinks[i].publishers[j]);
-	tl_logc(TL_LOG_NOTICE, COMPONENT,
-		"%zu pipeline(s); publishers (%s) are not mapped to dispatchers yet: "
-		"every dispatcher receives the derived samples",
-		c->n_pipelines, b.len && !tl_buf_error(&b) ? b.data : "none");
-	tl_buf_fini(&b);
+	if (c->n_sinks <= TL_STAGE_MAX_SINKS)
+		return 0;
+	tl_conf_errorf(errs, c->sinks[TL_STAGE_MAX_SINKS].file, c->sinks[TL_STAGE_MAX_SINKS].line,
+		       "%zu sinks: at most %d are supported (a derived sample carries its sink "
+		       "in one byte)",
+		       c->n_sinks, TL_STAGE_MAX_SINKS);
+	return -EINVAL;
 }
 
 int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out)
@@ -514,6 +517,8 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 	rc = tl_pipeline_conf_load(path, false, &s->conf, &errs);
 	s->conf_loaded = true;
 	if (!rc)
+		rc = check_sinks(&s->conf, &errs);
+	if (!rc)
 		rc = tl_pipeline_set_create(&s->conf, &s->set, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		tl_logc(TL_LOG_ERR, COMPONENT, "%s", errs.e[i].msg);
@@ -537,7 +542,6 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 	}
 	if (rc || (rc = rebuild_set(s)) < 0)
 		goto fail;
-	log_publishers(&s->conf);
 	tl_logc(TL_LOG_INFO, COMPONENT, "%s: resumes at record %" PRIu64 " with %zu bytes of state",
 		path, tl_buffer_reader_next(s->r), s->committed.len);
 	*out = s;
@@ -547,7 +551,8 @@ fail:
 	return rc;
 }
 
-int tl_stage_check(const char *path, struct tl_conf_errors *errs)
+int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t n,
+		   struct tl_conf_errors *errs)
 {
 	struct tl_pipeline_conf conf;
 	struct tl_pipeline_set *set = NULL;
@@ -557,7 +562,19 @@ int tl_stage_check(const char *path, struct tl_conf_errors *errs)
 	tl_conf_errors_init(&mine);
 	rc = tl_pipeline_conf_load(path, false, &conf, &mine);
 	if (!rc)
+		rc = check_sinks(&conf, &mine);
+	if (!rc)
 		rc = tl_pipeline_set_create(&conf, &set, &mine);
+	if (!rc) {
+		struct tl_dispatcher_conf **created;
+		size_t n_created;
+
+		rc = tl_publishers_route(&conf, d, n, &created, &n_created, NULL, &mine);
+		for (size_t i = 0; !rc && i < n_created; i++)
+			tl_dispatcher_conf_free(created[i]);
+		if (!rc)
+			free(created);
+	}
 	for (size_t i = 0; i < mine.n; i++)
 		tl_conf_errorf(errs, NULL, 0, "%s", mine.e[i].msg);
 	if (rc && mine.n == 0)
@@ -596,6 +613,7 @@ void tl_stage_stop(struct tl_stage *s)
 	tl_buf_fini(&s->out);
 	tl_record_batch_fini(&s->rb);
 	free(s->out_off);
+	free(s->out_flags);
 	free(s->recs);
 	free(s->in);
 	free(s->sp);

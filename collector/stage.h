@@ -11,8 +11,9 @@
  * cursor moved past the batch. A crash at any point therefore leaves either
  * the batch unconsumed with the state before it, or both done: a restart
  * resumes from the stored cursor with the stored state and emits no derived
- * sample twice and none is lost. The dispatchers read the derived samples
- * as any other record (publishers are not mapped to dispatchers yet).
+ * sample twice and none is lost. Each derived record carries the index of
+ * the sink that made it in its flags (TL_STAGE_SINK_FLAGS), by which the
+ * dispatchers take what their sinks publish (collector/route.h).
  *
  * An input sample whose message_id is among the last TL_STAGE_SEEN the
  * stage took (a redelivery after a crash appends it again) is dropped.
@@ -29,8 +30,12 @@
 #ifndef TL_COLLECTOR_STAGE_H
 #define TL_COLLECTOR_STAGE_H
 
+#include <stdint.h>
+
 #include "collector/buffer.h"
 #include "common/conf_yaml.h"
+#include "dispatchers/dispatcher_conf.h"
+#include "pipeline/pipeline_conf.h"
 
 /* The stage's cursor name. */
 #define TL_STAGE_CURSOR "pipeline"
@@ -42,6 +47,11 @@
 #define TL_STAGE_SEEN 8192
 /* Records read per batch at most (fewer when a commit would be too large). */
 #define TL_STAGE_BATCH 256
+/* Sinks of a pipeline file at most: a derived record's flags hold its sink in one byte. */
+#define TL_STAGE_MAX_SINKS 255
+/* The flags of a record derived by sink k (0-based), and its sink + 1 back (0: none). */
+#define TL_STAGE_SINK_FLAGS(k)	((uint16_t)(TL_BUFFER_FLAG_DERIVED | ((unsigned)(k) + 1) << 8))
+#define TL_STAGE_SINK_OF(flags) (((unsigned)(flags) >> 8) & 0xffu)
 
 struct tl_stage;
 
@@ -51,17 +61,20 @@ struct tl_stage;
  * before the inputs start) and restores the stored state (a state of
  * another pipeline file is logged and dropped: a fresh start). Returns 0
  * and *out, -EINVAL (a bad file), -EEXIST (a dispatcher is named
- * "pipeline"), -ENOMEM or the buffer's error. Does not start the thread.
+ * "pipeline"; more than TL_STAGE_MAX_SINKS sinks is -EINVAL), -ENOMEM or
+ * the buffer's error. Does not start the thread.
  */
 int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out);
 
 /*
- * Loads and builds the pipeline file at path as tl_stage_create() does,
- * adding its file:line errors to errs (the configuration check: tallyd
+ * Loads and builds the pipeline file at path as tl_stage_create() does and
+ * checks its publishers against the dispatchers d[0..n) (route.h), adding
+ * its file:line errors to errs (the configuration check: tallyd
  * --check-config and start-up refuse a bad file before anything starts).
  * Returns 0 or -EINVAL.
  */
-int tl_stage_check(const char *path, struct tl_conf_errors *errs);
+int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t n,
+		   struct tl_conf_errors *errs);
 
 /* Starts the stage's thread. Returns 0 or -EAGAIN. */
 int tl_stage_start(struct tl_stage *s);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "collector/control.h"
+#include "collector/publishers.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "daemon/reload.h"
@@ -126,7 +127,8 @@ static bool apply_dispatchers(struct tallyd_reload *r, const struct tl_tally_con
 		for (k = 0; k < nc->collector.n_dispatchers; k++)
 			if (strcmp(nc->collector.dispatchers[k].name, run[i].name) == 0)
 				break;
-		if (k < nc->collector.n_dispatchers)
+		/* Those collector.pipeline's publishers created stay with it. */
+		if (k < nc->collector.n_dispatchers || tl_publishers_created(run[i].name))
 			continue;
 		if (tl_collector_dispatcher_remove(r->collector, run[i].name, who) == -ENOENT)
 			continue;

@@ -13,51 +13,17 @@
 # predecessor), or that re-ran a redelivered sample (a rate of 0, a new id).
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/pipeline_lib.sh"
 need_peers
 RUN=$top_builddir/pipeline/tally-pipeline-run
 SECRET='stage test secret'
 RES=20
 ROUNDS=${STAGE_ROUNDS:-300}
-cat >"$work/pipeline.yaml" <<'YAML'
----
-sources:
-    - name: meter_source
-      interval: 600
-      meters:
-          - "*"
-      sinks:
-          - meter_sink
-    - name: cpu_source
-      interval: 600
-      meters:
-          - "cpu"
-      sinks:
-          - cpu_sink
-sinks:
-    - name: meter_sink
-      transformers:
-      publishers:
-          - notifier://
-    - name: cpu_sink
-      transformers:
-          - name: "rate_of_change"
-            parameters:
-                target:
-                    name: "cpu_util"
-                    unit: "%"
-                    type: "gauge"
-                    scale: "100.0 / (10**9 * (resource_metadata.cpu_number or 1))"
-      publishers:
-          - notifier://
-YAML
+cpu_pipeline out out
 write_conf "$SECRET" "$(free_port)"
 sed -i 's/workers: 2,/workers: 1,/' "$work/tally.yaml"
-# collector.pipeline goes into the collector section (the first lines).
-awk -v p="  pipeline: \"$work/pipeline.yaml\"" '{print} /^collector:/ {print p}' \
-	"$work/tally.yaml" >"$work/t" && mv "$work/t" "$work/tally.yaml"
+use_pipeline "$work/tally.yaml"
 start_tallyd 0
-grep -q 'not mapped to dispatchers yet' "$work/tallyd-0.log" ||
-	fail "the stage did not log that publishers are not mapped"
 
 "$PY" "$top_srcdir/tests/tools/publish_cpu.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
 	--resources $RES --rounds "$ROUNDS" --pause 0.03 --out "$work/samples.jsonl" \
@@ -74,21 +40,7 @@ wait "$ppid" || { cat "$work/publish.err"; fail "publish_cpu.py failed"; }
 total=$((RES * ROUNDS))
 [ "$(wc -l <"$work/samples.jsonl")" -eq "$total" ] || fail "published $(wc -l <"$work/samples.jsonl") of $total"
 
-# Drained: the queue is empty, and the stage's and the dispatcher's cursors are at the end.
-drained() {
-	[ "$($RABBIT ctl "$work/rmq" list_queues -q name messages 2>/dev/null |
-		awk '$1 == "metering.sample" {print $2}')" = 0 ] || return 1
-	"$TALLYCTL" buffer stats --path "$work/buffer" 2>/dev/null | "$PY" -c '
-import json, sys
-c = {x["name"]: x for x in json.load(sys.stdin)["cursors"]}
-sys.exit(0 if c["pipeline"]["lag"] == 0 and c["out"]["lag"] == 0 else 1)'
-}
-i=0
-until drained; do
-	i=$((i + 1))
-	[ $i -le 600 ] || fail "the queue, the stage or the dispatcher did not drain"
-	sleep 0.1
-done
+wait_drained 60
 stop_tallyd
 
 "$RUN" --no-meta "$work/pipeline.yaml" <"$work/samples.jsonl" >"$work/expected.jsonl" ||

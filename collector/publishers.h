@@ -1,0 +1,60 @@
+/*
+ * publishers.h — the dispatcher each publisher URL of a pipeline file
+ * stands for (docs/pipelines.md "Publishers"), so that a ceilometer
+ * pipeline.yaml works as it is:
+ *   dispatcher://NAME  the configured dispatcher NAME;
+ *   file://PATH        a file dispatcher writing PATH, created;
+ *   http(s)://URL      an http dispatcher posting to URL, created;
+ *   gnocchi://         the configured gnocchi dispatcher when there is
+ *                      exactly one, else one created with the type's
+ *                      defaults, "pipeline.gnocchi";
+ *   notifier://        refused (not yet), as is every other scheme.
+ * A created dispatcher is named "pipeline.SINK.N" (SINK the sink's name
+ * with characters a dispatcher name may not hold as '_', N the publisher's
+ * index in the sink), takes no events (sample pipelines publish samples),
+ * and is kept across a configuration reload. Query options of the
+ * original's URLs are refused: configure a dispatcher and name it.
+ *
+ * Ownership and threads: the returned configurations belong to the caller
+ * (tl_dispatcher_conf_free each, then free the array); nothing is kept.
+ * Any thread.
+ */
+#ifndef TL_COLLECTOR_PUBLISHERS_H
+#define TL_COLLECTOR_PUBLISHERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "collector/route.h"
+#include "common/conf_yaml.h"
+#include "dispatchers/dispatcher_conf.h"
+#include "pipeline/pipeline_conf.h"
+
+/* The prefix of the created dispatchers' names; configured names may not use it. */
+#define TL_PUBLISHERS_PREFIX "pipeline."
+
+/*
+ * Creates the configurations of the dispatchers pc's publishers need beside
+ * the configured d[0..n), and builds the route (route.h) over both (route
+ * NULL: a check only). Errors go to errs as "file:line: message" (the
+ * sink's line). Returns 0 with *created (n_created entries), -EINVAL or
+ * -ENOMEM (then nothing is returned).
+ */
+int tl_publishers_route(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d,
+			size_t n, struct tl_dispatcher_conf ***created, size_t *n_created,
+			struct tl_route **route, struct tl_conf_errors *errs);
+
+/* Whether name is one tl_publishers_route() creates. */
+bool tl_publishers_created(const char *name);
+
+/*
+ * The name of the dispatcher that publisher j of sink s stands for, among
+ * d[0..n) (created ones included), written to buf (len >=
+ * TL_DISPATCHER_NAME_MAX + 1), or NULL with the reason in errs. For
+ * route.c; the name need not be in d (dispatcher://NAME is checked there).
+ */
+const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
+				 const struct tl_dispatcher_conf *d, size_t n, char *buf,
+				 size_t len, struct tl_conf_errors *errs);
+
+#endif

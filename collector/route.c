@@ -1,0 +1,221 @@
+/*
+ * route.c — the dispatchers' share of the samples under a pipeline (route.h).
+ */
+#include "config.h"
+
+#include "collector/route.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/publishers.h"
+#include "collector/stage.h" /* TL_STAGE_MAX_SINKS, TL_STAGE_SINK_OF */
+
+/* A source's meter rules, copied. */
+struct rules {
+	char **v;
+	size_t n;
+};
+
+struct tl_route_disp {
+	char *name;		      /* NULL for the entry of the unnamed */
+	const struct rules **sources; /* in tl_route.src: the raw samples they select */
+	size_t n_sources;
+	bool sink[TL_STAGE_MAX_SINKS]; /* derived records of these sinks */
+	bool any;		       /* a sink publishes to it */
+	bool derived;		       /* a sink with transformers publishes to it */
+};
+
+struct tl_route {
+	struct rules *src;
+	size_t n_src;
+	struct tl_route_disp *d;
+	size_t n_d;
+	struct tl_route_disp none;
+};
+
+void tl_route_destroy(struct tl_route *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_src; i++) {
+		for (size_t j = 0; j < r->src[i].n; j++)
+			free(r->src[i].v[j]);
+		free(r->src[i].v);
+	}
+	for (size_t i = 0; i < r->n_d; i++) {
+		free(r->d[i].name);
+		free(r->d[i].sources);
+	}
+	free(r->src);
+	free(r->d);
+	free(r);
+}
+
+/* The index in d[0..n) of the dispatcher publisher j of sink k stands for, or n (errors in errs).
+ */
+static size_t publisher_target(const struct tl_pl_sink *k, size_t j,
+			       const struct tl_dispatcher_conf *d, size_t n,
+			       struct tl_conf_errors *errs)
+{
+	char name[TL_DISPATCHER_NAME_MAX + 1];
+
+	if (!tl_publishers_target(k, j, d, n, name, sizeof(name), errs))
+		return n;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d[i].name, name) == 0)
+			return i;
+	tl_conf_errorf(errs, k->file, k->line,
+		       "sink %s: publisher %s: no dispatcher named \"%s\" in collector.dispatchers",
+		       k->name ? k->name : "null", k->publishers[j], name);
+	return n;
+}
+
+/* Adds source src to e's raw sources once. 0 or -ENOMEM. */
+static int add_source(struct tl_route_disp *e, const struct rules *src)
+{
+	const struct rules **p;
+
+	for (size_t i = 0; i < e->n_sources; i++)
+		if (e->sources[i] == src)
+			return 0;
+	p = realloc(e->sources, (e->n_sources + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	e->sources = p;
+	e->sources[e->n_sources++] = src;
+	return 0;
+}
+
+static int copy_rules(struct tl_route *r, const struct tl_pipeline_conf *pc)
+{
+	r->src = calloc(pc->n_sources + 1, sizeof(*r->src));
+	if (!r->src)
+		return -ENOMEM;
+	r->n_src = pc->n_sources;
+	for (size_t i = 0; i < pc->n_sources; i++) {
+		struct rules *q = &r->src[i];
+
+		q->v = calloc(pc->sources[i].n_rules + 1, sizeof(*q->v));
+		if (!q->v)
+			return -ENOMEM;
+		for (size_t j = 0; j < pc->sources[i].n_rules; j++, q->n++)
+			if (!(q->v[j] = strdup(pc->sources[i].rules[j])))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d, size_t n,
+		    struct tl_route **out, struct tl_conf_errors *errs)
+{
+	struct tl_route *r;
+	int rc = 0;
+
+	if (out)
+		*out = NULL;
+	if (pc->n_sinks > TL_STAGE_MAX_SINKS) { /* the stage refuses them (stage.h) */
+		tl_conf_errorf(errs, NULL, 0, "more than %d sinks", TL_STAGE_MAX_SINKS);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->d = calloc(n + 1, sizeof(*r->d));
+	if (!r->d || (rc = copy_rules(r, pc)) < 0) {
+		tl_route_destroy(r);
+		return -ENOMEM;
+	}
+	r->n_d = n;
+	for (size_t i = 0; i < n; i++)
+		if (!(r->d[i].name = strdup(d[i].name))) {
+			tl_route_destroy(r);
+			return -ENOMEM;
+		}
+	/* Every publisher of every sink, checked even when no source names the sink. */
+	for (size_t k = 0; k < pc->n_sinks; k++) {
+		const struct tl_pl_sink *s = &pc->sinks[k];
+
+		for (size_t j = 0; j < s->n_publishers; j++) {
+			size_t t = publisher_target(s, j, d, n, errs);
+
+			if (t == n) {
+				rc = -EINVAL;
+				continue;
+			}
+			r->d[t].any = true;
+			r->d[t].sink[k] = s->n_transformers > 0;
+			r->d[t].derived |= s->n_transformers > 0;
+		}
+	}
+	/* Raw samples: the sources of the transformer-less sinks, per publisher. */
+	for (size_t p = 0; p < pc->n_pipelines && !rc; p++) {
+		const struct tl_pl_sink *s = &pc->sinks[pc->pipelines[p].sink];
+
+		if (s->n_transformers > 0)
+			continue;
+		for (size_t j = 0; j < s->n_publishers && !rc; j++) {
+			size_t t = publisher_target(s, j, d, n, errs);
+
+			rc = add_source(&r->d[t], &r->src[pc->pipelines[p].source]);
+		}
+	}
+	if (rc || !out) {
+		tl_route_destroy(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+const struct tl_route_disp *tl_route_find(const struct tl_route *r, const char *name)
+{
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < r->n_d; i++)
+		if (strcmp(r->d[i].name, name) == 0)
+			return &r->d[i];
+	return &r->none;
+}
+
+bool tl_route_empty(const struct tl_route_disp *d)
+{
+	return d && !d->any;
+}
+
+bool tl_route_wants(const struct tl_route_disp *d, uint16_t flags, const char *meter)
+{
+	if (!d)
+		return true;
+	if (flags & TL_BUFFER_FLAG_DERIVED) {
+		unsigned k = TL_STAGE_SINK_OF(flags);
+
+		/* Untagged: derived by an earlier version, which sent them to every dispatcher. */
+		return k == 0 ? d->derived : d->sink[k - 1];
+	}
+	for (size_t i = 0; i < d->n_sources; i++) {
+		const struct rules *q = d->sources[i];
+
+		if (tl_pipeline_rules_match((const char *const *)q->v, q->n, meter))
+			return true;
+	}
+	return false;
+}
+
+size_t tl_route_filter(const struct tl_route_disp *d, const struct tl_buffer_rec *recs,
+		       const struct tl_record_batch *rb, const struct tl_sample **sp, size_t *n)
+{
+	size_t kept = 0, was = *n;
+
+	if (!d)
+		return 0;
+	for (size_t i = 0; i < was; i++) {
+		size_t item = (size_t)(sp[i] - rb->samples);
+
+		if (tl_route_wants(d, recs[rb->sample_rec[item]].flags, sp[i]->counter_name))
+			sp[kept++] = sp[i];
+	}
+	*n = kept;
+	return was - kept;
+}

@@ -1,0 +1,75 @@
+/*
+ * route.h — which samples of the write-ahead buffer a dispatcher gets when
+ * collector.pipeline is set (docs/pipelines.md "Routing"), as ceilometer
+ * routes them: a sample reaches the publishers of each sink of each source
+ * that selects its meter. A sink without transformers publishes its input
+ * as it is; a sink with transformers publishes only what its chain outputs
+ * (the stage's derived records, tagged with the sink: TL_STAGE_SINK_FLAGS).
+ * Publisher `dispatcher://NAME` names the configured dispatcher NAME; the
+ * original's URLs stand for dispatchers too (publishers.h).
+ *
+ * Raw samples are written once and the route is a predicate per
+ * dispatcher, computed at start:
+ *  - a raw sample record is delivered iff its meter is selected by a source
+ *    that has a transformer-less sink publishing to the dispatcher;
+ *  - a derived record is delivered iff its sink publishes to it.
+ * Events are not routed (the event pipeline is not run). A dispatcher that
+ * no sink publishes to gets no samples.
+ *
+ * Ownership and threads: the route copies what it needs from the pipeline
+ * configuration (which may go before it). Read-only after
+ * tl_route_create(): the dispatch threads share it. The entries returned by
+ * tl_route_find() live as long as the route.
+ */
+#ifndef TL_COLLECTOR_ROUTE_H
+#define TL_COLLECTOR_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/buffer.h"
+#include "collector/record.h"
+#include "common/conf_yaml.h"
+#include "dispatchers/dispatcher_conf.h"
+#include "pipeline/pipeline_conf.h"
+
+/* The publisher scheme that names a configured dispatcher. */
+#define TL_ROUTE_SCHEME "dispatcher://"
+
+struct tl_route;
+struct tl_route_disp; /* what one dispatcher gets */
+
+/*
+ * Builds the route of pc for the dispatchers d[0..n), those that
+ * collector.pipeline creates included (publishers.h). Every publisher must
+ * stand for one of them (else errors in errs as "file:line: message", the
+ * sink's line, and -EINVAL); pc has at most
+ * TL_STAGE_MAX_SINKS sinks (the stage refuses more). 0 and *out, -EINVAL, -ENOMEM. out may be
+ * NULL (a check only).
+ */
+int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d, size_t n,
+		    struct tl_route **out, struct tl_conf_errors *errs);
+void tl_route_destroy(struct tl_route *r);
+
+/*
+ * The entry of the dispatcher named name: NULL when r is NULL (no pipeline:
+ * the dispatcher gets everything), else never NULL (a name no publisher
+ * names gets an entry that takes no sample).
+ */
+const struct tl_route_disp *tl_route_find(const struct tl_route *r, const char *name);
+/* Whether the entry takes no sample at all (no sink publishes to it). */
+bool tl_route_empty(const struct tl_route_disp *d);
+
+/* Whether a sample record with these flags and meter goes to d (NULL: yes). */
+bool tl_route_wants(const struct tl_route_disp *d, uint16_t flags, const char *meter);
+
+/*
+ * Keeps in sp[0..*n) the samples of rb that d wants (sp points into
+ * rb->samples; recs are the records rb was decoded from), in order.
+ * Returns how many were taken out.
+ */
+size_t tl_route_filter(const struct tl_route_disp *d, const struct tl_buffer_rec *recs,
+		       const struct tl_record_batch *rb, const struct tl_sample **sp, size_t *n);
+
+#endif

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Routing by sink (collector/route.h): a pipeline.yaml with meter_sink ("*",
+# no transformers) -> dispatcher://all and cpu_sink (rate_of_change) ->
+# dispatcher://rates, and three file dispatchers: "all", "rates" and "idle"
+# (no sink publishes to it). Samples of every meter (tests/tools/publish.py,
+# with events) and cumulative cpu of 10 resources (publish_cpu.py) go in.
+# Then, by message_id and exactly: "all" has every published sample and no
+# derived one; "rates" has exactly the cpu_util samples pipeline/
+# tally-pipeline-run computes for cpu_sink and no raw one; "idle" has no
+# sample; all three have every event (events are not routed). meter_sink
+# also publishes to file://$work/pub.log: the file dispatcher created for it
+# (pipeline.meter_sink.1) gets what "all" gets and no events. What each was
+# not given is counted in its "filtered" (GET /v1/dispatchers). Also: a
+# publisher naming no dispatcher is refused by --check-config with file:line.
+# What breaks it: a dispatcher given every record as before (cpu_util in
+# "all", raw samples in "rates"), or a route that drops raw samples whose
+# source's sink publishes to the dispatcher.
+set -u
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/pipeline_lib.sh"
+need_peers
+RUN=$top_builddir/pipeline/tally-pipeline-run
+SECRET='route test secret'
+cpu_pipeline all rates
+write_conf "$SECRET" "$(free_port)"
+sed -i 's/workers: 2,/workers: 1,/' "$work/tally.yaml"
+sed -i "s|dispatchers: .*|dispatchers: [{name: all, type: file, file_path: \"$work/all.log\"}, {name: rates, type: file, file_path: \"$work/rates.log\"}, {name: idle, type: file, file_path: \"$work/idle.log\"}]|" \
+	"$work/tally.yaml"
+printf '%s\n' 'a-control-token-of-some-length' >"$work/token"
+sed -i "s|^control: {port: 0}|control: {port: 0, socket: \"$work/control.sock\", auth: token, token_file: \"$work/token\"}|" \
+	"$work/tally.yaml"
+use_pipeline "$work/tally.yaml"
+
+# A publisher that names no dispatcher: refused with the sink's file:line.
+sed 's|dispatcher://rates|dispatcher://nope|' "$work/pipeline.yaml" >"$work/bad.yaml"
+sed "s|$work/pipeline.yaml|$work/bad.yaml|" "$work/tally.yaml" >"$work/bad-tally.yaml"
+if "$TALLYD" --check-config -c "$work/bad-tally.yaml" >"$work/check.out" 2>&1; then
+	fail "--check-config accepted dispatcher://nope"
+fi
+grep -q "bad.yaml:18: sink cpu_sink: publisher dispatcher://nope: no dispatcher named \"nope\"" \
+	"$work/check.out" || { cat "$work/check.out"; fail "no file:line message for dispatcher://nope"; }
+# meter_sink publishes to a file:// URL too: a file dispatcher created, pipeline.meter_sink.1.
+sed -i "s|^          - dispatcher://all|&\n          - file://$work/pub.log|" "$work/pipeline.yaml"
+grep -q "file://$work/pub.log" "$work/pipeline.yaml" || fail "test setup: no file:// publisher"
+
+start_tallyd 0
+grep -q 'dispatcher idle: no sink of collector.pipeline publishes to it' "$work/tallyd-0.log" ||
+	fail "no warning for the dispatcher no sink publishes to"
+"$PY" "$top_srcdir/tests/tools/publish.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
+	--count 40 --events 7 --out "$work/mixed.jsonl" >"$work/publish.err" 2>&1 ||
+	{ cat "$work/publish.err"; fail "publish.py failed"; }
+"$PY" "$top_srcdir/tests/tools/publish_cpu.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
+	--resources 10 --rounds 30 --out "$work/cpu.jsonl" >>"$work/publish.err" 2>&1 ||
+	{ cat "$work/publish.err"; fail "publish_cpu.py failed"; }
+
+wait_drained 30
+
+# What the route left out is counted as filtered: "all" the derived, "rates" the raw, "idle" both.
+curl -s --unix-socket "$work/control.sock" http://tally/v1/dispatchers >"$work/dispatchers.json" ||
+	fail "GET /v1/dispatchers failed"
+stop_tallyd
+
+cat "$work/mixed.jsonl" "$work/cpu.jsonl" >"$work/in.jsonl"
+"$RUN" "$work/pipeline.yaml" <"$work/in.jsonl" >"$work/expected.jsonl" ||
+	fail "tally-pipeline-run failed"
+"$PY" - "$work" <<'PY' || fail "the dispatchers did not get what their sinks publish"
+import json, os, sys
+w = sys.argv[1]
+def lines(name):
+    p = os.path.join(w, name)
+    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
+want = {'all': set(), 'rates': set()}
+for s in lines('expected.jsonl'):
+    want['all' if s['_sink'] == 'meter_sink' else 'rates'].add(s['id'])
+want['pub'] = want['all']
+published = len(lines('in.jsonl'))
+ok = len(want['all']) == published and len(want['rates']) > 200
+for d in ('all', 'rates', 'idle', 'pub'):
+    got = lines(d + '.log')
+    samples = [s['message_id'] for s in got if 'counter_name' in s]
+    events = [s for s in got if 'event_type' in s]
+    names = sorted({s['counter_name'] for s in got if 'counter_name' in s})
+    exp = want.get(d, set())
+    good = (len(samples) == len(set(samples)) == len(exp) and set(samples) == exp
+            and len(events) == (0 if d == 'pub' else 7))
+    print('%s: %d samples (%d expected, %d distinct), %d events, meters %s: %s'
+          % (d, len(samples), len(exp), len(set(samples)), len(events), ','.join(names),
+             'ok' if good else 'WRONG'))
+    ok = ok and good
+filtered = {x['name']: x['counters']['filtered']
+            for x in json.load(open(os.path.join(w, 'dispatchers.json')))['dispatchers']}
+print('filtered:', filtered)
+ok = ok and filtered == {'all': len(want['rates']), 'rates': published,
+                         'idle': published + len(want['rates']),
+                         'pipeline.meter_sink.1': len(want['rates']) + 7}
+ok = ok and 'cpu_util' not in {s.get('counter_name') for s in lines('all.log')
+                               if s['message_id'] not in want['all']}
+sys.exit(0 if ok else 1)
+PY
+echo "PASS: routed by sink"

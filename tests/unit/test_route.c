@@ -1,0 +1,322 @@
+/*
+ * test_route.c — the dispatchers' shares of the samples under a pipeline
+ * (collector/route.h): raw samples by the sources of transformer-less sinks,
+ * derived ones by their sink's tag, the refusals of publishers with their
+ * file:line, and the filter over a decoded batch.
+ * What breaks it: a route that gives raw samples to the publishers of a sink
+ * with transformers (test_shipped: "rates" would take raw cpu), or that
+ * ignores the sink tag of derived records ("all" would take cpu_util).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "collector/publishers.h"
+#include "collector/route.h"
+#include "collector/stage.h"
+#include "dispatchers/dispatcher.h"
+#include "dispatchers/file/file.h"
+
+/* Two sinks as the shipped pipeline.yaml pairs them; cpu_sink is sink 1. */
+static const char SHIPPED[] = "sources:\n"
+			      "  - name: meter_source\n"
+			      "    meters: ['*']\n"
+			      "    sinks: [meter_sink]\n"
+			      "  - name: cpu_source\n"
+			      "    meters: [cpu]\n"
+			      "    sinks: [cpu_sink]\n"
+			      "sinks:\n"
+			      "  - name: meter_sink\n"
+			      "    publishers: ['dispatcher://all']\n"
+			      "  - name: cpu_sink\n"
+			      "    transformers:\n"
+			      "      - name: rate_of_change\n"
+			      "        parameters:\n"
+			      "          target: {name: cpu_util, unit: '%', type: gauge}\n"
+			      "    publishers: ['dispatcher://rates']\n";
+
+static char N_ALL[] = "all", N_RATES[] = "rates", N_IDLE[] = "idle";
+static struct tl_dispatcher_conf DISP[] = {{.name = N_ALL}, {.name = N_RATES}, {.name = N_IDLE}};
+
+static struct tl_route *build(const char *yaml, struct tl_pipeline_conf *pc,
+			      struct tl_conf_errors *errs, int want_rc)
+{
+	struct tl_route *r = NULL;
+
+	tl_conf_errors_init(errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", yaml, false, pc, errs), 0);
+	assert_int_equal(tl_route_create(pc, DISP, 3, &r, errs), want_rc);
+	return r;
+}
+
+static void finish(struct tl_route *r, struct tl_pipeline_conf *pc, struct tl_conf_errors *errs)
+{
+	tl_route_destroy(r);
+	tl_pipeline_conf_fini(pc);
+	tl_conf_errors_fini(errs);
+}
+
+static void test_shipped(void **state)
+{
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_route *r = build(SHIPPED, &pc, &errs, 0);
+	const struct tl_route_disp *all = tl_route_find(r, "all"),
+				   *rates = tl_route_find(r, "rates"),
+				   *idle = tl_route_find(r, "idle");
+
+	(void)state;
+	assert_false(tl_route_empty(all));
+	assert_false(tl_route_empty(rates));
+	assert_true(tl_route_empty(idle));
+	assert_true(tl_route_empty(tl_route_find(r, "added-later")));
+	/* Raw: "all" every meter, "rates" none (its sink has transformers). */
+	assert_true(tl_route_wants(all, 0, "cpu"));
+	assert_true(tl_route_wants(all, 0, "memory.usage"));
+	assert_false(tl_route_wants(rates, 0, "cpu"));
+	assert_false(tl_route_wants(idle, 0, "cpu"));
+	/* Derived by cpu_sink (1): "rates" only; by meter_sink (0, never made): nobody. */
+	assert_false(tl_route_wants(all, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
+	assert_true(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
+	assert_false(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(0), "cpu_util"));
+	assert_false(tl_route_wants(idle, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
+	/* Untagged derived records (an earlier version): those that take derived samples. */
+	assert_false(tl_route_wants(all, TL_BUFFER_FLAG_DERIVED, "cpu_util"));
+	assert_true(tl_route_wants(rates, TL_BUFFER_FLAG_DERIVED, "cpu_util"));
+	/* No pipeline: everything. */
+	assert_null(tl_route_find(NULL, "all"));
+	assert_true(tl_route_wants(NULL, TL_STAGE_SINK_FLAGS(7), "x"));
+	assert_int_equal(TL_STAGE_SINK_FLAGS(254), 0xff01);
+	assert_int_equal(TL_STAGE_SINK_OF(TL_STAGE_SINK_FLAGS(254)), 255);
+	finish(r, &pc, &errs);
+}
+
+/* Exclusions, a sink named by two sources, two publishers on one sink. */
+static void test_sources(void **state)
+{
+	static const char y[] = "sources:\n"
+				"  - name: not_disk\n"
+				"    meters: ['!disk.*']\n"
+				"    sinks: [plain]\n"
+				"  - name: disk\n"
+				"    meters: ['disk.read.*', 'disk.write.bytes']\n"
+				"    sinks: [both]\n"
+				"  - name: net\n"
+				"    meters: ['network.*']\n"
+				"    sinks: [both]\n"
+				"sinks:\n"
+				"  - name: plain\n"
+				"    publishers: ['dispatcher://all']\n"
+				"  - name: both\n"
+				"    publishers: ['dispatcher://rates', 'dispatcher://idle']\n";
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_route *r = build(y, &pc, &errs, 0);
+	const struct tl_route_disp *all = tl_route_find(r, "all"),
+				   *rates = tl_route_find(r, "rates"),
+				   *idle = tl_route_find(r, "idle");
+
+	(void)state;
+	assert_true(tl_route_wants(all, 0, "cpu"));
+	assert_false(tl_route_wants(all, 0, "disk.read.bytes"));
+	assert_true(tl_route_wants(rates, 0, "disk.read.bytes"));
+	assert_true(tl_route_wants(idle, 0, "disk.write.bytes"));
+	assert_true(tl_route_wants(idle, 0, "network.incoming.bytes"));
+	assert_false(tl_route_wants(rates, 0, "disk.write.requests"));
+	assert_false(tl_route_wants(rates, 0, "cpu"));
+	/* No sink with transformers: derived records go nowhere. */
+	assert_false(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(1), "x"));
+	finish(r, &pc, &errs);
+}
+
+/* Every bad publisher is reported, at its sink's line; nothing is built. */
+static void test_refusals(void **state)
+{
+	static const char y[] = "sources:\n"
+				"  - name: s\n"
+				"    meters: ['*']\n"
+				"    sinks: [a]\n"
+				"sinks:\n"
+				"  - name: a\n"
+				"    publishers: ['dispatcher://nope', 'notifier://']\n"
+				"  - name: b\n"
+				"    publishers: ['dispatcher://']\n";
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_route *r = build(y, &pc, &errs, -EINVAL);
+
+	(void)state;
+	assert_null(r);
+	assert_int_equal(errs.n, 3);
+	assert_string_equal(errs.e[0].msg, "p.yaml:6: sink a: publisher dispatcher://nope: no "
+					   "dispatcher named \"nope\" in collector.dispatchers");
+	assert_string_equal(errs.e[1].msg, "p.yaml:6: sink a: publisher notifier://: not supported "
+					   "yet (re-publishing on the bus)");
+	assert_non_null(strstr(errs.e[2].msg, "p.yaml:8: sink b: publisher dispatcher://: no "
+					      "dispatcher named \"\""));
+	finish(NULL, &pc, &errs);
+}
+
+/* The filter over a decoded batch keeps the order and counts what it left out. */
+static void test_filter(void **state)
+{
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_route *r = build(SHIPPED, &pc, &errs, 0);
+	struct tl_sample smp[4] = {{.counter_name = "cpu"},
+				   {.counter_name = "cpu_util"},
+				   {.counter_name = "mem"},
+				   {.counter_name = "cpu_util"}};
+	/* Records: an event at 0, then the samples at 1.. */
+	struct tl_buffer_rec recs[5] = {
+		{.kind = TL_BUFFER_KIND_EVENT},
+		{.kind = TL_BUFFER_KIND_SAMPLE},
+		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_STAGE_SINK_FLAGS(1)},
+		{.kind = TL_BUFFER_KIND_SAMPLE},
+		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_STAGE_SINK_FLAGS(1)}};
+	size_t rec_of[4] = {1, 2, 3, 4};
+	struct tl_record_batch rb = {.samples = smp, .n_samples = 4, .sample_rec = rec_of};
+	const struct tl_sample *sp[4];
+	size_t n;
+
+	(void)state;
+	for (int k = 0; k < 4; k++)
+		sp[k] = &smp[k];
+	n = 4;
+	assert_int_equal(tl_route_filter(tl_route_find(r, "all"), recs, &rb, sp, &n), 2);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(sp[0], &smp[0]);
+	assert_ptr_equal(sp[1], &smp[2]);
+	for (int k = 0; k < 4; k++)
+		sp[k] = &smp[k];
+	n = 4;
+	assert_int_equal(tl_route_filter(tl_route_find(r, "rates"), recs, &rb, sp, &n), 2);
+	assert_int_equal(n, 2);
+	assert_ptr_equal(sp[0], &smp[1]);
+	assert_ptr_equal(sp[1], &smp[3]);
+	n = 4;
+	assert_int_equal(tl_route_filter(tl_route_find(r, "idle"), recs, &rb, sp, &n), 4);
+	assert_int_equal(n, 0);
+	n = 3;
+	assert_int_equal(tl_route_filter(NULL, recs, &rb, sp, &n), 0);
+	assert_int_equal(n, 3);
+	finish(r, &pc, &errs);
+}
+
+/* The original's publisher URLs: dispatchers created, named by sink and index. */
+static void test_created(void **state)
+{
+	static const char y[] =
+		"sources:\n"
+		"  - name: s\n"
+		"    meters: ['*']\n"
+		"    sinks: [plain, cpu sink]\n"
+		"sinks:\n"
+		"  - name: plain\n"
+		"    publishers: ['file:///tmp/x \\\"y\\\".log', gnocchi://]\n"
+		"  - name: cpu sink\n"
+		"    transformers:\n"
+		"      - name: rate_of_change\n"
+		"        parameters:\n"
+		"          target: {name: cpu_util, unit: '%', type: gauge}\n"
+		"    publishers: ['http://127.0.0.1:9/x', 'gnocchi://', 'dispatcher://all']\n";
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **v;
+	struct tl_route *r;
+	size_t n;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
+	assert_int_equal(tl_publishers_route(&pc, DISP, 3, &v, &n, &r, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0]->name, "pipeline.plain.0");
+	assert_string_equal(v[0]->desc->conf.name, "file");
+	assert_string_equal(((struct tl_dispatcher_file_conf *)v[0]->conf)->file_path,
+			    "/tmp/x \\\"y\\\".log"); /* YAML '' keeps the backslashes */
+	assert_false(v[0]->events);
+	assert_string_equal(v[1]->name, "pipeline.gnocchi"); /* one, for both sinks */
+	assert_string_equal(v[1]->desc->conf.name, "gnocchi");
+	assert_string_equal(v[2]->name, "pipeline.cpu_sink.0");
+	assert_string_equal(v[2]->desc->conf.name, "http");
+	/* The file gets raw samples, http the derived, gnocchi both, "all" the derived. */
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.plain.0"), 0, "cpu"));
+	assert_false(
+		tl_route_wants(tl_route_find(r, "pipeline.plain.0"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_false(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), 0, "cpu"));
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), TL_STAGE_SINK_FLAGS(1),
+				   "x"));
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), 0, "cpu"));
+	assert_true(
+		tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_false(tl_route_wants(tl_route_find(r, "all"), 0, "cpu"));
+	assert_true(tl_route_wants(tl_route_find(r, "all"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_true(tl_publishers_created("pipeline.gnocchi"));
+	assert_false(tl_publishers_created("all"));
+	for (size_t i = 0; i < n; i++)
+		tl_dispatcher_conf_free(v[i]);
+	free(v);
+	finish(r, &pc, &errs);
+}
+
+/* Query options, a reserved name, two sinks that give one name: refused, nothing created. */
+static void test_created_refusals(void **state)
+{
+	static const char y[] = "sources:\n"
+				"  - name: s\n"
+				"    meters: ['*']\n"
+				"    sinks: [a.b]\n"
+				"sinks:\n"
+				"  - name: a.b\n"
+				"    publishers: ['file:///tmp/x?max_bytes=10']\n"
+				"  - name: a_b\n"
+				"    publishers: ['file:///tmp/y']\n"
+				"  - name: a:b\n"
+				"    publishers: ['file:///tmp/z']\n";
+	char reserved[] = "pipeline.mine";
+	struct tl_dispatcher_conf d[] = {{.name = reserved}};
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_dispatcher_conf **v;
+	struct tl_route *r = NULL;
+	size_t n;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
+	assert_int_equal(tl_publishers_route(&pc, d, 1, &v, &n, &r, &errs), -EINVAL);
+	assert_null(v);
+	assert_null(r);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.e[0].msg, "pipeline.mine: names beginning with \"pipeline.\""));
+	assert_string_equal(
+		errs.e[1].msg,
+		"p.yaml:10: sink a:b: publisher file:///tmp/z: another sink's name gives "
+		"the same dispatcher name, pipeline.a_b.0: rename one");
+	assert_string_equal(errs.e[2].msg,
+			    "p.yaml:6: sink a.b: publisher file:///tmp/x?max_bytes=10: "
+			    "query options are not supported: configure a dispatcher "
+			    "and name it with dispatcher://NAME");
+	finish(NULL, &pc, &errs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped),	 cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_refusals), cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_created),	 cmocka_unit_test(test_created_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
