@@ -18,7 +18,6 @@
 #include "collector/clocks.h"
 #include "collector/collector_int.h"
 #include "collector/deadletter.h"
-#include "collector/publishers.h"
 #include "collector/record.h"
 #include "collector/thresholds.h"
 #include "collector/udp.h"
@@ -599,8 +598,8 @@ static int start_route(struct tl_collector *c)
 	tl_conf_errors_init(&errs);
 	rc = tl_pipeline_conf_load(c->conf->pipeline, false, &pc, &errs);
 	if (!rc)
-		rc = tl_publishers_route(&pc, c->conf->dispatchers, c->conf->n_dispatchers,
-					 &created, &n_created, &c->route, &errs);
+		rc = tl_route_plan(&pc, c->conf->dispatchers, c->conf->n_dispatchers, &created,
+				   &n_created, &c->route, &errs);
 	tl_pipeline_conf_fini(&pc);
 	for (size_t i = 0; i < errs.n; i++)
 		tl_logc(TL_LOG_ERR, "pipeline", "%s", errs.e[i].msg);

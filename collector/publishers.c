@@ -25,7 +25,7 @@ static bool has_scheme(const char *pub, const char *scheme)
 
 static enum kind kind_of(const char *pub)
 {
-	if (has_scheme(pub, TL_ROUTE_SCHEME))
+	if (has_scheme(pub, TL_PUBLISHER_DISPATCHER))
 		return K_DISPATCHER;
 	if (has_scheme(pub, "file://"))
 		return K_FILE;
@@ -77,16 +77,17 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 
 	switch (kind_of(pub)) {
 	case K_DISPATCHER:
-		snprintf(buf, len, "%.*s", (int)(len - 1), pub + strlen(TL_ROUTE_SCHEME));
+		snprintf(buf, len, "%.*s", (int)(len - 1), pub + strlen(TL_PUBLISHER_DISPATCHER));
 		return buf;
 	case K_FILE:
 	case K_HTTP:
 		if (strchr(pub, '?')) {
-			tl_conf_errorf(errs, s->file, s->line,
-				       "sink %s: publisher %s: query options are not supported: "
-				       "configure a dispatcher and name it with " TL_ROUTE_SCHEME
-				       "NAME",
-				       sink, pub);
+			tl_conf_errorf(
+				errs, s->file, s->line,
+				"sink %s: publisher %s: query options are not supported: "
+				"configure a dispatcher and name it with " TL_PUBLISHER_DISPATCHER
+				"NAME",
+				sink, pub);
 			return NULL;
 		}
 		created_name(s, j, buf, len);
@@ -96,7 +97,7 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 		if (g > 1) {
 			tl_conf_errorf(errs, s->file, s->line,
 				       "sink %s: publisher %s: %zu gnocchi dispatchers are "
-				       "configured: name one with " TL_ROUTE_SCHEME "NAME",
+				       "configured: name one with " TL_PUBLISHER_DISPATCHER "NAME",
 				       sink, pub, g);
 			return NULL;
 		}
@@ -109,7 +110,7 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 		errs, s->file, s->line,
 		has_scheme(pub, "notifier://")
 			? "sink %s: publisher %s: not supported yet (re-publishing on the bus)"
-			: "sink %s: publisher %s: not supported: use " TL_ROUTE_SCHEME
+			: "sink %s: publisher %s: not supported: use " TL_PUBLISHER_DISPATCHER
 			  "NAME, file://PATH, http://URL or gnocchi://",
 		sink, pub);
 	return NULL;
@@ -172,11 +173,11 @@ static int create_one(const struct tl_pl_sink *s, size_t j, const char *name,
 	return rc;
 }
 
-int tl_publishers_route(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d,
-			size_t n, struct tl_dispatcher_conf ***created, size_t *n_created,
-			struct tl_route **route, struct tl_conf_errors *errs)
+int tl_publishers_create(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d,
+			 size_t n, struct tl_dispatcher_conf ***created, size_t *n_created,
+			 struct tl_conf_errors *errs)
 {
-	struct tl_dispatcher_conf **v = NULL, *all = NULL;
+	struct tl_dispatcher_conf **v = NULL;
 	struct tl_conf_errors quiet;
 	size_t nv = 0, cap = 0;
 	char name[TL_DISPATCHER_NAME_MAX + 1];
@@ -218,25 +219,16 @@ int tl_publishers_route(const struct tl_pipeline_conf *pc, const struct tl_dispa
 		}
 	}
 	tl_conf_errors_fini(&quiet);
-	/* The route over both lists (shallow copies: only the names and types are read). */
-	all = calloc(n + nv + 1, sizeof(*all));
-	if (!all)
-		rc = -ENOMEM;
-	if (rc != -ENOMEM) {
-		memcpy(all, d, n * sizeof(*d));
-		for (size_t i = 0; i < nv; i++)
-			all[n + i] = *v[i];
-		int r2 = tl_route_create(pc, all, n + nv, rc ? NULL : route, errs);
-
-		if (!rc)
-			rc = r2;
-	}
-	free(all);
-	if (rc) {
+	if (rc == -ENOMEM) {
 		free_created(v, nv);
 		return rc;
 	}
 	*created = v;
 	*n_created = nv;
-	return 0;
+	return rc;
+}
+
+void tl_publishers_free(struct tl_dispatcher_conf **v, size_t n)
+{
+	free_created(v, n);
 }

@@ -25,7 +25,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "collector/route.h"
 #include "common/conf_yaml.h"
 #include "dispatchers/dispatcher_conf.h"
 #include "pipeline/pipeline_conf.h"
@@ -33,18 +32,24 @@
 /* The prefix of the created dispatchers' names; configured names may not use it. */
 #define TL_PUBLISHERS_PREFIX "pipeline."
 
+/* The publisher scheme that names a configured dispatcher. */
+#define TL_PUBLISHER_DISPATCHER "dispatcher://"
+
 /*
  * Creates the configurations of the dispatchers pc's publishers need beside
- * the configured d[0..n), and builds the route (route.h) over both (route
- * NULL: a check only). Errors go to errs as "file:line: message" (the
- * sink's line). Returns 0 with *created (n_created entries), -EINVAL or
- * -ENOMEM (then nothing is returned).
+ * the configured d[0..n) (route.h's tl_route_plan() then routes over both).
+ * Errors go to errs as "file:line: message" (the sink's line); a publisher
+ * that stands for nothing is left to the route to report. Returns 0 with
+ * *created (n_created entries), -EINVAL with what was created (the route
+ * still checks the rest) or -ENOMEM (nothing returned).
  */
-int tl_publishers_route(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d,
-			size_t n, struct tl_dispatcher_conf ***created, size_t *n_created,
-			struct tl_route **route, struct tl_conf_errors *errs);
+int tl_publishers_create(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d,
+			 size_t n, struct tl_dispatcher_conf ***created, size_t *n_created,
+			 struct tl_conf_errors *errs);
+/* Frees what tl_publishers_create() returned. */
+void tl_publishers_free(struct tl_dispatcher_conf **v, size_t n);
 
-/* Whether name is one tl_publishers_route() creates. */
+/* Whether name is one tl_route_plan() creates. */
 bool tl_publishers_created(const char *name);
 
 /*

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "collector/publishers.h"
-#include "collector/stage.h" /* TL_STAGE_MAX_SINKS, TL_STAGE_SINK_OF */
 
 /* A source's meter rules, copied. */
 struct rules {
@@ -22,7 +21,7 @@ struct tl_route_disp {
 	char *name;		      /* NULL for the entry of the unnamed */
 	const struct rules **sources; /* in tl_route.src: the raw samples they select */
 	size_t n_sources;
-	bool sink[TL_STAGE_MAX_SINKS]; /* derived records of these sinks */
+	bool sink[TL_ROUTE_MAX_SINKS]; /* derived records of these sinks */
 	bool any;		       /* a sink publishes to it */
 	bool derived;		       /* a sink with transformers publishes to it */
 };
@@ -115,8 +114,8 @@ int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatche
 
 	if (out)
 		*out = NULL;
-	if (pc->n_sinks > TL_STAGE_MAX_SINKS) { /* the stage refuses them (stage.h) */
-		tl_conf_errorf(errs, NULL, 0, "more than %d sinks", TL_STAGE_MAX_SINKS);
+	if (pc->n_sinks > TL_ROUTE_MAX_SINKS) { /* a record's flags hold one byte */
+		tl_conf_errorf(errs, NULL, 0, "more than %d sinks", TL_ROUTE_MAX_SINKS);
 		return -EINVAL;
 	}
 	r = calloc(1, sizeof(*r));
@@ -189,7 +188,7 @@ bool tl_route_wants(const struct tl_route_disp *d, uint16_t flags, const char *m
 	if (!d)
 		return true;
 	if (flags & TL_BUFFER_FLAG_DERIVED) {
-		unsigned k = TL_STAGE_SINK_OF(flags);
+		unsigned k = TL_ROUTE_SINK_OF(flags);
 
 		/* Untagged: derived by an earlier version, which sent them to every dispatcher. */
 		return k == 0 ? d->derived : d->sink[k - 1];
@@ -218,4 +217,38 @@ size_t tl_route_filter(const struct tl_route_disp *d, const struct tl_buffer_rec
 	}
 	*n = kept;
 	return was - kept;
+}
+
+int tl_route_plan(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d, size_t n,
+		  struct tl_dispatcher_conf ***created, size_t *n_created, struct tl_route **route,
+		  struct tl_conf_errors *errs)
+{
+	struct tl_dispatcher_conf **v = NULL, *all = NULL;
+	size_t nv = 0;
+	int rc = tl_publishers_create(pc, d, n, &v, &nv, errs), r2;
+
+	*created = NULL;
+	*n_created = 0;
+	if (rc == -ENOMEM)
+		return rc;
+	/* The route over both lists (shallow copies: only the names and types are read). */
+	all = calloc(n + nv + 1, sizeof(*all));
+	if (!all) {
+		tl_publishers_free(v, nv);
+		return -ENOMEM;
+	}
+	memcpy(all, d, n * sizeof(*d));
+	for (size_t i = 0; i < nv; i++)
+		all[n + i] = *v[i];
+	r2 = tl_route_create(pc, all, n + nv, rc ? NULL : route, errs);
+	if (!rc)
+		rc = r2;
+	free(all);
+	if (rc) {
+		tl_publishers_free(v, nv);
+		return rc;
+	}
+	*created = v;
+	*n_created = nv;
+	return 0;
 }

@@ -4,7 +4,7 @@
  * routes them: a sample reaches the publishers of each sink of each source
  * that selects its meter. A sink without transformers publishes its input
  * as it is; a sink with transformers publishes only what its chain outputs
- * (the stage's derived records, tagged with the sink: TL_STAGE_SINK_FLAGS).
+ * (the stage's derived records, tagged with the sink: TL_ROUTE_SINK_FLAGS).
  * Publisher `dispatcher://NAME` names the configured dispatcher NAME; the
  * original's URLs stand for dispatchers too (publishers.h).
  *
@@ -34,8 +34,11 @@
 #include "dispatchers/dispatcher_conf.h"
 #include "pipeline/pipeline_conf.h"
 
-/* The publisher scheme that names a configured dispatcher. */
-#define TL_ROUTE_SCHEME "dispatcher://"
+/* Sinks of a pipeline file at most: a derived record's flags hold its sink in one byte. */
+#define TL_ROUTE_MAX_SINKS 255
+/* The flags of a record derived by sink k (0-based), and its sink + 1 back (0: none). */
+#define TL_ROUTE_SINK_FLAGS(k)	((uint16_t)(TL_BUFFER_FLAG_DERIVED | ((unsigned)(k) + 1) << 8))
+#define TL_ROUTE_SINK_OF(flags) (((unsigned)(flags) >> 8) & 0xffu)
 
 struct tl_route;
 struct tl_route_disp; /* what one dispatcher gets */
@@ -45,12 +48,24 @@ struct tl_route_disp; /* what one dispatcher gets */
  * collector.pipeline creates included (publishers.h). Every publisher must
  * stand for one of them (else errors in errs as "file:line: message", the
  * sink's line, and -EINVAL); pc has at most
- * TL_STAGE_MAX_SINKS sinks (the stage refuses more). 0 and *out, -EINVAL, -ENOMEM. out may be
+ * TL_ROUTE_MAX_SINKS sinks (the stage refuses more). 0 and *out, -EINVAL, -ENOMEM. out may be
  * NULL (a check only).
  */
 int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d, size_t n,
 		    struct tl_route **out, struct tl_conf_errors *errs);
 void tl_route_destroy(struct tl_route *r);
+
+/*
+ * What collector.pipeline asks for: the dispatchers pc's publishers create
+ * (publishers.h) beside the configured d[0..n), and the route over both
+ * (route NULL: a check only). Errors go to errs as "file:line: message"
+ * (the sink's line). Returns 0 with *created (n_created entries, the
+ * caller's: tl_dispatcher_conf_free each, then free), -EINVAL or -ENOMEM
+ * (then nothing is returned).
+ */
+int tl_route_plan(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_conf *d, size_t n,
+		  struct tl_dispatcher_conf ***created, size_t *n_created, struct tl_route **route,
+		  struct tl_conf_errors *errs);
 
 /*
  * The entry of the dispatcher named name: NULL when r is NULL (no pipeline:

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "collector/record.h"
-#include "collector/publishers.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -339,7 +338,7 @@ static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const stru
 			  sizeof(*s->out_flags)))
 		return -ENOMEM;
 	s->out_off[s->n_out] = s->out.len;
-	s->out_flags[s->n_out] = TL_STAGE_SINK_FLAGS(s->conf.pipelines[p].sink);
+	s->out_flags[s->n_out] = TL_ROUTE_SINK_FLAGS(s->conf.pipelines[p].sink);
 	if (tl_record_encode_sample(smp, &s->out))
 		return -ENOMEM;
 	s->n_out++;
@@ -480,12 +479,12 @@ static void *stage_main(void *arg)
 /* Refuses more sinks than a derived record's flags can name. 0 or -EINVAL. */
 static int check_sinks(const struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 {
-	if (c->n_sinks <= TL_STAGE_MAX_SINKS)
+	if (c->n_sinks <= TL_ROUTE_MAX_SINKS)
 		return 0;
-	tl_conf_errorf(errs, c->sinks[TL_STAGE_MAX_SINKS].file, c->sinks[TL_STAGE_MAX_SINKS].line,
+	tl_conf_errorf(errs, c->sinks[TL_ROUTE_MAX_SINKS].file, c->sinks[TL_ROUTE_MAX_SINKS].line,
 		       "%zu sinks: at most %d are supported (a derived sample carries its sink "
 		       "in one byte)",
-		       c->n_sinks, TL_STAGE_MAX_SINKS);
+		       c->n_sinks, TL_ROUTE_MAX_SINKS);
 	return -EINVAL;
 }
 
@@ -569,7 +568,7 @@ int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t 
 		struct tl_dispatcher_conf **created;
 		size_t n_created;
 
-		rc = tl_publishers_route(&conf, d, n, &created, &n_created, NULL, &mine);
+		rc = tl_route_plan(&conf, d, n, &created, &n_created, NULL, &mine);
 		for (size_t i = 0; !rc && i < n_created; i++)
 			tl_dispatcher_conf_free(created[i]);
 		if (!rc)

@@ -12,7 +12,7 @@
  * the batch unconsumed with the state before it, or both done: a restart
  * resumes from the stored cursor with the stored state and emits no derived
  * sample twice and none is lost. Each derived record carries the index of
- * the sink that made it in its flags (TL_STAGE_SINK_FLAGS), by which the
+ * the sink that made it in its flags (TL_ROUTE_SINK_FLAGS), by which the
  * dispatchers take what their sinks publish (collector/route.h).
  *
  * An input sample whose message_id is among the last TL_STAGE_SEEN the
@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/route.h"
 #include "common/conf_yaml.h"
 #include "dispatchers/dispatcher_conf.h"
 #include "pipeline/pipeline_conf.h"
@@ -47,11 +48,6 @@
 #define TL_STAGE_SEEN 8192
 /* Records read per batch at most (fewer when a commit would be too large). */
 #define TL_STAGE_BATCH 256
-/* Sinks of a pipeline file at most: a derived record's flags hold its sink in one byte. */
-#define TL_STAGE_MAX_SINKS 255
-/* The flags of a record derived by sink k (0-based), and its sink + 1 back (0: none). */
-#define TL_STAGE_SINK_FLAGS(k)	((uint16_t)(TL_BUFFER_FLAG_DERIVED | ((unsigned)(k) + 1) << 8))
-#define TL_STAGE_SINK_OF(flags) (((unsigned)(flags) >> 8) & 0xffu)
 
 struct tl_stage;
 
@@ -61,7 +57,7 @@ struct tl_stage;
  * before the inputs start) and restores the stored state (a state of
  * another pipeline file is logged and dropped: a fresh start). Returns 0
  * and *out, -EINVAL (a bad file), -EEXIST (a dispatcher is named
- * "pipeline"; more than TL_STAGE_MAX_SINKS sinks is -EINVAL), -ENOMEM or
+ * "pipeline"; more than TL_ROUTE_MAX_SINKS sinks is -EINVAL), -ENOMEM or
  * the buffer's error. Does not start the thread.
  */
 int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out);

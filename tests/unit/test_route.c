@@ -84,18 +84,18 @@ static void test_shipped(void **state)
 	assert_false(tl_route_wants(rates, 0, "cpu"));
 	assert_false(tl_route_wants(idle, 0, "cpu"));
 	/* Derived by cpu_sink (1): "rates" only; by meter_sink (0, never made): nobody. */
-	assert_false(tl_route_wants(all, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
-	assert_true(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
-	assert_false(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(0), "cpu_util"));
-	assert_false(tl_route_wants(idle, TL_STAGE_SINK_FLAGS(1), "cpu_util"));
+	assert_false(tl_route_wants(all, TL_ROUTE_SINK_FLAGS(1), "cpu_util"));
+	assert_true(tl_route_wants(rates, TL_ROUTE_SINK_FLAGS(1), "cpu_util"));
+	assert_false(tl_route_wants(rates, TL_ROUTE_SINK_FLAGS(0), "cpu_util"));
+	assert_false(tl_route_wants(idle, TL_ROUTE_SINK_FLAGS(1), "cpu_util"));
 	/* Untagged derived records (an earlier version): those that take derived samples. */
 	assert_false(tl_route_wants(all, TL_BUFFER_FLAG_DERIVED, "cpu_util"));
 	assert_true(tl_route_wants(rates, TL_BUFFER_FLAG_DERIVED, "cpu_util"));
 	/* No pipeline: everything. */
 	assert_null(tl_route_find(NULL, "all"));
-	assert_true(tl_route_wants(NULL, TL_STAGE_SINK_FLAGS(7), "x"));
-	assert_int_equal(TL_STAGE_SINK_FLAGS(254), 0xff01);
-	assert_int_equal(TL_STAGE_SINK_OF(TL_STAGE_SINK_FLAGS(254)), 255);
+	assert_true(tl_route_wants(NULL, TL_ROUTE_SINK_FLAGS(7), "x"));
+	assert_int_equal(TL_ROUTE_SINK_FLAGS(254), 0xff01);
+	assert_int_equal(TL_ROUTE_SINK_OF(TL_ROUTE_SINK_FLAGS(254)), 255);
 	finish(r, &pc, &errs);
 }
 
@@ -133,7 +133,7 @@ static void test_sources(void **state)
 	assert_false(tl_route_wants(rates, 0, "disk.write.requests"));
 	assert_false(tl_route_wants(rates, 0, "cpu"));
 	/* No sink with transformers: derived records go nowhere. */
-	assert_false(tl_route_wants(rates, TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_false(tl_route_wants(rates, TL_ROUTE_SINK_FLAGS(1), "x"));
 	finish(r, &pc, &errs);
 }
 
@@ -179,9 +179,9 @@ static void test_filter(void **state)
 	struct tl_buffer_rec recs[5] = {
 		{.kind = TL_BUFFER_KIND_EVENT},
 		{.kind = TL_BUFFER_KIND_SAMPLE},
-		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_STAGE_SINK_FLAGS(1)},
+		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_ROUTE_SINK_FLAGS(1)},
 		{.kind = TL_BUFFER_KIND_SAMPLE},
-		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_STAGE_SINK_FLAGS(1)}};
+		{.kind = TL_BUFFER_KIND_SAMPLE, .flags = TL_ROUTE_SINK_FLAGS(1)}};
 	size_t rec_of[4] = {1, 2, 3, 4};
 	struct tl_record_batch rb = {.samples = smp, .n_samples = 4, .sample_rec = rec_of};
 	const struct tl_sample *sp[4];
@@ -237,7 +237,7 @@ static void test_created(void **state)
 	(void)state;
 	tl_conf_errors_init(&errs);
 	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
-	assert_int_equal(tl_publishers_route(&pc, DISP, 3, &v, &n, &r, &errs), 0);
+	assert_int_equal(tl_route_plan(&pc, DISP, 3, &v, &n, &r, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(v[0]->name, "pipeline.plain.0");
@@ -252,15 +252,15 @@ static void test_created(void **state)
 	/* The file gets raw samples, http the derived, gnocchi both, "all" the derived. */
 	assert_true(tl_route_wants(tl_route_find(r, "pipeline.plain.0"), 0, "cpu"));
 	assert_false(
-		tl_route_wants(tl_route_find(r, "pipeline.plain.0"), TL_STAGE_SINK_FLAGS(1), "x"));
+		tl_route_wants(tl_route_find(r, "pipeline.plain.0"), TL_ROUTE_SINK_FLAGS(1), "x"));
 	assert_false(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), 0, "cpu"));
-	assert_true(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), TL_STAGE_SINK_FLAGS(1),
+	assert_true(tl_route_wants(tl_route_find(r, "pipeline.cpu_sink.0"), TL_ROUTE_SINK_FLAGS(1),
 				   "x"));
 	assert_true(tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), 0, "cpu"));
 	assert_true(
-		tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), TL_STAGE_SINK_FLAGS(1), "x"));
+		tl_route_wants(tl_route_find(r, "pipeline.gnocchi"), TL_ROUTE_SINK_FLAGS(1), "x"));
 	assert_false(tl_route_wants(tl_route_find(r, "all"), 0, "cpu"));
-	assert_true(tl_route_wants(tl_route_find(r, "all"), TL_STAGE_SINK_FLAGS(1), "x"));
+	assert_true(tl_route_wants(tl_route_find(r, "all"), TL_ROUTE_SINK_FLAGS(1), "x"));
 	assert_true(tl_publishers_created("pipeline.gnocchi"));
 	assert_false(tl_publishers_created("all"));
 	for (size_t i = 0; i < n; i++)
@@ -294,7 +294,7 @@ static void test_created_refusals(void **state)
 	(void)state;
 	tl_conf_errors_init(&errs);
 	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
-	assert_int_equal(tl_publishers_route(&pc, d, 1, &v, &n, &r, &errs), -EINVAL);
+	assert_int_equal(tl_route_plan(&pc, d, 1, &v, &n, &r, &errs), -EINVAL);
 	assert_null(v);
 	assert_null(r);
 	assert_int_equal(errs.n, 3);

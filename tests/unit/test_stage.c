@@ -146,7 +146,7 @@ static int collect(const struct tl_buffer_rec *r, const char *bad, void *ctx)
 	assert_non_null(p);
 	sscanf(p + 16, "%31[^\"]", d->names[d->n]);
 	/* Tagged with the sink that made it (collector/route.h): cpu_sink 0, mem_sink 1. */
-	assert_int_equal(r->flags, TL_STAGE_SINK_FLAGS(strcmp(d->names[d->n], "cpu_util") ? 1 : 0));
+	assert_int_equal(r->flags, TL_ROUTE_SINK_FLAGS(strcmp(d->names[d->n], "cpu_util") ? 1 : 0));
 	d->n++;
 	return 0;
 }
