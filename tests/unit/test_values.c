@@ -124,7 +124,12 @@ static void test_eviction(void **state)
 	}
 	tl_values_stats(v, &st);
 	assert_true(st.series <= 1600);
-	assert_int_equal(st.series + st.evicted, 5000);
+	/* Every series made is held or evicted. CLOCK only approximates "least
+	 * recent": r0 can go when a sweep clears its bit and comes round to it
+	 * again before its next update (with this run's hash seed, rarely), and
+	 * is then made again: a made series more, at most once per update of r0
+	 * (500). Seldom, not never: the bound is exact, the rarity is not. */
+	assert_true(st.series + st.evicted >= 5000 && st.series + st.evicted <= 5000 + 500);
 	assert_int_equal(tl_values_each(v, count_cb, &n), 0);
 	assert_int_equal(n, st.series);
 	assert_int_equal(tl_values_get(v, "r0", "cpu", &x, buf, sizeof(buf)), 0);
