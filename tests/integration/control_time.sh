@@ -74,11 +74,13 @@ sleep 0.5
 t0=$(now)
 req GET "/v1/notifications?since=$last&wait=3"; want 200 "a poll beyond the cap"
 [ "$(field "(j['notifications'], j['waited'])")" = "([], False)" ] || fail "poll beyond the cap: $(cat "$work/body")"
-"$PY" -c "import sys; sys.exit(not $(now) - $t0 < 1)" || fail "a poll beyond the cap waited"
+"$PY" -c "import sys; sys.exit(not $(now) - $t0 < 2)" || fail "a poll beyond the cap waited"
 publish late-two -300
 tpub=$(now)
 wait_exit "$ppid" 25 "the long poll did not return"
-"$PY" -c "import sys; sys.exit(not $(cat "$work/poll.end") - $tpub < 2)" ||
+# Well before its 25 s wait (the notice itself comes after ingest judges the
+# host, at most a second after its samples; loaded CI machines are slow).
+"$PY" -c "import sys; sys.exit(not $(cat "$work/poll.end") - $tpub < 5)" ||
 	fail "the long poll returned $(cat "$work/poll.end") s, the notice was posted before $tpub s"
 "$PY" - "$work/poll.json" <<'PY' || fail "the long poll's answer: $(cat "$work/poll.json")"
 import json, sys
