@@ -252,28 +252,24 @@ static int stage_samples(struct tl_ingest *in, struct tl_sample *samples, size_t
 			 const char *publisher_id, size_t *dropped)
 {
 	size_t i, thr_first = in->thr_stage.n;
+	int64_t now = tl_time_now(); /* one reading for the whole message */
 
 	*dropped = 0;
 	if (in->shared.blacklist && *n) {
-		*dropped = tl_blacklist_filter(in->shared.blacklist, samples, n, tl_time_now());
+		*dropped = tl_blacklist_filter(in->shared.blacklist, samples, n, now);
 		if (*dropped && in->stats)
 			atomic_fetch_add_explicit(&in->stats->blacklisted, *dropped,
 						  memory_order_relaxed);
 	}
 	if (*n == 0)
 		return 0;
-	{
-		int64_t now = tl_time_now();
-
-		/* Memory only: the latest value of each series, the meters, the clocks. */
-		for (i = 0; in->shared.values && i < *n; i++)
-			tl_values_update(in->shared.values, &samples[i], now);
-		if (in->shared.meters)
-			tl_meters_add(in->shared.meters, samples, *n, now);
-		if (in->shared.clocks)
-			tl_clocks_observe_samples(in->shared.clocks, publisher_id, samples, *n,
-						  now);
-	}
+	/* Memory only: the latest value of each series, the meters, the clocks. */
+	for (i = 0; in->shared.values && i < *n; i++)
+		tl_values_update(in->shared.values, &samples[i], now);
+	if (in->shared.meters)
+		tl_meters_add(in->shared.meters, samples, *n, now);
+	if (in->shared.clocks)
+		tl_clocks_observe_samples(in->shared.clocks, publisher_id, samples, *n, now);
 	if (in->shared.thr &&
 	    tl_thresholds_eval(in->shared.thr, samples, *n, &in->thr_stage) == -ENOMEM)
 		return -ENOMEM;
