@@ -36,6 +36,11 @@ static enum kind kind_of(const char *pub)
 	return K_BAD;
 }
 
+bool tl_publishers_to_collector(const char *pub)
+{
+	return strcmp(pub, TL_PUBLISHER_COLLECTOR) == 0;
+}
+
 bool tl_publishers_created(const char *name)
 {
 	return has_scheme(name, TL_PUBLISHERS_PREFIX);
@@ -108,10 +113,12 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 	}
 	tl_conf_errorf(
 		errs, s->file, s->line,
-		has_scheme(pub, "notifier://")
-			? "sink %s: publisher %s: not supported yet (re-publishing on the bus)"
+		has_scheme(pub, TL_PUBLISHER_COLLECTOR)
+			? "sink %s: publisher %s: a transport URL or options are not supported "
+			  "yet (re-publishing to another bus or topic): " TL_PUBLISHER_COLLECTOR
+			  " alone stands for every dispatcher of collector.dispatchers"
 			: "sink %s: publisher %s: not supported: use " TL_PUBLISHER_DISPATCHER
-			  "NAME, file://PATH, http://URL or gnocchi://",
+			  "NAME, notifier://, file://PATH, http://URL or gnocchi://",
 		sink, pub);
 	return NULL;
 }

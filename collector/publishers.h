@@ -8,7 +8,11 @@
  *   gnocchi://         the configured gnocchi dispatcher when there is
  *                      exactly one, else one created with the type's
  *                      defaults, "pipeline.gnocchi";
- *   notifier://        refused (not yet), as is every other scheme.
+ *   notifier://        every dispatcher of collector.dispatchers, as the
+ *                      original's collector dispatched what its notification
+ *                      agents published to the metering topic (route.h);
+ *                      with a transport URL or options: refused (not yet),
+ *                      as is every other scheme.
  * A created dispatcher is named "pipeline.SINK.N" (SINK the sink's name
  * with characters a dispatcher name may not hold as '_', N the publisher's
  * index in the sink), takes no events (sample pipelines publish samples),
@@ -49,11 +53,18 @@ int tl_publishers_create(const struct tl_pipeline_conf *pc, const struct tl_disp
 /* Frees what tl_publishers_create() returned. */
 void tl_publishers_free(struct tl_dispatcher_conf **v, size_t n);
 
+/* The publisher that stands for every configured dispatcher ("the collector"). */
+#define TL_PUBLISHER_COLLECTOR "notifier://"
+
+/* Whether publisher pub stands for every configured dispatcher (TL_PUBLISHER_COLLECTOR). */
+bool tl_publishers_to_collector(const char *pub);
+
 /* Whether name is one tl_route_plan() creates. */
 bool tl_publishers_created(const char *name);
 
 /*
  * The name of the dispatcher that publisher j of sink s stands for, among
+ * (not for TL_PUBLISHER_COLLECTOR, which stands for several)
  * d[0..n) (created ones included), written to buf (len >=
  * TL_DISPATCHER_NAME_MAX + 1), or NULL with the reason in errs. For
  * route.c; the name need not be in d (dispatcher://NAME is checked there).

@@ -31,7 +31,8 @@ struct tl_route {
 	size_t n_src;
 	struct tl_route_disp *d;
 	size_t n_d;
-	struct tl_route_disp none;
+	/* What notifier:// publishes: every configured dispatcher, also one added at runtime. */
+	struct tl_route_disp collector;
 };
 
 void tl_route_destroy(struct tl_route *r)
@@ -47,6 +48,7 @@ void tl_route_destroy(struct tl_route *r)
 		free(r->d[i].name);
 		free(r->d[i].sources);
 	}
+	free(r->collector.sources);
 	free(r->src);
 	free(r->d);
 	free(r);
@@ -69,6 +71,21 @@ static size_t publisher_target(const struct tl_pl_sink *k, size_t j,
 		       "sink %s: publisher %s: no dispatcher named \"%s\" in collector.dispatchers",
 		       k->name ? k->name : "null", k->publishers[j], name);
 	return n;
+}
+
+/* Whether d[i] stands for the collector's own dispatchers (notifier://): not one a publisher
+ * created. */
+static bool configured(const struct tl_dispatcher_conf *d, size_t i)
+{
+	return !tl_publishers_created(d[i].name);
+}
+
+/* Marks e as published to by sink k (with transformers or not). */
+static void mark(struct tl_route_disp *e, size_t k, const struct tl_pl_sink *s)
+{
+	e->any = true;
+	e->sink[k] |= s->n_transformers > 0;
+	e->derived |= s->n_transformers > 0;
 }
 
 /* Adds source src to e's raw sources once. 0 or -ENOMEM. */
@@ -137,15 +154,21 @@ int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatche
 		const struct tl_pl_sink *s = &pc->sinks[k];
 
 		for (size_t j = 0; j < s->n_publishers; j++) {
-			size_t t = publisher_target(s, j, d, n, errs);
+			size_t t;
 
+			if (tl_publishers_to_collector(s->publishers[j])) {
+				for (size_t i = 0; i < n; i++)
+					if (configured(d, i))
+						mark(&r->d[i], k, s);
+				mark(&r->collector, k, s);
+				continue;
+			}
+			t = publisher_target(s, j, d, n, errs);
 			if (t == n) {
 				rc = -EINVAL;
 				continue;
 			}
-			r->d[t].any = true;
-			r->d[t].sink[k] = s->n_transformers > 0;
-			r->d[t].derived |= s->n_transformers > 0;
+			mark(&r->d[t], k, s);
 		}
 	}
 	/* Raw samples: the sources of the transformer-less sinks, per publisher. */
@@ -155,9 +178,17 @@ int tl_route_create(const struct tl_pipeline_conf *pc, const struct tl_dispatche
 		if (s->n_transformers > 0)
 			continue;
 		for (size_t j = 0; j < s->n_publishers && !rc; j++) {
-			size_t t = publisher_target(s, j, d, n, errs);
+			const struct rules *src = &r->src[pc->pipelines[p].source];
 
-			rc = add_source(&r->d[t], &r->src[pc->pipelines[p].source]);
+			if (tl_publishers_to_collector(s->publishers[j])) {
+				for (size_t i = 0; i < n && !rc; i++)
+					if (configured(d, i))
+						rc = add_source(&r->d[i], src);
+				if (!rc)
+					rc = add_source(&r->collector, src);
+				continue;
+			}
+			rc = add_source(&r->d[publisher_target(s, j, d, n, errs)], src);
 		}
 	}
 	if (rc || !out) {
@@ -175,7 +206,7 @@ const struct tl_route_disp *tl_route_find(const struct tl_route *r, const char *
 	for (size_t i = 0; i < r->n_d; i++)
 		if (strcmp(r->d[i].name, name) == 0)
 			return &r->d[i];
-	return &r->none;
+	return &r->collector; /* added at runtime: what notifier:// publishes, if anything */
 }
 
 bool tl_route_empty(const struct tl_route_disp *d)

@@ -5,8 +5,11 @@
  * that selects its meter. A sink without transformers publishes its input
  * as it is; a sink with transformers publishes only what its chain outputs
  * (the stage's derived records, tagged with the sink: TL_ROUTE_SINK_FLAGS).
- * Publisher `dispatcher://NAME` names the configured dispatcher NAME; the
- * original's URLs stand for dispatchers too (publishers.h).
+ * Publisher `dispatcher://NAME` names the configured dispatcher NAME;
+ * `notifier://` stands for every dispatcher of collector.dispatchers (and
+ * those added at runtime): in the original, what the notification agents'
+ * pipelines published there reached each of the collector's dispatchers.
+ * The original's other URLs stand for dispatchers too (publishers.h).
  *
  * Raw samples are written once and the route is a predicate per
  * dispatcher, computed at start:
@@ -69,8 +72,9 @@ int tl_route_plan(const struct tl_pipeline_conf *pc, const struct tl_dispatcher_
 
 /*
  * The entry of the dispatcher named name: NULL when r is NULL (no pipeline:
- * the dispatcher gets everything), else never NULL (a name no publisher
- * names gets an entry that takes no sample).
+ * the dispatcher gets everything), else never NULL (a name the route was not
+ * built with, one added at runtime, gets what notifier:// publishes: maybe
+ * nothing).
  */
 const struct tl_route_disp *tl_route_find(const struct tl_route *r, const char *name);
 /* Whether the entry takes no sample at all (no sink publishes to it). */

@@ -12,6 +12,10 @@
 # (pipeline.meter_sink.1) gets what "all" gets and no events. What each was
 # not given is counted in its "filtered" (GET /v1/dispatchers). Also: a
 # publisher naming no dispatcher is refused by --check-config with file:line.
+# Then ceilometer's own form, both sinks publishing to notifier:// (a fresh
+# buffer, dispatchers "n1" and "n2", "n3" added at runtime): each of the three gets every raw sample and every cpu_util,
+# once, as the original's collector gave each of its dispatchers what the
+# agents published to the metering topic.
 # What breaks it: a dispatcher given every record as before (cpu_util in
 # "all", raw samples in "rates"), or a route that drops raw samples whose
 # source's sink publishes to the dispatcher.
@@ -95,6 +99,42 @@ ok = ok and filtered == {'all': len(want['rates']), 'rates': published,
                          'pipeline.meter_sink.1': len(want['rates']) + 7}
 ok = ok and 'cpu_util' not in {s.get('counter_name') for s in lines('all.log')
                                if s['message_id'] not in want['all']}
+sys.exit(0 if ok else 1)
+PY
+
+# notifier:// stands for every dispatcher of collector.dispatchers.
+sed -i 's|dispatcher://all|notifier://|; s|dispatcher://rates|notifier://|; \|file://|d' "$work/pipeline.yaml"
+grep -q 'dispatcher://\|file://' "$work/pipeline.yaml" && fail "test setup: publishers left"
+rm -rf "$work/buffer"
+sed -i "s|dispatchers: .*|dispatchers: [{name: n1, type: file, file_path: \"$work/n1.log\"}, {name: n2, type: file, file_path: \"$work/n2.log\"}]|" \
+	"$work/tally.yaml"
+start_tallyd 1
+grep -q 'no sink of collector.pipeline publishes' "$work/tallyd-1.log" &&
+	fail "a dispatcher left out under notifier://"
+printf '{"name": "n3", "type": "file", "file_path": "%s"}' "$work/n3.log" >"$work/n3.json"
+req POST /v1/dispatchers "$work/n3.json"
+want 201 "add n3"
+"$PY" "$top_srcdir/tests/tools/publish_cpu.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
+	--resources 5 --rounds 20 --out "$work/cpu2.jsonl" >>"$work/publish.err" 2>&1 ||
+	{ cat "$work/publish.err"; fail "publish_cpu.py failed"; }
+wait_drained 30
+stop_tallyd
+"$RUN" "$work/pipeline.yaml" <"$work/cpu2.jsonl" >"$work/expected2.jsonl" ||
+	fail "tally-pipeline-run failed"
+"$PY" - "$work" <<'PY' || fail "notifier:// did not reach every dispatcher"
+import json, os, sys
+w = sys.argv[1]
+def lines(name):
+    p = os.path.join(w, name)
+    return [json.loads(l) for l in open(p)] if os.path.exists(p) else []
+exp = [s['id'] for s in lines('expected2.jsonl')]
+raw = [s for s in exp if s in {x['message_id'] for x in lines('cpu2.jsonl')}]
+ok = len(exp) == len(set(exp)) and len(raw) == 100 and len(exp) - len(raw) > 80
+for d in ('n1', 'n2', 'n3'):
+    got = [s['message_id'] for s in lines(d + '.log') if 'counter_name' in s]
+    good = sorted(got) == sorted(exp)
+    print('%s: %d samples (%d expected): %s' % (d, len(got), len(exp), 'ok' if good else 'WRONG'))
+    ok = ok and good
 sys.exit(0 if ok else 1)
 PY
 echo "PASS: routed by sink"

@@ -146,7 +146,7 @@ static void test_refusals(void **state)
 				"    sinks: [a]\n"
 				"sinks:\n"
 				"  - name: a\n"
-				"    publishers: ['dispatcher://nope', 'notifier://']\n"
+				"    publishers: ['dispatcher://nope', 'notifier://h?topic=x']\n"
 				"  - name: b\n"
 				"    publishers: ['dispatcher://']\n";
 	struct tl_pipeline_conf pc;
@@ -158,11 +158,77 @@ static void test_refusals(void **state)
 	assert_int_equal(errs.n, 3);
 	assert_string_equal(errs.e[0].msg, "p.yaml:6: sink a: publisher dispatcher://nope: no "
 					   "dispatcher named \"nope\" in collector.dispatchers");
-	assert_string_equal(errs.e[1].msg, "p.yaml:6: sink a: publisher notifier://: not supported "
-					   "yet (re-publishing on the bus)");
+	assert_string_equal(
+		errs.e[1].msg,
+		"p.yaml:6: sink a: publisher notifier://h?topic=x: a transport URL or "
+		"options are not supported yet (re-publishing to another bus or topic): "
+		"notifier:// alone stands for every dispatcher of collector.dispatchers");
 	assert_non_null(strstr(errs.e[2].msg, "p.yaml:8: sink b: publisher dispatcher://: no "
 					      "dispatcher named \"\""));
 	finish(NULL, &pc, &errs);
+}
+
+/*
+ * notifier:// stands for every configured dispatcher and for one added at
+ * runtime, never for one a publisher created; beside dispatcher://NAME, the
+ * shares add up.
+ */
+static void test_notifier(void **state)
+{
+	static const char y[] =
+		"sources:\n"
+		"  - name: meter_source\n"
+		"    meters: ['*', '!disk.*']\n"
+		"    sinks: [meter_sink]\n"
+		"  - name: cpu_source\n"
+		"    meters: [cpu]\n"
+		"    sinks: [cpu_sink]\n"
+		"  - name: disk_source\n"
+		"    meters: ['disk.*']\n"
+		"    sinks: [disk_sink]\n"
+		"sinks:\n"
+		"  - name: meter_sink\n"
+		"    publishers: ['notifier://']\n"
+		"  - name: cpu_sink\n"
+		"    transformers:\n"
+		"      - name: rate_of_change\n"
+		"        parameters:\n"
+		"          target: {name: cpu_util, unit: '%', type: gauge}\n"
+		"    publishers: ['notifier://']\n"
+		"  - name: disk_sink\n"
+		"    publishers: ['dispatcher://idle', 'dispatcher://pipeline.x.0']\n";
+	static char n_made[] = "pipeline.x.0";
+	struct tl_dispatcher_conf d[] = {{.name = N_ALL}, {.name = N_IDLE}, {.name = n_made}};
+	struct tl_pipeline_conf pc;
+	struct tl_conf_errors errs;
+	struct tl_route *r = NULL;
+	const struct tl_route_disp *all, *idle, *made, *later;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_pipeline_conf_load_string("p.yaml", y, false, &pc, &errs), 0);
+	assert_int_equal(tl_route_create(&pc, d, 3, &r, &errs), 0);
+	all = tl_route_find(r, "all");
+	idle = tl_route_find(r, "idle");
+	made = tl_route_find(r, n_made);
+	later = tl_route_find(r, "added-at-runtime");
+	for (int k = 0; k < 3; k++) {
+		const struct tl_route_disp *e = k == 0 ? all : k == 1 ? idle : later;
+
+		assert_false(tl_route_empty(e));
+		assert_true(tl_route_wants(e, 0, "cpu"));
+		assert_true(tl_route_wants(e, 0, "memory"));
+		assert_true(tl_route_wants(e, TL_ROUTE_SINK_FLAGS(1), "cpu_util"));
+		assert_false(tl_route_wants(e, TL_ROUTE_SINK_FLAGS(2), "x"));
+	}
+	/* disk.* only where dispatcher:// sends it. */
+	assert_false(tl_route_wants(all, 0, "disk.read.bytes"));
+	assert_false(tl_route_wants(later, 0, "disk.read.bytes"));
+	assert_true(tl_route_wants(idle, 0, "disk.read.bytes"));
+	assert_true(tl_route_wants(made, 0, "disk.read.bytes"));
+	assert_false(tl_route_wants(made, 0, "cpu"));
+	assert_false(tl_route_wants(made, TL_ROUTE_SINK_FLAGS(1), "cpu_util"));
+	finish(r, &pc, &errs);
 }
 
 /* The filter over a decoded batch keeps the order and counts what it left out. */
@@ -316,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_shipped),	 cmocka_unit_test(test_sources),
 		cmocka_unit_test(test_refusals), cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_created),	 cmocka_unit_test(test_created_refusals),
+		cmocka_unit_test(test_notifier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
