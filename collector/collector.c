@@ -577,9 +577,7 @@ int tl_dthread_start(struct dthread *t)
 		/* Notices only: a dispatcher that stores no events is normal. */
 		if (t->conf->events && tl_route_no_events(t->route))
 			tl_log(TL_LOG_NOTICE,
-			       "dispatcher %s: no sink of collector.event_pipeline publishes to "
-			       "it: "
-			       "it gets no events",
+			       "dispatcher %s: no event sink publishes to it: it gets no events",
 			       t->conf->name);
 		else if (!t->conf->events && t->c->conf->event_pipeline &&
 			 !tl_route_no_events(t->route))

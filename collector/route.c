@@ -106,12 +106,23 @@ static bool configured(const struct tl_dispatcher_conf *d, size_t i)
 	return !tl_publishers_created(d[i].name);
 }
 
-/* Marks e as published to by sink k of the sample pipeline (with transformers or not). */
-static void mark(struct tl_route_disp *e, size_t k, const struct tl_pl_sink *s)
+/* Marks e as published to by sink k of an event pipeline (ev), or of the sample pipeline (with
+ * transformers or not). */
+static void mark(struct tl_route_disp *e, size_t k, const struct tl_pl_sink *s, bool ev)
 {
+	if (ev) {
+		e->ev.any = true;
+		return;
+	}
 	e->raw.any = true;
 	e->sink[k] |= s->n_transformers > 0;
 	e->derived |= s->n_transformers > 0;
+}
+
+/* e's share of events (ev) or of raw samples. */
+static struct share *share_of(struct tl_route_disp *e, bool ev)
+{
+	return ev ? &e->ev : &e->raw;
 }
 
 /* Adds source src to sh's sources once. 0 or -ENOMEM. */
@@ -172,16 +183,9 @@ static int route_file(struct tl_route *r, const struct tl_pipeline_conf *pc, str
 
 			if (tl_publishers_to_collector(s->publishers[j])) {
 				for (size_t i = 0; i < n; i++)
-					if (configured(d, i)) {
-						if (ev)
-							r->d[i].ev.any = true;
-						else
-							mark(&r->d[i], k, s);
-					}
-				if (ev)
-					r->collector.ev.any = true;
-				else
-					mark(&r->collector, k, s);
+					if (configured(d, i))
+						mark(&r->d[i], k, s, ev);
+				mark(&r->collector, k, s, ev);
 				continue;
 			}
 			t = publisher_target(s, j, ev, d, n, errs);
@@ -189,10 +193,7 @@ static int route_file(struct tl_route *r, const struct tl_pipeline_conf *pc, str
 				rc = -EINVAL;
 				continue;
 			}
-			if (ev)
-				r->d[t].ev.any = true;
-			else
-				mark(&r->d[t], k, s);
+			mark(&r->d[t], k, s, ev);
 		}
 	}
 	for (size_t p = 0; p < pc->n_pipelines && !rc; p++) {
@@ -205,15 +206,14 @@ static int route_file(struct tl_route *r, const struct tl_pipeline_conf *pc, str
 			if (tl_publishers_to_collector(s->publishers[j])) {
 				for (size_t i = 0; i < n && !rc; i++)
 					if (configured(d, i))
-						rc = add_source(ev ? &r->d[i].ev : &r->d[i].raw, q);
+						rc = add_source(share_of(&r->d[i], ev), q);
 				if (!rc)
-					rc = add_source(ev ? &r->collector.ev : &r->collector.raw,
-							q);
+					rc = add_source(share_of(&r->collector, ev), q);
 				continue;
 			}
-			size_t t = publisher_target(s, j, ev, d, n, errs);
-
-			rc = add_source(ev ? &r->d[t].ev : &r->d[t].raw, q);
+			/* Checked by the loop above: stands for one of d. */
+			rc = add_source(share_of(&r->d[publisher_target(s, j, ev, d, n, errs)], ev),
+					q);
 		}
 	}
 	return rc;

@@ -101,17 +101,7 @@ want 201 "add d"
 	{ cat "$work/publish.err"; fail "publish.py failed"; }
 
 # Both queues (samples, events) empty and every cursor at the end.
-i=0
-until [ "$($RABBIT ctl "$work/rmq" list_queues -q name messages 2>/dev/null |
-	awk '$1 == "metering.sample" || $1 == "event.sample" {n += $2; q++} END {print q == 2 ? n : -1}')" = 0 ] &&
-	"$TALLYCTL" buffer stats --path "$work/buffer" 2>/dev/null | "$PY" -c '
-import json, sys
-c = json.load(sys.stdin)["cursors"]
-sys.exit(0 if c and all(x["lag"] == 0 for x in c) else 1)'; do
-	i=$((i + 1))
-	[ $i -le 300 ] || fail "the queues or the dispatchers did not drain"
-	sleep 0.1
-done
+wait_drained 30
 req GET /v1/dispatchers
 want 200 "GET /v1/dispatchers"
 cp "$work/body" "$work/dispatchers.json"
