@@ -251,9 +251,10 @@ static int load_batch(struct dthread *t, const struct tl_buffer_batch *batch,
 					 &batch->recs[rf->index], 1);
 	}
 	rc = tl_dthread_batch_items(t, rb, out);
-	/* Under a pipeline, only the samples its sinks publish to it (t->sp is out->samples). */
-	t->routed_out =
-		rc < 0 ? 0 : tl_route_filter(t->route, batch->recs, rb, t->sp, &out->n_samples);
+	/* Under pipelines, only what their sinks publish to it (t->sp, t->ep are out's arrays). */
+	t->routed_out = rc < 0 ? 0
+			       : tl_route_filter(t->route, batch->recs, rb, t->sp, &out->n_samples,
+						 t->ep, &out->n_events);
 	return rc;
 }
 
@@ -573,6 +574,17 @@ int tl_dthread_start(struct dthread *t)
 			       "dispatcher %s: no sink of collector.pipeline publishes to it "
 			       "(dispatcher://%s): it gets no samples",
 			       t->conf->name, t->conf->name);
+		/* Notices only: a dispatcher that stores no events is normal. */
+		if (t->conf->events && tl_route_no_events(t->route))
+			tl_log(TL_LOG_NOTICE,
+			       "dispatcher %s: no event sink publishes to it: it gets no events",
+			       t->conf->name);
+		else if (!t->conf->events && t->c->conf->event_pipeline &&
+			 !tl_route_no_events(t->route))
+			tl_log(TL_LOG_NOTICE,
+			       "dispatcher %s: collector.event_pipeline publishes to it, but its "
+			       "events: false keeps them out",
+			       t->conf->name);
 	}
 	atomic_store(&t->cursor, tl_buffer_reader_next(t->r));
 	if (pthread_create(&t->thread, NULL, dispatch_main, t) != 0)
@@ -583,24 +595,46 @@ int tl_dthread_start(struct dthread *t)
 }
 
 /*
- * The dispatchers collector.pipeline's publishers create (publishers.h),
- * kept with the configurations given at runtime, and every dispatcher's
- * share of the samples (route.h). The stage loads the file again for itself.
+ * The dispatchers the publishers of collector.pipeline and
+ * collector.event_pipeline create (publishers.h), kept with the
+ * configurations given at runtime, and every dispatcher's share of the
+ * samples and events (route.h). The stage loads the sample file again for
+ * itself; nothing runs the event pipelines beyond the route (their
+ * transformers are never applied, as in the original).
  */
 static int start_route(struct tl_collector *c)
 {
-	struct tl_pipeline_conf pc;
+	const char *paths[2] = {c->conf->pipeline, c->conf->event_pipeline};
+	struct tl_pipeline_conf pc[2];
+	bool loaded[2] = {false, false};
 	struct tl_conf_errors errs;
 	struct tl_dispatcher_conf **created = NULL;
 	size_t n_created = 0;
-	int rc;
+	int rc = 0;
 
 	tl_conf_errors_init(&errs);
-	rc = tl_pipeline_conf_load(c->conf->pipeline, false, &pc, &errs);
+	for (int k = 0; k < 2 && !rc; k++) {
+		if (!paths[k])
+			continue;
+		rc = tl_pipeline_conf_load(paths[k], k == 1, &pc[k], &errs);
+		loaded[k] = true;
+	}
 	if (!rc)
-		rc = tl_route_plan(&pc, c->conf->dispatchers, c->conf->n_dispatchers, &created,
+		rc = tl_route_plan(loaded[0] ? &pc[0] : NULL, loaded[1] ? &pc[1] : NULL,
+				   c->conf->dispatchers, c->conf->n_dispatchers, &created,
 				   &n_created, &c->route, &errs);
-	tl_pipeline_conf_fini(&pc);
+	if (!rc && loaded[1])
+		for (size_t k = 0; k < pc[1].n_sinks; k++)
+			if (pc[1].sinks[k].n_transformers > 0)
+				tl_logc(TL_LOG_NOTICE, "pipeline",
+					"%s:%d: event sink %s: its %zu transformer(s) are checked "
+					"and not applied (as ceilometer's event pipelines)",
+					pc[1].sinks[k].file, pc[1].sinks[k].line,
+					pc[1].sinks[k].name ? pc[1].sinks[k].name : "null",
+					pc[1].sinks[k].n_transformers);
+	for (int k = 0; k < 2; k++)
+		if (loaded[k])
+			tl_pipeline_conf_fini(&pc[k]);
 	for (size_t i = 0; i < errs.n; i++)
 		tl_logc(TL_LOG_ERR, "pipeline", "%s", errs.e[i].msg);
 	tl_conf_errors_fini(&errs);
@@ -627,7 +661,7 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	if (!c)
 		return -ENOMEM;
 	c->conf = cc;
-	if (cc->pipeline && (rc = start_route(c)) < 0)
+	if ((cc->pipeline || cc->event_pipeline) && (rc = start_route(c)) < 0)
 		goto fail;
 	c->cap_dts = cc->n_dispatchers + c->n_owned + TL_COLLECTOR_SPARE_DISPATCHERS;
 	c->dts = calloc(c->cap_dts, sizeof(*c->dts));

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "collector/collector_conf.h"
+#include "collector/publishers.h"
+#include "collector/route.h"
 #include "collector/stage.h" /* tl_stage_check */
 
 #include <amqp.h>
@@ -91,6 +93,39 @@ static int check_udp_address(void *p, const struct tl_conf_check *c)
 	return s && !*s ? 0 : tl_conf_check_ip_address(p, c);
 }
 
+/*
+ * collector.event_pipeline: loads the file (its transformers are created
+ * once to check them, and never applied) and checks its publishers against
+ * the dispatchers (route.h). Runs after the sample pipeline passed its own
+ * check, which checked the configured names already (the two files' created
+ * names cannot collide: publishers.h). Errors go to errs as file:line.
+ * 0 or -EINVAL.
+ */
+static int check_event_pipeline(const struct tl_collector_conf *cc, struct tl_conf_errors *errs)
+{
+	struct tl_pipeline_conf ev;
+	struct tl_dispatcher_conf **created = NULL;
+	size_t n_created = 0;
+	struct tl_conf_errors mine;
+	int rc;
+
+	tl_conf_errors_init(&mine);
+	rc = tl_pipeline_conf_load(cc->event_pipeline, true, &ev, &mine);
+	if (!rc)
+		rc = tl_route_plan(NULL, &ev, cc->dispatchers, cc->n_dispatchers, &created,
+				   &n_created, NULL, &mine);
+	if (!rc)
+		tl_publishers_free(created, n_created);
+	for (size_t i = 0; i < mine.n; i++)
+		tl_conf_errorf(errs, NULL, 0, "%s", mine.e[i].msg);
+	if (rc && mine.n == 0)
+		tl_conf_errorf(errs, NULL, 0, "collector.event_pipeline: %s: %s",
+			       cc->event_pipeline, strerror(-rc));
+	tl_pipeline_conf_fini(&ev);
+	tl_conf_errors_fini(&mine);
+	return rc ? -EINVAL : 0;
+}
+
 int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 {
 	struct tl_collector_conf *cc = p;
@@ -112,6 +147,8 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 	}
 	if (cc->pipeline &&
 	    tl_stage_check(cc->pipeline, cc->dispatchers, cc->n_dispatchers, c->errs) < 0)
+		return -EINVAL;
+	if (cc->event_pipeline && check_event_pipeline(cc, c->errs) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -348,6 +385,12 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .def = "null",
 	 .offset = C(pipeline),
 	 .help = "ceilometer's pipeline.yaml, run as a stage over the buffer; null: none"},
+	{.key = "event_pipeline",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = C(event_pipeline),
+	 .help = "ceilometer's event_pipeline.yaml: which events each dispatcher gets; null: all"},
 	{0},
 };
 

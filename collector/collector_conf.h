@@ -87,6 +87,8 @@ struct tl_collector_conf {
 	size_t n_dispatchers;
 	struct tl_limits_conf limits;
 	char *pipeline; /* ceilometer's pipeline.yaml (collector/stage.h); NULL: no stage */
+	/* ceilometer's event_pipeline.yaml (collector/route.h); NULL: every event everywhere */
+	char *event_pipeline;
 };
 
 struct amqp_connection_info;

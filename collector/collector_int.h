@@ -121,7 +121,7 @@ struct tl_collector {
 	struct tl_blacklist *blacklist;
 	/* The pipeline stage (stage.h); NULL without collector.pipeline. */
 	struct tl_stage *stage;
-	/* The dispatchers' shares of the samples (route.h); NULL without collector.pipeline. */
+	/* The dispatchers' shares of samples and events (route.h); NULL without either pipeline. */
 	struct tl_route *route;
 };
 

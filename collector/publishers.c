@@ -46,6 +46,14 @@ bool tl_publishers_created(const char *name)
 	return has_scheme(name, TL_PUBLISHERS_PREFIX);
 }
 
+/* A sample pipeline's created names hold no '.' after the prefix but the one before N:
+ * "pipeline.event.N" is sink "event"'s, "pipeline.event.SINK.N" an event pipeline's. */
+bool tl_publishers_created_events(const char *name)
+{
+	return has_scheme(name, TL_PUBLISHERS_EVENT_PREFIX) &&
+	       strchr(name + strlen(TL_PUBLISHERS_EVENT_PREFIX), '.');
+}
+
 /* The configured gnocchi dispatchers (not created ones): how many, and the first. */
 static size_t gnocchi_configured(const struct tl_dispatcher_conf *d, size_t n, size_t *first)
 {
@@ -60,8 +68,9 @@ static size_t gnocchi_configured(const struct tl_dispatcher_conf *d, size_t n, s
 	return c;
 }
 
-/* "pipeline.SINK.J": SINK cut to 40 bytes, what a dispatcher name may not hold as '_'. */
-static void created_name(const struct tl_pl_sink *s, size_t j, char *buf, size_t len)
+/* "pipeline.SINK.J" ("pipeline.event.SINK.J" for events): SINK cut to 40 bytes, what a
+ * dispatcher name may not hold (and '.') as '_'. */
+static void created_name(const struct tl_pl_sink *s, size_t j, bool events, char *buf, size_t len)
 {
 	char sink[41];
 
@@ -70,10 +79,11 @@ static void created_name(const struct tl_pl_sink *s, size_t j, char *buf, size_t
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
 			*p = '_';
-	snprintf(buf, len, TL_PUBLISHERS_PREFIX "%s.%zu", sink, j);
+	snprintf(buf, len, "%s%s.%zu", events ? TL_PUBLISHERS_EVENT_PREFIX : TL_PUBLISHERS_PREFIX,
+		 sink, j);
 }
 
-const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
+const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j, bool events,
 				 const struct tl_dispatcher_conf *d, size_t n, char *buf,
 				 size_t len, struct tl_conf_errors *errs)
 {
@@ -95,9 +105,14 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 				sink, pub);
 			return NULL;
 		}
-		created_name(s, j, buf, len);
+		created_name(s, j, events, buf, len);
 		return buf;
 	case K_GNOCCHI:
+		if (events) { /* dispatchers/gnocchi ignores events: refused, not lost */
+			tl_conf_errorf(errs, s->file, s->line, "sink %s: publisher %s: %s", sink,
+				       pub, TL_PUBLISHERS_NO_EVENTS);
+			return NULL;
+		}
 		g = gnocchi_configured(d, n, &first);
 		if (g > 1) {
 			tl_conf_errorf(errs, s->file, s->line,
@@ -117,14 +132,17 @@ const char *tl_publishers_target(const struct tl_pl_sink *s, size_t j,
 			? "sink %s: publisher %s: a transport URL or options are not supported "
 			  "yet (re-publishing to another bus or topic): " TL_PUBLISHER_COLLECTOR
 			  " alone stands for every dispatcher of collector.dispatchers"
-			: "sink %s: publisher %s: not supported: use " TL_PUBLISHER_DISPATCHER
-			  "NAME, notifier://, file://PATH, http://URL or gnocchi://",
+		: events ? "sink %s: publisher %s: not supported in an event pipeline: "
+			   "use " TL_PUBLISHER_DISPATCHER
+			   "NAME, notifier://, file://PATH or http://URL"
+			 : "sink %s: publisher %s: not supported: use " TL_PUBLISHER_DISPATCHER
+			   "NAME, notifier://, file://PATH, http://URL or gnocchi://",
 		sink, pub);
 	return NULL;
 }
 
 /* The configuration of the dispatcher publisher pub creates, as JSON, into b. */
-static void created_json(const char *name, const char *pub, struct tl_buf *b)
+static void created_json(const char *name, const char *pub, bool events, struct tl_buf *b)
 {
 	enum kind k = kind_of(pub);
 
@@ -141,7 +159,8 @@ static void created_json(const char *name, const char *pub, struct tl_buf *b)
 	} else {
 		tl_buf_puts(b, ", \"type\": \"gnocchi\"");
 	}
-	tl_buf_puts(b, ", \"events\": false}");
+	/* What its pipeline publishes: events only (the route gives it no sample), or samples. */
+	tl_buf_puts(b, events ? ", \"events\": true}" : ", \"events\": false}");
 }
 
 static void free_created(struct tl_dispatcher_conf **v, size_t n)
@@ -152,7 +171,7 @@ static void free_created(struct tl_dispatcher_conf **v, size_t n)
 }
 
 /* Creates the dispatcher publisher j of sink s stands for unless done. 0, -EINVAL, -ENOMEM. */
-static int create_one(const struct tl_pl_sink *s, size_t j, const char *name,
+static int create_one(const struct tl_pl_sink *s, size_t j, bool events, const char *name,
 		      struct tl_dispatcher_conf ***v, size_t *nv, size_t *cap,
 		      struct tl_conf_errors *errs)
 {
@@ -167,7 +186,7 @@ static int create_one(const struct tl_pl_sink *s, size_t j, const char *name,
 		return -ENOMEM;
 	tl_buf_init(&b);
 	tl_conf_errors_init(&mine);
-	created_json(name, s->publishers[j], &b);
+	created_json(name, s->publishers[j], events, &b);
 	rc = tl_buf_error(&b) ? -ENOMEM
 			      : tl_dispatcher_conf_load(name, b.data, b.len, &(*v)[*nv], &mine);
 	if (rc == 0)
@@ -177,6 +196,23 @@ static int create_one(const struct tl_pl_sink *s, size_t j, const char *name,
 			       s->name ? s->name : "null", s->publishers[j], mine.e[i].msg);
 	tl_conf_errors_fini(&mine);
 	tl_buf_fini(&b);
+	return rc;
+}
+
+int tl_publishers_check_names(const struct tl_dispatcher_conf *d, size_t n,
+			      struct tl_conf_errors *errs)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (tl_publishers_created(d[i].name)) {
+			tl_conf_errorf(errs, NULL, 0,
+				       "collector.dispatchers: %s: names beginning with "
+				       "\"" TL_PUBLISHERS_PREFIX "\" are those of the dispatchers "
+				       "collector.pipeline and collector.event_pipeline create",
+				       d[i].name);
+			rc = -EINVAL;
+		}
 	return rc;
 }
 
@@ -192,15 +228,6 @@ int tl_publishers_create(const struct tl_pipeline_conf *pc, const struct tl_disp
 
 	*created = NULL;
 	*n_created = 0;
-	for (size_t i = 0; i < n; i++)
-		if (tl_publishers_created(d[i].name)) {
-			tl_conf_errorf(errs, NULL, 0,
-				       "collector.dispatchers: %s: names beginning with "
-				       "\"" TL_PUBLISHERS_PREFIX "\" are those of the dispatchers "
-				       "collector.pipeline creates",
-				       d[i].name);
-			rc = -EINVAL;
-		}
 	/* The route reports the publishers that stand for nothing: not twice. */
 	tl_conf_errors_init(&quiet);
 	for (size_t k = 0; k < pc->n_sinks && rc != -ENOMEM; k++) {
@@ -211,10 +238,11 @@ int tl_publishers_create(const struct tl_pipeline_conf *pc, const struct tl_disp
 			int one;
 
 			if (kd == K_BAD || kd == K_DISPATCHER ||
-			    !tl_publishers_target(s, j, d, n, name, sizeof(name), &quiet) ||
+			    !tl_publishers_target(s, j, pc->events, d, n, name, sizeof(name),
+						  &quiet) ||
 			    !tl_publishers_created(name))
 				continue; /* refusals are reported by the route */
-			one = create_one(s, j, name, &v, &nv, &cap, errs);
+			one = create_one(s, j, pc->events, name, &v, &nv, &cap, errs);
 			if (one == -EEXIST)
 				tl_conf_errorf(
 					errs, s->file, s->line,

@@ -568,7 +568,7 @@ int tl_stage_check(const char *path, const struct tl_dispatcher_conf *d, size_t 
 		struct tl_dispatcher_conf **created;
 		size_t n_created;
 
-		rc = tl_route_plan(&conf, d, n, &created, &n_created, NULL, &mine);
+		rc = tl_route_plan(&conf, NULL, d, n, &created, &n_created, NULL, &mine);
 		for (size_t i = 0; !rc && i < n_created; i++)
 			tl_dispatcher_conf_free(created[i]);
 		if (!rc)

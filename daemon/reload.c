@@ -127,7 +127,7 @@ static bool apply_dispatchers(struct tallyd_reload *r, const struct tl_tally_con
 		for (k = 0; k < nc->collector.n_dispatchers; k++)
 			if (strcmp(nc->collector.dispatchers[k].name, run[i].name) == 0)
 				break;
-		/* Those collector.pipeline's publishers created stay with it. */
+		/* Those the pipelines' publishers created stay with them. */
 		if (k < nc->collector.n_dispatchers || tl_publishers_created(run[i].name))
 			continue;
 		if (tl_collector_dispatcher_remove(r->collector, run[i].name, who) == -ENOENT)

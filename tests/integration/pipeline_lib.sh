@@ -45,12 +45,14 @@ use_pipeline() {
 		"$1" >"$work/t" && mv "$work/t" "$1"
 }
 
-# wait_drained SECONDS: until the queue metering.sample is empty and every
-# cursor of the buffer (the stage's and the dispatchers') is at the end.
+# wait_drained SECONDS: until the queues metering.sample (which must exist)
+# and event.sample are empty and every cursor of the buffer (the stage's and
+# the dispatchers') is at the end.
 wait_drained() {
 	i=0
 	until [ "$($RABBIT ctl "$work/rmq" list_queues -q name messages 2>/dev/null |
-		awk '$1 == "metering.sample" {print $2}')" = 0 ] &&
+		awk '$1 == "metering.sample" {m = 1} $1 == "metering.sample" || $1 == "event.sample" {n += $2}
+			END {print m ? n : -1}')" = 0 ] &&
 		"$TALLYCTL" buffer stats --path "$work/buffer" 2>/dev/null | "$PY" -c '
 import json, sys
 c = json.load(sys.stdin)["cursors"]

@@ -12,7 +12,7 @@ message_from_event()). --per-message K puts K samples in one notification, as
 a pipeline that hands K samples to its publisher at once.
 
     publish.py --url amqp://guest:guest@127.0.0.1:PORT/ [--secret S]
-               [--count N] [--per-message K] [--events N]
+               [--count N] [--per-message K] [--events N] [--event-types T1,T2,...]
                [--seed N] [--out FILE] [--events-out FILE]
                [--garbage N] [--garbage-kinds K1,K2,...] [--oversize BYTES]
                [--durable] [--ha-queues] [--host NAME] [--jobs J]
@@ -24,6 +24,8 @@ are deterministic for a given --seed (ids, timestamps, volumes, metadata):
 sample i is the same whatever --per-message and --jobs are. --time-offset S
 gives the samples the current time plus S seconds (S < 0: in the past, an
 agent whose clock is late) as timestamps instead (signed after, as ever).
+Event i has type T[i % len(T)] of --event-types (default
+compute.instance.create.end,volume.delete.start).
 --out writes each published sample dict, one JSON object per line, exactly as
 it went into the payload; --events-out the same for events. With --jobs 1 the
 lines are in publish order.
@@ -83,6 +85,7 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
 EXCHANGE = 'ceilometer'
 METERING_TOPIC = 'metering'
 EVENT_TOPIC = 'event'
+DEFAULT_EVENT_TYPES = ('compute.instance.create.end', 'volume.delete.start')
 DRIVER = 'messagingv2'
 
 GARBAGE_KINDS = ('garbage', 'envelope', 'signature', 'oversized')
@@ -115,9 +118,10 @@ class Generator(object):
     build any slice of the stream.
     """
 
-    def __init__(self, seed, time_offset=None):
+    def __init__(self, seed, time_offset=None, event_types=DEFAULT_EVENT_TYPES):
         self.seed = seed
         self.time_offset = time_offset
+        self.event_types = event_types
         rng = random.Random(seed)
         # A few hundred resources, as a cloud has, rather than one per sample.
         self.resources = [rand_uuid(rng) for _ in range(200)]
@@ -178,7 +182,7 @@ class Generator(object):
         ]
         ev = event_models.Event(
             message_id=rand_uuid(rng),
-            event_type=('compute.instance.create.end', 'volume.delete.start')[i % 2],
+            event_type=self.event_types[i % len(self.event_types)],
             generated=gen, traits=traits, raw={})
         return publisher_utils.message_from_event(ev, secret)
 
@@ -281,7 +285,7 @@ def run_job(args, job, kinds, out_path, events_out_path):
 
     Returns (samples, notifications, events, event notifications, bad kinds).
     """
-    gen = Generator(args.seed, args.time_offset)
+    gen = Generator(args.seed, args.time_offset, args.event_types)
     pub = Publisher(args)
     out = open(out_path, 'w', encoding='utf-8') if out_path else None
     events_out = open(events_out_path, 'w', encoding='utf-8') if events_out_path else None
@@ -357,6 +361,8 @@ def main():
     ap.add_argument('--per-message', type=int, default=1,
                     help='samples (and events) per notification')
     ap.add_argument('--events', type=int, default=0, help='events to publish')
+    ap.add_argument('--event-types', default=','.join(DEFAULT_EVENT_TYPES),
+                    help='event i has the type i %% N of this list')
     ap.add_argument('--seed', type=int, default=20160301)
     ap.add_argument('--out', help='write the published samples here, one JSON per line')
     ap.add_argument('--events-out', help='write the published events here')
@@ -377,6 +383,9 @@ def main():
         ap.error('--url is required (or set TALLY_AMQP_URL)')
     if min(args.count, args.events, args.garbage) < 0 or min(args.per_message, args.jobs) < 1:
         ap.error('counts must be >= 0, --per-message and --jobs >= 1')
+    args.event_types = tuple(t for t in args.event_types.split(',') if t)
+    if not args.event_types:
+        ap.error('--event-types needs at least one type')
     kinds = [k for k in args.garbage_kinds.split(',') if k]
     for k in kinds:
         if k not in GARBAGE_KINDS:

@@ -181,6 +181,14 @@ static const struct file_case file_cases[] = {
 	{"sources:\n  - {name: e, sinks: [k]}\n" SINK, true, "p.yaml:2: No events specified"},
 	{"sources:\n  - {name: e, events: ['compute.*', '!compute.x'], sinks: [k]}\n" SINK, true,
 	 "p.yaml:2: Both included and excluded events specified"},
+	/* An event pipeline: meters: is not events:, its transformers are checked at load. */
+	{"sources:\n  - {name: e, meters: ['*'], sinks: [k]}\n" SINK, true,
+	 "p.yaml:2: No events specified"},
+	{"sources:\n  - {name: e, events: ['*', 'compute.*'], sinks: [k]}\n" SINK, true,
+	 "p.yaml:2: Included events specified with wildcard"},
+	{"sources:\n  - {name: a, events: ['*'], sinks: [k]}\nsinks:\n  - name: k\n"
+	 "    transformers:\n      - {name: nope, parameters: {}}\n    publishers: [x://]\n",
+	 true, "p.yaml:6: No transformer named nope loaded"},
 	/* Valid: the original's forms (interval "30", 59.9, true; counters:; null name; a
 	 * missing parameters key, which the original crashed on). */
 	{"sources:\n  - {name: a, interval: '30', meters: [cpu], sinks: [k]}\n"
@@ -240,12 +248,36 @@ static void test_shipped(void **state)
 	tl_pipeline_conf_fini(&c);
 }
 
+/* Ceilometer 6.1.5's etc/ceilometer/event_pipeline.yaml, as shipped (triggers: ignored). */
+static void test_shipped_events(void **state)
+{
+	static const char text[] = "---\nsources:\n    - name: event_source\n      events:\n"
+				   "          - \"*\"\n      sinks:\n          - event_sink\n"
+				   "sinks:\n    - name: event_sink\n      transformers:\n"
+				   "      triggers:\n      publishers:\n          - notifier://\n";
+	struct tl_pipeline_conf c;
+	const char *err;
+
+	(void)state;
+	err = load(text, true, &c);
+	if (err)
+		fail_msg("%s", err);
+	assert_true(c.events);
+	assert_int_equal(c.n_pipelines, 1);
+	assert_string_equal(c.pipelines[0].name, "event:event_source:event_sink");
+	assert_int_equal(c.sinks[0].n_transformers, 0);
+	assert_string_equal(c.sinks[0].publishers[0], "notifier://");
+	assert_true(tl_pipeline_source_selects(&c.sources[0], "compute.instance.create.end"));
+	tl_pipeline_conf_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_meter_rules),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_shipped),
+		cmocka_unit_test(test_shipped_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
