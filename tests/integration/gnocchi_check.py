@@ -68,6 +68,26 @@ class Gnocchi(object):
         return {datetime.datetime.fromisoformat(ts).timestamp(): v for ts, _, v in m}
 
 
+def measure_diffs(gn, expected, rel_tol=1e-9):
+    """How Gnocchi's measures differ from expected, {(rid, metric): {ts: value}}
+    (at granularity STEP): a list of one-line differences (rel_tol 0: exact)."""
+    out = []
+    for (rid, metric), want in sorted(expected.items()):
+        got = gn.measures(rid, metric)
+        if got is None:
+            out.append('%s/%s: no such metric' % (rid, metric))
+            continue
+        for ts, v in sorted(want.items()):
+            if ts not in got:
+                out.append('%s/%s: no measure at %s' % (rid, metric, ts))
+            elif abs(got[ts] - v) > rel_tol * max(1.0, abs(v)):
+                out.append('%s/%s at %s: %r, want %r' % (rid, metric, ts, got[ts], v))
+        extra = set(got) - set(want)
+        if extra:
+            out.append('%s/%s: unexpected measures at %s' % (rid, metric, sorted(extra)))
+    return out
+
+
 class World(object):
     def __init__(self, args):
         spec = importlib.util.spec_from_file_location('publish', args.top + '/tests/tools/publish.py')
@@ -100,25 +120,9 @@ class World(object):
         for i in range(0, len(msgs), per):
             self.pub.publish_samples(msgs[i:i + per])
 
-    def missing(self, only=None):
+    def missing(self):
         """What Gnocchi does not have yet: a list of one-line differences."""
-        out = []
-        for (rid, metric), want in sorted(self.expected.items()):
-            if only and rid not in only:
-                continue
-            got = self.gn.measures(rid, metric)
-            if got is None:
-                out.append('%s/%s: no such metric' % (rid, metric))
-                continue
-            for ts, v in sorted(want.items()):
-                if ts not in got:
-                    out.append('%s/%s: no measure at %s' % (rid, metric, ts))
-                elif abs(got[ts] - v) > 1e-9 * max(1.0, abs(v)):
-                    out.append('%s/%s at %s: %r, want %r' % (rid, metric, ts, got[ts], v))
-            extra = set(got) - set(want)
-            if extra:
-                out.append('%s/%s: unexpected measures at %s' % (rid, metric, sorted(extra)))
-        return out
+        return measure_diffs(self.gn, self.expected)
 
     def wait_all(self, what, seconds):
         deadline = time.time() + seconds

@@ -9,19 +9,9 @@
 # (gnocchi_check.py has the steps).
 . "$top_srcdir/tests/integration/lib.sh"
 
-GN="$top_srcdir/scripts/gnocchi"
 YAML=/usr/lib/python3/dist-packages/ceilometer/publisher/data/gnocchi_resources.yaml
-gn_cleanup() {
-	"$GN" stop "$work/gn" >/dev/null 2>&1
-	lib_cleanup
-}
-trap gn_cleanup EXIT
 need_peers
-vars=$("$GN" start "$work/gn" 2>"$work/gn.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: gnocchi-api or PostgreSQL missing"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/gn.err"; fail "cannot start Gnocchi"; }
-eval "$vars"
+start_gnocchi
 # Only the resource types: the dispatcher creates the archive policies of
 # the definition file itself, as ceilometer's publisher does.
 "$GN" seed-types "$work/gn" >/dev/null || { "$GN" logs "$work/gn"; fail "cannot seed Gnocchi"; }

@@ -7,9 +7,7 @@
 # token is renewed before it expires).
 . "$top_srcdir/tests/integration/lib.sh"
 
-GN="$top_srcdir/scripts/gnocchi"
 gk_cleanup() {
-	"$GN" stop "$work/gn" >/dev/null 2>&1
 	"$KS" stop "$work/ks" >/dev/null 2>&1
 	lib_cleanup
 }
@@ -17,11 +15,7 @@ trap gk_cleanup EXIT
 "$PY" -c 'import msgpack, keystoneauth1, gnocchiclient' 2>/dev/null ||
 	{ echo "SKIP: python3-msgpack, keystoneauth1 or gnocchiclient missing"; exit 77; }
 start_keystone 30
-vars=$(TALLY_GNOCCHI_KEYSTONE="$work/ks" "$GN" start "$work/gn" 2>"$work/gn.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: gnocchi-api or PostgreSQL missing"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/gn.err"; fail "cannot start Gnocchi"; }
-eval "$vars"
+start_gnocchi "$work/ks"
 "$GN" seed "$work/gn" >/dev/null || { "$GN" logs "$work/gn"; fail "cannot seed Gnocchi"; }
 
 udp=$(free_port)

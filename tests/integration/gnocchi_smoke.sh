@@ -6,17 +6,7 @@
 # measure back with ?refresh=true. What the gnocchi dispatcher relies on.
 . "$top_srcdir/tests/integration/lib.sh"
 
-GN="$top_srcdir/scripts/gnocchi"
-gn_cleanup() {
-	"$GN" stop "$work/gn" >/dev/null 2>&1
-	lib_cleanup
-}
-trap gn_cleanup EXIT
-vars=$("$GN" start "$work/gn" 2>"$work/gn.err")
-rc=$?
-[ $rc -eq 77 ] && { echo "SKIP: gnocchi-api or PostgreSQL missing"; exit 77; }
-[ $rc -eq 0 ] || { cat "$work/gn.err"; fail "cannot start Gnocchi"; }
-eval "$vars"
+start_gnocchi
 "$GN" seed "$work/gn" || { "$GN" logs "$work/gn"; fail "cannot seed Gnocchi"; }
 
 "$PY" - "$TALLY_GNOCCHI_URL" <<'PY' || { "$GN" logs "$work/gn" | tail -n 30; fail "checks failed"; }

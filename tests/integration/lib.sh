@@ -10,6 +10,7 @@ tpid=
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-it.XXXXXX") || exit 99
 lib_cleanup() {
 	[ -n "$tpid" ] && kill -9 "$tpid" 2>/dev/null
+	[ -d "$work/gn" ] && "$GN" stop "$work/gn" >/dev/null 2>&1
 	$RABBIT stop "$work/rmq" >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -161,5 +162,19 @@ start_postgresql() {
 	rc=$?
 	[ $rc -eq 77 ] && { echo "SKIP: no PostgreSQL server"; exit 77; }
 	[ $rc -eq 0 ] || { cat "$work/pg.err"; fail "cannot start PostgreSQL"; }
+	eval "$vars"
+}
+
+# start_gnocchi [KSDIR]: starts a private Gnocchi in $work/gn (scripts/gnocchi,
+# as $GN; behind the Keystone of KSDIR, a started and seeded scripts/keystone
+# DIR, when given) and exports TALLY_GNOCCHI_URL; skips (77) when gnocchi-api
+# or PostgreSQL is not installed. The caller seeds it ("$GN" seed or
+# seed-types); lib_cleanup stops it.
+GN="$top_srcdir/scripts/gnocchi"
+start_gnocchi() {
+	vars=$(TALLY_GNOCCHI_KEYSTONE=${1:-} "$GN" start "$work/gn" 2>"$work/gn.err")
+	rc=$?
+	[ $rc -eq 77 ] && { echo "SKIP: gnocchi-api or PostgreSQL missing"; exit 77; }
+	[ $rc -eq 0 ] || { cat "$work/gn.err"; fail "cannot start Gnocchi"; }
 	eval "$vars"
 }

@@ -1,10 +1,22 @@
 # tests/integration/pipeline_lib.sh — shared by the pipeline tests (sourced
 # after lib.sh).
 
+# publisher_lines WORDS: one YAML list item per word, a publisher URL as it
+# is, any other word as dispatcher://WORD.
+publisher_lines() {
+	for p in $1; do
+		case $p in
+		*://*) echo "          - $p" ;;
+		*) echo "          - dispatcher://$p" ;;
+		esac
+	done
+}
+
 # cpu_pipeline ALL RATES: $work/pipeline.yaml with ceilometer's meter_sink
-# ("*", no transformers) publishing to dispatcher://ALL and its cpu_sink
-# (cpu_util by rate_of_change, as shipped) to dispatcher://RATES; cpu_sink is
-# at line 18.
+# ("*", no transformers) publishing to ALL and its cpu_sink (cpu_util by
+# rate_of_change, as shipped) to RATES, each a list of publishers as
+# publisher_lines takes it (a dispatcher's name or a URL); with one publisher
+# in ALL, cpu_sink is at line 18.
 cpu_pipeline() {
 	cat >"$work/pipeline.yaml" <<YAML
 ---
@@ -23,7 +35,7 @@ sinks:
     - name: meter_sink
       transformers:
       publishers:
-          - dispatcher://$1
+$(publisher_lines "$1")
     - name: cpu_sink
       transformers:
           - name: "rate_of_change"
@@ -34,7 +46,7 @@ sinks:
                     type: "gauge"
                     scale: "100.0 / (10**9 * (resource_metadata.cpu_number or 1))"
       publishers:
-          - dispatcher://$2
+$(publisher_lines "$2")
 YAML
 }
 
