@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "collector/control.h"
+#include "collector/publishers.h"
+#include "collector/stage.h"
 #include "common/conf_yaml.h"
 #include "control/reconfigure.h"
 #include "dispatchers/dispatcher_conf.h"
@@ -81,6 +83,15 @@ int tl_control_h_dispatcher_add(struct tl_control_req *q)
 	if (!conf)
 		return 0;
 	snprintf(name, sizeof(name), "%s", conf->name);
+	/* Names of the pipeline's own: its created dispatchers' and its cursor. */
+	if (tl_publishers_created(name) || strcmp(name, TL_STAGE_CURSOR) == 0) {
+		tl_dispatcher_conf_free(conf);
+		return tl_control_error(q, 400,
+					"%s: the name " TL_STAGE_CURSOR " and names beginning "
+					"with \"" TL_PUBLISHERS_PREFIX
+					"\" belong to collector.pipeline",
+					name);
+	}
 	rc = tl_collector_dispatcher_add(q->ctl->collector, conf, true, oldest, q->who);
 	if (rc == -EEXIST || rc == -ENOSPC || rc == -ENOMEM) {
 		/* Not taken: still ours. */

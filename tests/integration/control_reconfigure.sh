@@ -49,6 +49,12 @@ printf '{"name": "bad", ' >"$work/b3.json"
 req POST /v1/dispatchers "$work/b3.json"; want 400 "a body that is not JSON"
 printf '{"name": "b@d", "type": "file", "file_path": "/tmp/x"}' >"$work/b4.json"
 req POST /v1/dispatchers "$work/b4.json"; want 400 "a bad name"
+for n in pipeline pipeline.meter_sink.0 pipeline.event.x.1; do
+	printf '{"name": "%s", "type": "file", "file_path": "/tmp/x"}' "$n" >"$work/b6.json"
+	req POST /v1/dispatchers "$work/b6.json"; want 400 "the name $n of collector.pipeline's own"
+	field "j['error']['message']" | grep -q "belong to collector.pipeline" ||
+		fail "the error does not say why $n is refused: $(cat "$work/body")"
+done
 req GET /v1/dispatchers/bad; want 404 "a refused dispatcher exists"
 
 # A new configuration for out: the next samples go to out2.log.
