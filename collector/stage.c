@@ -476,6 +476,29 @@ static void *stage_main(void *arg)
 
 /* ---- life ---- */
 
+/* The polling keys a source may hold: checked by the loader, then a note that they do nothing here.
+ */
+static void note_polling_keys(const struct tl_pipeline_conf *c)
+{
+	for (size_t i = 0; i < c->n_sources; i++) {
+		const struct tl_pl_source *src = &c->sources[i];
+
+		char keys[40] = "";
+
+		if (src->has_interval)
+			strcat(keys, ", interval");
+		if (src->has_resources)
+			strcat(keys, ", resources");
+		if (src->has_discovery)
+			strcat(keys, ", discovery");
+		if (*keys)
+			tl_logc(TL_LOG_NOTICE, COMPONENT,
+				"%s:%d: source %s: %s ignored: polling is the agents' job, not the "
+				"collector's",
+				src->file, src->line, src->name ? src->name : "null", keys + 2);
+	}
+}
+
 /* Refuses more sinks than a derived record's flags can name. 0 or -EINVAL. */
 static int check_sinks(const struct tl_pipeline_conf *c, struct tl_conf_errors *errs)
 {
@@ -519,6 +542,8 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 		rc = check_sinks(&s->conf, &errs);
 	if (!rc)
 		rc = tl_pipeline_set_create(&s->conf, &s->set, &errs);
+	if (!rc)
+		note_polling_keys(&s->conf);
 	for (size_t i = 0; i < errs.n; i++)
 		tl_logc(TL_LOG_ERR, COMPONENT, "%s", errs.e[i].msg);
 	if (rc && errs.n == 0)

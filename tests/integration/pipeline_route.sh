@@ -105,12 +105,16 @@ PY
 # notifier:// stands for every dispatcher of collector.dispatchers.
 sed -i 's|dispatcher://all|notifier://|; s|dispatcher://rates|notifier://|; \|file://|d' "$work/pipeline.yaml"
 grep -q 'dispatcher://\|file://' "$work/pipeline.yaml" && fail "test setup: publishers left"
+# A polling key, as the shipped file has: accepted, and a note says it does nothing here.
+sed -i 's|^    - name: meter_source$|&\n      interval: 600|' "$work/pipeline.yaml"
 rm -rf "$work/buffer"
 sed -i "s|dispatchers: .*|dispatchers: [{name: n1, type: file, file_path: \"$work/n1.log\"}, {name: n2, type: file, file_path: \"$work/n2.log\"}]|" \
 	"$work/tally.yaml"
 start_tallyd 1
 grep -q 'no sink of collector.pipeline publishes' "$work/tallyd-1.log" &&
 	fail "a dispatcher left out under notifier://"
+grep -q 'pipeline.yaml:[0-9]*: source meter_source: interval ignored: polling' "$work/tallyd-1.log" ||
+	fail "no note that interval is ignored"
 printf '{"name": "n3", "type": "file", "file_path": "%s"}' "$work/n3.log" >"$work/n3.json"
 req POST /v1/dispatchers "$work/n3.json"
 want 201 "add n3"
