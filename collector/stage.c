@@ -14,7 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/ingest.h" /* struct tl_ingest_shared */
+#include "collector/meters.h"
 #include "collector/record.h"
+#include "collector/thresholds.h"
+#include "collector/values.h"
 #include "common/buf.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -73,6 +77,12 @@ struct tl_stage {
 	struct seen *seen;   /* as committed with the state */
 	struct seen *trial;  /* as the batch in flight leaves it */
 	uint64_t duplicates; /* inputs dropped as already seen */
+	/* The control API's views of derived samples, as ingest feeds them for the inputs'. */
+	const struct tl_ingest_shared *shared; /* borrowed; NULL: none */
+	struct tl_record_batch derived;	       /* the batch's derived samples, decoded */
+	struct tl_threshold_staging thr;       /* their threshold changes, committed with them */
+	struct tl_buffer_kv *all_kv;	       /* the state's pairs, then the thresholds' */
+	size_t cap_all_kv;
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
@@ -346,13 +356,72 @@ static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const stru
 }
 
 /*
+ * The thresholds on the derived samples s->recs[0..*n_recs) (decoded into
+ * s->derived for feed_control() too): their changes' events join the
+ * records and their states the pairs (*kv, *n_kv: the state's pairs, or a
+ * copy with the thresholds' after them), so that the commit stores an alarm
+ * with the samples that raised it, once. 0 or -ENOMEM / the decoder's error.
+ */
+static int stage_thresholds(struct tl_stage *s, size_t *n_recs, const struct tl_buffer_kv **kv,
+			    size_t *n_kv)
+{
+	const struct tl_buffer_kv *tkv = NULL;
+	int n_tkv, rc;
+
+	s->derived.n_samples = 0;
+	if (!s->shared || *n_recs == 0 ||
+	    !(s->shared->thr || s->shared->values || s->shared->meters))
+		return 0;
+	if ((rc = tl_record_decode(&s->derived, s->recs, *n_recs)) < 0)
+		return rc;
+	if (!s->shared->thr || tl_thresholds_eval(s->shared->thr, s->derived.samples,
+						  s->derived.n_samples, &s->thr) == -ENOMEM)
+		return s->shared->thr ? -ENOMEM : 0;
+	if (s->thr.n == 0)
+		return 0;
+	if ((n_tkv = tl_threshold_staging_kv(&s->thr, &tkv)) < 0 ||
+	    tl_array_grow((void **)&s->recs, &s->cap_recs, *n_recs + s->thr.n, sizeof(*s->recs)) ||
+	    tl_array_grow((void **)&s->all_kv, &s->cap_all_kv, *n_kv + (size_t)n_tkv + 1,
+			  sizeof(*s->all_kv)))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->thr.n; i++)
+		s->recs[(*n_recs)++] =
+			(struct tl_buffer_rec){.kind = TL_BUFFER_KIND_EVENT,
+					       .data = s->thr.text.data + s->thr.v[i].event_off,
+					       .len = s->thr.v[i].event_len};
+	memcpy(s->all_kv, *kv, *n_kv * sizeof(**kv));
+	memcpy(s->all_kv + *n_kv, tkv, (size_t)n_tkv * sizeof(*tkv));
+	*kv = s->all_kv;
+	*n_kv += (size_t)n_tkv;
+	return 0;
+}
+
+/* After a commit: the derived samples in the latest values and the meters, the alarms' notices. */
+static void feed_control(struct tl_stage *s)
+{
+	int64_t now = tl_time_now();
+
+	if (!s->shared)
+		return;
+	for (size_t i = 0; s->shared->values && i < s->derived.n_samples; i++)
+		tl_values_update(s->shared->values, &s->derived.samples[i], now);
+	if (s->shared->meters && s->derived.n_samples)
+		tl_meters_add(s->shared->meters, s->derived.samples, s->derived.n_samples, now);
+	if (s->thr.n)
+		tl_threshold_staging_post(&s->thr, s->shared->notices);
+	tl_threshold_staging_reset(&s->thr);
+	s->derived.n_samples = 0;
+}
+
+/*
  * Runs the sample records of recs[0..n) (none: a flush alone) through the
  * pipelines and commits the derived samples, the state when it changed and
  * the cursor past up_to. On failure the set returns to the committed state.
  */
 static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_t n, uint64_t up_to)
 {
-	size_t n_in = 0, n_kv = 0, chunks = s->stored_chunks, i;
+	size_t n_in = 0, n_kv = 0, n_recs, chunks = s->stored_chunks, i;
+	const struct tl_buffer_kv *kv;
 	bool changed;
 	int rc;
 
@@ -407,9 +476,14 @@ static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_
 	}
 	if (changed && (rc = state_pairs(s, &n_kv, &chunks)) < 0)
 		goto rollback;
-	rc = tl_buffer_stage_commit(s->r, up_to, s->recs, s->n_out, s->kv, n_kv, NULL);
+	n_recs = s->n_out;
+	kv = s->kv;
+	if ((rc = stage_thresholds(s, &n_recs, &kv, &n_kv)) < 0)
+		goto rollback;
+	rc = tl_buffer_stage_commit(s->r, up_to, s->recs, n_recs, kv, n_kv, NULL);
 	if (rc)
 		goto rollback;
+	feed_control(s);
 	if (changed) {
 		struct tl_buf t = s->committed;
 
@@ -420,6 +494,10 @@ static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_
 	memcpy(s->seen, s->trial, sizeof(*s->seen));
 	return 0;
 rollback:
+	/* Thresholds changed in memory by this batch's derived samples go back too. */
+	if (s->shared && s->shared->thr && s->thr.n)
+		tl_thresholds_undo(s->shared->thr, &s->thr);
+	tl_threshold_staging_reset(&s->thr);
 	/* The transformers ran ahead of what is stored: back to the stored state. */
 	if (rebuild_set(s) < 0)
 		tl_logc(TL_LOG_ERR, COMPONENT, "cannot rebuild the pipelines: out of memory");
@@ -511,7 +589,8 @@ static int check_sinks(const struct tl_pipeline_conf *c, struct tl_conf_errors *
 	return -EINVAL;
 }
 
-int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out)
+int tl_stage_create(struct tl_buffer *b, const char *path, const struct tl_ingest_shared *shared,
+		    struct tl_stage **out)
 {
 	struct tl_stage *s = calloc(1, sizeof(*s));
 	struct tl_conf_errors errs;
@@ -521,6 +600,7 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 	if (!s)
 		return -ENOMEM;
 	s->b = b;
+	s->shared = shared;
 	s->batch_max = TL_STAGE_BATCH;
 	s->seen = calloc(1, sizeof(*s->seen));
 	s->trial = calloc(1, sizeof(*s->trial));
@@ -535,6 +615,8 @@ int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out
 	tl_buf_init(&s->out);
 	tl_buf_set_limit(&s->out, TL_BUFFER_REC_MAX);
 	tl_record_batch_init(&s->rb);
+	tl_record_batch_init(&s->derived);
+	tl_threshold_staging_init(&s->thr);
 	tl_conf_errors_init(&errs);
 	rc = tl_pipeline_conf_load(path, false, &s->conf, &errs);
 	s->conf_loaded = true;
@@ -636,6 +718,9 @@ void tl_stage_stop(struct tl_stage *s)
 	tl_buf_fini(&s->state);
 	tl_buf_fini(&s->out);
 	tl_record_batch_fini(&s->rb);
+	tl_record_batch_fini(&s->derived);
+	tl_threshold_staging_fini(&s->thr);
+	free(s->all_kv);
 	free(s->out_off);
 	free(s->out_flags);
 	free(s->recs);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "collector/buffer.h"
+#include "collector/ingest.h"
 #include "collector/route.h"
 #include "common/conf_yaml.h"
 #include "dispatchers/dispatcher_conf.h"
@@ -52,6 +53,11 @@
 struct tl_stage;
 
 /*
+ * shared (borrowed, may be NULL) is what the inputs' ingests feed: the
+ * derived samples go to its latest values and meters after their commit,
+ * and its thresholds are evaluated on them, their alarm/ok events and
+ * states committed with the derived samples in the stage's transaction.
+ *
  * Loads the pipeline file at path (errors logged as file:line), builds the
  * pipelines, opens the cursor (call it with the dispatchers' readers,
  * before the inputs start) and restores the stored state (a state of
@@ -60,7 +66,8 @@ struct tl_stage;
  * "pipeline"; more than TL_ROUTE_MAX_SINKS sinks is -EINVAL), -ENOMEM or
  * the buffer's error. Does not start the thread.
  */
-int tl_stage_create(struct tl_buffer *b, const char *path, struct tl_stage **out);
+int tl_stage_create(struct tl_buffer *b, const char *path, const struct tl_ingest_shared *shared,
+		    struct tl_stage **out);
 
 /*
  * Loads and builds the pipeline file at path as tl_stage_create() does and

@@ -15,7 +15,9 @@
 # Then ceilometer's own form, both sinks publishing to notifier:// (a fresh
 # buffer, dispatchers "n1" and "n2", "n3" added at runtime): each of the three gets every raw sample and every cpu_util,
 # once, as the original's collector gave each of its dispatchers what the
-# agents published to the metering topic.
+# agents published to the metering topic; the derived cpu_util is in
+# /v1/values and /v1/meters, and a threshold on it raises exactly the alarm
+# events its values call for.
 # What breaks it: a dispatcher given every record as before (cpu_util in
 # "all", raw samples in "rates"), or a route that drops raw samples whose
 # source's sink publishes to the dispatcher.
@@ -118,13 +120,49 @@ grep -q 'pipeline.yaml:[0-9]*: source meter_source: interval ignored: polling' "
 printf '{"name": "n3", "type": "file", "file_path": "%s"}' "$work/n3.log" >"$work/n3.json"
 req POST /v1/dispatchers "$work/n3.json"
 want 201 "add n3"
+# A threshold on the derived meter: evaluated on what the stage derives.
+printf '{"name": "busy", "meter": "cpu_util", "op": "gt", "value": 100}' >"$work/busy.json"
+req POST /v1/thresholds "$work/busy.json"
+want 201 "add a threshold on cpu_util"
 "$PY" "$top_srcdir/tests/tools/publish_cpu.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
 	--resources 5 --rounds 20 --out "$work/cpu2.jsonl" >>"$work/publish.err" 2>&1 ||
 	{ cat "$work/publish.err"; fail "publish_cpu.py failed"; }
 wait_drained 30
+# The derived samples in the control API's views, as the inputs' samples are.
+req GET /v1/values/vm-003/cpu_util; want 200 "the latest cpu_util of vm-003"
+cp "$work/body" "$work/value.json"
+req GET '/v1/meters?name=cpu_util'; want 200 "the meter cpu_util"
+cp "$work/body" "$work/meter.json"
 stop_tallyd
 "$RUN" "$work/pipeline.yaml" <"$work/cpu2.jsonl" >"$work/expected2.jsonl" ||
 	fail "tally-pipeline-run failed"
+"$PY" - "$work" <<'PY' || fail "the derived samples did not reach the values, meters or thresholds"
+import json, os, sys
+w = sys.argv[1]
+rates = [json.loads(l) for l in open(os.path.join(w, 'expected2.jsonl'))]
+rates = [s for s in rates if s['name'] == 'cpu_util']
+last = [s for s in rates if s['resource_id'] == 'vm-003'][-1]
+value = json.load(open(os.path.join(w, 'value.json')))
+meter = [m for m in json.load(open(os.path.join(w, 'meter.json')))['meters'] if m['name'] == 'cpu_util']
+# Alarms: a series' first sample past the limit, or a crossing from ok.
+alarms = 0
+for r in sorted({s['resource_id'] for s in rates}):
+    state = None
+    for s in rates:
+        if s['resource_id'] != r:
+            continue
+        up = s['volume'] > 100
+        alarms += up and state != 'alarm'
+        state = 'alarm' if up else 'ok'
+events = [e for e in map(json.loads, open(os.path.join(w, 'n1.log')))
+          if e.get('event_type') == 'tally.threshold.alarm']
+print('vm-003 cpu_util %r (want %r); meter %s; alarm events %d (want %d)'
+      % (value['volume'], last['volume'], meter, len(events), alarms))
+ok = (value['volume'] == last['volume'] and len(meter) == 1 and
+      meter[0]['samples'] == len(rates) and meter[0]['unit'] == '%' and
+      alarms > 0 and len(events) == alarms)
+sys.exit(0 if ok else 1)
+PY
 "$PY" - "$work" <<'PY' || fail "notifier:// did not reach every dispatcher"
 import json, os, sys
 w = sys.argv[1]

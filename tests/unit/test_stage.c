@@ -175,7 +175,7 @@ static struct tl_stage *start(struct fx *f)
 {
 	struct tl_stage *s = NULL;
 
-	assert_int_equal(tl_stage_create(f->b, f->yaml, &s), 0);
+	assert_int_equal(tl_stage_create(f->b, f->yaml, NULL, &s), 0);
 	assert_int_equal(tl_stage_start(s), 0);
 	return s;
 }
@@ -238,11 +238,11 @@ static void test_refusals(void **state)
 
 	snprintf(bad, sizeof(bad), "%s/bad.yaml", f->dir);
 	write_file(bad, "sources:\n  - name: x\n    meters: []\n    sinks: [y]\nsinks: []\n");
-	assert_int_equal(tl_stage_create(f->b, bad, &s), -EINVAL);
+	assert_int_equal(tl_stage_create(f->b, bad, NULL, &s), -EINVAL);
 	assert_null(s);
 	/* A dispatcher named like the stage's cursor. */
 	assert_int_equal(tl_buffer_reader_open(f->b, TL_STAGE_CURSOR, &r), 0);
-	assert_int_equal(tl_stage_create(f->b, f->yaml, &s), -EEXIST);
+	assert_int_equal(tl_stage_create(f->b, f->yaml, NULL, &s), -EEXIST);
 	tl_buffer_reader_close(r);
 }
 
