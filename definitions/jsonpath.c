@@ -1135,6 +1135,11 @@ struct datum {
 	const struct tl_json *v;
 	const struct datum *ctx; /* the container it was found in; NULL at a root */
 	bool computed;
+	/* Where in ctx (jsonpath-rw's path of a datum in context): the key
+	 * name[0..nlen) or, when name is NULL, the index. */
+	const char *name;
+	uint32_t nlen;
+	int64_t index;
 };
 
 struct ev;
@@ -1266,7 +1271,7 @@ static int for_each_value(struct ev *E, const struct datum *d,
 
 	if (v->type == TL_JSON_ARRAY) {
 		for (size_t i = 0; i < v->len; i++) {
-			struct datum c = {&v->u.items[i], d, d->computed};
+			struct datum c = {&v->u.items[i], d, d->computed, NULL, 0, (int64_t)i};
 
 			rc = fn(E, &c, arg);
 			if (rc)
@@ -1275,7 +1280,7 @@ static int for_each_value(struct ev *E, const struct datum *d,
 	} else if (v->type == TL_JSON_OBJECT) {
 		for (size_t i = 0; i < v->len; i++) {
 			const struct tl_json_member *m = &v->u.members[i];
-			struct datum c = {NULL, d, d->computed};
+			struct datum c = {NULL, d, d->computed, m->key, m->klen, 0};
 
 			if (!first_of_key(v, i))
 				continue;
@@ -1553,7 +1558,7 @@ static int eval_op(struct ev *E, const struct node *n, const struct datum *d, co
 	}
 	/* Then the results, once all are known. */
 	for (i = 0; i < nres; i++) {
-		struct datum c = {r->stack[base + nl + nr + i], NULL, true};
+		struct datum c = {r->stack[base + nl + nr + i], NULL, true, NULL, 0, 0};
 
 		rc = emit(E, k, &c);
 		if (rc)
@@ -1786,7 +1791,7 @@ static int eval_filter(struct ev *E, const struct node *n, const struct datum *d
 		return 0;
 	for (size_t i = 0; i < v->len; i++) {
 		/* The original finds the conditions from the element alone: '$' is the element. */
-		struct datum el = {&v->u.items[i], NULL, d->computed};
+		struct datum el = {&v->u.items[i], NULL, d->computed, NULL, 0, 0};
 		bool all = true;
 
 		for (uint16_t c = n->a; c != NONE; c = E->p->nodes[c].next) {
@@ -1800,7 +1805,8 @@ static int eval_filter(struct ev *E, const struct node *n, const struct datum *d
 
 				rc = 0;
 				if (tv)
-					rc = k_cond(E, &kc, &(struct datum){tv, NULL, false});
+					rc = k_cond(E, &kc,
+						    &(struct datum){tv, NULL, false, NULL, 0, 0});
 			} else {
 				rc = find(E, st.e->a, &el, &kc);
 			}
@@ -1810,7 +1816,7 @@ static int eval_filter(struct ev *E, const struct node *n, const struct datum *d
 				all = false;
 		}
 		if (all) {
-			struct datum m = {&v->u.items[i], d, d->computed};
+			struct datum m = {&v->u.items[i], d, d->computed, NULL, 0, (int64_t)i};
 
 			rc = emit(E, k, &m);
 			if (rc)
@@ -1848,7 +1854,7 @@ static int eval_index(struct ev *E, const struct node *n, const struct datum *d,
 			return TL_JSONPATH_E_RAISE; /* IndexError */
 	}
 	if (v->type == TL_JSON_ARRAY) {
-		struct datum c = {&v->u.items[idx], d, d->computed};
+		struct datum c = {&v->u.items[idx], d, d->computed, NULL, 0, n->i};
 
 		return emit(E, k, &c);
 	}
@@ -1864,7 +1870,7 @@ static int eval_index(struct ev *E, const struct node *n, const struct datum *d,
 		if (rc)
 			return rc;
 		/* a new string, but found in the string: '$' after it still climbs */
-		struct datum c = {res, d, true};
+		struct datum c = {res, d, true, NULL, 0, n->i};
 
 		return emit(E, k, &c);
 	}
@@ -1910,7 +1916,7 @@ static int eval_slice(struct ev *E, const struct node *n, const struct datum *d,
 	else
 		e = n->j > len ? len : n->j;
 	for (int64_t i = s; i < e; i++) {
-		struct datum c = {&v->u.items[i], &wrap, d->computed};
+		struct datum c = {&v->u.items[i], &wrap, d->computed, NULL, 0, i};
 
 		rc = emit(E, k, &c);
 		if (rc)
@@ -1948,7 +1954,7 @@ static int eval_split(struct ev *E, const struct node *n, const struct datum *d,
 			rc = new_string(E, s, (size_t)((hit ? hit : end) - s), NULL, 0, &res);
 			if (rc)
 				return rc;
-			struct datum c = {res, NULL, true};
+			struct datum c = {res, NULL, true, NULL, 0, 0};
 
 			return emit(E, k, &c);
 		}
@@ -1973,7 +1979,8 @@ static int eval_fields(struct ev *E, const struct node *n, const struct datum *d
 
 			if (!first_of_key(v, i))
 				continue;
-			struct datum c = {lookup(v, m->key, m->klen), d, d->computed};
+			struct datum c = {
+				lookup(v, m->key, m->klen), d, d->computed, m->key, m->klen, 0};
 
 			rc = emit(E, k, &c);
 			if (rc)
@@ -1986,7 +1993,7 @@ static int eval_fields(struct ev *E, const struct node *n, const struct datum *d
 		const struct tl_json *m = lookup(v, nm->s, nm->len);
 
 		if (m) {
-			struct datum c = {m, d, d->computed};
+			struct datum c = {m, d, d->computed, nm->s, nm->len, 0};
 
 			rc = emit(E, k, &c);
 			if (rc)
@@ -2016,6 +2023,8 @@ static int eval_plain(struct ev *E, const struct node *n, const struct datum *d,
 		steps[i].v = v;
 		steps[i].ctx = cur;
 		steps[i].computed = cur->computed;
+		steps[i].name = nm->s;
+		steps[i].nlen = nm->len;
 		cur = &steps[i];
 	}
 	return emit(E, k, cur);
@@ -2084,7 +2093,7 @@ static int find(struct ev *E, uint16_t id, const struct datum *d, const struct k
 		break;
 	case N_LIT: {
 		/* A constant standing alone ((a) + 1 keeps 'a' as an operand only). */
-		struct datum c = {&n->val, NULL, true};
+		struct datum c = {&n->val, NULL, true, NULL, 0, 0};
 
 		rc = emit(E, k, &c);
 		break;
@@ -2109,7 +2118,7 @@ static int find(struct ev *E, uint16_t id, const struct datum *d, const struct k
 			break;
 		nv->type = TL_JSON_INT;
 		nv->u.i = (int64_t)len;
-		struct datum c = {res, NULL, true};
+		struct datum c = {res, NULL, true, NULL, 0, 0};
 
 		rc = emit(E, k, &c);
 		break;
@@ -2141,26 +2150,64 @@ static int add_match(struct tl_jsonpath_result *r, const struct tl_json *v, bool
 	}
 	r->matches[r->count].value = v;
 	r->matches[r->count].computed = computed;
+	r->matches[r->count].path = NULL;
 	r->count++;
+	return 0;
+}
+
+/* The path of d as ceilometer joins it (see struct tl_jsonpath_match). */
+static int make_path(struct tl_jsonpath_result *r, const struct datum *d, const char **out)
+{
+	const struct datum *x;
+	size_t len = 0, pos;
+	char num[32], *s;
+
+	for (x = d; x->ctx; x = x->ctx)
+		len += (x->name ? x->nlen
+				: (size_t)snprintf(num, sizeof(num), "[%lld]",
+						   (long long)x->index)) +
+		       (x != d);
+	s = tl_json_doc_alloc(&r->arena, len + 1);
+	if (!s)
+		return -ENOMEM;
+	s[len] = '\0';
+	pos = len;
+	for (x = d; x->ctx; x = x->ctx) {
+		size_t n =
+			x->name ? x->nlen
+				: (size_t)snprintf(num, sizeof(num), "[%lld]", (long long)x->index);
+
+		if (x != d)
+			s[--pos] = '.';
+		pos -= n;
+		memcpy(s + pos, x->name ? x->name : num, n);
+	}
+	*out = s;
 	return 0;
 }
 
 static int k_sink(struct ev *E, const struct kont *k, const struct datum *d)
 {
+	struct tl_jsonpath_result *r = E->r;
+	int rc;
+
 	(void)k;
-	return add_match(E->r, d->v, d->computed);
+	rc = add_match(r, d->v, d->computed);
+	if (rc || !r->paths)
+		return rc;
+	return make_path(r, d, &r->matches[r->count - 1].path);
 }
 
 int tl_jsonpath_eval(const struct tl_jsonpath *p, const struct tl_json *root,
 		     struct tl_jsonpath_result *r)
 {
 	struct ev E = {p, r};
-	struct datum top = {root, NULL, false};
+	struct datum top = {root, NULL, false, NULL, 0, 0};
 	struct kont sink = {k_sink, NULL, 0, NULL};
 	int rc;
 
 	tl_jsonpath_result_reset(r);
-	if (p->nodes[p->top].plain) {
+	if (p->nodes[p->top].plain && !r->paths) {
 		/* A plain path: no continuations, no allocation once matches has room. */
 		const struct tl_json *v = plain_value(p, &p->nodes[p->top], root);
 

@@ -49,12 +49,22 @@ struct tl_jsonpath_match {
 	/*
 	 * The value. Either a node of the evaluated document (computed false)
 	 * or a value the expression computed (computed true: arithmetic,
-	 * `split`, `len`, a character taken by an index): a tl_json of type
-	 * INT, REAL, STRING or ARRAY (list + list) owned by the result. A
-	 * computed number has num == NULL.
+	 * `split`, `len`, a character taken by an index, or found inside such
+	 * a value): a tl_json of type INT, REAL, STRING or ARRAY (list + list,
+	 * list * n; `$` after `[*]` on a root that is no list) owned by the
+	 * result. A computed number has num == NULL.
 	 */
 	const struct tl_json *value;
 	bool computed;
+	/*
+	 * Only when the result asked for paths: where the value was found, as
+	 * ceilometer's Definition joins it for trait plugins (the bitfield
+	 * plugin matches it): '.'.join of each step's str(path) from the root,
+	 * names as they are, indexes as "[N]" ("payload.metrics.[0].value");
+	 * "" for a root or a computed value. Owned by the result; NULL when
+	 * paths were not asked for.
+	 */
+	const char *path;
 };
 
 /*
@@ -71,6 +81,7 @@ struct tl_jsonpath_match {
 struct tl_jsonpath_result {
 	struct tl_jsonpath_match *matches;
 	size_t count;
+	bool paths; /* set by the caller: fill in each match's path */
 	/* private */
 	size_t cap;
 	struct tl_json_doc arena;     /* holds the computed values (tl_json_doc_alloc) */
@@ -81,9 +92,9 @@ struct tl_jsonpath_result {
 	unsigned depth;
 };
 
-/* Initializes an empty result; allocates nothing. */
+/* Initializes an empty result without paths; allocates nothing. */
 void tl_jsonpath_result_init(struct tl_jsonpath_result *r);
-/* Forgets the matches and computed values, keeps the memory. */
+/* Forgets the matches and computed values, keeps the memory (and paths). */
 void tl_jsonpath_result_reset(struct tl_jsonpath_result *r);
 /* Frees everything. NULL is accepted. */
 void tl_jsonpath_result_fini(struct tl_jsonpath_result *r);

@@ -6,7 +6,8 @@
 Reads the lines definitions/tally-jsonpath reads ({"doc": D} sets the
 document, {"expr": E} evaluates E over it, {"expr": E, "doc": D} alone) and
 prints what the original gives, in tally-jsonpath's format:
-{"ok": [match, ...]} (each match as compact JSON, floats as repr), or
+{"ok": [match, ...], "paths": [path, ...]} (each match as compact JSON,
+floats as repr; each path as ceilometer joins it for trait plugins), or
 {"error": "parse"} when ceilometer could not load the expression, or
 {"error": "raise"} when find() raises on this document.
 Expressions are parsed the way ceilometer's declarative.Definition does:
@@ -20,6 +21,14 @@ from jsonpath_rw_ext import parser
 
 PARSER = parser.ExtentedJsonPathParser()
 CACHE = {}
+
+
+def get_path(match):
+    """The steps of a match's path as ceilometer's Definition._get_path gives them."""
+    if match.context is not None:
+        for element in get_path(match.context):
+            yield element
+        yield str(match.path)
 
 
 def compact(v):
@@ -52,12 +61,14 @@ def main():
                 type(path).__name__, path)}, ensure_ascii=False) + '\n')
             continue
         try:
-            values = [m.value for m in path.find(d)]
+            matches = path.find(d)
         except Exception as e:
             out.write(json.dumps({'error': 'raise', 'message': '%s: %s' % (
                 type(e).__name__, e)}, ensure_ascii=False) + '\n')
             continue
-        out.write('{"ok": [' + ', '.join(compact(v) for v in values) + ']}\n')
+        out.write('{"ok": [' + ', '.join(compact(m.value) for m in matches) + '], "paths": [' +
+                  ', '.join(json.dumps('.'.join(get_path(m)), ensure_ascii=False)
+                            for m in matches) + ']}\n')
 
 
 if __name__ == '__main__':

@@ -265,6 +265,45 @@ static void test_reuse(void **state)
 	tl_jsonpath_result_fini(&r);
 }
 
+/* Paths, as ceilometer joins them for trait plugins, only when asked for. */
+static void test_paths(void **state)
+{
+	static const struct {
+		const char *expr, *paths;
+	} cases[] = {
+		{"$.payload.metrics[?(@.name='cpu.percent')].value", "payload.metrics.[1].value"},
+		{"payload.instance_id", "payload.instance_id"},
+		{"$.payload.metrics[*].name", "payload.metrics.[0].name payload.metrics.[1].name"},
+		{"$.payload.host[-1]", "payload.host.[-1]"},
+		{"$.payload.host.`len`", ""},
+		{"$", ""},
+		{"$.payload.host[*]", "payload.host.[0]"},
+	};
+	struct tl_jsonpath_result r;
+
+	(void)state;
+	tl_jsonpath_result_init(&r);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct tl_jsonpath *p;
+		char err[200], got[256] = "";
+
+		assert_int_equal(tl_jsonpath_compile(cases[c].expr, strlen(cases[c].expr), &p, err,
+						     sizeof(err)),
+				 0);
+		r.paths = false;
+		assert_int_equal(tl_jsonpath_eval(p, doc.root, &r), 0);
+		assert_null(r.matches[0].path);
+		r.paths = true;
+		assert_int_equal(tl_jsonpath_eval(p, doc.root, &r), 0);
+		for (size_t i = 0; i < r.count; i++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "",
+				 r.matches[i].path);
+		assert_string_equal(got, cases[c].paths);
+		tl_jsonpath_free(p);
+	}
+	tl_jsonpath_result_fini(&r);
+}
+
 /* A hostile expression over a hostile document stops at the work cap. */
 static void test_work_cap(void **state)
 {
@@ -344,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_refused),	 cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_eval),	 cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_work_cap), cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_paths),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
