@@ -124,6 +124,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	bool failed;
+	unsigned nest; /* recursion of parse_expr: parentheses make no node */
 };
 
 static int fail(struct parser *ps, uint32_t off, const char *fmt, ...)
@@ -760,7 +761,22 @@ static int path_prec(const struct token *t)
  * (a|b[0] is (a|b)[0]); below them arithmetic, on its left side (see
  * parse_arith_rhs for its right side).
  */
+static int parse_expr_in(struct parser *ps, int min_prec, uint16_t *out);
+
 static int parse_expr(struct parser *ps, int min_prec, uint16_t *out)
+{
+	int rc;
+
+	if (ps->nest >= 2 * TL_JSONPATH_MAX_DEPTH)
+		return fail(ps, peek(ps)->off, "the expression nests deeper than %d levels",
+			    2 * TL_JSONPATH_MAX_DEPTH);
+	ps->nest++;
+	rc = parse_expr_in(ps, min_prec, out);
+	ps->nest--;
+	return rc;
+}
+
+static int parse_expr_in(struct parser *ps, int min_prec, uint16_t *out)
 {
 	uint16_t lhs;
 	int rc = parse_operand(ps, &lhs);

@@ -130,6 +130,13 @@ static void test_caps(void **state)
 	/* parentheses make no node: this one is shallow */
 	assert_int_equal(tl_jsonpath_compile(b.data, b.len, &p, err, sizeof(err)), 0);
 	tl_jsonpath_free(p);
+	/* ... but the parser's own recursion is bounded */
+	tl_buf_reset(&b);
+	for (int i = 0; i < 3000; i++)
+		tl_buf_puts(&b, "(");
+	tl_buf_puts(&b, "a");
+	assert_int_equal(tl_jsonpath_compile(b.data, b.len, &p, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "offset 64: the expression nests deeper than 64 levels"));
 	/* depth: right-nested arithmetic */
 	tl_buf_reset(&b);
 	for (int i = 0; i < 40; i++)
