@@ -200,8 +200,8 @@ struct frame {
 	size_t cap; /* allocated entries of node->children */
 	char *key;  /* in a map: the key waiting for its value */
 	int key_line;
-	bool key_merge;	 /* the waiting key is a plain "<<" (TL_CONF_LOAD_ALIASES) */
-	bool has_merge;	 /* a child of this map is a merge key */
+	bool key_merge; /* the waiting key is a plain "<<" (TL_CONF_LOAD_ALIASES) */
+	bool has_merge; /* a child of this map is a merge key */
 };
 
 /* An anchor seen so far (TL_CONF_LOAD_ALIASES). */
@@ -527,7 +527,8 @@ static void flatten_merges(struct loader *l, struct tl_conf_node *map)
 			}
 			continue;
 		}
-		load_error(l, tl_conf_node_line(c), "a merge key (<<) takes a map or a list of maps, got %s",
+		load_error(l, tl_conf_node_line(c),
+			   "a merge key (<<) takes a map or a list of maps, got %s",
 			   tl_conf_node_kind(c));
 	}
 	for (i = 0; i < map->n_children; i++) {

@@ -46,14 +46,14 @@ enum tl_conf_node_type {
  */
 struct tl_conf_node {
 	enum tl_conf_node_type type;
-	const char *file;		/* shared by the document, valid while it lives */
-	int line;			/* 1-based line where the value starts */
-	char *key;			/* the key when this node is a map value, else NULL */
-	int key_line;			/* line of the key */
-	char *value;			/* scalar text (also set for NULL nodes: "~", "") */
-	size_t len;			/* bytes in value */
-	bool quoted;			/* the scalar was quoted or a block scalar */
-	bool merge;			/* loader-private: a merge key's value, gone after the load */
+	const char *file; /* shared by the document, valid while it lives */
+	int line;	  /* 1-based line where the value starts */
+	char *key;	  /* the key when this node is a map value, else NULL */
+	int key_line;	  /* line of the key */
+	char *value;	  /* scalar text (also set for NULL nodes: "~", "") */
+	size_t len;	  /* bytes in value */
+	bool quoted;	  /* the scalar was quoted or a block scalar */
+	bool merge;	  /* loader-private: a merge key's value, gone after the load */
 	struct tl_conf_node **children; /* map entries or sequence items */
 	size_t n_children;
 };

@@ -206,7 +206,8 @@ static int trait_fields(struct trait_def *t, const struct tl_conf_node *fields,
 		return bitfield_fields(t, fields, errs);
 	if (fields->type != TL_CONF_NODE_SEQ) {
 		if (!yaml_string(fields)) {
-			tl_conf_error(errs, fields, "trait %s: fields must be a JSONPath or a list, got %s",
+			tl_conf_error(errs, fields,
+				      "trait %s: fields must be a JSONPath or a list, got %s",
 				      t->name,
 				      fields->type == TL_CONF_NODE_NULL ? "null" : "a non-string");
 			return -EINVAL;
@@ -291,11 +292,13 @@ static int pattern_add(struct event_def *d, const struct tl_conf_node *n,
 
 	if (!s || memchr(n->value, '\0', n->len)) {
 		tl_conf_error(errs, n, "event_type: patterns must be strings, got %s",
-			      n->type == TL_CONF_NODE_SCALAR ? "a non-string scalar" : tl_conf_node_kind(n));
+			      n->type == TL_CONF_NODE_SCALAR ? "a non-string scalar"
+							     : tl_conf_node_kind(n));
 		return -EINVAL;
 	}
 	if (d->n_include + d->n_exclude >= TL_EVENT_DEFS_MAX_PATTERNS) {
-		tl_conf_error(errs, n, "event_type: more than %d patterns", TL_EVENT_DEFS_MAX_PATTERNS);
+		tl_conf_error(errs, n, "event_type: more than %d patterns",
+			      TL_EVENT_DEFS_MAX_PATTERNS);
 		return -EINVAL;
 	}
 	v = s[0] == '!' ? &d->exclude : &d->include;
@@ -671,8 +674,8 @@ static int trait_value(const struct trait_def *t, struct tl_event_defs_ctx *c,
 }
 
 /* Trait.convert_value(); false where Python raises. */
-static int convert(const struct trait_def *t, const struct tl_json *v,
-		   struct tl_event_defs_ctx *c, struct tl_trait *out)
+static int convert(const struct trait_def *t, const struct tl_json *v, struct tl_event_defs_ctx *c,
+		   struct tl_trait *out)
 {
 	const char *s;
 	size_t len;
@@ -759,8 +762,8 @@ int tl_event_defs_apply(const struct tl_event_defs *d, struct tl_event_defs_ctx 
 	memset(&e, 0, sizeof(e));
 	if (ts->type != TL_JSON_STRING || !tl_py_isotime_utc(ts->u.s, ts->len, &e.generated))
 		return fail(c, -EINVAL, "metadata.timestamp is not an ISO-8601 time");
-	if (tl_array_grow((void **)&c->traits, &c->traits_cap, def->n_traits,
-			  sizeof(*c->traits)) < 0)
+	if (tl_array_grow((void **)&c->traits, &c->traits_cap, def->n_traits, sizeof(*c->traits)) <
+	    0)
 		return fail(c, -ENOMEM, "out of memory");
 	for (i = 0; i < def->n_traits; i++) {
 		const struct trait_def *t = &def->traits[i];

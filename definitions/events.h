@@ -61,7 +61,7 @@ size_t tl_event_defs_count(const struct tl_event_defs *d);
 /* Per-thread working memory of tl_event_defs_apply(); reused from call to call. */
 struct tl_event_defs_ctx {
 	struct tl_jsonpath_result r;
-	struct tl_buf text;	       /* str() of values, plugin results */
+	struct tl_buf text;	      /* str() of values, plugin results */
 	struct tl_event_arena *arena; /* the current call's strings */
 	struct tl_trait *traits;
 	size_t traits_cap;

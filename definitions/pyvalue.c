@@ -150,7 +150,8 @@ static bool strip_number(const char *s, size_t len, char *out, size_t cap, bool 
 
 		if (c == '_') {
 			/* Only between two digits. */
-			if (!(prev >= '0' && prev <= '9') || s + 1 == end || !(s[1] >= '0' && s[1] <= '9'))
+			if (!(prev >= '0' && prev <= '9') || s + 1 == end ||
+			    !(s[1] >= '0' && s[1] <= '9'))
 				return false;
 			prev = c;
 			continue;
@@ -309,7 +310,8 @@ static bool iso_tz(struct iso *t, size_t p)
 		if (iso_end(t, p + 1))
 			return true;
 	}
-	if (p < t->n && (t->s[p] == '+' || t->s[p] == '-') && iso_digits(t, p + 1, 2, &t->tz_hour)) {
+	if (p < t->n && (t->s[p] == '+' || t->s[p] == '-') &&
+	    iso_digits(t, p + 1, 2, &t->tz_hour)) {
 		t->tz = t->s[p];
 		for (colon = 1; colon >= 0; colon--) {
 			q = p + 3;
@@ -439,8 +441,8 @@ static int days_in_month(int y, int m)
 
 bool tl_py_parse_isotime(const char *s, size_t len, int64_t *local_us, int64_t *offset_us)
 {
-	struct iso t = {.s = s, .n = len, .month = -1, .day = -1, .hour = -1, .minute = -1,
-			.second = -1};
+	struct iso t = {
+		.s = s, .n = len, .month = -1, .day = -1, .hour = -1, .minute = -1, .second = -1};
 	int year, month, day, hour, minute, second, usec = 0;
 	int64_t off;
 	size_t i;

@@ -29,7 +29,7 @@
 #include "common/time.h"
 #include "definitions/events.h"
 
-#define MAX_LINE  (16 * 1024 * 1024)
+#define MAX_LINE   (16 * 1024 * 1024)
 #define MAX_LEVELS TL_EVENT_DEFS_MAX_LEVELS
 
 static int print_event(void *arg, const struct tl_event *e)
@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 				tl_buf_puts(&out, "{\"dropped\":true}\n");
 			} else if (rc < 0) {
 				tl_buf_reset(&out);
-				fprintf(stderr, "line %lu: %s (%s)\n", lineno, ctx.error, strerror(-rc));
+				fprintf(stderr, "line %lu: %s (%s)\n", lineno, ctx.error,
+					strerror(-rc));
 				tl_buf_puts(&out, "{\"error\":true}\n");
 			}
 		}
@@ -200,7 +201,8 @@ int main(int argc, char **argv)
 			char *end = memchr(copy + off, '\n', all.len - off);
 
 			tl_json_doc_init(&docs[k]);
-			if (tl_json_parse(&docs[k], copy + off, (size_t)(end - copy - off), 64, &jerr) < 0)
+			if (tl_json_parse(&docs[k], copy + off, (size_t)(end - copy - off), 64,
+					  &jerr) < 0)
 				docs[k].root = NULL;
 			off = (size_t)(end - copy) + 1;
 		}
@@ -220,16 +222,19 @@ int main(int argc, char **argv)
 			for (m = 0, off = 0; m < nlines; m++) {
 				char *end = memchr(copy + off, '\n', all.len - off);
 
-				if (tl_json_parse(&doc, copy + off, (size_t)(end - copy - off), 64, &jerr) == 0) {
+				if (tl_json_parse(&doc, copy + off, (size_t)(end - copy - off), 64,
+						  &jerr) == 0) {
 					unwrap(doc.root, &n, &priority);
-					tl_event_defs_apply(defs, &ctx, n, priority, count_event, &sink);
+					tl_event_defs_apply(defs, &ctx, n, priority, count_event,
+							    &sink);
 				}
 				off = (size_t)(end - copy) + 1;
 			}
 		}
 		t2 = tl_time_mono();
 		fprintf(stderr,
-			"%lu notifications x %lu: %.2f us each applying, %.2f us parsing and applying "
+			"%lu notifications x %lu: %.2f us each applying, %.2f us parsing and "
+			"applying "
 			"(%lu traits)\n",
 			nlines, bench, (double)(t1 - t0) / (double)(nlines * bench),
 			(double)(t2 - t1) / (double)(nlines * bench), sink);

@@ -42,7 +42,10 @@ static bool yaml_int(const char *s, int64_t *out)
 	} else if (!(p[0] >= '1' && p[0] <= '9') && strcmp(p, "0") != 0) {
 		return false;
 	}
-	if (!all_in(p, base == 2 ? "01_" : base == 8 ? "01234567_" : base == 16 ? "0123456789abcdefABCDEF_" : "0123456789_"))
+	if (!all_in(p, base == 2    ? "01_"
+		       : base == 8  ? "01234567_"
+		       : base == 16 ? "0123456789abcdefABCDEF_"
+				    : "0123456789_"))
 		return false;
 	for (; *p && n < sizeof(buf) - 1; p++)
 		if (*p != '_')
@@ -100,8 +103,10 @@ static bool yaml_float(const char *s, double *out)
 
 bool tl_yaml_scalar_value(const struct tl_conf_node *n, struct tl_json *out)
 {
-	static const char *const yes[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-	static const char *const no[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+	static const char *const yes[] = {"yes",  "Yes", "YES", "true", "True",
+					  "TRUE", "on",	 "On",	"ON"};
+	static const char *const no[] = {"no",	  "No",	 "NO",	"false", "False",
+					 "FALSE", "off", "Off", "OFF"};
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
@@ -183,7 +188,8 @@ static int parse_split(struct tl_trait_plugin *p, const struct tl_conf_node *par
 		if (!tl_yaml_scalar_value(sep, &v) || v.type != TL_JSON_STRING || v.len == 0 ||
 		    memchr(v.u.s, '\0', v.len)) {
 			tl_conf_error(errs, sep,
-				      "trait %s: split: separator must be a non-empty string", trait);
+				      "trait %s: split: separator must be a non-empty string",
+				      trait);
 			return -EINVAL;
 		}
 		p->separator = strdup(sep->value);
@@ -223,8 +229,8 @@ static int parse_bitfield(struct tl_trait_plugin *p, const struct tl_conf_node *
 	if (!flags || flags->type == TL_CONF_NODE_NULL)
 		return 0;
 	if (flags->type != TL_CONF_NODE_SEQ) {
-		tl_conf_error(errs, flags, "trait %s: bitfield: flags must be a list, got %s", trait,
-			      tl_conf_node_kind(flags));
+		tl_conf_error(errs, flags, "trait %s: bitfield: flags must be a list, got %s",
+			      trait, tl_conf_node_kind(flags));
 		return -EINVAL;
 	}
 	if (flags->n_children > TL_BITFIELD_MAX_FLAGS) {
@@ -294,15 +300,17 @@ int tl_trait_plugin_parse(const struct tl_conf_node *plugin, const char *trait,
 		name = tl_conf_map_get(plugin, "name");
 		if (!name) {
 			tl_conf_error(errs, plugin,
-				      "Plugin specified, but no plugin name supplied for %s", trait);
+				      "Plugin specified, but no plugin name supplied for %s",
+				      trait);
 			return -EINVAL;
 		}
 		params = tl_conf_map_get(plugin, "parameters");
 		if (params && params->type == TL_CONF_NODE_NULL)
 			params = NULL;
 		if (params && params->type != TL_CONF_NODE_MAP) {
-			tl_conf_error(errs, params, "trait %s: plugin parameters must be a map, got %s",
-				      trait, tl_conf_node_kind(params));
+			tl_conf_error(errs, params,
+				      "trait %s: plugin parameters must be a map, got %s", trait,
+				      tl_conf_node_kind(params));
 			return -EINVAL;
 		}
 	}
@@ -325,7 +333,8 @@ int tl_trait_plugin_parse(const struct tl_conf_node *plugin, const char *trait,
 		p->kind = TL_TRAIT_PLUGIN_TIMEDELTA;
 		rc = 0;
 	} else {
-		tl_conf_error(errs, name, "No plugin named %s available for %s", name->value, trait);
+		tl_conf_error(errs, name, "No plugin named %s available for %s", name->value,
+			      trait);
 		rc = -EINVAL;
 	}
 	if (rc < 0) {
@@ -430,7 +439,8 @@ bool tl_trait_plugin_apply(const struct tl_trait_plugin *p, const struct tl_plug
 			for (j = 0; j < n; j++)
 				if (m[j].path && !strcmp(m[j].path, p->flags[i].path))
 					found = m[j].value;
-			if (found && (!p->flags[i].has_value || py_equal(found, &p->flags[i].value)))
+			if (found &&
+			    (!p->flags[i].has_value || py_equal(found, &p->flags[i].value)))
 				bits |= (int64_t)1 << p->flags[i].bit;
 		}
 		memset(out, 0, sizeof(*out));
@@ -438,7 +448,8 @@ bool tl_trait_plugin_apply(const struct tl_trait_plugin *p, const struct tl_plug
 		out->u.i = bits;
 		return true;
 	case TL_TRAIT_PLUGIN_TIMEDELTA:
-		if (n != 2 || m[0].value->type != TL_JSON_STRING || m[1].value->type != TL_JSON_STRING)
+		if (n != 2 || m[0].value->type != TL_JSON_STRING ||
+		    m[1].value->type != TL_JSON_STRING)
 			return false;
 		if (!tl_py_parse_isotime(m[0].value->u.s, m[0].value->len, &a0, &o0) ||
 		    !tl_py_parse_isotime(m[1].value->u.s, m[1].value->len, &a1, &o1))

@@ -31,8 +31,8 @@ enum tl_trait_plugin_kind {
 #define TL_BITFIELD_MAX_FLAGS 64
 
 struct tl_bitfield_flag {
-	char *path;	     /* a match's path, as the original joins it ("payload.foo") */
-	int bit;	     /* 0..62 */
+	char *path;	      /* a match's path, as the original joins it ("payload.foo") */
+	int bit;	      /* 0..62 */
 	struct tl_json value; /* compared with Python's ==; type NULL with has_value false: any */
 	bool has_value;
 	char *value_text; /* owns value.u.s */

@@ -65,40 +65,50 @@ static void test_load_errors(void **state)
 		"e.yaml:3: The field 'fields' is required for t");
 	refuses("- event_type: a\n  traits:\n    t:\n      fields: payload.bogus(\n",
 		"e.yaml:4: Parse error in JSONPath specification 'payload.bogus(' for t");
-	refuses("- event_type: [a, 5]\n  traits: {}\n", "e.yaml:1: event_type: patterns must be strings");
+	refuses("- event_type: [a, 5]\n  traits: {}\n",
+		"e.yaml:1: event_type: patterns must be strings");
 	refuses("- event_type: a\n  traits: [x]\n", "e.yaml:2: traits must be a map");
 	refuses("- event_type: a\n  traits:\n    t: {fields: x, plugin: {bogus: 'true'}}\n",
 		"Plugin specified, but no plugin name supplied for t");
 	refuses("- event_type: a\n  traits:\n    t: {fields: x, plugin: {name: bogus}}\n",
 		"e.yaml:3: No plugin named bogus available for t");
-	refuses("- event_type: a\n  traits: *nothing\n", "e.yaml:2: alias 'nothing' names no anchor");
+	refuses("- event_type: a\n  traits: *nothing\n",
+		"e.yaml:2: alias 'nothing' names no anchor");
 }
 
 static void test_plugin_errors(void **state)
 {
 	(void)state;
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: split\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"split\n"
 		"        parameters: {segment: one}\n",
 		"e.yaml:7: trait t: split: segment must be an integer");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: split\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"split\n"
 		"        parameters: {separator: ''}\n",
 		"trait t: split: separator must be a non-empty string");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: split\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"split\n"
 		"        parameters: {max_split: 1.5}\n",
 		"max_split must be an integer or null");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: split\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"split\n"
 		"        parameters: [1]\n",
 		"e.yaml:7: trait t: plugin parameters must be a map");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: bitfield\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"bitfield\n"
 		"        parameters:\n          flags:\n          - {path: x, bit: 63}\n",
 		"e.yaml:9: trait t: bitfield: a flag needs a bit from 0 to 62");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: bitfield\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"bitfield\n"
 		"        parameters:\n          flags:\n          - {bit: 1}\n",
 		"bitfield: a flag needs a path");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: bitfield\n"
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: x\n      plugin:\n        name: "
+		"bitfield\n"
 		"        parameters: {initial_bitfield: x}\n",
 		"e.yaml:7: trait t: bitfield: initial_bitfield must be an integer");
-	refuses("- event_type: a\n  traits:\n    t:\n      fields: payload.x[0]\n      plugin: bitfield\n",
+	refuses("- event_type: a\n  traits:\n    t:\n      fields: payload.x[0]\n      plugin: "
+		"bitfield\n",
 		"e.yaml:4: trait t: the bitfield plugin needs fields that are plain dotted paths");
 }
 
@@ -153,15 +163,16 @@ static int apply(struct tl_event_defs *d, const char *json, const char *priority
 	return rc;
 }
 
-#define NOTIF(type, payload)                                                                      \
-	"{\"event_type\":\"" type "\",\"publisher_id\":\"compute.host-1.x\",\"metadata\":{"         \
-	"\"message_id\":\"m1\",\"timestamp\":\"2013-08-08 21:06:37.803826+01:00\"},\"ctxt\":{"      \
+#define NOTIF(type, payload)                                                                   \
+	"{\"event_type\":\"" type "\",\"publisher_id\":\"compute.host-1.x\",\"metadata\":{"    \
+	"\"message_id\":\"m1\",\"timestamp\":\"2013-08-08 21:06:37.803826+01:00\"},\"ctxt\":{" \
 	"\"request_id\":\"r1\",\"project_id\":\"p1\"},\"payload\":" payload "}"
 
 static const char defs_text[] =
 	"- event_type: '*'\n"
 	"  traits: &t\n"
-	"    host: {fields: publisher_id, plugin: {name: split, parameters: {segment: 1, max_split: 1}}}\n"
+	"    host: {fields: publisher_id, plugin: {name: split, parameters: {segment: 1, "
+	"max_split: 1}}}\n"
 	"- event_type: ['compute.*', '!compute.instance.exists']\n"
 	"  traits:\n"
 	"    <<: *t\n"
@@ -176,7 +187,8 @@ static const char defs_text[] =
 	"        name: bitfield\n"
 	"        parameters:\n"
 	"          initial_bitfield: 16\n"
-	"          flags: [{path: payload.state, bit: 0, value: active}, {path: payload.size, bit: 2}]\n"
+	"          flags: [{path: payload.state, bit: 0, value: active}, {path: payload.size, bit: "
+	"2}]\n"
 	"    up: {type: float, fields: [payload.at, payload.end], plugin: timedelta}\n";
 
 static void test_apply(void **state)
@@ -192,19 +204,24 @@ static void test_apply(void **state)
 	assert_null(load(defs_text, &o, &d));
 	/* '*' is a catch-all: nothing added. */
 	assert_int_equal(tl_event_defs_count(d), 2);
-	assert_int_equal(apply(d, NOTIF("compute.instance.create.end",
-					"{\"owner\":\"o1\",\"size\":\" 1_0 \",\"ratio\":\"1e3\","
-					"\"at\":\"2013-08-08T10:00:00-02:00\",\"end\":\"2013-08-08T12:00:01Z\","
-					"\"state\":\"active\"}"),
-			       "info", &g),
-			 1);
-	assert_string_equal(g.line, "compute.instance.create.end m1 raw=1 service:1=compute.host-1.x "
-				    "request_id:1=r1 project_id:1=o1 tenant_id:1=p1 host:1=host-1.x "
-				    "size:2=10 ratio:3=1000 at:4=2013-08-08T12:00:00 flags:2=21 up:3=1");
+	assert_int_equal(
+		apply(d,
+		      NOTIF("compute.instance.create.end",
+			    "{\"owner\":\"o1\",\"size\":\" 1_0 \",\"ratio\":\"1e3\","
+			    "\"at\":\"2013-08-08T10:00:00-02:00\",\"end\":\"2013-08-08T12:00:01Z\","
+			    "\"state\":\"active\"}"),
+		      "info", &g),
+		1);
+	assert_string_equal(g.line,
+			    "compute.instance.create.end m1 raw=1 service:1=compute.host-1.x "
+			    "request_id:1=r1 project_id:1=o1 tenant_id:1=p1 host:1=host-1.x "
+			    "size:2=10 ratio:3=1000 at:4=2013-08-08T12:00:00 flags:2=21 up:3=1");
 	/* Excluded: the '*' definition applies; error priority: no raw. */
-	assert_int_equal(apply(d, NOTIF("compute.instance.exists", "{\"size\":\"\"}"), "error", &g), 1);
-	assert_string_equal(g.line, "compute.instance.exists m1 raw=0 service:1=compute.host-1.x "
-				    "request_id:1=r1 project_id:1=p1 tenant_id:1=p1 host:1=host-1.x");
+	assert_int_equal(apply(d, NOTIF("compute.instance.exists", "{\"size\":\"\"}"), "error", &g),
+			 1);
+	assert_string_equal(g.line,
+			    "compute.instance.exists m1 raw=0 service:1=compute.host-1.x "
+			    "request_id:1=r1 project_id:1=p1 tenant_id:1=p1 host:1=host-1.x");
 	/* int() refuses: the whole notification fails, as the original raises. */
 	assert_int_equal(apply(d, NOTIF("compute.x", "{\"size\":\"1.5\"}"), "info", &g), -EINVAL);
 	assert_int_equal(g.calls, 0);
