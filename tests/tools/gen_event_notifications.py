@@ -68,14 +68,26 @@ DATES = ["2012-05-08 20:23:41", "2012-05-08T20:23:47.985999", "2013-08-08T21:06:
          "2013-08-08T24:00:00", "not a date", "", "2013-08-08T21:06:37,5", "0001-01-01T00:00:00+01:00",
          "9999-12-31T23:59:59-01:00", "2013-08-08T21:06:60", "2013-08-08T21", "2013-08-08 2106",
          "2013-08-08T21:06:37+2400", "2013-08-08T21:06:37+0099"]
+# The ones Python parses (and normalizes within years 1..9999).
+VALID_DATES = DATES[:7] + DATES[8:10] + [DATES[14], DATES[18], DATES[19]]
 WORDS = ["active", "deleted", "host-1", "compute.host-2.example", "node.a.b.c", "x86_64",
          "ünïcödé", "名前", "emoji \U0001F600", "with 'quote'", 'with "dq"', "a\\b",
          "tab\there", "1", "42", " 7 ", "1_000", "-3", "+5", "1.5", "1e3", "nan", "inf", "0x10",
          "image_id", "available", "in-use", "True", "a" * 300, "\u00a0nbsp", "line\nbreak"]
 
 
-def rand_value(r, datelike=False):
+INTS = [0, 7, 512, -3, 2 ** 40, "20", " 12 ", "1_000", "+5", "-0", True, 2.75, "0012"]
+
+
+def rand_value(r, datelike=False, kind=None):
+    """A value for a field; kind (the trait's type) makes valid values likelier."""
     k = r.random()
+    if kind == "int" and k < 0.9:
+        return r.choice(INTS)
+    if kind == "float" and k < 0.9:
+        return r.choice(INTS + ["1.5", "1e3", " -2.5e-3 ", "inf", "nan", "1_0.5", 3.14])
+    if kind == "datetime" and k < 0.93:
+        return r.choice(VALID_DATES + [""])
     if datelike and k < 0.6:
         return r.choice(DATES)
     if k < 0.08:
@@ -108,7 +120,8 @@ def set_path(d, path, value):
 
 
 def collect(defs):
-    types, paths = [], set()
+    """The event types of defs, and each plain field path with the type of a trait using it."""
+    types, paths = [], {}
     for d in defs:
         et = d["event_type"]
         for t in ([et] if isinstance(et, str) else et):
@@ -116,10 +129,12 @@ def collect(defs):
                 types.append(t)
         for cfg in d["traits"].values():
             f = cfg.get("fields") if isinstance(cfg, dict) else cfg
+            kind = cfg.get("type") if isinstance(cfg, dict) else None
             for p in ([f] if isinstance(f, str) else f if isinstance(f, list) else []):
                 if isinstance(p, str) and all(c.isalnum() or c in "._" for c in p):
-                    paths.add(p)
-    return types, sorted(paths)
+                    if paths.get(p) is None:
+                        paths[p] = kind
+    return types, sorted(paths.items())
 
 
 def fill(r, t):
@@ -142,14 +157,14 @@ def generated(r, defs, n):
     for i in range(n):
         et = fill(r, r.choice(types)) if r.random() < 0.85 else r.choice(extra)
         payload, ctxt = {}, {}
-        for p in paths:
+        for p, kind in paths:
             if r.random() < 0.45:
                 continue
             datelike = any(w in p for w in ("_at", "Time", "period", "timestamp"))
             target = payload if p.startswith("payload.") else ctxt if p.startswith("ctxt.") else None
             if target is None:
                 continue
-            set_path(target, p.split(".", 1)[1], rand_value(r, datelike))
+            set_path(target, p.split(".", 1)[1], rand_value(r, datelike, kind))
         if r.random() < 0.4:
             payload["glance_metadata"] = [{"key": r.choice(["image_id", "other"]),
                                            "value": rand_value(r)} for _ in range(r.randint(0, 3))]
@@ -160,7 +175,7 @@ def generated(r, defs, n):
             payload["image_meta"] = {"org.openstack__1__architecture": rand_value(r),
                                      "org.openstack__1__os_distro": rand_value(r)}
         meta = {"message_id": "msg-%06d" % i,
-                "timestamp": r.choice(DATES[:10]) if r.random() < 0.93 else r.choice(DATES)}
+                "timestamp": r.choice(VALID_DATES) if r.random() < 0.95 else r.choice(DATES)}
         if r.random() < 0.01:
             del meta["timestamp"]
         n = {"event_type": et, "payload": payload, "metadata": meta, "ctxt": ctxt}
