@@ -399,11 +399,13 @@ static void node_free_anchored(struct loader *l, struct tl_conf_node *n)
  */
 static struct tl_conf_node *node_copy(struct loader *l, const struct tl_conf_node *n, int line)
 {
-	struct tl_conf_node *c = node_new(l, n->type, n->line);
+	/* Created at the alias's line, so that a cap reached names it. */
+	struct tl_conf_node *c = node_new(l, n->type, line);
 	size_t i;
 
 	if (!c)
 		return NULL;
+	c->line = n->line;
 	c->quoted = n->quoted;
 	c->len = n->len;
 	if (n->value && !(c->value = malloc(n->len + 1)))
