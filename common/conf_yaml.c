@@ -200,6 +200,13 @@ struct frame {
 	size_t cap; /* allocated entries of node->children */
 	char *key;  /* in a map: the key waiting for its value */
 	int key_line;
+	bool key_merge; /* the key is a plain "<<" (TL_CONF_YAML_ALIASES) */
+};
+
+/* An anchor and the node it names (owned by the tree). */
+struct anchor {
+	char *name;
+	struct tl_conf_node *node;
 };
 
 struct loader {
@@ -212,6 +219,12 @@ struct loader {
 	int documents;
 	int rc;	    /* first error: -EINVAL or -ENOMEM */
 	bool fatal; /* the parse cannot go on (limits, memory): stop */
+	unsigned flags;
+	struct anchor *anchors; /* TL_CONF_YAML_ALIASES; a later one of the same name wins */
+	size_t n_anchors, cap_anchors;
+	/* Nodes dropped by merges, freed at the end: an anchor may still name them. */
+	struct tl_conf_node **dead;
+	size_t n_dead, cap_dead;
 };
 
 static void load_fail(struct loader *l, int rc)
@@ -294,7 +307,9 @@ static int attach(struct loader *l, struct tl_conf_node *n)
 	if (f->node->type == TL_CONF_NODE_MAP) {
 		n->key = f->key;
 		n->key_line = f->key_line;
+		n->merge = f->key_merge;
 		f->key = NULL;
+		f->key_merge = false;
 	}
 	f->node->children[f->node->n_children++] = n;
 	return 0;
@@ -321,11 +336,202 @@ static bool is_null_text(const char *s, size_t len)
 static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
 			const yaml_char_t *tag)
 {
-	if (anchor)
+	if (anchor && !(l->flags & TL_CONF_YAML_ALIASES))
 		load_error(l, line, "anchors and aliases are not supported (anchor '%s')",
 			   (const char *)anchor);
 	if (tag)
 		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
+}
+
+static void add_anchor(struct loader *l, const yaml_char_t *name, struct tl_conf_node *n,
+		       int line)
+{
+	struct anchor *a;
+
+	if (!name || !(l->flags & TL_CONF_YAML_ALIASES))
+		return;
+	if (l->n_anchors == l->cap_anchors &&
+	    tl_array_grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
+			  sizeof(*l->anchors)) < 0) {
+		load_nomem(l, line);
+		return;
+	}
+	a = &l->anchors[l->n_anchors];
+	a->name = strdup((const char *)name);
+	if (!a->name) {
+		load_nomem(l, line);
+		return;
+	}
+	a->node = n;
+	l->n_anchors++;
+}
+
+/* A deep copy of src (its lines, no key), counted against the node cap. */
+static struct tl_conf_node *node_copy(struct loader *l, const struct tl_conf_node *src, int line)
+{
+	struct tl_conf_node *n = node_new(l, src->type, src->line);
+	size_t i;
+
+	if (!n)
+		return NULL;
+	n->quoted = src->quoted;
+	n->len = src->len;
+	if (src->value && !(n->value = malloc(src->len + 1)))
+		goto nomem;
+	if (src->value)
+		memcpy(n->value, src->value, src->len + 1);
+	if (src->n_children) {
+		n->children = calloc(src->n_children, sizeof(*n->children));
+		if (!n->children)
+			goto nomem;
+	}
+	for (i = 0; i < src->n_children; i++) {
+		struct tl_conf_node *c = node_copy(l, src->children[i], line);
+
+		if (!c) {
+			node_free(n);
+			return NULL;
+		}
+		n->children[n->n_children++] = c;
+		if (src->children[i]->key) {
+			c->key = strdup(src->children[i]->key);
+			c->key_line = src->children[i]->key_line;
+			if (!c->key) {
+				node_free(n);
+				load_nomem(l, line);
+				return NULL;
+			}
+		}
+	}
+	return n;
+nomem:
+	node_free(n);
+	load_nomem(l, line);
+	return NULL;
+}
+
+static void on_alias(struct loader *l, const char *name, int line)
+{
+	struct tl_conf_node *src = NULL, *n;
+	size_t i;
+	int d;
+
+	for (i = l->n_anchors; i > 0 && !src; i--)
+		if (strcmp(l->anchors[i - 1].name, name) == 0)
+			src = l->anchors[i - 1].node;
+	if (!src) {
+		load_error(l, line, "alias '%s' names no anchor before it", name);
+		l->fatal = true;
+		return;
+	}
+	for (d = 0; d < l->depth; d++) {
+		if (l->stack[d].node == src) {
+			load_error(l, line, "alias '%s' names a node that contains it", name);
+			l->fatal = true;
+			return;
+		}
+	}
+	n = node_copy(l, src, line);
+	if (n)
+		attach(l, n);
+}
+
+static void bury(struct loader *l, struct tl_conf_node *n)
+{
+	if (l->n_dead == l->cap_dead &&
+	    tl_array_grow((void **)&l->dead, &l->cap_dead, l->n_dead + 1, sizeof(*l->dead)) < 0) {
+		/* Leaked rather than freed under an anchor; memory is short anyway. */
+		load_nomem(l, n->line);
+		return;
+	}
+	l->dead[l->n_dead++] = n;
+}
+
+/* Moves the entries of m (a map) into out, as PyYAML's dict: a key already there takes the new
+ * value in its first place. */
+static int merge_put(struct loader *l, struct tl_conf_node ***out, size_t *n, size_t *cap,
+		     struct tl_conf_node *e)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*out)[i]->key, e->key) == 0) {
+			bury(l, (*out)[i]);
+			(*out)[i] = e;
+			return 0;
+		}
+	}
+	if (*n == *cap && tl_array_grow((void **)out, cap, *n + 1, sizeof(**out)) < 0) {
+		bury(l, e);
+		load_nomem(l, e->line);
+		return -1;
+	}
+	(*out)[(*n)++] = e;
+	return 0;
+}
+
+/* Resolves the "<<" entries of map m as PyYAML's flatten_mapping does. */
+static void merge_keys(struct loader *l, struct tl_conf_node *m)
+{
+	struct tl_conf_node **out = NULL, **rest = NULL, *v;
+	size_t n = 0, cap = 0, n_rest = 0, i, j, k;
+	bool any = false;
+
+	for (i = 0; i < m->n_children; i++)
+		any |= m->children[i]->merge;
+	if (!any)
+		return;
+	rest = calloc(m->n_children, sizeof(*rest));
+	if (!rest) {
+		load_nomem(l, m->line);
+		return;
+	}
+	/* Merged entries first, in PyYAML's order, then the map's own. */
+	for (i = 0; i < m->n_children; i++) {
+		v = m->children[i];
+		m->children[i] = NULL;
+		if (!v->merge) {
+			rest[n_rest++] = v;
+			continue;
+		}
+		if (v->type == TL_CONF_NODE_MAP) {
+			for (k = 0; k < v->n_children; k++) {
+				merge_put(l, &out, &n, &cap, v->children[k]);
+				v->children[k] = NULL;
+			}
+		} else if (v->type == TL_CONF_NODE_SEQ) {
+			for (j = 0; j < v->n_children; j++)
+				if (v->children[j]->type != TL_CONF_NODE_MAP)
+					break;
+			if (j < v->n_children) {
+				load_error(l, tl_conf_node_line(v),
+					   "a merge key ('<<') takes a map or a list of maps");
+			} else {
+				/* The last map first: an earlier one overrides it. */
+				for (j = v->n_children; j > 0; j--) {
+					struct tl_conf_node *s = v->children[j - 1];
+
+					for (k = 0; k < s->n_children; k++) {
+						merge_put(l, &out, &n, &cap, s->children[k]);
+						s->children[k] = NULL;
+					}
+					s->n_children = 0;
+				}
+			}
+		} else {
+			load_error(l, tl_conf_node_line(v),
+				   "a merge key ('<<') takes a map or a list of maps");
+		}
+		if (v->type == TL_CONF_NODE_MAP)
+			v->n_children = 0;
+		bury(l, v);
+	}
+	for (i = 0; i < n_rest; i++)
+		merge_put(l, &out, &n, &cap, rest[i]);
+	free(rest);
+	free(m->children);
+	m->children = out;
+	m->n_children = n;
 }
 
 static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
@@ -345,7 +551,9 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 			text = "";
 			len = 0;
 		}
-		for (i = 0; i < f->node->n_children; i++) {
+		f->key_merge = (l->flags & TL_CONF_YAML_ALIASES) && plain && len == 2 &&
+			       memcmp(text, "<<", 2) == 0;
+		for (i = 0; i < f->node->n_children && !f->key_merge; i++) {
 			if (strcmp(f->node->children[i]->key, text) == 0) {
 				load_error(l, line, "duplicate key '%s' (first at line %d)", text,
 					   f->node->children[i]->key_line);
@@ -372,7 +580,8 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 	n->value[len] = '\0';
 	n->len = len;
 	n->quoted = !plain;
-	attach(l, n);
+	if (attach(l, n) == 0)
+		add_anchor(l, ev->data.scalar.anchor, n, line);
 }
 
 static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_char_t *anchor,
@@ -392,6 +601,7 @@ static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_c
 		return;
 	if (attach(l, n) != 0)
 		return;
+	add_anchor(l, anchor, n, line);
 	f = &l->stack[l->depth++];
 	memset(f, 0, sizeof(*f));
 	f->node = n;
@@ -407,6 +617,8 @@ static void on_end(struct loader *l)
 	/* A key without its value is left only when the parse stopped early. */
 	free(f->key);
 	f->key = NULL;
+	if (f->node->type == TL_CONF_NODE_MAP && !l->fatal)
+		merge_keys(l, f->node);
 }
 
 /*
@@ -455,6 +667,10 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 			}
 			break;
 		case YAML_ALIAS_EVENT:
+			if ((l->flags & TL_CONF_YAML_ALIASES) && !expecting_key(l)) {
+				on_alias(l, (const char *)ev.data.alias.anchor, line);
+				break;
+			}
 			load_error(l, line, "anchors and aliases are not supported (alias '%s')",
 				   (const char *)ev.data.alias.anchor);
 			if (expecting_key(l)) {
@@ -512,7 +728,14 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
 			struct tl_conf_errors *errs)
 {
+	return tl_conf_load_string_ex(name, text, len, 0, out, errs);
+}
+
+int tl_conf_load_string_ex(const char *name, const char *text, size_t len, unsigned flags,
+			   struct tl_conf_doc *out, struct tl_conf_errors *errs)
+{
 	struct loader l;
+	size_t i;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -529,7 +752,14 @@ int tl_conf_load_string(const char *name, const char *text, size_t len, struct t
 	}
 	l.file = out->file;
 	l.errs = errs;
+	l.flags = flags;
 	load_parse(&l, text, len);
+	for (i = 0; i < l.n_anchors; i++)
+		free(l.anchors[i].name);
+	free(l.anchors);
+	for (i = 0; i < l.n_dead; i++)
+		node_free(l.dead[i]);
+	free(l.dead);
 	rc = l.rc;
 	if (rc == 0 && !l.root) {
 		/* An empty file or a file of comments: a null document. */
@@ -546,6 +776,12 @@ out:
 }
 
 int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_errors *errs)
+{
+	return tl_conf_load_file_ex(path, 0, out, errs);
+}
+
+int tl_conf_load_file_ex(const char *path, unsigned flags, struct tl_conf_doc *out,
+			 struct tl_conf_errors *errs)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -584,7 +820,7 @@ int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_
 		tl_conf_errorf(errs, path, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
 		goto out;
 	}
-	rc = tl_conf_load_string(path, text, len, out, errs);
+	rc = tl_conf_load_string_ex(path, text, len, flags, out, errs);
 out:
 	free(text);
 	close(fd);

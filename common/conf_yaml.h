@@ -53,6 +53,7 @@ struct tl_conf_node {
 	char *value;			/* scalar text (also set for NULL nodes: "~", "") */
 	size_t len;			/* bytes in value */
 	bool quoted;			/* the scalar was quoted or a block scalar */
+	bool merge;			/* private: a plain "<<" key, merged at its map's end */
 	struct tl_conf_node **children; /* map entries or sequence items */
 	size_t n_children;
 };
@@ -112,6 +113,22 @@ int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_
 /* As tl_conf_load_file() for len bytes of text; name is used as the file in messages. */
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
 			struct tl_conf_errors *errs);
+/*
+ * Flags of the _ex loaders. TL_CONF_YAML_ALIASES accepts anchors, aliases
+ * and merge keys ("<<: *anchor", "<<: [*a, *b]") as PyYAML's safe_load
+ * resolves them, for files written for the original's Python loaders
+ * (ceilometer's meters.yaml): an alias becomes a copy of its anchor's node
+ * (lines of the anchor; copies count against TL_CONF_MAX_NODES, so nested
+ * aliases cannot blow up), merged keys come first, a key of the map itself
+ * wins over a merged one, an earlier map of a merge list over a later one.
+ * An alias to a node that contains it and a merge value that is not a map
+ * or a list of maps are errors.
+ */
+#define TL_CONF_YAML_ALIASES 0x1u
+int tl_conf_load_file_ex(const char *path, unsigned flags, struct tl_conf_doc *out,
+			 struct tl_conf_errors *errs);
+int tl_conf_load_string_ex(const char *name, const char *text, size_t len, unsigned flags,
+			   struct tl_conf_doc *out, struct tl_conf_errors *errs);
 /* Frees the tree. NULL and an empty document are accepted. */
 void tl_conf_doc_fini(struct tl_conf_doc *doc);
 
