@@ -32,7 +32,7 @@ EVENT_TYPES = [
 EXTRA_TYPES = ['test.create', 'test.update', 'full.sample', 'multi.const', 'lookup.type']
 
 IDS = ['bea70e51c7340cb9d555b15cbfcaec23', '30be1fc9a03c4e94ab05c403a8a377f2',
-       'e1d870e51c7340cb9d555b15cbfcaec2', 'üñíçødé-ıd', '', 'x' * 256]
+       'e1d870e51c7340cb9d555b15cbfcaec2', 'üñíçødé-ıd'] * 6 + ['', 'x' * 256]
 TIMES = ['2015-06-19T09:19:35.786893', '2015-06-19T09:19:35', '2015-06-19 09:19:35.1',
          '2015-06-19T09:19:35Z', '2015-06-19T09:19:35.786893+02:00', '2015-06-19T09:19:35-0530',
          '2015-06-19', '20150619T0919', '2015-06-19T09', '2015-6-9T09:19:35', '2015',
@@ -68,6 +68,19 @@ def maybe(r, d, key, v, p=0.93):
 
 def payload_for(r, et):
     p = {}
+    if et == 'full.sample' and r.random() < 0.8:
+        out = []
+        for _ in range(r.randint(0, 3)):
+            c = {}
+            maybe(r, c, 'counter_name', value(r, r.choice(['instance', 'cpu', 'ünï'])))
+            maybe(r, c, 'counter_type', value(r, r.choice(['gauge', 'delta', 'bogus'])))
+            maybe(r, c, 'counter_unit', value(r, r.choice(['ns', '%'])))
+            maybe(r, c, 'counter_volume', value(r, r.choice([28.0, 1, '5'])))
+            maybe(r, c, 'resource_id', value(r, r.choice(IDS)))
+            maybe(r, c, 'project_id', value(r, r.choice(IDS)))
+            maybe(r, c, 'user_id', value(r, r.choice(IDS)))
+            out.append(c)
+        return out
     num = lambda g: value(r, g)
     maybe(r, p, 'size', num(r.randint(0, 10 ** 9)))
     maybe(r, p, 'id', value(r, r.choice(IDS)))
@@ -78,7 +91,7 @@ def payload_for(r, et):
     maybe(r, p, 'receiver_user_id', value(r, r.choice(IDS)))
     maybe(r, p, 'receiver_tenant_id', value(r, r.choice(IDS)))
     for k in ('total', 'free', 'allocated', 'provisioned', 'virtual_free'):
-        maybe(r, p, k, num(r.uniform(0, 1000)), 0.6)
+        maybe(r, p, k, num(r.uniform(0, 1000)), 0.9)
     maybe(r, p, 'name_to_id', value(r, r.choice(['host@backend#pool', 'a#b#c', 'nohash'])))
     maybe(r, p, 'volume_id', value(r, r.choice(IDS)))
     maybe(r, p, 'snapshot_id', value(r, r.choice(IDS)))
@@ -143,7 +156,11 @@ def payload_for(r, et):
     # extra.yaml's fields
     maybe(r, p, 'volume', num(r.choice([1.0, 2, 0])), 0.5)
     maybe(r, p, 'counters', value(r, [{'n': 'a', 'v': 1, 't': 'gauge'},
-                                      {'n': 'b', 'v': 2, 't': 'delta'}]), 0.5)
+                                      {'n': 'b', 'v': value(r, 2), 't': value(r, 'delta')}]),
+          0.7)
+    maybe(r, p, 'resource_metadata', value(r, {'foo': 'bar'}), 0.5)
+    maybe(r, p, 'timestamp', value(r, r.choice(TIMES)), 0.5)
+    maybe(r, p, 'source', value(r, 'openstack'), 0.5)
     x = r.random()
     if x < 0.03:
         return scalar(r)
