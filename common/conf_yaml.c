@@ -343,8 +343,7 @@ static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
 		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
 }
 
-static void add_anchor(struct loader *l, const yaml_char_t *name, struct tl_conf_node *n,
-		       int line)
+static void add_anchor(struct loader *l, const yaml_char_t *name, struct tl_conf_node *n, int line)
 {
 	struct anchor *a;
 

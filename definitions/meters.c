@@ -29,10 +29,9 @@
 /* MeterDefinition.SAMPLE_ATTRIBUTES, in its order, then the two zipped extras. */
 enum { A_NAME, A_TYPE, A_VOLUME, A_UNIT, A_TIMESTAMP, A_USER_ID, A_PROJECT_ID, A_RESOURCE_ID, A_N };
 enum { A_MESSAGE = A_N, A_METADATA, A_ALL };
-static const char *const attr_names[A_ALL] = {"name",	   "type",	 "volume",
-					      "unit",	   "timestamp",	 "user_id",
-					      "project_id", "resource_id", "message",
-					      "metadata"};
+static const char *const attr_names[A_ALL] = {"name",	   "type",    "volume",	    "unit",
+					      "timestamp", "user_id", "project_id", "resource_id",
+					      "message",   "metadata"};
 
 /* One declarative.Definition: an int constant, or a JSONPath, maybe through timedelta. */
 struct field {
@@ -57,7 +56,7 @@ struct mdef {
 	struct meta_field *meta;
 	size_t n_meta;
 	struct field umeta;
-	bool lookup;	     /* a non-empty lookup */
+	bool lookup;	      /* a non-empty lookup */
 	unsigned lookup_bits; /* 1 << A_* named in lookup */
 	const char *file;
 	int line;
@@ -238,7 +237,8 @@ static bool yaml_int(const char *s, int64_t *out)
 	return true;
 }
 
-/* PyYAML's implicit float (without base 60): [-+]?(digits.digits?|.digits)([eE][-+]digits)?, .inf, .nan */
+/* PyYAML's implicit float (without base 60): [-+]?(digits.digits?|.digits)([eE][-+]digits)?, .inf,
+ * .nan */
 static bool yaml_float(const char *s, double *out)
 {
 	static const char *const specials[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
@@ -302,9 +302,10 @@ static bool yaml_float(const char *s, double *out)
  */
 static int yaml_value(struct tl_meters *m, const struct tl_conf_node *n, struct tl_json *out)
 {
-	static const char *const trues[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-	static const char *const falses[] = {"no",    "No",    "NO",  "false", "False",
-					     "FALSE", "off",   "Off", "OFF"};
+	static const char *const trues[] = {"yes",  "Yes", "YES", "true", "True",
+					    "TRUE", "on",  "On",  "ON"};
+	static const char *const falses[] = {"no",    "No",  "NO",  "false", "False",
+					     "FALSE", "off", "Off", "OFF"};
 	char *s;
 	size_t i;
 
@@ -368,9 +369,9 @@ static bool node_is_str(const struct tl_conf_node *n)
 		return true;
 	if (yaml_int(n->value, &i) || yaml_float(n->value, &d))
 		return false;
-	return strcmp(n->value, "true") && strcmp(n->value, "false") && strcasecmp(n->value, "yes") &&
-	       strcasecmp(n->value, "no") && strcasecmp(n->value, "on") &&
-	       strcasecmp(n->value, "off");
+	return strcmp(n->value, "true") && strcmp(n->value, "false") &&
+	       strcasecmp(n->value, "yes") && strcasecmp(n->value, "no") &&
+	       strcasecmp(n->value, "on") && strcasecmp(n->value, "off");
 }
 
 /* ================================================================ load */
@@ -450,15 +451,18 @@ static int field_make(struct loadctx *lc, const char *what, const struct tl_conf
 			if (plugin->type == TL_CONF_NODE_MAP) {
 				pname = tl_conf_map_get(plugin, "name");
 				if (!pname)
-					return refuse(lc, plugin,
-						      "Plugin specified, but no plugin name supplied "
-						      "for %s",
-						      what);
+					return refuse(
+						lc, plugin,
+						"Plugin specified, but no plugin name supplied "
+						"for %s",
+						what);
 				params = tl_conf_map_get(plugin, "parameters");
 			}
 			if (!node_is_str(pname))
-				return fail(lc, pname, "%s: the plugin name must be a string", what);
-			if (strcmp(pname->value, "split") == 0 || strcmp(pname->value, "bitfield") == 0)
+				return fail(lc, pname, "%s: the plugin name must be a string",
+					    what);
+			if (strcmp(pname->value, "split") == 0 ||
+			    strcmp(pname->value, "bitfield") == 0)
 				return fail(lc, pname,
 					    "%s: the plugin '%s' is not supported in meter "
 					    "definitions by Tally",
@@ -482,11 +486,13 @@ static int field_make(struct loadctx *lc, const char *what, const struct tl_conf
 			for (i = 0; i < fields->n_children; i++) {
 				if (!node_is_str(fields->children[i])) {
 					tl_buf_fini(&b);
-					return fail(lc, fields->children[i],
-						    "%s: each of the fields must be a JSONPath string",
-						    what);
+					return fail(
+						lc, fields->children[i],
+						"%s: each of the fields must be a JSONPath string",
+						what);
 				}
-				tl_buf_printf(&b, "%s(%s)", i ? "|" : "", fields->children[i]->value);
+				tl_buf_printf(&b, "%s(%s)", i ? "|" : "",
+					      fields->children[i]->value);
 			}
 			if (tl_buf_error(&b)) {
 				tl_buf_fini(&b);
@@ -499,8 +505,8 @@ static int field_make(struct loadctx *lc, const char *what, const struct tl_conf
 		}
 	}
 	if (fields->type == TL_CONF_NODE_MAP || fields->type == TL_CONF_NODE_SEQ)
-		return refuse(lc, fields, "Parse error in JSONPath specification for %s: not a string",
-			      what);
+		return refuse(lc, fields,
+			      "Parse error in JSONPath specification for %s: not a string", what);
 	if (yaml_value(lc->m, fields, &v) < 0)
 		return -ENOMEM;
 	if (v.type == TL_JSON_INT || v.type == TL_JSON_TRUE || v.type == TL_JSON_FALSE) {
@@ -551,7 +557,8 @@ static int add_pattern(struct loadctx *lc, struct mdef *d, const struct tl_conf_
 	int rc;
 
 	if (!node_is_str(n))
-		return fail(lc, n, "event_type: each pattern must be a string (re.compile refuses %s)",
+		return fail(lc, n,
+			    "event_type: each pattern must be a string (re.compile refuses %s)",
 			    tl_conf_node_kind(n));
 	rc = tl_pyregex_compile(n->value, n->len, &re, err, sizeof(err));
 	if (rc == -ENOMEM)
@@ -577,8 +584,8 @@ static const char *node_text(const struct tl_conf_node *n)
 /* MeterDefinition.__init__. */
 static int def_make(struct loadctx *lc, const struct tl_conf_node *cfg, struct mdef *d)
 {
-	static const char *const required[] = {"name", "type", "event_type", "unit", "volume",
-					       "resource_id"};
+	static const char *const required[] = {"name", "type",	 "event_type",
+					       "unit", "volume", "resource_id"};
 	const struct tl_conf_node *n, *lookup, *meta;
 	char missing[128] = "";
 	size_t i;
@@ -617,10 +624,11 @@ static int def_make(struct loadctx *lc, const struct tl_conf_node *cfg, struct m
 	if (lookup) {
 		if (lookup->type == TL_CONF_NODE_NULL || lookup->type == TL_CONF_NODE_MAP ||
 		    (lookup->type == TL_CONF_NODE_SCALAR && !node_is_str(lookup)))
-			return fail(lc, lookup,
-				    "lookup: must be a name or a list of names (the original raises "
-				    "on %s)",
-				    tl_conf_node_kind(lookup));
+			return fail(
+				lc, lookup,
+				"lookup: must be a name or a list of names (the original raises "
+				"on %s)",
+				tl_conf_node_kind(lookup));
 		if (lookup->type == TL_CONF_NODE_SCALAR) {
 			d->lookup = lookup->len > 0;
 			for (i = 0; i < A_ALL; i++)
@@ -668,7 +676,8 @@ static int def_make(struct loadctx *lc, const struct tl_conf_node *cfg, struct m
 	}
 	meta = tl_conf_map_get(cfg, "metadata");
 	if (meta && meta->type != TL_CONF_NODE_MAP)
-		return fail(lc, meta, "metadata: must be a map of fields (the original raises on %s)",
+		return fail(lc, meta,
+			    "metadata: must be a map of fields (the original raises on %s)",
 			    tl_conf_node_kind(meta));
 	if (meta && meta->n_children) {
 		d->meta = calloc(meta->n_children, sizeof(*d->meta));
@@ -765,7 +774,9 @@ static char *name_key(const struct tl_json *v)
 	} else {
 		/* True == 1, False == 0, None */
 		if (asprintf(&k, "%s",
-			     v->type == TL_JSON_TRUE ? "n1" : v->type == TL_JSON_FALSE ? "n0" : "z") < 0)
+			     v->type == TL_JSON_TRUE	? "n1"
+			     : v->type == TL_JSON_FALSE ? "n0"
+							: "z") < 0)
 			return NULL;
 	}
 	return k;
@@ -786,7 +797,8 @@ static int load_file(struct tl_meters *m, const char *path, struct tl_conf_error
 	lc.file = m->files[m->n_files - 1];
 	metric = tl_conf_map_get(doc.root, "metric");
 	if (!metric) {
-		tl_conf_error(errs, doc.root, "no 'metric' list (the original raises on this file)");
+		tl_conf_error(errs, doc.root,
+			      "no 'metric' list (the original raises on this file)");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -811,7 +823,8 @@ static int load_file(struct tl_meters *m, const char *path, struct tl_conf_error
 		}
 		nn = tl_conf_map_get(cfg, "name");
 		if (nn && (nn->type == TL_CONF_NODE_MAP || nn->type == TL_CONF_NODE_SEQ)) {
-			tl_conf_error(errs, nn, "name: must be a scalar (the original raises on %s)",
+			tl_conf_error(errs, nn,
+				      "name: must be a scalar (the original raises on %s)",
 				      tl_conf_node_kind(nn));
 			rc = -EINVAL;
 			continue;
@@ -823,8 +836,9 @@ static int load_file(struct tl_meters *m, const char *path, struct tl_conf_error
 		for (i = 0; i < *n_seen && !dup; i++)
 			dup = strcmp((*seen)[i], key) == 0;
 		if (dup) {
-			tl_logc(TL_LOG_WARNING, LOGC, "%s:%d: skipping duplicate meter definition %s",
-				lc.file, tl_conf_node_line(cfg), nn ? nn->value : "None");
+			tl_logc(TL_LOG_WARNING, LOGC,
+				"%s:%d: skipping duplicate meter definition %s", lc.file,
+				tl_conf_node_line(cfg), nn ? nn->value : "None");
 			if (warns)
 				tl_conf_error(warns, cfg, "skipping duplicate meter definition %s",
 					      nn ? nn->value : "None");
@@ -850,8 +864,8 @@ static int load_file(struct tl_meters *m, const char *path, struct tl_conf_error
 				lc.file, lc.line, node_text(nn), lc.msg);
 			if (warns)
 				tl_conf_errorf(warns, lc.file, lc.line,
-					       "error loading meter definition %s: %s", node_text(nn),
-					       lc.msg);
+					       "error loading meter definition %s: %s",
+					       node_text(nn), lc.msg);
 			m->skipped++;
 		}
 		if (r != 0) {
@@ -864,7 +878,8 @@ static int load_file(struct tl_meters *m, const char *path, struct tl_conf_error
 		if (m->n >= TL_METERS_MAX_DEFS) {
 			def_free(&m->defs[m->n]);
 			free(key);
-			tl_conf_error(errs, cfg, "more than %d meter definitions", TL_METERS_MAX_DEFS);
+			tl_conf_error(errs, cfg, "more than %d meter definitions",
+				      TL_METERS_MAX_DEFS);
 			rc = -EINVAL;
 			break;
 		}
@@ -910,7 +925,8 @@ static char **strv_dup(const char *const *v, size_t n, const char *def, size_t *
 }
 
 int tl_meters_load(const char *const *paths, size_t n, const struct tl_meters_opts *opts,
-		   struct tl_meters **out, struct tl_conf_errors *errs, struct tl_conf_errors *warns)
+		   struct tl_meters **out, struct tl_conf_errors *errs,
+		   struct tl_conf_errors *warns)
 {
 	static const struct tl_meters_opts none = {0};
 	struct tl_meters *m;
@@ -1138,7 +1154,8 @@ static bool iso_time(const char *s, size_t len, size_t p, struct isotime *t)
 					continue;
 				t->sec = num(s, r, nd);
 				r += nd;
-				if (r + 1 < len && (s[r] == '.' || s[r] == ',') && dig(s, len, r + 1, 1)) {
+				if (r + 1 < len && (s[r] == '.' || s[r] == ',') &&
+				    dig(s, len, r + 1, 1)) {
 					size_t f = r + 1, k = 0;
 					int us = 0;
 
@@ -1263,7 +1280,8 @@ struct built {
 
 #define DROP TL_METERS_DROPPED
 
-static int drop(struct tl_meters_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int drop(struct tl_meters_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int drop(struct tl_meters_ctx *c, const char *fmt, ...)
 {
@@ -1339,7 +1357,8 @@ static int field_parse(struct tl_meters_ctx *c, const struct field *f, const str
 		struct tl_json *v;
 
 		if (all)
-			return drop(c, "the timedelta plugin cannot return multiple values (lookup)");
+			return drop(c,
+				    "the timedelta plugin cannot return multiple values (lookup)");
 		for (i = 0; i < c->r.count; i++) {
 			if (is_none(c->r.matches[i].value))
 				continue;
@@ -1583,8 +1602,10 @@ static int to_samples(const struct tl_meters *m, struct tl_meters_ctx *c, const 
 			return rc;
 		if (truthy(v.one)) {
 			if (v.one->type != TL_JSON_OBJECT)
-				return drop(c, "AttributeError: user_metadata of %.60s is %s, not a dict",
-					    d->label, tl_json_type_name(v.one));
+				return drop(
+					c,
+					"AttributeError: user_metadata of %.60s is %s, not a dict",
+					d->label, tl_json_type_name(v.one));
 			if ((rc = add_user_metadata(c, m, v.one, &meta)))
 				return rc;
 		}
@@ -1666,7 +1687,8 @@ static int from_notification(struct tl_meters_ctx *c, const struct tl_json *root
 		payload = tl_json_get(root, "payload");
 		if (payload && payload->type == TL_JSON_OBJECT) {
 			for (i = 0; i < payload->len; i++)
-				if (obj_put(c, &o, payload->u.members[i].key, payload->u.members[i].klen,
+				if (obj_put(c, &o, payload->u.members[i].key,
+					    payload->u.members[i].klen,
 					    &payload->u.members[i].val) < 0)
 					return -ENOMEM;
 		}
@@ -1858,8 +1880,8 @@ static int convert(const struct tl_meters *m, struct tl_meters_ctx *c, const str
 	return 0;
 }
 
-int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c,
-		    const struct tl_json *root, tl_meters_fn fn, void *arg)
+int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c, const struct tl_json *root,
+		    tl_meters_fn fn, void *arg)
 {
 	const struct tl_json *ev;
 	struct tl_sample s;
@@ -1888,7 +1910,8 @@ int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c,
 			if (r == 1)
 				break;
 			if (r == -E2BIG) {
-				rc = drop(c, "the pattern match of %.60s took too many steps", d->label);
+				rc = drop(c, "the pattern match of %.60s took too many steps",
+					  d->label);
 				break;
 			}
 			if (r < 0 && r != -EINVAL) {
@@ -1933,9 +1956,9 @@ out:
 
 const char *tl_meters_skip_name(enum tl_meters_skip why)
 {
-	static const char *const names[TL_METERS_SKIP_N] = {
-		"name", "type", "unit", "volume", "volume_type", "resource_id",
-		"user_id", "project_id", "timestamp"};
+	static const char *const names[TL_METERS_SKIP_N] = {"name",    "type",	      "unit",
+							    "volume",  "volume_type", "resource_id",
+							    "user_id", "project_id",  "timestamp"};
 
 	return (unsigned)why < TL_METERS_SKIP_N ? names[why] : "?";
 }

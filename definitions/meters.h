@@ -41,10 +41,10 @@
 #include "definitions/jsonpath.h"
 
 /* Caps. */
-#define TL_METERS_MAX_FILES	  256	 /* files after folders are expanded */
-#define TL_METERS_MAX_DEFS	  4096	 /* definitions kept */
-#define TL_METERS_MAX_SAMPLES	  10000	 /* samples of one notification; more: the whole is dropped */
-#define TL_METERS_MAX_EVENT_TYPE 1024 /* bytes of an event_type matched against patterns */
+#define TL_METERS_MAX_FILES	 256   /* files after folders are expanded */
+#define TL_METERS_MAX_DEFS	 4096  /* definitions kept */
+#define TL_METERS_MAX_SAMPLES	 10000 /* samples of one notification; more: the whole is dropped */
+#define TL_METERS_MAX_EVENT_TYPE 1024  /* bytes of an event_type matched against patterns */
 
 /* Settings the original takes from ceilometer.conf. */
 struct tl_meters_opts {
@@ -67,7 +67,8 @@ struct tl_meters;
  * to it too. Returns 0 and *out, to free with tl_meters_free().
  */
 int tl_meters_load(const char *const *paths, size_t n, const struct tl_meters_opts *opts,
-		   struct tl_meters **out, struct tl_conf_errors *errs, struct tl_conf_errors *warns);
+		   struct tl_meters **out, struct tl_conf_errors *errs,
+		   struct tl_conf_errors *warns);
 void tl_meters_free(struct tl_meters *m);
 
 /* Definitions kept, in the order they are applied. */
@@ -79,10 +80,10 @@ size_t tl_meters_skipped(const struct tl_meters *m);
 
 /* Why a sample the original yields is not handed over (counted in the context). */
 enum tl_meters_skip {
-	TL_METERS_SKIP_NAME = 0,  /* counter_name not a non-empty string of at most 255 bytes */
-	TL_METERS_SKIP_TYPE,	  /* not gauge, delta or cumulative */
-	TL_METERS_SKIP_UNIT,	  /* as name */
-	TL_METERS_SKIP_VOLUME,	  /* None, or text float() refuses: the original's pipeline drops it */
+	TL_METERS_SKIP_NAME = 0, /* counter_name not a non-empty string of at most 255 bytes */
+	TL_METERS_SKIP_TYPE,	 /* not gauge, delta or cumulative */
+	TL_METERS_SKIP_UNIT,	 /* as name */
+	TL_METERS_SKIP_VOLUME, /* None, or text float() refuses: the original's pipeline drops it */
 	TL_METERS_SKIP_VOLUME_TYPE, /* a list or a map (the original's pipeline raises), NaN, inf */
 	TL_METERS_SKIP_RESOURCE_ID, /* as name */
 	TL_METERS_SKIP_USER_ID,	    /* not None nor a string of at most 255 bytes */

@@ -33,10 +33,10 @@ struct range {
 
 struct node {
 	enum node_kind kind;
-	uint32_t c;	   /* N_CHAR: the code point; N_CLASS: C_* bits; N_ASSERT: A_* */
-	bool neg;	   /* N_CLASS, N_LOOK */
-	int min, max;	   /* N_REPEAT; max -1: no bound */
-	struct range *rg;  /* N_CLASS */
+	uint32_t c;	  /* N_CHAR: the code point; N_CLASS: C_* bits; N_ASSERT: A_* */
+	bool neg;	  /* N_CLASS, N_LOOK */
+	int min, max;	  /* N_REPEAT; max -1: no bound */
+	struct range *rg; /* N_CLASS */
 	size_t n_rg;
 	struct node **kids; /* N_CAT, N_ALT: the parts; N_REPEAT, N_LOOK: kids[0] */
 	size_t n_kids;
@@ -148,8 +148,8 @@ static int add_range(struct parser *ps, struct node *n, uint32_t lo, uint32_t hi
 static uint32_t next_cp(struct parser *ps)
 {
 	uint32_t cp;
-	size_t k = tl_utf8_decode((const unsigned char *)ps->p, (const unsigned char *)ps->end,
-				  &cp);
+	size_t k =
+		tl_utf8_decode((const unsigned char *)ps->p, (const unsigned char *)ps->end, &cp);
 
 	if (!k) {
 		perr(ps, "the pattern is not valid UTF-8");
@@ -188,18 +188,54 @@ static int parse_escape(struct parser *ps, bool in_class, uint32_t *cp, uint32_t
 	}
 	c = *ps->p;
 	switch (c) {
-	case 'd': ps->p++; *cls = C_D; return 0;
-	case 'D': ps->p++; *cls = C_ND; return 0;
-	case 'w': ps->p++; *cls = C_W; return 0;
-	case 'W': ps->p++; *cls = C_NW; return 0;
-	case 's': ps->p++; *cls = C_S; return 0;
-	case 'S': ps->p++; *cls = C_NS; return 0;
-	case 'n': ps->p++; *cp = '\n'; return 0;
-	case 't': ps->p++; *cp = '\t'; return 0;
-	case 'r': ps->p++; *cp = '\r'; return 0;
-	case 'f': ps->p++; *cp = '\f'; return 0;
-	case 'v': ps->p++; *cp = '\v'; return 0;
-	case 'a': ps->p++; *cp = '\a'; return 0;
+	case 'd':
+		ps->p++;
+		*cls = C_D;
+		return 0;
+	case 'D':
+		ps->p++;
+		*cls = C_ND;
+		return 0;
+	case 'w':
+		ps->p++;
+		*cls = C_W;
+		return 0;
+	case 'W':
+		ps->p++;
+		*cls = C_NW;
+		return 0;
+	case 's':
+		ps->p++;
+		*cls = C_S;
+		return 0;
+	case 'S':
+		ps->p++;
+		*cls = C_NS;
+		return 0;
+	case 'n':
+		ps->p++;
+		*cp = '\n';
+		return 0;
+	case 't':
+		ps->p++;
+		*cp = '\t';
+		return 0;
+	case 'r':
+		ps->p++;
+		*cp = '\r';
+		return 0;
+	case 'f':
+		ps->p++;
+		*cp = '\f';
+		return 0;
+	case 'v':
+		ps->p++;
+		*cp = '\v';
+		return 0;
+	case 'a':
+		ps->p++;
+		*cp = '\a';
+		return 0;
 	case 'b':
 		ps->p++;
 		if (in_class)
@@ -207,7 +243,9 @@ static int parse_escape(struct parser *ps, bool in_class, uint32_t *cp, uint32_t
 		else
 			*as = A_WORD_B;
 		return 0;
-	case 'B': case 'A': case 'Z':
+	case 'B':
+	case 'A':
+	case 'Z':
 		if (in_class) {
 			perr(ps, "bad escape \\%c in a class", c);
 			return -1;
@@ -215,7 +253,9 @@ static int parse_escape(struct parser *ps, bool in_class, uint32_t *cp, uint32_t
 		ps->p++;
 		*as = c == 'B' ? A_NOT_WORD_B : c == 'A' ? A_BEGIN : A_STR_END;
 		return 0;
-	case 'x': case 'u': case 'U':
+	case 'x':
+	case 'u':
+	case 'U':
 		n = c == 'x' ? 2 : c == 'u' ? 4 : 8;
 		ps->p++;
 		for (i = 0; i < n; i++) {
@@ -476,7 +516,9 @@ static struct node *parse_atom(struct parser *ps)
 		}
 		return n;
 	}
-	case '*': case '+': case '?':
+	case '*':
+	case '+':
+	case '?':
 		perr(ps, "nothing to repeat");
 		return NULL;
 	case '{': {
@@ -536,7 +578,8 @@ static struct node *parse_cat(struct parser *ps)
 			}
 			if (a->kind == N_ASSERT || a->kind == N_REPEAT || a->kind == N_LOOK) {
 				ps->p = at;
-				perr(ps, a->kind == N_REPEAT ? "multiple repeat" : "nothing to repeat");
+				perr(ps,
+				     a->kind == N_REPEAT ? "multiple repeat" : "nothing to repeat");
 				node_free(a);
 				goto fail;
 			}
@@ -777,8 +820,9 @@ int tl_pyregex_compile(const char *pattern, size_t len, struct tl_pyregex **out,
 	if (g.rc) {
 		tl_pyregex_free(g.re);
 		if (g.rc == -E2BIG) {
-			snprintf(err, errlen, "too large once repeats are expanded (more than %d "
-					      "instructions or %d unbounded loops)",
+			snprintf(err, errlen,
+				 "too large once repeats are expanded (more than %d "
+				 "instructions or %d unbounded loops)",
 				 TL_PYREGEX_MAX_PROG, MAX_REGS);
 			return -EINVAL;
 		}
@@ -835,7 +879,7 @@ static bool in_class(const struct tl_pyregex *re, const struct inst *in, uint32_
 }
 
 struct frame {
-	int pc;	 /* -1: restore register reg to sp */
+	int pc; /* -1: restore register reg to sp */
 	int reg;
 	size_t sp;
 };
@@ -917,7 +961,7 @@ static int run(struct vm *m, int pc0, size_t sp0)
 				k = tl_utf8_decode(m->s + sp, m->s + m->len, &c);
 				if (!k)
 					break;
-				if (in->op == O_CHAR ? c != in->c
+				if (in->op == O_CHAR  ? c != in->c
 				    : in->op == O_ANY ? c == '\n'
 						      : !in_class(m->re, in, c))
 					break;

@@ -58,7 +58,8 @@ static int on_sample(void *arg, const struct tl_sample *s, enum tl_meters_skip s
 		tl_buf_putc(b, ',');
 	if (!s) {
 		tl_buf_puts(b, "{\"skip\":");
-		tl_json_write_string(tl_meters_skip_name(skip), strlen(tl_meters_skip_name(skip)), b);
+		tl_json_write_string(tl_meters_skip_name(skip), strlen(tl_meters_skip_name(skip)),
+				     b);
 		put_str(b, "def", name);
 		tl_buf_putc(b, '}');
 		return 0;
@@ -87,7 +88,8 @@ static int on_sample(void *arg, const struct tl_sample *s, enum tl_meters_skip s
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: tally-meters [--list] [--bench N] DEFINITIONS... < notifications\n");
+	fprintf(stderr,
+		"usage: tally-meters [--list] [--bench N] DEFINITIONS... < notifications\n");
 	return 2;
 }
 
@@ -118,8 +120,8 @@ int main(int argc, char **argv)
 		return usage();
 	tl_conf_errors_init(&errs);
 	tl_conf_errors_init(&warns);
-	rc = tl_meters_load((const char *const *)argv + argi, (size_t)(argc - argi), NULL, &m, &errs,
-			    &warns);
+	rc = tl_meters_load((const char *const *)argv + argi, (size_t)(argc - argi), NULL, &m,
+			    &errs, &warns);
 	if (rc < 0) {
 		tl_conf_errors_print(&errs, stderr);
 		tl_conf_errors_fini(&errs);
@@ -172,8 +174,8 @@ int main(int argc, char **argv)
 				if (rc == TL_METERS_DROPPED) {
 					tl_buf_reset(&b);
 					tl_buf_printf(&b, "{\"n\":%d,\"drop\":", idx);
-					tl_json_write_string(tl_meters_why(&c), strlen(tl_meters_why(&c)),
-							     &b);
+					tl_json_write_string(tl_meters_why(&c),
+							     strlen(tl_meters_why(&c)), &b);
 					tl_buf_puts(&b, "}\n");
 				} else if (rc < 0) {
 					fprintf(stderr, "tally-meters: %s\n", strerror(-rc));
@@ -191,7 +193,8 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"tally-meters: %zu notifications x %ld: %.0f ns per notification in "
 			"tl_meters_apply (%llu samples, %llu dropped)\n",
-			n_lines, bench, (double)t_apply * 1000.0 / (double)(n_lines * (size_t)bench),
+			n_lines, bench,
+			(double)t_apply * 1000.0 / (double)(n_lines * (size_t)bench),
 			(unsigned long long)c.stats.samples, (unsigned long long)c.stats.dropped);
 	for (i = 0; i < TL_METERS_SKIP_N && !bench; i++)
 		if (c.stats.skipped[i])

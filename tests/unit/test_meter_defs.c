@@ -57,12 +57,12 @@ static const char *load(const char *text, struct tl_meters **out, struct tl_conf
 	return rc ? msg : NULL;
 }
 
-#define DEF(name, extra)                                                                           \
-	"  - name: " name "\n"                                                                     \
-	"    event_type: test.create\n"                                                            \
-	"    type: gauge\n"                                                                        \
-	"    unit: B\n"                                                                            \
-	"    volume: $.payload.volume\n"                                                           \
+#define DEF(name, extra)                 \
+	"  - name: " name "\n"           \
+	"    event_type: test.create\n"  \
+	"    type: gauge\n"              \
+	"    unit: B\n"                  \
+	"    volume: $.payload.volume\n" \
 	"    resource_id: $.payload.resource_id\n" extra
 
 static void test_load_errors(void **state)
@@ -74,7 +74,8 @@ static void test_load_errors(void **state)
 	/* A JSONPath the engine refuses: file:line and the expression. */
 	e = load("metric:\n" DEF("a", "    project_id: $.payload.`sorted`\n"), &m, NULL);
 	assert_non_null(e);
-	assert_non_null(strstr(e, "m.yaml:8: project_id: the JSONPath '$.payload.`sorted`' is refused"));
+	assert_non_null(
+		strstr(e, "m.yaml:8: project_id: the JSONPath '$.payload.`sorted`' is refused"));
 	assert_null(m);
 	/* What jsonpath-rw-ext cannot parse either ('%' as a unit): an error, not a skip. */
 	e = load("metric:\n  - {name: a, event_type: x, type: gauge, unit: '%', volume: 1, "
@@ -83,8 +84,10 @@ static void test_load_errors(void **state)
 	assert_non_null(e);
 	assert_non_null(strstr(e, "m.yaml:2: unit: the JSONPath '%' is refused"));
 	/* An event_type pattern Python would take but Tally does not. */
-	e = load("metric:\n" DEF("a", "") "  - name: b\n    event_type: ['x', '(?<=a)b']\n"
-		 "    type: gauge\n    unit: B\n    volume: 1\n    resource_id: r\n",
+	e = load("metric:\n" DEF(
+			 "a",
+			 "") "  - name: b\n    event_type: ['x', '(?<=a)b']\n"
+			     "    type: gauge\n    unit: B\n    volume: 1\n    resource_id: r\n",
 		 &m, NULL);
 	assert_non_null(e);
 	assert_non_null(strstr(e, "m.yaml:9: event_type: the pattern '(?<=a)b' is refused: "
@@ -111,11 +114,12 @@ static void test_refused_and_duplicates(void **state)
 
 	(void)state;
 	tl_conf_errors_init(&warns);
-	assert_null(load("metric:\n" DEF("first", "")
-			 "  - {name: bad, event_type: x, type: foo, unit: B, volume: 1, resource_id: r}\n"
-			 "  - name: nothing\n    event_type: x\n"
-			 "  - {name: dup, event_type: x, type: gauge, unit: one, volume: 1, resource_id: r}\n"
-			 DEF("dup", "") DEF("last", ""),
+	assert_null(load("metric:\n" DEF("first", "") "  - {name: bad, event_type: x, type: foo, "
+						      "unit: B, volume: 1, resource_id: r}\n"
+						      "  - name: nothing\n    event_type: x\n"
+						      "  - {name: dup, event_type: x, type: gauge, "
+						      "unit: one, volume: 1, resource_id: r}\n" DEF(
+							      "dup", "") DEF("last", ""),
 			 &m, &warns));
 	/* Reversed, the later "dup" wins, the refused ones are skipped with file:line. */
 	assert_int_equal(tl_meters_count(m), 3);
@@ -125,7 +129,8 @@ static void test_refused_and_duplicates(void **state)
 	assert_string_equal(tl_meters_name(m, 2, NULL, NULL), "first");
 	assert_int_equal(tl_meters_skipped(m), 3);
 	assert_int_equal(warns.n, 3);
-	assert_non_null(strstr(warns.e[0].msg, "m.yaml:11: skipping duplicate meter definition dup"));
+	assert_non_null(
+		strstr(warns.e[0].msg, "m.yaml:11: skipping duplicate meter definition dup"));
 	assert_non_null(strstr(warns.e[1].msg, "m.yaml:9: error loading meter definition nothing: "
 					       "Required fields ['type', 'unit', 'volume', "
 					       "'resource_id'] not specified"));
@@ -143,8 +148,7 @@ struct got {
 	int n;
 };
 
-static int collect(void *arg, const struct tl_sample *s, enum tl_meters_skip skip,
-		   const char *name)
+static int collect(void *arg, const struct tl_sample *s, enum tl_meters_skip skip, const char *name)
 {
 	struct got *g = arg;
 	struct tl_buf b;
@@ -194,9 +198,10 @@ static void test_apply(void **state)
 	int64_t us;
 
 	(void)state;
-	assert_null(load("metric:\n" DEF("plain", "") DEF("meta", "    metadata: {v: $.payload.volume, "
-								  "zero: $.payload.zero}\n"
-								  "    timestamp: $.payload.when\n"),
+	assert_null(load("metric:\n" DEF("plain", "")
+				 DEF("meta", "    metadata: {v: $.payload.volume, "
+					     "zero: $.payload.zero}\n"
+					     "    timestamp: $.payload.when\n"),
 			 &m, NULL));
 	tl_meters_ctx_init(&c);
 	/* The second definition is applied first (reversed). */
@@ -221,9 +226,10 @@ static void test_apply(void **state)
 	assert_string_equal(g.s[0].source, "openstack");
 	/* no metadata: the payload, event_type and host */
 	assert_string_equal(g.s[1].counter_name, "plain");
-	assert_string_equal(g.meta[1], "{\"volume\":12,\"resource_id\":\"r1\",\"zero\":0,\"when\":"
-				       "\"2015-06-19T11:19:35.5+02:00\",\"event_type\":\"test.create\","
-				       "\"host\":\"compute.h1\"}");
+	assert_string_equal(g.meta[1],
+			    "{\"volume\":12,\"resource_id\":\"r1\",\"zero\":0,\"when\":"
+			    "\"2015-06-19T11:19:35.5+02:00\",\"event_type\":\"test.create\","
+			    "\"host\":\"compute.h1\"}");
 	assert_int_equal(strlen(g.ids[0]), 36);
 	assert_int_equal(g.ids[0][14], '5');
 	snprintf(first_id, sizeof(first_id), "%s", g.ids[0]);
@@ -238,17 +244,25 @@ static void test_apply(void **state)
 	assert_string_not_equal(g.ids[0], g.ids[1]);
 
 	/* A volume float() refuses is skipped, one it takes is kept. */
-	assert_int_equal(apply(m, &c, NOTE("{\"volume\": \"abc\", \"resource_id\": \"r1\"}", "2015-06-19"), &g), 0);
+	assert_int_equal(apply(m, &c,
+			       NOTE("{\"volume\": \"abc\", \"resource_id\": \"r1\"}", "2015-06-19"),
+			       &g),
+			 0);
 	assert_int_equal(g.n, 2);
 	assert_null(g.s[0].counter_name);
 	assert_int_equal(g.skip[0], TL_METERS_SKIP_VOLUME);
-	assert_int_equal(apply(m, &c, NOTE("{\"volume\": \" 1_2.5 \", \"resource_id\": \"r1\"}", "2015-06-19"), &g), 0);
+	assert_int_equal(
+		apply(m, &c,
+		      NOTE("{\"volume\": \" 1_2.5 \", \"resource_id\": \"r1\"}", "2015-06-19"), &g),
+		0);
 	assert_false(g.s[0].volume_is_int);
 	assert_true(g.s[0].volume == 12.5);
 	assert_int_equal(c.stats.skipped[TL_METERS_SKIP_VOLUME], 2);
 
 	/* A timestamp that does not parse drops the whole notification, as the original. */
-	assert_int_equal(apply(m, &c, NOTE("{\"volume\": 1, \"resource_id\": \"r1\"}", "2015-06-19T25:00"), &g),
+	assert_int_equal(apply(m, &c,
+			       NOTE("{\"volume\": 1, \"resource_id\": \"r1\"}", "2015-06-19T25:00"),
+			       &g),
 			 TL_METERS_DROPPED);
 	assert_int_equal(g.n, 0);
 	assert_non_null(strstr(tl_meters_why(&c), "ValueError"));
@@ -274,12 +288,13 @@ static void test_lookup(void **state)
 			 "    lookup: [name, unit, volume]\n",
 			 &m, NULL));
 	tl_meters_ctx_init(&c);
-	assert_int_equal(apply(m, &c,
-			       NOTE("{\"id\": \"r\", \"m\": [{\"n\": \"a\", \"u\": \"B\", \"v\": 1}, "
-				    "{\"n\": \"b\", \"u\": \"s\", \"v\": 2.5}]}",
-				    "2015-06-19"),
-			       &g),
-			 0);
+	assert_int_equal(
+		apply(m, &c,
+		      NOTE("{\"id\": \"r\", \"m\": [{\"n\": \"a\", \"u\": \"B\", \"v\": 1}, "
+			   "{\"n\": \"b\", \"u\": \"s\", \"v\": 2.5}]}",
+			   "2015-06-19"),
+		      &g),
+		0);
 	assert_int_equal(g.n, 2);
 	assert_string_equal(g.s[0].counter_name, "a");
 	assert_string_equal(g.s[0].counter_unit, "B");
@@ -390,9 +405,9 @@ static void test_yaml_merge(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_errors),	   cmocka_unit_test(test_refused_and_duplicates),
-		cmocka_unit_test(test_apply),		   cmocka_unit_test(test_lookup),
-		cmocka_unit_test(test_pyregex),		   cmocka_unit_test(test_yaml_merge),
+		cmocka_unit_test(test_load_errors), cmocka_unit_test(test_refused_and_duplicates),
+		cmocka_unit_test(test_apply),	    cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_pyregex),	    cmocka_unit_test(test_yaml_merge),
 	};
 	int rc;
 
