@@ -1280,6 +1280,8 @@ struct built {
 
 #define DROP TL_METERS_DROPPED
 
+static double div_1e6(int64_t diff);
+
 static int drop(struct tl_meters_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -1375,7 +1377,7 @@ static int field_parse(struct tl_meters_ctx *c, const struct field *f, const str
 			return -ENOMEM;
 		memset(v, 0, sizeof(*v));
 		v->type = TL_JSON_REAL;
-		v->u.d = fabs((double)(b - a) / 1e6);
+		v->u.d = fabs(div_1e6(b - a));
 		out->one = v;
 		return 0;
 	}
@@ -1717,35 +1719,75 @@ static int from_notification(struct tl_meters_ctx *c, const struct tl_json *root
 	return 0;
 }
 
-/* Python's float(text), finite: the pipeline keeps a volume it can convert. */
-static bool py_float(const char *s, double *out)
+/* Python's float(text): the pipeline keeps a volume it can convert (inf included). */
+static bool py_float(const char *s, size_t len, double *out)
 {
-	char buf[256], *w = buf, *end;
-	const char *p = s, *e = s + strlen(s);
+	char local[256], *buf = local, *w, *end;
+	const char *p = s, *e = s + len;
+	bool ok;
 
 	while (p < e && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
 		p++;
 	while (e > p && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')))
 		e--;
-	if (p == e || (size_t)(e - p) >= sizeof(buf))
+	if (p == e)
 		return false;
+	if ((size_t)(e - p) >= sizeof(local) && !(buf = malloc((size_t)(e - p) + 1)))
+		return false;
+	w = buf;
 	/* underscores only between digits */
-	for (; p < e; p++) {
+	for (ok = true; p < e && ok; p++) {
 		if (*p == '_') {
-			if (w == buf || !(w[-1] >= '0' && w[-1] <= '9') || p + 1 >= e ||
-			    !(p[1] >= '0' && p[1] <= '9'))
-				return false;
+			ok = w > buf && w[-1] >= '0' && w[-1] <= '9' && p + 1 < e && p[1] >= '0' &&
+			     p[1] <= '9';
 			continue;
 		}
-		if (!strchr("0123456789+-.eEinfatyINFATY", *p))
-			return false;
+		ok = strchr("0123456789+-.eEinfatyINFATY", *p) != NULL;
 		*w++ = *p;
 	}
 	*w = '\0';
-	if (strchr(buf, 'x') || strchr(buf, 'X'))
-		return false;
-	*out = strtod(buf, &end);
-	return *end == '\0' && end != buf;
+	if (ok) {
+		*out = strtod(buf, &end);
+		ok = *end == '\0' && end != buf;
+	}
+	if (buf != local)
+		free(buf);
+	return ok;
+}
+
+/*
+ * diff / 10**6 correctly rounded, as Python's int / int (timedelta.total_seconds()):
+ * above 2**53 the double of diff is already rounded, so the neighbours are checked exactly.
+ */
+static double div_1e6(int64_t diff)
+{
+	double x0, best = 0, c[3];
+	__int128 best_err = -1;
+	int i, k;
+
+	if (diff > -(1LL << 53) && diff < (1LL << 53))
+		return (double)diff / 1e6;
+	x0 = (double)diff / 1e6;
+	c[0] = nextafter(x0, -INFINITY);
+	c[1] = x0;
+	c[2] = nextafter(x0, INFINITY);
+	for (i = 0; i < 3; i++) {
+		double f = frexp(c[i], &k); /* c = f * 2**k, 0.5 <= |f| < 1 */
+		int64_t mant = (int64_t)ldexp(f, 53);
+		int shift = 53 - k; /* c = mant / 2**shift, shift >= 0 here */
+		__int128 err;
+
+		if (shift < 0 || shift > 60)
+			return x0;
+		err = (__int128)mant * 1000000 - (__int128)diff * ((__int128)1 << shift);
+		if (err < 0)
+			err = -err;
+		if (best_err < 0 || err < best_err || (err == best_err && !(mant & 1))) {
+			best_err = err;
+			best = c[i];
+		}
+	}
+	return best;
 }
 
 static bool id_string(const struct tl_json *v, bool optional)
@@ -1836,7 +1878,7 @@ static int convert(const struct tl_meters *m, struct tl_meters_ctx *c, const str
 		s->volume = v->u.d;
 		break;
 	case TL_JSON_STRING:
-		if (!py_float(v->u.s, &s->volume))
+		if (!py_float(v->u.s, v->len, &s->volume))
 			return *why = TL_METERS_SKIP_VOLUME, 1;
 		break;
 	default:
