@@ -1677,27 +1677,54 @@ static int to_samples(const struct tl_meters *m, struct tl_meters_ctx *c, const 
 	return 0;
 }
 
+/* The payload's copy with event_type and host, in dict order (a key keeps its place). */
+static int payload_meta(struct tl_meters_ctx *c, const struct tl_json *root)
+{
+	const struct tl_json *payload = tl_json_get(root, "payload");
+	const struct tl_json *extra[2] = {tl_json_get(root, "event_type"),
+					  tl_json_get(root, "publisher_id")};
+	static const char *const keys[2] = {"event_type", "host"};
+	static const struct tl_json null_v = {.type = TL_JSON_NULL};
+	struct obj o = {0};
+	bool seen[2] = {false, false};
+	uint32_t i, n = payload && payload->type == TL_JSON_OBJECT ? payload->len : 0;
+	int k;
+
+	o.cap = (size_t)n + 2;
+	o.m = tl_json_doc_alloc(&c->arena, o.cap * sizeof(*o.m));
+	if (!o.m)
+		return -ENOMEM;
+	if (n)
+		memcpy(o.m, payload->u.members, n * sizeof(*o.m));
+	o.n = n;
+	/* Duplicate keys of the JSON are kept: a reader takes the last, as Python's json. */
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 2; k++) {
+			if (strcmp(o.m[i].key, keys[k]) == 0) {
+				o.m[i].val = extra[k] ? *extra[k] : null_v;
+				seen[k] = true;
+			}
+		}
+	}
+	for (k = 0; k < 2; k++)
+		if (!seen[k] && obj_put(c, &o, keys[k], strlen(keys[k]), extra[k]) < 0)
+			return -ENOMEM;
+	c->pmeta = obj_value(c, &o);
+	return c->pmeta ? 0 : -ENOMEM;
+}
+
 /* Sample.from_notification()'s metadata and timestamp: may raise. */
 static int from_notification(struct tl_meters_ctx *c, const struct tl_json *root, struct built *b)
 {
-	const struct tl_json *ts = b->v[A_TIMESTAMP], *md, *payload;
-	struct obj o = {0};
-	uint32_t i;
+	const struct tl_json *ts = b->v[A_TIMESTAMP], *md;
+	int rc;
 
 	if (!truthy(b->meta)) {
-		/* copy.copy(payload) if a dict, else {}; then event_type and host */
-		payload = tl_json_get(root, "payload");
-		if (payload && payload->type == TL_JSON_OBJECT) {
-			for (i = 0; i < payload->len; i++)
-				if (obj_put(c, &o, payload->u.members[i].key,
-					    payload->u.members[i].klen,
-					    &payload->u.members[i].val) < 0)
-					return -ENOMEM;
-		}
-		if (obj_put(c, &o, "event_type", 10, tl_json_get(root, "event_type")) < 0 ||
-		    obj_put(c, &o, "host", 4, tl_json_get(root, "publisher_id")) < 0 ||
-		    !(b->meta = obj_value(c, &o)))
-			return -ENOMEM;
+		/* copy.copy(payload) if a dict, else {}; then event_type and host: the same for
+		 * every sample of the notification, made once */
+		if (!c->pmeta && (rc = payload_meta(c, root)) < 0)
+			return rc;
+		b->meta = c->pmeta;
 	}
 	if (!truthy(ts)) {
 		md = tl_json_get(root, "metadata");
@@ -1934,6 +1961,7 @@ int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c, const st
 
 	c->why[0] = '\0';
 	c->n_built = 0;
+	c->pmeta = NULL;
 	tl_json_doc_reset(&c->arena);
 	c->stats.notifications++;
 	if (!m->n)

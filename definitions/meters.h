@@ -113,7 +113,8 @@ struct tl_meters_ctx {
 	struct tl_json_doc arena;
 	void *built; /* the samples of the notification being applied */
 	size_t n_built, cap_built;
-	uint64_t seq; /* ids when the notification has no message_id */
+	uint64_t seq;		     /* ids when the notification has no message_id */
+	const struct tl_json *pmeta; /* the payload's copy, made once per notification */
 	char why[160];
 };
 

@@ -58,6 +58,9 @@ struct tl_pyregex {
 	struct range *rg;
 	size_t n_rg;
 	int n_regs;
+	/* The literal text every match starts with (the leading O_CHARs), for a quick no. */
+	char prefix[32];
+	size_t n_prefix;
 };
 
 struct parser {
@@ -828,6 +831,31 @@ int tl_pyregex_compile(const char *pattern, size_t len, struct tl_pyregex **out,
 		}
 		return g.rc;
 	}
+	{
+		struct tl_pyregex *re = g.re;
+		size_t pc;
+
+		for (pc = 0; pc < re->n_prog && re->prog[pc].op == O_CHAR; pc++) {
+			uint32_t c = re->prog[pc].c;
+			char u[4];
+			size_t k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+
+			if (re->n_prefix + k > sizeof(re->prefix))
+				break;
+			if (k == 1) {
+				u[0] = (char)c;
+			} else {
+				u[0] = (char)((k == 2	? 0xc0
+					       : k == 3 ? 0xe0
+							: 0xf0) |
+					      (c >> (6 * (k - 1))));
+				for (size_t j = 1; j < k; j++)
+					u[j] = (char)(0x80 | ((c >> (6 * (k - 1 - j))) & 0x3f));
+			}
+			memcpy(re->prefix + re->n_prefix, u, k);
+			re->n_prefix += k;
+		}
+	}
 	*out = g.re;
 	return 0;
 }
@@ -1037,6 +1065,8 @@ int tl_pyregex_match(const struct tl_pyregex *re, const char *text, size_t len)
 	struct vm m;
 	int rc;
 
+	if (len < re->n_prefix || memcmp(text, re->prefix, re->n_prefix) != 0)
+		return 0;
 	if (!tl_utf8_valid(text, len))
 		return -EINVAL;
 	if (re->n_regs > 16) {

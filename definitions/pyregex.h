@@ -41,7 +41,8 @@ void tl_pyregex_free(struct tl_pyregex *re);
 /*
  * 1 when re.match(pattern, text) would find a match, 0 when not, -E2BIG when
  * TL_PYREGEX_MAX_STEPS were spent without an answer, -EINVAL when text is not
- * valid UTF-8, -ENOMEM.
+ * valid UTF-8 (checked once it starts with the pattern's literal prefix: a text
+ * that does not is a 0 at once), -ENOMEM.
  */
 int tl_pyregex_match(const struct tl_pyregex *re, const char *text, size_t len);
 
