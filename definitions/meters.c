@@ -1955,7 +1955,7 @@ int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c, const st
 	const struct tl_json *ev;
 	struct tl_sample s;
 	enum tl_meters_skip why;
-	size_t i, k;
+	size_t i, k, first;
 	bool matched = false;
 	int rc = 0, r;
 
@@ -1992,10 +1992,13 @@ int tl_meters_apply(const struct tl_meters *m, struct tl_meters_ctx *c, const st
 		if (rc || k == d->n_ev)
 			continue;
 		matched = true;
+		/* build_sample(): a definition's samples are made whole, then each goes through
+		 * from_notification() before the next definition: what raises first is the same */
+		first = c->n_built;
 		rc = to_samples(m, c, d, root);
+		for (k = first; k < c->n_built && rc == 0; k++)
+			rc = from_notification(c, root, &((struct built *)c->built)[k]);
 	}
-	for (i = 0; i < c->n_built && rc == 0; i++)
-		rc = from_notification(c, root, &((struct built *)c->built)[i]);
 out:
 	if (matched)
 		c->stats.matched++;

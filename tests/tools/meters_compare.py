@@ -105,7 +105,13 @@ def main():
                 diff(n, 'oracle %s, tally %s' % (o.get('drop', 'keeps it'),
                                                  t.get('drop', t.get('bad', 'keeps it'))))
             else:
-                stats['dropped'] += 1
+                # When Tally names the Python exception, it must be the oracle's.
+                tk, ok_ = t['drop'].split(':')[0], o['drop'].split(':')[0]
+                if tk.endswith('Error') and tk != ok_:
+                    diff(n, 'dropped for %s by the oracle, %s by tally' % (o['drop'][:200],
+                                                                          t['drop'][:200]))
+                else:
+                    stats['dropped'] += 1
             continue
         os_, ts_ = o['samples'], t['samples']
         if len(os_) != len(ts_):
