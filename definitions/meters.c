@@ -180,27 +180,32 @@ static bool yaml_int(const char *s, int64_t *out)
 		return false;
 	if (strchr(p, ':')) {
 		/* [1-9][0-9_]*(:[0-5]?[0-9])+ */
-		const char *q = p;
+		const char *q = p, *c = strchr(p, ':');
 		int64_t part;
 
-		if (*q < '1' || *q > '9')
+		if (*q < '1' || *q > '9' || !all_digits(q, c, "0123456789_"))
 			return false;
+		for (; q < c; q++) {
+			if (*q != '_')
+				v = v * 10 + (*q - '0');
+			if (v > INT64_MAX)
+				return false;
+		}
 		while (q < e) {
-			const char *c = strchr(q, ':');
-			const char *end = c ? c : e;
+			const char *end;
 
-			if (!all_digits(q, end, "0123456789_"))
+			q++; /* the ':' */
+			end = strchr(q, ':');
+			if (!end)
+				end = e;
+			if (end - q < 1 || end - q > 2 || !all_digits(q, end, "0123456789") ||
+			    (end - q == 2 && *q > '5'))
 				return false;
-			part = 0;
-			for (; q < end; q++)
-				if (*q != '_')
-					part = part * 10 + (*q - '0');
-			if (v != 0 && (part > 59 || end - (c ? c : e) > 2))
-				return false;
+			part = end - q == 2 ? (q[0] - '0') * 10 + (q[1] - '0') : q[0] - '0';
 			v = v * 60 + part;
 			if (v > INT64_MAX)
 				return false;
-			q = c ? c + 1 : e;
+			q = end;
 		}
 		*out = neg ? -(int64_t)v : (int64_t)v;
 		return true;
@@ -241,26 +246,27 @@ static bool yaml_int(const char *s, int64_t *out)
  * .nan */
 static bool yaml_float(const char *s, double *out)
 {
-	static const char *const specials[] = {".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"};
 	const char *p = s;
 	char buf[128], *w = buf;
-	size_t i;
+	bool sign = *s == '-' || *s == '+';
 
-	if (*p == '-' || *p == '+')
+	if (sign)
 		p++;
-	for (i = 0; i < 6; i++) {
-		if (strcmp(p, specials[i]) == 0) {
-			*out = i < 3 ? (*s == '-' ? -INFINITY : INFINITY) : NAN;
-			return true;
-		}
+	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
+		*out = *s == '-' ? -INFINITY : INFINITY;
+		return true;
+	}
+	if (!sign && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") || !strcmp(p, ".NAN"))) {
+		*out = NAN;
+		return true;
 	}
 	if (strlen(s) >= sizeof(buf) || !strchr(s, '.'))
 		return false;
-	p = s;
-	if (*p == '-' || *p == '+')
-		*w++ = *p++;
+	if (sign)
+		*w++ = *s;
 	if (*p == '.') {
-		if (!(p[1] >= '0' && p[1] <= '9'))
+		/* \.[0-9_]+ has no sign */
+		if (sign || !((p[1] >= '0' && p[1] <= '9') || p[1] == '_'))
 			return false;
 	} else if (!(*p >= '0' && *p <= '9')) {
 		return false;
@@ -271,7 +277,7 @@ static bool yaml_float(const char *s, double *out)
 		p++;
 	}
 	if (*p != '.')
-		return false;
+		return false; /* base 60 floats (1:30.5) stay text here */
 	*w++ = *p++;
 	while ((*p >= '0' && *p <= '9') || *p == '_') {
 		if (*p != '_')
@@ -291,6 +297,8 @@ static bool yaml_float(const char *s, double *out)
 	if (*p)
 		return false;
 	*w = '\0';
+	if (!strcmp(buf, ".") || !strcmp(buf, "+.") || !strcmp(buf, "-."))
+		return false;
 	*out = strtod(buf, NULL);
 	return true;
 }
@@ -358,20 +366,24 @@ static bool node_truthy(struct tl_meters *m, const struct tl_conf_node *n)
 	return truthy(&v);
 }
 
+/* Whether yaml.safe_load makes a str of this node (no allocation). */
 static bool node_is_str(const struct tl_conf_node *n)
 {
+	static const char *const bools[] = {"yes",   "Yes",   "YES",   "true", "True", "TRUE",
+					    "on",    "On",    "ON",    "no",   "No",   "NO",
+					    "false", "False", "FALSE", "off",  "Off",  "OFF"};
 	int64_t i;
 	double d;
+	size_t k;
 
 	if (!n || n->type != TL_CONF_NODE_SCALAR)
 		return false;
 	if (n->quoted)
 		return true;
-	if (yaml_int(n->value, &i) || yaml_float(n->value, &d))
-		return false;
-	return strcmp(n->value, "true") && strcmp(n->value, "false") &&
-	       strcasecmp(n->value, "yes") && strcasecmp(n->value, "no") &&
-	       strcasecmp(n->value, "on") && strcasecmp(n->value, "off");
+	for (k = 0; k < sizeof(bools) / sizeof(bools[0]); k++)
+		if (strcmp(n->value, bools[k]) == 0)
+			return false;
+	return !yaml_int(n->value, &i) && !yaml_float(n->value, &d);
 }
 
 /* ================================================================ load */
@@ -1241,10 +1253,17 @@ static bool iso8601_parse(const char *s, size_t len, int64_t *us)
 					ok = true;
 				continue;
 			}
-			ok = iso_time(s, len, q, &t) || (t.hour = 0, at_end(s, len, q));
+			ok = iso_time(s, len, q, &t);
+			if (!ok && at_end(s, len, q)) {
+				/* the time group absent: nothing of a failed attempt stays */
+				t.hour = t.min = t.sec = t.usec = 0;
+				t.tz = false;
+				ok = true;
+			}
 		}
 	}
 	if (!ok) {
+		memset(&t, 0, sizeof(t));
 		t.mon = 1, t.day = 1;
 		if (!at_end(s, len, 4))
 			return false;

@@ -15,7 +15,7 @@
 # Samples Tally does not hand over must be the ones its sample cannot carry
 # (docs/definitions.md "Meter definitions"); dropped notifications must be
 # dropped by both. What breaks it: e.g. keeping metadata values that are
-# not None but false makes run 2 differ in about 270 notifications.
+# not None but false makes run 2 differ in hundreds of notifications.
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 PY=${PYTHON3_DEBIAN:-/usr/bin/python3}
