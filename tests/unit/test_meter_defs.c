@@ -400,7 +400,7 @@ static void test_yaml_merge(void **state)
 	assert_int_equal(tl_conf_load_string_opts("a.yaml", text, strlen(text),
 						  TL_CONF_LOAD_ALIASES, &doc, &errs),
 			 -EINVAL);
-	assert_non_null(strstr(errs.e[0].msg, "a.yaml:1: alias 'a' names a node that contains it"));
+	assert_non_null(strstr(errs.e[0].msg, "a.yaml:1: alias 'a' is inside the node it names"));
 	tl_conf_errors_fini(&errs);
 }
 
