@@ -23,6 +23,7 @@
 #include "common/time.h"
 #include "common/utf8.h"
 #include "definitions/pyregex.h"
+#include "definitions/pyvalue.h"
 
 #define LOGC "definitions"
 
@@ -1059,233 +1060,19 @@ size_t tl_meter_defs_skipped(const struct tl_meter_defs *m)
 
 /* ============================================================ iso8601 */
 
-static bool dig(const char *s, size_t len, size_t p, size_t n)
-{
-	size_t i;
-
-	if (p + n > len)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[p + i] < '0' || s[p + i] > '9')
-			return false;
-	return true;
-}
-
-static int num(const char *s, size_t p, size_t n)
-{
-	int v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v * 10 + (s[p + i] - '0');
-	return v;
-}
-
-/* The regex's $: the end, or a final newline. */
-static bool at_end(const char *s, size_t len, size_t p)
-{
-	return p == len || (p + 1 == len && s[p] == '\n');
-}
-
-struct isotime {
-	int mon, day, hour, min, sec, usec;
-	bool tz;
-	int tz_sign, tz_h, tz_m;
-};
-
-/* The tz group then $, in the regex's order of attempts. */
-static bool iso_tz(const char *s, size_t len, size_t p, struct isotime *t)
-{
-	int colon, mm;
-
-	t->tz = false;
-	if (p < len && s[p] == 'Z' && at_end(s, len, p + 1)) {
-		t->tz = true;
-		t->tz_sign = 1, t->tz_h = 0, t->tz_m = 0;
-		return true;
-	}
-	if (p < len && (s[p] == '+' || s[p] == '-') && dig(s, len, p + 1, 2)) {
-		for (colon = 1; colon >= 0; colon--) {
-			size_t q = p + 3;
-
-			if (colon && !(q < len && s[q] == ':'))
-				continue;
-			q += (size_t)colon;
-			for (mm = 1; mm >= 0; mm--) {
-				if (mm && !dig(s, len, q, 2))
-					continue;
-				if (at_end(s, len, q + (mm ? 2 : 0))) {
-					t->tz = true;
-					t->tz_sign = s[p] == '-' ? -1 : 1;
-					t->tz_h = num(s, p + 1, 2);
-					t->tz_m = mm ? num(s, q, 2) : 0;
-					return true;
-				}
-			}
-		}
-	}
-	return at_end(s, len, p);
-}
-
-/* The time part: sep hour (:?minute)? (:?second(frac)?)? tz? $ */
-static bool iso_time(const char *s, size_t len, size_t p, struct isotime *t)
-{
-	int mo, so;
-
-	if (!(p < len && (s[p] == ' ' || s[p] == 'T') && dig(s, len, p + 1, 2)))
-		return false;
-	t->hour = num(s, p + 1, 2);
-	p += 3;
-	for (mo = 0; mo < 3; mo++) {
-		size_t q = p;
-
-		t->min = 0;
-		if (mo == 0) {
-			if (!(q < len && s[q] == ':' && dig(s, len, q + 1, 2)))
-				continue;
-			t->min = num(s, q + 1, 2);
-			q += 3;
-		} else if (mo == 1) {
-			if (!dig(s, len, q, 2))
-				continue;
-			t->min = num(s, q, 2);
-			q += 2;
-		}
-		for (so = 0; so < 5; so++) {
-			size_t r = q, nd;
-
-			t->sec = 0;
-			t->usec = 0;
-			if (so < 4) {
-				if (so < 2) {
-					if (!(r < len && s[r] == ':'))
-						continue;
-					r++;
-				}
-				nd = (so % 2 == 0) ? 2 : 1;
-				if (!dig(s, len, r, nd))
-					continue;
-				t->sec = num(s, r, nd);
-				r += nd;
-				if (r + 1 < len && (s[r] == '.' || s[r] == ',') &&
-				    dig(s, len, r + 1, 1)) {
-					size_t f = r + 1, k = 0;
-					int us = 0;
-
-					while (f < len && s[f] >= '0' && s[f] <= '9') {
-						if (k < 6)
-							us = us * 10 + (s[f] - '0');
-						k++;
-						f++;
-					}
-					for (; k < 6; k++)
-						us *= 10;
-					t->usec = us;
-					r = f;
-				}
-			}
-			if (iso_tz(s, len, r, t))
-				return true;
-		}
-	}
-	return false;
-}
-
-static bool leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /*
- * iso8601.parse_date() as oslo's parse_isotime() calls it: false where it
- * raises. *us is the UTC time, which may lie outside Tally's range.
+ * iso8601.parse_date() as oslo's parse_isotime() calls it (definitions/
+ * pyvalue.h): false where it raises. *us is the UTC time, which may lie
+ * outside Tally's range (the caller skips such a sample, as the original's
+ * sample would fail later).
  */
 static bool iso8601_parse(const char *s, size_t len, int64_t *us)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	struct isotime t;
-	int year, a, d, dd;
-	bool ok = false;
-	int64_t off;
+	int64_t local, offset;
 
-	memset(&t, 0, sizeof(t));
-	if (!dig(s, len, 0, 4))
+	if (!tl_py_parse_isotime(s, len, &local, &offset))
 		return false;
-	year = num(s, 0, 4);
-	t.mon = 1, t.day = 1;
-	/* (month (day time?)?)? $, month: -M{1,2} | MM(?!$); day: -D{1,2} | DD */
-	for (a = 0; a < 3 && !ok; a++) {
-		size_t p = 4;
-
-		if (a < 2) {
-			size_t nd = a == 0 ? 2 : 1;
-
-			if (!(p < len && s[p] == '-' && dig(s, len, p + 1, nd)))
-				continue;
-			t.mon = num(s, p + 1, nd);
-			p += 1 + nd;
-		} else {
-			if (!dig(s, len, p, 2) || at_end(s, len, p + 2) || p + 2 == len)
-				continue;
-			t.mon = num(s, p, 2);
-			p += 2;
-		}
-		for (d = 0; d < 4 && !ok; d++) {
-			size_t q = p;
-
-			t.day = 1;
-			t.hour = t.min = t.sec = t.usec = 0;
-			t.tz = false;
-			if (d < 2) {
-				size_t nd = d == 0 ? 2 : 1;
-
-				if (!(q < len && s[q] == '-' && dig(s, len, q + 1, nd)))
-					continue;
-				t.day = num(s, q + 1, nd);
-				q += 1 + nd;
-			} else if (d == 2) {
-				if (!dig(s, len, q, 2))
-					continue;
-				t.day = num(s, q, 2);
-				q += 2;
-			} else {
-				/* the day group absent */
-				if (at_end(s, len, q))
-					ok = true;
-				continue;
-			}
-			ok = iso_time(s, len, q, &t);
-			if (!ok && at_end(s, len, q)) {
-				/* the time group absent: nothing of a failed attempt stays */
-				t.hour = t.min = t.sec = t.usec = 0;
-				t.tz = false;
-				ok = true;
-			}
-		}
-	}
-	if (!ok) {
-		memset(&t, 0, sizeof(t));
-		t.mon = 1, t.day = 1;
-		if (!at_end(s, len, 4))
-			return false;
-	}
-	/* datetime()'s checks */
-	if (year < 1 || t.mon < 1 || t.mon > 12 || t.hour > 23 || t.min > 59 || t.sec > 59)
-		return false;
-	dd = mdays[t.mon - 1] + (t.mon == 2 && leap(year));
-	if (t.day < 1 || t.day > dd)
-		return false;
-	off = 0;
-	if (t.tz) {
-		off = (int64_t)t.tz_h * 60 + t.tz_m;
-		if (off >= 24 * 60)
-			return false; /* timezone() wants less than a day */
-		off *= t.tz_sign;
-	}
-	*us = ((tl_days_from_civil(year, t.mon, t.day) * 86400 + t.hour * 3600 + t.min * 60 +
-		t.sec - off * 60) *
-	       1000000) +
-	      t.usec;
+	*us = local - offset;
 	return true;
 }
 
@@ -1767,42 +1554,6 @@ static int from_notification(struct tl_meter_defs_ctx *c, const struct tl_json *
 	return 0;
 }
 
-/* Python's float(text): the pipeline keeps a volume it can convert (inf included). */
-static bool py_float(const char *s, size_t len, double *out)
-{
-	char local[256], *buf = local, *w, *end;
-	const char *p = s, *e = s + len;
-	bool ok;
-
-	while (p < e && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
-		p++;
-	while (e > p && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')))
-		e--;
-	if (p == e)
-		return false;
-	if ((size_t)(e - p) >= sizeof(local) && !(buf = malloc((size_t)(e - p) + 1)))
-		return false;
-	w = buf;
-	/* underscores only between digits */
-	for (ok = true; p < e && ok; p++) {
-		if (*p == '_') {
-			ok = w > buf && w[-1] >= '0' && w[-1] <= '9' && p + 1 < e && p[1] >= '0' &&
-			     p[1] <= '9';
-			continue;
-		}
-		ok = strchr("0123456789+-.eEinfatyINFATY", *p) != NULL;
-		*w++ = *p;
-	}
-	*w = '\0';
-	if (ok) {
-		*out = strtod(buf, &end);
-		ok = *end == '\0' && end != buf;
-	}
-	if (buf != local)
-		free(buf);
-	return ok;
-}
-
 /*
  * diff / 10**6 correctly rounded, as Python's int / int (timedelta.total_seconds()):
  * above 2**53 the double of diff is already rounded, so the neighbours are checked exactly.
@@ -1926,7 +1677,7 @@ static int convert(const struct tl_meter_defs *m, struct tl_meter_defs_ctx *c,
 		s->volume = v->u.d;
 		break;
 	case TL_JSON_STRING:
-		if (!py_float(v->u.s, v->len, &s->volume))
+		if (!tl_py_float(v, &s->volume)) /* Python's float(text), inf included */
 			return *why = TL_METER_DEFS_SKIP_VOLUME, 1;
 		break;
 	default:
