@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/params.h"
 #include "common/time.h"
 #include "common/utf8.h"
 #include "definitions/pyregex.h"
@@ -153,157 +154,6 @@ static const struct tl_json *deep_copy(struct tl_json_doc *a, const struct tl_js
 
 /* ========================================================== YAML values */
 
-static bool all_digits(const char *s, const char *e, const char *set)
-{
-	if (s >= e)
-		return false;
-	for (; s < e; s++)
-		if (!strchr(set, *s))
-			return false;
-	return true;
-}
-
-/*
- * PyYAML's implicit int of a plain scalar (YAML 1.1: underscores, 0x, 0b,
- * leading-zero octal, base 60). Returns true and *out when it is one that
- * fits int64.
- */
-static bool yaml_int(const char *s, int64_t *out)
-{
-	const char *p = s, *e = s + strlen(s);
-	int base = 10;
-	bool neg = false;
-	__int128 v = 0;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (p >= e)
-		return false;
-	if (strchr(p, ':')) {
-		/* [1-9][0-9_]*(:[0-5]?[0-9])+ */
-		const char *q = p, *c = strchr(p, ':');
-		int64_t part;
-
-		if (*q < '1' || *q > '9' || !all_digits(q, c, "0123456789_"))
-			return false;
-		for (; q < c; q++) {
-			if (*q != '_')
-				v = v * 10 + (*q - '0');
-			if (v > INT64_MAX)
-				return false;
-		}
-		while (q < e) {
-			const char *end;
-
-			q++; /* the ':' */
-			end = strchr(q, ':');
-			if (!end)
-				end = e;
-			if (end - q < 1 || end - q > 2 || !all_digits(q, end, "0123456789") ||
-			    (end - q == 2 && *q > '5'))
-				return false;
-			part = end - q == 2 ? (q[0] - '0') * 10 + (q[1] - '0') : q[0] - '0';
-			v = v * 60 + part;
-			if (v > INT64_MAX)
-				return false;
-			q = end;
-		}
-		*out = neg ? -(int64_t)v : (int64_t)v;
-		return true;
-	}
-	if (p[0] == '0' && p[1] == 'b') {
-		base = 2, p += 2;
-		if (!all_digits(p, e, "01_"))
-			return false;
-	} else if (p[0] == '0' && p[1] == 'x') {
-		base = 16, p += 2;
-		if (!all_digits(p, e, "0123456789abcdefABCDEF_"))
-			return false;
-	} else if (p[0] == '0' && p[1]) {
-		base = 8;
-		if (!all_digits(p, e, "01234567_"))
-			return false;
-	} else if (!(p[0] == '0' && !p[1])) {
-		if (*p < '1' || *p > '9' || !all_digits(p, e, "0123456789_"))
-			return false;
-	}
-	for (; p < e; p++) {
-		int d;
-
-		if (*p == '_')
-			continue;
-		d = *p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10;
-		v = v * base + d;
-		if (v > (__int128)INT64_MAX + 1)
-			return false;
-	}
-	if (!neg && v > INT64_MAX)
-		return false;
-	*out = neg ? (int64_t)-v : (int64_t)v;
-	return true;
-}
-
-/* PyYAML's implicit float (without base 60): [-+]?(digits.digits?|.digits)([eE][-+]digits)?, .inf,
- * .nan */
-static bool yaml_float(const char *s, double *out)
-{
-	const char *p = s;
-	char buf[128], *w = buf;
-	bool sign = *s == '-' || *s == '+';
-
-	if (sign)
-		p++;
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
-		*out = *s == '-' ? -INFINITY : INFINITY;
-		return true;
-	}
-	if (!sign && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") || !strcmp(p, ".NAN"))) {
-		*out = NAN;
-		return true;
-	}
-	if (strlen(s) >= sizeof(buf) || !strchr(s, '.'))
-		return false;
-	if (sign)
-		*w++ = *s;
-	if (*p == '.') {
-		/* \.[0-9_]+ has no sign */
-		if (sign || !((p[1] >= '0' && p[1] <= '9') || p[1] == '_'))
-			return false;
-	} else if (!(*p >= '0' && *p <= '9')) {
-		return false;
-	}
-	while ((*p >= '0' && *p <= '9') || *p == '_') {
-		if (*p != '_')
-			*w++ = *p;
-		p++;
-	}
-	if (*p != '.')
-		return false; /* base 60 floats (1:30.5) stay text here */
-	*w++ = *p++;
-	while ((*p >= '0' && *p <= '9') || *p == '_') {
-		if (*p != '_')
-			*w++ = *p;
-		p++;
-	}
-	if (*p == 'e' || *p == 'E') {
-		*w++ = *p++;
-		if (*p != '-' && *p != '+')
-			return false;
-		*w++ = *p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return false;
-		while (*p >= '0' && *p <= '9')
-			*w++ = *p++;
-	}
-	if (*p)
-		return false;
-	*w = '\0';
-	if (!strcmp(buf, ".") || !strcmp(buf, "+.") || !strcmp(buf, "-."))
-		return false;
-	*out = strtod(buf, NULL);
-	return true;
-}
-
 /*
  * The Python value yaml.safe_load gives a scalar node (null, bool, int,
  * float, str; YAML timestamps stay text), strings kept in the store.
@@ -311,37 +161,27 @@ static bool yaml_float(const char *s, double *out)
  */
 static int yaml_value(struct tl_meter_defs *m, const struct tl_conf_node *n, struct tl_json *out)
 {
-	static const char *const trues[] = {"yes",  "Yes", "YES", "true", "True",
-					    "TRUE", "on",  "On",  "ON"};
-	static const char *const falses[] = {"no",    "No",  "NO",  "false", "False",
-					     "FALSE", "off", "Off", "OFF"};
+	struct tl_pv v = tl_pv_of(n);
 	char *s;
-	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if (!n || n->type == TL_CONF_NODE_NULL) {
+	switch (v.kind) {
+	case TL_PV_BOOL:
+		out->type = v.i ? TL_JSON_TRUE : TL_JSON_FALSE;
+		return 0;
+	case TL_PV_INT:
+		out->type = TL_JSON_INT;
+		out->u.i = v.i;
+		return 0;
+	case TL_PV_FLOAT:
+		out->type = TL_JSON_REAL;
+		out->u.d = v.d;
+		return 0;
+	case TL_PV_STR:
+		break;
+	default: /* absent, null (maps and sequences are not asked for) */
 		out->type = TL_JSON_NULL;
 		return 0;
-	}
-	if (!n->quoted) {
-		for (i = 0; i < 9; i++) {
-			if (strcmp(n->value, trues[i]) == 0) {
-				out->type = TL_JSON_TRUE;
-				return 0;
-			}
-			if (strcmp(n->value, falses[i]) == 0) {
-				out->type = TL_JSON_FALSE;
-				return 0;
-			}
-		}
-		if (yaml_int(n->value, &out->u.i)) {
-			out->type = TL_JSON_INT;
-			return 0;
-		}
-		if (yaml_float(n->value, &out->u.d)) {
-			out->type = TL_JSON_REAL;
-			return 0;
-		}
 	}
 	s = tl_json_doc_alloc(&m->store, n->len + 1);
 	if (!s)
@@ -370,21 +210,7 @@ static bool node_truthy(struct tl_meter_defs *m, const struct tl_conf_node *n)
 /* Whether yaml.safe_load makes a str of this node (no allocation). */
 static bool node_is_str(const struct tl_conf_node *n)
 {
-	static const char *const bools[] = {"yes",   "Yes",   "YES",   "true", "True", "TRUE",
-					    "on",    "On",    "ON",    "no",   "No",   "NO",
-					    "false", "False", "FALSE", "off",  "Off",  "OFF"};
-	int64_t i;
-	double d;
-	size_t k;
-
-	if (!n || n->type != TL_CONF_NODE_SCALAR)
-		return false;
-	if (n->quoted)
-		return true;
-	for (k = 0; k < sizeof(bools) / sizeof(bools[0]); k++)
-		if (strcmp(n->value, bools[k]) == 0)
-			return false;
-	return !yaml_int(n->value, &i) && !yaml_float(n->value, &d);
+	return n && n->type == TL_CONF_NODE_SCALAR && tl_pv_of(n).kind == TL_PV_STR;
 }
 
 /* ================================================================ load */

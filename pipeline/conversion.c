@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/hash.h"
-#include "pipeline/params.h"
+#include "common/params.h"
 
 int tl_re_compile(regex_t *re, const char *pattern, char *err, size_t errlen)
 {
