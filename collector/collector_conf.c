@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "collector/collector_conf.h"
+#include "collector/notifications.h"
 #include "collector/publishers.h"
 #include "collector/route.h"
 #include "collector/stage.h" /* tl_stage_check */
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * Checks the authority of an AMQP URL (what follows the scheme, up to the
@@ -150,6 +152,16 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 		return -EINVAL;
 	if (cc->event_pipeline && check_event_pipeline(cc, c->errs) < 0)
 		return -EINVAL;
+	if (cc->notifications.enabled) {
+		/* Definitions that do not load are configuration errors, with
+		 * their file:line (tallyd --check-config says so too). */
+		struct tl_notif_defs *defs = NULL;
+		int rc = tl_notif_defs_load(&cc->notifications, &defs, c->errs);
+
+		tl_notif_defs_free(defs);
+		if (rc < 0)
+			return rc == -ENOMEM ? rc : -EINVAL;
+	}
 	return 0;
 }
 
@@ -243,6 +255,159 @@ static const struct tl_conf_item amqp_items[] = {
 	 .def = "null",
 	 .offset = AM(credentials_file),
 	 .help = "file holding user:password for the URLs; null: credentials are in the URLs"},
+	{0},
+};
+
+#define N(field) offsetof(struct tl_notifications_conf, field)
+
+/* ceilometer 19's defaults: data/meters.d of the package, with the folder
+ * operators add to first (meter_definitions_dirs), and the package's
+ * event_definitions.yaml. Those absent on this machine are left out. */
+#define CEILOMETER_DATA		"/usr/lib/python3/dist-packages/ceilometer"
+#define DEFAULT_METER_DIRS	"[\"/etc/ceilometer/meters.d\", \"" CEILOMETER_DATA "/data/meters.d\"]"
+#define DEFAULT_EVENT_DEFS	CEILOMETER_DATA "/pipeline/data/event_definitions.yaml"
+
+static const char *const priorities[] = {"audit", "critical", "debug", "error",
+					 "info",  "sample",   "warn",  NULL};
+
+/* Each element is one of oslo.messaging's notification priorities. */
+static int check_priorities(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < l->n; i++) {
+		for (k = 0; priorities[k] && strcmp(priorities[k], l->v[i]) != 0; k++)
+			;
+		if (priorities[k])
+			continue;
+		tl_conf_error(c->errs,
+			      c->node && c->node->type == TL_CONF_NODE_SEQ &&
+					      i < c->node->n_children
+				      ? c->node->children[i]
+				      : c->at,
+			      "%s[%zu]: \"%s\" is not a notification priority (audit, critical, "
+			      "debug, error, info, sample, warn)",
+			      c->path, i, l->v[i]);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* Exchange, topic and pool names: AMQP short strings, no empty one. */
+static int check_names(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!*l->v[i] || strlen(l->v[i]) > 200) {
+			tl_conf_error(c->errs, c->at, "%s[%zu]: a name of 1 to 200 bytes", c->path,
+				      i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The defaults of the definitions keep only the paths that exist here. */
+static int check_notifications(void *p, const struct tl_conf_check *c)
+{
+	struct tl_notifications_conf *nc = p;
+	size_t i, k = 0;
+
+	if (!tl_conf_map_get(c->node, "meter_definitions")) {
+		for (i = 0; i < nc->meter_definitions.n; i++) {
+			if (access(nc->meter_definitions.v[i], F_OK) == 0)
+				nc->meter_definitions.v[k++] = nc->meter_definitions.v[i];
+			else
+				free(nc->meter_definitions.v[i]);
+		}
+		nc->meter_definitions.n = k;
+		nc->meter_definitions.v[k] = NULL;
+	}
+	if (!tl_conf_map_get(c->node, "event_definitions") && nc->event_definitions &&
+	    access(nc->event_definitions, F_OK) != 0) {
+		free(nc->event_definitions);
+		nc->event_definitions = NULL;
+	}
+	if (nc->pool && (!*nc->pool || strlen(nc->pool) > 200)) {
+		tl_conf_error(c->errs, tl_conf_check_at(c, "pool"),
+			      "%s.pool: a queue name of 1 to 200 bytes, or null", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct tl_conf_item notifications_items[] = {
+	{.key = "enabled",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = N(enabled),
+	 .help = "consume the OpenStack services' notifications (ceilometer's notification agent)"},
+	{.key = "exchanges",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[nova, glance, neutron, cinder, heat, keystone, sahara, trove, zaqar, swift, "
+		"ceilometer, magnum, dns, ironic, aodh]",
+	 .min = 1,
+	 .max = 64,
+	 .offset = N(exchanges),
+	 .check = check_names,
+	 .help = "exchanges the services notify on (ceilometer's notification_control_exchanges)"},
+	{.key = "topics",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[notifications]",
+	 .min = 1,
+	 .max = 16,
+	 .offset = N(topics),
+	 .check = check_names,
+	 .help = "notification topics (oslo_messaging_notifications.topics)"},
+	{.key = "priorities",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[info, sample]",
+	 .min = 1,
+	 .max = 7,
+	 .offset = N(priorities),
+	 .check = check_priorities,
+	 .help = "priorities consumed: info and sample make samples, info and error events"},
+	{.key = "pool",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = N(pool),
+	 .help = "null: queues TOPIC.PRIORITY as oslo's listener; a name: one shared pool queue"},
+	{.key = "workers",
+	 .type = TL_CONF_INT,
+	 .def = "1",
+	 .min = 1,
+	 .max = 64,
+	 .offset = N(workers),
+	 .help = "consumer threads, each with its own connection"},
+	{.key = "meter_definitions",
+	 .type = TL_CONF_STRLIST,
+	 .def = DEFAULT_METER_DIRS,
+	 .max = 256,
+	 .offset = N(meter_definitions),
+	 .help = "meters.yaml files or folders of *.yaml (default: those of ceilometer that exist)"},
+	{.key = "event_definitions",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "\"" DEFAULT_EVENT_DEFS "\"",
+	 .offset = N(event_definitions),
+	 .help = "event_definitions.yaml (default: ceilometer's if installed); null: no events"},
+	{.key = "drop_unmatched",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = N(drop_unmatched),
+	 .help = "no event for a notification no event definition matches "
+		 "(drop_unmatched_notifications)"},
+	{.key = "store_raw",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[]",
+	 .max = 7,
+	 .offset = N(store_raw),
+	 .check = check_priorities,
+	 .help = "priorities whose events keep the whole notification as raw (store_raw)"},
 	{0},
 };
 
@@ -355,6 +520,12 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .section = amqp_items,
 	 .offset = C(amqp),
 	 .help = "AMQP input"},
+	{.key = "notifications",
+	 .type = TL_CONF_SECTION,
+	 .section = notifications_items,
+	 .offset = C(notifications),
+	 .check = check_notifications,
+	 .help = "OpenStack notifications, through the meter and event definitions"},
 	{.key = "udp",
 	 .type = TL_CONF_SECTION,
 	 .section = udp_items,

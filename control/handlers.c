@@ -144,7 +144,23 @@ static void put_input(struct tl_buf *b, const struct tl_input_status *in)
 		tl_control_put_str(b, in->reason_names[i] ? in->reason_names[i] : "?");
 		tl_buf_printf(b, ": %" PRIu64, in->rejected_by_reason[i]);
 	}
-	tl_buf_printf(b, "}, \"blacklisted\": %" PRIu64 "}", in->blacklisted);
+	tl_buf_printf(b, "}, \"blacklisted\": %" PRIu64, in->blacklisted);
+	if (in->notifications) {
+		bool first = true;
+
+		tl_buf_puts(b, ", \"skipped_by_reason\": {");
+		for (i = 0; i < 32; i++) {
+			if (!in->skip_names[i])
+				continue;
+			if (!first)
+				tl_buf_puts(b, ", ");
+			first = false;
+			tl_control_put_str(b, in->skip_names[i]);
+			tl_buf_printf(b, ": %" PRIu64, in->skipped_by_reason[i]);
+		}
+		tl_buf_putc(b, '}');
+	}
+	tl_buf_putc(b, '}');
 }
 
 static int h_inputs(struct tl_control_req *q)
@@ -178,7 +194,7 @@ static int h_input_pause(struct tl_control_req *q, const char *name, const char 
 			q, 404, "No such operation on an input: %s (pause or resume)", verb);
 	rc = tl_collector_input_pause(q->ctl->collector, name, pause, q->who);
 	if (rc == -ENOENT)
-		return tl_control_error(q, 404, "No input %s is configured (amqp, udp)", name);
+		return tl_control_error(q, 404, "No input %s is configured (amqp, udp, notifications)", name);
 	if (rc < 0)
 		return tl_control_error(q, 500, "Cannot %s input %s: %s", verb, name,
 					strerror(-rc));
