@@ -27,8 +27,8 @@
 #include "pipeline/transform.h" /* TL_TRANSFORM_MAX_STATE */
 
 #define COMPONENT "pipeline"
-/* Payload bytes read per batch at most. */
-#define READ_BYTES (4u << 20)
+/* Payload bytes read per batch at most; half of it makes a batch full. */
+#define READ_BYTES (8u << 20)
 /* Header of the stored state: u32 BE chunk count, u64 BE total length. */
 #define HDR_LEN 12
 /* Pause after a failed read or commit. */
@@ -510,11 +510,21 @@ static void nap(struct tl_stage *s, int ms)
 		usleep(50 * 1000);
 }
 
+/* Sleeps until the monotonic time until_us (or the stop), in slices of 20 ms at most. */
+static void nap_until(struct tl_stage *s, int64_t until_us)
+{
+	int64_t left;
+
+	while (!atomic_load(&s->stop) && (left = until_us - tl_time_mono()) > 0)
+		usleep((useconds_t)(left < 20000 ? left : 20000));
+}
+
 static void *stage_main(void *arg)
 {
 	struct tl_stage *s = arg;
-	int64_t next_flush = tl_time_mono() + TL_STAGE_FLUSH_MS * 1000LL;
+	int64_t next_flush = tl_time_mono() + TL_STAGE_FLUSH_MS * 1000LL, last_commit = 0;
 
+	pthread_setname_np(pthread_self(), "tl-stage");
 	while (!atomic_load(&s->stop)) {
 		uint64_t tok = tl_buffer_wake_token(s->b);
 		const struct tl_buffer_batch *batch = NULL;
@@ -524,6 +534,18 @@ static void *stage_main(void *arg)
 		if (!rc && batch->n == 0 && now < next_flush) {
 			tl_buffer_release(s->r);
 			tl_buffer_wait_token(s->r, (int)((next_flush - now + 999) / 1000), tok);
+			continue;
+		}
+		/*
+		 * A commit writes the whole state: while records keep coming, let
+		 * them gather into a full batch for at most TL_STAGE_COMMIT_MS
+		 * after the last commit rather than commit a few at a time.
+		 */
+		int64_t gather = last_commit + TL_STAGE_COMMIT_MS * 1000LL;
+		if (!rc && batch->n < s->batch_max && batch->bytes < READ_BYTES / 2 &&
+		    now < gather && now < next_flush) {
+			tl_buffer_release(s->r);
+			nap_until(s, gather < next_flush ? gather : next_flush);
 			continue;
 		}
 		if (!rc)
@@ -544,6 +566,8 @@ static void *stage_main(void *arg)
 		}
 		tl_complain_release(&s->failing, TL_LOG_NOTICE, COMPONENT,
 				    "the stage commits again");
+		if (batch->n > 0) /* a flush alone does not delay the next input */
+			last_commit = tl_time_mono();
 		if (batch->n == 0 || tl_time_mono() >= next_flush)
 			next_flush = tl_time_mono() + TL_STAGE_FLUSH_MS * 1000LL;
 		if (s->batch_max < TL_STAGE_BATCH)

@@ -200,6 +200,14 @@ struct frame {
 	size_t cap; /* allocated entries of node->children */
 	char *key;  /* in a map: the key waiting for its value */
 	int key_line;
+	bool key_merge; /* the waiting key is a plain "<<" (TL_CONF_LOAD_ALIASES) */
+	bool has_merge; /* a child of this map is a merge key */
+};
+
+/* An anchor seen so far (TL_CONF_LOAD_ALIASES). */
+struct anchor {
+	char *name;
+	struct tl_conf_node *node; /* owned by the tree */
 };
 
 struct loader {
@@ -212,6 +220,9 @@ struct loader {
 	int documents;
 	int rc;	    /* first error: -EINVAL or -ENOMEM */
 	bool fatal; /* the parse cannot go on (limits, memory): stop */
+	unsigned flags;
+	struct anchor *anchors;
+	size_t n_anchors, anchors_cap;
 };
 
 static void load_fail(struct loader *l, int rc)
@@ -294,7 +305,10 @@ static int attach(struct loader *l, struct tl_conf_node *n)
 	if (f->node->type == TL_CONF_NODE_MAP) {
 		n->key = f->key;
 		n->key_line = f->key_line;
+		n->merge = f->key_merge;
+		f->has_merge |= f->key_merge;
 		f->key = NULL;
+		f->key_merge = false;
 	}
 	f->node->children[f->node->n_children++] = n;
 	return 0;
@@ -321,11 +335,226 @@ static bool is_null_text(const char *s, size_t len)
 static void check_props(struct loader *l, int line, const yaml_char_t *anchor,
 			const yaml_char_t *tag)
 {
-	if (anchor)
+	if (anchor && !(l->flags & TL_CONF_LOAD_ALIASES))
 		load_error(l, line, "anchors and aliases are not supported (anchor '%s')",
 			   (const char *)anchor);
 	if (tag)
 		load_error(l, line, "tags are not supported (tag '%s')", (const char *)tag);
+}
+
+/* Remembers n under the anchor name (a later anchor of the same name wins, as in PyYAML). */
+static void anchor_add(struct loader *l, const yaml_char_t *name, struct tl_conf_node *n)
+{
+	struct anchor *v;
+	size_t cap;
+
+	if (!name || !(l->flags & TL_CONF_LOAD_ALIASES))
+		return;
+	if (l->n_anchors == l->anchors_cap) {
+		cap = l->anchors_cap ? 2 * l->anchors_cap : 8;
+		v = realloc(l->anchors, cap * sizeof(*v));
+		if (!v) {
+			load_nomem(l, n->line);
+			return;
+		}
+		l->anchors = v;
+		l->anchors_cap = cap;
+	}
+	l->anchors[l->n_anchors].name = strdup((const char *)name);
+	if (!l->anchors[l->n_anchors].name) {
+		load_nomem(l, n->line);
+		return;
+	}
+	l->anchors[l->n_anchors++].node = n;
+}
+
+static struct tl_conf_node *anchor_find(struct loader *l, const char *name)
+{
+	size_t i;
+
+	for (i = l->n_anchors; i-- > 0;)
+		if (strcmp(l->anchors[i].name, name) == 0)
+			return l->anchors[i].node;
+	return NULL;
+}
+
+/* Frees n after forgetting the anchors inside it (an alias to them then names nothing). */
+static void node_free_anchored(struct loader *l, struct tl_conf_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_anchors; i++)
+		if (l->anchors[i].node == n)
+			l->anchors[i].node = NULL;
+	for (i = 0; i < n->n_children; i++)
+		node_free_anchored(l, n->children[i]);
+	n->n_children = 0;
+	node_free(n);
+}
+
+/*
+ * A deep copy of n for an alias, without key; every copied node counts
+ * against TL_CONF_MAX_NODES, which bounds "billion laughs" documents.
+ * Recursion is bounded by TL_CONF_MAX_DEPTH (the copied tree obeyed it).
+ */
+static struct tl_conf_node *node_copy(struct loader *l, const struct tl_conf_node *n, int line)
+{
+	/* Created at the alias's line, so that a cap reached names it. */
+	struct tl_conf_node *c = node_new(l, n->type, line);
+	size_t i;
+
+	if (!c)
+		return NULL;
+	c->line = n->line;
+	c->quoted = n->quoted;
+	c->len = n->len;
+	if (n->value && !(c->value = malloc(n->len + 1)))
+		goto nomem;
+	if (n->value)
+		memcpy(c->value, n->value, n->len + 1);
+	if (n->n_children) {
+		c->children = calloc(n->n_children, sizeof(*c->children));
+		if (!c->children)
+			goto nomem;
+	}
+	for (i = 0; i < n->n_children; i++) {
+		struct tl_conf_node *k = node_copy(l, n->children[i], line);
+
+		if (!k) {
+			node_free(c);
+			return NULL;
+		}
+		if (n->children[i]->key && !(k->key = strdup(n->children[i]->key))) {
+			node_free(k);
+			node_free(c);
+			load_nomem(l, line);
+			return NULL;
+		}
+		k->key_line = n->children[i]->key_line;
+		c->children[c->n_children++] = k;
+	}
+	return c;
+nomem:
+	node_free(c);
+	load_nomem(l, line);
+	return NULL;
+}
+
+static void on_alias(struct loader *l, const char *name, int line)
+{
+	struct tl_conf_node *n = anchor_find(l, name), *c;
+	struct frame *f;
+	int i;
+
+	if (!n) {
+		load_error(l, line, "alias '%s' names no anchor defined before it", name);
+		l->fatal = true;
+		return;
+	}
+	for (i = 0; i < l->depth; i++) {
+		if (l->stack[i].node == n) {
+			load_error(l, line, "alias '%s' is inside the node it names", name);
+			l->fatal = true;
+			return;
+		}
+	}
+	if (expecting_key(l)) {
+		f = &l->stack[l->depth - 1];
+		if (n->type != TL_CONF_NODE_SCALAR) {
+			load_error(l, line, "keys must be scalars");
+			l->fatal = true;
+			return;
+		}
+		f->key = strdup(n->value);
+		f->key_line = line;
+		if (!f->key)
+			load_nomem(l, line);
+		return;
+	}
+	c = node_copy(l, n, line);
+	if (c)
+		attach(l, c);
+}
+
+/*
+ * Applies the merge keys of map as PyYAML's safe_load does: the merged
+ * entries come first (of a list of maps, the last map's first), then the
+ * map's own; a key that comes again keeps its first position and takes the
+ * last value, so the map's own keys override merged ones.
+ */
+static void flatten_merges(struct loader *l, struct tl_conf_node *map)
+{
+	struct tl_conf_node **out, *c;
+	size_t n = 0, cap = 0, i, j, k;
+
+	for (i = 0; i < map->n_children; i++) {
+		c = map->children[i];
+		if (!c->merge)
+			cap++;
+		else if (c->type == TL_CONF_NODE_MAP)
+			cap += c->n_children;
+		else if (c->type == TL_CONF_NODE_SEQ)
+			for (j = 0; j < c->n_children; j++)
+				cap += c->children[j]->n_children;
+	}
+	out = calloc(cap ? cap : 1, sizeof(*out));
+	if (!out) {
+		load_nomem(l, map->line);
+		return;
+	}
+	/* Merged entries first, moved out of the merge values. */
+	for (i = 0; i < map->n_children; i++) {
+		c = map->children[i];
+		if (!c->merge)
+			continue;
+		if (c->type == TL_CONF_NODE_MAP) {
+			for (j = 0; j < c->n_children; j++)
+				out[n++] = c->children[j];
+			c->n_children = 0;
+			continue;
+		}
+		if (c->type == TL_CONF_NODE_SEQ) {
+			for (j = c->n_children; j-- > 0;) {
+				struct tl_conf_node *m = c->children[j];
+
+				if (m->type != TL_CONF_NODE_MAP) {
+					load_error(l, m->line,
+						   "a merge key (<<) takes maps, got %s",
+						   tl_conf_node_kind(m));
+					continue;
+				}
+				for (k = 0; k < m->n_children; k++)
+					out[n++] = m->children[k];
+				m->n_children = 0;
+			}
+			continue;
+		}
+		load_error(l, tl_conf_node_line(c),
+			   "a merge key (<<) takes a map or a list of maps, got %s",
+			   tl_conf_node_kind(c));
+	}
+	for (i = 0; i < map->n_children; i++) {
+		c = map->children[i];
+		if (c->merge)
+			node_free_anchored(l, c);
+		else
+			out[n++] = c;
+	}
+	/* Keys that come again: first position, last value. */
+	for (i = 0, k = 0; i < n; i++) {
+		for (j = 0; j < k; j++) {
+			if (strcmp(out[j]->key, out[i]->key) == 0) {
+				node_free_anchored(l, out[j]);
+				out[j] = out[i];
+				break;
+			}
+		}
+		if (j == k)
+			out[k++] = out[i];
+	}
+	free(map->children);
+	map->children = out;
+	map->n_children = k;
 }
 
 static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
@@ -345,7 +574,9 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 			text = "";
 			len = 0;
 		}
-		for (i = 0; i < f->node->n_children; i++) {
+		f->key_merge = (l->flags & TL_CONF_LOAD_ALIASES) && plain && len == 2 &&
+			       memcmp(text, "<<", 2) == 0;
+		for (i = 0; i < f->node->n_children && !f->key_merge; i++) {
 			if (strcmp(f->node->children[i]->key, text) == 0) {
 				load_error(l, line, "duplicate key '%s' (first at line %d)", text,
 					   f->node->children[i]->key_line);
@@ -372,7 +603,8 @@ static void on_scalar(struct loader *l, const yaml_event_t *ev, int line)
 	n->value[len] = '\0';
 	n->len = len;
 	n->quoted = !plain;
-	attach(l, n);
+	if (attach(l, n) == 0)
+		anchor_add(l, ev->data.scalar.anchor, n);
 }
 
 static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_char_t *anchor,
@@ -392,6 +624,7 @@ static void on_start(struct loader *l, enum tl_conf_node_type type, const yaml_c
 		return;
 	if (attach(l, n) != 0)
 		return;
+	anchor_add(l, anchor, n);
 	f = &l->stack[l->depth++];
 	memset(f, 0, sizeof(*f));
 	f->node = n;
@@ -404,6 +637,8 @@ static void on_end(struct loader *l)
 	if (l->depth == 0)
 		return;
 	f = &l->stack[--l->depth];
+	if (f->has_merge && !l->fatal)
+		flatten_merges(l, f->node);
 	/* A key without its value is left only when the parse stopped early. */
 	free(f->key);
 	f->key = NULL;
@@ -455,6 +690,10 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 			}
 			break;
 		case YAML_ALIAS_EVENT:
+			if (l->flags & TL_CONF_LOAD_ALIASES) {
+				on_alias(l, (const char *)ev.data.alias.anchor, line);
+				break;
+			}
 			load_error(l, line, "anchors and aliases are not supported (alias '%s')",
 				   (const char *)ev.data.alias.anchor);
 			if (expecting_key(l)) {
@@ -506,11 +745,20 @@ static void load_parse(struct loader *l, const char *text, size_t len)
 	}
 	while (l->depth > 0)
 		on_end(l);
+	while (l->n_anchors > 0)
+		free(l->anchors[--l->n_anchors].name);
+	free(l->anchors);
 	yaml_parser_delete(&parser);
 }
 
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
 			struct tl_conf_errors *errs)
+{
+	return tl_conf_load_string_opts(name, text, len, 0, out, errs);
+}
+
+int tl_conf_load_string_opts(const char *name, const char *text, size_t len, unsigned flags,
+			     struct tl_conf_doc *out, struct tl_conf_errors *errs)
 {
 	struct loader l;
 	int rc = 0;
@@ -529,6 +777,7 @@ int tl_conf_load_string(const char *name, const char *text, size_t len, struct t
 	}
 	l.file = out->file;
 	l.errs = errs;
+	l.flags = flags;
 	load_parse(&l, text, len);
 	rc = l.rc;
 	if (rc == 0 && !l.root) {
@@ -546,6 +795,12 @@ out:
 }
 
 int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_errors *errs)
+{
+	return tl_conf_load_file_opts(path, 0, out, errs);
+}
+
+int tl_conf_load_file_opts(const char *path, unsigned flags, struct tl_conf_doc *out,
+			   struct tl_conf_errors *errs)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -584,7 +839,7 @@ int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_
 		tl_conf_errorf(errs, path, 0, "larger than %d bytes", TL_CONF_MAX_FILE_SIZE);
 		goto out;
 	}
-	rc = tl_conf_load_string(path, text, len, out, errs);
+	rc = tl_conf_load_string_opts(path, text, len, flags, out, errs);
 out:
 	free(text);
 	close(fd);

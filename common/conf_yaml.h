@@ -46,13 +46,14 @@ enum tl_conf_node_type {
  */
 struct tl_conf_node {
 	enum tl_conf_node_type type;
-	const char *file;		/* shared by the document, valid while it lives */
-	int line;			/* 1-based line where the value starts */
-	char *key;			/* the key when this node is a map value, else NULL */
-	int key_line;			/* line of the key */
-	char *value;			/* scalar text (also set for NULL nodes: "~", "") */
-	size_t len;			/* bytes in value */
-	bool quoted;			/* the scalar was quoted or a block scalar */
+	const char *file; /* shared by the document, valid while it lives */
+	int line;	  /* 1-based line where the value starts */
+	char *key;	  /* the key when this node is a map value, else NULL */
+	int key_line;	  /* line of the key */
+	char *value;	  /* scalar text (also set for NULL nodes: "~", "") */
+	size_t len;	  /* bytes in value */
+	bool quoted;	  /* the scalar was quoted or a block scalar */
+	bool merge;	  /* loader-private: a merge key's value, gone after the load */
 	struct tl_conf_node **children; /* map entries or sequence items */
 	size_t n_children;
 };
@@ -112,6 +113,19 @@ int tl_conf_load_file(const char *path, struct tl_conf_doc *out, struct tl_conf_
 /* As tl_conf_load_file() for len bytes of text; name is used as the file in messages. */
 int tl_conf_load_string(const char *name, const char *text, size_t len, struct tl_conf_doc *out,
 			struct tl_conf_errors *errs);
+/*
+ * Options of the _opts loaders. TL_CONF_LOAD_ALIASES accepts anchors,
+ * aliases and merge keys ("<<") as PyYAML's safe_load reads them, for files
+ * of the original that use them (ceilometer's event_definitions.yaml): an
+ * alias is a deep copy (lines of the copy are those of the anchored text;
+ * copies count against TL_CONF_MAX_NODES); merged keys come first and the
+ * map's own keys override them. Tally's own configuration does not use it.
+ */
+#define TL_CONF_LOAD_ALIASES 1u
+int tl_conf_load_file_opts(const char *path, unsigned flags, struct tl_conf_doc *out,
+			   struct tl_conf_errors *errs);
+int tl_conf_load_string_opts(const char *name, const char *text, size_t len, unsigned flags,
+			     struct tl_conf_doc *out, struct tl_conf_errors *errs);
 /* Frees the tree. NULL and an empty document are accepted. */
 void tl_conf_doc_fini(struct tl_conf_doc *doc);
 

@@ -247,6 +247,57 @@ static void test_tree_errors(void **state)
 	tl_buf_fini(&deep);
 }
 
+/* TL_CONF_LOAD_ALIASES: anchors, aliases and merges as PyYAML's safe_load (event_definitions.yaml).
+ */
+static void test_tree_aliases(void **state)
+{
+	/* PyYAML gives c = {y: 2, z: 4, x: 9, w: 0}, in that order. */
+	static const char yaml[] = "a: &a {x: 1, y: 2}\n"
+				   "b: &b {y: 3, z: 4}\n"
+				   "c:\n"
+				   "  w: 0\n"
+				   "  <<: [*a, *b]\n"
+				   "  x: 9\n"
+				   "d: *a\n"
+				   "e: {\"<<\": 1, k: &s text}\n"
+				   "f: [*s]\n";
+	static const char *const keys[] = {"y", "z", "x", "w"}, *const values[] = {"2", "4", "9",
+										   "0"};
+	struct tl_conf_errors errs;
+	struct tl_conf_doc doc;
+	const struct tl_conf_node *c;
+	size_t i;
+
+	(void)state;
+	tl_conf_errors_init(&errs);
+	assert_int_equal(tl_conf_load_string_opts("l.yaml", yaml, strlen(yaml),
+						  TL_CONF_LOAD_ALIASES, &doc, &errs),
+			 0);
+	c = tl_conf_map_get(doc.root, "c");
+	assert_int_equal(c->n_children, 4);
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(c->children[i]->key, keys[i]);
+		assert_string_equal(c->children[i]->value, values[i]);
+	}
+	assert_int_equal(tl_conf_map_get(doc.root, "d")->n_children, 2);
+	/* A quoted "<<" is an ordinary key. */
+	assert_non_null(tl_conf_map_get(tl_conf_map_get(doc.root, "e"), "<<"));
+	assert_string_equal(tl_conf_map_get(doc.root, "f")->children[0]->value, "text");
+	tl_conf_doc_fini(&doc);
+	/* Refused: an unknown alias, a merge of a scalar; the default loader still refuses anchors.
+	 */
+	assert_int_equal(
+		tl_conf_load_string_opts("l.yaml", "a: *x\n", 6, TL_CONF_LOAD_ALIASES, &doc, &errs),
+		-EINVAL);
+	assert_int_equal(tl_conf_load_string_opts("l.yaml", "a: {<<: 1}\n", 11,
+						  TL_CONF_LOAD_ALIASES, &doc, &errs),
+			 -EINVAL);
+	assert_int_equal(errs.total, 2);
+	assert_non_null(strstr(errs.e[0].msg, "l.yaml:1: alias 'x' names no anchor"));
+	assert_non_null(strstr(errs.e[1].msg, "l.yaml:1: a merge key (<<) takes a map"));
+	tl_conf_errors_fini(&errs);
+}
+
 static void test_tree_limits(void **state)
 {
 	struct tl_conf_errors errs;
@@ -1572,6 +1623,7 @@ int main(void)
 		cmocka_unit_test(test_tree),
 		cmocka_unit_test(test_tree_empty),
 		cmocka_unit_test(test_tree_errors),
+		cmocka_unit_test(test_tree_aliases),
 		cmocka_unit_test(test_tree_limits),
 		cmocka_unit_test(test_tree_file),
 		cmocka_unit_test(test_parse_bool),
