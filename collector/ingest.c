@@ -340,7 +340,7 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 	return res->n_rejects ? stage_rejects(in, body, len, blacklisted) : 0;
 }
 
-_Static_assert(TL_METER_DEFS_SKIP_N <= TL_INGEST_SKIP_SAMPLES,
+_Static_assert((int)TL_METER_DEFS_SKIP_N <= (int)TL_INGEST_SKIP_SAMPLES,
 	       "the meter definitions' skip reasons fit before the ingest's own");
 
 const char *tl_ingest_skip_name(unsigned i)
