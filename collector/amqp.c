@@ -62,10 +62,11 @@ struct worker {
 struct tl_amqp_input {
 	const struct tl_amqp_conf *conf;
 	enum tl_amqp_kind kind;
-	char name[16];			   /* "amqp", "notifications" */
+	char name[16];			  /* "amqp", "notifications" */
 	struct tl_amqp_binding *bindings; /* owned copies */
 	size_t n_bindings;
-	const char **queues; /* the distinct queues of the bindings, in order (borrowed from them) */
+	const char *
+		*queues; /* the distinct queues of the bindings, in order (borrowed from them) */
 	size_t n_queues;
 	const char **exchanges; /* the distinct exchanges, likewise */
 	size_t n_exchanges;
@@ -239,8 +240,8 @@ static int declare_all(struct worker *w, const struct endpoint *ep)
 
 	for (i = 0; i < in->n_exchanges; i++) {
 		amqp_exchange_declare(w->conn, CHANNEL, amqp_cstring_bytes(in->exchanges[i]),
-				      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete,
-				      0, amqp_empty_table);
+				      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
+				      amqp_empty_table);
 		if (check_reply(w, "exchange.declare", ep) < 0)
 			return -EIO;
 	}
@@ -704,9 +705,8 @@ static int make_bindings(struct tl_amqp_input *in, const struct tl_notifications
 	size_t i, j, k, cap;
 	char key[512];
 
-	cap = in->kind == TL_AMQP_NOTIFICATIONS
-		      ? nc->topics.n * nc->priorities.n * nc->exchanges.n
-		      : 3;
+	cap = in->kind == TL_AMQP_NOTIFICATIONS ? nc->topics.n * nc->priorities.n * nc->exchanges.n
+						: 3;
 	in->bindings = calloc(cap, sizeof(*in->bindings));
 	if (!in->bindings)
 		return -ENOMEM;
@@ -750,8 +750,8 @@ int tl_amqp_input_start(const struct tl_amqp_input_opts *o, struct tl_amqp_input
 		.source = o->kind == TL_AMQP_NOTIFICATIONS ? "input:notifications" : COMPONENT,
 	};
 	struct tl_amqp_input *in = calloc(1, sizeof(*in));
-	int64_t workers = o->kind == TL_AMQP_NOTIFICATIONS ? o->notifications->workers
-							   : conf->workers;
+	int64_t workers =
+		o->kind == TL_AMQP_NOTIFICATIONS ? o->notifications->workers : conf->workers;
 	size_t i;
 	int rc = -ENOMEM;
 

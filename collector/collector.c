@@ -732,7 +732,8 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 			goto fail;
 	}
 	/* The stage's cursor too (with its state), before any input. */
-	if (cc->pipeline && (rc = tl_stage_create(c->buffer, cc->pipeline, &c->shared, &c->stage)) < 0)
+	if (cc->pipeline &&
+	    (rc = tl_stage_create(c->buffer, cc->pipeline, &c->shared, &c->stage)) < 0)
 		goto fail;
 	for (i = 0; i < c->n_dts; i++)
 		if ((rc = tl_dthread_start(&c->dts[i])) < 0)

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /*
  * Checks the authority of an AMQP URL (what follows the scheme, up to the
@@ -260,12 +259,13 @@ static const struct tl_conf_item amqp_items[] = {
 
 #define N(field) offsetof(struct tl_notifications_conf, field)
 
-/* ceilometer 19's defaults: data/meters.d of the package, with the folder
- * operators add to first (meter_definitions_dirs), and the package's
- * event_definitions.yaml. Those absent on this machine are left out. */
-#define CEILOMETER_DATA		"/usr/lib/python3/dist-packages/ceilometer"
-#define DEFAULT_METER_DIRS	"[\"/etc/ceilometer/meters.d\", \"" CEILOMETER_DATA "/data/meters.d\"]"
-#define DEFAULT_EVENT_DEFS	CEILOMETER_DATA "/pipeline/data/event_definitions.yaml"
+/* The definitions python3-ceilometer ships (Debian). The original also reads
+ * /etc/ceilometer/meters.d first (meter_definitions_dirs); a default that
+ * depended on what exists would make one file mean two configurations, so
+ * operators list that folder themselves (docs/definitions.md "Input"). */
+#define CEILOMETER_DATA	   "/usr/lib/python3/dist-packages/ceilometer"
+#define DEFAULT_METER_DIRS "[\"" CEILOMETER_DATA "/data/meters.d\"]"
+#define DEFAULT_EVENT_DEFS CEILOMETER_DATA "/pipeline/data/event_definitions.yaml"
 
 static const char *const priorities[] = {"audit", "critical", "debug", "error",
 					 "info",  "sample",   "warn",  NULL};
@@ -310,27 +310,11 @@ static int check_names(void *p, const struct tl_conf_check *c)
 	return 0;
 }
 
-/* The defaults of the definitions keep only the paths that exist here. */
+/* A pool names one queue: an AMQP short string. */
 static int check_notifications(void *p, const struct tl_conf_check *c)
 {
 	struct tl_notifications_conf *nc = p;
-	size_t i, k = 0;
 
-	if (!tl_conf_map_get(c->node, "meter_definitions")) {
-		for (i = 0; i < nc->meter_definitions.n; i++) {
-			if (access(nc->meter_definitions.v[i], F_OK) == 0)
-				nc->meter_definitions.v[k++] = nc->meter_definitions.v[i];
-			else
-				free(nc->meter_definitions.v[i]);
-		}
-		nc->meter_definitions.n = k;
-		nc->meter_definitions.v[k] = NULL;
-	}
-	if (!tl_conf_map_get(c->node, "event_definitions") && nc->event_definitions &&
-	    access(nc->event_definitions, F_OK) != 0) {
-		free(nc->event_definitions);
-		nc->event_definitions = NULL;
-	}
 	if (nc->pool && (!*nc->pool || strlen(nc->pool) > 200)) {
 		tl_conf_error(c->errs, tl_conf_check_at(c, "pool"),
 			      "%s.pool: a queue name of 1 to 200 bytes, or null", c->path);
@@ -388,13 +372,13 @@ static const struct tl_conf_item notifications_items[] = {
 	 .def = DEFAULT_METER_DIRS,
 	 .max = 256,
 	 .offset = N(meter_definitions),
-	 .help = "meters.yaml files or folders of *.yaml (default: those of ceilometer that exist)"},
+	 .help = "meters.yaml files or folders of *.yaml (sorted); []: no samples"},
 	{.key = "event_definitions",
 	 .type = TL_CONF_STRING,
 	 .flags = TL_CONF_NULLABLE,
 	 .def = "\"" DEFAULT_EVENT_DEFS "\"",
 	 .offset = N(event_definitions),
-	 .help = "event_definitions.yaml (default: ceilometer's if installed); null: no events"},
+	 .help = "ceilometer's event_definitions.yaml; null: no events"},
 	{.key = "drop_unmatched",
 	 .type = TL_CONF_BOOL,
 	 .def = "false",

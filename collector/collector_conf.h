@@ -49,12 +49,12 @@ struct tl_notifications_conf {
 	struct tl_conf_strlist exchanges;  /* control_exchanges */
 	struct tl_conf_strlist topics;	   /* notification topics */
 	struct tl_conf_strlist priorities; /* audit critical debug error info sample warn */
-	char *pool;			   /* NULL: queue TOPIC.PRIORITY; else one queue of that name */
+	char *pool; /* NULL: queue TOPIC.PRIORITY; else one queue of that name */
 	int64_t workers;
 	/* meters.yaml files or folders of *.yaml; empty: no samples */
 	struct tl_conf_strlist meter_definitions;
-	char *event_definitions; /* event_definitions.yaml; NULL: no events */
-	bool drop_unmatched;	 /* drop_unmatched_notifications */
+	char *event_definitions;	  /* event_definitions.yaml; NULL: no events */
+	bool drop_unmatched;		  /* drop_unmatched_notifications */
 	struct tl_conf_strlist store_raw; /* priorities whose events keep the raw notification */
 };
 

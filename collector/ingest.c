@@ -447,7 +447,7 @@ int tl_ingest_add_notification(struct tl_ingest *in, const void *body, size_t le
 			in->n_built = 0;
 		}
 		for (i = 0; in->dec.signer && tl_signer_enabled(in->dec.signer) && i < in->n_built;
-	     i++) {
+		     i++) {
 			/* The publisher signs each sample; a sample that
 			 * cannot be signed (nesting) is the original's
 			 * exception too: it goes unsigned, and is counted. */
@@ -465,8 +465,8 @@ int tl_ingest_add_notification(struct tl_ingest *in, const void *body, size_t le
 			memcpy(copy, sig, sizeof(sig));
 			in->built[i].message_signature = copy;
 		}
-		if (stage_samples(in, in->built, &in->n_built, in->res.publisher_id,
-				  &blacklisted) < 0)
+		if (stage_samples(in, in->built, &in->n_built, in->res.publisher_id, &blacklisted) <
+		    0)
 			return -ENOMEM;
 	}
 	/* Events: the original's EventEndpoint serves info and error. */

@@ -31,8 +31,10 @@ int tl_notif_defs_load(const struct tl_notifications_conf *nc, struct tl_notif_d
 		rc = tl_event_defs_load_file(nc->event_definitions, &eo, &d->events, errs);
 		if (rc < 0 && rc != -EINVAL && rc != -ENOMEM) {
 			/* A file error: the loader may not have said which file. */
-			tl_conf_errorf(errs, nc->event_definitions, 0, "collector.notifications."
-				       "event_definitions: %s", strerror(-rc));
+			tl_conf_errorf(errs, nc->event_definitions, 0,
+				       "collector.notifications."
+				       "event_definitions: %s",
+				       strerror(-rc));
 			rc = -EINVAL;
 		}
 	}
@@ -161,9 +163,8 @@ int tl_notif_build(struct tl_notif_ctx *c, const struct tl_json *msg,
 	set_member(&meta[0], "message_id", get_or_null(msg, "message_id"));
 	set_member(&meta[1], "timestamp", get_or_null(msg, "timestamp"));
 	set_member(&top[0], "ctxt",
-		   (struct tl_json){.type = TL_JSON_OBJECT,
-				    .len = (uint32_t)n_ctxt,
-				    .u.members = ctxt});
+		   (struct tl_json){
+			   .type = TL_JSON_OBJECT, .len = (uint32_t)n_ctxt, .u.members = ctxt});
 	set_member(&top[1], "publisher_id", get_or_null(msg, "publisher_id"));
 	set_member(&top[2], "event_type", get_or_null(msg, "event_type"));
 	set_member(&top[3], "payload", get_or_null(msg, "payload"));

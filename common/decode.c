@@ -775,8 +775,8 @@ int tl_decode_notification(struct tl_decoder *d, const void *body, size_t len,
 	} else if (m && !((v = tl_json_get(m, "event_type")) && v->type == TL_JSON_STRING)) {
 		/* oslo.messaging would hand it over with event_type None; no
 		 * definition can match it, so nothing would come of it. */
-		fail(&w, v ? TL_DECODE_WRONG_TYPE : TL_DECODE_MISSING_FIELD,
-		     "event_type: %s", v ? "not a string" : "missing");
+		fail(&w, v ? TL_DECODE_WRONG_TYPE : TL_DECODE_MISSING_FIELD, "event_type: %s",
+		     v ? "not a string" : "missing");
 		m = NULL;
 	}
 	if (!m)

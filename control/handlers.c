@@ -194,7 +194,8 @@ static int h_input_pause(struct tl_control_req *q, const char *name, const char 
 			q, 404, "No such operation on an input: %s (pause or resume)", verb);
 	rc = tl_collector_input_pause(q->ctl->collector, name, pause, q->who);
 	if (rc == -ENOENT)
-		return tl_control_error(q, 404, "No input %s is configured (amqp, udp, notifications)", name);
+		return tl_control_error(
+			q, 404, "No input %s is configured (amqp, udp, notifications)", name);
 	if (rc < 0)
 		return tl_control_error(q, 500, "Cannot %s input %s: %s", verb, name,
 					strerror(-rc));
