@@ -1,0 +1,113 @@
+#!/bin/sh
+# Issue 18: OpenStack services' notifications consumed directly
+# (collector.notifications) from a real RabbitMQ, published by
+# python3-oslo.messaging's Notifier on the nova and cinder exchanges
+# (tests/tools/publish_notifications.py: the payloads of ceilometer's unit
+# tests), turned into samples and events by ceilometer's packaged meters.yaml
+# and event_definitions.yaml:
+#   1. compute.instance.create.end, compute.instance.exists (info and sample
+#      priorities), volume.create.end, compute.instance.create.error (error:
+#      events only), a volume.create.end whose size is not a number, and a
+#      body that is not JSON: the samples and events are those ceilometer's
+#      own code makes of the same notifications (meters_oracle.py,
+#      events_oracle.py), field by field in the file dispatcher and through
+#      the query API (database dispatcher on SQLite); the garbage is one dead
+#      letter; the bad volume is counted, not dead-lettered; the samples
+#      carry telemetry_secret signatures;
+#   2. kill -9 of tallyd during a stream of 2,000 notifications, then a
+#      restart: every expected sample is in the store exactly once (the
+#      sample ids derive from the notification's message_id).
+set -u
+. "$top_srcdir/tests/integration/lib.sh"
+need_peers
+[ -f /usr/lib/python3/dist-packages/ceilometer/data/meters.d/meters.yaml ] ||
+	{ echo "SKIP: python3-ceilometer's definitions missing"; exit 77; }
+api=$(free_port)
+cat >"$work/tally.yaml" <<CONF
+telemetry_secret: "notifications secret"
+collector:
+  amqp: {urls: ["$TALLY_AMQP_URL"], workers: 1, batch_size: 100, batch_timeout: 0.05}
+  notifications: {enabled: true, workers: 2, priorities: [info, sample, error]}
+  udp: {address: ""}
+  buffer: {path: "$work/buffer", max_size: 256MiB}
+  dispatchers: [{name: out, type: file, file_path: "$work/out.log"}, {name: db, type: database}]
+storage: {connection: "sqlite://$work/tally.db"}
+api: {listen: 127.0.0.1, port: $api, auth: trusted-headers}
+control: {port: 0, socket: "$work/control.sock", auth: none}
+log: {level: info}
+CONF
+CHECK="$PY $top_srcdir/tests/integration/notifications_check.py"
+"$TALLYD" -c "$work/tally.yaml" --check-config >"$work/check.out" 2>&1 ||
+	{ cat "$work/check.out"; fail "--check-config refused the configuration"; }
+
+# A definitions file that does not load is a configuration error with its file:line.
+printf -- '---\nmetric:\n  - name: x\n    event_type: a\n    type: gauge\n    unit: u\n    volume:\n      fields: $.payload.x\n      plugin: split\n    resource_id: $.payload.id\n' \
+	>"$work/bad_meters.yaml"
+sed "s|priorities: \[info, sample, error\]}|priorities: [info], meter_definitions: [\"$work/bad_meters.yaml\"]}|" \
+	"$work/tally.yaml" >"$work/bad.yaml"
+"$TALLYD" -c "$work/bad.yaml" --check-config >"$work/bad.out" 2>&1 &&
+	fail "--check-config accepted a meters file Tally cannot apply"
+grep -q "bad_meters.yaml:9: volume: the plugin 'split'" "$work/bad.out" ||
+	{ cat "$work/bad.out"; fail "no file:line for the meter definition Tally cannot apply"; }
+
+start_tallyd 1
+wait_log "$work/tallyd-1.log" "input:notifications/1\] consuming from" 10 "$tpid" tallyd
+
+# 1. The unit tests' notifications, a bad volume and garbage.
+"$PY" "$top_srcdir/tests/tools/publish_notifications.py" --url "$TALLY_AMQP_URL" \
+	--out "$work/sent1.jsonl" --bad 2>"$work/publish.err" ||
+	{ cat "$work/publish.err"; fail "publish_notifications.py failed"; }
+mkdir "$work/exp1"
+$CHECK expect "$work/sent1.jsonl" "$work/exp1" || fail "the oracles failed"
+want=$($PY -c "import json,sys; print(len(json.load(open(sys.argv[1]))) + len(json.load(open(sys.argv[2]))))" \
+	"$work/exp1/samples.json" "$work/exp1/events.json")
+wait_lines "$want" 30
+sleep 0.3 # anything extra would show now
+$CHECK file "$work/exp1" "$work/out.log" || fail "the file dispatcher's output is not the oracle's"
+i=0
+until $CHECK api "$work/exp1" "$api" >"$work/api.out" 2>&1; do
+	i=$((i + 1))
+	[ $i -le 50 ] || { cat "$work/api.out"; fail "the query API does not answer the oracle's samples and events"; }
+	sleep 0.1
+done
+cat "$work/api.out"
+"$TALLYCTL" deadletter list --path "$work/buffer" >"$work/dead.jsonl" || fail "deadletter list"
+[ "$(grep -c '"source":"input:notifications"' "$work/dead.jsonl")" -eq 1 ] ||
+	{ cut -c1-300 "$work/dead.jsonl"; fail "expected one dead letter of the notification input"; }
+grep -q '"reason":"syntax' "$work/dead.jsonl" || fail "the garbage's dead letter has no syntax reason"
+req GET /v1/inputs
+want 200 "GET /v1/inputs"
+[ "$(field "[i for i in j['inputs'] if i['name'] == 'notifications'][0]['skipped_by_reason']['volume']")" = 1 ] ||
+	fail "the bad volume was not counted: $(cat "$work/body")"
+[ "$(field "[i for i in j['inputs'] if i['name'] == 'notifications'][0]['skipped_by_reason']['event_dropped']")" = 1 ] ||
+	fail "the bad volume's event was not counted as dropped: $(cat "$work/body")"
+req POST /v1/inputs/notifications/pause
+want 200 "pause the notification input"
+req POST /v1/inputs/notifications/resume
+want 200 "resume the notification input"
+curl -s --unix-socket "$work/control.sock" http://tally/metrics >"$work/metrics"
+grep -q 'tally_input_skipped_total{input="notifications",reason="volume"} 1' "$work/metrics" ||
+	{ grep skipped "$work/metrics"; fail "/metrics lacks the skipped volume"; }
+
+# 2. kill -9 during a stream of 2,000 notifications; restart; every sample once.
+"$PY" "$top_srcdir/tests/tools/publish_notifications.py" --url "$TALLY_AMQP_URL" \
+	--out "$work/sent2.jsonl" --stream 2000 --seed 7 2>>"$work/publish.err" &
+ppid=$!
+sleep 1.5
+kill -9 "$tpid"
+wait "$tpid" 2>/dev/null
+echo "SIGKILL with $(wc -l <"$work/out.log") lines written"
+start_tallyd 2
+wait "$ppid" || { cat "$work/publish.err"; fail "publish_notifications.py --stream failed"; }
+cat "$work/sent1.jsonl" "$work/sent2.jsonl" >"$work/sent.jsonl"
+mkdir "$work/exp"
+$CHECK expect "$work/sent.jsonl" "$work/exp" || fail "the oracles failed"
+i=0
+until $CHECK db "$work/exp" "$work/tally.db" >"$work/db.out" 2>&1; do
+	i=$((i + 1))
+	[ $i -le 300 ] || { cat "$work/db.out"; fail "the store does not hold every expected sample once"; }
+	sleep 0.1
+done
+cat "$work/db.out"
+stop_tallyd
+echo "ok: oracle's samples and events in the file and the API, 1 dead letter, 1 skipped volume, kill -9 during 2,000 notifications: 0 lost, 0 duplicated"
