@@ -12,8 +12,8 @@
 #      own code makes of the same notifications (meters_oracle.py,
 #      events_oracle.py), field by field in the file dispatcher and through
 #      the query API (database dispatcher on SQLite); the garbage is one dead
-#      letter; the bad volume is counted, not dead-lettered; the samples
-#      carry telemetry_secret signatures;
+#      letter; the bad volume is counted, not dead-lettered; the samples'
+#      signatures pass ceilometer's verify_signature() with telemetry_secret;
 #   2. kill -9 of tallyd during a stream of 2,000 notifications, then a
 #      restart: every expected sample is in the store exactly once (the
 #      sample ids derive from the notification's message_id).
@@ -63,7 +63,7 @@ want=$($PY -c "import json,sys; print(len(json.load(open(sys.argv[1]))) + len(js
 	"$work/exp1/samples.json" "$work/exp1/events.json")
 wait_lines "$want" 30
 sleep 0.3 # anything extra would show now
-$CHECK file "$work/exp1" "$work/out.log" || fail "the file dispatcher's output is not the oracle's"
+$CHECK file "$work/exp1" "$work/out.log" "notifications secret" || fail "the file dispatcher's output is not the oracle's"
 i=0
 until $CHECK api "$work/exp1" "$api" >"$work/api.out" 2>&1; do
 	i=$((i + 1))

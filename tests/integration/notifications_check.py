@@ -4,7 +4,8 @@ own code run on the same notifications (tests/tools/meters_oracle.py,
 tests/tools/events_oracle.py), for tests/integration/notifications_amqp.sh.
 
   notifications_check.py expect SENT DIR     expected samples and events into DIR
-  notifications_check.py file DIR OUT_LOG    the file dispatcher's output, field by field
+  notifications_check.py file DIR OUT_LOG SECRET  the file dispatcher's output, field by
+                                           field, signatures checked by ceilometer's code
   notifications_check.py api DIR PORT        the same through the query API
   notifications_check.py db DIR DB           the SQLite store: every sample once
 
@@ -88,7 +89,8 @@ def compare(what, want, got):
     return 1
 
 
-def check_file(d, out_log):
+def check_file(d, out_log, secret):
+    from ceilometer.publisher import utils
     samples = json.load(open(os.path.join(d, 'samples.json')))
     events = json.load(open(os.path.join(d, 'events.json')))
     out = lines(out_log)
@@ -100,7 +102,8 @@ def check_file(d, out_log):
             got_s.setdefault(k, []).append(
                 {'type': r['counter_type'], 'unit': r['counter_unit'],
                  'project_id': r['project_id'], 'user_id': r['user_id'],
-                 'metadata': r['resource_metadata'], 'signed': len(r['message_signature']) == 64})
+                 'metadata': r['resource_metadata'],
+                 'signed': utils.verify_signature(r, secret)})
         else:
             got_e.setdefault(r['message_id'], []).append(
                 {'event_type': r['event_type'],
@@ -169,7 +172,7 @@ def main():
         expect(sys.argv[2], sys.argv[3])
         return 0
     if cmd == 'file':
-        return check_file(sys.argv[2], sys.argv[3])
+        return check_file(sys.argv[2], sys.argv[3], sys.argv[4])
     if cmd == 'api':
         return check_api(sys.argv[2], sys.argv[3])
     if cmd == 'db':
