@@ -688,6 +688,9 @@ int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_chang
 
 		if (c->amqp)
 			tl_amqp_input_set_batch(c->amqp, size, timeout);
+		/* The notification input batches with collector.amqp's settings. */
+		if (c->notif)
+			tl_amqp_input_set_batch(c->notif, size, timeout);
 		if (c->udp)
 			tl_udp_input_set_batch(c->udp, size, timeout);
 		tl_log(TL_LOG_NOTICE,

@@ -136,7 +136,7 @@ int tl_notif_build(struct tl_notif_ctx *c, const struct tl_json *msg,
 
 	tl_json_doc_reset(&c->doc);
 	for (i = 0; i < msg->len; i++)
-		if (msg->u.members[i].klen > 9 &&
+		if (msg->u.members[i].klen >= 9 &&
 		    strncmp(msg->u.members[i].key, "_context_", 9) == 0)
 			n_ctxt++;
 	root = tl_json_doc_alloc(&c->doc, sizeof(*root));
@@ -152,7 +152,7 @@ int tl_notif_build(struct tl_notif_ctx *c, const struct tl_json *msg,
 	for (i = 0; i < msg->len; i++) {
 		const struct tl_json_member *m = &msg->u.members[i];
 
-		if (m->klen > 9 && strncmp(m->key, "_context_", 9) == 0) {
+		if (m->klen >= 9 && strncmp(m->key, "_context_", 9) == 0) {
 			ctxt[n_ctxt] = *m;
 			ctxt[n_ctxt].key += 9;
 			ctxt[n_ctxt].klen -= 9;
