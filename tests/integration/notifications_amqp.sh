@@ -15,11 +15,18 @@
 #      letter; the bad volume is counted, not dead-lettered; the samples'
 #      signatures pass ceilometer's verify_signature() with telemetry_secret;
 #   2. kill -9 of tallyd during a stream of 2,000 notifications (once 300
-#      records of it are out), then a
-#      restart: every expected sample is in the store exactly once (the
-#      sample ids derive from the notification's message_id).
+#      records of it are out), then a restart through amqp_proxy.py, which
+#      loses the first acknowledgement so that a committed batch is
+#      delivered again: every expected sample is in the store exactly once
+#      (the sample ids derive from the notification's message_id).
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
+proxy=
+notifications_cleanup() {
+	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null
+	lib_cleanup
+}
+trap notifications_cleanup EXIT
 need_peers
 [ -f /usr/lib/python3/dist-packages/ceilometer/data/meters.d/meters.yaml ] ||
 	{ echo "SKIP: python3-ceilometer's definitions missing"; exit 77; }
@@ -106,7 +113,21 @@ kill -0 "$ppid" 2>/dev/null || fail "the stream ended before the kill: nothing w
 kill -9 "$tpid"
 wait "$tpid" 2>/dev/null
 echo "SIGKILL during the stream with $(wc -l <"$work/out.log") lines written"
+# The restarted tallyd reaches the broker through amqp_proxy.py, which loses
+# its first acknowledgement (after that batch was committed) and closes that
+# connection: the broker delivers the batch again, and only ids derived from
+# the notifications' message_ids keep its samples from being stored twice.
+pport=$(free_port)
+"$PY" "$top_srcdir/tests/integration/amqp_proxy.py" "$pport" "$TALLY_RABBIT_PORT" \
+	"$work/proxy.events" >"$work/proxy.out" 2>"$work/proxy.err" &
+proxy=$!
+wait_log "$work/proxy.out" listening 5 "$proxy" amqp_proxy.py
+sed -i "s|urls: \[\"$TALLY_AMQP_URL\"\]|urls: [\"amqp://guest:guest@127.0.0.1:$pport/\"]|" "$work/tally.yaml"
+grep -q "127.0.0.1:$pport/" "$work/tally.yaml" || fail "the configuration was not edited"
 start_tallyd 2
+wait_log "$work/proxy.events" "^dropped " 20 "$proxy" amqp_proxy.py
+wait_log "$work/proxy.events" " redelivered=1$" 20 "$proxy" amqp_proxy.py
+echo "an acknowledgement lost, its batch redelivered: $(grep -c ' redelivered=1$' "$work/proxy.events") deliveries"
 wait "$ppid" || { cat "$work/publish.err"; fail "publish_notifications.py --stream failed"; }
 cat "$work/sent1.jsonl" "$work/sent2.jsonl" >"$work/sent.jsonl"
 mkdir "$work/exp"
@@ -114,4 +135,4 @@ $CHECK expect "$work/sent.jsonl" "$work/exp" || fail "the oracles failed"
 until_checked 30 db "$work/exp" "$work/tally.db" ||
 	fail "the store does not hold every expected sample once"
 stop_tallyd
-echo "ok: oracle's samples and events in the file and the API, 1 dead letter, 1 skipped volume, kill -9 during 2,000 notifications: 0 lost, 0 duplicated"
+echo "ok: oracle's samples and events in the file and the API, 1 dead letter, 1 skipped volume, kill -9 during 2,000 notifications and a committed batch redelivered: 0 lost, 0 duplicated"
