@@ -7,7 +7,7 @@ tests/tools/events_oracle.py), for tests/integration/notifications_amqp.sh.
   notifications_check.py file DIR OUT_LOG SECRET  the file dispatcher's output, field by
                                            field, signatures checked by ceilometer's code
   notifications_check.py api DIR PORT        the same through the query API
-  notifications_check.py db DIR DB           the SQLite store: every sample once
+  notifications_check.py db DIR DB           the SQLite store: every sample and event once
 
 SENT is what tests/tools/publish_notifications.py wrote: per notification
 {"priority", "notification"}. As oslo.messaging dispatches them, the
@@ -160,10 +160,13 @@ def check_api(d, port):
 
 def check_db(d, db):
     want = len(json.load(open(os.path.join(d, 'samples.json'))))
+    want_e = sorted(e['message_id'] for e in json.load(open(os.path.join(d, 'events.json'))))
     c = sqlite3.connect(db)
     n, distinct = c.execute('select count(*), count(distinct message_id) from sample').fetchone()
-    print('store: %d samples, %d distinct ids, %d expected' % (n, distinct, want))
-    return 0 if n == distinct == want else 1
+    got_e = sorted(r[0] for r in c.execute('select message_id from event'))
+    print('store: %d samples, %d distinct ids, %d expected; %d events, %d expected'
+          % (n, distinct, want, len(got_e), len(want_e)))
+    return 0 if n == distinct == want and got_e == want_e else 1
 
 
 def main():
