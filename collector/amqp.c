@@ -38,6 +38,11 @@ struct endpoint {
 
 struct tl_amqp_input;
 
+/* One queue binding, declared by every worker on every connection. */
+struct tl_amqp_binding {
+	char *exchange, *queue, *key;
+};
+
 struct worker {
 	struct tl_amqp_input *in;
 	unsigned id;

@@ -54,11 +54,6 @@ enum tl_amqp_kind {
 	TL_AMQP_NOTIFICATIONS, /* the services' notifications (collector.notifications) */
 };
 
-/* One queue binding, declared by every worker on every connection. */
-struct tl_amqp_binding {
-	char *exchange, *queue, *key;
-};
-
 /*
  * How to start an input. Everything is borrowed and must outlive it: conf
  * (broker settings, shared by both kinds), limits, buffer, signer, shared

@@ -115,7 +115,7 @@ struct tl_collector {
 	/* collector.notifications: its input and definitions; NULL when off. */
 	struct tl_amqp_input *notif;
 	struct tl_notif_defs *notif_defs;
-	struct tl_udp_input *udp;	/* NULL when not configured */
+	struct tl_udp_input *udp; /* NULL when not configured */
 	pthread_t housekeeper;
 	bool housekeeper_started;
 	_Atomic bool stop_dispatch;

@@ -448,9 +448,9 @@ int tl_ingest_add_notification(struct tl_ingest *in, const void *body, size_t le
 		}
 		for (i = 0; in->dec.signer && tl_signer_enabled(in->dec.signer) && i < in->n_built;
 		     i++) {
-			/* The publisher signs each sample; a sample that
-			 * cannot be signed (nesting) is the original's
-			 * exception too: it goes unsigned, and is counted. */
+			/* The publisher signs each sample. One the signature
+			 * walk refuses (metadata nested deeper than
+			 * TL_SIG_MAX_DEPTH) goes unsigned. */
 			char *copy;
 
 			rc = tl_notif_sign_sample(c, in->dec.signer, &in->built[i], sig);

@@ -65,7 +65,8 @@ enum tl_ingest_skip {
 	TL_INGEST_SKIP_PRIORITY,	/* a priority oslo.messaging does not know */
 	TL_INGEST_SKIP_N
 };
-/* "sample_volume"..., "samples_dropped", "event_dropped", "event_unmatched",
+/* The meter definitions' names ("volume"...: tl_meter_defs_skip_name()),
+ * then "samples_dropped", "event_dropped", "event_unmatched",
  * "unknown_priority"; NULL for an unused index. */
 const char *tl_ingest_skip_name(unsigned i);
 
