@@ -28,7 +28,7 @@
 
 #define COMPONENT "pipeline"
 /* Payload bytes read per batch at most; half of it makes a batch full. */
-#define READ_BYTES (8u << 20)
+#define READ_BYTES (32u << 20)
 /* Header of the stored state: u32 BE chunk count, u64 BE total length. */
 #define HDR_LEN 12
 /* Pause after a failed read or commit. */

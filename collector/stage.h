@@ -48,13 +48,13 @@
 /* Input ids remembered to drop a redelivered sample (stage.c "seen"). */
 #define TL_STAGE_SEEN 8192
 /* Records read per batch at most (fewer when a commit would be too large). */
-#define TL_STAGE_BATCH 4096
+#define TL_STAGE_BATCH 16384
 /*
  * Under a steady input, records gather for at most this long after a
  * commit before a batch short of TL_STAGE_BATCH is run (each commit writes
  * the whole state), ms. Bounds the delay of a derived sample under load.
  */
-#define TL_STAGE_COMMIT_MS 250
+#define TL_STAGE_COMMIT_MS 500
 
 struct tl_stage;
 

@@ -20,9 +20,11 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/params.h"
 #include "common/time.h"
 #include "common/utf8.h"
 #include "definitions/pyregex.h"
+#include "definitions/pyvalue.h"
 
 #define LOGC "definitions"
 
@@ -152,157 +154,6 @@ static const struct tl_json *deep_copy(struct tl_json_doc *a, const struct tl_js
 
 /* ========================================================== YAML values */
 
-static bool all_digits(const char *s, const char *e, const char *set)
-{
-	if (s >= e)
-		return false;
-	for (; s < e; s++)
-		if (!strchr(set, *s))
-			return false;
-	return true;
-}
-
-/*
- * PyYAML's implicit int of a plain scalar (YAML 1.1: underscores, 0x, 0b,
- * leading-zero octal, base 60). Returns true and *out when it is one that
- * fits int64.
- */
-static bool yaml_int(const char *s, int64_t *out)
-{
-	const char *p = s, *e = s + strlen(s);
-	int base = 10;
-	bool neg = false;
-	__int128 v = 0;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (p >= e)
-		return false;
-	if (strchr(p, ':')) {
-		/* [1-9][0-9_]*(:[0-5]?[0-9])+ */
-		const char *q = p, *c = strchr(p, ':');
-		int64_t part;
-
-		if (*q < '1' || *q > '9' || !all_digits(q, c, "0123456789_"))
-			return false;
-		for (; q < c; q++) {
-			if (*q != '_')
-				v = v * 10 + (*q - '0');
-			if (v > INT64_MAX)
-				return false;
-		}
-		while (q < e) {
-			const char *end;
-
-			q++; /* the ':' */
-			end = strchr(q, ':');
-			if (!end)
-				end = e;
-			if (end - q < 1 || end - q > 2 || !all_digits(q, end, "0123456789") ||
-			    (end - q == 2 && *q > '5'))
-				return false;
-			part = end - q == 2 ? (q[0] - '0') * 10 + (q[1] - '0') : q[0] - '0';
-			v = v * 60 + part;
-			if (v > INT64_MAX)
-				return false;
-			q = end;
-		}
-		*out = neg ? -(int64_t)v : (int64_t)v;
-		return true;
-	}
-	if (p[0] == '0' && p[1] == 'b') {
-		base = 2, p += 2;
-		if (!all_digits(p, e, "01_"))
-			return false;
-	} else if (p[0] == '0' && p[1] == 'x') {
-		base = 16, p += 2;
-		if (!all_digits(p, e, "0123456789abcdefABCDEF_"))
-			return false;
-	} else if (p[0] == '0' && p[1]) {
-		base = 8;
-		if (!all_digits(p, e, "01234567_"))
-			return false;
-	} else if (!(p[0] == '0' && !p[1])) {
-		if (*p < '1' || *p > '9' || !all_digits(p, e, "0123456789_"))
-			return false;
-	}
-	for (; p < e; p++) {
-		int d;
-
-		if (*p == '_')
-			continue;
-		d = *p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10;
-		v = v * base + d;
-		if (v > (__int128)INT64_MAX + 1)
-			return false;
-	}
-	if (!neg && v > INT64_MAX)
-		return false;
-	*out = neg ? (int64_t)-v : (int64_t)v;
-	return true;
-}
-
-/* PyYAML's implicit float (without base 60): [-+]?(digits.digits?|.digits)([eE][-+]digits)?, .inf,
- * .nan */
-static bool yaml_float(const char *s, double *out)
-{
-	const char *p = s;
-	char buf[128], *w = buf;
-	bool sign = *s == '-' || *s == '+';
-
-	if (sign)
-		p++;
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
-		*out = *s == '-' ? -INFINITY : INFINITY;
-		return true;
-	}
-	if (!sign && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") || !strcmp(p, ".NAN"))) {
-		*out = NAN;
-		return true;
-	}
-	if (strlen(s) >= sizeof(buf) || !strchr(s, '.'))
-		return false;
-	if (sign)
-		*w++ = *s;
-	if (*p == '.') {
-		/* \.[0-9_]+ has no sign */
-		if (sign || !((p[1] >= '0' && p[1] <= '9') || p[1] == '_'))
-			return false;
-	} else if (!(*p >= '0' && *p <= '9')) {
-		return false;
-	}
-	while ((*p >= '0' && *p <= '9') || *p == '_') {
-		if (*p != '_')
-			*w++ = *p;
-		p++;
-	}
-	if (*p != '.')
-		return false; /* base 60 floats (1:30.5) stay text here */
-	*w++ = *p++;
-	while ((*p >= '0' && *p <= '9') || *p == '_') {
-		if (*p != '_')
-			*w++ = *p;
-		p++;
-	}
-	if (*p == 'e' || *p == 'E') {
-		*w++ = *p++;
-		if (*p != '-' && *p != '+')
-			return false;
-		*w++ = *p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return false;
-		while (*p >= '0' && *p <= '9')
-			*w++ = *p++;
-	}
-	if (*p)
-		return false;
-	*w = '\0';
-	if (!strcmp(buf, ".") || !strcmp(buf, "+.") || !strcmp(buf, "-."))
-		return false;
-	*out = strtod(buf, NULL);
-	return true;
-}
-
 /*
  * The Python value yaml.safe_load gives a scalar node (null, bool, int,
  * float, str; YAML timestamps stay text), strings kept in the store.
@@ -310,37 +161,27 @@ static bool yaml_float(const char *s, double *out)
  */
 static int yaml_value(struct tl_meter_defs *m, const struct tl_conf_node *n, struct tl_json *out)
 {
-	static const char *const trues[] = {"yes",  "Yes", "YES", "true", "True",
-					    "TRUE", "on",  "On",  "ON"};
-	static const char *const falses[] = {"no",    "No",  "NO",  "false", "False",
-					     "FALSE", "off", "Off", "OFF"};
+	struct tl_pv v = tl_pv_of(n);
 	char *s;
-	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if (!n || n->type == TL_CONF_NODE_NULL) {
+	switch (v.kind) {
+	case TL_PV_BOOL:
+		out->type = v.i ? TL_JSON_TRUE : TL_JSON_FALSE;
+		return 0;
+	case TL_PV_INT:
+		out->type = TL_JSON_INT;
+		out->u.i = v.i;
+		return 0;
+	case TL_PV_FLOAT:
+		out->type = TL_JSON_REAL;
+		out->u.d = v.d;
+		return 0;
+	case TL_PV_STR:
+		break;
+	default: /* absent, null (maps and sequences are not asked for) */
 		out->type = TL_JSON_NULL;
 		return 0;
-	}
-	if (!n->quoted) {
-		for (i = 0; i < 9; i++) {
-			if (strcmp(n->value, trues[i]) == 0) {
-				out->type = TL_JSON_TRUE;
-				return 0;
-			}
-			if (strcmp(n->value, falses[i]) == 0) {
-				out->type = TL_JSON_FALSE;
-				return 0;
-			}
-		}
-		if (yaml_int(n->value, &out->u.i)) {
-			out->type = TL_JSON_INT;
-			return 0;
-		}
-		if (yaml_float(n->value, &out->u.d)) {
-			out->type = TL_JSON_REAL;
-			return 0;
-		}
 	}
 	s = tl_json_doc_alloc(&m->store, n->len + 1);
 	if (!s)
@@ -369,21 +210,7 @@ static bool node_truthy(struct tl_meter_defs *m, const struct tl_conf_node *n)
 /* Whether yaml.safe_load makes a str of this node (no allocation). */
 static bool node_is_str(const struct tl_conf_node *n)
 {
-	static const char *const bools[] = {"yes",   "Yes",   "YES",   "true", "True", "TRUE",
-					    "on",    "On",    "ON",    "no",   "No",   "NO",
-					    "false", "False", "FALSE", "off",  "Off",  "OFF"};
-	int64_t i;
-	double d;
-	size_t k;
-
-	if (!n || n->type != TL_CONF_NODE_SCALAR)
-		return false;
-	if (n->quoted)
-		return true;
-	for (k = 0; k < sizeof(bools) / sizeof(bools[0]); k++)
-		if (strcmp(n->value, bools[k]) == 0)
-			return false;
-	return !yaml_int(n->value, &i) && !yaml_float(n->value, &d);
+	return n && n->type == TL_CONF_NODE_SCALAR && tl_pv_of(n).kind == TL_PV_STR;
 }
 
 /* ================================================================ load */
@@ -1059,233 +886,19 @@ size_t tl_meter_defs_skipped(const struct tl_meter_defs *m)
 
 /* ============================================================ iso8601 */
 
-static bool dig(const char *s, size_t len, size_t p, size_t n)
-{
-	size_t i;
-
-	if (p + n > len)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[p + i] < '0' || s[p + i] > '9')
-			return false;
-	return true;
-}
-
-static int num(const char *s, size_t p, size_t n)
-{
-	int v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = v * 10 + (s[p + i] - '0');
-	return v;
-}
-
-/* The regex's $: the end, or a final newline. */
-static bool at_end(const char *s, size_t len, size_t p)
-{
-	return p == len || (p + 1 == len && s[p] == '\n');
-}
-
-struct isotime {
-	int mon, day, hour, min, sec, usec;
-	bool tz;
-	int tz_sign, tz_h, tz_m;
-};
-
-/* The tz group then $, in the regex's order of attempts. */
-static bool iso_tz(const char *s, size_t len, size_t p, struct isotime *t)
-{
-	int colon, mm;
-
-	t->tz = false;
-	if (p < len && s[p] == 'Z' && at_end(s, len, p + 1)) {
-		t->tz = true;
-		t->tz_sign = 1, t->tz_h = 0, t->tz_m = 0;
-		return true;
-	}
-	if (p < len && (s[p] == '+' || s[p] == '-') && dig(s, len, p + 1, 2)) {
-		for (colon = 1; colon >= 0; colon--) {
-			size_t q = p + 3;
-
-			if (colon && !(q < len && s[q] == ':'))
-				continue;
-			q += (size_t)colon;
-			for (mm = 1; mm >= 0; mm--) {
-				if (mm && !dig(s, len, q, 2))
-					continue;
-				if (at_end(s, len, q + (mm ? 2 : 0))) {
-					t->tz = true;
-					t->tz_sign = s[p] == '-' ? -1 : 1;
-					t->tz_h = num(s, p + 1, 2);
-					t->tz_m = mm ? num(s, q, 2) : 0;
-					return true;
-				}
-			}
-		}
-	}
-	return at_end(s, len, p);
-}
-
-/* The time part: sep hour (:?minute)? (:?second(frac)?)? tz? $ */
-static bool iso_time(const char *s, size_t len, size_t p, struct isotime *t)
-{
-	int mo, so;
-
-	if (!(p < len && (s[p] == ' ' || s[p] == 'T') && dig(s, len, p + 1, 2)))
-		return false;
-	t->hour = num(s, p + 1, 2);
-	p += 3;
-	for (mo = 0; mo < 3; mo++) {
-		size_t q = p;
-
-		t->min = 0;
-		if (mo == 0) {
-			if (!(q < len && s[q] == ':' && dig(s, len, q + 1, 2)))
-				continue;
-			t->min = num(s, q + 1, 2);
-			q += 3;
-		} else if (mo == 1) {
-			if (!dig(s, len, q, 2))
-				continue;
-			t->min = num(s, q, 2);
-			q += 2;
-		}
-		for (so = 0; so < 5; so++) {
-			size_t r = q, nd;
-
-			t->sec = 0;
-			t->usec = 0;
-			if (so < 4) {
-				if (so < 2) {
-					if (!(r < len && s[r] == ':'))
-						continue;
-					r++;
-				}
-				nd = (so % 2 == 0) ? 2 : 1;
-				if (!dig(s, len, r, nd))
-					continue;
-				t->sec = num(s, r, nd);
-				r += nd;
-				if (r + 1 < len && (s[r] == '.' || s[r] == ',') &&
-				    dig(s, len, r + 1, 1)) {
-					size_t f = r + 1, k = 0;
-					int us = 0;
-
-					while (f < len && s[f] >= '0' && s[f] <= '9') {
-						if (k < 6)
-							us = us * 10 + (s[f] - '0');
-						k++;
-						f++;
-					}
-					for (; k < 6; k++)
-						us *= 10;
-					t->usec = us;
-					r = f;
-				}
-			}
-			if (iso_tz(s, len, r, t))
-				return true;
-		}
-	}
-	return false;
-}
-
-static bool leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 /*
- * iso8601.parse_date() as oslo's parse_isotime() calls it: false where it
- * raises. *us is the UTC time, which may lie outside Tally's range.
+ * iso8601.parse_date() as oslo's parse_isotime() calls it (definitions/
+ * pyvalue.h): false where it raises. *us is the UTC time, which may lie
+ * outside Tally's range (the caller skips such a sample, as the original's
+ * sample would fail later).
  */
 static bool iso8601_parse(const char *s, size_t len, int64_t *us)
 {
-	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	struct isotime t;
-	int year, a, d, dd;
-	bool ok = false;
-	int64_t off;
+	int64_t local, offset;
 
-	memset(&t, 0, sizeof(t));
-	if (!dig(s, len, 0, 4))
+	if (!tl_py_parse_isotime(s, len, &local, &offset))
 		return false;
-	year = num(s, 0, 4);
-	t.mon = 1, t.day = 1;
-	/* (month (day time?)?)? $, month: -M{1,2} | MM(?!$); day: -D{1,2} | DD */
-	for (a = 0; a < 3 && !ok; a++) {
-		size_t p = 4;
-
-		if (a < 2) {
-			size_t nd = a == 0 ? 2 : 1;
-
-			if (!(p < len && s[p] == '-' && dig(s, len, p + 1, nd)))
-				continue;
-			t.mon = num(s, p + 1, nd);
-			p += 1 + nd;
-		} else {
-			if (!dig(s, len, p, 2) || at_end(s, len, p + 2) || p + 2 == len)
-				continue;
-			t.mon = num(s, p, 2);
-			p += 2;
-		}
-		for (d = 0; d < 4 && !ok; d++) {
-			size_t q = p;
-
-			t.day = 1;
-			t.hour = t.min = t.sec = t.usec = 0;
-			t.tz = false;
-			if (d < 2) {
-				size_t nd = d == 0 ? 2 : 1;
-
-				if (!(q < len && s[q] == '-' && dig(s, len, q + 1, nd)))
-					continue;
-				t.day = num(s, q + 1, nd);
-				q += 1 + nd;
-			} else if (d == 2) {
-				if (!dig(s, len, q, 2))
-					continue;
-				t.day = num(s, q, 2);
-				q += 2;
-			} else {
-				/* the day group absent */
-				if (at_end(s, len, q))
-					ok = true;
-				continue;
-			}
-			ok = iso_time(s, len, q, &t);
-			if (!ok && at_end(s, len, q)) {
-				/* the time group absent: nothing of a failed attempt stays */
-				t.hour = t.min = t.sec = t.usec = 0;
-				t.tz = false;
-				ok = true;
-			}
-		}
-	}
-	if (!ok) {
-		memset(&t, 0, sizeof(t));
-		t.mon = 1, t.day = 1;
-		if (!at_end(s, len, 4))
-			return false;
-	}
-	/* datetime()'s checks */
-	if (year < 1 || t.mon < 1 || t.mon > 12 || t.hour > 23 || t.min > 59 || t.sec > 59)
-		return false;
-	dd = mdays[t.mon - 1] + (t.mon == 2 && leap(year));
-	if (t.day < 1 || t.day > dd)
-		return false;
-	off = 0;
-	if (t.tz) {
-		off = (int64_t)t.tz_h * 60 + t.tz_m;
-		if (off >= 24 * 60)
-			return false; /* timezone() wants less than a day */
-		off *= t.tz_sign;
-	}
-	*us = ((tl_days_from_civil(year, t.mon, t.day) * 86400 + t.hour * 3600 + t.min * 60 +
-		t.sec - off * 60) *
-	       1000000) +
-	      t.usec;
+	*us = local - offset;
 	return true;
 }
 
@@ -1767,42 +1380,6 @@ static int from_notification(struct tl_meter_defs_ctx *c, const struct tl_json *
 	return 0;
 }
 
-/* Python's float(text): the pipeline keeps a volume it can convert (inf included). */
-static bool py_float(const char *s, size_t len, double *out)
-{
-	char local[256], *buf = local, *w, *end;
-	const char *p = s, *e = s + len;
-	bool ok;
-
-	while (p < e && (*p == ' ' || (*p >= '\t' && *p <= '\r')))
-		p++;
-	while (e > p && (e[-1] == ' ' || (e[-1] >= '\t' && e[-1] <= '\r')))
-		e--;
-	if (p == e)
-		return false;
-	if ((size_t)(e - p) >= sizeof(local) && !(buf = malloc((size_t)(e - p) + 1)))
-		return false;
-	w = buf;
-	/* underscores only between digits */
-	for (ok = true; p < e && ok; p++) {
-		if (*p == '_') {
-			ok = w > buf && w[-1] >= '0' && w[-1] <= '9' && p + 1 < e && p[1] >= '0' &&
-			     p[1] <= '9';
-			continue;
-		}
-		ok = strchr("0123456789+-.eEinfatyINFATY", *p) != NULL;
-		*w++ = *p;
-	}
-	*w = '\0';
-	if (ok) {
-		*out = strtod(buf, &end);
-		ok = *end == '\0' && end != buf;
-	}
-	if (buf != local)
-		free(buf);
-	return ok;
-}
-
 /*
  * diff / 10**6 correctly rounded, as Python's int / int (timedelta.total_seconds()):
  * above 2**53 the double of diff is already rounded, so the neighbours are checked exactly.
@@ -1926,7 +1503,7 @@ static int convert(const struct tl_meter_defs *m, struct tl_meter_defs_ctx *c,
 		s->volume = v->u.d;
 		break;
 	case TL_JSON_STRING:
-		if (!py_float(v->u.s, v->len, &s->volume))
+		if (!tl_py_float(v, &s->volume)) /* Python's float(text), inf included */
 			return *why = TL_METER_DEFS_SKIP_VOLUME, 1;
 		break;
 	default:

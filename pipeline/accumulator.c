@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "pipeline/params.h"
+#include "common/params.h"
 #include "pipeline/transform.h"
 
 #define STATE_KIND_ACCUMULATOR 3

@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "pipeline/conversion.h"
-#include "pipeline/params.h"
+#include "common/params.h"
 
 #define STATE_KIND_AGGREGATOR 2
 #define STATE_VERSION	      1

@@ -21,7 +21,7 @@
 
 #include "common/log.h"
 #include "common/strmap.h"
-#include "pipeline/params.h"
+#include "common/params.h"
 #include "pipeline/transform.h"
 #include "pipeline/expr.h"
 

@@ -6,12 +6,15 @@
 
 #include "pipeline/conversion.h"
 
+#include "common/hash.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/params.h"
+#include "common/hash.h"
+#include "common/params.h"
 
 int tl_re_compile(regex_t *re, const char *pattern, char *err, size_t errlen)
 {
@@ -144,6 +147,16 @@ int tl_re_sub(const regex_t *re, const char *repl, const char *s, char *buf, siz
 	return 0;
 }
 
+static void memo_free(struct tl_conv_map *m)
+{
+	for (size_t i = 0; m->memo && i < TL_CONV_MEMO; i++) {
+		free(m->memo[i].in);
+		free(m->memo[i].out);
+	}
+	free(m->memo);
+	m->memo = NULL;
+}
+
 static char *dup_scalar(const struct tl_pv *v)
 {
 	return v->kind == TL_PV_ABSENT || v->kind == TL_PV_NULL || !v->node->value
@@ -263,10 +276,51 @@ void tl_conversion_fini(struct tl_conversion *c)
 		regfree(&c->map_name.re);
 	if (c->map_unit.on)
 		regfree(&c->map_unit.re);
+	memo_free(&c->map_name);
+	memo_free(&c->map_unit);
 	free(c->map_name.repl);
 	free(c->map_unit.repl);
 	tl_expr_free(c->scale_expr);
 	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * re.sub of the map over orig into buf, remembered: a hit costs a hash and
+ * a strcmp. Returns buf with the mapped text, or NULL when the substitution
+ * failed or gave "" (the original's None and ''). Out of memory: no memo.
+ */
+static const char *map_sub(const struct tl_conv_map *cm, const char *orig, char *buf)
+{
+	struct tl_conv_map *m = (struct tl_conv_map *)cm; /* the memo only */
+	size_t len = strlen(orig);
+	uint64_t h = tl_hash(orig, len, 0);
+	struct tl_conv_memo_slot *slot;
+	bool ok;
+
+	if (!m->memo)
+		m->memo = calloc(TL_CONV_MEMO, sizeof(*m->memo));
+	slot = m->memo ? &m->memo[h % TL_CONV_MEMO] : NULL;
+	if (slot && slot->in && slot->hash == h && strcmp(slot->in, orig) == 0) {
+		if (!slot->out)
+			return NULL;
+		memcpy(buf, slot->out, strlen(slot->out) + 1);
+		return buf;
+	}
+	ok = tl_re_sub(&m->re, m->repl, orig, buf, TL_CONV_MAX_MAPPED + 1) == 0 && buf[0];
+	if (slot) {
+		char *in = malloc(len + 1), *out = ok ? strdup(buf) : NULL;
+
+		if (in && (out || !ok)) {
+			free(slot->in);
+			free(slot->out);
+			memcpy(in, orig, len + 1);
+			*slot = (struct tl_conv_memo_slot){.hash = h, .in = in, .out = out};
+		} else {
+			free(in);
+			free(out);
+		}
+	}
+	return ok ? buf : NULL;
 }
 
 const char *tl_conversion_map(const struct tl_conversion *c, int attr, const struct tl_sample *s,
@@ -276,7 +330,7 @@ const char *tl_conversion_map(const struct tl_conversion *c, int attr, const str
 	const char *orig = attr == 0 ? s->counter_name : s->counter_unit;
 	const char *target = attr == 0 ? c->target_name : c->target_unit;
 	/* The original: `mapped or target.get(attr, original)`; a failed substitution is None. */
-	if (m->on && tl_re_sub(&m->re, m->repl, orig, buf, TL_CONV_MAX_MAPPED + 1) == 0 && buf[0])
+	if (m->on && map_sub(m, orig, buf))
 		return buf;
 	return target ? target : orig;
 }

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/strmap.h"
 #include "pipeline/conversion.h"
-#include "pipeline/params.h"
+#include "common/params.h"
 
 #define STATE_KIND_SERIES 1
 #define STATE_VERSION	  1

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/params.h"
+#include "common/params.h"
 #include "pipeline/transform.h"
 
 /* The first failure stops the load, as in the original. */

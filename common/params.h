@@ -1,14 +1,16 @@
 /*
- * params.h — a transformer's parameters as the original sees them: the
- * values PyYAML's safe_load gives the scalars of pipeline.yaml (YAML 1.1
- * plain scalars: null, bool, int, float; anything quoted is a string), and
- * Python's truthiness and int()/float() on them.
+ * params.h — the values of a YAML file written for the original's Python
+ * loaders (pipeline.yaml's transformer parameters, meters.yaml's fields) as
+ * the original sees them: what PyYAML's safe_load gives the scalars (YAML
+ * 1.1 plain scalars: null, bool, int, float; anything quoted is a string),
+ * and Python's truthiness and int()/float() on them. Shared by pipeline/
+ * and definitions/, so that both read a scalar the same way.
  *
  * Pure functions over the configuration tree (common/conf_yaml.h); the
  * views returned borrow the tree. Threads: none of their own.
  */
-#ifndef TL_PIPELINE_PARAMS_H
-#define TL_PIPELINE_PARAMS_H
+#ifndef TL_COMMON_PARAMS_H
+#define TL_COMMON_PARAMS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -4,10 +4,11 @@
  */
 #include "config.h"
 
-#include "pipeline/params.h"
+#include "common/params.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,119 +20,153 @@ static bool is_one_of(const char *s, const char *const *list)
 	return false;
 }
 
-/* Digits (and single underscores between them) of base; at least one digit. */
-static bool digits(const char *s, int base)
+static bool all_digits(const char *s, const char *e, const char *set)
 {
-	bool any = false;
-	for (; *s; s++) {
-		int c = *s;
-		bool ok = base == 16 ? ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-					(c >= 'A' && c <= 'F'))
-				     : (c >= '0' && c < '0' + base);
-		if (ok)
-			any = true;
-		else if (c != '_')
-			return false;
-	}
-	return any;
-}
-
-static int parse_int_text(const char *text, int base, int64_t *out)
-{
-	char buf[96];
-	size_t n = 0;
-	for (const char *p = text; *p; p++) {
-		if (*p == '_')
-			continue;
-		if (n + 1 >= sizeof(buf))
-			return -ERANGE;
-		buf[n++] = *p;
-	}
-	buf[n] = '\0';
-	errno = 0;
-	char *end;
-	long long v = strtoll(buf, &end, base);
-	if (errno || *end)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
-/* YAML 1.1 int (without sexagesimals): decimal, 0b, 0 (octal), 0x; a sign allowed. */
-static bool yaml_int(const char *s, int64_t *out)
-{
-	const char *p = s;
-	int sign = 1;
-	if (*p == '+' || *p == '-')
-		sign = *p++ == '-' ? -1 : 1;
-	int64_t v;
-	int rc;
-	if (p[0] == '0' && p[1] == 'b' && digits(p + 2, 2))
-		rc = parse_int_text(p + 2, 2, &v);
-	else if (p[0] == '0' && p[1] == 'x' && digits(p + 2, 16))
-		rc = parse_int_text(p + 2, 16, &v);
-	else if (p[0] == '0' && p[1] && digits(p + 1, 8))
-		rc = parse_int_text(p + 1, 8, &v);
-	else if ((p[0] == '0' && !p[1]) || (p[0] >= '1' && p[0] <= '9' && digits(p, 10)))
-		rc = parse_int_text(p, 10, &v);
-	else
+	if (s >= e)
 		return false;
-	if (rc)
-		return false; /* beyond 64 bits: kept as a string, and refused where a number is due
-			       */
-	*out = sign * v;
+	for (; s < e; s++)
+		if (!strchr(set, *s))
+			return false;
 	return true;
 }
 
-/* YAML 1.1 float: it needs a '.', or is .inf/.nan. */
+/*
+ * PyYAML's implicit int of a plain scalar (YAML 1.1: underscores, 0x, 0b,
+ * leading-zero octal, base 60). Returns true and *out when it is one that
+ * fits int64.
+ */
+static bool yaml_int(const char *s, int64_t *out)
+{
+	const char *p = s, *e = s + strlen(s);
+	int base = 10;
+	bool neg = false;
+	__int128 v = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (p >= e)
+		return false;
+	if (strchr(p, ':')) {
+		/* [1-9][0-9_]*(:[0-5]?[0-9])+ */
+		const char *q = p, *c = strchr(p, ':');
+		int64_t part;
+
+		if (*q < '1' || *q > '9' || !all_digits(q, c, "0123456789_"))
+			return false;
+		for (; q < c; q++) {
+			if (*q != '_')
+				v = v * 10 + (*q - '0');
+			if (v > INT64_MAX)
+				return false;
+		}
+		while (q < e) {
+			const char *end;
+
+			q++; /* the ':' */
+			end = strchr(q, ':');
+			if (!end)
+				end = e;
+			if (end - q < 1 || end - q > 2 || !all_digits(q, end, "0123456789") ||
+			    (end - q == 2 && *q > '5'))
+				return false;
+			part = end - q == 2 ? (q[0] - '0') * 10 + (q[1] - '0') : q[0] - '0';
+			v = v * 60 + part;
+			if (v > INT64_MAX)
+				return false;
+			q = end;
+		}
+		*out = neg ? -(int64_t)v : (int64_t)v;
+		return true;
+	}
+	if (p[0] == '0' && p[1] == 'b') {
+		base = 2, p += 2;
+		if (!all_digits(p, e, "01_"))
+			return false;
+	} else if (p[0] == '0' && p[1] == 'x') {
+		base = 16, p += 2;
+		if (!all_digits(p, e, "0123456789abcdefABCDEF_"))
+			return false;
+	} else if (p[0] == '0' && p[1]) {
+		base = 8;
+		if (!all_digits(p, e, "01234567_"))
+			return false;
+	} else if (!(p[0] == '0' && !p[1])) {
+		if (*p < '1' || *p > '9' || !all_digits(p, e, "0123456789_"))
+			return false;
+	}
+	for (; p < e; p++) {
+		int d;
+
+		if (*p == '_')
+			continue;
+		d = *p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10;
+		v = v * base + d;
+		if (v > (__int128)INT64_MAX + 1)
+			return false;
+	}
+	if (!neg && v > INT64_MAX)
+		return false;
+	*out = neg ? (int64_t)-v : (int64_t)v;
+	return true;
+}
+
+/* PyYAML's implicit float (without base 60): [-+]?(digits.digits?|.digits)([eE][-+]digits)?, .inf,
+ * .nan */
 static bool yaml_float(const char *s, double *out)
 {
 	const char *p = s;
-	if (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 || strcmp(s, ".NAN") == 0) {
+	char buf[128], *w = buf;
+	bool sign = *s == '-' || *s == '+';
+
+	if (sign)
+		p++;
+	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
+		*out = *s == '-' ? -INFINITY : INFINITY;
+		return true;
+	}
+	if (!sign && (!strcmp(p, ".nan") || !strcmp(p, ".NaN") || !strcmp(p, ".NAN"))) {
 		*out = NAN;
 		return true;
 	}
-	int sign = 1;
-	if (*p == '+' || *p == '-')
-		sign = *p++ == '-' ? -1 : 1;
-	if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0) {
-		*out = sign * INFINITY;
-		return true;
-	}
-	const char *q = p;
-	bool lead = false;
-	while ((*q >= '0' && *q <= '9') || (lead && *q == '_')) {
-		lead = true;
-		q++;
-	}
-	if (*q != '.')
+	if (strlen(s) >= sizeof(buf) || !strchr(s, '.'))
 		return false;
-	q++;
-	bool frac = false;
-	while ((*q >= '0' && *q <= '9') || *q == '_') {
-		frac = true;
-		q++;
-	}
-	if (!lead && !frac)
-		return false;
-	if (*q == 'e' || *q == 'E') {
-		q++;
-		if (*q != '+' && *q != '-')
+	if (sign)
+		*w++ = *s;
+	if (*p == '.') {
+		/* \.[0-9_]+ has no sign */
+		if (sign || !((p[1] >= '0' && p[1] <= '9') || p[1] == '_'))
 			return false;
-		q++;
-		if (!(*q >= '0' && *q <= '9'))
-			return false;
-		while (*q >= '0' && *q <= '9')
-			q++;
-	}
-	if (*q)
+	} else if (!(*p >= '0' && *p <= '9')) {
 		return false;
-	char buf[128];
-	size_t n = 0;
-	for (const char *r = s; *r && n + 1 < sizeof(buf); r++)
-		if (*r != '_')
-			buf[n++] = *r;
-	buf[n] = '\0';
+	}
+	while ((*p >= '0' && *p <= '9') || *p == '_') {
+		if (*p != '_')
+			*w++ = *p;
+		p++;
+	}
+	if (*p != '.')
+		return false; /* base 60 floats (1:30.5) stay text here */
+	*w++ = *p++;
+	while ((*p >= '0' && *p <= '9') || *p == '_') {
+		if (*p != '_')
+			*w++ = *p;
+		p++;
+	}
+	if (*p == 'e' || *p == 'E') {
+		*w++ = *p++;
+		if (*p != '-' && *p != '+')
+			return false;
+		*w++ = *p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			*w++ = *p++;
+	}
+	if (*p)
+		return false;
+	*w = '\0';
+	if (!strcmp(buf, ".") || !strcmp(buf, "+.") || !strcmp(buf, "-."))
+		return false;
 	*out = strtod(buf, NULL);
 	return true;
 }
