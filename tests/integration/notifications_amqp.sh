@@ -21,12 +21,6 @@
 #      (the sample ids derive from the notification's message_id).
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
-proxy=
-notifications_cleanup() {
-	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null
-	lib_cleanup
-}
-trap notifications_cleanup EXIT
 need_peers
 [ -f /usr/lib/python3/dist-packages/ceilometer/data/meters.d/meters.yaml ] ||
 	{ echo "SKIP: python3-ceilometer's definitions missing"; exit 77; }
@@ -117,11 +111,7 @@ echo "SIGKILL during the stream with $(wc -l <"$work/out.log") lines written"
 # its first acknowledgement (after that batch was committed) and closes that
 # connection: the broker delivers the batch again, and only ids derived from
 # the notifications' message_ids keep its samples from being stored twice.
-pport=$(free_port)
-"$PY" "$top_srcdir/tests/integration/amqp_proxy.py" "$pport" "$TALLY_RABBIT_PORT" \
-	"$work/proxy.events" >"$work/proxy.out" 2>"$work/proxy.err" &
-proxy=$!
-wait_log "$work/proxy.out" listening 5 "$proxy" amqp_proxy.py
+start_amqp_proxy
 sed -i "s|urls: \[\"$TALLY_AMQP_URL\"\]|urls: [\"amqp://guest:guest@127.0.0.1:$pport/\"]|" "$work/tally.yaml"
 grep -q "127.0.0.1:$pport/" "$work/tally.yaml" || fail "the configuration was not edited"
 start_tallyd 2
