@@ -20,24 +20,27 @@ int tl_notif_defs_load(const struct tl_notifications_conf *nc, struct tl_notif_d
 		.store_raw = (const char *const *)nc->store_raw.v,
 		.n_store_raw = nc->store_raw.n,
 	};
-	int rc = 0;
+	size_t before;
+	int rc = 0, erc = 0;
 
 	if (!d)
 		return -ENOMEM;
+	/* Both files are loaded, so that --check-config reports both. */
 	if (nc->meter_definitions.n)
 		rc = tl_meter_defs_load((const char *const *)nc->meter_definitions.v,
 					nc->meter_definitions.n, NULL, &d->meters, errs, NULL);
-	if (rc == 0 && nc->event_definitions) {
-		rc = tl_event_defs_load_file(nc->event_definitions, &eo, &d->events, errs);
-		if (rc < 0 && rc != -EINVAL && rc != -ENOMEM) {
-			/* A file error: the loader may not have said which file. */
+	if (nc->event_definitions) {
+		before = errs->total;
+		erc = tl_event_defs_load_file(nc->event_definitions, &eo, &d->events, errs);
+		if (erc < 0 && erc != -ENOMEM && errs->total == before)
 			tl_conf_errorf(errs, nc->event_definitions, 0,
-				       "collector.notifications."
-				       "event_definitions: %s",
-				       strerror(-rc));
-			rc = -EINVAL;
-		}
+				       "collector.notifications.event_definitions: %s",
+				       strerror(-erc));
+		if (erc < 0 && erc != -ENOMEM)
+			erc = -EINVAL;
 	}
+	if (rc == 0 || erc == -ENOMEM)
+		rc = erc;
 	if (rc < 0) {
 		tl_notif_defs_free(d);
 		return rc;
