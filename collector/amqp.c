@@ -38,6 +38,11 @@ struct endpoint {
 
 struct tl_amqp_input;
 
+/* One queue binding, declared by every worker on every connection. */
+struct tl_amqp_binding {
+	char *exchange, *queue, *key;
+};
+
 struct worker {
 	struct tl_amqp_input *in;
 	unsigned id;
@@ -49,10 +54,10 @@ struct worker {
 	struct tl_complain down;
 	size_t next_endpoint;
 	int64_t beat_us; /* when keep_alive() last sent a heartbeat (mono µs) */
-	char component[32];
-	/* The consumer tags of the queues it consumes from, in queue order
-	 * (metering, event, rpc); n_tags 0 while it does not consume. */
-	char tags[3][256];
+	char component[48];
+	/* The consumer tags of the queues it consumes from, in the order of
+	 * in->queues; n_tags 0 while it does not consume. */
+	char (*tags)[256];
 	size_t n_tags;
 	_Atomic bool connected;	      /* a connection and its channel are open */
 	_Atomic bool consuming;	      /* and the queues are consumed (not paused) */
@@ -61,6 +66,15 @@ struct worker {
 
 struct tl_amqp_input {
 	const struct tl_amqp_conf *conf;
+	enum tl_amqp_kind kind;
+	char name[16];			  /* "amqp", "notifications" */
+	struct tl_amqp_binding *bindings; /* owned copies */
+	size_t n_bindings;
+	const char *
+		*queues; /* the distinct queues of the bindings, in order (borrowed from them) */
+	size_t n_queues;
+	const char **exchanges; /* the distinct exchanges, likewise */
+	size_t n_exchanges;
 	size_t max_message;
 	struct endpoint *eps;
 	size_t n_eps;
@@ -206,6 +220,7 @@ static int check_reply(struct worker *w, const char *what, const struct endpoint
 	return -EIO;
 }
 
+/* Declares a queue as oslo.messaging's rabbit driver does (kombu Queue). */
 static int declare_queue(struct worker *w, const struct endpoint *ep, const char *queue)
 {
 	const struct tl_amqp_conf *c = w->in->conf;
@@ -218,38 +233,47 @@ static int declare_queue(struct worker *w, const struct endpoint *ep, const char
 
 	amqp_queue_declare(w->conn, CHANNEL, amqp_cstring_bytes(queue), 0, c->durable, 0,
 			   c->auto_delete, args);
-	if (check_reply(w, "queue.declare", ep) < 0)
-		return -EIO;
-	/* oslo binds each topic queue with its own name as the routing key. */
-	amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(queue),
-			amqp_cstring_bytes(c->exchange), amqp_cstring_bytes(queue),
-			amqp_empty_table);
-	return check_reply(w, "queue.bind", ep);
+	return check_reply(w, "queue.declare", ep);
 }
 
-/* The queues a worker consumes from, in order; returns how many (up to 3). */
-static size_t queues(const struct tl_amqp_conf *c, const char *out[3])
+/* The exchanges (topic), the queues and their bindings, in the input's order. */
+static int declare_all(struct worker *w, const struct endpoint *ep)
 {
-	size_t n = 0;
+	const struct tl_amqp_input *in = w->in;
+	const struct tl_amqp_conf *c = in->conf;
+	size_t i;
 
-	out[n++] = c->metering_queue;
-	if (c->event_queue && *c->event_queue)
-		out[n++] = c->event_queue;
-	if (c->rpc_queue && *c->rpc_queue)
-		out[n++] = c->rpc_queue;
-	return n;
+	for (i = 0; i < in->n_exchanges; i++) {
+		amqp_exchange_declare(w->conn, CHANNEL, amqp_cstring_bytes(in->exchanges[i]),
+				      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
+				      amqp_empty_table);
+		if (check_reply(w, "exchange.declare", ep) < 0)
+			return -EIO;
+	}
+	for (i = 0; i < in->n_queues; i++)
+		if (declare_queue(w, ep, in->queues[i]) < 0)
+			return -EIO;
+	for (i = 0; i < in->n_bindings; i++) {
+		const struct tl_amqp_binding *b = &in->bindings[i];
+
+		amqp_queue_bind(w->conn, CHANNEL, amqp_cstring_bytes(b->queue),
+				amqp_cstring_bytes(b->exchange), amqp_cstring_bytes(b->key),
+				amqp_empty_table);
+		if (check_reply(w, "queue.bind", ep) < 0)
+			return -EIO;
+	}
+	return 0;
 }
 
 /* basic.consume on each queue, keeping the broker's consumer tags. Returns 0 or -EIO. */
 static int start_consuming(struct worker *w, const struct endpoint *ep)
 {
-	const char *q[3];
-	size_t i, n = queues(w->in->conf, q);
+	size_t i;
 
 	w->n_tags = 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < w->in->n_queues; i++) {
 		amqp_basic_consume_ok_t *ok =
-			amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(q[i]),
+			amqp_basic_consume(w->conn, CHANNEL, amqp_cstring_bytes(w->in->queues[i]),
 					   amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
 
 		if (check_reply(w, "basic.consume", ep) < 0 || !ok)
@@ -322,17 +346,10 @@ static int connect_endpoint(struct worker *w, const struct endpoint *ep)
 	amqp_channel_open(w->conn, CHANNEL);
 	if (check_reply(w, "channel.open", ep) < 0)
 		goto fail;
-	amqp_exchange_declare(w->conn, CHANNEL, amqp_cstring_bytes(c->exchange),
-			      amqp_cstring_bytes("topic"), 0, c->durable, c->auto_delete, 0,
-			      amqp_empty_table);
-	if (check_reply(w, "exchange.declare", ep) < 0)
+	if (declare_all(w, ep) < 0)
 		goto fail;
 	amqp_basic_qos(w->conn, CHANNEL, 0, (uint16_t)c->prefetch, 0);
 	if (check_reply(w, "basic.qos", ep) < 0)
-		goto fail;
-	if (declare_queue(w, ep, c->metering_queue) < 0 ||
-	    (c->event_queue && *c->event_queue && declare_queue(w, ep, c->event_queue) < 0) ||
-	    (c->rpc_queue && *c->rpc_queue && declare_queue(w, ep, c->rpc_queue) < 0))
 		goto fail;
 	/* Paused: connected (the queues exist, heartbeats flow), not consuming. */
 	if (!atomic_load(&w->in->paused) && start_consuming(w, ep) < 0)
@@ -555,6 +572,9 @@ static int consume(struct worker *w)
 				 tl_ingest_seen_before(&w->ingest, w->body.data ? w->body.data : "",
 						       w->body.len))
 				rc = 0;
+			else if (w->in->kind == TL_AMQP_NOTIFICATIONS)
+				rc = tl_ingest_add_notification(
+					&w->ingest, w->body.data ? w->body.data : "", w->body.len);
 			else
 				rc = tl_ingest_add(&w->ingest, w->body.data ? w->body.data : "",
 						   w->body.len, false);
@@ -600,7 +620,7 @@ static void *worker_main(void *arg)
 	int backoff = BACKOFF_MIN_MS;
 	char name[16];
 
-	snprintf(name, sizeof(name), "tl-amqp-%u", w->id);
+	snprintf(name, sizeof(name), "tl-%.5s-%u", w->in->name, w->id);
 	pthread_setname_np(pthread_self(), name);
 
 	while (!stopping(w)) {
@@ -633,8 +653,17 @@ static void free_input(struct tl_amqp_input *in)
 	for (i = 0; i < in->n_workers; i++) {
 		tl_ingest_fini(&in->workers[i].ingest);
 		tl_buf_fini(&in->workers[i].body);
+		free(in->workers[i].tags);
 	}
 	free(in->workers);
+	for (i = 0; i < in->n_bindings; i++) {
+		free(in->bindings[i].exchange);
+		free(in->bindings[i].queue);
+		free(in->bindings[i].key);
+	}
+	free(in->bindings);
+	free(in->queues);
+	free(in->exchanges);
 	tl_ingest_seen_fini(&in->seen);
 	if (in->password)
 		memset(in->password, 0, strlen(in->password));
@@ -643,32 +672,107 @@ static void free_input(struct tl_amqp_input *in)
 	free(in);
 }
 
-int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
-			struct tl_buffer *buffer, const struct tl_signer *signer,
-			const struct tl_ingest_shared *shared, struct tl_amqp_input **out)
+/* Appends value to set (n entries) unless it is there already. */
+static void add_distinct(const char **set, size_t *n, const char *value)
 {
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(set[i], value) == 0)
+			return;
+	set[(*n)++] = value;
+}
+
+static int add_binding(struct tl_amqp_input *in, const char *exchange, const char *queue,
+		       const char *key)
+{
+	struct tl_amqp_binding *b = &in->bindings[in->n_bindings];
+
+	b->exchange = strdup(exchange);
+	b->queue = strdup(queue);
+	b->key = strdup(key);
+	in->n_bindings++;
+	return b->exchange && b->queue && b->key ? 0 : -ENOMEM;
+}
+
+/*
+ * The bindings of the input's kind. Metering: each of collector.amqp's
+ * queues on its exchange, with its own name as the routing key (oslo's topic
+ * consumer). Notifications: as oslo.messaging's notification listener
+ * (amqpdriver listen_for_notifications): for each topic and priority, the
+ * routing key TOPIC.PRIORITY on every exchange, into the queue of that name,
+ * or into the pool's one queue.
+ */
+static int make_bindings(struct tl_amqp_input *in, const struct tl_notifications_conf *nc)
+{
+	const struct tl_amqp_conf *c = in->conf;
+	const char *mq[3] = {c->metering_queue, c->event_queue, c->rpc_queue};
+	size_t i, j, k, cap;
+	char key[512];
+
+	cap = in->kind == TL_AMQP_NOTIFICATIONS ? nc->topics.n * nc->priorities.n * nc->exchanges.n
+						: 3;
+	in->bindings = calloc(cap, sizeof(*in->bindings));
+	if (!in->bindings)
+		return -ENOMEM;
+	if (in->kind == TL_AMQP_METERING) {
+		for (i = 0; i < 3; i++)
+			if (mq[i] && *mq[i] && add_binding(in, c->exchange, mq[i], mq[i]) < 0)
+				return -ENOMEM;
+	} else {
+		for (i = 0; i < nc->topics.n; i++)
+			for (j = 0; j < nc->priorities.n; j++) {
+				snprintf(key, sizeof(key), "%s.%s", nc->topics.v[i],
+					 nc->priorities.v[j]);
+				for (k = 0; k < nc->exchanges.n; k++)
+					if (add_binding(in, nc->exchanges.v[k],
+							nc->pool ? nc->pool : key, key) < 0)
+						return -ENOMEM;
+			}
+	}
+	in->queues = calloc(in->n_bindings + 1, sizeof(*in->queues));
+	in->exchanges = calloc(in->n_bindings + 1, sizeof(*in->exchanges));
+	if (!in->queues || !in->exchanges)
+		return -ENOMEM;
+	for (i = 0; i < in->n_bindings; i++) {
+		add_distinct(in->queues, &in->n_queues, in->bindings[i].queue);
+		add_distinct(in->exchanges, &in->n_exchanges, in->bindings[i].exchange);
+	}
+	return 0;
+}
+
+int tl_amqp_input_start(const struct tl_amqp_input_opts *o, struct tl_amqp_input **out)
+{
+	const struct tl_amqp_conf *conf = o->conf;
+	const struct tl_limits_conf *limits = o->limits;
 	struct tl_ingest_opts iopts = {
-		.buffer = buffer,
-		.signer = signer,
-		.shared = shared,
+		.buffer = o->buffer,
+		.signer = o->signer,
+		.shared = o->shared,
+		.defs = o->defs,
 		.limits = {limits->max_message_size, (unsigned)limits->max_json_depth,
 			   (size_t)limits->max_items},
-		.source = COMPONENT,
+		.source = o->kind == TL_AMQP_NOTIFICATIONS ? "input:notifications" : COMPONENT,
 	};
 	struct tl_amqp_input *in = calloc(1, sizeof(*in));
+	int64_t workers =
+		o->kind == TL_AMQP_NOTIFICATIONS ? o->notifications->workers : conf->workers;
 	size_t i;
 	int rc = -ENOMEM;
 
 	if (!in)
 		return -ENOMEM;
 	in->conf = conf;
+	in->kind = o->kind;
+	snprintf(in->name, sizeof(in->name), "%s",
+		 o->kind == TL_AMQP_NOTIFICATIONS ? "notifications" : "amqp");
 	atomic_store(&in->batch_size, conf->batch_size);
 	atomic_store(&in->batch_timeout_us, (int64_t)(conf->batch_timeout * 1e6));
 	in->max_message = limits->max_message_size;
 	tl_ingest_seen_init(&in->seen);
 	in->eps = calloc(conf->urls.n, sizeof(*in->eps));
-	in->workers = calloc((size_t)conf->workers, sizeof(*in->workers));
-	if (!in->eps || !in->workers)
+	in->workers = calloc((size_t)workers, sizeof(*in->workers));
+	if (!in->eps || !in->workers || make_bindings(in, o->notifications) < 0)
 		goto fail;
 	for (i = 0; i < conf->urls.n; i++) {
 		in->n_eps = i + 1;
@@ -680,15 +784,19 @@ int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_
 		goto fail;
 	iopts.stats = &in->stats;
 	iopts.seen = &in->seen;
-	in->n_workers = (size_t)conf->workers;
+	in->n_workers = (size_t)workers;
 	for (i = 0; i < in->n_workers; i++) {
 		struct worker *w = &in->workers[i];
 
 		w->in = in;
 		w->id = (unsigned)i;
-		snprintf(w->component, sizeof(w->component), COMPONENT "/%zu", i);
+		snprintf(w->component, sizeof(w->component), "%s/%zu", iopts.source, i);
 		tl_buf_init(&w->body);
-		tl_ingest_init(&w->ingest, &iopts);
+		w->tags = calloc(in->n_queues, sizeof(*w->tags));
+		if (!w->tags || tl_ingest_init(&w->ingest, &iopts) < 0) {
+			rc = -ENOMEM;
+			goto fail;
+		}
 	}
 	for (i = 0; i < in->n_workers; i++) {
 		if (pthread_create(&in->workers[i].thread, NULL, worker_main, &in->workers[i]) !=

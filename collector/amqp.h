@@ -2,8 +2,13 @@
  * amqp.h — the AMQP input: consumer threads that take what ceilometer agents
  * publish on RabbitMQ (docs/compatibility.md §1.1) and hand it to the buffer.
  *
+ * Two kinds of input share this code: metering messages (collector.amqp) and
+ * the services' notifications (collector.notifications); they differ in
+ * their bindings (exchange, queue, routing key) and in what a delivery is
+ * handed to (tl_ingest_add() or tl_ingest_add_notification()).
+ *
  * Each worker owns one connection (librabbitmq connections belong to one
- * thread). It declares the exchange and the queues exactly as oslo.messaging
+ * thread). It declares the exchanges and the queues exactly as oslo.messaging
  * does (topic exchange, same durable / auto_delete flags, x-ha-policy when
  * ha_queues is set) so that queues the agents already declared are accepted,
  * sets basic.qos to prefetch, and consumes with manual acknowledgement.
@@ -43,15 +48,37 @@
 
 struct tl_amqp_input;
 
+/* What an input's deliveries are. */
+enum tl_amqp_kind {
+	TL_AMQP_METERING,      /* what ceilometer's agents publish (collector.amqp) */
+	TL_AMQP_NOTIFICATIONS, /* the services' notifications (collector.notifications) */
+};
+
 /*
- * Starts conf->workers consumer threads. conf, buffer, signer and shared
- * (may be NULL) are borrowed and must outlive the input.
+ * How to start an input. Everything is borrowed and must outlive it: conf
+ * (broker settings, shared by both kinds), limits, buffer, signer, shared
+ * (may be NULL), notifications and defs (TL_AMQP_NOTIFICATIONS only). The
+ * input makes its bindings from conf (metering: its queues on its exchange)
+ * or from notifications (docs/definitions.md "Input").
+ */
+struct tl_amqp_input_opts {
+	enum tl_amqp_kind kind;
+	const struct tl_amqp_conf *conf;
+	const struct tl_notifications_conf *notifications;
+	const struct tl_notif_defs *defs;
+	const struct tl_limits_conf *limits;
+	struct tl_buffer *buffer;
+	const struct tl_signer *signer;
+	const struct tl_ingest_shared *shared;
+};
+
+/*
+ * Starts the workers (collector.amqp.workers, or
+ * collector.notifications.workers) consumer threads.
  * Returns 0 and *out, -EINVAL (a bad URL or an unreadable credentials_file:
  * logged) or -ENOMEM. Never fails because the broker is down.
  */
-int tl_amqp_input_start(const struct tl_amqp_conf *conf, const struct tl_limits_conf *limits,
-			struct tl_buffer *buffer, const struct tl_signer *signer,
-			const struct tl_ingest_shared *shared, struct tl_amqp_input **out);
+int tl_amqp_input_start(const struct tl_amqp_input_opts *opts, struct tl_amqp_input **out);
 
 /*
  * Stops consuming: each worker stops reading deliveries, commits and

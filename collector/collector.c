@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "collector/amqp.h"
+#include "collector/notifications.h"
 #include "collector/buffer.h"
 #include "collector/clocks.h"
 #include "collector/collector_int.h"
@@ -488,6 +489,7 @@ void tl_collector_stop(struct tl_collector *c)
 		pthread_mutex_lock(&c->reconf_lock); /* no add or remove from here on */
 	/* Inputs first: they commit what they hold; then the dispatchers. */
 	tl_amqp_input_stop(c->amqp);
+	tl_amqp_input_stop(c->notif);
 	tl_udp_input_stop(c->udp);
 	tl_stage_stop(c->stage); /* no flush at stop, as the original: its state is stored */
 	c->stage = NULL;
@@ -529,6 +531,7 @@ void tl_collector_stop(struct tl_collector *c)
 	tl_notices_destroy(c->notices);
 	tl_meters_destroy(c->meters);
 	tl_thresholds_destroy(c->thr);
+	tl_notif_defs_free(c->notif_defs);
 	free(c);
 }
 
@@ -729,7 +732,8 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 			goto fail;
 	}
 	/* The stage's cursor too (with its state), before any input. */
-	if (cc->pipeline && (rc = tl_stage_create(c->buffer, cc->pipeline, &c->shared, &c->stage)) < 0)
+	if (cc->pipeline &&
+	    (rc = tl_stage_create(c->buffer, cc->pipeline, &c->shared, &c->stage)) < 0)
 		goto fail;
 	for (i = 0; i < c->n_dts; i++)
 		if ((rc = tl_dthread_start(&c->dts[i])) < 0)
@@ -743,16 +747,54 @@ int tl_collector_start(const struct tl_collector_conf *cc, const struct tl_signe
 	c->housekeeper_started = true;
 	/* No URL or no worker (a collector built in code, e.g. by a test): no AMQP input. */
 	if (cc->amqp.urls.n > 0 && cc->amqp.workers > 0) {
-		rc = tl_amqp_input_start(&cc->amqp, &cc->limits, c->buffer, signer, &c->shared,
-					 &c->amqp);
+		struct tl_amqp_input_opts ao = {
+			.kind = TL_AMQP_METERING,
+			.conf = &cc->amqp,
+			.limits = &cc->limits,
+			.buffer = c->buffer,
+			.signer = signer,
+			.shared = &c->shared,
+		};
+
+		rc = tl_amqp_input_start(&ao, &c->amqp);
+		if (rc < 0)
+			goto fail;
+	}
+	if (cc->notifications.enabled && cc->amqp.urls.n > 0) {
+		struct tl_amqp_input_opts no = {
+			.kind = TL_AMQP_NOTIFICATIONS,
+			.conf = &cc->amqp,
+			.notifications = &cc->notifications,
+			.limits = &cc->limits,
+			.buffer = c->buffer,
+			.signer = signer,
+			.shared = &c->shared,
+		};
+		struct tl_conf_errors errs;
+
+		/* Loaded once, shared read-only by the workers; the check at
+		 * configuration time loaded them too, so this does not fail
+		 * unless the files changed since. */
+		tl_conf_errors_init(&errs);
+		rc = tl_notif_defs_load(&cc->notifications, &c->notif_defs, &errs);
+		for (i = 0; i < errs.n; i++)
+			tl_log(TL_LOG_ERR, "collector.notifications: %s", errs.e[i].msg);
+		tl_conf_errors_fini(&errs);
+		if (rc < 0)
+			goto fail;
+		no.defs = c->notif_defs;
+		rc = tl_amqp_input_start(&no, &c->notif);
 		if (rc < 0)
 			goto fail;
 	}
 	rc = tl_udp_input_start(&cc->udp, &cc->limits, c->buffer, signer, &c->shared, &c->udp);
 	if (rc < 0)
 		goto fail;
-	tl_log(TL_LOG_INFO, "collector started: %zu dispatcher(s), %lld AMQP worker(s), UDP %s",
+	tl_log(TL_LOG_INFO,
+	       "collector started: %zu dispatcher(s), %lld AMQP worker(s), %lld notification "
+	       "worker(s), UDP %s",
 	       c->n_dts, c->amqp ? (long long)cc->amqp.workers : 0LL,
+	       c->notif ? (long long)cc->notifications.workers : 0LL,
 	       cc->udp.address && *cc->udp.address ? "on" : "off");
 	*out = c;
 	return 0;

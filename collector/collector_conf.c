@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "collector/collector_conf.h"
+#include "collector/notifications.h"
 #include "collector/publishers.h"
 #include "collector/route.h"
 #include "collector/stage.h" /* tl_stage_check */
@@ -150,6 +151,16 @@ int tl_collector_conf_check(void *p, const struct tl_conf_check *c)
 		return -EINVAL;
 	if (cc->event_pipeline && check_event_pipeline(cc, c->errs) < 0)
 		return -EINVAL;
+	if (cc->notifications.enabled) {
+		/* Definitions that do not load are configuration errors, with
+		 * their file:line (tallyd --check-config says so too). */
+		struct tl_notif_defs *defs = NULL;
+		int rc = tl_notif_defs_load(&cc->notifications, &defs, c->errs);
+
+		tl_notif_defs_free(defs);
+		if (rc < 0)
+			return rc == -ENOMEM ? rc : -EINVAL;
+	}
 	return 0;
 }
 
@@ -243,6 +254,144 @@ static const struct tl_conf_item amqp_items[] = {
 	 .def = "null",
 	 .offset = AM(credentials_file),
 	 .help = "file holding user:password for the URLs; null: credentials are in the URLs"},
+	{0},
+};
+
+#define N(field) offsetof(struct tl_notifications_conf, field)
+
+/* The definitions python3-ceilometer ships (Debian). The original also reads
+ * /etc/ceilometer/meters.d first (meter_definitions_dirs); a default that
+ * depended on what exists would make one file mean two configurations, so
+ * operators list that folder themselves (docs/definitions.md "Input"). */
+#define CEILOMETER_DATA	   "/usr/lib/python3/dist-packages/ceilometer"
+#define DEFAULT_METER_DIRS "[\"" CEILOMETER_DATA "/data/meters.d\"]"
+#define DEFAULT_EVENT_DEFS CEILOMETER_DATA "/pipeline/data/event_definitions.yaml"
+
+static const char *const priorities[] = {"audit", "critical", "debug", "error",
+					 "info",  "sample",   "warn",  NULL};
+
+/* Each element is one of oslo.messaging's notification priorities. */
+static int check_priorities(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < l->n; i++) {
+		for (k = 0; priorities[k] && strcmp(priorities[k], l->v[i]) != 0; k++)
+			;
+		if (priorities[k])
+			continue;
+		tl_conf_error(c->errs,
+			      c->node && c->node->type == TL_CONF_NODE_SEQ &&
+					      i < c->node->n_children
+				      ? c->node->children[i]
+				      : c->at,
+			      "%s[%zu]: \"%s\" is not a notification priority (audit, critical, "
+			      "debug, error, info, sample, warn)",
+			      c->path, i, l->v[i]);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* Exchange, topic and pool names: AMQP short strings, no empty one. */
+static int check_names(void *p, const struct tl_conf_check *c)
+{
+	const struct tl_conf_strlist *l = p;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!*l->v[i] || strlen(l->v[i]) > 200) {
+			tl_conf_error(c->errs, c->at, "%s[%zu]: a name of 1 to 200 bytes", c->path,
+				      i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* A pool names one queue: an AMQP short string. */
+static int check_notifications(void *p, const struct tl_conf_check *c)
+{
+	struct tl_notifications_conf *nc = p;
+
+	if (nc->pool && (!*nc->pool || strlen(nc->pool) > 200)) {
+		tl_conf_error(c->errs, tl_conf_check_at(c, "pool"),
+			      "%s.pool: a queue name of 1 to 200 bytes, or null", c->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct tl_conf_item notifications_items[] = {
+	{.key = "enabled",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = N(enabled),
+	 .help = "consume the OpenStack services' notifications (ceilometer's notification agent)"},
+	{.key = "exchanges",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[nova, glance, neutron, cinder, heat, keystone, sahara, trove, zaqar, swift, "
+		"ceilometer, magnum, dns, ironic, aodh]",
+	 .min = 1,
+	 .max = 64,
+	 .offset = N(exchanges),
+	 .check = check_names,
+	 .help = "exchanges the services notify on (ceilometer's notification_control_exchanges)"},
+	{.key = "topics",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[notifications]",
+	 .min = 1,
+	 .max = 16,
+	 .offset = N(topics),
+	 .check = check_names,
+	 .help = "notification topics (oslo_messaging_notifications.topics)"},
+	{.key = "priorities",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[info, sample]",
+	 .min = 1,
+	 .max = 7,
+	 .offset = N(priorities),
+	 .check = check_priorities,
+	 .help = "priorities consumed: info and sample make samples, info and error events"},
+	{.key = "pool",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "null",
+	 .offset = N(pool),
+	 .help = "null: queues TOPIC.PRIORITY as oslo's listener; a name: one shared pool queue"},
+	{.key = "workers",
+	 .type = TL_CONF_INT,
+	 .def = "1",
+	 .min = 1,
+	 .max = 64,
+	 .offset = N(workers),
+	 .help = "consumer threads, each with its own connection"},
+	{.key = "meter_definitions",
+	 .type = TL_CONF_STRLIST,
+	 .def = DEFAULT_METER_DIRS,
+	 .max = 256,
+	 .offset = N(meter_definitions),
+	 .help = "meters.yaml files or folders of *.yaml (sorted); []: no samples"},
+	{.key = "event_definitions",
+	 .type = TL_CONF_STRING,
+	 .flags = TL_CONF_NULLABLE,
+	 .def = "\"" DEFAULT_EVENT_DEFS "\"",
+	 .offset = N(event_definitions),
+	 .help = "ceilometer's event_definitions.yaml; null: no events"},
+	{.key = "drop_unmatched",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = N(drop_unmatched),
+	 .help = "no event for a notification no event definition matches "
+		 "(drop_unmatched_notifications)"},
+	{.key = "store_raw",
+	 .type = TL_CONF_STRLIST,
+	 .def = "[]",
+	 .max = 7,
+	 .offset = N(store_raw),
+	 .check = check_priorities,
+	 .help = "priorities whose events keep the whole notification as raw (store_raw)"},
 	{0},
 };
 
@@ -355,6 +504,12 @@ const struct tl_conf_item tl_collector_conf_items[] = {
 	 .section = amqp_items,
 	 .offset = C(amqp),
 	 .help = "AMQP input"},
+	{.key = "notifications",
+	 .type = TL_CONF_SECTION,
+	 .section = notifications_items,
+	 .offset = C(notifications),
+	 .check = check_notifications,
+	 .help = "OpenStack notifications, through the meter and event definitions"},
 	{.key = "udp",
 	 .type = TL_CONF_SECTION,
 	 .section = udp_items,

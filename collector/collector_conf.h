@@ -37,6 +37,27 @@ struct tl_amqp_conf {
 	char *credentials_file; /* "user:password" replacing the URLs' credentials; NULL: none */
 };
 
+/*
+ * Notification input (issue 18): OpenStack services' notifications, consumed
+ * as ceilometer's notification agent does and turned into samples and events
+ * by the meter and event definitions (docs/definitions.md "Input"). Broker
+ * settings (urls, credentials, heartbeat, prefetch, batching, durable,
+ * auto_delete, ha_queues) are collector.amqp's.
+ */
+struct tl_notifications_conf {
+	bool enabled;
+	struct tl_conf_strlist exchanges;  /* control_exchanges */
+	struct tl_conf_strlist topics;	   /* notification topics */
+	struct tl_conf_strlist priorities; /* audit critical debug error info sample warn */
+	char *pool; /* NULL: queue TOPIC.PRIORITY; else one queue of that name */
+	int64_t workers;
+	/* meters.yaml files or folders of *.yaml; empty: no samples */
+	struct tl_conf_strlist meter_definitions;
+	char *event_definitions;	  /* event_definitions.yaml; NULL: no events */
+	bool drop_unmatched;		  /* drop_unmatched_notifications */
+	struct tl_conf_strlist store_raw; /* priorities whose events keep the raw notification */
+};
+
 /* UDP input: one msgpack sample per datagram. */
 struct tl_udp_conf {
 	char *address; /* "" turns the input off; IPv4 or IPv6 */
@@ -81,6 +102,7 @@ struct tl_collector_conf {
 	double time_max_skew;
 	bool enabled;
 	struct tl_amqp_conf amqp;
+	struct tl_notifications_conf notifications;
 	struct tl_udp_conf udp;
 	struct tl_buffer_conf buffer;
 	struct tl_dispatcher_conf *dispatchers; /* n_dispatchers elements */

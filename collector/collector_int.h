@@ -112,7 +112,10 @@ struct tl_collector {
 	struct tl_thresholds *thr;	/* evaluated at ingest (thresholds.h) */
 	struct tl_ingest_shared shared; /* what the inputs' ingests consult: the above */
 	struct tl_amqp_input *amqp;	/* NULL when not configured */
-	struct tl_udp_input *udp;	/* NULL when not configured */
+	/* collector.notifications: its input and definitions; NULL when off. */
+	struct tl_amqp_input *notif;
+	struct tl_notif_defs *notif_defs;
+	struct tl_udp_input *udp; /* NULL when not configured */
 	pthread_t housekeeper;
 	bool housekeeper_started;
 	_Atomic bool stop_dispatch;

@@ -261,11 +261,13 @@ int tl_collector_dispatcher_restart(struct tl_collector *c, const char *name, co
 static void inputs_commit(struct tl_collector *c, int wait_ms)
 {
 	unsigned ta = c->amqp ? tl_amqp_input_commit_now(c->amqp) : 0;
+	unsigned tn = c->notif ? tl_amqp_input_commit_now(c->notif) : 0;
 	unsigned tu = c->udp ? tl_udp_input_commit_now(c->udp) : 0;
 	int64_t deadline = tl_time_mono() + (int64_t)wait_ms * 1000;
 
 	while (tl_time_mono() < deadline) {
 		if ((!c->amqp || tl_amqp_input_committed(c->amqp, ta)) &&
+		    (!c->notif || tl_amqp_input_committed(c->notif, tn)) &&
 		    (!c->udp || tl_udp_input_committed(c->udp, tu)))
 			return;
 		usleep(10000);
@@ -333,6 +335,8 @@ int tl_collector_flush(struct tl_collector *c, const char *name, double wait_s, 
 	return -ETIMEDOUT;
 }
 
+_Static_assert(TL_INGEST_SKIP_N <= 32, "struct tl_input_status holds every skip reason");
+
 static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status *out)
 {
 	size_t i;
@@ -347,6 +351,8 @@ static void fill_counts(const struct tl_ingest_stats *st, struct tl_input_status
 	out->blacklisted = atomic_load(&st->blacklisted);
 	for (i = 1; i < TL_DECODE_NERRORS; i++)
 		out->rejected_by_reason[i - 1] = atomic_load(&st->by_reason[i]);
+	for (i = 0; i < TL_INGEST_SKIP_N; i++)
+		out->skipped_by_reason[i] = atomic_load(&st->skipped[i]);
 }
 
 static void fill_input(struct tl_collector *c, size_t which, struct tl_input_status *out)
@@ -357,7 +363,18 @@ static void fill_input(struct tl_collector *c, size_t which, struct tl_input_sta
 	out->n_reasons = TL_DECODE_NERRORS - 1;
 	for (i = 1; i < TL_DECODE_NERRORS; i++)
 		out->reason_names[i - 1] = tl_decode_err_name((enum tl_decode_err)i);
-	if (which == 0) {
+	if (which == 2) {
+		snprintf(out->name, sizeof(out->name), "notifications");
+		if (!c->notif)
+			return;
+		out->configured = true;
+		out->paused = tl_amqp_input_paused(c->notif);
+		out->connected = tl_amqp_input_connected(c->notif);
+		fill_counts(tl_amqp_input_stats(c->notif), out);
+		out->notifications = true;
+		for (i = 0; i < TL_INGEST_SKIP_N; i++)
+			out->skip_names[i] = tl_ingest_skip_name((unsigned)i);
+	} else if (which == 0) {
 		snprintf(out->name, sizeof(out->name), "amqp");
 		if (!c->amqp)
 			return;
@@ -379,11 +396,12 @@ static void fill_input(struct tl_collector *c, size_t which, struct tl_input_sta
 
 size_t tl_collector_inputs(struct tl_collector *c, struct tl_input_status *out, size_t cap)
 {
-	size_t i;
+	/* The notification input is listed when it is configured (after amqp and udp). */
+	size_t i, n = c->notif ? 3 : 2;
 
-	for (i = 0; i < 2 && i < cap; i++)
+	for (i = 0; i < n && i < cap; i++)
 		fill_input(c, i, &out[i]);
-	return 2;
+	return n;
 }
 
 int tl_collector_input_pause(struct tl_collector *c, const char *name, bool pause, const char *who)
@@ -393,6 +411,9 @@ int tl_collector_input_pause(struct tl_collector *c, const char *name, bool paus
 	if (name && strcmp(name, "amqp") == 0 && c->amqp) {
 		was = tl_amqp_input_paused(c->amqp);
 		tl_amqp_input_pause(c->amqp, pause);
+	} else if (name && strcmp(name, "notifications") == 0 && c->notif) {
+		was = tl_amqp_input_paused(c->notif);
+		tl_amqp_input_pause(c->notif, pause);
 	} else if (name && strcmp(name, "udp") == 0 && c->udp) {
 		was = tl_udp_input_paused(c->udp);
 		tl_udp_input_pause(c->udp, pause);
@@ -667,6 +688,9 @@ int tl_collector_buffer_set(struct tl_collector *c, const struct tl_buffer_chang
 
 		if (c->amqp)
 			tl_amqp_input_set_batch(c->amqp, size, timeout);
+		/* The notification input batches with collector.amqp's settings. */
+		if (c->notif)
+			tl_amqp_input_set_batch(c->notif, size, timeout);
 		if (c->udp)
 			tl_udp_input_set_batch(c->udp, size, timeout);
 		tl_log(TL_LOG_NOTICE,

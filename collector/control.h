@@ -63,7 +63,7 @@ struct tl_dispatcher_status {
 };
 
 struct tl_input_status {
-	char name[16];	 /* "amqp", "udp" */
+	char name[16];	 /* "amqp", "udp", "notifications" (listed when configured) */
 	bool configured; /* enabled in the configuration */
 	bool paused;
 	/* amqp: every worker has a consuming channel (paused: a connection); udp: bound */
@@ -79,6 +79,11 @@ struct tl_input_status {
 	uint64_t rejected_by_reason[32];
 	size_t n_reasons;
 	const char *reason_names[32]; /* static strings */
+	/* notifications: what the definitions made nothing of, by reason
+	 * (collector/ingest.h tl_ingest_skip_name(); NULL names are unused). */
+	bool notifications;
+	uint64_t skipped_by_reason[32];
+	const char *skip_names[32];
 };
 
 struct tl_buffer_status {

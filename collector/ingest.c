@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "collector/deadletter.h"
+#include "collector/notifications.h"
 #include "collector/record.h"
 #include "common/time.h"
 
@@ -93,6 +94,13 @@ int tl_ingest_init(struct tl_ingest *in, const struct tl_ingest_opts *opts)
 	tl_buf_init(&in->payload);
 	tl_buf_init(&in->dead_payload);
 	tl_threshold_staging_init(&in->thr_stage);
+	if (opts->defs) {
+		in->defs = opts->defs;
+		in->notif = malloc(sizeof(*in->notif));
+		if (!in->notif)
+			return -ENOMEM;
+		tl_notif_ctx_init(in->notif);
+	}
 	return 0;
 }
 
@@ -111,6 +119,10 @@ void tl_ingest_fini(struct tl_ingest *in)
 	free(in->digests);
 	free(in->whole);
 	tl_threshold_staging_fini(&in->thr_stage);
+	if (in->notif)
+		tl_notif_ctx_fini(in->notif);
+	free(in->notif);
+	free(in->built);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -326,6 +338,151 @@ int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpa
 		in->n_events++;
 	}
 	return res->n_rejects ? stage_rejects(in, body, len, blacklisted) : 0;
+}
+
+_Static_assert((int)TL_METER_DEFS_SKIP_N <= (int)TL_INGEST_SKIP_SAMPLES,
+	       "the meter definitions' skip reasons fit before the ingest's own");
+
+const char *tl_ingest_skip_name(unsigned i)
+{
+	static const char *const whole[] = {"samples_dropped", "event_dropped", "event_unmatched",
+					    "unknown_priority"};
+
+	if (i < TL_METER_DEFS_SKIP_N)
+		return tl_meter_defs_skip_name((enum tl_meter_defs_skip)i);
+	if (i >= TL_INGEST_SKIP_SAMPLES && i < TL_INGEST_SKIP_N)
+		return whole[i - TL_INGEST_SKIP_SAMPLES];
+	return NULL;
+}
+
+static void count_skip(struct tl_ingest *in, unsigned why)
+{
+	if (in->stats)
+		atomic_fetch_add_explicit(&in->stats->skipped[why], 1, memory_order_relaxed);
+}
+
+/* The meter definitions' callback: a sample kept for staging, or a skip counted. */
+static int built_sample(void *arg, const struct tl_sample *s, enum tl_meter_defs_skip skip,
+			const char *name)
+{
+	struct tl_ingest *in = arg;
+
+	(void)name;
+	if (!s) {
+		count_skip(in, TL_INGEST_SKIP_METER_FIRST + (unsigned)skip);
+		return 0;
+	}
+	if (tl_array_grow((void **)&in->built, &in->cap_built, in->n_built + 1,
+			  sizeof(*in->built)) < 0)
+		return -ENOMEM;
+	in->built[in->n_built++] = *s;
+	return 0;
+}
+
+/* The event definitions' callback: the event staged as a record. */
+static int built_event(void *arg, const struct tl_event *e)
+{
+	struct tl_ingest *in = arg;
+	size_t off = in->payload.len;
+
+	if (tl_record_encode_event(e, &in->payload) < 0 ||
+	    stage_record(in, TL_BUFFER_KIND_EVENT, off) < 0) {
+		in->payload.len = off;
+		return -ENOMEM;
+	}
+	in->n_events++;
+	return 0;
+}
+
+/* Rate-limited: what the original would log as it drops part of a notification. */
+static void log_skip(struct tl_ingest *in, const char *what, const char *event_type,
+		     const char *why)
+{
+	uint64_t suppressed = 0;
+
+	if (tl_ratelimit_allow(&in->rl, &suppressed))
+		tl_logc(TL_LOG_WARNING, in->source,
+			"%s of a %s notification: %s (counted; %llu more not logged)", what,
+			event_type, why, (unsigned long long)suppressed);
+}
+
+int tl_ingest_add_notification(struct tl_ingest *in, const void *body, size_t len)
+{
+	struct tl_notif_ctx *c = in->notif;
+	const struct tl_json *msg, *n;
+	const char *event_type;
+	char sig[TL_SIG_HEX_LEN + 1];
+	size_t i, blacklisted = 0;
+	int prio, rc;
+
+	if (!c)
+		return tl_ingest_add(in, body, len, false);
+	if (in->stats) {
+		atomic_fetch_add_explicit(&in->stats->messages, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->stats->bytes, len, memory_order_relaxed);
+	}
+	rc = tl_decode_notification(&in->dec, body, len, &in->res, &msg);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0)
+		return stage_rejects(in, body, len, 0);
+	event_type = tl_json_get(msg, "event_type")->u.s;
+	prio = tl_notif_build(c, msg, &n);
+	if (prio < 0)
+		return prio;
+	if (prio == TL_NOTIF_PRIO_UNKNOWN) {
+		/* oslo.messaging logs "Unknown priority" and acknowledges it. */
+		count_skip(in, TL_INGEST_SKIP_PRIORITY);
+		return 0;
+	}
+	/* Samples: the original's SampleEndpoint serves info and sample. */
+	if (in->defs->meters && (prio == TL_NOTIF_PRIO_INFO || prio == TL_NOTIF_PRIO_SAMPLE)) {
+		in->n_built = 0;
+		rc = tl_meter_defs_apply(in->defs->meters, &c->meters, n, built_sample, in);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc == TL_METER_DEFS_DROPPED) {
+			count_skip(in, TL_INGEST_SKIP_SAMPLES);
+			log_skip(in, "samples dropped", event_type, tl_meter_defs_why(&c->meters));
+			in->n_built = 0;
+		}
+		for (i = 0; in->dec.signer && tl_signer_enabled(in->dec.signer) && i < in->n_built;
+		     i++) {
+			/* The publisher signs each sample. One the signature
+			 * walk refuses (metadata nested deeper than
+			 * TL_SIG_MAX_DEPTH) goes unsigned. */
+			char *copy;
+
+			rc = tl_notif_sign_sample(c, in->dec.signer, &in->built[i], sig);
+			if (rc == -ENOMEM)
+				return -ENOMEM;
+			if (rc < 0)
+				continue;
+			/* In the notification's document: lives as long as the sample. */
+			copy = tl_json_doc_alloc(&c->doc, sizeof(sig));
+			if (!copy)
+				return -ENOMEM;
+			memcpy(copy, sig, sizeof(sig));
+			in->built[i].message_signature = copy;
+		}
+		if (stage_samples(in, in->built, &in->n_built, in->res.publisher_id, &blacklisted) <
+		    0)
+			return -ENOMEM;
+	}
+	/* Events: the original's EventEndpoint serves info and error. */
+	if (in->defs->events && (prio == TL_NOTIF_PRIO_INFO || prio == TL_NOTIF_PRIO_ERROR)) {
+		rc = tl_event_defs_apply(in->defs->events, &c->events, n, c->priority, built_event,
+					 in);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc == 0)
+			count_skip(in, TL_INGEST_SKIP_UNMATCHED);
+		else if (rc < 0) {
+			count_skip(in, TL_INGEST_SKIP_EVENT);
+			log_skip(in, "event dropped", event_type, c->events.error);
+		}
+	}
+	return 0;
 }
 
 int tl_ingest_add_samples(struct tl_ingest *in, struct tl_sample *samples, size_t *n)

@@ -48,6 +48,28 @@
 #include "common/decode.h"
 #include "common/log.h"
 
+struct tl_notif_defs; /* collector/notifications.h */
+struct tl_notif_ctx;
+
+/*
+ * Why the definitions made nothing of (part of) a notification. The first
+ * reasons are the meter definitions' per-sample ones, in their order
+ * (definitions/meters.h enum tl_meter_defs_skip); the rest are whole
+ * notifications.
+ */
+enum tl_ingest_skip {
+	TL_INGEST_SKIP_METER_FIRST = 0, /* + enum tl_meter_defs_skip */
+	TL_INGEST_SKIP_SAMPLES = 16,	/* the original drops every sample of it (it raises) */
+	TL_INGEST_SKIP_EVENT,		/* the original drops its event (it raises) */
+	TL_INGEST_SKIP_UNMATCHED,	/* no event definition (drop_unmatched) */
+	TL_INGEST_SKIP_PRIORITY,	/* a priority oslo.messaging does not know */
+	TL_INGEST_SKIP_N
+};
+/* The meter definitions' names ("volume"...: tl_meter_defs_skip_name()),
+ * then "samples_dropped", "event_dropped", "event_unmatched",
+ * "unknown_priority"; NULL for an unused index. */
+const char *tl_ingest_skip_name(unsigned i);
+
 /* Counters of one input (summed over its threads by the caller). */
 struct tl_ingest_stats {
 	_Atomic uint64_t messages;    /* bodies received */
@@ -63,6 +85,10 @@ struct tl_ingest_stats {
 	/* Samples dropped by a blacklist rule (counted when met: a message the
 	 * broker redelivers counts again). */
 	_Atomic uint64_t blacklisted;
+	/* Notifications (collector.notifications): what the definitions made
+	 * nothing of, by reason (tl_ingest_skip_name()); counted when met, not
+	 * dead-lettered. */
+	_Atomic uint64_t skipped[TL_INGEST_SKIP_N];
 };
 
 /* Digests of messages already dead-lettered: a bounded ring, oldest forgotten first. */
@@ -103,6 +129,9 @@ struct tl_ingest_opts {
 	struct tl_ingest_stats *stats;	       /* borrowed, shared by the input's threads */
 	struct tl_ingest_seen *seen;	       /* borrowed, shared; NULL: no redelivery check */
 	const struct tl_ingest_shared *shared; /* borrowed; NULL: none of them */
+	/* The notification input's definitions (collector/notifications.h),
+	 * borrowed, read-only; NULL for other inputs. */
+	const struct tl_notif_defs *defs;
 };
 
 /* A staged record: where its payload sits in the staging buffer. */
@@ -151,6 +180,12 @@ struct tl_ingest {
 	unsigned char (*digests)[TL_INGEST_DIGEST_SIZE];
 	size_t n_digests, cap_digests;
 	struct tl_ratelimit rl;
+	/* Notifications: the definitions and this thread's contexts (owned);
+	 * NULL for other inputs. */
+	const struct tl_notif_defs *defs;
+	struct tl_notif_ctx *notif;
+	struct tl_sample *built; /* the samples of the notification being staged */
+	size_t n_built, cap_built;
 };
 
 /* Prepares an ingest for one thread. Returns 0 or -ENOMEM. */
@@ -163,6 +198,18 @@ void tl_ingest_fini(struct tl_ingest *in);
  * dead letters. Bad input is never an error here. Returns 0 or -ENOMEM.
  */
 int tl_ingest_add(struct tl_ingest *in, const void *body, size_t len, bool msgpack);
+
+/*
+ * Stages what the definitions make of one notification of an OpenStack
+ * service (collector.notifications; the ingest was made with opts.defs):
+ * the oslo envelope is taken off (either version), the meter definitions'
+ * samples are signed (telemetry_secret) and staged as tl_ingest_add()'s are
+ * (blacklist, values, meters, thresholds), the event definitions' event
+ * staged. A body that cannot be decoded at all is one dead letter with its
+ * reason; what the definitions make nothing of is counted (stats->skipped),
+ * not dead-lettered. Returns 0 or -ENOMEM.
+ */
+int tl_ingest_add_notification(struct tl_ingest *in, const void *body, size_t len);
 
 /*
  * For a message the broker redelivers: true when the same body was

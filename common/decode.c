@@ -688,59 +688,104 @@ static int reject_message(struct tl_decoded *out, const struct why *w)
 	return w->code == TL_DECODE_TOO_LARGE ? -EMSGSIZE : -EBADMSG;
 }
 
+/*
+ * Parses a JSON body into out's documents and takes the oslo envelope off:
+ * the 2.0 envelope {"oslo.version": "2.0", "oslo.message": "<JSON>"}, or
+ * the bare 1.0 dict (or anything else, returned as it is). Returns the
+ * message, or NULL with w set (*rc -1) or *rc -ENOMEM. out->enveloped says
+ * which version it was.
+ */
+static const struct tl_json *unwrap(struct tl_decoder *d, const void *body, size_t len,
+				    struct tl_decoded *out, struct why *w, int *rc)
+{
+	const struct tl_json *root, *ver, *inner_text;
+
+	*rc = -1;
+	if (len > d->limits.max_message_size) {
+		fail(w, TL_DECODE_TOO_LARGE, "message is %zu bytes, above max_message_size %zu",
+		     len, d->limits.max_message_size);
+		return NULL;
+	}
+	/* The parser works in place, and items point into the text: keep a copy. */
+	if (tl_buf_append(&out->text, body, len) < 0) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	root = parse_json(d, &out->outer, out->text.data, len, d->limits.max_depth, "message", w);
+	if (!root)
+		return NULL;
+	ver = tl_json_get(root, "oslo.version");
+	inner_text = tl_json_get(root, "oslo.message");
+	if (!ver || !inner_text)
+		return root;
+	/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
+	if (ver->type != TL_JSON_STRING || strcmp(ver->u.s, "2.0") != 0) {
+		fail(w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
+		     ver->type == TL_JSON_STRING ? "'" : "(",
+		     ver->type == TL_JSON_STRING ? ver->u.s : tl_json_type_name(ver),
+		     ver->type == TL_JSON_STRING ? "'" : ")");
+		return NULL;
+	}
+	if (inner_text->type != TL_JSON_STRING) {
+		fail(w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
+		     tl_json_type_name(inner_text));
+		return NULL;
+	}
+	/* The string was unescaped in place; parse it in place too. The
+	 * envelope itself is one level deep. */
+	root = parse_json(d, &out->inner, (char *)inner_text->u.s, inner_text->len,
+			  d->limits.max_depth - 1, "oslo.message", w);
+	out->enveloped = root != NULL;
+	return root;
+}
+
 int tl_decode_json(struct tl_decoder *d, const void *body, size_t len, struct tl_decoded *out)
 {
-	const struct tl_json *root, *ver, *inner_text, *inner;
+	const struct tl_json *msg;
 	struct why w;
 	int rc;
 
 	tl_decoded_reset(out);
-	if (len > d->limits.max_message_size) {
-		fail(&w, TL_DECODE_TOO_LARGE, "message is %zu bytes, above max_message_size %zu",
-		     len, d->limits.max_message_size);
-		return reject_message(out, &w);
-	}
-	/* The parser works in place, and items point into the text: keep a copy. */
-	if (tl_buf_append(&out->text, body, len) < 0)
-		return -ENOMEM;
-	root = parse_json(d, &out->outer, out->text.data, len, d->limits.max_depth, "message", &w);
-	if (!root)
-		return reject_message(out, &w);
-
-	ver = tl_json_get(root, "oslo.version");
-	inner_text = tl_json_get(root, "oslo.message");
-	if (!ver || !inner_text) {
-		rc = decode_message(d, root, out, &w);
-		goto out;
-	}
-	/* oslo.messaging's 2.0 envelope: the message is JSON inside a string. */
-	if (ver->type != TL_JSON_STRING || strcmp(ver->u.s, "2.0") != 0) {
-		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "unsupported oslo.version %s%.16s%s",
-			  ver->type == TL_JSON_STRING ? "'" : "(",
-			  ver->type == TL_JSON_STRING ? ver->u.s : tl_json_type_name(ver),
-			  ver->type == TL_JSON_STRING ? "'" : ")");
-		goto out;
-	}
-	if (inner_text->type != TL_JSON_STRING) {
-		rc = fail(&w, TL_DECODE_BAD_ENVELOPE, "oslo.message is %s, not a string",
-			  tl_json_type_name(inner_text));
-		goto out;
-	}
-	/* The string was unescaped in place; parse it in place too. The
-	 * envelope itself is one level deep. */
-	inner = parse_json(d, &out->inner, (char *)inner_text->u.s, inner_text->len,
-			   d->limits.max_depth - 1, "oslo.message", &w);
-	if (!inner) {
-		rc = -1;
-		goto out;
-	}
-	out->enveloped = true;
-	rc = decode_message(d, inner, out, &w);
-out:
+	msg = unwrap(d, body, len, out, &w, &rc);
+	if (msg)
+		rc = decode_message(d, msg, out, &w);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0)
 		return reject_message(out, &w);
+	return 0;
+}
+
+int tl_decode_notification(struct tl_decoder *d, const void *body, size_t len,
+			   struct tl_decoded *out, const struct tl_json **msg)
+{
+	const struct tl_json *m, *v;
+	struct why w;
+	int rc;
+
+	tl_decoded_reset(out);
+	*msg = NULL;
+	m = unwrap(d, body, len, out, &w, &rc);
+	if (!m && rc == -ENOMEM)
+		return rc;
+	if (m && m->type != TL_JSON_OBJECT) {
+		fail(&w, TL_DECODE_UNKNOWN_FORMAT, "notification is %s, not an object",
+		     tl_json_type_name(m));
+		m = NULL;
+	} else if (m && !((v = tl_json_get(m, "event_type")) && v->type == TL_JSON_STRING)) {
+		/* oslo.messaging would hand it over with event_type None; no
+		 * definition can match it, so nothing would come of it. */
+		fail(&w, v ? TL_DECODE_WRONG_TYPE : TL_DECODE_MISSING_FIELD, "event_type: %s",
+		     v ? "not a string" : "missing");
+		m = NULL;
+	}
+	if (!m)
+		return reject_message(out, &w);
+	v = tl_json_get(m, "publisher_id");
+	if (v && v->type == TL_JSON_STRING && v->len <= TL_SAMPLE_MAX_NAME)
+		out->publisher_id = v->u.s;
+	out->form = TL_FORM_NOTIFICATION;
+	*msg = m;
 	return 0;
 }
 

@@ -161,6 +161,18 @@ void tl_decoder_fini(struct tl_decoder *d);
  */
 int tl_decode_json(struct tl_decoder *d, const void *body, size_t len, struct tl_decoded *out);
 
+/*
+ * For an OpenStack service's notification (collector.notifications): parses
+ * the body and takes off its oslo envelope, either version, as
+ * tl_decode_json() does, and returns the notification dict in *msg (valid
+ * as decoded items are; out->publisher_id is set). Nothing else is decoded:
+ * the notification is for the meter and event definitions. Same contract
+ * as tl_decode_json(); also refused: a message that is not a dict or has no
+ * string event_type.
+ */
+int tl_decode_notification(struct tl_decoder *d, const void *body, size_t len,
+			   struct tl_decoded *out, const struct tl_json **msg);
+
 /* Decodes one msgpack datagram (UDP) holding one sample dict. Same contract. */
 int tl_decode_msgpack(struct tl_decoder *d, const void *data, size_t len, struct tl_decoded *out);
 

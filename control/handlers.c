@@ -90,31 +90,32 @@ static int h_capabilities(struct tl_control_req *q)
 		tl_control_put_str(b, tl_dispatcher_registry[i]->conf.name);
 	}
 	put_storage_drivers(b);
-	tl_buf_puts(b,
-		    ", \"signature_variants\": [\"ceilometer python3 (5.0-7.x)\", "
-		    "\"ceilometer python2 (Liberty, Mitaka)\", "
-		    "\"ceilometer python3 with bytes lists (8.0 and later)\"], "
-		    "\"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
-		    "\"json\", \"msgpack\"], "
-		    "\"operations\": [\"GET /v1\", \"GET /v1/capabilities\", "
-		    "\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp}/{pause|resume}\", "
-		    "\"GET /v1/dispatchers\", \"GET /v1/dispatchers/NAME\", "
-		    "\"POST /v1/dispatchers/NAME/{enable|disable|restart}\", "
-		    "\"POST /v1/dispatchers/NAME/disable?detach=true\", "
-		    "\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
-		    "\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
-		    "\"POST /v1/flush\", \"GET /v1/buffer\", \"PUT /v1/buffer\", \"GET /metrics\", "
-		    "\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
-		    "\"DELETE /v1/deadletters/{ID|all}\", "
-		    "\"GET /v1/values\", \"GET /v1/values/RESOURCE/METER\", "
-		    "\"DELETE /v1/values\", \"GET /v1/meters\", "
-		    "\"GET /v1/notifications\", \"GET /v1/time\", "
-		    "\"GET /v1/thresholds\", \"POST /v1/thresholds\", "
-		    "\"GET /v1/thresholds/NAME\", \"PUT /v1/thresholds/NAME\", "
-		    "\"DELETE /v1/thresholds/NAME\", "
-		    "\"GET /v1/blacklist\", \"POST /v1/blacklist\", \"GET /v1/blacklist/ID\", "
-		    "\"DELETE /v1/blacklist/ID\", "
-		    "\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
+	tl_buf_puts(
+		b,
+		", \"signature_variants\": [\"ceilometer python3 (5.0-7.x)\", "
+		"\"ceilometer python2 (Liberty, Mitaka)\", "
+		"\"ceilometer python3 with bytes lists (8.0 and later)\"], "
+		"\"decoders\": [\"oslo.messaging v1\", \"oslo.messaging v2\", "
+		"\"json\", \"msgpack\"], "
+		"\"operations\": [\"GET /v1\", \"GET /v1/capabilities\", "
+		"\"GET /v1/inputs\", \"POST /v1/inputs/{amqp|udp|notifications}/{pause|resume}\", "
+		"\"GET /v1/dispatchers\", \"GET /v1/dispatchers/NAME\", "
+		"\"POST /v1/dispatchers/NAME/{enable|disable|restart}\", "
+		"\"POST /v1/dispatchers/NAME/disable?detach=true\", "
+		"\"POST /v1/dispatchers\", \"PUT /v1/dispatchers/NAME\", "
+		"\"DELETE /v1/dispatchers/NAME\", \"POST /v1/reload\", "
+		"\"POST /v1/flush\", \"GET /v1/buffer\", \"PUT /v1/buffer\", \"GET /metrics\", "
+		"\"GET /v1/deadletters\", \"POST /v1/deadletters/{ID|all}/retry\", "
+		"\"DELETE /v1/deadletters/{ID|all}\", "
+		"\"GET /v1/values\", \"GET /v1/values/RESOURCE/METER\", "
+		"\"DELETE /v1/values\", \"GET /v1/meters\", "
+		"\"GET /v1/notifications\", \"GET /v1/time\", "
+		"\"GET /v1/thresholds\", \"POST /v1/thresholds\", "
+		"\"GET /v1/thresholds/NAME\", \"PUT /v1/thresholds/NAME\", "
+		"\"DELETE /v1/thresholds/NAME\", "
+		"\"GET /v1/blacklist\", \"POST /v1/blacklist\", \"GET /v1/blacklist/ID\", "
+		"\"DELETE /v1/blacklist/ID\", "
+		"\"GET /healthz\", \"GET /readyz\"], \"collector\": ");
 	tl_buf_puts(b, q->ctl->collector ? "true" : "false");
 	tl_buf_puts(b, "}\n");
 	q->resp->status = 200;
@@ -144,7 +145,23 @@ static void put_input(struct tl_buf *b, const struct tl_input_status *in)
 		tl_control_put_str(b, in->reason_names[i] ? in->reason_names[i] : "?");
 		tl_buf_printf(b, ": %" PRIu64, in->rejected_by_reason[i]);
 	}
-	tl_buf_printf(b, "}, \"blacklisted\": %" PRIu64 "}", in->blacklisted);
+	tl_buf_printf(b, "}, \"blacklisted\": %" PRIu64, in->blacklisted);
+	if (in->notifications) {
+		bool first = true;
+
+		tl_buf_puts(b, ", \"skipped_by_reason\": {");
+		for (i = 0; i < 32; i++) {
+			if (!in->skip_names[i])
+				continue;
+			if (!first)
+				tl_buf_puts(b, ", ");
+			first = false;
+			tl_control_put_str(b, in->skip_names[i]);
+			tl_buf_printf(b, ": %" PRIu64, in->skipped_by_reason[i]);
+		}
+		tl_buf_putc(b, '}');
+	}
+	tl_buf_putc(b, '}');
 }
 
 static int h_inputs(struct tl_control_req *q)
@@ -178,7 +195,8 @@ static int h_input_pause(struct tl_control_req *q, const char *name, const char 
 			q, 404, "No such operation on an input: %s (pause or resume)", verb);
 	rc = tl_collector_input_pause(q->ctl->collector, name, pause, q->who);
 	if (rc == -ENOENT)
-		return tl_control_error(q, 404, "No input %s is configured (amqp, udp)", name);
+		return tl_control_error(
+			q, 404, "No input %s is configured (amqp, udp, notifications)", name);
 	if (rc < 0)
 		return tl_control_error(q, 500, "Cannot %s input %s: %s", verb, name,
 					strerror(-rc));

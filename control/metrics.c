@@ -132,6 +132,21 @@ static void inputs(struct tl_collector *c, struct tl_buf *b)
 			tl_buf_printf(b, "\"} %" PRIu64 "\n", in[i].rejected_by_reason[k]);
 		}
 	}
+	family(b, "tally_input_skipped_total", "counter",
+	       "Notifications, or samples of them, the definitions made nothing of, by reason.");
+	for (i = 0; i < n; i++) {
+		if (!in[i].configured || !in[i].notifications)
+			continue;
+		for (k = 0; k < 32; k++) {
+			if (!in[i].skip_names[k])
+				continue;
+			tl_buf_puts(b, "tally_input_skipped_total{input=\"");
+			put_label(b, in[i].name);
+			tl_buf_puts(b, "\",reason=\"");
+			put_label(b, in[i].skip_names[k]);
+			tl_buf_printf(b, "\"} %" PRIu64 "\n", in[i].skipped_by_reason[k]);
+		}
+	}
 	family(b, "tally_input_up", "gauge", "1 when the input is connected and not paused.");
 	for (i = 0; i < n; i++)
 		if (in[i].configured)

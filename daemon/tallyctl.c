@@ -84,7 +84,7 @@ static void usage(FILE *f)
 		"                          FILE ('-': standard input): one dispatcher as in\n"
 		"                          collector.dispatchers, in JSON or YAML\n"
 		"  reload                  read the configuration file again (as SIGHUP)\n"
-		"  input pause|resume amqp|udp\n"
+		"  input pause|resume amqp|udp|notifications\n"
 		"  flush [--dispatcher NAME] [--wait SECONDS]\n"
 		"  metrics                 the Prometheus text of GET /metrics\n"
 		"  meters [PATTERN]        the meters seen since start: type, unit,\n"

@@ -18,21 +18,10 @@
 # them is in the control API's metrics (tally_input_redelivered_refused_total).
 set -u
 . "$top_srcdir/tests/integration/lib.sh"
-
-ppid=
-redelivery_cleanup() {
-	[ -n "$ppid" ] && kill "$ppid" 2>/dev/null
-	lib_cleanup
-}
-trap redelivery_cleanup EXIT
 need_peers
 SECRET='redelivery secret'
 write_conf "$SECRET" "$(free_port)"
-pport=$(free_port)
-"$PY" "$top_srcdir/tests/integration/amqp_proxy.py" "$pport" "$TALLY_RABBIT_PORT" \
-	"$work/proxy.events" >"$work/proxy.out" 2>"$work/proxy.err" &
-ppid=$!
-wait_log "$work/proxy.out" listening 5 "$ppid" amqp_proxy.py
+start_amqp_proxy
 sed -i "s|urls: \[\"$TALLY_AMQP_URL\"\], workers: 2|urls: [\"amqp://guest:guest@127.0.0.1:$pport/\"], workers: 1|" \
 	"$work/tally.yaml"
 grep -q "127.0.0.1:$pport/\"\], workers: 1" "$work/tally.yaml" || fail "the configuration was not edited"
@@ -46,13 +35,13 @@ proxy_fail() {
 "$PY" "$top_srcdir/tests/tools/publish.py" --url "$TALLY_AMQP_URL" --secret "$SECRET" \
 	--count 0 --garbage 1 --garbage-kinds signature 2>"$work/publish.err" ||
 	{ cat "$work/publish.err"; fail "publish.py failed (bad signature)"; }
-wait_log "$work/proxy.events" "^dropped 1 tag=1$" 10 "$ppid" amqp_proxy.py
+wait_log "$work/proxy.events" "^dropped 1 tag=1$" 10 "$proxy" amqp_proxy.py
 # Dead-lettered before the acknowledgement was sent, and after.
 "$TALLYCTL" deadletter list --path "$work/buffer" >"$work/dead1.jsonl" ||
 	fail "tallyctl deadletter list failed"
 wait_log "$work/tallyd-1.log" "connected again" 10 "$tpid" tallyd
-wait_log "$work/proxy.events" "^deliver 2 tag=1 redelivered=1$" 10 "$ppid" amqp_proxy.py
-wait_log "$work/proxy.events" "^ack 2 tag=1 " 10 "$ppid" amqp_proxy.py
+wait_log "$work/proxy.events" "^deliver 2 tag=1 redelivered=1$" 10 "$proxy" amqp_proxy.py
+wait_log "$work/proxy.events" "^ack 2 tag=1 " 10 "$proxy" amqp_proxy.py
 echo "redelivered and acknowledged: $(tr '\n' ';' <"$work/proxy.events")"
 
 # The broker took the acknowledgement: nothing is left in the queue.

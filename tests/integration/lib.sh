@@ -6,10 +6,12 @@ TALLYD=$top_builddir/tallyd
 TALLYCTL=$top_builddir/tallyctl
 RABBIT="sh $top_srcdir/scripts/rabbitmq"
 tpid=
+proxy=
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-it.XXXXXX") || exit 99
 lib_cleanup() {
 	[ -n "$tpid" ] && kill -9 "$tpid" 2>/dev/null
+	[ -n "$proxy" ] && kill "$proxy" 2>/dev/null
 	[ -d "$work/gn" ] && "$GN" stop "$work/gn" >/dev/null 2>&1
 	$RABBIT stop "$work/rmq" >/dev/null 2>&1
 	rm -rf "$work"
@@ -86,6 +88,18 @@ start_tallyd() {
 # input retries a closed port meanwhile).
 start_tallyd_nobroker() {
 	launch_tallyd "$1" "collector started"
+}
+
+# start_amqp_proxy: starts tests/integration/amqp_proxy.py (it loses the
+# first acknowledgement) in front of the private RabbitMQ node; its pid in
+# $proxy (killed at exit), its port in $pport, its view of the wire in
+# $work/proxy.events.
+start_amqp_proxy() {
+	pport=$(free_port)
+	"$PY" "$top_srcdir/tests/integration/amqp_proxy.py" "$pport" "$TALLY_RABBIT_PORT" \
+		"$work/proxy.events" >"$work/proxy.out" 2>"$work/proxy.err" &
+	proxy=$!
+	wait_log "$work/proxy.out" listening 5 "$proxy" amqp_proxy.py
 }
 
 # dispatched: the records the "out" dispatcher has delivered so far.

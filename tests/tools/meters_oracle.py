@@ -35,13 +35,13 @@ def canon(s):
             'timestamp': ts, 'metadata': d['resource_metadata']}
 
 
-def unit_notifications():
-    """The module-level notifications of ceilometer's meter unit tests, and
-    the variants its tests make of them."""
+def importable_unit_tests():
+    """Lets ceilometer's unit test modules be imported for their data without
+    oslotest (not packaged with python3-ceilometer): a stand-in for its test
+    base class. Also used by tests/tools/publish_notifications.py."""
     try:
         import oslotest.base  # noqa: F401
     except ImportError:
-        # Only the module's data is used: a stand-in for its test base class.
         import types
         import unittest
         stub = types.ModuleType('oslotest')
@@ -49,6 +49,12 @@ def unit_notifications():
         stub.base.BaseTestCase = unittest.TestCase
         sys.modules['oslotest'] = stub
         sys.modules['oslotest.base'] = stub.base
+
+
+def unit_notifications():
+    """The module-level notifications of ceilometer's meter unit tests, and
+    the variants its tests make of them."""
+    importable_unit_tests()
     from ceilometer.tests.unit.meter import test_notifications as t
     out = [v for k, v in sorted(vars(t).items())
            if k.isupper() and isinstance(v, dict) and 'event_type' in v]

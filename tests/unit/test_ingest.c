@@ -1,6 +1,7 @@
 /*
  * Unit tests for collector/ingest.c: what one message's refusals cost
- * (issue 21). Each test works with its own buffer in a directory made with
+ * (issue 21); notifications through small meter and event definitions
+ * (issue 18). Each test works with its own buffer in a directory made with
  * mkdtemp() under $TMPDIR and removed afterwards.
  */
 #include "config.h"
@@ -20,6 +21,7 @@
 #include "collector/buffer.h"
 #include "collector/deadletter.h"
 #include "collector/ingest.h"
+#include "collector/notifications.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "tests/unit/tmpdir.h"
@@ -257,6 +259,188 @@ static int setup_small(void **state)
 	return 0;
 }
 
+/* ---- notifications (issue 18) ------------------------------------------ */
+
+static const char meters_yaml[] = "metric:\n"
+				  "  - name: m\n"
+				  "    event_type: 'test.*'\n"
+				  "    type: gauge\n"
+				  "    unit: u\n"
+				  "    volume: $.payload.size\n"
+				  "    resource_id: $.payload.id\n"
+				  "    user_id: $.ctxt.user\n"
+				  "    project_id: $.ctxt.tenant\n";
+static const char events_yaml[] = "- event_type: 'test.*'\n"
+				  "  traits:\n"
+				  "    size: {fields: payload.size, type: int}\n";
+
+struct nfx {
+	struct fx f;
+	struct tl_notifications_conf nc;
+	struct tl_notif_defs *defs;
+	char *paths[2];
+	char ev[600];
+};
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int setup_notif(void **state)
+{
+	struct nfx *n = calloc(1, sizeof(*n));
+	char path[600], meters[600];
+	struct tl_buffer_opts o = {.path = path, .max_size = 64 << 20, .sync = TL_BUFFER_SYNC_NONE};
+	struct tl_ingest_opts io = {.source = "input:notifications",
+				    .limits = TL_DECODE_LIMITS_DEFAULT};
+	struct tl_conf_errors errs;
+
+	if (!n || tl_test_mkdtemp(n->f.dir, sizeof(n->f.dir), "tally-test-ingest") < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/buf", n->f.dir);
+	snprintf(meters, sizeof(meters), "%s/meters.yaml", n->f.dir);
+	snprintf(n->ev, sizeof(n->ev), "%s/events.yaml", n->f.dir);
+	write_file(meters, meters_yaml);
+	write_file(n->ev, events_yaml);
+	n->paths[0] = meters;
+	n->nc.meter_definitions.v = n->paths;
+	n->nc.meter_definitions.n = 1;
+	n->nc.event_definitions = n->ev;
+	tl_conf_errors_init(&errs);
+	if (tl_notif_defs_load(&n->nc, &n->defs, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.e[i].msg);
+		return -1;
+	}
+	tl_conf_errors_fini(&errs);
+	if (tl_buffer_open(&o, &n->f.b) < 0)
+		return -1;
+	tl_ingest_seen_init(&n->f.seen);
+	io.buffer = n->f.b;
+	io.stats = &n->f.stats;
+	io.seen = &n->f.seen;
+	io.defs = n->defs;
+	if (tl_ingest_init(&n->f.in, &io) < 0)
+		return -1;
+	*state = n;
+	return 0;
+}
+
+static int teardown_notif(void **state)
+{
+	struct nfx *n = *state;
+
+	tl_ingest_fini(&n->f.in);
+	tl_ingest_seen_fini(&n->f.seen);
+	tl_buffer_close(n->f.b);
+	tl_notif_defs_free(n->defs);
+	tl_test_rmtree(n->f.dir);
+	free(n);
+	return 0;
+}
+
+/* An oslo 2.0 envelope around a notifier message of priority prio. */
+static void envelope(struct tl_buf *b, const char *prio, const char *size)
+{
+	tl_buf_reset(b);
+	tl_buf_printf(b,
+		      "{\"oslo.version\": \"2.0\", \"oslo.message\": \"{\\\"message_id\\\": "
+		      "\\\"m-%s-%zu\\\", \\\"publisher_id\\\": \\\"compute.host1\\\", "
+		      "\\\"event_type\\\": \\\"test.create\\\", \\\"priority\\\": "
+		      "\\\"%s\\\", \\\"timestamp\\\": \\\"2026-12-07 10:00:00.5\\\", "
+		      "\\\"_context_user\\\": \\\"u1\\\", \\\"_context_tenant\\\": "
+		      "\\\"p1\\\", \\\"payload\\\": {\\\"id\\\": \\\"r1\\\", "
+		      "\\\"size\\\": %s}}\"}",
+		      prio, strlen(size), prio, size);
+	assert_int_equal(tl_buf_error(b), 0);
+}
+
+/*
+ * The priorities as the original's endpoints serve them (samples: info and
+ * sample; events: info and error); the context reaches $.ctxt; a bad volume
+ * and an unknown priority are counted, garbage is one dead letter each.
+ */
+static void test_notifications(void **state)
+{
+	struct nfx *n = *state;
+	struct fx *f = &n->f;
+	struct dead_copy c = {0};
+	struct tl_buf b;
+	static const char bare[] =
+		"{\"event_type\": \"test.x\", \"priority\": \"info\", "
+		"\"timestamp\": \"2026-12-07 10:00:01\", \"message_id\": \"m2\", "
+		"\"payload\": {\"id\": \"r2\", \"size\": 3}}";
+
+	tl_buf_init(&b);
+	tl_buf_init(&c.payload);
+	envelope(&b, "INFO", "2");
+	assert_int_equal(tl_ingest_add_notification(&f->in, b.data, b.len), 0);
+	envelope(&b, "sample", "3");
+	assert_int_equal(tl_ingest_add_notification(&f->in, b.data, b.len), 0);
+	envelope(&b, "error", "4");
+	assert_int_equal(tl_ingest_add_notification(&f->in, b.data, b.len), 0);
+	envelope(&b, "bogus", "5");
+	assert_int_equal(tl_ingest_add_notification(&f->in, b.data, b.len), 0);
+	envelope(&b, "info", "\\\"x\\\"");
+	assert_int_equal(tl_ingest_add_notification(&f->in, b.data, b.len), 0);
+	/* The bare 1.0 form; no context: user_id and project_id None. */
+	assert_int_equal(tl_ingest_add_notification(&f->in, bare, strlen(bare)), 0);
+	assert_int_equal(tl_ingest_add_notification(&f->in, "{not json", 9), 0);
+	assert_int_equal(tl_ingest_add_notification(&f->in, "{\"payload\": {}}", 15), 0);
+	assert_int_equal(tl_ingest_commit(&f->in), 0);
+	/* Samples: INFO, sample, bare; events: INFO, error, bare (x: the trait refuses). */
+	assert_int_equal(f->stats.samples, 3);
+	assert_int_equal(f->stats.events, 3);
+	assert_int_equal(f->stats.messages, 8);
+	assert_int_equal(f->stats.skipped[TL_INGEST_SKIP_METER_FIRST + TL_METER_DEFS_SKIP_VOLUME],
+			 1);
+	assert_int_equal(f->stats.skipped[TL_INGEST_SKIP_EVENT], 1);
+	assert_int_equal(f->stats.skipped[TL_INGEST_SKIP_PRIORITY], 1);
+	assert_int_equal(f->stats.deadletters, 2);
+	assert_int_equal(f->stats.by_reason[TL_DECODE_SYNTAX], 1);
+	assert_int_equal(f->stats.by_reason[TL_DECODE_MISSING_FIELD], 1);
+	assert_int_equal(tl_buffer_deadletter_list(f->b, 0, 100, copy_dead, &c, NULL), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(tl_ingest_skip_name(TL_INGEST_SKIP_PRIORITY), "unknown_priority");
+	tl_buf_fini(&b);
+	tl_buf_fini(&c.payload);
+}
+
+/* The dict the endpoint gets: the context without its prefix (even "_context_" alone, as
+ * Python's key[9:]), and client_timeout. */
+static void test_notification_dict(void **state)
+{
+	struct tl_notif_ctx c;
+	struct tl_json_doc doc;
+	struct tl_json_error jerr;
+	struct tl_buf out;
+	const struct tl_json *n;
+	char text[] = "{\"message_id\": \"m\", \"event_type\": \"e\", \"priority\": \"WARN\", "
+		      "\"_context_user\": \"u\", \"_context_\": 1, \"payload\": [1], "
+		      "\"timestamp\": \"t\", \"_unique_id\": \"x\"}";
+
+	(void)state;
+	tl_notif_ctx_init(&c);
+	tl_json_doc_init(&doc);
+	tl_buf_init(&out);
+	assert_int_equal(tl_json_parse(&doc, text, strlen(text), 8, &jerr), 0);
+	assert_int_equal(tl_notif_build(&c, doc.root, &n), TL_NOTIF_PRIO_OTHER);
+	assert_string_equal(c.priority, "warn");
+	assert_int_equal(tl_json_write(n, &out), 0);
+	tl_buf_putc(&out, '\0');
+	assert_string_equal(out.data, "{\"ctxt\":{\"user\":\"u\",\"\":1,\"client_timeout\":null},"
+				      "\"publisher_id\":null,\"event_type\":\"e\",\"payload\":[1],"
+				      "\"metadata\":{\"message_id\":\"m\",\"timestamp\":\"t\"}}");
+	tl_buf_fini(&out);
+	tl_json_doc_fini(&doc);
+	tl_notif_ctx_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_item, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen_when_full, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_notifications, setup_notif, teardown_notif),
+		cmocka_unit_test(test_notification_dict),
 	};
 
 	tl_log_setup(TL_LOG_ERR, TL_LOG_STDERR, "test_ingest");
