@@ -349,6 +349,13 @@ def literal(node):
     return ast.literal_eval(node)
 
 
+def utc_text(ts):
+    """A sample's timestamp as tests/tools/meters_oracle.py writes it (the
+    agent writes its own text: "+00:00" and no microseconds when they are 0)."""
+    t = datetime.datetime.fromisoformat(ts)
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 def agent_output(samples, events, out):
     with open(out, "w") as f:
         for line in open(samples):
@@ -356,7 +363,7 @@ def agent_output(samples, events, out):
             f.write(json.dumps({"counter_name": s["name"], "counter_type": s["type"],
                                 "counter_unit": s["unit"], "counter_volume": s["volume"],
                                 "resource_id": s["resource_id"], "project_id": s["project_id"],
-                                "user_id": s["user_id"], "timestamp": s["timestamp"],
+                                "user_id": s["user_id"], "timestamp": utc_text(s["timestamp"]),
                                 "resource_metadata": s["resource_metadata"]}) + "\n")
         for line in open(events):
             e = literal(ast.parse(line, mode="eval").body)
