@@ -162,7 +162,7 @@ static int publish(int argc, char **argv)
 			if (!tab) {
 				fprintf(stderr, "amqp_tool: line %zu has no EXCHANGE<TAB>\n",
 					i % nlines + 1);
-				return 1;
+				exit(1); /* as check(): the tool stops at its first error */
 			}
 			ex.bytes = body.bytes;
 			ex.len = (size_t)(tab - (char *)body.bytes);
