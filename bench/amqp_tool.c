@@ -5,6 +5,9 @@
  *       Declares the topic exchange and the queue as oslo.messaging does
  *       (not durable, not auto-delete), binds QUEUE with routing key QUEUE,
  *       then publishes N messages whose bodies are the lines of FILE, in turn.
+ *       EXCHANGE "-": each line is "EXCHANGE<TAB>BODY" (bench/notifications:
+ *       the services' exchanges interleaved), each exchange declared and
+ *       bound to QUEUE when first met.
  *   amqp_tool drain URL QUEUE N [PREFETCH]
  *       The floor: a bare consumer that takes N messages with manual
  *       acknowledgement (basic.qos PREFETCH, default 500; one multiple ack per
@@ -68,6 +71,36 @@ static void check(amqp_connection_state_t conn, const char *what)
 	}
 }
 
+/* A topic exchange declared as oslo.messaging does, QUEUE bound to it with
+ * routing key QUEUE. */
+static void declare_bind(amqp_connection_state_t conn, amqp_bytes_t exchange, const char *queue)
+{
+	amqp_exchange_declare(conn, 1, exchange, amqp_cstring_bytes("topic"), 0, 0, 0, 0,
+			      amqp_empty_table);
+	check(conn, "exchange.declare");
+	amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), exchange, amqp_cstring_bytes(queue),
+			amqp_empty_table);
+	check(conn, "queue.bind");
+}
+
+/* Whether EX is in SEEN (NUL-separated names); adds it if not. A handful of
+ * exchanges: a linear scan is enough. */
+static int seen_exchange(struct tl_buf *seen, amqp_bytes_t ex)
+{
+	size_t i = 0;
+
+	while (i < seen->len) {
+		size_t n = strlen(seen->data + i);
+
+		if (n == ex.len && memcmp(seen->data + i, ex.bytes, n) == 0)
+			return 1;
+		i += n + 1;
+	}
+	tl_buf_append(seen, ex.bytes, ex.len);
+	tl_buf_append(seen, "", 1);
+	return 0;
+}
+
 static int publish(int argc, char **argv)
 {
 	const char *exchange = argv[3], *queue = argv[4];
@@ -77,9 +110,12 @@ static int publish(int argc, char **argv)
 	size_t n, i, nlines = 0, *off = NULL, *len = NULL, count;
 	FILE *f;
 	int64_t start;
+	int per_line = strcmp(exchange, "-") == 0;
+	struct tl_buf seen; /* the exchanges declared, each followed by a NUL */
 
 	if (argc != 7)
 		return 2;
+	tl_buf_init(&seen);
 	count = (size_t)strtoull(argv[6], NULL, 10);
 	f = fopen(argv[5], "rb");
 	if (!f) {
@@ -106,14 +142,10 @@ static int publish(int argc, char **argv)
 		return 1;
 	}
 	conn = connect_url(argv[2]);
-	amqp_exchange_declare(conn, 1, amqp_cstring_bytes(exchange), amqp_cstring_bytes("topic"), 0,
-			      0, 0, 0, amqp_empty_table);
-	check(conn, "exchange.declare");
 	amqp_queue_declare(conn, 1, amqp_cstring_bytes(queue), 0, 0, 0, 0, amqp_empty_table);
 	check(conn, "queue.declare");
-	amqp_queue_bind(conn, 1, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-			amqp_cstring_bytes(queue), amqp_empty_table);
-	check(conn, "queue.bind");
+	if (!per_line)
+		declare_bind(conn, amqp_cstring_bytes(exchange), queue);
 	start = tl_time_mono();
 	for (i = 0; i < count; i++) {
 		amqp_basic_properties_t props = {
@@ -122,9 +154,25 @@ static int publish(int argc, char **argv)
 			.content_encoding = amqp_cstring_bytes("utf-8"),
 		};
 		amqp_bytes_t body = {.len = len[i % nlines], .bytes = all.data + off[i % nlines]};
+		amqp_bytes_t ex = amqp_cstring_bytes(exchange);
 
-		if (amqp_basic_publish(conn, 1, amqp_cstring_bytes(exchange),
-				       amqp_cstring_bytes(queue), 0, 0, &props, body) != 0) {
+		if (per_line) {
+			char *tab = memchr(body.bytes, '\t', body.len);
+
+			if (!tab) {
+				fprintf(stderr, "amqp_tool: line %zu has no EXCHANGE<TAB>\n",
+					i % nlines + 1);
+				exit(1); /* as check(): the tool stops at its first error */
+			}
+			ex.bytes = body.bytes;
+			ex.len = (size_t)(tab - (char *)body.bytes);
+			body.len -= ex.len + 1;
+			body.bytes = tab + 1;
+			if (!seen_exchange(&seen, ex))
+				declare_bind(conn, ex, queue);
+		}
+		if (amqp_basic_publish(conn, 1, ex, amqp_cstring_bytes(queue), 0, 0, &props,
+				       body) != 0) {
 			fprintf(stderr, "amqp_tool: publish failed\n");
 			return 1;
 		}
@@ -139,6 +187,7 @@ static int publish(int argc, char **argv)
 	free(off);
 	free(len);
 	tl_buf_fini(&all);
+	tl_buf_fini(&seen);
 	return 0;
 }
 
