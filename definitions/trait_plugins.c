@@ -10,104 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/params.h"
 #include "definitions/pyvalue.h"
 
 /* ------------------------------------------------------- YAML scalar types */
 
-static bool all_in(const char *s, const char *set)
-{
-	return *s && strspn(s, set) == strlen(s);
-}
-
-/* YAML 1.1 integers as PyYAML resolves them (no sexagesimal). */
-static bool yaml_int(const char *s, int64_t *out)
-{
-	char buf[80], *end;
-	const char *p = s;
-	int base = 10, neg = 0;
-	size_t n = 0;
-	long long v;
-
-	if (*p == '-' || *p == '+')
-		neg = *p++ == '-';
-	if (p[0] == '0' && p[1] == 'b') {
-		base = 2;
-		p += 2;
-	} else if (p[0] == '0' && p[1] == 'x') {
-		base = 16;
-		p += 2;
-	} else if (p[0] == '0' && p[1]) {
-		base = 8;
-		p++;
-	} else if (!(p[0] >= '1' && p[0] <= '9') && strcmp(p, "0") != 0) {
-		return false;
-	}
-	if (!all_in(p, base == 2    ? "01_"
-		       : base == 8  ? "01234567_"
-		       : base == 16 ? "0123456789abcdefABCDEF_"
-				    : "0123456789_"))
-		return false;
-	for (; *p && n < sizeof(buf) - 1; p++)
-		if (*p != '_')
-			buf[n++] = *p;
-	buf[n] = '\0';
-	if (n == 0 || *p)
-		return false;
-	errno = 0;
-	v = strtoll(buf, &end, base);
-	if (errno == ERANGE || *end)
-		return false;
-	*out = neg ? -v : v;
-	return true;
-}
-
-static bool yaml_float(const char *s, double *out)
-{
-	char buf[80];
-	const char *p = s, *dot;
-	size_t n = 0;
-
-	if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) {
-		*out = NAN;
-		return true;
-	}
-	if (*p == '-' || *p == '+')
-		p++;
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
-		*out = *s == '-' ? -INFINITY : INFINITY;
-		return true;
-	}
-	/* [-+]?([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)? */
-	dot = strchr(p, '.');
-	if (!dot || (dot != p && !(p[0] >= '0' && p[0] <= '9')))
-		return false;
-	if (strspn(p, "0123456789_") != (size_t)(dot - p))
-		return false;
-	p = dot + 1;
-	p += strspn(p, "0123456789_");
-	if (*p == 'e' || *p == 'E') {
-		if (p[1] != '-' && p[1] != '+')
-			return false;
-		if (!all_in(p + 2, "0123456789"))
-			return false;
-	} else if (*p) {
-		return false;
-	}
-	for (p = s; *p && n < sizeof(buf) - 1; p++)
-		if (*p != '_')
-			buf[n++] = *p;
-	buf[n] = '\0';
-	*out = strtod(buf, NULL);
-	return true;
-}
-
 bool tl_yaml_scalar_value(const struct tl_conf_node *n, struct tl_json *out)
 {
-	static const char *const yes[] = {"yes",  "Yes", "YES", "true", "True",
-					  "TRUE", "on",	 "On",	"ON"};
-	static const char *const no[] = {"no",	  "No",	 "NO",	"false", "False",
-					 "FALSE", "off", "Off", "OFF"};
-	size_t i;
+	struct tl_pv v;
 
 	memset(out, 0, sizeof(*out));
 	if (!n || n->type == TL_CONF_NODE_NULL) {
@@ -116,29 +26,27 @@ bool tl_yaml_scalar_value(const struct tl_conf_node *n, struct tl_json *out)
 	}
 	if (n->type != TL_CONF_NODE_SCALAR)
 		return false;
-	if (!n->quoted) {
-		for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-			if (!strcmp(n->value, yes[i])) {
-				out->type = TL_JSON_TRUE;
-				return true;
-			}
-			if (!strcmp(n->value, no[i])) {
-				out->type = TL_JSON_FALSE;
-				return true;
-			}
-		}
-		if (yaml_int(n->value, &out->u.i)) {
-			out->type = TL_JSON_INT;
-			return true;
-		}
-		if (yaml_float(n->value, &out->u.d)) {
-			out->type = TL_JSON_REAL;
-			return true;
-		}
+	v = tl_pv_of(n); /* PyYAML's reading, shared with pipeline/ and meters.c */
+	switch (v.kind) {
+	case TL_PV_BOOL:
+		out->type = v.i ? TL_JSON_TRUE : TL_JSON_FALSE;
+		break;
+	case TL_PV_INT:
+		out->type = TL_JSON_INT;
+		out->u.i = v.i;
+		break;
+	case TL_PV_FLOAT:
+		out->type = TL_JSON_REAL;
+		out->u.d = v.d;
+		break;
+	case TL_PV_NULL:
+		out->type = TL_JSON_NULL;
+		break;
+	default:
+		out->type = TL_JSON_STRING;
+		out->u.s = n->value;
+		out->len = (uint32_t)n->len;
 	}
-	out->type = TL_JSON_STRING;
-	out->u.s = n->value;
-	out->len = (uint32_t)n->len;
 	return true;
 }
 
