@@ -548,6 +548,9 @@ static void *stage_main(void *arg)
 			nap_until(s, gather < next_flush ? gather : next_flush);
 			continue;
 		}
+		/* The release empties the batch: what the loop needs of it after, before. */
+		size_t n_read = rc ? 0 : batch->n;
+
 		if (!rc)
 			rc = run_batch(s, batch->recs, batch->n, batch->n ? batch->last_seq : 0);
 		tl_buffer_release(s->r);
@@ -566,9 +569,9 @@ static void *stage_main(void *arg)
 		}
 		tl_complain_release(&s->failing, TL_LOG_NOTICE, COMPONENT,
 				    "the stage commits again");
-		if (batch->n > 0) /* a flush alone does not delay the next input */
+		if (n_read > 0) /* a flush alone does not delay the next input */
 			last_commit = tl_time_mono();
-		if (batch->n == 0 || tl_time_mono() >= next_flush)
+		if (n_read == 0 || tl_time_mono() >= next_flush)
 			next_flush = tl_time_mono() + TL_STAGE_FLUSH_MS * 1000LL;
 		if (s->batch_max < TL_STAGE_BATCH)
 			s->batch_max *= 2;
