@@ -21,6 +21,7 @@
 #include "collector/values.h"
 #include "common/buf.h"
 #include "common/hash.h"
+#include "common/strmap.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "pipeline/pipeline.h"
@@ -31,8 +32,14 @@
 #define READ_BYTES (32u << 20)
 /* Header of the stored state: u32 BE chunk count, u64 BE total length. */
 #define HDR_LEN 12
+/* While gathering a batch, how often the stage looks whether it still grows. */
+#define GATHER_LOOK_MS 50
 /* Pause after a failed read or commit. */
 #define RETRY_MS 1000
+/* Meter names remembered as reaching a transformer or not; forgotten all at once past it. */
+#define WANTS_MAX 4096
+/* The string fields of a derived sample the control API's views read. */
+enum { DV_NAME, DV_UNIT, DV_RESOURCE, DV_MESSAGE, DV_SOURCE, DV_USER, DV_PROJECT, DV_N };
 /* Magic of the stored blob: the seen ids, then the pipelines' state. */
 #define BLOB_MAGIC 0x54534731u /* "TSG1" */
 
@@ -79,9 +86,19 @@ struct tl_stage {
 	uint64_t duplicates; /* inputs dropped as already seen */
 	/* The control API's views of derived samples, as ingest feeds them for the inputs'. */
 	const struct tl_ingest_shared *shared; /* borrowed; NULL: none */
-	struct tl_record_batch derived;	       /* the batch's derived samples, decoded */
-	struct tl_threshold_staging thr;       /* their threshold changes, committed with them */
-	struct tl_buffer_kv *all_kv;	       /* the state's pairs, then the thresholds' */
+	/*
+	 * The batch's derived samples as published, for those views (no
+	 * decoding of what was just encoded): the scalar fields, and the
+	 * strings copied into derived_text (offsets until the batch is whole:
+	 * the text grows). No metadata: the views do not read it.
+	 */
+	struct tl_sample *derived;
+	size_t (*derived_off)[DV_N];
+	size_t n_derived, cap_derived, cap_derived_off;
+	struct tl_buf derived_text;
+	struct tl_strmap wants;		 /* meter name -> 1: reaches a transformer, 2: does not */
+	struct tl_threshold_staging thr; /* their threshold changes, committed with them */
+	struct tl_buffer_kv *all_kv;	 /* the state's pairs, then the thresholds' */
 	size_t cap_all_kv;
 	pthread_t thread;
 	bool started;
@@ -334,6 +351,53 @@ static int state_pairs(struct tl_stage *s, size_t *out_n, size_t *out_chunks)
 
 /* ---- a batch ---- */
 
+/* Keeps smp's fields for the control API's views (struct tl_stage: derived). */
+static int keep_derived(struct tl_stage *s, const struct tl_sample *smp)
+{
+	const char *str[DV_N] = {smp->counter_name, smp->counter_unit, smp->resource_id,
+				 smp->message_id,   smp->source,       smp->user_id,
+				 smp->project_id};
+	struct tl_sample *d;
+
+	if (tl_array_grow((void **)&s->derived, &s->cap_derived, s->n_derived + 1,
+			  sizeof(*s->derived)) ||
+	    tl_array_grow((void **)&s->derived_off, &s->cap_derived_off, s->n_derived + 1,
+			  sizeof(*s->derived_off)))
+		return -ENOMEM;
+	d = &s->derived[s->n_derived];
+	*d = (struct tl_sample){.counter_type = smp->counter_type,
+				.volume_is_int = smp->volume_is_int,
+				.volume_int = smp->volume_int,
+				.volume = smp->volume,
+				.timestamp = smp->timestamp,
+				.has_monotonic_time = smp->has_monotonic_time,
+				.monotonic_time = smp->monotonic_time,
+				.message_signature = ""};
+	for (int k = 0; k < DV_N; k++) {
+		s->derived_off[s->n_derived][k] = str[k] ? s->derived_text.len : SIZE_MAX;
+		if (str[k])
+			tl_buf_append(&s->derived_text, str[k], strlen(str[k]) + 1);
+	}
+	s->n_derived++;
+	return tl_buf_error(&s->derived_text);
+}
+
+/* The derived samples' strings, now that their text no longer moves. */
+static void resolve_derived(struct tl_stage *s)
+{
+	for (size_t i = 0; i < s->n_derived; i++) {
+		const char **f[DV_N] = {&s->derived[i].counter_name, &s->derived[i].counter_unit,
+					&s->derived[i].resource_id,  &s->derived[i].message_id,
+					&s->derived[i].source,	     &s->derived[i].user_id,
+					&s->derived[i].project_id};
+
+		for (int k = 0; k < DV_N; k++)
+			*f[k] = s->derived_off[i][k] == SIZE_MAX
+					? NULL
+					: s->derived_text.data + s->derived_off[i][k];
+	}
+}
+
 static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const struct tl_sample *smp)
 {
 	struct tl_stage *s = ctx;
@@ -352,31 +416,26 @@ static int publish(void *ctx, size_t p, enum tl_pipeline_phase phase, const stru
 	if (tl_record_encode_sample(smp, &s->out))
 		return -ENOMEM;
 	s->n_out++;
-	return 0;
+	return s->shared ? keep_derived(s, smp) : 0;
 }
 
 /*
- * The thresholds on the derived samples s->recs[0..*n_recs) (decoded into
- * s->derived for feed_control() too): their changes' events join the
+ * The thresholds on the derived samples (s->derived, fed to feed_control()
+ * too): their changes' events join the
  * records and their states the pairs (*kv, *n_kv: the state's pairs, or a
  * copy with the thresholds' after them), so that the commit stores an alarm
- * with the samples that raised it, once. 0 or -ENOMEM / the decoder's error.
+ * with the samples that raised it, once. 0 or -ENOMEM.
  */
 static int stage_thresholds(struct tl_stage *s, size_t *n_recs, const struct tl_buffer_kv **kv,
 			    size_t *n_kv)
 {
 	const struct tl_buffer_kv *tkv = NULL;
-	int n_tkv, rc;
+	int n_tkv;
 
-	s->derived.n_samples = 0;
-	if (!s->shared || *n_recs == 0 ||
-	    !(s->shared->thr || s->shared->values || s->shared->meters))
+	if (!s->shared || s->n_derived == 0 || !s->shared->thr)
 		return 0;
-	if ((rc = tl_record_decode(&s->derived, s->recs, *n_recs)) < 0)
-		return rc;
-	if (!s->shared->thr || tl_thresholds_eval(s->shared->thr, s->derived.samples,
-						  s->derived.n_samples, &s->thr) == -ENOMEM)
-		return s->shared->thr ? -ENOMEM : 0;
+	if (tl_thresholds_eval(s->shared->thr, s->derived, s->n_derived, &s->thr) == -ENOMEM)
+		return -ENOMEM;
 	if (s->thr.n == 0)
 		return 0;
 	if ((n_tkv = tl_threshold_staging_kv(&s->thr, &tkv)) < 0 ||
@@ -403,14 +462,40 @@ static void feed_control(struct tl_stage *s)
 
 	if (!s->shared)
 		return;
-	for (size_t i = 0; s->shared->values && i < s->derived.n_samples; i++)
-		tl_values_update(s->shared->values, &s->derived.samples[i], now);
-	if (s->shared->meters && s->derived.n_samples)
-		tl_meters_add(s->shared->meters, s->derived.samples, s->derived.n_samples, now);
+	for (size_t i = 0; s->shared->values && i < s->n_derived; i++)
+		tl_values_update(s->shared->values, &s->derived[i], now);
+	if (s->shared->meters && s->n_derived)
+		tl_meters_add(s->shared->meters, s->derived, s->n_derived, now);
 	if (s->thr.n)
 		tl_threshold_staging_post(&s->thr, s->shared->notices);
 	tl_threshold_staging_reset(&s->thr);
-	s->derived.n_samples = 0;
+	s->n_derived = 0;
+}
+
+/*
+ * Whether the sample record rec can reach a transformer, by its meter name
+ * alone when the record shows it (remembered per name): those that cannot
+ * are published unchanged by sinks without transformers, which the
+ * dispatchers read as they are, so the stage skips them undecoded.
+ */
+static bool reaches_transformer(struct tl_stage *s, const struct tl_buffer_rec *rec)
+{
+	char name[TL_SAMPLE_MAX_NAME + 1];
+	int len = tl_record_peek_counter_name(rec, name, sizeof(name));
+	uint64_t v, *slot;
+	int added;
+
+	if (len < 0)
+		return true; /* decoded, and the set decides */
+	if (tl_strmap_getn(&s->wants, name, (size_t)len, &v) == 0)
+		return v == 1;
+	v = tl_pipeline_set_transforms(s->set, name) ? 1 : 2;
+	if (s->wants.n >= WANTS_MAX)
+		tl_strmap_clear(&s->wants);
+	slot = tl_strmap_putn(&s->wants, name, (size_t)len, &added);
+	if (slot)
+		*slot = v;
+	return v == 1;
 }
 
 /*
@@ -429,7 +514,7 @@ static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		if (recs[i].kind == TL_BUFFER_KIND_SAMPLE &&
-		    !(recs[i].flags & TL_BUFFER_FLAG_DERIVED))
+		    !(recs[i].flags & TL_BUFFER_FLAG_DERIVED) && reaches_transformer(s, &recs[i]))
 			s->in[n_in++] = recs[i];
 	if ((rc = tl_record_decode(&s->rb, s->in, n_in)) < 0)
 		return rc;
@@ -450,7 +535,10 @@ static int run_batch(struct tl_stage *s, const struct tl_buffer_rec *recs, size_
 	}
 	tl_buf_reset(&s->out);
 	s->n_out = 0;
+	tl_buf_reset(&s->derived_text);
+	s->n_derived = 0;
 	rc = tl_pipeline_set_batch(s->set, s->sp, n_in, tl_time_now(), publish, s);
+	resolve_derived(s);
 	tl_buf_reset(&s->state);
 	if (!rc)
 		rc = save_blob(s, &s->state);
@@ -523,6 +611,7 @@ static void *stage_main(void *arg)
 {
 	struct tl_stage *s = arg;
 	int64_t next_flush = tl_time_mono() + TL_STAGE_FLUSH_MS * 1000LL, last_commit = 0;
+	size_t gathered = 0; /* records of the batch at the last look while gathering */
 
 	pthread_setname_np(pthread_self(), "tl-stage");
 	while (!atomic_load(&s->stop)) {
@@ -539,15 +628,19 @@ static void *stage_main(void *arg)
 		/*
 		 * A commit writes the whole state: while records keep coming, let
 		 * them gather into a full batch for at most TL_STAGE_COMMIT_MS
-		 * after the last commit rather than commit a few at a time.
+		 * after the last commit rather than commit a few at a time; when
+		 * they stop coming, commit what there is without waiting.
 		 */
 		int64_t gather = last_commit + TL_STAGE_COMMIT_MS * 1000LL;
 		if (!rc && batch->n < s->batch_max && batch->bytes < READ_BYTES / 2 &&
-		    now < gather && now < next_flush) {
+		    batch->n > gathered && now < gather && now < next_flush) {
+			/* Still growing: look again in a while; once it stops, commit. */
+			gathered = batch->n;
 			tl_buffer_release(s->r);
-			nap_until(s, gather < next_flush ? gather : next_flush);
+			nap_until(s, now + GATHER_LOOK_MS * 1000LL);
 			continue;
 		}
+		gathered = 0;
 		/* The release empties the batch: what the loop needs of it after, before. */
 		size_t n_read = rc ? 0 : batch->n;
 
@@ -642,7 +735,8 @@ int tl_stage_create(struct tl_buffer *b, const char *path, const struct tl_inges
 	tl_buf_init(&s->out);
 	tl_buf_set_limit(&s->out, TL_BUFFER_REC_MAX);
 	tl_record_batch_init(&s->rb);
-	tl_record_batch_init(&s->derived);
+	tl_buf_init(&s->derived_text);
+	tl_strmap_init(&s->wants);
 	tl_threshold_staging_init(&s->thr);
 	tl_conf_errors_init(&errs);
 	rc = tl_pipeline_conf_load(path, false, &s->conf, &errs);
@@ -745,7 +839,10 @@ void tl_stage_stop(struct tl_stage *s)
 	tl_buf_fini(&s->state);
 	tl_buf_fini(&s->out);
 	tl_record_batch_fini(&s->rb);
-	tl_record_batch_fini(&s->derived);
+	free(s->derived);
+	free(s->derived_off);
+	tl_buf_fini(&s->derived_text);
+	tl_strmap_fini(&s->wants);
 	tl_threshold_staging_fini(&s->thr);
 	free(s->all_kv);
 	free(s->out_off);

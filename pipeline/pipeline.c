@@ -139,6 +139,17 @@ int tl_pipeline_set_batch(struct tl_pipeline_set *set, const struct tl_sample *c
 	return 0;
 }
 
+bool tl_pipeline_set_transforms(const struct tl_pipeline_set *set, const char *counter_name)
+{
+	const struct tl_pipeline_conf *c = set->conf;
+
+	for (size_t p = 0; p < c->n_pipelines; p++)
+		if (set->sinks[c->pipelines[p].sink].n > 0 &&
+		    tl_pipeline_source_selects(&c->sources[c->pipelines[p].source], counter_name))
+			return true;
+	return false;
+}
+
 int tl_pipeline_set_save(const struct tl_pipeline_set *set, struct tl_buf *b)
 {
 	tl_state_put_u64(b, STATE_MAGIC);

@@ -25,6 +25,7 @@
 #ifndef TL_PIPELINE_PIPELINE_H
 #define TL_PIPELINE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,14 @@ void tl_pipeline_set_destroy(struct tl_pipeline_set *set);
  */
 int tl_pipeline_set_batch(struct tl_pipeline_set *set, const struct tl_sample *const *samples,
 			  size_t n, int64_t now_us, tl_pipeline_publish_fn publish, void *ctx);
+
+/*
+ * Whether a sample of this meter reaches a transformer: some pipeline whose
+ * sink has transformers selects it. A sample that does not is published by
+ * transformer-less sinks only, unchanged: a caller whose publish ignores
+ * those (the collector's stage) need not decode or pass it at all.
+ */
+bool tl_pipeline_set_transforms(const struct tl_pipeline_set *set, const char *counter_name);
 
 /* The state of every transformer, appended to b. 0 or -ENOMEM. */
 int tl_pipeline_set_save(const struct tl_pipeline_set *set, struct tl_buf *b);
