@@ -386,29 +386,30 @@ static void *stage_main(void *arg)
 		uint64_t tok = tl_buffer_wake_token(s->b);
 		const struct tl_buffer_batch *batch = NULL;
 		int64_t now = tl_time_mono();
-		int rc = s->set ? tl_buffer_read(s->r, s->batch_max, READ_BYTES, &batch) : -ENOMEM;
+		uint64_t end = tl_buffer_next_seq(s->b), next = tl_buffer_reader_next(s->r);
+		size_t pending = end > next ? (size_t)(end - next) : 0;
 
-		if (!rc && batch->n == 0 && now < next_flush) {
-			tl_buffer_release(s->r);
+		if (s->set && pending == 0 && now < next_flush) {
 			tl_buffer_wait_token(s->r, (int)((next_flush - now + 999) / 1000), tok);
 			continue;
 		}
 		/*
-		 * A commit writes the whole state: while records keep coming, let
-		 * them gather into a full batch for at most TL_STAGE_COMMIT_MS
-		 * after the last commit rather than commit a few at a time; when
-		 * they stop coming, commit what there is without waiting.
+		 * A commit costs a transaction, an fsync and the pages it touches:
+		 * while records keep coming, let them gather into a full batch for
+		 * at most TL_STAGE_COMMIT_MS after the last commit rather than
+		 * commit a few at a time; when they stop coming, commit what there
+		 * is without waiting. Counted, not read: a read checks every
+		 * record, and a batch read at each look would be checked again.
 		 */
 		int64_t gather = last_commit + TL_STAGE_COMMIT_MS * 1000LL;
-		if (!rc && batch->n < s->batch_max && batch->bytes < READ_BYTES / 2 &&
-		    batch->n > gathered && now < gather && now < next_flush) {
-			/* Still growing: look again in a while; once it stops, commit. */
-			gathered = batch->n;
-			tl_buffer_release(s->r);
+		if (s->set && pending < s->batch_max && pending > gathered && now < gather &&
+		    now < next_flush) {
+			gathered = pending; /* still growing: look again in a while */
 			nap_until(s, now + GATHER_LOOK_MS * 1000LL);
 			continue;
 		}
 		gathered = 0;
+		int rc = s->set ? tl_buffer_read(s->r, s->batch_max, READ_BYTES, &batch) : -ENOMEM;
 		/* The release empties the batch: what the loop needs of it after, before. */
 		size_t n_read = rc ? 0 : batch->n;
 
