@@ -1295,6 +1295,22 @@ static const char *const type_names[] = {
 
 static void list_items(const struct tl_conf_item *items, const char *path, struct tl_buf *out);
 
+/* What an item without a default holds, as YAML (a string holds NULL). */
+static const char *zero_text(enum tl_conf_type t)
+{
+	switch (t) {
+	case TL_CONF_BOOL:
+		return "false";
+	case TL_CONF_STRING:
+		return "null";
+	case TL_CONF_STRLIST:
+	case TL_CONF_LIST:
+		return "[]";
+	default:
+		return "0";
+	}
+}
+
 /* One line: path, type, default, range, flags, help; tabs inside help become spaces. */
 static void list_item(const struct tl_conf_item *it, const char *path, struct tl_buf *out)
 {
@@ -1313,10 +1329,7 @@ static void list_item(const struct tl_conf_item *it, const char *path, struct tl
 	else if (it->def)
 		tl_buf_puts(out, it->def);
 	else if (it->type != TL_CONF_SECTION)
-		tl_buf_puts(out, it->type == TL_CONF_BOOL				   ? "false"
-				 : it->type == TL_CONF_STRING				   ? "\"\""
-				 : it->type == TL_CONF_STRLIST || it->type == TL_CONF_LIST ? "[]"
-											   : "0");
+		tl_buf_puts(out, zero_text(it->type));
 	tl_buf_putc(out, '\t');
 	switch (it->type) {
 	case TL_CONF_INT:

@@ -5,7 +5,9 @@
   conf_keys.py --check PAGE        exit 1, naming each difference, unless the
                                    keys PAGE documents (an .scd source or a
                                    page rendered by man/groff) are exactly the
-                                   schema's, in the same order
+                                   schema's, in the same order (and, in a
+                                   source, with the schema's defaults, ranges
+                                   and help)
 """
 import re
 import sys
@@ -77,10 +79,27 @@ def page_keys(page):
     return re.findall(pat, text, re.M)
 
 
+def stale_entries(page, rows):
+    """Keys of an .scd source whose type, default, range, flags or help
+    differ from the schema's."""
+    src = open(page, encoding="utf-8").read()
+    if BEGIN not in src or END not in src:
+        return ["(no KEYS markers)"]
+    region = src.split(BEGIN, 1)[1].split(END, 1)[0]
+    have = set(e.strip() for e in region.split("\n\n") if e.strip())
+    return [f[0] for f in rows if entry(f).strip() not in have]
+
+
 def check(page):
-    want = [f[0] for f in schema()]
+    rows = schema()
+    want = [f[0] for f in rows]
     got = page_keys(page)
     bad = 0
+    if page.endswith(".scd"):
+        for k in stale_entries(page, rows):
+            if k in got:
+                print("%s: %s: type, default, range or help differ from the schema" % (page, k))
+                bad = 1
     for k in sorted(set(want) - set(got)):
         print("%s: key %s of the schema is not documented" % (page, k))
         bad = 1

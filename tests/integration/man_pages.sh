@@ -1,7 +1,8 @@
 #!/bin/sh
 # The man pages: each renders with groff -ww (every warning on) without a
 # message; tally.yaml(5) documents exactly the keys of tallyd --list-keys, in
-# its order, in the scdoc source and in the rendered page; and, with scdoc,
+# its order, in the scdoc source (with their defaults, ranges and help) and
+# in the rendered page; and, with scdoc,
 # the committed pages are what their sources give.
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
@@ -66,13 +67,22 @@ MANWIDTH=200 LC_ALL=C.UTF-8 groff -man -Tutf8 -rLL=200n "$f" 2>/dev/null | sed '
 "$PY" "$top_srcdir/man/conf_keys.py" --check "$work/tally.yaml.5.plain" <"$work/keys" ||
 	fail "the rendered tally.yaml(5) and the schema differ"
 
-# The test can fail: a key the schema lacks, and a missing one, are caught.
+# The test can fail: a key the schema lacks, a missing one and a wrong
+# default are caught.
 sed 's/^\*log\.level\*/*log.levels*/' "$top_srcdir/man/tally.yaml.5.scd" >"$work/bad.scd"
 "$PY" "$top_srcdir/man/conf_keys.py" --check "$work/bad.scd" <"$work/keys" >"$work/bad.out" &&
 	fail "a renamed key was not noticed"
 grep -q "log.levels, which the schema does not have" "$work/bad.out" &&
 	grep -q "key log.level of the schema is not documented" "$work/bad.out" ||
 	{ cat "$work/bad.out"; fail "the renamed key's messages"; }
+
+sed 's/^\*api\.port\* (int; default 8777;/*api.port* (int; default 8778;/' \
+	"$top_srcdir/man/tally.yaml.5.scd" >"$work/bad2.scd"
+cmp -s "$work/bad2.scd" "$top_srcdir/man/tally.yaml.5.scd" && fail "api.port's entry not found"
+"$PY" "$top_srcdir/man/conf_keys.py" --check "$work/bad2.scd" <"$work/keys" >"$work/bad2.out" &&
+	fail "a wrong default was not noticed"
+grep -q "api.port: type, default, range or help differ" "$work/bad2.out" ||
+	{ cat "$work/bad2.out"; fail "the wrong default's message"; }
 
 [ $failures -eq 0 ] || exit 1
 echo "man pages: ok"
