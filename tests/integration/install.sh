@@ -52,7 +52,7 @@ grep -q "^    path: $localstatedir/lib/tally/buffer " "$conf" || fail "tally.yam
 grep -q "connection: sqlite://$localstatedir/lib/tally/tally.db" "$conf" ||
 	fail "tally.yaml: the database is not in $localstatedir/lib/tally"
 if [ "$localstatedir" != /var ]; then
-	grep -q "/var/lib/tally" "$conf" && fail "tally.yaml still names /var/lib/tally"
+	grep -nE "(^|[^A-Za-z0-9_.-])/var/lib/tally" "$conf" && fail "tally.yaml still names /var/lib/tally"
 fi
 "$D$sbindir/tallyd" --check-config -c "$conf" >"$work/check.out" 2>&1 ||
 	{ cat "$work/check.out"; fail "the installed tallyd refuses the installed tally.yaml"; }
