@@ -65,7 +65,7 @@ static void usage(FILE *f)
 		"they leave behind (resources, meters, metadata, event types) unless\n"
 		"storage.expire_samples_only. Meant for cron; safe alongside tallyd.\n"
 		"\n"
-		"  -c, --config FILE   the configuration (default /etc/tally/tally.yaml);\n"
+		"  -c, --config FILE   the configuration (default " TL_DEFAULT_CONFIG ");\n"
 		"                      only its storage section is read\n"
 		"  -n, --dry-run       count what would be removed; change nothing\n"
 		"  -v, --verbose       one line per transaction\n"
@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},	      {"now", required_argument, NULL, 'N'},
 		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
 	};
-	const char *config = "/etc/tally/tally.yaml";
+	const char *config = TL_DEFAULT_CONFIG;
 	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end};
 	struct tl_expire_opts *eo = &xo.expire;
 	struct tl_storage_conf sc;

@@ -395,8 +395,8 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 		}
 	}
 	if (!path) {
-		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
-					    &errs) < 0) {
+		if (tl_tally_conf_load_file(config ? config : TL_DEFAULT_CONFIG, &conf, &errs) <
+		    0) {
 			tl_conf_errors_print(&errs, stderr);
 			tl_conf_errors_fini(&errs);
 			return 1;
@@ -510,8 +510,8 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 	if (only) {
 		urls[n++] = only;
 	} else {
-		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
-					    &errs) < 0) {
+		if (tl_tally_conf_load_file(config ? config : TL_DEFAULT_CONFIG, &conf, &errs) <
+		    0) {
 			tl_conf_errors_print(&errs, stderr);
 			tl_conf_errors_fini(&errs);
 			return 1;

@@ -987,6 +987,39 @@ static void test_dump_roundtrip(void **state)
 	tl_buf_fini(&d2);
 }
 
+/* tallyd --list-keys: every key, the list's type key and each variant's keys. */
+static void test_schema_list(void **state)
+{
+	struct tl_buf out;
+
+	(void)state;
+	tl_buf_init(&out);
+	assert_int_equal(tl_conf_schema_list(t_items, &out), 0);
+	assert_non_null(out.data);
+	assert_string_equal(out.data,
+			    "b\tbool\tfalse\t\t\t\n"
+			    "i\tint\t5\t1..10\t\t\n"
+			    "sz\tsize\t64KiB\t1024..1073741824\t\t\n"
+			    "d\tdouble\t0.5\t0.1..10\t\t\n"
+			    "s\tstring\thello\t\t\t\n"
+			    "ns\tstring\tnull\t\tnullable\t\n"
+			    "secret\tstring\ts3cret\t\tsecret\t\n"
+			    "e\tenum\tgreen\tred|green|blue|rouge\t\t\n"
+			    "l\tlist\t[x, y]\t1..3\t\t\n"
+			    "sub\tsection\t\t\t\t\n"
+			    "sub.x\tint\t7\t\t\t\n"
+			    "sub.y\tstring\twhy\t\t\t\n"
+			    "elems\tmaps\t[]\t\t\t\n"
+			    "elems[].kind\tenum\t(required)\ta|b|c\t\tthe type of the element\n"
+			    "elems[].name\tstring\t(required)\t\tunique\t\n"
+			    "elems[].flag\tbool\ttrue\t\t\t\n"
+			    "elems[kind=a].path\tstring\t(required)\t\t\t\n"
+			    "elems[kind=a].n\tint\t1\t0..9\t\t\n"
+			    "elems[kind=b].t\tdouble\t2\t\t\t\n"
+			    "elems[kind=b].tags\tlist\t[]\t\t\t\n");
+	tl_buf_fini(&out);
+}
+
 static void test_schema_validate(void **state)
 {
 	static const struct tl_conf_item bad[] = {
@@ -1651,6 +1684,7 @@ int main(void)
 		cmocka_unit_test(test_tally_secret),
 		cmocka_unit_test(test_tally_sizes_and_nulls),
 		cmocka_unit_test(test_tally_dump_hides_secrets),
+		cmocka_unit_test(test_schema_list),
 	};
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }
