@@ -517,6 +517,22 @@ static void write_list(struct tl_buf *b, const char *value)
 	tl_buf_puts(b, "]");
 }
 
+/* The values of a multi-valued option as a YAML flow list: "INDENTKEY: [...]". */
+static void carry_multi(struct imp *x, struct tl_buf *b, const char *indent_key,
+			struct tl_ini_entry **list, size_t n)
+{
+	size_t i;
+
+	tl_buf_printf(b, "%s: [", indent_key);
+	for (i = 0; i < n; i++) {
+		if (i)
+			tl_buf_puts(b, ", ");
+		yq(b, list[i]->value);
+		x->counts->carried++;
+	}
+	tl_buf_puts(b, "]\n");
+}
+
 static void collector_amqp(struct imp *x, struct tl_buf *b)
 {
 	struct tl_ini_entry *url = OPT(x, "DEFAULT/transport_url");
@@ -668,14 +684,7 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 	}
 	n = MULTI(x, list, 64, "notification/notification_control_exchanges");
 	if (n) {
-		tl_buf_puts(&body, "    exchanges: [");
-		for (i = 0; i < n; i++) {
-			if (i)
-				tl_buf_puts(&body, ", ");
-			yq(&body, list[i]->value);
-			x->counts->carried++;
-		}
-		tl_buf_puts(&body, "]\n");
+		carry_multi(x, &body, "    exchanges", list, n);
 	} else {
 		/* Liberty/Mitaka: one option per service, [DEFAULT] nova_control_exchange... */
 		struct tl_buf ex;
@@ -741,14 +750,7 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 		   OPT(x, "event/drop_unmatched_notifications"));
 	n = MULTI(x, list, 64, "event/store_raw");
 	if (n) {
-		tl_buf_puts(&body, "    store_raw: [");
-		for (i = 0; i < n; i++) {
-			if (i)
-				tl_buf_puts(&body, ", ");
-			yq(&body, list[i]->value);
-			x->counts->carried++;
-		}
-		tl_buf_puts(&body, "]\n");
+		carry_multi(x, &body, "    store_raw", list, n);
 	}
 	if (body.len) {
 		REMARK(x, B_NOTIF,
@@ -852,6 +854,17 @@ static bool keystone_creds(struct imp *x, struct tl_buf *b, const char *indent, 
 	return true;
 }
 
+/* A dispatcher named as its type; meters: ["!*"] when it took no samples (on
+ * event_dispatchers only), events: false when no events. */
+static void dispatcher_head(struct tl_buf *b, const char *type, bool meters, bool events)
+{
+	tl_buf_printf(b, "    - name: %s\n      type: %s\n", type, type);
+	if (!meters)
+		tl_buf_puts(b, "      meters: [\"!*\"]\n");
+	if (!events)
+		tl_buf_puts(b, "      events: false\n");
+}
+
 static void dispatcher_file(struct imp *x, struct tl_buf *b, bool meters, bool events)
 {
 	struct tl_ini_entry *path = OPT(x, "dispatcher_file/file_path");
@@ -862,11 +875,7 @@ static void dispatcher_file(struct imp *x, struct tl_buf *b, bool meters, bool e
 		       "left out");
 		return;
 	}
-	tl_buf_puts(b, "    - name: file\n      type: file\n");
-	if (!meters)
-		tl_buf_puts(b, "      meters: [\"!*\"]\n");
-	if (!events)
-		tl_buf_puts(b, "      events: false\n");
+	dispatcher_head(b, "file", meters, events);
 	carry_str(x, b, "      ", "file_path", path);
 	carry_int(x, b, B_DISP, "      ", "max_bytes", OPT(x, "dispatcher_file/max_bytes"), 0,
 		  LLONG_MAX);
@@ -885,15 +894,10 @@ static void dispatcher_http(struct imp *x, struct tl_buf *b, bool meters, bool e
 	if (!t || !t->value[0]) {
 		REMARK(x, B_DISP,
 		       "the http dispatcher had no [dispatcher_http] target and posted nothing: "
-		       "left "
-		       "out");
+		       "left out");
 		return;
 	}
-	tl_buf_puts(b, "    - name: http\n      type: http\n");
-	if (!meters)
-		tl_buf_puts(b, "      meters: [\"!*\"]\n");
-	if (!events)
-		tl_buf_puts(b, "      events: false\n");
+	dispatcher_head(b, "http", meters, events);
 	carry_str(x, b, "      ", "target", t);
 	e = OPT(x, "dispatcher_http/event_target");
 	if (e && e->value[0])
@@ -1030,11 +1034,7 @@ static void collector_dispatchers(struct imp *x, struct tl_buf *b)
 		if (j < i)
 			continue; /* listed twice */
 		if (strcmp(name, "database") == 0) {
-			tl_buf_puts(&d, "    - name: database\n      type: database\n");
-			if (!m)
-				tl_buf_puts(&d, "      meters: [\"!*\"]\n");
-			if (!ev)
-				tl_buf_puts(&d, "      events: false\n");
+			dispatcher_head(&d, "database", m, ev);
 		} else if (strcmp(name, "file") == 0) {
 			dispatcher_file(x, &d, m, ev);
 		} else if (strcmp(name, "http") == 0) {
