@@ -665,6 +665,29 @@ static const char *const default_exchanges[] = {
 	"nova",	 "glance", "neutron",	 "cinder", "heat", "keystone", "sahara", "trove",
 	"zaqar", "swift",  "ceilometer", "magnum", "dns",  "ironic",   "aodh",	 NULL};
 
+/*
+ * e when the definitions file it names is found as ceilometer would find
+ * it; else NULL with a note: ceilometer then fell back to the file in its
+ * package, which is what Tally's default names.
+ */
+static struct tl_ini_entry *found_file(struct imp *x, struct tl_ini_entry *e)
+{
+	char *p;
+	bool ok;
+
+	if (!e)
+		return NULL;
+	p = resolve(x, e->value, "/etc/ceilometer");
+	ok = p && access(p, R_OK) == 0;
+	free(p);
+	if (ok)
+		return e;
+	note_e(x, B_NOTIF, e,
+	       "not carried over: not found here, so ceilometer used the file of its package, "
+	       "which Tally's default names");
+	return NULL;
+}
+
 static void collector_notifications(struct imp *x, struct tl_buf *b)
 {
 	struct tl_ini_entry *list[64], *e, *store;
@@ -708,7 +731,7 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 		tl_buf_fini(&ex);
 	}
 	n = MULTI(x, list, 64, "meter/meter_definitions_dirs");
-	e = OPT(x, "meter/meter_definitions_cfg_file");
+	e = found_file(x, OPT(x, "meter/meter_definitions_cfg_file"));
 	if (n || e) {
 		tl_buf_puts(&body, "    meter_definitions: [");
 		for (i = 0; i < n; i++) {
@@ -737,7 +760,7 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 		tl_buf_puts(&body, "    event_definitions: null\n");
 		if (e)
 			note_e(x, B_NOTIF, e, "not carried over: store_events is False: no events");
-	} else if (e) {
+	} else if ((e = found_file(x, e))) {
 		char *p = resolve(x, e->value, "/etc/ceilometer");
 
 		tl_buf_puts(&body, "    event_definitions: ");

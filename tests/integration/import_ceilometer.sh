@@ -114,6 +114,7 @@ expect('liberty', {
     'collector.udp.port': 4953,
     'collector.notifications.enabled': False,
     'collector.notifications.workers': 2,
+    'collector.notifications.event_definitions': '<absent>',
     'collector.notifications.exchanges.0': 'nova_cell1',
     'collector.notifications.exchanges.1': 'glance',
     'collector.dispatchers.0.name': 'database',
@@ -146,6 +147,8 @@ expect('liberty', {
     '[oslo_messaging_rabbit] heartbeat_rate = 2',
     '[keystone_authtoken] signing_dir',
     '[compute] workload_partitioning = True',
+    '[event] definitions_cfg_file = event_definitions.yaml (',
+    'not found here, so ceilometer used the file of its package',
     'liberty.conf:30)',
 ], absent=['dbpass', 'connection: "mysql'])
 

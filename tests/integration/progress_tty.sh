@@ -4,7 +4,8 @@
 # terminal (util-linux's script -qc gives them one): \r-redrawn, with the
 # count, a rate and the elapsed time, then a final line; piped (cron) they
 # say nothing on stderr and their summaries on stdout are unchanged;
-# TALLY_PROGRESS=0 silences a terminal too.
+# TALLY_PROGRESS=0 silences a terminal too. dbsync runs on SQLite and, when a
+# PostgreSQL server is installed, on a private cluster (migrations, partitions).
 set -u
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -16,7 +17,8 @@ EXPIRER="$top_builddir/tally-expirer"
 SEED="$top_builddir/tests/tools/seed_store"
 [ -x "$SEED" ] || { echo "tests/tools/seed_store not built"; exit 99; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/progress_tty.XXXXXX") || exit 99
-trap 'rm -rf "$work"' EXIT INT TERM
+PG="sh $top_srcdir/scripts/postgresql"
+trap '$PG stop "$work/pg" immediate >/dev/null 2>&1; rm -rf "$work"' EXIT INT TERM
 failures=0
 
 fail() {
@@ -55,6 +57,28 @@ grep -q "applied" "$work/dbsync.tty" && fail "dbsync: stdout was /dev/null, yet 
 	fail "dbsync piped: exit status"
 [ -s "$work/dbsync.err" ] && { fail "dbsync piped: stderr not empty"; cat -A "$work/dbsync.err"; }
 has "$work/dbsync.out" "database 1 (sqlite): ready" "dbsync piped stdout"
+
+# ---- tallyctl dbsync on PostgreSQL: migrations, then partitions (skipped without a server;
+# about 4 s)
+vars=$($PG start "$work/pg" 2>"$work/pg.err")
+rc=$?
+if [ $rc -eq 0 ]; then
+	eval "$vars"
+	on_tty "$work/pg.tty" "'$TALLYCTL' dbsync --connection '$TALLY_PG_URL' >/dev/null"
+	has "$work/pg.tty" "$(printf '\r')dbsync database 1 [" "PostgreSQL dbsync on a terminal"
+	grep -E -q "dbsync database 1: [0-9]+ steps in [0-9.]+ s \([0-9]+ steps/s\), ready" "$work/pg.tty" ||
+		fail "PostgreSQL dbsync final line"
+	"$TALLYCTL" dbsync --connection "$TALLY_PG_URL" >"$work/pg.out" 2>"$work/pg.err2" ||
+		fail "PostgreSQL dbsync piped: exit status"
+	[ -s "$work/pg.err2" ] && fail "PostgreSQL dbsync piped: stderr not empty"
+	has "$work/pg.out" "database 1 (postgresql): ready" "PostgreSQL dbsync piped stdout"
+	$PG stop "$work/pg" immediate >/dev/null 2>&1
+elif [ $rc -eq 77 ]; then
+	echo "no PostgreSQL server: its dbsync is not checked"
+else
+	cat "$work/pg.err"
+	fail "cannot start PostgreSQL"
+fi
 
 # ---- tally-expirer: 3,000 samples of 2020, all past the TTL
 "$PYTHON3_DEBIAN" - "$work/seed.jsonl" <<'PY'
