@@ -1097,6 +1097,10 @@ static void collector_dispatchers(struct imp *x, struct tl_buf *b)
 static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct tl_ini_entry *e)
 {
 	const char *v = e->value, *sep = strstr(v, "://");
+	/* what happens instead */
+	const char *instead = strcmp(key, "event_connection") == 0
+				      ? "; events go to storage.connection"
+				      : "; Tally's default SQLite database stands";
 	size_t sn = sep ? (size_t)(sep - v) : 0;
 
 	if (!sep) {
@@ -1106,11 +1110,13 @@ static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct 
 	if (strncmp(v, "mysql", 5) == 0 && (sn == 5 || v[5] == '+')) {
 		note_e(x, B_STORAGE, e,
 		       "not carried over: MySQL has no driver in Tally (PostgreSQL, SQLite): "
-		       "move to PostgreSQL");
+		       "move to PostgreSQL%s",
+		       instead);
 		return 0;
 	}
 	if (strncmp(v, "mongodb", 7) == 0 && sn == 7) {
-		note_e(x, B_STORAGE, e, "not carried over: MongoDB has no driver in Tally yet");
+		note_e(x, B_STORAGE, e, "not carried over: MongoDB has no driver in Tally yet%s",
+		       instead);
 		return 0;
 	}
 	if ((sn == 10 && strncmp(v, "postgresql", 10) == 0) ||
@@ -1134,7 +1140,8 @@ static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct 
 		}
 		note_e(x, B_STORAGE, e,
 		       "not carried over: an in-memory or relative SQLite database; Tally's is a "
-		       "file with an absolute path");
+		       "file with an absolute path%s",
+		       instead);
 		return 0;
 	}
 	note_e(x, B_STORAGE, e,
@@ -1170,8 +1177,6 @@ static void storage(struct imp *x, struct tl_buf *b)
 		       "point the connections at a new, empty database and run `tallyctl dbsync`: "
 		       "Tally's schema is not ceilometer's (and shares table names with it); "
 		       "the samples already stored are not copied");
-	else if (samples)
-		REMARK(x, B_STORAGE, "connection: Tally's default stands (SQLite)");
 	carry_int(x, b, B_STORAGE, "  ", "metering_time_to_live",
 		  OPT(x, "database/metering_time_to_live", "database/time_to_live",
 		      "DEFAULT/time_to_live"),
