@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <amqp.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "collector/collector_conf.h"
 #include "common/ini.h"
 #include "daemon/import_ceilometer.h"
 
@@ -202,6 +204,13 @@ static void note_e(struct imp *x, enum bucket bk, const struct tl_ini_entry *e, 
 /* A remark on an option that was carried over (not counted as left out). */
 #define REMARK(x, bk, ...) note_e((x), (bk), NULL, __VA_ARGS__)
 
+static bool ip_address(const char *v)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1;
+}
+
 /* ---- paths ------------------------------------------------------------------------- */
 
 /* A file name of the INI made absolute as oslo.config's find_file would find it. */
@@ -253,10 +262,32 @@ static void host_port(struct tl_buf *b, const char *host, size_t hn, const char 
 }
 
 struct broker {
-	struct tl_buf urls; /* the YAML list's elements, ", "-separated */
+	struct tl_buf urls; /* the YAML list's elements, quoted, ", "-separated */
+	struct tl_buf cur;  /* the URL being built */
 	size_t n_urls;
 	bool ssl;
 };
+
+/*
+ * Adds the URL built in cur to the list when collector.amqp.urls takes it
+ * (the check --check-config makes), else a note on e saying why not.
+ */
+static void url_done(struct imp *x, struct broker *br, struct tl_ini_entry *e)
+{
+	struct amqp_connection_info ci;
+	const char *bad = "out of memory";
+	char *copy = br->cur.data ? strdup(br->cur.data) : NULL;
+
+	if (!copy || tl_amqp_url_parse(copy, &ci, &bad) < 0) {
+		note_e(x, B_AMQP, e, "a broker not carried over: %s", bad);
+		free(copy);
+		return;
+	}
+	free(copy);
+	if (br->n_urls++)
+		tl_buf_puts(&br->urls, ", ");
+	yq(&br->urls, br->cur.data);
+}
 
 /*
  * oslo.messaging's transport URL: DRIVER://[USER:PASS@]HOST[:PORT][,...]/[VHOST][?QUERY],
@@ -266,7 +297,7 @@ static int transport_url(struct imp *x, struct tl_ini_entry *e, struct broker *b
 {
 	const char *u = e->value, *sep = strstr(u, "://"), *net, *path, *q;
 	char *netloc, *part, *save = NULL;
-	size_t drv;
+	size_t drv, tried = 0;
 
 	if (!sep) {
 		note_e(x, B_AMQP, e, "not carried over: not a URL");
@@ -312,6 +343,7 @@ static int transport_url(struct imp *x, struct tl_ini_entry *e, struct broker *b
 		char *at = strrchr(part, '@'), *host = at ? at + 1 : part, *colon;
 		size_t hn;
 
+		tried++;
 		/* Port: after the last colon, outside IPv6 brackets. */
 		colon = strrchr(host, ':');
 		if (colon && strchr(host, ']') > colon)
@@ -319,29 +351,29 @@ static int transport_url(struct imp *x, struct tl_ini_entry *e, struct broker *b
 		if (host[0] != '[' && colon && strchr(host, ':') != colon)
 			colon = NULL; /* a bare IPv6 address */
 		hn = colon ? (size_t)(colon - host) : strlen(host);
-		if (br->n_urls++)
-			tl_buf_puts(&br->urls, ", ");
-		tl_buf_printf(&br->urls, "\"%s://", br->ssl ? "amqps" : "amqp");
+		tl_buf_reset(&br->cur);
+		tl_buf_printf(&br->cur, "%s://", br->ssl ? "amqps" : "amqp");
 		if (at)
-			tl_buf_append(&br->urls, part, (size_t)(at - part + 1));
+			tl_buf_append(&br->cur, part, (size_t)(at - part + 1));
 		else
-			tl_buf_puts(&br->urls, "guest:guest@");
+			tl_buf_puts(&br->cur, "guest:guest@");
 		if (hn == 0)
-			host_port(&br->urls, "localhost", 9, colon ? colon + 1 : "",
+			host_port(&br->cur, "localhost", 9, colon ? colon + 1 : "",
 				  colon ? strlen(colon + 1) : 0);
 		else
-			host_port(&br->urls, host, hn, colon ? colon + 1 : "",
+			host_port(&br->cur, host, hn, colon ? colon + 1 : "",
 				  colon ? strlen(colon + 1) : 0);
 		/* oslo: an empty vhost is the driver's default, "/": so is Tally's "/". */
-		tl_buf_append(&br->urls, path, q ? (size_t)(q - path) : strlen(path));
+		tl_buf_append(&br->cur, path, q ? (size_t)(q - path) : strlen(path));
 		if (!*path || path == q)
-			tl_buf_putc(&br->urls, '/');
-		tl_buf_putc(&br->urls, '"');
+			tl_buf_putc(&br->cur, '/');
+		url_done(x, br, e);
 	}
-	if (br->n_urls == 0) { /* "rabbit://": localhost as oslo.messaging has it */
-		tl_buf_printf(&br->urls, "\"%s://guest:guest@localhost:5672/\"",
+	if (tried == 0) { /* "rabbit://": localhost as oslo.messaging has it */
+		tl_buf_reset(&br->cur);
+		tl_buf_printf(&br->cur, "%s://guest:guest@localhost:5672/",
 			      br->ssl ? "amqps" : "amqp");
-		br->n_urls = 1;
+		url_done(x, br, e);
 	}
 	free(netloc);
 	x->counts->carried++;
@@ -405,23 +437,28 @@ static void rabbit_options(struct imp *x, struct broker *br, bool have_url)
 		if (colon && strchr(colon + 1, ':'))
 			colon = NULL; /* a bare IPv6 address */
 		if (*s) {
-			if (br->n_urls++)
-				tl_buf_puts(&br->urls, ", ");
-			tl_buf_printf(&br->urls, "\"%s://", br->ssl ? "amqps" : "amqp");
-			pct(&br->urls, user ? user->value : "guest");
-			tl_buf_putc(&br->urls, ':');
-			pct(&br->urls, pass ? pass->value : "guest");
-			tl_buf_putc(&br->urls, '@');
+			tl_buf_reset(&br->cur);
+			tl_buf_printf(&br->cur, "%s://", br->ssl ? "amqps" : "amqp");
+			pct(&br->cur, user ? user->value : "guest");
+			tl_buf_putc(&br->cur, ':');
+			pct(&br->cur, pass ? pass->value : "guest");
+			tl_buf_putc(&br->cur, '@');
 			if (colon)
-				host_port(&br->urls, s, (size_t)(colon - s), colon + 1,
+				host_port(&br->cur, s, (size_t)(colon - s), colon + 1,
 					  strlen(colon + 1));
 			else
-				host_port(&br->urls, s, strlen(s), port ? port->value : "",
+				host_port(&br->cur, s, strlen(s), port ? port->value : "",
 					  port ? strlen(port->value) : 0);
-			tl_buf_putc(&br->urls, '/');
+			tl_buf_putc(&br->cur, '/');
 			if (vhost && strcmp(vhost->value, "/") != 0 && vhost->value[0])
-				pct(&br->urls, vhost->value);
-			tl_buf_putc(&br->urls, '"');
+				pct(&br->cur, vhost->value);
+			url_done(x, br,
+				 hosts	? hosts
+				 : host ? host
+				 : port ? port
+				 : user ? user
+				 : pass ? pass
+					: vhost);
 		}
 		free(h);
 	}
@@ -429,6 +466,19 @@ static void rabbit_options(struct imp *x, struct broker *br, bool have_url)
 	for (i = 0; i < 6; i++)
 		if (all[i])
 			x->counts->carried++;
+}
+
+/* "    KEY: "TOPIC+SUFFIX"" (collector.amqp's queues are topics). */
+static void write_topic(struct tl_buf *b, const char *key, const char *topic, const char *suffix)
+{
+	struct tl_buf t;
+
+	tl_buf_init(&t);
+	tl_buf_printf(&t, "%s%s", topic, suffix);
+	tl_buf_printf(b, "    %s: ", key);
+	yq(b, t.data ? t.data : "");
+	tl_buf_putc(b, '\n');
+	tl_buf_fini(&t);
 }
 
 static void write_bool(struct tl_buf *b, const char *indent, const char *key, bool v)
@@ -485,11 +535,37 @@ static void carry_str(struct imp *x, struct tl_buf *b, const char *indent, const
 	x->counts->carried++;
 }
 
-/* A comma-separated ListOpt as a YAML flow list. */
-static void write_list(struct tl_buf *b, const char *value)
+/* An AMQP name Tally takes (exchange, topic): 1 to 200 bytes, printable. */
+static bool amqp_name(const char *v)
+{
+	size_t n = strlen(v), i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return false;
+	return n >= 1 && n <= 200;
+}
+
+/* oslo.messaging's notification priorities (collector.notifications.store_raw). */
+static bool priority_name(const char *v)
+{
+	static const char *const p[] = {"audit", "critical", "debug", "error",
+					"info",	 "sample",   "warn",  NULL};
+	size_t i;
+
+	for (i = 0; p[i]; i++)
+		if (strcasecmp(v, p[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A comma-separated ListOpt of AMQP names as a YAML flow list; returns how
+ * many items were left out (not names Tally takes). */
+static size_t write_list(struct tl_buf *b, const char *value)
 {
 	const char *p = value;
 	bool first = true;
+	size_t dropped = 0;
 
 	tl_buf_putc(b, '[');
 	while (*p) {
@@ -502,7 +578,9 @@ static void write_list(struct tl_buf *b, const char *value)
 			end = s + strlen(s);
 			while (end > s && isspace((unsigned char)end[-1]))
 				*--end = '\0';
-			if (*s) {
+			if (*s && !amqp_name(s)) {
+				dropped++;
+			} else if (*s) {
 				if (!first)
 					tl_buf_puts(b, ", ");
 				yq(b, s);
@@ -515,22 +593,40 @@ static void write_list(struct tl_buf *b, const char *value)
 			p++;
 	}
 	tl_buf_puts(b, "]");
+	return dropped;
 }
 
-/* The values of a multi-valued option as a YAML flow list: "INDENTKEY: [...]". */
+/*
+ * The values of a multi-valued option as a YAML flow list:
+ * "INDENTKEY: [...]", those ok refuses left out with a note (what says
+ * what Tally takes). Nothing when none is left.
+ */
 static void carry_multi(struct imp *x, struct tl_buf *b, const char *indent_key,
-			struct tl_ini_entry **list, size_t n)
+			struct tl_ini_entry **list, size_t n, bool (*ok)(const char *),
+			const char *what)
 {
-	size_t i;
+	size_t i, k = 0;
 
-	tl_buf_printf(b, "%s: [", indent_key);
 	for (i = 0; i < n; i++) {
-		if (i)
-			tl_buf_puts(b, ", ");
+		if (!ok(list[i]->value)) {
+			note_e(x, B_NOTIF, list[i], "not carried over: not %s", what);
+			continue;
+		}
+		tl_buf_printf(b, k++ ? ", " : "%s: [", indent_key);
 		yq(b, list[i]->value);
 		x->counts->carried++;
 	}
-	tl_buf_puts(b, "]\n");
+	if (k)
+		tl_buf_puts(b, "]\n");
+}
+
+/* e when it names a topic whose queue TOPIC.sample Tally takes, else NULL with a note. */
+static struct tl_ini_entry *topic(struct imp *x, struct tl_ini_entry *e)
+{
+	if (!e || (amqp_name(e->value) && strlen(e->value) <= 193))
+		return e;
+	note_e(x, B_AMQP, e, "not carried over: not a topic name (1 to 193 bytes)");
+	return NULL;
 }
 
 static void collector_amqp(struct imp *x, struct tl_buf *b)
@@ -546,6 +642,7 @@ static void collector_amqp(struct imp *x, struct tl_buf *b)
 	int v;
 
 	tl_buf_init(&br.urls);
+	tl_buf_init(&br.cur);
 	if (ssl) {
 		v = parse_bool(ssl->value);
 		if (v < 0)
@@ -565,15 +662,19 @@ static void collector_amqp(struct imp *x, struct tl_buf *b)
 	if (br.n_urls)
 		tl_buf_printf(b, "    urls: [%s]\n", br.urls.data);
 	tl_buf_fini(&br.urls);
-	carry_str(x, b, "    ", "exchange", OPT(x, "DEFAULT/control_exchange"));
-	e = OPT(x, "publisher_notifier/metering_topic");
+	tl_buf_fini(&br.cur);
+	e = OPT(x, "DEFAULT/control_exchange");
+	if (e && amqp_name(e->value))
+		carry_str(x, b, "    ", "exchange", e);
+	else if (e)
+		note_e(x, B_AMQP, e, "not carried over: not an exchange name (1 to 200 bytes)");
+	e = topic(x, OPT(x, "publisher_notifier/metering_topic"));
 	if (e) {
-		tl_buf_puts(b, "    metering_queue: ");
-		tl_buf_printf(b, "\"%s.sample\"\n", e->value);
+		write_topic(b, "metering_queue", e->value, ".sample");
 		x->counts->carried++;
 	}
 	store = OPT(x, "notification/store_events", "collector/store_events");
-	e = OPT(x, "publisher_notifier/event_topic");
+	e = topic(x, OPT(x, "publisher_notifier/event_topic"));
 	if (store && parse_bool(store->value) == 0) {
 		tl_buf_puts(b, "    event_queue: null\n");
 		REMARK(x, B_AMQP,
@@ -589,14 +690,14 @@ static void collector_amqp(struct imp *x, struct tl_buf *b)
 		else if (store)
 			x->counts->carried++;
 		if (e) {
-			tl_buf_printf(b, "    event_queue: \"%s.sample\"\n", e->value);
+			write_topic(b, "event_queue", e->value, ".sample");
 			x->counts->carried++;
 		}
 	}
 	e = OPT(x, "collector/enable_rpc");
 	if (e && parse_bool(e->value) == 1) {
 		rpc = OPT(x, "publisher_rpc/metering_topic", "DEFAULT/metering_topic");
-		tl_buf_printf(b, "    rpc_queue: \"%s\"\n", rpc ? rpc->value : "metering");
+		write_topic(b, "rpc_queue", rpc ? rpc->value : "metering", "");
 		REMARK(x, B_AMQP,
 		       "rpc_queue: enable_rpc = True: record_metering_data casts are consumed from "
 		       "the queue of that topic (not from metering.<host> or the fanout exchange)");
@@ -700,14 +801,21 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 	e = OPT(x, "oslo_messaging_notifications/topics", "DEFAULT/notification_topics",
 		"rpc_notifier2/topics");
 	if (e) {
-		tl_buf_puts(&body, "    topics: ");
-		write_list(&body, e->value);
-		tl_buf_putc(&body, '\n');
-		x->counts->carried++;
+		struct tl_buf l;
+
+		tl_buf_init(&l);
+		if (write_list(&l, e->value)) {
+			note_e(x, B_NOTIF, e, "not carried over: not topic names (1 to 200 bytes)");
+		} else if (strcmp(l.data, "[]") != 0) {
+			tl_buf_printf(&body, "    topics: %s\n", l.data);
+			x->counts->carried++;
+		}
+		tl_buf_fini(&l);
 	}
 	n = MULTI(x, list, 64, "notification/notification_control_exchanges");
 	if (n) {
-		carry_multi(x, &body, "    exchanges", list, n);
+		carry_multi(x, &body, "    exchanges", list, n, amqp_name,
+			    "an exchange name (1 to 200 bytes)");
 	} else {
 		/* Liberty/Mitaka: one option per service, [DEFAULT] nova_control_exchange... */
 		struct tl_buf ex;
@@ -718,7 +826,10 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 
 			snprintf(key, sizeof(key), "%s_control_exchange", default_exchanges[i]);
 			e = tl_ini_get(x->ini, "DEFAULT", key);
-			if (e) {
+			if (e && !amqp_name(e->value)) {
+				note_e(x, B_NOTIF, e, "not carried over: not an exchange name");
+				e = NULL;
+			} else if (e) {
 				any_exchange = true;
 				x->counts->carried++;
 			}
@@ -773,7 +884,9 @@ static void collector_notifications(struct imp *x, struct tl_buf *b)
 		   OPT(x, "event/drop_unmatched_notifications"));
 	n = MULTI(x, list, 64, "event/store_raw");
 	if (n) {
-		carry_multi(x, &body, "    store_raw", list, n);
+		carry_multi(x, &body, "    store_raw", list, n, priority_name,
+			    "a notification priority (audit, critical, debug, error, info, sample, "
+			    "warn)");
 	}
 	if (body.len) {
 		REMARK(x, B_NOTIF,
@@ -812,13 +925,17 @@ static void keystone_url(struct imp *x, struct tl_buf *b, enum bucket bk, struct
 		REMARK(x, bk, "keystone auth_url: Keystone v3 (%s:%u named v2.0)", e->file,
 		       e->line);
 	}
+	n = strlen(u);
 	tl_buf_puts(b, "auth_url: ");
-	if (n >= 3 && strcmp(u + strlen(u) - 3, "/v3") == 0) {
+	if (n >= 3 && strcmp(u + n - 3, "/v3") == 0) {
 		yq(b, u);
 	} else {
-		tl_buf_putc(b, '"');
-		tl_buf_puts(b, u);
-		tl_buf_puts(b, "/v3\"");
+		struct tl_buf v;
+
+		tl_buf_init(&v);
+		tl_buf_printf(&v, "%s/v3", u);
+		yq(b, v.data ? v.data : "");
+		tl_buf_fini(&v);
 	}
 	tl_buf_putc(b, '\n');
 	free(u);
@@ -1131,10 +1248,14 @@ static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct 
 	if (sn == 6 && strncmp(v, "sqlite", 6) == 0) {
 		/* SQLAlchemy: sqlite:////abs/path is absolute, sqlite:///rel relative. */
 		if (strncmp(sep, ":////", 5) == 0) {
+			struct tl_buf u;
+
+			tl_buf_init(&u);
+			tl_buf_printf(&u, "sqlite://%s", sep + 4);
 			tl_buf_printf(b, "  %s: ", key);
-			tl_buf_puts(b, "\"sqlite://");
-			tl_buf_puts(b, sep + 4);
-			tl_buf_puts(b, "\"\n");
+			yq(b, u.data ? u.data : "");
+			tl_buf_putc(b, '\n');
+			tl_buf_fini(&u);
 			x->counts->carried++;
 			return 1;
 		}
@@ -1190,14 +1311,12 @@ static void storage(struct imp *x, struct tl_buf *b)
 static void api(struct imp *x, struct tl_buf *b)
 {
 	struct tl_ini_entry *e = OPT(x, "api/host", "DEFAULT/host_api"), *strat;
-	unsigned char addr[16];
 	struct tl_buf ks;
 	bool keystone = true;
 
 	tl_buf_init(&ks);
 	if (e) {
-		if (inet_pton(AF_INET, e->value, addr) == 1 ||
-		    inet_pton(AF_INET6, e->value, addr) == 1)
+		if (ip_address(e->value))
 			carry_str(x, b, "  ", "listen", e);
 		else
 			note_e(x, B_API, e,
@@ -1472,7 +1591,13 @@ int tl_import_ceilometer(struct tl_ini *ini, const struct tl_import_opts *o, str
 		struct tl_buf udp;
 
 		tl_buf_init(&udp);
-		carry_str(&x, &udp, "    ", "address", OPT(&x, "collector/udp_address"));
+		e = OPT(&x, "collector/udp_address");
+		if (e && (!e->value[0] || ip_address(e->value)))
+			carry_str(&x, &udp, "    ", "address", e);
+		else if (e)
+			note_e(&x, B_UDP, e,
+			       "not carried over: Tally listens on an IPv4 or IPv6 address, not a "
+			       "host name");
 		carry_int(&x, &udp, B_UDP, "    ", "port", OPT(&x, "collector/udp_port"), 0, 65535);
 		if (udp.len)
 			tl_buf_printf(&coll, "  udp:\n%s", udp.data);

@@ -636,6 +636,30 @@ static int write_file(const char *path, const struct tl_buf *text)
 	return 0;
 }
 
+/*
+ * The check tallyd --check-config makes, on the text written: a mapping
+ * that let something through it refuses is a bug, said on stderr (the file
+ * is written all the same, for the operator to fix, and the status is 1).
+ */
+static bool check_import(const struct tl_buf *text)
+{
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	tl_conf_errors_init(&errs);
+	rc = tl_tally_conf_load_string("tally.yaml", text->data, text->len, &conf, &errs);
+	if (rc < 0) {
+		fprintf(stderr, "tallyctl: import-ceilometer: the result does not pass tallyd "
+				"--check-config (a bug of this command):\n");
+		tl_conf_errors_print(&errs, stderr);
+	}
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return rc == 0;
+}
+
 static int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -651,6 +675,7 @@ static int cmd_import(int argc, char **argv)
 	const char *output = NULL;
 	char *dir = NULL, final[96];
 	int opt, rc = 0, i;
+	bool checked = true;
 
 	optind = 0; /* glibc: start again, permuting (options may follow the files) */
 	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -686,6 +711,8 @@ static int cmd_import(int argc, char **argv)
 		io.conf_dir = dir;
 		rc = tl_import_ceilometer(&ini, &io, &out, &counts, &why);
 	}
+	if (rc == 0)
+		checked = check_import(&out);
 	if (rc == 0 && output) {
 		rc = write_file(output, &out);
 		if (rc < 0) {
@@ -710,7 +737,7 @@ static int cmd_import(int argc, char **argv)
 	tl_buf_fini(&out);
 	tl_buf_fini(&why);
 	tl_ini_fini(&ini);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 && checked ? 0 : 1;
 }
 
 int main(int argc, char **argv)

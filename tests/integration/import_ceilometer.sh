@@ -226,5 +226,33 @@ grep -q "missing.conf: No such file or directory" "$work/missing.err" || fail "m
 [ $? -eq 1 ] || fail "missing pipeline: exit status"
 grep -q "none.yaml" "$work/pipe.err" || fail "missing pipeline: message"
 
+# Random files (fixed seed): each is refused with file:line (status 1) or
+# becomes a file --check-config accepts; never a crash or a sanitizer report.
+mkdir "$work/random"
+"$PYTHON3_DEBIAN" "$top_srcdir/tests/tools/gen_ceilometer_conf.py" "$work/random" 60 20 || fail "generator"
+ok=0
+refused=0
+for f in "$work/random"/*.conf; do
+	"$TALLYCTL" import-ceilometer -o "$f.yaml" "$f" 2>"$f.err"
+	st=$?
+	if grep -q -E "Sanitizer|runtime error" "$f.err"; then
+		fail "$f: sanitizer"
+		cat "$f.err"
+	elif [ $st -eq 1 ]; then
+		grep -q "^tallyctl: import-ceilometer: $f:[0-9]*: " "$f.err" ||
+			{ fail "$f: refused without file:line"; cat "$f.err"; }
+		refused=$((refused + 1))
+	elif [ $st -ne 0 ]; then
+		fail "$f: exit status $st"
+	elif "$TALLYD" --check-config -c "$f.yaml" >"$f.check" 2>&1; then
+		ok=$((ok + 1))
+	else
+		fail "$f: --check-config"
+		cat "$f" "$f.check"
+	fi
+done
+echo "random files: $ok converted, $refused refused"
+[ $ok -ge 15 ] || fail "random files: only $ok converted"
+
 echo "$failures failures"
 [ "$failures" -eq 0 ]
