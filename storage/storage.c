@@ -222,6 +222,13 @@ bool tl_expire_stopped(const struct tl_expire_opts *opts)
 	return opts->stop && *opts->stop;
 }
 
+void tl_storage_step(const struct tl_storage_options *opt, unsigned done, unsigned total,
+		     const char *step)
+{
+	if (opt && opt->progress)
+		opt->progress(opt->progress_cls, done, total, step);
+}
+
 void tl_expire_progress(const struct tl_expire_opts *opts, struct tl_expire_report *rep,
 			const char *step)
 {

@@ -441,7 +441,19 @@ struct tl_storage_options {
 	unsigned partitions_ahead;
 	/* Connect and statement timeout in milliseconds (0: the driver's default). */
 	unsigned timeout_ms;
+	/*
+	 * Optional, for long work shown on a terminal (tallyctl dbsync): called
+	 * by dbsync in the calling thread after each step (a migration applied
+	 * or found done, a partition ensured) with the steps done of those it
+	 * expects and what the step was. Through tl_storage_step().
+	 */
+	void (*progress)(void *cls, unsigned done, unsigned total, const char *step);
+	void *progress_cls;
 };
+
+/* For drivers: reports a dbsync step to opt->progress, if set. */
+void tl_storage_step(const struct tl_storage_options *opt, unsigned done, unsigned total,
+		     const char *step);
 
 struct tl_storage_driver {
 	const char *name; /* "postgresql", "sqlite" */

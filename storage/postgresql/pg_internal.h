@@ -70,6 +70,8 @@ struct pg_ctx {
 	struct tl_storage_options opt;
 	bool broken;	   /* the connection failed: reset before the next call */
 	bool parts_loaded; /* parts reflects the catalog (as of the last load) */
+	/* dbsync's progress while it ensures partitions (parts_total 0: not in dbsync) */
+	unsigned parts_step, parts_total;
 	int64_t epoch;	   /* tally_cache_epoch as last read; -1 before */
 	unsigned prepared; /* the write statements prepared on this connection (PG_PREP_*) */
 	struct tl_pg_parts parts;
