@@ -241,7 +241,8 @@ static int probe(struct pg_ctx *c, struct tl_native_ttl_state *st, bool *have_sc
 		"SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'),"
 		" (SELECT datname::text FROM pg_stat_activity WHERE backend_type ="
 		" 'pg_cron launcher' LIMIT 1), current_database()::text,"
-		" to_regclass('cron.job') IS NOT NULL";
+		" to_regclass('cron.job') IS NOT NULL, (SELECT setting ~ '(^|[ ,\"])pg_cron($|[ ,\"])'"
+		" FROM pg_settings WHERE name = 'shared_preload_libraries')";
 	PGresult *res;
 	int r = pg_exec(c, sql, 0, NULL, &res, "native TTL: looking for pg_cron", why);
 
@@ -251,6 +252,10 @@ static int probe(struct pg_ctx *c, struct tl_native_ttl_state *st, bool *have_sc
 	if (PQgetvalue(res, 0, 0)[0] != 't')
 		snprintf(st->note, sizeof(st->note),
 			 "the server has no pg_cron extension (Debian: postgresql-15-cron)");
+	else if (PQgetisnull(res, 0, 1) && PQgetvalue(res, 0, 4)[0] == 't')
+		snprintf(st->note, sizeof(st->note),
+			 "pg_cron is loaded but its launcher is not running (does"
+			 " cron.database_name name a database? see the server log)");
 	else if (PQgetisnull(res, 0, 1))
 		snprintf(st->note, sizeof(st->note),
 			 "pg_cron is not loaded by the server (shared_preload_libraries ="
