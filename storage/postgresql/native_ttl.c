@@ -241,7 +241,8 @@ static int probe(struct pg_ctx *c, struct tl_native_ttl_state *st, bool *have_sc
 		"SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'),"
 		" (SELECT datname::text FROM pg_stat_activity WHERE backend_type ="
 		" 'pg_cron launcher' LIMIT 1), current_database()::text,"
-		" to_regclass('cron.job') IS NOT NULL, (SELECT setting ~ '(^|[ ,\"])pg_cron($|[ ,\"])'"
+		" to_regclass('cron.job') IS NOT NULL, (SELECT setting ~ '(^|[ ,\"])pg_cron($|[ "
+		",\"])'"
 		" FROM pg_settings WHERE name = 'shared_preload_libraries')";
 	PGresult *res;
 	int r = pg_exec(c, sql, 0, NULL, &res, "native TTL: looking for pg_cron", why);

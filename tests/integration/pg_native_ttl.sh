@@ -204,11 +204,11 @@ echo "ok: no sample, partition, resource, meter, metadata or event past the TTL 
 stop_tallyd
 
 if [ "${PG_NATIVE_TTL_WAIT_CRON:-0}" = 1 ]; then
-	ran=$(q -c "SELECT count(*) FROM cron.job_run_details WHERE jobid = $jobid AND status = 'succeeded'")
 	"$SEED" "$CRON_URL" "$work/seed-old.jsonl" >"$work/seed.out" 2>&1 || fail "seed: $(cat "$work/seed.out")"
+	t0=$(q -c "SELECT now()") # a run that starts after the seed is in
 	[ "$(q -f "$work/old_parts.sql")" -ge 2 ] || fail "no partition past the TTL before pg_cron's run"
 	i=0
-	until [ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE jobid = $jobid AND status = 'succeeded'")" -gt "$ran" ]; do
+	until [ "$(q -c "SELECT count(*) FROM cron.job_run_details WHERE jobid = $jobid AND status = 'succeeded' AND start_time > '$t0'")" -gt 0 ]; do
 		i=$((i + 1))
 		[ $i -le 140 ] || fail "pg_cron did not run the job within 70 s: $(q -c 'SELECT * FROM cron.job_run_details')"
 		sleep 0.5
