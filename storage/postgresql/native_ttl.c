@@ -4,14 +4,14 @@
  * server's pg_cron extension (Debian's postgresql-15-cron), installed by
  * tallyctl dbsync and reported by tallyctl status and dbsync.
  *
- * The procedure follows expire.c step by step (whole partitions past the
- * cut-off, then the straddling rows in batches, then the orphans by key
- * ranges, then events), each step its own transaction (a procedure may
- * COMMIT when CALLed at top level, as pg_cron does), taking the writers'
- * lock only where expire.c does and bumping tally_cache_epoch where it
- * does. It takes the expirer lock (PG_LOCK_EXPIRER) without waiting, so a
- * tally-expirer run and the job never work at once: the one that comes
- * second skips its run.
+ * The procedure follows expire.c step by step and EXECUTEs the very same
+ * statements (expire_sql.h): whole partitions past the cut-off, then the
+ * straddling rows in batches, then the orphans by key ranges, then events,
+ * each step its own transaction (a procedure may COMMIT when CALLed at top
+ * level, as pg_cron does), taking the writers' lock only where expire.c
+ * does and bumping tally_cache_epoch where it does. It takes the expirer lock (PG_LOCK_EXPIRER)
+ * without waiting, so a tally-expirer run and the job never work at once: the one that comes second
+ * skips its run.
  *
  * Values: the TTLs and the batch are integers from the configuration,
  * formatted with %lld into the job's command (pg_cron stores a text); the
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/postgresql/expire_sql.h"
 #include "storage/postgresql/pg_internal.h"
 
 /* pg_cron's job name (one job per database user). */
@@ -33,8 +34,36 @@
 #define JOB_BATCH 10000
 
 /*
+ * PL/pgSQL of the steps (expire.c's expire_loop, expire_ranges, expire_txn):
+ * a text of expire_sql.h is EXECUTEd with USING the cut-off, the batch and
+ * the last key; "lock" is a PERFORM of the writers' lock or nothing.
+ * (clang-format would split these literals apart.)
+ */
+/* clang-format off */
+#define Q(sql) "$q$" sql "$q$"
+#define EPOCH "IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF; "
+/* Batches until one comes back short; a probe that finds nothing first ends it. */
+#define LOOP_BATCHES(probe, lock, sql) \
+	"LOOP EXECUTE " Q(probe) " INTO v_n USING v_before, p_batch; EXIT WHEN v_n = 0; " \
+	lock " EXECUTE " Q(sql) " INTO v_n USING v_before, p_batch; " EPOCH \
+	"COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
+/* Key ranges until one comes back short, when the probe finds anything. */
+#define LOOP_RANGES(probe, lock, sql) \
+	"EXECUTE " Q(probe) " INTO v_n USING v_before, p_batch; IF v_n > 0 THEN " \
+	"v_last := -1; LOOP " lock " EXECUTE " Q(sql) " INTO v_n, v_max, v_keys USING " \
+	"v_before, p_batch, v_last; " EPOCH "COMMIT; EXIT WHEN v_keys < p_batch; " \
+	"v_last := v_max; END LOOP; END IF;\n"
+/* One statement without parameters, when the probe finds anything. */
+#define ONCE(probe, lock, sql) \
+	"EXECUTE " Q(probe) " INTO v_n; IF v_n > 0 THEN " lock " EXECUTE " Q(sql) \
+	" INTO v_n; " EPOCH "COMMIT; END IF;\n"
+#define LOCK_SAMPLES "PERFORM pg_advisory_xact_lock(@S@);"
+#define LOCK_EVENTS "PERFORM pg_advisory_xact_lock(@E@);"
+
+/*
  * The procedure. @X@, @S@ and @E@ stand for the expirer, samples and
- * events lock keys (pg_internal.h), written in by proc_text().
+ * events lock keys (pg_internal.h), written in by proc_text(). It COMMITs
+ * after each step as expire.c does (pg_cron CALLs it at top level).
  */
 static const char proc_template[] =
 	"CREATE OR REPLACE PROCEDURE tally_native_expire(p_metering_ttl bigint,"
@@ -45,163 +74,53 @@ static const char proc_template[] =
 	"  v_n bigint; v_last bigint; v_max bigint; v_keys bigint;\n"
 	"BEGIN\n"
 	/* One expirer at a time: tally-expirer holds the same lock. */
-	"  IF NOT pg_try_advisory_lock(@X@) THEN\n"
-	"    RAISE NOTICE 'tally: another expirer holds the lock; this run does nothing';\n"
-	"    RETURN;\n"
-	"  END IF;\n"
-	"  PERFORM set_config('statement_timeout', '0', false);\n"
-	"  IF p_metering_ttl > 0 THEN\n"
-	"    v_before := (clock_timestamp() AT TIME ZONE 'UTC')"
+	"IF NOT pg_try_advisory_lock(@X@) THEN\n"
+	"  RAISE NOTICE 'tally: another expirer holds the lock; this run does nothing';\n"
+	"  RETURN;\n"
+	"END IF;\n"
+	"PERFORM set_config('statement_timeout', '0', false);\n"
+	"IF p_metering_ttl > 0 THEN\n"
+	"v_before := (clock_timestamp() AT TIME ZONE 'UTC')"
 	" - make_interval(secs => p_metering_ttl);\n"
-	/* Whole partitions entirely below the cut-off, oldest first, each in
-	 * its own transaction with a lock timeout (a busy one waits for the
-	 * next run); the metadata documents their rows name become candidates. */
-	"    v_parts := ARRAY(SELECT k.relname::text FROM pg_inherits i"
-	" JOIN pg_class k ON k.oid = i.inhrelid"
-	" CROSS JOIN LATERAL regexp_match(pg_get_expr(k.relpartbound, k.oid),"
-	" 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m"
-	" WHERE i.inhparent = to_regclass('sample') AND m[2]::timestamp <= v_before"
-	" ORDER BY m[1]::timestamp);\n"
-	"    FOREACH v_part IN ARRAY v_parts LOOP\n"
-	"      CONTINUE WHEN v_part !~ '^[a-z0-9_]{1,63}$';\n"
-	"      BEGIN\n"
-	"        PERFORM set_config('lock_timeout', '5s', true);\n"
-	"        EXECUTE format('WITH RECURSIVE t(m) AS (SELECT min(metadata_id) FROM %I"
-	" UNION ALL SELECT (SELECT min(metadata_id) FROM %I WHERE metadata_id > t.m)"
-	" FROM t WHERE t.m IS NOT NULL) INSERT INTO tally_expire_candidate SELECT m"
-	" FROM t WHERE m IS NOT NULL ON CONFLICT DO NOTHING', v_part, v_part);\n"
-	"        EXECUTE format('DROP TABLE %I', v_part);\n"
-	"        PERFORM nextval('tally_cache_epoch');\n"
-	"      EXCEPTION WHEN lock_not_available THEN\n"
-	"        RAISE NOTICE 'tally: partition % is busy; the next run drops it', v_part;\n"
-	"      END;\n"
-	"      COMMIT;\n"
-	"    END LOOP;\n"
-	/* The straddling partition and sample_default: the oldest rows in batches. */
-	"    LOOP\n"
-	"      WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
-	" FROM sample WHERE \"timestamp\" < v_before LIMIT p_batch) k"
-	" WHERE s.\"timestamp\" < v_before AND s.message_id = k.message_id"
-	" AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id),"
-	" c AS (INSERT INTO tally_expire_candidate SELECT DISTINCT metadata_id FROM d"
-	" WHERE metadata_id IS NOT NULL ON CONFLICT DO NOTHING)"
-	" SELECT count(*) INTO v_n FROM d;\n"
-	"      COMMIT;\n"
-	"      EXIT WHEN v_n < p_batch;\n"
-	"    END LOOP;\n"
-	"    IF NOT p_samples_only THEN\n"
-	/* Resources whose last sample is gone, with their meter pairs. */
-	"      LOOP\n"
-	"        EXIT WHEN NOT EXISTS (SELECT 1 FROM resource"
-	" WHERE last_sample_timestamp < v_before);\n"
-	"        PERFORM pg_advisory_xact_lock(@S@);\n"
-	"        WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
-	" WHERE last_sample_timestamp < v_before LIMIT p_batch) RETURNING id, metadata_id),"
-	" m AS (DELETE FROM resource_meter x USING r WHERE x.resource_ref = r.id),"
-	" c AS (INSERT INTO tally_expire_candidate SELECT DISTINCT metadata_id FROM r"
-	" WHERE metadata_id IS NOT NULL ON CONFLICT DO NOTHING)"
-	" SELECT count(*) INTO v_n FROM r;\n"
-	"        IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF;\n"
-	"        COMMIT;\n"
-	"        EXIT WHEN v_n < p_batch;\n"
-	"      END LOOP;\n"
-	/* Meter pairs of living resources that lost their samples (expire.c). */
-	"      v_last := -1;\n"
-	"      WHILE EXISTS (SELECT 1 FROM resource_meter WHERE last_timestamp < v_before"
-	" AND resource_ref > v_last) LOOP\n"
-	"        PERFORM pg_advisory_xact_lock(@S@);\n"
-	"        WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
-	" WHERE last_timestamp < v_before AND resource_ref > v_last"
-	" ORDER BY resource_ref LIMIT p_batch),"
-	" d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
-	" k.resource_ref AND rm.last_timestamp < v_before AND NOT EXISTS"
-	" (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
-	" AND s.meter_id = rm.meter_id) RETURNING 1),"
-	" u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
-	" source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
-	" FROM sample s WHERE s.resource_ref = rm.resource_ref"
-	" AND s.meter_id = rm.meter_id"
-	" ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
-	" FROM k WHERE rm.resource_ref = k.resource_ref"
-	" AND rm.last_timestamp < v_before AND EXISTS (SELECT 1 FROM sample s"
-	" WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
-	" RETURNING 1)"
-	" SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
-	" (SELECT count(*) FROM k) INTO v_n, v_max, v_keys;\n"
-	"        IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF;\n"
-	"        COMMIT;\n"
-	"        EXIT WHEN v_keys < p_batch;\n"
-	"        v_last := v_max;\n"
-	"      END LOOP;\n"
-	/* First sample times of living resources whose first sample went. */
-	"      v_last := -1;\n"
-	"      LOOP\n"
-	"        WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp < v_before"
-	" AND id > v_last ORDER BY id LIMIT p_batch),"
-	" u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
-	"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref = r.id"
-	" AND s.\"timestamp\" >= v_before AND s.\"timestamp\" < v_before + interval '1 day'),"
-	"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref = r.id),"
-	" r.first_sample_timestamp) FROM k WHERE r.id = k.id RETURNING 1)"
-	" SELECT (SELECT max(id) FROM k), (SELECT count(*) FROM k) INTO v_max, v_keys;\n"
-	"        COMMIT;\n"
-	"        EXIT WHEN v_keys < p_batch;\n"
-	"        v_last := v_max;\n"
-	"      END LOOP;\n"
-	/* Meters no pair names. */
-	"      IF EXISTS (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
-	" FROM resource_meter rm WHERE rm.meter_id = m.id)) THEN\n"
-	"        PERFORM pg_advisory_xact_lock(@S@);\n"
-	"        WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
-	" resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
-	" SELECT count(*) INTO v_n FROM d;\n"
-	"        IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF;\n"
-	"        COMMIT;\n"
-	"      END IF;\n"
-	/* Metadata documents noted above that nothing points to any more. */
-	"      v_last := -1;\n"
-	"      WHILE EXISTS (SELECT 1 FROM tally_expire_candidate"
-	" WHERE metadata_id > v_last) LOOP\n"
-	"        PERFORM pg_advisory_xact_lock(@S@);\n"
-	"        WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
-	" (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id > v_last"
-	" ORDER BY metadata_id LIMIT p_batch) RETURNING metadata_id),"
-	" d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
-	" NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
-	" NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id) RETURNING 1)"
-	" SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
-	" (SELECT count(*) FROM k) INTO v_n, v_max, v_keys;\n"
-	"        IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF;\n"
-	"        COMMIT;\n"
-	"        EXIT WHEN v_keys < p_batch;\n"
-	"        v_last := v_max;\n"
-	"      END LOOP;\n"
-	"    END IF;\n"
-	"  END IF;\n"
-	/* Events and their traits, oldest first, then event types left empty. */
-	"  IF p_event_ttl > 0 THEN\n"
-	"    v_before := (clock_timestamp() AT TIME ZONE 'UTC')"
+	/* Whole partitions, each its own transaction with a lock timeout (a
+	 * busy one waits for the next run). */
+	"EXECUTE " Q("SELECT array(" PG_SQL_OLD_PARTITIONS ")") " INTO v_parts USING v_before;\n"
+	"FOREACH v_part IN ARRAY coalesce(v_parts, '{}') LOOP\n"
+	"  CONTINUE WHEN v_part !~ '^[a-z0-9_]{1,63}$';\n"
+	"  BEGIN\n"
+	"    PERFORM set_config('lock_timeout', '5s', true);\n"
+	"    EXECUTE format(" Q(PG_SQL_PARTITION_CANDIDATES) ", v_part, v_part);\n"
+	"    EXECUTE format('DROP TABLE %I', v_part);\n"
+	"    PERFORM nextval('tally_cache_epoch');\n"
+	"  EXCEPTION WHEN lock_not_available THEN\n"
+	"    RAISE NOTICE 'tally: partition % is busy; the next run drops it', v_part;\n"
+	"  END;\n"
+	"  COMMIT;\n"
+	"END LOOP;\n"
+	/* The straddling partition and sample_default, oldest rows first. */
+	"LOOP EXECUTE " Q(PG_SQL_EXPIRE_EDGE) " INTO v_n USING v_before, p_batch;"
+	" COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
+	"IF NOT p_samples_only THEN\n"
+	LOOP_BATCHES(PG_SQL_RESOURCES_PROBE, LOCK_SAMPLES, PG_SQL_RESOURCES)
+	LOOP_RANGES(PG_SQL_RESOURCE_METER_PROBE, LOCK_SAMPLES, PG_SQL_RESOURCE_METER)
+	"v_last := -1; LOOP EXECUTE " Q(PG_SQL_FIRST_SAMPLE) " INTO v_n, v_max, v_keys"
+	" USING v_before, p_batch, v_last; COMMIT; EXIT WHEN v_keys < p_batch;"
+	" v_last := v_max; END LOOP;\n"
+	ONCE(PG_SQL_METERS_PROBE, LOCK_SAMPLES, PG_SQL_METERS)
+	LOOP_RANGES(PG_SQL_METADATA_PROBE, LOCK_SAMPLES, PG_SQL_METADATA)
+	"END IF;\n"
+	"END IF;\n"
+	"IF p_event_ttl > 0 THEN\n"
+	"v_before := (clock_timestamp() AT TIME ZONE 'UTC')"
 	" - make_interval(secs => p_event_ttl);\n"
-	"    LOOP\n"
-	"      WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
-	" WHERE generated < v_before ORDER BY generated LIMIT p_batch) RETURNING id),"
-	" t AS (DELETE FROM trait x USING e WHERE x.event_id = e.id)"
-	" SELECT count(*) INTO v_n FROM e;\n"
-	"      COMMIT;\n"
-	"      EXIT WHEN v_n < p_batch;\n"
-	"    END LOOP;\n"
-	"    IF EXISTS (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
-	" FROM event e WHERE e.event_type_id = et.id)) THEN\n"
-	"      PERFORM pg_advisory_xact_lock(@E@);\n"
-	"      WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
-	" event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) INTO v_n FROM d;\n"
-	"      IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF;\n"
-	"      COMMIT;\n"
-	"    END IF;\n"
-	"  END IF;\n"
-	"  PERFORM pg_advisory_unlock(@X@);\n"
+	"LOOP EXECUTE " Q(PG_SQL_EXPIRE_EVENTS) " INTO v_n USING v_before, p_batch;"
+	" COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
+	ONCE(PG_SQL_EVENT_TYPES_PROBE, LOCK_EVENTS, PG_SQL_EVENT_TYPES)
+	"END IF;\n"
+	"PERFORM pg_advisory_unlock(@X@);\n"
 	"END\n"
 	"$tally$";
+/* clang-format on */
 
 /* The procedure's text with the lock keys written in. */
 static int proc_text(struct tl_buf *out)
