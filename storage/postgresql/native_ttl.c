@@ -147,44 +147,59 @@ static void copy_field(char *dst, size_t size, PGresult *res, int row, int col)
 	dst[strcspn(dst, "\r\n")] = '\0';
 }
 
+/* Does a shared_preload_libraries value name pg_cron? */
+static bool preloads_cron(const char *libs)
+{
+	size_t n;
+
+	for (; *libs; libs += n) {
+		libs += strspn(libs, " ,\"");
+		n = strcspn(libs, " ,\"");
+		if (n == 7 && strncmp(libs, "pg_cron", 7) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Can this server run pg_cron jobs in this database? Fills available and
- * note; *have_schema tells whether the extension is created here.
+ * note; *have_schema tells whether the extension is created here. The
+ * settings are read when the user may read them (a superuser or
+ * pg_read_all_settings: pg_settings hides them from the others); a user
+ * who may not learns what is missing from CREATE EXTENSION instead.
  */
 static int probe(struct pg_ctx *c, struct tl_native_ttl_state *st, bool *have_schema,
 		 struct tl_buf *why)
 {
-	/* The launcher is the background worker pg_cron starts when it is in
-	 * shared_preload_libraries; it connects to cron.database_name. */
 	static const char sql[] =
 		"SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron'),"
-		" (SELECT datname::text FROM pg_stat_activity WHERE backend_type ="
-		" 'pg_cron launcher' LIMIT 1), current_database()::text,"
-		" to_regclass('cron.job') IS NOT NULL, (SELECT setting ~ '(^|[ ,\"])pg_cron($|[ "
-		",\"])'"
-		" FROM pg_settings WHERE name = 'shared_preload_libraries')";
+		" (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'),"
+		" (SELECT setting FROM pg_settings WHERE name = 'cron.database_name'),"
+		" current_database()::text, to_regnamespace('cron') IS NOT NULL,"
+		" CASE WHEN to_regnamespace('cron') IS NULL THEN true"
+		" ELSE has_schema_privilege('cron', 'USAGE') END";
 	PGresult *res;
 	int r = pg_exec(c, sql, 0, NULL, &res, "native TTL: looking for pg_cron", why);
 
 	if (r < 0)
 		return r;
-	*have_schema = PQgetvalue(res, 0, 3)[0] == 't';
+	*have_schema = PQgetvalue(res, 0, 4)[0] == 't';
 	if (PQgetvalue(res, 0, 0)[0] != 't')
 		snprintf(st->note, sizeof(st->note),
 			 "the server has no pg_cron extension (Debian: postgresql-15-cron)");
-	else if (PQgetisnull(res, 0, 1) && PQgetvalue(res, 0, 4)[0] == 't')
-		snprintf(st->note, sizeof(st->note),
-			 "pg_cron is loaded but its launcher is not running (does"
-			 " cron.database_name name a database? see the server log)");
-	else if (PQgetisnull(res, 0, 1))
+	else if (!PQgetisnull(res, 0, 1) && !preloads_cron(PQgetvalue(res, 0, 1)))
 		snprintf(st->note, sizeof(st->note),
 			 "pg_cron is not loaded by the server (shared_preload_libraries ="
 			 " 'pg_cron' in postgresql.conf, then a restart)");
-	else if (strcmp(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)) != 0)
+	else if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))
 		snprintf(st->note, sizeof(st->note),
 			 "pg_cron runs jobs in database %.63s (cron.database_name), not in"
 			 " this one",
-			 PQgetvalue(res, 0, 1));
+			 PQgetvalue(res, 0, 2));
+	else if (PQgetvalue(res, 0, 5)[0] != 't')
+		snprintf(st->note, sizeof(st->note),
+			 "this database user may not use pg_cron (a superuser can GRANT USAGE ON"
+			 " SCHEMA cron to it)");
 	else
 		st->available = true;
 	PQclear(res);

@@ -7,8 +7,8 @@
 # dropped, old rows, their resources, meters, metadata and old events go,
 # and every sample and event younger than the TTL stays. tallyctl status and
 # tally-expirer see the job; a changed TTL changes the job; native_ttl false
-# removes it; a database pg_cron does not serve and a server without pg_cron
-# get dbsync's note and exit 0.
+# removes it; a database pg_cron does not serve, a user who may not create
+# the extension and a server without pg_cron get dbsync's note and exit 0.
 #
 # pg_cron 1.4 (Debian 12) schedules by the minute, so the job's own runs are
 # not waited for here; PG_NATIVE_TTL_WAIT_CRON=1 also waits (up to 70 s) for
@@ -246,6 +246,12 @@ conf "$other" true 3600
 "$TALLYCTL" -c "$work/tally.yaml" dbsync >"$work/dbsync.out" 2>&1 || fail "dbsync, other database: $(cat "$work/dbsync.out")"
 grep -q "^native TTL: not available: pg_cron runs jobs in database tally (cron.database_name), not in this one; tally-expirer from cron stays the way to expire this store$" \
 	"$work/dbsync.out" || fail "other database: $(cat "$work/dbsync.out")"
+# A user who may not read the server's settings nor create the extension.
+q -c "CREATE ROLE tu LOGIN" -c "CREATE DATABASE tudb OWNER tu" >/dev/null || fail "cannot create a user"
+conf "postgresql://tu@127.0.0.1:$TALLY_PG_PORT/tudb" true 3600
+"$TALLYCTL" -c "$work/tally.yaml" dbsync >"$work/dbsync.out" 2>&1 || fail "dbsync, unprivileged: $(cat "$work/dbsync.out")"
+grep -q "^native TTL: not available: cannot create the extension pg_cron: .*; tally-expirer from cron stays the way to expire this store$" \
+	"$work/dbsync.out" || fail "unprivileged user: $(cat "$work/dbsync.out")"
 vars=$($PG start "$work/plain" 2>"$work/plain.err") || { cat "$work/plain.err"; fail "cannot start a plain PostgreSQL"; }
 eval "$vars"
 conf "$TALLY_PG_URL" true 3600
@@ -254,5 +260,6 @@ grep -q "^native TTL: not available: pg_cron is not loaded by the server (shared
 	"$work/dbsync.out" && grep -q "ready" "$work/dbsync.out" || fail "without pg_cron: $(cat "$work/dbsync.out")"
 "$EXP" -c "$work/tally.yaml" >"$work/exp.out" 2>&1 || fail "tally-expirer without pg_cron: $(cat "$work/exp.out")"
 grep -q "^samples: 0 removed before" "$work/exp.out" || fail "tally-expirer without pg_cron: $(cat "$work/exp.out")"
-echo "ok: another database and a server without pg_cron: dbsync says so and exits 0; tally-expirer expires"
+echo "ok: another database, a user who may not create the extension and a server without pg_cron:" \
+	"dbsync says so and exits 0; tally-expirer expires"
 echo "PASS"
