@@ -9,9 +9,12 @@
  * straddling rows in batches, then the orphans by key ranges, then events,
  * each step its own transaction (a procedure may COMMIT when CALLed at top
  * level, as pg_cron does), taking the writers' lock only where expire.c
- * does and bumping tally_cache_epoch where it does. It takes the expirer lock (PG_LOCK_EXPIRER)
- * without waiting, so a tally-expirer run and the job never work at once: the one that comes second
- * skips its run.
+ * does and bumping tally_cache_epoch where it does. It takes the expirer
+ * lock (PG_LOCK_EXPIRER) without waiting, so a tally-expirer run and the
+ * job never work at once: the one that comes second skips its run (or,
+ * tally-expirer without --wait, exits 75).
+ *
+ * Threads: as the rest of the driver, one connection per thread.
  *
  * Values: the TTLs and the batch are integers from the configuration,
  * formatted with %lld into the job's command (pg_cron stores a text); the
