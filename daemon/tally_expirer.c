@@ -200,6 +200,15 @@ static void on_end(void *cls, enum tl_expirer_kind kind, int64_t before,
 	fflush(stdout);
 }
 
+/* A kind left to the database's own job (storage.native_ttl). */
+static void on_native(void *cls, enum tl_expirer_kind kind, const char *job)
+{
+	(void)cls;
+	printf("%s: expired inside the database by native TTL (%s): nothing to do\n",
+	       kind == TL_EXPIRER_EVENTS ? "events" : "samples", job ? job : "pg_cron job");
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -210,7 +219,7 @@ int main(int argc, char **argv)
 		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
 	};
 	const char *config = TL_DEFAULT_CONFIG;
-	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end};
+	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end, .native = on_native};
 	struct tl_expire_opts *eo = &xo.expire;
 	struct tl_storage_conf sc;
 	struct run run = {.duty = 100};

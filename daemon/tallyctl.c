@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "daemon/import_ceilometer.h"
 #include "daemon/tally_conf.h"
 #include "daemon/tallyctl_control.h"
+#include "daemon/tallyctl_native_ttl.h"
 #include "common/buf.h"
 #include "common/decode.h"
 #include "common/ini.h"
@@ -67,8 +69,11 @@ static void usage(FILE *f)
 		"      Create the database schema, or upgrade it to this version's, on\n"
 		"      storage.connection, storage.event_connection and the connections of\n"
 		"      database dispatchers (or on URL alone), and say what was done. Safe to\n"
-		"      run twice, and at once. Exit status 0 when every database is ready,\n"
-		"      1 otherwise. On a terminal, progress on stderr.\n"
+		"      run twice, and at once. With storage.native_ttl, also schedules expiry\n"
+		"      inside PostgreSQL with pg_cron (or says why the server cannot, and that\n"
+		"      tally-expirer stays the way); without it, removes such a job. Exit\n"
+		"      status 0 when every database is ready, 1 otherwise. On a terminal,\n"
+		"      progress on stderr.\n"
 		"  import-ceilometer [-o OUT] [--pipeline FILE] CEILOMETER_CONF...\n"
 		"      Write a tally.yaml equivalent to ceilometer's configuration (oslo.config\n"
 		"      INI files, later files overriding earlier ones as with several\n"
@@ -86,7 +91,9 @@ static void usage(FILE *f)
 		"Exit status 0, 1 when tallyd answered an error, 2 on bad usage, 3 when\n"
 		"tallyd cannot be reached.\n"
 		"  status                  inputs, dispatchers (state, lag, delivered,\n"
-		"                          retries, dead letters, last error), buffer\n"
+		"                          retries, dead letters, last error), buffer;\n"
+		"                          with storage.native_ttl, the database's\n"
+		"                          expiry job and its last run\n"
 		"  top [--count N]         the status screen every second with rates\n"
 		"                          (samples/s, events/s per input and dispatcher)\n"
 		"                          and lag, until q or Ctrl-C; --count: N frames\n"
@@ -564,6 +571,9 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 		rc = tl_storage_open(urls[i], &sopt, &s, &why);
 		if (rc == 0)
 			rc = tl_storage_dbsync(s, &report, &why);
+		/* storage.native_ttl: the job of the samples' and events' stores. */
+		if (rc == 0 && !only)
+			rc = tallyctl_native_ttl_sync(&conf.storage, urls[i], s, &report, &why);
 		tl_progress_end(&prog, prog.last_done, rc == 0 ? "ready" : "failed");
 		/* The URL may hold a password: name the database by its place in the list. */
 		if (report.len)
@@ -785,6 +795,17 @@ int main(int argc, char **argv)
 		return cmd_dbsync(config, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "import-ceilometer") == 0)
 		return cmd_import(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "status") == 0) {
+		int rc = tallyctl_control(config, argc - optind, argv + optind), i;
+		bool json = false;
+
+		for (i = optind + 1; i < argc; i++)
+			json = json || strcmp(argv[i], "--json") == 0;
+		/* The database's own expiry job is not tallyd's to report. */
+		if (rc != 2 && !json)
+			tallyctl_native_ttl_status(config, stdout);
+		return rc;
+	}
 	if (tallyctl_is_control_command(argv[optind]))
 		return tallyctl_control(config, argc - optind, argv + optind);
 	fprintf(stderr, "tallyctl: unknown command '%s' (see tallyctl --help)\n", argv[optind]);

@@ -268,5 +268,7 @@ const struct tl_storage_driver tl_storage_postgresql = {
 	.expire_samples = pg_expire_samples,
 	.expire_events = pg_expire_events,
 	.expire_lock = pg_expire_lock,
+	.native_ttl = pg_native_ttl,
+	.native_ttl_state = pg_native_ttl_state,
 	.close = pg_close,
 };

@@ -1547,6 +1547,34 @@ static void test_tally_storage(void **state)
 	tl_tally_conf_fini(&c);
 	expect_tally_error("storage: {event_connection: \"foo://\"}\n",
 			   "t.yaml:1: storage.event_connection: unsupported scheme");
+
+	/* storage.native_ttl: off and hourly by default; what dbsync asks of each store. */
+	tally_ok("storage: {connection: postgresql://h/db}\n", &c);
+	assert_false(c.storage.native_ttl);
+	assert_string_equal(c.storage.native_ttl_schedule, "17 * * * *");
+	tl_tally_conf_fini(&c);
+	tally_ok("storage:\n  connection: postgresql://h/s\n  event_connection: postgresql://h/e\n"
+		 "  metering_time_to_live: 600\n  event_time_to_live: 60\n  native_ttl: true\n"
+		 "  native_ttl_schedule: '@hourly'\n",
+		 &c);
+	{
+		struct tl_native_ttl w;
+
+		assert_true(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/s", &w));
+		assert_true(w.enable);
+		assert_int_equal(w.metering_ttl, 600);
+		assert_int_equal(w.event_ttl, -1);
+		assert_string_equal(w.schedule, "@hourly");
+		assert_true(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/e", &w));
+		assert_int_equal(w.metering_ttl, -1);
+		assert_int_equal(w.event_ttl, 60);
+		assert_false(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/other", &w));
+	}
+	tl_tally_conf_fini(&c);
+	expect_tally_error("storage: {native_ttl_schedule: \"\"}\n",
+			   "t.yaml:1: storage.native_ttl_schedule: a cron schedule of 1 to 63");
+	expect_tally_error("storage: {native_ttl_schedule: \"* * * * *'; DROP TABLE x\"}\n",
+			   "t.yaml:1: storage.native_ttl_schedule: a cron schedule of 1 to 63");
 }
 
 static void test_tally_secret(void **state)
