@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/mongodb/driver.h"
 #include "storage/postgresql/driver.h"
 #include "storage/sqlite/driver.h"
 
@@ -19,6 +20,7 @@
 const struct tl_storage_driver *const tl_storage_registry[] = {
 	&tl_storage_postgresql,
 	&tl_storage_sqlite,
+	&tl_storage_mongodb,
 	NULL,
 };
 

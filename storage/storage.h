@@ -441,10 +441,19 @@ struct tl_storage_options {
 	unsigned partitions_ahead;
 	/* Connect and statement timeout in milliseconds (0: the driver's default). */
 	unsigned timeout_ms;
+	/*
+	 * The storage section's time-to-live, for stores that expire by
+	 * themselves (MongoDB's TTL indexes, applied by dbsync and checked by
+	 * the expirer). ttl_known false: the caller does not know them (tallyctl
+	 * dbsync -u URL) and the store's TTL is left as it is.
+	 */
+	bool ttl_known;
+	int64_t metering_time_to_live; /* seconds; <= 0 keeps forever */
+	int64_t event_time_to_live;
 };
 
 struct tl_storage_driver {
-	const char *name; /* "postgresql", "sqlite" */
+	const char *name; /* "postgresql", "sqlite", "mongodb" */
 	/*
 	 * The URL schemes it takes, ended by NULL ("postgresql", "postgres",
 	 * "postgresql+psycopg2"): tl_storage_open() picks the driver by them.
