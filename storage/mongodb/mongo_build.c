@@ -368,7 +368,24 @@ static bool append_id_eq(bson_t *b, const char *key, const char *v)
 	return bson_append_utf8(b, key, -1, v, -1);
 }
 
-int tl_mg_sample_filter(bson_t *b, const struct tl_sample_filter *f)
+static const char *const qop_names[] = {
+	[TL_QOP_EQ] = "$eq", [TL_QOP_NE] = "$ne",  [TL_QOP_LT] = "$lt",	      [TL_QOP_LE] = "$lte",
+	[TL_QOP_GT] = "$gt", [TL_QOP_GE] = "$gte", [TL_QOP_REGEX] = "$regex",
+};
+
+/* The document paths a simple filter compares: a sample's own, or those
+ * of a grouped row (meters). */
+struct fnames {
+	const char *counter_name, *user_id, *project_id, *resource_id, *source, *message_id,
+		*timestamp, *metadata;
+};
+
+static const struct fnames sample_names = {
+	"counter_name", "user_id",    "project_id", "resource_id",
+	"source",	"message_id", "timestamp",  "resource_metadata",
+};
+
+static int filter_named(bson_t *b, const struct tl_sample_filter *f, const struct fnames *n)
 {
 	struct tl_buf path;
 	bson_t range;
@@ -376,17 +393,17 @@ int tl_mg_sample_filter(bson_t *b, const struct tl_sample_filter *f)
 	bool ok = true;
 
 	if (f->meter)
-		ok = BSON_APPEND_UTF8(b, "counter_name", f->meter);
-	ok = ok && append_id_eq(b, "user_id", f->user_id) &&
-	     append_id_eq(b, "project_id", f->project_id);
+		ok = bson_append_utf8(b, n->counter_name, -1, f->meter, -1);
+	ok = ok && append_id_eq(b, n->user_id, f->user_id) &&
+	     append_id_eq(b, n->project_id, f->project_id);
 	if (ok && f->resource_id)
-		ok = BSON_APPEND_UTF8(b, "resource_id", f->resource_id);
+		ok = bson_append_utf8(b, n->resource_id, -1, f->resource_id, -1);
 	if (ok && f->source)
-		ok = BSON_APPEND_UTF8(b, "source", f->source);
+		ok = bson_append_utf8(b, n->source, -1, f->source, -1);
 	if (ok && f->message_id)
-		ok = BSON_APPEND_UTF8(b, "message_id", f->message_id);
+		ok = bson_append_utf8(b, n->message_id, -1, f->message_id, -1);
 	if (ok && (f->has_start || f->has_end)) {
-		ok = BSON_APPEND_DOCUMENT_BEGIN(b, "timestamp", &range);
+		ok = bson_append_document_begin(b, n->timestamp, -1, &range);
 		if (ok && f->has_start)
 			ok = bson_append_date_time(&range, f->start_inclusive ? "$gte" : "$gt", -1,
 						   tl_mg_ms(f->start));
@@ -397,9 +414,212 @@ int tl_mg_sample_filter(bson_t *b, const struct tl_sample_filter *f)
 	}
 	tl_buf_init(&path);
 	for (i = 0; ok && i < f->n_meta; i++)
-		ok = meta_path("resource_metadata", f->meta[i].key, &path) == 0 &&
+		ok = meta_path(n->metadata, f->meta[i].key, &path) == 0 &&
 		     append_tvalue(b, path.data, &f->meta[i].value);
 	tl_buf_fini(&path);
+	return ok ? 0 : -ENOMEM;
+}
+
+int tl_mg_sample_filter(bson_t *b, const struct tl_sample_filter *f)
+{
+	return filter_named(b, f, &sample_names);
+}
+
+/* {"$limit": n} as element key of pipeline p, when n > 0. */
+static bool stage_limit(bson_t *p, const char *key, size_t n)
+{
+	bson_t st;
+
+	return bson_append_document_begin(p, key, -1, &st) &&
+	       BSON_APPEND_INT64(&st, "$limit", (int64_t)n) && bson_append_document_end(p, &st);
+}
+
+static bool first_of(bson_t *g, const char *name, const char *field)
+{
+	bson_t d;
+
+	return BSON_APPEND_DOCUMENT_BEGIN(g, name, &d) &&
+	       bson_append_utf8(&d, "$first", -1, field, -1) && bson_append_document_end(g, &d);
+}
+
+static bool sort_desc_ts(bson_t *p, const char *key)
+{
+	bson_t st, s;
+
+	return BSON_APPEND_DOCUMENT_BEGIN(p, key, &st) &&
+	       BSON_APPEND_DOCUMENT_BEGIN(&st, "$sort", &s) &&
+	       BSON_APPEND_INT32(&s, "timestamp", -1) && bson_append_document_end(&st, &s) &&
+	       bson_append_document_end(p, &st);
+}
+
+int tl_mg_meters_pipeline(bson_t *p, const struct tl_meter_query *q)
+{
+	static const struct fnames grouped = {
+		"_id.counter_name", "user_id", "project_id", "_id.resource_id",
+		"source",	    "-",       "-",	     "resource_metadata",
+	};
+	bson_t st, g, id, s;
+	int r;
+	bool ok;
+	/* stages: 0 sort, 1 group, 2 match, [3 group unique], sort, [limit] */
+	const char *k_sort = q->unique ? "4" : "3", *k_limit = q->unique ? "5" : "4";
+
+	/* The latest sample of each (meter, resource), then the filter on it. */
+	ok = sort_desc_ts(p, "0") && BSON_APPEND_DOCUMENT_BEGIN(p, "1", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &id) &&
+	     BSON_APPEND_UTF8(&id, "counter_name", "$counter_name") &&
+	     BSON_APPEND_UTF8(&id, "counter_type", "$counter_type") &&
+	     BSON_APPEND_UTF8(&id, "counter_unit", "$counter_unit") &&
+	     BSON_APPEND_UTF8(&id, "resource_id", "$resource_id") &&
+	     bson_append_document_end(&g, &id) && first_of(&g, "user_id", "$user_id") &&
+	     first_of(&g, "project_id", "$project_id") && first_of(&g, "source", "$source") &&
+	     first_of(&g, "resource_metadata", "$resource_metadata") &&
+	     bson_append_document_end(&st, &g) && bson_append_document_end(p, &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(p, "2", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &g);
+	if (!ok)
+		return -ENOMEM;
+	r = filter_named(&g, &q->filter, &grouped);
+	ok = r == 0 && bson_append_document_end(&st, &g) && bson_append_document_end(p, &st);
+	if (ok && q->unique)
+		ok = BSON_APPEND_DOCUMENT_BEGIN(p, "3", &st) &&
+		     BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g) &&
+		     BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &id) &&
+		     BSON_APPEND_UTF8(&id, "counter_name", "$_id.counter_name") &&
+		     BSON_APPEND_UTF8(&id, "counter_type", "$_id.counter_type") &&
+		     BSON_APPEND_UTF8(&id, "counter_unit", "$_id.counter_unit") &&
+		     bson_append_document_end(&g, &id) && bson_append_document_end(&st, &g) &&
+		     bson_append_document_end(p, &st);
+	ok = ok && bson_append_document_begin(p, k_sort, -1, &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$sort", &s) &&
+	     BSON_APPEND_INT32(&s, "_id.counter_name", 1) &&
+	     BSON_APPEND_INT32(&s, "_id.counter_type", 1) &&
+	     BSON_APPEND_INT32(&s, "_id.counter_unit", 1) &&
+	     (q->unique || BSON_APPEND_INT32(&s, "_id.resource_id", 1)) &&
+	     bson_append_document_end(&st, &s) && bson_append_document_end(p, &st);
+	if (ok && q->limit)
+		ok = stage_limit(p, k_limit, q->limit);
+	return ok ? 0 : r < 0 ? r : -ENOMEM;
+}
+
+int tl_mg_resources_pipeline(bson_t *p, const struct tl_resource_query *q)
+{
+	bson_t st, g, s, d;
+	bool ok;
+	int r;
+
+	ok = BSON_APPEND_DOCUMENT_BEGIN(p, "0", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &g);
+	if (!ok)
+		return -ENOMEM;
+	r = tl_mg_sample_filter(&g, &q->filter);
+	ok = r == 0 && bson_append_document_end(&st, &g) && bson_append_document_end(p, &st) &&
+	     sort_desc_ts(p, "1") && BSON_APPEND_DOCUMENT_BEGIN(p, "2", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g) &&
+	     BSON_APPEND_UTF8(&g, "_id", "$resource_id") && first_of(&g, "user_id", "$user_id") &&
+	     first_of(&g, "project_id", "$project_id") && first_of(&g, "source", "$source") &&
+	     first_of(&g, "metadata", "$resource_metadata") &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&g, "first_sample_timestamp", &d) &&
+	     BSON_APPEND_UTF8(&d, "$min", "$timestamp") && bson_append_document_end(&g, &d) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&g, "last_sample_timestamp", &d) &&
+	     BSON_APPEND_UTF8(&d, "$max", "$timestamp") && bson_append_document_end(&g, &d) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&g, "meters", &d) &&
+	     BSON_APPEND_UTF8(&d, "$addToSet", "$counter_name") &&
+	     bson_append_document_end(&g, &d) && bson_append_document_end(&st, &g) &&
+	     bson_append_document_end(p, &st) && BSON_APPEND_DOCUMENT_BEGIN(p, "3", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$sort", &s) &&
+	     BSON_APPEND_INT32(&s, "last_sample_timestamp", -1) &&
+	     BSON_APPEND_INT32(&s, "_id", 1) && bson_append_document_end(&st, &s) &&
+	     bson_append_document_end(p, &st);
+	if (ok && q->limit)
+		ok = stage_limit(p, "4", q->limit);
+	return ok ? 0 : r < 0 ? r : -ENOMEM;
+}
+
+/* {"traits": {"$elemMatch": {"trait_name": name, "trait_value": {op: v}}}} */
+static bool trait_match(bson_t *b, const char *name, const char *op, const struct tl_value *v)
+{
+	bson_t t, em, val;
+
+	return BSON_APPEND_DOCUMENT_BEGIN(b, "traits", &t) &&
+	       BSON_APPEND_DOCUMENT_BEGIN(&t, "$elemMatch", &em) &&
+	       BSON_APPEND_UTF8(&em, "trait_name", name) &&
+	       (!op || (BSON_APPEND_DOCUMENT_BEGIN(&em, "trait_value", &val) &&
+			append_tvalue(&val, op, v) && bson_append_document_end(&em, &val))) &&
+	       bson_append_document_end(&t, &em) && bson_append_document_end(b, &t);
+}
+
+int tl_mg_events_filter(bson_t *b, const struct tl_event_query *q, struct tl_buf *why)
+{
+	bson_t range, and, c, or, alt, t;
+	struct tl_value v;
+	size_t i, k = 0;
+	char key[24];
+	bool ok = true;
+
+	if (q->event_type)
+		ok = BSON_APPEND_UTF8(b, "event_type", q->event_type);
+	if (ok && q->message_id)
+		ok = BSON_APPEND_UTF8(b, "_id", q->message_id);
+	if (ok && (q->has_start || q->has_end)) {
+		ok = BSON_APPEND_DOCUMENT_BEGIN(b, "timestamp", &range);
+		if (ok && q->has_start)
+			ok = BSON_APPEND_DATE_TIME(&range, "$gte", tl_mg_ms(q->start));
+		if (ok && q->has_end)
+			ok = BSON_APPEND_DATE_TIME(&range, "$lte", tl_mg_ms(q->end));
+		ok = ok && bson_append_document_end(b, &range);
+	}
+	/* Each trait condition is one element of an $and (they all name "traits"). */
+	ok = ok && BSON_APPEND_ARRAY_BEGIN(b, "$and", &and);
+	for (i = 0; ok && i < q->n_traits; i++) {
+		if ((unsigned)q->traits[i].op > TL_QOP_GE) {
+			tl_buf_puts(why, "trait filters take lt, le, eq, ne, ge, gt");
+			bson_append_array_end(b, &and);
+			return -EINVAL;
+		}
+		snprintf(key, sizeof(key), "%zu", k++);
+		ok = bson_append_document_begin(&and, key, -1, &c) &&
+		     trait_match(&c, q->traits[i].name, qop_names[q->traits[i].op],
+				 &q->traits[i].value) &&
+		     bson_append_document_end(&and, &c);
+	}
+	if (ok && q->admin_project) {
+		/* no project_id trait, or one equal to the project */
+		v = (struct tl_value){.type = TL_VALUE_STRING, .s = q->admin_project};
+		snprintf(key, sizeof(key), "%zu", k++);
+		ok = bson_append_document_begin(&and, key, -1, &c) &&
+		     BSON_APPEND_ARRAY_BEGIN(&c, "$or", & or) &&
+		     BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &alt) &&
+		     BSON_APPEND_DOCUMENT_BEGIN(&alt, "traits.trait_name", &t) &&
+		     BSON_APPEND_UTF8(&t, "$ne", "project_id") &&
+		     bson_append_document_end(&alt, &t) && bson_append_document_end(& or, &alt) &&
+		     BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &alt) &&
+		     trait_match(&alt, "project_id", "$eq", &v) &&
+		     bson_append_document_end(& or, &alt) && bson_append_array_end(&c, & or) &&
+		     bson_append_document_end(&and, &c);
+	} else if (ok && (q->scope_user || q->scope_project)) {
+		if (q->scope_project) {
+			v = (struct tl_value){.type = TL_VALUE_STRING, .s = q->scope_project};
+			snprintf(key, sizeof(key), "%zu", k++);
+			ok = bson_append_document_begin(&and, key, -1, &c) &&
+			     trait_match(&c, "project_id", "$eq", &v) &&
+			     bson_append_document_end(&and, &c);
+		}
+		if (ok && q->scope_user) {
+			v = (struct tl_value){.type = TL_VALUE_STRING, .s = q->scope_user};
+			snprintf(key, sizeof(key), "%zu", k++);
+			ok = bson_append_document_begin(&and, key, -1, &c) &&
+			     trait_match(&c, "user_id", "$eq", &v) &&
+			     bson_append_document_end(&and, &c);
+		}
+	}
+	if (ok && k == 0) {
+		/* An empty $and is refused by the server: match everything instead. */
+		ok = bson_append_document_begin(&and, "0", -1, &c) &&
+		     bson_append_document_end(&and, &c);
+	}
+	ok = ok && bson_append_array_end(b, &and);
 	return ok ? 0 : -ENOMEM;
 }
 
@@ -437,11 +657,6 @@ struct cbuild {
 	struct tl_buf path;
 	struct tl_buf *why;
 	size_t terms;
-};
-
-static const char *const qop_names[] = {
-	[TL_QOP_EQ] = "$eq", [TL_QOP_NE] = "$ne",  [TL_QOP_LT] = "$lt",	      [TL_QOP_LE] = "$lte",
-	[TL_QOP_GT] = "$gt", [TL_QOP_GE] = "$gte", [TL_QOP_REGEX] = "$regex",
 };
 
 static int node_filter(struct cbuild *cb, bson_t *b, const struct tl_qnode *n, unsigned depth);

@@ -102,6 +102,30 @@ int tl_mg_complex_sort(bson_t *b, const struct tl_complex_query *q);
 int tl_mg_stats_pipeline(bson_t *pipeline, const struct tl_stats_query *q, int64_t origin_us);
 
 /*
+ * GET /v2/meters as a pipeline on meter (elements "0", "1", ...): the
+ * latest sample of each (meter, type, unit, resource), the filter applied
+ * to that row, with unique one row per (meter, type, unit); ordered by
+ * name, type, unit, resource; the limit. Rows: _id {counter_name,
+ * counter_type, counter_unit[, resource_id]}, user_id, project_id, source.
+ */
+int tl_mg_meters_pipeline(bson_t *pipeline, const struct tl_meter_query *q);
+
+/*
+ * GET /v2/resources as a pipeline on meter: the matching samples grouped
+ * by resource_id with user, project, source and metadata of the latest,
+ * first/last_sample_timestamp their min/max and meters the distinct
+ * names; ordered by last_sample_timestamp descending.
+ */
+int tl_mg_resources_pipeline(bson_t *pipeline, const struct tl_resource_query *q);
+
+/*
+ * The find filter of GET /v2/events on event (§6.7): event_type, _id,
+ * timestamp range (both ends inclusive), each trait filter an $elemMatch
+ * on traits, and the scoping. -EINVAL for an operator traits do not take.
+ */
+int tl_mg_events_filter(bson_t *b, const struct tl_event_query *q, struct tl_buf *why);
+
+/*
  * The JSON text of a stored document (a sample's resource_metadata, an
  * event's raw), keys unquoted ("%24x" -> "$x") as ceilometer's
  * unquote_keys did, appended to out. Dates become ISO text, numbers JSON

@@ -85,6 +85,17 @@ int mg_query_complex(void *ctx, const struct tl_complex_query *q, struct tl_stor
 		     struct tl_buf *why);
 int mg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_cursor **out,
 		  struct tl_buf *why);
+int mg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why);
+int mg_query_resources(void *ctx, const struct tl_resource_query *q, struct tl_storage_cursor **out,
+		       struct tl_buf *why);
+int mg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why);
+int mg_event_types(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why);
+int mg_trait_types(void *ctx, const char *event_type, struct tl_storage_cursor **out,
+		   struct tl_buf *why);
+int mg_traits(void *ctx, const char *event_type, const char *trait_name,
+	      struct tl_storage_cursor **out, struct tl_buf *why);
 
 /* ----------------------------------------------------------- expire.c */
 

@@ -15,6 +15,7 @@
 
 #include "storage/mongodb/mongo_build.h"
 #include "storage/mongodb/mongo_internal.h"
+#include "storage/sql/sqlbuild.h"
 
 struct mg_cursor {
 	struct tl_storage_cursor base;
@@ -24,6 +25,14 @@ struct mg_cursor {
 	int64_t period;
 	unsigned groupby;
 	int64_t origin; /* µs */
+	/* resources: the meter names of the row; events: its traits and their
+	 * text forms (offsets into text until the row is complete) */
+	const char **names;
+	size_t cap_names;
+	struct tl_stored_trait *traits;
+	size_t cap_traits, *offs;
+	struct tl_buf text;
+	bool unique;
 };
 
 static const char *utf8_or_null(const bson_t *doc, const char *key)
@@ -120,6 +129,10 @@ static void cursor_close(struct tl_storage_cursor *base)
 
 	mongoc_cursor_destroy(k->cur);
 	tl_buf_fini(&k->meta);
+	tl_buf_fini(&k->text);
+	free(k->names);
+	free(k->traits);
+	free(k->offs);
 	free(k);
 }
 
@@ -133,6 +146,7 @@ static struct mg_cursor *new_cursor(const struct tl_storage_cursor_ops *ops)
 		return NULL;
 	k->base.ops = ops;
 	tl_buf_init(&k->meta);
+	tl_buf_init(&k->text);
 	return k;
 }
 
@@ -354,4 +368,396 @@ out:
 	bson_destroy(&pipeline);
 	bson_destroy(&opts);
 	return r;
+}
+
+/* ------------------------------------------------------ aggregate cursors */
+
+/* Runs pipeline on coll into a new cursor of ops. */
+static int start_aggregate(struct mg *c, mongoc_collection_t *coll, const bson_t *pipeline,
+			   const struct tl_storage_cursor_ops *ops, struct mg_cursor **out,
+			   struct tl_buf *why)
+{
+	bson_t opts = BSON_INITIALIZER;
+	struct mg_cursor *k = new_cursor(ops);
+	bson_error_t err;
+	int r = 0;
+
+	if (!k)
+		return -ENOMEM;
+	/* The groupings sort whole collections: past the server's 100 MB of
+	 * memory for a stage, they spill to disk instead of failing. */
+	BSON_APPEND_BOOL(&opts, "allowDiskUse", true);
+	if (c->opt.timeout_ms)
+		BSON_APPEND_INT64(&opts, "maxTimeMS", c->opt.timeout_ms);
+	k->cur = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, &opts, NULL);
+	bson_destroy(&opts);
+	if (mongoc_cursor_error(k->cur, &err)) {
+		r = mg_err(&err, "MongoDB aggregate", why);
+		cursor_close(&k->base);
+		return r;
+	}
+	*out = k;
+	return 0;
+}
+
+/* The sub-document key of doc in *sub (empty when absent). */
+static void subdoc(const bson_t *doc, const char *key, bson_t *sub)
+{
+	const uint8_t *data;
+	uint32_t len;
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(sub, data, len))
+			return;
+	}
+	bson_init(sub);
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static int meter_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	struct tl_stored_meter *m = row;
+	enum tl_counter_type t = TL_COUNTER_GAUGE;
+	const bson_t *doc;
+	const char *type;
+	bson_t id;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	memset(m, 0, sizeof(*m));
+	subdoc(doc, "_id", &id);
+	m->name = str_or_empty(utf8_or_null(&id, "counter_name"));
+	type = utf8_or_null(&id, "counter_type");
+	if (type)
+		tl_counter_type_parse(type, &t);
+	m->type = t;
+	m->unit = str_or_empty(utf8_or_null(&id, "counter_unit"));
+	if (!k->unique) {
+		m->resource_id = str_or_empty(utf8_or_null(&id, "resource_id"));
+		m->project_id = utf8_or_null(doc, "project_id");
+		m->user_id = utf8_or_null(doc, "user_id");
+		m->source = utf8_or_null(doc, "source");
+	}
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops meter_ops = {meter_next, cursor_close};
+
+int mg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why)
+{
+	struct mg *c = ctx;
+	bson_t p = BSON_INITIALIZER;
+	struct mg_cursor *k;
+	int r;
+
+	if (q->filter.has_start || q->filter.has_end) {
+		tl_buf_puts(why, "meters take no timestamp filter");
+		return -EINVAL;
+	}
+	r = tl_mg_meters_pipeline(&p, q);
+	if (r == 0)
+		r = start_aggregate(c, c->meter, &p, &meter_ops, &k, why);
+	if (r == 0) {
+		k->unique = q->unique;
+		*out = &k->base;
+	}
+	bson_destroy(&p);
+	return r;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int resource_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	struct tl_stored_resource *x = row;
+	const bson_t *doc;
+	bson_iter_t it, arr;
+	bson_t meta;
+	size_t n = 0;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	memset(x, 0, sizeof(*x));
+	x->resource_id = str_or_empty(utf8_or_null(doc, "_id"));
+	x->project_id = utf8_or_null(doc, "project_id");
+	x->user_id = utf8_or_null(doc, "user_id");
+	x->source = utf8_or_null(doc, "source");
+	x->first_sample_timestamp = date_us(doc, "first_sample_timestamp");
+	x->last_sample_timestamp = date_us(doc, "last_sample_timestamp");
+	subdoc(doc, "metadata", &meta);
+	tl_buf_reset(&k->meta);
+	if (tl_mg_doc_json(&meta, &k->meta) < 0)
+		return -ENOMEM;
+	x->metadata = k->meta.data;
+	x->metadata_len = k->meta.len;
+	if (bson_iter_init_find(&it, doc, "meters") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr))
+		while (bson_iter_next(&arr)) {
+			if (!BSON_ITER_HOLDS_UTF8(&arr))
+				continue;
+			if (tl_array_grow((void **)&k->names, &k->cap_names, n + 1,
+					  sizeof(*k->names)) < 0)
+				return -ENOMEM;
+			k->names[n++] = bson_iter_utf8(&arr, NULL);
+		}
+	if (n > 1)
+		qsort(k->names, n, sizeof(*k->names), cmp_name);
+	x->meters = k->names;
+	x->n_meters = n;
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops resource_ops = {resource_next, cursor_close};
+
+int mg_query_resources(void *ctx, const struct tl_resource_query *q, struct tl_storage_cursor **out,
+		       struct tl_buf *why)
+{
+	struct mg *c = ctx;
+	bson_t p = BSON_INITIALIZER;
+	struct mg_cursor *k;
+	int r;
+
+	r = tl_mg_resources_pipeline(&p, q);
+	if (r == 0)
+		r = start_aggregate(c, c->meter, &p, &resource_ops, &k, why);
+	if (r == 0)
+		*out = &k->base;
+	bson_destroy(&p);
+	return r;
+}
+
+/* Reads a trait document into t; its text form appended to k->text (offset in *off). */
+static int read_trait(struct mg_cursor *k, const bson_t *d, struct tl_stored_trait *t, size_t *off)
+{
+	char buf[TL_SQL_TRAIT_TEXT_SIZE];
+	const char *text = "";
+	bson_iter_t it;
+	uint32_t len = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->name = str_or_empty(utf8_or_null(d, "trait_name"));
+	t->type = TL_TRAIT_TEXT;
+	if (bson_iter_init_find(&it, d, "trait_type") && BSON_ITER_HOLDS_NUMBER(&it))
+		t->type = (enum tl_trait_type)bson_iter_as_int64(&it);
+	if (bson_iter_init_find(&it, d, "trait_value")) {
+		if (BSON_ITER_HOLDS_UTF8(&it))
+			text = bson_iter_utf8(&it, &len);
+		else if (BSON_ITER_HOLDS_DATE_TIME(&it))
+			t->dt = bson_iter_date_time(&it) * 1000;
+		else if (BSON_ITER_HOLDS_NUMBER(&it)) {
+			t->i = bson_iter_as_int64(&it);
+			t->f = bson_iter_as_double(&it);
+		}
+	}
+	if (t->type != TL_TRAIT_TEXT && t->type != TL_TRAIT_NONE) {
+		len = (uint32_t)tl_sql_trait_text(t->type, t->i, t->f, t->dt, buf);
+		text = buf;
+	}
+	*off = k->text.len;
+	if (tl_buf_append(&k->text, text, len) < 0 || tl_buf_putc(&k->text, '\0') < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmp_trait(const void *a, const void *b)
+{
+	return strcmp(((const struct tl_stored_trait *)a)->name,
+		      ((const struct tl_stored_trait *)b)->name);
+}
+
+static int event_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	struct tl_stored_event *e = row;
+	const bson_t *doc;
+	bson_iter_t it, arr;
+	bson_t raw;
+	size_t n = 0, i, cap_offs = k->cap_traits;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	memset(e, 0, sizeof(*e));
+	e->message_id = str_or_empty(utf8_or_null(doc, "_id"));
+	e->event_type = str_or_empty(utf8_or_null(doc, "event_type"));
+	e->generated = date_us(doc, "timestamp");
+	subdoc(doc, "raw", &raw);
+	tl_buf_reset(&k->meta);
+	tl_buf_reset(&k->text);
+	if (tl_mg_doc_json(&raw, &k->meta) < 0)
+		return -ENOMEM;
+	e->raw = k->meta.data;
+	e->raw_len = k->meta.len;
+	if (bson_iter_init_find(&it, doc, "traits") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr))
+		while (bson_iter_next(&arr)) {
+			bson_t t;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&arr))
+				continue;
+			if (tl_array_grow((void **)&k->traits, &k->cap_traits, n + 1,
+					  sizeof(*k->traits)) < 0 ||
+			    tl_array_grow((void **)&k->offs, &cap_offs, n + 1, sizeof(*k->offs)) <
+				    0)
+				return -ENOMEM;
+			{
+				const uint8_t *data;
+				uint32_t len;
+
+				bson_iter_document(&arr, &len, &data);
+				if (!bson_init_static(&t, data, len))
+					continue;
+			}
+			if (read_trait(k, &t, &k->traits[n], &k->offs[n]) < 0)
+				return -ENOMEM;
+			n++;
+		}
+	for (i = 0; i < n; i++)
+		k->traits[i].text = k->text.data + k->offs[i];
+	if (n > 1)
+		qsort(k->traits, n, sizeof(*k->traits), cmp_trait);
+	e->traits = k->traits;
+	e->n_traits = n;
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops event_ops = {event_next, cursor_close};
+
+int mg_query_events(void *ctx, const struct tl_event_query *q, struct tl_storage_cursor **out,
+		    struct tl_buf *why)
+{
+	struct mg *c = ctx;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort = BSON_INITIALIZER;
+	struct mg_cursor *k = NULL;
+	int r;
+
+	r = tl_mg_events_filter(&filter, q, why);
+	if (r == 0 &&
+	    (!BSON_APPEND_INT32(&sort, "timestamp", 1) || !BSON_APPEND_INT32(&sort, "_id", 1) ||
+	     !find_opts(c, &opts, &sort, q->limit)))
+		r = -ENOMEM;
+	if (r == 0 && !(k = new_cursor(&event_ops)))
+		r = -ENOMEM;
+	if (r == 0) {
+		k->cur = mongoc_collection_find_with_opts(c->event, &filter, &opts, NULL);
+		*out = &k->base;
+	}
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	bson_destroy(&sort);
+	return r;
+}
+
+static int type_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	const char **name = row;
+	const bson_t *doc;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	*name = str_or_empty(utf8_or_null(doc, "_id"));
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops type_ops = {type_next, cursor_close};
+
+static int run_pipeline(struct mg *c, bson_t *p, const struct tl_storage_cursor_ops *ops,
+			struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	struct mg_cursor *k;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = start_aggregate(c, c->event, p, ops, &k, why);
+	if (r == 0)
+		*out = &k->base;
+	bson_destroy(p);
+	return r;
+}
+
+int mg_event_types(void *ctx, struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	bson_t *p = BCON_NEW("pipeline", "[", "{", "$group", "{", "_id", BCON_UTF8("$event_type"),
+			     "}", "}", "{", "$sort", "{", "_id", BCON_INT32(1), "}", "}", "]");
+
+	return run_pipeline(ctx, p, &type_ops, out, why);
+}
+
+static int trait_type_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	struct tl_stored_trait *t = row;
+	const bson_t *doc;
+	bson_iter_t it;
+	bson_t id;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	memset(t, 0, sizeof(*t));
+	subdoc(doc, "_id", &id);
+	t->name = str_or_empty(utf8_or_null(&id, "name"));
+	t->type = TL_TRAIT_TEXT;
+	if (bson_iter_init_find(&it, &id, "type") && BSON_ITER_HOLDS_NUMBER(&it))
+		t->type = (enum tl_trait_type)bson_iter_as_int64(&it);
+	t->text = "";
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops trait_type_ops = {trait_type_next, cursor_close};
+
+int mg_trait_types(void *ctx, const char *event_type, struct tl_storage_cursor **out,
+		   struct tl_buf *why)
+{
+	bson_t *p =
+		BCON_NEW("pipeline", "[", "{", "$match", "{", "event_type", BCON_UTF8(event_type),
+			 "}", "}", "{", "$unwind", BCON_UTF8("$traits"), "}", "{", "$group", "{",
+			 "_id", "{", "name", BCON_UTF8("$traits.trait_name"), "type",
+			 BCON_UTF8("$traits.trait_type"), "}", "}", "}", "{", "$sort", "{",
+			 "_id.name", BCON_INT32(1), "_id.type", BCON_INT32(1), "}", "}", "]");
+
+	return run_pipeline(ctx, p, &trait_type_ops, out, why);
+}
+
+static int trait_next(struct tl_storage_cursor *base, void *row, struct tl_buf *why)
+{
+	struct mg_cursor *k = (struct mg_cursor *)base;
+	const bson_t *doc;
+	bson_t t;
+	size_t off;
+
+	if (!mongoc_cursor_next(k->cur, &doc))
+		return cursor_end(k, why);
+	subdoc(doc, "t", &t);
+	tl_buf_reset(&k->text);
+	if (read_trait(k, &t, row, &off) < 0)
+		return -ENOMEM;
+	((struct tl_stored_trait *)row)->text = k->text.data + off;
+	return 1;
+}
+
+static const struct tl_storage_cursor_ops trait_ops = {trait_next, cursor_close};
+
+int mg_traits(void *ctx, const char *event_type, const char *trait_name,
+	      struct tl_storage_cursor **out, struct tl_buf *why)
+{
+	bson_t *p =
+		BCON_NEW("pipeline", "[", "{", "$match", "{", "event_type", BCON_UTF8(event_type),
+			 "}", "}", "{", "$unwind", BCON_UTF8("$traits"), "}", "{", "$match", "{",
+			 "traits.trait_name", BCON_UTF8(trait_name), "}", "}", "{", "$project", "{",
+			 "_id", BCON_INT32(0), "t", BCON_UTF8("$traits"), "}", "}", "]");
+
+	return run_pipeline(ctx, p, &trait_ops, out, why);
 }

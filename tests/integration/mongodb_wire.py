@@ -171,6 +171,29 @@ class Fake:
                                          "firstBatch": docs})
 
     def cmd_aggregate(self, req, doc):
+        coll, p = doc["aggregate"], doc["pipeline"]
+        ns = "%s.%s" % (DB, coll)
+        if coll == "event":
+            if p[0].get("$group"):  # event types
+                rows = [{"_id": t} for t in sorted({e["event_type"] for e in
+                                                     self.colls.get("event", [])})]
+            elif "$group" in p[2]:  # trait types
+                rows = [{"_id": {"name": "host", "type": 1}}, {"_id": {"name": "vcpus", "type": 2}}]
+            else:  # traits of one name
+                rows = [{"t": t} for e in self.colls.get("event", []) for t in e["traits"]
+                        if t["trait_name"] == p[2]["$match"]["traits.trait_name"]]
+            return req.replies(ok=1, cursor={"id": 0, "ns": ns, "firstBatch": rows})
+        if "duration_start" not in p[1].get("$group", {}):
+            if "$match" in p[0]:  # resources
+                rows = [{"_id": "inst-1", "user_id": "u1", "project_id": "p1", "source": "s",
+                         "metadata": {"%24k": [1, 2]}, "first_sample_timestamp": T0,
+                         "last_sample_timestamp": T0 + datetime.timedelta(seconds=40),
+                         "meters": ["memory", "cpu"]}]
+            else:  # meters
+                rows = [{"_id": {"counter_name": "cpu", "counter_type": "cumulative",
+                                 "counter_unit": "ns", "resource_id": "inst-1"},
+                         "user_id": "u1", "project_id": None, "source": "s"}]
+            return req.replies(ok=1, cursor={"id": 0, "ns": ns, "firstBatch": rows})
         row = {"_id": {"unit": "ns", "p": 2.0, "resource_id": "inst-1"}, "count": 3,
                "min": 1.0, "max": 3.0, "sum": 6.0, "avg": 2.0, "stddev": 0.5,
                "card_user": 2, "duration_start": T0 + datetime.timedelta(seconds=125),
@@ -405,6 +428,38 @@ def steps(fake, c):
     print("\n".join(lines_with(out, "q-")))
     expect(st == ["q-stats: row ns inst-1 count=3 avg=2 stddev=0.5 users=2 "
                   "start=1700000120000000 end=1700000180000000"], "statistics row", out)
+    # meters, resources, events: the pipelines and filters as sent, rows read back.
+    before = len(fake.log)
+    out = c.run(url, "q-meters", "q-events")
+    print("\n".join(lines_with(out, "q-")))
+    aggs = [d for n, d in fake.log[before:] if n == "aggregate"]
+    mp = aggs[0]["pipeline"]
+    expect(aggs[0]["aggregate"] == "meter" and mp[0] == {"$sort": {"timestamp": -1}} and
+           mp[2] == {"$match": {"_id.counter_name": "cpu"}} and mp[-1] == {"$limit": 10} and
+           aggs[0].get("allowDiskUse") is True, "meters pipeline %r" % aggs[0])
+    rp = aggs[1]["pipeline"]
+    expect(rp[0] == {"$match": {"project_id": "p1"}} and
+           rp[2]["$group"]["meters"] == {"$addToSet": "$counter_name"}, "resources pipeline %r" % rp)
+    expect(lines_with(out, "q-meters: row") == ["q-meters: row cpu 2 ns inst-1 None"], "meter row",
+           out)
+    expect(lines_with(out, "q-resources: row") ==
+           ['q-resources: row inst-1 1700000000000000 1700000040000000 {"$k":[1,2]} cpu memory'],
+           "resource row", out)
+    ev = [d for n, d in fake.log[before:] if n == "find" and d["find"] == "event"][0]
+    expect(ev["filter"] == {"event_type": "compute.instance.create.end", "$and": [
+        {"traits": {"$elemMatch": {"trait_name": "vcpus", "trait_value": {"$gte": 2}}}},
+        {"$or": [{"traits.trait_name": {"$ne": "project_id"}},
+                 {"traits": {"$elemMatch": {"trait_name": "project_id",
+                                            "trait_value": {"$eq": "p1"}}}}]}]} and
+           list(ev["sort"].items()) == [("timestamp", 1), ("_id", 1)], "events filter %r" % ev)
+    rows = lines_with(out, "q-events: row")
+    expect(len(rows) == 3 and rows[0] == 'q-events: row e1 compute.instance.create.end '
+           '1700000000500000 {"$k":1} host:1:h1 launched_at:4:2023-11-14T22:00:00 vcpus:2:4',
+           "event rows", out)
+    expect(lines_with(out, "q-types") == ["q-types: compute.instance.create.end"] and
+           lines_with(out, "q-trait-types") == ["q-trait-types: host 1", "q-trait-types: vcpus 2"]
+           and lines_with(out, "q-traits: launched_at") ==
+           ["q-traits: launched_at 4 2023-11-14T22:00:00"] * 3, "types and traits", out)
     # 5. the expirer: TTL indexes checked (they match: no change), orphans removed.
     mods = len(fake.commands("collMod"))
     out = c.run(url, "expire=600", ttl="600,-1")

@@ -13,6 +13,9 @@
  *                        that tries to name an operator
  *   q-complex            a complex query with =~, not and in, ordered
  *   q-stats              statistics with a period, groupby and stddev
+ *   q-meters             GET /v2/meters (unique) and q-resources
+ *   q-events             events with trait filters and admin scoping, then
+ *                        the event types, trait types and traits of one type
  *   expire=SECONDS       tl_storage_expire_samples at now - SECONDS
  * Exit 0 when every step ran (whatever it returned), 2 on bad usage.
  */
@@ -217,6 +220,91 @@ static void q_stats(struct tl_storage *s)
 	tl_buf_fini(&why);
 }
 
+static void q_meters_resources(struct tl_storage *s)
+{
+	struct tl_meter_query mq = {.filter = {.meter = "cpu"}, .unique = false, .limit = 10};
+	struct tl_resource_query rq = {.filter = {.project_id = "p1"}, .limit = 10};
+	struct tl_storage_cursor *c = NULL;
+	struct tl_stored_meter m;
+	struct tl_stored_resource r;
+	struct tl_buf why;
+	size_t i;
+	int rc;
+
+	tl_buf_init(&why);
+	rc = tl_storage_query_meters(s, &mq, &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &m, &why)) == 1; rc = 0)
+		printf("q-meters: row %s %d %s %s %s\n", m.name, (int)m.type, m.unit,
+		       m.resource_id ? m.resource_id : "-", m.project_id ? m.project_id : "None");
+	printf("q-meters: end rc=%d why=%s\n", rc, reason(&why, rc));
+	tl_storage_cursor_close(c);
+	c = NULL;
+	tl_buf_reset(&why);
+	rc = tl_storage_query_resources(s, &rq, &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &r, &why)) == 1; rc = 0) {
+		printf("q-resources: row %s %" PRId64 " %" PRId64 " %.*s", r.resource_id,
+		       r.first_sample_timestamp, r.last_sample_timestamp, (int)r.metadata_len,
+		       r.metadata);
+		for (i = 0; i < r.n_meters; i++)
+			printf(" %s", r.meters[i]);
+		printf("\n");
+	}
+	printf("q-resources: end rc=%d why=%s\n", rc, reason(&why, rc));
+	tl_storage_cursor_close(c);
+	tl_buf_fini(&why);
+}
+
+static void q_events(struct tl_storage *s)
+{
+	struct tl_trait_filter tf[] = {
+		{.name = "vcpus", .op = TL_QOP_GE, .value = {.type = TL_VALUE_INT, .i = 2}},
+	};
+	struct tl_event_query q = {
+		.event_type = "compute.instance.create.end",
+		.traits = tf,
+		.n_traits = 1,
+		.admin_project = "p1",
+		.limit = 10,
+	};
+	struct tl_storage_cursor *c = NULL;
+	struct tl_stored_event e;
+	struct tl_stored_trait t;
+	const char *name;
+	struct tl_buf why;
+	size_t i;
+	int rc;
+
+	tl_buf_init(&why);
+	rc = tl_storage_query_events(s, &q, &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &e, &why)) == 1; rc = 0) {
+		printf("q-events: row %s %s %" PRId64 " %.*s", e.message_id, e.event_type,
+		       e.generated, (int)e.raw_len, e.raw);
+		for (i = 0; i < e.n_traits; i++)
+			printf(" %s:%d:%s", e.traits[i].name, (int)e.traits[i].type,
+			       e.traits[i].text);
+		printf("\n");
+	}
+	printf("q-events: end rc=%d why=%s\n", rc, reason(&why, rc));
+	tl_storage_cursor_close(c);
+	c = NULL;
+	rc = tl_storage_event_types(s, &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &name, &why)) == 1; rc = 0)
+		printf("q-types: %s\n", name);
+	tl_storage_cursor_close(c);
+	c = NULL;
+	rc = tl_storage_trait_types(s, "compute.instance.create.end", &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &t, &why)) == 1; rc = 0)
+		printf("q-trait-types: %s %d\n", t.name, (int)t.type);
+	tl_storage_cursor_close(c);
+	c = NULL;
+	rc = tl_storage_traits(s, "compute.instance.create.end", "launched_at", &c, &why);
+	for (; rc == 0 && (rc = tl_storage_cursor_next(c, &t, &why)) == 1; rc = 0)
+		printf("q-traits: %s %d %s\n", t.name, (int)t.type, t.text);
+	printf("q-traits: end rc=%d why=%s\n", rc, reason(&why, rc));
+	tl_storage_cursor_close(c);
+	tl_buf_fini(&why);
+}
+
 int main(int argc, char **argv)
 {
 	struct tl_storage_options opt;
@@ -274,6 +362,10 @@ int main(int argc, char **argv)
 			q_complex(s);
 		} else if (strcmp(st, "q-stats") == 0) {
 			q_stats(s);
+		} else if (strcmp(st, "q-meters") == 0) {
+			q_meters_resources(s);
+		} else if (strcmp(st, "q-events") == 0) {
+			q_events(s);
 		} else if (strncmp(st, "expire=", 7) == 0) {
 			struct tl_expire_report rep = {0};
 

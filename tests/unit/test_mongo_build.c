@@ -393,6 +393,85 @@ static void test_doc_json(void **state)
 	tl_buf_fini(&out);
 }
 
+/* Trait names and values are values of $elemMatch, never keys or operators. */
+static void test_events_filter(void **state)
+{
+	struct tl_trait_filter traits[] = {
+		{.name = "$where", .op = TL_QOP_EQ, .value = {.type = TL_VALUE_STRING, .s = "$ne"}},
+		{.name = "vcpus", .op = TL_QOP_GT, .value = {.type = TL_VALUE_INT, .i = 2}},
+	};
+	struct tl_event_query q = {.event_type = "compute.instance.create.end",
+				   .has_start = true,
+				   .start = T0,
+				   .traits = traits,
+				   .n_traits = 2,
+				   .admin_project = "p1"};
+	struct tl_buf why;
+	bson_t b = BSON_INITIALIZER;
+
+	(void)state;
+	tl_buf_init(&why);
+	assert_int_equal(tl_mg_events_filter(&b, &q, &why), 0);
+	expect_json(
+		&b,
+		"{ \"event_type\" : \"compute.instance.create.end\", \"timestamp\" : { \"$gte\" :"
+		" { \"$date\" : \"2023-11-14T22:13:20.123Z\" } }, \"$and\" : [ { \"traits\" : { \""
+		"$elemMatch\" : { \"trait_name\" : \"$where\", \"trait_value\" : { \"$eq\" : \"$n"
+		"e\" } } } }, { \"traits\" : { \"$elemMatch\" : { \"trait_name\" : \"vcpus\", \"t"
+		"rait_value\" : { \"$gt\" : 2 } } } }, { \"$or\" : [ { \"traits.trait_name\" : { "
+		"\"$ne\" : \"project_id\" } }, { \"traits\" : { \"$elemMatch\" : { \"trait_name\""
+		" : \"project_id\", \"trait_value\" : { \"$eq\" : \"p1\" } } } } ] } ] }");
+	bson_destroy(&b);
+	traits[1].op = TL_QOP_REGEX;
+	bson_init(&b);
+	assert_int_equal(tl_mg_events_filter(&b, &q, &why), -EINVAL);
+	bson_destroy(&b);
+	tl_buf_fini(&why);
+}
+
+static void test_meters_resources_pipelines(void **state)
+{
+	struct tl_meta_match meta[] = {
+		{.key = "$x", .value = {.type = TL_VALUE_STRING, .s = "v"}},
+	};
+	struct tl_meter_query mq = {
+		.filter = {.meter = "cpu", .resource_id = "r1", .meta = meta, .n_meta = 1},
+		.unique = true,
+		.limit = 7};
+	struct tl_resource_query rq = {.filter = {.user_id = "u1"}, .limit = 3};
+	bson_t p = BSON_INITIALIZER;
+
+	(void)state;
+	assert_int_equal(tl_mg_meters_pipeline(&p, &mq), 0);
+	expect_json(
+		&p,
+		"{ \"0\" : { \"$sort\" : { \"timestamp\" : -1 } }, \"1\" : { \"$group\" : { \"_id"
+		"\" : { \"counter_name\" : \"$counter_name\", \"counter_type\" : \"$counter_type\""
+		", \"counter_unit\" : \"$counter_unit\", \"resource_id\" : \"$resource_id\" }, \""
+		"user_id\" : { \"$first\" : \"$user_id\" }, \"project_id\" : { \"$first\" : \"$pr"
+		"oject_id\" }, \"source\" : { \"$first\" : \"$source\" }, \"resource_metadata\" :"
+		" { \"$first\" : \"$resource_metadata\" } } }, \"2\" : { \"$match\" : { \"_id.cou"
+		"nter_name\" : \"cpu\", \"_id.resource_id\" : \"r1\", \"resource_metadata.%24x\" "
+		": \"v\" } }, \"3\" : { \"$group\" : { \"_id\" : { \"counter_name\" : \"$_id.coun"
+		"ter_name\", \"counter_type\" : \"$_id.counter_type\", \"counter_unit\" : \"$_id."
+		"counter_unit\" } } }, \"4\" : { \"$sort\" : { \"_id.counter_name\" : 1, \"_id.co"
+		"unter_type\" : 1, \"_id.counter_unit\" : 1 } }, \"5\" : { \"$limit\" : 7 } }");
+	bson_destroy(&p);
+	bson_init(&p);
+	assert_int_equal(tl_mg_resources_pipeline(&p, &rq), 0);
+	expect_json(
+		&p,
+		"{ \"0\" : { \"$match\" : { \"user_id\" : \"u1\" } }, \"1\" : { \"$sort\" : { \"t"
+		"imestamp\" : -1 } }, \"2\" : { \"$group\" : { \"_id\" : \"$resource_id\", \"user"
+		"_id\" : { \"$first\" : \"$user_id\" }, \"project_id\" : { \"$first\" : \"$projec"
+		"t_id\" }, \"source\" : { \"$first\" : \"$source\" }, \"metadata\" : { \"$first\""
+		" : \"$resource_metadata\" }, \"first_sample_timestamp\" : { \"$min\" : \"$timest"
+		"amp\" }, \"last_sample_timestamp\" : { \"$max\" : \"$timestamp\" }, \"meters\" :"
+		" { \"$addToSet\" : \"$counter_name\" } } }, \"3\" : { \"$sort\" : { \"last_sampl"
+		"e_timestamp\" : -1, \"_id\" : 1 } }, \"4\" : { \"$limit\" : 3 } }");
+	bson_destroy(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +482,8 @@ int main(void)
 		cmocka_unit_test(test_complex_filter),
 		cmocka_unit_test(test_complex_refusals),
 		cmocka_unit_test(test_stats_pipeline),
+		cmocka_unit_test(test_events_filter),
+		cmocka_unit_test(test_meters_resources_pipelines),
 		cmocka_unit_test(test_doc_json),
 	};
 
