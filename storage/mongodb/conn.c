@@ -60,12 +60,14 @@ int mg_connect(struct mg *c, const char *url, struct tl_buf *why)
 	uri = mongoc_uri_new_with_error(url, &err);
 	if (!uri) {
 		/* err names the option, never the password */
-		tl_buf_puts(why, "not a MongoDB URL");
+		if (why)
+			tl_buf_puts(why, "not a MongoDB URL");
 		return -EINVAL;
 	}
 	dbname = mongoc_uri_get_database(uri);
 	if (!dbname || !dbname[0]) {
-		tl_buf_puts(why, mg_url_problem(url));
+		if (why)
+			tl_buf_puts(why, mg_url_problem(url));
 		r = -EINVAL;
 		goto out;
 	}
@@ -91,7 +93,8 @@ int mg_connect(struct mg *c, const char *url, struct tl_buf *why)
 	}
 	c->client = mongoc_client_new_from_uri(uri);
 	if (!c->client) {
-		tl_buf_puts(why, "the MongoDB URL cannot be used");
+		if (why)
+			tl_buf_puts(why, "the MongoDB URL cannot be used");
 		r = -EINVAL;
 		goto out;
 	}

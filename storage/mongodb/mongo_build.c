@@ -574,7 +574,8 @@ int tl_mg_events_filter(bson_t *b, const struct tl_event_query *q, struct tl_buf
 	ok = ok && BSON_APPEND_ARRAY_BEGIN(b, "$and", &and);
 	for (i = 0; ok && i < q->n_traits; i++) {
 		if ((unsigned)q->traits[i].op > TL_QOP_GE) {
-			tl_buf_puts(why, "trait filters take lt, le, eq, ne, ge, gt");
+			if (why)
+				tl_buf_puts(why, "trait filters take lt, le, eq, ne, ge, gt");
 			bson_append_array_end(b, &and);
 			return -EINVAL;
 		}

@@ -336,7 +336,8 @@ int mg_statistics(void *ctx, const struct tl_stats_query *q, struct tl_storage_c
 	int r = 0;
 
 	if (q->period < 0) {
-		tl_buf_puts(why, "negative period");
+		if (why)
+			tl_buf_puts(why, "negative period");
 		return -EINVAL;
 	}
 	if (q->period > 0) {
@@ -459,7 +460,8 @@ int mg_query_meters(void *ctx, const struct tl_meter_query *q, struct tl_storage
 	int r;
 
 	if (q->filter.has_start || q->filter.has_end) {
-		tl_buf_puts(why, "meters take no timestamp filter");
+		if (why)
+			tl_buf_puts(why, "meters take no timestamp filter");
 		return -EINVAL;
 	}
 	r = tl_mg_meters_pipeline(&p, q);

@@ -225,7 +225,8 @@ static int update_resources(struct mg *c, const struct tl_sample *const *s, size
 		if (r == 0 &&
 		    (!mongoc_bulk_operation_update_one_with_opts(bulk, &uf, &u, &upsert, &err) ||
 		     !mongoc_bulk_operation_update_one_with_opts(bulk, &lf, &l, NULL, &err))) {
-			tl_buf_printf(rep->why, "resource update: %s", err.message);
+			if (rep->why)
+				tl_buf_printf(rep->why, "resource update: %s", err.message);
 			r = -EIO;
 		}
 		bson_destroy(&uf);
