@@ -569,6 +569,9 @@ void tl_storage_options_init(struct tl_storage_options *opt);
  * it is newer than this build knows.
  */
 int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why);
+/* For drivers (dbsync): -EPROTO with why naming the versions when st is
+ * newer than this build knows, else 0. */
+int tl_storage_schema_newer(const struct tl_schema_state *st, struct tl_buf *why);
 
 /*
  * The ceilometer capability keys (docs/compatibility.md §6.4) and their values for this

@@ -196,14 +196,9 @@ static int dbsync_mongodb(void *ctx, struct tl_buf *report, struct tl_buf *why)
 	r = schema_mongodb(c, &st, why);
 	if (r < 0)
 		return r;
-	if (st.current > st.latest) {
-		if (why)
-			tl_buf_printf(why,
-				      "the database schema is version %d, newer than this build "
-				      "knows (%d): upgrade Tally",
-				      st.current, st.latest);
-		return -EPROTO;
-	}
+	r = tl_storage_schema_newer(&st, why);
+	if (r < 0)
+		return r;
 	for (i = 0; r == 0 && i < sizeof(colls) / sizeof(colls[0]); i++)
 		r = create_collection(c, colls[i], report, why);
 	if (r == 0)
