@@ -47,18 +47,19 @@ static int event_doc(bson_t *b, const void *rec, int64_t now, struct tl_buf *why
 static int read_write_errors(const bson_t *reply, const size_t *map, size_t n_map,
 			     struct tl_store_report *rep, size_t *dups, struct tl_buf *why)
 {
+	struct tl_buf again; /* the reason to retry: it replaces a refusal's in why */
 	bson_iter_t it, arr, e;
 	int r = 0;
 
+	tl_buf_init(&again);
 	if (bson_iter_init_find(&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &arr) && bson_iter_next(&arr)) {
-		if (why && why->len == 0)
-			tl_buf_puts(why, "MongoDB write concern not satisfied (retrying)");
+		tl_buf_puts(&again, "MongoDB write concern not satisfied (retrying)");
 		r = -EAGAIN;
 	}
 	if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
 	    !bson_iter_recurse(&it, &arr))
-		return r;
+		goto out;
 	while (bson_iter_next(&arr)) {
 		int64_t code = 0, index = -1;
 		const char *msg = "refused by MongoDB";
@@ -78,16 +79,29 @@ static int read_write_errors(const bson_t *reply, const size_t *map, size_t n_ma
 		}
 		if (code == 11000) {
 			(*dups)++;
-		} else if (mg_code_transient(code) || index < 0 || (uint64_t)index >= n_map) {
-			/* Not about one document: retry the batch. */
-			if (why && why->len == 0)
-				tl_buf_printf(why, "MongoDB: %.*s", (int)(mlen > 200 ? 200 : mlen),
-					      msg);
+		} else if (mg_code_transient(code)) {
+			if (again.len == 0)
+				tl_buf_printf(&again, "MongoDB: %.*s",
+					      (int)(mlen > 200 ? 200 : mlen), msg);
+			r = -EAGAIN;
+		} else if (index < 0 || (uint64_t)index >= n_map) {
+			/* Not about a document of the batch: a reply not to trust, retry. */
+			if (again.len == 0)
+				tl_buf_printf(&again,
+					      "MongoDB: a write error naming no document of the "
+					      "batch (code %lld): %.*s",
+					      (long long)code, (int)(mlen > 200 ? 200 : mlen), msg);
 			r = -EAGAIN;
 		} else {
 			tl_store_report_refuse(rep, map[index], msg, mlen > 300 ? 300 : mlen);
 		}
 	}
+out:
+	if (r < 0 && why && again.len) {
+		tl_buf_reset(why);
+		tl_buf_append(why, again.data, again.len);
+	}
+	tl_buf_fini(&again);
 	return r;
 }
 

@@ -106,6 +106,12 @@ class Fake:
         fault = self.faults.pop(0) if coll == "meter" and self.faults else None
         if fault == "notwritable":
             return req.command_err(10107, "not primary", codeName="NotWritablePrimary")
+        if fault == "stepdown":
+            return req.command_err(189, "primary stepped down", codeName="PrimarySteppedDown")
+        if fault == "replchange":
+            # per document, as a server in the middle of an election answers
+            return req.replies({"ok": 1, "n": 0, "writeErrors": [
+                {"index": 0, "code": 11602, "errmsg": "operation was interrupted"}]})
         if fault == "garbage":
             # An OP_MSG that answers another request id with an empty document.
             # (libmongoc 1.23 itself crashes on an OP_MSG with no section, a
@@ -326,9 +332,12 @@ def steps(fake, c):
         [sample("s19")],                          # a nonsense reply, then stored
         [sample("s16"), sample("s-bad"), sample("s17")],  # one refused
         [sample("s18")],                          # write concern timeout, then a duplicate
+        [sample("s20")],                          # PrimarySteppedDown, then stored
+        [sample("s21")],                          # InterruptedDueToReplStateChange, then stored
     ])
     fake.faults = [None, None, "notwritable", None, "hangup", None, "garbage", None,
-                   "malformed", None, "refuse", "wc", None]
+                   "malformed", None, "refuse", "wc", None, "stepdown", None, "replchange",
+                   None]
     before = len(fake.log)
     out = c.run(url, "samples=" + f)
     w = lines_with(out, "samples: ")
@@ -343,17 +352,23 @@ def steps(fake, c):
            "retry after the drop: the half stored comes back as duplicates", out)
     expect(w[6].startswith("samples: rc=-11 "), "a broken message must be -EAGAIN", out)
     expect(w[7].startswith("samples: rc=0 stored=1 dups=0"), "retry after the broken one", out)
-    expect(w[8].startswith("samples: rc=-11 "), "a nonsense reply must be -EAGAIN", out)
+    expect(w[8].startswith("samples: rc=-11 ") and "naming no document" in w[8],
+           "a nonsense reply must be -EAGAIN", out)
     expect(w[9].startswith("samples: rc=0 stored=1 dups=0"), "retry after the nonsense", out)
     expect(w[10].startswith("samples: rc=0 stored=2 dups=0 refused=1 refused[1] ") and
            "Document failed validation" in w[10], "a refused document alone", out)
     expect(w[11].startswith("samples: rc=-11 ") and "write concern" in w[11],
            "write concern timeout must be -EAGAIN", out)
     expect(w[12].startswith("samples: rc=0 stored=0 dups=1"), "retry after wtimeout", out)
-    expect(len(w) == 13, "attempts: %d" % len(w), out)
+    expect(w[13].startswith("samples: rc=-11 ") and "stepped down" in w[13] and
+           w[14].startswith("samples: rc=0 stored=1 dups=0"), "PrimarySteppedDown", out)
+    expect(w[15].startswith("samples: rc=-11 ") and "interrupted" in w[15] and
+           w[16].startswith("samples: rc=0 stored=1 dups=0"), "InterruptedDueToReplStateChange",
+           out)
+    expect(len(w) == 17, "attempts: %d" % len(w), out)
     mids = [d["message_id"] for d in fake.colls["meter"]]
     expect(sorted(mids) == sorted(set(mids)), "a sample stored twice")
-    expect(set(mids) == {"s%d" % i for i in range(1, 20)}, "samples lost: %r" % sorted(mids))
+    expect(set(mids) == {"s%d" % i for i in range(1, 22)}, "samples lost: %r" % sorted(mids))
     ins = [d for n, d in fake.log[before:] if n == "insert" and d["insert"] == "meter"]
     first = ins[0]
     expect(first["ordered"] is False and first["$db"] == DB, "insert not unordered: %r" % first)
