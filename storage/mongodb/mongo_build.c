@@ -461,11 +461,19 @@ int tl_mg_meters_pipeline(bson_t *p, const struct tl_meter_query *q)
 	bson_t st, g, id, s;
 	int r;
 	bool ok;
-	/* stages: 0 sort, 1 group, 2 match, [3 group unique], sort, [limit] */
-	const char *k_sort = q->unique ? "4" : "3", *k_limit = q->unique ? "5" : "4";
+	/* stages: 0 match, 1 sort, 2 group, 3 match, [4 group unique], sort, [limit] */
+	const char *k_sort = q->unique ? "5" : "4", *k_limit = q->unique ? "6" : "5";
 
+	/* The meter and the resource are the same in every sample of a pair:
+	 * they are matched first, so that only those samples are sorted. */
+	ok = BSON_APPEND_DOCUMENT_BEGIN(p, "0", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &g) &&
+	     (!q->filter.meter || BSON_APPEND_UTF8(&g, "counter_name", q->filter.meter)) &&
+	     (!q->filter.resource_id ||
+	      BSON_APPEND_UTF8(&g, "resource_id", q->filter.resource_id)) &&
+	     bson_append_document_end(&st, &g) && bson_append_document_end(p, &st);
 	/* The latest sample of each (meter, resource), then the filter on it. */
-	ok = sort_desc_ts(p, "0") && BSON_APPEND_DOCUMENT_BEGIN(p, "1", &st) &&
+	ok = ok && sort_desc_ts(p, "1") && BSON_APPEND_DOCUMENT_BEGIN(p, "2", &st) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &id) &&
 	     BSON_APPEND_UTF8(&id, "counter_name", "$counter_name") &&
@@ -476,14 +484,14 @@ int tl_mg_meters_pipeline(bson_t *p, const struct tl_meter_query *q)
 	     first_of(&g, "project_id", "$project_id") && first_of(&g, "source", "$source") &&
 	     first_of(&g, "resource_metadata", "$resource_metadata") &&
 	     bson_append_document_end(&st, &g) && bson_append_document_end(p, &st) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(p, "2", &st) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(p, "3", &st) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(&st, "$match", &g);
 	if (!ok)
 		return -ENOMEM;
 	r = filter_named(&g, &q->filter, &grouped);
 	ok = r == 0 && bson_append_document_end(&st, &g) && bson_append_document_end(p, &st);
 	if (ok && q->unique)
-		ok = BSON_APPEND_DOCUMENT_BEGIN(p, "3", &st) &&
+		ok = BSON_APPEND_DOCUMENT_BEGIN(p, "4", &st) &&
 		     BSON_APPEND_DOCUMENT_BEGIN(&st, "$group", &g) &&
 		     BSON_APPEND_DOCUMENT_BEGIN(&g, "_id", &id) &&
 		     BSON_APPEND_UTF8(&id, "counter_name", "$_id.counter_name") &&

@@ -103,6 +103,7 @@ int tl_mg_stats_pipeline(bson_t *pipeline, const struct tl_stats_query *q, int64
 
 /*
  * GET /v2/meters as a pipeline on meter (elements "0", "1", ...): the
+ * samples of the filter's meter and resource (when it names them), the
  * latest sample of each (meter, type, unit, resource), the filter applied
  * to that row, with unique one row per (meter, type, unit); ordered by
  * name, type, unit, resource; the limit. Rows: _id {counter_name,

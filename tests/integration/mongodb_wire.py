@@ -190,7 +190,7 @@ class Fake:
                         if t["trait_name"] == p[2]["$match"]["traits.trait_name"]]
             return req.replies(ok=1, cursor={"id": 0, "ns": ns, "firstBatch": rows})
         if "duration_start" not in p[1].get("$group", {}):
-            if "$match" in p[0]:  # resources
+            if "meters" in p[2].get("$group", {}):  # resources
                 rows = [{"_id": "inst-1", "user_id": "u1", "project_id": "p1", "source": "s",
                          "metadata": {"%24k": [1, 2]}, "first_sample_timestamp": T0,
                          "last_sample_timestamp": T0 + datetime.timedelta(seconds=40),
@@ -449,8 +449,9 @@ def steps(fake, c):
     print("\n".join(lines_with(out, "q-")))
     aggs = [d for n, d in fake.log[before:] if n == "aggregate"]
     mp = aggs[0]["pipeline"]
-    expect(aggs[0]["aggregate"] == "meter" and mp[0] == {"$sort": {"timestamp": -1}} and
-           mp[2] == {"$match": {"_id.counter_name": "cpu"}} and mp[-1] == {"$limit": 10} and
+    expect(aggs[0]["aggregate"] == "meter" and mp[0] == {"$match": {"counter_name": "cpu"}} and
+           mp[1] == {"$sort": {"timestamp": -1}} and
+           mp[3] == {"$match": {"_id.counter_name": "cpu"}} and mp[-1] == {"$limit": 10} and
            aggs[0].get("allowDiskUse") is True, "meters pipeline %r" % aggs[0])
     rp = aggs[1]["pipeline"]
     expect(rp[0] == {"$match": {"project_id": "p1"}} and

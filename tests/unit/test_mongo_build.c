@@ -445,17 +445,18 @@ static void test_meters_resources_pipelines(void **state)
 	assert_int_equal(tl_mg_meters_pipeline(&p, &mq), 0);
 	expect_json(
 		&p,
-		"{ \"0\" : { \"$sort\" : { \"timestamp\" : -1 } }, \"1\" : { \"$group\" : { \"_id"
-		"\" : { \"counter_name\" : \"$counter_name\", \"counter_type\" : \"$counter_type\""
-		", \"counter_unit\" : \"$counter_unit\", \"resource_id\" : \"$resource_id\" }, \""
-		"user_id\" : { \"$first\" : \"$user_id\" }, \"project_id\" : { \"$first\" : \"$pr"
-		"oject_id\" }, \"source\" : { \"$first\" : \"$source\" }, \"resource_metadata\" :"
-		" { \"$first\" : \"$resource_metadata\" } } }, \"2\" : { \"$match\" : { \"_id.cou"
-		"nter_name\" : \"cpu\", \"_id.resource_id\" : \"r1\", \"resource_metadata.%24x\" "
-		": \"v\" } }, \"3\" : { \"$group\" : { \"_id\" : { \"counter_name\" : \"$_id.coun"
-		"ter_name\", \"counter_type\" : \"$_id.counter_type\", \"counter_unit\" : \"$_id."
-		"counter_unit\" } } }, \"4\" : { \"$sort\" : { \"_id.counter_name\" : 1, \"_id.co"
-		"unter_type\" : 1, \"_id.counter_unit\" : 1 } }, \"5\" : { \"$limit\" : 7 } }");
+		"{ \"0\" : { \"$match\" : { \"counter_name\" : \"cpu\", \"resource_id\" : \"r1\" "
+		"} }, \"1\" : { \"$sort\" : { \"timestamp\" : -1 } }, \"2\" : { \"$group\" : { \""
+		"_id\" : { \"counter_name\" : \"$counter_name\", \"counter_type\" : \"$counter_ty"
+		"pe\", \"counter_unit\" : \"$counter_unit\", \"resource_id\" : \"$resource_id\" }"
+		", \"user_id\" : { \"$first\" : \"$user_id\" }, \"project_id\" : { \"$first\" : \""
+		"$project_id\" }, \"source\" : { \"$first\" : \"$source\" }, \"resource_metadata\""
+		" : { \"$first\" : \"$resource_metadata\" } } }, \"3\" : { \"$match\" : { \"_id.c"
+		"ounter_name\" : \"cpu\", \"_id.resource_id\" : \"r1\", \"resource_metadata.%24x\""
+		" : \"v\" } }, \"4\" : { \"$group\" : { \"_id\" : { \"counter_name\" : \"$_id.cou"
+		"nter_name\", \"counter_type\" : \"$_id.counter_type\", \"counter_unit\" : \"$_id"
+		".counter_unit\" } } }, \"5\" : { \"$sort\" : { \"_id.counter_name\" : 1, \"_id.c"
+		"ounter_type\" : 1, \"_id.counter_unit\" : 1 } }, \"6\" : { \"$limit\" : 7 } }");
 	bson_destroy(&p);
 	bson_init(&p);
 	assert_int_equal(tl_mg_resources_pipeline(&p, &rq), 0);
