@@ -1,8 +1,9 @@
 """The MongoDB driver at the wire: python3-mockupdb plays the server.
 
-Usage: mongodb_wire.py TOOL WORKDIR
+Usage: mongodb_wire.py TOOL TALLYCTL WORKDIR
 
-TOOL is tests/tools/mongo_wire (the driver behind the storage interface).
+TOOL is tests/tools/mongo_wire (the driver behind the storage interface);
+TALLYCTL runs `tallyctl -c FILE dbsync` on the same server at the end.
 The server below keeps just enough state to answer like MongoDB (documents
 per collection, the unique key on meter.message_id and event._id, indexes
 with their expireAfterSeconds) and logs every command libmongoc sends; the
@@ -258,9 +259,10 @@ def lines_with(out, prefix):
 
 
 def main():
-    tool, work = sys.argv[1], sys.argv[2]
+    tool, tallyctl, work = sys.argv[1], sys.argv[2], sys.argv[3]
     fake = Fake()
     c = Check(tool, work)
+    c.tallyctl = tallyctl
     try:
         steps(fake, c)
     finally:
@@ -485,7 +487,23 @@ def steps(fake, c):
     dels = fake.commands("delete")
     expect(dels and list(dels[-1]["deletes"][0]["q"]) == ["last_sample_timestamp"],
            "orphan delete %r" % dels)
-    # 6. a server that is not there: -EAGAIN at open, quickly.
+    # 6. tallyctl dbsync with a configuration: its TTLs reach the indexes.
+    conf = os.path.join(c.work, "tally.yaml")
+    with open(conf, "w") as f:
+        f.write('storage:\n  connection: "%s"\n  metering_time_to_live: 900\n'
+                '  event_time_to_live: 60\n' % url)
+    mods = len(fake.commands("collMod"))
+    p = subprocess.run([c.tallyctl, "-c", conf, "dbsync"], capture_output=True, text=True,
+                       timeout=60)
+    expect(p.returncode == 0 and "database 1 (mongodb): ready" in p.stdout,
+           "tallyctl dbsync: %d %s %s" % (p.returncode, p.stdout, p.stderr))
+    expect(sorted((d["collMod"], d["index"]["expireAfterSeconds"])
+                  for d in fake.commands("collMod")[mods:]) == [("meter", 900), ("resource", 900)]
+           and fake.commands("createIndexes")[-1]["indexes"][0] ==
+           {"key": {"timestamp": 1}, "name": "event_ttl", "expireAfterSeconds": 60},
+           "tallyctl dbsync TTLs: %s" % p.stdout)
+    expect(url not in p.stdout + p.stderr, "tallyctl printed the URL")
+    # 7. a server that is not there: -EAGAIN at open, quickly.
     out = c.run("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300", "schema")
     expect(out[0].startswith("open: rc=-11 "), "unreachable server must be -EAGAIN", out)
 

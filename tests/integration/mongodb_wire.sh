@@ -8,7 +8,7 @@
 # statistics pipeline, and the driver's answers to duplicate keys,
 # NotWritablePrimary, a write-concern timeout, a connection dropped
 # mid-batch, malformed replies and a refused document. The driver runs in
-# tests/tools/mongo_wire. Skipped (77) without python3-mockupdb. About 4 s.
+# tests/tools/mongo_wire; tallyctl dbsync applies a configuration's TTLs. Skipped (77) without python3-mockupdb. About 4 s.
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 PY=${PYTHON3_DEBIAN:-/usr/bin/python3}
@@ -19,4 +19,4 @@ if ! "$PY" -c 'import mockupdb' 2>/dev/null; then
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/tally-mongo.XXXXXX") || exit 99
 trap 'rm -rf "$work"' EXIT
-"$PY" "$top_srcdir/tests/integration/mongodb_wire.py" "$TOOL" "$work"
+"$PY" "$top_srcdir/tests/integration/mongodb_wire.py" "$TOOL" "$top_builddir/tallyctl" "$work"
