@@ -8,7 +8,8 @@
 # statistics pipeline, and the driver's answers to duplicate keys,
 # NotWritablePrimary, a write-concern timeout, a connection dropped
 # mid-batch, malformed replies and a refused document. The driver runs in
-# tests/tools/mongo_wire; tallyctl dbsync applies a configuration's TTLs. Skipped (77) without python3-mockupdb. About 4 s.
+# tests/tools/mongo_wire; then tallyctl dbsync applies a configuration's
+# TTLs. Skipped (77) without python3-mockupdb. About 4 s.
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 PY=${PYTHON3_DEBIAN:-/usr/bin/python3}
