@@ -3,7 +3,9 @@
 Usage: mongodb_wire.py TOOL TALLYCTL WORKDIR
 
 TOOL is tests/tools/mongo_wire (the driver behind the storage interface);
-TALLYCTL runs `tallyctl -c FILE dbsync` on the same server at the end.
+TALLYCTL runs `tallyctl -c FILE dbsync` on the same server at the end, and
+the tallyd beside it stores UDP samples through the database dispatcher
+(a refused sample is dead-lettered alone).
 The server below keeps just enough state to answer like MongoDB (documents
 per collection, the unique key on meter.message_id and event._id, indexes
 with their expireAfterSeconds) and logs every command libmongoc sends; the
@@ -16,10 +18,15 @@ Exit 0 when every check passes, 1 with the first failure.
 import datetime
 import json
 import os
+import signal
+import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
+
+import msgpack
 
 from mockupdb import MockupDB
 
@@ -36,6 +43,7 @@ class Fake:
         self.indexes = {}  # name -> {index name: spec}
         self.log = []  # (command name, document)
         self.faults = []  # consumed by inserts into meter
+        self.refuse_ids = set()  # message_ids every insert refuses
         self.server = MockupDB(auto_ismaster=False)
         self.server.autoresponds(self.handle)
         self.port = self.server.run()
@@ -133,7 +141,8 @@ class Fake:
         have = {d.get(key) for d in stored}
         n, errors = 0, []
         for i, d in enumerate(docs):
-            if fault == "refuse" and d.get("message_id") == "s-bad":
+            if (fault == "refuse" and d.get("message_id") == "s-bad") or \
+                    d.get("message_id") in self.refuse_ids:
                 errors.append({"index": i, "code": 121, "errmsg": "Document failed validation"})
             elif d.get(key) in have:
                 errors.append({"index": i, "code": 11000,
@@ -503,7 +512,65 @@ def steps(fake, c):
            {"key": {"timestamp": 1}, "name": "event_ttl", "expireAfterSeconds": 60},
            "tallyctl dbsync TTLs: %s" % p.stdout)
     expect(url not in p.stdout + p.stderr, "tallyctl printed the URL")
-    # 7. a server that is not there: -EAGAIN at open, quickly.
+    # 7. tallyd's database dispatcher: samples over UDP stored once, the one the
+    #    server refuses dead-lettered alone.
+    tallyd = os.path.join(os.path.dirname(c.tallyctl), "tallyd")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    buf = os.path.join(c.work, "buffer")
+    with open(conf, "w") as f:
+        f.write('telemetry_secret: ""\ncollector:\n'
+                '  amqp: {urls: ["amqp://guest:guest@127.0.0.1:1/"]}\n'
+                '  udp: {address: "127.0.0.1", port: %d}\n'
+                '  buffer: {path: "%s", max_size: 64MiB}\n'
+                '  dispatchers: [{name: db, type: database}]\n'
+                'storage: {connection: "%s"}\napi: {enabled: false}\ncontrol: {port: 0}\n'
+                % (port, buf, url))
+    fake.refuse_ids = {"u-bad"}
+    log = open(os.path.join(c.work, "tallyd.log"), "w")
+    t = subprocess.Popen([tallyd, "-c", conf], stderr=log)
+    try:
+        deadline = time.time() + 10
+        while "collector started" not in open(log.name).read():
+            expect(time.time() < deadline and t.poll() is None,
+                   "tallyd did not start: " + open(log.name).read()[-2000:])
+            time.sleep(0.05)
+        want = {"u%d" % i for i in range(19)}
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for mid in sorted(want) + ["u-bad"]:
+            d = sample(mid)
+            d["message_signature"] = ""
+            s.sendto(msgpack.packb(d), ("127.0.0.1", port))
+        deadline = time.time() + 15
+        while not want <= {d["message_id"] for d in fake.colls["meter"]}:
+            expect(time.time() < deadline, "tallyd did not store the UDP samples: " +
+                   open(log.name).read()[-2000:])
+            time.sleep(0.1)
+        deadline = time.time() + 10
+        while True:
+            p = subprocess.run([c.tallyctl, "deadletter", "list", "--path", buf],
+                               capture_output=True, text=True, timeout=30)
+            if "u-bad" in p.stdout or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        dl = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+        expect(len(dl) == 1 and "u-bad" in json.dumps(dl[0]) and
+               "Document failed validation" in json.dumps(dl[0]),
+               "dead letters: %s %s" % (p.stdout[-2000:], p.stderr[-500:]))
+        mids = [d["message_id"] for d in fake.colls["meter"]]
+        expect(len(mids) == len(set(mids)) and "u-bad" not in mids, "stored twice or refused")
+        print("tallyd: 19 UDP samples stored once, 1 dead-lettered: %s" % dl[0].get("reason", ""))
+    finally:
+        t.send_signal(signal.SIGTERM)
+        try:
+            t.wait(10)
+        except subprocess.TimeoutExpired:
+            t.kill()
+            fail("tallyd did not stop on SIGTERM")
+        log.close()
+    # 8. a server that is not there: -EAGAIN at open, quickly.
     out = c.run("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300", "schema")
     expect(out[0].startswith("open: rc=-11 "), "unreachable server must be -EAGAIN", out)
 

@@ -9,7 +9,9 @@
 # NotWritablePrimary, a write-concern timeout, a connection dropped
 # mid-batch, malformed replies and a refused document. The driver runs in
 # tests/tools/mongo_wire; then tallyctl dbsync applies a configuration's
-# TTLs. Skipped (77) without python3-mockupdb. About 4 s.
+# TTLs, and tallyd's database dispatcher stores UDP samples, the one the
+# server refuses dead-lettered alone. Skipped (77) without python3-mockupdb.
+# About 5 s.
 set -u
 : "${top_srcdir:?run from make check}" "${top_builddir:?run from make check}"
 PY=${PYTHON3_DEBIAN:-/usr/bin/python3}
