@@ -37,7 +37,8 @@ T0 = datetime.datetime(2023, 11, 14, 22, 13, 20)
 class Fake:
     """A tiny MongoDB: enough state for the driver's commands."""
 
-    def __init__(self):
+    def __init__(self, set_name=None):
+        self.set_name = set_name  # a replica set primary, else a standalone
         self.lock = threading.Lock()
         self.colls = {}  # name -> list of documents
         self.indexes = {}  # name -> {index name: spec}
@@ -60,10 +61,15 @@ class Fake:
         name = next(iter(doc))
         lname = name.lower()
         if lname in ("ismaster", "hello"):
+            rs = {}
+            if self.set_name:
+                me = "127.0.0.1:%d" % self.port
+                rs = {"setName": self.set_name, "hosts": [me], "me": me, "setVersion": 1,
+                      "secondary": False}
             return req.replies(ismaster=True, isWritablePrimary=True, maxWireVersion=9,
                                minWireVersion=0, maxBsonObjectSize=16777216,
                                maxMessageSizeBytes=48000000, maxWriteBatchSize=100000,
-                               ok=1)
+                               ok=1, **rs)
         with self.lock:
             self.log.append((name, doc))
             fn = getattr(self, "cmd_" + name, None)
@@ -570,7 +576,26 @@ def steps(fake, c):
             t.kill()
             fail("tallyd did not stop on SIGTERM")
         log.close()
-    # 8. a server that is not there: -EAGAIN at open, quickly.
+    # 8. the write concern: acknowledged on a standalone, majority when the URL
+    #    names a replica set, the URL's own w when it says one.
+    wcs = [d.get("writeConcern") for d in fake.commands("insert")]
+    expect(all(w in (None, {"w": 1}) for w in wcs), "standalone write concern %r" % wcs[:3])
+    rs = Fake(set_name="rs0")
+    try:
+        f = c.file("rs", [[sample("r1")]])
+        for extra, want in (("&replicaSet=rs0", {"w": "majority", "wtimeout": 10000}),
+                            ("&replicaSet=rs0&w=1", {"w": 1}),
+                            ("&replicaSet=rs0&w=majority&wtimeoutMS=2500",
+                             {"w": "majority", "wtimeout": 2500})):
+            n = len(rs.commands("insert"))
+            out = c.run(rs.url(extra), "samples=" + f)
+            expect(lines_with(out, "samples: rc=0 "), "replica set write: %r" % out)
+            got = rs.commands("insert")[n]
+            expect(got.get("writeConcern") == want,
+                   "write concern with %s: %r" % (extra, got.get("writeConcern")))
+    finally:
+        rs.server.stop()
+    # 9. a server that is not there: -EAGAIN at open, quickly.
     out = c.run("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300", "schema")
     expect(out[0].startswith("open: rc=-11 "), "unreachable server must be -EAGAIN", out)
 
