@@ -14,6 +14,10 @@
 /* Server selection gives up after this long unless the URL says otherwise:
  * a store that is down is -EAGAIN soon, not after libmongoc's 30 s. */
 #define MG_SELECT_MS 5000
+/* A server that stops answering mid-operation is given up after this long
+ * (libmongoc's own default is 5 minutes), unless the URL or the caller's
+ * timeout says otherwise. */
+#define MG_SOCKET_MS 60000
 /* How long a majority write waits for its acknowledgements (wtimeout). */
 #define MG_WTIMEOUT_MS 10000
 
@@ -75,9 +79,10 @@ int mg_connect(struct mg *c, const char *url, struct tl_buf *why)
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
 					       c->opt.timeout_ms ? (int32_t)c->opt.timeout_ms
 								 : MG_SELECT_MS);
-	if (c->opt.timeout_ms && !mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
-					       (int32_t)c->opt.timeout_ms);
+					       c->opt.timeout_ms ? (int32_t)c->opt.timeout_ms
+								 : MG_SOCKET_MS);
 	uwc = mongoc_uri_get_write_concern(uri);
 	if (mongoc_write_concern_get_w(uwc) == MONGOC_WRITE_CONCERN_W_DEFAULT &&
 	    !mongoc_write_concern_get_wmajority(uwc)) {

@@ -49,8 +49,9 @@ const char *mg_url_problem(const char *url);
 /*
  * Creates the client of url with its write concern: the URL's w when it
  * names one, else majority (wtimeout 10 s unless the URL sets one) when the
- * URL names a replicaSet, else acknowledged. Fills c->client, c->db and the
- * collections. 0, -EINVAL or -ENOMEM.
+ * URL names a replicaSet, else acknowledged. Server selection and socket
+ * timeouts: the URL's, else opt.timeout_ms, else 5 s and 60 s. Fills
+ * c->client, c->db and the collections. 0, -EINVAL or -ENOMEM.
  */
 int mg_connect(struct mg *c, const char *url, struct tl_buf *why);
 
