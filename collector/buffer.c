@@ -709,6 +709,9 @@ static int append_txn(struct tl_buffer *b, const struct tl_buffer_rec *recs, siz
 		rc = tl_buffer_lmdb_fail(b, "append: state", mrc);
 		goto out;
 	}
+	/* Its own records right after what it consumed go with it: it would only skip them. */
+	if (sr && up_to + 1 == first)
+		up_to = first + n - 1;
 	if (sr && up_to + 1 > sr->next) {
 		mrc = tl_buffer_cursor_put(b, txn, sr->name, sr->name_len, up_to + 1);
 		if (mrc) {
@@ -936,6 +939,11 @@ void tl_buffer_reader_close(struct tl_buffer_reader *r)
 uint64_t tl_buffer_reader_next(const struct tl_buffer_reader *r)
 {
 	return r->next;
+}
+
+uint64_t tl_buffer_next_seq(struct tl_buffer *b)
+{
+	return atomic_load(&b->next_seq);
 }
 
 void tl_buffer_release(struct tl_buffer_reader *r)

@@ -268,7 +268,9 @@ int tl_buffer_state_each(struct tl_buffer *b, const void *prefix, size_t plen,
  * from what it reads commits, in ONE write transaction, the n records it
  * derived (appended as tl_buffer_append() does), its n_state side-state
  * pairs, and its cursor moved to consumed_up_to + 1 (a value below the
- * cursor leaves it). All or nothing, so a crash at any point leaves either
+ * cursor leaves it), or past its own records when they follow
+ * consumed_up_to directly (nothing appended in between: it would read them
+ * only to skip them). All or nothing, so a crash at any point leaves either
  * the inputs unconsumed with the old state and no output, or all three:
  * a restart neither loses nor repeats a derived record. n and n_state may
  * be 0 (a move alone, or a flush's state alone). The commit is exempt from
@@ -300,6 +302,9 @@ void tl_buffer_reader_close(struct tl_buffer_reader *r);
 
 /* The reader's cursor: the next sequence it has to deliver. */
 uint64_t tl_buffer_reader_next(const struct tl_buffer_reader *r);
+/* The sequence the next append gets (what tl_buffer_stats() says, without a transaction). Any
+ * thread. */
+uint64_t tl_buffer_next_seq(struct tl_buffer *b);
 
 /*
  * Reads from the reader's cursor up to max_records records (> 0) and about

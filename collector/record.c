@@ -422,3 +422,39 @@ int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *rec
 	}
 	return tl_buf_error(&rb->text);
 }
+
+int tl_record_peek_counter_name(const struct tl_buffer_rec *rec, char *name, size_t cap)
+{
+	static const char head[] = "{\"source\":", field[] = ",\"counter_name\":\"";
+	const char *p = rec->data, *end = p + rec->len;
+
+	if (rec->len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+		return -1;
+	p += sizeof(head) - 1;
+	if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+		p += 4;
+	} else if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\' && ++p == end) /* skips the escaped character */
+				return -1;
+		if (p == end)
+			return -1;
+		p++;
+	} else {
+		return -1;
+	}
+	if ((size_t)(end - p) < sizeof(field) - 1 || memcmp(p, field, sizeof(field) - 1) != 0)
+		return -1;
+	p += sizeof(field) - 1;
+	for (size_t n = 0; p + n < end && n + 1 < cap; n++) {
+		if (p[n] == '\\')
+			return -1;
+		if (p[n] == '"') {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			return (int)n;
+		}
+		name[n] = p[n];
+	}
+	return -1;
+}

@@ -78,4 +78,13 @@ void tl_record_batch_fini(struct tl_record_batch *rb);
  */
 int tl_record_decode(struct tl_record_batch *rb, const struct tl_buffer_rec *recs, size_t n);
 
+/*
+ * The counter_name of a sample record without decoding it: the writer puts
+ * it second, after source. Copies it (NUL-terminated) into name[0..cap) and
+ * returns its length, or -1 when the record does not start the writer's way
+ * or the name holds an escape or is longer than cap - 1: then decode it to
+ * know. For a reader that skips what it does not need (the pipeline stage).
+ */
+int tl_record_peek_counter_name(const struct tl_buffer_rec *rec, char *name, size_t cap);
+
 #endif

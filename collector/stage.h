@@ -6,9 +6,9 @@
  * The stage reads the sample records with its own cursor, "pipeline" (it
  * skips events and the records it derived itself, TL_BUFFER_FLAG_DERIVED),
  * runs each batch through the pipelines, and commits in ONE transaction
- * (tl_buffer_stage_commit()) the derived samples it publishes, the whole
- * state of the transformers (side state "pipeline/state", chunked) and its
- * cursor moved past the batch. A crash at any point therefore leaves either
+ * (tl_buffer_stage_commit()) the derived samples it publishes, what the
+ * batch changed of the transformers' state (side state under "pipeline/",
+ * stage_state.h) and its cursor moved past the batch. A crash at any point therefore leaves either
  * the batch unconsumed with the state before it, or both done: a restart
  * resumes from the stored cursor with the stored state and emits no derived
  * sample twice and none is lost. Each derived record carries the index of
@@ -35,18 +35,15 @@
 #include "collector/buffer.h"
 #include "collector/ingest.h"
 #include "collector/route.h"
+#include "collector/stage_state.h" /* TL_STAGE_SEEN */
 #include "common/conf_yaml.h"
 #include "dispatchers/dispatcher_conf.h"
 #include "pipeline/pipeline_conf.h"
 
 /* The stage's cursor name. */
 #define TL_STAGE_CURSOR "pipeline"
-/* Side-state key of the transformers' state (chunks: "pipeline/state/N"). */
-#define TL_STAGE_STATE_KEY "pipeline/state"
 /* Period of the flush without input (aggregator retention_time), ms. */
 #define TL_STAGE_FLUSH_MS 1000
-/* Input ids remembered to drop a redelivered sample (stage.c "seen"). */
-#define TL_STAGE_SEEN 8192
 /* Records read per batch at most (fewer when a commit would be too large). */
 #define TL_STAGE_BATCH 16384
 /*

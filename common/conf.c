@@ -1284,3 +1284,114 @@ int tl_conf_parse_key(const struct tl_conf_item *items, const char *key, const c
 	}
 	return c.rc;
 }
+
+/* ================================================================ schema listing */
+
+static const char *const type_names[] = {
+	[TL_CONF_BOOL] = "bool",     [TL_CONF_INT] = "int",	    [TL_CONF_SIZE] = "size",
+	[TL_CONF_DOUBLE] = "double", [TL_CONF_STRING] = "string",   [TL_CONF_ENUM] = "enum",
+	[TL_CONF_STRLIST] = "list",  [TL_CONF_SECTION] = "section", [TL_CONF_LIST] = "maps",
+};
+
+static void list_items(const struct tl_conf_item *items, const char *path, struct tl_buf *out);
+
+/* What an item without a default holds, as YAML (a string holds NULL). */
+static const char *zero_text(enum tl_conf_type t)
+{
+	switch (t) {
+	case TL_CONF_BOOL:
+		return "false";
+	case TL_CONF_STRING:
+		return "null";
+	case TL_CONF_STRLIST:
+	case TL_CONF_LIST:
+		return "[]";
+	default:
+		return "0";
+	}
+}
+
+/* One line: path, type, default, range, flags, help; tabs inside help become spaces. */
+static void list_item(const struct tl_conf_item *it, const char *path, struct tl_buf *out)
+{
+	const struct tl_conf_enum *e;
+	const struct tl_conf_variant *v;
+	char p[PATH_SIZE], vp[PATH_SIZE], b1[64], b2[64];
+	const char *h;
+	size_t i;
+
+	path_join(p, path, it->key);
+	if (it->type <= TL_CONF_END || it->type > TL_CONF_LIST)
+		return;
+	tl_buf_printf(out, "%s\t%s\t", p, type_names[it->type]);
+	if (it->flags & TL_CONF_REQUIRED)
+		tl_buf_puts(out, "(required)");
+	else if (it->def)
+		tl_buf_puts(out, it->def);
+	else if (it->type != TL_CONF_SECTION)
+		tl_buf_puts(out, zero_text(it->type));
+	tl_buf_putc(out, '\t');
+	switch (it->type) {
+	case TL_CONF_INT:
+	case TL_CONF_SIZE:
+	case TL_CONF_STRLIST:
+	case TL_CONF_LIST:
+		if (it->min || it->max)
+			tl_buf_printf(out, "%" PRId64 "..%" PRId64, it->min, it->max);
+		break;
+	case TL_CONF_DOUBLE:
+		if (it->dmin != 0 || it->dmax != 0) {
+			format_double(it->dmin, b1, sizeof(b1));
+			format_double(it->dmax, b2, sizeof(b2));
+			tl_buf_printf(out, "%s..%s", b1, b2);
+		}
+		break;
+	case TL_CONF_ENUM:
+		for (e = it->values; e && e->name; e++)
+			tl_buf_printf(out, "%s%s", e == it->values ? "" : "|", e->name);
+		break;
+	default:
+		break;
+	}
+	snprintf(b1, sizeof(b1), "%s%s%s", it->flags & TL_CONF_NULLABLE ? " nullable" : "",
+		 it->flags & TL_CONF_SECRET ? " secret" : "",
+		 it->flags & TL_CONF_UNIQUE ? " unique" : "");
+	tl_buf_printf(out, "\t%s\t", b1[0] ? b1 + 1 : "");
+	for (h = it->help; h && *h; h++)
+		tl_buf_putc(out, *h == '\t' || *h == '\n' ? ' ' : *h);
+	tl_buf_putc(out, '\n');
+
+	if (it->type == TL_CONF_SECTION) {
+		list_items(it->section, p, out);
+	} else if (it->type == TL_CONF_LIST && it->list) {
+		if (snprintf(vp, sizeof(vp), "%s[]", p) >= (int)sizeof(vp))
+			return;
+		if (it->list->type_key && it->list->variant) {
+			tl_buf_printf(out, "%s.%s\tenum\t(required)\t", vp, it->list->type_key);
+			for (i = 0; (v = it->list->variant(i)); i++)
+				tl_buf_printf(out, "%s%s", i ? "|" : "", v->name);
+			tl_buf_puts(out, "\t\tthe type of the element\n");
+		}
+		list_items(it->list->items, vp, out);
+		for (i = 0; it->list->type_key && it->list->variant && (v = it->list->variant(i));
+		     i++) {
+			if (snprintf(vp, sizeof(vp), "%s[%s=%s]", p, it->list->type_key, v->name) <
+			    (int)sizeof(vp))
+				list_items(v->items, vp, out);
+		}
+	}
+}
+
+static void list_items(const struct tl_conf_item *items, const char *path, struct tl_buf *out)
+{
+	const struct tl_conf_item *it;
+
+	for (it = items; it && it->key; it++)
+		list_item(it, path, out);
+}
+
+int tl_conf_schema_list(const struct tl_conf_item *items, struct tl_buf *out)
+{
+	list_items(items, "", out);
+	return tl_buf_error(out);
+}

@@ -201,6 +201,18 @@ int tl_conf_dump(const struct tl_conf_item *items, const void *obj, bool show_se
 int tl_conf_schema_validate(const struct tl_conf_item *items, struct tl_conf_errors *errs);
 
 /*
+ * Appends every key of a schema to out, one line each, in schema order:
+ * "path<TAB>type<TAB>default<TAB>range<TAB>flags<TAB>help". Paths are dotted;
+ * the common keys of a LIST are "list[].key", its type key "list[].type" (an
+ * enum of the variants), a variant's keys "list[type=NAME].key". A default is
+ * the item's YAML text, "(required)", or the zero of the type; range is
+ * "min..max" (counts for lists), enum names joined by '|', or empty; flags
+ * are words among "nullable secret unique". For tallyd --list-keys and the
+ * man page test. Returns 0 or -ENOMEM.
+ */
+int tl_conf_schema_list(const struct tl_conf_item *items, struct tl_buf *out);
+
+/*
  * An item check for a STRING that must be an IPv4 or IPv6 address as
  * inet_pton() reads them ("0.0.0.0", "::1"): no host name, which the roles
  * would have to resolve, and no scope ("%eth0"). Used by api.listen and

@@ -53,6 +53,7 @@ int tl_sample_write_json(const struct tl_sample *s, struct tl_buf *b)
 		return tl_buf_append(b, s->json, s->json_len);
 	if (tl_time_format(s->timestamp, ts, sizeof(ts)) == 0)
 		return -EINVAL;
+	/* source, then counter_name: tl_record_peek_counter_name() relies on the order. */
 	tl_buf_append(b, "{\"source\":", 10);
 	if (s->source)
 		tl_json_write_string(s->source, strlen(s->source), b);

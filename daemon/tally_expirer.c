@@ -15,7 +15,9 @@
  *
  * This file is the program around it: the command line, the configuration,
  * signals, and what is shown. On a terminal it draws a progress bar on
- * stderr; otherwise (cron) it prints one summary line per table on stdout.
+ * stderr (common/progress.h: rows, rate, elapsed, time left) and a final
+ * line per kind; in any case (cron) it prints one summary line per table on
+ * stdout.
  *
  * Exit status: 0 done (also when a TTL keeps everything), 1 the store failed
  * or cannot be reached, 2 usage or configuration error, 75 another expirer
@@ -36,6 +38,7 @@
 #include "common/buf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "common/time.h"
 #include "expirer/expirer.h"
 #include "storage/storage.h"
@@ -65,7 +68,7 @@ static void usage(FILE *f)
 		"they leave behind (resources, meters, metadata, event types) unless\n"
 		"storage.expire_samples_only. Meant for cron; safe alongside tallyd.\n"
 		"\n"
-		"  -c, --config FILE   the configuration (default /etc/tally/tally.yaml);\n"
+		"  -c, --config FILE   the configuration (default " TL_DEFAULT_CONFIG ");\n"
 		"                      only its storage section is read\n"
 		"  -n, --dry-run       count what would be removed; change nothing\n"
 		"  -v, --verbose       one line per transaction\n"
@@ -87,38 +90,27 @@ static void usage(FILE *f)
 
 struct run {
 	const char *what; /* "samples" or "events" */
-	bool tty, verbose, dry_run;
+	bool verbose, dry_run;
 	int duty;	   /* percent of the time spent working (--duty); 100: no pauses */
 	int64_t work_from; /* mono µs: when the transaction in hand started */
-	int64_t start;	   /* mono µs */
-	int64_t last_draw;
 	uint64_t last_batches;
+	struct tl_progress bar; /* on a terminal only (common/progress.h) */
 };
-
-static void fmt_eta(double s, char *out, size_t n)
-{
-	if (s < 0 || s > 359999)
-		snprintf(out, n, "--:--");
-	else
-		snprintf(out, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-}
 
 static void on_progress(void *cls, const struct tl_expire_report *rep)
 {
 	struct run *r = cls;
 	int64_t now = tl_time_mono();
-	double secs = (double)(now - r->start) / 1e6;
 	uint64_t done = strcmp(r->what, "events") == 0 ? rep->events : rep->samples;
 	uint64_t total = strcmp(r->what, "events") == 0 ? rep->events_total : rep->samples_total;
-	double rate = secs > 0 ? (double)done / secs : 0;
-	char eta[16];
+	char detail[96];
 
 	if (r->verbose && rep->batches != r->last_batches)
 		fprintf(stderr,
 			"tally-expirer: %8.3f s %s: %s: %" PRIu64 " rows removed, %" PRIu64
 			" partitions dropped, %" PRIu64 " transactions\n",
-			secs, r->what, rep->step ? rep->step : "", done, rep->partitions,
-			rep->batches);
+			tl_progress_elapsed(&r->bar), r->what, rep->step ? rep->step : "", done,
+			rep->partitions, rep->batches);
 	r->last_batches = rep->batches;
 	/* --duty: rest in proportion to the work just done, so that the
 	 * database and the writers get the rest of the time. */
@@ -130,26 +122,11 @@ static void on_progress(void *cls, const struct tl_expire_report *rep)
 			;
 	}
 	r->work_from = tl_time_mono();
-	if (!r->tty || r->verbose || now - r->last_draw < 100000)
+	if (r->verbose || !tl_progress_due(&r->bar))
 		return;
-	r->last_draw = now;
-	fmt_eta(rate > 0 && total > done ? (double)(total - done) / rate : 0, eta, sizeof(eta));
-	{
-		int width = 30, fill = total ? (int)((double)done * width / (double)total) : 0, i;
-		char bar[64];
-
-		if (fill > width)
-			fill = width;
-		for (i = 0; i < width; i++)
-			bar[i] = i < fill ? '#' : '.';
-		bar[width] = '\0';
-		fprintf(stderr,
-			"\r%-7s [%s] %" PRIu64 "/%" PRIu64 " rows, %" PRIu64 "/%" PRIu64
-			" partitions, %.0f rows/s, %s left, %-9s",
-			r->what, bar, done, total, rep->partitions, rep->partitions_total, rate,
-			eta, rep->step ? rep->step : "");
-		fflush(stderr);
-	}
+	snprintf(detail, sizeof(detail), "%" PRIu64 "/%" PRIu64 " partitions, %s", rep->partitions,
+		 rep->partitions_total, rep->step ? rep->step : "");
+	tl_progress_update(&r->bar, done, total, detail);
 }
 
 /* ---- configuration ---------------------------------------------------------------- */
@@ -185,8 +162,9 @@ static void on_begin(void *cls, enum tl_expirer_kind kind)
 	struct run *r = cls;
 
 	r->what = kind == TL_EXPIRER_EVENTS ? "events" : "samples";
-	r->start = r->last_draw = r->work_from = tl_time_mono();
-	r->last_draw -= 1000000;
+	/* The bar only with --verbose off: verbose lines would break it. */
+	tl_progress_start(&r->bar, r->verbose ? NULL : stderr, r->what, "rows");
+	r->work_from = tl_time_mono();
 }
 
 /* Prints a kind's summary (its failure is printed by main). */
@@ -194,11 +172,14 @@ static void on_end(void *cls, enum tl_expirer_kind kind, int64_t before,
 		   const struct tl_expire_report *rep, int rc)
 {
 	struct run *r = cls;
-	double secs = (double)(tl_time_mono() - r->start) / 1e6;
+	double secs = tl_progress_elapsed(&r->bar);
 	char cut[TL_TIME_ISO_SIZE];
 
-	if (r->tty && !r->verbose)
-		fprintf(stderr, "\r%*s\r", 120, "");
+	tl_progress_end(&r->bar, kind == TL_EXPIRER_EVENTS ? rep->events : rep->samples,
+			rc == -EINTR ? "interrupted"
+			: rc < 0     ? "failed"
+			: r->dry_run ? "counted"
+				     : "removed");
 	if (rc < 0 && rc != -EINTR)
 		return;
 	tl_time_format(before, cut, sizeof(cut));
@@ -219,6 +200,15 @@ static void on_end(void *cls, enum tl_expirer_kind kind, int64_t before,
 	fflush(stdout);
 }
 
+/* A kind left to the database's own job (storage.native_ttl). */
+static void on_native(void *cls, enum tl_expirer_kind kind, const char *job)
+{
+	(void)cls;
+	printf("%s: expired inside the database by native TTL (%s): nothing to do\n",
+	       kind == TL_EXPIRER_EVENTS ? "events" : "samples", job ? job : "pg_cron job");
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -228,8 +218,8 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},	      {"now", required_argument, NULL, 'N'},
 		{"duty", required_argument, NULL, 'd'},	      {NULL, 0, NULL, 0},
 	};
-	const char *config = "/etc/tally/tally.yaml";
-	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end};
+	const char *config = TL_DEFAULT_CONFIG;
+	struct tl_expirer_opts xo = {.begin = on_begin, .end = on_end, .native = on_native};
 	struct tl_expire_opts *eo = &xo.expire;
 	struct tl_storage_conf sc;
 	struct run run = {.duty = 100};
@@ -304,8 +294,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	eo->stop = &stop_flag;
 	eo->progress = on_progress;
-	run.tty = isatty(STDERR_FILENO);
-	eo->totals = run.tty; /* the bar needs them; cron does not */
+	/* The bar needs the totals; cron does not. */
+	eo->totals = !run.verbose && tl_progress_wanted(stderr);
 
 	if (sc.metering_time_to_live <= 0)
 		printf("samples: kept forever (storage.metering_time_to_live is %" PRId64 ")\n",

@@ -1,7 +1,8 @@
 /*
  * tallyctl — administration of Tally.
  *
- * Commands: decode, buffer stats|dump, deadletter list, dbsync. The buffer
+ * Commands: decode, buffer stats|dump, deadletter list, dbsync,
+ * import-ceilometer (import_ceilometer.h). The buffer
  * commands open tallyd's LMDB buffer read-only, so they work while tallyd
  * runs. The commands that talk to a running tallyd through its control API
  * (status, top, dispatcher, input, flush, metrics, meters, reload, deadletter
@@ -12,17 +13,23 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collector/buffer.h"
 #include "collector/deadletter.h"
+#include "daemon/import_ceilometer.h"
 #include "daemon/tally_conf.h"
 #include "daemon/tallyctl_control.h"
+#include "daemon/tallyctl_native_ttl.h"
 #include "common/buf.h"
 #include "common/decode.h"
+#include "common/ini.h"
+#include "common/progress.h"
 #include "common/time.h"
 #include "common/utf8.h"
 #include "dispatchers/database/database.h"
@@ -62,8 +69,18 @@ static void usage(FILE *f)
 		"      Create the database schema, or upgrade it to this version's, on\n"
 		"      storage.connection, storage.event_connection and the connections of\n"
 		"      database dispatchers (or on URL alone), and say what was done. Safe to\n"
-		"      run twice, and at once. Exit status 0 when every database is ready,\n"
-		"      1 otherwise.\n"
+		"      run twice, and at once. With storage.native_ttl, also schedules expiry\n"
+		"      inside PostgreSQL with pg_cron (or says why the server cannot, and that\n"
+		"      tally-expirer stays the way); without it, removes such a job. Exit\n"
+		"      status 0 when every database is ready, 1 otherwise. On a terminal,\n"
+		"      progress on stderr.\n"
+		"  import-ceilometer [-o OUT] [--pipeline FILE] CEILOMETER_CONF...\n"
+		"      Write a tally.yaml equivalent to ceilometer's configuration (oslo.config\n"
+		"      INI files, later files overriding earlier ones as with several\n"
+		"      --config-file) to OUT or standard output, with a comment on every\n"
+		"      option that could not be carried over and why; --pipeline: ceilometer's\n"
+		"      pipeline.yaml for collector.pipeline. Exit status 0, 1 when a file\n"
+		"      cannot be read or parsed (FILE:LINE: message), 2 on usage errors.\n"
 		"\n"
 		"Commands for a running tallyd, through its control API (docs/control.md),\n"
 		"each taking [--url URL] [--token-file FILE] [--json] after its name: tallyd\n"
@@ -74,7 +91,9 @@ static void usage(FILE *f)
 		"Exit status 0, 1 when tallyd answered an error, 2 on bad usage, 3 when\n"
 		"tallyd cannot be reached.\n"
 		"  status                  inputs, dispatchers (state, lag, delivered,\n"
-		"                          retries, dead letters, last error), buffer\n"
+		"                          retries, dead letters, last error), buffer;\n"
+		"                          with storage.native_ttl, the database's\n"
+		"                          expiry job and its last run\n"
 		"  top [--count N]         the status screen every second with rates\n"
 		"                          (samples/s, events/s per input and dispatcher)\n"
 		"                          and lag, until q or Ctrl-C; --count: N frames\n"
@@ -395,8 +414,8 @@ static int cmd_buffer(const char *config, bool dead, int argc, char **argv)
 		}
 	}
 	if (!path) {
-		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
-					    &errs) < 0) {
+		if (tl_tally_conf_load_file(config ? config : TL_DEFAULT_CONFIG, &conf, &errs) <
+		    0) {
 			tl_conf_errors_print(&errs, stderr);
 			tl_conf_errors_fini(&errs);
 			return 1;
@@ -475,6 +494,12 @@ static void add_url(const char **urls, size_t *n, size_t max, const char *url)
 		urls[(*n)++] = url;
 }
 
+/* dbsync's steps on the progress line (storage.h tl_storage_options.progress). */
+static void on_dbsync_step(void *cls, unsigned done, unsigned total, const char *step)
+{
+	tl_progress_update(cls, done, total, step);
+}
+
 static int cmd_dbsync(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -510,8 +535,8 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 	if (only) {
 		urls[n++] = only;
 	} else {
-		if (tl_tally_conf_load_file(config ? config : "/etc/tally/tally.yaml", &conf,
-					    &errs) < 0) {
+		if (tl_tally_conf_load_file(config ? config : TL_DEFAULT_CONFIG, &conf, &errs) <
+		    0) {
 			tl_conf_errors_print(&errs, stderr);
 			tl_conf_errors_fini(&errs);
 			return 1;
@@ -536,13 +561,23 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		struct tl_storage *s = NULL;
 		struct tl_buf report, why;
+		struct tl_progress prog;
+		char label[48];
 		int rc;
 
 		tl_buf_init(&report);
 		tl_buf_init(&why);
+		snprintf(label, sizeof(label), "dbsync database %zu", i + 1);
+		tl_progress_start(&prog, stderr, label, "steps");
+		sopt.progress = on_dbsync_step;
+		sopt.progress_cls = &prog;
 		rc = tl_storage_open(urls[i], &sopt, &s, &why);
 		if (rc == 0)
 			rc = tl_storage_dbsync(s, &report, &why);
+		/* storage.native_ttl: the job of the samples' and events' stores. */
+		if (rc == 0 && !only)
+			rc = tallyctl_native_ttl_sync(&conf.storage, urls[i], s, &report, &why);
+		tl_progress_end(&prog, prog.last_done, rc == 0 ? "ready" : "failed");
 		/* The URL may hold a password: name the database by its place in the list. */
 		if (report.len)
 			printf("%s", report.data);
@@ -561,6 +596,161 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 	tl_tally_conf_fini(&conf);
 	tl_conf_errors_fini(&errs);
 	return status;
+}
+
+/* The folder of path (for relative names inside it), or NULL. */
+static char *folder_of(const char *path)
+{
+	char *abs = realpath(path, NULL), *slash;
+
+	if (!abs)
+		return NULL;
+	slash = strrchr(abs, '/');
+	if (slash && slash != abs)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	return abs;
+}
+
+/* Writes text to path through a temporary file (mode 0640: it holds secrets). */
+static int write_file(const char *path, const struct tl_buf *text)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0640) < 0 || !(f = fdopen(fd, "w"))) {
+		int e = errno;
+
+		close(fd);
+		unlink(tmp);
+		return -e;
+	}
+	if (fwrite(text->data, 1, text->len, f) != text->len || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0) {
+		int e = errno ? errno : EIO;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * The check tallyd --check-config makes, on the text written: a mapping
+ * that let something through it refuses is a bug, said on stderr (the file
+ * is written all the same, for the operator to fix, and the status is 1).
+ */
+static bool check_import(const struct tl_buf *text)
+{
+	struct tl_tally_conf conf;
+	struct tl_conf_errors errs;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	tl_conf_errors_init(&errs);
+	rc = tl_tally_conf_load_string("tally.yaml", text->data, text->len, &conf, &errs);
+	if (rc < 0) {
+		fprintf(stderr, "tallyctl: import-ceilometer: the result does not pass tallyd "
+				"--check-config (a bug of this command):\n");
+		tl_conf_errors_print(&errs, stderr);
+	}
+	tl_tally_conf_fini(&conf);
+	tl_conf_errors_fini(&errs);
+	return rc == 0;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"pipeline", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+	struct tl_import_opts io = {0};
+	struct tl_import_counts counts;
+	struct tl_progress prog;
+	struct tl_buf out, why;
+	struct tl_ini ini;
+	const char *output = NULL;
+	char *dir = NULL, final[96];
+	int opt, rc = 0, i;
+	bool checked = true;
+
+	optind = 0; /* glibc: start again, permuting (options may follow the files) */
+	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'p':
+			io.pipeline = optarg;
+			break;
+		default:
+			fprintf(stderr,
+				"Usage: tallyctl import-ceilometer [-o OUT] [--pipeline FILE] "
+				"CEILOMETER_CONF...\n");
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "tallyctl: import-ceilometer: name ceilometer.conf (one file or "
+				"more)\n");
+		return 2;
+	}
+	tl_ini_init(&ini);
+	tl_buf_init(&out);
+	tl_buf_init(&why);
+	tl_progress_start(&prog, stderr, "import-ceilometer", "lines");
+	for (i = optind; i < argc && rc == 0; i++) {
+		rc = tl_ini_load_file(&ini, argv[i], &why);
+		tl_progress_update(&prog, ini.lines, 0, argv[i]);
+	}
+	if (rc == 0) {
+		dir = folder_of(argv[optind]);
+		io.conf_dir = dir;
+		rc = tl_import_ceilometer(&ini, &io, &out, &counts, &why);
+	}
+	if (rc == 0)
+		checked = check_import(&out);
+	if (rc == 0 && output) {
+		rc = write_file(output, &out);
+		if (rc < 0) {
+			tl_buf_reset(&why);
+			tl_buf_printf(&why, "%s: %s", output, strerror(-rc));
+		}
+	} else if (rc == 0) {
+		if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+			rc = -EIO;
+	}
+	if (rc == 0) {
+		snprintf(final, sizeof(final),
+			 "%zu options carried over, %zu not (see the comments)", counts.carried,
+			 counts.not_carried);
+		tl_progress_end(&prog, ini.lines, final);
+	} else {
+		tl_progress_end(&prog, ini.lines, NULL);
+		fprintf(stderr, "tallyctl: import-ceilometer: %s\n",
+			why.len ? why.data : strerror(-rc));
+	}
+	free(dir);
+	tl_buf_fini(&out);
+	tl_buf_fini(&why);
+	tl_ini_fini(&ini);
+	return rc == 0 && checked ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -606,6 +796,19 @@ int main(int argc, char **argv)
 		return cmd_buffer(config, true, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "dbsync") == 0)
 		return cmd_dbsync(config, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "import-ceilometer") == 0)
+		return cmd_import(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "status") == 0) {
+		int rc = tallyctl_control(config, argc - optind, argv + optind), i;
+		bool json = false;
+
+		for (i = optind + 1; i < argc; i++)
+			json = json || strcmp(argv[i], "--json") == 0;
+		/* The database's own expiry job is not tallyd's to report. */
+		if (rc != 2 && !json)
+			tallyctl_native_ttl_status(config, stdout);
+		return rc;
+	}
 	if (tallyctl_is_control_command(argv[optind]))
 		return tallyctl_control(config, argc - optind, argv + optind);
 	fprintf(stderr, "tallyctl: unknown command '%s' (see tallyctl --help)\n", argv[optind]);

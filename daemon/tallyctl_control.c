@@ -124,7 +124,7 @@ static int find_target(const char *config, const char *url, const char *token_fi
 {
 	struct tl_tally_conf conf;
 	struct tl_conf_errors errs;
-	const char *path = config ? config : "/etc/tally/tally.yaml";
+	const char *path = config ? config : TL_DEFAULT_CONFIG;
 	int status = 0;
 
 	if (url) {

@@ -3,8 +3,10 @@
  *
  * It runs the enabled roles, the collector (collector/collector.h) and the
  * query API (api/api.h), in the foreground until SIGTERM or SIGINT; SIGHUP
- * makes the dispatchers reopen their files. When both run, samples posted
- * to the API go through the collector's write-ahead buffer.
+ * makes the dispatchers reopen their files and reloads the configuration.
+ * When both run, samples posted to the API go through the collector's
+ * write-ahead buffer. Under a Type=notify systemd unit it reports READY=1,
+ * RELOADING=1, STOPPING=1 and watchdog pings (common/sdnotify.h).
  */
 #include "config.h"
 
@@ -13,9 +15,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "collector/collector.h"
@@ -26,10 +30,11 @@
 #include "daemon/tally_conf.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "dispatchers/database/database.h"
 #include "storage/storage.h"
 
-#define TALLYD_DEFAULT_CONFIG "/etc/tally/tally.yaml"
+#define TALLYD_DEFAULT_CONFIG TL_DEFAULT_CONFIG
 
 /* Exit statuses, as --help documents them. */
 enum {
@@ -42,6 +47,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: tallyd [-c FILE] [--check-config]\n"
+		"       tallyd --list-keys\n"
 		"       tallyd -h | --help\n"
 		"       tallyd -V | --version\n"
 		"\n"
@@ -55,6 +61,8 @@ static void usage(FILE *f)
 		"                     on stderr as FILE:LINE: message, print\n"
 		"                     \"FILE: configuration OK\" on stdout when it is valid, and "
 		"exit\n"
+		"      --list-keys    print every configuration key, one per line: path, type,\n"
+		"                     default, range, flags and help, separated by tabs\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
@@ -201,6 +209,49 @@ static int api_submit(void *cls, const struct tl_sample *const *v, size_t n, str
 	return tl_collector_submit(cls, v, n, why);
 }
 
+/* systemd (sd_notify(3)); each is a no-op outside a Type=notify unit. */
+static void sd_ready(const char *roles)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=running (roles: %s)", roles);
+	tl_sd_notify(msg);
+}
+
+/* MONOTONIC_USEC lets systemd >= 253 tell this reload from an older one. */
+static void sd_reloading(void)
+{
+	struct timespec ts;
+	char msg[96];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ull +
+			 (unsigned long long)ts.tv_nsec / 1000);
+	tl_sd_notify(msg);
+}
+
+/*
+ * Waits for one of set's signals into *sig: forever when usec is 0, else at
+ * most usec microseconds. Returns 0 with a signal, -1 on a timeout or an
+ * interruption.
+ */
+static int wait_signal(const sigset_t *set, uint64_t usec, int *sig)
+{
+	struct timespec ts;
+	int s;
+
+	if (!usec)
+		return sigwait(set, sig) == 0 ? 0 : -1;
+	ts.tv_sec = (time_t)(usec / 1000000);
+	ts.tv_nsec = (long)(usec % 1000000) * 1000;
+	s = sigtimedwait(set, NULL, &ts);
+	if (s < 0)
+		return -1;
+	*sig = s;
+	return 0;
+}
+
 /* Runs the enabled roles until a stop signal. Returns the exit status. */
 static int run(const struct tl_tally_conf *conf, const char *path)
 {
@@ -214,6 +265,7 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	struct tl_api_sink sink;
 	struct tl_api_opts aopts;
 	const char *secret = conf->telemetry_secret ? conf->telemetry_secret : "";
+	uint64_t watchdog;
 	sigset_t set;
 	int sig, rc, status = EXIT_OK;
 
@@ -285,12 +337,19 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 	}
 	tl_log(TL_LOG_NOTICE, "tallyd %s running (configuration %s; roles: %s)", PACKAGE_VERSION,
 	       path, roles);
+	/* Type=notify: the buffer is open and the inputs and listeners run. */
+	sd_ready(roles);
+	watchdog = tl_sd_watchdog_interval_usec();
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (wait_signal(&set, watchdog, &sig) != 0) {
+			if (watchdog)
+				tl_sd_notify("WATCHDOG=1");
 			continue;
+		}
 		if (sig == SIGHUP) {
 			struct tl_buf answer;
 
+			sd_reloading();
 			tl_log(TL_LOG_INFO,
 			       "SIGHUP: reopening the dispatchers' files and reloading %s", path);
 			if (collector)
@@ -298,9 +357,11 @@ static int run(const struct tl_tally_conf *conf, const char *path)
 			tl_buf_init(&answer);
 			tallyd_reload(&reload, "SIGHUP", &answer); /* logs what it did */
 			tl_buf_fini(&answer);
+			sd_ready(roles);
 			continue;
 		}
 		tl_log(TL_LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		tl_sd_notify("STOPPING=1");
 		break;
 	}
 out:
@@ -319,14 +380,30 @@ out:
 	return status;
 }
 
+/* --list-keys: every key of the configuration file (tally.yaml(5) is checked against it). */
+static int list_keys(void)
+{
+	struct tl_buf out;
+	int rc;
+
+	tl_buf_init(&out);
+	rc = tl_conf_schema_list(tl_tally_conf_items, &out);
+	if (rc == 0 && out.len)
+		fwrite(out.data, 1, out.len, stdout);
+	tl_buf_fini(&out);
+	if (rc < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "tallyd: cannot list the keys\n");
+		return EXIT_CONFIG;
+	}
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+		{"list-keys", no_argument, NULL, 'K'},	  {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
 	};
 	const char *path = TALLYD_DEFAULT_CONFIG;
 	struct tl_conf_errors errs;
@@ -342,6 +419,8 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'K':
+			return list_keys();
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;

@@ -57,6 +57,40 @@ out:
 	return rc;
 }
 
+/*
+ * With storage.native_ttl: is kind left to the store's own job? 1 (the
+ * callback told), 0 (expire it here: no job, or a driver without them) or
+ * a negative error.
+ */
+static int left_to_native(const struct tl_expirer_opts *o, struct tl_storage *s,
+			  enum tl_expirer_kind kind, struct tl_buf *why)
+{
+	struct tl_native_ttl_state st;
+	struct tl_buf line, reason;
+	int rc;
+
+	if (!o->storage->native_ttl)
+		return 0;
+	tl_buf_init(&reason);
+	rc = tl_storage_native_ttl_state(s, &st, &reason);
+	if (rc == -ENOTSUP || (rc == 0 && !st.active)) {
+		rc = 0;
+	} else if (rc < 0) {
+		tl_buf_printf(why, "reading the native TTL job: %s",
+			      reason.data ? reason.data : strerror(-rc));
+		rc = store_failure(rc);
+	} else {
+		tl_buf_init(&line);
+		tl_native_ttl_describe(&st, &line);
+		if (o->native)
+			o->native(o->cls, kind, line.data);
+		tl_buf_fini(&line);
+		rc = 1;
+	}
+	tl_buf_fini(&reason);
+	return rc;
+}
+
 /* Expires one kind from s with the given TTL (seconds). */
 static int expire_kind(const struct tl_expirer_opts *o, struct tl_storage *s,
 		       enum tl_expirer_kind kind, int64_t ttl, struct tl_buf *why)
@@ -67,6 +101,9 @@ static int expire_kind(const struct tl_expirer_opts *o, struct tl_storage *s,
 	int64_t before;
 	int rc;
 
+	rc = left_to_native(o, s, kind, why);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	memset(&rep, 0, sizeof(rep));
 	eo.samples_only = kind == TL_EXPIRER_SAMPLES && o->storage->expire_samples_only;
 	eo.cls = o->cls;

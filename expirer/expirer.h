@@ -50,7 +50,14 @@ struct tl_expirer_opts {
 	 */
 	void (*end)(void *cls, enum tl_expirer_kind kind, int64_t before_us,
 		    const struct tl_expire_report *rep, int rc);
-	void *cls; /* given to begin, end and expire.progress */
+	/*
+	 * With storage.native_ttl, a kind whose store has an active native TTL
+	 * job (tl_storage_native_ttl_state) is left to it: not expired here,
+	 * and this is called instead of begin/end with the job's description
+	 * (may be NULL).
+	 */
+	void (*native)(void *cls, enum tl_expirer_kind kind, const char *job);
+	void *cls; /* given to begin, end, native and expire.progress */
 };
 
 /*

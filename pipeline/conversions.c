@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/strmap.h"
 #include "pipeline/conversion.h"
@@ -31,16 +32,28 @@ struct prev {
 	int64_t timestamp;
 };
 
+/*
+ * The entries, and which changed since the state was last taken piece by
+ * piece (the collector's stage stores only those): dirty[i] for slot i,
+ * changed[] the slots in the order they first changed, cleared when every
+ * entry went (the cap) since then.
+ */
 struct series {
 	struct tl_strmap index; /* "name\0resource_id" -> slot in v */
 	struct prev *v;
+	bool *dirty;
 	size_t n, cap;
+	size_t *changed;
+	size_t n_changed, cap_changed;
+	bool cleared;
 };
 
 static void series_fini(struct series *c)
 {
 	tl_strmap_fini(&c->index);
 	free(c->v);
+	free(c->dirty);
+	free(c->changed);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -48,6 +61,21 @@ static void series_clear(struct series *c)
 {
 	tl_strmap_clear(&c->index);
 	c->n = 0;
+	c->n_changed = 0;
+	c->cleared = true;
+}
+
+/* Notes that slot i changed; false when memory runs out. */
+static bool series_touch(struct series *c, size_t i)
+{
+	if (c->dirty[i])
+		return true;
+	if (tl_array_grow((void **)&c->changed, &c->cap_changed, c->n_changed + 1,
+			  sizeof(*c->changed)))
+		return false;
+	c->dirty[i] = true;
+	c->changed[c->n_changed++] = i;
+	return true;
 }
 
 static size_t series_key(const char *name, const char *res, char *buf, size_t cap)
@@ -82,11 +110,15 @@ static struct prev *series_swap(struct series *c, const char *key, size_t klen,
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? 2 * c->cap : 64;
 			struct prev *v = realloc(c->v, cap * sizeof(*v));
-			if (!v)
+			if (v)
+				c->v = v;
+			bool *d = v ? realloc(c->dirty, cap * sizeof(*d)) : NULL;
+			if (!d)
 				return NULL; /* the key stays with slot 0's value: harmless, rare */
-			c->v = v;
+			c->dirty = d;
 			c->cap = cap;
 		}
+		c->dirty[c->n] = false;
 		*slot = c->n++;
 		*had = false;
 	} else {
@@ -94,7 +126,40 @@ static struct prev *series_swap(struct series *c, const char *key, size_t klen,
 		*old = c->v[*slot];
 	}
 	c->v[*slot] = *p;
+	if (!series_touch(c, *slot))
+		return NULL;
 	return &c->v[*slot];
+}
+
+/* One entry: name, resource, the volume and the time, as in the whole state. */
+static void entry_put(struct tl_buf *b, const char *key, const struct prev *p)
+{
+	tl_state_put_str(b, key); /* the name: up to the NUL */
+	tl_state_put_str(b, key + strlen(key) + 1);
+	tl_state_put_u8(b, p->volume.type == TL_EV_INT);
+	if (p->volume.type == TL_EV_INT)
+		tl_state_put_u64(b, (uint64_t)p->volume.i);
+	else
+		tl_state_put_f64(b, p->volume.d);
+	tl_state_put_u64(b, (uint64_t)p->timestamp);
+}
+
+/* Reads an entry_put() into key (klen) and p; false when it is not one. */
+static bool entry_get(struct tl_state_reader *r, char *key, size_t cap, size_t *klen,
+		      struct prev *p)
+{
+	char *name = tl_state_get_str(r), *res = tl_state_get_str(r);
+
+	*p = (struct prev){0};
+	if (tl_state_get_u8(r))
+		p->volume = tl_expr_int((int64_t)tl_state_get_u64(r));
+	else
+		p->volume = tl_expr_float(tl_state_get_f64(r));
+	p->timestamp = (int64_t)tl_state_get_u64(r);
+	*klen = name && res ? series_key(name, res, key, cap) : 0;
+	free(name);
+	free(res);
+	return !r->bad && *klen > 0;
 }
 
 static void series_save(const struct series *c, struct tl_buf *b)
@@ -106,16 +171,66 @@ static void series_save(const struct series *c, struct tl_buf *b)
 		const struct tl_strmap_slot *s = &c->index.slots[i];
 		if (!s->key)
 			continue;
-		const struct prev *p = &c->v[s->value];
-		tl_state_put_str(b, s->key); /* the name: up to the NUL */
-		tl_state_put_str(b, s->key + strlen(s->key) + 1);
-		tl_state_put_u8(b, p->volume.type == TL_EV_INT);
-		if (p->volume.type == TL_EV_INT)
-			tl_state_put_u64(b, (uint64_t)p->volume.i);
-		else
-			tl_state_put_f64(b, p->volume.d);
-		tl_state_put_u64(b, (uint64_t)p->timestamp);
+		entry_put(b, s->key, &c->v[s->value]);
 	}
+}
+
+/*
+ * The changed entries as pieces: each keyed by a 128-bit hash of its
+ * series key (the stored key stays short whatever the names), the value
+ * saying which series it is.
+ */
+static int series_changes(struct series *c, tl_state_emit_fn emit, void *ctx)
+{
+	struct tl_buf b;
+	int rc = 0;
+
+	if (c->cleared && (rc = emit(ctx, TL_STATE_CLEAR, NULL, 0, NULL, 0)))
+		return rc;
+	c->cleared = false;
+	tl_buf_init(&b);
+	for (size_t k = 0; k < c->index.cap && c->n_changed; k++) {
+		const struct tl_strmap_slot *s = &c->index.slots[k];
+		if (!s->key || !c->dirty[s->value])
+			continue;
+		size_t n1 = strlen(s->key), klen = n1 + 1 + strlen(s->key + n1 + 1);
+		uint64_t h[2] = {tl_hash(s->key, klen, TL_HASH_SEED),
+				 tl_hash(s->key, klen, 0x9e3779b97f4a7c15ULL)};
+		unsigned char key[16];
+		for (int i = 0; i < 16; i++)
+			key[i] = (unsigned char)(h[i / 8] >> (8 * (i % 8)));
+		tl_buf_reset(&b);
+		entry_put(&b, s->key, &c->v[s->value]);
+		if ((rc = tl_buf_error(&b)) ||
+		    (rc = emit(ctx, TL_STATE_ENTRY, key, sizeof(key), b.data, b.len)))
+			break;
+		c->dirty[s->value] = false;
+	}
+	tl_buf_fini(&b);
+	if (rc)
+		return rc;
+	c->n_changed = 0;
+	return 0;
+}
+
+static int series_restore_entry(struct series *c, const void *val, size_t vlen)
+{
+	struct tl_state_reader r = {.p = val, .left = vlen};
+	char key[2 * TL_SAMPLE_MAX_NAME + 2];
+	size_t klen;
+	struct prev p, old;
+	bool had;
+
+	if (!entry_get(&r, key, sizeof(key), &klen, &p) || r.left)
+		return -EBADMSG;
+	struct prev *slot = series_swap(c, key, klen, &p, &had, &old);
+	if (!slot)
+		return -ENOMEM;
+	/* As stored: not a change. */
+	c->dirty[slot - c->v] = false;
+	c->n_changed = 0;
+	c->cleared = false;
+	return 0;
 }
 
 static int series_restore(struct series *c, const void *data, size_t len)
@@ -128,18 +243,10 @@ static int series_restore(struct series *c, const void *data, size_t len)
 	if (n > TL_TRANSFORM_MAX_KEYS)
 		return -EBADMSG;
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
-		char *name = tl_state_get_str(&r), *res = tl_state_get_str(&r);
-		struct prev p = {0};
-		if (tl_state_get_u8(&r))
-			p.volume = tl_expr_int((int64_t)tl_state_get_u64(&r));
-		else
-			p.volume = tl_expr_float(tl_state_get_f64(&r));
-		p.timestamp = (int64_t)tl_state_get_u64(&r);
 		char key[2 * TL_SAMPLE_MAX_NAME + 2];
-		size_t klen = name && res ? series_key(name, res, key, sizeof(key)) : 0;
-		free(name);
-		free(res);
-		if (r.bad || klen == 0) {
+		size_t klen;
+		struct prev p;
+		if (!entry_get(&r, key, sizeof(key), &klen, &p)) {
 			series_clear(c);
 			return -EBADMSG;
 		}
@@ -154,6 +261,11 @@ static int series_restore(struct series *c, const void *data, size_t len)
 		series_clear(c);
 		return -EBADMSG;
 	}
+	/* As saved: nothing changed since. */
+	for (size_t i = 0; i < c->n; i++)
+		c->dirty[i] = false;
+	c->n_changed = 0;
+	c->cleared = false;
 	return 0;
 }
 
@@ -358,12 +470,24 @@ static int rate_restore(struct tl_transformer *t, const void *data, size_t len)
 	return series_restore(&((struct scaling *)t)->cache, data, len);
 }
 
+static int rate_changes(struct tl_transformer *t, tl_state_emit_fn emit, void *ctx)
+{
+	return series_changes(&((struct scaling *)t)->cache, emit, ctx);
+}
+
+static int rate_restore_entry(struct tl_transformer *t, const void *val, size_t vlen)
+{
+	return series_restore_entry(&((struct scaling *)t)->cache, val, vlen);
+}
+
 const struct tl_transformer_ops tl_rate_of_change_ops = {
 	.name = "rate_of_change",
 	.create = rate_create,
 	.handle = rate_handle,
 	.save = rate_save,
 	.restore = rate_restore,
+	.changes = rate_changes,
+	.restore_entry = rate_restore_entry,
 	.destroy = scaling_destroy,
 };
 
@@ -446,5 +570,7 @@ const struct tl_transformer_ops tl_delta_ops = {
 	.handle = delta_handle,
 	.save = rate_save,
 	.restore = rate_restore,
+	.changes = rate_changes,
+	.restore_entry = rate_restore_entry,
 	.destroy = scaling_destroy,
 };

@@ -139,6 +139,87 @@ int tl_pipeline_set_batch(struct tl_pipeline_set *set, const struct tl_sample *c
 	return 0;
 }
 
+bool tl_pipeline_set_transforms(const struct tl_pipeline_set *set, const char *counter_name)
+{
+	const struct tl_pipeline_conf *c = set->conf;
+
+	for (size_t p = 0; p < c->n_pipelines; p++)
+		if (set->sinks[c->pipelines[p].sink].n > 0 &&
+		    tl_pipeline_source_selects(&c->sources[c->pipelines[p].source], counter_name))
+			return true;
+	return false;
+}
+
+/* Passes a transformer's changes() on with where they belong. */
+struct piece_ctx {
+	tl_pipeline_piece_fn fn;
+	void *ctx;
+	size_t sink, t;
+};
+
+static int piece_emit(void *ctx, enum tl_state_piece piece, const void *key, size_t klen,
+		      const void *val, size_t vlen)
+{
+	struct piece_ctx *pc = ctx;
+
+	if (piece == TL_STATE_ENTRY && (klen == 0 || klen > TL_PIPELINE_KEY_MAX))
+		return -EINVAL; /* a transformer's bug: refused rather than stored */
+	return pc->fn(pc->ctx, pc->sink, pc->t,
+		      piece == TL_STATE_CLEAR ? TL_PIPELINE_CLEAR : TL_PIPELINE_ENTRY, key, klen,
+		      val, vlen);
+}
+
+int tl_pipeline_set_pieces(struct tl_pipeline_set *set, tl_pipeline_piece_fn fn, void *ctx)
+{
+	struct tl_buf one;
+	int rc = 0;
+
+	tl_buf_init(&one);
+	for (size_t i = 0; i < set->n_sinks && !rc; i++) {
+		struct sink_rt *k = &set->sinks[i];
+		for (size_t j = 0; j < k->n && !rc; j++) {
+			struct tl_transformer *t = k->t[j];
+			if (t->ops->changes) {
+				struct piece_ctx pc = {fn, ctx, i, j};
+				rc = t->ops->changes(t, piece_emit, &pc);
+				continue;
+			}
+			tl_buf_reset(&one);
+			if (!(rc = t->ops->save(t, &one)))
+				rc = fn(ctx, i, j, TL_PIPELINE_WHOLE, NULL, 0, one.data, one.len);
+		}
+	}
+	tl_buf_fini(&one);
+	return rc;
+}
+
+int tl_pipeline_set_restore_piece(struct tl_pipeline_set *set, size_t sink, size_t t,
+				  enum tl_pipeline_piece kind, const void *val, size_t vlen)
+{
+	if (sink >= set->n_sinks || t >= set->sinks[sink].n)
+		return -EINVAL;
+	struct tl_transformer *x = set->sinks[sink].t[t];
+	if (kind == TL_PIPELINE_WHOLE && !x->ops->changes)
+		return x->ops->restore(x, val, vlen);
+	if (kind == TL_PIPELINE_ENTRY && x->ops->changes)
+		return x->ops->restore_entry(x, val, vlen);
+	return -EINVAL;
+}
+
+int tl_pipeline_set_shape(const struct tl_pipeline_set *set, struct tl_buf *b)
+{
+	tl_state_put_u64(b, STATE_MAGIC);
+	tl_state_put_u64(b, set->n_sinks);
+	for (size_t i = 0; i < set->n_sinks; i++) {
+		const struct sink_rt *k = &set->sinks[i];
+		tl_state_put_str(b, k->conf->name);
+		tl_state_put_u64(b, k->n);
+		for (size_t j = 0; j < k->n; j++)
+			tl_state_put_str(b, k->t[j]->ops->name);
+	}
+	return tl_buf_error(b);
+}
+
 int tl_pipeline_set_save(const struct tl_pipeline_set *set, struct tl_buf *b)
 {
 	tl_state_put_u64(b, STATE_MAGIC);

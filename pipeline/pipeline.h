@@ -25,6 +25,7 @@
 #ifndef TL_PIPELINE_PIPELINE_H
 #define TL_PIPELINE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,43 @@ void tl_pipeline_set_destroy(struct tl_pipeline_set *set);
  */
 int tl_pipeline_set_batch(struct tl_pipeline_set *set, const struct tl_sample *const *samples,
 			  size_t n, int64_t now_us, tl_pipeline_publish_fn publish, void *ctx);
+
+/*
+ * Whether a sample of this meter reaches a transformer: some pipeline whose
+ * sink has transformers selects it. A sample that does not is published by
+ * transformer-less sinks only, unchanged: a caller whose publish ignores
+ * those (the collector's stage) need not decode or pass it at all.
+ */
+bool tl_pipeline_set_transforms(const struct tl_pipeline_set *set, const char *counter_name);
+
+/*
+ * The state piece by piece, for a store that writes only what changed
+ * (the collector's stage): for each transformer with keyed state
+ * (rate_of_change, delta) its entries changed since the previous call
+ * (ENTRY: key, klen <= TL_PIPELINE_KEY_MAX, val; CLEAR before them when
+ * every entry went), for each other transformer its whole state at every
+ * call (WHOLE: val; the caller compares with what it stored). Entries count
+ * as saved once emitted: after a store fails, build the set again from what
+ * is stored. fn's pointers are valid during the call. 0, fn's error, -ENOMEM.
+ */
+enum tl_pipeline_piece { TL_PIPELINE_ENTRY = 0, TL_PIPELINE_CLEAR, TL_PIPELINE_WHOLE };
+#define TL_PIPELINE_KEY_MAX 32
+typedef int (*tl_pipeline_piece_fn)(void *ctx, size_t sink, size_t t, enum tl_pipeline_piece kind,
+				    const void *key, size_t klen, const void *val, size_t vlen);
+int tl_pipeline_set_pieces(struct tl_pipeline_set *set, tl_pipeline_piece_fn fn, void *ctx);
+/*
+ * Takes back one stored ENTRY or WHOLE piece of transformer t of sink into
+ * a set created fresh. 0, -EINVAL (no such transformer or piece), -EBADMSG,
+ * -ENOMEM.
+ */
+int tl_pipeline_set_restore_piece(struct tl_pipeline_set *set, size_t sink, size_t t,
+				  enum tl_pipeline_piece kind, const void *val, size_t vlen);
+/*
+ * What stored pieces belong to: the sinks' names and their transformers'
+ * names in order, appended to b. Pieces stored under another shape are not
+ * to be restored (the -ESTALE of tl_pipeline_set_restore()). 0 or -ENOMEM.
+ */
+int tl_pipeline_set_shape(const struct tl_pipeline_set *set, struct tl_buf *b);
 
 /* The state of every transformer, appended to b. 0 or -ENOMEM. */
 int tl_pipeline_set_save(const struct tl_pipeline_set *set, struct tl_buf *b);

@@ -98,6 +98,13 @@ void tl_pl_out_fini(struct tl_pl_out *o);
 
 /* ------------------------------------------------------------- interface */
 
+/* A piece of state: one entry (key, value), or every entry gone (no key, no value). */
+enum tl_state_piece { TL_STATE_ENTRY = 0, TL_STATE_CLEAR };
+#define TL_STATE_KEY_MAX 32
+/* Receives a piece; nonzero stops the caller with that error. */
+typedef int (*tl_state_emit_fn)(void *ctx, enum tl_state_piece piece, const void *key, size_t klen,
+				const void *val, size_t vlen);
+
 struct tl_transformer;
 
 struct tl_transformer_ops {
@@ -116,6 +123,18 @@ struct tl_transformer_ops {
 	int (*save)(const struct tl_transformer *t, struct tl_buf *b);
 	/* Replaces the state with a saved one: 0, -EBADMSG (not a state of this kind), -ENOMEM. */
 	int (*restore)(struct tl_transformer *t, const void *data, size_t len);
+	/*
+	 * Keyed state piece by piece, for a store that writes only what
+	 * changed (optional: NULL for a transformer saved whole). changes()
+	 * emits each entry changed since its previous call (TL_STATE_ENTRY with
+	 * a key of its own making, at most TL_STATE_KEY_MAX bytes), preceded by
+	 * TL_STATE_CLEAR when every entry went since then, and forgets they
+	 * changed. restore_entry() adds back one entry's value (to a
+	 * transformer created fresh, whose entries all count as saved);
+	 * 0, -EBADMSG, -ENOMEM.
+	 */
+	int (*changes)(struct tl_transformer *t, tl_state_emit_fn emit, void *ctx);
+	int (*restore_entry)(struct tl_transformer *t, const void *val, size_t vlen);
 	void (*destroy)(struct tl_transformer *t);
 };
 

@@ -228,6 +228,13 @@ bool tl_expire_stopped(const struct tl_expire_opts *opts)
 	return opts->stop && *opts->stop;
 }
 
+void tl_storage_step(const struct tl_storage_options *opt, unsigned done, unsigned total,
+		     const char *step)
+{
+	if (opt && opt->progress)
+		opt->progress(opt->progress_cls, done, total, step);
+}
+
 void tl_expire_progress(const struct tl_expire_opts *opts, struct tl_expire_report *rep,
 			const char *step)
 {
@@ -367,6 +374,38 @@ int tl_storage_expire_events_opts(struct tl_storage *s, int64_t before,
 int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why)
 {
 	return CALL(s, expire_lock, wait, why);
+}
+
+int tl_storage_native_ttl(struct tl_storage *s, const struct tl_native_ttl *want,
+			  struct tl_buf *report, struct tl_buf *why)
+{
+	return CALL(s, native_ttl, want, report, why);
+}
+
+int tl_storage_native_ttl_state(struct tl_storage *s, struct tl_native_ttl_state *out,
+				struct tl_buf *why)
+{
+	memset(out, 0, sizeof(*out));
+	return CALL(s, native_ttl_state, out, why);
+}
+
+void tl_native_ttl_describe(const struct tl_native_ttl_state *st, struct tl_buf *out)
+{
+	if (!st->available) {
+		tl_buf_printf(out, "not available: %s", st->note[0] ? st->note : "no reason given");
+		return;
+	}
+	if (!st->active) {
+		tl_buf_puts(out, "no job scheduled (tally-expirer from cron expires this store)");
+		return;
+	}
+	tl_buf_printf(out, "job %lld, schedule '%s', runs %s; ", (long long)st->jobid, st->schedule,
+		      st->command);
+	if (!st->last_status[0])
+		tl_buf_puts(out, "not run yet");
+	else
+		tl_buf_printf(out, "last run %s %s%s%s", st->last_start, st->last_status,
+			      st->last_message[0] ? ": " : "", st->last_message);
 }
 
 int tl_storage_prepare_embedded(const char *url, struct tl_buf *report, struct tl_buf *why)

@@ -432,6 +432,32 @@ struct tl_schema_state {
 	int latest;   /* the highest migration this build has */
 };
 
+/*
+ * Native TTL: expiry run by the database server itself (PostgreSQL with
+ * pg_cron), instead of tally-expirer from cron. What dbsync asks for:
+ */
+struct tl_native_ttl {
+	bool enable;	      /* false: remove a job installed before */
+	int64_t metering_ttl; /* seconds; <= 0: samples are not expired by the job */
+	int64_t event_ttl;    /* seconds; <= 0: events are not expired by the job */
+	bool samples_only;    /* the job leaves resources, meters, metadata */
+	/* In the server's syntax: "17 * * * *", "@hourly" (pg_cron 1.5 also takes "30 seconds"). */
+	const char *schedule;
+};
+
+/* What the server has (tl_storage_native_ttl_state); strings are cut to fit. */
+struct tl_native_ttl_state {
+	bool available; /* the server can run a job in this database */
+	bool active;	/* a job is scheduled (and not disabled) */
+	int64_t jobid;
+	char schedule[64];
+	char command[160];	/* what the job runs (its TTLs) */
+	char last_status[24];	/* "" when it never ran */
+	char last_start[40];	/* UTC, ISO 8601 */
+	char last_message[200]; /* the server's message of the last run */
+	char note[240];		/* when !available: why, for the operator */
+};
+
 /* ------------------------------------------------------------------ driver */
 
 struct tl_storage_options {
@@ -450,7 +476,19 @@ struct tl_storage_options {
 	bool ttl_known;
 	int64_t metering_time_to_live; /* seconds; <= 0 keeps forever */
 	int64_t event_time_to_live;
+	/*
+	 * Optional, for long work shown on a terminal (tallyctl dbsync): called
+	 * by dbsync in the calling thread after each step (a migration applied
+	 * or found done, a partition ensured) with the steps done of those it
+	 * expects and what the step was. Through tl_storage_step().
+	 */
+	void (*progress)(void *cls, unsigned done, unsigned total, const char *step);
+	void *progress_cls;
 };
+
+/* For drivers: reports a dbsync step to opt->progress, if set. */
+void tl_storage_step(const struct tl_storage_options *opt, unsigned done, unsigned total,
+		     const char *step);
 
 struct tl_storage_driver {
 	const char *name; /* "postgresql", "sqlite", "mongodb" */
@@ -526,6 +564,16 @@ struct tl_storage_driver {
 	 * returns -EBUSY at once when another holds it.
 	 */
 	int (*expire_lock)(void *ctx, bool wait, struct tl_buf *why);
+	/*
+	 * Optional. Installs, updates or removes the store's native TTL job
+	 * (after dbsync) and appends one line per step to report. A server
+	 * that cannot run one is not an error: 0, with a line that says why
+	 * and that tally-expirer stays the way.
+	 */
+	int (*native_ttl)(void *ctx, const struct tl_native_ttl *want, struct tl_buf *report,
+			  struct tl_buf *why);
+	/* Optional. The native TTL job as the server has it. */
+	int (*native_ttl_state)(void *ctx, struct tl_native_ttl_state *out, struct tl_buf *why);
 	void (*close)(void *ctx);
 };
 
@@ -630,6 +678,13 @@ int tl_storage_expire_events_opts(struct tl_storage *s, int64_t before,
 				  const struct tl_expire_opts *opts, struct tl_expire_report *rep,
 				  struct tl_buf *why);
 int tl_storage_expire_lock(struct tl_storage *s, bool wait, struct tl_buf *why);
+/* Native TTL (see struct tl_storage_driver); -ENOTSUP for a driver without it. */
+int tl_storage_native_ttl(struct tl_storage *s, const struct tl_native_ttl *want,
+			  struct tl_buf *report, struct tl_buf *why);
+int tl_storage_native_ttl_state(struct tl_storage *s, struct tl_native_ttl_state *out,
+				struct tl_buf *why);
+/* One line (no newline) saying what st holds: the job, its last run, or why there is none. */
+void tl_native_ttl_describe(const struct tl_native_ttl_state *st, struct tl_buf *out);
 
 /*
  * The first start of an embedded store (scripts/run): when url names an

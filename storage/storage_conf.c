@@ -35,6 +35,23 @@ static int check_partition(void *p, const struct tl_conf_check *c)
 	return -EINVAL;
 }
 
+/* A pg_cron schedule: short, and made of the characters its syntax uses
+ * (the server checks the rest; the value travels as a parameter). */
+static int check_schedule(void *p, const struct tl_conf_check *c)
+{
+	const char *v = *(char **)p;
+	size_t n = v ? strlen(v) : 0;
+
+	if (n > 0 && n < 64 &&
+	    strspn(v, "0123456789 */,-@abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == n)
+		return 0;
+	tl_conf_error(c->errs, c->at,
+		      "%s: a cron schedule of 1 to 63 characters ('17 * * * *', '@hourly',"
+		      " '*/5 * * * *')",
+		      c->path);
+	return -EINVAL;
+}
+
 int tl_storage_conf_check(void *p, const struct tl_conf_check *c)
 {
 	struct tl_storage_conf *s = p;
@@ -45,6 +62,23 @@ int tl_storage_conf_check(void *p, const struct tl_conf_check *c)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+bool tl_storage_conf_native_ttl(const struct tl_storage_conf *sc, const char *url,
+				struct tl_native_ttl *out)
+{
+	bool samples = sc->connection && strcmp(url, sc->connection) == 0;
+	bool events = sc->event_connection && strcmp(url, sc->event_connection) == 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!samples && !events)
+		return false;
+	out->enable = sc->native_ttl;
+	out->metering_ttl = samples ? sc->metering_time_to_live : -1;
+	out->event_ttl = events ? sc->event_time_to_live : -1;
+	out->samples_only = sc->expire_samples_only;
+	out->schedule = sc->native_ttl_schedule;
+	return true;
 }
 
 #define S(field) offsetof(struct tl_storage_conf, field)
@@ -94,5 +128,17 @@ const struct tl_conf_item tl_storage_conf_items[] = {
 	 .max = 366,
 	 .offset = S(partitions_ahead),
 	 .help = "PostgreSQL: partitions created ahead of the current time"},
+	{.key = "native_ttl",
+	 .type = TL_CONF_BOOL,
+	 .def = "false",
+	 .offset = S(native_ttl),
+	 .help = "PostgreSQL: tallyctl dbsync schedules expiry inside the database with pg_cron"
+		 " (when the server has it) instead of tally-expirer"},
+	{.key = "native_ttl_schedule",
+	 .type = TL_CONF_STRING,
+	 .def = "17 * * * *",
+	 .offset = S(native_ttl_schedule),
+	 .check = check_schedule,
+	 .help = "PostgreSQL: when the native TTL job runs (pg_cron syntax; hourly)"},
 	{0},
 };

@@ -23,6 +23,8 @@ struct tl_storage_conf {
 	bool expire_samples_only;      /* tally-expirer leaves resources, meters, metadata */
 	int64_t partition_seconds;     /* PostgreSQL: width of a sample partition (86400) */
 	int64_t partitions_ahead;      /* PostgreSQL: partitions created ahead of now (3) */
+	bool native_ttl;	       /* PostgreSQL: expiry by a pg_cron job (tallyctl dbsync) */
+	char *native_ttl_schedule;     /* its pg_cron schedule ("17 * * * *") */
 };
 
 /* The schema of struct tl_storage_conf, mounted as "storage" by the top level. */
@@ -38,5 +40,16 @@ int tl_storage_conf_check(void *conf, const struct tl_conf_check *c);
  * password. For the storage section and the database dispatcher's keys.
  */
 int tl_storage_conf_check_url(void *p, const struct tl_conf_check *c);
+
+/*
+ * What storage.native_ttl asks of the store at url (tallyctl dbsync): the
+ * metering TTL when url is connection, the event TTL when it is
+ * event_connection (both when they are one). Strings in *out are borrowed
+ * from sc. Returns false when url is neither (a dispatcher's database: no
+ * native TTL there).
+ */
+struct tl_native_ttl;
+bool tl_storage_conf_native_ttl(const struct tl_storage_conf *sc, const char *url,
+				struct tl_native_ttl *out);
 
 #endif

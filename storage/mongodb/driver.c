@@ -199,18 +199,24 @@ static int dbsync_mongodb(void *ctx, struct tl_buf *report, struct tl_buf *why)
 	r = tl_storage_schema_newer(&st, why);
 	if (r < 0)
 		return r;
+	/* Progress (tallyctl on a terminal): collections, indexes, TTL, version. */
 	for (i = 0; r == 0 && i < sizeof(colls) / sizeof(colls[0]); i++)
 		r = create_collection(c, colls[i], report, why);
-	if (r == 0)
+	if (r == 0) {
+		tl_storage_step(&c->opt, 1, 4, "collections");
 		r = create_indexes(c, "meter", meter_indexes, report, why);
+	}
 	if (r == 0)
 		r = create_indexes(c, "resource", resource_indexes, report, why);
 	if (r == 0)
 		r = create_indexes(c, "event", event_indexes, report, why);
-	if (r == 0)
+	if (r == 0) {
+		tl_storage_step(&c->opt, 2, 4, "indexes");
 		r = mg_apply_ttl(c, report, why);
+	}
 	if (r < 0)
 		goto out;
+	tl_storage_step(&c->opt, 3, 4, "TTL indexes");
 	/* The version last: a store without it is one dbsync did not finish. */
 	BSON_APPEND_UTF8(&filter, "_id", "schema");
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
@@ -221,6 +227,7 @@ static int dbsync_mongodb(void *ctx, struct tl_buf *report, struct tl_buf *why)
 		r = mg_err(&err, "writing the schema version", why);
 		goto out;
 	}
+	tl_storage_step(&c->opt, 4, 4, "schema version");
 	if (st.current != MG_SCHEMA_VERSION && report)
 		tl_buf_printf(report, "schema version %d recorded\n", MG_SCHEMA_VERSION);
 out:

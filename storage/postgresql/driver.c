@@ -159,7 +159,11 @@ static int pg_dbsync(void *ctx, struct tl_buf *report, struct tl_buf *why)
 	const char *params[2];
 	bool applied = false;
 	int r, i, cur = 0;
+	unsigned n_mig = 0, step = 0, total;
 
+	while (tl_migrations_postgresql[n_mig].version)
+		n_mig++;
+	total = n_mig + c->opt.partitions_ahead + 1;
 	r = pg_ensure(c, why);
 	if (r < 0)
 		return r;
@@ -198,6 +202,7 @@ static int pg_dbsync(void *ctx, struct tl_buf *report, struct tl_buf *why)
 			r = pg_exec(c, "COMMIT", 0, NULL, NULL, "dbsync", why);
 			if (r < 0)
 				goto out;
+			tl_storage_step(&c->opt, ++step, total, m->name);
 			continue;
 		}
 		r = pg_exec(c, m->sql, 0, NULL, NULL, "dbsync: a migration failed", why);
@@ -220,6 +225,7 @@ static int pg_dbsync(void *ctx, struct tl_buf *report, struct tl_buf *why)
 		cur = m->version;
 		if (report)
 			tl_buf_printf(report, "applied %03d_%s\n", m->version, m->name);
+		tl_storage_step(&c->opt, ++step, total, m->name);
 	}
 	if (!applied) {
 		r = current_version(c, &cur, why);
@@ -229,7 +235,10 @@ static int pg_dbsync(void *ctx, struct tl_buf *report, struct tl_buf *why)
 			tl_buf_printf(report, "schema is up to date at version %d\n", cur);
 	}
 	c->parts_loaded = false;
+	c->parts_step = step;
+	c->parts_total = total;
 	r = pg_parts_ensure_ahead(c, NULL, why);
+	c->parts_total = 0;
 out:
 	if (r < 0)
 		pg_rollback(c);
@@ -259,5 +268,7 @@ const struct tl_storage_driver tl_storage_postgresql = {
 	.expire_samples = pg_expire_samples,
 	.expire_events = pg_expire_events,
 	.expire_lock = pg_expire_lock,
+	.native_ttl = pg_native_ttl,
+	.native_ttl_state = pg_native_ttl_state,
 	.close = pg_close,
 };

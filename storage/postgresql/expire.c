@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/postgresql/expire_sql.h"
 #include "storage/postgresql/pg_format.h"
 #include "storage/postgresql/pg_internal.h"
 
@@ -112,15 +113,9 @@ static int expire_loop(struct pg_ctx *c, long long key, const char *probe, const
 /* The partitions entirely below before, oldest first. */
 static int list_old_partitions(struct pg_ctx *c, const char *tb, PGresult **out, struct tl_buf *why)
 {
-	static const char list_sql[] =
-		"SELECT k.relname::text FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid"
-		" CROSS JOIN LATERAL regexp_match(pg_get_expr(k.relpartbound, k.oid),"
-		" 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS m"
-		" WHERE i.inhparent = to_regclass('sample') AND m[2]::timestamp <= $1::timestamp"
-		" ORDER BY m[1]::timestamp";
 	const char *params[1] = {tb};
 
-	return pg_exec(c, list_sql, 1, params, out, "listing partitions", why);
+	return pg_exec(c, PG_SQL_OLD_PARTITIONS, 1, params, out, "listing partitions", why);
 }
 
 /* Only names that need no quoting go into SQL text (ours always do). */
@@ -153,13 +148,7 @@ static int drop_partitions(struct pg_ctx *c, PGresult *list, const struct tl_exp
 		/* The metadata documents its rows name, one index probe per
 		 * distinct document (a loose scan of its metadata_id index: far
 		 * fewer documents than rows), then its rows. */
-		snprintf(
-			sql, sizeof(sql),
-			"WITH RECURSIVE t(m) AS (SELECT min(metadata_id) FROM %s UNION ALL"
-			" SELECT (SELECT min(metadata_id) FROM %s WHERE metadata_id > t.m) FROM t"
-			" WHERE t.m IS NOT NULL) INSERT INTO tally_expire_candidate SELECT m FROM t"
-			" WHERE m IS NOT NULL ON CONFLICT DO NOTHING",
-			name, name);
+		snprintf(sql, sizeof(sql), PG_SQL_PARTITION_CANDIDATES, name, name);
 		r = pg_exec(c, sql, 0, NULL, NULL, "expiring partitions", why);
 		/* Its rows: the planner's count when the partition was analyzed
 		 * (autovacuum does; a scan of a day of samples would cost more than
@@ -236,16 +225,8 @@ static int expire_edge(struct pg_ctx *c, const char *const *params, uint64_t bat
 		       const struct tl_expire_opts *o, struct tl_expire_report *rep,
 		       struct tl_buf *why)
 {
-	return expire_loop(c, 0, NULL,
-			   "WITH d AS (DELETE FROM sample s USING (SELECT message_id, \"timestamp\""
-			   " FROM sample WHERE \"timestamp\" < $1::timestamp LIMIT $2::bigint) k"
-			   " WHERE s.\"timestamp\" < $1::timestamp AND s.message_id = k.message_id"
-			   " AND s.\"timestamp\" = k.\"timestamp\" RETURNING s.metadata_id),"
-			   " i AS (INSERT INTO tally_expire_candidate SELECT DISTINCT metadata_id"
-			   " FROM d WHERE metadata_id IS NOT NULL ON CONFLICT DO NOTHING)"
-			   " SELECT count(*) FROM d",
-			   params, batch, &rep->samples, "samples", o, rep, "expiring samples",
-			   why);
+	return expire_loop(c, 0, NULL, PG_SQL_EXPIRE_EDGE, params, batch, &rep->samples, "samples",
+			   o, rep, "expiring samples", why);
 }
 
 /*
@@ -293,17 +274,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 
 	/* Resources whose last sample is gone (resource.last_sample_timestamp is
 	 * exact: every batch raises it), with their meter pairs. */
-	r = expire_loop(c, PG_LOCK_SAMPLES,
-			"SELECT count(*) FROM (SELECT 1 FROM resource WHERE last_sample_timestamp"
-			" < $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-			"WITH r AS (DELETE FROM resource WHERE id IN (SELECT id FROM resource"
-			" WHERE last_sample_timestamp < $1::timestamp LIMIT $2::bigint)"
-			" RETURNING id, metadata_id), m AS (DELETE FROM resource_meter x USING r"
-			" WHERE x.resource_ref = r.id), i AS (INSERT INTO tally_expire_candidate"
-			" SELECT DISTINCT metadata_id FROM r WHERE metadata_id IS NOT NULL"
-			" ON CONFLICT DO NOTHING) SELECT count(*) FROM r",
-			params, batch, &rep->resources, "orphans", o, rep, "expiring resources",
-			why);
+	r = expire_loop(c, PG_LOCK_SAMPLES, PG_SQL_RESOURCES_PROBE, PG_SQL_RESOURCES, params, batch,
+			&rep->resources, "orphans", o, rep, "expiring resources", why);
 	if (r < 0)
 		return r;
 	/* Meter pairs of living resources: resource_meter.last_timestamp is a
@@ -311,56 +283,16 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	 * cut-off can have lost theirs. A pair with none left goes; the others
 	 * are set again from their latest sample, so that a row's time is
 	 * always that of a sample still there. Keyed by resource_ref. */
-	r = expire_ranges(
-		c, PG_LOCK_SAMPLES,
-		"SELECT count(*) FROM (SELECT 1 FROM resource_meter WHERE last_timestamp <"
-		" $1::timestamp AND $2::bigint IS NOT NULL LIMIT 1) x",
-		"WITH k AS (SELECT DISTINCT resource_ref FROM resource_meter"
-		" WHERE last_timestamp < $1::timestamp AND resource_ref > $3::integer"
-		" ORDER BY resource_ref LIMIT $2::bigint),"
-		" d AS (DELETE FROM resource_meter rm USING k WHERE rm.resource_ref ="
-		" k.resource_ref AND rm.last_timestamp < $1::timestamp AND NOT EXISTS"
-		" (SELECT 1 FROM sample s WHERE s.resource_ref = rm.resource_ref"
-		" AND s.meter_id = rm.meter_id) RETURNING 1),"
-		" u AS (UPDATE resource_meter rm SET (last_timestamp, user_id, project_id,"
-		" source) = (SELECT s.\"timestamp\", s.user_id, s.project_id, s.source"
-		" FROM sample s WHERE s.resource_ref = rm.resource_ref"
-		" AND s.meter_id = rm.meter_id"
-		" ORDER BY s.\"timestamp\" DESC, s.message_id DESC LIMIT 1)"
-		" FROM k WHERE rm.resource_ref = k.resource_ref"
-		" AND rm.last_timestamp < $1::timestamp AND EXISTS (SELECT 1 FROM sample s"
-		" WHERE s.resource_ref = rm.resource_ref AND s.meter_id = rm.meter_id)"
-		" RETURNING 1)"
-		" SELECT (SELECT count(*) FROM d), (SELECT max(resource_ref) FROM k),"
-		" (SELECT count(*) FROM k)",
-		tb, nb, batch, o, rep, "expiring resource_meter", why);
+	r = expire_ranges(c, PG_LOCK_SAMPLES, PG_SQL_RESOURCE_METER_PROBE, PG_SQL_RESOURCE_METER,
+			  tb, nb, batch, o, rep, "expiring resource_meter", why);
 	/* First sample times of living resources whose first sample went. */
 	if (r == 0)
-		r = expire_ranges(
-			c, 0, NULL,
-			"WITH k AS (SELECT id FROM resource WHERE first_sample_timestamp <"
-			" $1::timestamp AND id > $3::integer ORDER BY id LIMIT $2::bigint),"
-			" u AS (UPDATE resource r SET first_sample_timestamp = coalesce("
-			/* Most often in the day after the cut-off: one partition. */
-			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-			" r.id AND s.\"timestamp\" >= $1::timestamp AND s.\"timestamp\" <"
-			" $1::timestamp + interval '1 day'),"
-			"(SELECT min(s.\"timestamp\") FROM sample s WHERE s.resource_ref ="
-			" r.id), r.first_sample_timestamp) FROM k WHERE r.id = k.id"
-			" RETURNING 1)"
-			" SELECT (SELECT count(*) FROM u), (SELECT max(id) FROM k),"
-			" (SELECT count(*) FROM k)",
-			tb, nb, batch, o, rep, "expiring resources", why);
+		r = expire_ranges(c, 0, NULL, PG_SQL_FIRST_SAMPLE, tb, nb, batch, o, rep,
+				  "expiring resources", why);
 	/* Meters no pair names: a small table, one statement. */
 	if (r == 0)
-		r = expire_txn(
-			c, PG_LOCK_SAMPLES,
-			"SELECT count(*) FROM (SELECT 1 FROM meter m WHERE NOT EXISTS (SELECT 1"
-			" FROM resource_meter rm WHERE rm.meter_id = m.id) LIMIT 1) x",
-			"WITH d AS (DELETE FROM meter m WHERE NOT EXISTS (SELECT 1 FROM"
-			" resource_meter rm WHERE rm.meter_id = m.id) RETURNING 1)"
-			" SELECT count(*) FROM d",
-			0, NULL, &n, 1, "expiring meters", why);
+		r = expire_txn(c, PG_LOCK_SAMPLES, PG_SQL_METERS_PROBE, PG_SQL_METERS, 0, NULL, &n,
+			       1, "expiring meters", why);
 	if (r < 0)
 		return r;
 	rep->meters += n;
@@ -368,21 +300,8 @@ static int expire_orphans(struct pg_ctx *c, const char *tb, const char *nb, uint
 	/* Metadata documents that rows deleted above named (noted in the same
 	 * transactions, migration 002) and nothing points to any more; each
 	 * looked up by the indexes of both references. */
-	return expire_ranges(
-		c, PG_LOCK_SAMPLES,
-		"SELECT count(*) FROM (SELECT 1 FROM tally_expire_candidate WHERE"
-		" $1::timestamp IS NOT NULL AND $2::bigint IS NOT NULL LIMIT 1) x",
-		"WITH k AS (DELETE FROM tally_expire_candidate WHERE metadata_id IN"
-		" (SELECT metadata_id FROM tally_expire_candidate WHERE metadata_id >"
-		" $3::bigint AND $1::timestamp IS NOT NULL ORDER BY metadata_id"
-		" LIMIT $2::bigint) RETURNING metadata_id),"
-		" d AS (DELETE FROM metadata md USING k WHERE md.id = k.metadata_id AND"
-		" NOT EXISTS (SELECT 1 FROM resource r WHERE r.metadata_id = md.id) AND"
-		" NOT EXISTS (SELECT 1 FROM sample s WHERE s.metadata_id = md.id)"
-		" RETURNING 1)"
-		" SELECT (SELECT count(*) FROM d), (SELECT max(metadata_id) FROM k),"
-		" (SELECT count(*) FROM k)",
-		tb, nb, batch, o, rep, "expiring metadata", why);
+	return expire_ranges(c, PG_LOCK_SAMPLES, PG_SQL_METADATA_PROBE, PG_SQL_METADATA, tb, nb,
+			     batch, o, rep, "expiring metadata", why);
 }
 
 int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
@@ -456,22 +375,13 @@ int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_opts *o,
 		return 0;
 	}
 	/* Events and their traits, oldest first; no id cache is touched. */
-	r = expire_loop(c, 0, NULL,
-			"WITH e AS (DELETE FROM event WHERE id IN (SELECT id FROM event"
-			" WHERE generated < $1::timestamp ORDER BY generated LIMIT $2::bigint)"
-			" RETURNING id), t AS (DELETE FROM trait x USING e WHERE x.event_id ="
-			" e.id) SELECT count(*) FROM e",
-			params, batch, &rep->events, "events", o, rep, "expiring events", why);
+	r = expire_loop(c, 0, NULL, PG_SQL_EXPIRE_EVENTS, params, batch, &rep->events, "events", o,
+			rep, "expiring events", why);
 	if (r < 0)
 		return r;
 	/* Event types with no event left: writers cache their ids. */
-	return expire_txn(
-		c, PG_LOCK_EVENTS,
-		"SELECT count(*) FROM (SELECT 1 FROM event_type et WHERE NOT EXISTS (SELECT 1"
-		" FROM event e WHERE e.event_type_id = et.id) LIMIT 1) x",
-		"WITH d AS (DELETE FROM event_type et WHERE NOT EXISTS (SELECT 1 FROM"
-		" event e WHERE e.event_type_id = et.id) RETURNING 1) SELECT count(*) FROM d",
-		0, NULL, &n, 1, "expiring event types", why);
+	return expire_txn(c, PG_LOCK_EVENTS, PG_SQL_EVENT_TYPES_PROBE, PG_SQL_EVENT_TYPES, 0, NULL,
+			  &n, 1, "expiring event types", why);
 }
 
 int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why)

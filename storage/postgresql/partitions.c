@@ -182,6 +182,8 @@ int pg_parts_ensure_ahead(struct pg_ctx *c, unsigned *out_created, struct tl_buf
 			return r;
 		if (created && out_created)
 			(*out_created)++;
+		if (c->parts_total)
+			tl_storage_step(&c->opt, ++c->parts_step, c->parts_total, "partitions");
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
  *     -> write.c  record_samples, record_events
  *     -> read.c   the query cursors
  *     -> expire.c expiry and the expirer lock
+ *     -> native_ttl.c expiry inside the database (pg_cron)
  *   partitions.c  the partitions of sample (driver.c and write.c use it)
  *   conn.c        connection, statements, errors, caches (everyone uses it)
  *   pg_format.c   the pure formatting (no I/O)
@@ -70,6 +71,8 @@ struct pg_ctx {
 	struct tl_storage_options opt;
 	bool broken;	   /* the connection failed: reset before the next call */
 	bool parts_loaded; /* parts reflects the catalog (as of the last load) */
+	/* dbsync's progress while it ensures partitions (parts_total 0: not in dbsync) */
+	unsigned parts_step, parts_total;
 	int64_t epoch;	   /* tally_cache_epoch as last read; -1 before */
 	unsigned prepared; /* the write statements prepared on this connection (PG_PREP_*) */
 	struct tl_pg_parts parts;
@@ -205,5 +208,11 @@ int pg_expire_samples(void *ctx, int64_t before, const struct tl_expire_opts *o,
 int pg_expire_events(void *ctx, int64_t before, const struct tl_expire_opts *o,
 		     struct tl_expire_report *rep, struct tl_buf *why);
 int pg_expire_lock(void *ctx, bool wait, struct tl_buf *why);
+
+/* ------------------------------------------------------- native_ttl.c */
+
+int pg_native_ttl(void *ctx, const struct tl_native_ttl *want, struct tl_buf *report,
+		  struct tl_buf *why);
+int pg_native_ttl_state(void *ctx, struct tl_native_ttl_state *out, struct tl_buf *why);
 
 #endif

@@ -88,6 +88,8 @@ static int open_sqlite(const char *url, const struct tl_storage_options *opt, vo
 		r = -ENOMEM;
 		goto out;
 	}
+	if (opt)
+		c->opt = *opt;
 	tl_buf_init(&c->key);
 	tl_buf_init(&c->canon);
 	tl_buf_init(&c->raw);
@@ -193,7 +195,10 @@ static int dbsync_sqlite(void *ctx, struct tl_buf *report, struct tl_buf *why)
 	struct sq *c = ctx;
 	sqlite3_stmt *s = NULL;
 	int cur, latest = migrations_latest(), i, rc, r;
+	unsigned n_mig = 0;
 
+	while (tl_migrations_sqlite[n_mig].version)
+		n_mig++;
 	r = schema_current(c, &cur, why);
 	if (r < 0)
 		return r;
@@ -208,8 +213,10 @@ static int dbsync_sqlite(void *ctx, struct tl_buf *report, struct tl_buf *why)
 	for (i = 0; tl_migrations_sqlite[i].version; i++) {
 		const struct tl_migration *m = &tl_migrations_sqlite[i];
 
-		if (m->version <= cur)
+		if (m->version <= cur) {
+			tl_storage_step(&c->opt, (unsigned)i + 1, n_mig, m->name);
 			continue;
+		}
 		r = sq_exec(c, "BEGIN IMMEDIATE", why);
 		if (r < 0)
 			return r;
@@ -248,6 +255,7 @@ static int dbsync_sqlite(void *ctx, struct tl_buf *report, struct tl_buf *why)
 		if (report)
 			tl_buf_printf(report, "applied %03d_%s\n", m->version, m->name);
 		cur = m->version;
+		tl_storage_step(&c->opt, (unsigned)i + 1, n_mig, m->name);
 	}
 	if (report && cur == latest && report->len == 0)
 		tl_buf_printf(report, "schema is up to date at version %d\n", cur);

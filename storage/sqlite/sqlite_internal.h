@@ -68,6 +68,7 @@ struct re_cache {
 /* The connection context (the driver's void *ctx). */
 struct sq {
 	sqlite3 *db;
+	struct tl_storage_options opt; /* as opened (dbsync's progress) */
 	sqlite3_stmt *st[ST_COUNT];
 	struct tl_strmap meters, metas, resources, event_types; /* ids by key (write.c) */
 	int64_t generation; /* of tally_cache_generation when the maps were filled */

@@ -871,6 +871,12 @@ static void test_stage_commit(void **state)
 	r = open_reader(b, "pipeline");
 	expect_stage(b, r, 7, "s2", 6);
 	assert_int_equal(append_str(b, "next"), 7); /* the failed commit took no number */
+	/* Its own records right after what it consumed: consumed with it (it would skip them). */
+	batch = read_batch(r, 100);
+	assert_int_equal(batch->last_seq, 7);
+	assert_int_equal(tl_buffer_stage_commit(r, 7, &d, 1, NULL, 0, &first), 0);
+	assert_int_equal(first, 8);
+	assert_int_equal(tl_buffer_reader_next(r), 9);
 	tl_buffer_reader_close(r);
 	tl_buffer_close(b);
 }

@@ -988,6 +988,39 @@ static void test_dump_roundtrip(void **state)
 	tl_buf_fini(&d2);
 }
 
+/* tallyd --list-keys: every key, the list's type key and each variant's keys. */
+static void test_schema_list(void **state)
+{
+	struct tl_buf out;
+
+	(void)state;
+	tl_buf_init(&out);
+	assert_int_equal(tl_conf_schema_list(t_items, &out), 0);
+	assert_non_null(out.data);
+	assert_string_equal(out.data,
+			    "b\tbool\tfalse\t\t\t\n"
+			    "i\tint\t5\t1..10\t\t\n"
+			    "sz\tsize\t64KiB\t1024..1073741824\t\t\n"
+			    "d\tdouble\t0.5\t0.1..10\t\t\n"
+			    "s\tstring\thello\t\t\t\n"
+			    "ns\tstring\tnull\t\tnullable\t\n"
+			    "secret\tstring\ts3cret\t\tsecret\t\n"
+			    "e\tenum\tgreen\tred|green|blue|rouge\t\t\n"
+			    "l\tlist\t[x, y]\t1..3\t\t\n"
+			    "sub\tsection\t\t\t\t\n"
+			    "sub.x\tint\t7\t\t\t\n"
+			    "sub.y\tstring\twhy\t\t\t\n"
+			    "elems\tmaps\t[]\t\t\t\n"
+			    "elems[].kind\tenum\t(required)\ta|b|c\t\tthe type of the element\n"
+			    "elems[].name\tstring\t(required)\t\tunique\t\n"
+			    "elems[].flag\tbool\ttrue\t\t\t\n"
+			    "elems[kind=a].path\tstring\t(required)\t\t\t\n"
+			    "elems[kind=a].n\tint\t1\t0..9\t\t\n"
+			    "elems[kind=b].t\tdouble\t2\t\t\t\n"
+			    "elems[kind=b].tags\tlist\t[]\t\t\t\n");
+	tl_buf_fini(&out);
+}
+
 static void test_schema_validate(void **state)
 {
 	static const struct tl_conf_item bad[] = {
@@ -1515,6 +1548,34 @@ static void test_tally_storage(void **state)
 	tl_tally_conf_fini(&c);
 	expect_tally_error("storage: {event_connection: \"foo://\"}\n",
 			   "t.yaml:1: storage.event_connection: unsupported scheme");
+
+	/* storage.native_ttl: off and hourly by default; what dbsync asks of each store. */
+	tally_ok("storage: {connection: postgresql://h/db}\n", &c);
+	assert_false(c.storage.native_ttl);
+	assert_string_equal(c.storage.native_ttl_schedule, "17 * * * *");
+	tl_tally_conf_fini(&c);
+	tally_ok("storage:\n  connection: postgresql://h/s\n  event_connection: postgresql://h/e\n"
+		 "  metering_time_to_live: 600\n  event_time_to_live: 60\n  native_ttl: true\n"
+		 "  native_ttl_schedule: '@hourly'\n",
+		 &c);
+	{
+		struct tl_native_ttl w;
+
+		assert_true(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/s", &w));
+		assert_true(w.enable);
+		assert_int_equal(w.metering_ttl, 600);
+		assert_int_equal(w.event_ttl, -1);
+		assert_string_equal(w.schedule, "@hourly");
+		assert_true(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/e", &w));
+		assert_int_equal(w.metering_ttl, -1);
+		assert_int_equal(w.event_ttl, 60);
+		assert_false(tl_storage_conf_native_ttl(&c.storage, "postgresql://h/other", &w));
+	}
+	tl_tally_conf_fini(&c);
+	expect_tally_error("storage: {native_ttl_schedule: \"\"}\n",
+			   "t.yaml:1: storage.native_ttl_schedule: a cron schedule of 1 to 63");
+	expect_tally_error("storage: {native_ttl_schedule: \"* * * * *'; DROP TABLE x\"}\n",
+			   "t.yaml:1: storage.native_ttl_schedule: a cron schedule of 1 to 63");
 }
 
 static void test_tally_secret(void **state)
@@ -1652,6 +1713,7 @@ int main(void)
 		cmocka_unit_test(test_tally_secret),
 		cmocka_unit_test(test_tally_sizes_and_nulls),
 		cmocka_unit_test(test_tally_dump_hides_secrets),
+		cmocka_unit_test(test_schema_list),
 	};
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
 }

@@ -410,6 +410,44 @@ static void test_bad_records(void **state)
 }
 
 /* A writer that runs out of room says so once, at the end (sticky error). */
+/* The name a reader peeks at is the one decoding gives; other shapes say "decode it". */
+static void test_peek_counter_name(void **state)
+{
+	struct tl_buffer_rec recs[32];
+	char name[64];
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(tl_decode_json(&dec, message, strlen(message), &in), 0);
+	n = encode_all(recs, 32);
+	assert_int_equal(tl_record_decode(&rb, recs, n), 0);
+	for (i = 0; i < rb.n_samples; i++) {
+		assert_int_equal(tl_record_peek_counter_name(&recs[i], name, sizeof(name)),
+				 (int)strlen(rb.samples[i].counter_name));
+		assert_string_equal(name, rb.samples[i].counter_name);
+	}
+	/* Too small a room, an escape in the name, a source with an escaped quote. */
+	assert_int_equal(tl_record_peek_counter_name(&recs[0], name, 3), -1);
+	static const char *const shapes[] = {
+		"{\"source\":\"a\\\"b\",\"counter_name\":\"x\",\"counter_type\":\"gauge\"}",
+		"{\"source\":null,\"counter_name\":\"a\\u00e9\"}",
+		"{\"source\":null,\"counter_name\":null}",
+		"{\"counter_name\":\"x\",\"source\":null}",
+		"{\"source\":\"unterminated\\",
+		"{\"source\":null,\"counter_name\":\"cut",
+		"",
+	};
+	static const int want[] = {1, -1, -1, -1, -1, -1, -1};
+	for (i = 0; i < sizeof(shapes) / sizeof(*shapes); i++) {
+		struct tl_buffer_rec r = {
+			.kind = TL_BUFFER_KIND_SAMPLE, .data = shapes[i], .len = strlen(shapes[i])};
+
+		assert_int_equal(tl_record_peek_counter_name(&r, name, sizeof(name)), want[i]);
+		if (want[i] > 0)
+			assert_string_equal(name, "x");
+	}
+}
+
 static void test_encode_out_of_memory(void **state)
 {
 	struct tl_buf small;
@@ -436,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_as_the_old_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peek_counter_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encode_out_of_memory, setup, teardown),
 	};
 
