@@ -30,6 +30,7 @@
 #include "collector/collector_conf.h"
 #include "common/ini.h"
 #include "daemon/import_ceilometer.h"
+#include "storage/storage.h"
 
 /* Where comments go: the head of a Tally section, or the list at the end. */
 enum bucket { B_TOP, B_AMQP, B_NOTIF, B_UDP, B_DISP, B_STORAGE, B_API, B_LOG, B_END, B_N };
@@ -1219,6 +1220,8 @@ static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct 
 				      ? "; events go to storage.connection"
 				      : "; Tally's default SQLite database stands";
 	size_t sn = sep ? (size_t)(sep - v) : 0;
+	bool mongodb = sn == 7 && strncmp(v, "mongodb", 7) == 0;
+	const char *why = NULL;
 
 	if (!sep) {
 		note_e(x, B_STORAGE, e, "not carried over: not a database URL");
@@ -1226,17 +1229,18 @@ static int storage_url(struct imp *x, struct tl_buf *b, const char *key, struct 
 	}
 	if (strncmp(v, "mysql", 5) == 0 && (sn == 5 || v[5] == '+')) {
 		note_e(x, B_STORAGE, e,
-		       "not carried over: MySQL has no driver in Tally (PostgreSQL, SQLite): "
+		       "not carried over: MySQL has no driver in Tally (PostgreSQL, SQLite, "
+		       "MongoDB): "
 		       "move to PostgreSQL%s",
 		       instead);
 		return 0;
 	}
-	if (strncmp(v, "mongodb", 7) == 0 && sn == 7) {
-		note_e(x, B_STORAGE, e, "not carried over: MongoDB has no driver in Tally yet%s",
-		       instead);
+	/* MongoDB: the same database, Tally keeps ceilometer's data model there. */
+	if (mongodb && tl_storage_url_check(v, &why) < 0) {
+		note_e(x, B_STORAGE, e, "not carried over: %s%s", why, instead);
 		return 0;
 	}
-	if ((sn == 10 && strncmp(v, "postgresql", 10) == 0) ||
+	if (mongodb || (sn == 10 && strncmp(v, "postgresql", 10) == 0) ||
 	    (sn == 8 && strncmp(v, "postgres", 8) == 0) ||
 	    (sn == 19 && strncmp(v, "postgresql+psycopg2", 19) == 0)) {
 		tl_buf_printf(b, "  %s: ", key);

@@ -543,6 +543,9 @@ static int cmd_dbsync(const char *config, int argc, char **argv)
 		}
 		sopt.partition_seconds = conf.storage.partition_seconds;
 		sopt.partitions_ahead = (unsigned)conf.storage.partitions_ahead;
+		sopt.ttl_known = true;
+		sopt.metering_time_to_live = conf.storage.metering_time_to_live;
+		sopt.event_time_to_live = conf.storage.event_time_to_live;
 		add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), conf.storage.connection);
 		add_url(urls, &n, sizeof(urls) / sizeof(urls[0]), conf.storage.event_connection);
 		for (i = 0; i < conf.collector.n_dispatchers; i++) {

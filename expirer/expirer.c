@@ -31,6 +31,9 @@ static int open_store(const char *url, const struct tl_expirer_opts *o, struct t
 	tl_storage_options_init(&opt);
 	opt.partition_seconds = sc->partition_seconds;
 	opt.partitions_ahead = (unsigned)sc->partitions_ahead;
+	opt.ttl_known = true;
+	opt.metering_time_to_live = sc->metering_time_to_live;
+	opt.event_time_to_live = sc->event_time_to_live;
 	tl_buf_init(&reason);
 	rc = tl_storage_open(url, &opt, out, &reason);
 	if (rc < 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/mongodb/driver.h"
 #include "storage/postgresql/driver.h"
 #include "storage/sqlite/driver.h"
 
@@ -19,6 +20,7 @@
 const struct tl_storage_driver *const tl_storage_registry[] = {
 	&tl_storage_postgresql,
 	&tl_storage_sqlite,
+	&tl_storage_mongodb,
 	NULL,
 };
 
@@ -161,15 +163,19 @@ int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why)
 				      st.current, st.required);
 		return -EPROTO;
 	}
-	if (st.current > st.latest) {
-		if (why)
-			tl_buf_printf(why,
-				      "the database schema is version %d, newer than this build "
-				      "knows (%d): upgrade Tally",
-				      st.current, st.latest);
-		return -EPROTO;
-	}
-	return 0;
+	return tl_storage_schema_newer(&st, why);
+}
+
+int tl_storage_schema_newer(const struct tl_schema_state *st, struct tl_buf *why)
+{
+	if (st->current <= st->latest)
+		return 0;
+	if (why)
+		tl_buf_printf(why,
+			      "the database schema is version %d, newer than this build "
+			      "knows (%d): upgrade Tally",
+			      st->current, st->latest);
+	return -EPROTO;
 }
 
 /* The same truth values for every SQL driver (docs/compatibility.md §6.4). */

@@ -468,6 +468,15 @@ struct tl_storage_options {
 	/* Connect and statement timeout in milliseconds (0: the driver's default). */
 	unsigned timeout_ms;
 	/*
+	 * The storage section's time-to-live, for stores that expire by
+	 * themselves (MongoDB's TTL indexes, applied by dbsync and checked by
+	 * the expirer). ttl_known false: the caller does not know them (tallyctl
+	 * dbsync -u URL) and the store's TTL is left as it is.
+	 */
+	bool ttl_known;
+	int64_t metering_time_to_live; /* seconds; <= 0 keeps forever */
+	int64_t event_time_to_live;
+	/*
 	 * Optional, for long work shown on a terminal (tallyctl dbsync): called
 	 * by dbsync in the calling thread after each step (a migration applied
 	 * or found done, a partition ensured) with the steps done of those it
@@ -482,7 +491,7 @@ void tl_storage_step(const struct tl_storage_options *opt, unsigned done, unsign
 		     const char *step);
 
 struct tl_storage_driver {
-	const char *name; /* "postgresql", "sqlite" */
+	const char *name; /* "postgresql", "sqlite", "mongodb" */
 	/*
 	 * The URL schemes it takes, ended by NULL ("postgresql", "postgres",
 	 * "postgresql+psycopg2"): tl_storage_open() picks the driver by them.
@@ -608,6 +617,9 @@ void tl_storage_options_init(struct tl_storage_options *opt);
  * it is newer than this build knows.
  */
 int tl_storage_check_schema(struct tl_storage *s, struct tl_buf *why);
+/* For drivers (dbsync): -EPROTO with why naming the versions when st is
+ * newer than this build knows, else 0. */
+int tl_storage_schema_newer(const struct tl_schema_state *st, struct tl_buf *why);
 
 /*
  * The ceilometer capability keys (docs/compatibility.md §6.4) and their values for this

@@ -73,7 +73,7 @@ bad_file_path.yaml|3|collector.dispatchers[0]: missing required key 'file_path'
 bad_secret_both.yaml|2|telemetry_secret and telemetry_secret_file are mutually exclusive (telemetry_secret is at line 1)
 bad_syntax.yaml|4|YAML syntax error:
 bad_size.yaml|4|collector.buffer.max_size: expected a size (bytes, or with a unit: 64KiB, 10MB, 1G), got '1 gigabyte'
-bad_connection.yaml|2|storage.connection: unsupported scheme (this version has drivers for postgresql, postgres, postgresql+psycopg2, sqlite)
+bad_connection.yaml|2|storage.connection: unsupported scheme (this version has drivers for postgresql, postgres, postgresql+psycopg2, sqlite, mongodb)
 bad_limits.yaml|2|api.default_limit (500) must not exceed api.max_limit (100)
 bad_anchor.yaml|1|anchors and aliases are not supported (anchor 'common')
 bad_anchor.yaml|3|anchors and aliases are not supported (alias 'common')

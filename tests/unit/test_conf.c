@@ -27,6 +27,7 @@
 #include "dispatchers/file/file.h"
 #include "dispatchers/gnocchi/gnocchi.h"
 #include "dispatchers/http/http.h"
+#include "storage/mongodb/driver.h"
 #include "storage/postgresql/driver.h"
 #include "storage/sqlite/driver.h"
 #include "storage/storage.h"
@@ -1498,13 +1499,8 @@ static void test_tally_storage(void **state)
 		"postgres://h/db",
 	};
 	static const char *const bad[] = {
-		"mysql://u:hunter2@h/db",
-		"sqlite://",
-		"sqlite:///",
-		"postgresql://",
-		"/var/lib/tally.db",
-		"",
-		"mongodb://h:27017/ceilometer",
+		"mysql://u:hunter2@h/db", "sqlite://", "sqlite:///",	    "postgresql://",
+		"/var/lib/tally.db",	  "",	       "mongodb://h:27017", "mongodb://",
 	};
 	struct tl_tally_conf c;
 	const char *why;
@@ -1518,10 +1514,15 @@ static void test_tally_storage(void **state)
 	assert_ptr_equal(tl_storage_driver_of("postgresql+pg8000://h/db", &why),
 			 &tl_storage_postgresql);
 	assert_ptr_equal(tl_storage_driver_of("sqlite:///x", &why), &tl_storage_sqlite);
+	assert_ptr_equal(tl_storage_driver_of("mongodb://h:27017/ceilometer?replicaSet=rs0", &why),
+			 &tl_storage_mongodb);
+	/* A MongoDB URL names its database. */
+	assert_null(tl_storage_driver_of("mongodb://h:27017", &why));
+	assert_string_equal(why, "a MongoDB URL names its database (mongodb://host/ceilometer)");
 	/* A scheme without a driver in this build is refused, naming those it has. */
-	assert_null(tl_storage_driver_of("mongodb://h/db", &why));
+	assert_null(tl_storage_driver_of("mysql://h/db", &why));
 	assert_string_equal(why, "unsupported scheme (this version has drivers for postgresql, "
-				 "postgres, postgresql+psycopg2, sqlite)");
+				 "postgres, postgresql+psycopg2, sqlite, mongodb)");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(yaml, sizeof(yaml), "\nstorage:\n  connection: \"%s\"\n", bad[i]);
 		expect_tally_error(yaml, "t.yaml:3: storage.connection: ");
