@@ -45,17 +45,28 @@
 /* clang-format off */
 #define Q(sql) "$q$" sql "$q$"
 #define EPOCH "IF v_n > 0 THEN PERFORM nextval('tally_cache_epoch'); END IF; "
+/*
+ * A step that meets tallyd's writers (a deadlock with a partition being
+ * made while it deletes, a lock timeout) is tried again after a pause,
+ * up to 20 times, as a failed step of expire.c is by the next run: the
+ * "again" statement sets what makes the loop go round once more.
+ */
+#define RETRY(stmt, again) \
+	"BEGIN " stmt " v_tries := 0; EXCEPTION WHEN deadlock_detected OR serialization_failure " \
+	"OR lock_not_available THEN v_tries := v_tries + 1; IF v_tries > 20 THEN RAISE; END IF; " \
+	"PERFORM pg_sleep(0.05 * v_tries); " again " END; "
 /* Batches until one comes back short; a probe that finds nothing first ends it. */
 #define LOOP_BATCHES(probe, lock, sql) \
 	"LOOP EXECUTE " Q(probe) " INTO v_n USING v_before, p_batch; EXIT WHEN v_n = 0; " \
-	lock " EXECUTE " Q(sql) " INTO v_n USING v_before, p_batch; " EPOCH \
-	"COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
+	lock RETRY("EXECUTE " Q(sql) " INTO v_n USING v_before, p_batch;", "v_n := p_batch;") \
+	EPOCH "COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
 /* Key ranges until one comes back short, when the probe finds anything. */
 #define LOOP_RANGES(probe, lock, sql) \
 	"EXECUTE " Q(probe) " INTO v_n USING v_before, p_batch; IF v_n > 0 THEN " \
-	"v_last := -1; LOOP " lock " EXECUTE " Q(sql) " INTO v_n, v_max, v_keys USING " \
-	"v_before, p_batch, v_last; " EPOCH "COMMIT; EXIT WHEN v_keys < p_batch; " \
-	"v_last := v_max; END LOOP; END IF;\n"
+	"v_last := -1; LOOP " lock \
+	RETRY("EXECUTE " Q(sql) " INTO v_n, v_max, v_keys USING v_before, p_batch, v_last;", \
+	      "v_n := 0; v_max := v_last; v_keys := p_batch;") \
+	EPOCH "COMMIT; EXIT WHEN v_keys < p_batch; v_last := v_max; END LOOP; END IF;\n"
 /* One statement without parameters, when the probe finds anything. */
 #define ONCE(probe, lock, sql) \
 	"EXECUTE " Q(probe) " INTO v_n; IF v_n > 0 THEN " lock " EXECUTE " Q(sql) \
@@ -74,7 +85,7 @@ static const char proc_template[] =
 	"LANGUAGE plpgsql AS $tally$\n"
 	"DECLARE\n"
 	"  v_parts text[]; v_part text; v_before timestamp;\n"
-	"  v_n bigint; v_last bigint; v_max bigint; v_keys bigint;\n"
+	"  v_n bigint; v_last bigint; v_max bigint; v_keys bigint; v_tries int := 0;\n"
 	"BEGIN\n"
 	/* One expirer at a time: tally-expirer holds the same lock. */
 	"IF NOT pg_try_advisory_lock(@X@) THEN\n"
@@ -101,14 +112,16 @@ static const char proc_template[] =
 	"  COMMIT;\n"
 	"END LOOP;\n"
 	/* The straddling partition and sample_default, oldest rows first. */
-	"LOOP EXECUTE " Q(PG_SQL_EXPIRE_EDGE) " INTO v_n USING v_before, p_batch;"
+	"LOOP " RETRY("EXECUTE " Q(PG_SQL_EXPIRE_EDGE) " INTO v_n USING v_before, p_batch;",
+		      "v_n := p_batch;")
 	" COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
 	"IF NOT p_samples_only THEN\n"
 	LOOP_BATCHES(PG_SQL_RESOURCES_PROBE, LOCK_SAMPLES, PG_SQL_RESOURCES)
 	LOOP_RANGES(PG_SQL_RESOURCE_METER_PROBE, LOCK_SAMPLES, PG_SQL_RESOURCE_METER)
-	"v_last := -1; LOOP EXECUTE " Q(PG_SQL_FIRST_SAMPLE) " INTO v_n, v_max, v_keys"
-	" USING v_before, p_batch, v_last; COMMIT; EXIT WHEN v_keys < p_batch;"
-	" v_last := v_max; END LOOP;\n"
+	"v_last := -1; LOOP "
+	RETRY("EXECUTE " Q(PG_SQL_FIRST_SAMPLE) " INTO v_n, v_max, v_keys USING v_before, p_batch, v_last;",
+	      "v_max := v_last; v_keys := p_batch;")
+	" COMMIT; EXIT WHEN v_keys < p_batch; v_last := v_max; END LOOP;\n"
 	ONCE(PG_SQL_METERS_PROBE, LOCK_SAMPLES, PG_SQL_METERS)
 	LOOP_RANGES(PG_SQL_METADATA_PROBE, LOCK_SAMPLES, PG_SQL_METADATA)
 	"END IF;\n"
@@ -116,7 +129,8 @@ static const char proc_template[] =
 	"IF p_event_ttl > 0 THEN\n"
 	"v_before := (clock_timestamp() AT TIME ZONE 'UTC')"
 	" - make_interval(secs => p_event_ttl);\n"
-	"LOOP EXECUTE " Q(PG_SQL_EXPIRE_EVENTS) " INTO v_n USING v_before, p_batch;"
+	"LOOP " RETRY("EXECUTE " Q(PG_SQL_EXPIRE_EVENTS) " INTO v_n USING v_before, p_batch;",
+		      "v_n := p_batch;")
 	" COMMIT; EXIT WHEN v_n < p_batch; END LOOP;\n"
 	ONCE(PG_SQL_EVENT_TYPES_PROBE, LOCK_EVENTS, PG_SQL_EVENT_TYPES)
 	"END IF;\n"
