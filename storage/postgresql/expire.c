@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/postgresql/expire_sql.h"
 #include "storage/postgresql/pg_format.h"
@@ -48,9 +49,9 @@ static int query_u64(struct pg_ctx *c, const char *sql, int n, const char *const
  * changed). A probe (same parameters; may be NULL) that counts 0 first means
  * nothing to do: no lock taken, no writer kept waiting.
  */
-static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const char *sql, int n,
-		      const char *const *vals, uint64_t *out, int nout, const char *what,
-		      struct tl_buf *why)
+static int expire_txn_once(struct pg_ctx *c, long long key, const char *probe, const char *sql,
+			   int n, const char *const *vals, uint64_t *out, int nout,
+			   const char *what, struct tl_buf *why)
 {
 	char lock[80];
 	uint64_t any = 1;
@@ -83,6 +84,25 @@ static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const 
 	if (r < 0)
 		pg_rollback(c);
 	return r;
+}
+
+/*
+ * expire_txn_once(), again after a pause when it met tallyd's writers (a
+ * deadlock with a partition being made while it deletes, a serialization
+ * failure: transient, the connection still up), up to 20 times, as the
+ * native TTL's procedure does (native_ttl.c).
+ */
+static int expire_txn(struct pg_ctx *c, long long key, const char *probe, const char *sql, int n,
+		      const char *const *vals, uint64_t *out, int nout, const char *what,
+		      struct tl_buf *why)
+{
+	for (int tries = 1;; tries++) {
+		int r = expire_txn_once(c, key, probe, sql, n, vals, out, nout, what, why);
+
+		if (r != -EAGAIN || c->broken || tries > 20)
+			return r;
+		usleep(50000u * (unsigned)tries);
+	}
 }
 
 /*
