@@ -4,6 +4,7 @@
 #include "common/strmap.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,16 @@ static int grow(struct tl_strmap *m)
 	}
 	free(old);
 	return 0;
+}
+
+const char *tl_strmap_key_of(const uint64_t *value_slot)
+{
+	const struct tl_strmap_slot *s =
+		(const struct tl_strmap_slot *)(const void *)((const char *)value_slot -
+							      offsetof(struct tl_strmap_slot,
+								       value));
+
+	return s->key;
 }
 
 uint64_t *tl_strmap_putn(struct tl_strmap *m, const void *key, size_t len, int *out_added)

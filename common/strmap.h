@@ -44,6 +44,13 @@ int tl_strmap_getn(const struct tl_strmap *m, const void *key, size_t len, uint6
  */
 uint64_t *tl_strmap_putn(struct tl_strmap *m, const void *key, size_t len, int *out_added);
 
+/*
+ * The map's copy of the key whose value slot tl_strmap_putn() returned (NUL
+ * after its len bytes). The copy stays where it is until tl_strmap_clear()
+ * or tl_strmap_fini(), across later puts (the slot itself may move).
+ */
+const char *tl_strmap_key_of(const uint64_t *value_slot);
+
 /* As tl_strmap_getn() for a NUL-terminated key. */
 static inline int tl_strmap_get(const struct tl_strmap *m, const char *key, uint64_t *out_value)
 {

@@ -41,6 +41,7 @@ struct prev {
 struct series {
 	struct tl_strmap index; /* "name\0resource_id" -> slot in v */
 	struct prev *v;
+	const char **key; /* slot -> the index's copy of its key */
 	bool *dirty;
 	size_t n, cap;
 	size_t *changed;
@@ -52,6 +53,7 @@ static void series_fini(struct series *c)
 {
 	tl_strmap_fini(&c->index);
 	free(c->v);
+	free(c->key);
 	free(c->dirty);
 	free(c->changed);
 	memset(c, 0, sizeof(*c));
@@ -112,13 +114,17 @@ static struct prev *series_swap(struct series *c, const char *key, size_t klen,
 			struct prev *v = realloc(c->v, cap * sizeof(*v));
 			if (v)
 				c->v = v;
-			bool *d = v ? realloc(c->dirty, cap * sizeof(*d)) : NULL;
+			const char **k = v ? realloc(c->key, cap * sizeof(*k)) : NULL;
+			if (k)
+				c->key = k;
+			bool *d = k ? realloc(c->dirty, cap * sizeof(*d)) : NULL;
 			if (!d)
 				return NULL; /* the key stays with slot 0's value: harmless, rare */
 			c->dirty = d;
 			c->cap = cap;
 		}
 		c->dirty[c->n] = false;
+		c->key[c->n] = tl_strmap_key_of(slot);
 		*slot = c->n++;
 		*had = false;
 	} else {
@@ -189,22 +195,23 @@ static int series_changes(struct series *c, tl_state_emit_fn emit, void *ctx)
 		return rc;
 	c->cleared = false;
 	tl_buf_init(&b);
-	for (size_t k = 0; k < c->index.cap && c->n_changed; k++) {
-		const struct tl_strmap_slot *s = &c->index.slots[k];
-		if (!s->key || !c->dirty[s->value])
-			continue;
-		size_t n1 = strlen(s->key), klen = n1 + 1 + strlen(s->key + n1 + 1);
-		uint64_t h[2] = {tl_hash(s->key, klen, TL_HASH_SEED),
-				 tl_hash(s->key, klen, 0x9e3779b97f4a7c15ULL)};
+	for (size_t k = 0; k < c->n_changed; k++) {
+		size_t slot = c->changed[k];
+		const char *name = c->key[slot];
+		if (!c->dirty[slot])
+			continue; /* emitted already by a call that failed after it */
+		size_t n1 = strlen(name), klen = n1 + 1 + strlen(name + n1 + 1);
+		uint64_t h[2] = {tl_hash(name, klen, TL_HASH_SEED),
+				 tl_hash(name, klen, 0x9e3779b97f4a7c15ULL)};
 		unsigned char key[16];
 		for (int i = 0; i < 16; i++)
 			key[i] = (unsigned char)(h[i / 8] >> (8 * (i % 8)));
 		tl_buf_reset(&b);
-		entry_put(&b, s->key, &c->v[s->value]);
+		entry_put(&b, name, &c->v[slot]);
 		if ((rc = tl_buf_error(&b)) ||
 		    (rc = emit(ctx, TL_STATE_ENTRY, key, sizeof(key), b.data, b.len)))
 			break;
-		c->dirty[s->value] = false;
+		c->dirty[slot] = false;
 	}
 	tl_buf_fini(&b);
 	if (rc)

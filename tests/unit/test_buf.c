@@ -117,6 +117,9 @@ static void test_strmap(void **state)
 	assert_non_null(slot);
 	assert_int_equal(added, 1);
 	*slot = 42;
+	/* The map's copy of the key, which stays put while the slots move (below). */
+	const char *copy = tl_strmap_key_of(slot);
+	assert_memory_equal(copy, "a\0b", 4);
 	assert_int_equal(tl_strmap_get(&m, "a", &v), -ENOENT);
 	assert_int_equal(tl_strmap_getn(&m, "a\0b", 3, &v), 0);
 	assert_int_equal(v, 42);
@@ -125,6 +128,7 @@ static void test_strmap(void **state)
 		slot = tl_strmap_put(&m, key, &added);
 		assert_non_null(slot);
 		assert_int_equal(added, 1);
+		assert_string_equal(tl_strmap_key_of(slot), key);
 		*slot = i;
 	}
 	for (i = 0; i < 1000; i++) {
@@ -135,6 +139,9 @@ static void test_strmap(void **state)
 	assert_non_null(tl_strmap_put(&m, "k7", &added));
 	assert_int_equal(added, 0);
 	assert_int_equal(m.n, 1001);
+	/* The slots moved as the map grew; the first key's copy did not. */
+	slot = tl_strmap_putn(&m, "a\0b", 3, &added);
+	assert_ptr_equal(tl_strmap_key_of(slot), copy);
 	tl_strmap_clear(&m);
 	assert_int_equal(m.n, 0);
 	assert_int_equal(tl_strmap_get(&m, "k7", &v), -ENOENT);
