@@ -243,39 +243,85 @@ int tl_mg_sample_doc(bson_t *b, const struct tl_sample *x, int64_t now_us, struc
 	return ok ? 0 : -ENOMEM;
 }
 
-int tl_mg_resource_updates(const struct tl_sample *x, bson_t *upsert_filter, bson_t *upsert,
-			   bson_t *latest_filter, bson_t *latest, struct tl_buf *why)
+/* Do two samples name the same meter entry (name, type, unit)? */
+static bool same_meter(const struct tl_sample *a, const struct tl_sample *b)
 {
-	int64_t ts = tl_mg_ms(x->timestamp);
-	bson_t op, sub, entry;
+	return a->counter_type == b->counter_type &&
+	       strcmp(a->counter_name, b->counter_name) == 0 &&
+	       strcmp(a->counter_unit, b->counter_unit) == 0;
+}
+
+static bool append_meter_entry(bson_t *b, const char *key, int klen, const struct tl_sample *x)
+{
+	bson_t entry;
+
+	return bson_append_document_begin(b, key, klen, &entry) &&
+	       BSON_APPEND_UTF8(&entry, "counter_name", x->counter_name) &&
+	       BSON_APPEND_UTF8(&entry, "counter_type", tl_counter_type_name(x->counter_type)) &&
+	       BSON_APPEND_UTF8(&entry, "counter_unit", x->counter_unit) &&
+	       bson_append_document_end(b, &entry);
+}
+
+int tl_mg_resource_updates(const struct tl_sample *const *v, size_t n,
+			   const struct tl_sample *latest, bson_t *upsert_filter, bson_t *upsert,
+			   bson_t *latest_filter, bson_t *latest_update, struct tl_buf *why)
+{
+	int64_t lo, hi, ts = tl_mg_ms(latest->timestamp);
+	bson_t op, sub, each;
+	size_t i, entries = 1;
+	uint32_t k = 0;
 	bool ok;
 	int r;
 
-	ok = BSON_APPEND_UTF8(upsert_filter, "_id", x->resource_id) &&
+	if (n == 0)
+		return -EINVAL;
+	lo = hi = tl_mg_ms(v[0]->timestamp);
+	for (i = 1; i < n; i++) {
+		int64_t t = tl_mg_ms(v[i]->timestamp);
+
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+		entries += !same_meter(v[i - 1], v[i]);
+	}
+	ok = BSON_APPEND_UTF8(upsert_filter, "_id", latest->resource_id) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$min", &op) &&
-	     BSON_APPEND_DATE_TIME(&op, "first_sample_timestamp", ts) &&
+	     BSON_APPEND_DATE_TIME(&op, "first_sample_timestamp", lo) &&
 	     bson_append_document_end(upsert, &op) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$max", &op) &&
-	     BSON_APPEND_DATE_TIME(&op, "last_sample_timestamp", ts) &&
+	     BSON_APPEND_DATE_TIME(&op, "last_sample_timestamp", hi) &&
 	     bson_append_document_end(upsert, &op) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$addToSet", &op) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&op, "meter", &entry) &&
-	     BSON_APPEND_UTF8(&entry, "counter_name", x->counter_name) &&
-	     BSON_APPEND_UTF8(&entry, "counter_type", tl_counter_type_name(x->counter_type)) &&
-	     BSON_APPEND_UTF8(&entry, "counter_unit", x->counter_unit) &&
-	     bson_append_document_end(&op, &entry) && bson_append_document_end(upsert, &op);
-	ok = ok && BSON_APPEND_UTF8(latest_filter, "_id", x->resource_id) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$addToSet", &op);
+	if (ok && entries == 1) {
+		ok = append_meter_entry(&op, "meter", -1, v[0]);
+	} else if (ok) {
+		ok = BSON_APPEND_DOCUMENT_BEGIN(&op, "meter", &sub) &&
+		     BSON_APPEND_ARRAY_BEGIN(&sub, "$each", &each);
+		for (i = 0; ok && i < n; i++) {
+			char ibuf[16];
+			const char *ikey;
+			size_t ilen;
+
+			if (i && same_meter(v[i - 1], v[i]))
+				continue;
+			ilen = bson_uint32_to_string(k++, &ikey, ibuf, sizeof(ibuf));
+			ok = append_meter_entry(&each, ikey, (int)ilen, v[i]);
+		}
+		ok = ok && bson_append_array_end(&sub, &each) &&
+		     bson_append_document_end(&op, &sub);
+	}
+	ok = ok && bson_append_document_end(upsert, &op);
+	ok = ok && BSON_APPEND_UTF8(latest_filter, "_id", latest->resource_id) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(latest_filter, "last_sample_timestamp", &sub) &&
 	     BSON_APPEND_DATE_TIME(&sub, "$lte", ts) &&
 	     bson_append_document_end(latest_filter, &sub);
-	ok = ok && BSON_APPEND_DOCUMENT_BEGIN(latest, "$set", &op) &&
-	     append_opt_utf8(&op, "project_id", x->project_id) &&
-	     append_opt_utf8(&op, "user_id", x->user_id) &&
-	     append_opt_utf8(&op, "source", x->source);
+	ok = ok && BSON_APPEND_DOCUMENT_BEGIN(latest_update, "$set", &op) &&
+	     append_opt_utf8(&op, "project_id", latest->project_id) &&
+	     append_opt_utf8(&op, "user_id", latest->user_id) &&
+	     append_opt_utf8(&op, "source", latest->source);
 	if (!ok)
 		return -ENOMEM;
-	r = append_metadata(&op, "metadata", x->resource_metadata, why);
-	if (!bson_append_document_end(latest, &op) && r == 0)
+	r = append_metadata(&op, "metadata", latest->resource_metadata, why);
+	if (!bson_append_document_end(latest_update, &op) && r == 0)
 		r = -ENOMEM;
 	return r;
 }

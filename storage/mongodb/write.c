@@ -11,8 +11,8 @@
  * batch, and the retry stores the rest, the stored ones coming back as
  * duplicates. Then the resources of the samples that are in meter (new or
  * duplicate: the updates are idempotent, so a retry after a failure between
- * the two bulks completes them) get one ordered bulk of upserts
- * (mongo_build.h: tl_mg_resource_updates). Events are one unordered bulk
+ * the two bulks completes them) get one ordered bulk of two updates per
+ * resource of the batch (mongo_build.h: tl_mg_resource_updates). Events are one unordered bulk
  * insert into event, _id = message_id.
  */
 #include "config.h"
@@ -210,32 +210,80 @@ out:
 	return r;
 }
 
-/* The resources of the samples in meter (not refused): one ordered bulk. */
+/* A sample of the batch and its place there, for sorting. */
+struct rs_entry {
+	const struct tl_sample *s;
+	size_t i;
+};
+
+/* By resource, then meter entry, then place in the batch. */
+static int cmp_rs_entry(const void *a, const void *b)
+{
+	const struct rs_entry *x = a, *y = b;
+	int r = strcmp(x->s->resource_id, y->s->resource_id);
+
+	if (r == 0)
+		r = strcmp(x->s->counter_name, y->s->counter_name);
+	if (r == 0 && x->s->counter_type != y->s->counter_type)
+		r = x->s->counter_type < y->s->counter_type ? -1 : 1;
+	if (r == 0)
+		r = strcmp(x->s->counter_unit, y->s->counter_unit);
+	if (r == 0)
+		r = x->i < y->i ? -1 : x->i > y->i;
+	return r;
+}
+
+/*
+ * The resources of the samples in meter (not refused): one ordered bulk of
+ * two updates per resource of the batch (tl_mg_resource_updates), as the
+ * SQL drivers upsert each resource once per batch.
+ */
 static int update_resources(struct mg *c, const struct tl_sample *const *s, size_t n,
 			    struct tl_store_report *rep)
 {
-	mongoc_bulk_operation_t *bulk;
+	mongoc_bulk_operation_t *bulk = NULL;
 	bson_t opts = BSON_INITIALIZER, reply, uf, u, lf, l, upsert = BSON_INITIALIZER;
+	struct rs_entry *e = NULL;
+	const struct tl_sample **grp = NULL;
 	bson_error_t err;
-	size_t i, ops = 0;
+	size_t i, j, start, m = 0, ops = 0;
 	int r = 0;
 
 	BSON_APPEND_BOOL(&opts, "ordered", true);
 	BSON_APPEND_BOOL(&upsert, "upsert", true);
 	bson_init(&reply);
-	bulk = mongoc_collection_create_bulk_operation_with_opts(c->resource, &opts);
+	e = malloc((n ? n : 1) * sizeof(*e));
+	grp = malloc((n ? n : 1) * sizeof(*grp));
+	if (e && grp)
+		bulk = mongoc_collection_create_bulk_operation_with_opts(c->resource, &opts);
 	if (!bulk) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; r == 0 && i < n; i++) {
-		if (rep->refused && rep->refused[i])
-			continue;
+	for (i = 0; i < n; i++)
+		if (!rep->refused || !rep->refused[i])
+			e[m++] = (struct rs_entry){s[i], i};
+	qsort(e, m, sizeof(*e), cmp_rs_entry);
+	for (i = 0; i < m; i++)
+		grp[i] = e[i].s;
+	for (start = 0; r == 0 && start < m; start = j) {
+		size_t latest = start;
+
+		/* The latest as stored (ms), the last in the batch among equals. */
+		for (j = start + 1;
+		     j < m && strcmp(e[j].s->resource_id, e[start].s->resource_id) == 0; j++) {
+			int64_t t = tl_mg_ms(e[j].s->timestamp),
+				lt = tl_mg_ms(e[latest].s->timestamp);
+
+			if (t > lt || (t == lt && e[j].i > e[latest].i))
+				latest = j;
+		}
 		bson_init(&uf);
 		bson_init(&u);
 		bson_init(&lf);
 		bson_init(&l);
-		r = tl_mg_resource_updates(s[i], &uf, &u, &lf, &l, NULL);
+		r = tl_mg_resource_updates(grp + start, j - start, e[latest].s, &uf, &u, &lf, &l,
+					   NULL);
 		if (r == 0 &&
 		    (!mongoc_bulk_operation_update_one_with_opts(bulk, &uf, &u, &upsert, &err) ||
 		     !mongoc_bulk_operation_update_one_with_opts(bulk, &lf, &l, NULL, &err))) {
@@ -266,6 +314,8 @@ out:
 	bson_destroy(&reply);
 	bson_destroy(&opts);
 	bson_destroy(&upsert);
+	free(e);
+	free(grp);
 	return r == -EINVAL ? -EIO : r;
 }
 
