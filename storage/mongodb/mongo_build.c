@@ -70,33 +70,40 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Keys of a document compared pair by pair (no allocation) up to this many. */
+#define SMALL_DOC_KEYS 32
+
 /* -EINVAL when the document b has a key twice. */
 static int check_unique_keys(const bson_t *b, struct tl_buf *why)
 {
-	const char **keys;
-	uint32_t n = bson_count_keys(b), i = 0;
+	const char *small[SMALL_DOC_KEYS], **keys = small, *dup = NULL;
+	uint32_t n = bson_count_keys(b), i = 0, j, k;
 	bson_iter_t it;
-	int r = 0;
 
 	if (n < 2)
 		return 0;
-	keys = calloc(n, sizeof(*keys));
-	if (!keys)
+	if (n > SMALL_DOC_KEYS && !(keys = calloc(n, sizeof(*keys))))
 		return -ENOMEM;
 	if (bson_iter_init(&it, b))
 		while (i < n && bson_iter_next(&it))
 			keys[i++] = bson_iter_key(&it);
-	qsort(keys, i, sizeof(*keys), cmp_str);
-	for (n = 1; n < i; n++)
-		if (strcmp(keys[n - 1], keys[n]) == 0) {
-			if (why)
-				tl_buf_printf(why, "metadata key '%.64s' given twice (once dotted)",
-					      keys[n]);
-			r = -EINVAL;
-			break;
-		}
-	free(keys);
-	return r;
+	if (keys == small) {
+		/* A metadata object is small: the pairs cost less than a sort. */
+		for (j = 1; !dup && j < i; j++)
+			for (k = 0; !dup && k < j; k++)
+				if (strcmp(keys[k], keys[j]) == 0)
+					dup = keys[j];
+	} else {
+		qsort(keys, i, sizeof(*keys), cmp_str);
+		for (j = 1; !dup && j < i; j++)
+			if (strcmp(keys[j - 1], keys[j]) == 0)
+				dup = keys[j];
+	}
+	if (dup && why)
+		tl_buf_printf(why, "metadata key '%.64s' given twice (once dotted)", dup);
+	if (keys != small)
+		free(keys);
+	return dup ? -EINVAL : 0;
 }
 
 static int append_value(bson_t *b, const char *key, int klen, const struct tl_json *v,
@@ -118,6 +125,17 @@ static int append_member(bson_t *b, const char *key, const struct tl_json *v, st
 					      MAX_KEY_PARTS);
 			return -EINVAL;
 		}
+	/* An empty part ("", "a..b", "a.") names no field: refused, as
+	 * libmongoc's key check (which write.c skips, these documents keeping
+	 * its rules) refused it. */
+	if (key[0] == '\0' || dot == key) {
+		if (why)
+			tl_buf_puts(why, "metadata key with an empty part");
+		return -EINVAL;
+	}
+	/* Most keys are plain: appended as they are, nothing to copy. */
+	if (!dot && key[0] != '$')
+		return append_value(b, key, -1, v, why);
 	tl_buf_init(&part);
 	r = quote_part(key, dot ? (size_t)(dot - key) : strlen(key), &part);
 	if (r == 0 && tl_buf_putc(&part, '\0') < 0)

@@ -41,7 +41,9 @@ int64_t tl_mg_ms(int64_t us);
  * a part that starts with '$' is URL-quoted (inside arrays too: the
  * original left those to the server, which refused the sample). Two keys
  * that land on the same name in one document ({"a": 1, "a.b": 2}) are
- * refused rather than stored twice. Integers that fit in 32 bits are int32
+ * refused rather than stored twice, and so is a key with an empty part
+ * ("", "a..b"). So no key of the result starts with '$', holds a '.' or is
+ * empty: libmongoc's key checks would pass it. Integers that fit in 32 bits are int32
  * (as pymongo stores them), others int64. Returns 0, -EINVAL (why says
  * which key) or -ENOMEM.
  */

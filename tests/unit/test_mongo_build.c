@@ -134,6 +134,27 @@ static void test_sample_doc_collision(void **state)
 	assert_non_null(strstr(why.data, "'a' given twice"));
 	bson_destroy(&b);
 	one_fini(&o);
+	/* Empty key parts: refused here, since write.c skips libmongoc's checks. */
+	{
+		static const char *const bad[] = {
+			SAMPLE("{\"\": 1}"),
+			SAMPLE("{\"a..b\": 1}"),
+			SAMPLE("{\"a.\": 1}"),
+			SAMPLE("{\"x\": {\".a\": 1}}"),
+			SAMPLE("{\"x\": [{\"\": 1}]}"),
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			tl_buf_reset(&why);
+			bson_init(&b);
+			x = decode_sample(&o, bad[i]);
+			assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+			assert_non_null(strstr(why.data, "empty part"));
+			bson_destroy(&b);
+			one_fini(&o);
+		}
+	}
 	tl_buf_fini(&why);
 }
 
