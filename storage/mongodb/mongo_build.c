@@ -91,7 +91,7 @@ static int check_unique_keys(const bson_t *b, struct tl_buf *why)
 		/* A metadata object is small: the pairs cost less than a sort. */
 		for (j = 1; !dup && j < i; j++)
 			for (k = 0; !dup && k < j; k++)
-				if (strcmp(keys[k], keys[j]) == 0)
+				if (keys[k][0] == keys[j][0] && strcmp(keys[k], keys[j]) == 0)
 					dup = keys[j];
 	} else {
 		qsort(keys, i, sizeof(*keys), cmp_str);

@@ -171,13 +171,14 @@ static int insert_batch(struct mg *c, mongoc_collection_t *coll, const void *con
 		r = -ENOMEM;
 		goto out;
 	}
+	/* One document reused: its buffer grows once, not for every record. */
+	bson_init(&doc);
 	for (i = 0; i < n; i++) {
-		bson_init(&doc);
+		bson_reinit(&doc);
 		tl_buf_reset(&local);
 		r = fn(&doc, recs[i], now, &local);
 		if (r == 0 && !mongoc_bulk_operation_insert_with_opts(bulk, &doc, &ins, &err))
 			r = -EINVAL; /* libmongoc refused it: that record alone */
-		bson_destroy(&doc);
 		if (r == -EINVAL) {
 			tl_store_report_refuse(rep, i, local.len ? local.data : err.message,
 					       local.len ? local.len : strlen(err.message));
@@ -185,10 +186,11 @@ static int insert_batch(struct mg *c, mongoc_collection_t *coll, const void *con
 			continue;
 		}
 		if (r < 0)
-			goto out;
+			break;
 		map[n_map++] = i;
 	}
-	if (n_map == 0)
+	bson_destroy(&doc);
+	if (r < 0 || n_map == 0)
 		goto out;
 	ok = mongoc_bulk_operation_execute(bulk, &reply, &err);
 	if (!ok && !has_write_errors(&reply)) {
