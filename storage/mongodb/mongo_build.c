@@ -109,6 +109,31 @@ static int check_unique_keys(const bson_t *b, struct tl_buf *why)
 static int append_value(bson_t *b, const char *key, int klen, const struct tl_json *v,
 			struct tl_buf *why);
 
+/*
+ * Does the object v become a document whose keys are surely distinct? True
+ * when its keys, up to SMALL_DOC_KEYS of them, are all plain (appended as
+ * they are: no '.', no leading '$', not empty) and pairwise different, the
+ * common case, checked on the JSON without walking the document built.
+ * False means "check the document" (check_unique_keys), not "duplicate".
+ */
+static bool plain_unique_keys(const struct tl_json *v)
+{
+	uint32_t i, j;
+
+	if (v->len > SMALL_DOC_KEYS)
+		return false;
+	for (i = 0; i < v->len; i++) {
+		const char *k = v->u.members[i].key;
+
+		if (k[0] == '\0' || k[0] == '$' || strchr(k, '.'))
+			return false;
+		for (j = 0; j < i; j++)
+			if (v->u.members[j].key[0] == k[0] && strcmp(v->u.members[j].key, k) == 0)
+				return false;
+	}
+	return true;
+}
+
 /* Appends the member key: v, the key split at dots into nested documents. */
 static int append_member(bson_t *b, const char *key, const struct tl_json *v, struct tl_buf *why)
 {
@@ -202,7 +227,7 @@ static int append_value(bson_t *b, const char *key, int klen, const struct tl_js
 			return -ENOMEM;
 		for (i = 0; r == 0 && i < v->len; i++)
 			r = append_member(&child, v->u.members[i].key, &v->u.members[i].val, why);
-		if (r == 0)
+		if (r == 0 && !plain_unique_keys(v))
 			r = check_unique_keys(&child, why);
 		ok = bson_append_document_end(b, &child);
 		break;

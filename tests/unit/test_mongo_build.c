@@ -134,6 +134,21 @@ static void test_sample_doc_collision(void **state)
 	assert_non_null(strstr(why.data, "'a' given twice"));
 	bson_destroy(&b);
 	one_fini(&o);
+	/* The same plain key twice (JSON keeps both), and "$x" beside "%24x". */
+	tl_buf_reset(&why);
+	bson_init(&b);
+	x = decode_sample(&o, SAMPLE("{\"b\": 1, \"a\": 1, \"a\": 2}"));
+	assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "'a' given twice"));
+	bson_destroy(&b);
+	one_fini(&o);
+	tl_buf_reset(&why);
+	bson_init(&b);
+	x = decode_sample(&o, SAMPLE("{\"%24x\": 1, \"$x\": 2}"));
+	assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "'%24x' given twice"));
+	bson_destroy(&b);
+	one_fini(&o);
 	/* Empty key parts: refused here, since write.c skips libmongoc's checks. */
 	{
 		static const char *const bad[] = {
