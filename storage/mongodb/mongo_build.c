@@ -70,37 +70,69 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Keys of a document compared pair by pair (no allocation) up to this many. */
+#define SMALL_DOC_KEYS 32
+
 /* -EINVAL when the document b has a key twice. */
 static int check_unique_keys(const bson_t *b, struct tl_buf *why)
 {
-	const char **keys;
-	uint32_t n = bson_count_keys(b), i = 0;
+	const char *small[SMALL_DOC_KEYS], **keys = small, *dup = NULL;
+	uint32_t n = bson_count_keys(b), i = 0, j, k;
 	bson_iter_t it;
-	int r = 0;
 
 	if (n < 2)
 		return 0;
-	keys = calloc(n, sizeof(*keys));
-	if (!keys)
+	if (n > SMALL_DOC_KEYS && !(keys = calloc(n, sizeof(*keys))))
 		return -ENOMEM;
 	if (bson_iter_init(&it, b))
 		while (i < n && bson_iter_next(&it))
 			keys[i++] = bson_iter_key(&it);
-	qsort(keys, i, sizeof(*keys), cmp_str);
-	for (n = 1; n < i; n++)
-		if (strcmp(keys[n - 1], keys[n]) == 0) {
-			if (why)
-				tl_buf_printf(why, "metadata key '%.64s' given twice (once dotted)",
-					      keys[n]);
-			r = -EINVAL;
-			break;
-		}
-	free(keys);
-	return r;
+	if (keys == small) {
+		/* A metadata object is small: the pairs cost less than a sort. */
+		for (j = 1; !dup && j < i; j++)
+			for (k = 0; !dup && k < j; k++)
+				if (keys[k][0] == keys[j][0] && strcmp(keys[k], keys[j]) == 0)
+					dup = keys[j];
+	} else {
+		qsort(keys, i, sizeof(*keys), cmp_str);
+		for (j = 1; !dup && j < i; j++)
+			if (strcmp(keys[j - 1], keys[j]) == 0)
+				dup = keys[j];
+	}
+	if (dup && why)
+		tl_buf_printf(why, "metadata key '%.64s' given twice (once dotted)", dup);
+	if (keys != small)
+		free(keys);
+	return dup ? -EINVAL : 0;
 }
 
 static int append_value(bson_t *b, const char *key, int klen, const struct tl_json *v,
 			struct tl_buf *why);
+
+/*
+ * Does the object v become a document whose keys are surely distinct? True
+ * when its keys, up to SMALL_DOC_KEYS of them, are all plain (appended as
+ * they are: no '.', no leading '$', not empty) and pairwise different, the
+ * common case, checked on the JSON without walking the document built.
+ * False means "check the document" (check_unique_keys), not "duplicate".
+ */
+static bool plain_unique_keys(const struct tl_json *v)
+{
+	uint32_t i, j;
+
+	if (v->len > SMALL_DOC_KEYS)
+		return false;
+	for (i = 0; i < v->len; i++) {
+		const char *k = v->u.members[i].key;
+
+		if (k[0] == '\0' || k[0] == '$' || strchr(k, '.'))
+			return false;
+		for (j = 0; j < i; j++)
+			if (v->u.members[j].key[0] == k[0] && strcmp(v->u.members[j].key, k) == 0)
+				return false;
+	}
+	return true;
+}
 
 /* Appends the member key: v, the key split at dots into nested documents. */
 static int append_member(bson_t *b, const char *key, const struct tl_json *v, struct tl_buf *why)
@@ -118,6 +150,17 @@ static int append_member(bson_t *b, const char *key, const struct tl_json *v, st
 					      MAX_KEY_PARTS);
 			return -EINVAL;
 		}
+	/* An empty part ("", "a..b", "a.") names no field: refused, as
+	 * libmongoc's key check (which write.c skips, these documents keeping
+	 * its rules) refused it. */
+	if (key[0] == '\0' || dot == key) {
+		if (why)
+			tl_buf_puts(why, "metadata key with an empty part");
+		return -EINVAL;
+	}
+	/* Most keys are plain: appended as they are, nothing to copy. */
+	if (!dot && key[0] != '$')
+		return append_value(b, key, -1, v, why);
 	tl_buf_init(&part);
 	r = quote_part(key, dot ? (size_t)(dot - key) : strlen(key), &part);
 	if (r == 0 && tl_buf_putc(&part, '\0') < 0)
@@ -184,7 +227,7 @@ static int append_value(bson_t *b, const char *key, int klen, const struct tl_js
 			return -ENOMEM;
 		for (i = 0; r == 0 && i < v->len; i++)
 			r = append_member(&child, v->u.members[i].key, &v->u.members[i].val, why);
-		if (r == 0)
+		if (r == 0 && !plain_unique_keys(v))
 			r = check_unique_keys(&child, why);
 		ok = bson_append_document_end(b, &child);
 		break;
@@ -243,39 +286,85 @@ int tl_mg_sample_doc(bson_t *b, const struct tl_sample *x, int64_t now_us, struc
 	return ok ? 0 : -ENOMEM;
 }
 
-int tl_mg_resource_updates(const struct tl_sample *x, bson_t *upsert_filter, bson_t *upsert,
-			   bson_t *latest_filter, bson_t *latest, struct tl_buf *why)
+/* Do two samples name the same meter entry (name, type, unit)? */
+static bool same_meter(const struct tl_sample *a, const struct tl_sample *b)
 {
-	int64_t ts = tl_mg_ms(x->timestamp);
-	bson_t op, sub, entry;
+	return a->counter_type == b->counter_type &&
+	       strcmp(a->counter_name, b->counter_name) == 0 &&
+	       strcmp(a->counter_unit, b->counter_unit) == 0;
+}
+
+static bool append_meter_entry(bson_t *b, const char *key, int klen, const struct tl_sample *x)
+{
+	bson_t entry;
+
+	return bson_append_document_begin(b, key, klen, &entry) &&
+	       BSON_APPEND_UTF8(&entry, "counter_name", x->counter_name) &&
+	       BSON_APPEND_UTF8(&entry, "counter_type", tl_counter_type_name(x->counter_type)) &&
+	       BSON_APPEND_UTF8(&entry, "counter_unit", x->counter_unit) &&
+	       bson_append_document_end(b, &entry);
+}
+
+int tl_mg_resource_updates(const struct tl_sample *const *v, size_t n,
+			   const struct tl_sample *latest, bson_t *upsert_filter, bson_t *upsert,
+			   bson_t *latest_filter, bson_t *latest_update, struct tl_buf *why)
+{
+	int64_t lo, hi, ts = tl_mg_ms(latest->timestamp);
+	bson_t op, sub, each;
+	size_t i, entries = 1;
+	uint32_t k = 0;
 	bool ok;
 	int r;
 
-	ok = BSON_APPEND_UTF8(upsert_filter, "_id", x->resource_id) &&
+	if (n == 0)
+		return -EINVAL;
+	lo = hi = tl_mg_ms(v[0]->timestamp);
+	for (i = 1; i < n; i++) {
+		int64_t t = tl_mg_ms(v[i]->timestamp);
+
+		lo = t < lo ? t : lo;
+		hi = t > hi ? t : hi;
+		entries += !same_meter(v[i - 1], v[i]);
+	}
+	ok = BSON_APPEND_UTF8(upsert_filter, "_id", latest->resource_id) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$min", &op) &&
-	     BSON_APPEND_DATE_TIME(&op, "first_sample_timestamp", ts) &&
+	     BSON_APPEND_DATE_TIME(&op, "first_sample_timestamp", lo) &&
 	     bson_append_document_end(upsert, &op) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$max", &op) &&
-	     BSON_APPEND_DATE_TIME(&op, "last_sample_timestamp", ts) &&
+	     BSON_APPEND_DATE_TIME(&op, "last_sample_timestamp", hi) &&
 	     bson_append_document_end(upsert, &op) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$addToSet", &op) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&op, "meter", &entry) &&
-	     BSON_APPEND_UTF8(&entry, "counter_name", x->counter_name) &&
-	     BSON_APPEND_UTF8(&entry, "counter_type", tl_counter_type_name(x->counter_type)) &&
-	     BSON_APPEND_UTF8(&entry, "counter_unit", x->counter_unit) &&
-	     bson_append_document_end(&op, &entry) && bson_append_document_end(upsert, &op);
-	ok = ok && BSON_APPEND_UTF8(latest_filter, "_id", x->resource_id) &&
+	     BSON_APPEND_DOCUMENT_BEGIN(upsert, "$addToSet", &op);
+	if (ok && entries == 1) {
+		ok = append_meter_entry(&op, "meter", -1, v[0]);
+	} else if (ok) {
+		ok = BSON_APPEND_DOCUMENT_BEGIN(&op, "meter", &sub) &&
+		     BSON_APPEND_ARRAY_BEGIN(&sub, "$each", &each);
+		for (i = 0; ok && i < n; i++) {
+			char ibuf[16];
+			const char *ikey;
+			size_t ilen;
+
+			if (i && same_meter(v[i - 1], v[i]))
+				continue;
+			ilen = bson_uint32_to_string(k++, &ikey, ibuf, sizeof(ibuf));
+			ok = append_meter_entry(&each, ikey, (int)ilen, v[i]);
+		}
+		ok = ok && bson_append_array_end(&sub, &each) &&
+		     bson_append_document_end(&op, &sub);
+	}
+	ok = ok && bson_append_document_end(upsert, &op);
+	ok = ok && BSON_APPEND_UTF8(latest_filter, "_id", latest->resource_id) &&
 	     BSON_APPEND_DOCUMENT_BEGIN(latest_filter, "last_sample_timestamp", &sub) &&
 	     BSON_APPEND_DATE_TIME(&sub, "$lte", ts) &&
 	     bson_append_document_end(latest_filter, &sub);
-	ok = ok && BSON_APPEND_DOCUMENT_BEGIN(latest, "$set", &op) &&
-	     append_opt_utf8(&op, "project_id", x->project_id) &&
-	     append_opt_utf8(&op, "user_id", x->user_id) &&
-	     append_opt_utf8(&op, "source", x->source);
+	ok = ok && BSON_APPEND_DOCUMENT_BEGIN(latest_update, "$set", &op) &&
+	     append_opt_utf8(&op, "project_id", latest->project_id) &&
+	     append_opt_utf8(&op, "user_id", latest->user_id) &&
+	     append_opt_utf8(&op, "source", latest->source);
 	if (!ok)
 		return -ENOMEM;
-	r = append_metadata(&op, "metadata", x->resource_metadata, why);
-	if (!bson_append_document_end(latest, &op) && r == 0)
+	r = append_metadata(&op, "metadata", latest->resource_metadata, why);
+	if (!bson_append_document_end(latest_update, &op) && r == 0)
 		r = -ENOMEM;
 	return r;
 }

@@ -41,7 +41,9 @@ int64_t tl_mg_ms(int64_t us);
  * a part that starts with '$' is URL-quoted (inside arrays too: the
  * original left those to the server, which refused the sample). Two keys
  * that land on the same name in one document ({"a": 1, "a.b": 2}) are
- * refused rather than stored twice. Integers that fit in 32 bits are int32
+ * refused rather than stored twice, and so is a key with an empty part
+ * ("", "a..b"). So no key of the result starts with '$', holds a '.' or is
+ * empty: libmongoc's key checks would pass it. Integers that fit in 32 bits are int32
  * (as pymongo stores them), others int64. Returns 0, -EINVAL (why says
  * which key) or -ENOMEM.
  */
@@ -57,16 +59,24 @@ int tl_mg_append_json(bson_t *b, const char *key, const struct tl_json *v, struc
 int tl_mg_sample_doc(bson_t *b, const struct tl_sample *x, int64_t now_us, struct tl_buf *why);
 
 /*
- * The two updates that keep a resource in step with sample x (ordered: run
- * upsert, then latest): upsert (filter {_id: resource_id}) lowers
- * first_sample_timestamp, raises last_sample_timestamp and adds the meter
- * entry; latest (filter {_id, last_sample_timestamp <= ts}) sets user,
- * project, source and metadata from the sample when it is not older than
- * what the resource holds. Each of the four documents is initialized by the
- * caller. Returns 0, -EINVAL or -ENOMEM.
+ * The two updates that keep one resource in step with the samples v[0..n)
+ * of a batch, all of that resource (ordered: run upsert, then latest):
+ * upsert (filter {_id: resource_id}) lowers first_sample_timestamp to their
+ * earliest, raises last_sample_timestamp to their latest and adds their
+ * meter entries ($addToSet; with $each when there are several: v sorted by
+ * counter name, type and unit gives each entry once, else an entry may
+ * repeat and the server keeps one); latest (filter {_id,
+ * last_sample_timestamp <= latest's}) sets user, project, source and
+ * metadata from latest when it is not older than what the resource holds.
+ * latest is one of v with the greatest stored (millisecond) timestamp, the
+ * last in the batch among equals: the caller's pick. The pair does what the
+ * pairs of each sample in batch order did, in two updates per resource.
+ * Each of the four documents is initialized by the caller. Returns 0,
+ * -EINVAL or -ENOMEM.
  */
-int tl_mg_resource_updates(const struct tl_sample *x, bson_t *upsert_filter, bson_t *upsert,
-			   bson_t *latest_filter, bson_t *latest, struct tl_buf *why);
+int tl_mg_resource_updates(const struct tl_sample *const *v, size_t n,
+			   const struct tl_sample *latest, bson_t *upsert_filter, bson_t *upsert,
+			   bson_t *latest_filter, bson_t *latest_update, struct tl_buf *why);
 
 /* The event document: _id = message_id, event_type, timestamp, traits, raw. */
 int tl_mg_event_doc(bson_t *b, const struct tl_event *e, struct tl_buf *why);

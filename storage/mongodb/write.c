@@ -11,8 +11,8 @@
  * batch, and the retry stores the rest, the stored ones coming back as
  * duplicates. Then the resources of the samples that are in meter (new or
  * duplicate: the updates are idempotent, so a retry after a failure between
- * the two bulks completes them) get one ordered bulk of upserts
- * (mongo_build.h: tl_mg_resource_updates). Events are one unordered bulk
+ * the two bulks completes them) get one ordered bulk of two updates per
+ * resource of the batch (mongo_build.h: tl_mg_resource_updates). Events are one unordered bulk
  * insert into event, _id = message_id.
  */
 #include "config.h"
@@ -25,11 +25,28 @@
 #include "storage/mongodb/mongo_build.h"
 #include "storage/mongodb/mongo_internal.h"
 
+/*
+ * No libmongoc checks of a document before it is queued ("validate": false):
+ * the builders keep its rules themselves (mongo_build.h: no key starts with
+ * '$', holds a '.' or is empty; a metadata key that would is escaped or
+ * refused there), and every string of a sample or an event is valid UTF-8
+ * without NUL already (common/sample.h: the decoders check it, events' too).
+ * That second pass over each document (every key and value) was a third of
+ * the driver's CPU per sample (bench/mongodb).
+ */
+
 /* A record of the batch as a document; -EINVAL refuses the record. */
 typedef int (*doc_fn)(bson_t *b, const void *rec, int64_t now, struct tl_buf *why);
 
 static int sample_doc(bson_t *b, const void *rec, int64_t now, struct tl_buf *why)
 {
+	bson_oid_t oid;
+
+	/* The _id libmongoc would add (an ObjectId, as pymongo's), put first
+	 * here: libmongoc then sends the document as it is, not a copy with it. */
+	bson_oid_init(&oid, NULL);
+	if (!BSON_APPEND_OID(b, "_id", &oid))
+		return -ENOMEM;
 	return tl_mg_sample_doc(b, rec, now, why);
 }
 
@@ -135,7 +152,7 @@ static int insert_batch(struct mg *c, mongoc_collection_t *coll, const void *con
 			doc_fn fn, struct tl_store_report *rep)
 {
 	mongoc_bulk_operation_t *bulk = NULL;
-	bson_t opts = BSON_INITIALIZER, reply, doc;
+	bson_t opts = BSON_INITIALIZER, reply, doc, ins = BSON_INITIALIZER;
 	bson_error_t err;
 	struct tl_buf local;
 	size_t *map = NULL, n_map = 0, i, dups = 0, refused_before = rep->n_refused;
@@ -148,18 +165,20 @@ static int insert_batch(struct mg *c, mongoc_collection_t *coll, const void *con
 	bson_init(&reply);
 	map = malloc((n ? n : 1) * sizeof(*map));
 	BSON_APPEND_BOOL(&opts, "ordered", false);
+	BSON_APPEND_BOOL(&ins, "validate", false);
 	bulk = map ? mongoc_collection_create_bulk_operation_with_opts(coll, &opts) : NULL;
 	if (!bulk) {
 		r = -ENOMEM;
 		goto out;
 	}
+	/* One document reused: its buffer grows once, not for every record. */
+	bson_init(&doc);
 	for (i = 0; i < n; i++) {
-		bson_init(&doc);
+		bson_reinit(&doc);
 		tl_buf_reset(&local);
 		r = fn(&doc, recs[i], now, &local);
-		if (r == 0 && !mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, &err))
-			r = -EINVAL; /* libmongoc's own checks (key names): refused */
-		bson_destroy(&doc);
+		if (r == 0 && !mongoc_bulk_operation_insert_with_opts(bulk, &doc, &ins, &err))
+			r = -EINVAL; /* libmongoc refused it: that record alone */
 		if (r == -EINVAL) {
 			tl_store_report_refuse(rep, i, local.len ? local.data : err.message,
 					       local.len ? local.len : strlen(err.message));
@@ -167,10 +186,11 @@ static int insert_batch(struct mg *c, mongoc_collection_t *coll, const void *con
 			continue;
 		}
 		if (r < 0)
-			goto out;
+			break;
 		map[n_map++] = i;
 	}
-	if (n_map == 0)
+	bson_destroy(&doc);
+	if (r < 0 || n_map == 0)
 		goto out;
 	ok = mongoc_bulk_operation_execute(bulk, &reply, &err);
 	if (!ok && !has_write_errors(&reply)) {
@@ -205,40 +225,92 @@ out:
 	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&reply);
 	bson_destroy(&opts);
+	bson_destroy(&ins);
 	free(map);
 	tl_buf_fini(&local);
 	return r;
 }
 
-/* The resources of the samples in meter (not refused): one ordered bulk. */
+/* A sample of the batch and its place there, for sorting. */
+struct rs_entry {
+	const struct tl_sample *s;
+	size_t i;
+};
+
+/* By resource, then meter entry, then place in the batch. */
+static int cmp_rs_entry(const void *a, const void *b)
+{
+	const struct rs_entry *x = a, *y = b;
+	int r = strcmp(x->s->resource_id, y->s->resource_id);
+
+	if (r == 0)
+		r = strcmp(x->s->counter_name, y->s->counter_name);
+	if (r == 0 && x->s->counter_type != y->s->counter_type)
+		r = x->s->counter_type < y->s->counter_type ? -1 : 1;
+	if (r == 0)
+		r = strcmp(x->s->counter_unit, y->s->counter_unit);
+	if (r == 0)
+		r = x->i < y->i ? -1 : x->i > y->i;
+	return r;
+}
+
+/*
+ * The resources of the samples in meter (not refused): one ordered bulk of
+ * two updates per resource of the batch (tl_mg_resource_updates), as the
+ * SQL drivers upsert each resource once per batch.
+ */
 static int update_resources(struct mg *c, const struct tl_sample *const *s, size_t n,
 			    struct tl_store_report *rep)
 {
-	mongoc_bulk_operation_t *bulk;
-	bson_t opts = BSON_INITIALIZER, reply, uf, u, lf, l, upsert = BSON_INITIALIZER;
+	mongoc_bulk_operation_t *bulk = NULL;
+	bson_t opts = BSON_INITIALIZER, reply, uf, u, lf, l, upsert = BSON_INITIALIZER,
+	       plain = BSON_INITIALIZER;
+	struct rs_entry *e = NULL;
+	const struct tl_sample **grp = NULL;
 	bson_error_t err;
-	size_t i, ops = 0;
+	size_t i, j, start, m = 0, ops = 0;
 	int r = 0;
 
 	BSON_APPEND_BOOL(&opts, "ordered", true);
 	BSON_APPEND_BOOL(&upsert, "upsert", true);
+	BSON_APPEND_BOOL(&upsert, "validate", false);
+	BSON_APPEND_BOOL(&plain, "validate", false);
 	bson_init(&reply);
-	bulk = mongoc_collection_create_bulk_operation_with_opts(c->resource, &opts);
+	e = malloc((n ? n : 1) * sizeof(*e));
+	grp = malloc((n ? n : 1) * sizeof(*grp));
+	if (e && grp)
+		bulk = mongoc_collection_create_bulk_operation_with_opts(c->resource, &opts);
 	if (!bulk) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; r == 0 && i < n; i++) {
-		if (rep->refused && rep->refused[i])
-			continue;
+	for (i = 0; i < n; i++)
+		if (!rep->refused || !rep->refused[i])
+			e[m++] = (struct rs_entry){s[i], i};
+	qsort(e, m, sizeof(*e), cmp_rs_entry);
+	for (i = 0; i < m; i++)
+		grp[i] = e[i].s;
+	for (start = 0; r == 0 && start < m; start = j) {
+		size_t latest = start;
+
+		/* The latest as stored (ms), the last in the batch among equals. */
+		for (j = start + 1;
+		     j < m && strcmp(e[j].s->resource_id, e[start].s->resource_id) == 0; j++) {
+			int64_t t = tl_mg_ms(e[j].s->timestamp),
+				lt = tl_mg_ms(e[latest].s->timestamp);
+
+			if (t > lt || (t == lt && e[j].i > e[latest].i))
+				latest = j;
+		}
 		bson_init(&uf);
 		bson_init(&u);
 		bson_init(&lf);
 		bson_init(&l);
-		r = tl_mg_resource_updates(s[i], &uf, &u, &lf, &l, NULL);
+		r = tl_mg_resource_updates(grp + start, j - start, e[latest].s, &uf, &u, &lf, &l,
+					   NULL);
 		if (r == 0 &&
 		    (!mongoc_bulk_operation_update_one_with_opts(bulk, &uf, &u, &upsert, &err) ||
-		     !mongoc_bulk_operation_update_one_with_opts(bulk, &lf, &l, NULL, &err))) {
+		     !mongoc_bulk_operation_update_one_with_opts(bulk, &lf, &l, &plain, &err))) {
 			if (rep->why)
 				tl_buf_printf(rep->why, "resource update: %s", err.message);
 			r = -EIO;
@@ -266,6 +338,9 @@ out:
 	bson_destroy(&reply);
 	bson_destroy(&opts);
 	bson_destroy(&upsert);
+	bson_destroy(&plain);
+	free(e);
+	free(grp);
 	return r == -EINVAL ? -EIO : r;
 }
 

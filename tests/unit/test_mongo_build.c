@@ -134,6 +134,42 @@ static void test_sample_doc_collision(void **state)
 	assert_non_null(strstr(why.data, "'a' given twice"));
 	bson_destroy(&b);
 	one_fini(&o);
+	/* The same plain key twice (JSON keeps both), and "$x" beside "%24x". */
+	tl_buf_reset(&why);
+	bson_init(&b);
+	x = decode_sample(&o, SAMPLE("{\"b\": 1, \"a\": 1, \"a\": 2}"));
+	assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "'a' given twice"));
+	bson_destroy(&b);
+	one_fini(&o);
+	tl_buf_reset(&why);
+	bson_init(&b);
+	x = decode_sample(&o, SAMPLE("{\"%24x\": 1, \"$x\": 2}"));
+	assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+	assert_non_null(strstr(why.data, "'%24x' given twice"));
+	bson_destroy(&b);
+	one_fini(&o);
+	/* Empty key parts: refused here, since write.c skips libmongoc's checks. */
+	{
+		static const char *const bad[] = {
+			SAMPLE("{\"\": 1}"),
+			SAMPLE("{\"a..b\": 1}"),
+			SAMPLE("{\"a.\": 1}"),
+			SAMPLE("{\"x\": {\".a\": 1}}"),
+			SAMPLE("{\"x\": [{\"\": 1}]}"),
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			tl_buf_reset(&why);
+			bson_init(&b);
+			x = decode_sample(&o, bad[i]);
+			assert_int_equal(tl_mg_sample_doc(&b, x, T0, &why), -EINVAL);
+			assert_non_null(strstr(why.data, "empty part"));
+			bson_destroy(&b);
+			one_fini(&o);
+		}
+	}
 	tl_buf_fini(&why);
 }
 
@@ -146,7 +182,7 @@ static void test_resource_updates(void **state)
 
 	(void)state;
 	x = decode_sample(&o, SAMPLE("{\"$x\": 1}"));
-	assert_int_equal(tl_mg_resource_updates(x, &uf, &u, &lf, &l, NULL), 0);
+	assert_int_equal(tl_mg_resource_updates(&x, 1, x, &uf, &u, &lf, &l, NULL), 0);
 	expect_json(&uf, "{ \"_id\" : \"inst-1\" }");
 	expect_json(&u,
 		    "{ \"$min\" : { \"first_sample_timestamp\" : { \"$date\" : "
@@ -163,6 +199,61 @@ static void test_resource_updates(void **state)
 	bson_destroy(&lf);
 	bson_destroy(&l);
 	one_fini(&o);
+}
+
+/* Several samples of one resource: one pair of updates, the entries once each. */
+static void test_resource_updates_merged(void **state)
+{
+	static const char text[] =
+		"[{\"counter_name\": \"cpu\", \"counter_type\": \"cumulative\", \"counter_unit\": "
+		"\"ns\", \"counter_volume\": 1, \"user_id\": \"u1\", \"project_id\": \"p1\", "
+		"\"resource_id\": \"inst-1\", \"timestamp\": \"2023-11-14T22:13:20.123456\", "
+		"\"resource_metadata\": {\"a\": 1}, \"message_id\": \"m1\"}, "
+		"{\"counter_name\": \"memory\", \"counter_type\": \"gauge\", \"counter_unit\": "
+		"\"MB\", \"counter_volume\": 2, \"user_id\": \"u2\", \"project_id\": \"p1\", "
+		"\"resource_id\": \"inst-1\", \"timestamp\": \"2023-11-14T22:13:30\", "
+		"\"resource_metadata\": {\"a\": 2}, \"message_id\": \"m2\"}, "
+		"{\"counter_name\": \"cpu\", \"counter_type\": \"cumulative\", \"counter_unit\": "
+		"\"ns\", \"counter_volume\": 3, \"user_id\": \"u3\", \"project_id\": \"p1\", "
+		"\"resource_id\": \"inst-1\", \"timestamp\": \"2023-11-14T22:13:10.5\", "
+		"\"resource_metadata\": {\"a\": 3}, \"message_id\": \"m3\"}]";
+	struct tl_decode_limits lim = TL_DECODE_LIMITS_DEFAULT;
+	struct tl_decoder dec;
+	struct tl_decoded res;
+	const struct tl_sample *v[3];
+	bson_t uf = BSON_INITIALIZER, u = BSON_INITIALIZER, lf = BSON_INITIALIZER,
+	       l = BSON_INITIALIZER;
+
+	(void)state;
+	assert_int_equal(tl_decoder_init(&dec, &lim, NULL), 0);
+	tl_decoded_init(&res);
+	assert_int_equal(tl_decode_json(&dec, text, strlen(text), &res), 0);
+	assert_int_equal(res.n_samples, 3);
+	/* Sorted by meter entry, as the driver sorts them: cpu, cpu, memory. */
+	v[0] = &res.samples[0];
+	v[1] = &res.samples[2];
+	v[2] = &res.samples[1];
+	assert_int_equal(tl_mg_resource_updates(v, 3, v[2], &uf, &u, &lf, &l, NULL), 0);
+	expect_json(&uf, "{ \"_id\" : \"inst-1\" }");
+	expect_json(
+		&u,
+		"{ \"$min\" : { \"first_sample_timestamp\" : { \"$date\" : "
+		"\"2023-11-14T22:13:10.500Z\" } }, \"$max\" : { \"last_sample_timestamp\" : "
+		"{ \"$date\" : \"2023-11-14T22:13:30Z\" } }, \"$addToSet\" : { \"meter\" : "
+		"{ \"$each\" : [ { \"counter_name\" : \"cpu\", \"counter_type\" : "
+		"\"cumulative\", \"counter_unit\" : \"ns\" }, { \"counter_name\" : "
+		"\"memory\", \"counter_type\" : \"gauge\", \"counter_unit\" : \"MB\" } ] } } }");
+	expect_json(&lf, "{ \"_id\" : \"inst-1\", \"last_sample_timestamp\" : { \"$lte\" : { "
+			 "\"$date\" : \"2023-11-14T22:13:30Z\" } } }");
+	expect_json(&l, "{ \"$set\" : { \"project_id\" : \"p1\", \"user_id\" : \"u2\", "
+			"\"source\" : null, \"metadata\" : { \"a\" : 2 } } }");
+	assert_int_equal(tl_mg_resource_updates(v, 0, v[0], &uf, &u, &lf, &l, NULL), -EINVAL);
+	bson_destroy(&uf);
+	bson_destroy(&u);
+	bson_destroy(&lf);
+	bson_destroy(&l);
+	tl_decoded_fini(&res);
+	tl_decoder_fini(&dec);
 }
 
 /* Operators in values stay strings; keys are quoted part by part. */
@@ -479,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_sample_doc),
 		cmocka_unit_test(test_sample_doc_collision),
 		cmocka_unit_test(test_resource_updates),
+		cmocka_unit_test(test_resource_updates_merged),
 		cmocka_unit_test(test_sample_filter),
 		cmocka_unit_test(test_complex_filter),
 		cmocka_unit_test(test_complex_refusals),
