@@ -179,8 +179,8 @@ struct write_result {
  * *next is the first sample number not yet written (so that no sample goes
  * twice to a store).
  */
-static int run_size(const struct opts *o, const struct gen *g, struct side *mg, struct side *pg,
-		    size_t size, unsigned batches, bool timed, uint64_t *next,
+static int run_size(const struct opts *o, const struct store_gen *g, struct side *mg,
+		    struct side *pg, size_t size, unsigned batches, bool timed, uint64_t *next,
 		    struct write_result *res)
 {
 	struct tl_decode_limits limits = {64u << 20, 64, 10000};
@@ -203,7 +203,7 @@ static int run_size(const struct opts *o, const struct gen *g, struct side *mg, 
 	for (b = 0; b < batches; b++, *next += size) {
 		size_t i;
 
-		if ((rc = gen_batch(g, *next, size, &json)) < 0)
+		if ((rc = store_gen_batch(g, *next, size, &json)) < 0)
 			goto out;
 		rc = tl_decode_json(&dec, json.data, json.len, &out);
 		if (rc < 0 || out.n_rejects || out.n_samples != size) {
@@ -300,9 +300,9 @@ struct queries {
 	struct tl_resource_query resources;
 };
 
-static void queries_init(struct queries *q, const struct gen *g)
+static void queries_init(struct queries *q, const struct store_gen *g)
 {
-	int64_t t0 = gen_time(g, 0), t1 = t0 + 3600LL * 1000000;
+	int64_t t0 = store_gen_time(g, 0), t1 = t0 + 3600LL * 1000000;
 
 	memset(q, 0, sizeof(*q));
 	q->simple.filter = (struct tl_sample_filter){.meter = "cpu_util",
@@ -481,7 +481,7 @@ static double time_build(int (*fn)(const struct queries *, enum shape, struct tl
 	return best;
 }
 
-static int run_queries(const struct opts *o, const struct gen *g)
+static int run_queries(const struct opts *o, const struct store_gen *g)
 {
 	struct queries q;
 	struct tl_buf why;
@@ -609,7 +609,7 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	struct side mg = {0}, pg = {0};
 	struct write_result res[MAX_SIZES];
-	struct gen *g = NULL;
+	struct store_gen *g = NULL;
 	uint64_t total, next = 0;
 	size_t i, max = 0;
 	int rc;
@@ -627,7 +627,7 @@ int main(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
-	gen_init(g, total, 60, 0);
+	store_gen_init(g, total, 60, 0);
 	printf("bench/mongodb: bench/store's data set (20 meters x %d resources, 10 metadata "
 	       "keys/sample), %" PRIu64 " samples to each store; %ld cores\n",
 	       N_RESOURCES, total, sysconf(_SC_NPROCESSORS_ONLN));

@@ -863,7 +863,7 @@ struct sides {
 };
 
 /* Generates, decodes and writes every batch to every side; prints progress on stderr. */
-static int run_writes(const struct opts *o, const struct gen *g, struct sides *w)
+static int run_writes(const struct opts *o, const struct store_gen *g, struct sides *w)
 {
 	struct tl_decode_limits limits = {64u << 20, 64, 10000};
 	const struct tl_sample **ptrs = NULL;
@@ -887,7 +887,7 @@ static int run_writes(const struct opts *o, const struct gen *g, struct sides *w
 		size_t n = o->samples - first < BATCH ? (size_t)(o->samples - first) : BATCH, i;
 		bool driver_first = batches % 2 == 0;
 
-		if ((rc = gen_batch(g, first, n, &json)) < 0)
+		if ((rc = store_gen_batch(g, first, n, &json)) < 0)
 			goto out;
 		rc = tl_decode_json(&dec, json.data, json.len, &out);
 		if (rc < 0 || out.n_rejects || out.n_samples != n) {
@@ -1047,7 +1047,7 @@ out:
 }
 
 /* --load-only: rows, size, VACUUM (ANALYZE), and what bench/api needs to know. */
-static int load_report(const struct opts *o, const struct gen *g, struct sides *w)
+static int load_report(const struct opts *o, const struct store_gen *g, struct sides *w)
 {
 	char rows[32], size[32], last[TL_TIME_ISO_SIZE];
 	PGconn *c = w->pg_bare.conn; /* the driver's database */
@@ -1158,13 +1158,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int print_header(const struct opts *o, const struct gen *g, struct sides *w)
+static int print_header(const struct opts *o, const struct store_gen *g, struct sides *w)
 {
 	char ver[128], fsync[16], sc[16], fpw[16], sb[32], wm[32];
 	char from[TL_TIME_ISO_SIZE], to[TL_TIME_ISO_SIZE];
 	int rc;
 
-	tl_time_format(gen_time(g, 0), from, sizeof(from));
+	tl_time_format(store_gen_time(g, 0), from, sizeof(from));
 	tl_time_format(g->first_us + (int64_t)g->rounds * g->poll_us, to, sizeof(to));
 	printf("bench/store: %" PRIu64
 	       " samples = %d meters x %d resources x %u polls %lld s apart "
@@ -1201,7 +1201,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {0};
 	struct sides *w = NULL;
-	struct gen *g = NULL;
+	struct store_gen *g = NULL;
 	int rc;
 
 	if (parse_opts(argc, argv, &o) < 0)
@@ -1213,7 +1213,7 @@ int main(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
-	gen_init(g, o.samples, o.poll_seconds, o.first);
+	store_gen_init(g, o.samples, o.poll_seconds, o.first);
 	w->pg = o.pg != NULL;
 	w->sq = o.sqlite_dir != NULL;
 	w->pg_floor = w->pg && !o.load_only;

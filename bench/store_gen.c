@@ -90,7 +90,7 @@ static void hexid_of(uint64_t seed, char out[33])
 		 (unsigned long long)mix(seed + 1));
 }
 
-void gen_init(struct gen *g, uint64_t total, int64_t poll_seconds, int64_t first_s)
+void store_gen_init(struct store_gen *g, uint64_t total, int64_t poll_seconds, int64_t first_s)
 {
 	int64_t now = tl_time_now();
 	unsigned i;
@@ -115,7 +115,7 @@ void gen_init(struct gen *g, uint64_t total, int64_t poll_seconds, int64_t first
 }
 
 /* The timestamp of sample number i. */
-int64_t gen_time(const struct gen *g, uint64_t i)
+int64_t store_gen_time(const struct store_gen *g, uint64_t i)
 {
 	unsigned round = (unsigned)(i / PER_ROUND), r = (unsigned)(i % PER_ROUND / N_METERS),
 		 m = (unsigned)(i % N_METERS);
@@ -126,7 +126,7 @@ int64_t gen_time(const struct gen *g, uint64_t i)
 }
 
 /* Appends sample number i to b as a ceilometer sample dict. */
-int gen_sample(const struct gen *g, uint64_t i, struct tl_buf *b)
+int store_gen_sample(const struct store_gen *g, uint64_t i, struct tl_buf *b)
 {
 	unsigned round = (unsigned)(i / PER_ROUND), r = (unsigned)(i % PER_ROUND / N_METERS),
 		 m = (unsigned)(i % N_METERS);
@@ -165,7 +165,7 @@ int gen_sample(const struct gen *g, uint64_t i, struct tl_buf *b)
 		snprintf(vol, sizeof(vol), "1");
 		break;
 	}
-	tl_time_format(gen_time(g, i), ts, sizeof(ts));
+	tl_time_format(store_gen_time(g, i), ts, sizeof(ts));
 	uuid_of(i ^ 0x7a11e5a11ULL, mid);
 	return tl_buf_printf(
 		b,
@@ -186,7 +186,7 @@ int gen_sample(const struct gen *g, uint64_t i, struct tl_buf *b)
 }
 
 /* The JSON list of samples first..first+n, as the collector would receive it. */
-int gen_batch(const struct gen *g, uint64_t first, size_t n, struct tl_buf *b)
+int store_gen_batch(const struct store_gen *g, uint64_t first, size_t n, struct tl_buf *b)
 {
 	size_t k;
 
@@ -194,7 +194,7 @@ int gen_batch(const struct gen *g, uint64_t first, size_t n, struct tl_buf *b)
 	if (tl_buf_putc(b, '[') < 0)
 		return -ENOMEM;
 	for (k = 0; k < n; k++) {
-		if ((k && tl_buf_putc(b, ',') < 0) || gen_sample(g, first + k, b) < 0)
+		if ((k && tl_buf_putc(b, ',') < 0) || store_gen_sample(g, first + k, b) < 0)
 			return -ENOMEM;
 	}
 	return tl_buf_putc(b, ']') < 0 ? -ENOMEM : 0;

@@ -2,7 +2,7 @@
  * bench/store_gen.h — the data set of bench/store and bench/mongodb: what a
  * ceilometer polling agent sends for 1,000 instances, generated as the JSON
  * the collector receives (store_gen.c says more). Pure: no I/O, no global
- * state; a struct gen is read-only after gen_init, so threads may share it.
+ * state; a struct store_gen is read-only after store_gen_init, so threads may share it.
  */
 #ifndef TL_BENCH_STORE_GEN_H
 #define TL_BENCH_STORE_GEN_H
@@ -20,7 +20,7 @@
 #define N_IMAGES    12
 #define PER_ROUND   (N_METERS * N_RESOURCES)
 
-struct gen {
+struct store_gen {
 	uint64_t total;	  /* samples */
 	unsigned rounds;  /* polls per (meter, resource) pair */
 	int64_t first_us; /* start of the first poll's minute */
@@ -37,15 +37,15 @@ struct gen {
  * first_s (UNIX seconds), or so that the last poll ends before now when
  * first_s is 0.
  */
-void gen_init(struct gen *g, uint64_t total, int64_t poll_seconds, int64_t first_s);
+void store_gen_init(struct store_gen *g, uint64_t total, int64_t poll_seconds, int64_t first_s);
 
 /* The timestamp of sample number i (µs). */
-int64_t gen_time(const struct gen *g, uint64_t i);
+int64_t store_gen_time(const struct store_gen *g, uint64_t i);
 
 /* Appends sample number i to b as a ceilometer sample dict; 0 or -ENOMEM. */
-int gen_sample(const struct gen *g, uint64_t i, struct tl_buf *b);
+int store_gen_sample(const struct store_gen *g, uint64_t i, struct tl_buf *b);
 
 /* The JSON list of samples first..first+n in b (reset first); 0 or -ENOMEM. */
-int gen_batch(const struct gen *g, uint64_t first, size_t n, struct tl_buf *b);
+int store_gen_batch(const struct store_gen *g, uint64_t first, size_t n, struct tl_buf *b);
 
 #endif
