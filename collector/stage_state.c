@@ -251,9 +251,23 @@ static int doom_cb(const void *key, size_t klen, const void *val, size_t vlen, v
 	return tl_buf_error(d);
 }
 
-static int doom_prefix(struct tl_stage_store *st, const char *prefix, size_t plen)
+/* Lists every stored key under prefix in d (u16 length, bytes each). */
+static int doom_prefix(struct tl_stage_store *st, const char *prefix, size_t plen, struct tl_buf *d)
 {
-	return tl_buffer_state_each(st->b, prefix, plen, doom_cb, &st->doomed);
+	return tl_buffer_state_each(st->b, prefix, plen, doom_cb, d);
+}
+
+/* A removal pair for each key listed in d. */
+static int removal_pairs(struct tl_stage_store *st, const struct tl_buf *d)
+{
+	int rc = 0;
+
+	for (size_t off = 0; !rc && off + 2 <= d->len;) {
+		size_t l = get_be((const unsigned char *)d->data + off, 2);
+		rc = pair_add(st, d->data + off + 2, l, NULL, 0, NULL, "%s", "");
+		off += 2 + l;
+	}
+	return rc;
 }
 
 static int whole_pairs(struct tl_stage_store *st, struct whole *w, const void *val, size_t vlen)
@@ -302,14 +316,12 @@ static int piece_cb(void *ctx, size_t sink, size_t t, enum tl_pipeline_piece kin
 	case TL_PIPELINE_CLEAR:
 		/* Every stored entry goes, before the entries that follow are written. */
 		n = snprintf(prefix, sizeof(prefix), ENTRY_PREFIX "%zu/%zu/", sink, t);
-		tl_buf_reset(&st->doomed);
-		int rc = doom_prefix(st, prefix, (size_t)n);
-		for (size_t off = 0; !rc && off + 2 <= st->doomed.len;) {
-			size_t l = get_be((const unsigned char *)st->doomed.data + off, 2);
-			rc = pair_add(st, st->doomed.data + off + 2, l, NULL, 0, NULL, "%s", "");
-			off += 2 + l;
-		}
-		tl_buf_reset(&st->doomed);
+		struct tl_buf stored;
+		tl_buf_init(&stored);
+		int rc = doom_prefix(st, prefix, (size_t)n, &stored);
+		if (rc >= 0)
+			rc = removal_pairs(st, &stored);
+		tl_buf_fini(&stored);
 		return rc;
 	case TL_PIPELINE_WHOLE: {
 		struct whole *w = whole_of(st, sink, t, true);
@@ -332,11 +344,7 @@ int tl_stage_store_pairs(struct tl_stage_store *st, struct tl_pipeline_set *set,
 	for (size_t i = 0; i < st->n_whole; i++)
 		st->whole[i].pending = false;
 	/* Removals first: what a fresh start leaves of the old state. */
-	for (size_t off = 0; !rc && off + 2 <= st->doomed.len;) {
-		size_t l = get_be((const unsigned char *)st->doomed.data + off, 2);
-		rc = pair_add(st, st->doomed.data + off + 2, l, NULL, 0, NULL, "%s", "");
-		off += 2 + l;
-	}
+	rc = removal_pairs(st, &st->doomed);
 	if (!rc && !st->shape_stored) {
 		struct tl_buf shape;
 
@@ -598,7 +606,7 @@ int tl_stage_store_load(struct tl_stage_store *st, struct tl_pipeline_set *set,
 		memset(seen, 0, sizeof(*seen));
 		wholes_reset(st);
 		tl_buf_reset(&st->doomed);
-		if ((rc = doom_prefix(st, PREFIX, strlen(PREFIX))) < 0)
+		if ((rc = doom_prefix(st, PREFIX, strlen(PREFIX), &st->doomed)) < 0)
 			return rc;
 		return c.rc;
 	}
